@@ -1,0 +1,73 @@
+/* SPDX-License-Identifier: AGPL-3.0-or-later */
+/* The HS → AS HTTP server (libsoup-3 SoupServer on the main loop).
+ *
+ * Routes (base /_matrix/app/v1, and the legacy unprefixed paths):
+ *   PUT  transactions/{txnId}   → txn callback; 200 {} once persisted
+ *   GET  users/{userId}         → user_query callback (async)
+ *   GET  rooms/{alias}          → alias_query callback (async)
+ *   POST ping                   → 200 {}
+ *   GET  thirdparty/protocol/{p}, thirdparty/user/{p}, thirdparty/location/{p}
+ *                               → protocol callback
+ * Auth: `Authorization: Bearer <hs_token>` (or ?access_token= legacy);
+ * constant-time compare; missing → 401 M_MISSING_TOKEN, wrong → 403
+ * M_FORBIDDEN.  Unknown path → 404 M_UNRECOGNIZED; known path with a wrong
+ * method → 405 M_UNRECOGNIZED.  Body above the limit → 413 M_TOO_LARGE,
+ * invalid JSON → 400 M_NOT_JSON, JSON of the wrong shape → 400 M_BAD_JSON. */
+#ifndef PA_APPSERVICE_H
+#define PA_APPSERVICE_H
+
+#include <glib.h>
+#include <jansson.h>
+
+G_BEGIN_DECLS
+
+typedef struct _PaAppservice PaAppservice;
+
+/* A parsed transaction body.  `events` and `ephemeral` are arrays (never
+ * NULL, maybe empty); ephemeral merges "ephemeral" and
+ * "de.sorunome.msc2409.ephemeral" without duplicates; to_device likewise
+ * with "de.sorunome.msc2409.to_device". */
+typedef struct {
+  json_t *events;
+  json_t *ephemeral;
+  json_t *to_device;
+  json_t *device_lists;     /* object or NULL (MSC3202) */
+  json_t *otk_counts;       /* object or NULL */
+} PaTxn;
+
+void pa_txn_free (PaTxn *txn);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (PaTxn, pa_txn_free)
+
+/* Parse and validate a transaction body.  Errors: PA_ERROR_JSON with
+ * message starting "M_NOT_JSON:" or "M_BAD_JSON:"; PA_ERROR_TOO_LARGE when
+ * more than max_events events.  Depth is limited (jansson) and each event
+ * must be an object with string "type". */
+PaTxn *pa_txn_parse (const char *data, gsize len, guint max_events, GError **error);
+
+/* Handlers.  Returning FALSE from `txn` with *error set answers 500 so the
+ * homeserver retries; TRUE answers 200 {}. */
+typedef struct {
+  gboolean (*txn) (const char *txn_id, PaTxn *txn, gpointer user_data, GError **error);
+  /* Answer by calling pa_appservice_reply_query(handle, found). */
+  void (*user_query) (const char *user_id, gpointer handle, gpointer user_data);
+  void (*alias_query) (const char *alias, gpointer handle, gpointer user_data);
+  /* kind: "protocol", "user", "location"; return a JSON body (transfer full)
+   * or NULL for 404. query is the URL query as an object. */
+  json_t *(*thirdparty) (const char *kind, const char *protocol, json_t *query,
+                         gpointer user_data);
+  void (*ping) (gpointer user_data);
+} PaAppserviceHandlers;
+
+PaAppservice *pa_appservice_new (const char *hs_token, gint64 max_body_bytes,
+                                 guint max_events_per_txn, const PaAppserviceHandlers *handlers,
+                                 gpointer user_data);
+/* Listen on bind:port (port 0 = any; the chosen one via pa_appservice_port). */
+gboolean pa_appservice_listen (PaAppservice *as, const char *bind, guint port, GError **error);
+guint pa_appservice_port (PaAppservice *as);
+void pa_appservice_reply_query (gpointer handle, gboolean found);
+void pa_appservice_free (PaAppservice *as);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (PaAppservice, pa_appservice_free)
+
+G_END_DECLS
+
+#endif

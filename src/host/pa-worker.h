@@ -1,0 +1,69 @@
+/* SPDX-License-Identifier: AGPL-3.0-or-later */
+/* Host side of a worker process: spawn, frame I/O, supervision.
+ *
+ * A worker is this same binary run as
+ *     passerelle --worker --plugin PATH --data-dir DIR --fd N
+ * (argv only; no homeserver secret ever reaches it).  It loads the plugin,
+ * implements PaHostApi and talks to the host over a socketpair with
+ * length-prefixed frames (pa-frame.h): a 4-byte big-endian length, then
+ * that many bytes of UTF-8 JSON, one object per frame, at most
+ * PA_FRAME_MAX bytes.  The protocol is documented in docs/worker-protocol.md.
+ *
+ * Supervision: when the worker exits or crashes (or sends a malformed
+ * frame, which kills it), `exited` is called; if restart is enabled the
+ * worker is started again after a backoff (1 s doubling up to
+ * max_delay_s, reset after 60 s of healthy running), and the init frame is
+ * sent again.  Frames queued while it was down are dropped: the bridge
+ * fails the operations it had in flight. */
+#ifndef PA_WORKER_H
+#define PA_WORKER_H
+
+#include <gio/gio.h>
+#include <jansson.h>
+
+G_BEGIN_DECLS
+
+typedef struct _PaWorker PaWorker;
+
+typedef struct {
+  /* First frame of every (re)start: {"t":"hello", plugin, display_name,
+   * version, capabilities, flows:[…], ops:[…]} (borrowed). */
+  void (*hello) (PaWorker *w, json_t *hello, gpointer user_data);
+  /* Every later worker → host frame (borrowed). */
+  void (*frame) (PaWorker *w, json_t *frame, gpointer user_data);
+  /* The process ended.  crashed: killed by a signal or nonzero exit or
+   * protocol violation.  will_restart: a restart is scheduled. */
+  void (*exited) (PaWorker *w, gboolean crashed, gboolean will_restart, const char *reason,
+                  gpointer user_data);
+} PaWorkerCallbacks;
+
+/* `self_exe`: path of the passerelle binary (NULL = /proc/self/exe).
+ * `init` (borrowed, copied): the init frame body sent after hello. */
+PaWorker *pa_worker_new (const char *self_exe, const char *plugin_path, const char *login_id,
+                         const char *data_dir, const PaWorkerCallbacks *callbacks,
+                         gpointer user_data);
+void pa_worker_set_init (PaWorker *w, json_t *init);
+void pa_worker_set_restart (PaWorker *w, gboolean restart, guint max_delay_s);
+gboolean pa_worker_start (PaWorker *w, GError **error);
+/* Queue a host → worker frame (borrowed, serialised now).  FALSE if the
+ * worker is not running (the frame is dropped). */
+gboolean pa_worker_send (PaWorker *w, json_t *frame);
+gboolean pa_worker_is_running (PaWorker *w);
+GPid pa_worker_pid (PaWorker *w);
+const char *pa_worker_login_id (PaWorker *w);
+guint pa_worker_restarts (PaWorker *w);
+/* Stop for good: sends {"t":"shutdown"}, SIGKILL after 5 s. No restart. */
+void pa_worker_stop (PaWorker *w);
+void pa_worker_free (PaWorker *w);
+
+/* Run `passerelle --worker --describe PATH` and return its hello object
+ * (transfer full), so the host learns a plugin's name, flows and
+ * capabilities without loading plugin code into its own process. */
+json_t *pa_worker_describe (const char *self_exe, const char *plugin_path, GError **error);
+
+/* Worker mode entry point (main.c calls it for --worker). */
+int pa_worker_main (int argc, char **argv);
+
+G_END_DECLS
+
+#endif

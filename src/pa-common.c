@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: AGPL-3.0-or-later */
+#include "pa-common.h"
+
+#include <sys/random.h>
+
+G_DEFINE_QUARK (pa-error-quark, pa_error)
+
+gboolean
+pa_secure_equal (const char *a, const char *b)
+{
+  if (a == NULL || b == NULL)
+    return FALSE;
+  gsize la = strlen (a), lb = strlen (b);
+  /* Compare over the longer length so timing does not reveal a prefix. */
+  gsize n = MAX (la, lb);
+  guint8 diff = (guint8) (la != lb);
+  for (gsize i = 0; i < n; i++)
+    {
+      guint8 ca = i < la ? (guint8) a[i] : 0;
+      guint8 cb = i < lb ? (guint8) b[i] : 0;
+      diff |= (guint8) (ca ^ cb);
+    }
+  return diff == 0;
+}
+
+char *
+pa_random_token (gsize n_bytes)
+{
+  g_autofree guint8 *buf = g_malloc (n_bytes);
+  gsize got = 0;
+  while (got < n_bytes)
+    {
+      ssize_t r = getrandom (buf + got, n_bytes - got, 0);
+      if (r < 0)
+        g_error ("getrandom failed: %s", g_strerror (errno));
+      got += (gsize) r;
+    }
+  char *b64 = g_base64_encode (buf, n_bytes);
+  for (char *p = b64; *p; p++)
+    {
+      if (*p == '+')
+        *p = '-';
+      else if (*p == '/')
+        *p = '_';
+    }
+  char *eq = strchr (b64, '=');
+  if (eq)
+    *eq = '\0';
+  return b64;
+}
+
+gint64
+pa_now_ms (void)
+{
+  return g_get_real_time () / 1000;
+}

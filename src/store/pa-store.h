@@ -1,0 +1,181 @@
+/* SPDX-License-Identifier: AGPL-3.0-or-later */
+/* The store: one SQLite database (WAL), versioned schema with stepwise
+ * migrations.  It knows rows, not portals: the bridge gives meaning to them.
+ *
+ * Durability contract:
+ *  - pa_store_txn_accept() records a transaction id and its events in one
+ *    SQLite transaction, so an acked HS transaction is never lost and a
+ *    replayed one is recognised.
+ *  - remote events from workers are stored (pa_store_remote_add) before the
+ *    worker is told they are persisted.
+ *  - an outbound item leaves the queue only by pa_store_outbound_done(),
+ *    called after the homeserver acknowledged it.
+ * All functions run on the main thread; none blocks on the network. */
+#ifndef PA_STORE_H
+#define PA_STORE_H
+
+#include <glib.h>
+#include <jansson.h>
+
+G_BEGIN_DECLS
+
+typedef struct _PaStore PaStore;
+
+PaStore *pa_store_open (const char *path, GError **error);
+void pa_store_close (PaStore *store);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (PaStore, pa_store_close)
+int pa_store_schema_version (PaStore *store);
+
+/* Explicit transactions, for grouping several writes atomically. */
+gboolean pa_store_begin (PaStore *store, GError **error);
+gboolean pa_store_commit (PaStore *store, GError **error);
+void pa_store_rollback (PaStore *store);
+
+/* ---- HS → AS transactions and their events (inbound queue) */
+
+/* Records txn_id and appends each event (borrowed json_t objects, serialised)
+ * to the inbound queue, atomically.  *out_duplicate is TRUE (and nothing is
+ * written) if txn_id was seen before. */
+gboolean pa_store_txn_accept (PaStore *store, const char *txn_id, json_t *events,
+                              gboolean *out_duplicate, GError **error);
+/* The oldest unprocessed inbound events, up to `limit`: array of
+ * {"seq": int, "event": {...}} (transfer full). */
+json_t *pa_store_inbound_peek (PaStore *store, guint limit, GError **error);
+gboolean pa_store_inbound_done (PaStore *store, gint64 seq, GError **error);
+gint64 pa_store_inbound_count (PaStore *store);
+
+/* ---- remote (legacy) events from workers, durable until bridged */
+
+/* Appends an event (serialised by the caller).  dedup_key (may be NULL) is
+ * unique: "<login>\x1f<chat>\x1f<message id>\x1f<type>"; a second add with
+ * the same key is a no-op that sets *out_duplicate. Returns the seq. */
+gint64 pa_store_remote_add (PaStore *store, const char *login_id, const char *dedup_key,
+                            const char *event_json, gboolean *out_duplicate, GError **error);
+/* Oldest first: array of {"seq", "login_id", "event" (string)} (transfer full). */
+json_t *pa_store_remote_peek (PaStore *store, guint limit, GError **error);
+gboolean pa_store_remote_done (PaStore *store, gint64 seq, GError **error);
+gint64 pa_store_remote_count (PaStore *store);
+
+/* ---- outbound queue (AS → HS requests) */
+
+typedef struct {
+  gint64 seq;
+  char *txn_id;      /* deterministic, unique */
+  char *queue_key;   /* ordering domain, usually the room id: items with the same
+                        key are sent strictly in order */
+  char *method;      /* "PUT" / "POST" */
+  char *path;        /* "/_matrix/client/v3/rooms/!r/send/m.room.message/<txn>" */
+  char *user_id;     /* masquerade as, or NULL for the bot */
+  gint64 ts;         /* ?ts= massaging, 0 = none */
+  char *body;        /* JSON text */
+  char *on_done;     /* JSON text the bridge attaches (message-map info) or NULL */
+  gint attempts;
+  gint64 not_before_ms; /* backoff */
+} PaOutboundItem;
+
+void pa_outbound_item_free (PaOutboundItem *item);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (PaOutboundItem, pa_outbound_item_free)
+
+/* Enqueue; returns the seq.  A txn_id already queued (or already done and
+ * remembered) is a no-op returning 0 with *out_duplicate set. */
+gint64 pa_store_outbound_add (PaStore *store, const PaOutboundItem *item,
+                              gboolean *out_duplicate, GError **error);
+/* The head item of every queue_key that is due at `now_ms` and not in
+ * `busy_keys` (a set of char* queue keys), oldest first, at most `limit`.
+ * Returns a GPtrArray of PaOutboundItem* (transfer full). */
+GPtrArray *pa_store_outbound_ready (PaStore *store, GHashTable *busy_keys, gint64 now_ms,
+                                    guint limit, GError **error);
+/* Delete the item; remembers its txn_id as done (so a re-add is a no-op). */
+gboolean pa_store_outbound_done (PaStore *store, gint64 seq, GError **error);
+/* Record a failed attempt: attempts++ and not_before = now + delay. */
+gboolean pa_store_outbound_retry (PaStore *store, gint64 seq, gint64 not_before_ms,
+                                  GError **error);
+/* Earliest not_before of any item, or -1 if the queue is empty. */
+gint64 pa_store_outbound_next_due (PaStore *store);
+gint64 pa_store_outbound_count (PaStore *store);
+
+/* ---- ghosts */
+gboolean pa_store_ghost_get (PaStore *store, const char *mxid, gboolean *out_registered,
+                             char **out_displayname, char **out_avatar_url);
+gboolean pa_store_ghost_put (PaStore *store, const char *mxid, const char *plugin,
+                             const char *legacy_id, gboolean registered,
+                             const char *displayname, const char *avatar_url, GError **error);
+gint64 pa_store_ghost_count (PaStore *store);
+
+/* ---- portals */
+typedef struct {
+  char *plugin;
+  char *login_id;    /* receiving login ("" for import-only rooms) */
+  char *chat_id;
+  char *room_id;     /* NULL while not created */
+  char *kind;        /* "dm" / "group" / "import" */
+  char *name;
+  gboolean encrypted;
+} PaPortalRow;
+
+void pa_portal_row_free (PaPortalRow *row);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (PaPortalRow, pa_portal_row_free)
+
+/* Upsert by (plugin, login_id, chat_id). */
+gboolean pa_store_portal_put (PaStore *store, const PaPortalRow *row, GError **error);
+PaPortalRow *pa_store_portal_get (PaStore *store, const char *plugin, const char *login_id,
+                                  const char *chat_id);
+PaPortalRow *pa_store_portal_by_room (PaStore *store, const char *room_id);
+gboolean pa_store_portal_delete (PaStore *store, const char *room_id, GError **error);
+gint64 pa_store_portal_count (PaStore *store);
+
+/* ---- message map (legacy id ↔ event id) */
+gboolean pa_store_message_put (PaStore *store, const char *plugin, const char *login_id,
+                               const char *chat_id, const char *legacy_id,
+                               const char *room_id, const char *event_id,
+                               const char *sender, gint64 ts, GError **error);
+/* Look up by legacy id: returns event id (transfer full) or NULL. */
+char *pa_store_message_event_id (PaStore *store, const char *plugin, const char *login_id,
+                                 const char *chat_id, const char *legacy_id);
+/* Look up by event id: returns legacy id (transfer full) or NULL; chat id optional out. */
+char *pa_store_message_legacy_id (PaStore *store, const char *room_id, const char *event_id,
+                                  char **out_chat_id);
+gint64 pa_store_message_count_in_room (PaStore *store, const char *room_id);
+
+/* ---- logins */
+typedef struct {
+  char *id;          /* host-chosen, e.g. "loopback-3f2a" */
+  char *owner;       /* agent MXID */
+  char *plugin;
+  char *remote_id;   /* NULL until logged in */
+  char *remote_name;
+  char *state;       /* "new", "connected", "logged_out", "error" … */
+} PaLoginRow;
+
+void pa_login_row_free (PaLoginRow *row);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (PaLoginRow, pa_login_row_free)
+
+gboolean pa_store_login_put (PaStore *store, const PaLoginRow *row, GError **error);
+PaLoginRow *pa_store_login_get (PaStore *store, const char *id);
+/* All logins (owner NULL) or an owner's: GPtrArray of PaLoginRow* (transfer full). */
+GPtrArray *pa_store_login_list (PaStore *store, const char *owner);
+gboolean pa_store_login_delete (PaStore *store, const char *id, GError **error);
+
+/* ---- management rooms (one per agent) */
+gboolean pa_store_management_put (PaStore *store, const char *owner, const char *room_id,
+                                  GError **error);
+char *pa_store_management_room (PaStore *store, const char *owner);
+char *pa_store_management_owner (PaStore *store, const char *room_id);
+
+/* ---- ministry plugin overrides (run-time enable/disable) */
+gboolean pa_store_ministry_plugin_set (PaStore *store, const char *ministry, const char *plugin,
+                                       gboolean enabled, GError **error);
+/* Returns TRUE if an override exists, with its value in *out_enabled. */
+gboolean pa_store_ministry_plugin_get (PaStore *store, const char *ministry, const char *plugin,
+                                       gboolean *out_enabled);
+
+/* ---- opaque plugin metadata and host key/values */
+gboolean pa_store_meta_set (PaStore *store, const char *login_id, int scope, const char *id,
+                            const char *value, GError **error);
+char *pa_store_meta_get (PaStore *store, const char *login_id, int scope, const char *id);
+gboolean pa_store_kv_set (PaStore *store, const char *key, const char *value, GError **error);
+char *pa_store_kv_get (PaStore *store, const char *key);
+
+G_END_DECLS
+
+#endif
