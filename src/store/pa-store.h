@@ -176,6 +176,16 @@ char *pa_store_meta_get (PaStore *store, const char *login_id, int scope, const 
 gboolean pa_store_kv_set (PaStore *store, const char *key, const char *value, GError **error);
 char *pa_store_kv_get (PaStore *store, const char *key);
 
+/* ---- maintenance (appended) */
+
+/* How many schema migration steps pa_store_open() ran on this database: 0
+ * when it was already current.  For logging and tests. */
+guint pa_store_migrations_run (PaStore *store);
+/* Runs SQLite's integrity_check and foreign_key_check and verifies the
+ * store's own invariants (every outbound queue's recorded head is its oldest
+ * item).  FALSE with PA_ERROR_STORE naming the first problem found. */
+gboolean pa_store_check (PaStore *store, GError **error);
+
 G_END_DECLS
 
 #endif

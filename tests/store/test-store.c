@@ -1,0 +1,996 @@
+/* SPDX-License-Identifier: AGPL-3.0-or-later */
+/* Unit tests for the SQLite store: schema migrations, the durable queues
+ * (inbound, remote, outbound) and their dedup, the row tables, nested
+ * transactions, and crash safety under SIGKILL. */
+#define G_LOG_DOMAIN "passerelle-store-test"
+
+#include <errno.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <glib/gstdio.h>
+
+#include "pa-common.h"
+#include "store/pa-store.h"
+
+typedef struct {
+  char *dir;
+  char *path; /* database inside a not-yet-existing subdirectory */
+} Fixture;
+
+static void
+fixture_setup (Fixture *fx, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+
+  fx->dir = g_dir_make_tmp ("pa-store-XXXXXX", &error);
+  g_assert_no_error (error);
+  fx->path = g_build_filename (fx->dir, "sub", "passerelle.db", NULL);
+}
+
+static void
+rm_rf (const char *path)
+{
+  GDir *dir = g_dir_open (path, 0, NULL);
+
+  if (dir != NULL)
+    {
+      const char *name;
+
+      while ((name = g_dir_read_name (dir)) != NULL)
+        {
+          g_autofree char *child = g_build_filename (path, name, NULL);
+
+          rm_rf (child);
+        }
+      g_dir_close (dir);
+      g_rmdir (path);
+    }
+  else
+    g_unlink (path);
+}
+
+static void
+fixture_teardown (Fixture *fx, gconstpointer data)
+{
+  rm_rf (fx->dir);
+  g_free (fx->dir);
+  g_free (fx->path);
+}
+
+static PaStore *
+open_store (Fixture *fx)
+{
+  g_autoptr (GError) error = NULL;
+  PaStore *store = pa_store_open (fx->path, &error);
+
+  g_assert_no_error (error);
+  g_assert_nonnull (store);
+  return store;
+}
+
+/* Runs SQL on a separate raw connection (to tamper with the file). */
+static void
+raw_exec (Fixture *fx, const char *sql)
+{
+  sqlite3 *db = NULL;
+  char *msg = NULL;
+
+  g_assert_cmpint (sqlite3_open (fx->path, &db), ==, SQLITE_OK);
+  if (sqlite3_exec (db, sql, NULL, NULL, &msg) != SQLITE_OK)
+    g_error ("%s: %s", sql, msg);
+  sqlite3_close (db);
+}
+
+static gint64
+raw_int (Fixture *fx, const char *sql)
+{
+  sqlite3 *db = NULL;
+  sqlite3_stmt *stmt = NULL;
+  gint64 value;
+
+  g_assert_cmpint (sqlite3_open (fx->path, &db), ==, SQLITE_OK);
+  g_assert_cmpint (sqlite3_prepare_v2 (db, sql, -1, &stmt, NULL), ==, SQLITE_OK);
+  g_assert_cmpint (sqlite3_step (stmt), ==, SQLITE_ROW);
+  value = sqlite3_column_int64 (stmt, 0);
+  sqlite3_finalize (stmt);
+  sqlite3_close (db);
+  return value;
+}
+
+static char *
+raw_text (Fixture *fx, const char *sql)
+{
+  sqlite3 *db = NULL;
+  sqlite3_stmt *stmt = NULL;
+  char *value;
+
+  g_assert_cmpint (sqlite3_open (fx->path, &db), ==, SQLITE_OK);
+  g_assert_cmpint (sqlite3_prepare_v2 (db, sql, -1, &stmt, NULL), ==, SQLITE_OK);
+  g_assert_cmpint (sqlite3_step (stmt), ==, SQLITE_ROW);
+  value = g_strdup ((const char *) sqlite3_column_text (stmt, 0));
+  sqlite3_finalize (stmt);
+  sqlite3_close (db);
+  return value;
+}
+
+static void
+assert_consistent (PaStore *store)
+{
+  g_autoptr (GError) error = NULL;
+
+  g_assert_true (pa_store_check (store, &error));
+  g_assert_no_error (error);
+}
+
+/* ------------------------------------------------------------ schema */
+
+static void
+test_migrations (Fixture *fx, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *wal = g_strconcat (fx->path, "-wal", NULL);
+  g_autofree char *garbage = g_build_filename (fx->dir, "garbage.db", NULL);
+  PaStore *store;
+  GStatBuf st;
+
+  /* fresh: the parent directory is created, every step runs */
+  store = open_store (fx);
+  g_assert_cmpint (pa_store_schema_version (store), >=, 1);
+  g_assert_cmpuint (pa_store_migrations_run (store), ==, pa_store_schema_version (store));
+  g_assert_true (pa_store_kv_set (store, "k", "v", &error));
+  g_assert_no_error (error);
+  assert_consistent (store);
+
+  /* the database and its WAL hold secrets: owner-only */
+  g_assert_cmpint (g_stat (fx->path, &st), ==, 0);
+  g_assert_cmpint (st.st_mode & 0777, ==, 0600);
+  g_assert_cmpint (g_stat (wal, &st), ==, 0);
+  g_assert_cmpint (st.st_mode & 0777, ==, 0600);
+  pa_store_close (store);
+
+  g_assert_cmpint (raw_int (fx, "PRAGMA user_version"), ==, 1);
+  {
+    g_autofree char *mode = raw_text (fx, "PRAGMA journal_mode");
+
+    g_assert_cmpstr (mode, ==, "wal");
+  }
+
+  /* reopen: nothing runs, data is there */
+  store = open_store (fx);
+  g_assert_cmpuint (pa_store_migrations_run (store), ==, 0);
+  g_assert_cmpint (pa_store_schema_version (store), ==, 1);
+  {
+    g_autofree char *v = pa_store_kv_get (store, "k");
+
+    g_assert_cmpstr (v, ==, "v");
+  }
+  pa_store_close (store);
+
+  /* a database from a newer release is refused, and left untouched */
+  raw_exec (fx, "PRAGMA user_version = 99");
+  store = pa_store_open (fx->path, &error);
+  g_assert_null (store);
+  g_assert_error (error, PA_ERROR, PA_ERROR_STORE);
+  g_assert_nonnull (strstr (error->message, "newer"));
+  g_assert_nonnull (strstr (error->message, "99"));
+  g_clear_error (&error);
+  g_assert_cmpint (raw_int (fx, "PRAGMA user_version"), ==, 99);
+
+  /* not a database at all */
+  g_assert_true (g_file_set_contents (garbage, "this is not sqlite, just text padding it out "
+                                      "to more than a header's worth of bytes........",
+                                      -1, NULL));
+  store = pa_store_open (garbage, &error);
+  g_assert_null (store);
+  g_assert_error (error, PA_ERROR, PA_ERROR_STORE);
+}
+
+static void
+test_memory (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PaStore) store = pa_store_open (":memory:", &error);
+  g_autofree char *v = NULL;
+
+  g_assert_no_error (error);
+  g_assert_true (pa_store_kv_set (store, "a", "b", &error));
+  v = pa_store_kv_get (store, "a");
+  g_assert_cmpstr (v, ==, "b");
+}
+
+/* ------------------------------------------------------ transactions */
+
+static void
+test_nesting (Fixture *fx, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PaStore) store = open_store (fx);
+  g_autoptr (json_t) events = json_pack ("[{s:s}]", "type", "m.room.message");
+  gboolean dup = TRUE;
+  char *v;
+
+  /* inner rollback keeps the outer work; functions with their own
+   * transaction (txn_accept) nest inside an explicit one */
+  g_assert_true (pa_store_begin (store, &error));
+  g_assert_true (pa_store_kv_set (store, "outer", "1", &error));
+  g_assert_true (pa_store_begin (store, &error));
+  g_assert_true (pa_store_kv_set (store, "inner", "1", &error));
+  pa_store_rollback (store);
+  g_assert_true (pa_store_txn_accept (store, "t-nested", events, &dup, &error));
+  g_assert_no_error (error);
+  g_assert_false (dup);
+  g_assert_true (pa_store_commit (store, &error));
+  g_assert_no_error (error);
+
+  v = pa_store_kv_get (store, "outer");
+  g_assert_cmpstr (v, ==, "1");
+  g_free (v);
+  v = pa_store_kv_get (store, "inner");
+  g_assert_null (v);
+  g_assert_cmpint (pa_store_inbound_count (store), ==, 1);
+
+  /* outer rollback undoes the nested txn_accept too: not a duplicate later */
+  g_assert_true (pa_store_begin (store, &error));
+  g_assert_true (pa_store_txn_accept (store, "t-undone", events, &dup, &error));
+  g_assert_false (dup);
+  pa_store_rollback (store);
+  g_assert_cmpint (pa_store_inbound_count (store), ==, 1);
+  g_assert_true (pa_store_txn_accept (store, "t-undone", events, &dup, &error));
+  g_assert_false (dup);
+  g_assert_cmpint (pa_store_inbound_count (store), ==, 2);
+
+  /* a failing statement inside an explicit transaction leaves it usable */
+  g_assert_true (pa_store_begin (store, &error));
+  g_assert_true (pa_store_management_put (store, "@a:x", "!m:x", &error));
+  g_assert_false (pa_store_management_put (store, "@b:x", "!m:x", &error));
+  g_assert_error (error, PA_ERROR, PA_ERROR_STORE);
+  g_assert_nonnull (strstr (error->message, "UNIQUE"));
+  g_clear_error (&error);
+  g_assert_true (pa_store_kv_set (store, "after", "1", &error));
+  g_assert_true (pa_store_commit (store, &error));
+  g_assert_no_error (error);
+  v = pa_store_management_room (store, "@a:x");
+  g_assert_cmpstr (v, ==, "!m:x");
+  g_free (v);
+
+  /* rollback with nothing open is a no-op */
+  pa_store_rollback (store);
+  assert_consistent (store);
+}
+
+/* ----------------------------------------------------------- inbound */
+
+static void
+test_inbound (Fixture *fx, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (json_t) events = json_pack ("[{s:s, s:i}, {s:s, s:i}]", "type", "a", "n", 1,
+                                         "type", "b", "n", 2);
+  g_autoptr (json_t) more = json_pack ("[{s:s, s:i}]", "type", "c", "n", 3);
+  g_autoptr (json_t) not_array = json_object ();
+  g_autoptr (json_t) empty = json_array ();
+  g_autoptr (json_t) peek = NULL;
+  PaStore *store = open_store (fx);
+  gboolean dup = TRUE;
+  gint64 first;
+
+  g_assert_true (pa_store_txn_accept (store, "txn1", events, &dup, &error));
+  g_assert_no_error (error);
+  g_assert_false (dup);
+  g_assert_true (pa_store_txn_accept (store, "txn2", more, &dup, &error));
+  g_assert_false (dup);
+  g_assert_true (pa_store_txn_accept (store, "txn1", more, &dup, &error));
+  g_assert_true (dup);
+  g_assert_cmpint (pa_store_inbound_count (store), ==, 3);
+
+  g_assert_false (pa_store_txn_accept (store, "txn3", not_array, &dup, &error));
+  g_assert_error (error, PA_ERROR, PA_ERROR_JSON);
+  g_clear_error (&error);
+  pa_store_close (store);
+
+  /* duplicate detection survives a restart */
+  store = open_store (fx);
+  g_assert_true (pa_store_txn_accept (store, "txn2", events, &dup, &error));
+  g_assert_true (dup);
+  g_assert_true (pa_store_txn_accept (store, "txn3", empty, &dup, &error));
+  g_assert_false (dup);
+  g_assert_true (pa_store_txn_accept (store, "txn3", events, &dup, &error));
+  g_assert_true (dup);
+  g_assert_cmpint (pa_store_inbound_count (store), ==, 3);
+
+  /* order is arrival order, across transactions */
+  peek = pa_store_inbound_peek (store, 10, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (json_array_size (peek), ==, 3);
+  for (size_t i = 0; i < 3; i++)
+    {
+      json_t *entry = json_array_get (peek, i);
+
+      g_assert_cmpint (json_integer_value (json_object_get (json_object_get (entry, "event"),
+                                                            "n")), ==, (json_int_t) i + 1);
+      if (i > 0)
+        g_assert_cmpint (json_integer_value (json_object_get (entry, "seq")), >,
+                         json_integer_value (json_object_get (json_array_get (peek, i - 1),
+                                                              "seq")));
+    }
+  first = json_integer_value (json_object_get (json_array_get (peek, 0), "seq"));
+  g_clear_pointer (&peek, json_decref);
+
+  peek = pa_store_inbound_peek (store, 1, &error);
+  g_assert_cmpuint (json_array_size (peek), ==, 1);
+  g_clear_pointer (&peek, json_decref);
+
+  g_assert_true (pa_store_inbound_done (store, first, &error));
+  peek = pa_store_inbound_peek (store, 10, &error);
+  g_assert_cmpuint (json_array_size (peek), ==, 2);
+  g_assert_cmpstr (json_string_value (json_object_get (
+                     json_object_get (json_array_get (peek, 0), "event"), "type")), ==, "b");
+  g_assert_cmpint (pa_store_inbound_count (store), ==, 2);
+  pa_store_close (store);
+}
+
+/* ------------------------------------------------------------ remote */
+
+static void
+test_remote (Fixture *fx, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (json_t) peek = NULL;
+  PaStore *store = open_store (fx);
+  gboolean dup = TRUE;
+  gint64 s1, s2, s3;
+  const char *key = "login\x1f" "chat\x1f" "m1\x1f" "message";
+
+  s1 = pa_store_remote_add (store, "login", key, "{\"n\":1}", &dup, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (s1, >, 0);
+  g_assert_false (dup);
+  s2 = pa_store_remote_add (store, "login", key, "{\"n\":99}", &dup, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (s2, ==, 0);
+  g_assert_true (dup);
+  /* no key: never a duplicate */
+  s2 = pa_store_remote_add (store, "login", NULL, "{\"n\":2}", &dup, &error);
+  g_assert_false (dup);
+  s3 = pa_store_remote_add (store, "other", NULL, "{\"n\":3}", &dup, &error);
+  g_assert_false (dup);
+  g_assert_cmpint (s1, <, s2);
+  g_assert_cmpint (s2, <, s3);
+  g_assert_cmpint (pa_store_remote_count (store), ==, 3);
+
+  /* peek returns JSON strings: refuse what cannot be one */
+  g_assert_cmpint (pa_store_remote_add (store, "login", NULL, "{\"a\":\"\xff\"}", &dup, &error),
+                   ==, -1);
+  g_assert_error (error, PA_ERROR, PA_ERROR_JSON);
+  g_clear_error (&error);
+  g_assert_cmpint (pa_store_remote_count (store), ==, 3);
+
+  peek = pa_store_remote_peek (store, 2, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (json_array_size (peek), ==, 2);
+  g_assert_cmpint (json_integer_value (json_object_get (json_array_get (peek, 0), "seq")), ==,
+                   s1);
+  g_assert_cmpstr (json_string_value (json_object_get (json_array_get (peek, 0), "event")), ==,
+                   "{\"n\":1}");
+  g_assert_cmpstr (json_string_value (json_object_get (json_array_get (peek, 1), "login_id")),
+                   ==, "login");
+  g_clear_pointer (&peek, json_decref);
+
+  /* once bridged, the key is still known, also after a restart */
+  g_assert_true (pa_store_remote_done (store, s1, &error));
+  pa_store_close (store);
+  store = open_store (fx);
+  g_assert_cmpint (pa_store_remote_add (store, "login", key, "{}", &dup, &error), ==, 0);
+  g_assert_true (dup);
+  g_assert_cmpint (pa_store_remote_count (store), ==, 2);
+  peek = pa_store_remote_peek (store, 10, &error);
+  g_assert_cmpint (json_integer_value (json_object_get (json_array_get (peek, 0), "seq")), ==,
+                   s2);
+  g_assert_cmpstr (json_string_value (json_object_get (json_array_get (peek, 1), "login_id")),
+                   ==, "other");
+  pa_store_close (store);
+
+  /* a week later the marker is pruned at open */
+  raw_exec (fx, "UPDATE remote_seen SET at = 0");
+  store = open_store (fx);
+  g_assert_cmpint (pa_store_remote_add (store, "login", key, "{}", &dup, &error), >, s3);
+  g_assert_false (dup);
+  pa_store_close (store);
+}
+
+/* ---------------------------------------------------------- outbound */
+
+static gint64
+add_item (PaStore *store, const char *txn_id, const char *key, gint64 not_before,
+          gboolean *out_dup)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *path = g_strdup_printf ("/_matrix/client/v3/rooms/%s/send/m.room.message/%s",
+                                           key, txn_id);
+  PaOutboundItem item = {
+    .txn_id = (char *) txn_id,
+    .queue_key = (char *) key,
+    .method = (char *) "PUT",
+    .path = path,
+    .user_id = (char *) "@ghost:x",
+    .ts = 1234,
+    .body = (char *) "{\"body\":\"hi\"}",
+    .on_done = NULL,
+    .not_before_ms = not_before,
+  };
+  gint64 seq = pa_store_outbound_add (store, &item, out_dup, &error);
+
+  g_assert_no_error (error);
+  return seq;
+}
+
+static GPtrArray *
+ready (PaStore *store, GHashTable *busy, gint64 now, guint limit)
+{
+  g_autoptr (GError) error = NULL;
+  GPtrArray *items = pa_store_outbound_ready (store, busy, now, limit, &error);
+
+  g_assert_no_error (error);
+  g_assert_nonnull (items);
+  return items;
+}
+
+static void
+test_outbound (Fixture *fx, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GHashTable) busy = g_hash_table_new (g_str_hash, g_str_equal);
+  g_autoptr (GPtrArray) items = NULL;
+  PaStore *store = open_store (fx);
+  gboolean dup = TRUE;
+  gint64 a1, b1, a2, c1, b2;
+  PaOutboundItem *it;
+
+  g_assert_cmpint (pa_store_outbound_next_due (store), ==, -1);
+  a1 = add_item (store, "ta1", "!a", 0, &dup);
+  g_assert_false (dup);
+  b1 = add_item (store, "tb1", "!b", 0, &dup);
+  a2 = add_item (store, "ta2", "!a", 0, &dup);
+  c1 = add_item (store, "tc1", "!c", 500, &dup);
+  b2 = add_item (store, "tb2", "!b", 0, &dup);
+  g_assert_cmpint (a1, <, b1);
+  g_assert_cmpint (b1, <, a2);
+  g_assert_cmpint (a2, <, c1);
+  g_assert_cmpint (c1, <, b2);
+  g_assert_cmpint (pa_store_outbound_count (store), ==, 5);
+
+  /* re-adding a queued txn id is a no-op */
+  g_assert_cmpint (add_item (store, "ta2", "!a", 0, &dup), ==, 0);
+  g_assert_true (dup);
+  g_assert_cmpint (pa_store_outbound_count (store), ==, 5);
+
+  /* heads only, oldest first, due only; all fields round-trip */
+  items = ready (store, NULL, 100, 10);
+  g_assert_cmpuint (items->len, ==, 2);
+  it = g_ptr_array_index (items, 0);
+  g_assert_cmpint (it->seq, ==, a1);
+  g_assert_cmpstr (it->txn_id, ==, "ta1");
+  g_assert_cmpstr (it->queue_key, ==, "!a");
+  g_assert_cmpstr (it->method, ==, "PUT");
+  g_assert_cmpstr (it->path, ==, "/_matrix/client/v3/rooms/!a/send/m.room.message/ta1");
+  g_assert_cmpstr (it->user_id, ==, "@ghost:x");
+  g_assert_cmpint (it->ts, ==, 1234);
+  g_assert_cmpstr (it->body, ==, "{\"body\":\"hi\"}");
+  g_assert_null (it->on_done);
+  g_assert_cmpint (it->attempts, ==, 0);
+  g_assert_cmpint (((PaOutboundItem *) g_ptr_array_index (items, 1))->seq, ==, b1);
+  g_clear_pointer (&items, g_ptr_array_unref);
+
+  items = ready (store, NULL, 500, 10);
+  g_assert_cmpuint (items->len, ==, 3);
+  g_assert_cmpint (((PaOutboundItem *) g_ptr_array_index (items, 2))->seq, ==, c1);
+  g_clear_pointer (&items, g_ptr_array_unref);
+
+  items = ready (store, NULL, 500, 1);
+  g_assert_cmpuint (items->len, ==, 1);
+  g_clear_pointer (&items, g_ptr_array_unref);
+  items = ready (store, NULL, 500, 0);
+  g_assert_cmpuint (items->len, ==, 0);
+  g_clear_pointer (&items, g_ptr_array_unref);
+
+  /* a busy key is skipped, not blocking the others */
+  g_hash_table_add (busy, (gpointer) "!a");
+  items = ready (store, busy, 100, 10);
+  g_assert_cmpuint (items->len, ==, 1);
+  g_assert_cmpint (((PaOutboundItem *) g_ptr_array_index (items, 0))->seq, ==, b1);
+  g_clear_pointer (&items, g_ptr_array_unref);
+  g_hash_table_remove_all (busy);
+
+  /* backoff on a head holds its whole key back */
+  g_assert_cmpint (pa_store_outbound_next_due (store), ==, 0);
+  g_assert_true (pa_store_outbound_retry (store, a1, 1000, &error));
+  g_assert_no_error (error);
+  g_assert_true (pa_store_outbound_retry (store, b1, 700, &error));
+  g_assert_true (pa_store_outbound_retry (store, b1, 800, &error));
+  /* next_due considers heads: a2 (not_before 0) waits behind a1 */
+  g_assert_cmpint (pa_store_outbound_next_due (store), ==, 500);
+  items = ready (store, NULL, 600, 10);
+  g_assert_cmpuint (items->len, ==, 1);
+  g_assert_cmpint (((PaOutboundItem *) g_ptr_array_index (items, 0))->seq, ==, c1);
+  g_clear_pointer (&items, g_ptr_array_unref);
+  items = ready (store, NULL, 1000, 10);
+  g_assert_cmpuint (items->len, ==, 3);
+  it = g_ptr_array_index (items, 0);
+  g_assert_cmpint (it->seq, ==, a1);
+  g_assert_cmpint (it->attempts, ==, 1);
+  g_assert_cmpint (it->not_before_ms, ==, 1000);
+  it = g_ptr_array_index (items, 1);
+  g_assert_cmpint (it->seq, ==, b1);
+  g_assert_cmpint (it->attempts, ==, 2);
+  g_clear_pointer (&items, g_ptr_array_unref);
+
+  /* done: the next item of the key becomes the head */
+  g_assert_true (pa_store_outbound_done (store, a1, &error));
+  g_assert_true (pa_store_outbound_done (store, c1, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (pa_store_outbound_next_due (store), ==, 0);
+  items = ready (store, NULL, 0, 10);
+  g_assert_cmpuint (items->len, ==, 1);
+  g_assert_cmpint (((PaOutboundItem *) g_ptr_array_index (items, 0))->seq, ==, a2);
+  g_clear_pointer (&items, g_ptr_array_unref);
+  g_assert_cmpint (pa_store_outbound_count (store), ==, 3);
+  /* done twice is harmless */
+  g_assert_true (pa_store_outbound_done (store, a1, &error));
+  assert_consistent (store);
+  pa_store_close (store);
+
+  /* a sent txn id stays remembered across restarts … */
+  store = open_store (fx);
+  g_assert_cmpint (add_item (store, "ta1", "!a", 0, &dup), ==, 0);
+  g_assert_true (dup);
+  g_assert_cmpint (pa_store_outbound_count (store), ==, 3);
+  items = ready (store, NULL, 10000, 10);
+  g_assert_cmpuint (items->len, ==, 2);
+  g_assert_cmpint (((PaOutboundItem *) g_ptr_array_index (items, 0))->seq, ==, b1);
+  g_assert_cmpint (((PaOutboundItem *) g_ptr_array_index (items, 1))->seq, ==, a2);
+  g_clear_pointer (&items, g_ptr_array_unref);
+  g_assert_true (pa_store_outbound_done (store, a2, &error));
+  g_assert_true (pa_store_outbound_done (store, b1, &error));
+  g_assert_true (pa_store_outbound_done (store, b2, &error));
+  g_assert_cmpint (pa_store_outbound_next_due (store), ==, -1);
+  g_assert_cmpint (pa_store_outbound_count (store), ==, 0);
+  assert_consistent (store);
+  pa_store_close (store);
+
+  /* … until it is a week old */
+  raw_exec (fx, "UPDATE outbound_done SET at = 0 WHERE txn_id = 'ta1'");
+  store = open_store (fx);
+  g_assert_cmpint (add_item (store, "ta1", "!a", 0, &dup), >, b2);
+  g_assert_false (dup);
+  g_assert_cmpint (add_item (store, "ta2", "!a", 0, &dup), ==, 0);
+  g_assert_true (dup);
+  pa_store_close (store);
+}
+
+/* 100,000 items over 10,000 keys: correctness asserted, speed printed. */
+static void
+test_outbound_scale (Fixture *fx, gconstpointer data)
+{
+  enum { N_KEYS = 10000, N_ITEMS = 100000 };
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PaStore) store = open_store (fx);
+  g_autoptr (GHashTable) busy = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  g_autoptr (GPtrArray) items = NULL;
+  gint64 t0, t_small, t_all, t_due;
+  gint64 prev = 0;
+
+  t0 = g_get_monotonic_time ();
+  g_assert_true (pa_store_begin (store, &error));
+  for (int i = 0; i < N_ITEMS; i++)
+    {
+      char txn[32], key[32];
+
+      g_snprintf (txn, sizeof txn, "t%d", i);
+      g_snprintf (key, sizeof key, "!r%05d", i % N_KEYS);
+      /* item i has seq i + 1; the head of key k is seq k + 1 */
+      g_assert_cmpint (add_item (store, txn, key, 0, NULL), ==, i + 1);
+    }
+  g_assert_true (pa_store_commit (store, &error));
+  g_test_message ("filled %d items in %.0f ms", N_ITEMS,
+                  (g_get_monotonic_time () - t0) / 1000.0);
+
+  /* keys 0-99 busy, heads of keys 100-199 backing off */
+  for (int k = 0; k < 100; k++)
+    g_hash_table_add (busy, g_strdup_printf ("!r%05d", k));
+  for (int k = 100; k < 200; k++)
+    g_assert_true (pa_store_outbound_retry (store, k + 1, 60000, &error));
+
+  t0 = g_get_monotonic_time ();
+  items = ready (store, busy, 1000, 100);
+  t_small = g_get_monotonic_time () - t0;
+  g_assert_cmpuint (items->len, ==, 100);
+  for (guint i = 0; i < items->len; i++)
+    g_assert_cmpint (((PaOutboundItem *) g_ptr_array_index (items, i))->seq, ==, 201 + i);
+  g_clear_pointer (&items, g_ptr_array_unref);
+
+  t0 = g_get_monotonic_time ();
+  items = ready (store, busy, 1000, N_ITEMS);
+  t_all = g_get_monotonic_time () - t0;
+  g_assert_cmpuint (items->len, ==, N_KEYS - 200);
+  for (guint i = 0; i < items->len; i++)
+    {
+      PaOutboundItem *it = g_ptr_array_index (items, i);
+      g_assert_cmpint (it->seq, >, prev);
+      prev = it->seq;
+      g_assert_cmpint (it->seq, <=, N_KEYS); /* a head */
+      g_assert_false (g_hash_table_contains (busy, it->queue_key));
+      g_assert_cmpint (it->not_before_ms, <=, 1000);
+    }
+  g_clear_pointer (&items, g_ptr_array_unref);
+
+  t0 = g_get_monotonic_time ();
+  g_assert_cmpint (pa_store_outbound_next_due (store), ==, 0);
+  t_due = g_get_monotonic_time () - t0;
+
+  /* finishing heads promotes the next item of the same key */
+  g_assert_true (pa_store_outbound_done (store, 201, &error));
+  items = ready (store, busy, 1000, 1);
+  g_assert_cmpint (((PaOutboundItem *) g_ptr_array_index (items, 0))->seq, ==, 202);
+  g_clear_pointer (&items, g_ptr_array_unref);
+  items = ready (store, busy, 1000, N_ITEMS);
+  g_assert_cmpint (((PaOutboundItem *) g_ptr_array_index (items, items->len - 1))->seq, ==,
+                   N_KEYS + 201);
+  g_clear_pointer (&items, g_ptr_array_unref);
+
+  g_test_message ("outbound_ready over %d items / %d keys: limit 100 in %.2f ms, "
+                  "all %d heads in %.2f ms; next_due in %.2f ms",
+                  N_ITEMS, N_KEYS, t_small / 1000.0, N_KEYS - 200, t_all / 1000.0,
+                  t_due / 1000.0);
+  assert_consistent (store);
+}
+
+/* --------------------------------------------------------------- rows */
+
+static void
+test_rows (Fixture *fx, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  PaStore *store = open_store (fx);
+  gboolean registered = FALSE, enabled = FALSE;
+  char *s1 = NULL, *s2 = NULL;
+
+  /* ghosts */
+  g_assert_false (pa_store_ghost_get (store, "@g:x", NULL, NULL, NULL));
+  g_assert_true (pa_store_ghost_put (store, "@g:x", "loopback", "u1", FALSE, "Gee", NULL, &error));
+  g_assert_true (pa_store_ghost_put (store, "@g:x", "loopback", "u1", TRUE, "Gee 2", "mxc://a/b",
+                                     &error));
+  g_assert_true (pa_store_ghost_put (store, "@h:x", "loopback", "u2", FALSE, NULL, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_true (pa_store_ghost_get (store, "@g:x", &registered, &s1, &s2));
+  g_assert_true (registered);
+  g_assert_cmpstr (s1, ==, "Gee 2");
+  g_assert_cmpstr (s2, ==, "mxc://a/b");
+  g_clear_pointer (&s1, g_free);
+  g_clear_pointer (&s2, g_free);
+  g_assert_true (pa_store_ghost_get (store, "@h:x", &registered, &s1, NULL));
+  g_assert_false (registered);
+  g_assert_null (s1);
+  g_assert_cmpint (pa_store_ghost_count (store), ==, 2);
+
+  /* portals */
+  {
+    PaPortalRow row = { .plugin = (char *) "loopback", .login_id = (char *) "l1",
+                        .chat_id = (char *) "c1", .room_id = NULL, .kind = (char *) "dm",
+                        .name = (char *) "Chat", .encrypted = FALSE };
+    PaPortalRow other = row;
+    g_autoptr (PaPortalRow) got = NULL;
+
+    g_assert_true (pa_store_portal_put (store, &row, &error));
+    got = pa_store_portal_get (store, "loopback", "l1", "c1");
+    g_assert_nonnull (got);
+    g_assert_null (got->room_id);
+    g_assert_cmpstr (got->kind, ==, "dm");
+    g_clear_pointer (&got, pa_portal_row_free);
+
+    row.room_id = (char *) "!room:x";
+    row.name = (char *) "Renamed";
+    row.encrypted = TRUE;
+    g_assert_true (pa_store_portal_put (store, &row, &error));
+    g_assert_no_error (error);
+    g_assert_cmpint (pa_store_portal_count (store), ==, 1);
+    got = pa_store_portal_by_room (store, "!room:x");
+    g_assert_nonnull (got);
+    g_assert_cmpstr (got->plugin, ==, "loopback");
+    g_assert_cmpstr (got->login_id, ==, "l1");
+    g_assert_cmpstr (got->chat_id, ==, "c1");
+    g_assert_cmpstr (got->name, ==, "Renamed");
+    g_assert_true (got->encrypted);
+    g_clear_pointer (&got, pa_portal_row_free);
+
+    /* one room, one portal */
+    other.chat_id = (char *) "c2";
+    other.room_id = (char *) "!room:x";
+    g_assert_false (pa_store_portal_put (store, &other, &error));
+    g_assert_error (error, PA_ERROR, PA_ERROR_STORE);
+    g_clear_error (&error);
+    other.login_id = (char *) "";
+    other.room_id = (char *) "!import:x";
+    other.kind = (char *) "import";
+    g_assert_true (pa_store_portal_put (store, &other, &error));
+    g_assert_cmpint (pa_store_portal_count (store), ==, 2);
+
+    g_assert_null (pa_store_portal_by_room (store, "!nope:x"));
+    g_assert_null (pa_store_portal_get (store, "loopback", "l1", "nope"));
+    g_assert_true (pa_store_portal_delete (store, "!room:x", &error));
+    g_assert_true (pa_store_portal_delete (store, "!room:x", &error));
+    g_assert_null (pa_store_portal_by_room (store, "!room:x"));
+    g_assert_cmpint (pa_store_portal_count (store), ==, 1);
+  }
+
+  /* messages: the first mapping wins */
+  g_assert_true (pa_store_message_put (store, "lb", "l1", "c1", "m1", "!r:x", "$e1", "@g:x", 5,
+                                       &error));
+  g_assert_true (pa_store_message_put (store, "lb", "l1", "c1", "m1", "!r:x", "$e1b", "@g:x", 6,
+                                       &error));
+  g_assert_true (pa_store_message_put (store, "lb", "l1", "c1", "m2", "!r:x", "$e2", NULL, 7,
+                                       &error));
+  g_assert_true (pa_store_message_put (store, "lb", "l1", "c9", "m1", "!r9:x", "$e9", NULL, 7,
+                                       &error));
+  g_assert_no_error (error);
+  s1 = pa_store_message_event_id (store, "lb", "l1", "c1", "m1");
+  g_assert_cmpstr (s1, ==, "$e1");
+  g_clear_pointer (&s1, g_free);
+  s1 = pa_store_message_event_id (store, "lb", "l1", "c9", "m1");
+  g_assert_cmpstr (s1, ==, "$e9");
+  g_clear_pointer (&s1, g_free);
+  g_assert_null (pa_store_message_event_id (store, "lb", "l2", "c1", "m1"));
+  s1 = pa_store_message_legacy_id (store, "!r:x", "$e2", &s2);
+  g_assert_cmpstr (s1, ==, "m2");
+  g_assert_cmpstr (s2, ==, "c1");
+  g_clear_pointer (&s1, g_free);
+  g_clear_pointer (&s2, g_free);
+  s2 = (char *) "junk";
+  g_assert_null (pa_store_message_legacy_id (store, "!r:x", "$e1b", &s2));
+  g_assert_null (s2);
+  g_assert_null (pa_store_message_legacy_id (store, "!r9:x", "$e2", NULL));
+  g_assert_cmpint (pa_store_message_count_in_room (store, "!r:x"), ==, 2);
+  g_assert_cmpint (pa_store_message_count_in_room (store, "!none:x"), ==, 0);
+
+  /* logins */
+  {
+    PaLoginRow l1 = { .id = (char *) "lb-1", .owner = (char *) "@agent:x",
+                      .plugin = (char *) "loopback", .state = (char *) "new" };
+    PaLoginRow l2 = { .id = (char *) "lb-0", .owner = (char *) "@agent:x",
+                      .plugin = (char *) "loopback", .remote_id = (char *) "r0",
+                      .remote_name = (char *) "Zero", .state = (char *) "connected" };
+    PaLoginRow l3 = { .id = (char *) "wa-1", .owner = (char *) "@boss:x",
+                      .plugin = (char *) "whatsapp", .state = (char *) "new" };
+    g_autoptr (PaLoginRow) got = NULL;
+    g_autoptr (GPtrArray) list = NULL;
+
+    g_assert_true (pa_store_login_put (store, &l1, &error));
+    g_assert_true (pa_store_login_put (store, &l2, &error));
+    g_assert_true (pa_store_login_put (store, &l3, &error));
+    l1.remote_id = (char *) "r1";
+    l1.state = (char *) "connected";
+    g_assert_true (pa_store_login_put (store, &l1, &error));
+    g_assert_no_error (error);
+
+    got = pa_store_login_get (store, "lb-1");
+    g_assert_nonnull (got);
+    g_assert_cmpstr (got->remote_id, ==, "r1");
+    g_assert_null (got->remote_name);
+    g_assert_cmpstr (got->state, ==, "connected");
+    g_assert_cmpstr (got->owner, ==, "@agent:x");
+    g_assert_null (pa_store_login_get (store, "nope"));
+
+    list = pa_store_login_list (store, "@agent:x");
+    g_assert_cmpuint (list->len, ==, 2);
+    g_assert_cmpstr (((PaLoginRow *) g_ptr_array_index (list, 0))->id, ==, "lb-0");
+    g_assert_cmpstr (((PaLoginRow *) g_ptr_array_index (list, 0))->remote_name, ==, "Zero");
+    g_assert_cmpstr (((PaLoginRow *) g_ptr_array_index (list, 1))->id, ==, "lb-1");
+    g_clear_pointer (&list, g_ptr_array_unref);
+    list = pa_store_login_list (store, NULL);
+    g_assert_cmpuint (list->len, ==, 3);
+    g_clear_pointer (&list, g_ptr_array_unref);
+
+    g_assert_true (pa_store_login_delete (store, "lb-0", &error));
+    list = pa_store_login_list (store, "@agent:x");
+    g_assert_cmpuint (list->len, ==, 1);
+    g_clear_pointer (&list, g_ptr_array_unref);
+    list = pa_store_login_list (store, "@nobody:x");
+    g_assert_cmpuint (list->len, ==, 0);
+  }
+
+  /* management rooms */
+  g_assert_true (pa_store_management_put (store, "@agent:x", "!m1:x", &error));
+  g_assert_true (pa_store_management_put (store, "@agent:x", "!m2:x", &error));
+  g_assert_no_error (error);
+  s1 = pa_store_management_room (store, "@agent:x");
+  g_assert_cmpstr (s1, ==, "!m2:x");
+  g_clear_pointer (&s1, g_free);
+  s1 = pa_store_management_owner (store, "!m2:x");
+  g_assert_cmpstr (s1, ==, "@agent:x");
+  g_clear_pointer (&s1, g_free);
+  g_assert_null (pa_store_management_owner (store, "!m1:x"));
+  g_assert_null (pa_store_management_room (store, "@other:x"));
+
+  /* ministry overrides */
+  g_assert_false (pa_store_ministry_plugin_get (store, "interieur", "whatsapp", &enabled));
+  g_assert_true (pa_store_ministry_plugin_set (store, "interieur", "whatsapp", FALSE, &error));
+  enabled = TRUE;
+  g_assert_true (pa_store_ministry_plugin_get (store, "interieur", "whatsapp", &enabled));
+  g_assert_false (enabled);
+  g_assert_true (pa_store_ministry_plugin_set (store, "interieur", "whatsapp", TRUE, &error));
+  g_assert_true (pa_store_ministry_plugin_get (store, "interieur", "whatsapp", &enabled));
+  g_assert_true (enabled);
+  g_assert_false (pa_store_ministry_plugin_get (store, "armees", "whatsapp", NULL));
+
+  /* meta: keyed by login, scope and id */
+  g_assert_true (pa_store_meta_set (store, "l1", 1, "chat", "v-chat", &error));
+  g_assert_true (pa_store_meta_set (store, "l1", 2, "chat", "v-contact", &error));
+  g_assert_true (pa_store_meta_set (store, "l2", 1, "chat", "v-other", &error));
+  g_assert_true (pa_store_meta_set (store, "l1", 1, "chat", "v-chat-2", &error));
+  g_assert_no_error (error);
+  s1 = pa_store_meta_get (store, "l1", 1, "chat");
+  g_assert_cmpstr (s1, ==, "v-chat-2");
+  g_clear_pointer (&s1, g_free);
+  s1 = pa_store_meta_get (store, "l1", 2, "chat");
+  g_assert_cmpstr (s1, ==, "v-contact");
+  g_clear_pointer (&s1, g_free);
+  g_assert_null (pa_store_meta_get (store, "l1", 3, "chat"));
+  g_assert_true (pa_store_meta_set (store, "l1", 1, "chat", NULL, &error));
+  g_assert_null (pa_store_meta_get (store, "l1", 1, "chat"));
+  s1 = pa_store_meta_get (store, "l2", 1, "chat");
+  g_assert_cmpstr (s1, ==, "v-other");
+  g_clear_pointer (&s1, g_free);
+
+  /* kv, with an awkward value */
+  g_assert_true (pa_store_kv_set (store, "token", "a'b\"c;--\xc3\xa9", &error));
+  g_assert_true (pa_store_kv_set (store, "other", "x", &error));
+  pa_store_close (store);
+
+  /* everything survives a reopen */
+  store = open_store (fx);
+  s1 = pa_store_kv_get (store, "token");
+  g_assert_cmpstr (s1, ==, "a'b\"c;--\xc3\xa9");
+  g_clear_pointer (&s1, g_free);
+  g_assert_true (pa_store_kv_set (store, "token", NULL, &error));
+  g_assert_null (pa_store_kv_get (store, "token"));
+  s1 = pa_store_kv_get (store, "other");
+  g_assert_cmpstr (s1, ==, "x");
+  g_clear_pointer (&s1, g_free);
+  g_assert_cmpint (pa_store_ghost_count (store), ==, 2);
+  g_assert_cmpint (pa_store_portal_count (store), ==, 1);
+  g_assert_cmpint (pa_store_message_count_in_room (store, "!r:x"), ==, 2);
+  g_assert_true (pa_store_ministry_plugin_get (store, "interieur", "whatsapp", &enabled));
+  g_assert_true (enabled);
+  assert_consistent (store);
+  pa_store_close (store);
+}
+
+/* A value past the hard size cap fails cleanly. */
+static void
+test_too_large (Fixture *fx, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PaStore) store = open_store (fx);
+  gsize n = 33 * 1024 * 1024;
+  g_autofree char *big = g_malloc (n + 1);
+
+  memset (big, 'x', n);
+  big[n] = '\0';
+  g_assert_false (pa_store_kv_set (store, "big", big, &error));
+  g_assert_error (error, PA_ERROR, PA_ERROR_STORE);
+  g_assert_null (pa_store_kv_get (store, "big"));
+}
+
+/* ------------------------------------------------------------- crash */
+
+/* The child adds items forever, reporting each seq through the pipe just
+ * before committing it; it is SIGKILLed at a random point.  Every reported
+ * seq but the last must have been committed, the last may or may not. */
+static G_GNUC_NORETURN void
+crash_child (const char *path, int fd)
+{
+  g_autoptr (GError) error = NULL;
+  PaStore *store = pa_store_open (path, &error);
+
+  if (store == NULL)
+    _exit (2);
+  for (guint i = 0;; i++)
+    {
+      g_autofree char *txn = g_strdup_printf ("crash-%d-%u", (int) getpid (), i);
+      g_autofree char *key = g_strdup_printf ("!k%u", i % 7);
+      PaOutboundItem item = { .txn_id = txn, .queue_key = key, .method = (char *) "PUT",
+                              .path = (char *) "/p", .body = (char *) "{}" };
+      gint64 seq;
+
+      if (!pa_store_begin (store, NULL))
+        _exit (3);
+      seq = pa_store_outbound_add (store, &item, NULL, NULL);
+      g_autofree char *seq_text = g_strdup_printf ("%" G_GINT64_FORMAT, seq);
+
+      /* a second write in the same transaction: both or neither survive */
+      if (seq <= 0 || !pa_store_kv_set (store, "last-seq", seq_text, NULL))
+        _exit (4);
+      if (write (fd, &seq, sizeof seq) != sizeof seq)
+        _exit (5);
+      if (!pa_store_commit (store, NULL))
+        _exit (6);
+    }
+}
+
+static void
+test_crash (Fixture *fx, gconstpointer data)
+{
+  for (int round = 0; round < 3; round++)
+    {
+      g_autoptr (PaStore) store = NULL;
+      int fds[2], status;
+      gint64 seq, last = 0;
+      guint n = 0, kill_after = g_test_rand_int_range (200, 1200);
+      pid_t pid;
+      ssize_t r;
+
+      g_assert_cmpint (pipe (fds), ==, 0);
+      pid = fork ();
+      g_assert_cmpint (pid, >=, 0);
+      if (pid == 0)
+        {
+          close (fds[0]);
+          crash_child (fx->path, fds[1]);
+        }
+      close (fds[1]);
+      while ((r = read (fds[0], &seq, sizeof seq)) == sizeof seq)
+        {
+          last = seq;
+          if (++n == kill_after)
+            g_assert_cmpint (kill (pid, SIGKILL), ==, 0);
+        }
+      g_assert_cmpint (r, ==, 0);
+      close (fds[0]);
+      g_assert_cmpint (waitpid (pid, &status, 0), ==, pid);
+      if (!WIFSIGNALED (status))
+        g_error ("child exited with %d before being killed", WEXITSTATUS (status));
+      g_assert_cmpint (WTERMSIG (status), ==, SIGKILL);
+
+      /* reopening recovers the WAL; the queue is exactly 1..count */
+      store = open_store (fx);
+      assert_consistent (store);
+      {
+        gint64 count = pa_store_outbound_count (store);
+        gint64 min_seq = raw_int (fx, "SELECT min(seq) FROM outbound");
+        gint64 max_seq = raw_int (fx, "SELECT max(seq) FROM outbound");
+
+        g_test_message ("round %d: killed after %u reports, last reported %" G_GINT64_FORMAT
+                        ", %" G_GINT64_FORMAT " items committed", round, n, last, count);
+        g_assert_cmpint (min_seq, ==, 1);
+        g_assert_cmpint (max_seq, ==, count);
+        g_assert_true (count == last || count == last - 1);
+        g_autofree char *last_kv = pa_store_kv_get (store, "last-seq");
+
+        g_assert_cmpint (g_ascii_strtoll (last_kv, NULL, 10), ==, max_seq);
+      }
+    }
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+
+#define ADD(name, fn) g_test_add (name, Fixture, NULL, fixture_setup, fn, fixture_teardown)
+  ADD ("/store/migrations", test_migrations);
+  g_test_add_func ("/store/memory", test_memory);
+  ADD ("/store/nesting", test_nesting);
+  ADD ("/store/inbound", test_inbound);
+  ADD ("/store/remote", test_remote);
+  ADD ("/store/outbound", test_outbound);
+  ADD ("/store/outbound-scale", test_outbound_scale);
+  ADD ("/store/rows", test_rows);
+  ADD ("/store/too-large", test_too_large);
+  ADD ("/store/crash", test_crash);
+#undef ADD
+
+  return g_test_run ();
+}
