@@ -92,6 +92,25 @@ const char *pa_level_to_string (PaLevel level);
 const PaMinistry *pa_config_ministry_for (const PaConfig *config, const char *mxid);
 const PaMinistry *pa_config_ministry_by_name (const PaConfig *config, const char *name);
 
+/* Behaviour details the declarations above rely on:
+ * - hs_address and as_address lose trailing slashes ("http://h/" → "http://h").
+ * - database, data_dir and plugin_dir are absolute after loading: relative
+ *   values are resolved against the config file's directory (for
+ *   pa_config_load_from_data, against dirname (name)).
+ * - Without a permissions section, hs_domain gets PA_LEVEL_USER; an explicit
+ *   empty section ("permissions: {}") blocks everyone.
+ * - An empty as_token/hs_token ("") counts as missing.  Equal tokens are refused.
+ * - path is absolute for pa_config_load and NULL for pa_config_load_from_data;
+ *   pa_config_write_registration fails (PA_ERROR_CONFIG) when it must store
+ *   generated tokens and path is NULL.  On success it sets as_token/hs_token.
+ * - Registration regexes are anchored ("^@_pa_.*:localhost$"); it also sets
+ *   org.matrix.msc3202: true (device lists and OTK counts for encryption).
+ * - Limits: file ≤ 1 MiB, nesting ≤ 32, ≤ 10,000 nodes, no anchors or aliases. */
+
+/* The text pa_config_write_example() writes (static, never NULL); the same
+ * bytes as config/example.yaml in the source tree. */
+const char *pa_config_example_text (void);
+
 G_END_DECLS
 
 #endif

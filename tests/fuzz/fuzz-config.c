@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: AGPL-3.0-or-later */
+/* libFuzzer target: pa_config_load_from_data() on arbitrary bytes, then the
+ * look-ups on whatever loaded. */
+#define G_LOG_DOMAIN "passerelle-fuzz-config"
+
+#include "config/pa-config.h"
+
+#include <stdint.h>
+
+int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
+
+static void
+drop_log (const gchar *domain, GLogLevelFlags level, const gchar *message, gpointer user_data)
+{
+}
+
+int
+LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
+{
+  static gboolean initialised = FALSE;
+  if (!initialised)
+    {
+      /* Unknown keys are warnings: expected here, and too noisy to print. */
+      g_log_set_handler ("passerelle-config", G_LOG_LEVEL_WARNING, drop_log, NULL);
+      initialised = TRUE;
+    }
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PaConfig) c = pa_config_load_from_data ((const char *) data, size, "fuzz.yaml",
+                                                     &error);
+  g_assert ((c == NULL) == (error != NULL));
+  if (c != NULL)
+    {
+      static const char *const ids[] = { "@a:localhost", "@admin:localhost", "@x:a.b", "bad" };
+      for (guint i = 0; i < G_N_ELEMENTS (ids); i++)
+        {
+          (void) pa_level_to_string (pa_config_level_for (c, ids[i]));
+          (void) pa_config_ministry_for (c, ids[i]);
+        }
+      (void) pa_config_ministry_by_name (c, "finances");
+      g_assert_nonnull (c->hs_address);
+      g_assert_nonnull (c->hs_domain);
+    }
+  return 0;
+}
