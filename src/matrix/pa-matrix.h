@@ -25,6 +25,9 @@ typedef struct {
   char *error;         /* human message or curl error text */
   json_t *body;        /* parsed JSON body (may be NULL) */
   gint attempts;
+  /* Appended by the lead (bridge needs media downloads): */
+  GByteArray *raw;     /* the raw response body (always set when a body arrived) */
+  char *content_type;  /* response Content-Type, or NULL */
 } PaMatrixResponse;
 
 /* Called once per request on the main thread.  `resp` is borrowed. */
