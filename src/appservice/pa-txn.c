@@ -1,3 +1,251 @@
 /* SPDX-License-Identifier: AGPL-3.0-or-later */
-/* placeholder: being written */
+/* Parser for the body of PUT /_matrix/app/v1/transactions/{txnId}.
+ *
+ * The homeserver retries a transaction it did not get 200 for, forever, in
+ * order.  So a transaction we refuse wedges the bridge: only a body that is
+ * not JSON, is not an object, has no "events" array or is over a limit is
+ * refused.  Anything else that looks wrong (an event that is not an object
+ * with a string "type", an optional key of the wrong type) is skipped with a
+ * warning and the rest is kept. */
+#define G_LOG_DOMAIN "passerelle-appservice"
+
 #include "pa-common.h"
+#include "appservice/pa-appservice.h"
+
+#include <string.h>
+
+/* Deeper than this is not a Matrix event; checked on the raw bytes before
+ * jansson sees them, so neither its recursive parser nor the recursive
+ * json_decref() can be driven deep whatever its own limit is. */
+#define PA_TXN_MAX_DEPTH 64
+
+/* Nesting depth of the JSON text, counting brackets outside strings.  Stops
+ * as soon as the limit is passed.  Bytes that are not JSON are ignored here:
+ * jansson rejects them afterwards. */
+static gboolean
+depth_ok (const char *data, gsize len)
+{
+  guint depth = 0;
+  gboolean in_string = FALSE;
+  gboolean escaped = FALSE;
+
+  for (gsize i = 0; i < len; i++)
+    {
+      char c = data[i];
+
+      if (in_string)
+        {
+          if (escaped)
+            escaped = FALSE;
+          else if (c == '\\')
+            escaped = TRUE;
+          else if (c == '"')
+            in_string = FALSE;
+          continue;
+        }
+      switch (c)
+        {
+        case '"':
+          in_string = TRUE;
+          break;
+        case '[':
+        case '{':
+          if (++depth > PA_TXN_MAX_DEPTH)
+            return FALSE;
+          break;
+        case ']':
+        case '}':
+          if (depth > 0)
+            depth--;
+          break;
+        default:
+          break;
+        }
+    }
+  return TRUE;
+}
+
+/* An optional array member: NULL when absent or not an array (warned). */
+static json_t *
+get_array (json_t *root, const char *key)
+{
+  json_t *v = json_object_get (root, key);
+
+  if (v == NULL || json_is_null (v))
+    return NULL;
+  if (!json_is_array (v))
+    {
+      g_warning ("transaction: \"%s\" is not an array, ignored", key);
+      return NULL;
+    }
+  return v;
+}
+
+/* An optional object member: NULL when absent or not an object (warned). */
+static json_t *
+get_object (json_t *root, const char *key)
+{
+  json_t *v = json_object_get (root, key);
+
+  if (v == NULL || json_is_null (v))
+    return NULL;
+  if (!json_is_object (v))
+    {
+      g_warning ("transaction: \"%s\" is not an object, ignored", key);
+      return NULL;
+    }
+  return json_incref (v);
+}
+
+static gboolean
+check_size (json_t *array, const char *key, guint max, GError **error)
+{
+  if (array != NULL && json_array_size (array) > max)
+    {
+      g_set_error (error, PA_ERROR, PA_ERROR_TOO_LARGE,
+                   "M_TOO_LARGE: \"%s\" has %zu entries, more than %u", key,
+                   json_array_size (array), max);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* Append the objects of `src` to `dst`, skipping non-objects and (when
+ * `dedupe`) objects equal to one already in `dst`.  Both arrays are bounded
+ * by max_events, so the quadratic comparison is bounded too. */
+static void
+merge_into (json_t *dst, json_t *src, const char *key, gboolean dedupe)
+{
+  size_t i;
+  json_t *item;
+
+  if (src == NULL)
+    return;
+  json_array_foreach (src, i, item)
+    {
+      gboolean dup = FALSE;
+
+      if (!json_is_object (item))
+        {
+          g_warning ("transaction: %s[%zu] is not an object, skipped", key, i);
+          continue;
+        }
+      if (dedupe)
+        {
+          size_t j;
+          json_t *seen;
+
+          json_array_foreach (dst, j, seen)
+            {
+              if (json_equal (seen, item))
+                {
+                  dup = TRUE;
+                  break;
+                }
+            }
+        }
+      if (!dup)
+        json_array_append (dst, item);
+    }
+}
+
+/* pa_txn_free: releases every member; NULL is accepted. */
+void
+pa_txn_free (PaTxn *txn)
+{
+  if (txn == NULL)
+    return;
+  g_clear_pointer (&txn->events, json_decref);
+  g_clear_pointer (&txn->ephemeral, json_decref);
+  g_clear_pointer (&txn->to_device, json_decref);
+  g_clear_pointer (&txn->device_lists, json_decref);
+  g_clear_pointer (&txn->otk_counts, json_decref);
+  g_free (txn);
+}
+
+/* pa_txn_parse: see pa-appservice.h.  Limits: nesting depth 64, and each
+ * of "events", "ephemeral", "de.sorunome.msc2409.ephemeral", "to_device"
+ * and "de.sorunome.msc2409.to_device" at most max_events entries
+ * (PA_ERROR_TOO_LARGE, message starting "M_TOO_LARGE:"). */
+PaTxn *
+pa_txn_parse (const char *data, gsize len, guint max_events, GError **error)
+{
+  json_error_t jerr;
+  g_autoptr (json_t) root = NULL;
+  g_autoptr (PaTxn) txn = NULL;
+  json_t *events, *eph, *eph2, *td, *td2;
+  json_t *ev;
+  size_t i;
+
+  g_return_val_if_fail (data != NULL || len == 0, NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  if (!depth_ok (data, len))
+    {
+      g_set_error (error, PA_ERROR, PA_ERROR_JSON, "M_NOT_JSON: nesting deeper than %d",
+                   PA_TXN_MAX_DEPTH);
+      return NULL;
+    }
+  /* DECODE_ANY so that a bare scalar, valid JSON of the wrong shape, is
+   * M_BAD_JSON like an array; duplicate keys are accepted (last wins) as
+   * Synapse does not promise their absence. */
+  root = json_loadb (data != NULL ? data : "", len, JSON_DECODE_ANY, &jerr);
+  if (root == NULL)
+    {
+      g_set_error (error, PA_ERROR, PA_ERROR_JSON, "M_NOT_JSON: %s (line %d, column %d)",
+                   jerr.text, jerr.line, jerr.column);
+      return NULL;
+    }
+  if (!json_is_object (root))
+    {
+      g_set_error_literal (error, PA_ERROR, PA_ERROR_JSON,
+                           "M_BAD_JSON: transaction body is not an object");
+      return NULL;
+    }
+  events = json_object_get (root, "events");
+  if (!json_is_array (events))
+    {
+      g_set_error_literal (error, PA_ERROR, PA_ERROR_JSON,
+                           "M_BAD_JSON: \"events\" is missing or not an array");
+      return NULL;
+    }
+
+  eph = get_array (root, "ephemeral");
+  eph2 = get_array (root, "de.sorunome.msc2409.ephemeral");
+  td = get_array (root, "to_device");
+  td2 = get_array (root, "de.sorunome.msc2409.to_device");
+  if (!check_size (events, "events", max_events, error)
+      || !check_size (eph, "ephemeral", max_events, error)
+      || !check_size (eph2, "de.sorunome.msc2409.ephemeral", max_events, error)
+      || !check_size (td, "to_device", max_events, error)
+      || !check_size (td2, "de.sorunome.msc2409.to_device", max_events, error))
+    return NULL;
+
+  txn = g_new0 (PaTxn, 1);
+  txn->events = json_array ();
+  txn->ephemeral = json_array ();
+  txn->to_device = json_array ();
+
+  json_array_foreach (events, i, ev)
+    {
+      if (!json_is_object (ev) || !json_is_string (json_object_get (ev, "type")))
+        {
+          g_warning ("transaction: events[%zu] is not an object with a string \"type\", "
+                     "skipped", i);
+          continue;
+        }
+      json_array_append (txn->events, ev);
+    }
+
+  /* Synapse sends the same ephemeral events under both keys during the
+   * MSC2409 transition: keep one copy. */
+  merge_into (txn->ephemeral, eph, "ephemeral", TRUE);
+  merge_into (txn->ephemeral, eph2, "de.sorunome.msc2409.ephemeral", TRUE);
+  merge_into (txn->to_device, td, "to_device", TRUE);
+  merge_into (txn->to_device, td2, "de.sorunome.msc2409.to_device", TRUE);
+
+  txn->device_lists = get_object (root, "org.matrix.msc3202.device_lists");
+  txn->otk_counts = get_object (root, "org.matrix.msc3202.device_one_time_keys_count");
+
+  return g_steal_pointer (&txn);
+}

@@ -1,0 +1,224 @@
+/* SPDX-License-Identifier: AGPL-3.0-or-later */
+/* Unit tests for pa_txn_parse(). */
+#define G_LOG_DOMAIN "passerelle-appservice"
+
+#include "pa-common.h"
+#include "appservice/pa-appservice.h"
+
+#include <string.h>
+
+static PaTxn *
+parse (const char *s, guint max, GError **error)
+{
+  return pa_txn_parse (s, strlen (s), max, error);
+}
+
+static void
+test_basic (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PaTxn) txn = parse ("{\"events\":[{\"type\":\"m.room.message\",\"event_id\":\"$1\"},"
+                                 "{\"type\":\"m.room.member\",\"event_id\":\"$2\"}]}",
+                                 100, &error);
+
+  g_assert_no_error (error);
+  g_assert_nonnull (txn);
+  g_assert_cmpuint (json_array_size (txn->events), ==, 2);
+  g_assert_cmpstr (json_string_value (json_object_get (json_array_get (txn->events, 0),
+                                                       "event_id")), ==, "$1");
+  g_assert_cmpstr (json_string_value (json_object_get (json_array_get (txn->events, 1),
+                                                       "event_id")), ==, "$2");
+  g_assert_true (json_is_array (txn->ephemeral));
+  g_assert_cmpuint (json_array_size (txn->ephemeral), ==, 0);
+  g_assert_true (json_is_array (txn->to_device));
+  g_assert_cmpuint (json_array_size (txn->to_device), ==, 0);
+  g_assert_null (txn->device_lists);
+  g_assert_null (txn->otk_counts);
+}
+
+static void
+test_merge_dedupe (void)
+{
+  g_autoptr (GError) error = NULL;
+  const char *body
+    = "{\"events\":[],"
+      "\"ephemeral\":[{\"type\":\"m.typing\",\"room_id\":\"!a\",\"content\":{\"user_ids\":[]}},"
+      "{\"type\":\"m.receipt\",\"room_id\":\"!a\",\"content\":{}}],"
+      "\"de.sorunome.msc2409.ephemeral\":[{\"room_id\":\"!a\",\"type\":\"m.typing\","
+      "\"content\":{\"user_ids\":[]}},{\"type\":\"m.presence\",\"sender\":\"@u:x\"}],"
+      "\"de.sorunome.msc2409.to_device\":[{\"type\":\"m.room_key\",\"sender\":\"@u:x\"}],"
+      "\"to_device\":[{\"type\":\"m.room_key\",\"sender\":\"@u:x\"},{\"type\":\"m.dummy\"}],"
+      "\"org.matrix.msc3202.device_lists\":{\"changed\":[\"@u:x\"],\"left\":[]},"
+      "\"org.matrix.msc3202.device_one_time_keys_count\":{\"@u:x\":{\"DEV\":{\"x\":1}}}}";
+  g_autoptr (PaTxn) txn = parse (body, 100, &error);
+
+  g_assert_no_error (error);
+  g_assert_nonnull (txn);
+  g_assert_cmpuint (json_array_size (txn->events), ==, 0);
+  /* typing (once, key order differs), receipt, presence */
+  g_assert_cmpuint (json_array_size (txn->ephemeral), ==, 3);
+  g_assert_cmpstr (json_string_value (json_object_get (json_array_get (txn->ephemeral, 0),
+                                                       "type")), ==, "m.typing");
+  g_assert_cmpstr (json_string_value (json_object_get (json_array_get (txn->ephemeral, 2),
+                                                       "type")), ==, "m.presence");
+  g_assert_cmpuint (json_array_size (txn->to_device), ==, 2);
+  g_assert_true (json_is_object (txn->device_lists));
+  g_assert_true (json_is_array (json_object_get (txn->device_lists, "changed")));
+  g_assert_true (json_is_object (txn->otk_counts));
+}
+
+static void
+test_malformed_event_skipped (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PaTxn) txn = NULL;
+
+  g_test_expect_message (G_LOG_DOMAIN, G_LOG_LEVEL_WARNING, "*events[1]*");
+  g_test_expect_message (G_LOG_DOMAIN, G_LOG_LEVEL_WARNING, "*events[2]*");
+  g_test_expect_message (G_LOG_DOMAIN, G_LOG_LEVEL_WARNING, "*events[3]*");
+  txn = parse ("{\"events\":[{\"type\":\"a\"},{\"type\":5},\"str\",{\"no\":\"type\"},"
+               "{\"type\":\"b\"}]}",
+               100, &error);
+  g_test_assert_expected_messages ();
+  g_assert_no_error (error);
+  g_assert_nonnull (txn);
+  g_assert_cmpuint (json_array_size (txn->events), ==, 2);
+  g_assert_cmpstr (json_string_value (json_object_get (json_array_get (txn->events, 0),
+                                                       "type")), ==, "a");
+  g_assert_cmpstr (json_string_value (json_object_get (json_array_get (txn->events, 1),
+                                                       "type")), ==, "b");
+}
+
+static void
+test_optional_wrong_type (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PaTxn) txn = NULL;
+
+  g_test_expect_message (G_LOG_DOMAIN, G_LOG_LEVEL_WARNING, "*\"ephemeral\" is not an array*");
+  g_test_expect_message (G_LOG_DOMAIN, G_LOG_LEVEL_WARNING, "*device_lists*not an object*");
+  txn = parse ("{\"events\":[],\"ephemeral\":{},\"org.matrix.msc3202.device_lists\":[]}", 10,
+               &error);
+  g_test_assert_expected_messages ();
+  g_assert_no_error (error);
+  g_assert_nonnull (txn);
+  g_assert_cmpuint (json_array_size (txn->ephemeral), ==, 0);
+  g_assert_null (txn->device_lists);
+}
+
+static void
+assert_json_error (const char *body, gsize len, const char *prefix)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PaTxn) txn = pa_txn_parse (body, len, 100, &error);
+
+  g_assert_null (txn);
+  g_assert_error (error, PA_ERROR, PA_ERROR_JSON);
+  g_assert_true (g_str_has_prefix (error->message, prefix));
+}
+
+static void
+test_bad_bodies (void)
+{
+  assert_json_error ("", 0, "M_NOT_JSON:");
+  assert_json_error ("{", 1, "M_NOT_JSON:");
+  assert_json_error ("{\"events\":[]} trailing", 22, "M_NOT_JSON:");
+  assert_json_error ("{\"events\":[\"\xff\"]}", 15, "M_NOT_JSON:");
+  /* an embedded NUL ends nothing: it is simply not JSON */
+  assert_json_error ("{\"events\":[]}\0", 14, "M_NOT_JSON:");
+  assert_json_error ("[]", 2, "M_BAD_JSON:");
+  assert_json_error ("\"events\"", 8, "M_BAD_JSON:");
+  assert_json_error ("{}", 2, "M_BAD_JSON:");
+  assert_json_error ("{\"events\":{}}", 13, "M_BAD_JSON:");
+  assert_json_error ("{\"events\":null}", 15, "M_BAD_JSON:");
+}
+
+/* A transaction whose one event nests `k` arrays: total depth k + 3. */
+static char *
+nested_txn (int k)
+{
+  GString *s = g_string_new ("{\"events\":[{\"type\":\"x\",\"c\":");
+
+  for (int i = 0; i < k; i++)
+    g_string_append_c (s, '[');
+  for (int i = 0; i < k; i++)
+    g_string_append_c (s, ']');
+  g_string_append (s, "}]}");
+  return g_string_free (s, FALSE);
+}
+
+static void
+test_depth_bomb (void)
+{
+  gsize n = 100000;
+  g_autofree char *deep = g_malloc (2 * n);
+  g_autofree char *ok_body = nested_txn (61);
+  g_autofree char *deep_body = nested_txn (62);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PaTxn) txn = NULL;
+  g_autoptr (PaTxn) txn2 = NULL;
+
+  memset (deep, '[', n);
+  assert_json_error (deep, n, "M_NOT_JSON:");
+  memset (deep + n, ']', n);
+  assert_json_error (deep, 2 * n, "M_NOT_JSON:");
+  memset (deep, '{', n);
+  assert_json_error (deep, n, "M_NOT_JSON:");
+
+  /* depth 64 is accepted, 65 is not */
+  txn = pa_txn_parse (ok_body, strlen (ok_body), 10, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (txn);
+  assert_json_error (deep_body, strlen (deep_body), "M_NOT_JSON:");
+
+  /* brackets inside strings, escaped quotes included, do not count */
+  txn2 = parse ("{\"events\":[{\"type\":\"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[["
+                "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[\\\"[[[[\"}]}",
+                10, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (txn2);
+  g_assert_cmpuint (json_array_size (txn2->events), ==, 1);
+}
+
+static void
+test_too_many (void)
+{
+  GString *s = g_string_new ("{\"events\":[");
+  g_autofree char *body = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PaTxn) ok = NULL;
+  g_autoptr (PaTxn) txn = NULL;
+
+  for (int i = 0; i < 11; i++)
+    g_string_append_printf (s, "%s{\"type\":\"t%d\"}", i ? "," : "", i);
+  g_string_append (s, "]}");
+  body = g_string_free (s, FALSE);
+
+  ok = pa_txn_parse (body, strlen (body), 11, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (json_array_size (ok->events), ==, 11);
+
+  txn = pa_txn_parse (body, strlen (body), 10, &error);
+  g_assert_null (txn);
+  g_assert_error (error, PA_ERROR, PA_ERROR_TOO_LARGE);
+  g_assert_true (g_str_has_prefix (error->message, "M_TOO_LARGE:"));
+  g_clear_error (&error);
+
+  txn = parse ("{\"events\":[],\"ephemeral\":[{},{},{}]}", 2, &error);
+  g_assert_null (txn);
+  g_assert_error (error, PA_ERROR, PA_ERROR_TOO_LARGE);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/txn/basic", test_basic);
+  g_test_add_func ("/txn/merge-dedupe", test_merge_dedupe);
+  g_test_add_func ("/txn/malformed-event-skipped", test_malformed_event_skipped);
+  g_test_add_func ("/txn/optional-wrong-type", test_optional_wrong_type);
+  g_test_add_func ("/txn/bad-bodies", test_bad_bodies);
+  g_test_add_func ("/txn/depth-bomb", test_depth_bomb);
+  g_test_add_func ("/txn/too-many", test_too_many);
+  return g_test_run ();
+}
