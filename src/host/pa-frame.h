@@ -26,6 +26,14 @@ json_t *pa_frame_reader_next (PaFrameReader *r, GError **error);
 /* Append the frame for `msg` to `out` (a GByteArray being written out). */
 gboolean pa_frame_encode (json_t *msg, GByteArray *out, GError **error);
 
+/* Write as much of `out` (from offset *pos) as the non-blocking stream
+ * socket `fd` accepts right now, advancing *pos; `out` is emptied (and *pos
+ * reset) once all is written, and compacted when mostly spent.  Uses
+ * MSG_NOSIGNAL, so a closed peer yields an error, never SIGPIPE.  Returns
+ * FALSE with `error` set on a write error; TRUE otherwise, in which case
+ * bytes may remain (*pos < out->len): wait for the socket to be writable. */
+gboolean pa_frame_flush (int fd, GByteArray *out, gsize *pos, GError **error);
+
 G_END_DECLS
 
 #endif

@@ -1,3 +1,763 @@
 /* SPDX-License-Identifier: AGPL-3.0-or-later */
-/* placeholder: being written */
+/* Host side of a worker: spawn it on a socketpair, exchange frames without
+ * ever blocking the host's main loop, and supervise (restart with backoff).
+ * The protocol is docs/worker-protocol.md. */
+#define G_LOG_DOMAIN "passerelle-host"
+
+#include "host/pa-worker.h"
+#include "host/pa-frame.h"
 #include "pa-common.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <gio/gunixinputstream.h>
+#include <glib-unix.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+/* The fd number the worker finds its socket on. */
+#define WORKER_FD 3
+/* Host -> worker backlog beyond which pa_worker_send refuses frames. */
+#define OUT_MAX (64u * 1024u * 1024u)
+#define READ_CHUNK 65536
+/* Bounded reads per wake-up: a flooding worker must not starve the rest of
+ * the host's loop (HTTP server, other workers). */
+#define READS_PER_DISPATCH 16
+#define STOP_KILL_DELAY_S 5
+#define HEALTHY_RUN_US (60 * G_USEC_PER_SEC)
+#define DEFAULT_MAX_DELAY_S 60
+#define DESCRIBE_MAX_OUT (1024 * 1024)
+#define DESCRIBE_MAX_ERR (64 * 1024)
+#define DESCRIBE_TIMEOUT_MS 10000
+
+struct _PaWorker
+{
+  char *self_exe;
+  char *plugin_path;
+  char *login_id;
+  char *data_dir;
+  PaWorkerCallbacks cb;
+  gpointer user_data;
+  json_t *init;
+  gboolean restart;
+  guint max_delay_s;
+  GMainContext *context;
+
+  /* One run of the process. */
+  GSubprocess *proc;
+  GPid pid;
+  GCancellable *wait_cancel;
+  int fd;
+  GSource *in_source;
+  GSource *out_source;
+  PaFrameReader *reader;
+  GByteArray *out;
+  gsize out_pos;
+  gboolean got_hello;
+  char *protocol_error;
+  gint64 started_us;
+  GSource *kill_source;
+
+  /* Supervision across runs. */
+  gboolean stopping;
+  guint next_delay_s;
+  guint restarts;
+  GSource *restart_source;
+};
+
+static char *
+resolve_self (const char *self_exe)
+{
+  if (self_exe != NULL)
+    return g_strdup (self_exe);
+  char *link = g_file_read_link ("/proc/self/exe", NULL);
+  return link != NULL ? link : g_strdup ("/proc/self/exe");
+}
+
+/* The worker gets argv and a socket, never a secret: drop anything in the
+ * environment that looks like one. */
+static void
+scrub_environment (GSubprocessLauncher *launcher)
+{
+  g_auto (GStrv) env = g_get_environ ();
+  for (gsize i = 0; env[i] != NULL; i++)
+    {
+      const char *eq = strchr (env[i], '=');
+      g_autofree char *name = eq != NULL ? g_strndup (env[i], (gsize) (eq - env[i]))
+                                         : g_strdup (env[i]);
+      g_autofree char *up = g_ascii_strup (name, -1);
+      if (strstr (up, "TOKEN") != NULL || strstr (up, "SECRET") != NULL
+          || strstr (up, "PASSWORD") != NULL)
+        g_subprocess_launcher_unsetenv (launcher, name);
+    }
+}
+
+static GSource *
+add_timeout (PaWorker *w, guint ms, GSourceFunc fn)
+{
+  GSource *s = g_timeout_source_new (ms);
+  g_source_set_callback (s, fn, w, NULL);
+  g_source_attach (s, w->context);
+  return s;
+}
+
+static void
+clear_source (GSource **s)
+{
+  if (*s != NULL)
+    {
+      g_source_destroy (*s);
+      g_source_unref (*s);
+      *s = NULL;
+    }
+}
+
+static void
+close_io (PaWorker *w)
+{
+  clear_source (&w->in_source);
+  clear_source (&w->out_source);
+  if (w->fd >= 0)
+    {
+      close (w->fd);
+      w->fd = -1;
+    }
+  g_clear_pointer (&w->reader, pa_frame_reader_free);
+  g_byte_array_set_size (w->out, 0);
+  w->out_pos = 0;
+}
+
+/* The worker broke the protocol: it cannot be trusted to resynchronise, so
+ * it is killed; the exit handler reports it as a crash with this reason. */
+static void
+protocol_violation (PaWorker *w, const char *reason)
+{
+  if (w->protocol_error != NULL)
+    return;
+  g_warning ("worker %s (pid %d): protocol error: %s", w->login_id, (int) w->pid, reason);
+  w->protocol_error = g_strdup_printf ("protocol error: %s", reason);
+  close_io (w);
+  if (w->proc != NULL)
+    g_subprocess_force_exit (w->proc);
+}
+
+static gboolean on_writable (gint fd, GIOCondition cond, gpointer data);
+
+static void
+flush_out (PaWorker *w)
+{
+  if (w->fd < 0 || !w->got_hello)
+    return;
+  g_autoptr (GError) error = NULL;
+  if (!pa_frame_flush (w->fd, w->out, &w->out_pos, &error))
+    {
+      /* The worker is gone or going; its exit is reported by the wait. */
+      g_debug ("worker %s: %s", w->login_id, error->message);
+      close_io (w);
+      return;
+    }
+  gboolean pending = w->out_pos < w->out->len;
+  if (pending && w->out_source == NULL)
+    {
+      w->out_source = g_unix_fd_source_new (w->fd, G_IO_OUT);
+      g_source_set_callback (w->out_source, G_SOURCE_FUNC (on_writable), w, NULL);
+      g_source_attach (w->out_source, w->context);
+    }
+  else if (!pending)
+    clear_source (&w->out_source);
+}
+
+static gboolean
+on_writable (gint fd, GIOCondition cond, gpointer data)
+{
+  PaWorker *w = data;
+  flush_out (w);
+  /* flush_out cleared (destroyed) the source if it is no longer needed. */
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+deliver (PaWorker *w, json_t *frame)
+{
+  const char *t = json_string_value (json_object_get (frame, "t"));
+  if (t == NULL)
+    {
+      protocol_violation (w, "frame without a type");
+      return;
+    }
+  if (!w->got_hello)
+    {
+      if (strcmp (t, "hello") != 0)
+        {
+          g_autofree char *msg = g_strdup_printf ("first frame is \"%s\", not hello", t);
+          protocol_violation (w, msg);
+          return;
+        }
+      w->got_hello = TRUE;
+      /* init must be the first frame the worker reads, ahead of anything
+       * queued while it was starting. */
+      if (w->init != NULL && !w->stopping)
+        {
+          g_autoptr (GByteArray) tmp = g_byte_array_new ();
+          g_autoptr (GError) error = NULL;
+          if (pa_frame_encode (w->init, tmp, &error))
+            g_byte_array_prepend (w->out, tmp->data, tmp->len);
+          else
+            g_warning ("worker %s: cannot send init: %s", w->login_id, error->message);
+        }
+      flush_out (w);
+      if (w->cb.hello != NULL)
+        w->cb.hello (w, frame, w->user_data);
+      return;
+    }
+  if (strcmp (t, "hello") == 0)
+    {
+      protocol_violation (w, "second hello");
+      return;
+    }
+  if (w->cb.frame != NULL)
+    w->cb.frame (w, frame, w->user_data);
+}
+
+static gboolean
+on_readable (gint fd, GIOCondition cond, gpointer data)
+{
+  PaWorker *w = data;
+  guint8 buf[READ_CHUNK];
+
+  for (int i = 0; i < READS_PER_DISPATCH; i++)
+    {
+      ssize_t n = read (fd, buf, sizeof buf);
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+        return G_SOURCE_CONTINUE;
+      if (n <= 0)
+        {
+          /* EOF or error: the process is exiting; the wait reports it. */
+          close_io (w);
+          return G_SOURCE_REMOVE;
+        }
+      pa_frame_reader_feed (w->reader, buf, (gsize) n);
+      for (;;)
+        {
+          g_autoptr (GError) error = NULL;
+          g_autoptr (json_t) frame = pa_frame_reader_next (w->reader, &error);
+          if (error != NULL)
+            protocol_violation (w, error->message);
+          if (frame == NULL)
+            break;
+          deliver (w, frame);
+          if (w->fd < 0)
+            break;
+        }
+      if (w->fd < 0)
+        return G_SOURCE_REMOVE;
+    }
+  return G_SOURCE_CONTINUE;
+}
+
+static gboolean spawn_worker (PaWorker *w, GError **error);
+
+static void
+schedule_restart (PaWorker *w, gint64 ran_us);
+
+static gboolean
+on_restart (gpointer data)
+{
+  PaWorker *w = data;
+  g_clear_pointer (&w->restart_source, g_source_unref);
+  w->restarts++;
+  g_autoptr (GError) error = NULL;
+  if (!spawn_worker (w, &error))
+    {
+      g_warning ("worker %s: restart failed: %s", w->login_id, error->message);
+      g_autofree char *reason = g_strdup_printf ("cannot start: %s", error->message);
+      gboolean again = w->restart && !w->stopping;
+      if (again)
+        schedule_restart (w, 0);
+      if (w->cb.exited != NULL)
+        w->cb.exited (w, TRUE, again, reason, w->user_data);
+    }
+  return G_SOURCE_REMOVE;
+}
+
+static void
+schedule_restart (PaWorker *w, gint64 ran_us)
+{
+  /* 1 s doubling up to max_delay_s; a run that stayed up long enough
+   * proves the trouble is over. */
+  if (ran_us >= HEALTHY_RUN_US)
+    w->next_delay_s = 1;
+  guint delay = MAX (w->next_delay_s, 1);
+  w->next_delay_s = MIN (delay * 2, MAX (w->max_delay_s, 1));
+  clear_source (&w->restart_source);
+  w->restart_source = add_timeout (w, delay * 1000, on_restart);
+}
+
+static void
+on_wait_done (GObject *source, GAsyncResult *res, gpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  gboolean waited = g_subprocess_wait_finish (G_SUBPROCESS (source), res, &error);
+  /* Cancelled only by pa_worker_free: the worker no longer exists. */
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    return;
+
+  PaWorker *w = data;
+  if (G_SUBPROCESS (source) != w->proc)
+    return;
+  gboolean crashed = TRUE;
+  g_autofree char *reason = NULL;
+  if (!waited)
+    reason = g_strdup_printf ("lost track of the process: %s", error->message);
+  else if (w->protocol_error != NULL)
+    reason = g_strdup (w->protocol_error);
+  else if (g_subprocess_get_if_signaled (w->proc))
+    {
+      int sig = g_subprocess_get_term_sig (w->proc);
+      reason = g_strdup_printf ("killed by signal %d (%s)", sig, g_strsignal (sig));
+    }
+  else if (g_subprocess_get_exit_status (w->proc) != 0)
+    reason = g_strdup_printf ("exited with status %d", g_subprocess_get_exit_status (w->proc));
+  else
+    {
+      crashed = FALSE;
+      reason = g_strdup ("exited");
+    }
+
+  gint64 ran_us = g_get_monotonic_time () - w->started_us;
+  if (crashed)
+    g_warning ("worker %s (pid %d) %s", w->login_id, (int) w->pid, reason);
+  else
+    g_debug ("worker %s (pid %d) %s", w->login_id, (int) w->pid, reason);
+
+  close_io (w);
+  clear_source (&w->kill_source);
+  g_clear_object (&w->wait_cancel);
+  g_clear_object (&w->proc);
+  g_clear_pointer (&w->protocol_error, g_free);
+  w->pid = 0;
+
+  gboolean will_restart = w->restart && !w->stopping;
+  if (will_restart)
+    schedule_restart (w, ran_us);
+  /* Last: the callback may call pa_worker_stop (which cancels the restart
+   * just scheduled) but must not free the worker. */
+  if (w->cb.exited != NULL)
+    w->cb.exited (w, crashed, will_restart, reason, w->user_data);
+}
+
+static gboolean
+spawn_worker (PaWorker *w, GError **error)
+{
+  int sv[2];
+  if (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
+    {
+      int e = errno;
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (e), "socketpair: %s",
+                   g_strerror (e));
+      return FALSE;
+    }
+  /* Keep the child's end off fds 0-3: mapping fd 3 onto itself would keep
+   * its close-on-exec flag in some GLib versions. */
+  int child = sv[1];
+  if (child <= WORKER_FD)
+    {
+      child = fcntl (sv[1], F_DUPFD_CLOEXEC, WORKER_FD + 1);
+      int e = errno;
+      close (sv[1]);
+      if (child < 0)
+        {
+          close (sv[0]);
+          g_set_error (error, G_IO_ERROR, g_io_error_from_errno (e), "fcntl: %s",
+                       g_strerror (e));
+          return FALSE;
+        }
+    }
+
+  g_autoptr (GSubprocessLauncher) launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_NONE);
+  g_subprocess_launcher_set_stdin_file_path (launcher, "/dev/null");
+  scrub_environment (launcher);
+  g_subprocess_launcher_take_fd (launcher, child, WORKER_FD);
+  g_autofree char *fd_arg = g_strdup_printf ("%d", WORKER_FD);
+  const char *argv[] = { w->self_exe, "--worker",   "--plugin", w->plugin_path,
+                         "--data-dir", w->data_dir, "--fd",     fd_arg,
+                         NULL };
+
+  /* wait_async reports on the thread-default context: make it ours. */
+  g_main_context_push_thread_default (w->context);
+  GSubprocess *proc = g_subprocess_launcher_spawnv (launcher, argv, error);
+  /* Closes our copy of the child's end, so the worker's exit gives EOF. */
+  g_clear_object (&launcher);
+  if (proc == NULL)
+    {
+      g_main_context_pop_thread_default (w->context);
+      close (sv[0]);
+      return FALSE;
+    }
+  w->proc = proc;
+  const char *ident = g_subprocess_get_identifier (proc);
+  w->pid = ident != NULL ? (GPid) g_ascii_strtoll (ident, NULL, 10) : 0;
+  w->wait_cancel = g_cancellable_new ();
+  g_subprocess_wait_async (proc, w->wait_cancel, on_wait_done, w);
+  g_main_context_pop_thread_default (w->context);
+
+  w->fd = sv[0];
+  g_autoptr (GError) local = NULL;
+  if (!g_unix_set_fd_nonblocking (w->fd, TRUE, &local))
+    g_warning ("worker %s: %s", w->login_id, local->message);
+  w->reader = pa_frame_reader_new ();
+  g_byte_array_set_size (w->out, 0);
+  w->out_pos = 0;
+  w->got_hello = FALSE;
+  w->started_us = g_get_monotonic_time ();
+  w->in_source = g_unix_fd_source_new (w->fd, G_IO_IN | G_IO_HUP | G_IO_ERR);
+  g_source_set_callback (w->in_source, G_SOURCE_FUNC (on_readable), w, NULL);
+  g_source_attach (w->in_source, w->context);
+  g_debug ("worker %s started: pid %d, plugin %s", w->login_id, (int) w->pid, w->plugin_path);
+  return TRUE;
+}
+
+/* See pa-worker.h.  Restart is on by default (max delay 60 s). */
+PaWorker *
+pa_worker_new (const char *self_exe, const char *plugin_path, const char *login_id,
+               const char *data_dir, const PaWorkerCallbacks *callbacks, gpointer user_data)
+{
+  g_return_val_if_fail (plugin_path != NULL, NULL);
+  g_return_val_if_fail (data_dir != NULL, NULL);
+
+  PaWorker *w = g_new0 (PaWorker, 1);
+  w->self_exe = resolve_self (self_exe);
+  w->plugin_path = g_strdup (plugin_path);
+  w->login_id = g_strdup (login_id != NULL ? login_id : "");
+  w->data_dir = g_strdup (data_dir);
+  if (callbacks != NULL)
+    w->cb = *callbacks;
+  w->user_data = user_data;
+  w->restart = TRUE;
+  w->max_delay_s = DEFAULT_MAX_DELAY_S;
+  w->next_delay_s = 1;
+  w->context = g_main_context_ref_thread_default ();
+  w->fd = -1;
+  w->out = g_byte_array_new ();
+  return w;
+}
+
+/* See pa-worker.h.  Takes effect at the next (re)start. */
+void
+pa_worker_set_init (PaWorker *w, json_t *init)
+{
+  g_return_if_fail (w != NULL);
+  g_clear_pointer (&w->init, json_decref);
+  if (init != NULL)
+    w->init = json_deep_copy (init);
+}
+
+/* See pa-worker.h. */
+void
+pa_worker_set_restart (PaWorker *w, gboolean restart, guint max_delay_s)
+{
+  g_return_if_fail (w != NULL);
+  w->restart = restart;
+  w->max_delay_s = MAX (max_delay_s, 1);
+  if (w->next_delay_s > w->max_delay_s)
+    w->next_delay_s = w->max_delay_s;
+  if (!restart)
+    clear_source (&w->restart_source);
+}
+
+/* See pa-worker.h.  Also undoes an earlier pa_worker_stop. */
+gboolean
+pa_worker_start (PaWorker *w, GError **error)
+{
+  g_return_val_if_fail (w != NULL, FALSE);
+  g_return_val_if_fail (w->proc == NULL, FALSE);
+  clear_source (&w->restart_source);
+  w->stopping = FALSE;
+  w->next_delay_s = 1;
+  return spawn_worker (w, error);
+}
+
+/* See pa-worker.h. */
+gboolean
+pa_worker_send (PaWorker *w, json_t *frame)
+{
+  g_return_val_if_fail (w != NULL, FALSE);
+  g_return_val_if_fail (frame != NULL, FALSE);
+  if (w->proc == NULL || w->fd < 0 || w->protocol_error != NULL)
+    return FALSE;
+  if (w->out->len - w->out_pos > OUT_MAX)
+    {
+      g_warning ("worker %s is not reading: frame dropped", w->login_id);
+      return FALSE;
+    }
+  g_autoptr (GError) error = NULL;
+  if (!pa_frame_encode (frame, w->out, &error))
+    {
+      g_warning ("worker %s: frame dropped: %s", w->login_id, error->message);
+      return FALSE;
+    }
+  flush_out (w);
+  return TRUE;
+}
+
+/* See pa-worker.h: the process exists and has not broken the protocol. */
+gboolean
+pa_worker_is_running (PaWorker *w)
+{
+  g_return_val_if_fail (w != NULL, FALSE);
+  return w->proc != NULL && w->protocol_error == NULL;
+}
+
+/* See pa-worker.h: 0 when no process is running. */
+GPid
+pa_worker_pid (PaWorker *w)
+{
+  g_return_val_if_fail (w != NULL, 0);
+  return w->proc != NULL ? w->pid : 0;
+}
+
+/* See pa-worker.h. */
+const char *
+pa_worker_login_id (PaWorker *w)
+{
+  g_return_val_if_fail (w != NULL, NULL);
+  return w->login_id;
+}
+
+/* See pa-worker.h: how many times the supervisor restarted the process. */
+guint
+pa_worker_restarts (PaWorker *w)
+{
+  g_return_val_if_fail (w != NULL, 0);
+  return w->restarts;
+}
+
+static gboolean
+on_stop_timeout (gpointer data)
+{
+  PaWorker *w = data;
+  g_clear_pointer (&w->kill_source, g_source_unref);
+  if (w->proc != NULL)
+    {
+      g_warning ("worker %s did not stop in %d s: killing it", w->login_id, STOP_KILL_DELAY_S);
+      g_subprocess_force_exit (w->proc);
+    }
+  return G_SOURCE_REMOVE;
+}
+
+/* See pa-worker.h.  `exited` is still called (will_restart FALSE) when the
+ * process ends. */
+void
+pa_worker_stop (PaWorker *w)
+{
+  g_return_if_fail (w != NULL);
+  w->stopping = TRUE;
+  clear_source (&w->restart_source);
+  if (w->proc == NULL || w->kill_source != NULL)
+    return;
+  if (w->fd >= 0)
+    {
+      /* Before hello nothing was sent yet: drop what was queued, the worker
+       * gets only the shutdown (and no init). */
+      if (!w->got_hello)
+        {
+          g_byte_array_set_size (w->out, 0);
+          w->out_pos = 0;
+        }
+      g_autoptr (json_t) bye = json_pack ("{s:s}", "t", "shutdown");
+      pa_worker_send (w, bye);
+    }
+  else
+    g_subprocess_force_exit (w->proc);
+  w->kill_source = add_timeout (w, STOP_KILL_DELAY_S * 1000, on_stop_timeout);
+}
+
+/* See pa-worker.h.  A process still running is killed; no callback is
+ * called from here on. */
+void
+pa_worker_free (PaWorker *w)
+{
+  if (w == NULL)
+    return;
+  if (w->wait_cancel != NULL)
+    g_cancellable_cancel (w->wait_cancel);
+  g_clear_object (&w->wait_cancel);
+  clear_source (&w->restart_source);
+  clear_source (&w->kill_source);
+  close_io (w);
+  if (w->proc != NULL)
+    g_subprocess_force_exit (w->proc);
+  g_clear_object (&w->proc);
+  g_clear_pointer (&w->init, json_decref);
+  g_clear_pointer (&w->protocol_error, g_free);
+  g_byte_array_unref (w->out);
+  g_main_context_unref (w->context);
+  g_free (w->self_exe);
+  g_free (w->plugin_path);
+  g_free (w->login_id);
+  g_free (w->data_dir);
+  g_free (w);
+}
+
+/* ------------------------------------------------------------- describe */
+
+typedef struct
+{
+  GByteArray *out;
+  GByteArray *err;
+  gboolean out_eof, err_eof, exited, timed_out, too_big;
+} Describe;
+
+static gboolean
+describe_read (int fd, GByteArray *buf, gsize max, gboolean *eof, gboolean *too_big)
+{
+  guint8 chunk[16384];
+  for (;;)
+    {
+      ssize_t n = read (fd, chunk, sizeof chunk);
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+        return G_SOURCE_CONTINUE;
+      if (n <= 0)
+        {
+          *eof = TRUE;
+          return G_SOURCE_REMOVE;
+        }
+      gsize room = buf->len < max ? max - buf->len : 0;
+      if ((gsize) n > room && too_big != NULL)
+        *too_big = TRUE;
+      g_byte_array_append (buf, chunk, (guint) MIN ((gsize) n, room));
+    }
+}
+
+static gboolean
+on_describe_out (gint fd, GIOCondition cond, gpointer data)
+{
+  Describe *d = data;
+  return describe_read (fd, d->out, DESCRIBE_MAX_OUT, &d->out_eof, &d->too_big);
+}
+
+static gboolean
+on_describe_err (gint fd, GIOCondition cond, gpointer data)
+{
+  Describe *d = data;
+  /* stderr is only for the error message: keep the start, drop the rest. */
+  return describe_read (fd, d->err, DESCRIBE_MAX_ERR, &d->err_eof, NULL);
+}
+
+static gboolean
+on_describe_timeout (gpointer data)
+{
+  Describe *d = data;
+  d->timed_out = TRUE;
+  return G_SOURCE_REMOVE;
+}
+
+static void
+on_describe_exit (GObject *source, GAsyncResult *res, gpointer data)
+{
+  Describe *d = data;
+  g_subprocess_wait_finish (G_SUBPROCESS (source), res, NULL);
+  d->exited = TRUE;
+}
+
+static GSource *
+describe_watch (GMainContext *ctx, GInputStream *stream, GUnixFDSourceFunc fn, Describe *d)
+{
+  int fd = g_unix_input_stream_get_fd (G_UNIX_INPUT_STREAM (stream));
+  g_unix_set_fd_nonblocking (fd, TRUE, NULL);
+  GSource *s = g_unix_fd_source_new (fd, G_IO_IN | G_IO_HUP | G_IO_ERR);
+  g_source_set_callback (s, G_SOURCE_FUNC (fn), d, NULL);
+  g_source_attach (s, ctx);
+  return s;
+}
+
+/* See pa-worker.h.  Output is capped at 1 MiB and the run at 10 s. */
+json_t *
+pa_worker_describe (const char *self_exe, const char *plugin_path, GError **error)
+{
+  g_return_val_if_fail (plugin_path != NULL, NULL);
+
+  g_autofree char *exe = resolve_self (self_exe);
+  g_autofree char *base = g_path_get_basename (plugin_path);
+  g_autoptr (GSubprocessLauncher) launcher
+      = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE);
+  g_subprocess_launcher_set_stdin_file_path (launcher, "/dev/null");
+  scrub_environment (launcher);
+  const char *argv[] = { exe, "--worker", "--describe", plugin_path, NULL };
+
+  /* A private context: describe is synchronous and must not dispatch the
+   * caller's sources while it waits. */
+  g_autoptr (GMainContext) ctx = g_main_context_new ();
+  g_main_context_push_thread_default (ctx);
+  g_autoptr (GSubprocess) proc = g_subprocess_launcher_spawnv (launcher, argv, error);
+  if (proc == NULL)
+    {
+      g_main_context_pop_thread_default (ctx);
+      return NULL;
+    }
+  Describe d = { .out = g_byte_array_new (), .err = g_byte_array_new () };
+  g_autoptr (GByteArray) out = d.out;
+  g_autoptr (GByteArray) err = d.err;
+  GSource *so = describe_watch (ctx, g_subprocess_get_stdout_pipe (proc), on_describe_out, &d);
+  GSource *se = describe_watch (ctx, g_subprocess_get_stderr_pipe (proc), on_describe_err, &d);
+  GSource *st = g_timeout_source_new (DESCRIBE_TIMEOUT_MS);
+  g_source_set_callback (st, on_describe_timeout, &d, NULL);
+  g_source_attach (st, ctx);
+  g_subprocess_wait_async (proc, NULL, on_describe_exit, &d);
+
+  while (!(d.out_eof && d.err_eof && d.exited) && !d.timed_out && !d.too_big)
+    g_main_context_iteration (ctx, TRUE);
+  if (!d.exited)
+    g_subprocess_force_exit (proc);
+  /* `d` is on this stack: the wait callback must have run before return. */
+  while (!d.exited)
+    g_main_context_iteration (ctx, TRUE);
+
+  for (GSource **s = (GSource *[]){ so, se, st, NULL }; *s != NULL; s++)
+    {
+      g_source_destroy (*s);
+      g_source_unref (*s);
+    }
+  g_main_context_pop_thread_default (ctx);
+
+  if (d.timed_out)
+    {
+      g_set_error (error, PA_ERROR, PA_ERROR_PLUGIN, "describing plugin %s timed out after %d s",
+                   base, DESCRIBE_TIMEOUT_MS / 1000);
+      return NULL;
+    }
+  if (d.too_big)
+    {
+      g_set_error (error, PA_ERROR, PA_ERROR_TOO_LARGE,
+                   "plugin %s: description larger than %d bytes", base, DESCRIBE_MAX_OUT);
+      return NULL;
+    }
+  if (!g_subprocess_get_if_exited (proc) || g_subprocess_get_exit_status (proc) != 0)
+    {
+      g_autofree char *msg = g_strndup ((const char *) err->data, err->len);
+      g_strstrip (msg);
+      if (*msg == '\0' || !g_utf8_validate (msg, -1, NULL))
+        {
+          g_free (msg);
+          msg = g_strdup_printf ("%s --worker --describe failed", exe);
+        }
+      g_set_error (error, PA_ERROR, PA_ERROR_PLUGIN, "%s", msg);
+      return NULL;
+    }
+  json_error_t jerr;
+  json_t *hello = json_loadb ((const char *) out->data, out->len, 0, &jerr);
+  if (hello == NULL || !json_is_object (hello)
+      || g_strcmp0 (json_string_value (json_object_get (hello, "t")), "hello") != 0)
+    {
+      g_set_error (error, PA_ERROR, PA_ERROR_PLUGIN, "plugin %s: malformed description%s%s",
+                   base, hello == NULL ? ": " : "", hello == NULL ? jerr.text : "");
+      json_decref (hello);
+      return NULL;
+    }
+  return hello;
+}

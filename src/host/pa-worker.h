@@ -64,6 +64,25 @@ json_t *pa_worker_describe (const char *self_exe, const char *plugin_path, GErro
 /* Worker mode entry point (main.c calls it for --worker). */
 int pa_worker_main (int argc, char **argv);
 
+/* Notes on the functions above (appended; the declarations are unchanged):
+ *
+ * - Callbacks run on the thread-default main context current at
+ *   pa_worker_new().  They may call pa_worker_send() and pa_worker_stop(),
+ *   but must NOT call pa_worker_free(): stop first, free later.
+ * - A new worker restarts by default (max delay 60 s); pa_worker_set_restart
+ *   changes that.  `exited` is called after every run, including runs ended
+ *   by pa_worker_stop (will_restart FALSE).  pa_worker_free cancels a
+ *   pending restart and kills a still-running process without calling back.
+ * - pa_worker_send between pa_worker_start and hello queues the frame: it is
+ *   written after the init frame.  pa_worker_is_running is TRUE from start
+ *   until the exit is reaped (or a protocol error is detected).
+ * - The worker's environment loses every variable whose name contains TOKEN,
+ *   SECRET or PASSWORD (any case); stdin is /dev/null, stdout and stderr are
+ *   the host's.
+ * - pa_worker_describe fails with PA_ERROR_PLUGIN carrying the worker's
+ *   stderr (e.g. the loader's "built for ABI 2.0" message) when the plugin is
+ *   refused. */
+
 G_END_DECLS
 
 #endif
