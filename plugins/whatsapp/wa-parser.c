@@ -1,0 +1,1368 @@
+/* SPDX-License-Identifier: AGPL-3.0-or-later */
+/* WhatsApp .txt export parser.  Design notes:
+ *  - bytes are cut into lines with memchr; a line split across two feeds is
+ *    carried in a bounded buffer, all other lines are read in place;
+ *  - a line is sanitized (UTF-8 repair, invisible marks stripped) only if it
+ *    holds a byte >= 0x80, so ASCII lines cost one pass;
+ *  - the header matcher is hand-written: it rejects a continuation line at
+ *    its first byte in the common case;
+ *  - the day/month order is unknown until a component > 12 shows up, so
+ *    finished messages are queued (bounded) until then;
+ *  - the zone offset is cached per local day. */
+#define G_LOG_DOMAIN "passerelle-whatsapp"
+
+#include "wa-parser.h"
+
+#include <string.h>
+
+G_DEFINE_QUARK (wa-parser-error-quark, wa_parser_error)
+
+#define MAX_LRM_MARKS 16
+#define MAX_SENDER_BYTES 200
+
+typedef struct {
+  guint16 a, b, y;  /* first, second date component and full year */
+  guint8 h, mi, s;
+  gboolean year_first;
+  gboolean valid_dmy;
+  gboolean valid_mdy;
+} WaStamp;
+
+typedef struct {
+  WaStamp stamp;
+  WaKind kind;
+  gboolean edited;
+  gboolean truncated;
+  guint line_no;
+  gsize sender_off; /* G_MAXSIZE when NULL */
+  gsize text_off;
+  gsize attach_off; /* G_MAXSIZE when NULL */
+} WaPending;
+
+typedef enum {
+  HINT_NONE = 0,
+  HINT_DAY_FIRST = 1,   /* language whose locales write day first */
+  HINT_MONTH_FIRST = 2, /* weak: English AM/PM as in en-US */
+} WaHint;
+
+struct _WaParser {
+  GTimeZone *tz;
+  WaCallback cb;
+  gpointer user_data;
+  gboolean finished;
+  GError *failure; /* sticky: set once the callback failed */
+
+  /* line assembly */
+  GString *carry;
+  gboolean carry_truncated;
+  char *clean;
+  gsize clean_alloc;
+  gsize lrm_marks[MAX_LRM_MARKS];
+  guint n_lrm_marks;
+  guint64 line_no;
+
+  /* message being accumulated */
+  gboolean have_cur;
+  WaStamp cur_stamp;
+  gboolean cur_has_sender;
+  gboolean cur_lrm; /* text began with U+200E/U+200F (iOS system/media lines) */
+  gboolean cur_truncated;
+  guint cur_line_no;
+  GString *cur_sender;
+  GString *cur_text;
+  GString *attach_buf;
+
+  /* day/month order */
+  gboolean order_known;
+  WaDateOrder order;
+  WaOrderSource order_source;
+  gboolean hint_day_first;
+  gboolean hint_month_first;
+  gboolean hint_12h_dotted; /* "p. m." style: Spanish locales, day first */
+
+  GArray *pending; /* of WaPending */
+  GString *pending_store;
+
+  /* zone offset cache */
+  gboolean tz_cache_valid;
+  gint64 tz_cache_day;
+  gint64 tz_cache_offset;
+  gboolean tz_cache_uniform;
+
+  WaSummary sum;
+  GHashTable *sender_index; /* name (owned by sum.senders) -> index + 1 */
+  guint last_sender;        /* index + 1 of the last sender counted, 0 none */
+};
+
+/* ---- markers ---------------------------------------------------------- */
+
+typedef struct {
+  const char *text;
+  WaKind kind;
+  WaHint hint;
+} WaMarker;
+
+/* Whole-message markers, compared after dropping one trailing '.'. */
+static const WaMarker whole_markers[] = {
+  { "<Media omitted>", WA_KIND_MEDIA_OMITTED, HINT_NONE },
+  { "<Médias omis>", WA_KIND_MEDIA_OMITTED, HINT_DAY_FIRST },
+  { "<Medien ausgeschlossen>", WA_KIND_MEDIA_OMITTED, HINT_DAY_FIRST },
+  { "<Multimedia omitido>", WA_KIND_MEDIA_OMITTED, HINT_DAY_FIRST },
+  { "<Archivo multimedia omitido>", WA_KIND_MEDIA_OMITTED, HINT_DAY_FIRST },
+  { "<Media omessi>", WA_KIND_MEDIA_OMITTED, HINT_DAY_FIRST },
+  { "<Mídia oculta>", WA_KIND_MEDIA_OMITTED, HINT_DAY_FIRST },
+  { "<Mídia omitida>", WA_KIND_MEDIA_OMITTED, HINT_DAY_FIRST },
+  { "<Ficheiro multimédia omitido>", WA_KIND_MEDIA_OMITTED, HINT_DAY_FIRST },
+  { "<Media weggelaten>", WA_KIND_MEDIA_OMITTED, HINT_DAY_FIRST },
+  { "image omitted", WA_KIND_MEDIA_OMITTED, HINT_NONE },
+  { "video omitted", WA_KIND_MEDIA_OMITTED, HINT_NONE },
+  { "audio omitted", WA_KIND_MEDIA_OMITTED, HINT_NONE },
+  { "sticker omitted", WA_KIND_MEDIA_OMITTED, HINT_NONE },
+  { "GIF omitted", WA_KIND_MEDIA_OMITTED, HINT_NONE },
+  { "document omitted", WA_KIND_MEDIA_OMITTED, HINT_NONE },
+  { "Contact card omitted", WA_KIND_MEDIA_OMITTED, HINT_NONE },
+  { "image absente", WA_KIND_MEDIA_OMITTED, HINT_DAY_FIRST },
+  { "vidéo absente", WA_KIND_MEDIA_OMITTED, HINT_DAY_FIRST },
+  { "audio omis", WA_KIND_MEDIA_OMITTED, HINT_DAY_FIRST },
+  { "autocollant omis", WA_KIND_MEDIA_OMITTED, HINT_DAY_FIRST },
+  { "GIF retiré", WA_KIND_MEDIA_OMITTED, HINT_DAY_FIRST },
+  { "document omis", WA_KIND_MEDIA_OMITTED, HINT_DAY_FIRST },
+  { "Bild weggelassen", WA_KIND_MEDIA_OMITTED, HINT_DAY_FIRST },
+  { "Video weggelassen", WA_KIND_MEDIA_OMITTED, HINT_DAY_FIRST },
+  { "Audio weggelassen", WA_KIND_MEDIA_OMITTED, HINT_DAY_FIRST },
+  { "Sticker weggelassen", WA_KIND_MEDIA_OMITTED, HINT_DAY_FIRST },
+  { "imagen omitida", WA_KIND_MEDIA_OMITTED, HINT_DAY_FIRST },
+  { "video omitido", WA_KIND_MEDIA_OMITTED, HINT_DAY_FIRST },
+  { "audio omitido", WA_KIND_MEDIA_OMITTED, HINT_DAY_FIRST },
+  { "sticker omitido", WA_KIND_MEDIA_OMITTED, HINT_DAY_FIRST },
+  { "immagine omessa", WA_KIND_MEDIA_OMITTED, HINT_DAY_FIRST },
+  { "video omesso", WA_KIND_MEDIA_OMITTED, HINT_DAY_FIRST },
+  { "audio omesso", WA_KIND_MEDIA_OMITTED, HINT_DAY_FIRST },
+  { "imagem ocultada", WA_KIND_MEDIA_OMITTED, HINT_DAY_FIRST },
+  { "vídeo ocultado", WA_KIND_MEDIA_OMITTED, HINT_DAY_FIRST },
+  { "áudio ocultado", WA_KIND_MEDIA_OMITTED, HINT_DAY_FIRST },
+  { "afbeelding weggelaten", WA_KIND_MEDIA_OMITTED, HINT_DAY_FIRST },
+  { "video weggelaten", WA_KIND_MEDIA_OMITTED, HINT_DAY_FIRST },
+  { "audio weggelaten", WA_KIND_MEDIA_OMITTED, HINT_DAY_FIRST },
+  { "This message was deleted", WA_KIND_DELETED, HINT_NONE },
+  { "You deleted this message", WA_KIND_DELETED, HINT_NONE },
+  { "Ce message a été supprimé", WA_KIND_DELETED, HINT_DAY_FIRST },
+  { "Vous avez supprimé ce message", WA_KIND_DELETED, HINT_DAY_FIRST },
+  { "Diese Nachricht wurde gelöscht", WA_KIND_DELETED, HINT_DAY_FIRST },
+  { "Du hast diese Nachricht gelöscht", WA_KIND_DELETED, HINT_DAY_FIRST },
+  { "Se eliminó este mensaje", WA_KIND_DELETED, HINT_DAY_FIRST },
+  { "Eliminaste este mensaje", WA_KIND_DELETED, HINT_DAY_FIRST },
+  { "Este mensaje fue eliminado", WA_KIND_DELETED, HINT_DAY_FIRST },
+  { "Questo messaggio è stato eliminato", WA_KIND_DELETED, HINT_DAY_FIRST },
+  { "Hai eliminato questo messaggio", WA_KIND_DELETED, HINT_DAY_FIRST },
+  { "Mensagem apagada", WA_KIND_DELETED, HINT_DAY_FIRST },
+  { "Você apagou esta mensagem", WA_KIND_DELETED, HINT_DAY_FIRST },
+  { "Esta mensagem foi apagada", WA_KIND_DELETED, HINT_DAY_FIRST },
+  { "Dit bericht is verwijderd", WA_KIND_DELETED, HINT_DAY_FIRST },
+  { "Je hebt dit bericht verwijderd", WA_KIND_DELETED, HINT_DAY_FIRST },
+  { "Missed voice call", WA_KIND_CALL, HINT_NONE },
+  { "Missed video call", WA_KIND_CALL, HINT_NONE },
+  { "Missed group voice call", WA_KIND_CALL, HINT_NONE },
+  { "Missed group video call", WA_KIND_CALL, HINT_NONE },
+  { "Voice call", WA_KIND_CALL, HINT_NONE },
+  { "Video call", WA_KIND_CALL, HINT_NONE },
+  { "Appel vocal manqué", WA_KIND_CALL, HINT_DAY_FIRST },
+  { "Appel vidéo manqué", WA_KIND_CALL, HINT_DAY_FIRST },
+  { "Appel vocal", WA_KIND_CALL, HINT_DAY_FIRST },
+  { "Appel vidéo", WA_KIND_CALL, HINT_DAY_FIRST },
+  { "Verpasster Sprachanruf", WA_KIND_CALL, HINT_DAY_FIRST },
+  { "Verpasster Videoanruf", WA_KIND_CALL, HINT_DAY_FIRST },
+  { "Llamada perdida", WA_KIND_CALL, HINT_DAY_FIRST },
+  { "Videollamada perdida", WA_KIND_CALL, HINT_DAY_FIRST },
+  { "Llamada de voz perdida", WA_KIND_CALL, HINT_DAY_FIRST },
+  { "Chiamata vocale persa", WA_KIND_CALL, HINT_DAY_FIRST },
+  { "Videochiamata persa", WA_KIND_CALL, HINT_DAY_FIRST },
+  { "Chamada de voz perdida", WA_KIND_CALL, HINT_DAY_FIRST },
+  { "Chamada de vídeo perdida", WA_KIND_CALL, HINT_DAY_FIRST },
+  { "Gemiste spraakoproep", WA_KIND_CALL, HINT_DAY_FIRST },
+  { "Gemiste video-oproep", WA_KIND_CALL, HINT_DAY_FIRST },
+};
+
+/* Appended to an edited message (preceded by a space). */
+static const WaMarker edited_markers[] = {
+  { "<This message was edited>", WA_KIND_TEXT, HINT_NONE },
+  { "<Ce message a été modifié>", WA_KIND_TEXT, HINT_DAY_FIRST },
+  { "<Diese Nachricht wurde bearbeitet>", WA_KIND_TEXT, HINT_DAY_FIRST },
+  { "<Se editó este mensaje.>", WA_KIND_TEXT, HINT_DAY_FIRST },
+  { "<Questo messaggio è stato modificato>", WA_KIND_TEXT, HINT_DAY_FIRST },
+  { "<Esta mensagem foi editada>", WA_KIND_TEXT, HINT_DAY_FIRST },
+  { "<Dit bericht is bewerkt>", WA_KIND_TEXT, HINT_DAY_FIRST },
+};
+
+/* Android: "<file name> (file attached)" on the first line. */
+static const WaMarker attached_suffixes[] = {
+  { " (file attached)", WA_KIND_ATTACHMENT, HINT_NONE },
+  { " (fichier joint)", WA_KIND_ATTACHMENT, HINT_DAY_FIRST },
+  { " (Datei angehängt)", WA_KIND_ATTACHMENT, HINT_DAY_FIRST },
+  { " (archivo adjunto)", WA_KIND_ATTACHMENT, HINT_DAY_FIRST },
+  { " (file allegato)", WA_KIND_ATTACHMENT, HINT_DAY_FIRST },
+  { " (arquivo anexado)", WA_KIND_ATTACHMENT, HINT_DAY_FIRST },
+  { " (ficheiro anexado)", WA_KIND_ATTACHMENT, HINT_DAY_FIRST },
+  { " (bestand bijgevoegd)", WA_KIND_ATTACHMENT, HINT_DAY_FIRST },
+};
+
+/* iOS: "<attached: name>"; the opening may also be U+2039. */
+static const WaMarker attached_prefixes[] = {
+  { "attached: ", WA_KIND_ATTACHMENT, HINT_NONE },
+  { "pièce jointe : ", WA_KIND_ATTACHMENT, HINT_DAY_FIRST },
+  { "pièce jointe: ", WA_KIND_ATTACHMENT, HINT_DAY_FIRST },
+  { "Anhang: ", WA_KIND_ATTACHMENT, HINT_DAY_FIRST },
+  { "adjunto: ", WA_KIND_ATTACHMENT, HINT_DAY_FIRST },
+  { "allegato: ", WA_KIND_ATTACHMENT, HINT_DAY_FIRST },
+  { "anexado: ", WA_KIND_ATTACHMENT, HINT_DAY_FIRST },
+  { "anexo: ", WA_KIND_ATTACHMENT, HINT_DAY_FIRST },
+  { "bijlage: ", WA_KIND_ATTACHMENT, HINT_DAY_FIRST },
+};
+
+/* Words of system lines (encryption notice, group events) that give away a
+ * language whose locales write the day first. */
+static const char *const day_first_system_words[] = {
+  "chiffrés", " a ajouté ", " a créé ", "Ende-zu-Ende", " hat ", "cifrados", " creó ",
+  "crittografati", "criptografadas", "versleuteld", " à ",
+};
+
+/* Bit n set if some whole marker is n bytes long (n < 64): most texts are
+ * rejected by this mask before any hashing. */
+static guint64 whole_marker_lengths;
+
+static GHashTable *
+whole_marker_table (void)
+{
+  static GHashTable *table;
+
+  if (g_once_init_enter (&table))
+    {
+      GHashTable *t = g_hash_table_new (g_str_hash, g_str_equal);
+      guint64 mask = 0;
+      for (gsize i = 0; i < G_N_ELEMENTS (whole_markers); i++)
+        {
+          gsize n = strlen (whole_markers[i].text);
+          g_hash_table_insert (t, (gpointer) whole_markers[i].text, (gpointer) &whole_markers[i]);
+          if (n < 64)
+            mask |= G_GUINT64_CONSTANT (1) << n;
+        }
+      whole_marker_lengths = mask;
+      g_once_init_leave (&table, t);
+    }
+  return table;
+}
+
+/* ---- small helpers ---------------------------------------------------- */
+
+static gboolean
+is_leap (guint y)
+{
+  return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+}
+
+static gboolean
+valid_date (guint y, guint m, guint d)
+{
+  static const guint8 mdays[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+
+  if (m < 1 || m > 12 || d < 1)
+    return FALSE;
+  if (m == 2 && is_leap (y))
+    return d <= 29;
+  return d <= mdays[m - 1];
+}
+
+/* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant). */
+static gint64
+days_from_civil (gint64 y, guint m, guint d)
+{
+  y -= m <= 2;
+  gint64 era = (y >= 0 ? y : y - 399) / 400;
+  gint64 yoe = y - era * 400;
+  gint64 doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+  gint64 doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + doe - 719468;
+}
+
+static gint64
+offset_at_utc (GTimeZone *tz, gint64 utc)
+{
+  gint i = g_time_zone_find_interval (tz, G_TIME_TYPE_UNIVERSAL, utc);
+  return i < 0 ? 0 : g_time_zone_get_offset (tz, i);
+}
+
+/* UTC seconds for local seconds `local`: in a gap the offset before the gap,
+ * in an overlap the first occurrence.  Transitions are assumed to be more
+ * than a day apart, which holds for every zone in tzdata. */
+static gint64
+local_to_utc (GTimeZone *tz, gint64 local)
+{
+  gint64 o_before = offset_at_utc (tz, local - 86400);
+  gint64 o_after = offset_at_utc (tz, local + 86400);
+  gint64 c1 = local - o_before;
+  gint64 c2 = local - o_after;
+  gboolean ok1 = offset_at_utc (tz, c1) == o_before;
+  gboolean ok2 = offset_at_utc (tz, c2) == o_after;
+
+  if (ok1 && ok2)
+    return MIN (c1, c2);
+  if (ok2)
+    return c2;
+  return c1;
+}
+
+static gint64
+stamp_to_ms (WaParser *self, const WaStamp *st, WaDateOrder order)
+{
+  guint d, m;
+
+  if (st->year_first || order == WA_DATE_ORDER_MONTH_FIRST)
+    {
+      /* year-first stamps also keep the month in a and the day in b */
+      m = st->a;
+      d = st->b;
+    }
+  else
+    {
+      d = st->a;
+      m = st->b;
+    }
+  if (!valid_date (st->y, m, d))
+    {
+      /* only reachable for a stamp that was valid in the other order only;
+       * read it that way rather than invent a date */
+      guint t = d;
+      d = m;
+      m = t;
+    }
+
+  gint64 day = days_from_civil (st->y, m, d);
+  gint64 secs = (gint64) st->h * 3600 + st->mi * 60 + st->s;
+  gint64 local = day * 86400 + secs;
+
+  if (!self->tz_cache_valid || self->tz_cache_day != day)
+    {
+      gint64 o1 = offset_at_utc (self->tz, day * 86400 - 86400);
+      gint64 o2 = offset_at_utc (self->tz, day * 86400 + 2 * 86400);
+      self->tz_cache_valid = TRUE;
+      self->tz_cache_day = day;
+      self->tz_cache_uniform = o1 == o2;
+      self->tz_cache_offset = o1;
+    }
+  if (self->tz_cache_uniform)
+    return (local - self->tz_cache_offset) * 1000;
+  return local_to_utc (self->tz, local) * 1000;
+}
+
+static gsize
+utf8_cut (const char *s, gsize len, gsize max)
+{
+  if (len <= max)
+    return len;
+  gsize cut = max;
+  while (cut > 0 && ((guchar) s[cut] & 0xC0) == 0x80)
+    cut--;
+  return cut;
+}
+
+/* ---- line sanitizing -------------------------------------------------- */
+
+static gsize
+decode_utf8 (const guchar *p, gsize len, gunichar *out)
+{
+  guchar c = p[0];
+  gsize n;
+  gunichar u, min;
+
+  if (c < 0x80)
+    {
+      *out = c;
+      return 1;
+    }
+  if (c >= 0xC2 && c <= 0xDF)
+    n = 2, u = c & 0x1F, min = 0x80;
+  else if (c >= 0xE0 && c <= 0xEF)
+    n = 3, u = c & 0x0F, min = 0x800;
+  else if (c >= 0xF0 && c <= 0xF4)
+    n = 4, u = c & 0x07, min = 0x10000;
+  else
+    return 0;
+  if (len < n)
+    return 0;
+  for (gsize i = 1; i < n; i++)
+    {
+      if ((p[i] & 0xC0) != 0x80)
+        return 0;
+      u = (u << 6) | (p[i] & 0x3F);
+    }
+  if (u < min || u > 0x10FFFF || (u >= 0xD800 && u <= 0xDFFF))
+    return 0;
+  *out = u;
+  return n;
+}
+
+static gboolean
+is_special (gunichar u)
+{
+  return u == 0x200E || u == 0x200F || (u >= 0x202A && u <= 0x202F)
+         || (u >= 0x2066 && u <= 0x2069) || u == 0xFEFF || u == 0x00A0;
+}
+
+static gsize
+skip_ascii (const guchar *p, gsize len, gsize i)
+{
+  while (i + 8 <= len)
+    {
+      guint64 w;
+      memcpy (&w, p + i, 8);
+      if (w & G_GUINT64_CONSTANT (0x8080808080808080))
+        break;
+      i += 8;
+    }
+  while (i < len && p[i] < 0x80)
+    i++;
+  return i;
+}
+
+/* TRUE if the line is valid UTF-8 without any character the sanitizer
+ * would change, so it can be used in place (the common case). */
+static gboolean
+line_is_clean (const char *line, gsize len)
+{
+  const guchar *p = (const guchar *) line;
+  gsize i = 0;
+
+  for (;;)
+    {
+      i = skip_ascii (p, len, i);
+      if (i >= len)
+        return TRUE;
+      gunichar u;
+      gsize n = decode_utf8 (p + i, len - i, &u);
+      if (n == 0 || is_special (u))
+        return FALSE;
+      i += n;
+    }
+}
+
+/* Copies a line holding non-ASCII bytes into self->clean, repairing UTF-8
+ * and applying the invisible-character rules.  Returns the clean length. */
+static gsize
+sanitize_line (WaParser *self, const char *line, gsize len)
+{
+  const guchar *p = (const guchar *) line;
+  char *o = self->clean;
+  gsize i = 0;
+
+  while (i < len)
+    {
+      gsize run = skip_ascii (p, len, i);
+      memcpy (o, p + i, run - i);
+      o += run - i;
+      i = run;
+      if (i >= len)
+        break;
+      gunichar u;
+      gsize n = decode_utf8 (p + i, len - i, &u);
+      if (n == 0)
+        {
+          self->sum.n_invalid_utf8++;
+          memcpy (o, "\xEF\xBF\xBD", 3);
+          o += 3;
+          i++;
+          continue;
+        }
+      if (u == 0x200E || u == 0x200F)
+        {
+          if (self->n_lrm_marks < MAX_LRM_MARKS)
+            self->lrm_marks[self->n_lrm_marks++] = (gsize) (o - self->clean);
+        }
+      else if ((u >= 0x202A && u <= 0x202E) || (u >= 0x2066 && u <= 0x2069) || u == 0xFEFF)
+        ;
+      else if (u == 0x00A0 || u == 0x202F)
+        *o++ = ' ';
+      else
+        {
+          memcpy (o, p + i, n);
+          o += n;
+        }
+      i += n;
+    }
+  return (gsize) (o - self->clean);
+}
+
+/* ---- header matching -------------------------------------------------- */
+
+static gsize
+read_num (const char *p, gsize len, gsize i, guint max_digits, guint *out, guint *n_digits)
+{
+  guint v = 0, n = 0;
+
+  while (i < len && n < max_digits && g_ascii_isdigit (p[i]))
+    {
+      v = v * 10 + (guint) (p[i] - '0');
+      i++;
+      n++;
+    }
+  *out = v;
+  *n_digits = n;
+  return i;
+}
+
+static gsize
+skip_spaces (const char *p, gsize len, gsize i)
+{
+  while (i < len && p[i] == ' ')
+    i++;
+  return i;
+}
+
+/* Matches "[?D/M/Y(,| à| )T( AM)?(] | - )" at the start of a clean line.
+ * On success fills `st`, `*rest` (offset of what follows) and hints. */
+static gboolean
+match_header (WaParser *self, const char *p, gsize len, WaStamp *st, gsize *rest)
+{
+  gsize i = 0;
+  guint n1, n2, n3, d1, d2, d3, h, mi, s = 0, nd;
+  gboolean bracket = FALSE;
+  char sep;
+
+  if (len < 12)
+    return FALSE;
+  if (p[0] == '[')
+    {
+      bracket = TRUE;
+      i++;
+    }
+  if (!g_ascii_isdigit (p[i]))
+    return FALSE;
+  i = read_num (p, len, i, 4, &n1, &d1);
+  if (i >= len || (d1 != 1 && d1 != 2 && d1 != 4))
+    return FALSE;
+  sep = p[i];
+  if (sep != '/' && sep != '.' && sep != '-')
+    return FALSE;
+  i = read_num (p, len, i + 1, 2, &n2, &d2);
+  if (d2 == 0 || i >= len || p[i] != sep)
+    return FALSE;
+  i = read_num (p, len, i + 1, 4, &n3, &d3);
+  if (d1 == 4 ? (d3 != 1 && d3 != 2) : (d3 != 2 && d3 != 4))
+    return FALSE;
+  if (i < len && p[i] == '.' && sep == '.')
+    i++;
+  if (i < len && p[i] == ',')
+    i++;
+  if (i >= len || p[i] != ' ')
+    return FALSE;
+  i = skip_spaces (p, len, i);
+  if (i < len && !g_ascii_isdigit (p[i]))
+    {
+      /* connector word: "à" (fr), "um" (de), "às" (pt), "kl." (nb/da) */
+      gsize w = i;
+      while (i < len && p[i] != ' ' && !g_ascii_isdigit (p[i]) && i - w < 8)
+        i++;
+      if (i >= len || p[i] != ' ' || i == w)
+        return FALSE;
+      i = skip_spaces (p, len, i);
+      self->hint_day_first = TRUE;
+    }
+  i = read_num (p, len, i, 2, &h, &nd);
+  if (nd == 0 || i >= len || p[i] != ':')
+    return FALSE;
+  i = read_num (p, len, i + 1, 2, &mi, &nd);
+  if (nd != 2)
+    return FALSE;
+  if (i < len && p[i] == ':')
+    {
+      i = read_num (p, len, i + 1, 2, &s, &nd);
+      if (nd != 2)
+        return FALSE;
+    }
+
+  /* optional 12-hour suffix: AM, am, a.m., "a. m." */
+  gsize j = skip_spaces (p, len, i);
+  if (j < len && (p[j] == 'a' || p[j] == 'A' || p[j] == 'p' || p[j] == 'P'))
+    {
+      gboolean pm = p[j] == 'p' || p[j] == 'P';
+      gboolean upper = p[j] == 'A' || p[j] == 'P';
+      gboolean dotted = FALSE;
+      gsize k = j + 1;
+      if (k < len && p[k] == '.')
+        k++, dotted = TRUE;
+      k = skip_spaces (p, len, k);
+      if (k < len && (p[k] == 'm' || p[k] == 'M'))
+        {
+          k++;
+          if (k < len && p[k] == '.')
+            k++;
+          if (h > 12)
+            return FALSE;
+          if (pm && h != 12)
+            h += 12;
+          else if (!pm && h == 12)
+            h = 0;
+          if (dotted)
+            self->hint_12h_dotted = TRUE;
+          else if (upper)
+            self->hint_month_first = TRUE;
+          i = k;
+        }
+    }
+  if (h > 23 || mi > 59 || s > 59)
+    return FALSE;
+
+  i = skip_spaces (p, len, i);
+  if (bracket)
+    {
+      if (i >= len || p[i] != ']')
+        return FALSE;
+      i++;
+      if (i < len && p[i] == ' ')
+        i++;
+    }
+  else
+    {
+      if (i + 1 >= len || p[i] != '-' || p[i + 1] != ' ')
+        return FALSE;
+      i += 2;
+    }
+
+  memset (st, 0, sizeof *st);
+  st->h = (guint8) h;
+  st->mi = (guint8) mi;
+  st->s = (guint8) s;
+  if (d1 == 4)
+    {
+      st->year_first = TRUE;
+      st->y = (guint16) n1;
+      st->a = (guint16) n2; /* month */
+      st->b = (guint16) n3; /* day */
+      if (n1 < 1970 || !valid_date (n1, n2, n3))
+        return FALSE;
+    }
+  else
+    {
+      guint y = d3 == 2 ? 2000 + n3 : n3;
+      if (y < 1970 || y > 2199)
+        return FALSE;
+      st->y = (guint16) y;
+      st->a = (guint16) n1;
+      st->b = (guint16) n2;
+      st->valid_dmy = valid_date (y, n2, n1);
+      st->valid_mdy = valid_date (y, n1, n2);
+      if (self->order_known && self->order != WA_DATE_ORDER_YEAR_FIRST)
+        {
+          if (self->order == WA_DATE_ORDER_DAY_FIRST ? !st->valid_dmy : !st->valid_mdy)
+            return FALSE;
+        }
+      else if (!st->valid_dmy && !st->valid_mdy)
+        return FALSE;
+      if (sep == '.')
+        self->hint_day_first = TRUE;
+    }
+  *rest = i;
+  return TRUE;
+}
+
+/* ---- emission ---------------------------------------------------------- */
+
+static void
+count_sender (WaParser *self, const char *name)
+{
+  WaSenderCount *sc;
+
+  if (self->last_sender != 0)
+    {
+      sc = g_ptr_array_index (self->sum.senders, self->last_sender - 1);
+      if (strcmp (sc->name, name) == 0)
+        {
+          sc->count++;
+          return;
+        }
+    }
+  guint idx = GPOINTER_TO_UINT (g_hash_table_lookup (self->sender_index, name));
+  if (idx == 0)
+    {
+      if (self->sum.senders->len >= WA_PARSER_MAX_SENDERS)
+        {
+          self->sum.n_untracked_sender_messages++;
+          return;
+        }
+      sc = g_new0 (WaSenderCount, 1);
+      sc->name = g_strdup (name);
+      g_ptr_array_add (self->sum.senders, sc);
+      idx = self->sum.senders->len;
+      g_hash_table_insert (self->sender_index, sc->name, GUINT_TO_POINTER (idx));
+    }
+  sc = g_ptr_array_index (self->sum.senders, idx - 1);
+  sc->count++;
+  self->last_sender = idx;
+}
+
+static gboolean
+emit (WaParser *self, const WaStamp *st, WaMessage *msg, GError **error)
+{
+  WaSummary *sum = &self->sum;
+  g_autoptr (GError) local_error = NULL;
+
+  msg->ts_ms = stamp_to_ms (self, st, self->order);
+  if (sum->n_messages == 0)
+    sum->first_ts_ms = msg->ts_ms;
+  sum->last_ts_ms = msg->ts_ms;
+  sum->n_messages++;
+  switch (msg->kind)
+    {
+    case WA_KIND_TEXT: sum->n_text++; break;
+    case WA_KIND_SYSTEM: sum->n_system++; break;
+    case WA_KIND_MEDIA_OMITTED: sum->n_media_omitted++; break;
+    case WA_KIND_ATTACHMENT: sum->n_attachments++; break;
+    case WA_KIND_DELETED: sum->n_deleted++; break;
+    case WA_KIND_CALL: sum->n_calls++; break;
+    default: break;
+    }
+  if (msg->edited)
+    sum->n_edited++;
+  if (msg->truncated)
+    sum->n_truncated++;
+  if (msg->sender != NULL)
+    count_sender (self, msg->sender);
+
+  if (self->cb != NULL && !self->cb (msg, self->user_data, &local_error))
+    {
+      if (local_error == NULL)
+        g_set_error (&local_error, WA_PARSER_ERROR, WA_PARSER_ERROR_ABORTED,
+                     "import stopped by the consumer at line %u", msg->line_no);
+      self->failure = g_error_copy (local_error);
+      g_propagate_error (error, g_steal_pointer (&local_error));
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static gboolean
+flush_pending (WaParser *self, GError **error)
+{
+  const char *store = self->pending_store->str;
+
+  for (guint i = 0; i < self->pending->len; i++)
+    {
+      const WaPending *pm = &g_array_index (self->pending, WaPending, i);
+      WaMessage msg = {
+        .kind = pm->kind,
+        .sender = pm->sender_off == G_MAXSIZE ? NULL : store + pm->sender_off,
+        .text = store + pm->text_off,
+        .attachment = pm->attach_off == G_MAXSIZE ? NULL : store + pm->attach_off,
+        .edited = pm->edited,
+        .truncated = pm->truncated,
+        .line_no = pm->line_no,
+      };
+      if (!emit (self, &pm->stamp, &msg, error))
+        return FALSE;
+    }
+  g_array_set_size (self->pending, 0);
+  g_string_truncate (self->pending_store, 0);
+  return TRUE;
+}
+
+static gboolean
+decide_order (WaParser *self, WaDateOrder order, WaOrderSource source, GError **error)
+{
+  self->order_known = TRUE;
+  self->order = order;
+  self->order_source = source;
+  return flush_pending (self, error);
+}
+
+/* Without evidence: markers in a day-first language, then en-US style
+ * "PM", else day first (most WhatsApp locales). */
+static gboolean
+decide_order_by_hint (WaParser *self, GError **error)
+{
+  if (self->hint_day_first || self->hint_12h_dotted)
+    return decide_order (self, WA_DATE_ORDER_DAY_FIRST, WA_ORDER_SOURCE_LOCALE, error);
+  if (self->hint_month_first)
+    return decide_order (self, WA_DATE_ORDER_MONTH_FIRST, WA_ORDER_SOURCE_LOCALE, error);
+  return decide_order (self, WA_DATE_ORDER_DAY_FIRST, WA_ORDER_SOURCE_DEFAULT, error);
+}
+
+static gsize
+store_str (GString *store, const char *s, gsize len)
+{
+  gsize off = store->len;
+  g_string_append_len (store, s, (gssize) len);
+  g_string_append_c (store, '\0');
+  return off;
+}
+
+static void
+note_hint (WaParser *self, WaHint hint)
+{
+  if (hint == HINT_DAY_FIRST)
+    self->hint_day_first = TRUE;
+}
+
+static gboolean
+has_prefix_len (const char *s, gsize len, const char *prefix, gsize *plen)
+{
+  gsize n = strlen (prefix);
+  *plen = n;
+  return len >= n && memcmp (s, prefix, n) == 0;
+}
+
+/* Classifies the accumulated message and emits it, or queues it while the
+ * date order is unknown. */
+static gboolean
+finish_current (WaParser *self, GError **error)
+{
+  GString *text = self->cur_text;
+  const char *sender = self->cur_has_sender ? self->cur_sender->str : NULL;
+  WaKind kind = sender != NULL ? WA_KIND_TEXT : WA_KIND_SYSTEM;
+  gboolean edited = FALSE;
+  const char *attach = NULL;
+  gsize attach_len = 0;
+  const char *body = text->str;
+  gsize body_len;
+
+  self->have_cur = FALSE;
+
+  /* Trailing blank continuation lines carry nothing. */
+  while (text->len > 0 && (text->str[text->len - 1] == '\n' || text->str[text->len - 1] == ' '))
+    g_string_truncate (text, text->len - 1);
+
+  if (text->len > 0 && text->str[text->len - 1] == '>')
+    {
+      for (gsize i = 0; i < G_N_ELEMENTS (edited_markers); i++)
+        {
+          gsize n = strlen (edited_markers[i].text);
+          if (text->len >= n && memcmp (text->str + text->len - n, edited_markers[i].text, n) == 0)
+            {
+              edited = TRUE;
+              note_hint (self, edited_markers[i].hint);
+              g_string_truncate (text, text->len - n);
+              while (text->len > 0 && (text->str[text->len - 1] == ' '
+                                       || text->str[text->len - 1] == '\n'))
+                g_string_truncate (text, text->len - 1);
+              break;
+            }
+        }
+    }
+  body = text->str;
+  body_len = text->len;
+
+  if (sender != NULL)
+    {
+      const char *nl = memchr (text->str, '\n', text->len);
+      gsize first_len = nl != NULL ? (gsize) (nl - text->str) : text->len;
+      const char *first = text->str;
+
+      if (nl == NULL && text->len > 0 && text->len < 64)
+        {
+          char key[64];
+          gsize klen = text->len;
+          memcpy (key, text->str, klen);
+          if (klen > 1 && key[klen - 1] == '.')
+            klen--;
+          key[klen] = '\0';
+          GHashTable *table = whole_marker_table ();
+          const WaMarker *mk = NULL;
+          if (whole_marker_lengths & (G_GUINT64_CONSTANT (1) << klen))
+            mk = g_hash_table_lookup (table, key);
+          if (mk == NULL && klen > 17 && memcmp (key + klen - 17, " document omitted", 17) == 0)
+            mk = g_hash_table_lookup (table, "document omitted");
+          if (mk != NULL)
+            {
+              kind = mk->kind;
+              note_hint (self, mk->hint);
+            }
+        }
+      if (kind == WA_KIND_TEXT && first_len > 2 && first[first_len - 1] == ')')
+        {
+          for (gsize i = 0; i < G_N_ELEMENTS (attached_suffixes); i++)
+            {
+              gsize n = strlen (attached_suffixes[i].text);
+              if (first_len > n
+                  && memcmp (first + first_len - n, attached_suffixes[i].text, n) == 0)
+                {
+                  kind = WA_KIND_ATTACHMENT;
+                  note_hint (self, attached_suffixes[i].hint);
+                  attach = first;
+                  attach_len = first_len - n;
+                  break;
+                }
+            }
+        }
+      if (kind == WA_KIND_TEXT && first_len > 3 && first[first_len - 1] == '>'
+          && (first[0] == '<' || memcmp (first, "\xE2\x80\xB9", 3) == 0))
+        {
+          gsize open = first[0] == '<' ? 1 : 3;
+          for (gsize i = 0; i < G_N_ELEMENTS (attached_prefixes); i++)
+            {
+              gsize n;
+              if (has_prefix_len (first + open, first_len - open - 1, attached_prefixes[i].text,
+                                  &n))
+                {
+                  kind = WA_KIND_ATTACHMENT;
+                  note_hint (self, attached_prefixes[i].hint);
+                  attach = first + open + n;
+                  attach_len = first_len - open - n - 1;
+                  break;
+                }
+            }
+        }
+      if (kind == WA_KIND_ATTACHMENT)
+        {
+          body = nl != NULL ? nl + 1 : text->str + text->len;
+          body_len = (gsize) (text->str + text->len - body);
+        }
+      else if (kind == WA_KIND_TEXT && self->cur_lrm
+               && !g_str_has_prefix (text->str, "Location: ")
+               && !g_str_has_prefix (text->str, "POLL:"))
+        {
+          /* iOS writes system events as from the chat, text led by U+200E */
+          kind = WA_KIND_SYSTEM;
+          sender = NULL;
+        }
+    }
+  if (kind == WA_KIND_SYSTEM && !self->order_known && !self->hint_day_first)
+    {
+      for (gsize i = 0; i < G_N_ELEMENTS (day_first_system_words); i++)
+        if (strstr (body, day_first_system_words[i]) != NULL)
+          {
+            self->hint_day_first = TRUE;
+            break;
+          }
+    }
+
+  if (self->order_known)
+    {
+      /* body is text itself or its NUL-terminated tail after the file line */
+      if (attach != NULL)
+        {
+          g_string_truncate (self->attach_buf, 0);
+          g_string_append_len (self->attach_buf, attach, (gssize) attach_len);
+        }
+      WaMessage msg = {
+        .kind = kind,
+        .sender = sender,
+        .text = body,
+        .attachment = attach != NULL ? self->attach_buf->str : NULL,
+        .edited = edited,
+        .truncated = self->cur_truncated,
+        .line_no = self->cur_line_no,
+      };
+      return emit (self, &self->cur_stamp, &msg, error);
+    }
+
+  WaPending pm = {
+    .stamp = self->cur_stamp,
+    .kind = kind,
+    .edited = edited,
+    .truncated = self->cur_truncated,
+    .line_no = self->cur_line_no,
+    .sender_off = G_MAXSIZE,
+    .attach_off = G_MAXSIZE,
+  };
+  if (sender != NULL)
+    pm.sender_off = store_str (self->pending_store, sender, self->cur_sender->len);
+  pm.text_off = store_str (self->pending_store, body, body_len);
+  if (attach != NULL)
+    pm.attach_off = store_str (self->pending_store, attach, attach_len);
+  g_array_append_val (self->pending, pm);
+
+  if (self->pending->len >= WA_PARSER_MAX_PENDING
+      || self->pending_store->len >= WA_PARSER_MAX_PENDING_BYTES)
+    return decide_order_by_hint (self, error);
+  return TRUE;
+}
+
+static void
+append_text (WaParser *self, const char *s, gsize len)
+{
+  GString *t = self->cur_text;
+  gsize room = WA_PARSER_MAX_MESSAGE_BYTES - MIN (t->len, WA_PARSER_MAX_MESSAGE_BYTES);
+  gsize n = utf8_cut (s, len, room);
+
+  if (n < len)
+    self->cur_truncated = TRUE;
+  g_string_append_len (t, s, (gssize) n);
+}
+
+static gboolean
+handle_line (WaParser *self, const char *line, gsize len, gboolean truncated, GError **error)
+{
+  WaStamp st;
+  gsize rest;
+
+  self->line_no++;
+  self->sum.n_lines++;
+  if (len > 0 && line[len - 1] == '\r')
+    len--;
+  if (len > WA_PARSER_MAX_MESSAGE_BYTES)
+    {
+      len = utf8_cut (line, len, WA_PARSER_MAX_MESSAGE_BYTES);
+      truncated = TRUE;
+    }
+
+  self->n_lrm_marks = 0;
+  if (!line_is_clean (line, len))
+    {
+      len = sanitize_line (self, line, len);
+      line = self->clean;
+    }
+
+  if (match_header (self, line, len, &st, &rest))
+    {
+      if (self->have_cur && !finish_current (self, error))
+        return FALSE;
+
+      self->have_cur = TRUE;
+      self->cur_stamp = st;
+      self->cur_line_no = (guint) MIN (self->line_no, G_MAXUINT);
+      self->cur_truncated = truncated;
+      self->cur_lrm = FALSE;
+      self->cur_has_sender = FALSE;
+      g_string_truncate (self->cur_text, 0);
+
+      const char *r = line + rest;
+      gsize rlen = len - rest;
+      gsize name_len = 0, text_start = 0;
+      gboolean has_sender = FALSE;
+      const char *colon = memchr (r, ':', MIN (rlen, MAX_SENDER_BYTES + 1));
+      while (colon != NULL)
+        {
+          gsize c = (gsize) (colon - r);
+          if (c + 1 >= rlen || r[c + 1] == ' ')
+            {
+              has_sender = c > 0;
+              name_len = c;
+              text_start = MIN (c + 2, rlen);
+              break;
+            }
+          colon = memchr (colon + 1, ':', MIN (rlen, MAX_SENDER_BYTES + 1) - c - 1);
+        }
+      if (!has_sender)
+        {
+          /* "Name:text" with no space, as some exports write "Name:." */
+          colon = memchr (r, ':', MIN (rlen, MAX_SENDER_BYTES + 1));
+          if (colon != NULL && colon > r && !g_ascii_isdigit (colon[-1])
+              && !g_ascii_isdigit (colon[1]) && colon[1] != '/')
+            {
+              has_sender = TRUE;
+              name_len = (gsize) (colon - r);
+              text_start = name_len + 1;
+            }
+        }
+      if (has_sender && memchr (r, '"', name_len) != NULL)
+        has_sender = FALSE; /* system line quoting a subject that holds ": " */
+      if (has_sender)
+        {
+          self->cur_has_sender = TRUE;
+          g_string_truncate (self->cur_sender, 0);
+          g_string_append_len (self->cur_sender, r, (gssize) name_len);
+          while (self->cur_sender->len > 0
+                 && self->cur_sender->str[self->cur_sender->len - 1] == ' ')
+            g_string_truncate (self->cur_sender, self->cur_sender->len - 1);
+          if (self->cur_sender->len == 0)
+            self->cur_has_sender = FALSE;
+        }
+      else
+        text_start = 0;
+
+      for (guint k = 0; k < self->n_lrm_marks; k++)
+        if (self->lrm_marks[k] == rest + text_start)
+          self->cur_lrm = TRUE;
+      append_text (self, r + text_start, rlen - text_start);
+
+      if (!self->order_known)
+        {
+          if (st.year_first)
+            return decide_order (self, WA_DATE_ORDER_YEAR_FIRST, WA_ORDER_SOURCE_EVIDENCE, error);
+          if (st.valid_dmy && !st.valid_mdy)
+            return decide_order (self, WA_DATE_ORDER_DAY_FIRST, WA_ORDER_SOURCE_EVIDENCE, error);
+          if (st.valid_mdy && !st.valid_dmy)
+            return decide_order (self, WA_DATE_ORDER_MONTH_FIRST, WA_ORDER_SOURCE_EVIDENCE,
+                                 error);
+        }
+      return TRUE;
+    }
+
+  if (self->have_cur)
+    {
+      if (truncated)
+        self->cur_truncated = TRUE;
+      append_text (self, "\n", 1);
+      append_text (self, line, len);
+      return TRUE;
+    }
+
+  if (len > 0)
+    {
+      self->sum.n_unparsed_lines++;
+      if (self->sum.unparsed_line_nos->len < WA_PARSER_MAX_UNPARSED_LINE_NOS)
+        {
+          guint n = (guint) MIN (self->line_no, G_MAXUINT);
+          g_array_append_val (self->sum.unparsed_line_nos, n);
+        }
+    }
+  if (truncated)
+    self->sum.n_truncated++;
+  return TRUE;
+}
+
+/* ---- public API -------------------------------------------------------- */
+
+/* See wa-parser.h. */
+WaParser *
+wa_parser_new (const char *tz_name, WaCallback cb, gpointer user_data, GError **error)
+{
+  GTimeZone *tz = g_time_zone_new_identifier (tz_name != NULL ? tz_name : "Europe/Paris");
+
+  if (tz == NULL)
+    {
+      g_set_error (error, WA_PARSER_ERROR, WA_PARSER_ERROR_TIMEZONE, "unknown time zone “%s”",
+                   tz_name);
+      return NULL;
+    }
+
+  WaParser *self = g_new0 (WaParser, 1);
+  self->tz = tz;
+  self->cb = cb;
+  self->user_data = user_data;
+  self->carry = g_string_sized_new (256);
+  /* worst case: every input byte becomes a 3-byte U+FFFD */
+  self->clean_alloc = 3 * (gsize) WA_PARSER_MAX_MESSAGE_BYTES + 16;
+  self->clean = g_malloc (self->clean_alloc);
+  self->cur_sender = g_string_sized_new (64);
+  self->cur_text = g_string_sized_new (1024);
+  self->attach_buf = g_string_sized_new (128);
+  self->pending = g_array_new (FALSE, FALSE, sizeof (WaPending));
+  self->pending_store = g_string_sized_new (4096);
+  self->sum.senders = g_ptr_array_new ();
+  self->sum.unparsed_line_nos = g_array_new (FALSE, FALSE, sizeof (guint));
+  self->sender_index = g_hash_table_new (g_str_hash, g_str_equal);
+  return self;
+}
+
+static gboolean
+check_usable (WaParser *self, GError **error)
+{
+  if (self->failure != NULL)
+    {
+      g_propagate_error (error, g_error_copy (self->failure));
+      return FALSE;
+    }
+  if (self->finished)
+    {
+      g_set_error_literal (error, WA_PARSER_ERROR, WA_PARSER_ERROR_FAILED,
+                           "parser already finished");
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* See wa-parser.h. */
+gboolean
+wa_parser_feed (WaParser *self, const char *buf, gsize len, GError **error)
+{
+  g_return_val_if_fail (self != NULL, FALSE);
+  g_return_val_if_fail (buf != NULL || len == 0, FALSE);
+
+  if (!check_usable (self, error))
+    return FALSE;
+  self->sum.n_bytes += len;
+
+  const char *p = buf;
+  const char *end = buf + len;
+
+  if (self->carry->len > 0 || self->carry_truncated)
+    {
+      const char *nl = memchr (p, '\n', len);
+      gsize take = nl != NULL ? (gsize) (nl - p) : len;
+      gsize room = WA_PARSER_MAX_MESSAGE_BYTES + 1 - MIN (self->carry->len,
+                                                           WA_PARSER_MAX_MESSAGE_BYTES + 1);
+      if (take > room)
+        self->carry_truncated = TRUE;
+      g_string_append_len (self->carry, p, (gssize) MIN (take, room));
+      if (nl == NULL)
+        return TRUE;
+      gboolean ok = handle_line (self, self->carry->str, self->carry->len,
+                                 self->carry_truncated, error);
+      g_string_truncate (self->carry, 0);
+      self->carry_truncated = FALSE;
+      if (!ok)
+        return FALSE;
+      p = nl + 1;
+    }
+
+  while (p < end)
+    {
+      const char *nl = memchr (p, '\n', (gsize) (end - p));
+      if (nl == NULL)
+        {
+          gsize take = (gsize) (end - p);
+          gsize room = WA_PARSER_MAX_MESSAGE_BYTES + 1;
+          if (take > room)
+            self->carry_truncated = TRUE;
+          g_string_append_len (self->carry, p, (gssize) MIN (take, room));
+          break;
+        }
+      if (!handle_line (self, p, (gsize) (nl - p), FALSE, error))
+        return FALSE;
+      p = nl + 1;
+    }
+  return TRUE;
+}
+
+/* See wa-parser.h. */
+gboolean
+wa_parser_finish (WaParser *self, WaSummary *out, GError **error)
+{
+  g_return_val_if_fail (self != NULL, FALSE);
+
+  if (!check_usable (self, error))
+    return FALSE;
+  if (self->carry->len > 0 || self->carry_truncated)
+    {
+      gboolean ok = handle_line (self, self->carry->str, self->carry->len,
+                                 self->carry_truncated, error);
+      g_string_truncate (self->carry, 0);
+      self->carry_truncated = FALSE;
+      if (!ok)
+        return FALSE;
+    }
+  if (self->have_cur && !finish_current (self, error))
+    return FALSE;
+  if (!self->order_known && !decide_order_by_hint (self, error))
+    return FALSE;
+  self->finished = TRUE;
+
+  if (out != NULL)
+    {
+      *out = self->sum;
+      out->date_order = self->order;
+      out->order_source = self->order_source;
+      /* ownership moves to the caller; keep empty containers for free() */
+      g_hash_table_remove_all (self->sender_index);
+      self->last_sender = 0;
+      self->sum.senders = g_ptr_array_new ();
+      self->sum.unparsed_line_nos = g_array_new (FALSE, FALSE, sizeof (guint));
+    }
+  return TRUE;
+}
+
+static void
+sender_count_free (gpointer p)
+{
+  WaSenderCount *sc = p;
+  g_free (sc->name);
+  g_free (sc);
+}
+
+/* See wa-parser.h. */
+void
+wa_summary_clear (WaSummary *summary)
+{
+  if (summary == NULL)
+    return;
+  if (summary->senders != NULL)
+    {
+      g_ptr_array_set_free_func (summary->senders, sender_count_free);
+      g_ptr_array_unref (summary->senders);
+    }
+  if (summary->unparsed_line_nos != NULL)
+    g_array_unref (summary->unparsed_line_nos);
+  memset (summary, 0, sizeof *summary);
+}
+
+/* See wa-parser.h. */
+void
+wa_parser_free (WaParser *self)
+{
+  if (self == NULL)
+    return;
+  g_hash_table_unref (self->sender_index);
+  wa_summary_clear (&self->sum);
+  g_time_zone_unref (self->tz);
+  g_string_free (self->carry, TRUE);
+  g_free (self->clean);
+  g_string_free (self->cur_sender, TRUE);
+  g_string_free (self->cur_text, TRUE);
+  g_string_free (self->attach_buf, TRUE);
+  g_array_unref (self->pending);
+  g_string_free (self->pending_store, TRUE);
+  g_clear_error (&self->failure);
+  g_free (self);
+}
+
+/* See wa-parser.h. */
+char *
+wa_normalize_phone (const char *sender)
+{
+  g_return_val_if_fail (sender != NULL, NULL);
+
+  const char *p = sender;
+  GString *digits = g_string_sized_new (16);
+
+  /* bidi marks often wrap numbers copied out of the app */
+  for (;;)
+    {
+      if (*p == ' ')
+        p++;
+      else if (g_str_has_prefix (p, "\xE2\x80\x8E") || g_str_has_prefix (p, "\xE2\x80\x8F")
+               || g_str_has_prefix (p, "\xE2\x80\xAA") || g_str_has_prefix (p, "\xE2\x81\xA6"))
+        p += 3;
+      else
+        break;
+    }
+  if (*p == '+')
+    p++;
+  else if (p[0] == '0' && p[1] == '0')
+    p += 2;
+  else
+    return (g_string_free (digits, TRUE), NULL);
+
+  for (; *p != '\0'; p = g_utf8_next_char (p))
+    {
+      gunichar c = g_utf8_get_char_validated (p, -1);
+      if (c >= '0' && c <= '9')
+        g_string_append_c (digits, (char) c);
+      else if (c == ' ' || c == '-' || c == '(' || c == ')' || c == '.' || c == 0x00A0
+               || c == 0x202F || c == 0x2011 || c == 0x2010 || c == 0x200E || c == 0x200F
+               || (c >= 0x202A && c <= 0x202E) || (c >= 0x2066 && c <= 0x2069))
+        continue;
+      else
+        return (g_string_free (digits, TRUE), NULL);
+    }
+  if (digits->len < 7 || digits->len > 15 || digits->str[0] == '0')
+    return (g_string_free (digits, TRUE), NULL);
+  return g_string_free (digits, FALSE);
+}
+
+/* See wa-parser.h. */
+const char *
+wa_kind_to_string (WaKind kind)
+{
+  switch (kind)
+    {
+    case WA_KIND_TEXT: return "text";
+    case WA_KIND_SYSTEM: return "system";
+    case WA_KIND_MEDIA_OMITTED: return "media-omitted";
+    case WA_KIND_ATTACHMENT: return "attachment";
+    case WA_KIND_DELETED: return "deleted";
+    case WA_KIND_CALL: return "call";
+    default: return "unknown";
+    }
+}
+
+/* See wa-parser.h. */
+const char *
+wa_date_order_to_string (WaDateOrder order)
+{
+  switch (order)
+    {
+    case WA_DATE_ORDER_DAY_FIRST: return "day-first";
+    case WA_DATE_ORDER_MONTH_FIRST: return "month-first";
+    case WA_DATE_ORDER_YEAR_FIRST: return "year-first";
+    default: return "unknown";
+    }
+}
