@@ -1,7 +1,119 @@
 /* SPDX-License-Identifier: AGPL-3.0-or-later */
+/* passerelle: the command line.  mautrix conventions, so admins feel at
+ * home:
+ *   passerelle -c config.yaml                 run the bridge
+ *   passerelle -e config.yaml                 write a commented example config
+ *   passerelle -g -c config.yaml -r reg.yaml  write the registration file
+ *   passerelle --worker …                     internal: one plugin worker */
+#define G_LOG_DOMAIN "passerelle"
+
+#include "bridge/pa-bridge.h"
+#include "config/pa-config.h"
+#include "host/pa-worker.h"
+#include "pa-build-config.h"
 #include "pa-common.h"
+#include "passerelle/plugin.h"
+
+#include <curl/curl.h>
+#include <stdio.h>
+
+static char *
+self_exe (const char *argv0)
+{
+  g_autoptr (GError) error = NULL;
+  char *p = g_file_read_link ("/proc/self/exe", &error);
+  return p ? p : g_strdup (argv0);
+}
+
 int
 main (int argc, char **argv)
 {
+  if (argc > 1 && g_str_equal (argv[1], "--worker"))
+    return pa_worker_main (argc, argv);
+
+  g_autofree char *config_path = NULL;
+  g_autofree char *example_path = NULL;
+  g_autofree char *registration_path = NULL;
+  gboolean generate = FALSE, version = FALSE, verbose = FALSE;
+  GOptionEntry entries[] = {
+    { "config", 'c', 0, G_OPTION_ARG_FILENAME, &config_path, "Configuration file", "FILE" },
+    { "generate-example-config", 'e', 0, G_OPTION_ARG_FILENAME, &example_path,
+      "Write a commented example configuration to FILE", "FILE" },
+    { "generate-registration", 'g', 0, G_OPTION_ARG_NONE, &generate,
+      "Write the appservice registration file (see -r)", NULL },
+    { "registration", 'r', 0, G_OPTION_ARG_FILENAME, &registration_path,
+      "Registration file to write with -g (default registration.yaml)", "FILE" },
+    { "verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose, "Log debug messages", NULL },
+    { "version", 0, 0, G_OPTION_ARG_NONE, &version, "Print the version", NULL },
+    { NULL },
+  };
+  g_autoptr (GOptionContext) ctx = g_option_context_new ("- Matrix bridge for Tchap");
+  g_option_context_add_main_entries (ctx, entries, NULL);
+  g_option_context_set_description (
+      ctx, "Passerelle bridges WhatsApp, Telegram, Olvid and libpurple networks to Tchap.\n"
+           "Docs: README.md and docs/ in the source tree.");
+  g_autoptr (GError) error = NULL;
+  if (!g_option_context_parse (ctx, &argc, &argv, &error))
+    {
+      fprintf (stderr, "passerelle: %s (try --help)\n", error->message);
+      return 2;
+    }
+  if (version)
+    {
+      printf ("passerelle %s (plugin ABI %d.%d)\n", PA_VERSION, PA_PLUGIN_ABI_MAJOR,
+              PA_PLUGIN_ABI_MINOR);
+      return 0;
+    }
+  if (verbose)
+    g_setenv ("G_MESSAGES_DEBUG", "all", TRUE);
+  if (example_path)
+    {
+      if (!pa_config_write_example (example_path, &error))
+        {
+          fprintf (stderr, "passerelle: %s\n", error->message);
+          return 1;
+        }
+      printf ("Example configuration written to %s\n", example_path);
+      return 0;
+    }
+  if (config_path == NULL)
+    {
+      fprintf (stderr, "passerelle: -c config.yaml is required (or -e to write an example; see "
+                       "--help)\n");
+      return 2;
+    }
+  g_autoptr (PaConfig) config = pa_config_load (config_path, &error);
+  if (config == NULL)
+    {
+      fprintf (stderr, "passerelle: %s\n", error->message);
+      return 1;
+    }
+  if (generate)
+    {
+      const char *reg = registration_path ? registration_path : "registration.yaml";
+      if (!pa_config_write_registration (config, reg, &error))
+        {
+          fprintf (stderr, "passerelle: %s\n", error->message);
+          return 1;
+        }
+      printf ("Registration written to %s; add it to Synapse's app_service_config_files.\n", reg);
+      return 0;
+    }
+  curl_global_init (CURL_GLOBAL_DEFAULT);
+  g_autofree char *exe = self_exe (argv[0]);
+  PaBridge *bridge = pa_bridge_new (config, exe, &error);
+  if (bridge == NULL)
+    {
+      fprintf (stderr, "passerelle: %s\n", error->message);
+      return 1;
+    }
+  gboolean ok = pa_bridge_run (bridge, &error);
+  pa_bridge_free (bridge);
+  curl_global_cleanup ();
+  if (!ok)
+    {
+      fprintf (stderr, "passerelle: %s\n", error->message);
+      return 1;
+    }
   return 0;
 }

@@ -1,3 +1,523 @@
 /* SPDX-License-Identifier: AGPL-3.0-or-later */
-/* placeholder: being written */
-#include "pa-common.h"
+/* The bridge object: start-up, the HS → AS transaction path, and the
+ * helpers every bridge file shares (queueing, notices, permissions).
+ *
+ * Transactions are persisted (txn id + events, one SQLite transaction)
+ * before the 200 is sent, then processed in order from the inbound queue:
+ * a crash after the ack loses nothing, a replay is recognised. */
+#define G_LOG_DOMAIN "passerelle-bridge"
+
+#include "pa-bridge-private.h"
+
+#include <glib-unix.h>
+#include <stdarg.h>
+
+/* ------------------------------------------------------------ helpers */
+
+char *
+pa_bridge_txn_id (const char *first, ...)
+{
+  g_autoptr (GChecksum) sum = g_checksum_new (G_CHECKSUM_SHA256);
+  va_list ap;
+  va_start (ap, first);
+  for (const char *s = first; s != NULL; s = va_arg (ap, const char *))
+    {
+      g_checksum_update (sum, (const guchar *) s, (gssize) strlen (s));
+      g_checksum_update (sum, (const guchar *) "\x1f", 1);
+    }
+  va_end (ap);
+  /* 32 hex digits are plenty to never collide and keep URLs short. */
+  return g_strdup_printf ("pa.%.32s", g_checksum_get_string (sum));
+}
+
+void
+pa_bridge_queue_request (PaBridge *b, const char *queue_key, const char *method,
+                         const char *path, const char *user_id, json_t *body, gint64 ts,
+                         const char *txn_id, json_t *on_done)
+{
+  g_autofree char *body_s = body ? json_dumps (body, JSON_COMPACT) : g_strdup ("{}");
+  g_autofree char *done_s = on_done ? json_dumps (on_done, JSON_COMPACT) : NULL;
+  PaOutboundItem item = {
+    .txn_id = (char *) txn_id,
+    .queue_key = (char *) queue_key,
+    .method = (char *) method,
+    .path = (char *) path,
+    .user_id = (char *) user_id,
+    .ts = ts,
+    .body = body_s,
+    .on_done = done_s,
+  };
+  gboolean dup = FALSE;
+  g_autoptr (GError) error = NULL;
+  if (pa_store_outbound_add (b->store, &item, &dup, &error) < 0 && error)
+    g_warning ("could not queue %s %s: %s", method, path, error->message);
+  else if (dup)
+    g_debug ("already queued or sent: %s", txn_id);
+  pa_outbound_kick (b);
+}
+
+void
+pa_bridge_queue_send (PaBridge *b, const char *room_id, const char *user_id,
+                      const char *event_type, json_t *content, gint64 ts, const char *txn_seed,
+                      json_t *on_done)
+{
+  g_autofree char *txn = NULL;
+  if (txn_seed)
+    txn = pa_bridge_txn_id (room_id, event_type, txn_seed, NULL);
+  else
+    {
+      g_autofree char *rnd = pa_random_token (16);
+      txn = pa_bridge_txn_id (room_id, event_type, rnd, NULL);
+    }
+  g_autofree char *path = pa_matrix_path_send (room_id, event_type, txn);
+  pa_bridge_queue_request (b, room_id, "PUT", path, user_id, content, ts, txn, on_done);
+}
+
+void
+pa_bridge_notice (PaBridge *b, const char *room_id, const char *text)
+{
+  g_autoptr (json_t) content = json_pack ("{s:s, s:s}", "msgtype", "m.notice", "body", text);
+  /* In DM portals the bot is absent: the contact's ghost speaks. */
+  g_autofree char *key = g_strdup_printf ("creator:%s", room_id);
+  g_autofree char *sender = pa_store_kv_get (b->store, key);
+  pa_bridge_queue_send (b, room_id, sender, "m.room.message", content, 0, NULL, NULL);
+}
+
+static void
+notify_owner_cb (PaBridge *b, const char *room_id, const char *error, gpointer user_data)
+{
+  g_autofree char *text = user_data;
+  if (room_id)
+    pa_bridge_notice (b, room_id, text);
+  else
+    g_warning ("could not reach the management room: %s (message was: %s)", error, text);
+}
+
+void
+pa_bridge_notify_owner (PaBridge *b, const char *owner, const char *text)
+{
+  pa_portal_management_room (b, owner, notify_owner_cb, g_strdup (text));
+}
+
+PaLevel
+pa_bridge_level (PaBridge *b, const char *mxid)
+{
+  return pa_config_level_for (b->config, mxid);
+}
+
+gboolean
+pa_bridge_ministry_plugin_enabled (PaBridge *b, const PaMinistry *m, const char *plugin)
+{
+  gboolean enabled = FALSE;
+  if (pa_store_ministry_plugin_get (b->store, m->name, plugin, &enabled))
+    return enabled;
+  for (guint i = 0; i < m->plugins->len; i++)
+    if (g_str_equal (g_ptr_array_index (m->plugins, i), plugin))
+      return TRUE;
+  return FALSE;
+}
+
+gboolean
+pa_bridge_plugin_allowed (PaBridge *b, const char *mxid, const char *plugin, char **why)
+{
+  PaPluginInfo *info = pa_plugin_info (b, plugin);
+  if (info == NULL)
+    {
+      *why = g_strdup_printf ("there is no plugin named %s on this bridge", plugin);
+      return FALSE;
+    }
+  if (pa_bridge_level (b, mxid) < PA_LEVEL_USER)
+    {
+      *why = g_strdup ("you are not allowed to use this bridge (ask a bridge admin)");
+      return FALSE;
+    }
+  const PaMinistry *m = pa_config_ministry_for (b->config, mxid);
+  if (m == NULL)
+    {
+      *why = g_strdup ("your homeserver belongs to no ministry configured on this bridge");
+      return FALSE;
+    }
+  if (!pa_bridge_ministry_plugin_enabled (b, m, plugin))
+    {
+      *why = g_strdup_printf ("your ministry (%s) has not enabled %s", m->name, plugin);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* ------------------------------------------------ HS → AS transactions */
+
+static gboolean
+on_txn (const char *txn_id, PaTxn *txn, gpointer user_data, GError **error)
+{
+  PaBridge *b = user_data;
+  gboolean dup = FALSE;
+  /* Synapse on SQLite restarts its transaction ids after a restart when
+   * none is pending, so an id alone does not identify a transaction: a
+   * replay is the same id with the same events. */
+  g_autofree char *events_text = json_dumps (txn->events, JSON_COMPACT | JSON_SORT_KEYS);
+  g_autofree char *digest = g_compute_checksum_for_string (G_CHECKSUM_SHA256,
+                                                           events_text ? events_text : "", -1);
+  g_autofree char *key = g_strdup_printf ("%s:%.32s", txn_id, digest);
+  if (!pa_store_txn_accept (b->store, key, txn->events, &dup, error))
+    return FALSE;
+  if (dup)
+    {
+      g_debug ("transaction %s replayed: ignored", txn_id);
+      return TRUE;
+    }
+  b->n_txns++;
+  b->n_events_in += json_array_size (txn->events);
+  /* Ephemeral events (typing, receipts) are not persisted by Synapse
+   * either; handle them at once, best effort. */
+  size_t i;
+  json_t *ev;
+  json_array_foreach (txn->ephemeral, i, ev)
+    pa_matrix_event_handle (b, ev, NULL);
+  pa_bridge_schedule_inbound (b);
+  return TRUE;
+}
+
+static gboolean inbound_step (PaBridge *b);
+
+static gint64 inbound_current_seq;
+
+static void
+inbound_event_done (PaBridge *b)
+{
+  g_autoptr (GError) error = NULL;
+  /* Only now does the event leave the queue: a crash while it was being
+   * handled replays it, and the handlers are idempotent (deterministic
+   * txn ids). */
+  if (!pa_store_inbound_done (b->store, inbound_current_seq, &error))
+    g_warning ("inbound queue: %s", error->message);
+  b->inbound_busy = FALSE;
+  pa_bridge_schedule_inbound (b);
+}
+
+/* Processes inbound events one at a time, in order.  Each handler may be
+ * asynchronous (it calls inbound_event_done when finished). */
+static gboolean
+inbound_step (PaBridge *b)
+{
+  if (b->inbound_busy)
+    return FALSE;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (json_t) batch = pa_store_inbound_peek (b->store, 1, &error);
+  if (batch == NULL)
+    {
+      g_warning ("inbound queue: %s", error ? error->message : "?");
+      return FALSE;
+    }
+  if (json_array_size (batch) == 0)
+    return FALSE;
+  json_t *row = json_array_get (batch, 0);
+  inbound_current_seq = json_integer_value (json_object_get (row, "seq"));
+  json_t *event = json_object_get (row, "event");
+  b->inbound_busy = TRUE;
+  pa_matrix_event_handle (b, event, inbound_event_done);
+  return TRUE;
+}
+
+static gboolean
+inbound_idle (gpointer data)
+{
+  PaBridge *b = data;
+  b->inbound_scheduled = FALSE;
+  /* Handle synchronous events in a burst, yielding to the loop every 64. */
+  gboolean more = TRUE;
+  for (int i = 0; i < 64 && more && !b->inbound_busy; i++)
+    more = inbound_step (b);
+  if (more && !b->inbound_busy)
+    pa_bridge_schedule_inbound (b);
+  return G_SOURCE_REMOVE;
+}
+
+void
+pa_bridge_schedule_inbound (PaBridge *b)
+{
+  if (b->inbound_scheduled || b->inbound_busy)
+    return;
+  b->inbound_scheduled = TRUE;
+  g_idle_add (inbound_idle, b);
+}
+
+static gboolean
+remote_idle (gpointer data)
+{
+  PaBridge *b = data;
+  b->remote_scheduled = FALSE;
+  pa_remote_process_next (b);
+  return G_SOURCE_REMOVE;
+}
+
+void
+pa_bridge_schedule_remote (PaBridge *b)
+{
+  if (b->remote_scheduled || b->remote_busy)
+    return;
+  b->remote_scheduled = TRUE;
+  g_idle_add (remote_idle, b);
+}
+
+/* --------------------------------------------------- user/alias queries */
+
+typedef struct {
+  gpointer handle;
+} QueryCtx;
+
+static void
+user_query_done (PaBridge *b, gboolean ok, const char *error, gpointer user_data)
+{
+  QueryCtx *q = user_data;
+  pa_appservice_reply_query (q->handle, ok);
+  g_free (q);
+}
+
+static void
+on_user_query (const char *user_id, gpointer handle, gpointer user_data)
+{
+  PaBridge *b = user_data;
+  g_autofree char *plugin = NULL, *legacy = NULL;
+  if (!pa_ghost_parse (b, user_id, &plugin, &legacy) || pa_plugin_info (b, plugin) == NULL)
+    {
+      pa_appservice_reply_query (handle, FALSE);
+      return;
+    }
+  QueryCtx *q = g_new0 (QueryCtx, 1);
+  q->handle = handle;
+  pa_ghost_ensure (b, plugin, legacy, NULL, NULL, user_query_done, q);
+}
+
+static void
+on_alias_query (const char *alias, gpointer handle, gpointer user_data)
+{
+  /* Portals are created from the legacy side; an alias is only "ours" once
+   * its room exists, and then the homeserver already knows it. */
+  pa_appservice_reply_query (handle, FALSE);
+}
+
+static json_t *
+on_thirdparty (const char *kind, const char *protocol, json_t *query, gpointer user_data)
+{
+  PaBridge *b = user_data;
+  if (!g_str_equal (kind, "protocol") || protocol == NULL)
+    return NULL;
+  PaPluginInfo *info = pa_plugin_info (b, protocol);
+  if (info == NULL)
+    return NULL;
+  /* Only plugins enabled for at least one ministry are advertised. */
+  gboolean enabled = FALSE;
+  for (guint i = 0; i < b->config->ministries->len; i++)
+    if (pa_bridge_ministry_plugin_enabled (b, g_ptr_array_index (b->config->ministries, i),
+                                           protocol))
+      enabled = TRUE;
+  if (!enabled)
+    return NULL;
+  return json_pack ("{s:[s], s:[], s:s, s:{s:{s:s, s:s}}, s:[{s:s, s:s, s:{}}]}",
+                    "user_fields", "id", "location_fields", "icon", "",
+                    "field_types", "id", "regexp", ".+", "placeholder", "contact id",
+                    "instances", "desc", info->display_name, "network_id", protocol, "fields");
+}
+
+static void
+on_ping (gpointer user_data)
+{
+  g_debug ("pinged by the homeserver");
+}
+
+/* ------------------------------------------------------------ lifecycle */
+
+PaBridge *
+pa_bridge_new (PaConfig *config, const char *self_exe, GError **error)
+{
+  if (config->as_token == NULL || config->hs_token == NULL)
+    {
+      g_set_error (error, PA_ERROR, PA_ERROR_CONFIG,
+                   "%s: appservice.as_token/hs_token missing: run passerelle -g -c %s -r "
+                   "registration.yaml first",
+                   config->path ? config->path : "config", config->path ? config->path : "config.yaml");
+      return NULL;
+    }
+  g_autoptr (PaStore) store = pa_store_open (config->database, error);
+  if (store == NULL)
+    return NULL;
+  PaBridge *b = g_new0 (PaBridge, 1);
+  b->config = config;
+  b->self_exe = g_strdup (self_exe);
+  b->store = g_steal_pointer (&store);
+  b->bot_mxid = g_strdup_printf ("@%s:%s", config->bot_localpart, config->hs_domain);
+  b->mx = pa_matrix_new (config->hs_address, config->as_token);
+  b->plugins = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, NULL);
+  b->logins = g_hash_table_new (g_str_hash, g_str_equal);
+  b->rooms = g_hash_table_new (g_str_hash, g_str_equal);
+  b->ghosts_ok = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  b->outbound_busy = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  b->outbound_max_inflight = 16;
+  b->next_op_id = 1;
+  b->loop = g_main_loop_new (NULL, FALSE);
+  return b;
+}
+
+static gboolean
+on_signal (gpointer data)
+{
+  PaBridge *b = data;
+  g_message ("signal received: stopping");
+  pa_bridge_quit (b);
+  return G_SOURCE_CONTINUE;
+}
+
+/* Start-up requests are retried a few times: Synapse may still be booting. */
+static gboolean
+startup_request (PaBridge *b, const char *method, const char *path, const char *user_id,
+                 json_t *body, gboolean accept_in_use, json_t **out_body, GError **error)
+{
+  PaMatrixRequest req = { .method = method, .path = path, .user_id = user_id, .body = body,
+                          .max_attempts = 8, .timeout_s = 30 };
+  g_autoptr (PaMatrixResponse) resp = pa_matrix_request_sync (b->mx, &req);
+  if (pa_matrix_response_ok (resp)
+      || (accept_in_use && resp->errcode && g_str_equal (resp->errcode, "M_USER_IN_USE")))
+    {
+      if (out_body)
+        *out_body = resp->body ? json_incref (resp->body) : json_object ();
+      return TRUE;
+    }
+  g_autoptr (GError) e = pa_matrix_response_to_error (resp);
+  g_set_error (error, e->domain, e->code, "%s %s: %s", method, path, e->message);
+  return FALSE;
+}
+
+gboolean
+pa_bridge_run (PaBridge *b, GError **error)
+{
+  PaConfig *c = b->config;
+  PaAppserviceHandlers handlers = {
+    .txn = on_txn,
+    .user_query = on_user_query,
+    .alias_query = on_alias_query,
+    .thirdparty = on_thirdparty,
+    .ping = on_ping,
+  };
+  b->as = pa_appservice_new (c->hs_token, c->max_body_bytes, c->max_events_per_txn, &handlers, b);
+  if (!pa_appservice_listen (b->as, c->as_bind, c->as_port, error))
+    return FALSE;
+  g_message ("appservice listening on %s:%u", c->as_bind, pa_appservice_port (b->as));
+
+  pa_plugins_discover (b);
+
+  g_autoptr (json_t) versions = NULL;
+  if (!startup_request (b, "GET", "/_matrix/client/versions", NULL, NULL, FALSE, &versions, error))
+    return FALSE;
+  g_autoptr (json_t) whoami = NULL;
+  if (!startup_request (b, "GET", "/_matrix/client/v3/account/whoami", NULL, NULL, FALSE, &whoami,
+                        error))
+    {
+      g_prefix_error (error, "the homeserver refused our as_token (is the registration file "
+                             "loaded by Synapse?): ");
+      return FALSE;
+    }
+  g_autoptr (json_t) reg = json_pack ("{s:s, s:s, s:b}", "type", "m.login.application_service",
+                                      "username", c->bot_localpart, "inhibit_login", 1);
+  if (!startup_request (b, "POST", "/_matrix/client/v3/register", NULL, reg, TRUE, NULL, error))
+    return FALSE;
+  if (c->bot_displayname && *c->bot_displayname)
+    {
+      g_autofree char *esc = pa_matrix_escape (b->bot_mxid);
+      g_autofree char *path = g_strdup_printf ("/_matrix/client/v3/profile/%s/displayname", esc);
+      g_autoptr (json_t) body = json_pack ("{s:s}", "displayname", c->bot_displayname);
+      g_autoptr (GError) e = NULL;
+      if (!startup_request (b, "PUT", path, NULL, body, FALSE, NULL, &e))
+        g_warning ("could not set the bot's display name: %s", e->message);
+    }
+  /* The ping makes Synapse contact us and flush its retry queue at once. */
+  {
+    g_autofree char *esc = pa_matrix_escape (c->as_id);
+    g_autofree char *path = g_strdup_printf ("/_matrix/client/v1/appservice/%s/ping", esc);
+    g_autoptr (json_t) body = json_pack ("{s:s}", "transaction_id", "passerelle-startup");
+    g_autoptr (json_t) pong = NULL;
+    g_autoptr (GError) e = NULL;
+    if (!startup_request (b, "POST", path, NULL, body, FALSE, &pong, &e))
+      g_warning ("appservice ping failed (the homeserver cannot reach %s?): %s", c->as_address,
+                 e->message);
+    else
+      g_message ("homeserver ping round-trip: %" JSON_INTEGER_FORMAT " ms",
+                 json_integer_value (json_object_get (pong, "duration_ms")));
+  }
+
+  b->started_at = pa_now_ms ();
+  b->signal_sources[0] = g_unix_signal_add (SIGINT, on_signal, b);
+  b->signal_sources[1] = g_unix_signal_add (SIGTERM, on_signal, b);
+  pa_login_resume_all (b);
+  pa_bridge_schedule_inbound (b);
+  pa_bridge_schedule_remote (b);
+  pa_outbound_kick (b);
+  g_message ("passerelle %s ready as %s", PA_VERSION, b->bot_mxid);
+  g_main_loop_run (b->loop);
+  return TRUE;
+}
+
+void
+pa_bridge_quit (PaBridge *b)
+{
+  if (g_main_loop_is_running (b->loop))
+    g_main_loop_quit (b->loop);
+}
+
+static void
+room_cache_free (gpointer p)
+{
+  PaRoomCache *r = p;
+  g_free (r->room_id);
+  g_hash_table_destroy (r->joined);
+  g_free (r);
+}
+
+static void
+plugin_info_free (gpointer p)
+{
+  PaPluginInfo *i = p;
+  g_free (i->name);
+  g_free (i->display_name);
+  g_free (i->path);
+  json_decref (i->hello);
+  g_free (i);
+}
+
+void
+pa_bridge_free (PaBridge *b)
+{
+  if (b == NULL)
+    return;
+  for (guint i = 0; i < G_N_ELEMENTS (b->signal_sources); i++)
+    if (b->signal_sources[i])
+      g_source_remove (b->signal_sources[i]);
+  GHashTableIter it;
+  gpointer v;
+  g_hash_table_iter_init (&it, b->logins);
+  while (g_hash_table_iter_next (&it, NULL, &v))
+    pa_login_free (v);
+  g_hash_table_destroy (b->logins);
+  if (b->outbound_timer)
+    g_source_remove (b->outbound_timer);
+  if (b->remote_retry_source)
+    g_source_remove (b->remote_retry_source);
+  pa_matrix_cancel_all (b->mx);
+  g_clear_pointer (&b->as, pa_appservice_free);
+  pa_matrix_free (b->mx);
+  pa_store_close (b->store);
+  g_hash_table_iter_init (&it, b->plugins);
+  while (g_hash_table_iter_next (&it, NULL, &v))
+    plugin_info_free (v);
+  g_hash_table_destroy (b->plugins);
+  g_hash_table_iter_init (&it, b->rooms);
+  while (g_hash_table_iter_next (&it, NULL, &v))
+    room_cache_free (v);
+  g_hash_table_destroy (b->rooms);
+  g_hash_table_destroy (b->ghosts_ok);
+  g_hash_table_destroy (b->outbound_busy);
+  g_main_loop_unref (b->loop);
+  g_free (b->bot_mxid);
+  g_free (b->self_exe);
+  g_free (b);
+}

@@ -1,0 +1,190 @@
+/* SPDX-License-Identifier: AGPL-3.0-or-later */
+/* Internal to src/bridge/: the bridge object and the functions its files
+ * share.  Nothing outside src/bridge/ includes this. */
+#ifndef PA_BRIDGE_PRIVATE_H
+#define PA_BRIDGE_PRIVATE_H
+
+#include "pa-bridge.h"
+#include "pa-build-config.h"
+#include "passerelle/plugin.h"
+#include "pa-common.h"
+#include "appservice/pa-appservice.h"
+#include "host/pa-worker.h"
+#include "matrix/pa-matrix.h"
+#include "store/pa-store.h"
+
+G_BEGIN_DECLS
+
+/* A plugin found in plugin_dir (its hello, learnt via --describe). */
+typedef struct {
+  char *name;
+  char *display_name;
+  char *path;
+  json_t *hello; /* owned */
+} PaPluginInfo;
+
+/* A pending Matrix → legacy operation, answered by the worker's result. */
+typedef struct {
+  guint64 op_id;
+  char *kind;      /* "send", "edit", "redact", "react", "login", "lookup", … */
+  char *room_id;   /* where to report failure (NULL: management room) */
+  char *event_id;  /* the Matrix event that caused it */
+  char *chat_id;
+  char *extra;     /* reaction key, etc. */
+  json_t *contacts; /* list_contacts / resolve answers collected */
+} PaPendingOp;
+
+/* One running login ("account" here, as PaLogin is the plugin's own
+ * opaque state in plugin.h): a worker process for (owner, plugin). */
+typedef struct {
+  PaBridge *bridge;
+  char *id;
+  char *owner;
+  char *plugin;
+  char *remote_id;
+  char *remote_name;
+  char *state;          /* last login_state */
+  PaWorker *worker;
+  gboolean logged_in;   /* reached COMPLETE (or saved) */
+  /* login conversation in the management room */
+  json_t *step;         /* the current user_input step, or NULL */
+  guint field_index;    /* next field to ask */
+  json_t *answers;      /* collected answers {id: value} */
+  GHashTable *pending;  /* op_id (guint64*) → PaPendingOp* */
+} PaAccount;
+
+/* A portal's cached state (rows live in the store). */
+typedef struct {
+  char *room_id;
+  GHashTable *joined; /* mxid set of ghosts known joined */
+} PaRoomCache;
+
+struct _PaBridge {
+  PaConfig *config;
+  char *self_exe;
+  char *bot_mxid;
+  PaStore *store;
+  PaMatrix *mx;
+  PaAppservice *as;
+  GMainLoop *loop;
+  GHashTable *plugins;     /* name → PaPluginInfo* */
+  GHashTable *logins;      /* id → PaAccount* */
+  GHashTable *rooms;       /* room_id → PaRoomCache* */
+  GHashTable *ghosts_ok;   /* mxid set: registered with current profile this run */
+  guint64 next_op_id;
+  /* inbound (HS → AS) processing */
+  gboolean inbound_scheduled;
+  gboolean inbound_busy;
+  /* remote (legacy → Matrix) processing */
+  gboolean remote_scheduled;
+  gboolean remote_busy;
+  guint remote_retry_source;
+  /* outbound queue */
+  GHashTable *outbound_busy; /* queue_key set */
+  guint outbound_timer;
+  gboolean outbound_scheduled;
+  guint outbound_max_inflight;
+  /* counters for status */
+  guint64 n_txns, n_events_in, n_events_out, n_remote;
+  gint64 started_at;
+  guint signal_sources[2];
+};
+
+/* ---- pa-bridge.c */
+void pa_bridge_schedule_inbound (PaBridge *b);
+void pa_bridge_schedule_remote (PaBridge *b);
+/* Send a notice (m.notice) as the bot into room_id through the queue. */
+void pa_bridge_notice (PaBridge *b, const char *room_id, const char *text);
+/* Notice to the owner's management room (created on demand). */
+void pa_bridge_notify_owner (PaBridge *b, const char *owner, const char *text);
+/* Deterministic outbound txn id: "pa." + hex of SHA-256 of the parts. */
+char *pa_bridge_txn_id (const char *first, ...) G_GNUC_NULL_TERMINATED;
+/* Queue an event send into room as user (NULL = bot); on_done may be NULL
+ * (borrowed).  txn_seed makes the txn id deterministic. */
+void pa_bridge_queue_send (PaBridge *b, const char *room_id, const char *user_id,
+                           const char *event_type, json_t *content, gint64 ts,
+                           const char *txn_seed, json_t *on_done);
+void pa_bridge_queue_request (PaBridge *b, const char *queue_key, const char *method,
+                              const char *path, const char *user_id, json_t *body, gint64 ts,
+                              const char *txn_id, json_t *on_done);
+PaLevel pa_bridge_level (PaBridge *b, const char *mxid);
+/* Whether `plugin` is enabled for the ministry of mxid; *why set when not. */
+gboolean pa_bridge_plugin_allowed (PaBridge *b, const char *mxid, const char *plugin,
+                                   char **why);
+gboolean pa_bridge_ministry_plugin_enabled (PaBridge *b, const PaMinistry *m, const char *plugin);
+
+/* ---- pa-outbound.c */
+void pa_outbound_kick (PaBridge *b);
+/* Items still queued for this room (ordering key). */
+gboolean pa_outbound_room_pending (PaBridge *b, const char *room_id);
+
+/* ---- pa-ghost.c */
+char *pa_ghost_mxid (PaBridge *b, const char *plugin, const char *legacy_id);
+/* Parse a ghost MXID back: TRUE with plugin and legacy id if it is ours. */
+gboolean pa_ghost_parse (PaBridge *b, const char *mxid, char **plugin, char **legacy_id);
+gboolean pa_ghost_is_ours (PaBridge *b, const char *mxid);
+typedef void (*PaDoneFunc) (PaBridge *b, gboolean ok, const char *error, gpointer user_data);
+/* Register the ghost (idempotent) and set its display name / avatar. */
+void pa_ghost_ensure (PaBridge *b, const char *plugin, const char *legacy_id,
+                      const char *displayname, const char *avatar_path, PaDoneFunc done,
+                      gpointer user_data);
+
+/* ---- pa-portal.c */
+typedef void (*PaPortalFunc) (PaBridge *b, const char *room_id, const char *error,
+                              gpointer user_data);
+/* Find or create the room for (plugin, login, chat).  `chat` is the wire
+ * chat object (may be NULL: a DM with `dm_peer` is assumed). */
+void pa_portal_ensure (PaBridge *b, PaAccount *login, const char *chat_id, json_t *chat,
+                       const char *dm_peer, PaPortalFunc done, gpointer user_data);
+/* Queue invite+join of the ghost into room unless known joined. */
+void pa_portal_ensure_member (PaBridge *b, const char *room_id, const char *ghost_mxid);
+void pa_portal_forget_member (PaBridge *b, const char *room_id, const char *ghost_mxid);
+PaRoomCache *pa_portal_cache (PaBridge *b, const char *room_id);
+char *pa_portal_alias_localpart (PaBridge *b, const char *plugin, const char *login_id,
+                                 const char *chat_id);
+/* Create (or find) the owner's management room. */
+void pa_portal_management_room (PaBridge *b, const char *owner, PaPortalFunc done,
+                                gpointer user_data);
+
+/* ---- pa-remote.c (legacy → Matrix) */
+void pa_remote_process_next (PaBridge *b);
+/* Media: upload a local file, callback with the mxc URI. */
+typedef void (*PaUploadFunc) (PaBridge *b, const char *mxc, const char *error, gpointer user_data);
+void pa_media_upload (PaBridge *b, const char *path, const char *name, const char *mimetype,
+                      PaUploadFunc done, gpointer user_data);
+
+/* ---- pa-matrix-events.c (Matrix → legacy) */
+/* Handle one HS event; call `done` when finished (possibly at once). */
+void pa_matrix_event_handle (PaBridge *b, json_t *event, void (*done) (PaBridge *b));
+/* Outbound completion hook: record message map etc. */
+void pa_matrix_event_sent (PaBridge *b, json_t *on_done, const char *event_id,
+                           const PaMatrixResponse *resp);
+
+/* ---- pa-commands.c */
+void pa_commands_handle (PaBridge *b, const char *room_id, const char *sender,
+                         const char *event_id, const char *body, gboolean management);
+
+/* ---- pa-logins.c */
+void pa_plugins_discover (PaBridge *b);
+PaPluginInfo *pa_plugin_info (PaBridge *b, const char *name);
+PaAccount *pa_login_start_new (PaBridge *b, const char *owner, const char *plugin, GError **error);
+void pa_login_resume_all (PaBridge *b);
+PaAccount *pa_login_find (PaBridge *b, const char *owner, const char *plugin);
+PaAccount *pa_login_by_id (PaBridge *b, const char *id);
+/* Send an op to the login's worker; the pending op is owned by the login. */
+gboolean pa_login_send_op (PaAccount *login, const char *op, json_t *args, const char *kind,
+                           const char *room_id, const char *event_id, const char *chat_id,
+                           const char *extra, GError **error);
+/* The agent answered a login prompt in the management room. */
+gboolean pa_login_handle_answer (PaBridge *b, const char *owner, const char *room_id,
+                                 const char *event_id, const char *text);
+void pa_login_logout (PaAccount *login);
+void pa_login_stop_and_free (PaAccount *login);
+/* Stop or start the logins affected by a ministry toggle. */
+void pa_logins_apply_ministry (PaBridge *b, const PaMinistry *m, const char *plugin,
+                               gboolean enabled);
+void pa_login_free (PaAccount *login);
+
+G_END_DECLS
+
+#endif

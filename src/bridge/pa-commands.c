@@ -1,0 +1,391 @@
+/* SPDX-License-Identifier: AGPL-3.0-or-later */
+/* Commands: bare words in an agent's management room, or after the
+ * command prefix ("!pa help") in any room the bot is in.  Every command
+ * checks the sender's level first; refusals say why. */
+#define G_LOG_DOMAIN "passerelle-commands"
+
+#include "pa-bridge-private.h"
+
+typedef struct {
+  const char *name;
+  PaLevel level;
+  const char *usage;
+  const char *help;
+  void (*run) (PaBridge *b, const char *room, const char *sender, char **argv);
+} Command;
+
+static void
+reply (PaBridge *b, const char *room, const char *text)
+{
+  pa_bridge_notice (b, room, text);
+}
+
+static const Command *commands_table (guint *n);
+
+static void
+cmd_help (PaBridge *b, const char *room, const char *sender, char **argv)
+{
+  guint n = 0;
+  const Command *t = commands_table (&n);
+  PaLevel level = pa_bridge_level (b, sender);
+  GString *s = g_string_new ("Commands (in this room without prefix; elsewhere start with ");
+  g_string_append_printf (s, "`%s`):\n", b->config->command_prefix);
+  for (guint i = 0; i < n; i++)
+    if (level >= t[i].level)
+      g_string_append_printf (s, "- `%s` — %s\n", t[i].usage, t[i].help);
+  reply (b, room, s->str);
+  g_string_free (s, TRUE);
+}
+
+static void
+cmd_version (PaBridge *b, const char *room, const char *sender, char **argv)
+{
+  g_autofree char *msg = g_strdup_printf ("Passerelle %s (plugin ABI %d.%d)", PA_VERSION,
+                                          PA_PLUGIN_ABI_MAJOR, PA_PLUGIN_ABI_MINOR);
+  reply (b, room, msg);
+}
+
+static void
+cmd_ping (PaBridge *b, const char *room, const char *sender, char **argv)
+{
+  GString *s = g_string_new ("Pong.");
+  GHashTableIter it;
+  gpointer v;
+  g_hash_table_iter_init (&it, b->logins);
+  while (g_hash_table_iter_next (&it, NULL, &v))
+    {
+      PaAccount *l = v;
+      if (g_str_equal (l->owner, sender))
+        g_string_append_printf (s, "\n- %s: %s as %s", l->plugin, l->state ? l->state : "?",
+                                l->remote_id ? l->remote_id : "(not logged in)");
+    }
+  reply (b, room, s->str);
+  g_string_free (s, TRUE);
+}
+
+static void
+cmd_plugins (PaBridge *b, const char *room, const char *sender, char **argv)
+{
+  const PaMinistry *m = pa_config_ministry_for (b->config, sender);
+  GString *s = g_string_new (NULL);
+  if (m == NULL)
+    g_string_append (s, "Your homeserver belongs to no ministry configured on this bridge, so "
+                        "no plugin is enabled for you.");
+  else
+    {
+      g_string_append_printf (s, "Plugins enabled for %s:", m->name);
+      guint count = 0;
+      GHashTableIter it;
+      gpointer v;
+      g_hash_table_iter_init (&it, b->plugins);
+      while (g_hash_table_iter_next (&it, NULL, &v))
+        {
+          PaPluginInfo *info = v;
+          if (!pa_bridge_ministry_plugin_enabled (b, m, info->name))
+            continue;
+          g_string_append_printf (s, "\n- `%s` — %s", info->name, info->display_name);
+          count++;
+        }
+      if (count == 0)
+        g_string_append (s, " none. Ask a bridge admin.");
+    }
+  reply (b, room, s->str);
+  g_string_free (s, TRUE);
+}
+
+static void
+cmd_login (PaBridge *b, const char *room, const char *sender, char **argv)
+{
+  const char *plugin = argv[1];
+  if (plugin == NULL)
+    {
+      reply (b, room, "Usage: `login <plugin>` (see `plugins`).");
+      return;
+    }
+  g_autofree char *why = NULL;
+  if (!pa_bridge_plugin_allowed (b, sender, plugin, &why))
+    {
+      g_autofree char *msg = g_strdup_printf ("Cannot log in to %s: %s.", plugin, why);
+      reply (b, room, msg);
+      return;
+    }
+  PaAccount *l = pa_login_find (b, sender, plugin);
+  if (l && l->logged_in)
+    {
+      g_autofree char *msg = g_strdup_printf ("You are already logged in to %s as %s. Send "
+                                              "`logout %s` first.", plugin,
+                                              l->remote_id ? l->remote_id : "?", plugin);
+      reply (b, room, msg);
+      return;
+    }
+  if (l)
+    pa_login_stop_and_free (l);
+  PaPluginInfo *info = pa_plugin_info (b, plugin);
+  json_t *flows = json_object_get (info->hello, "flows");
+  const char *flow = NULL;
+  if (argv[2])
+    {
+      size_t i;
+      json_t *f;
+      json_array_foreach (flows, i, f)
+        if (g_strcmp0 (json_string_value (json_object_get (f, "id")), argv[2]) == 0)
+          flow = argv[2];
+      if (flow == NULL)
+        {
+          reply (b, room, "Unknown login method for this plugin.");
+          return;
+        }
+    }
+  else if (json_array_size (flows) > 0)
+    flow = json_string_value (json_object_get (json_array_get (flows, 0), "id"));
+  if (flow == NULL)
+    {
+      reply (b, room, "This plugin offers no login (it may only import files).");
+      return;
+    }
+  g_autoptr (GError) error = NULL;
+  l = pa_login_start_new (b, sender, plugin, &error);
+  if (l == NULL)
+    {
+      g_autofree char *msg = g_strdup_printf ("Could not start %s: %s", plugin, error->message);
+      reply (b, room, msg);
+      return;
+    }
+  /* The worker is not up yet; frames queue until it is (pa_worker). */
+  g_autoptr (json_t) start = json_pack ("{s:s, s:s}", "t", "login_start", "flow_id", flow);
+  if (!pa_worker_send (l->worker, start))
+    {
+      reply (b, room, "The plugin's process did not start; try again.");
+      pa_login_stop_and_free (l);
+    }
+}
+
+static void
+cmd_logout (PaBridge *b, const char *room, const char *sender, char **argv)
+{
+  if (argv[1] == NULL)
+    {
+      reply (b, room, "Usage: `logout <plugin>`.");
+      return;
+    }
+  PaAccount *l = pa_login_find (b, sender, argv[1]);
+  if (l == NULL)
+    {
+      reply (b, room, "You have no login for that plugin.");
+      return;
+    }
+  pa_login_logout (l);
+  reply (b, room, "Logging out…");
+}
+
+static void
+cmd_logins (PaBridge *b, const char *room, const char *sender, char **argv)
+{
+  g_autoptr (GPtrArray) rows = pa_store_login_list (b->store, sender);
+  GString *s = g_string_new ("Your logins:");
+  for (guint i = 0; rows && i < rows->len; i++)
+    {
+      PaLoginRow *r = g_ptr_array_index (rows, i);
+      PaAccount *l = pa_login_by_id (b, r->id);
+      g_string_append_printf (s, "\n- %s: %s (%s)%s", r->plugin,
+                              r->remote_name ? r->remote_name : (r->remote_id ? r->remote_id : "?"),
+                              r->state ? r->state : "?", l ? "" : " — not running");
+    }
+  if (rows == NULL || rows->len == 0)
+    g_string_append (s, " none. Use `login <plugin>`.");
+  reply (b, room, s->str);
+  g_string_free (s, TRUE);
+}
+
+static PaAccount *
+running_login (PaBridge *b, const char *room, const char *sender, const char *plugin)
+{
+  g_autofree char *why = NULL;
+  if (plugin == NULL)
+    {
+      reply (b, room, "Name the plugin.");
+      return NULL;
+    }
+  if (!pa_bridge_plugin_allowed (b, sender, plugin, &why))
+    {
+      g_autofree char *msg = g_strdup_printf ("Refused: %s.", why);
+      reply (b, room, msg);
+      return NULL;
+    }
+  PaAccount *l = pa_login_find (b, sender, plugin);
+  if (l == NULL || !l->logged_in)
+    {
+      reply (b, room, "You are not logged in to that plugin. Use `login <plugin>`.");
+      return NULL;
+    }
+  return l;
+}
+
+static void
+cmd_contacts (PaBridge *b, const char *room, const char *sender, char **argv)
+{
+  PaAccount *l = running_login (b, room, sender, argv[1]);
+  g_autoptr (GError) e = NULL;
+  if (l && !pa_login_send_op (l, "list_contacts", NULL, "contacts", NULL, NULL, NULL, NULL, &e))
+    reply (b, room, e->message);
+}
+
+static void
+cmd_start (PaBridge *b, const char *room, const char *sender, char **argv)
+{
+  if (argv[1] == NULL || argv[2] == NULL)
+    {
+      reply (b, room, "Usage: `start <plugin> <contact id>`.");
+      return;
+    }
+  PaAccount *l = running_login (b, room, sender, argv[1]);
+  g_autoptr (GError) e = NULL;
+  g_autoptr (json_t) args = json_pack ("{s:s}", "user_id", argv[2]);
+  if (l && !pa_login_send_op (l, "create_dm", args, "start", NULL, NULL, NULL, NULL, &e))
+    reply (b, room, e->message);
+}
+
+static void
+cmd_ministry (PaBridge *b, const char *room, const char *sender, char **argv)
+{
+  const char *sub = argv[1];
+  if (sub && g_str_equal (sub, "list"))
+    {
+      GString *s = g_string_new ("Ministries:");
+      for (guint i = 0; i < b->config->ministries->len; i++)
+        {
+          const PaMinistry *m = g_ptr_array_index (b->config->ministries, i);
+          g_string_append_printf (s, "\n- %s (", m->name);
+          for (guint d = 0; d < m->domains->len; d++)
+            g_string_append_printf (s, "%s%s", d ? ", " : "",
+                                    (char *) g_ptr_array_index (m->domains, d));
+          g_string_append (s, "): ");
+          guint count = 0;
+          GHashTableIter it;
+          gpointer v;
+          g_hash_table_iter_init (&it, b->plugins);
+          while (g_hash_table_iter_next (&it, NULL, &v))
+            {
+              PaPluginInfo *info = v;
+              if (pa_bridge_ministry_plugin_enabled (b, m, info->name))
+                g_string_append_printf (s, "%s%s", count++ ? ", " : "", info->name);
+            }
+          if (count == 0)
+            g_string_append (s, "no plugin enabled");
+        }
+      reply (b, room, s->str);
+      g_string_free (s, TRUE);
+      return;
+    }
+  if (sub && (g_str_equal (sub, "enable") || g_str_equal (sub, "disable")) && argv[2] && argv[3])
+    {
+      const PaMinistry *m = pa_config_ministry_by_name (b->config, argv[2]);
+      if (m == NULL)
+        {
+          reply (b, room, "No such ministry (see `ministry list`).");
+          return;
+        }
+      if (pa_plugin_info (b, argv[3]) == NULL)
+        {
+          reply (b, room, "No such plugin on this bridge.");
+          return;
+        }
+      gboolean enable = g_str_equal (sub, "enable");
+      g_autoptr (GError) e = NULL;
+      if (!pa_store_ministry_plugin_set (b->store, m->name, argv[3], enable, &e))
+        {
+          reply (b, room, e->message);
+          return;
+        }
+      g_message ("%s %sd %s for %s", sender, sub, argv[3], m->name);
+      pa_logins_apply_ministry (b, m, argv[3], enable);
+      g_autofree char *msg = g_strdup_printf ("%s is now %s for %s.", argv[3],
+                                              enable ? "enabled" : "disabled", m->name);
+      reply (b, room, msg);
+      return;
+    }
+  reply (b, room, "Usage: `ministry list`, `ministry enable <ministry> <plugin>`, "
+                  "`ministry disable <ministry> <plugin>`.");
+}
+
+static void
+cmd_status (PaBridge *b, const char *room, const char *sender, char **argv)
+{
+  guint running = 0;
+  GHashTableIter it;
+  gpointer v;
+  g_hash_table_iter_init (&it, b->logins);
+  while (g_hash_table_iter_next (&it, NULL, &v))
+    if (pa_worker_is_running (((PaAccount *) v)->worker))
+      running++;
+  g_autofree char *msg = g_strdup_printf (
+      "Passerelle %s, up %" G_GINT64_FORMAT " s\n- plugins: %u\n- logins: %u (%u workers running)"
+      "\n- transactions: %" G_GUINT64_FORMAT ", events in: %" G_GUINT64_FORMAT
+      ", events sent: %" G_GUINT64_FORMAT ", legacy events: %" G_GUINT64_FORMAT
+      "\n- queues: inbound %" G_GINT64_FORMAT ", legacy %" G_GINT64_FORMAT ", outbound %"
+      G_GINT64_FORMAT "\n- store: %" G_GINT64_FORMAT " ghosts, %" G_GINT64_FORMAT " portals",
+      PA_VERSION, (pa_now_ms () - b->started_at) / 1000, g_hash_table_size (b->plugins),
+      g_hash_table_size (b->logins), running, b->n_txns, b->n_events_in, b->n_events_out,
+      b->n_remote, pa_store_inbound_count (b->store), pa_store_remote_count (b->store),
+      pa_store_outbound_count (b->store), pa_store_ghost_count (b->store),
+      pa_store_portal_count (b->store));
+  reply (b, room, msg);
+}
+
+static const Command commands[] = {
+  { "help", PA_LEVEL_RELAY, "help", "this list", cmd_help },
+  { "version", PA_LEVEL_RELAY, "version", "the bridge's version", cmd_version },
+  { "ping", PA_LEVEL_USER, "ping", "check the bridge and your connections", cmd_ping },
+  { "plugins", PA_LEVEL_USER, "plugins", "the networks your ministry has enabled", cmd_plugins },
+  { "login", PA_LEVEL_USER, "login <plugin> [method]", "connect a legacy account", cmd_login },
+  { "logout", PA_LEVEL_USER, "logout <plugin>", "disconnect and forget it", cmd_logout },
+  { "logins", PA_LEVEL_USER, "logins", "your legacy accounts", cmd_logins },
+  { "contacts", PA_LEVEL_USER, "contacts <plugin>", "list your legacy contacts", cmd_contacts },
+  { "start", PA_LEVEL_USER, "start <plugin> <contact>", "open a conversation", cmd_start },
+  { "ministry", PA_LEVEL_ADMIN, "ministry list|enable|disable …",
+    "per-ministry plugins (admins)", cmd_ministry },
+  { "status", PA_LEVEL_ADMIN, "status", "bridge counters (admins)", cmd_status },
+};
+
+static const Command *
+commands_table (guint *n)
+{
+  *n = G_N_ELEMENTS (commands);
+  return commands;
+}
+
+void
+pa_commands_handle (PaBridge *b, const char *room_id, const char *sender, const char *event_id,
+                    const char *body, gboolean management)
+{
+  g_autofree char *line = g_strstrip (g_strdup (body));
+  g_auto (GStrv) argv = NULL;
+  if (!g_shell_parse_argv (line, NULL, &argv, NULL) || argv[0] == NULL)
+    {
+      if (management && *line)
+        reply (b, room_id, "I did not understand that. Send `help`.");
+      return;
+    }
+  g_autofree char *name = g_ascii_strdown (argv[0], -1);
+  PaLevel level = pa_bridge_level (b, sender);
+  for (guint i = 0; i < G_N_ELEMENTS (commands); i++)
+    {
+      if (!g_str_equal (commands[i].name, name))
+        continue;
+      if (level < commands[i].level)
+        {
+          g_autofree char *msg = g_strdup_printf (
+              "You are not allowed to use `%s`: it needs the %s level and yours is %s.", name,
+              pa_level_to_string (commands[i].level), pa_level_to_string (level));
+          reply (b, room_id, msg);
+          return;
+        }
+      commands[i].run (b, room_id, sender, argv);
+      return;
+    }
+  if (management)
+    {
+      g_autofree char *msg = g_strdup_printf ("Unknown command `%s`. Send `help`.", name);
+      reply (b, room_id, msg);
+    }
+}

@@ -1,0 +1,389 @@
+/* SPDX-License-Identifier: AGPL-3.0-or-later */
+/* Portals: one Matrix room per legacy chat and receiving login, created
+ * the way Tchap's clients expect (reference-notes §6):
+ *   - DMs: created by the contact's ghost, the agent invited with
+ *     is_direct, access rule `direct`, no name/topic/avatar;
+ *   - groups: created by the bot, access rule `restricted`, name/topic;
+ *   - history visibility from config (`invited`), m.room.encryption when
+ *     configured, and the m.bridge / uk.half-shot.bridge state.
+ * Creation is idempotent: each portal gets a deterministic alias in our
+ * namespace, so a second attempt after a crash finds the first room
+ * (M_ROOM_IN_USE) instead of creating another. */
+#define G_LOG_DOMAIN "passerelle-portal"
+
+#include "pa-bridge-private.h"
+
+typedef struct {
+  PaPortalFunc done;
+  gpointer user_data;
+} Waiter;
+
+/* key → GPtrArray of Waiter*: concurrent ensures of the same room wait for
+ * the first one instead of creating twice. */
+static GHashTable *in_progress;
+
+static gboolean
+add_waiter (const char *key, PaPortalFunc done, gpointer user_data)
+{
+  if (in_progress == NULL)
+    in_progress = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  GPtrArray *w = g_hash_table_lookup (in_progress, key);
+  gboolean first = (w == NULL);
+  if (first)
+    {
+      w = g_ptr_array_new ();
+      g_hash_table_insert (in_progress, g_strdup (key), w);
+    }
+  Waiter *wt = g_new0 (Waiter, 1);
+  wt->done = done;
+  wt->user_data = user_data;
+  g_ptr_array_add (w, wt);
+  return first;
+}
+
+static void
+finish_waiters (PaBridge *b, const char *key, const char *room_id, const char *error)
+{
+  GPtrArray *w = NULL;
+  gpointer orig_key = NULL;
+  if (in_progress == NULL
+      || !g_hash_table_steal_extended (in_progress, key, &orig_key, (gpointer *) &w))
+    return;
+  g_free (orig_key);
+  for (guint i = 0; i < w->len; i++)
+    {
+      Waiter *wt = g_ptr_array_index (w, i);
+      wt->done (b, room_id, error, wt->user_data);
+      g_free (wt);
+    }
+  g_ptr_array_free (w, TRUE);
+}
+
+PaRoomCache *
+pa_portal_cache (PaBridge *b, const char *room_id)
+{
+  PaRoomCache *r = g_hash_table_lookup (b->rooms, room_id);
+  if (r == NULL)
+    {
+      r = g_new0 (PaRoomCache, 1);
+      r->room_id = g_strdup (room_id);
+      r->joined = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+      g_hash_table_insert (b->rooms, r->room_id, r);
+    }
+  return r;
+}
+
+void
+pa_portal_ensure_member (PaBridge *b, const char *room_id, const char *ghost_mxid)
+{
+  PaRoomCache *r = pa_portal_cache (b, room_id);
+  if (g_hash_table_contains (r->joined, ghost_mxid))
+    return;
+  g_hash_table_add (r->joined, g_strdup (ghost_mxid));
+  /* A DM's creator is in it from the start (and the bot is not there to
+   * invite anyone). */
+  g_autofree char *key = g_strdup_printf ("creator:%s", room_id);
+  g_autofree char *creator = pa_store_kv_get (b->store, key);
+  if (creator)
+    {
+      if (!g_str_equal (creator, ghost_mxid))
+        g_warning ("%s cannot join the DM %s", ghost_mxid, room_id);
+      return;
+    }
+  g_autofree char *esc = pa_matrix_escape (room_id);
+  /* Invite (as the bot) then join (as the ghost), through the room's queue
+   * so they happen before the ghost's first message.  Both are idempotent
+   * on the homeserver side; a refused invite (already joined) is dropped. */
+  g_autofree char *ipath = g_strdup_printf ("/_matrix/client/v3/rooms/%s/invite", esc);
+  g_autoptr (json_t) ibody = json_pack ("{s:s}", "user_id", ghost_mxid);
+  /* Membership changes are idempotent on the homeserver, and a ghost may
+   * leave and come back: seed their txn ids with the time, not only the
+   * names, so a later re-invite is not mistaken for an old one. */
+  g_autofree char *now = g_strdup_printf ("%" G_GINT64_FORMAT, g_get_real_time ());
+  g_autofree char *itxn = pa_bridge_txn_id (room_id, "invite", ghost_mxid, now, NULL);
+  pa_bridge_queue_request (b, room_id, "POST", ipath, NULL, ibody, 0, itxn, NULL);
+  g_autofree char *jpath = g_strdup_printf ("/_matrix/client/v3/join/%s", esc);
+  g_autofree char *jtxn = pa_bridge_txn_id (room_id, "join", ghost_mxid, now, NULL);
+  pa_bridge_queue_request (b, room_id, "POST", jpath, ghost_mxid, NULL, 0, jtxn, NULL);
+}
+
+void
+pa_portal_forget_member (PaBridge *b, const char *room_id, const char *ghost_mxid)
+{
+  PaRoomCache *r = pa_portal_cache (b, room_id);
+  g_hash_table_remove (r->joined, ghost_mxid);
+}
+
+char *
+pa_portal_alias_localpart (PaBridge *b, const char *plugin, const char *login_id,
+                           const char *chat_id)
+{
+  g_autofree char *joined = g_strjoin ("\x1f", login_id, chat_id, NULL);
+  g_autofree char *h = g_compute_checksum_for_string (G_CHECKSUM_SHA256, joined, -1);
+  return g_strdup_printf ("%s%s_%.24s", b->config->ghost_prefix, plugin, h);
+}
+
+typedef struct {
+  PaBridge *b;
+  char *key;
+  char *plugin;
+  char *login_id;
+  char *owner;
+  char *chat_id;
+  char *kind;
+  char *name;
+  char *alias;
+  char *creator; /* NULL = bot */
+  json_t *create_body;
+} CreateCtx;
+
+static void
+create_ctx_free (CreateCtx *c)
+{
+  g_free (c->key);
+  g_free (c->plugin);
+  g_free (c->login_id);
+  g_free (c->owner);
+  g_free (c->chat_id);
+  g_free (c->kind);
+  g_free (c->name);
+  g_free (c->alias);
+  g_free (c->creator);
+  json_decref (c->create_body);
+  g_free (c);
+}
+
+static void
+portal_created (CreateCtx *c, const char *room_id, const char *error)
+{
+  PaBridge *b = c->b;
+  if (room_id)
+    {
+      PaPortalRow row = { .plugin = c->plugin, .login_id = c->login_id, .chat_id = c->chat_id,
+                          .room_id = (char *) room_id, .kind = c->kind, .name = c->name,
+                          .encrypted = b->config->encryption_default };
+      g_autoptr (GError) e = NULL;
+      if (!pa_store_portal_put (b->store, &row, &e))
+        g_warning ("store: %s", e->message);
+      PaRoomCache *r = pa_portal_cache (b, room_id);
+      if (c->creator)
+        {
+          /* DMs have no bot (Tchap's `direct` rule allows two members):
+           * remember who speaks for the bridge there. */
+          g_autofree char *k = g_strdup_printf ("creator:%s", room_id);
+          if (!pa_store_kv_set (b->store, k, c->creator, &e))
+            g_warning ("store: %s", e->message);
+          g_hash_table_add (r->joined, g_strdup (c->creator));
+        }
+      g_message ("portal %s/%s → %s", c->plugin, c->chat_id, room_id);
+    }
+  finish_waiters (b, c->key, room_id, error);
+  create_ctx_free (c);
+}
+
+static void
+alias_resolved (PaMatrix *mx, const PaMatrixResponse *resp, gpointer user_data)
+{
+  CreateCtx *c = user_data;
+  const char *room_id = json_string_value (json_object_get (resp->body, "room_id"));
+  if (pa_matrix_response_ok (resp) && room_id)
+    portal_created (c, room_id, NULL);
+  else
+    {
+      g_autoptr (GError) e = pa_matrix_response_to_error (resp);
+      portal_created (c, NULL, e->message);
+    }
+}
+
+static void
+room_created (PaMatrix *mx, const PaMatrixResponse *resp, gpointer user_data)
+{
+  CreateCtx *c = user_data;
+  if (pa_matrix_response_ok (resp))
+    {
+      portal_created (c, json_string_value (json_object_get (resp->body, "room_id")), NULL);
+      return;
+    }
+  if (resp->errcode && g_str_equal (resp->errcode, "M_ROOM_IN_USE"))
+    {
+      /* Created by an earlier run that died before recording it. */
+      g_autofree char *alias = g_strdup_printf ("#%s:%s", c->alias, c->b->config->hs_domain);
+      g_autofree char *esc = pa_matrix_escape (alias);
+      g_autofree char *path = g_strdup_printf ("/_matrix/client/v3/directory/room/%s", esc);
+      PaMatrixRequest req = { .method = "GET", .path = path, .max_attempts = 0 };
+      pa_matrix_request (c->b->mx, &req, alias_resolved, c);
+      return;
+    }
+  g_autoptr (GError) e = pa_matrix_response_to_error (resp);
+  portal_created (c, NULL, e->message);
+}
+
+static void
+do_create (CreateCtx *c)
+{
+  PaMatrixRequest req = { .method = "POST", .path = "/_matrix/client/v3/createRoom",
+                          .user_id = c->creator, .body = c->create_body, .max_attempts = 0 };
+  pa_matrix_request (c->b->mx, &req, room_created, c);
+}
+
+static void
+creator_ready (PaBridge *b, gboolean ok, const char *error, gpointer user_data)
+{
+  CreateCtx *c = user_data;
+  if (!ok)
+    {
+      portal_created (c, NULL, error);
+      return;
+    }
+  do_create (c);
+}
+
+static json_t *
+state_event (const char *type, const char *state_key, json_t *content)
+{
+  return json_pack ("{s:s, s:s, s:o}", "type", type, "state_key", state_key, "content", content);
+}
+
+static json_t *
+create_body (PaBridge *b, CreateCtx *c, json_t *chat, const char *protocol_name)
+{
+  PaConfig *cfg = b->config;
+  gboolean dm = g_str_equal (c->kind, "dm");
+  json_t *initial = json_array ();
+  json_array_append_new (initial,
+                         state_event ("im.vector.room.access_rules", "",
+                                      json_pack ("{s:s}", "rule", dm ? "direct" : "restricted")));
+  json_array_append_new (initial, state_event ("m.room.history_visibility", "",
+                                               json_pack ("{s:s}", "history_visibility",
+                                                          cfg->history_visibility)));
+  if (cfg->encryption_default)
+    json_array_append_new (initial, state_event ("m.room.encryption", "",
+                                                 json_pack ("{s:s}", "algorithm",
+                                                            "m.megolm.v1.aes-sha2")));
+  g_autofree char *bridge_key = g_strdup_printf ("fr.passerelle://%s/%s/%s", c->plugin,
+                                                 c->login_id, c->chat_id);
+  json_t *bridge = json_pack ("{s:s, s:s, s:{s:s, s:s}, s:{s:s, s:s?}}", "bridgebot", b->bot_mxid,
+                              "creator", c->creator ? c->creator : b->bot_mxid, "protocol", "id",
+                              c->plugin, "displayname", protocol_name, "channel", "id", c->chat_id,
+                              "displayname", c->name);
+  json_array_append_new (initial, state_event ("m.bridge", bridge_key, json_deep_copy (bridge)));
+  json_array_append_new (initial, state_event ("uk.half-shot.bridge", bridge_key, bridge));
+
+  /* Creators are left out: the presets already give them 100, and from
+   * room version 12 on creators (and, with trusted_private_chat, the
+   * invitees: the agent of a DM) are implicit and must not be listed.
+   * Only a group's agent needs raising. */
+  json_t *users = json_object ();
+  if (!dm)
+    json_object_set_new (users, c->owner, json_integer (100));
+
+  json_t *body = json_pack ("{s:s, s:s, s:[s], s:b, s:o, s:o, s:s}", "visibility", "private",
+                            "preset", dm ? "trusted_private_chat" : "private_chat", "invite",
+                            c->owner, "is_direct", dm, "initial_state", initial,
+                            "power_level_content_override", json_pack ("{s:o}", "users", users),
+                            "room_alias_name", c->alias);
+  if (!dm)
+    {
+      if (c->name)
+        json_object_set_new (body, "name", json_string (c->name));
+      const char *topic = json_string_value (json_object_get (chat, "topic"));
+      if (topic)
+        json_object_set_new (body, "topic", json_string (topic));
+    }
+  json_object_set_new (body, "creation_content", json_pack ("{s:b}", "m.federate", 1));
+  return body;
+}
+
+void
+pa_portal_ensure (PaBridge *b, PaAccount *login, const char *chat_id, json_t *chat,
+                  const char *dm_peer, PaPortalFunc done, gpointer user_data)
+{
+  g_autoptr (PaPortalRow) row = pa_store_portal_get (b->store, login->plugin, login->id, chat_id);
+  if (row && row->room_id)
+    {
+      done (b, row->room_id, NULL, user_data);
+      return;
+    }
+  g_autofree char *key = g_strdup_printf ("portal\x1f%s\x1f%s", login->id, chat_id);
+  if (!add_waiter (key, done, user_data))
+    return;
+
+  CreateCtx *c = g_new0 (CreateCtx, 1);
+  c->b = b;
+  c->key = g_steal_pointer (&key);
+  c->plugin = g_strdup (login->plugin);
+  c->login_id = g_strdup (login->id);
+  c->owner = g_strdup (login->owner);
+  c->chat_id = g_strdup (chat_id);
+  const char *kind = json_string_value (json_object_get (chat, "kind"));
+  c->kind = g_strdup (kind && g_str_equal (kind, "group") ? "group" : "dm");
+  c->name = g_strdup (json_string_value (json_object_get (chat, "name")));
+  c->alias = pa_portal_alias_localpart (b, login->plugin, login->id, chat_id);
+  PaPluginInfo *info = pa_plugin_info (b, login->plugin);
+  const char *peer = dm_peer ? dm_peer : chat_id;
+  if (g_str_equal (c->kind, "dm"))
+    c->creator = pa_ghost_mxid (b, login->plugin, peer);
+  c->create_body = create_body (b, c, chat, info ? info->display_name : login->plugin);
+  if (c->creator)
+    pa_ghost_ensure (b, login->plugin, peer, NULL, NULL, creator_ready, c);
+  else
+    do_create (c);
+}
+
+/* ------------------------------------------------------ management room */
+
+typedef struct {
+  PaBridge *b;
+  char *owner;
+  char *key;
+} MgmtCtx;
+
+static void
+mgmt_created (PaMatrix *mx, const PaMatrixResponse *resp, gpointer user_data)
+{
+  MgmtCtx *m = user_data;
+  const char *room_id = json_string_value (json_object_get (resp->body, "room_id"));
+  if (pa_matrix_response_ok (resp) && room_id)
+    {
+      g_autoptr (GError) e = NULL;
+      if (!pa_store_management_put (m->b->store, m->owner, room_id, &e))
+        g_warning ("store: %s", e->message);
+      finish_waiters (m->b, m->key, room_id, NULL);
+    }
+  else
+    {
+      g_autoptr (GError) e = pa_matrix_response_to_error (resp);
+      finish_waiters (m->b, m->key, NULL, e->message);
+    }
+  g_free (m->owner);
+  g_free (m->key);
+  g_free (m);
+}
+
+void
+pa_portal_management_room (PaBridge *b, const char *owner, PaPortalFunc done,
+                           gpointer user_data)
+{
+  g_autofree char *room = pa_store_management_room (b->store, owner);
+  if (room)
+    {
+      done (b, room, NULL, user_data);
+      return;
+    }
+  g_autofree char *key = g_strdup_printf ("mgmt\x1f%s", owner);
+  if (!add_waiter (key, done, user_data))
+    return;
+  MgmtCtx *m = g_new0 (MgmtCtx, 1);
+  m->b = b;
+  m->owner = g_strdup (owner);
+  m->key = g_steal_pointer (&key);
+  g_autoptr (json_t) body = json_pack (
+      "{s:s, s:s, s:[s], s:b, s:s, s:[{s:s, s:s, s:{s:s}}, {s:s, s:s, s:{s:s}}]}", "visibility",
+      "private", "preset", "trusted_private_chat", "invite", owner, "is_direct", 1, "topic",
+      "Passerelle: send `help` for the commands", "initial_state", "type",
+      "im.vector.room.access_rules", "state_key", "", "content", "rule", "direct", "type",
+      "m.room.history_visibility", "state_key", "", "content", "history_visibility", "invited");
+  PaMatrixRequest req = { .method = "POST", .path = "/_matrix/client/v3/createRoom",
+                          .body = body, .max_attempts = 0 };
+  pa_matrix_request (b->mx, &req, mgmt_created, m);
+}
