@@ -17,6 +17,30 @@ str (json_t *o, const char *key)
   return json_string_value (json_object_get (o, key));
 }
 
+static const char *const meta_scopes[] = { "login", "chat", "contact", "message" };
+
+/* The first frame of every worker start: its login and the plugin's
+ * metadata, so meta_get answers locally in the worker. */
+static json_t *
+init_frame (PaBridge *b, const char *login_id, gboolean saved)
+{
+  g_autoptr (json_t) rows = pa_store_meta_list (b->store, login_id);
+  json_t *meta = json_array ();
+  size_t i;
+  json_t *r;
+  json_array_foreach (rows, i, r)
+    {
+      json_int_t scope = json_integer_value (json_object_get (r, "scope"));
+      if (scope < 0 || scope >= (json_int_t) G_N_ELEMENTS (meta_scopes))
+        continue;
+      json_array_append_new (meta, json_pack ("{s:s, s:O, s:O}", "scope", meta_scopes[scope],
+                                              "id", json_object_get (r, "id"), "value",
+                                              json_object_get (r, "value")));
+    }
+  return json_pack ("{s:s, s:s, s:b, s:o}", "t", "init", "login_id", login_id, "saved", saved,
+                    "meta", meta);
+}
+
 /* ------------------------------------------------------------ plugins */
 
 void
@@ -443,11 +467,10 @@ on_frame (PaWorker *w, json_t *frame, gpointer user_data)
     pa_bridge_notify_owner (l->bridge, l->owner, str (frame, "text"));
   else if (g_str_equal (t, "meta_set"))
     {
-      static const char *const scopes[] = { "login", "chat", "contact", "message" };
       const char *scope = str (frame, "scope");
       int s = 0;
-      for (guint i = 0; i < G_N_ELEMENTS (scopes); i++)
-        if (g_strcmp0 (scope, scopes[i]) == 0)
+      for (guint i = 0; i < G_N_ELEMENTS (meta_scopes); i++)
+        if (g_strcmp0 (scope, meta_scopes[i]) == 0)
           s = (int) i;
       g_autoptr (GError) e = NULL;
       if (str (frame, "id")
@@ -487,8 +510,7 @@ on_exited (PaWorker *w, gboolean crashed, gboolean will_restart, const char *rea
       pa_bridge_notify_owner (l->bridge, l->owner, msg);
     }
   /* After a restart the plugin resumes from its saved session. */
-  g_autoptr (json_t) init = json_pack ("{s:s, s:s, s:b, s:[]}", "t", "init", "login_id", l->id,
-                                       "saved", l->logged_in, "meta");
+  g_autoptr (json_t) init = init_frame (l->bridge, l->id, l->logged_in);
   pa_worker_set_init (w, init);
 }
 
@@ -519,8 +541,7 @@ login_spawn (PaBridge *b, const char *id, const char *owner, const char *plugin,
   PaWorkerCallbacks cbs = { .hello = on_hello, .frame = on_frame, .exited = on_exited };
   l->worker = pa_worker_new (b->self_exe, info->path, id, dir, &cbs, l);
   pa_worker_set_restart (l->worker, TRUE, b->config->worker_restart_max_delay_s);
-  g_autoptr (json_t) init = json_pack ("{s:s, s:s, s:b, s:[]}", "t", "init", "login_id", id,
-                                       "saved", saved, "meta");
+  g_autoptr (json_t) init = init_frame (b, id, saved);
   pa_worker_set_init (l->worker, init);
   if (!pa_worker_start (l->worker, error))
     {

@@ -1577,3 +1577,30 @@ pa_store_kv_get (PaStore *store, const char *key)
   g_return_val_if_fail (key != NULL, NULL);
   return store_lookup_text (store, "SELECT value FROM kv WHERE key = ?", "t", key);
 }
+
+json_t *
+pa_store_meta_list (PaStore *store, const char *login_id)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PaStoreStmt) stmt = NULL;
+  json_t *result = json_array ();
+  int rc = SQLITE_ERROR;
+
+  g_return_val_if_fail (store != NULL && login_id != NULL, result);
+
+  stmt = store_stmt (store, &error,
+                     "SELECT scope, id, value FROM meta WHERE login_id = ? ORDER BY scope, id", "t",
+                     login_id);
+  if (stmt != NULL)
+    while ((rc = store_step (store, stmt, &error)) == SQLITE_ROW)
+      json_array_append_new (result,
+                             json_pack ("{s:i, s:s, s:s}", "scope", sqlite3_column_int (stmt, 0),
+                                        "id", (const char *) sqlite3_column_text (stmt, 1),
+                                        "value", (const char *) sqlite3_column_text (stmt, 2)));
+  if (rc != SQLITE_DONE)
+    {
+      log_lookup_error (error);
+      json_array_clear (result);
+    }
+  return result;
+}

@@ -173,6 +173,9 @@ gboolean pa_store_ministry_plugin_get (PaStore *store, const char *ministry, con
 gboolean pa_store_meta_set (PaStore *store, const char *login_id, int scope, const char *id,
                             const char *value, GError **error);
 char *pa_store_meta_get (PaStore *store, const char *login_id, int scope, const char *id);
+/* Every metadata value of a login, for the worker's init frame: array of
+ * {"scope": int, "id", "value"} (transfer full; empty on error). */
+json_t *pa_store_meta_list (PaStore *store, const char *login_id);
 gboolean pa_store_kv_set (PaStore *store, const char *key, const char *value, GError **error);
 char *pa_store_kv_get (PaStore *store, const char *key);
 

@@ -838,6 +838,17 @@ test_rows (Fixture *fx, gconstpointer data)
   g_assert_cmpstr (s1, ==, "v-contact");
   g_clear_pointer (&s1, g_free);
   g_assert_null (pa_store_meta_get (store, "l1", 3, "chat"));
+  {
+    /* The worker's init frame: every value of one login, nothing of others. */
+    g_autoptr (json_t) list = pa_store_meta_list (store, "l1");
+    g_assert_cmpuint (json_array_size (list), ==, 2);
+    g_assert_cmpint (json_integer_value (json_object_get (json_array_get (list, 0), "scope")), ==,
+                     1);
+    g_assert_cmpstr (json_string_value (json_object_get (json_array_get (list, 0), "value")), ==,
+                     "v-chat-2");
+    g_assert_cmpstr (json_string_value (json_object_get (json_array_get (list, 1), "value")), ==,
+                     "v-contact");
+  }
   g_assert_true (pa_store_meta_set (store, "l1", 1, "chat", NULL, &error));
   g_assert_null (pa_store_meta_get (store, "l1", 1, "chat"));
   s1 = pa_store_meta_get (store, "l2", 1, "chat");
