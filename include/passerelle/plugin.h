@@ -328,7 +328,8 @@ typedef struct {
   void (*log) (PaHost *host, PaLogLevel level, const char *message);
 
   /* Hand one remote event to the host.  Returns a local sequence number
-   * (>0).  When the host has stored the event durably it calls
+   * (>0), or 0 when the event is refused (struct_size too small, unknown
+   * type) and was not sent.  When the host has stored the event durably it calls
    * PaPluginDescriptor.event_persisted with that number, so the plugin may
    * acknowledge the event to its network only then. */
   uint64_t (*emit) (PaHost *host, const PaEvent *event);

@@ -40,8 +40,10 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (PaTxn, pa_txn_free)
 
 /* Parse and validate a transaction body.  Errors: PA_ERROR_JSON with
  * message starting "M_NOT_JSON:" or "M_BAD_JSON:"; PA_ERROR_TOO_LARGE when
- * more than max_events events.  Depth is limited (jansson) and each event
- * must be an object with string "type". */
+ * more than max_events events (also the cap on ephemeral and to_device).
+ * Nesting deeper than 64 is refused by a scan of the raw bytes before
+ * jansson parses them; malformed events are skipped with a warning, a
+ * non-array "events" is M_BAD_JSON. */
 PaTxn *pa_txn_parse (const char *data, gsize len, guint max_events, GError **error);
 
 /* Handlers.  Returning FALSE from `txn` with *error set answers 500 so the
