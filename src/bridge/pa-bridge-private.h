@@ -75,12 +75,20 @@ struct _PaBridge {
   /* inbound (HS → AS) processing */
   gboolean inbound_scheduled;
   gboolean inbound_busy;
+  json_t *inbound_cache;     /* rows read ahead from the inbound queue */
+  size_t inbound_cache_pos;
+  gint64 inbound_current_seq;
+  /* group commit */
+  gboolean batch_open;
+  guint batch_source;
+  GPtrArray *pending_acks;   /* (login id, seq) pairs, as strings */
   /* remote (legacy → Matrix) processing */
   gboolean remote_scheduled;
   gboolean remote_busy;
   guint remote_retry_source;
   /* outbound queue */
   GHashTable *outbound_busy; /* queue_key set */
+  GHashTable *outbound_flights; /* requests in flight (freed if we stop first) */
   guint outbound_timer;
   gboolean outbound_scheduled;
   guint outbound_max_inflight;
@@ -91,6 +99,12 @@ struct _PaBridge {
 };
 
 /* ---- pa-bridge.c */
+/* Open the group-commit transaction if none is (committed when idle). */
+void pa_bridge_batch (PaBridge *b);
+/* Commit now and send the acks that waited for it. */
+void pa_bridge_flush (PaBridge *b);
+/* Tell the worker of login_id that event seq is stored, once committed. */
+void pa_bridge_defer_ack (PaBridge *b, const char *login_id, gint64 seq);
 void pa_bridge_schedule_inbound (PaBridge *b);
 void pa_bridge_schedule_remote (PaBridge *b);
 /* Send a notice (m.notice) as the bot into room_id through the queue. */
@@ -115,6 +129,7 @@ gboolean pa_bridge_ministry_plugin_enabled (PaBridge *b, const PaMinistry *m, co
 
 /* ---- pa-outbound.c */
 void pa_outbound_kick (PaBridge *b);
+void pa_outbound_flight_free (gpointer flight);
 /* Items still queued for this room (ordering key). */
 gboolean pa_outbound_room_pending (PaBridge *b, const char *room_id);
 

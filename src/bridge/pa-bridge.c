@@ -145,6 +145,80 @@ pa_bridge_plugin_allowed (PaBridge *b, const char *mxid, const char *plugin, cha
   return TRUE;
 }
 
+/* ------------------------------------------------------ group commit */
+
+/* Writes made while handling a burst of I/O (worker frames, inbound
+ * events, homeserver answers) share one SQLite transaction, committed when
+ * the loop has nothing more urgent to do.  Durability points flush first:
+ * the 200 to a homeserver transaction, and the "persisted" acks to
+ * workers, which are held until their rows are committed. */
+static gboolean
+batch_commit_idle (gpointer data)
+{
+  PaBridge *b = data;
+  b->batch_source = 0;
+  pa_bridge_flush (b);
+  return G_SOURCE_REMOVE;
+}
+
+void
+pa_bridge_batch (PaBridge *b)
+{
+  if (b->batch_open)
+    return;
+  g_autoptr (GError) error = NULL;
+  if (!pa_store_begin (b->store, &error))
+    {
+      g_warning ("store: %s", error->message);
+      return;
+    }
+  b->batch_open = TRUE;
+  b->batch_source = g_idle_add_full (G_PRIORITY_DEFAULT_IDLE - 10, batch_commit_idle, b, NULL);
+}
+
+void
+pa_bridge_flush (PaBridge *b)
+{
+  if (b->batch_source)
+    {
+      g_source_remove (b->batch_source);
+      b->batch_source = 0;
+    }
+  if (b->batch_open)
+    {
+      g_autoptr (GError) error = NULL;
+      b->batch_open = FALSE;
+      if (!pa_store_commit (b->store, &error))
+        {
+          /* Nothing of the batch is stored: the acks are not sent, so the
+           * networks redeliver; inbound events stay queued. */
+          g_critical ("store commit failed, batch lost: %s", error->message);
+          g_ptr_array_set_size (b->pending_acks, 0);
+          return;
+        }
+    }
+  for (guint i = 0; i < b->pending_acks->len; i += 2)
+    {
+      PaAccount *l = pa_login_by_id (b, g_ptr_array_index (b->pending_acks, i));
+      const char *seq = g_ptr_array_index (b->pending_acks, i + 1);
+      if (l == NULL)
+        continue;
+      g_autoptr (json_t) ack = json_pack ("{s:s, s:I}", "t", "persisted", "seq",
+                                          (json_int_t) g_ascii_strtoll (seq, NULL, 10));
+      pa_worker_send (l->worker, ack);
+    }
+  g_ptr_array_set_size (b->pending_acks, 0);
+}
+
+void
+pa_bridge_defer_ack (PaBridge *b, const char *login_id, gint64 seq)
+{
+  g_ptr_array_add (b->pending_acks, g_strdup (login_id));
+  g_ptr_array_add (b->pending_acks, g_strdup_printf ("%" G_GINT64_FORMAT, seq));
+  if (!b->batch_open)
+    pa_bridge_flush (b);
+}
+
 /* ------------------------------------------------ HS → AS transactions */
 
 static gboolean
@@ -161,6 +235,8 @@ on_txn (const char *txn_id, PaTxn *txn, gpointer user_data, GError **error)
   g_autofree char *key = g_strdup_printf ("%s:%.32s", txn_id, digest);
   if (!pa_store_txn_accept (b->store, key, txn->events, &dup, error))
     return FALSE;
+  /* The 200 promises the events are stored: commit before answering. */
+  pa_bridge_flush (b);
   if (dup)
     {
       g_debug ("transaction %s replayed: ignored", txn_id);
@@ -178,10 +254,6 @@ on_txn (const char *txn_id, PaTxn *txn, gpointer user_data, GError **error)
   return TRUE;
 }
 
-static gboolean inbound_step (PaBridge *b);
-
-static gint64 inbound_current_seq;
-
 static void
 inbound_event_done (PaBridge *b)
 {
@@ -189,30 +261,37 @@ inbound_event_done (PaBridge *b)
   /* Only now does the event leave the queue: a crash while it was being
    * handled replays it, and the handlers are idempotent (deterministic
    * txn ids). */
-  if (!pa_store_inbound_done (b->store, inbound_current_seq, &error))
+  pa_bridge_batch (b);
+  if (!pa_store_inbound_done (b->store, b->inbound_current_seq, &error))
     g_warning ("inbound queue: %s", error->message);
   b->inbound_busy = FALSE;
   pa_bridge_schedule_inbound (b);
 }
 
 /* Processes inbound events one at a time, in order.  Each handler may be
- * asynchronous (it calls inbound_event_done when finished). */
+ * asynchronous (it calls inbound_event_done when finished).  Rows are read
+ * from the store a hundred at a time. */
 static gboolean
 inbound_step (PaBridge *b)
 {
   if (b->inbound_busy)
     return FALSE;
-  g_autoptr (GError) error = NULL;
-  g_autoptr (json_t) batch = pa_store_inbound_peek (b->store, 1, &error);
-  if (batch == NULL)
+  if (b->inbound_cache == NULL || b->inbound_cache_pos >= json_array_size (b->inbound_cache))
     {
-      g_warning ("inbound queue: %s", error ? error->message : "?");
-      return FALSE;
+      g_autoptr (GError) error = NULL;
+      g_clear_pointer (&b->inbound_cache, json_decref);
+      b->inbound_cache_pos = 0;
+      b->inbound_cache = pa_store_inbound_peek (b->store, 100, &error);
+      if (b->inbound_cache == NULL)
+        {
+          g_warning ("inbound queue: %s", error ? error->message : "?");
+          return FALSE;
+        }
+      if (json_array_size (b->inbound_cache) == 0)
+        return FALSE;
     }
-  if (json_array_size (batch) == 0)
-    return FALSE;
-  json_t *row = json_array_get (batch, 0);
-  inbound_current_seq = json_integer_value (json_object_get (row, "seq"));
+  json_t *row = json_array_get (b->inbound_cache, b->inbound_cache_pos++);
+  b->inbound_current_seq = json_integer_value (json_object_get (row, "seq"));
   json_t *event = json_object_get (row, "event");
   b->inbound_busy = TRUE;
   pa_matrix_event_handle (b, event, inbound_event_done);
@@ -224,9 +303,10 @@ inbound_idle (gpointer data)
 {
   PaBridge *b = data;
   b->inbound_scheduled = FALSE;
-  /* Handle synchronous events in a burst, yielding to the loop every 64. */
+  pa_bridge_batch (b);
+  /* Handle synchronous events in a burst, yielding to the loop every 256. */
   gboolean more = TRUE;
-  for (int i = 0; i < 64 && more && !b->inbound_busy; i++)
+  for (int i = 0; i < 256 && more && !b->inbound_busy; i++)
     more = inbound_step (b);
   if (more && !b->inbound_busy)
     pa_bridge_schedule_inbound (b);
@@ -353,7 +433,10 @@ pa_bridge_new (PaConfig *config, const char *self_exe, GError **error)
   b->rooms = g_hash_table_new (g_str_hash, g_str_equal);
   b->ghosts_ok = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   b->outbound_busy = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  b->outbound_flights = g_hash_table_new_full (g_direct_hash, g_direct_equal,
+                                               pa_outbound_flight_free, NULL);
   b->outbound_max_inflight = 16;
+  b->pending_acks = g_ptr_array_new_with_free_func (g_free);
   b->next_op_id = 1;
   b->loop = g_main_loop_new (NULL, FALSE);
   return b;
@@ -492,6 +575,7 @@ pa_bridge_free (PaBridge *b)
   for (guint i = 0; i < G_N_ELEMENTS (b->signal_sources); i++)
     if (b->signal_sources[i])
       g_source_remove (b->signal_sources[i]);
+  pa_bridge_flush (b);
   GHashTableIter it;
   gpointer v;
   g_hash_table_iter_init (&it, b->logins);
@@ -515,7 +599,11 @@ pa_bridge_free (PaBridge *b)
     room_cache_free (v);
   g_hash_table_destroy (b->rooms);
   g_hash_table_destroy (b->ghosts_ok);
+  g_ptr_array_unref (b->pending_acks);
+  json_decref (b->inbound_cache);
   g_hash_table_destroy (b->outbound_busy);
+  /* After cancel_all: the requests' callbacks will never run. */
+  g_hash_table_destroy (b->outbound_flights);
   g_main_loop_unref (b->loop);
   g_free (b->bot_mxid);
   g_free (b->self_exe);

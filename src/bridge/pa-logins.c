@@ -314,6 +314,8 @@ login_state (PaAccount *l, json_t *frame)
   if (state == NULL)
     return;
   gboolean changed = g_strcmp0 (l->state, state) != 0;
+  if (changed)
+    g_message ("login %s: %s%s%s", l->id, state, message ? ": " : "", message ? message : "");
   gboolean was_connected = g_strcmp0 (l->state, "connected") == 0;
   if (g_str_equal (state, "connected") && l->remote_id)
     l->logged_in = TRUE;
@@ -424,9 +426,8 @@ remote_event (PaAccount *l, json_t *frame)
       g_warning ("could not store a remote event: %s", e->message);
       return;
     }
-  /* Durable now (or already known): the plugin may ack its network. */
-  g_autoptr (json_t) ack = json_pack ("{s:s, s:I}", "t", "persisted", "seq", seq);
-  pa_worker_send (l->worker, ack);
+  /* Once committed (or already known), the plugin may ack its network. */
+  pa_bridge_defer_ack (b, l->id, seq);
   pa_bridge_schedule_remote (b);
 }
 
@@ -444,6 +445,7 @@ on_frame (PaWorker *w, json_t *frame, gpointer user_data)
   const char *t = str (frame, "t");
   if (t == NULL)
     return;
+  pa_bridge_batch (l->bridge);
   if (g_str_equal (t, "event"))
     remote_event (l, frame);
   else if (g_str_equal (t, "result"))

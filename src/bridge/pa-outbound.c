@@ -19,6 +19,14 @@ typedef struct {
   PaOutboundItem *item;
 } Flight;
 
+void
+pa_outbound_flight_free (gpointer data)
+{
+  Flight *f = data;
+  pa_outbound_item_free (f->item);
+  g_free (f);
+}
+
 static void dispatch (PaBridge *b);
 
 static gboolean
@@ -82,6 +90,7 @@ sent_cb (PaMatrix *mx, const PaMatrixResponse *resp, gpointer user_data)
   PaBridge *b = f->bridge;
   PaOutboundItem *it = f->item;
   g_autoptr (GError) error = NULL;
+  pa_bridge_batch (b);
 
   if (pa_matrix_response_ok (resp)
       || (resp->status >= 400 && resp->status < 500 && resp->status != 429))
@@ -115,8 +124,7 @@ sent_cb (PaMatrix *mx, const PaMatrixResponse *resp, gpointer user_data)
         g_warning ("outbound queue: %s", error->message);
     }
   g_hash_table_remove (b->outbound_busy, it->queue_key);
-  pa_outbound_item_free (it);
-  g_free (f);
+  g_hash_table_remove (b->outbound_flights, f); /* frees f and its item */
   /* Senders of legacy events wait for their room to drain (replies). */
   pa_bridge_schedule_remote (b);
   dispatch (b);
@@ -146,6 +154,7 @@ dispatch (PaBridge *b)
       Flight *f = g_new0 (Flight, 1);
       f->bridge = b;
       f->item = it;
+      g_hash_table_add (b->outbound_flights, f);
       PaMatrixRequest req = {
         .method = it->method,
         .path = it->path,

@@ -628,6 +628,7 @@ pa_remote_process_next (PaBridge *b)
 {
   if (b->remote_busy)
     return;
+  pa_bridge_batch (b);
   g_autoptr (GError) error = NULL;
   g_autoptr (json_t) rows = pa_store_remote_peek (b->store, 1, &error);
   if (rows == NULL)

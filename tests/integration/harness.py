@@ -235,11 +235,20 @@ class Bridge:
 
     def start(self, wait=True):
         self.log = open(self.log_path, "ab")
+        self._log_start = self.log.tell()
         env = dict(os.environ, G_MESSAGES_DEBUG=os.environ.get("PA_TEST_DEBUG", ""))
-        self.proc = subprocess.Popen([PASSERELLE, "-c", self.config], stdout=self.log,
-                                     stderr=subprocess.STDOUT, env=env)
+        cmd = [PASSERELLE, "-c", self.config]
+        if os.environ.get("PA_VALGRIND"):
+            # memcheck on the host (workers are separate processes, not traced).
+            self.valgrind_log = os.path.join(self.dir, "valgrind-%d.log" % time.time_ns())
+            supp = os.path.join(SOURCE_ROOT, "tests", "valgrind.supp")
+            cmd = ["valgrind", "--error-exitcode=99", "--leak-check=full",
+                   "--suppressions=" + supp,
+                   "--errors-for-leak-kinds=definite", "--show-leak-kinds=definite",
+                   "--log-file=" + self.valgrind_log] + cmd
+        self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT, env=env)
         if wait:
-            wait_until(lambda: self._log_contains("ready as") or self._dead(), timeout=60,
+            wait_until(lambda: self._log_contains("ready as") or self._dead(), timeout=120,
                        what="passerelle to start")
             assert not self._dead(), "passerelle exited: " + self.tail()
 
@@ -247,7 +256,9 @@ class Bridge:
         return self.proc.poll() is not None
 
     def _log_contains(self, text):
+        """Whether this run's part of the log (not an earlier run's) has text."""
         with open(self.log_path, "rb") as f:
+            f.seek(self._log_start)
             return text.encode() in f.read()
 
     def tail(self, n=40):
@@ -263,10 +274,14 @@ class Bridge:
         if self.proc and self.proc.poll() is None:
             self.proc.terminate()
             try:
-                self.proc.wait(15)
+                self.proc.wait(60 if os.environ.get("PA_VALGRIND") else 15)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+            if os.environ.get("PA_VALGRIND"):
+                with open(self.valgrind_log) as f:
+                    report = f.read()
+                assert self.proc.returncode != 99, "valgrind found errors:\n" + report[-4000:]
 
     def worker_pids(self):
         """PIDs of this bridge's worker processes (children running --worker)."""
