@@ -77,7 +77,7 @@ extern "C" {
 
 #define PA_PLUGIN_MAGIC 0x50534C45u /* "PSLE" */
 #define PA_PLUGIN_ABI_MAJOR 1
-#define PA_PLUGIN_ABI_MINOR 0
+#define PA_PLUGIN_ABI_MINOR 1
 #define PA_PLUGIN_ENTRY_SYMBOL "pa_plugin_get_descriptor"
 
 /* True when the struct pointed to by `s` (which starts with struct_size)
@@ -153,7 +153,18 @@ typedef struct {
   double latitude, longitude; /* PA_MSG_LOCATION */
   const char *reply_to;   /* legacy message id this answers, or NULL */
   const char *forwarded_from; /* display name of the original author, or NULL */
+  /* ABI 1.1: */
+  uint32_t flags;         /* PA_CONTENT_* bits */
 } PaContent;
+
+/* PaContent.flags (ABI 1.1): facts about a message that its text alone
+ * does not carry, mostly from export files. */
+enum {
+  PA_CONTENT_EDITED = 1u << 0,       /* the message had been edited */
+  PA_CONTENT_DELETED = 1u << 1,      /* a "this message was deleted" placeholder */
+  PA_CONTENT_NOT_INCLUDED = 1u << 2, /* media the export did not include */
+  PA_CONTENT_SYSTEM = 1u << 3,       /* a system / service line */
+};
 
 /* ---------------------------------------------------------- chats, users */
 

@@ -225,6 +225,8 @@ pa_wire_content_to_json (const PaContent *c, GError **error)
     }
   set_str (o, "reply_to", c->reply_to);
   set_str (o, "forwarded_from", c->forwarded_from);
+  if (PA_HAS_MEMBER (c, PaContent, flags))
+    set_uint (o, "flags", c->flags);
   return o;
 }
 
@@ -617,7 +619,7 @@ pa_wire_content_from_json (json_t *obj, PaContent *out, GError **error)
       g_set_error (error, PA_ERROR, PA_ERROR_JSON, "unknown content kind \"%s\"", kind);
       return FALSE;
     }
-  guint64 size, width, height, duration;
+  guint64 size, width, height, duration, flags;
   if (!pa_wire_get_string (obj, "text", FALSE, &out->text, error)
       || !pa_wire_get_string (obj, "html", FALSE, &out->html, error)
       || !pa_wire_get_string (obj, "media_path", FALSE, &out->media_path, error)
@@ -630,8 +632,10 @@ pa_wire_content_from_json (json_t *obj, PaContent *out, GError **error)
       || !get_real (obj, "latitude", &out->latitude, error)
       || !get_real (obj, "longitude", &out->longitude, error)
       || !pa_wire_get_string (obj, "reply_to", FALSE, &out->reply_to, error)
-      || !pa_wire_get_string (obj, "forwarded_from", FALSE, &out->forwarded_from, error))
+      || !pa_wire_get_string (obj, "forwarded_from", FALSE, &out->forwarded_from, error)
+      || !pa_wire_get_uint (obj, "flags", G_MAXUINT32, 0, &flags, error))
     return FALSE;
+  out->flags = (guint32) flags;
   out->media_size = size;
   out->width = (guint32) width;
   out->height = (guint32) height;

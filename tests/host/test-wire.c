@@ -22,6 +22,7 @@ test_content_roundtrip (void)
     .longitude = 2.35,
     .reply_to = "m-1",
     .forwarded_from = "Carol",
+    .flags = PA_CONTENT_EDITED | PA_CONTENT_NOT_INCLUDED,
   };
   g_autoptr (GError) error = NULL;
   g_autoptr (json_t) j = pa_wire_content_to_json (&c, &error);
@@ -47,6 +48,7 @@ test_content_roundtrip (void)
   g_assert_cmpfloat (back.longitude, ==, 2.35);
   g_assert_cmpstr (back.reply_to, ==, "m-1");
   g_assert_cmpstr (back.forwarded_from, ==, "Carol");
+  g_assert_cmpuint (back.flags, ==, PA_CONTENT_EDITED | PA_CONTENT_NOT_INCLUDED);
 
   /* Absent strings are omitted, and coordinates belong to locations only. */
   PaContent t = { .struct_size = sizeof t, .kind = PA_MSG_TEXT, .text = "hi" };

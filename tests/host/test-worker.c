@@ -265,7 +265,8 @@ test_roundtrip (void)
   g_assert_cmpstr (str (hello, "plugin"), ==, "echo");
   g_assert_cmpstr (str (hello, "display_name"), ==, "Echo");
   g_assert_cmpstr (str (hello, "version"), ==, "0.1");
-  g_assert_cmpstr (str (hello, "abi"), ==, "1.0");
+  g_autofree char *abi = g_strdup_printf ("%d.%d", PA_PLUGIN_ABI_MAJOR, PA_PLUGIN_ABI_MINOR);
+  g_assert_cmpstr (str (hello, "abi"), ==, abi);
   g_assert_cmpint (num (hello, "capabilities"), ==, PA_CAP_LOGIN | PA_CAP_IMPORT | PA_CAP_GROUPS);
   g_assert_true (json_is_true (json_object_get (hello, "import")));
   json_t *flows = json_object_get (hello, "flows");
@@ -790,7 +791,7 @@ test_describe (void)
   g_autoptr (json_t) none = pa_worker_describe (exe, bad, &error);
   g_assert_null (none);
   g_assert_error (error, PA_ERROR, PA_ERROR_PLUGIN);
-  g_assert_nonnull (strstr (error->message, "ABI 2.0"));
+  g_assert_nonnull (strstr (error->message, "ABI 2."));
   g_clear_error (&error);
 
   g_autoptr (json_t) none2 = pa_worker_describe ("/nonexistent/passerelle", echo, &error);
