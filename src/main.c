@@ -4,12 +4,15 @@
  *   passerelle -c config.yaml                 run the bridge
  *   passerelle -e config.yaml                 write a commented example config
  *   passerelle -g -c config.yaml -r reg.yaml  write the registration file
+ *   passerelle import whatsapp FILE -c config.yaml --user @agent:hs
+ *                                             queue a history import and follow it
  *   passerelle --worker …                     internal: one plugin worker */
 #define G_LOG_DOMAIN "passerelle"
 
 #include "bridge/pa-bridge.h"
 #include "config/pa-config.h"
 #include "host/pa-worker.h"
+#include "pa-import-cli.h"
 #include "pa-build-config.h"
 #include "pa-common.h"
 #include "passerelle/plugin.h"
@@ -30,6 +33,8 @@ main (int argc, char **argv)
 {
   if (argc > 1 && g_str_equal (argv[1], "--worker"))
     return pa_worker_main (argc, argv);
+  if (argc > 1 && g_str_equal (argv[1], "import"))
+    return pa_import_cli (argc, argv);
 
   g_autofree char *config_path = NULL;
   g_autofree char *example_path = NULL;

@@ -53,6 +53,18 @@ typedef struct {
   GHashTable *pending;  /* op_id (guint64*) → PaPendingOp* */
 } PaAccount;
 
+typedef struct _PaImportJob PaImportJob;
+
+/* A lane of remote events processed one at a time, in order: the live
+ * lane (every login's events) or one history import job's lane. */
+typedef struct {
+  PaBridge *bridge;
+  PaImportJob *job; /* NULL for the live lane */
+  gboolean busy;
+  gboolean scheduled;
+  guint retry_source;
+} PaLane;
+
 /* A portal's cached state (rows live in the store). */
 typedef struct {
   char *room_id;
@@ -83,9 +95,10 @@ struct _PaBridge {
   guint batch_source;
   GPtrArray *pending_acks;   /* (login id, seq) pairs, as strings */
   /* remote (legacy → Matrix) processing */
-  gboolean remote_scheduled;
-  gboolean remote_busy;
-  guint remote_retry_source;
+  PaLane live;
+  /* history imports */
+  GHashTable *imports;     /* job id → PaImportJob* */
+  guint import_timer;
   /* outbound queue */
   GHashTable *outbound_busy; /* queue_key set */
   GHashTable *outbound_flights; /* requests in flight (freed if we stop first) */
@@ -162,7 +175,8 @@ void pa_portal_management_room (PaBridge *b, const char *owner, PaPortalFunc don
                                 gpointer user_data);
 
 /* ---- pa-remote.c (legacy → Matrix) */
-void pa_remote_process_next (PaBridge *b);
+void pa_lane_schedule (PaLane *lane);
+void pa_lane_cancel (PaLane *lane);
 /* Media: upload a local file, callback with the mxc URI. */
 typedef void (*PaUploadFunc) (PaBridge *b, const char *mxc, const char *error, gpointer user_data);
 void pa_media_upload (PaBridge *b, const char *path, const char *name, const char *mimetype,
@@ -174,6 +188,21 @@ void pa_matrix_event_handle (PaBridge *b, json_t *event, void (*done) (PaBridge 
 /* Outbound completion hook: record message map etc. */
 void pa_matrix_event_sent (PaBridge *b, json_t *on_done, const char *event_id,
                            const PaMatrixResponse *resp);
+
+/* ---- pa-import.c (history import jobs) */
+void pa_import_start (PaBridge *b);
+void pa_import_stop_all (PaBridge *b);
+/* The import lane met a chat: find or create its room. */
+void pa_import_room_ensure (PaImportJob *job, const char *chat_id, json_t *chat,
+                            PaPortalFunc done, gpointer user_data);
+PaAccount *pa_import_account (PaImportJob *job);
+const char *pa_import_source (PaImportJob *job);
+const char *pa_import_display_suffix (PaImportJob *job);
+/* An agent uploaded an export to their management room. */
+void pa_import_from_upload (PaBridge *b, const char *owner, const char *room_id, json_t *content);
+/* The agent answered an import question; FALSE if none was pending. */
+gboolean pa_import_handle_answer (PaBridge *b, const char *owner, const char *room_id,
+                                  const char *text);
 
 /* ---- pa-commands.c */
 void pa_commands_handle (PaBridge *b, const char *room_id, const char *sender,

@@ -322,22 +322,10 @@ pa_bridge_schedule_inbound (PaBridge *b)
   g_idle_add (inbound_idle, b);
 }
 
-static gboolean
-remote_idle (gpointer data)
-{
-  PaBridge *b = data;
-  b->remote_scheduled = FALSE;
-  pa_remote_process_next (b);
-  return G_SOURCE_REMOVE;
-}
-
 void
 pa_bridge_schedule_remote (PaBridge *b)
 {
-  if (b->remote_scheduled || b->remote_busy)
-    return;
-  b->remote_scheduled = TRUE;
-  g_idle_add (remote_idle, b);
+  pa_lane_schedule (&b->live);
 }
 
 /* --------------------------------------------------- user/alias queries */
@@ -438,6 +426,8 @@ pa_bridge_new (PaConfig *config, const char *self_exe, GError **error)
   b->outbound_max_inflight = 16;
   b->pending_acks = g_ptr_array_new_with_free_func (g_free);
   b->next_op_id = 1;
+  b->live.bridge = b;
+  b->imports = g_hash_table_new (g_str_hash, g_str_equal);
   b->loop = g_main_loop_new (NULL, FALSE);
   return b;
 }
@@ -532,6 +522,7 @@ pa_bridge_run (PaBridge *b, GError **error)
   b->signal_sources[0] = g_unix_signal_add (SIGINT, on_signal, b);
   b->signal_sources[1] = g_unix_signal_add (SIGTERM, on_signal, b);
   pa_login_resume_all (b);
+  pa_import_start (b);
   pa_bridge_schedule_inbound (b);
   pa_bridge_schedule_remote (b);
   pa_outbound_kick (b);
@@ -584,8 +575,8 @@ pa_bridge_free (PaBridge *b)
   g_hash_table_destroy (b->logins);
   if (b->outbound_timer)
     g_source_remove (b->outbound_timer);
-  if (b->remote_retry_source)
-    g_source_remove (b->remote_retry_source);
+  pa_import_stop_all (b);
+  pa_lane_cancel (&b->live);
   pa_matrix_cancel_all (b->mx);
   g_clear_pointer (&b->as, pa_appservice_free);
   pa_matrix_free (b->mx);
@@ -599,6 +590,7 @@ pa_bridge_free (PaBridge *b)
     room_cache_free (v);
   g_hash_table_destroy (b->rooms);
   g_hash_table_destroy (b->ghosts_ok);
+  g_hash_table_destroy (b->imports);
   g_ptr_array_unref (b->pending_acks);
   json_decref (b->inbound_cache);
   g_hash_table_destroy (b->outbound_busy);

@@ -650,12 +650,21 @@ pa_matrix_event_handle (PaBridge *b, json_t *ev, void (*done) (PaBridge *b))
           return;
         }
       const char *body = str (content, "body");
+      const char *msgtype = str (content, "msgtype");
+      if (g_strcmp0 (msgtype, "m.file") == 0 && str (content, "url"))
+        {
+          /* An export to import. */
+          pa_import_from_upload (b, sender, room_id, content);
+          finish (b, done);
+          return;
+        }
       if (body == NULL)
         {
           finish (b, done);
           return;
         }
-      if (!pa_login_handle_answer (b, sender, room_id, str (ev, "event_id"), body))
+      if (!pa_import_handle_answer (b, sender, room_id, body)
+          && !pa_login_handle_answer (b, sender, room_id, str (ev, "event_id"), body))
         pa_commands_handle (b, room_id, sender, str (ev, "event_id"), body, TRUE);
       finish (b, done);
       return;

@@ -13,6 +13,7 @@
 
 typedef struct {
   PaBridge *b;
+  PaLane *lane;
   gint64 seq;
   PaAccount *login;
   json_t *ev;         /* the wire event (owned) */
@@ -40,34 +41,36 @@ static void
 work_done (Work *w)
 {
   PaBridge *b = w->b;
+  PaLane *lane = w->lane;
   g_autoptr (GError) error = NULL;
+  pa_bridge_batch (b);
   if (!pa_store_remote_done (b->store, w->seq, &error))
     g_warning ("remote queue: %s", error->message);
   b->n_remote++;
   work_free (w);
-  b->remote_busy = FALSE;
-  pa_bridge_schedule_remote (b);
+  lane->busy = FALSE;
+  pa_lane_schedule (lane);
 }
 
 static gboolean
 retry_timeout (gpointer data)
 {
-  PaBridge *b = data;
-  b->remote_retry_source = 0;
-  pa_bridge_schedule_remote (b);
+  PaLane *lane = data;
+  lane->retry_source = 0;
+  pa_lane_schedule (lane);
   return G_SOURCE_REMOVE;
 }
 
-/* Leave the event at the head of the table and try again later (the
+/* Leave the event at the head of its lane and try again later (the
  * homeserver is unreachable, or a reply target is still being sent). */
 static void
 work_defer (Work *w, guint delay_ms)
 {
-  PaBridge *b = w->b;
+  PaLane *lane = w->lane;
   work_free (w);
-  b->remote_busy = FALSE;
-  if (b->remote_retry_source == 0)
-    b->remote_retry_source = g_timeout_add (delay_ms, retry_timeout, b);
+  lane->busy = FALSE;
+  if (lane->retry_source == 0)
+    lane->retry_source = g_timeout_add (delay_ms, retry_timeout, lane);
 }
 
 static const char *
@@ -283,6 +286,29 @@ send_message (Work *w)
   if (reply_event)
     json_object_set_new (content, "m.relates_to",
                          json_pack ("{s:{s:s}}", "m.in_reply_to", "event_id", reply_event));
+  json_int_t flags = json_integer_value (json_object_get (c, "flags"));
+  if (flags & PA_CONTENT_EDITED)
+    {
+      /* History cannot hold the edit itself; say so where it shows. */
+      g_autofree char *body = g_strdup_printf ("%s (edited)", json_string_value (
+                                                   json_object_get (content, "body")));
+      json_object_set_new (content, "body", json_string (body));
+    }
+  if (w->lane->job)
+    {
+      /* Imported events are told apart from live ones. */
+      json_t *mark = json_pack ("{s:s, s:s?}", "source", pa_import_source (w->lane->job), "id",
+                                mid);
+      if (flags & PA_CONTENT_EDITED)
+        json_object_set_new (mark, "edited", json_true ());
+      if (flags & PA_CONTENT_DELETED)
+        json_object_set_new (mark, "deleted", json_true ());
+      if (flags & PA_CONTENT_NOT_INCLUDED)
+        json_object_set_new (mark, "not_included", json_true ());
+      if (flags & PA_CONTENT_SYSTEM)
+        json_object_set_new (mark, "system", json_true ());
+      json_object_set_new (content, "fr.passerelle.import", mark);
+    }
   g_autoptr (json_t) done = on_done_map (w, mid);
   g_autofree char *seed = g_strjoin ("\x1f", w->login->id, w->chat_id, mid, NULL);
   pa_bridge_queue_send (b, w->room_id, w->ghost, etype, content,
@@ -448,12 +474,20 @@ with_room (PaBridge *b, const char *room_id, const char *error, gpointer user_da
           if (id == NULL || (me && g_str_equal (id, me)))
             continue;
           g_autofree char *gm = pa_ghost_mxid (b, w->login->plugin, id);
-          pa_ghost_ensure (b, w->login->plugin, id, str (m, "name"), str (m, "avatar_path"), NULL,
-                           NULL);
+          g_autofree char *mname = NULL;
+          if (w->lane->job && str (m, "name"))
+            mname = g_strdup_printf ("%s (%s)", str (m, "name"),
+                                     pa_import_display_suffix (w->lane->job));
+          else
+            mname = g_strdup (str (m, "name"));
+          /* History imports join ghosts when they first speak. */
+          if (w->lane->job)
+            continue;
+          pa_ghost_ensure (b, w->login->plugin, id, mname, str (m, "avatar_path"), NULL, NULL);
           pa_portal_ensure_member (b, room_id, gm);
         }
       /* members_complete: ghosts no longer listed leave. */
-      if (json_is_true (json_object_get (chat, "members_complete")))
+      if (w->lane->job == NULL && json_is_true (json_object_get (chat, "members_complete")))
         {
           GHashTableIter it;
           gpointer key;
@@ -543,7 +577,10 @@ with_ghost (PaBridge *b, gboolean ok, const char *error, gpointer user_data)
   const char *sender = str (w->ev, "sender_id");
   /* For a DM the peer is the other side, even for our own messages. */
   const char *peer = json_is_true (json_object_get (w->ev, "from_me")) ? w->chat_id : sender;
-  pa_portal_ensure (b, w->login, w->chat_id, chat, peer ? peer : w->chat_id, with_room, w);
+  if (w->lane->job)
+    pa_import_room_ensure (w->lane->job, w->chat_id, chat, with_room, w);
+  else
+    pa_portal_ensure (b, w->login, w->chat_id, chat, peer ? peer : w->chat_id, with_room, w);
 }
 
 static void
@@ -619,18 +656,28 @@ process (Work *w)
     }
   w->ghost = pa_ghost_mxid (b, w->login->plugin, sender);
   json_t *ct = json_object_get (ev, "contact");
-  pa_ghost_ensure (b, w->login->plugin, sender, str (ct, "name"), str (ct, "avatar_path"),
-                   with_ghost, w);
+  g_autofree char *name = NULL;
+  if (w->lane->job && str (ct, "name"))
+    name = g_strdup_printf ("%s (%s)", str (ct, "name"), pa_import_display_suffix (w->lane->job));
+  else
+    name = g_strdup (str (ct, "name"));
+  pa_ghost_ensure (b, w->login->plugin, sender, name, str (ct, "avatar_path"), with_ghost, w);
 }
 
-void
-pa_remote_process_next (PaBridge *b)
+static void
+lane_process (PaLane *lane)
 {
-  if (b->remote_busy)
+  PaBridge *b = lane->bridge;
+  if (lane->busy)
     return;
   pa_bridge_batch (b);
   g_autoptr (GError) error = NULL;
-  g_autoptr (json_t) rows = pa_store_remote_peek (b->store, 1, &error);
+  g_autoptr (json_t) rows = NULL;
+  PaAccount *import_account = lane->job ? pa_import_account (lane->job) : NULL;
+  if (import_account)
+    rows = pa_store_remote_peek_import (b->store, import_account->id, 1, &error);
+  else
+    rows = pa_store_remote_peek (b->store, 1, &error);
   if (rows == NULL)
     {
       g_warning ("remote queue: %s", error ? error->message : "?");
@@ -641,11 +688,12 @@ pa_remote_process_next (PaBridge *b)
   json_t *row = json_array_get (rows, 0);
   Work *w = g_new0 (Work, 1);
   w->b = b;
+  w->lane = lane;
   w->seq = json_integer_value (json_object_get (row, "seq"));
   const char *login_id = str (row, "login_id");
   w->ev = json_loads (str (row, "event") ? str (row, "event") : "", 0, NULL);
-  w->login = login_id ? pa_login_by_id (b, login_id) : NULL;
-  b->remote_busy = TRUE;
+  w->login = import_account ? import_account : (login_id ? pa_login_by_id (b, login_id) : NULL);
+  lane->busy = TRUE;
   if (w->ev == NULL || w->login == NULL)
     {
       g_warning ("remote event %" G_GINT64_FORMAT " for unknown login %s: dropped", w->seq,
@@ -661,4 +709,33 @@ pa_remote_process_next (PaBridge *b)
     }
   w->chat_id = g_strdup (str (w->ev, "chat_id"));
   process (w);
+}
+
+static gboolean
+lane_idle (gpointer data)
+{
+  PaLane *lane = data;
+  lane->scheduled = FALSE;
+  lane_process (lane);
+  return G_SOURCE_REMOVE;
+}
+
+void
+pa_lane_schedule (PaLane *lane)
+{
+  if (lane->scheduled || lane->busy)
+    return;
+  lane->scheduled = TRUE;
+  g_idle_add (lane_idle, lane);
+}
+
+void
+pa_lane_cancel (PaLane *lane)
+{
+  if (lane->retry_source)
+    g_source_remove (lane->retry_source);
+  lane->retry_source = 0;
+  if (lane->scheduled)
+    g_idle_remove_by_data (lane);
+  lane->scheduled = FALSE;
 }

@@ -830,6 +830,12 @@ load_limits (const Loader *l, PaConfig *c, const Node *map, GError **error)
           ok = get_int (l, v, path, 1024, G_GINT64_CONSTANT (16) << 30, &n, error);
           c->max_media_bytes = n;
         }
+      else if (g_str_equal (k->value, "max_import_bytes"))
+        {
+          n = c->max_import_bytes;
+          ok = get_int (l, v, path, 1024, G_GINT64_CONSTANT (1) << 40, &n, error);
+          c->max_import_bytes = n;
+        }
       else if (g_str_equal (k->value, "max_events_per_txn"))
         {
           n = c->max_events_per_txn;
@@ -987,6 +993,7 @@ config_new_defaults (void)
   c->command_prefix = g_strdup ("!pa");
   c->max_body_bytes = 32 * 1024 * 1024;
   c->max_media_bytes = 100 * 1024 * 1024;
+  c->max_import_bytes = G_GINT64_CONSTANT (4) << 30;
   c->max_events_per_txn = 1000;
   c->worker_restart_max_delay_s = 60;
   c->ministries = g_ptr_array_new_with_free_func ((GDestroyNotify) ministry_free);
@@ -1261,6 +1268,8 @@ static const char example_text[] =
   "  max_body_bytes: 33554432\n"
   "  # Largest media file bridged, in bytes.\n"
   "  max_media_bytes: 104857600\n"
+  "  # Largest export file (and total uncompressed archive size) an import may read.\n"
+  "  max_import_bytes: 4294967296\n"
   "  # Transactions with more events are refused (HTTP 413).\n"
   "  max_events_per_txn: 1000\n"
   "\n"

@@ -155,6 +155,24 @@ static const char *const migrations[] = {
   "CREATE TABLE kv ("
   "  key TEXT PRIMARY KEY NOT NULL,"
   "  value TEXT NOT NULL) WITHOUT ROWID;",
+
+  /* v1 → v2: history import jobs, and a lane per remote event so imports
+   * drain beside live traffic instead of in front of it. */
+  "ALTER TABLE remote ADD COLUMN lane INTEGER NOT NULL DEFAULT 0;"
+  "CREATE INDEX remote_by_lane ON remote (lane, login_id, seq);"
+  "CREATE TABLE import_jobs ("
+  "  id TEXT PRIMARY KEY NOT NULL,"
+  "  owner TEXT NOT NULL,"
+  "  plugin TEXT NOT NULL,"
+  "  path TEXT NOT NULL,"
+  "  options TEXT NOT NULL,"
+  "  state TEXT NOT NULL,"
+  "  room_id TEXT,"
+  "  total INTEGER NOT NULL DEFAULT 0,"
+  "  summary TEXT,"
+  "  error TEXT,"
+  "  created_at INTEGER NOT NULL,"
+  "  updated_at INTEGER NOT NULL) WITHOUT ROWID;",
 };
 
 #define SCHEMA_VERSION ((int) G_N_ELEMENTS (migrations))
@@ -835,7 +853,8 @@ pa_store_remote_add (PaStore *store, const char *login_id, const char *dedup_key
         }
     }
   if (!store_run (store, error,
-                  "INSERT INTO remote (login_id, dedup_key, event) VALUES (?, ?, ?)"
+                  "INSERT INTO remote (login_id, dedup_key, event, lane) VALUES (?, ?, ?,"
+                  " CASE WHEN substr (?1, 1, 7) = 'import:' THEN 1 ELSE 0 END)"
                   " ON CONFLICT (dedup_key) DO NOTHING",
                   "ttt", login_id, dedup_key, event_json))
     return -1;
@@ -859,8 +878,8 @@ pa_store_remote_peek (PaStore *store, guint limit, GError **error)
   g_return_val_if_fail (store != NULL, NULL);
 
   stmt = store_stmt (store, error,
-                     "SELECT seq, login_id, event FROM remote ORDER BY seq LIMIT ?", "I",
-                     (gint64) limit);
+                     "SELECT seq, login_id, event FROM remote WHERE lane = 0 ORDER BY seq LIMIT ?",
+                     "I", (gint64) limit);
   if (stmt == NULL)
     return NULL;
   while ((rc = store_step (store, stmt, error)) == SQLITE_ROW)
@@ -1602,5 +1621,134 @@ pa_store_meta_list (PaStore *store, const char *login_id)
       log_lookup_error (error);
       json_array_clear (result);
     }
+  return result;
+}
+
+/* ------------------------------------------------------- import lanes */
+
+json_t *
+pa_store_remote_peek_import (PaStore *store, const char *login_id, guint limit, GError **error)
+{
+  g_autoptr (json_t) result = json_array ();
+  g_autoptr (PaStoreStmt) stmt = NULL;
+  int rc;
+
+  g_return_val_if_fail (store != NULL && login_id != NULL, NULL);
+
+  stmt = store_stmt (store, error,
+                     "SELECT seq, login_id, event FROM remote WHERE lane = 1 AND login_id = ?"
+                     " ORDER BY seq LIMIT ?",
+                     "tI", login_id, (gint64) limit);
+  if (stmt == NULL)
+    return NULL;
+  while ((rc = store_step (store, stmt, error)) == SQLITE_ROW)
+    json_array_append_new (result,
+                           json_pack ("{s:I, s:s, s:s}", "seq",
+                                      (json_int_t) sqlite3_column_int64 (stmt, 0), "login_id",
+                                      (const char *) sqlite3_column_text (stmt, 1), "event",
+                                      (const char *) sqlite3_column_text (stmt, 2)));
+  if (rc != SQLITE_DONE)
+    return NULL;
+  return g_steal_pointer (&result);
+}
+
+gint64
+pa_store_remote_count_login (PaStore *store, const char *login_id)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PaStoreStmt) stmt = store_stmt (store, &error,
+                                             "SELECT count(*) FROM remote WHERE login_id = ?",
+                                             "t", login_id);
+  if (stmt == NULL || store_step (store, stmt, &error) != SQLITE_ROW)
+    return -1;
+  return sqlite3_column_int64 (stmt, 0);
+}
+
+/* ------------------------------------------------------- import jobs */
+
+gboolean
+pa_store_job_put (PaStore *store, json_t *job, GError **error)
+{
+  g_return_val_if_fail (store != NULL && json_is_object (job), FALSE);
+#define JS(k) json_string_value (json_object_get (job, k))
+  g_autofree char *options = json_dumps (json_object_get (job, "options"), JSON_COMPACT);
+  g_autofree char *summary = json_object_get (job, "summary")
+                                 ? json_dumps (json_object_get (job, "summary"), JSON_COMPACT)
+                                 : NULL;
+  gint64 now = g_get_real_time () / 1000;
+  if (JS ("id") == NULL || JS ("owner") == NULL || JS ("plugin") == NULL || JS ("path") == NULL
+      || JS ("state") == NULL)
+    {
+      g_set_error (error, PA_ERROR, PA_ERROR_FAILED, "import job without id/owner/plugin/state");
+      return FALSE;
+    }
+  return store_run (store, error,
+                    "INSERT INTO import_jobs (id, owner, plugin, path, options, state, room_id,"
+                    " total, summary, error, created_at, updated_at)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                    " ON CONFLICT (id) DO UPDATE SET state = excluded.state,"
+                    " room_id = excluded.room_id, total = excluded.total,"
+                    " summary = excluded.summary, error = excluded.error,"
+                    " options = excluded.options, updated_at = excluded.updated_at",
+                    "ttttttt" "I" "tt" "II", JS ("id"), JS ("owner"), JS ("plugin"), JS ("path"),
+                    options ? options : "{}", JS ("state"), JS ("room_id"),
+                    (gint64) json_integer_value (json_object_get (job, "total")), summary,
+                    JS ("error"), now, now);
+#undef JS
+}
+
+static json_t *
+job_from_row (sqlite3_stmt *stmt)
+{
+  json_t *job = json_object ();
+  static const char *const cols[] = { "id", "owner", "plugin", "path", "options", "state",
+                                      "room_id", "total", "summary", "error", "created_at",
+                                      "updated_at" };
+  for (int i = 0; i < (int) G_N_ELEMENTS (cols); i++)
+    {
+      int type = sqlite3_column_type (stmt, i);
+      if (type == SQLITE_NULL)
+        continue;
+      if (type == SQLITE_INTEGER)
+        json_object_set_new (job, cols[i], json_integer (sqlite3_column_int64 (stmt, i)));
+      else if (g_str_equal (cols[i], "options") || g_str_equal (cols[i], "summary"))
+        {
+          json_t *v = json_loads ((const char *) sqlite3_column_text (stmt, i), 0, NULL);
+          json_object_set_new (job, cols[i], v ? v : json_object ());
+        }
+      else
+        json_object_set_new (job, cols[i],
+                             json_string ((const char *) sqlite3_column_text (stmt, i)));
+    }
+  return job;
+}
+
+#define JOB_COLUMNS                                                                       \
+  "SELECT id, owner, plugin, path, options, state, room_id, total, summary, error,"     \
+  " created_at, updated_at FROM import_jobs"
+
+json_t *
+pa_store_job_get (PaStore *store, const char *id)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PaStoreStmt) stmt = store_stmt (store, &error, JOB_COLUMNS " WHERE id = ?", "t", id);
+  if (stmt == NULL || store_step (store, stmt, &error) != SQLITE_ROW)
+    return NULL;
+  return job_from_row (stmt);
+}
+
+json_t *
+pa_store_job_list_active (PaStore *store)
+{
+  g_autoptr (GError) error = NULL;
+  json_t *result = json_array ();
+  g_autoptr (PaStoreStmt) stmt = store_stmt (store, &error,
+                                             JOB_COLUMNS " WHERE state NOT IN ('done', 'failed')"
+                                                         " ORDER BY created_at, id",
+                                             "");
+  int rc = SQLITE_ERROR;
+  if (stmt != NULL)
+    while ((rc = store_step (store, stmt, &error)) == SQLITE_ROW)
+      json_array_append_new (result, job_from_row (stmt));
   return result;
 }

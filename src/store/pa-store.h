@@ -189,6 +189,21 @@ guint pa_store_migrations_run (PaStore *store);
  * item).  FALSE with PA_ERROR_STORE naming the first problem found. */
 gboolean pa_store_check (PaStore *store, GError **error);
 
+/* ---- history import (schema v2) */
+
+/* Remote events of one import job (login ids starting "import:" go to the
+ * import lane, which the live processor never peeks). */
+json_t *pa_store_remote_peek_import (PaStore *store, const char *login_id, guint limit,
+                                     GError **error);
+gint64 pa_store_remote_count_login (PaStore *store, const char *login_id);
+
+/* Import jobs as JSON objects: id, owner, plugin, path, options (object),
+ * state ("queued", "parsing", "sending", "done", "failed"), room_id, total,
+ * summary (object), error, created_at, updated_at.  put upserts. */
+gboolean pa_store_job_put (PaStore *store, json_t *job, GError **error);
+json_t *pa_store_job_get (PaStore *store, const char *id);
+json_t *pa_store_job_list_active (PaStore *store);
+
 G_END_DECLS
 
 #endif

@@ -152,7 +152,7 @@ test_migrations (Fixture *fx, gconstpointer data)
   g_assert_cmpint (st.st_mode & 0777, ==, 0600);
   pa_store_close (store);
 
-  g_assert_cmpint (raw_int (fx, "PRAGMA user_version"), ==, 1);
+  g_assert_cmpint (raw_int (fx, "PRAGMA user_version"), ==, 2);
   {
     g_autofree char *mode = raw_text (fx, "PRAGMA journal_mode");
 
@@ -162,7 +162,7 @@ test_migrations (Fixture *fx, gconstpointer data)
   /* reopen: nothing runs, data is there */
   store = open_store (fx);
   g_assert_cmpuint (pa_store_migrations_run (store), ==, 0);
-  g_assert_cmpint (pa_store_schema_version (store), ==, 1);
+  g_assert_cmpint (pa_store_schema_version (store), ==, 2);
   {
     g_autofree char *v = pa_store_kv_get (store, "k");
 
@@ -985,6 +985,62 @@ test_crash (Fixture *fx, gconstpointer data)
     }
 }
 
+/* Import jobs and the import lane: live peeks never see import rows. */
+static void
+test_import_lane (Fixture *fx, gconstpointer data)
+{
+  PaStore *store = open_store (fx);
+  g_autoptr (GError) error = NULL;
+  gboolean dup = FALSE;
+
+  g_assert_cmpint (pa_store_remote_add (store, "import:j1", "k1", "{\"n\":1}", &dup, &error), >, 0);
+  g_assert_cmpint (pa_store_remote_add (store, "live-1", "k2", "{\"n\":2}", &dup, &error), >, 0);
+  g_assert_cmpint (pa_store_remote_add (store, "import:j1", "k3", "{\"n\":3}", &dup, &error), >, 0);
+  g_assert_cmpint (pa_store_remote_add (store, "import:j2", "k4", "{\"n\":4}", &dup, &error), >, 0);
+  {
+    g_autoptr (json_t) live = pa_store_remote_peek (store, 10, &error);
+    g_assert_cmpuint (json_array_size (live), ==, 1);
+    g_assert_cmpstr (json_string_value (json_object_get (json_array_get (live, 0), "login_id")),
+                     ==, "live-1");
+    g_autoptr (json_t) imp = pa_store_remote_peek_import (store, "import:j1", 10, &error);
+    g_assert_cmpuint (json_array_size (imp), ==, 2);
+    g_assert_cmpstr (json_string_value (json_object_get (json_array_get (imp, 1), "event")), ==,
+                     "{\"n\":3}");
+  }
+  g_assert_cmpint (pa_store_remote_count_login (store, "import:j1"), ==, 2);
+  g_assert_cmpint (pa_store_remote_count_login (store, "nobody"), ==, 0);
+
+  g_autoptr (json_t) job = json_pack ("{s:s, s:s, s:s, s:s, s:{s:s}, s:s, s:i}", "id", "j1",
+                                      "owner", "@a:hs", "plugin", "whatsapp", "path", "/x.zip",
+                                      "options", "me", "Alice", "state", "queued", "total", 0);
+  g_assert_true (pa_store_job_put (store, job, &error));
+  json_object_set_new (job, "state", json_string ("sending"));
+  json_object_set_new (job, "room_id", json_string ("!r:hs"));
+  json_object_set_new (job, "total", json_integer (42));
+  json_object_set_new (job, "summary", json_pack ("{s:i}", "messages", 42));
+  g_assert_true (pa_store_job_put (store, job, &error));
+  pa_store_close (store);
+
+  store = open_store (fx);
+  g_autoptr (json_t) back = pa_store_job_get (store, "j1");
+  g_assert_nonnull (back);
+  g_assert_cmpstr (json_string_value (json_object_get (back, "state")), ==, "sending");
+  g_assert_cmpstr (json_string_value (json_object_get (back, "room_id")), ==, "!r:hs");
+  g_assert_cmpint (json_integer_value (json_object_get (back, "total")), ==, 42);
+  g_assert_cmpstr (json_string_value (json_object_get (json_object_get (back, "options"), "me")),
+                   ==, "Alice");
+  g_assert_cmpint (json_integer_value (json_object_get (json_object_get (back, "summary"),
+                                                        "messages")), ==, 42);
+  g_assert_null (pa_store_job_get (store, "nope"));
+  g_autoptr (json_t) active = pa_store_job_list_active (store);
+  g_assert_cmpuint (json_array_size (active), ==, 1);
+  json_object_set_new (job, "state", json_string ("done"));
+  g_assert_true (pa_store_job_put (store, job, &error));
+  g_autoptr (json_t) active2 = pa_store_job_list_active (store);
+  g_assert_cmpuint (json_array_size (active2), ==, 0);
+  pa_store_close (store);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -1001,6 +1057,7 @@ main (int argc, char **argv)
   ADD ("/store/rows", test_rows);
   ADD ("/store/too-large", test_too_large);
   ADD ("/store/crash", test_crash);
+  ADD ("/store/import-lane", test_import_lane);
 #undef ADD
 
   return g_test_run ();

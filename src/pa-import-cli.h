@@ -1,0 +1,8 @@
+/* SPDX-License-Identifier: AGPL-3.0-or-later */
+#ifndef PA_IMPORT_CLI_H
+#define PA_IMPORT_CLI_H
+
+/* `passerelle import …` (argv[1] is "import"); returns the exit status. */
+int pa_import_cli (int argc, char **argv);
+
+#endif
