@@ -59,19 +59,8 @@ pa_outbound_kick (PaBridge *b)
 gboolean
 pa_outbound_room_pending (PaBridge *b, const char *room_id)
 {
-  if (g_hash_table_contains (b->outbound_busy, room_id))
-    return TRUE;
-  g_autoptr (GHashTable) none = g_hash_table_new (g_str_hash, g_str_equal);
-  g_autoptr (GPtrArray) ready = pa_store_outbound_ready (b->store, none, G_MAXINT64, 100000, NULL);
-  if (ready == NULL)
-    return FALSE;
-  for (guint i = 0; i < ready->len; i++)
-    {
-      PaOutboundItem *it = g_ptr_array_index (ready, i);
-      if (g_strcmp0 (it->queue_key, room_id) == 0)
-        return TRUE;
-    }
-  return FALSE;
+  return g_hash_table_contains (b->outbound_busy, room_id)
+         || pa_store_outbound_has_key (b->store, room_id);
 }
 
 static gint64

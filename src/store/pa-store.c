@@ -1752,3 +1752,14 @@ pa_store_job_list_active (PaStore *store)
       json_array_append_new (result, job_from_row (stmt));
   return result;
 }
+
+gboolean
+pa_store_outbound_has_key (PaStore *store, const char *queue_key)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PaStoreStmt) stmt = store_stmt (
+      store, &error, "SELECT EXISTS (SELECT 1 FROM outbound WHERE queue_key = ?)", "t", queue_key);
+  if (stmt == NULL || store_step (store, stmt, &error) != SQLITE_ROW)
+    return FALSE;
+  return sqlite3_column_int (stmt, 0) != 0;
+}

@@ -93,6 +93,8 @@ gboolean pa_store_outbound_retry (PaStore *store, gint64 seq, gint64 not_before_
 /* Earliest not_before of any item, or -1 if the queue is empty. */
 gint64 pa_store_outbound_next_due (PaStore *store);
 gint64 pa_store_outbound_count (PaStore *store);
+/* Whether any item (due or not) waits under queue_key. */
+gboolean pa_store_outbound_has_key (PaStore *store, const char *queue_key);
 
 /* ---- ghosts */
 gboolean pa_store_ghost_get (PaStore *store, const char *mxid, gboolean *out_registered,

@@ -1009,6 +1009,14 @@ test_import_lane (Fixture *fx, gconstpointer data)
   }
   g_assert_cmpint (pa_store_remote_count_login (store, "import:j1"), ==, 2);
   g_assert_cmpint (pa_store_remote_count_login (store, "nobody"), ==, 0);
+  g_assert_false (pa_store_outbound_has_key (store, "!room:hs"));
+  {
+    PaOutboundItem item = { .txn_id = "t-has", .queue_key = "!room:hs", .method = "PUT",
+                            .path = "/x", .body = "{}" };
+    g_assert_cmpint (pa_store_outbound_add (store, &item, &dup, &error), >, 0);
+  }
+  g_assert_true (pa_store_outbound_has_key (store, "!room:hs"));
+  g_assert_false (pa_store_outbound_has_key (store, "!other:hs"));
 
   g_autoptr (json_t) job = json_pack ("{s:s, s:s, s:s, s:s, s:{s:s}, s:s, s:i}", "id", "j1",
                                       "owner", "@a:hs", "plugin", "whatsapp", "path", "/x.zip",
