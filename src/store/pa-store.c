@@ -868,20 +868,13 @@ pa_store_remote_add (PaStore *store, const char *login_id, const char *dedup_key
   return seq;
 }
 
-json_t *
-pa_store_remote_peek (PaStore *store, guint limit, GError **error)
+/* Rows of a remote peek statement as [{seq, login_id, event}]. */
+static json_t *
+remote_rows (PaStore *store, PaStoreStmt *stmt, GError **error)
 {
   g_autoptr (json_t) result = json_array ();
-  g_autoptr (PaStoreStmt) stmt = NULL;
   int rc;
 
-  g_return_val_if_fail (store != NULL, NULL);
-
-  stmt = store_stmt (store, error,
-                     "SELECT seq, login_id, event FROM remote WHERE lane = 0 ORDER BY seq LIMIT ?",
-                     "I", (gint64) limit);
-  if (stmt == NULL)
-    return NULL;
   while ((rc = store_step (store, stmt, error)) == SQLITE_ROW)
     {
       gint64 seq = sqlite3_column_int64 (stmt, 0);
@@ -901,6 +894,17 @@ pa_store_remote_peek (PaStore *store, guint limit, GError **error)
   if (rc != SQLITE_DONE)
     return NULL;
   return g_steal_pointer (&result);
+}
+
+json_t *
+pa_store_remote_peek (PaStore *store, guint limit, GError **error)
+{
+  g_return_val_if_fail (store != NULL, NULL);
+
+  g_autoptr (PaStoreStmt) stmt = store_stmt (
+      store, error, "SELECT seq, login_id, event FROM remote WHERE lane = 0 ORDER BY seq LIMIT ?",
+      "I", (gint64) limit);
+  return stmt ? remote_rows (store, stmt, error) : NULL;
 }
 
 /* Deletes the event and remembers its dedup key. */
@@ -1629,27 +1633,14 @@ pa_store_meta_list (PaStore *store, const char *login_id)
 json_t *
 pa_store_remote_peek_import (PaStore *store, const char *login_id, guint limit, GError **error)
 {
-  g_autoptr (json_t) result = json_array ();
-  g_autoptr (PaStoreStmt) stmt = NULL;
-  int rc;
-
   g_return_val_if_fail (store != NULL && login_id != NULL, NULL);
 
-  stmt = store_stmt (store, error,
-                     "SELECT seq, login_id, event FROM remote WHERE lane = 1 AND login_id = ?"
-                     " ORDER BY seq LIMIT ?",
-                     "tI", login_id, (gint64) limit);
-  if (stmt == NULL)
-    return NULL;
-  while ((rc = store_step (store, stmt, error)) == SQLITE_ROW)
-    json_array_append_new (result,
-                           json_pack ("{s:I, s:s, s:s}", "seq",
-                                      (json_int_t) sqlite3_column_int64 (stmt, 0), "login_id",
-                                      (const char *) sqlite3_column_text (stmt, 1), "event",
-                                      (const char *) sqlite3_column_text (stmt, 2)));
-  if (rc != SQLITE_DONE)
-    return NULL;
-  return g_steal_pointer (&result);
+  g_autoptr (PaStoreStmt) stmt = store_stmt (
+      store, error,
+      "SELECT seq, login_id, event FROM remote WHERE lane = 1 AND login_id = ? ORDER BY seq"
+      " LIMIT ?",
+      "tI", login_id, (gint64) limit);
+  return stmt ? remote_rows (store, stmt, error) : NULL;
 }
 
 gint64
