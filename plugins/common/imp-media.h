@@ -1,0 +1,73 @@
+/* SPDX-License-Identifier: AGPL-3.0-or-later */
+/* Media and output helpers shared by the export importers: message kind and
+ * MIME type from a file name, image dimensions from a file header, content
+ * sniffing for clear "wrong file" errors, stable hashed ids, and small
+ * wrappers around the host table. */
+#ifndef IMP_MEDIA_H
+#define IMP_MEDIA_H
+
+#include <glib.h>
+
+#include "imp-archive.h"
+#include "passerelle/plugin.h"
+
+G_BEGIN_DECLS
+
+/* jpg/jpeg/png/gif → IMAGE, webp → STICKER, mp4/3gp/mov → VIDEO, opus →
+ * VOICE, mp3/m4a/aac/ogg → AUDIO, anything else FILE (case-insensitive). */
+PaMsgKind imp_media_kind_for_name (const char *name);
+
+/* The MIME type for a file name's extension; application/octet-stream when
+ * unknown (transfer none). */
+const char *imp_mimetype_for_name (const char *name);
+
+/* Reads the pixel size from a PNG, GIF, JPEG or WebP file header.  FALSE (and
+ * 0×0) when the file is none of these or its header is damaged. */
+gboolean imp_image_size (const char *path, guint32 *width, guint32 *height);
+
+/* What binary data `buf` (the first bytes of a file) looks like: "a PNG
+ * image", "a ZIP archive"… or "binary data" when it holds NUL bytes; NULL
+ * when it may be text (transfer none). */
+const char *imp_sniff_binary (const guint8 *buf, gsize len);
+
+/* "name-" + the first 16 hex digits of SHA-256(a + "\x1f" + b)
+ * (transfer full). */
+char *imp_hashed_id (const char *prefix, const char *a, const char *b);
+
+/* A file a message references, once looked up (and extracted). */
+typedef struct {
+  char *path;    /* the extracted copy in the work dir, NULL when not available */
+  char *problem; /* why it is not, NULL when it is simply missing from the export */
+  guint64 size;
+  guint32 width, height; /* images and stickers, 0 if unknown */
+} ImpMedia;
+
+/* Looks up media files by the name the export uses, in an archive (under a
+ * folder prefix) or in a folder on disk, and copies each one once into the
+ * work dir, charging `budget`. */
+typedef struct _ImpMediaStore ImpMediaStore;
+
+/* `ar` (borrowed, may be NULL) with `prefix` ("" or "dir/"), else `disk_dir`
+ * (may be NULL: nothing is found); `work_dir` NULL means nothing can be
+ * extracted. */
+ImpMediaStore *imp_media_store_new (ImpArchive *ar, const char *prefix, const char *disk_dir,
+                                    const char *work_dir, ImpBudget *budget);
+void imp_media_store_free (ImpMediaStore *store);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (ImpMediaStore, imp_media_store_free)
+
+/* The file `name` refers to (a relative path in the export).  Never NULL;
+ * valid until the store is freed or the next call, whichever comes first. */
+const ImpMedia *imp_media_store_fetch (ImpMediaStore *store, const char *name);
+
+/* Notices about missing and failed files, if any. */
+void imp_media_store_notices (ImpMediaStore *store, PaHost *host, const PaHostApi *api);
+
+/* A notice to the management room, printf-style. */
+void imp_notice (PaHost *host, const PaHostApi *api, const char *fmt, ...) G_GNUC_PRINTF (3, 4);
+
+/* A malloc'd copy (the host frees import errors with free()). */
+char *imp_c_strdup (const char *s);
+
+G_END_DECLS
+
+#endif
