@@ -706,9 +706,19 @@ upload_downloaded (PaMatrix *mx, const PaMatrixResponse *resp, gpointer user_dat
   {
     g_autofree char *digest = g_compute_checksum_for_data (G_CHECKSUM_SHA256, resp->raw->data,
                                                            resp->raw->len);
-    g_autofree char *dir = g_build_filename (b->config->data_dir, "uploads", NULL);
-    g_autofree char *safe = g_strdup_printf ("%.16s-%s", digest, u->name);
-    g_strcanon (safe, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-", '_');
+    /* The importer reads the chat's name from the file's name ("WhatsApp
+     * Chat with X.zip"): keep it, in a directory of its own. */
+    g_autofree char *sub = g_strdup_printf ("%.16s", digest);
+    g_autofree char *dir = g_build_filename (b->config->data_dir, "uploads", sub, NULL);
+    g_autofree char *safe = g_strdup (u->name);
+    for (char *p = safe; *p; p++)
+      if ((guchar) *p < 0x20 || *p == '/' || *p == '\\')
+        *p = '_';
+    if (safe[0] == '.' || safe[0] == '\0')
+      {
+        g_free (safe);
+        safe = g_strdup ("export");
+      }
     g_autofree char *path = g_build_filename (dir, safe, NULL);
     if (g_mkdir_with_parents (dir, 0700) != 0
         || !g_file_set_contents_full (path, (const char *) resp->raw->data,

@@ -507,13 +507,12 @@ member_event (PaBridge *b, json_t *ev)
       g_autofree char *path = g_strdup_printf ("/_matrix/client/v3/join/%s", er);
       g_autofree char *txn = pa_bridge_txn_id (room_id, "bot-join", str (ev, "event_id"), NULL);
       pa_bridge_queue_request (b, room_id, "POST", path, NULL, NULL, 0, txn, NULL);
-      g_autofree char *existing = pa_store_management_room (b->store, sender);
-      if (existing == NULL)
-        {
-          g_autoptr (GError) e = NULL;
-          if (!pa_store_management_put (b->store, sender, room_id, &e))
-            g_warning ("store: %s", e->message);
-        }
+      /* The DM an agent opens with the bot becomes their management room,
+       * replacing any earlier one (e.g. one the bot opened to tell them
+       * something): the agent's own choice wins. */
+      g_autoptr (GError) e = NULL;
+      if (!pa_store_management_put (b->store, sender, room_id, &e))
+        g_warning ("store: %s", e->message);
       pa_bridge_notice (b, room_id,
                         "Hello! I am Passerelle, the bridge to your legacy messengers. Send "
                         "`help` to see what I can do.");

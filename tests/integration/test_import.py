@@ -10,14 +10,21 @@ import time
 
 import pytest
 
-from harness import PASSERELLE, Agent, Stack, wait_until
+from harness import (BUILD_ROOT, LOOPBACK_SO, PASSERELLE, Agent, Stack, bot_says,
+                     open_management_room, wait_until)
 
 IMPORT_MARK = "fr.passerelle.import"
+WA_SO = os.path.join(BUILD_ROOT, "plugins", "whatsapp", "whatsapp.so")
+TG_SO = os.path.join(BUILD_ROOT, "plugins", "telegram", "telegram.so")
+PNG = (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00"
+       b"\x1f\x15\xc4\x89\x00\x00\x00\rIDATx\x9cc\xf8\xff\xff?\x00\x05\xfe\x02\xfe\xa7\x35\x81"
+       b"\x84\x00\x00\x00\x00IEND\xaeB`\x82")
 
 
 @pytest.fixture(scope="module")
 def stack():
-    s = Stack()
+    s = Stack(plugins=(LOOPBACK_SO, WA_SO, TG_SO),
+              ministry_plugins=("loopback", "whatsapp", "telegram"))
     s.start()
     yield s
     s.close()
@@ -44,8 +51,8 @@ def loopback_export(path, chat_id, name, n, t0=1600000000000):
     return msgs
 
 
-def run_import(stack, path, *extra, check=True, timeout=300):
-    cmd = [PASSERELLE, "import", "loopback", path, "-c", stack.bridge.config,
+def run_import(stack, path, *extra, check=True, timeout=300, plugin="loopback"):
+    cmd = [PASSERELLE, "import", plugin, path, "-c", stack.bridge.config,
            "--user", "@alice:localhost"] + list(extra)
     p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
     if check:
@@ -137,3 +144,95 @@ def test_bad_file_is_refused_clearly(stack, tmp_path):
     p = run_import(stack, path, check=False)
     assert p.returncode == 1
     assert "Import failed" in p.stderr
+
+
+WA_CHAT = """\
+01/02/2024 à 09:15 - Les messages et les appels sont chiffrés de bout en bout.
+01/02/2024 à 09:16 - Marianne Martin: Bonjour Jean,
+voici la note du cabinet.
+01/02/2024 à 09:17 - Marianne Martin: IMG-20240201-WA0001.png (fichier joint)
+la photo du tableau
+01/02/2024 à 09:18 - Jean Dupont: PTT-20240201-WA0002.opus (fichier joint)
+01/02/2024 à 09:19 - Marianne Martin: Ce message a été supprimé
+13/02/2024 à 18:05 - Jean Dupont: Merci, à demain
+"""
+
+
+def test_whatsapp_zip_with_media(stack, alice, tmp_path):
+    import zipfile
+    path = str(tmp_path / "WhatsApp Chat with Marianne Martin.zip")
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("Discussion WhatsApp avec Marianne Martin.txt", WA_CHAT)
+        z.writestr("IMG-20240201-WA0001.png", PNG)
+        z.writestr("PTT-20240201-WA0002.opus", b"OggS" + b"\x00" * 60)
+    p = run_import(stack, path, "--me", "Jean Dupont", plugin="whatsapp")
+    assert "6 messages" in p.stdout, p.stdout
+    room = import_room(alice, "Marianne Martin (WhatsApp)")
+    got = imported(alice, room)
+    assert len(got) == 6
+    system, text, image, voice, deleted, last = got
+    assert system["content"]["msgtype"] == "m.notice"
+    assert text["content"]["body"] == "Bonjour Jean,\nvoici la note du cabinet."
+    # 01/02/2024 09:16 in Paris (UTC+1) is 08:16 UTC.
+    assert text["origin_server_ts"] == 1706775360000
+    assert image["content"]["msgtype"] == "m.image"
+    assert image["content"]["info"]["mimetype"] == "image/png"
+    assert image["content"]["info"]["w"] == 1 and image["content"]["info"]["h"] == 1
+    assert alice.download(image["content"]["url"]) == PNG
+    assert voice["content"]["msgtype"] == "m.audio"
+    assert "org.matrix.msc3245.voice" in voice["content"]
+    assert deleted["content"]["msgtype"] == "m.notice"
+    assert deleted["content"][IMPORT_MARK].get("deleted") is True
+    assert last["origin_server_ts"] == 1707843900000
+    assert text["sender"] != last["sender"]
+
+
+TG_EXPORT = {
+    "name": "Cabinet DINUM", "type": "private_group", "id": 4242,
+    "messages": [
+        {"id": 1, "type": "service", "date": "2023-03-01T10:00:00", "date_unixtime": "1677661200",
+         "actor": "Alice", "actor_id": "user1", "action": "create_group", "title": "Cabinet DINUM",
+         "text": ""},
+        {"id": 2, "type": "message", "date": "2023-03-01T10:01:00", "date_unixtime": "1677661260",
+         "from": "Alice", "from_id": "user1",
+         "text": ["Voir ", {"type": "bold", "text": "le document"}]},
+        {"id": 3, "type": "message", "date": "2023-03-01T10:02:00", "date_unixtime": "1677661320",
+         "from": "Bruno", "from_id": "user2", "reply_to_message_id": 2,
+         "photo": "photos/photo_1.png", "width": 1, "height": 1, "text": "la photo"},
+    ],
+}
+
+
+def test_telegram_export_with_reply_and_photo(stack, alice, tmp_path):
+    d = tmp_path / "tg"
+    (d / "photos").mkdir(parents=True)
+    (d / "photos" / "photo_1.png").write_bytes(PNG)
+    (d / "result.json").write_text(json.dumps(TG_EXPORT))
+    p = run_import(stack, str(d / "result.json"), plugin="telegram")
+    assert "3 messages" in p.stdout, p.stdout
+    room = import_room(alice, "Cabinet DINUM (Telegram)")
+    got = imported(alice, room)
+    assert [e["content"]["msgtype"] for e in got] == ["m.notice", "m.text", "m.image"]
+    assert got[1]["content"]["formatted_body"] == "Voir <b>le document</b>"
+    assert got[1]["sender"] == "@_pa_telegram_user1:localhost"
+    assert got[2]["content"]["m.relates_to"]["m.in_reply_to"]["event_id"] == got[1]["event_id"]
+    assert got[2]["origin_server_ts"] == 1677661320000
+    assert alice.download(got[2]["content"]["url"]) == PNG
+
+
+def test_upload_to_management_room(stack, alice):
+    mgmt = open_management_room(alice)
+    n0 = len(alice.messages(mgmt, sender="@passerelle:localhost"))
+    data = WA_CHAT.replace("Marianne Martin", "Paul Durand").encode()
+    mxc = alice.upload(data, "text/plain", "WhatsApp Chat with Paul Durand.txt")
+    alice.send(mgmt, {"msgtype": "m.file", "body": "WhatsApp Chat with Paul Durand.txt",
+                      "url": mxc, "info": {"mimetype": "text/plain", "size": len(data)}})
+    alice.wait(lambda a: bot_says(a, mgmt, "Which sender is you", n0), timeout=60,
+               what="the summary and the question")
+    summary = bot_says(alice, mgmt, "Which sender is you", n0)[0]["content"]["body"]
+    assert "6 messages" in summary and "Paul Durand" in summary and "Jean Dupont" in summary
+    lines = [l for l in summary.splitlines() if "Jean Dupont" in l and l[:1].isdigit()]
+    alice.text(mgmt, lines[0].split(".")[0])
+    room = import_room(alice, "Paul Durand (WhatsApp)")
+    alice.wait(lambda a: bot_says(a, mgmt, "History imported", n0), timeout=60, what="done")
+    assert len(imported(alice, room)) == 6
