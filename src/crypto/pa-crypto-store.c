@@ -1,0 +1,689 @@
+/* SPDX-License-Identifier: AGPL-3.0-or-later */
+/* The crypto database.  Kept apart from the bridge's store so it can be
+ * backed up, wiped (forcing a new device) or moved on its own, and so a
+ * schema change on either side never touches the other. */
+#define G_LOG_DOMAIN "passerelle-crypto"
+
+#include "pa-crypto-store.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <string.h>
+#include <unistd.h>
+#include <glib/gstdio.h>
+
+#include "pa-common.h"
+
+/* A pickle (the largest value we store) is a few KiB; refuse anything
+ * absurd rather than write it. */
+#define MAX_VALUE_BYTES (1024 * 1024)
+
+struct _PaCryptoStore {
+  sqlite3 *db;
+  int version;
+  gboolean in_tx;
+};
+
+/* migrations[i] takes the schema from version i to i + 1; append only. */
+static const char *const migrations[] = {
+  "CREATE TABLE account ("
+  "  id INTEGER PRIMARY KEY CHECK (id = 1),"
+  "  user_id TEXT NOT NULL,"
+  "  device_id TEXT NOT NULL,"
+  "  pickle TEXT NOT NULL,"
+  "  keys_uploaded INTEGER NOT NULL DEFAULT 0);"
+
+  "CREATE TABLE olm_sessions ("
+  "  session_id TEXT PRIMARY KEY NOT NULL,"
+  "  sender_key TEXT NOT NULL,"
+  "  pickle TEXT NOT NULL,"
+  "  created_at INTEGER NOT NULL,"
+  "  last_used INTEGER NOT NULL);"
+  "CREATE INDEX olm_sessions_by_key ON olm_sessions (sender_key, last_used);"
+
+  "CREATE TABLE megolm_outbound ("
+  "  room_id TEXT PRIMARY KEY NOT NULL,"
+  "  session_id TEXT NOT NULL,"
+  "  pickle TEXT NOT NULL,"
+  "  created_at INTEGER NOT NULL,"
+  "  message_count INTEGER NOT NULL DEFAULT 0);"
+  "CREATE TABLE megolm_outbound_shared ("
+  "  room_id TEXT NOT NULL,"
+  "  session_id TEXT NOT NULL,"
+  "  user_id TEXT NOT NULL,"
+  "  device_id TEXT NOT NULL,"
+  "  PRIMARY KEY (room_id, session_id, user_id, device_id)) WITHOUT ROWID;"
+
+  "CREATE TABLE megolm_inbound ("
+  "  room_id TEXT NOT NULL,"
+  "  sender_key TEXT NOT NULL,"
+  "  session_id TEXT NOT NULL,"
+  "  sender_ed25519 TEXT,"
+  "  pickle TEXT NOT NULL,"
+  "  first_known_index INTEGER NOT NULL,"
+  "  created_at INTEGER NOT NULL,"
+  "  PRIMARY KEY (room_id, sender_key, session_id)) WITHOUT ROWID;"
+
+  "CREATE TABLE devices ("
+  "  user_id TEXT NOT NULL,"
+  "  device_id TEXT NOT NULL,"
+  "  ed25519 TEXT NOT NULL,"
+  "  curve25519 TEXT NOT NULL,"
+  "  verified INTEGER NOT NULL DEFAULT 0,"
+  "  deleted INTEGER NOT NULL DEFAULT 0,"
+  "  PRIMARY KEY (user_id, device_id)) WITHOUT ROWID;"
+  "CREATE INDEX devices_by_curve ON devices (curve25519);"
+
+  "CREATE TABLE tracked_users ("
+  "  user_id TEXT PRIMARY KEY NOT NULL,"
+  "  dirty INTEGER NOT NULL DEFAULT 1) WITHOUT ROWID;"
+
+  "CREATE TABLE seen_indexes ("
+  "  session_id TEXT NOT NULL,"
+  "  msg_index INTEGER NOT NULL,"
+  "  event_id TEXT NOT NULL,"
+  "  ts INTEGER NOT NULL,"
+  "  PRIMARY KEY (session_id, msg_index)) WITHOUT ROWID;",
+};
+
+#define SCHEMA_VERSION ((int) G_N_ELEMENTS (migrations))
+
+/* ------------------------------------------------------------ helpers */
+
+static void
+set_db_error (PaCryptoStore *store, GError **error, const char *what)
+{
+  g_set_error (error, PA_ERROR, PA_ERROR_STORE, "crypto store: %s: %s", what,
+               sqlite3_errmsg (store->db));
+}
+
+/* Prepares `sql` and binds 't' text (NULL → NULL), 'I' gint64, 'i' int. */
+static sqlite3_stmt *
+stmt_new (PaCryptoStore *store, GError **error, const char *sql, const char *types, ...)
+{
+  g_autoptr (sqlite3_stmt) stmt = NULL;
+  va_list ap;
+
+  if (sqlite3_prepare_v2 (store->db, sql, -1, &stmt, NULL) != SQLITE_OK)
+    {
+      set_db_error (store, error, "preparing statement");
+      return NULL;
+    }
+  va_start (ap, types);
+  for (int i = 0; types[i] != '\0'; i++)
+    {
+      int rc = SQLITE_MISUSE;
+
+      switch (types[i])
+        {
+        case 't':
+          {
+            const char *s = va_arg (ap, const char *);
+
+            if (s != NULL && strlen (s) > MAX_VALUE_BYTES)
+              {
+                va_end (ap);
+                g_set_error_literal (error, PA_ERROR, PA_ERROR_TOO_LARGE,
+                                     "crypto store: value too large");
+                return NULL;
+              }
+            rc = s != NULL ? sqlite3_bind_text (stmt, i + 1, s, -1, SQLITE_TRANSIENT)
+                           : sqlite3_bind_null (stmt, i + 1);
+            break;
+          }
+        case 'I':
+          rc = sqlite3_bind_int64 (stmt, i + 1, va_arg (ap, gint64));
+          break;
+        case 'i':
+          rc = sqlite3_bind_int (stmt, i + 1, va_arg (ap, int));
+          break;
+        default:
+          g_warn_if_reached ();
+        }
+      if (rc != SQLITE_OK)
+        {
+          va_end (ap);
+          set_db_error (store, error, "binding a value");
+          return NULL;
+        }
+    }
+  va_end (ap);
+  return g_steal_pointer (&stmt);
+}
+
+/* One step: SQLITE_ROW, SQLITE_DONE, or SQLITE_ERROR with `error` set. */
+static int
+stmt_step (PaCryptoStore *store, sqlite3_stmt *stmt, GError **error)
+{
+  int rc = sqlite3_step (stmt);
+
+  if (rc == SQLITE_ROW || rc == SQLITE_DONE)
+    return rc;
+  set_db_error (store, error, "executing statement");
+  return SQLITE_ERROR;
+}
+
+static gboolean
+stmt_done (PaCryptoStore *store, sqlite3_stmt *stmt, GError **error)
+{
+  g_autoptr (sqlite3_stmt) owned = stmt;
+
+  return owned != NULL && stmt_step (store, owned, error) == SQLITE_DONE;
+}
+
+static char *
+col_str (sqlite3_stmt *stmt, int col)
+{
+  return g_strdup ((const char *) sqlite3_column_text (stmt, col));
+}
+
+static gboolean
+exec_sql (PaCryptoStore *store, const char *sql, GError **error)
+{
+  char *msg = NULL;
+
+  if (sqlite3_exec (store->db, sql, NULL, NULL, &msg) != SQLITE_OK)
+    {
+      g_set_error (error, PA_ERROR, PA_ERROR_STORE, "crypto store: %s",
+                   msg != NULL ? msg : sqlite3_errmsg (store->db));
+      sqlite3_free (msg);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+void
+pa_crypto_device_free (PaCryptoDevice *d)
+{
+  if (d == NULL)
+    return;
+  g_free (d->user_id);
+  g_free (d->device_id);
+  g_free (d->ed25519);
+  g_free (d->curve25519);
+  g_free (d);
+}
+
+void
+pa_crypto_outbound_free (PaCryptoOutbound *o)
+{
+  if (o == NULL)
+    return;
+  g_free (o->room_id);
+  g_free (o->session_id);
+  if (o->pickle != NULL)
+    explicit_bzero (o->pickle, strlen (o->pickle));
+  g_free (o->pickle);
+  g_free (o);
+}
+
+/* ------------------------------------------------------- transactions */
+
+gboolean
+pa_crypto_store_begin (PaCryptoStore *store, GError **error)
+{
+  g_return_val_if_fail (store != NULL && !store->in_tx, FALSE);
+  if (!exec_sql (store, "BEGIN IMMEDIATE", error))
+    return FALSE;
+  store->in_tx = TRUE;
+  return TRUE;
+}
+
+gboolean
+pa_crypto_store_commit (PaCryptoStore *store, GError **error)
+{
+  g_return_val_if_fail (store != NULL && store->in_tx, FALSE);
+  if (!exec_sql (store, "COMMIT", error))
+    {
+      pa_crypto_store_rollback (store);
+      return FALSE;
+    }
+  store->in_tx = FALSE;
+  return TRUE;
+}
+
+void
+pa_crypto_store_rollback (PaCryptoStore *store)
+{
+  g_autoptr (GError) error = NULL;
+
+  g_return_if_fail (store != NULL);
+  if (!store->in_tx)
+    return;
+  store->in_tx = FALSE;
+  if (!sqlite3_get_autocommit (store->db) && !exec_sql (store, "ROLLBACK", &error))
+    g_warning ("%s", error->message);
+}
+
+/* ---------------------------------------------------------- open/close */
+
+static gboolean
+create_file (const char *path, GError **error)
+{
+  g_autofree char *dir = g_path_get_dirname (path);
+  int fd;
+
+  if (g_mkdir_with_parents (dir, 0700) != 0)
+    {
+      int saved = errno;
+
+      g_set_error (error, PA_ERROR, PA_ERROR_STORE, "creating directory %s: %s", dir,
+                   g_strerror (saved));
+      return FALSE;
+    }
+  fd = g_open (path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0)
+    {
+      int saved = errno;
+
+      g_set_error (error, PA_ERROR, PA_ERROR_STORE, "opening %s: %s", path, g_strerror (saved));
+      return FALSE;
+    }
+  /* An existing file keeps its mode unless we tighten it: it holds keys. */
+  if (fchmod (fd, 0600) != 0)
+    g_warning ("could not restrict %s to mode 0600: %s", path, g_strerror (errno));
+  close (fd);
+  return TRUE;
+}
+
+static gboolean
+migrate (PaCryptoStore *store, const char *path, GError **error)
+{
+  g_autoptr (sqlite3_stmt) stmt = stmt_new (store, error, "PRAGMA user_version", "");
+  int version;
+
+  if (stmt == NULL || stmt_step (store, stmt, error) != SQLITE_ROW)
+    return FALSE;
+  version = sqlite3_column_int (stmt, 0);
+  if (version > SCHEMA_VERSION || version < 0)
+    {
+      g_set_error (error, PA_ERROR, PA_ERROR_STORE,
+                   "%s: crypto schema version %d is not one this Passerelle knows (max %d)",
+                   path, version, SCHEMA_VERSION);
+      return FALSE;
+    }
+  for (; version < SCHEMA_VERSION; version++)
+    {
+      g_autofree char *bump = g_strdup_printf ("PRAGMA user_version = %d", version + 1);
+
+      if (!pa_crypto_store_begin (store, error))
+        return FALSE;
+      if (!exec_sql (store, migrations[version], error) || !exec_sql (store, bump, error))
+        {
+          pa_crypto_store_rollback (store);
+          g_prefix_error (error, "%s: migrating to version %d: ", path, version + 1);
+          return FALSE;
+        }
+      if (!pa_crypto_store_commit (store, error))
+        return FALSE;
+    }
+  store->version = version;
+  return TRUE;
+}
+
+PaCryptoStore *
+pa_crypto_store_open (const char *path, GError **error)
+{
+  g_autoptr (PaCryptoStore) store = g_new0 (PaCryptoStore, 1);
+
+  g_return_val_if_fail (path != NULL, NULL);
+  if (!create_file (path, error))
+    return NULL;
+  if (sqlite3_open_v2 (path, &store->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL)
+      != SQLITE_OK)
+    {
+      g_set_error (error, PA_ERROR, PA_ERROR_STORE, "opening %s: %s", path,
+                   store->db != NULL ? sqlite3_errmsg (store->db) : "out of memory");
+      return NULL;
+    }
+  sqlite3_busy_timeout (store->db, 5000);
+  if (!exec_sql (store, "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;"
+                 "PRAGMA foreign_keys = ON; PRAGMA secure_delete = ON;", error))
+    {
+      g_prefix_error (error, "%s: ", path);
+      return NULL;
+    }
+  if (!migrate (store, path, error))
+    return NULL;
+  return g_steal_pointer (&store);
+}
+
+void
+pa_crypto_store_free (PaCryptoStore *store)
+{
+  if (store == NULL)
+    return;
+  if (store->db != NULL)
+    sqlite3_close_v2 (store->db);
+  g_free (store);
+}
+
+int
+pa_crypto_store_schema_version (PaCryptoStore *store)
+{
+  return store->version;
+}
+
+/* ------------------------------------------------------------ account */
+
+char *
+pa_crypto_store_load_account (PaCryptoStore *store, char **user_id, char **device_id,
+                              gboolean *keys_uploaded, GError **error)
+{
+  g_autoptr (sqlite3_stmt) stmt = stmt_new (store, error,
+      "SELECT pickle, user_id, device_id, keys_uploaded FROM account WHERE id = 1", "");
+  int rc;
+
+  if (stmt == NULL)
+    return NULL;
+  rc = stmt_step (store, stmt, error);
+  if (rc != SQLITE_ROW)
+    return NULL;
+  if (user_id != NULL)
+    *user_id = col_str (stmt, 1);
+  if (device_id != NULL)
+    *device_id = col_str (stmt, 2);
+  if (keys_uploaded != NULL)
+    *keys_uploaded = sqlite3_column_int (stmt, 3) != 0;
+  return col_str (stmt, 0);
+}
+
+gboolean
+pa_crypto_store_save_account (PaCryptoStore *store, const char *user_id, const char *device_id,
+                              const char *pickle, gboolean keys_uploaded, GError **error)
+{
+  return stmt_done (store, stmt_new (store, error,
+      "INSERT INTO account (id, user_id, device_id, pickle, keys_uploaded) VALUES (1, ?, ?, ?, ?)"
+      " ON CONFLICT (id) DO UPDATE SET user_id = excluded.user_id,"
+      " device_id = excluded.device_id, pickle = excluded.pickle,"
+      " keys_uploaded = excluded.keys_uploaded",
+      "ttti", user_id, device_id, pickle, keys_uploaded ? 1 : 0), error);
+}
+
+/* ------------------------------------------------------- olm sessions */
+
+gboolean
+pa_crypto_store_save_olm_session (PaCryptoStore *store, const char *sender_key,
+                                  const char *session_id, const char *pickle, GError **error)
+{
+  gint64 now = pa_now_ms ();
+
+  return stmt_done (store, stmt_new (store, error,
+      "INSERT INTO olm_sessions (session_id, sender_key, pickle, created_at, last_used)"
+      " VALUES (?, ?, ?, ?, ?) ON CONFLICT (session_id) DO UPDATE SET"
+      " pickle = excluded.pickle, last_used = excluded.last_used",
+      "tttII", session_id, sender_key, pickle, now, now), error);
+}
+
+GPtrArray *
+pa_crypto_store_olm_sessions (PaCryptoStore *store, const char *sender_key, guint limit,
+                              GError **error)
+{
+  g_autoptr (sqlite3_stmt) stmt = stmt_new (store, error,
+      "SELECT pickle FROM olm_sessions WHERE sender_key = ?"
+      " ORDER BY last_used DESC, rowid DESC LIMIT ?", "ti", sender_key, (int) limit);
+  g_autoptr (GPtrArray) out = g_ptr_array_new_with_free_func (g_free);
+  int rc;
+
+  if (stmt == NULL)
+    return NULL;
+  while ((rc = stmt_step (store, stmt, error)) == SQLITE_ROW)
+    g_ptr_array_add (out, col_str (stmt, 0));
+  if (rc != SQLITE_DONE)
+    return NULL;
+  return g_steal_pointer (&out);
+}
+
+/* ---------------------------------------------------- megolm outbound */
+
+PaCryptoOutbound *
+pa_crypto_store_get_outbound (PaCryptoStore *store, const char *room_id, GError **error)
+{
+  g_autoptr (sqlite3_stmt) stmt = stmt_new (store, error,
+      "SELECT session_id, pickle, created_at, message_count FROM megolm_outbound"
+      " WHERE room_id = ?", "t", room_id);
+  PaCryptoOutbound *o;
+
+  if (stmt == NULL || stmt_step (store, stmt, error) != SQLITE_ROW)
+    return NULL;
+  o = g_new0 (PaCryptoOutbound, 1);
+  o->room_id = g_strdup (room_id);
+  o->session_id = col_str (stmt, 0);
+  o->pickle = col_str (stmt, 1);
+  o->created_at = sqlite3_column_int64 (stmt, 2);
+  o->message_count = (guint) sqlite3_column_int64 (stmt, 3);
+  return o;
+}
+
+gboolean
+pa_crypto_store_save_outbound (PaCryptoStore *store, const PaCryptoOutbound *o, GError **error)
+{
+  return stmt_done (store, stmt_new (store, error,
+      "INSERT INTO megolm_outbound (room_id, session_id, pickle, created_at, message_count)"
+      " VALUES (?, ?, ?, ?, ?) ON CONFLICT (room_id) DO UPDATE SET"
+      " session_id = excluded.session_id, pickle = excluded.pickle,"
+      " created_at = excluded.created_at, message_count = excluded.message_count",
+      "tttII", o->room_id, o->session_id, o->pickle, o->created_at,
+      (gint64) o->message_count), error);
+}
+
+gboolean
+pa_crypto_store_delete_outbound (PaCryptoStore *store, const char *room_id, GError **error)
+{
+  return stmt_done (store, stmt_new (store, error,
+                                     "DELETE FROM megolm_outbound WHERE room_id = ?", "t",
+                                     room_id), error)
+         && stmt_done (store, stmt_new (store, error,
+                                        "DELETE FROM megolm_outbound_shared WHERE room_id = ?",
+                                        "t", room_id), error);
+}
+
+gboolean
+pa_crypto_store_outbound_is_shared (PaCryptoStore *store, const char *room_id,
+                                    const char *session_id, const char *user_id,
+                                    const char *device_id, gboolean *shared, GError **error)
+{
+  g_autoptr (sqlite3_stmt) stmt = stmt_new (store, error,
+      "SELECT 1 FROM megolm_outbound_shared WHERE room_id = ? AND session_id = ?"
+      " AND user_id = ? AND device_id = ?", "tttt", room_id, session_id, user_id, device_id);
+  int rc;
+
+  if (stmt == NULL)
+    return FALSE;
+  rc = stmt_step (store, stmt, error);
+  *shared = rc == SQLITE_ROW;
+  return rc != SQLITE_ERROR;
+}
+
+gboolean
+pa_crypto_store_mark_outbound_shared (PaCryptoStore *store, const char *room_id,
+                                      const char *session_id, const char *user_id,
+                                      const char *device_id, GError **error)
+{
+  return stmt_done (store, stmt_new (store, error,
+      "INSERT OR IGNORE INTO megolm_outbound_shared (room_id, session_id, user_id, device_id)"
+      " VALUES (?, ?, ?, ?)", "tttt", room_id, session_id, user_id, device_id), error);
+}
+
+/* ----------------------------------------------------- megolm inbound */
+
+gboolean
+pa_crypto_store_save_inbound (PaCryptoStore *store, const char *room_id, const char *sender_key,
+                              const char *session_id, const char *sender_ed25519,
+                              const char *pickle, guint32 first_known_index, GError **error)
+{
+  return stmt_done (store, stmt_new (store, error,
+      "INSERT INTO megolm_inbound (room_id, sender_key, session_id, sender_ed25519, pickle,"
+      " first_known_index, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)"
+      " ON CONFLICT (room_id, sender_key, session_id) DO UPDATE SET"
+      " sender_ed25519 = excluded.sender_ed25519, pickle = excluded.pickle,"
+      " first_known_index = excluded.first_known_index",
+      "tttttII", room_id, sender_key, session_id, sender_ed25519, pickle,
+      (gint64) first_known_index, pa_now_ms ()), error);
+}
+
+char *
+pa_crypto_store_get_inbound (PaCryptoStore *store, const char *room_id, const char *sender_key,
+                             const char *session_id, char **sender_ed25519,
+                             guint32 *first_known_index, GError **error)
+{
+  g_autoptr (sqlite3_stmt) stmt = stmt_new (store, error,
+      "SELECT pickle, sender_ed25519, first_known_index FROM megolm_inbound"
+      " WHERE room_id = ? AND sender_key = ? AND session_id = ?",
+      "ttt", room_id, sender_key, session_id);
+
+  if (stmt == NULL || stmt_step (store, stmt, error) != SQLITE_ROW)
+    return NULL;
+  if (sender_ed25519 != NULL)
+    *sender_ed25519 = col_str (stmt, 1);
+  if (first_known_index != NULL)
+    *first_known_index = (guint32) sqlite3_column_int64 (stmt, 2);
+  return col_str (stmt, 0);
+}
+
+/* ------------------------------------------------------------ devices */
+
+gboolean
+pa_crypto_store_save_device (PaCryptoStore *store, const PaCryptoDevice *d, GError **error)
+{
+  return stmt_done (store, stmt_new (store, error,
+      "INSERT INTO devices (user_id, device_id, ed25519, curve25519, verified, deleted)"
+      " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (user_id, device_id) DO UPDATE SET"
+      " ed25519 = excluded.ed25519, curve25519 = excluded.curve25519,"
+      " verified = excluded.verified, deleted = excluded.deleted",
+      "ttttii", d->user_id, d->device_id, d->ed25519, d->curve25519, d->verified ? 1 : 0,
+      d->deleted ? 1 : 0), error);
+}
+
+#define DEVICE_COLUMNS "user_id, device_id, ed25519, curve25519, verified, deleted"
+
+static PaCryptoDevice *
+device_from_row (sqlite3_stmt *stmt)
+{
+  PaCryptoDevice *d = g_new0 (PaCryptoDevice, 1);
+
+  d->user_id = col_str (stmt, 0);
+  d->device_id = col_str (stmt, 1);
+  d->ed25519 = col_str (stmt, 2);
+  d->curve25519 = col_str (stmt, 3);
+  d->verified = sqlite3_column_int (stmt, 4) != 0;
+  d->deleted = sqlite3_column_int (stmt, 5) != 0;
+  return d;
+}
+
+PaCryptoDevice *
+pa_crypto_store_get_device (PaCryptoStore *store, const char *user_id, const char *device_id,
+                            GError **error)
+{
+  g_autoptr (sqlite3_stmt) stmt = stmt_new (store, error,
+      "SELECT " DEVICE_COLUMNS " FROM devices WHERE user_id = ? AND device_id = ?", "tt",
+      user_id, device_id);
+
+  if (stmt == NULL || stmt_step (store, stmt, error) != SQLITE_ROW)
+    return NULL;
+  return device_from_row (stmt);
+}
+
+PaCryptoDevice *
+pa_crypto_store_get_device_by_curve (PaCryptoStore *store, const char *curve25519,
+                                     GError **error)
+{
+  /* A key claimed by two devices (a forged upload) reads as the verified,
+   * not-deleted one if any. */
+  g_autoptr (sqlite3_stmt) stmt = stmt_new (store, error,
+      "SELECT " DEVICE_COLUMNS " FROM devices WHERE curve25519 = ?"
+      " ORDER BY deleted ASC, verified DESC LIMIT 1", "t", curve25519);
+
+  if (stmt == NULL || stmt_step (store, stmt, error) != SQLITE_ROW)
+    return NULL;
+  return device_from_row (stmt);
+}
+
+GPtrArray *
+pa_crypto_store_list_devices (PaCryptoStore *store, const char *user_id, GError **error)
+{
+  g_autoptr (sqlite3_stmt) stmt = stmt_new (store, error,
+      "SELECT " DEVICE_COLUMNS " FROM devices WHERE user_id = ? ORDER BY device_id", "t",
+      user_id);
+  g_autoptr (GPtrArray) out = g_ptr_array_new_with_free_func (
+      (GDestroyNotify) pa_crypto_device_free);
+  int rc;
+
+  if (stmt == NULL)
+    return NULL;
+  while ((rc = stmt_step (store, stmt, error)) == SQLITE_ROW)
+    g_ptr_array_add (out, device_from_row (stmt));
+  if (rc != SQLITE_DONE)
+    return NULL;
+  return g_steal_pointer (&out);
+}
+
+/* -------------------------------------------------------------- users */
+
+gboolean
+pa_crypto_store_track_user (PaCryptoStore *store, const char *user_id, GError **error)
+{
+  return stmt_done (store, stmt_new (store, error,
+      "INSERT OR IGNORE INTO tracked_users (user_id, dirty) VALUES (?, 1)", "t", user_id),
+      error);
+}
+
+gboolean
+pa_crypto_store_set_user_dirty (PaCryptoStore *store, const char *user_id, gboolean dirty,
+                                GError **error)
+{
+  return stmt_done (store, stmt_new (store, error,
+      "UPDATE tracked_users SET dirty = ? WHERE user_id = ?", "it", dirty ? 1 : 0, user_id),
+      error);
+}
+
+gboolean
+pa_crypto_store_user_state (PaCryptoStore *store, const char *user_id, gboolean *tracked,
+                            gboolean *dirty, GError **error)
+{
+  g_autoptr (sqlite3_stmt) stmt = stmt_new (store, error,
+      "SELECT dirty FROM tracked_users WHERE user_id = ?", "t", user_id);
+  int rc;
+
+  if (stmt == NULL)
+    return FALSE;
+  rc = stmt_step (store, stmt, error);
+  if (rc == SQLITE_ERROR)
+    return FALSE;
+  *tracked = rc == SQLITE_ROW;
+  *dirty = rc == SQLITE_ROW ? sqlite3_column_int (stmt, 0) != 0 : TRUE;
+  return TRUE;
+}
+
+/* ------------------------------------------------------------- replay */
+
+gboolean
+pa_crypto_store_check_index (PaCryptoStore *store, const char *session_id, guint32 index,
+                             const char *event_id, gint64 ts, GError **error)
+{
+  g_autoptr (sqlite3_stmt) stmt = stmt_new (store, error,
+      "SELECT event_id FROM seen_indexes WHERE session_id = ? AND msg_index = ?", "tI",
+      session_id, (gint64) index);
+  int rc;
+
+  if (stmt == NULL)
+    return FALSE;
+  rc = stmt_step (store, stmt, error);
+  if (rc == SQLITE_ERROR)
+    return FALSE;
+  if (rc == SQLITE_ROW)
+    {
+      const char *seen = (const char *) sqlite3_column_text (stmt, 0);
+
+      if (g_strcmp0 (seen, event_id) == 0)
+        return TRUE;
+      g_set_error (error, PA_ERROR, PA_ERROR_PERMISSION,
+                   "megolm message index %u of session %s was already used by %s: replay "
+                   "rejected", index, session_id, seen);
+      return FALSE;
+    }
+  return stmt_done (store, stmt_new (store, error,
+      "INSERT INTO seen_indexes (session_id, msg_index, event_id, ts) VALUES (?, ?, ?, ?)",
+      "tItI", session_id, (gint64) index, event_id, ts), error);
+}
