@@ -539,7 +539,9 @@ job_free (PaImportJob *j)
   g_free (j);
 }
 
-/* Every second: pick up new jobs, report progress, finish drained ones. */
+/* Four times a second: pick up new jobs, report progress, finish drained
+ * ones (the CLI inserts jobs into the store; polling it is what lets the
+ * bridge notice them). */
 static gboolean
 job_tick (gpointer data)
 {
@@ -595,9 +597,10 @@ job_tick (gpointer data)
           job_free (j);
           continue;
         }
-      /* Progress, for the CLI (it reads the row) and the log. */
-      json_int_t total = json_integer_value (json_object_get (j->row, "total"));
-      json_object_set_new (summary (j), "sent", json_integer (MAX (0, total - remaining)));
+      /* Progress, for the CLI (it reads the row): messages the homeserver
+       * accepted (mapped), not merely queued. */
+      gint64 mapped = pa_store_message_count_login (b->store, j->account->plugin, j->account->id);
+      json_object_set_new (summary (j), "sent", json_integer (MAX (0, mapped)));
       json_object_set_new (j->row, "state", json_string ("sending"));
       job_save (j);
     }
@@ -608,7 +611,7 @@ void
 pa_import_start (PaBridge *b)
 {
   if (b->import_timer == 0)
-    b->import_timer = g_timeout_add (1000, job_tick, b);
+    b->import_timer = g_timeout_add (250, job_tick, b);
   job_tick (b);
 }
 

@@ -1754,3 +1754,16 @@ pa_store_outbound_has_key (PaStore *store, const char *queue_key)
     return FALSE;
   return sqlite3_column_int (stmt, 0) != 0;
 }
+
+gint64
+pa_store_message_count_login (PaStore *store, const char *plugin, const char *login_id)
+{
+  g_autoptr (GError) error = NULL;
+  /* (plugin, login_id) is a prefix of the message map's unique index. */
+  g_autoptr (PaStoreStmt) stmt = store_stmt (
+      store, &error, "SELECT count(*) FROM messages WHERE plugin = ? AND login_id = ?", "tt",
+      plugin, login_id);
+  if (stmt == NULL || store_step (store, stmt, &error) != SQLITE_ROW)
+    return -1;
+  return sqlite3_column_int64 (stmt, 0);
+}

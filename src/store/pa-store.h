@@ -138,6 +138,8 @@ char *pa_store_message_event_id (PaStore *store, const char *plugin, const char 
 char *pa_store_message_legacy_id (PaStore *store, const char *room_id, const char *event_id,
                                   char **out_chat_id);
 gint64 pa_store_message_count_in_room (PaStore *store, const char *room_id);
+/* Messages mapped for one login (an import job's progress). */
+gint64 pa_store_message_count_login (PaStore *store, const char *plugin, const char *login_id);
 
 /* ---- logins */
 typedef struct {
