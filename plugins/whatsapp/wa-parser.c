@@ -437,6 +437,13 @@ line_is_clean (const char *line, gsize len)
       i = skip_ascii (p, len, i);
       if (i >= len)
         return TRUE;
+      /* Fast path for the common 2-byte letters (é, à, ç…: leads C3–DF,
+       * never special; C2 is left to the full check for U+00A0). */
+      if (p[i] >= 0xC3 && p[i] <= 0xDF && i + 1 < len && (p[i + 1] & 0xC0) == 0x80)
+        {
+          i += 2;
+          continue;
+        }
       gunichar u;
       gsize n = decode_utf8 (p + i, len - i, &u);
       if (n == 0 || is_special (u))
