@@ -46,6 +46,7 @@ typedef struct {
   char *state;          /* last login_state */
   PaWorker *worker;
   gboolean logged_in;   /* reached COMPLETE (or saved) */
+  gboolean resuming;    /* resumed at start-up: its first "connected" is not news */
   /* login conversation in the management room */
   json_t *step;         /* the current user_input step, or NULL */
   guint field_index;    /* next field to ask */
@@ -54,6 +55,7 @@ typedef struct {
 } PaAccount;
 
 typedef struct _PaImportJob PaImportJob;
+typedef struct _PaBridgeCrypto PaBridgeCrypto;
 
 /* A lane of remote events processed one at a time, in order: the live
  * lane (every login's events) or one history import job's lane. */
@@ -109,6 +111,8 @@ struct _PaBridge {
   guint64 n_txns, n_events_in, n_events_out, n_remote;
   gint64 started_at;
   guint signal_sources[2];
+  /* end-to-bridge encryption, NULL when encryption.allow is off */
+  PaBridgeCrypto *crypto;
 };
 
 /* ---- pa-bridge.c */
@@ -203,6 +207,20 @@ void pa_import_from_upload (PaBridge *b, const char *owner, const char *room_id,
 /* The agent answered an import question; FALSE if none was pending. */
 gboolean pa_import_handle_answer (PaBridge *b, const char *owner, const char *room_id,
                                   const char *text);
+
+/* ---- pa-bridge-crypto.c (end-to-bridge encryption; each is a no-op or
+ * FALSE when encryption.allow is off) */
+gboolean pa_bridge_crypto_start (PaBridge *b, GError **error);
+void pa_bridge_crypto_stop (PaBridge *b);
+/* To-device events, device lists and key counts of a new transaction. */
+void pa_bridge_crypto_txn (PaBridge *b, PaTxn *txn);
+/* Outbound: TRUE when it took a /send/ item over (see the .c). */
+gboolean pa_bridge_crypto_send (PaBridge *b, const PaOutboundItem *it, PaMatrixCallback cb,
+                                gpointer cb_data);
+/* Inbound: TRUE when it took the event over and will call `done`. */
+gboolean pa_bridge_crypto_event (PaBridge *b, json_t *ev, void (*done) (PaBridge *b));
+void pa_bridge_crypto_portal_created (PaBridge *b, const char *room_id, const char *creator,
+                                      gboolean encrypted);
 
 /* ---- pa-commands.c */
 void pa_commands_handle (PaBridge *b, const char *room_id, const char *sender,

@@ -244,6 +244,8 @@ on_txn (const char *txn_id, PaTxn *txn, gpointer user_data, GError **error)
     }
   b->n_txns++;
   b->n_events_in += json_array_size (txn->events);
+  /* Room keys first: the events they open are processed from the queue. */
+  pa_bridge_crypto_txn (b, txn);
   /* Ephemeral events (typing, receipts) are not persisted by Synapse
    * either; handle them at once, best effort. */
   size_t i;
@@ -503,6 +505,8 @@ pa_bridge_run (PaBridge *b, GError **error)
       if (!startup_request (b, "PUT", path, NULL, body, FALSE, NULL, &e))
         g_warning ("could not set the bot's display name: %s", e->message);
     }
+  if (!pa_bridge_crypto_start (b, error))
+    return FALSE;
   /* The ping makes Synapse contact us and flush its retry queue at once. */
   {
     g_autofree char *esc = pa_matrix_escape (c->as_id);
@@ -577,6 +581,7 @@ pa_bridge_free (PaBridge *b)
     g_source_remove (b->outbound_timer);
   pa_import_stop_all (b);
   pa_lane_cancel (&b->live);
+  pa_bridge_crypto_stop (b);
   pa_matrix_cancel_all (b->mx);
   g_clear_pointer (&b->as, pa_appservice_free);
   pa_matrix_free (b->mx);

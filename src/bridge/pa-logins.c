@@ -320,6 +320,12 @@ login_state (PaAccount *l, json_t *frame)
   if (g_str_equal (state, "connected") && l->remote_id)
     l->logged_in = TRUE;
   set_state (l, state);
+  if (l->resuming && g_str_equal (state, "connected"))
+    {
+      /* Back after a bridge restart: nothing to tell the agent. */
+      l->resuming = FALSE;
+      return;
+    }
   /* Tell the agent about changes that matter, not every reconnect step. */
   if (changed && (was_connected || !g_str_equal (state, "connecting"))
       && !(g_str_equal (state, "connected") && !was_connected && l->step == NULL
@@ -593,7 +599,10 @@ pa_login_resume_all (PaBridge *b)
         }
       l->remote_id = g_strdup (r->remote_id);
       l->remote_name = g_strdup (r->remote_name);
-      l->state = g_strdup (r->state);
+      /* Not "connected" until the plugin says so again: events for this
+       * login wait for that (wait_for_login) instead of failing. */
+      l->state = g_strdup ("connecting");
+      l->resuming = TRUE;
     }
 }
 
@@ -781,7 +790,7 @@ pa_logins_apply_ministry (PaBridge *b, const PaMinistry *m, const char *plugin, 
         {
           l->remote_id = g_strdup (r->remote_id);
           l->remote_name = g_strdup (r->remote_name);
-          l->state = g_strdup (r->state);
+          l->state = g_strdup ("connecting");
           g_autofree char *msg = g_strdup_printf ("Your ministry (%s) has enabled %s again: "
                                                   "reconnecting.", m->name, plugin);
           pa_bridge_notify_owner (b, l->owner, msg);

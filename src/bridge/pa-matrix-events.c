@@ -603,6 +603,9 @@ pa_matrix_event_handle (PaBridge *b, json_t *ev, void (*done) (PaBridge *b))
       finish (b, done);
       return;
     }
+  /* Encrypted events come back here as cleartext. */
+  if (pa_bridge_crypto_event (b, ev, done))
+    return;
   if (g_str_equal (type, "m.room.member"))
     {
       /* Memberships of our ghosts matter too (leaves). */
@@ -633,8 +636,8 @@ pa_matrix_event_handle (PaBridge *b, json_t *ev, void (*done) (PaBridge *b))
           g_autofree char *owner = pa_store_management_owner (b->store, room_id);
           if (row || owner)
             pa_bridge_notice (b, room_id,
-                              "⚠ This message is encrypted and this bridge cannot decrypt "
-                              "yet: it was not bridged.");
+                              "⚠ This message is encrypted and encryption is off on this "
+                              "bridge: it was not bridged.");
         }
       finish (b, done);
       return;

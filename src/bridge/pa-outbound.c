@@ -155,7 +155,9 @@ dispatch (PaBridge *b)
         .max_attempts = 3,
         .timeout_s = 60,
       };
-      pa_matrix_request (b->mx, &req, sent_cb, f);
+      /* Sends into encrypted rooms are encrypted first. */
+      if (!pa_bridge_crypto_send (b, it, sent_cb, f))
+        pa_matrix_request (b->mx, &req, sent_cb, f);
     }
   g_ptr_array_set_free_func (ready, (GDestroyNotify) pa_outbound_item_free);
 

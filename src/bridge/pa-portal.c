@@ -175,6 +175,7 @@ portal_created (CreateCtx *c, const char *room_id, const char *error)
             g_warning ("store: %s", e->message);
           g_hash_table_add (r->joined, g_strdup (c->creator));
         }
+      pa_bridge_crypto_portal_created (b, room_id, c->creator, row.encrypted);
       g_message ("portal %s/%s → %s", c->plugin, c->chat_id, room_id);
     }
   finish_waiters (b, c->key, room_id, error);

@@ -809,6 +809,30 @@ load_bridge (const Loader *l, PaConfig *c, const Node *map, GError **error)
   return TRUE;
 }
 
+/* mautrix's layout: default and require need allow (checked once the
+ * whole file is read, as bridge.encryption_default may come later). */
+static gboolean
+load_encryption (const Loader *l, PaConfig *c, const Node *map, GError **error)
+{
+  for (guint i = 0; i < node_n_pairs (map); i++)
+    {
+      const Node *k = node_key (map, i), *v = node_val (map, i);
+      g_autofree char *path = g_strdup_printf ("encryption.%s", k->value);
+      gboolean ok = TRUE;
+      if (g_str_equal (k->value, "allow"))
+        ok = get_bool (l, v, path, &c->encryption_allow, error);
+      else if (g_str_equal (k->value, "default"))
+        ok = get_bool (l, v, path, &c->encryption_default, error);
+      else if (g_str_equal (k->value, "require"))
+        ok = get_bool (l, v, path, &c->encryption_require, error);
+      else
+        warn_unknown (l, k, path);
+      if (!ok)
+        return FALSE;
+    }
+  return TRUE;
+}
+
 static gboolean
 load_limits (const Loader *l, PaConfig *c, const Node *map, GError **error)
 {
@@ -989,6 +1013,7 @@ config_new_defaults (void)
   c->data_dir = g_strdup ("data");
   c->plugin_dir = g_strdup (PA_PLUGIN_DIR);
   c->encryption_default = TRUE;
+  c->encryption_allow = TRUE;
   c->history_visibility = g_strdup ("invited");
   c->command_prefix = g_strdup ("!pa");
   c->max_body_bytes = 32 * 1024 * 1024;
@@ -1055,6 +1080,8 @@ config_from_tree (const Loader *l, const Node *root, GError **error)
         ok = load_section (l, c, v, key, load_appservice, error);
       else if (g_str_equal (key, "bridge"))
         ok = load_section (l, c, v, key, load_bridge, error);
+      else if (g_str_equal (key, "encryption"))
+        ok = load_section (l, c, v, key, load_encryption, error);
       else if (g_str_equal (key, "limits"))
         ok = load_section (l, c, v, key, load_limits, error);
       else if (g_str_equal (key, "workers"))
@@ -1078,6 +1105,14 @@ config_from_tree (const Loader *l, const Node *root, GError **error)
         return NULL;
     }
 
+  if ((c->encryption_default || c->encryption_require) && !c->encryption_allow)
+    {
+      const Node *enc = (root && root->kind == YAML_MAPPING_NODE)
+                            ? node_lookup (root, "encryption") : NULL;
+      fail (error, l->name, enc ? enc->line : root_line, "encryption.allow",
+            "must be true when encryption.default or encryption.require is");
+      return NULL;
+    }
   const Node *hs = (root && root->kind == YAML_MAPPING_NODE) ? node_lookup (root, "homeserver")
                                                               : NULL;
   guint hs_line = hs ? hs->line : root_line;
@@ -1256,12 +1291,21 @@ static const char example_text[] =
   "#plugin_dir: /usr/lib/passerelle\n"
   "\n"
   "bridge:\n"
-  "  # Create portal rooms with end-to-end encryption enabled.\n"
-  "  encryption_default: true\n"
   "  # History visibility of new portal rooms: invited, joined, shared or world_readable.\n"
   "  history_visibility: invited\n"
   "  # Prefix of bridge commands in portal rooms; management rooms take bare commands.\n"
   "  command_prefix: \"!pa\"\n"
+  "\n"
+  "# End-to-bridge encryption (docs/encryption.md): the bot logs in a device of its\n"
+  "# own and reads and writes encrypted rooms through it.\n"
+  "encryption:\n"
+  "  # Run the bot device: without it, encrypted messages are answered with a notice.\n"
+  "  allow: true\n"
+  "  # Create portal rooms with end-to-end encryption enabled (Tchap's default).\n"
+  "  # bridge.encryption_default is accepted as an older name for this key.\n"
+  "  default: true\n"
+  "  # Refuse (with a notice) unencrypted messages sent into portals.\n"
+  "  require: false\n"
   "\n"
   "limits:\n"
   "  # Largest homeserver transaction body accepted, in bytes.\n"

@@ -61,6 +61,10 @@ typedef struct {
   GPtrArray *permissions;       /* PaPermission*, in file order */
   /* where it was loaded from (for writing tokens back) */
   char *path;
+  /* encryption: {allow, default, require}; `default` is encryption_default
+   * above (bridge.encryption_default is its older spelling). */
+  gboolean encryption_allow;    /* run the bot device: read/write encrypted rooms */
+  gboolean encryption_require;  /* refuse unencrypted messages in portals */
 } PaConfig;
 
 /* Load and validate.  On error the message names the file, the line and the

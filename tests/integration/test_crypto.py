@@ -1,0 +1,346 @@
+# SPDX-License-Identifier: AGPL-3.0-or-later
+"""End-to-bridge encryption against a real Synapse that encrypts every new
+room, with a matrix-nio agent that has E2EE (libolm through python-olm):
+the bridge's bot device must decrypt what the agent sends and encrypt what
+the ghosts send, across a restart, rotating keys on membership changes."""
+
+import json
+import os
+import subprocess
+import tempfile
+import time
+import urllib.parse
+import uuid
+
+import pytest
+import yaml
+
+import harness
+from harness import PASSERELLE, Agent, bot_says, http, open_management_room
+from loopnet import LoopNet
+
+pytest.importorskip("olm", reason="matrix-nio[e2e] (python-olm) is needed")
+
+BOT = "@passerelle:localhost"
+
+
+class EncryptingSynapse(harness.Synapse):
+    """Synapse with encryption on by default for every new room (Tchap) and
+    the appservice extensions end-to-bridge encryption needs."""
+
+    def _write_config(self):
+        super()._write_config()
+        with open(self.config) as f:
+            cfg = yaml.safe_load(f)
+        cfg["encryption_enabled_by_default_for_room_type"] = "all"
+        # The bot device's to-device messages, device lists and key counts
+        # come in the transactions: Synapse refuses /sync to the AS sender.
+        cfg["experimental_features"] = {"msc2409_to_device_messages_enabled": True,
+                                        "msc3202_transaction_extensions": True}
+        with open(self.config, "w") as f:
+            yaml.safe_dump(cfg, f)
+
+
+class EncryptedBridge(harness.Bridge):
+    def write_config(self, hs_url):
+        super().write_config(hs_url)
+        with open(self.config) as f:
+            cfg = yaml.safe_load(f)
+        cfg["bridge"].pop("encryption_default", None)
+        cfg["encryption"] = {"allow": True, "default": True, "require": False}
+        with open(self.config, "w") as f:
+            yaml.safe_dump(cfg, f)
+
+
+class EncryptedStack(harness.Stack):
+    def __init__(self):  # pylint: disable=super-init-not-called
+        self.workdir = tempfile.mkdtemp(prefix="passerelle-e2e-")
+        self.bridge = EncryptedBridge(self.workdir)
+        self.bridge.write_config("http://127.0.0.1:1")
+        self.synapse = EncryptingSynapse(self.workdir, self.bridge.registration)
+        self.bridge.write_config(self.synapse.url)
+        self.bridge.generate_registration()
+
+
+class E2EAgent(Agent):
+    """An Agent whose nio client has a crypto store and keeps its keys up."""
+
+    def __init__(self, stack, localpart, password="secret-password"):
+        # pylint: disable=super-init-not-called
+        import asyncio
+        from nio import AsyncClient, AsyncClientConfig
+        self.loop = asyncio.new_event_loop()
+        self.mxid = "@%s:localhost" % localpart
+        stack.synapse.register(localpart, password)
+        self.store_dir = os.path.join(stack.workdir, "nio-" + localpart)
+        os.makedirs(self.store_dir, exist_ok=True)
+        self.client = AsyncClient(stack.synapse.url, self.mxid, store_path=self.store_dir,
+                                  config=AsyncClientConfig(encryption_enabled=True,
+                                                           store_sync_tokens=True))
+        self.events = {}
+        self.invites = set()
+        self.invite_state = {}
+        resp = self.run(self.client.login(password, device_name="nio-test"))
+        assert getattr(resp, "access_token", None), resp
+        if self.client.olm is None:
+            self.client.load_store()
+        assert self.client.olm is not None
+        self.since = None
+        self.sync()
+
+    def _upkeep(self):
+        c = self.client
+        if c.should_upload_keys:
+            self.run(c.keys_upload())
+        if c.should_query_keys:
+            self.run(c.keys_query())
+        if c.should_claim_keys:
+            self.run(c.keys_claim(c.get_users_for_key_claiming()))
+
+    def sync(self, timeout_ms=0):
+        resp = self.run(self.client.sync(timeout=timeout_ms, since=self.since, full_state=False))
+        assert hasattr(resp, "next_batch"), resp
+        self.since = resp.next_batch
+        for room_id, info in resp.rooms.invite.items():
+            self.invites.add(room_id)
+            self.invite_state.setdefault(room_id, []).extend(
+                getattr(e, "source", None) or {} for e in info.invite_state)
+        for room_id, info in resp.rooms.join.items():
+            lst = self.events.setdefault(room_id, [])
+            for ev in list(info.state) + list(info.timeline.events):
+                src = dict(ev.source)
+                if getattr(ev, "decrypted", False):
+                    src["_e2e"] = {"session_id": ev.session_id, "sender_key": ev.sender_key}
+                lst.append(src)
+        self._upkeep()
+        return resp
+
+    def send(self, room_id, content, event_type="m.room.message"):
+        self._upkeep()
+        room = self.client.rooms.get(room_id)
+        if room is not None and not room.members_synced:
+            self.run(self.client.joined_members(room_id))
+        return super().send(room_id, content, event_type)
+
+    def encrypted_raw(self, room_id):
+        """Events of the room nio could not decrypt."""
+        return [e for e in self.events.get(room_id, []) if e.get("type") == "m.room.encrypted"]
+
+
+@pytest.fixture(scope="module")
+def net():
+    n = LoopNet()
+    n.start()
+    yield n
+    n.stop()
+
+
+@pytest.fixture(scope="module")
+def stack():
+    s = EncryptedStack()
+    s.start()
+    yield s
+    s.close()
+
+
+@pytest.fixture(scope="module")
+def alice(stack):
+    a = E2EAgent(stack, "alice")
+    yield a
+    a.close()
+
+
+def ghost(user):
+    return "@_pa_loopback_%s:localhost" % user
+
+
+def login(agent, mgmt, net, user, password="pw"):
+    """The login conversation of test_core.py, in an encrypted management room."""
+    n0 = len(agent.messages(mgmt, sender=BOT))
+    agent.text(mgmt, "login loopback")
+    agent.wait(lambda a: bot_says(a, mgmt, "server", n0), what="server prompt")
+    agent.text(mgmt, "127.0.0.1:%d" % net.port)
+    agent.wait(lambda a: bot_says(a, mgmt, "user name", n0), what="user name prompt")
+    agent.text(mgmt, user)
+    agent.wait(lambda a: bot_says(a, mgmt, "password", n0), what="password prompt")
+    agent.text(mgmt, password)
+    agent.wait(lambda a: bot_says(a, mgmt, "Logged in", n0), what="login complete")
+
+
+def is_encrypted_room(stack, agent, room_id):
+    return agent.state(room_id, "m.room.encryption") is not None
+
+
+def ghost_texts(agent, room, user):
+    return [m for m in agent.messages(room, sender=ghost(user)) if "_e2e" in m]
+
+
+def dm_room(agent, user):
+    return agent.wait_invite(lambda a, r: a.inviter(r) == ghost(user), timeout=60)
+
+
+# ----------------------------------------------------------------- tests
+
+
+def test_encrypted_management_room_and_login(stack, alice, net):
+    net.add_user("alice-lb", "pw", "Alice Legacy")
+    mgmt = open_management_room(alice)
+    assert is_encrypted_room(stack, alice, mgmt)
+    # The welcome and every answer were decrypted by nio (the bot device's
+    # session), and the agent's encrypted commands were understood.
+    assert all("_e2e" in m for m in alice.messages(mgmt, sender=BOT))
+    login(alice, mgmt, net, "alice-lb")
+    net.wait_connected("alice-lb", 20)
+    # The bridge logged in one device for its bot, stored in its own file.
+    crypto_db = os.path.join(stack.bridge.dir, "crypto.db")
+    assert os.stat(crypto_db).st_mode & 0o077 == 0
+
+
+def test_legacy_message_decrypts_in_nio(stack, alice, net):
+    net.deliver("alice-lb", {"ev": "contact", "id": "bob", "name": "Bob Legacy"})
+    net.deliver("alice-lb", {"ev": "message", "id": "e-1", "chat": "bob", "chat_kind": "dm",
+                             "from": "bob", "text": "secret hello"})
+    room = dm_room(alice, "bob")
+    alice.join(room)
+    assert is_encrypted_room(stack, alice, room)
+    msg = alice.wait(lambda a: [m for m in ghost_texts(a, room, "bob")
+                                if m["content"].get("body") == "secret hello"],
+                     what="the decrypted legacy message")[0]
+    assert msg["_e2e"]["session_id"]
+    # What the homeserver stored is ciphertext.
+    status, raw = http("GET", "%s/_matrix/client/v3/rooms/%s/event/%s" % (
+        stack.synapse.url, urllib.parse.quote(room, safe=""),
+        urllib.parse.quote(msg["event_id"], safe="")), token=alice.client.access_token)
+    assert status == 200, raw
+    assert raw["type"] == "m.room.encrypted" and raw["sender"] == ghost("bob")
+    assert "body" not in raw["content"] and raw["content"]["ciphertext"]
+
+
+def test_agent_encrypted_message_reaches_legacy(stack, alice, net):
+    room = [r for r in alice.events if ghost_texts(alice, r, "bob")][0]
+    alice.text(room, "encrypted reply")
+    op = net.wait_sent("alice-lb", lambda o: o.get("op") == "send"
+                       and o.get("text") == "encrypted reply", 30)
+    assert op["chat"] == "bob"
+
+
+def test_restart_keeps_device_and_sessions(stack, alice, net):
+    room = [r for r in alice.events if ghost_texts(alice, r, "bob")][0]
+    with open(os.path.join(stack.bridge.dir, "passerelle.log"), "rb") as f:
+        before = [l for l in f.read().decode(errors="replace").splitlines()
+                  if "bot device" in l][-1].split("bot device ")[1].split()[0]
+    stack.bridge.stop()
+    stack.bridge.start()
+    net.wait_connected("alice-lb", 30)
+    with open(os.path.join(stack.bridge.dir, "passerelle.log"), "rb") as f:
+        after = [l for l in f.read().decode(errors="replace").splitlines()
+                 if "bot device" in l][-1].split("bot device ")[1].split()[0]
+    assert before == after
+    net.deliver("alice-lb", {"ev": "message", "id": "e-2", "chat": "bob", "from": "bob",
+                             "text": "after restart"})
+    alice.wait(lambda a: [m for m in ghost_texts(a, room, "bob")
+                          if m["content"].get("body") == "after restart"],
+               what="the message sent after the restart")
+    alice.text(room, "to bob after restart")
+    net.wait_sent("alice-lb", lambda o: o.get("op") == "send"
+                  and o.get("text") == "to bob after restart", 30)
+    # Nothing stayed undecryptable, old or new.
+    assert alice.encrypted_raw(room) == []
+    assert [m for m in ghost_texts(alice, room, "bob")
+            if m["content"].get("body") == "secret hello"]
+
+
+def test_membership_change_rotates_key(stack, alice, net):
+    net.deliver("alice-lb", {"ev": "chat", "id": "g-e", "kind": "group", "name": "Secret cabinet",
+                             "members": ["alice-lb", "carl"]})
+    net.deliver("alice-lb", {"ev": "message", "id": "g-e-1", "chat": "g-e", "chat_kind": "group",
+                             "from": "carl", "text": "first"})
+    room = alice.wait_invite(lambda a, r: a.invite_name(r) and "Secret cabinet" in a.invite_name(r),
+                             timeout=60)
+    alice.join(room)
+    first = alice.wait(lambda a: [m for m in ghost_texts(a, room, "carl")
+                                  if m["content"].get("body") == "first"], what="first")[0]
+    net.deliver("alice-lb", {"ev": "message", "id": "g-e-2", "chat": "g-e", "from": "carl",
+                             "text": "second"})
+    second = alice.wait(lambda a: [m for m in ghost_texts(a, room, "carl")
+                                   if m["content"].get("body") == "second"], what="second")[0]
+    assert first["_e2e"]["session_id"] == second["_e2e"]["session_id"]
+    # A Matrix user joins, then leaves: the session must change.
+    dora = E2EAgent(stack, "dora")
+    try:
+        alice.run(alice.client.room_invite(room, dora.mxid))
+        dora.wait_invite(lambda a, r: r == room)
+        dora.join(room)
+        alice.sync()
+        net.deliver("alice-lb", {"ev": "message", "id": "g-e-3", "chat": "g-e", "from": "carl",
+                                 "text": "with dora"})
+        with_dora = alice.wait(lambda a: [m for m in ghost_texts(a, room, "carl")
+                                          if m["content"].get("body") == "with dora"],
+                               what="message with dora")[0]
+        dora.wait(lambda a: [m for m in ghost_texts(a, room, "carl")
+                             if m["content"].get("body") == "with dora"], what="dora decrypts")
+        dora.run(dora.client.room_leave(room))
+    finally:
+        dora.close()
+    alice.wait(lambda a: any(e.get("type") == "m.room.member" and e.get("state_key") == dora.mxid
+                             and e["content"].get("membership") == "leave"
+                             for e in a.events.get(room, [])), what="dora's leave")
+    time.sleep(1)  # the leave reaches the bridge through its own transaction
+    net.deliver("alice-lb", {"ev": "message", "id": "g-e-4", "chat": "g-e", "from": "carl",
+                             "text": "after dora"})
+    after = alice.wait(lambda a: [m for m in ghost_texts(a, room, "carl")
+                                  if m["content"].get("body") == "after dora"],
+                       what="message after dora left")[0]
+    sessions = [second["_e2e"]["session_id"], with_dora["_e2e"]["session_id"],
+                after["_e2e"]["session_id"]]
+    assert len(set(sessions)) == 3, sessions
+
+
+def test_garbage_ciphertext_rejected(stack, alice, net):
+    room = [r for r in alice.events if ghost_texts(alice, r, "bob")][0]
+    before = len(alice.messages(room))
+    # Raw events (nio would encrypt them again) the bridge cannot decrypt:
+    # a session nobody shared, then an unknown algorithm with nonsense.
+    garbage = [{"algorithm": "m.megolm.v1.aes-sha2", "sender_key": "A" * 43,
+                "ciphertext": "not base64 !!", "session_id": "unknown-session",
+                "device_id": alice.client.device_id},
+               {"algorithm": "m.nonsense", "ciphertext": {"x": [1, 2]}}]
+    for content in garbage:
+        url = "%s/_matrix/client/v3/rooms/%s/send/m.room.encrypted/%s" % (
+            stack.synapse.url, urllib.parse.quote(room, safe=""), uuid.uuid4().hex)
+        status, body = http("PUT", url, content, token=alice.client.access_token)
+        assert status == 200, body
+    notices = alice.wait(lambda a: len([m for m in a.messages(room)[before:]
+                                        if "could not decrypt" in m["content"].get("body", "")]) >= 2,
+                         timeout=60, what="two could-not-decrypt notices")
+    assert notices
+    # Still alive and bridging.
+    alice.text(room, "still fine")
+    net.wait_sent("alice-lb", lambda o: o.get("op") == "send" and o.get("text") == "still fine", 30)
+    assert stack.bridge.proc.poll() is None
+
+
+def test_history_import_into_encrypted_room(stack, alice, tmp_path):
+    path = str(tmp_path / "history.json")
+    msgs = [{"id": "h-%d" % i, "from": "u%d" % (i % 2), "from_name": "User %d" % (i % 2),
+             "ts": 1600000000000 + i * 60000, "text": "old secret %d" % i} for i in range(15)]
+    with open(path, "w") as f:
+        json.dump({"chats": [{"id": "hist", "name": "Old cabinet", "messages": msgs}]}, f)
+    p = subprocess.run([PASSERELLE, "import", "loopback", path, "-c", stack.bridge.config,
+                        "--user", alice.mxid], capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stdout + p.stderr
+    room = alice.wait_invite(lambda a, r: a.invite_name(r) == "Old cabinet (Loopback)", timeout=60)
+    alice.join(room)
+    assert is_encrypted_room(stack, alice, room)
+    # nio decrypts the history (with the original timestamps) ...
+    got = [e for e in alice.history(room) if e["type"] == "m.room.message"
+           and "fr.passerelle.import" in e["content"]]
+    assert [e["content"]["body"] for e in got] == [m["text"] for m in msgs]
+    assert [e["origin_server_ts"] for e in got] == [m["ts"] for m in msgs]
+    # ... which the homeserver only holds encrypted.
+    status, body = http("GET", "%s/_matrix/client/v3/rooms/%s/messages?dir=f&limit=100" % (
+        stack.synapse.url, urllib.parse.quote(room, safe="")), token=alice.client.access_token)
+    assert status == 200, body
+    senders = {e["sender"] for e in body["chunk"] if e["type"] == "m.room.encrypted"}
+    assert {ghost("u0"), ghost("u1")} <= senders  # (and the bot's notices)
+    assert not [e for e in body["chunk"] if e["type"] == "m.room.message"]
