@@ -1,8 +1,13 @@
 /* SPDX-License-Identifier: AGPL-3.0-or-later */
-/* libFuzzer target for the whatsapp importer's file path: the input is written
+/* libFuzzer target for an importer's file path (built once per importer
+ * plugin, with PA_FUZZ_PLUGIN naming it): the input is written
  * to a file and imported (ZIP archives above all: seeds are small exports),
  * with media extracted into a scratch work dir that is emptied after each
  * run.  The host table only checks what the plugin hands it. */
+#ifndef PA_FUZZ_PLUGIN
+#error "PA_FUZZ_PLUGIN must name the importer (whatsapp, telegram)"
+#endif
+
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -86,7 +91,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 {
   if (scratch == NULL)
     {
-      scratch = g_dir_make_tmp ("fuzz-whatsapp-zip-XXXXXX", NULL);
+      scratch = g_dir_make_tmp ("fuzz-" PA_FUZZ_PLUGIN "-zip-XXXXXX", NULL);
       if (scratch != NULL)
         atexit (fz_cleanup);
     }
