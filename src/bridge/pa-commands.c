@@ -246,6 +246,31 @@ cmd_start (PaBridge *b, const char *room, const char *sender, char **argv)
 }
 
 static void
+cmd_join (PaBridge *b, const char *room, const char *sender, char **argv)
+{
+  if (argv[1] == NULL || argv[2] == NULL)
+    {
+      reply (b, room, "Usage: `join <plugin> <room>` (an XMPP room address, an IRC #channel…).");
+      return;
+    }
+  PaAccount *l = running_login (b, room, sender, argv[1]);
+  if (l == NULL)
+    return;
+  /* Joining is the login's own membership of a legacy group chat; the
+   * plugin announces the chat (CHAT_INFO) and its portal follows. */
+  g_autoptr (GError) e = NULL;
+  g_autoptr (json_t) args = json_pack ("{s:s, s:s, s:b}", "chat_id", argv[2], "user_id",
+                                       l->remote_id ? l->remote_id : "", "join", 1);
+  if (!pa_login_send_op (l, "set_membership", args, "join", NULL, NULL, argv[2], NULL, &e))
+    reply (b, room, e->message);
+  else
+    {
+      g_autofree char *msg = g_strdup_printf ("Joining %s…", argv[2]);
+      reply (b, room, msg);
+    }
+}
+
+static void
 cmd_ministry (PaBridge *b, const char *room, const char *sender, char **argv)
 {
   const char *sub = argv[1];
@@ -342,6 +367,7 @@ static const Command commands[] = {
   { "logins", PA_LEVEL_USER, "logins", "your legacy accounts", cmd_logins },
   { "contacts", PA_LEVEL_USER, "contacts <plugin>", "list your legacy contacts", cmd_contacts },
   { "start", PA_LEVEL_USER, "start <plugin> <contact>", "open a conversation", cmd_start },
+  { "join", PA_LEVEL_USER, "join <plugin> <room>", "join a legacy group chat", cmd_join },
   { "ministry", PA_LEVEL_ADMIN, "ministry list|enable|disable …",
     "per-ministry plugins (admins)", cmd_ministry },
   { "status", PA_LEVEL_ADMIN, "status", "bridge counters (admins)", cmd_status },

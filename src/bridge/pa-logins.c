@@ -359,7 +359,8 @@ op_result (PaAccount *l, json_t *frame)
                                                   error ? error : "the network refused it");
           pa_bridge_notice (b, op->room_id, msg);
         }
-      else if (g_str_equal (op->kind, "command"))
+      else if (g_str_equal (op->kind, "command") || g_str_equal (op->kind, "join")
+               || g_str_equal (op->kind, "start") || g_str_equal (op->kind, "contacts"))
         {
           g_autofree char *msg = g_strdup_printf ("Failed: %s", error ? error : "unknown error");
           pa_bridge_notify_owner (b, l->owner, msg);
@@ -395,6 +396,12 @@ op_result (PaAccount *l, json_t *frame)
         g_string_append (s, "(none)");
       pa_bridge_notify_owner (b, l->owner, s->str);
       g_string_free (s, TRUE);
+    }
+  else if (g_str_equal (op->kind, "join"))
+    {
+      g_autofree char *msg = g_strdup_printf ("Joined %s: you will be invited to its room.",
+                                              op->chat_id ? op->chat_id : "the room");
+      pa_bridge_notify_owner (b, l->owner, msg);
     }
   else if (g_str_equal (op->kind, "start") && legacy_id)
     {

@@ -308,6 +308,22 @@ def test_xmpp_muc_both_ways(agent, bob, prosody):
         carol.close()
 
 
+def test_xmpp_join_command(agent, bob, prosody):
+    """`join purple <room>` joins a MUC the login did not autojoin."""
+    peer = bob["peer"]
+    other = "second@conference.localhost"
+    peer.join(other, "bob")
+    n0 = len(agent.messages(agent.mgmt, sender=BOT))
+    agent.text(agent.mgmt, "join purple " + other)
+    agent.wait(lambda a: bot_says(a, a.mgmt, "Joined " + other, n0), what="the join answer")
+    room = agent.wait_invite(lambda a, r: a.inviter(r) == BOT and
+                             (a.invite_name(r) or "").startswith("second"), timeout=40)
+    agent.join(room)
+    peer.send(other, "hello second room", mtype="groupchat", chatstate=None)
+    agent.wait(lambda a: "hello second room" in a.bodies(room, ghost(other + "/bob")),
+               what="a message in the joined room")
+
+
 def test_xmpp_prosody_restart(agent, bob, prosody):
     room = dm_room(agent, "bob@localhost")
     bob["peer"].close()
