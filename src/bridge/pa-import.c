@@ -234,6 +234,60 @@ pa_import_room_ensure (PaImportJob *j, const char *chat_id, json_t *chat, PaPort
   create_room (r);
 }
 
+/* ------------------------------------------------------ status message */
+
+/* One notice in the agent's management room that is edited as the import
+ * progresses (its event id comes back through the outbound queue). */
+static void
+status_room_cb (PaBridge *b, const char *room_id, const char *error, gpointer user_data)
+{
+  g_autofree char *id = user_data;
+  PaImportJob *j = g_hash_table_lookup (b->imports, id);
+  if (room_id == NULL || j == NULL)
+    return;
+  g_autofree char *key = g_strdup_printf ("import-status:%s", j->id);
+  g_autofree char *event_id = pa_store_kv_get (b->store, key);
+  json_int_t total = json_integer_value (json_object_get (j->row, "total"));
+  json_int_t sent = json_integer_value (json_object_get (summary (j), "sent"));
+  const char *state = str (j->row, "state");
+  g_autofree char *text = NULL;
+  if (g_strcmp0 (state, "done") == 0)
+    text = g_strdup_printf ("Import finished: %" JSON_INTEGER_FORMAT "/%" JSON_INTEGER_FORMAT
+                            " messages.", total, total);
+  else
+    {
+      double secs = (double) (pa_now_ms () - j->started_ms) / 1000.0;
+      double rate = secs > 0.5 ? (double) sent / secs : 0.0;
+      int eta = rate > 0 ? (int) ((double) (total - sent) / rate) : 0;
+      text = g_strdup_printf ("Importing… %" JSON_INTEGER_FORMAT "/%" JSON_INTEGER_FORMAT
+                              " messages, %.0f msg/s, about %d:%02d left.",
+                              sent, total, rate, eta / 60, eta % 60);
+    }
+  if (event_id == NULL)
+    {
+      g_autoptr (json_t) content = json_pack ("{s:s, s:s}", "msgtype", "m.notice", "body", text);
+      g_autoptr (json_t) done = json_pack ("{s:s, s:s}", "what", "import_status", "key", key);
+      g_autofree char *seed = g_strdup_printf ("import-status\x1f%s", j->id);
+      pa_bridge_queue_send (b, room_id, NULL, "m.room.message", content, 0, seed, done);
+      return;
+    }
+  g_autoptr (json_t) content = json_pack (
+      "{s:s, s:s, s:{s:s, s:s}, s:{s:s, s:s}}", "msgtype", "m.notice", "body", text,
+      "m.new_content", "msgtype", "m.notice", "body", text, "m.relates_to", "rel_type",
+      "m.replace", "event_id", event_id);
+  json_t *body = json_object_get (content, "body");
+  g_autofree char *star = g_strdup_printf ("* %s", json_string_value (body));
+  json_object_set_new (content, "body", json_string (star));
+  pa_bridge_queue_send (b, room_id, NULL, "m.room.message", content, 0, NULL, NULL);
+}
+
+static void
+status_update (PaImportJob *j)
+{
+  j->last_status_ms = pa_now_ms ();
+  pa_portal_management_room (j->b, str (j->row, "owner"), status_room_cb, g_strdup (j->id));
+}
+
 /* ------------------------------------------------------------ parsing */
 
 static void job_finish_parse (PaImportJob *j, gboolean ok, const char *error);
@@ -464,6 +518,7 @@ job_finish_parse (PaImportJob *j, gboolean ok, const char *error)
   j->remaining_at_start = pa_store_remote_count_login (j->b->store, j->account->id);
   g_autofree char *msg = g_strdup_printf ("Importing…\n%s", text);
   notify (j, msg);
+  status_update (j);
   pa_lane_schedule (&j->lane);
 }
 
@@ -593,6 +648,7 @@ job_tick (gpointer data)
               pa_bridge_notice (b, archive_of, link);
             }
           notify (j, done_text);
+          status_update (j); /* the management room is known: answered at once */
           g_hash_table_remove (b->imports, j->id);
           job_free (j);
           continue;
@@ -601,6 +657,8 @@ job_tick (gpointer data)
        * accepted (mapped), not merely queued. */
       gint64 mapped = pa_store_message_count_login (b->store, j->account->plugin, j->account->id);
       json_object_set_new (summary (j), "sent", json_integer (MAX (0, mapped)));
+      if (pa_now_ms () - j->last_status_ms >= 3000)
+        status_update (j);
       json_object_set_new (j->row, "state", json_string ("sending"));
       job_save (j);
     }
@@ -676,7 +734,7 @@ pa_import_handle_answer (PaBridge *b, const char *owner, const char *room_id, co
   json_object_set_new (opt (j), "ask_me", json_false ());
   job_set_state (j, "sending", NULL);
   j->remaining_at_start = pa_store_remote_count_login (b->store, j->account->id);
-  pa_bridge_notice (b, room_id, "Importing…");
+  status_update (j);
   pa_lane_schedule (&j->lane);
   return TRUE;
 }

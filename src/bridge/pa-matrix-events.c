@@ -42,6 +42,13 @@ pa_matrix_event_sent (PaBridge *b, json_t *on_done, const char *event_id,
                                  json_integer_value (json_object_get (on_done, "ts")), &e))
         g_warning ("message map: %s", e->message);
     }
+  else if (what && g_str_equal (what, "import_status") && event_id)
+    {
+      /* The import's status notice: later progress edits it. */
+      g_autoptr (GError) e = NULL;
+      if (!pa_store_kv_set (b->store, str (on_done, "key"), event_id, &e))
+        g_warning ("store: %s", e->message);
+    }
   else if (what && g_str_equal (what, "redact_password") && resp && !pa_matrix_response_ok (resp))
     /* In a room the agent created, the bot may lack the power to redact. */
     pa_bridge_notice (b, str (on_done, "room"),

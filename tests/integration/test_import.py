@@ -236,3 +236,14 @@ def test_upload_to_management_room(stack, alice):
     room = import_room(alice, "Paul Durand (WhatsApp)")
     alice.wait(lambda a: bot_says(a, mgmt, "History imported", n0), timeout=60, what="done")
     assert len(imported(alice, room)) == 6
+
+    # One status notice, edited with the progress, ends on the final count.
+    def final_edit(a):
+        return [e for e in a.events.get(mgmt, [])
+                if e.get("sender") == "@passerelle:localhost"
+                and e.get("content", {}).get("m.relates_to", {}).get("rel_type") == "m.replace"
+                and e["content"]["m.new_content"]["body"].startswith("Import finished: 6/6")]
+    edit = alice.wait(final_edit, timeout=30, what="the status notice's final edit")[-1]
+    target = edit["content"]["m.relates_to"]["event_id"]
+    original = [e for e in alice.events[mgmt] if e.get("event_id") == target]
+    assert original and original[0]["content"]["body"].startswith("Importing…")
