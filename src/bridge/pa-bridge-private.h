@@ -202,6 +202,8 @@ void pa_import_room_ensure (PaImportJob *job, const char *chat_id, json_t *chat,
 PaAccount *pa_import_account (PaImportJob *job);
 const char *pa_import_source (PaImportJob *job);
 const char *pa_import_display_suffix (PaImportJob *job);
+/* The export's name of the agent (--me, or chosen in Tchap), or NULL. */
+const char *pa_import_me (PaImportJob *job);
 /* An agent uploaded an export to their management room. */
 void pa_import_from_upload (PaBridge *b, const char *owner, const char *room_id, json_t *content);
 /* The agent answered an import question; FALSE if none was pending. */

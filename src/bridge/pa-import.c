@@ -61,6 +61,12 @@ pa_import_source (PaImportJob *job)
 }
 
 const char *
+pa_import_me (PaImportJob *job)
+{
+  return str (opt (job), "me");
+}
+
+const char *
 pa_import_display_suffix (PaImportJob *job)
 {
   PaPluginInfo *info = pa_plugin_info (job->b, job->account->plugin);

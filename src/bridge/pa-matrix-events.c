@@ -364,6 +364,13 @@ portal_message (PaBridge *b, PaPortalRow *row, json_t *ev, void (*done) (PaBridg
       finish (b, done);
       return;
     }
+  if (g_str_has_prefix (row->login_id, "import:"))
+    {
+      /* A history room: nothing to bridge back (and with double puppeting
+       * the agent's imported messages come back here as theirs). */
+      finish (b, done);
+      return;
+    }
   if (!portal_allowed (b, row, &login, sender, room_id))
     {
       finish (b, done);

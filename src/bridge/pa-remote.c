@@ -520,7 +520,9 @@ with_room (PaBridge *b, const char *room_id, const char *error, gpointer user_da
       /* Group name and topic changes. */
       g_autoptr (PaPortalRow) row = pa_store_portal_by_room (b->store, room_id);
       const char *name = str (chat, "name");
-      if (row && g_str_equal (row->kind, "group") && name && g_strcmp0 (name, row->name) != 0)
+      /* (History rooms keep the name the import gave them.) */
+      if (w->lane->job == NULL && row && g_str_equal (row->kind, "group") && name
+          && g_strcmp0 (name, row->name) != 0)
         {
           g_autofree char *path = pa_matrix_path_state (room_id, "m.room.name", "");
           g_autoptr (json_t) body = json_pack ("{s:s}", "name", name);
@@ -654,8 +656,17 @@ process (Work *w)
       with_ghost (b, TRUE, NULL, w);
       return;
     }
-  w->ghost = pa_ghost_mxid (b, w->login->plugin, sender);
   json_t *ct = json_object_get (ev, "contact");
+  if (w->lane->job && b->config->double_puppet && pa_import_me (w->lane->job)
+      && g_strcmp0 (str (ct, "name"), pa_import_me (w->lane->job)) == 0)
+    {
+      /* Double puppeting: the agent's own messages are sent as the agent
+       * (the appservice may act as any user of its homeserver). */
+      w->ghost = g_strdup (w->login->owner);
+      with_ghost (b, TRUE, NULL, w);
+      return;
+    }
+  w->ghost = pa_ghost_mxid (b, w->login->plugin, sender);
   g_autofree char *name = NULL;
   if (w->lane->job && str (ct, "name"))
     name = g_strdup_printf ("%s (%s)", str (ct, "name"), pa_import_display_suffix (w->lane->job));

@@ -753,6 +753,8 @@ load_appservice (const Loader *l, PaConfig *c, const Node *map, GError **error)
           if (ok && !is_null)
             ok = load_bot (l, c, v, error);
         }
+      else if (g_str_equal (k->value, "double_puppet"))
+        ok = get_bool (l, v, path, &c->double_puppet, error);
       else if (g_str_equal (k->value, "ghost_prefix"))
         {
           ok = get_string (l, v, path, MAX_NAME_LEN, &c->ghost_prefix, error);
@@ -1281,6 +1283,10 @@ static const char example_text[] =
   "  # Localpart prefix of ghost users (remote contacts): @_pa_<plugin>_<id>:<domain>.\n"
   "  # The registration claims every user and alias starting with it.\n"
   "  ghost_prefix: _pa_\n"
+  "  # Double puppeting: the registration also claims (non-exclusively) every user of\n"
+  "  # the homeserver, so that an agent's own messages in imported history are sent as\n"
+  "  # the agent. The homeserver then sends the bridge every event of its users.\n"
+  "  double_puppet: false\n"
   "\n"
   "# SQLite database holding portals, ghosts, logins and message mappings.\n"
   "database: passerelle.db\n"
@@ -1677,6 +1683,13 @@ build_registration (const PaConfig *c)
   g_string_append (s, "    - exclusive: true\n"
                       "      regex: ");
   append_regex (s, '@', c->ghost_prefix, ".*", c->hs_domain);
+  if (c->double_puppet)
+    {
+      g_string_append (s, "\n    # Double puppeting: the agents themselves (not exclusive).\n"
+                          "    - exclusive: false\n"
+                          "      regex: ");
+      append_regex (s, '@', "", ".*", c->hs_domain);
+    }
   g_string_append (s, "\n  aliases:\n"
                       "    - exclusive: true\n"
                       "      regex: ");

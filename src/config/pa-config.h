@@ -41,6 +41,7 @@ typedef struct {
   char *bot_displayname;
   char *bot_avatar;    /* mxc:// or empty */
   char *ghost_prefix;  /* localpart prefix of ghosts, "_pa_" → @_pa_<plugin>_<id>:hs */
+  gboolean double_puppet; /* claim the homeserver's users (non-exclusive) to act as agents */
   /* storage and plugins */
   char *database;      /* SQLite path */
   char *data_dir;      /* per-login worker data dirs live below */
