@@ -4,6 +4,7 @@
 
 #include "imp-media.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -256,6 +257,45 @@ char *
 imp_c_strdup (const char *s)
 {
   return strdup (s != NULL ? s : "");
+}
+
+void
+imp_options_read (const PaImportOptions *options, ImpOptions *out)
+{
+  memset (out, 0, sizeof *out);
+  out->max_total_bytes = IMP_DEFAULT_MAX_TOTAL_BYTES;
+  out->max_entries = IMP_DEFAULT_MAX_ENTRIES;
+  if (PA_HAS_MEMBER (options, PaImportOptions, timezone))
+    out->timezone = options->timezone;
+  if (PA_HAS_MEMBER (options, PaImportOptions, chat))
+    out->chat = options->chat;
+  if (PA_HAS_MEMBER (options, PaImportOptions, work_dir))
+    out->work_dir = options->work_dir;
+  if (PA_HAS_MEMBER (options, PaImportOptions, max_total_bytes) && options->max_total_bytes > 0)
+    out->max_total_bytes = options->max_total_bytes;
+  if (PA_HAS_MEMBER (options, PaImportOptions, max_entries) && options->max_entries > 0)
+    out->max_entries = options->max_entries;
+}
+
+bool
+imp_run (const char *path, const char *work_dir, ImpRunFunc run, gpointer importer,
+         char **error)
+{
+  g_autoptr (GError) local_error = NULL;
+  gboolean ok = FALSE;
+  if (path == NULL)
+    g_set_error_literal (&local_error, IMP_ERROR, IMP_ERROR_NOT_FOUND, "no file to import");
+  else if (work_dir != NULL && g_mkdir_with_parents (work_dir, 0700) != 0)
+    {
+      int saved = errno;
+      g_set_error (&local_error, IMP_ERROR, IMP_ERROR_IO, "cannot create the work directory %s: %s",
+                   work_dir, g_strerror (saved));
+    }
+  else
+    ok = run (importer, path, &local_error);
+  if (!ok && error != NULL)
+    *error = imp_c_strdup (local_error != NULL ? local_error->message : "import failed");
+  return ok;
 }
 
 /* ------------------------------------------------------------ media store */

@@ -68,6 +68,24 @@ void imp_notice (PaHost *host, const PaHostApi *api, const char *fmt, ...) G_GNU
 /* A malloc'd copy (the host frees import errors with free()). */
 char *imp_c_strdup (const char *s);
 
+/* What every importer reads of PaImportOptions (ABI-size checked), with
+ * the defaults of imp-archive.h where a value is absent or zero. */
+typedef struct {
+  const char *timezone;
+  const char *chat;
+  const char *work_dir;
+  guint64 max_total_bytes;
+  guint64 max_entries;
+} ImpOptions;
+
+void imp_options_read (const PaImportOptions *options, ImpOptions *out);
+
+/* The common end of import_file: creates work_dir (when set), runs `run`,
+ * and turns its GError into the ABI's malloc'd error string. */
+typedef gboolean (*ImpRunFunc) (gpointer importer, const char *path, GError **error);
+bool imp_run (const char *path, const char *work_dir, ImpRunFunc run, gpointer importer,
+              char **error);
+
 G_END_DECLS
 
 #endif

@@ -548,45 +548,29 @@ wa_import (WaImport *imp, const char *path, GError **error)
   return TRUE;
 }
 
+static gboolean
+wa_import_run (gpointer importer, const char *path, GError **error)
+{
+  return wa_import (importer, path, error);
+}
+
 static bool
 wa_import_file (PaHost *host, const PaHostApi *api, const char *path,
                 const PaImportOptions *options, char **error)
 {
+  ImpOptions o;
+  imp_options_read (options, &o);
   WaImport imp = {
     .host = host,
     .api = api,
-    .budget = { .max_bytes = IMP_DEFAULT_MAX_TOTAL_BYTES },
-    .max_entries = IMP_DEFAULT_MAX_ENTRIES,
+    .budget = { .max_bytes = o.max_total_bytes },
+    .max_entries = o.max_entries,
+    .tz = o.timezone,
+    .work_dir = o.work_dir,
   };
-  if (PA_HAS_MEMBER (options, PaImportOptions, timezone))
-    imp.tz = options->timezone;
-  if (PA_HAS_MEMBER (options, PaImportOptions, work_dir))
-    imp.work_dir = options->work_dir;
-  if (PA_HAS_MEMBER (options, PaImportOptions, max_total_bytes) && options->max_total_bytes > 0)
-    imp.budget.max_bytes = options->max_total_bytes;
-  if (PA_HAS_MEMBER (options, PaImportOptions, max_entries) && options->max_entries > 0)
-    imp.max_entries = options->max_entries;
-
-  g_autoptr (GError) local_error = NULL;
-  gboolean ok = FALSE;
-  if (path == NULL)
-    g_set_error_literal (&local_error, IMP_ERROR, IMP_ERROR_NOT_FOUND, "no file to import");
-  else if (imp.work_dir != NULL && g_mkdir_with_parents (imp.work_dir, 0700) != 0)
-    {
-      int saved = errno;
-      g_set_error (&local_error, IMP_ERROR, IMP_ERROR_IO, "cannot create the work directory %s: %s",
-                   imp.work_dir, g_strerror (saved));
-    }
-  else
-    ok = wa_import (&imp, path, &local_error);
+  bool ok = imp_run (path, imp.work_dir, wa_import_run, &imp, error);
   wa_import_clear (&imp);
-  if (!ok)
-    {
-      if (error != NULL)
-        *error = imp_c_strdup (local_error != NULL ? local_error->message : "import failed");
-      return false;
-    }
-  return true;
+  return ok;
 }
 
 /* ------------------------------------------------------------ descriptor */
