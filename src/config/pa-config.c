@@ -835,6 +835,20 @@ load_encryption (const Loader *l, PaConfig *c, const Node *map, GError **error)
   return TRUE;
 }
 
+/* The byte limits: key, field, bounds. */
+static const struct {
+  const char *key;
+  gsize offset;
+  gint64 min, max;
+} byte_limits[] = {
+  { "max_body_bytes", G_STRUCT_OFFSET (PaConfig, max_body_bytes), 1024,
+    G_GINT64_CONSTANT (1) << 30 },
+  { "max_media_bytes", G_STRUCT_OFFSET (PaConfig, max_media_bytes), 1024,
+    G_GINT64_CONSTANT (16) << 30 },
+  { "max_import_bytes", G_STRUCT_OFFSET (PaConfig, max_import_bytes), 1024,
+    G_GINT64_CONSTANT (1) << 40 },
+};
+
 static gboolean
 load_limits (const Loader *l, PaConfig *c, const Node *map, GError **error)
 {
@@ -842,33 +856,22 @@ load_limits (const Loader *l, PaConfig *c, const Node *map, GError **error)
     {
       const Node *k = node_key (map, i), *v = node_val (map, i);
       g_autofree char *path = g_strdup_printf ("limits.%s", k->value);
-      gboolean ok = TRUE;
-      gint64 n = 0;
-      if (g_str_equal (k->value, "max_body_bytes"))
+      gboolean ok = TRUE, known = FALSE;
+      for (guint b = 0; b < G_N_ELEMENTS (byte_limits) && !known; b++)
+        if (g_str_equal (k->value, byte_limits[b].key))
+          {
+            gint64 *field = G_STRUCT_MEMBER_P (c, byte_limits[b].offset);
+            ok = get_int (l, v, path, byte_limits[b].min, byte_limits[b].max, field, error);
+            known = TRUE;
+          }
+      if (!known && g_str_equal (k->value, "max_events_per_txn"))
         {
-          n = c->max_body_bytes;
-          ok = get_int (l, v, path, 1024, G_GINT64_CONSTANT (1) << 30, &n, error);
-          c->max_body_bytes = n;
-        }
-      else if (g_str_equal (k->value, "max_media_bytes"))
-        {
-          n = c->max_media_bytes;
-          ok = get_int (l, v, path, 1024, G_GINT64_CONSTANT (16) << 30, &n, error);
-          c->max_media_bytes = n;
-        }
-      else if (g_str_equal (k->value, "max_import_bytes"))
-        {
-          n = c->max_import_bytes;
-          ok = get_int (l, v, path, 1024, G_GINT64_CONSTANT (1) << 40, &n, error);
-          c->max_import_bytes = n;
-        }
-      else if (g_str_equal (k->value, "max_events_per_txn"))
-        {
-          n = c->max_events_per_txn;
+          gint64 n = c->max_events_per_txn;
           ok = get_int (l, v, path, 1, 100000, &n, error);
           c->max_events_per_txn = (guint) n;
+          known = TRUE;
         }
-      else
+      if (!known)
         warn_unknown (l, k, path);
       if (!ok)
         return FALSE;
