@@ -466,7 +466,10 @@ op_run (CryptoOp *op, PaCrypto *crypto)
       track_start (op, crypto);
       break;
     default:
-      g_assert_not_reached ();
+      /* A programming error, but never a reason to abort the bridge. */
+      op_fail (op, crypto, g_error_new (PA_ERROR, PA_ERROR_FAILED, "unknown crypto operation %d",
+                                        (int) op->kind));
+      break;
     }
 }
 
