@@ -604,6 +604,16 @@ pa_bridge_crypto_event (PaBridge *b, json_t *ev, void (*done) (PaBridge *b))
   if (g_str_equal (type, "m.room.encryption") && g_strcmp0 (str (ev, "state_key"), "") == 0)
     {
       set_room_state (bc, room_id, ROOM_ENCRYPTED);
+      /* Remembered across restarts: media for the portal are encrypted. */
+      g_autoptr (PaPortalRow) row = pa_store_portal_by_room (b->store, room_id);
+      if (row && !row->encrypted)
+        {
+          g_autoptr (GError) error = NULL;
+          row->encrypted = TRUE;
+          pa_bridge_batch (b);
+          if (!pa_store_portal_put (b->store, row, &error))
+            g_warning ("store: %s", error->message);
+        }
       return FALSE;
     }
   if (g_str_equal (type, "m.room.member"))
@@ -674,6 +684,23 @@ pa_bridge_crypto_portal_created (PaBridge *b, const char *room_id, const char *c
   g_autofree char *jpath = g_strdup_printf ("/_matrix/client/v3/join/%s", esc);
   g_autofree char *jtxn = pa_bridge_txn_id (room_id, "join", b->bot_mxid, NULL);
   pa_bridge_queue_request (b, room_id, "POST", jpath, NULL, NULL, 0, jtxn, NULL);
+}
+
+gboolean
+pa_bridge_crypto_room_encrypted (PaBridge *b, const char *room_id)
+{
+  if (b->crypto == NULL || room_id == NULL)
+    return FALSE;
+  int state = room_state (b->crypto, room_id);
+  if (state != ROOM_UNKNOWN)
+    return state == ROOM_ENCRYPTED;
+  g_autoptr (PaPortalRow) row = pa_store_portal_by_room (b->store, room_id);
+  if (row)
+    return row->encrypted;
+  /* Management rooms: Tchap encrypts every DM; an encrypted upload into a
+   * clear room still shows in every client that supports encryption. */
+  g_autofree char *owner = pa_store_management_owner (b->store, room_id);
+  return owner != NULL && b->config->encryption_default;
 }
 
 /* Frees the crypto state and the bot device client; requests in flight end

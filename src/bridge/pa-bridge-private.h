@@ -181,10 +181,28 @@ void pa_portal_management_room (PaBridge *b, const char *owner, PaPortalFunc don
 /* ---- pa-remote.c (legacy → Matrix) */
 void pa_lane_schedule (PaLane *lane);
 void pa_lane_cancel (PaLane *lane);
-/* Media: upload a local file, callback with the mxc URI. */
-typedef void (*PaUploadFunc) (PaBridge *b, const char *mxc, const char *error, gpointer user_data);
-void pa_media_upload (PaBridge *b, const char *path, const char *name, const char *mimetype,
-                      PaUploadFunc done, gpointer user_data);
+/* ---- pa-media.c (media both ways; encrypted files in encrypted rooms) */
+/* Upload done: `mxc`, and `file` (borrowed) when the upload was encrypted
+ * (an EncryptedFile with its url, to put in the event instead of `url`);
+ * or `error`. */
+typedef void (*PaUploadFunc) (PaBridge *b, const char *mxc, json_t *file, const char *error,
+                              gpointer user_data);
+/* Uploads a local file; for `room_id` an encrypted room (NULL: a clear
+ * upload, e.g. an avatar) it is encrypted first. */
+void pa_media_upload (PaBridge *b, const char *room_id, const char *path, const char *name,
+                      const char *mimetype, PaUploadFunc done, gpointer user_data);
+/* Download done: the cleartext (borrowed), or `error` for the agent. */
+typedef void (*PaDownloadFunc) (PaBridge *b, GBytes *data, const char *error,
+                                gpointer user_data);
+/* Downloads the media of a Matrix message content (`url`, or `file`
+ * decrypted after its hash is checked); FALSE (nothing started) when the
+ * content has no usable mxc URL. */
+gboolean pa_media_download (PaBridge *b, json_t *content, gint64 max_bytes, guint timeout_s,
+                            PaDownloadFunc done, gpointer user_data);
+/* Whether a message content carries media (`url` or `file`). */
+gboolean pa_media_has (json_t *content);
+/* mxc://server/id as an authenticated-media download path (transfer full), or NULL. */
+char *pa_media_download_path (const char *mxc);
 
 /* ---- pa-matrix-events.c (Matrix → legacy) */
 /* Handle one HS event; call `done` when finished (possibly at once). */
@@ -223,6 +241,9 @@ gboolean pa_bridge_crypto_send (PaBridge *b, const PaOutboundItem *it, PaMatrixC
 gboolean pa_bridge_crypto_event (PaBridge *b, json_t *ev, void (*done) (PaBridge *b));
 void pa_bridge_crypto_portal_created (PaBridge *b, const char *room_id, const char *creator,
                                       gboolean encrypted);
+/* Whether media for `room_id` must be uploaded encrypted (known to be an
+ * encrypted room: the portal's flag or an m.room.encryption seen). */
+gboolean pa_bridge_crypto_room_encrypted (PaBridge *b, const char *room_id);
 
 /* ---- pa-commands.c */
 void pa_commands_handle (PaBridge *b, const char *room_id, const char *sender,

@@ -132,7 +132,8 @@ avatar_profile_cb (PaMatrix *mx, const PaMatrixResponse *resp, gpointer user_dat
 }
 
 static void
-avatar_uploaded (PaBridge *b, const char *mxc, const char *error, gpointer user_data)
+avatar_uploaded (PaBridge *b, const char *mxc, json_t *file, const char *error,
+                 gpointer user_data)
 {
   GhostCtx *g = user_data;
   if (mxc == NULL)
@@ -157,7 +158,7 @@ displayname_cb (PaMatrix *mx, const PaMatrixResponse *resp, gpointer user_data)
   if (!pa_matrix_response_ok (resp))
     g_warning ("could not set display name of %s: %s", g->mxid, resp->error ? resp->error : "?");
   if (g->avatar_path)
-    pa_media_upload (g->b, g->avatar_path, "avatar", NULL, avatar_uploaded, g);
+    pa_media_upload (g->b, NULL, g->avatar_path, "avatar", NULL, avatar_uploaded, g);
   else
     profile_done (g);
 }
@@ -168,7 +169,7 @@ set_profile (PaBridge *b, GhostCtx *g)
   if (g->displayname == NULL)
     {
       if (g->avatar_path)
-        pa_media_upload (b, g->avatar_path, "avatar", NULL, avatar_uploaded, g);
+        pa_media_upload (b, NULL, g->avatar_path, "avatar", NULL, avatar_uploaded, g);
       else
         profile_done (g);
       return;

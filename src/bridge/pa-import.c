@@ -755,24 +755,22 @@ typedef struct {
 } UploadCtx;
 
 static void
-upload_downloaded (PaMatrix *mx, const PaMatrixResponse *resp, gpointer user_data)
+upload_downloaded (PaBridge *b, GBytes *data, const char *failure, gpointer user_data)
 {
   UploadCtx *u = user_data;
-  PaBridge *b = u->b;
   g_autoptr (GError) error = NULL;
-  if (!pa_matrix_response_ok (resp) || resp->raw == NULL)
+  if (data == NULL)
     {
-      pa_bridge_notice (b, u->room_id, "⚠ I could not download that file.");
-      goto out;
-    }
-  if ((gint64) resp->raw->len > b->config->max_import_bytes)
-    {
-      pa_bridge_notice (b, u->room_id, "⚠ That file is larger than this bridge accepts.");
+      g_autofree char *msg = g_strdup_printf ("⚠ I could not get that file: %s.", failure);
+      pa_bridge_notice (b, u->room_id, msg);
       goto out;
     }
   {
-    g_autofree char *digest = g_compute_checksum_for_data (G_CHECKSUM_SHA256, resp->raw->data,
-                                                           resp->raw->len);
+    gsize len = 0;
+    const char *bytes = g_bytes_get_data (data, &len);
+    g_autofree char *digest = g_compute_checksum_for_data (G_CHECKSUM_SHA256,
+                                                           (const guchar *) (bytes ? bytes : ""),
+                                                           len);
     /* The importer reads the chat's name from the file's name ("WhatsApp
      * Chat with X.zip"): keep it, in a directory of its own. */
     g_autofree char *sub = g_strdup_printf ("%.16s", digest);
@@ -788,9 +786,8 @@ upload_downloaded (PaMatrix *mx, const PaMatrixResponse *resp, gpointer user_dat
       }
     g_autofree char *path = g_build_filename (dir, safe, NULL);
     if (g_mkdir_with_parents (dir, 0700) != 0
-        || !g_file_set_contents_full (path, (const char *) resp->raw->data,
-                                      (gssize) resp->raw->len, G_FILE_SET_CONTENTS_CONSISTENT,
-                                      0600, &error))
+        || !g_file_set_contents_full (path, bytes ? bytes : "", (gssize) len,
+                                      G_FILE_SET_CONTENTS_CONSISTENT, 0600, &error))
       {
         pa_bridge_notice (b, u->room_id, "⚠ I could not store that file.");
         goto out;
@@ -841,29 +838,20 @@ out:
 void
 pa_import_from_upload (PaBridge *b, const char *owner, const char *room_id, json_t *content)
 {
-  const char *url = str (content, "url");
   const char *name = str (content, "filename") ? str (content, "filename") : str (content, "body");
-  if (url == NULL || !g_str_has_prefix (url, "mxc://") || name == NULL)
-    {
-      pa_bridge_notice (b, room_id, "⚠ That file has no usable URL.");
-      return;
-    }
-  const char *sp = url + strlen ("mxc://");
-  const char *slash = strchr (sp, '/');
-  if (slash == NULL || slash == sp || slash[1] == '\0' || strchr (slash + 1, '/'))
-    {
-      pa_bridge_notice (b, room_id, "⚠ That file has no usable URL.");
-      return;
-    }
-  g_autofree char *server = g_strndup (sp, (gsize) (slash - sp));
-  g_autofree char *es = pa_matrix_escape (server);
-  g_autofree char *em = pa_matrix_escape (slash + 1);
-  g_autofree char *path = g_strdup_printf ("/_matrix/client/v1/media/download/%s/%s", es, em);
   UploadCtx *u = g_new0 (UploadCtx, 1);
   u->b = b;
   u->owner = g_strdup (owner);
   u->room_id = g_strdup (room_id);
-  u->name = g_path_get_basename (name);
-  PaMatrixRequest req = { .method = "GET", .path = path, .max_attempts = 3, .timeout_s = 600 };
-  pa_matrix_request (b->mx, &req, upload_downloaded, u);
+  u->name = name ? g_path_get_basename (name) : NULL;
+  /* `url`, or the `file` of an encrypted management room (decrypted). */
+  if (name == NULL
+      || !pa_media_download (b, content, b->config->max_import_bytes, 600, upload_downloaded, u))
+    {
+      pa_bridge_notice (b, room_id, "⚠ That file has no usable URL.");
+      g_free (u->owner);
+      g_free (u->room_id);
+      g_free (u->name);
+      g_free (u);
+    }
 }

@@ -201,7 +201,8 @@ ask_field (PaAccount *l)
 }
 
 static void
-image_uploaded (PaBridge *b, const char *mxc, const char *error, gpointer user_data)
+image_uploaded (PaBridge *b, const char *mxc, json_t *file, const char *error,
+                gpointer user_data)
 {
   g_autofree char *owner = user_data;
   if (mxc == NULL)
@@ -213,9 +214,13 @@ image_uploaded (PaBridge *b, const char *mxc, const char *error, gpointer user_d
   g_autofree char *room = pa_store_management_room (b->store, owner);
   if (room == NULL)
     return;
-  g_autoptr (json_t) content = json_pack ("{s:s, s:s, s:s, s:{s:s}}", "msgtype", "m.image",
-                                          "body", "login-code.png", "url", mxc, "info",
-                                          "mimetype", "image/png");
+  /* A login code is a secret: in an encrypted room the file is too. */
+  g_autoptr (json_t) content = json_pack ("{s:s, s:s, s:{s:s}}", "msgtype", "m.image", "body",
+                                          "login-code.png", "info", "mimetype", "image/png");
+  if (file)
+    json_object_set (content, "file", file);
+  else
+    json_object_set_new (content, "url", json_string (mxc));
   pa_bridge_queue_send (b, room, NULL, "m.room.message", content, 0, NULL, NULL);
 }
 
@@ -266,8 +271,11 @@ login_step (PaAccount *l, json_t *frame)
           if (!g_str_has_prefix (real, real_dir) || real[strlen (real_dir)] != '/')
             g_warning ("login %s: image outside its data dir refused: %s", l->id, image);
           else
-            pa_media_upload (b, real, "login-code.png", "image/png", image_uploaded,
-                             g_strdup (l->owner));
+            {
+              g_autofree char *room = pa_store_management_room (b->store, l->owner);
+              pa_media_upload (b, room, real, "login-code.png", "image/png", image_uploaded,
+                               g_strdup (l->owner));
+            }
         }
     }
   else if (g_str_equal (kind, "complete"))

@@ -194,24 +194,6 @@ send_to_worker (SendCtx *s)
   send_ctx_free (s);
 }
 
-/* Split mxc://server/id into an authenticated-media download path. */
-static char *
-download_path (const char *mxc, char **out_id)
-{
-  if (mxc == NULL || !g_str_has_prefix (mxc, "mxc://"))
-    return NULL;
-  const char *sp = mxc + strlen ("mxc://");
-  const char *slash = strchr (sp, '/');
-  if (slash == NULL || slash == sp || slash[1] == '\0' || strchr (slash + 1, '/') != NULL
-      || strstr (slash + 1, "..") != NULL)
-    return NULL;
-  g_autofree char *server = g_strndup (sp, (gsize) (slash - sp));
-  g_autofree char *es = pa_matrix_escape (server);
-  g_autofree char *em = pa_matrix_escape (slash + 1);
-  *out_id = g_strdup (slash + 1);
-  return g_strdup_printf ("/_matrix/client/v1/media/download/%s/%s", es, em);
-}
-
 static void
 send_failed (SendCtx *s, const char *why)
 {
@@ -221,29 +203,26 @@ send_failed (SendCtx *s, const char *why)
   send_ctx_free (s);
 }
 
-/* The media arrived: keep it in the login's data dir for the worker. */
+/* The media arrived (decrypted when it came from an encrypted room): keep
+ * it in the login's data dir for the worker. */
 static void
-media_downloaded (PaMatrix *mx, const PaMatrixResponse *resp, gpointer user_data)
+media_downloaded (PaBridge *b, GBytes *data, const char *why, gpointer user_data)
 {
   SendCtx *s = user_data;
-  PaBridge *b = s->b;
   g_autoptr (GError) error = NULL;
-  if (!pa_matrix_response_ok (resp) || resp->raw == NULL)
+  if (data == NULL)
     {
-      g_autoptr (GError) e = pa_matrix_response_to_error (resp);
-      g_autofree char *why = g_strdup_printf ("could not download the media (%s)", e->message);
       send_failed (s, why);
       return;
     }
-  if ((gint64) resp->raw->len > b->config->max_media_bytes)
-    {
-      send_failed (s, "the media is larger than this bridge's limit");
-      return;
-    }
+  gsize len = 0;
+  const char *bytes = g_bytes_get_data (data, &len);
+  /* A file name of our own: the event's names are for the legacy side. */
+  g_autofree char *name = g_uuid_string_random ();
   g_autofree char *dir = g_build_filename (b->config->data_dir, s->login_id, "outgoing", NULL);
-  g_autofree char *file = g_build_filename (dir, s->media_path, NULL);
+  g_autofree char *file = g_build_filename (dir, name, NULL);
   if (g_mkdir_with_parents (dir, 0700) != 0
-      || !g_file_set_contents_full (file, (const char *) resp->raw->data, (gssize) resp->raw->len,
+      || !g_file_set_contents_full (file, bytes ? bytes : "", (gssize) len,
                                     G_FILE_SET_CONTENTS_CONSISTENT, 0600, &error))
     {
       send_failed (s, error ? error->message : "cannot write the media file");
@@ -473,19 +452,10 @@ portal_message (PaBridge *b, PaPortalRow *row, json_t *ev, void (*done) (PaBridg
   const char *reply_event = str (json_object_get (rel, "m.in_reply_to"), "event_id");
   if (reply_event)
     s->reply_to = pa_store_message_legacy_id (b->store, room_id, reply_event, NULL);
-  const char *url = str (content, "url");
-  if (url)
+  if (pa_media_has (content))
     {
-      /* s->media_path holds the media id until the file is written. */
-      g_autofree char *path = download_path (url, &s->media_path);
-      if (path == NULL)
-        {
-          send_failed (s, "the media URL is invalid");
-          return;
-        }
-      PaMatrixRequest req = { .method = "GET", .path = path, .max_attempts = 3,
-                              .timeout_s = 300 };
-      pa_matrix_request (b->mx, &req, media_downloaded, s);
+      if (!pa_media_download (b, content, b->config->max_media_bytes, 300, media_downloaded, s))
+        send_failed (s, "the media URL is invalid");
       return;
     }
   send_to_worker (s);
@@ -667,7 +637,7 @@ pa_matrix_event_handle (PaBridge *b, json_t *ev, void (*done) (PaBridge *b))
         }
       const char *body = str (content, "body");
       const char *msgtype = str (content, "msgtype");
-      if (g_strcmp0 (msgtype, "m.file") == 0 && str (content, "url"))
+      if (g_strcmp0 (msgtype, "m.file") == 0 && pa_media_has (content))
         {
           /* An export to import. */
           pa_import_from_upload (b, sender, room_id, content);

@@ -22,6 +22,7 @@ typedef struct {
   char *ghost;        /* sender's MXID */
   char *room_id;
   char *mxc;          /* uploaded media */
+  json_t *media_file; /* its EncryptedFile, in an encrypted room */
 } Work;
 
 static void
@@ -32,6 +33,7 @@ work_free (Work *w)
   g_free (w->ghost);
   g_free (w->room_id);
   g_free (w->mxc);
+  json_decref (w->media_file);
   g_free (w);
 }
 
@@ -86,75 +88,6 @@ map_key (Work *w, const char *legacy_id)
                                     legacy_id);
 }
 
-/* --------------------------------------------------------- media upload */
-
-typedef struct {
-  PaBridge *b;
-  PaUploadFunc done;
-  gpointer user_data;
-} UploadCtx;
-
-static void
-upload_cb (PaMatrix *mx, const PaMatrixResponse *resp, gpointer user_data)
-{
-  UploadCtx *u = user_data;
-  const char *mxc = json_string_value (json_object_get (resp->body, "content_uri"));
-  if (pa_matrix_response_ok (resp) && mxc)
-    u->done (u->b, mxc, NULL, u->user_data);
-  else
-    {
-      g_autoptr (GError) e = pa_matrix_response_to_error (resp);
-      u->done (u->b, NULL, e->message, u->user_data);
-    }
-  g_free (u);
-}
-
-void
-pa_media_upload (PaBridge *b, const char *path, const char *name, const char *mimetype,
-                 PaUploadFunc done, gpointer user_data)
-{
-  g_autoptr (GError) error = NULL;
-  g_autofree char *data = NULL;
-  gsize len = 0;
-  g_autoptr (GFile) f = g_file_new_for_path (path);
-  g_autoptr (GFileInfo) info = g_file_query_info (f, G_FILE_ATTRIBUTE_STANDARD_SIZE,
-                                                  G_FILE_QUERY_INFO_NONE, NULL, &error);
-  if (info == NULL)
-    {
-      done (b, NULL, error->message, user_data);
-      return;
-    }
-  if (g_file_info_get_size (info) > b->config->max_media_bytes)
-    {
-      g_autofree char *msg = g_strdup_printf ("media is larger than the %" G_GINT64_FORMAT
-                                              " bytes limit", b->config->max_media_bytes);
-      done (b, NULL, msg, user_data);
-      return;
-    }
-  if (!g_file_get_contents (path, &data, &len, &error))
-    {
-      done (b, NULL, error->message, user_data);
-      return;
-    }
-  g_autofree char *guessed = NULL;
-  if (mimetype == NULL)
-    {
-      g_autofree char *ct = g_content_type_guess (name, (const guchar *) data, len, NULL);
-      guessed = g_content_type_get_mime_type (ct);
-      mimetype = guessed ? guessed : "application/octet-stream";
-    }
-  g_autofree char *esc = pa_matrix_escape (name ? name : "file");
-  g_autofree char *upath = g_strdup_printf ("/_matrix/media/v3/upload?filename=%s", esc);
-  UploadCtx *u = g_new0 (UploadCtx, 1);
-  u->b = b;
-  u->done = done;
-  u->user_data = user_data;
-  PaMatrixRequest req = { .method = "POST", .path = upath, .data = (const guint8 *) data,
-                          .data_len = len, .content_type = mimetype, .max_attempts = 5,
-                          .timeout_s = 300 };
-  pa_matrix_request (b->mx, &req, upload_cb, u);
-}
-
 /* ----------------------------------------------------- content building */
 
 static const char *
@@ -171,9 +104,10 @@ msgtype_for (const char *kind)
   return "m.text";
 }
 
-/* Matrix content for a wire content object; `mxc` is the uploaded media. */
+/* Matrix content for a wire content object; `mxc` is the uploaded media,
+ * `file` its EncryptedFile when it was encrypted (then no clear `url`). */
 static json_t *
-matrix_content (json_t *c, const char *mxc, const char **out_event_type)
+matrix_content (json_t *c, const char *mxc, json_t *file, const char **out_event_type)
 {
   const char *kind = str (c, "kind");
   const char *text = str (c, "text");
@@ -191,7 +125,10 @@ matrix_content (json_t *c, const char *mxc, const char **out_event_type)
     {
       const char *name = str (c, "media_name");
       body = g_strdup (text ? text : (name ? name : "file"));
-      json_object_set_new (m, "url", json_string (mxc));
+      if (file)
+        json_object_set (m, "file", file);
+      else
+        json_object_set_new (m, "url", json_string (mxc));
       if (name)
         json_object_set_new (m, "filename", json_string (name));
       json_t *info = json_object ();
@@ -282,7 +219,7 @@ send_message (Work *w)
   if (!target_or_defer (w, str (c, "reply_to"), &reply_event))
     return;
   const char *etype = NULL;
-  g_autoptr (json_t) content = matrix_content (c, w->mxc, &etype);
+  g_autoptr (json_t) content = matrix_content (c, w->mxc, w->media_file, &etype);
   if (reply_event)
     json_object_set_new (content, "m.relates_to",
                          json_pack ("{s:{s:s}}", "m.in_reply_to", "event_id", reply_event));
@@ -317,7 +254,8 @@ send_message (Work *w)
 }
 
 static void
-media_uploaded (PaBridge *b, const char *mxc, const char *error, gpointer user_data)
+media_uploaded (PaBridge *b, const char *mxc, json_t *file, const char *error,
+                gpointer user_data)
 {
   Work *w = user_data;
   if (mxc == NULL)
@@ -332,7 +270,10 @@ media_uploaded (PaBridge *b, const char *mxc, const char *error, gpointer user_d
       json_object_del (c, "media_path");
     }
   else
-    w->mxc = g_strdup (mxc);
+    {
+      w->mxc = g_strdup (mxc);
+      w->media_file = file ? json_incref (file) : NULL;
+    }
   send_message (w);
 }
 
@@ -356,7 +297,8 @@ relate (Work *w)
   if (g_str_equal (type, "edit"))
     {
       const char *etype = NULL;
-      g_autoptr (json_t) newc = matrix_content (json_object_get (w->ev, "content"), NULL, &etype);
+      g_autoptr (json_t) newc = matrix_content (json_object_get (w->ev, "content"), NULL, NULL,
+                                                  &etype);
       g_autoptr (json_t) content = json_deep_copy (newc);
       g_autofree char *star = g_strdup_printf ("* %s", str (newc, "body"));
       json_object_set_new (content, "body", json_string (star));
@@ -551,7 +493,8 @@ with_room (PaBridge *b, const char *room_id, const char *error, gpointer user_da
         {
           const char *name = str (c, "media_name");
           g_autofree char *base = g_path_get_basename (media);
-          pa_media_upload (b, media, name ? name : base, str (c, "mimetype"), media_uploaded, w);
+          pa_media_upload (b, room_id, media, name ? name : base, str (c, "mimetype"),
+                           media_uploaded, w);
           return;
         }
       send_message (w);

@@ -224,6 +224,57 @@ def test_agent_encrypted_message_reaches_legacy(stack, alice, net):
     assert op["chat"] == "bob"
 
 
+PNG = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+                    "1f15c4890000000d4944415478da63f8cfc0f01f0005000201a5f0e1a80000"
+                    "000049454e44ae426082")
+
+
+def test_encrypted_attachments_both_ways(stack, alice, net):
+    """Media in an encrypted portal are encrypted files (the homeserver holds
+    ciphertext only), and the agent's encrypted files reach the legacy side
+    decrypted."""
+    import base64
+    from nio.crypto.attachments import decrypt_attachment, encrypt_attachment
+    room = [r for r in alice.events if ghost_texts(alice, r, "bob")][0]
+    net.deliver("alice-lb", {"ev": "message", "id": "e-img", "chat": "bob", "from": "bob",
+                             "media": {"name": "photo.png", "mimetype": "image/png",
+                                       "data_b64": base64.b64encode(PNG).decode(),
+                                       "width": 1, "height": 1}})
+    img = alice.wait(lambda a: [m for m in ghost_texts(a, room, "bob")
+                                if m["content"].get("msgtype") == "m.image"],
+                     what="the decrypted image event")[0]
+    content = img["content"]
+    assert "url" not in content, content
+    f = content["file"]
+    assert f["v"] == "v2" and f["key"]["alg"] == "A256CTR"
+    assert content["info"]["mimetype"] == "image/png"
+    stored = alice.download(f["url"])
+    assert stored != PNG and PNG not in stored
+    assert decrypt_attachment(stored, f["key"]["k"], f["hashes"]["sha256"], f["iv"]) == PNG
+
+    # The agent's encrypted file, the way Element sends one.
+    secret = b"%PDF-1.4 note for the cabinet\n" + bytes(range(256)) * 20
+    cipher, keys = encrypt_attachment(secret)
+    mxc = alice.upload(cipher, "application/octet-stream", "note.pdf")
+    keys["url"] = mxc
+    alice.send(room, {"msgtype": "m.file", "body": "note.pdf", "filename": "note.pdf",
+                      "file": keys, "info": {"mimetype": "application/pdf",
+                                             "size": len(secret)}})
+    op = net.wait_sent("alice-lb", lambda o: o.get("op") == "send" and o.get("media"), 30)
+    assert base64.b64decode(op["media"]["data_b64"]) == secret
+    assert op["media"]["mimetype"] == "application/pdf"
+
+    # A file whose ciphertext does not match its hash is refused, and said.
+    bad = dict(keys)
+    bad["hashes"] = {"sha256": keys["hashes"]["sha256"][::-1]}
+    before = len(alice.messages(room))
+    alice.send(room, {"msgtype": "m.file", "body": "tampered.pdf", "file": bad,
+                      "info": {"mimetype": "application/pdf"}})
+    alice.wait(lambda a: [m for m in a.messages(room)[before:]
+                          if "could not decrypt the media" in m["content"].get("body", "")],
+               what="the tampered-file notice")
+
+
 def test_restart_keeps_device_and_sessions(stack, alice, net):
     room = [r for r in alice.events if ghost_texts(alice, r, "bob")][0]
     with open(os.path.join(stack.bridge.dir, "passerelle.log"), "rb") as f:
