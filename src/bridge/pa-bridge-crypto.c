@@ -38,6 +38,7 @@ struct _PaBridgeCrypto {
   GHashTable *waiting;     /* event_id → gint64* first decrypt attempt (ms) */
   GHashTable *sends;       /* SendCtx set, freed at stop */
   GHashTable *deferred;    /* Deferred set, freed at stop */
+  GHashTable *key_requests; /* KeyRequest set (others' requests being checked) */
   gboolean uploading;
 };
 
@@ -183,6 +184,89 @@ upload_keys (PaBridgeCrypto *bc)
 
 /* ------------------------------------------------ to-device, MSC2409 */
 
+/* ---------------------------------------------- others' key requests */
+
+typedef struct {
+  PaBridgeCrypto *bc;
+  char *user_id;
+  json_t *request;
+} KeyRequest;
+
+static void
+key_request_free (KeyRequest *k)
+{
+  g_hash_table_remove (k->bc->key_requests, k);
+  g_free (k->user_id);
+  json_decref (k->request);
+  g_free (k);
+}
+
+static void
+key_answer_sent (PaCrypto *crypto, json_t *result, const GError *error, gpointer user_data)
+{
+  if (error)
+    g_message ("answering a room key request: %s", error->message);
+}
+
+/* The requester's membership is known: the crypto core's policy decides
+ * between the key and a withheld notice. */
+static void
+key_request_members_cb (PaMatrix *mx, const PaMatrixResponse *resp, gpointer user_data)
+{
+  KeyRequest *k = user_data;
+  PaCrypto *crypto = k->bc->crypto;
+  json_t *joined = json_object_get (resp->body, "joined");
+  gboolean member = pa_matrix_response_ok (resp) && json_object_get (joined, k->user_id) != NULL;
+  const char *device = str (k->request, "requesting_device_id");
+  const char *code = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (json_t) fwd = pa_crypto_forwarded_key (crypto, k->user_id, k->request, member,
+                                                    &code, &error);
+  if (fwd)
+    {
+      g_message ("forwarding room key %s to %s %s",
+                 str (json_object_get (k->request, "body"), "session_id"), k->user_id, device);
+      pa_crypto_send_olm (crypto, k->user_id, device, NULL, FALSE, "m.forwarded_room_key", fwd,
+                          key_answer_sent, NULL);
+    }
+  else if (code)
+    {
+      g_message ("withholding room key %s from %s %s: %s",
+                 str (json_object_get (k->request, "body"), "session_id"), k->user_id, device,
+                 code);
+      g_autoptr (json_t) content = pa_crypto_withheld_content (crypto, k->request, code);
+      g_autoptr (json_t) messages = json_pack ("{s:{s:O}}", k->user_id, device, content);
+      pa_crypto_send_to_device (crypto, "m.room_key.withheld", messages, key_answer_sent, NULL);
+    }
+  else if (error)
+    g_message ("room key request from %s: %s", k->user_id, error->message);
+  key_request_free (k);
+}
+
+/* An m.room_key_request from a Matrix user's device: only our own
+ * sessions are considered, and only after checking the user is still in
+ * the room (the bot is in every encrypted room it sends to). */
+static void
+answer_key_request (PaBridgeCrypto *bc, const char *sender, json_t *request)
+{
+  json_t *body = json_object_get (request, "body");
+  const char *room_id = str (body, "room_id");
+  if (g_strcmp0 (str (request, "action"), "request") != 0 || room_id == NULL
+      || str (request, "requesting_device_id") == NULL
+      || g_strcmp0 (str (body, "sender_key"), pa_crypto_get_curve25519 (bc->crypto)) != 0
+      || is_ours (bc->bridge, sender) || g_hash_table_size (bc->key_requests) > 100)
+    return;
+  KeyRequest *k = g_new0 (KeyRequest, 1);
+  k->bc = bc;
+  k->user_id = g_strdup (sender);
+  k->request = json_incref (request);
+  g_hash_table_add (bc->key_requests, k);
+  g_autofree char *er = pa_matrix_escape (room_id);
+  g_autofree char *path = g_strdup_printf ("/_matrix/client/v3/rooms/%s/joined_members", er);
+  PaMatrixRequest req = { .method = "GET", .path = path, .max_attempts = 2 };
+  pa_matrix_request (bc->bridge->mx, &req, key_request_members_cb, k);
+}
+
 /* Synapse refuses /sync to an appservice's own sender user, so the bot
  * device's to-device messages, device list changes and one-time key
  * counts come in the transactions (MSC2409, MSC3202).  Handled before the
@@ -214,6 +298,9 @@ pa_bridge_crypto_txn (PaBridge *b, PaTxn *txn)
       if (handled == NULL)
         g_warning ("to-device events: %s", error->message);
       g_clear_error (&error);
+      json_array_foreach (handled, i, ev)
+        if (g_strcmp0 (str (ev, "type"), "m.room_key_request") == 0)
+          answer_key_request (bc, str (ev, "sender"), json_object_get (ev, "content"));
     }
   /* In slices: the crypto core caps the users of one call. */
   json_t *changed = json_object_get (txn->device_lists, "changed");
@@ -258,6 +345,7 @@ pa_bridge_crypto_start (PaBridge *b, GError **error)
   bc->waiting = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   bc->sends = g_hash_table_new (g_direct_hash, g_direct_equal);
   bc->deferred = g_hash_table_new (g_direct_hash, g_direct_equal);
+  bc->key_requests = g_hash_table_new (g_direct_hash, g_direct_equal);
   b->crypto = bc;
   if (!reuse_device (b, bc) && !login_device (b, bc, error))
     return FALSE;
@@ -528,6 +616,22 @@ is_bridged_room (PaBridge *b, const char *room_id)
   return row != NULL || owner != NULL;
 }
 
+/* The session of `ev` never reached us: ask the sender's devices for it
+ * (once per session), while the event waits for the key. */
+static void
+request_key (PaBridgeCrypto *bc, json_t *ev)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (json_t) content = pa_crypto_key_request (bc->crypto, ev, &error);
+  if (content == NULL)
+    return;
+  const char *sender = str (ev, "sender");
+  g_message ("requesting room key %s from %s",
+             str (json_object_get (content, "body"), "session_id"), sender);
+  g_autoptr (json_t) messages = json_pack ("{s:{s:O}}", sender, "*", content);
+  pa_crypto_send_to_device (bc->crypto, "m.room_key_request", messages, key_answer_sent, NULL);
+}
+
 static void
 decrypt_event (PaBridge *b, json_t *ev, void (*done) (PaBridge *b))
 {
@@ -554,6 +658,7 @@ decrypt_event (PaBridge *b, json_t *ev, void (*done) (PaBridge *b))
           since = g_new (gint64, 1);
           *since = pa_now_ms ();
           g_hash_table_insert (bc->waiting, g_strdup (event_id), since);
+          request_key (bc, ev);
         }
       if (pa_now_ms () - *since < WAIT_FOR_KEY_MS)
         {
@@ -735,6 +840,13 @@ pa_bridge_crypto_stop (PaBridge *b)
       send_ctx_free (p);
     }
   g_hash_table_destroy (bc->sends);
+  while (g_hash_table_size (bc->key_requests) > 0)
+    {
+      g_hash_table_iter_init (&it, bc->key_requests);
+      g_hash_table_iter_next (&it, &p, NULL);
+      key_request_free (p);
+    }
+  g_hash_table_destroy (bc->key_requests);
   g_clear_pointer (&bc->device_mx, pa_matrix_free);
   g_hash_table_destroy (bc->room_state);
   g_hash_table_destroy (bc->members);

@@ -26,6 +26,8 @@ typedef enum {
   OP_TRACK,
   OP_SHARE,
   OP_ENCRYPT,
+  OP_SEND_CLEAR, /* a clear to-device event (key requests, withheld notices) */
+  OP_SEND_OLM,   /* an Olm-encrypted to-device event to one device */
 } OpKind;
 
 typedef struct _CryptoOp CryptoOp;
@@ -52,6 +54,9 @@ struct _CryptoOp {
   gboolean claimed;
   char *shared_session; /* the session the share phase ended with */
   GError *early_error;  /* fail as soon as run */
+  char *device_id;      /* OP_SEND_OLM: the target, by id ... */
+  char *curve25519;     /* ... or by its curve25519 key */
+  gboolean new_session; /* OP_SEND_OLM: claim a fresh Olm session first */
 };
 
 static void ops_kick (PaCrypto *crypto);
@@ -65,6 +70,8 @@ op_free (CryptoOp *op)
   g_strfreev (op->queried);
   g_free (op->type);
   g_free (op->shared_session);
+  g_free (op->device_id);
+  g_free (op->curve25519);
   g_clear_error (&op->early_error);
   if (op->content != NULL)
     json_decref (op->content);
@@ -257,9 +264,16 @@ track_start (CryptoOp *op, PaCrypto *crypto)
   op_http (op, crypto, "POST", "/_matrix/client/v3/keys/query", body, track_answered);
 }
 
+static void olm_send_start (CryptoOp *op, PaCrypto *crypto);
+
 static void
 track_finished (CryptoOp *op, PaCrypto *crypto)
 {
+  if (op->kind == OP_SEND_OLM)
+    {
+      olm_send_start (op, crypto);
+      return;
+    }
   if (op->kind == OP_TRACK)
     {
       op_finish (op, crypto,
@@ -439,6 +453,127 @@ encrypt_finish (CryptoOp *op, PaCrypto *crypto)
   op_finish (op, crypto, content, NULL);
 }
 
+/* -------------------------------------------------------- to-device */
+
+static void
+sent_done (CryptoOp *op, PaCrypto *crypto, const PaMatrixResponse *resp)
+{
+  op_finish (op, crypto, json_pack ("{s:b}", "sent", TRUE), NULL);
+}
+
+static void
+send_clear_start (CryptoOp *op, PaCrypto *crypto)
+{
+  g_autofree char *txn = pa_random_token (16);
+  g_autofree char *etype = g_uri_escape_string (op->type, NULL, FALSE);
+  g_autofree char *path = g_strdup_printf ("/_matrix/client/v3/sendToDevice/%s/%s", etype, txn);
+  g_autoptr (json_t) body = json_pack ("{s:O}", "messages", op->content);
+
+  op_http (op, crypto, "PUT", path, body, sent_done);
+}
+
+/* The target device of an OP_SEND_OLM, from the (just refreshed) cache. */
+static PaCryptoDevice *
+olm_target (CryptoOp *op, PaCrypto *crypto, GError **error)
+{
+  GError *local = NULL;
+  PaCryptoDevice *d = op->device_id != NULL
+                          ? pa_crypto_store_get_device (crypto->store, op->users[0],
+                                                        op->device_id, &local)
+                          : pa_crypto_store_get_device_by_curve (crypto->store, op->curve25519,
+                                                                 &local);
+
+  if (local != NULL)
+    {
+      g_propagate_error (error, local);
+      return NULL;
+    }
+  if (d == NULL || d->deleted || !d->verified || g_strcmp0 (d->user_id, op->users[0]) != 0)
+    {
+      g_set_error (error, PA_ERROR, PA_ERROR_NOT_FOUND, "no verified device %s of %s",
+                   op->device_id != NULL ? op->device_id : op->curve25519, op->users[0]);
+      pa_crypto_device_free (d);
+      return NULL;
+    }
+  return d;
+}
+
+static void
+olm_send_encrypt (CryptoOp *op, PaCrypto *crypto)
+{
+  g_autoptr (PaCryptoDevice) d = NULL;
+  g_autoptr (json_t) enc = NULL, body = NULL;
+  g_autofree char *txn = NULL, *path = NULL;
+  GError *error = NULL;
+
+  d = olm_target (op, crypto, &error);
+  if (d != NULL)
+    enc = pa_crypto_olm_encrypt (crypto, d->user_id, d->device_id, op->type, op->content,
+                                 &error);
+  if (enc == NULL)
+    {
+      op_fail (op, crypto, error);
+      return;
+    }
+  body = json_pack ("{s:{s:{s:O}}}", "messages", d->user_id, d->device_id, enc);
+  txn = pa_random_token (16);
+  path = g_strdup_printf ("/_matrix/client/v3/sendToDevice/m.room.encrypted/%s", txn);
+  op_http (op, crypto, "PUT", path, body, sent_done);
+}
+
+static void
+olm_send_claimed (CryptoOp *op, PaCrypto *crypto, const PaMatrixResponse *resp)
+{
+  g_autoptr (PaCryptoDevice) d = olm_target (op, crypto, NULL);
+  json_t *claimed = d != NULL ? json_object_get (json_object_get (json_object_get (
+                                                     resp->body, "one_time_keys"),
+                                                     d->user_id),
+                                                 d->device_id)
+                              : NULL;
+  GError *error = NULL;
+
+  if (claimed == NULL)
+    {
+      op_fail (op, crypto, g_error_new (PA_ERROR, PA_ERROR_NOT_FOUND,
+                                        "%s has no one-time key left", op->users[0]));
+      return;
+    }
+  if (!pa_crypto_create_olm_session (crypto, d->user_id, d->device_id, claimed, &error))
+    {
+      op_fail (op, crypto, error);
+      return;
+    }
+  olm_send_encrypt (op, crypto);
+}
+
+/* After the device list was refreshed: claim a one-time key when there is
+ * no Olm session (or a new one is wanted), then encrypt and send. */
+static void
+olm_send_start (CryptoOp *op, PaCrypto *crypto)
+{
+  g_autoptr (PaCryptoDevice) d = NULL;
+  g_autoptr (GPtrArray) sessions = NULL;
+  g_autoptr (json_t) body = NULL;
+  GError *error = NULL;
+
+  d = olm_target (op, crypto, &error);
+  if (d != NULL)
+    sessions = pa_crypto_store_olm_sessions (crypto->store, d->curve25519, 1, &error);
+  if (sessions == NULL)
+    {
+      op_fail (op, crypto, error);
+      return;
+    }
+  if (sessions->len > 0 && !op->new_session)
+    {
+      olm_send_encrypt (op, crypto);
+      return;
+    }
+  body = json_pack ("{s:{s:{s:s}}, s:i}", "one_time_keys", d->user_id, d->device_id,
+                    "signed_curve25519", "timeout", FEDERATION_TIMEOUT_MS);
+  op_http (op, crypto, "POST", "/_matrix/client/v3/keys/claim", body, olm_send_claimed);
+}
+
 /* ---------------------------------------------------------------- queue */
 
 static void
@@ -463,7 +598,11 @@ op_run (CryptoOp *op, PaCrypto *crypto)
     case OP_TRACK:
     case OP_SHARE:
     case OP_ENCRYPT:
+    case OP_SEND_OLM:
       track_start (op, crypto);
+      break;
+    case OP_SEND_CLEAR:
+      send_clear_start (op, crypto);
       break;
     default:
       /* A programming error, but never a reason to abort the bridge. */
@@ -585,6 +724,38 @@ pa_crypto_encrypt (PaCrypto *crypto, const char *room_id, const char *const *use
   g_return_if_fail (json_is_object (content));
   op = op_new_checked (OP_ENCRYPT, user_ids, cb, user_data);
   op->room_id = g_strdup (room_id);
+  op->type = g_strdup (type);
+  op->content = json_deep_copy (content);
+  op_enqueue (crypto, op);
+}
+
+void
+pa_crypto_send_to_device (PaCrypto *crypto, const char *type, json_t *messages,
+                          PaCryptoCallback cb, gpointer user_data)
+{
+  CryptoOp *op;
+
+  g_return_if_fail (crypto != NULL && type != NULL && json_is_object (messages));
+  op = op_new (OP_SEND_CLEAR, NULL, cb, user_data);
+  op->type = g_strdup (type);
+  op->content = json_deep_copy (messages);
+  op_enqueue (crypto, op);
+}
+
+void
+pa_crypto_send_olm (PaCrypto *crypto, const char *user_id, const char *device_id,
+                    const char *curve25519, gboolean new_session, const char *type,
+                    json_t *content, PaCryptoCallback cb, gpointer user_data)
+{
+  const char *users[] = { user_id, NULL };
+  CryptoOp *op;
+
+  g_return_if_fail (crypto != NULL && user_id != NULL && type != NULL);
+  g_return_if_fail ((device_id != NULL) != (curve25519 != NULL) && json_is_object (content));
+  op = op_new (OP_SEND_OLM, users, cb, user_data);
+  op->device_id = g_strdup (device_id);
+  op->curve25519 = g_strdup (curve25519);
+  op->new_session = new_session;
   op->type = g_strdup (type);
   op->content = json_deep_copy (content);
   op_enqueue (crypto, op);

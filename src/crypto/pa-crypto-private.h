@@ -30,6 +30,8 @@ struct _PaCrypto {
   gboolean keys_uploaded;
   PaCryptoLife *life;
   GQueue ops;        /* queued CryptoOp *, head is running */
+  GHashTable *requests; /* "room\x1fsender_key\x1fsession" → user asked (our key requests) */
+  GHashTable *repairs;  /* curve25519 → gint64 * time of the last Olm session repair */
   guint kick_id;     /* idle source starting the head op */
 };
 
@@ -42,6 +44,16 @@ json_t *pa_crypto_room_key_build (PaCrypto *crypto, const char *room_id,
                                   const char *const *user_ids, gboolean encrypt,
                                   json_t **need_session, GError **error);
 
+/* pa-crypto-keys.c: stores an m.forwarded_room_key (decrypted payload)
+ * if it answers one of our requests. */
+gboolean pa_crypto_accept_forwarded_key (PaCrypto *crypto, json_t *payload, GError **error);
+/* pa-crypto-keys.c: an Olm message from `sender_key` did not decrypt. */
+void pa_crypto_repair_olm (PaCrypto *crypto, const char *sender, const char *sender_key);
+/* pa-crypto.c: stores an inbound Megolm session unless a better copy
+ * (lower first index) is already there. */
+gboolean pa_crypto_keep_inbound (PaCrypto *crypto, const char *room_id, const char *sender_key,
+                                 const char *sender_ed25519, PaOlmInboundGroup *g,
+                                 GError **error);
 /* pa-crypto-ops.c: drop everything queued without calling back. */
 void pa_crypto_ops_clear (PaCrypto *crypto);
 

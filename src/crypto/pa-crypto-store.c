@@ -471,12 +471,11 @@ pa_crypto_store_save_outbound (PaCryptoStore *store, const PaCryptoOutbound *o, 
 gboolean
 pa_crypto_store_delete_outbound (PaCryptoStore *store, const char *room_id, GError **error)
 {
+  /* Whom each past session went to is kept: it is what decides whether a
+   * device asking for that session again (m.room_key_request) gets it. */
   return stmt_done (store, stmt_new (store, error,
                                      "DELETE FROM megolm_outbound WHERE room_id = ?", "t",
-                                     room_id), error)
-         && stmt_done (store, stmt_new (store, error,
-                                        "DELETE FROM megolm_outbound_shared WHERE room_id = ?",
-                                        "t", room_id), error);
+                                     room_id), error);
 }
 
 gboolean

@@ -68,7 +68,8 @@ PaCryptoOutbound *pa_crypto_store_get_outbound (PaCryptoStore *store, const char
                                                 GError **error);
 gboolean pa_crypto_store_save_outbound (PaCryptoStore *store, const PaCryptoOutbound *o,
                                         GError **error);
-/* Forgets the room's session and whom it was shared with. */
+/* Forgets the room's outbound session (whom it went to is kept, for
+ * answering key requests; the pairs are keyed by session id). */
 gboolean pa_crypto_store_delete_outbound (PaCryptoStore *store, const char *room_id,
                                           GError **error);
 gboolean pa_crypto_store_outbound_is_shared (PaCryptoStore *store, const char *room_id,

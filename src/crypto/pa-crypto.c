@@ -101,6 +101,8 @@ pa_crypto_new (PaMatrix *bot_client, const char *user_id, const char *device_id,
   crypto->life->refs = 1;
   crypto->life->crypto = crypto;
   g_queue_init (&crypto->ops);
+  crypto->requests = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  crypto->repairs = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   crypto->store = pa_crypto_store_open (db_path, error);
   if (crypto->store == NULL)
     return NULL;
@@ -161,6 +163,8 @@ pa_crypto_free (PaCrypto *crypto)
   g_free (crypto->device_id);
   g_free (crypto->curve25519);
   g_free (crypto->ed25519);
+  g_clear_pointer (&crypto->requests, g_hash_table_destroy);
+  g_clear_pointer (&crypto->repairs, g_hash_table_destroy);
   g_free (crypto);
 }
 
@@ -776,9 +780,7 @@ add_room_key (PaCrypto *crypto, json_t *payload, GError **error)
   const char *key = jstr (content, "session_key"), *sender_key = jstr (payload, "sender_key");
   const char *sender_ed = jstr (json_object_get (payload, "keys"), "ed25519");
   g_autoptr (PaOlmInboundGroup) g = NULL;
-  g_autofree char *id = NULL, *existing = NULL;
-  guint32 existing_first = 0;
-  GError *local = NULL;
+  g_autofree char *id = NULL;
 
   if (g_strcmp0 (jstr (content, "algorithm"), PA_CRYPTO_MEGOLM_ALGORITHM) != 0
       || room_id == NULL || session_id == NULL || key == NULL || sender_key == NULL)
@@ -795,7 +797,21 @@ add_room_key (PaCrypto *crypto, json_t *payload, GError **error)
                            "m.room_key session id does not match its key");
       return FALSE;
     }
-  existing = pa_crypto_store_get_inbound (crypto->store, room_id, sender_key, session_id, NULL,
+  return pa_crypto_keep_inbound (crypto, room_id, sender_key, sender_ed, g, error);
+}
+
+gboolean
+pa_crypto_keep_inbound (PaCrypto *crypto, const char *room_id, const char *sender_key,
+                        const char *sender_ed25519, PaOlmInboundGroup *g, GError **error)
+{
+  g_autofree char *id = pa_olm_inbound_group_id (g, error);
+  g_autofree char *existing = NULL;
+  guint32 existing_first = 0;
+  GError *local = NULL;
+
+  if (id == NULL)
+    return FALSE;
+  existing = pa_crypto_store_get_inbound (crypto->store, room_id, sender_key, id, NULL,
                                           &existing_first, &local);
   if (local != NULL)
     {
@@ -805,7 +821,7 @@ add_room_key (PaCrypto *crypto, json_t *payload, GError **error)
   /* Never let a re-sent key replace one that decrypts more history. */
   if (existing != NULL && existing_first <= pa_olm_inbound_group_first_known_index (g))
     return TRUE;
-  return save_inbound (crypto, room_id, sender_key, sender_ed, g, error);
+  return save_inbound (crypto, room_id, sender_key, sender_ed25519, g, error);
 }
 
 json_t *
@@ -841,12 +857,26 @@ pa_crypto_handle_to_device (PaCrypto *crypto, json_t *events, GError **error)
           if (strcmp (type, "m.room_key.withheld") == 0)
             g_info ("%s withheld a room key: %s", sender,
                     jstr (json_object_get (ev, "content"), "code"));
-          continue; /* key requests: we share keys only with room members */
+          /* Requests are answered by the caller, who knows the members. */
+          if (strcmp (type, "m.room_key_request") == 0
+              && json_is_object (json_object_get (ev, "content")))
+            json_array_append_new (out, json_pack ("{s:s, s:s, s:O}", "type", type, "sender",
+                                                   sender, "content",
+                                                   json_object_get (ev, "content")));
+          continue;
         }
       payload = pa_crypto_olm_decrypt (crypto, ev, &local);
       if (payload == NULL)
         {
           g_message ("could not decrypt a to-device event from %s: %s", sender, local->message);
+          /* A wedged session (not a forgery): start a new one. */
+          if ((g_error_matches (local, PA_ERROR, PA_ERROR_NOT_FOUND)
+               || g_error_matches (local, PA_ERROR, PA_ERROR_FAILED))
+              && json_object_get (json_object_get (json_object_get (ev, "content"),
+                                                   "ciphertext"),
+                                  crypto->curve25519) != NULL)
+            pa_crypto_repair_olm (crypto, sender,
+                                  jstr (json_object_get (ev, "content"), "sender_key"));
           continue;
         }
       inner = jstr (payload, "type");
@@ -859,7 +889,13 @@ pa_crypto_handle_to_device (PaCrypto *crypto, json_t *events, GError **error)
             }
         }
       else if (strcmp (inner, "m.forwarded_room_key") == 0)
-        g_info ("ignoring unsolicited m.forwarded_room_key from %s", sender);
+        {
+          if (!pa_crypto_accept_forwarded_key (crypto, payload, &local))
+            {
+              g_message ("ignoring m.forwarded_room_key from %s: %s", sender, local->message);
+              continue;
+            }
+        }
       json_array_append_new (out, json_pack ("{s:s, s:s, s:O, s:O}", "type", inner, "sender",
                                              sender, "sender_key",
                                              json_object_get (payload, "sender_key"), "content",

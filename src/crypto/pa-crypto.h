@@ -122,11 +122,14 @@ json_t *pa_crypto_olm_decrypt (PaCrypto *crypto, json_t *event, GError **error);
 
 /* Processes to-device events (a JSON array, e.g. /sync to_device.events):
  * decrypts m.room.encrypted, stores m.room_key sessions, records
- * m.room_key.withheld, ignores m.dummy, m.room_key_request and
- * m.forwarded_room_key (we never request keys, so a forwarded one is
- * unsolicited).  Returns the decrypted events (transfer full array of
- * {"type", "sender", "sender_key", "content"}); a bad event is logged and
- * skipped.  Fails only when `events` itself is unusable. */
+ * m.room_key.withheld, accepts an m.forwarded_room_key only when it answers
+ * one of our key requests, and repairs (a fresh Olm session and an
+ * m.dummy, at most hourly per device) an Olm session that no longer
+ * decrypts.  Returns the decrypted events and the clear
+ * m.room_key_request events (transfer full array of {"type", "sender",
+ * "sender_key", "content"}; answering requests is the caller's policy, see
+ * pa_crypto_forwarded_key()); a bad event is logged and skipped.  Fails
+ * only when `events` itself is unusable. */
 json_t *pa_crypto_handle_to_device (PaCrypto *crypto, json_t *events, GError **error);
 
 /* Encrypts with the room's outbound Megolm session, creating (or rotating:
@@ -192,6 +195,43 @@ void pa_crypto_share_room_key (PaCrypto *crypto, const char *room_id,
 void pa_crypto_encrypt (PaCrypto *crypto, const char *room_id, const char *const *user_ids,
                         const char *type, json_t *content, PaCryptoCallback cb,
                         gpointer user_data);
+
+/* Sends a clear to-device event: `messages` is /sendToDevice's
+ * {user: {device or "*": content}}.  result: {"sent": true}. */
+void pa_crypto_send_to_device (PaCrypto *crypto, const char *type, json_t *messages,
+                               PaCryptoCallback cb, gpointer user_data);
+
+/* Sends an Olm-encrypted to-device event to one verified device of
+ * `user_id`, named by `device_id` or by `curve25519` (exactly one): the
+ * user's device list is refreshed if needed, and a one-time key claimed
+ * when there is no Olm session with it or `new_session` asks for a fresh
+ * one (session repair).  result: {"sent": true}. */
+void pa_crypto_send_olm (PaCrypto *crypto, const char *user_id, const char *device_id,
+                         const char *curve25519, gboolean new_session, const char *type,
+                         json_t *content, PaCryptoCallback cb, gpointer user_data);
+
+/* ------------------------------------------------ key requests (pa-crypto-keys.c) */
+
+/* An event we could not decrypt for want of its session: the
+ * m.room_key_request content to send to the sender's devices (transfer
+ * full), remembered so that the m.forwarded_room_key answering it is
+ * accepted.  NULL with no error when that session was already asked for. */
+json_t *pa_crypto_key_request (PaCrypto *crypto, json_t *event, GError **error);
+
+/* Another device asks for a session (an m.room_key_request "request" from
+ * `user_id`): the policy, then the m.forwarded_room_key content for it
+ * (transfer full).  The session is given only if it is ours, and was
+ * shared with that very device, and its user is still a member
+ * (`user_is_member`, which the caller knows); it is exported from its
+ * first index.  Otherwise NULL, and *withheld_code is the
+ * m.room_key.withheld code to answer with ("m.unauthorised",
+ * "m.unavailable"), or NULL when the request is not ours to answer. */
+json_t *pa_crypto_forwarded_key (PaCrypto *crypto, const char *user_id, json_t *request,
+                                 gboolean user_is_member, const char **withheld_code,
+                                 GError **error);
+
+/* The m.room_key.withheld content refusing `request` with `code`. */
+json_t *pa_crypto_withheld_content (PaCrypto *crypto, json_t *request, const char *code);
 
 /* Operations queued or in flight. */
 guint pa_crypto_pending (PaCrypto *crypto);

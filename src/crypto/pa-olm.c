@@ -744,6 +744,21 @@ pa_olm_inbound_group_id (PaOlmInboundGroup *g, GError **error)
   return olm_text (buf, rc);
 }
 
+char *
+pa_olm_inbound_group_export (PaOlmInboundGroup *g, guint32 index, GError **error)
+{
+  gsize len = olm_export_inbound_group_session_length (g->olm);
+  guint8 *buf = g_malloc (len);
+  size_t rc = olm_export_inbound_group_session (g->olm, buf, len, index);
+  char *key = NULL;
+
+  if (!olm_failed (rc, "exporting megolm session",
+                   olm_inbound_group_session_last_error (g->olm), error))
+    key = olm_text (buf, rc);
+  wipe_free (buf, len);
+  return key;
+}
+
 guint32
 pa_olm_inbound_group_first_known_index (PaOlmInboundGroup *g)
 {

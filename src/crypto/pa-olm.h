@@ -104,6 +104,8 @@ char *pa_olm_inbound_group_pickle (PaOlmInboundGroup *g, const guint8 *key, gsiz
                                    GError **error);
 char *pa_olm_inbound_group_id (PaOlmInboundGroup *g, GError **error);
 guint32 pa_olm_inbound_group_first_known_index (PaOlmInboundGroup *g);
+/* The session exported from `index` (m.forwarded_room_key's session_key). */
+char *pa_olm_inbound_group_export (PaOlmInboundGroup *g, guint32 index, GError **error);
 /* Decrypts; *index receives the message index (for replay checks). */
 char *pa_olm_inbound_group_decrypt (PaOlmInboundGroup *g, const char *body, gsize *len,
                                     guint32 *index, GError **error);

@@ -8,6 +8,7 @@
 #include "crypto/pa-canonical-json.h"
 #include "crypto/pa-crypto.h"
 #include "crypto/pa-crypto-store.h"
+#include "crypto/pa-olm.h"
 #include "pa-common.h"
 
 #include <string.h>
@@ -424,6 +425,156 @@ alice_known (Fixture *fx, gboolean with_session)
 }
 
 /* ------------------------------------------------------------------ */
+/* Key requests                                                        */
+
+/* An m.forwarded_room_key content for the fake's own session. */
+static json_t *
+fake_forward (Fake *f, json_t *rk)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PaOlmInboundGroup) g = pa_olm_inbound_group_new (
+      json_string_value (json_object_get (rk, "session_key")), &error);
+  g_autofree char *exported = pa_olm_inbound_group_export (g, 0, &error);
+
+  g_assert_no_error (error);
+  return json_pack ("{s:s, s:s, s:s, s:O, s:s, s:s, s:[]}", "algorithm",
+                    PA_CRYPTO_MEGOLM_ALGORITHM, "room_id", ROOM, "sender_key", f->curve,
+                    "session_id", json_object_get (rk, "session_id"), "session_key", exported,
+                    "sender_claimed_ed25519_key", f->ed, "forwarding_curve25519_key_chain");
+}
+
+static void
+test_key_request_and_forward (Fixture *fx, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (json_t) body = pa_crypto_keys_upload_body (fx->crypto, 0, &error);
+  g_autoptr (Fake) a = fake_new (ALICE, ALICE_DEV);
+  g_autoptr (Fake) m = fake_new ("@mallory:example.org", "MAL");
+  g_autoptr (json_t) rk = fake_start_group (a); /* never sent to the bot */
+  g_autoptr (json_t) ev = fake_group_event (a, "$lost", ROOM, "lost words");
+  g_autoptr (json_t) req = NULL, again = NULL, fwd = NULL, clear = NULL;
+  const char *otk[2] = { NULL, NULL }, *name;
+  guint n = 0;
+  json_t *k;
+
+  g_assert_true (pa_crypto_keys_uploaded (fx->crypto, &error));
+  json_object_foreach (json_object_get (body, "one_time_keys"), name, k)
+    if (n < 2)
+      otk[n++] = json_string_value (json_object_get (k, "key"));
+  g_assert_null (pa_crypto_decrypt (fx->crypto, ev, &error));
+  g_assert_error (error, PA_ERROR, PA_ERROR_NOT_FOUND);
+  g_clear_error (&error);
+
+  req = pa_crypto_key_request (fx->crypto, ev, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (json_string_value (json_object_get (req, "action")), ==, "request");
+  g_assert_cmpstr (json_string_value (json_object_get (req, "requesting_device_id")), ==,
+                   BOT_DEV);
+  g_assert_nonnull (json_string_value (json_object_get (req, "request_id")));
+  g_assert_true (json_equal (json_object_get (json_object_get (req, "body"), "session_id"),
+                             json_object_get (rk, "session_id")));
+  /* Asked once, not per event. */
+  again = pa_crypto_key_request (fx->crypto, ev, &error);
+  g_assert_null (again);
+  g_assert_no_error (error);
+
+  fwd = fake_forward (a, rk);
+  /* Someone we did not ask forwards the key: refused. */
+  {
+    g_autoptr (json_t) evm = fake_olm_encrypt (m, fx->crypto, otk[1], "m.forwarded_room_key",
+                                               fwd);
+    g_autoptr (json_t) list = json_pack ("[O]", evm);
+    g_autoptr (json_t) out = pa_crypto_handle_to_device (fx->crypto, list, &error);
+    g_assert_cmpuint (json_array_size (out), ==, 0);
+    g_assert_null (pa_crypto_decrypt (fx->crypto, ev, &error));
+    g_clear_error (&error);
+  }
+  /* Alice answers: the event decrypts. */
+  {
+    g_autoptr (json_t) eva = fake_olm_encrypt (a, fx->crypto, otk[0], "m.forwarded_room_key",
+                                               fwd);
+    g_autoptr (json_t) list = json_pack ("[O]", eva);
+    g_autoptr (json_t) out = pa_crypto_handle_to_device (fx->crypto, list, &error);
+    g_assert_cmpuint (json_array_size (out), ==, 1);
+  }
+  clear = pa_crypto_decrypt (fx->crypto, ev, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (json_string_value (json_object_get (json_object_get (clear, "content"),
+                                                       "body")),
+                   ==, "lost words");
+}
+
+static void
+test_answer_key_request (Fixture *fx, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (Fake) a = alice_known (fx, TRUE);
+  const char *users[] = { ALICE, NULL };
+  g_autoptr (json_t) content = json_pack ("{s:s, s:s}", "msgtype", "m.text", "body", "minutes");
+  g_autoptr (json_t) enc = pa_crypto_group_encrypt (fx->crypto, ROOM, "m.room.message", content,
+                                                    &error);
+  g_autoptr (json_t) payload = pa_crypto_room_key_payload (fx->crypto, ROOM, users, NULL, &error);
+  g_autofree char *sid = NULL;
+  g_autoptr (json_t) req = NULL, fwd = NULL, withheld = NULL;
+  const char *code = "unset";
+
+  g_assert_true (pa_crypto_room_key_sent (fx->crypto, ROOM, payload, &error));
+  sid = pa_crypto_outbound_session_id (fx->crypto, ROOM);
+  req = json_pack ("{s:s, s:{s:s, s:s, s:s, s:s}, s:s, s:s}", "action", "request", "body",
+                   "algorithm", PA_CRYPTO_MEGOLM_ALGORITHM, "room_id", ROOM, "sender_key",
+                   pa_crypto_get_curve25519 (fx->crypto), "session_id", sid, "request_id", "r1",
+                   "requesting_device_id", ALICE_DEV);
+
+  /* The device the session went to, still a member: gets it from index 0,
+   * so it reads the message sent before the share too. */
+  fwd = pa_crypto_forwarded_key (fx->crypto, ALICE, req, TRUE, &code, &error);
+  g_assert_no_error (error);
+  g_assert_null (code);
+  g_assert_cmpstr (json_string_value (json_object_get (fwd, "sender_claimed_ed25519_key")), ==,
+                   pa_crypto_get_ed25519 (fx->crypto));
+  {
+    g_autoptr (PaOlmInboundGroup) g = pa_olm_inbound_group_import (
+        json_string_value (json_object_get (fwd, "session_key")), &error);
+    gsize len = 0;
+    guint32 index = 99;
+    g_autofree char *plain = pa_olm_inbound_group_decrypt (
+        g, json_string_value (json_object_get (enc, "ciphertext")), &len, &index, &error);
+    g_assert_no_error (error);
+    g_assert_cmpuint (index, ==, 0);
+    g_assert_nonnull (strstr (plain, "minutes"));
+  }
+  /* No longer a member: withheld. */
+  g_assert_null (pa_crypto_forwarded_key (fx->crypto, ALICE, req, FALSE, &code, &error));
+  g_assert_cmpstr (code, ==, "m.unauthorised");
+  /* A device the session never went to (a newcomer's): withheld. */
+  json_object_set_new (req, "requesting_device_id", json_string ("NEWDEVICE"));
+  g_assert_null (pa_crypto_forwarded_key (fx->crypto, ALICE, req, TRUE, &code, &error));
+  g_assert_cmpstr (code, ==, "m.unauthorised");
+  withheld = pa_crypto_withheld_content (fx->crypto, req, code);
+  g_assert_cmpstr (json_string_value (json_object_get (withheld, "code")), ==, "m.unauthorised");
+  g_assert_cmpstr (json_string_value (json_object_get (withheld, "session_id")), ==, sid);
+  g_assert_cmpstr (json_string_value (json_object_get (withheld, "from_device")), ==, BOT_DEV);
+  json_object_set_new (req, "requesting_device_id", json_string (ALICE_DEV));
+  /* After a rotation the old session is still given to its recipients. */
+  g_assert_true (pa_crypto_room_changed (fx->crypto, ROOM, &error));
+  {
+    g_autoptr (json_t) old = pa_crypto_forwarded_key (fx->crypto, ALICE, req, TRUE, &code,
+                                                      &error);
+    g_assert_no_error (error);
+    g_assert_nonnull (old);
+  }
+  /* Not our session: not ours to answer, no withheld either. */
+  json_object_set_new (json_object_get (req, "body"), "sender_key", json_string (a->curve));
+  g_assert_null (pa_crypto_forwarded_key (fx->crypto, ALICE, req, TRUE, &code, &error));
+  g_assert_no_error (error);
+  g_assert_null (code);
+  /* A cancellation is not a request. */
+  json_object_set_new (req, "action", json_string ("request_cancellation"));
+  g_assert_null (pa_crypto_forwarded_key (fx->crypto, ALICE, req, TRUE, &code, &error));
+  g_assert_error (error, PA_ERROR, PA_ERROR_JSON);
+}
+
+/* ------------------------------------------------------------------ */
 /* Canonical JSON                                                      */
 
 static void
@@ -802,9 +953,13 @@ test_olm_inbound (Fixture *fx, gconstpointer data)
                       "sender", ALICE, "content", "junk", 1);
   out = pa_crypto_handle_to_device (fx->crypto, events, &error);
   g_assert_no_error (error);
-  g_assert_cmpuint (json_array_size (out), ==, 1);
+  /* The room key, and the (clear) key request for the caller's policy;
+   * the junk event is skipped. */
+  g_assert_cmpuint (json_array_size (out), ==, 2);
   g_assert_cmpstr (json_string_value (json_object_get (json_array_get (out, 0), "type")), ==,
                    "m.room_key");
+  g_assert_cmpstr (json_string_value (json_object_get (json_array_get (out, 1), "type")), ==,
+                   "m.room_key_request");
 
   /* The room key lets the bot read Alice's room messages. */
   room_ev = fake_group_event (a, "$e1", ROOM, "secret words");
@@ -1391,6 +1546,36 @@ test_async (Fixture *fx, gconstpointer data)
     done_clear (&d);
   }
 
+  /* Olm session repair: a message from Alice's device that no session
+   * decrypts makes the bot claim a fresh key and send an m.dummy over a
+   * new session (a pre-key message); a second one within the hour does
+   * not. */
+  {
+    guint claims = hs.claims, sends = hs.sends;
+    g_autoptr (json_t) wedged = json_pack (
+        "[{s:s, s:s, s:{s:s, s:s, s:{s:{s:i, s:s}}}}]", "type", "m.room.encrypted", "sender",
+        ALICE, "content", "algorithm", PA_CRYPTO_OLM_ALGORITHM, "sender_key", alice->curve,
+        "ciphertext", pa_crypto_get_curve25519 (fx->crypto), "type", 1, "body",
+        "AwogAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA");
+    g_autoptr (json_t) out = pa_crypto_handle_to_device (fx->crypto, wedged, &error);
+    g_assert_no_error (error);
+    g_assert_cmpuint (json_array_size (out), ==, 0);
+    while (pa_crypto_pending (fx->crypto) > 0)
+      g_main_context_iteration (NULL, TRUE);
+    g_assert_cmpuint (hs.claims, ==, claims + 1);
+    g_assert_cmpuint (hs.sends, ==, sends + 1);
+    json_t *sent = json_object_get (json_object_get (hs.last_to_device, ALICE), ALICE_DEV);
+    g_assert_nonnull (sent);
+    g_assert_nonnull (json_object_get (json_object_get (sent, "ciphertext"), alice->curve));
+    g_assert_cmpint (json_integer_value (json_object_get (
+                         json_object_get (json_object_get (sent, "ciphertext"), alice->curve),
+                         "type")),
+                     ==, 0);
+    g_autoptr (json_t) again = pa_crypto_handle_to_device (fx->crypto, wedged, &error);
+    g_assert_cmpuint (pa_crypto_pending (fx->crypto), ==, 0);
+    g_assert_cmpuint (hs.claims, ==, claims + 1);
+  }
+
   /* Operations queued, one in flight (a query), then freed: no callback,
    * no crash, and the request's late answer is dropped. */
   {
@@ -1463,6 +1648,8 @@ main (int argc, char **argv)
   ADD ("megolm-rotation", test_megolm_rotation);
   ADD ("megolm-replay", test_megolm_replay);
   ADD ("garbage", test_garbage);
+  ADD ("key-request-forward", test_key_request_and_forward);
+  ADD ("answer-key-request", test_answer_key_request);
   ADD ("pickles-survive", test_pickles_survive);
   ADD ("async", test_async);
   ADD ("async-no-server", test_async_no_server);

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: AGPL-3.0-or-later */
 /* Arbitrary JSON into the crypto layer's inputs from outside: to-device
  * event lists, room events to decrypt, /keys/query device lists and
- * /keys/claim answers, plus the canonical JSON writer.  A real account,
+ * /keys/claim answers, key requests, encrypted-file descriptions (with
+ * the input itself as the ciphertext), plus the canonical JSON writer.  A real account,
  * store and one Olm session exist so the libolm paths are reached. */
+#include "crypto/pa-attachment.h"
 #include "crypto/pa-canonical-json.h"
 #include "crypto/pa-crypto.h"
 #include "pa-common.h"
@@ -118,6 +120,22 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
       g_clear_error (&error);
       (void) pa_crypto_verify_json (v, "@alice:example.org", "ALICE",
                                     "l6XpJ9B+QiK1h8B4LRQ5ZjqF4WoE6bqOc5kV1Jt0f1I", &error);
+      g_clear_error (&error);
+      {
+        const char *code = NULL;
+        json_t *fwd = pa_crypto_forwarded_key (crypto, "@alice:example.org", v, TRUE, &code,
+                                               &error);
+        if (fwd != NULL)
+          json_decref (fwd);
+        g_clear_error (&error);
+        json_t *req = pa_crypto_key_request (crypto, v, &error);
+        if (req != NULL)
+          json_decref (req);
+        g_clear_error (&error);
+        GBytes *clear = pa_attachment_decrypt (data, size, json_object_get (v, "file"), &error);
+        if (clear != NULL)
+          g_bytes_unref (clear);
+      }
     }
   return 0;
 }

@@ -78,6 +78,7 @@ class E2EAgent(Agent):
                                   config=AsyncClientConfig(encryption_enabled=True,
                                                            store_sync_tokens=True))
         self.events = {}
+        self.to_device = []
         self.invites = set()
         self.invite_state = {}
         resp = self.run(self.client.login(password, device_name="nio-test"))
@@ -101,6 +102,7 @@ class E2EAgent(Agent):
         resp = self.run(self.client.sync(timeout=timeout_ms, since=self.since, full_state=False))
         assert hasattr(resp, "next_batch"), resp
         self.since = resp.next_batch
+        self.to_device.extend(getattr(resp, "to_device_events", []) or [])
         for room_id, info in resp.rooms.invite.items():
             self.invites.add(room_id)
             self.invite_state.setdefault(room_id, []).extend(
@@ -368,6 +370,90 @@ def test_garbage_ciphertext_rejected(stack, alice, net):
     # Still alive and bridging.
     alice.text(room, "still fine")
     net.wait_sent("alice-lb", lambda o: o.get("op") == "send" and o.get("text") == "still fine", 30)
+    assert stack.bridge.proc.poll() is None
+
+
+def bot_device_id(stack):
+    with open(os.path.join(stack.bridge.dir, "passerelle.log"), "rb") as f:
+        lines = [l for l in f.read().decode(errors="replace").splitlines() if "bot device" in l]
+    return lines[-1].split("bot device ")[1].split()[0]
+
+
+def to_device_request(stack, agent, content, to_user=BOT, to_device=None):
+    url = "%s/_matrix/client/v3/sendToDevice/m.room_key_request/%s" % (
+        stack.synapse.url, uuid.uuid4().hex)
+    body = {"messages": {to_user: {to_device or bot_device_id(stack): content}}}
+    status, resp = http("PUT", url, body, token=agent.client.access_token)
+    assert status == 200, resp
+
+
+def test_key_requests_both_ways(stack, alice, net):
+    from nio import ForwardedRoomKeyEvent, RoomKeyRequest
+    room = [r for r in alice.events if ghost_texts(alice, r, "bob")][0]
+    bot_dev = bot_device_id(stack)
+
+    # 1. An event of a session the bridge never got: it asks the sender's
+    #    devices for the key, once, then tells the agent it could not read it.
+    lost = "lost-" + uuid.uuid4().hex
+    content = {"algorithm": "m.megolm.v1.aes-sha2",
+               "sender_key": alice.client.olm.account.identity_keys["curve25519"],
+               "ciphertext": "AwgAEhAB" + "A" * 60, "session_id": lost,
+               "device_id": alice.client.device_id}
+    before = len(alice.messages(room))
+    for _ in range(2):
+        url = "%s/_matrix/client/v3/rooms/%s/send/m.room.encrypted/%s" % (
+            stack.synapse.url, urllib.parse.quote(room, safe=""), uuid.uuid4().hex)
+        status, body = http("PUT", url, content, token=alice.client.access_token)
+        assert status == 200, body
+    reqs = alice.wait(lambda a: [e for e in a.to_device if isinstance(e, RoomKeyRequest)
+                                 and e.session_id == lost], what="the bridge's key request")
+    assert reqs[0].sender == BOT and reqs[0].requesting_device_id == bot_dev
+    assert reqs[0].room_id == room
+    alice.wait(lambda a: len([m for m in a.messages(room)[before:]
+                              if "could not decrypt" in m["content"].get("body", "")]) >= 2,
+               timeout=60, what="could-not-decrypt notices after the request")
+    assert len([e for e in alice.to_device if isinstance(e, RoomKeyRequest)
+                and e.session_id == lost]) == 1  # asked once per session
+
+    # 2. The agent's device asks for the session of a ghost message it holds
+    #    (a client that lost its keys): the bridge forwards it over Olm.
+    msg = [m for m in ghost_texts(alice, room, "bob")
+           if m["content"].get("body") == "secret hello"][0]
+    sid, skey = msg["_e2e"]["session_id"], msg["_e2e"]["sender_key"]
+    request = {"action": "request", "request_id": uuid.uuid4().hex,
+               "requesting_device_id": alice.client.device_id,
+               "body": {"algorithm": "m.megolm.v1.aes-sha2", "room_id": room,
+                        "sender_key": skey, "session_id": sid}}
+    # nio takes forwarded keys from its own user's devices only: for this
+    # test it takes the one it asked the bridge for (its Olm decryption and
+    # the key import are nio's own).
+    from nio.crypto.key_request import OutgoingKeyRequest
+    alice.client.olm.outgoing_key_requests[sid] = OutgoingKeyRequest(
+        request["request_id"], sid, room, "m.megolm.v1.aes-sha2")
+    alice.client.olm._should_accept_forward = (  # pylint: disable=protected-access
+        lambda sender, sender_key, event: sender == BOT and event.session_id == sid)
+    to_device_request(stack, alice, request)
+    fwd = alice.wait(lambda a: [e for e in a.to_device if isinstance(e, ForwardedRoomKeyEvent)
+                                and e.session_id == sid], timeout=30,
+                     what="the forwarded room key")[0]
+    assert fwd.sender == BOT and fwd.room_id == room and fwd.sender_key == skey
+
+    # 3. A device the session never went to (another user, not in the room):
+    #    withheld, with the reason.
+    erin = E2EAgent(stack, "erin")
+    try:
+        request2 = dict(request, request_id=uuid.uuid4().hex,
+                        requesting_device_id=erin.client.device_id)
+        to_device_request(stack, erin, request2)
+        withheld = erin.wait(lambda a: [e for e in a.to_device
+                                        if (getattr(e, "source", None) or {}).get("type")
+                                        == "m.room_key.withheld"], timeout=30,
+                             what="the withheld notice")[0]
+        assert withheld.source["content"]["code"] == "m.unauthorised"
+        assert withheld.source["content"]["session_id"] == sid
+        assert not [e for e in erin.to_device if isinstance(e, ForwardedRoomKeyEvent)]
+    finally:
+        erin.close()
     assert stack.bridge.proc.poll() is None
 
 
