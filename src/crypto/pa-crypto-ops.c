@@ -57,6 +57,8 @@ struct _CryptoOp {
   char *device_id;      /* OP_SEND_OLM: the target, by id ... */
   char *curve25519;     /* ... or by its curve25519 key */
   gboolean new_session; /* OP_SEND_OLM: claim a fresh Olm session first */
+  json_t *withheld;     /* m.room_key.withheld messages of the share */
+  guint n_shared;
 };
 
 static void ops_kick (PaCrypto *crypto);
@@ -79,6 +81,8 @@ op_free (CryptoOp *op)
     json_decref (op->failed);
   if (op->payload != NULL)
     json_decref (op->payload);
+  if (op->withheld != NULL)
+    json_decref (op->withheld);
   g_free (op);
 }
 
@@ -325,7 +329,7 @@ share_claim (CryptoOp *op, PaCrypto *crypto)
     }
   op->claimed = TRUE;
   payload = pa_crypto_room_key_build (crypto, op->room_id, (const char *const *) op->users,
-                                      FALSE, &need, &error);
+                                      FALSE, &need, NULL, &error);
   if (payload == NULL)
     {
       op_fail (op, crypto, error);
@@ -352,6 +356,7 @@ share_claim (CryptoOp *op, PaCrypto *crypto)
 }
 
 static void encrypt_finish (CryptoOp *op, PaCrypto *crypto);
+static void share_withhold (CryptoOp *op, PaCrypto *crypto, guint shared);
 
 static void
 share_complete (CryptoOp *op, PaCrypto *crypto, guint shared)
@@ -387,7 +392,36 @@ share_sent (CryptoOp *op, PaCrypto *crypto, const PaMatrixResponse *resp)
   json_object_foreach (json_object_get (op->payload, "messages"), user_id, per_user)
     shared += json_object_size (per_user);
   g_clear_pointer (&op->payload, json_decref);
-  share_complete (op, crypto, shared);
+  share_withhold (op, crypto, shared);
+}
+
+static void
+withheld_sent (CryptoOp *op, PaCrypto *crypto, const PaMatrixResponse *resp)
+{
+  pa_crypto_withheld_sent (crypto, op->withheld);
+  g_clear_pointer (&op->withheld, json_decref);
+  share_complete (op, crypto, op->n_shared);
+}
+
+/* Devices refused the key are told why, once per session (a client then
+ * shows "the sender's device withheld the key" instead of waiting). */
+static void
+share_withhold (CryptoOp *op, PaCrypto *crypto, guint shared)
+{
+  g_autofree char *txn = NULL;
+  g_autoptr (json_t) body = NULL;
+
+  op->n_shared = shared;
+  if (op->withheld == NULL || json_object_size (op->withheld) == 0)
+    {
+      share_complete (op, crypto, shared);
+      return;
+    }
+  txn = pa_random_token (16);
+  g_autofree char *path = g_strdup_printf ("/_matrix/client/v3/sendToDevice/"
+                                           "m.room_key.withheld/%s", txn);
+  body = json_pack ("{s:O}", "messages", op->withheld);
+  op_http (op, crypto, "PUT", path, body, withheld_sent);
 }
 
 static void
@@ -400,8 +434,9 @@ share_send (CryptoOp *op, PaCrypto *crypto)
   json_t *devices;
 
   g_clear_pointer (&op->payload, json_decref);
+  g_clear_pointer (&op->withheld, json_decref);
   op->payload = pa_crypto_room_key_build (crypto, op->room_id, (const char *const *) op->users,
-                                          TRUE, &need, &error);
+                                          TRUE, &need, &op->withheld, &error);
   if (op->payload == NULL)
     {
       op_fail (op, crypto, error);
@@ -412,7 +447,7 @@ share_send (CryptoOp *op, PaCrypto *crypto)
     op->no_session += json_array_size (devices);
   if (json_object_size (json_object_get (op->payload, "messages")) == 0)
     {
-      share_complete (op, crypto, 0);
+      share_withhold (op, crypto, 0);
       return;
     }
   txn = pa_random_token (16);

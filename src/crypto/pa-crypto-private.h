@@ -32,6 +32,7 @@ struct _PaCrypto {
   GQueue ops;        /* queued CryptoOp *, head is running */
   GHashTable *requests; /* "room\x1fsender_key\x1fsession" → user asked (our key requests) */
   GHashTable *repairs;  /* curve25519 → gint64 * time of the last Olm session repair */
+  GHashTable *withheld; /* "session\x1fuser\x1fdevice" told m.room_key.withheld */
   guint kick_id;     /* idle source starting the head op */
 };
 
@@ -39,10 +40,19 @@ PaCryptoLife *pa_crypto_life_ref (PaCryptoLife *life);
 void pa_crypto_life_unref (PaCryptoLife *life);
 
 /* pa-crypto.c: the room key content encrypted per device (encrypt) or
- * only the devices that still need an Olm session (!encrypt). */
+ * only the devices that still need an Olm session (!encrypt).  With
+ * encrypt, *withheld (when asked for) gets the /sendToDevice messages of
+ * m.room_key.withheld for the devices refused (unverified: m.unverified;
+ * no one-time key: m.no_olm), or NULL. */
 json_t *pa_crypto_room_key_build (PaCrypto *crypto, const char *room_id,
                                   const char *const *user_ids, gboolean encrypt,
-                                  json_t **need_session, GError **error);
+                                  json_t **need_session, json_t **withheld, GError **error);
+/* pa-crypto.c: withheld messages ({user: {device: content}}) for
+ * {user: {device: code}}; and recording that they were sent (the devices
+ * are then skipped for the rest of that session). */
+json_t *pa_crypto_withheld_messages (PaCrypto *crypto, const char *room_id,
+                                     const char *session_id, json_t *codes);
+void pa_crypto_withheld_sent (PaCrypto *crypto, json_t *messages);
 
 /* pa-crypto-keys.c: stores an m.forwarded_room_key (decrypted payload)
  * if it answers one of our requests. */

@@ -103,6 +103,7 @@ pa_crypto_new (PaMatrix *bot_client, const char *user_id, const char *device_id,
   g_queue_init (&crypto->ops);
   crypto->requests = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   crypto->repairs = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  crypto->withheld = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   crypto->store = pa_crypto_store_open (db_path, error);
   if (crypto->store == NULL)
     return NULL;
@@ -165,6 +166,7 @@ pa_crypto_free (PaCrypto *crypto)
   g_free (crypto->ed25519);
   g_clear_pointer (&crypto->requests, g_hash_table_destroy);
   g_clear_pointer (&crypto->repairs, g_hash_table_destroy);
+  g_clear_pointer (&crypto->withheld, g_hash_table_destroy);
   g_free (crypto);
 }
 
@@ -1057,16 +1059,18 @@ json_t *
 pa_crypto_room_key_payload (PaCrypto *crypto, const char *room_id, const char *const *user_ids,
                             json_t **need_session, GError **error)
 {
-  return pa_crypto_room_key_build (crypto, room_id, user_ids, TRUE, need_session, error);
+  return pa_crypto_room_key_build (crypto, room_id, user_ids, TRUE, need_session, NULL, error);
 }
 
 json_t *
 pa_crypto_room_key_build (PaCrypto *crypto, const char *room_id, const char *const *user_ids,
-                          gboolean encrypt, json_t **need_session, GError **error)
+                          gboolean encrypt, json_t **need_session, json_t **withheld,
+                          GError **error)
 {
   g_autoptr (PaCryptoOutbound) o = NULL;
   g_autoptr (PaOlmOutboundGroup) g = NULL;
   g_autoptr (json_t) messages = json_object (), need = json_object (), content = NULL;
+  g_autoptr (json_t) refused = json_object ();
   char *key;
 
   g_return_val_if_fail (crypto != NULL && room_id != NULL, NULL);
@@ -1099,10 +1103,22 @@ pa_crypto_room_key_build (PaCrypto *crypto, const char *room_id, const char *con
           gboolean shared = FALSE;
           json_t *enc;
 
-          if (d->deleted || !d->verified
+          g_autofree char *wkey = NULL;
+
+          if (d->deleted
               || (strcmp (d->user_id, crypto->user_id) == 0
                   && strcmp (d->device_id, crypto->device_id) == 0))
             continue;
+          /* Already told why it gets nothing from this session. */
+          wkey = g_strjoin ("\x1f", o->session_id, d->user_id, d->device_id, NULL);
+          if (g_hash_table_contains (crypto->withheld, wkey))
+            continue;
+          if (!d->verified)
+            {
+              json_object_set_new (map_user (refused, d->user_id, FALSE), d->device_id,
+                                   json_string ("m.unverified"));
+              continue;
+            }
           if (!pa_crypto_store_outbound_is_shared (crypto->store, room_id, o->session_id,
                                                    d->user_id, d->device_id, &shared, error))
             return NULL;
@@ -1116,6 +1132,10 @@ pa_crypto_room_key_build (PaCrypto *crypto, const char *room_id, const char *con
               if (sessions->len > 0)
                 continue;
               json_array_append_new (map_user (need, d->user_id, TRUE), json_string (d->device_id));
+              /* After the claim: no one-time key was to be had. */
+              if (encrypt)
+                json_object_set_new (map_user (refused, d->user_id, FALSE), d->device_id,
+                                     json_string ("m.no_olm"));
               continue;
             }
           enc = olm_encrypt_to (crypto, d, "m.room_key", content, error);
@@ -1133,7 +1153,49 @@ pa_crypto_room_key_build (PaCrypto *crypto, const char *room_id, const char *con
   }
   if (need_session != NULL)
     *need_session = g_steal_pointer (&need);
+  if (withheld != NULL)
+    *withheld = json_object_size (refused) > 0
+                    ? pa_crypto_withheld_messages (crypto, room_id, o->session_id, refused)
+                    : NULL;
   return json_pack ("{s:O}", "messages", messages);
+}
+
+json_t *
+pa_crypto_withheld_messages (PaCrypto *crypto, const char *room_id, const char *session_id,
+                             json_t *codes)
+{
+  json_t *messages = json_object ();
+  const char *user_id, *device_id;
+  json_t *devices, *code;
+
+  json_object_foreach (codes, user_id, devices)
+    json_object_foreach (devices, device_id, code)
+      {
+        g_autoptr (json_t) request = json_pack ("{s:{s:s, s:s}}", "body", "room_id", room_id,
+                                                "session_id", session_id);
+        json_object_set_new (map_user (messages, user_id, FALSE), device_id,
+                             pa_crypto_withheld_content (crypto, request,
+                                                         json_string_value (code)));
+      }
+  return messages;
+}
+
+void
+pa_crypto_withheld_sent (PaCrypto *crypto, json_t *messages)
+{
+  const char *user_id, *device_id;
+  json_t *devices, *content;
+
+  json_object_foreach (messages, user_id, devices)
+    json_object_foreach (devices, device_id, content)
+      {
+        if (g_hash_table_size (crypto->withheld) >= 100000)
+          g_hash_table_remove_all (crypto->withheld);
+        g_hash_table_add (crypto->withheld,
+                          g_strjoin ("\x1f", json_string_value (json_object_get (content,
+                                                                                  "session_id")),
+                                     user_id, device_id, NULL));
+      }
 }
 
 gboolean

@@ -24,6 +24,9 @@
 #define ALICE "@alice:example.org"
 #define ALICE_DEV "ALICEPHONE"
 #define ROOM "!room:example.org"
+#define ROOM2 "!other-room:example.org"
+#define CAROL "@carol:example.org"
+#define CAROL_DEV "CAROLTABLET"
 
 static const guint8 pickle_key[32] = "0123456789abcdef0123456789abcdef";
 
@@ -1324,6 +1327,9 @@ typedef struct {
   guint server_otks;
   json_t *last_to_device; /* the last /sendToDevice body */
   gboolean fail_claim;
+  Fake *carol;            /* a device that never has a one-time key */
+  guint withheld;
+  json_t *last_withheld;
 } Hs;
 
 static void
@@ -1370,15 +1376,24 @@ hs_cb (SoupServer *server, SoupServerMessage *msg, const char *path, GHashTable 
         json_object_set_new (answer, user,
                              strcmp (user, ALICE) == 0
                                  ? json_pack ("{s:o}", ALICE_DEV, fake_device_keys (hs->alice))
+                             : strcmp (user, CAROL) == 0 && hs->carol != NULL
+                                 ? json_pack ("{s:o}", CAROL_DEV, fake_device_keys (hs->carol))
                                  : json_object ());
       reply_json (msg, 200, json_pack ("{s:o, s:{}}", "device_keys", answer, "failures"));
     }
   else if (strcmp (path, "/_matrix/client/v3/keys/claim") == 0)
     {
+      json_t *wanted = json_object_get (body, "one_time_keys");
+
       hs->claims++;
-      g_assert_cmpstr (json_string_value (json_object_get (
-                           json_object_get (json_object_get (body, "one_time_keys"), ALICE),
-                           ALICE_DEV)),
+      /* Carol's device has none left. */
+      if (json_object_get (wanted, CAROL) != NULL && json_object_get (wanted, ALICE) == NULL)
+        {
+          reply_json (msg, 200, json_pack ("{s:{}}", "one_time_keys"));
+          return;
+        }
+      g_assert_cmpstr (json_string_value (json_object_get (json_object_get (wanted, ALICE),
+                                                           ALICE_DEV)),
                        ==, "signed_curve25519");
       if (hs->fail_claim)
         reply_json (msg, 200, json_pack ("{s:{}}", "one_time_keys"));
@@ -1392,6 +1407,14 @@ hs_cb (SoupServer *server, SoupServerMessage *msg, const char *path, GHashTable 
       if (hs->last_to_device != NULL)
         json_decref (hs->last_to_device);
       hs->last_to_device = json_incref (json_object_get (body, "messages"));
+      reply_json (msg, 200, json_object ());
+    }
+  else if (g_str_has_prefix (path, "/_matrix/client/v3/sendToDevice/m.room_key.withheld/"))
+    {
+      hs->withheld++;
+      if (hs->last_withheld != NULL)
+        json_decref (hs->last_withheld);
+      hs->last_withheld = json_incref (json_object_get (body, "messages"));
       reply_json (msg, 200, json_object ());
     }
   else
@@ -1576,6 +1599,33 @@ test_async (Fixture *fx, gconstpointer data)
     g_assert_cmpuint (hs.claims, ==, claims + 1);
   }
 
+  /* A member's device without one-time keys: the key is withheld
+   * (m.no_olm), once for the session; later messages neither claim for it
+   * nor tell it again. */
+  {
+    g_autoptr (Fake) carol = fake_new (CAROL, CAROL_DEV);
+    const char *both[] = { ALICE, CAROL, NULL };
+    guint claims;
+
+    hs.carol = carol;
+    pa_crypto_encrypt (fx->crypto, ROOM2, both, "m.room.message", content, done_cb, &d);
+    wait_done (&d);
+    g_assert_no_error (d.error);
+    done_clear (&d);
+    g_assert_cmpuint (hs.withheld, ==, 1);
+    json_t *w = json_object_get (json_object_get (hs.last_withheld, CAROL), CAROL_DEV);
+    g_assert_cmpstr (json_string_value (json_object_get (w, "code")), ==, "m.no_olm");
+    g_assert_cmpstr (json_string_value (json_object_get (w, "room_id")), ==, ROOM2);
+    claims = hs.claims;
+    pa_crypto_encrypt (fx->crypto, ROOM2, both, "m.room.message", content, done_cb, &d);
+    wait_done (&d);
+    g_assert_no_error (d.error);
+    done_clear (&d);
+    g_assert_cmpuint (hs.withheld, ==, 1);
+    g_assert_cmpuint (hs.claims, ==, claims);
+    hs.carol = NULL;
+  }
+
   /* Operations queued, one in flight (a query), then freed: no callback,
    * no crash, and the request's late answer is dropped. */
   {
@@ -1602,6 +1652,8 @@ test_async (Fixture *fx, gconstpointer data)
 
   if (hs.last_to_device != NULL)
     json_decref (hs.last_to_device);
+  if (hs.last_withheld != NULL)
+    json_decref (hs.last_withheld);
   pa_crypto_free (g_steal_pointer (&fx->crypto));
   g_clear_pointer (&mx, pa_matrix_free);
   reopen (fx);
