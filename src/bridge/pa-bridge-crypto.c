@@ -39,6 +39,8 @@ struct _PaBridgeCrypto {
   GHashTable *sends;       /* SendCtx set, freed at stop */
   GHashTable *deferred;    /* Deferred set, freed at stop */
   GHashTable *key_requests; /* KeyRequest set (others' requests being checked) */
+  GHashTable *late;        /* session_id → GPtrArray of json_t * events given up on */
+  guint n_late;
   gboolean uploading;
 };
 
@@ -184,6 +186,67 @@ upload_keys (PaBridgeCrypto *bc)
 
 /* ------------------------------------------------ to-device, MSC2409 */
 
+/* ------------------------------------------------------- late keys */
+
+/* Events kept for a key that may still come (a forwarded one, a resent
+ * one), beyond which the oldest are forgotten. */
+#define MAX_LATE_EVENTS 500
+
+static void
+late_done (PaBridge *b)
+{
+}
+
+static void
+keep_for_late_key (PaBridgeCrypto *bc, json_t *ev)
+{
+  const char *session_id = str (json_object_get (ev, "content"), "session_id");
+  if (session_id == NULL)
+    return;
+  if (bc->n_late >= MAX_LATE_EVENTS)
+    {
+      g_hash_table_remove_all (bc->late);
+      bc->n_late = 0;
+    }
+  GPtrArray *list = g_hash_table_lookup (bc->late, session_id);
+  if (list == NULL)
+    {
+      list = g_ptr_array_new_with_free_func ((GDestroyNotify) json_decref);
+      g_hash_table_insert (bc->late, g_strdup (session_id), list);
+    }
+  g_ptr_array_add (list, json_incref (ev));
+  bc->n_late++;
+}
+
+/* A room key arrived for a session whose events were given up on: they
+ * are decrypted and bridged now, late rather than never. */
+static void
+late_key (PaBridgeCrypto *bc, const char *session_id)
+{
+  PaBridge *b = bc->bridge;
+  GPtrArray *list = session_id ? g_hash_table_lookup (bc->late, session_id) : NULL;
+  if (list == NULL)
+    return;
+  g_hash_table_steal (bc->late, session_id);
+  bc->n_late -= MIN (bc->n_late, list->len);
+  for (guint i = 0; i < list->len; i++)
+    {
+      json_t *ev = g_ptr_array_index (list, i);
+      g_autoptr (GError) error = NULL;
+      g_autoptr (json_t) clear = pa_crypto_decrypt (bc->crypto, ev, &error);
+      if (clear == NULL)
+        {
+          g_message ("late key for %s: %s", str (ev, "event_id"), error->message);
+          continue;
+        }
+      g_message ("late key: bridging %s", str (ev, "event_id"));
+      pa_bridge_notice (b, str (ev, "room_id"),
+                        "✅ The key of your earlier message arrived: it is bridged now.");
+      pa_matrix_event_handle (b, clear, late_done);
+    }
+  g_ptr_array_unref (list);
+}
+
 /* ---------------------------------------------- others' key requests */
 
 typedef struct {
@@ -299,8 +362,14 @@ pa_bridge_crypto_txn (PaBridge *b, PaTxn *txn)
         g_warning ("to-device events: %s", error->message);
       g_clear_error (&error);
       json_array_foreach (handled, i, ev)
-        if (g_strcmp0 (str (ev, "type"), "m.room_key_request") == 0)
-          answer_key_request (bc, str (ev, "sender"), json_object_get (ev, "content"));
+        {
+          const char *type = str (ev, "type");
+          if (g_strcmp0 (type, "m.room_key_request") == 0)
+            answer_key_request (bc, str (ev, "sender"), json_object_get (ev, "content"));
+          else if (g_strcmp0 (type, "m.room_key") == 0
+                   || g_strcmp0 (type, "m.forwarded_room_key") == 0)
+            late_key (bc, str (json_object_get (ev, "content"), "session_id"));
+        }
     }
   /* In slices: the crypto core caps the users of one call. */
   json_t *changed = json_object_get (txn->device_lists, "changed");
@@ -346,6 +415,8 @@ pa_bridge_crypto_start (PaBridge *b, GError **error)
   bc->sends = g_hash_table_new (g_direct_hash, g_direct_equal);
   bc->deferred = g_hash_table_new (g_direct_hash, g_direct_equal);
   bc->key_requests = g_hash_table_new (g_direct_hash, g_direct_equal);
+  bc->late = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+                                    (GDestroyNotify) g_ptr_array_unref);
   b->crypto = bc;
   if (!reuse_device (b, bc) && !login_device (b, bc, error))
     return FALSE;
@@ -678,9 +749,15 @@ decrypt_event (PaBridge *b, json_t *ev, void (*done) (PaBridge *b))
              error->message);
   if (is_bridged_room (b, room_id))
     {
-      g_autofree char *msg = g_strdup_printf ("⚠ I could not decrypt your message (%s): it was "
-                                              "not bridged.", error->message);
+      gboolean missing = g_error_matches (error, PA_ERROR, PA_ERROR_NOT_FOUND);
+      g_autofree char *msg = g_strdup_printf (
+          missing ? "⚠ I could not decrypt your message yet (%s): I asked your devices for the "
+                    "key and will bridge it if the key arrives."
+                  : "⚠ I could not decrypt your message (%s): it was not bridged.",
+          error->message);
       pa_bridge_notice (b, room_id, msg);
+      if (missing)
+        keep_for_late_key (bc, ev);
     }
   done (b);
 }
@@ -847,6 +924,7 @@ pa_bridge_crypto_stop (PaBridge *b)
       key_request_free (p);
     }
   g_hash_table_destroy (bc->key_requests);
+  g_hash_table_destroy (bc->late);
   g_clear_pointer (&bc->device_mx, pa_matrix_free);
   g_hash_table_destroy (bc->room_state);
   g_hash_table_destroy (bc->members);

@@ -457,6 +457,44 @@ def test_key_requests_both_ways(stack, alice, net):
     assert stack.bridge.proc.poll() is None
 
 
+def test_late_room_key_bridges_the_message(stack, alice, net):
+    """The agent's client leaves the bot device out of a new session (here
+    nio is told to blacklist it) and answers the bridge's key request only
+    after the bridge gave up waiting: the message is bridged when the
+    forwarded key comes, late rather than never, and the agent is told."""
+    room = [r for r in alice.events if ghost_texts(alice, r, "bob")][0]
+    c = alice.client
+    bot = c.device_store[BOT][bot_device_id(stack)]
+    c.olm.outbound_group_sessions.pop(room, None)
+    c.blacklist_device(bot)
+    before = len(alice.messages(room))
+    try:
+        alice.text(room, "the key comes late")
+        gs = c.olm.outbound_group_sessions[room]
+        alice.wait(lambda a: [m for m in a.messages(room)[before:]
+                              if "could not decrypt your message yet" in
+                              m["content"].get("body", "")],
+                   timeout=60, what="the could-not-decrypt-yet notice")
+    finally:
+        c.unblacklist_device(bot)
+    assert [e for e in alice.to_device if getattr(e, "session_id", None) == gs.id
+            and getattr(e, "requesting_device_id", None) == bot.id], "no key request"
+    # The answer Element gives: the session forwarded from its first index,
+    # over the Olm session with the bot device.
+    own = c.olm.inbound_group_store.get(room, c.olm.account.identity_keys["curve25519"], gs.id)
+    olm_session = c.olm.session_store.get(bot.curve25519)
+    assert own is not None and olm_session is not None
+    msg = c.olm._encrypt_forwarding_key(room, own, olm_session, bot)  # pylint: disable=W0212
+    resp = alice.run(c.to_device(msg))
+    assert not hasattr(resp, "status_code") or resp.status_code is None, resp
+    op = net.wait_sent("alice-lb", lambda o: o.get("op") == "send"
+                       and o.get("text") == "the key comes late", 30)
+    assert op["chat"] == "bob"
+    alice.wait(lambda a: [m for m in a.messages(room)[before:]
+                          if "bridged now" in m["content"].get("body", "")],
+               what="the late-key notice")
+
+
 def test_history_import_into_encrypted_room(stack, alice, tmp_path):
     path = str(tmp_path / "history.json")
     msgs = [{"id": "h-%d" % i, "from": "u%d" % (i % 2), "from_name": "User %d" % (i % 2),

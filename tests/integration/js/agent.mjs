@@ -175,6 +175,12 @@ const commands = {
         return { event_id: res.event_id, encrypted: ev ? ev.isEncrypted() : null };
     },
 
+    // The next message starts a new Megolm session (shared again then).
+    async discard_session(a) {
+        await need().getCrypto().forceDiscardSession(a.room);
+        return { room: a.room };
+    },
+
     async messages(a) {
         return (timelines.get(a.room) ?? []).map(summary);
     },
