@@ -358,10 +358,37 @@ share_claim (CryptoOp *op, PaCrypto *crypto)
 static void encrypt_finish (CryptoOp *op, PaCrypto *crypto);
 static void share_withhold (CryptoOp *op, PaCrypto *crypto, guint shared);
 
+static gint
+compare_strp (gconstpointer a, gconstpointer b)
+{
+  return g_strcmp0 (*(const char *const *) a, *(const char *const *) b);
+}
+
+/* What a completed share covered: the session, the device lists' epoch
+ * and the members (sorted). */
+static char *
+share_signature (PaCrypto *crypto, CryptoOp *op, const char *session_id)
+{
+  g_autoptr (GPtrArray) users = g_ptr_array_new ();
+  GString *sig = g_string_new (session_id);
+
+  for (guint i = 0; op->users != NULL && op->users[i] != NULL; i++)
+    g_ptr_array_add (users, op->users[i]);
+  g_ptr_array_sort (users, compare_strp);
+  g_string_append_printf (sig, "\x1e%" G_GUINT64_FORMAT, crypto->device_epoch);
+  for (guint i = 0; i < users->len; i++)
+    g_string_append_printf (sig, "\x1e%s", (const char *) g_ptr_array_index (users, i));
+  return g_string_free (sig, FALSE);
+}
+
 static void
 share_complete (CryptoOp *op, PaCrypto *crypto, guint shared)
 {
   g_autofree char *session_id = pa_crypto_outbound_session_id (crypto, op->room_id);
+
+  if (session_id != NULL)
+    g_hash_table_insert (crypto->shared_ok, g_strdup (op->room_id),
+                         share_signature (crypto, op, session_id));
 
   if (op->kind == OP_ENCRYPT)
     {
@@ -630,9 +657,24 @@ op_run (CryptoOp *op, PaCrypto *crypto)
     case OP_UPLOAD:
       upload_start (op, crypto);
       break;
+    case OP_ENCRYPT:
+      {
+        /* Nothing changed since the last complete share: encrypt now. */
+        g_autofree char *sid = pa_crypto_current_session_id (crypto, op->room_id, NULL);
+        g_autofree char *sig = sid != NULL ? share_signature (crypto, op, sid) : NULL;
+
+        if (sig != NULL
+            && g_strcmp0 (g_hash_table_lookup (crypto->shared_ok, op->room_id), sig) == 0)
+          {
+            op->shared_session = g_steal_pointer (&sid);
+            encrypt_finish (op, crypto);
+            break;
+          }
+      }
+      track_start (op, crypto);
+      break;
     case OP_TRACK:
     case OP_SHARE:
-    case OP_ENCRYPT:
     case OP_SEND_OLM:
       track_start (op, crypto);
       break;

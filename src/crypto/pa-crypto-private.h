@@ -33,6 +33,11 @@ struct _PaCrypto {
   GHashTable *requests; /* "room\x1fsender_key\x1fsession" → user asked (our key requests) */
   GHashTable *repairs;  /* curve25519 → gint64 * time of the last Olm session repair */
   GHashTable *withheld; /* "session\x1fuser\x1fdevice" told m.room_key.withheld */
+  /* room → the share state it was last completed for (session, device
+   * epoch, members): an encrypt that finds the same skips the per-device
+   * walk, which otherwise costs every message O(member devices). */
+  GHashTable *shared_ok;
+  guint64 device_epoch; /* bumped by every device list change */
   guint kick_id;     /* idle source starting the head op */
 };
 
@@ -47,6 +52,9 @@ void pa_crypto_life_unref (PaCryptoLife *life);
 json_t *pa_crypto_room_key_build (PaCrypto *crypto, const char *room_id,
                                   const char *const *user_ids, gboolean encrypt,
                                   json_t **need_session, json_t **withheld, GError **error);
+/* pa-crypto.c: the room's outbound session id, rotated first when due
+ * (transfer full), or NULL with an error. */
+char *pa_crypto_current_session_id (PaCrypto *crypto, const char *room_id, GError **error);
 /* pa-crypto.c: withheld messages ({user: {device: content}}) for
  * {user: {device: code}}; and recording that they were sent (the devices
  * are then skipped for the rest of that session). */

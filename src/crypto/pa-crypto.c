@@ -104,6 +104,7 @@ pa_crypto_new (PaMatrix *bot_client, const char *user_id, const char *device_id,
   crypto->requests = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   crypto->repairs = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   crypto->withheld = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  crypto->shared_ok = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   crypto->store = pa_crypto_store_open (db_path, error);
   if (crypto->store == NULL)
     return NULL;
@@ -167,6 +168,7 @@ pa_crypto_free (PaCrypto *crypto)
   g_clear_pointer (&crypto->requests, g_hash_table_destroy);
   g_clear_pointer (&crypto->repairs, g_hash_table_destroy);
   g_clear_pointer (&crypto->withheld, g_hash_table_destroy);
+  g_clear_pointer (&crypto->shared_ok, g_hash_table_destroy);
   g_free (crypto);
 }
 
@@ -455,6 +457,7 @@ pa_crypto_add_device_keys (PaCrypto *crypto, const char *user_id, json_t *device
                            GError **error)
 {
   g_return_val_if_fail (crypto != NULL && user_id != NULL, FALSE);
+  crypto->device_epoch++;
   if (!json_is_object (devices))
     return bad_input (error, "device list");
   if (json_object_size (devices) > PA_CRYPTO_MAX_DEVICES_PER_USER)
@@ -472,6 +475,7 @@ gboolean
 pa_crypto_devices_changed (PaCrypto *crypto, const char *const *user_ids, GError **error)
 {
   g_return_val_if_fail (crypto != NULL, FALSE);
+  crypto->device_epoch++;
   for (guint i = 0; user_ids != NULL && user_ids[i] != NULL; i++)
     if (!pa_crypto_store_set_user_dirty (crypto->store, user_ids[i], TRUE, error))
       return FALSE;
@@ -976,10 +980,19 @@ pa_crypto_outbound_session_id (PaCrypto *crypto, const char *room_id)
   return o != NULL ? g_steal_pointer (&o->session_id) : NULL;
 }
 
+char *
+pa_crypto_current_session_id (PaCrypto *crypto, const char *room_id, GError **error)
+{
+  g_autoptr (PaCryptoOutbound) o = outbound_current (crypto, room_id, error);
+
+  return o != NULL ? g_steal_pointer (&o->session_id) : NULL;
+}
+
 gboolean
 pa_crypto_room_changed (PaCrypto *crypto, const char *room_id, GError **error)
 {
   g_return_val_if_fail (crypto != NULL && room_id != NULL, FALSE);
+  g_hash_table_remove (crypto->shared_ok, room_id);
   return pa_crypto_store_delete_outbound (crypto->store, room_id, error);
 }
 

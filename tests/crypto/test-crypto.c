@@ -1538,6 +1538,19 @@ test_async (Fixture *fx, gconstpointer data)
     g_assert_nonnull (clear);
   }
   done_clear (&d);
+  /* Alice's device list changed: the next message checks her devices
+   * again (a query), then shares nothing new. */
+  {
+    const char *changed[] = { ALICE, NULL };
+
+    g_assert_true (pa_crypto_devices_changed (fx->crypto, changed, &error));
+    pa_crypto_encrypt (fx->crypto, ROOM, users, "m.room.message", content, done_cb, &d);
+    wait_done (&d);
+    g_assert_no_error (d.error);
+    g_assert_cmpuint (hs.queries, ==, 2);
+    g_assert_cmpuint (hs.claims + hs.sends, ==, 2);
+    done_clear (&d);
+  }
 
   /* Membership changed: a new session is shared over the existing Olm
    * session (no new claim), and Alice's changed device list re-queried. */
@@ -1551,7 +1564,7 @@ test_async (Fixture *fx, gconstpointer data)
   wait_done (&d);
   g_assert_no_error (d.error);
   g_assert_cmpint (json_integer_value (json_object_get (d.result, "shared")), ==, 1);
-  g_assert_cmpuint (hs.queries, ==, 2);
+  g_assert_cmpuint (hs.queries, ==, 3);
   g_assert_cmpuint (hs.claims, ==, 1);
   g_assert_cmpuint (hs.sends, ==, 2);
   fake_take_room_key (alice, hs.last_to_device);
