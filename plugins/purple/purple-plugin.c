@@ -126,6 +126,7 @@ typedef struct {
   GHashTable *send_ops;   /* local file path → op id (guint64 *) */
   GHashTable *typing;     /* chat ids whose contact was last said to be typing */
   GHashTable *presence;   /* contact id → last presence told */
+  GHashTable *invited;    /* chat ids of invitations not yet joined */
   GQueue requests;        /* PpRequest, head shown */
   guint next_request;
   GList *auths;           /* PpAuth */
@@ -1404,6 +1405,9 @@ pp_chat_joined (PurpleConversation *conv, gpointer data)
       login->api->op_result (login->host, *op, true, chat_id, NULL);
       g_hash_table_remove (login->join_ops, chat_id);
     }
+  /* An accepted invitation: the room is joined again after a restart. */
+  if (g_hash_table_remove (login->invited, chat_id))
+    pp_remember_room (login, chat_id, TRUE);
   pp_mark_dirty (login, conv);
 }
 
@@ -1446,6 +1450,8 @@ pp_chat_invited (PurpleAccount *account, const char *inviter, const char *chat,
                                           message != NULL ? ": " : ".",
                                           message != NULL ? message : "");
   login->api->notice (login->host, msg);
+  if (g_hash_table_size (login->invited) < PP_MAX_ROOMS)
+    g_hash_table_add (login->invited, pp_norm (login, chat));
   return 0; /* libpurple then asks through request_action: accept or not */
 }
 
@@ -2183,6 +2189,60 @@ static PurpleNotifyUiOps pp_notify_ops = {
 
 /* ------------------------------------------------------------ files */
 
+/* libpurple offers a file under its local name, and the host's download
+ * has a name of its own: the file is linked under the name the agent gave
+ * it, alone in a directory (files/out-XXXXXX) removed when the transfer
+ * ends.  Falls back to the download itself. */
+static char *
+pp_send_path (PpLogin *login, const PaContent *content)
+{
+  const char *shown = content->media_name != NULL ? content->media_name : content->text;
+  g_autofree char *base = shown != NULL ? g_path_get_basename (shown) : NULL;
+  if (base == NULL || *base == '\0' || strcmp (base, ".") == 0 || strcmp (base, "..") == 0
+      || strchr (base, '/') != NULL)
+    return g_strdup (content->media_path);
+  g_autofree char *files = g_build_filename (login->data_dir, "files", NULL);
+  g_autofree char *dir = g_build_filename (files, "out-XXXXXX", NULL);
+  if (g_mkdir_with_parents (files, 0700) != 0 || g_mkdtemp (dir) == NULL)
+    return g_strdup (content->media_path);
+  char *path = g_build_filename (dir, base, NULL);
+  if (link (content->media_path, path) == 0)
+    return path;
+  pp_log (login, PA_LOG_WARNING, "cannot link %s: %s", path, g_strerror (errno));
+  g_rmdir (dir);
+  g_free (path);
+  return g_strdup (content->media_path);
+}
+
+/* Removes what pp_send_path made for `path`. */
+static void
+pp_send_path_done (PpLogin *login, const char *path)
+{
+  g_autofree char *dir = g_path_get_dirname (path);
+  g_autofree char *parent = g_path_get_dirname (dir);
+  g_autofree char *name = g_path_get_basename (dir);
+  g_autofree char *files = g_build_filename (login->data_dir, "files", NULL);
+  if (g_str_equal (parent, files) && g_str_has_prefix (name, "out-"))
+    {
+      g_unlink (path);
+      g_rmdir (dir);
+    }
+}
+
+static gboolean
+pp_file_recv_accept (gpointer data)
+{
+  PurpleXfer *xfer = data;
+  if (!purple_xfer_is_canceled (xfer) && purple_xfer_get_local_filename (xfer) != NULL)
+    {
+      /* (libpurple frees the old name before copying the new one) */
+      g_autofree char *path = g_strdup (purple_xfer_get_local_filename (xfer));
+      purple_xfer_request_accepted (xfer, path);
+    }
+  purple_xfer_unref (xfer);
+  return G_SOURCE_REMOVE;
+}
+
 static void
 pp_file_recv_request (PurpleXfer *xfer, gpointer data)
 {
@@ -2199,18 +2259,26 @@ pp_file_recv_request (PurpleXfer *xfer, gpointer data)
     g_free (g_steal_pointer (&base)), base = g_strdup ("file");
   g_autofree char *name = g_strdup_printf ("%" G_GINT64_FORMAT "-%s", g_get_real_time (), base);
   g_autofree char *path = g_build_filename (dir, name, NULL);
+  /* With a local file name set here libpurple asks nothing, and accepts
+   * nothing either: that is ours to do, once the signal is over. */
   purple_xfer_set_local_filename (xfer, path);
+  purple_xfer_ref (xfer);
+  g_idle_add (pp_file_recv_accept, xfer);
 }
 
-static void
-pp_file_recv_complete (PurpleXfer *xfer, gpointer data)
+/* The received file is bridged from an idle: "file-recv-complete" comes
+ * before libpurple flushes and closes it (purple_xfer_end). */
+static gboolean
+pp_file_recv_emit (gpointer data)
 {
-  PpLogin *login = data;
-  if (purple_xfer_get_account (xfer) != login->account || login->quitting)
-    return;
+  PurpleXfer *xfer = data;
+  PpLogin *login = pp_self;
   const char *path = purple_xfer_get_local_filename (xfer);
-  if (path == NULL)
-    return;
+  if (login == NULL || login->quitting || path == NULL)
+    {
+      purple_xfer_unref (xfer);
+      return G_SOURCE_REMOVE;
+    }
   g_autofree char *chat_id = pp_norm (login, purple_xfer_get_remote_user (xfer));
   g_autofree char *ctype = g_content_type_guess (purple_xfer_get_filename (xfer), NULL, 0, NULL);
   g_autofree char *mime = g_content_type_get_mime_type (ctype);
@@ -2228,6 +2296,19 @@ pp_file_recv_complete (PurpleXfer *xfer, gpointer data)
     conv = purple_conversation_new (PURPLE_CONV_TYPE_IM, login->account, chat_id);
   gint64 now = pp_now_ms ();
   pp_emit_message (login, conv, chat_id, chat_id, NULL, now, now / 1000, &content, path);
+  purple_xfer_unref (xfer);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+pp_file_recv_complete (PurpleXfer *xfer, gpointer data)
+{
+  PpLogin *login = data;
+  if (purple_xfer_get_account (xfer) != login->account || login->quitting
+      || purple_xfer_get_local_filename (xfer) == NULL)
+    return;
+  purple_xfer_ref (xfer);
+  g_idle_add (pp_file_recv_emit, xfer);
 }
 
 static void
@@ -2248,6 +2329,7 @@ pp_file_send_done (PurpleXfer *xfer, gboolean ok)
     }
   else
     pp_fail_op (login, *op, "The file transfer was cancelled or failed");
+  pp_send_path_done (login, path);
   g_hash_table_remove (login->send_ops, path);
 }
 
@@ -2381,6 +2463,7 @@ pp_login_destroy (PpLogin *login)
   g_hash_table_destroy (login->join_ops);
   g_hash_table_destroy (login->send_ops);
   g_hash_table_destroy (login->typing);
+  g_hash_table_destroy (login->invited);
   g_hash_table_destroy (login->presence);
   g_free (login->user_dir);
   g_free (login->data_dir);
@@ -2414,6 +2497,7 @@ pp_login_new (PaHost *host, const PaHostApi *api, bool saved, char **error)
   login->join_ops = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   login->send_ops = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   login->typing = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  login->invited = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   login->presence = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   g_queue_init (&login->requests);
   g_autoptr (GError) err = NULL;
@@ -2630,19 +2714,38 @@ pp_send_file (PpLogin *login, guint64 op_id, const char *chat_id, const PaConten
 {
   PurpleConnection *gc = pp_gc (login);
   PurplePluginProtocolInfo *info = PURPLE_PLUGIN_PROTOCOL_INFO (purple_connection_get_prpl (gc));
-  if (pp_find_chat (login, chat_id) != NULL || info->send_file == NULL
-      || (info->can_receive_file != NULL && !info->can_receive_file (gc, chat_id)))
+  if (pp_find_chat (login, chat_id) != NULL || info->send_file == NULL)
+    {
+      pp_fail_op (login, op_id, "Files cannot be sent in this chat on this network");
+      return;
+    }
+  /* A file goes to a connected client (XMPP: to one of its resources):
+   * to an offline contact the prpl only shows an error and never ends the
+   * transfer, so the operation would stay unanswered. */
+  PurpleBuddy *buddy = purple_find_buddy (login->account, chat_id);
+  if ((buddy != NULL && !PURPLE_BUDDY_IS_ONLINE (buddy))
+      || (buddy == NULL && pp_is_jabber (login) && strchr (chat_id, '/') == NULL))
+    {
+      g_autofree char *msg = g_strdup_printf (
+          "%s is offline or not in your contacts: files can only be sent to a contact who is "
+          "online",
+          chat_id);
+      pp_fail_op (login, op_id, msg);
+      return;
+    }
+  if (info->can_receive_file != NULL && !info->can_receive_file (gc, chat_id))
     {
       pp_fail_op (login, op_id, "This contact cannot receive files on this network");
       return;
     }
-  if (g_hash_table_contains (login->send_ops, content->media_path))
+  g_autofree char *path = pp_send_path (login, content);
+  if (g_hash_table_contains (login->send_ops, path))
     {
       pp_fail_op (login, op_id, "This file is already being sent");
       return;
     }
-  g_hash_table_insert (login->send_ops, g_strdup (content->media_path), pp_u64_dup (op_id));
-  serv_send_file (gc, chat_id, content->media_path);
+  g_hash_table_insert (login->send_ops, g_strdup (path), pp_u64_dup (op_id));
+  serv_send_file (gc, chat_id, path);
 }
 
 static void

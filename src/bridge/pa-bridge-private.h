@@ -111,6 +111,10 @@ struct _PaBridge {
   guint64 n_txns, n_events_in, n_events_out, n_remote;
   gint64 started_at;
   guint signal_sources[2];
+  /* bridge.presence: ghost mxid → presence body of ghosts not offline,
+   * re-sent by presence_timer (created on first use) */
+  GHashTable *presence;
+  guint presence_timer;
   /* end-to-bridge encryption, NULL when encryption.allow is off */
   PaBridgeCrypto *crypto;
 };
@@ -181,6 +185,13 @@ void pa_portal_management_room (PaBridge *b, const char *owner, PaPortalFunc don
 /* ---- pa-remote.c (legacy → Matrix) */
 void pa_lane_schedule (PaLane *lane);
 void pa_lane_cancel (PaLane *lane);
+
+/* ---- pa-presence.c (contacts' presence, when bridge.presence is on) */
+/* A PRESENCE event of `login`'s network: the contact's ghost gets it. */
+void pa_presence_update (PaBridge *b, PaAccount *login, json_t *ev);
+/* Stop re-sending ghost presence and forget it. */
+void pa_presence_stop (PaBridge *b);
+
 /* ---- pa-media.c (media both ways; encrypted files in encrypted rooms) */
 /* Upload done: `mxc`, and `file` (borrowed) when the upload was encrypted
  * (an EncryptedFile with its url, to put in the event instead of `url`);

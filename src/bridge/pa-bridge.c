@@ -581,6 +581,7 @@ pa_bridge_free (PaBridge *b)
     g_source_remove (b->outbound_timer);
   pa_import_stop_all (b);
   pa_lane_cancel (&b->live);
+  pa_presence_stop (b);
   pa_bridge_crypto_stop (b);
   pa_matrix_cancel_all (b->mx);
   g_clear_pointer (&b->as, pa_appservice_free);

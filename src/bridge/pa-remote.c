@@ -544,11 +544,19 @@ process (Work *w)
       work_done (w);
       return;
     }
-  if (g_str_equal (type, "presence") || g_str_equal (type, "backfill_end")
-      || g_str_equal (type, "chat_resync") || g_str_equal (type, "marked_unread")
-      || g_str_equal (type, "delivery_receipt") || g_str_equal (type, "reaction_sync"))
+  if (g_str_equal (type, "presence"))
     {
-      /* Tchap runs with presence off; the others need no Matrix action. */
+      /* Off by default: Tchap runs with presence off. */
+      if (b->config->presence && w->lane->job == NULL)
+        pa_presence_update (b, w->login, ev);
+      work_done (w);
+      return;
+    }
+  if (g_str_equal (type, "backfill_end") || g_str_equal (type, "chat_resync")
+      || g_str_equal (type, "marked_unread") || g_str_equal (type, "delivery_receipt")
+      || g_str_equal (type, "reaction_sync"))
+    {
+      /* No Matrix action. */
       work_done (w);
       return;
     }

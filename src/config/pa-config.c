@@ -787,6 +787,8 @@ load_bridge (const Loader *l, PaConfig *c, const Node *map, GError **error)
       gboolean ok = TRUE;
       if (g_str_equal (k->value, "encryption_default"))
         ok = get_bool (l, v, path, &c->encryption_default, error);
+      else if (g_str_equal (k->value, "presence"))
+        ok = get_bool (l, v, path, &c->presence, error);
       else if (g_str_equal (k->value, "history_visibility"))
         {
           ok = get_string (l, v, path, 32, &c->history_visibility, error);
@@ -1304,6 +1306,9 @@ static const char example_text[] =
   "  history_visibility: invited\n"
   "  # Prefix of bridge commands in portal rooms; management rooms take bare commands.\n"
   "  command_prefix: \"!pa\"\n"
+  "  # Show contacts' presence (online, away, offline) on their Matrix users. Needs\n"
+  "  # presence enabled on the homeserver (Tchap runs without it).\n"
+  "  presence: false\n"
   "\n"
   "# End-to-bridge encryption (docs/encryption.md): the bot logs in a device of its\n"
   "# own and reads and writes encrypted rooms through it.\n"

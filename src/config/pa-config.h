@@ -50,6 +50,7 @@ typedef struct {
   gboolean encryption_default;  /* rooms created with m.room.encryption */
   char *history_visibility;     /* "invited" */
   char *command_prefix;         /* "!pa" in portals; bare commands in management rooms */
+  gboolean presence;            /* contacts' presence → ghosts' Matrix presence (default off) */
   /* limits */
   gint64 max_body_bytes;        /* AS request body, default 32 MiB */
   gint64 max_media_bytes;       /* default 100 MiB */

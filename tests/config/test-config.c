@@ -134,6 +134,7 @@ check_example_values (const PaConfig *c, const char *dir)
   g_assert_true (c->encryption_default);
   g_assert_cmpstr (c->history_visibility, ==, "invited");
   g_assert_cmpstr (c->command_prefix, ==, "!pa");
+  g_assert_false (c->presence);
   g_assert_cmpint (c->max_body_bytes, ==, 33554432);
   g_assert_cmpint (c->max_media_bytes, ==, 104857600);
   g_assert_cmpuint (c->max_events_per_txn, ==, 1000);
@@ -270,6 +271,7 @@ test_values (void)
     "  encryption_default: no\n"
     "  history_visibility: joined\n"
     "  command_prefix: '!br'\n"
+    "  presence: yes\n"
     "limits: {max_body_bytes: 2048, max_media_bytes: 4096, max_events_per_txn: 10}\n");
   g_assert_cmpstr (c->hs_address, ==, "https://matrix.example.org");
   g_assert_cmpstr (c->as_id, ==, "pa2");
@@ -286,6 +288,7 @@ test_values (void)
   g_assert_false (c->encryption_default);
   g_assert_cmpstr (c->history_visibility, ==, "joined");
   g_assert_cmpstr (c->command_prefix, ==, "!br");
+  g_assert_true (c->presence);
   g_assert_cmpint (c->max_body_bytes, ==, 2048);
   g_assert_cmpint (c->max_media_bytes, ==, 4096);
   g_assert_cmpuint (c->max_events_per_txn, ==, 10);

@@ -91,7 +91,9 @@ Component "{muc}" "muc"
 class XmppPeer:
     """An independent XMPP client (slixmpp) on its own thread and event loop."""
 
-    def __init__(self, jid, password, port, nick=None):
+    def __init__(self, jid, password, port, nick=None, files=False):
+        """files: also vCard avatars (XEP-0054/0153) and SI file transfer
+        over in-band bytestreams (XEP-0095/0096/0047)."""
         import slixmpp
         self.jid = jid
         self.nick = nick
@@ -99,6 +101,8 @@ class XmppPeer:
         self.messages = []     # {"from", "type", "body", "html", "delayed"}
         self.chatstates = []   # (from, state)
         self.muc_presence = []  # (room, nick, type)
+        self.received_files = []  # {"from", "name", "size", "data"}
+        self.decline_files = False
         self.online = threading.Event()
         self.loop = asyncio.new_event_loop()
         self.xmpp = slixmpp.ClientXMPP(jid, password, plugin_config={
@@ -109,6 +113,21 @@ class XmppPeer:
         for p in ("xep_0030", "xep_0045", "xep_0085", "xep_0199", "xep_0203", "xep_0071",
                   "xep_0172"):
             self.xmpp.register_plugin(p)
+        if files:
+            for p in ("xep_0054", "xep_0153", "xep_0047", "xep_0095", "xep_0096"):
+                self.xmpp.register_plugin(p)
+            # SOCKS5 bytestreams (needed by slixmpp's SI) are not offered:
+            # in-band bytestreams work on any network.
+            si = self.xmpp.plugin["xep_0095"]
+            si.unregister_method("http://jabber.org/protocol/bytestreams")
+            # slixmpp registers its coroutine SI handler as a plain callback
+            # (never awaited): register it properly.
+            from slixmpp.xmlstream.handler import CoroutineCallback
+            from slixmpp.xmlstream.matcher import StanzaPath
+            self.xmpp.remove_handler("SI Request")
+            self.xmpp.register_handler(CoroutineCallback(
+                "SI Request", StanzaPath("iq@type=set/si"), si._handle_request))
+            self.xmpp.add_event_handler("si_request", self._si_request)
         self.xmpp.auto_authorize = True
         self.xmpp.auto_subscribe = True
         self.xmpp.add_event_handler("session_start", self._start)
@@ -209,6 +228,83 @@ class XmppPeer:
 
     def leave(self, room, nick):
         self.call(lambda: self.xmpp.plugin["xep_0045"].leave_muc(room, nick))
+
+    def set_presence(self, show=None, status=None):
+        """Broadcast an available presence ("away", "xa", "dnd", None)."""
+        self.call(lambda: self.xmpp.send_presence(pshow=show, pstatus=status))
+
+    def set_avatar(self, data, mimetype):
+        """Publish a vCard-temp photo; the next presences carry its hash."""
+        box = {}
+        done = threading.Event()
+
+        def go():
+            fut = self.xmpp.plugin["xep_0153"].set_avatar(avatar=data, mtype=mimetype)
+            fut.add_done_callback(lambda f: (box.setdefault("e", f.exception()), done.set()))
+        self.call(go)
+        assert done.wait(20), "the vCard was not published"
+        if box.get("e"):
+            raise box["e"]
+
+    def invite(self, room, jid, reason=""):
+        """A mediated MUC invitation (XEP-0045 §7.8.2) through the room."""
+        self.call(lambda: self.xmpp.plugin["xep_0045"].invite(room, jid, reason))
+
+    def send_file(self, to, name, data, timeout=60):
+        """Offer a file with SI (XEP-0096) and send it in-band (XEP-0047).
+        `to` is a full JID.  Returns once the stream is closed."""
+        import uuid
+
+        from slixmpp.exceptions import IqError, IqTimeout
+
+        async def go():
+            sid = uuid.uuid4().hex
+            await self.xmpp.plugin["xep_0096"].request_file_transfer(
+                to, sid=sid, name=name, size=len(data), mime_type="application/octet-stream",
+                # (slixmpp's default list of bare strings is not a valid form option)
+                methods=[{"value": "http://jabber.org/protocol/ibb"}], timeout=timeout)
+            stream = await self.xmpp.plugin["xep_0047"].open_stream(to, sid=sid,
+                                                                    timeout=timeout)
+            await stream.sendall(data, timeout=timeout)
+            try:
+                await stream.close(timeout=5)
+            except (IqError, IqTimeout):
+                pass  # libpurple 2.x never answers the <close/> it acts on
+        fut = asyncio.run_coroutine_threadsafe(go(), self.loop)
+        fut.result(timeout + 10)
+
+    async def _si_request(self, iq):
+        sender, sid = iq["from"], iq["si"]["id"]
+        name, size = iq["si"]["file"]["name"], int(iq["si"]["file"]["size"] or 0)
+        si = self.xmpp.plugin["xep_0095"]
+        if self.decline_files:
+            await si.decline(sender, sid, ifrom=iq["to"])
+            return
+        chunks = []
+
+        def on_data(stream):
+            if stream.sid == sid:
+                while not stream.recv_queue.empty():
+                    chunks.append(stream.recv_queue.get_nowait())
+
+        def on_end(stream):
+            if stream.sid != sid:
+                return
+            on_data(stream)
+            self.xmpp.del_event_handler("ibb_stream_data", on_data)
+            self.xmpp.del_event_handler("ibb_stream_end", on_end)
+            with self.lock:
+                self.received_files.append({"from": str(sender), "name": name, "size": size,
+                                            "data": b"".join(chunks)})
+        self.xmpp.add_event_handler("ibb_stream_data", on_data)
+        self.xmpp.add_event_handler("ibb_stream_end", on_end)
+        await si.accept(sender, sid, ifrom=iq["to"])
+
+    def wait_file(self, pred, timeout=60):
+        def look():
+            with self.lock:
+                return [f for f in self.received_files if pred(f)]
+        return wait_until(look, timeout=timeout, what="a file over XMPP")[0]
 
     def got(self, pred):
         with self.lock:
