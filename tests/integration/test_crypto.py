@@ -368,8 +368,27 @@ def test_garbage_ciphertext_rejected(stack, alice, net):
                          timeout=60, what="two could-not-decrypt notices")
     assert notices
     # Still alive and bridging.
-    alice.text(room, "still fine")
+    sent = alice.text(room, "still fine")
     net.wait_sent("alice-lb", lambda o: o.get("op") == "send" and o.get("text") == "still fine", 30)
+    assert stack.bridge.proc.poll() is None
+
+    # A replay: the same ciphertext (same session, same message index) sent
+    # again as a new event is refused, not bridged twice.
+    status, raw = http("GET", "%s/_matrix/client/v3/rooms/%s/event/%s" % (
+        stack.synapse.url, urllib.parse.quote(room, safe=""),
+        urllib.parse.quote(sent, safe="")), token=alice.client.access_token)
+    assert status == 200 and raw["type"] == "m.room.encrypted", raw
+    before = len(alice.messages(room))
+    url = "%s/_matrix/client/v3/rooms/%s/send/m.room.encrypted/%s" % (
+        stack.synapse.url, urllib.parse.quote(room, safe=""), uuid.uuid4().hex)
+    status, body = http("PUT", url, raw["content"], token=alice.client.access_token)
+    assert status == 200, body
+    alice.wait(lambda a: [m for m in a.messages(room)[before:]
+                          if "could not decrypt" in m["content"].get("body", "")
+                          and "replay" in m["content"].get("body", "")],
+               timeout=30, what="the replay notice")
+    assert len([o for o in net.sent("alice-lb") if o.get("op") == "send"
+                and o.get("text") == "still fine"]) == 1
     assert stack.bridge.proc.poll() is None
 
 
