@@ -535,6 +535,8 @@ members_cb (PaMatrix *mx, const PaMatrixResponse *resp, gpointer user_data)
       if (who == NULL || m == NULL || is_ours (b, who)
           || !(g_str_equal (m, "join") || g_str_equal (m, "invite")))
         continue;
+      /* Users the permissions block are told the key is withheld. */
+      pa_crypto_set_blocked (s->bc->crypto, who, pa_bridge_level (b, who) == PA_LEVEL_BLOCK);
       if (users->len >= MAX_MEMBERS)
         break;
       g_ptr_array_add (users, g_strdup (who));

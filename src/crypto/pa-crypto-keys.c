@@ -181,6 +181,7 @@ pa_crypto_withheld_content (PaCrypto *crypto, json_t *request, const char *code)
     { "m.unavailable", "The bridge no longer has this session." },
     { "m.unverified", "Your device keys could not be verified." },
     { "m.no_olm", "No one-time key to open an encrypted channel to your device." },
+    { "m.blacklisted", "This bridge does not serve your account." },
   };
   const char *reason = NULL;
   for (guint i = 0; i < G_N_ELEMENTS (reasons); i++)

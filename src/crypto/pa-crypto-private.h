@@ -37,7 +37,8 @@ struct _PaCrypto {
    * epoch, members): an encrypt that finds the same skips the per-device
    * walk, which otherwise costs every message O(member devices). */
   GHashTable *shared_ok;
-  guint64 device_epoch; /* bumped by every device list change */
+  guint64 device_epoch; /* bumped by every device list or blocking change */
+  GHashTable *blocked;  /* users the bridge's policy blocks (set) */
   guint kick_id;     /* idle source starting the head op */
 };
 

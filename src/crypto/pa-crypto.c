@@ -105,6 +105,7 @@ pa_crypto_new (PaMatrix *bot_client, const char *user_id, const char *device_id,
   crypto->repairs = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   crypto->withheld = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   crypto->shared_ok = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  crypto->blocked = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   crypto->store = pa_crypto_store_open (db_path, error);
   if (crypto->store == NULL)
     return NULL;
@@ -169,6 +170,7 @@ pa_crypto_free (PaCrypto *crypto)
   g_clear_pointer (&crypto->repairs, g_hash_table_destroy);
   g_clear_pointer (&crypto->withheld, g_hash_table_destroy);
   g_clear_pointer (&crypto->shared_ok, g_hash_table_destroy);
+  g_clear_pointer (&crypto->blocked, g_hash_table_destroy);
   g_free (crypto);
 }
 
@@ -980,6 +982,30 @@ pa_crypto_outbound_session_id (PaCrypto *crypto, const char *room_id)
   return o != NULL ? g_steal_pointer (&o->session_id) : NULL;
 }
 
+void
+pa_crypto_set_blocked (PaCrypto *crypto, const char *user_id, gboolean blocked)
+{
+  g_return_if_fail (crypto != NULL && user_id != NULL);
+  if (blocked == g_hash_table_contains (crypto->blocked, user_id))
+    return;
+  if (blocked)
+    g_hash_table_add (crypto->blocked, g_strdup (user_id));
+  else
+    {
+      /* Unblocked: the current sessions may be given again. */
+      g_autofree char *part = g_strdup_printf ("\x1f%s\x1f", user_id);
+      GHashTableIter it;
+      gpointer key;
+
+      g_hash_table_remove (crypto->blocked, user_id);
+      g_hash_table_iter_init (&it, crypto->withheld);
+      while (g_hash_table_iter_next (&it, &key, NULL))
+        if (strstr (key, part) != NULL)
+          g_hash_table_iter_remove (&it);
+    }
+  crypto->device_epoch++;
+}
+
 char *
 pa_crypto_current_session_id (PaCrypto *crypto, const char *room_id, GError **error)
 {
@@ -1126,10 +1152,10 @@ pa_crypto_room_key_build (PaCrypto *crypto, const char *room_id, const char *con
           wkey = g_strjoin ("\x1f", o->session_id, d->user_id, d->device_id, NULL);
           if (g_hash_table_contains (crypto->withheld, wkey))
             continue;
-          if (!d->verified)
+          if (!d->verified || g_hash_table_contains (crypto->blocked, d->user_id))
             {
               json_object_set_new (map_user (refused, d->user_id, FALSE), d->device_id,
-                                   json_string ("m.unverified"));
+                                   json_string (d->verified ? "m.blacklisted" : "m.unverified"));
               continue;
             }
           if (!pa_crypto_store_outbound_is_shared (crypto->store, room_id, o->session_id,

@@ -233,6 +233,11 @@ json_t *pa_crypto_forwarded_key (PaCrypto *crypto, const char *user_id, json_t *
 /* The m.room_key.withheld content refusing `request` with `code`. */
 json_t *pa_crypto_withheld_content (PaCrypto *crypto, json_t *request, const char *code);
 
+/* Marks `user_id` blocked (or not) by the bridge's policy: its devices
+ * get no room key, but an m.room_key.withheld "m.blacklisted", once per
+ * session. */
+void pa_crypto_set_blocked (PaCrypto *crypto, const char *user_id, gboolean blocked);
+
 /* Operations queued or in flight. */
 guint pa_crypto_pending (PaCrypto *crypto);
 

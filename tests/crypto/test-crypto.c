@@ -25,6 +25,7 @@
 #define ALICE_DEV "ALICEPHONE"
 #define ROOM "!room:example.org"
 #define ROOM2 "!other-room:example.org"
+#define ROOM3 "!third-room:example.org"
 #define CAROL "@carol:example.org"
 #define CAROL_DEV "CAROLTABLET"
 
@@ -1637,6 +1638,30 @@ test_async (Fixture *fx, gconstpointer data)
     g_assert_cmpuint (hs.withheld, ==, 1);
     g_assert_cmpuint (hs.claims, ==, claims);
     hs.carol = NULL;
+  }
+
+  /* A user the bridge's permissions block gets m.blacklisted, not the key;
+   * unblocked, the same session is shared with them. */
+  {
+    const char *only[] = { ALICE, NULL };
+    guint sends = hs.sends, withheld = hs.withheld;
+
+    pa_crypto_set_blocked (fx->crypto, ALICE, TRUE);
+    pa_crypto_encrypt (fx->crypto, ROOM3, only, "m.room.message", content, done_cb, &d);
+    wait_done (&d);
+    g_assert_no_error (d.error);
+    done_clear (&d);
+    g_assert_cmpuint (hs.sends, ==, sends);
+    g_assert_cmpuint (hs.withheld, ==, withheld + 1);
+    json_t *w = json_object_get (json_object_get (hs.last_withheld, ALICE), ALICE_DEV);
+    g_assert_cmpstr (json_string_value (json_object_get (w, "code")), ==, "m.blacklisted");
+    pa_crypto_set_blocked (fx->crypto, ALICE, FALSE);
+    pa_crypto_encrypt (fx->crypto, ROOM3, only, "m.room.message", content, done_cb, &d);
+    wait_done (&d);
+    g_assert_no_error (d.error);
+    g_assert_cmpuint (hs.sends, ==, sends + 1);
+    g_assert_nonnull (json_object_get (json_object_get (hs.last_to_device, ALICE), ALICE_DEV));
+    done_clear (&d);
   }
 
   /* Operations queued, one in flight (a query), then freed: no callback,
