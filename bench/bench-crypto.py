@@ -25,7 +25,6 @@ tests/integration/harness.py and loopnet.py.  See bench/README.md.
 """
 
 import argparse
-import asyncio
 import json
 import os
 import platform
@@ -74,8 +73,9 @@ ARGS = parse_args()
 os.environ["PA_BUILD_ROOT"] = os.path.abspath(ARGS.build)
 sys.path.insert(0, os.path.join(SOURCE_ROOT, "tests", "integration"))
 import harness  # noqa: E402  (needs PA_BUILD_ROOT set first)
-from harness import Agent, bot_says, http, open_management_room  # noqa: E402
+from harness import bot_says, http, open_management_room  # noqa: E402
 from loopnet import LoopNet  # noqa: E402
+from e2e import E2EAgent  # noqa: E402
 
 import olm  # noqa: E402  (python-olm)
 import yaml  # noqa: E402
@@ -139,64 +139,6 @@ class BenchStack(harness.Stack):
         self.bridge.encryption_default = on
         self.bridge.write_config(self.synapse.url)
         self.bridge.start()
-
-
-class E2EAgent(Agent):
-    """The agent: a matrix-nio client with E2EE (its device gets the keys)."""
-
-    def __init__(self, stack, localpart, password="secret-password"):
-        # pylint: disable=super-init-not-called
-        from nio import AsyncClient, AsyncClientConfig
-        self.loop = asyncio.new_event_loop()
-        self.mxid = "@%s:localhost" % localpart
-        stack.synapse.register(localpart, password)
-        store = os.path.join(stack.workdir, "nio-" + localpart)
-        os.makedirs(store, exist_ok=True)
-        self.client = AsyncClient(stack.synapse.url, self.mxid, store_path=store,
-                                  config=AsyncClientConfig(encryption_enabled=True,
-                                                           store_sync_tokens=True))
-        self.events, self.invites, self.invite_state = {}, set(), {}
-        resp = self.run(self.client.login(password, device_name="bench-agent"))
-        assert getattr(resp, "access_token", None), resp
-        if self.client.olm is None:
-            self.client.load_store()
-        assert self.client.olm is not None
-        self.since = None
-        self.sync()
-
-    def _upkeep(self):
-        c = self.client
-        if c.should_upload_keys:
-            self.run(c.keys_upload())
-        if c.should_query_keys:
-            self.run(c.keys_query())
-        if c.should_claim_keys:
-            self.run(c.keys_claim(c.get_users_for_key_claiming()))
-
-    def sync(self, timeout_ms=0):
-        resp = self.run(self.client.sync(timeout=timeout_ms, since=self.since, full_state=False))
-        assert hasattr(resp, "next_batch"), resp
-        self.since = resp.next_batch
-        for room_id, info in resp.rooms.invite.items():
-            self.invites.add(room_id)
-            self.invite_state.setdefault(room_id, []).extend(
-                getattr(e, "source", None) or {} for e in info.invite_state)
-        for room_id, info in resp.rooms.join.items():
-            lst = self.events.setdefault(room_id, [])
-            for ev in list(info.state) + list(info.timeline.events):
-                src = dict(ev.source)
-                if getattr(ev, "decrypted", False):
-                    src["_e2e"] = {"session_id": ev.session_id}
-                lst.append(src)
-        self._upkeep()
-        return resp
-
-    def send(self, room_id, content, event_type="m.room.message"):
-        self._upkeep()
-        room = self.client.rooms.get(room_id)
-        if room is not None and not room.members_synced:
-            self.run(self.client.joined_members(room_id))
-        return super().send(room_id, content, event_type)
 
 
 # ------------------------------------------------------------------ devices
@@ -712,7 +654,7 @@ def main():
     agent = mm = None
     try:
         stack.start()
-        agent = E2EAgent(stack, "bench")
+        agent = E2EAgent(stack, "bench", device_name="bench-agent")
         login(agent, net)
         mm = MessageMap(stack.bridge)
         print("1. throughput, %d messages per side, %d rounds" % (ARGS.messages, ARGS.rounds),

@@ -72,8 +72,7 @@ pa_crypto_accept_forwarded_key (PaCrypto *crypto, json_t *payload, GError **erro
   const char *session_id = jstr (content, "session_id");
   const char *session_key = jstr (content, "session_key");
   const char *claimed_ed = jstr (content, "sender_claimed_ed25519_key");
-  g_autofree char *key = NULL, *id = NULL;
-  g_autoptr (PaOlmInboundGroup) g = NULL;
+  g_autofree char *key = NULL;
   const char *asked;
 
   if (g_strcmp0 (jstr (content, "algorithm"), PA_CRYPTO_MEGOLM_ALGORITHM) != 0
@@ -91,19 +90,8 @@ pa_crypto_accept_forwarded_key (PaCrypto *crypto, json_t *payload, GError **erro
       g_set_error (error, PA_ERROR, PA_ERROR_PERMISSION, "not an answer to a request of ours");
       return FALSE;
     }
-  g = pa_olm_inbound_group_import (session_key, error);
-  if (g == NULL)
-    return FALSE;
-  id = pa_olm_inbound_group_id (g, error);
-  if (id == NULL)
-    return FALSE;
-  if (strcmp (id, session_id) != 0)
-    {
-      g_set_error_literal (error, PA_ERROR, PA_ERROR_PERMISSION,
-                           "forwarded session id does not match its key");
-      return FALSE;
-    }
-  if (!pa_crypto_keep_inbound (crypto, room_id, sender_key, claimed_ed, g, error))
+  if (!pa_crypto_keep_inbound (crypto, room_id, sender_key, claimed_ed, session_id, session_key,
+                               TRUE, error))
     return FALSE;
   g_hash_table_remove (crypto->requests, key);
   g_info ("received forwarded megolm session %s for %s from %s", session_id, room_id,

@@ -68,11 +68,13 @@ void pa_crypto_withheld_sent (PaCrypto *crypto, json_t *messages);
 gboolean pa_crypto_accept_forwarded_key (PaCrypto *crypto, json_t *payload, GError **error);
 /* pa-crypto-keys.c: an Olm message from `sender_key` did not decrypt. */
 void pa_crypto_repair_olm (PaCrypto *crypto, const char *sender, const char *sender_key);
-/* pa-crypto.c: stores an inbound Megolm session unless a better copy
- * (lower first index) is already there. */
+/* pa-crypto.c: stores the inbound Megolm session of `session_key` (an
+ * m.room_key session key, or an `exported` one from a forwarded key) after
+ * checking it is `session_id`, unless a better copy (lower first index)
+ * is already there. */
 gboolean pa_crypto_keep_inbound (PaCrypto *crypto, const char *room_id, const char *sender_key,
-                                 const char *sender_ed25519, PaOlmInboundGroup *g,
-                                 GError **error);
+                                 const char *sender_ed25519, const char *session_id,
+                                 const char *session_key, gboolean exported, GError **error);
 /* pa-crypto-ops.c: drop everything queued without calling back. */
 void pa_crypto_ops_clear (PaCrypto *crypto);
 

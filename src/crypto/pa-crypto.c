@@ -787,38 +787,34 @@ add_room_key (PaCrypto *crypto, json_t *payload, GError **error)
   const char *room_id = jstr (content, "room_id"), *session_id = jstr (content, "session_id");
   const char *key = jstr (content, "session_key"), *sender_key = jstr (payload, "sender_key");
   const char *sender_ed = jstr (json_object_get (payload, "keys"), "ed25519");
-  g_autoptr (PaOlmInboundGroup) g = NULL;
-  g_autofree char *id = NULL;
 
   if (g_strcmp0 (jstr (content, "algorithm"), PA_CRYPTO_MEGOLM_ALGORITHM) != 0
       || room_id == NULL || session_id == NULL || key == NULL || sender_key == NULL)
     return bad_input (error, "m.room_key");
-  g = pa_olm_inbound_group_new (key, error);
-  if (g == NULL)
-    return FALSE;
-  id = pa_olm_inbound_group_id (g, error);
-  if (id == NULL)
-    return FALSE;
-  if (strcmp (id, session_id) != 0)
-    {
-      g_set_error_literal (error, PA_ERROR, PA_ERROR_PERMISSION,
-                           "m.room_key session id does not match its key");
-      return FALSE;
-    }
-  return pa_crypto_keep_inbound (crypto, room_id, sender_key, sender_ed, g, error);
+  return pa_crypto_keep_inbound (crypto, room_id, sender_key, sender_ed, session_id, key, FALSE,
+                                 error);
 }
 
 gboolean
 pa_crypto_keep_inbound (PaCrypto *crypto, const char *room_id, const char *sender_key,
-                        const char *sender_ed25519, PaOlmInboundGroup *g, GError **error)
+                        const char *sender_ed25519, const char *session_id,
+                        const char *session_key, gboolean exported, GError **error)
 {
-  g_autofree char *id = pa_olm_inbound_group_id (g, error);
+  g_autoptr (PaOlmInboundGroup) g = exported ? pa_olm_inbound_group_import (session_key, error)
+                                             : pa_olm_inbound_group_new (session_key, error);
+  g_autofree char *id = g != NULL ? pa_olm_inbound_group_id (g, error) : NULL;
   g_autofree char *existing = NULL;
   guint32 existing_first = 0;
   GError *local = NULL;
 
   if (id == NULL)
     return FALSE;
+  if (strcmp (id, session_id) != 0)
+    {
+      g_set_error_literal (error, PA_ERROR, PA_ERROR_PERMISSION,
+                           "room key session id does not match its key");
+      return FALSE;
+    }
   existing = pa_crypto_store_get_inbound (crypto->store, room_id, sender_key, id, NULL,
                                           &existing_first, &local);
   if (local != NULL)

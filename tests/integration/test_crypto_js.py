@@ -17,7 +17,8 @@ import pytest
 import harness
 from harness import bot_says, wait_until
 from loopnet import LoopNet
-from test_crypto import BOT, EncryptedStack, ghost, login
+from e2e import EncryptedStack
+from test_crypto import BOT, ghost, login
 
 JS_DIR = os.path.join(harness.HERE, "js")
 AGENT = os.path.join(JS_DIR, "agent.mjs")
@@ -58,9 +59,8 @@ class JSAgent:
 
     def call(self, cmd, timeout=30, **args):
         self._next_id += 1
-        msg = dict(args, id=self._next_id, cmd=cmd)
-        if "timeout" not in args and cmd.startswith("wait"):
-            msg["timeout"] = timeout
+        # (Commands that wait take the same timeout, in seconds.)
+        msg = dict(args, id=self._next_id, cmd=cmd, timeout=timeout)
         self.proc.stdin.write((json.dumps(msg) + "\n").encode())
         self.proc.stdin.flush()
         deadline = time.monotonic() + timeout + 10
@@ -185,7 +185,7 @@ def test_legacy_message_decrypts_in_rust_crypto(stack, jane, net, rooms):
                             "from": "bob", "text": "secret hello"})
     room = jane.call("wait_invite", inviter=ghost("bob"), timeout=60)["room"]
     rooms["dm"] = room
-    jane.call("join", room=room)
+    jane.call("join", room=room, timeout=90)
     assert jane.call("is_encrypted", room=room)
     msg = jane.call("wait_message", room=room, sender=ghost("bob"), body="secret hello",
                     timeout=60)
