@@ -9,6 +9,8 @@
 
 #include "pa-bridge-private.h"
 
+#include <glib/gstdio.h>
+
 static char *
 escape_localpart (const char *s)
 {
@@ -89,10 +91,30 @@ typedef struct {
   char *legacy_id;
   char *displayname;
   char *avatar_path;
+  char *avatar_sig;   /* what avatar_path was (kv ghost_avatar:<mxid>) */
   char *avatar_url;
   PaDoneFunc done;
   gpointer user_data;
 } GhostCtx;
+
+/* A contact's picture is a file the worker keeps: its path, size and
+ * modification time tell a new picture from the one already uploaded,
+ * without reading it (ghosts are ensured for every message). */
+static char *
+avatar_signature (const char *path)
+{
+  GStatBuf st;
+  if (path == NULL || g_stat (path, &st) != 0)
+    return NULL;
+  return g_strdup_printf ("%s|%" G_GINT64_FORMAT "|%" G_GINT64_FORMAT, path, (gint64) st.st_size,
+                          (gint64) st.st_mtime);
+}
+
+static char *
+avatar_key (const char *mxid)
+{
+  return g_strconcat ("ghost_avatar:", mxid, NULL);
+}
 
 static void
 ghost_ctx_finish (PaBridge *b, GhostCtx *g, gboolean ok, const char *error)
@@ -112,6 +134,7 @@ ghost_ctx_finish (PaBridge *b, GhostCtx *g, gboolean ok, const char *error)
   g_free (g->legacy_id);
   g_free (g->displayname);
   g_free (g->avatar_path);
+  g_free (g->avatar_sig);
   g_free (g->avatar_url);
   g_free (g);
 }
@@ -128,6 +151,14 @@ avatar_profile_cb (PaMatrix *mx, const PaMatrixResponse *resp, gpointer user_dat
   GhostCtx *g = user_data;
   if (!pa_matrix_response_ok (resp))
     g_warning ("could not set avatar of %s: %s", g->mxid, resp->error ? resp->error : "?");
+  else if (g->avatar_sig)
+    {
+      g_autofree char *key = avatar_key (g->mxid);
+      g_autoptr (GError) e = NULL;
+      pa_bridge_batch (g->b);
+      if (!pa_store_kv_set (g->b->store, key, g->avatar_sig, &e))
+        g_warning ("store: %s", e->message);
+    }
   profile_done (g);
 }
 
@@ -142,6 +173,7 @@ avatar_uploaded (PaBridge *b, const char *mxc, json_t *file, const char *error,
       profile_done (g);
       return;
     }
+  g_free (g->avatar_url);
   g->avatar_url = g_strdup (mxc);
   g_autofree char *esc = pa_matrix_escape (g->mxid);
   g_autofree char *path = g_strdup_printf ("/_matrix/client/v3/profile/%s/avatar_url", esc);
@@ -214,8 +246,15 @@ pa_ghost_ensure (PaBridge *b, const char *plugin, const char *legacy_id, const c
   /* Only touch the profile when it changed. */
   if (displayname && g_strcmp0 (displayname, old_name) != 0)
     g->displayname = g_strdup (displayname);
-  if (avatar_path && old_avatar == NULL)
-    g->avatar_path = g_strdup (avatar_path);
+  /* A new picture (or the first) is uploaded; the same one is not. */
+  if (avatar_path)
+    {
+      g_autofree char *key = avatar_key (g->mxid);
+      g_autofree char *old_sig = pa_store_kv_get (b->store, key);
+      g->avatar_sig = avatar_signature (avatar_path);
+      if (old_avatar == NULL || (g->avatar_sig && g_strcmp0 (g->avatar_sig, old_sig) != 0))
+        g->avatar_path = g_strdup (avatar_path);
+    }
   g->avatar_url = g_strdup (old_avatar);
   if (known && registered)
     {

@@ -143,6 +143,12 @@ def test_vcard_avatar_becomes_the_ghost_avatar(stack, agent, bob):
         return getattr(resp, "avatar_url", None)
     mxc = wait_until(avatar, 40, what="bob's ghost avatar")
     assert agent.download(mxc) == picture
+    # A new picture replaces it (kept in sync, not set once).
+    second = png(20, 20, 3)
+    bob.set_avatar(second, "image/png")
+    mxc2 = wait_until(lambda: (lambda u: u if u and u != mxc else None)(avatar()), 40,
+                      what="bob's new ghost avatar")
+    assert agent.download(mxc2) == second
 
 
 # ----------------------------------------------------------------- invitations
