@@ -23,6 +23,9 @@
  * wait this long before giving up. */
 #define WAIT_FOR_KEY_MS 10000
 #define WAIT_STEP_MS 300
+/* After a wait ran out, that sender's next undecryptable events do not
+ * wait for this long. */
+#define NO_WAIT_MS 60000
 /* Members fetched per room for key sharing (joined + invited). */
 #define MAX_MEMBERS PA_CRYPTO_MAX_USERS
 /* Room state the lookup caches. */
@@ -40,6 +43,7 @@ struct _PaBridgeCrypto {
   GHashTable *deferred;    /* Deferred set, freed at stop */
   GHashTable *key_requests; /* KeyRequest set (others' requests being checked) */
   GHashTable *late;        /* session_id → GPtrArray of json_t * events given up on */
+  GHashTable *no_wait;     /* sender → gint64 * time until which its events do not wait */
   guint n_late;
   gboolean uploading;
 };
@@ -240,6 +244,8 @@ late_key (PaBridgeCrypto *bc, const char *session_id)
           continue;
         }
       g_message ("late key: bridging %s", str (ev, "event_id"));
+      if (str (ev, "sender"))
+        g_hash_table_remove (bc->no_wait, str (ev, "sender"));
       pa_bridge_notice (b, str (ev, "room_id"),
                         "✅ The key of your earlier message arrived: it is bridged now.");
       pa_matrix_event_handle (b, clear, late_done);
@@ -417,6 +423,7 @@ pa_bridge_crypto_start (PaBridge *b, GError **error)
   bc->key_requests = g_hash_table_new (g_direct_hash, g_direct_equal);
   bc->late = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
                                     (GDestroyNotify) g_ptr_array_unref);
+  bc->no_wait = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   b->crypto = bc;
   if (!reuse_device (b, bc) && !login_device (b, bc, error))
     return FALSE;
@@ -733,6 +740,12 @@ decrypt_event (PaBridge *b, json_t *ev, void (*done) (PaBridge *b))
           g_hash_table_insert (bc->waiting, g_strdup (event_id), since);
           request_key (bc, ev);
         }
+      /* A sender whose last wait ran out does not hold the queue again for
+       * a while: a flood of events of sessions nobody shares must not stall
+       * everyone's traffic 10 s apiece (their keys still count if late). */
+      gint64 *quiet = g_hash_table_lookup (bc->no_wait, str (ev, "sender"));
+      if (quiet && pa_now_ms () < *quiet)
+        *since = 0;
       if (pa_now_ms () - *since < WAIT_FOR_KEY_MS)
         {
           /* The inbound queue waits with it: order is kept. */
@@ -745,8 +758,15 @@ decrypt_event (PaBridge *b, json_t *ev, void (*done) (PaBridge *b))
           return;
         }
     }
-  if (event_id)
-    g_hash_table_remove (bc->waiting, event_id);
+  if (event_id && g_hash_table_remove (bc->waiting, event_id) && str (ev, "sender")
+      && g_error_matches (error, PA_ERROR, PA_ERROR_NOT_FOUND))
+    {
+      gint64 *until = g_new (gint64, 1);
+      *until = pa_now_ms () + NO_WAIT_MS;
+      if (g_hash_table_size (bc->no_wait) > 10000)
+        g_hash_table_remove_all (bc->no_wait);
+      g_hash_table_replace (bc->no_wait, g_strdup (str (ev, "sender")), until);
+    }
   g_message ("could not decrypt %s in %s: %s", event_id ? event_id : "?", room_id,
              error->message);
   if (is_bridged_room (b, room_id))
@@ -927,6 +947,7 @@ pa_bridge_crypto_stop (PaBridge *b)
     }
   g_hash_table_destroy (bc->key_requests);
   g_hash_table_destroy (bc->late);
+  g_hash_table_destroy (bc->no_wait);
   g_clear_pointer (&bc->device_mx, pa_matrix_free);
   g_hash_table_destroy (bc->room_state);
   g_hash_table_destroy (bc->members);
