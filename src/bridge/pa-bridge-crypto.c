@@ -228,10 +228,12 @@ static void
 late_key (PaBridgeCrypto *bc, const char *session_id)
 {
   PaBridge *b = bc->bridge;
-  GPtrArray *list = session_id ? g_hash_table_lookup (bc->late, session_id) : NULL;
-  if (list == NULL)
+  gpointer stolen_key = NULL, stolen = NULL;
+  if (session_id == NULL
+      || !g_hash_table_steal_extended (bc->late, session_id, &stolen_key, &stolen))
     return;
-  g_hash_table_steal (bc->late, session_id);
+  g_free (stolen_key);
+  GPtrArray *list = stolen;
   bc->n_late -= MIN (bc->n_late, list->len);
   for (guint i = 0; i < list->len; i++)
     {
