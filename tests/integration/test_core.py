@@ -10,7 +10,7 @@ import uuid
 import pytest
 
 from harness import Agent, Stack, bot_says, http, open_management_room, wait_until
-from loopnet import LoopNet
+from conftest import running
 
 BOT = "@passerelle:localhost"
 PNG = (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00"
@@ -19,19 +19,8 @@ PNG = (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08
 
 
 @pytest.fixture(scope="module")
-def net():
-    n = LoopNet()
-    n.start()
-    yield n
-    n.stop()
-
-
-@pytest.fixture(scope="module")
 def stack():
-    s = Stack()
-    s.start()
-    yield s
-    s.close()
+    yield from running(Stack())
 
 
 @pytest.fixture(scope="module")

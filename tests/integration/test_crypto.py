@@ -14,7 +14,7 @@ import uuid
 import pytest
 
 from harness import PASSERELLE, bot_says, http, open_management_room
-from loopnet import LoopNet
+from conftest import running
 
 import olm  # noqa: F401,E402  (python-olm, from requirements.txt: a hard requirement)
 from e2e import E2EAgent, EncryptedStack  # noqa: E402
@@ -23,19 +23,8 @@ BOT = "@passerelle:localhost"
 
 
 @pytest.fixture(scope="module")
-def net():
-    n = LoopNet()
-    n.start()
-    yield n
-    n.stop()
-
-
-@pytest.fixture(scope="module")
 def stack():
-    s = EncryptedStack()
-    s.start()
-    yield s
-    s.close()
+    yield from running(EncryptedStack())
 
 
 @pytest.fixture(scope="module")

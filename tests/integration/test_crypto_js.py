@@ -16,7 +16,7 @@ import pytest
 
 import harness
 from harness import bot_says, wait_until
-from loopnet import LoopNet
+from conftest import running
 from e2e import EncryptedStack
 from test_crypto import BOT, ghost, login
 
@@ -116,20 +116,9 @@ class JSAgent:
 
 
 @pytest.fixture(scope="module")
-def net():
-    n = LoopNet()
-    n.start()
-    yield n
-    n.stop()
-
-
-@pytest.fixture(scope="module")
 def stack():
     require_js_sdk()
-    s = EncryptedStack()
-    s.start()
-    yield s
-    s.close()
+    yield from running(EncryptedStack())
 
 
 @pytest.fixture(scope="module")
