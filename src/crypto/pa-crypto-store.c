@@ -6,14 +6,12 @@
 
 #include "pa-crypto-store.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <stdarg.h>
 #include <string.h>
-#include <unistd.h>
 #include <glib/gstdio.h>
 
 #include "pa-common.h"
+#include "pa-sqlite.h"
 
 /* A pickle (the largest value we store) is a few KiB; refuse anything
  * absurd rather than write it. */
@@ -104,6 +102,7 @@ stmt_new (PaCryptoStore *store, GError **error, const char *sql, const char *typ
 {
   g_autoptr (sqlite3_stmt) stmt = NULL;
   va_list ap;
+  gboolean ok;
 
   if (sqlite3_prepare_v2 (store->db, sql, -1, &stmt, NULL) != SQLITE_OK)
     {
@@ -111,57 +110,16 @@ stmt_new (PaCryptoStore *store, GError **error, const char *sql, const char *typ
       return NULL;
     }
   va_start (ap, types);
-  for (int i = 0; types[i] != '\0'; i++)
-    {
-      int rc = SQLITE_MISUSE;
-
-      switch (types[i])
-        {
-        case 't':
-          {
-            const char *s = va_arg (ap, const char *);
-
-            if (s != NULL && strlen (s) > MAX_VALUE_BYTES)
-              {
-                va_end (ap);
-                g_set_error_literal (error, PA_ERROR, PA_ERROR_TOO_LARGE,
-                                     "crypto store: value too large");
-                return NULL;
-              }
-            rc = s != NULL ? sqlite3_bind_text (stmt, i + 1, s, -1, SQLITE_TRANSIENT)
-                           : sqlite3_bind_null (stmt, i + 1);
-            break;
-          }
-        case 'I':
-          rc = sqlite3_bind_int64 (stmt, i + 1, va_arg (ap, gint64));
-          break;
-        case 'i':
-          rc = sqlite3_bind_int (stmt, i + 1, va_arg (ap, int));
-          break;
-        default:
-          g_warn_if_reached ();
-        }
-      if (rc != SQLITE_OK)
-        {
-          va_end (ap);
-          set_db_error (store, error, "binding a value");
-          return NULL;
-        }
-    }
+  ok = pa_sqlite_vbind (store->db, stmt, types, ap, MAX_VALUE_BYTES, "crypto store: ", error);
   va_end (ap);
-  return g_steal_pointer (&stmt);
+  return ok ? g_steal_pointer (&stmt) : NULL;
 }
 
 /* One step: SQLITE_ROW, SQLITE_DONE, or SQLITE_ERROR with `error` set. */
 static int
 stmt_step (PaCryptoStore *store, sqlite3_stmt *stmt, GError **error)
 {
-  int rc = sqlite3_step (stmt);
-
-  if (rc == SQLITE_ROW || rc == SQLITE_DONE)
-    return rc;
-  set_db_error (store, error, "executing statement");
-  return SQLITE_ERROR;
+  return pa_sqlite_step (store->db, stmt, "crypto store: ", error);
 }
 
 static gboolean
@@ -259,35 +217,6 @@ pa_crypto_store_rollback (PaCryptoStore *store)
 /* ---------------------------------------------------------- open/close */
 
 static gboolean
-create_file (const char *path, GError **error)
-{
-  g_autofree char *dir = g_path_get_dirname (path);
-  int fd;
-
-  if (g_mkdir_with_parents (dir, 0700) != 0)
-    {
-      int saved = errno;
-
-      g_set_error (error, PA_ERROR, PA_ERROR_STORE, "creating directory %s: %s", dir,
-                   g_strerror (saved));
-      return FALSE;
-    }
-  fd = g_open (path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-  if (fd < 0)
-    {
-      int saved = errno;
-
-      g_set_error (error, PA_ERROR, PA_ERROR_STORE, "opening %s: %s", path, g_strerror (saved));
-      return FALSE;
-    }
-  /* An existing file keeps its mode unless we tighten it: it holds keys. */
-  if (fchmod (fd, 0600) != 0)
-    g_warning ("could not restrict %s to mode 0600: %s", path, g_strerror (errno));
-  close (fd);
-  return TRUE;
-}
-
-static gboolean
 migrate (PaCryptoStore *store, const char *path, GError **error)
 {
   g_autoptr (sqlite3_stmt) stmt = stmt_new (store, error, "PRAGMA user_version", "");
@@ -328,7 +257,7 @@ pa_crypto_store_open (const char *path, GError **error)
   g_autoptr (PaCryptoStore) store = g_new0 (PaCryptoStore, 1);
 
   g_return_val_if_fail (path != NULL, NULL);
-  if (!create_file (path, error))
+  if (!pa_sqlite_create_private_file (path, error))
     return NULL;
   if (sqlite3_open_v2 (path, &store->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL)
       != SQLITE_OK)

@@ -6,8 +6,8 @@
 
 #include "pa-store.h"
 
-#include <errno.h>
-#include <fcntl.h>
+#include "pa-sqlite.h"
+
 #include <stdarg.h>
 #include <string.h>
 #include <glib/gstdio.h>
@@ -220,44 +220,6 @@ store_prepare (PaStore *store, const char *sql, GError **error)
   return stmt;
 }
 
-/* Binds parameters 1…n from `types`: 't' text (NULL binds NULL),
- * 'I' gint64, 'i' int (also gboolean). */
-static gboolean
-store_vbind (PaStore *store, sqlite3_stmt *stmt, const char *types, va_list ap,
-             GError **error)
-{
-  for (int i = 0; types[i] != '\0'; i++)
-    {
-      int rc;
-
-      switch (types[i])
-        {
-        case 't':
-          {
-            const char *s = va_arg (ap, const char *);
-
-            rc = s != NULL ? sqlite3_bind_text (stmt, i + 1, s, -1, SQLITE_TRANSIENT)
-                           : sqlite3_bind_null (stmt, i + 1);
-            break;
-          }
-        case 'I':
-          rc = sqlite3_bind_int64 (stmt, i + 1, va_arg (ap, gint64));
-          break;
-        case 'i':
-          rc = sqlite3_bind_int (stmt, i + 1, va_arg (ap, int));
-          break;
-        default:
-          g_return_val_if_reached (FALSE);
-        }
-      if (rc != SQLITE_OK)
-        {
-          store_set_error (store, error, "binding a value");
-          return FALSE;
-        }
-    }
-  return TRUE;
-}
-
 /* The cached statement for `sql` with its parameters bound, or NULL. */
 static PaStoreStmt *
 store_stmt (PaStore *store, GError **error, const char *sql, const char *types, ...)
@@ -269,7 +231,7 @@ store_stmt (PaStore *store, GError **error, const char *sql, const char *types, 
   if (stmt == NULL)
     return NULL;
   va_start (ap, types);
-  ok = store_vbind (store, stmt, types, ap, error);
+  ok = pa_sqlite_vbind (store->db, stmt, types, ap, 0, "", error);
   va_end (ap);
   if (!ok)
     {
@@ -283,12 +245,7 @@ store_stmt (PaStore *store, GError **error, const char *sql, const char *types, 
 static int
 store_step (PaStore *store, sqlite3_stmt *stmt, GError **error)
 {
-  int rc = sqlite3_step (stmt);
-
-  if (rc == SQLITE_ROW || rc == SQLITE_DONE)
-    return rc;
-  store_set_error (store, error, "executing statement");
-  return SQLITE_ERROR;
+  return pa_sqlite_step (store->db, stmt, "", error);
 }
 
 /* Runs a statement that returns no rows. */
@@ -302,7 +259,7 @@ store_run (PaStore *store, GError **error, const char *sql, const char *types, .
   if (stmt == NULL)
     return FALSE;
   va_start (ap, types);
-  ok = store_vbind (store, stmt, types, ap, error);
+  ok = pa_sqlite_vbind (store->db, stmt, types, ap, 0, "", error);
   va_end (ap);
   if (!ok)
     return FALSE;
@@ -535,36 +492,6 @@ store_prune (PaStore *store, GError **error)
   return store_tx_commit (store, error);
 }
 
-/* Creates the parent directory (0700) and the file (0600) so the database,
- * which holds tokens and message history, is never world-readable; SQLite
- * gives its -wal and -shm files the database file's mode. */
-static gboolean
-store_create_file (const char *path, GError **error)
-{
-  g_autofree char *dir = g_path_get_dirname (path);
-  int fd;
-
-  if (g_mkdir_with_parents (dir, 0700) != 0)
-    {
-      int saved = errno;
-
-      g_set_error (error, PA_ERROR, PA_ERROR_STORE, "creating directory %s: %s", dir,
-                   g_strerror (saved));
-      return FALSE;
-    }
-  fd = g_open (path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-  if (fd < 0)
-    {
-      int saved = errno;
-
-      g_set_error (error, PA_ERROR, PA_ERROR_STORE, "opening %s: %s", path,
-                   g_strerror (saved));
-      return FALSE;
-    }
-  g_close (fd, NULL);
-  return TRUE;
-}
-
 /* Opens (creating if needed) the database at `path` and migrates it to the
  * current schema.  ":memory:" gives a private in-memory database. */
 PaStore *
@@ -578,7 +505,7 @@ pa_store_open (const char *path, GError **error)
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
   in_memory = g_strcmp0 (path, ":memory:") == 0;
-  if (!in_memory && !store_create_file (path, error))
+  if (!in_memory && !pa_sqlite_create_private_file (path, error))
     return NULL;
 
   store = g_new0 (PaStore, 1);
@@ -1478,7 +1405,7 @@ store_lookup_text (PaStore *store, const char *sql, const char *types, ...)
       return NULL;
     }
   va_start (ap, types);
-  ok = store_vbind (store, stmt, types, ap, &error);
+  ok = pa_sqlite_vbind (store->db, stmt, types, ap, 0, "", &error);
   va_end (ap);
   if (!ok || store_step (store, stmt, &error) != SQLITE_ROW)
     {
