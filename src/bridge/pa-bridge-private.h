@@ -85,6 +85,7 @@ struct _PaBridge {
   GHashTable *logins;      /* id → PaAccount* */
   GHashTable *rooms;       /* room_id → PaRoomCache* */
   GHashTable *ghosts_ok;   /* mxid set: registered with current profile this run */
+  GHashTable *ghost_avatars; /* mxid → signature of the uploaded picture (kv cache) */
   guint64 next_op_id;
   /* inbound (HS → AS) processing */
   gboolean inbound_scheduled;

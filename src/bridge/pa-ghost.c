@@ -116,6 +116,22 @@ avatar_key (const char *mxid)
   return g_strconcat ("ghost_avatar:", mxid, NULL);
 }
 
+/* The signature of the ghost's uploaded picture ("" if none): kept in kv,
+ * read from it once per run (ghosts are ensured for every message). */
+static const char *
+avatar_uploaded_sig (PaBridge *b, const char *mxid)
+{
+  const char *sig = g_hash_table_lookup (b->ghost_avatars, mxid);
+  if (sig == NULL)
+    {
+      g_autofree char *key = avatar_key (mxid);
+      char *stored = pa_store_kv_get (b->store, key);
+      sig = stored ? stored : g_strdup ("");
+      g_hash_table_insert (b->ghost_avatars, g_strdup (mxid), (char *) sig);
+    }
+  return sig;
+}
+
 static void
 ghost_ctx_finish (PaBridge *b, GhostCtx *g, gboolean ok, const char *error)
 {
@@ -158,6 +174,7 @@ avatar_profile_cb (PaMatrix *mx, const PaMatrixResponse *resp, gpointer user_dat
       pa_bridge_batch (g->b);
       if (!pa_store_kv_set (g->b->store, key, g->avatar_sig, &e))
         g_warning ("store: %s", e->message);
+      g_hash_table_insert (g->b->ghost_avatars, g_strdup (g->mxid), g_strdup (g->avatar_sig));
     }
   profile_done (g);
 }
@@ -249,10 +266,9 @@ pa_ghost_ensure (PaBridge *b, const char *plugin, const char *legacy_id, const c
   /* A new picture (or the first) is uploaded; the same one is not. */
   if (avatar_path)
     {
-      g_autofree char *key = avatar_key (g->mxid);
-      g_autofree char *old_sig = pa_store_kv_get (b->store, key);
       g->avatar_sig = avatar_signature (avatar_path);
-      if (old_avatar == NULL || (g->avatar_sig && g_strcmp0 (g->avatar_sig, old_sig) != 0))
+      if (old_avatar == NULL
+          || (g->avatar_sig && g_strcmp0 (g->avatar_sig, avatar_uploaded_sig (b, g->mxid)) != 0))
         g->avatar_path = g_strdup (avatar_path);
     }
   g->avatar_url = g_strdup (old_avatar);
