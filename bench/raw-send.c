@@ -7,7 +7,8 @@
  *
  *   raw-send HS_URL ROOM_ID AS_TOKEN USER_ID COUNT BODY_BYTES [TXN_PREFIX]
  *
- * Each body is {"msgtype":"m.text","body":"raw N xxx…"} padded to BODY_BYTES
+ * Each body is {"msgtype":"m.text","body":"raw N ..."}, the body padded with the letter x
+ * up to BODY_BYTES
  * (the size of the bridge's own bodies, measured by the caller), and the URL
  * carries ?user_id=…&ts=… like the bridge's (it massages timestamps).
  * Prints one line: "count=N seconds=S rate=R" (rate in events/s).  Exits 1
