@@ -99,7 +99,8 @@ typedef struct {
   guint idle_id;
 } PpAuth;
 
-typedef struct {
+/* The login: the plugin's own state behind the SDK's opaque PaLogin. */
+struct PaLogin {
   PaHost *host;
   const PaHostApi *api;
   char *data_dir;
@@ -130,14 +131,16 @@ typedef struct {
   GQueue requests;        /* PpRequest, head shown */
   guint next_request;
   GList *auths;           /* PpAuth */
-} PpLogin;
+};
 
-static PpLogin *pp_self;        /* the one login of this process */
+static PaLogin *pp_self;        /* the one login of this process */
 static int pp_signal_handle;    /* owner of our libpurple signal handlers */
 static gboolean pp_core_started; /* libpurple cannot be initialized twice */
+static PaHost *pp_host;          /* from init to shutdown */
+static const PaHostApi *pp_api;
 
-static void pp_show_next_request (PpLogin *login);
-static void pp_join_rooms (PpLogin *login);
+static void pp_show_next_request (PaLogin *login);
+static void pp_join_rooms (PaLogin *login);
 
 /* ------------------------------------------------------------ helpers */
 
@@ -151,10 +154,10 @@ pp_c_strdup (const char *s)
   return p;
 }
 
-static void pp_log (PpLogin *login, PaLogLevel level, const char *fmt, ...) G_GNUC_PRINTF (3, 4);
+static void pp_log (PaLogin *login, PaLogLevel level, const char *fmt, ...) G_GNUC_PRINTF (3, 4);
 
 static void
-pp_log (PpLogin *login, PaLogLevel level, const char *fmt, ...)
+pp_log (PaLogin *login, PaLogLevel level, const char *fmt, ...)
 {
   va_list ap;
   va_start (ap, fmt);
@@ -170,9 +173,89 @@ pp_now_ms (void)
 }
 
 static void
-pp_fail_op (PpLogin *login, guint64 op_id, const char *error)
+pp_op_fail (PaLogin *login, guint64 op_id, PaResultCode code, const char *error)
 {
-  login->api->op_result (login->host, op_id, false, NULL, error);
+  PaOpResult r = {
+    .struct_size = sizeof (PaOpResult),
+    .code = code,
+    .error = error,
+  };
+  login->api->op_result (login->host, op_id, &r);
+}
+
+/* `legacy_id` (or NULL) is what the operation created, `ts_ms` its time on
+ * the network (0: unknown). */
+static void
+pp_op_ok (PaLogin *login, guint64 op_id, const char *legacy_id, gint64 ts_ms)
+{
+  PaOpResult r = {
+    .struct_size = sizeof (PaOpResult),
+    .code = PA_RESULT_OK,
+    .legacy_id = legacy_id,
+    .legacy_ts_ms = ts_ms,
+  };
+  login->api->op_result (login->host, op_id, &r);
+}
+
+/* The result code of a prpl's negative errno (serv_send_im & co.). */
+static PaResultCode
+pp_result_for_errno (int e)
+{
+  switch (e)
+    {
+    case ENOTCONN:
+      return PA_RESULT_NOT_CONNECTED;
+    case E2BIG:
+    case EMSGSIZE:
+    case EFBIG:
+      return PA_RESULT_TOO_LARGE;
+    case ENOTSUP:
+#if EOPNOTSUPP != ENOTSUP
+    case EOPNOTSUPP:
+#endif
+    case ENOSYS:
+      return PA_RESULT_UNSUPPORTED;
+    case ENOENT:
+    case ENXIO:
+      return PA_RESULT_NOT_FOUND;
+    case EPERM:
+    case EACCES:
+      return PA_RESULT_FORBIDDEN;
+    case EAGAIN:
+    case EINTR:
+    case ETIMEDOUT:
+    case ENETDOWN:
+    case ENETUNREACH:
+    case EHOSTUNREACH:
+    case ECONNRESET:
+    case ECONNREFUSED:
+    case ENOBUFS:
+      return PA_RESULT_TEMPORARY;
+    default:
+      return PA_RESULT_PERMANENT;
+    }
+}
+
+/* The result code of a GError raised in this plugin (G_IO_ERROR codes). */
+static PaResultCode
+pp_result_for_error (const GError *error)
+{
+  if (error == NULL || error->domain != G_IO_ERROR)
+    return PA_RESULT_PERMANENT;
+  switch (error->code)
+    {
+    case G_IO_ERROR_NOT_CONNECTED:
+      return PA_RESULT_NOT_CONNECTED;
+    case G_IO_ERROR_NOT_SUPPORTED:
+      return PA_RESULT_UNSUPPORTED;
+    case G_IO_ERROR_NOT_FOUND:
+    case G_IO_ERROR_INVALID_ARGUMENT:
+      return PA_RESULT_NOT_FOUND;
+    case G_IO_ERROR_MESSAGE_TOO_LARGE:
+      return PA_RESULT_TOO_LARGE;
+    default:
+      return PA_RESULT_PERMANENT;
+    }
 }
 
 static guint64 *
@@ -258,7 +341,7 @@ pp_write_private (const char *path, const void *data, gsize len, GError **error)
 }
 
 static gboolean
-pp_save_session (PpLogin *login, const PpSession *s, GError **error)
+pp_save_session (PaLogin *login, const PpSession *s, GError **error)
 {
   g_autoptr (json_t) opts = json_object ();
   GHashTableIter it;
@@ -345,7 +428,7 @@ pp_load_session (const char *data_dir, GError **error)
 }
 
 static void
-pp_forget_session (PpLogin *login)
+pp_forget_session (PaLogin *login)
 {
   g_autofree char *path = g_build_filename (login->data_dir, PP_SESSION_FILE, NULL);
   if (g_unlink (path) != 0 && errno != ENOENT)
@@ -361,7 +444,7 @@ pp_prpl_info (const char *protocol)
 }
 
 static PurpleConnection *
-pp_gc (PpLogin *login)
+pp_gc (PaLogin *login)
 {
   if (login->account == NULL || !purple_account_is_connected (login->account))
     return NULL;
@@ -369,7 +452,7 @@ pp_gc (PpLogin *login)
 }
 
 static gboolean
-pp_is_jabber (PpLogin *login)
+pp_is_jabber (PaLogin *login)
 {
   return login->account != NULL
          && g_strcmp0 (purple_account_get_protocol_id (login->account), "prpl-jabber") == 0;
@@ -377,16 +460,27 @@ pp_is_jabber (PpLogin *login)
 
 /* A legacy id for `name` as the account's prpl writes it. */
 static char *
-pp_norm (PpLogin *login, const char *name)
+pp_norm (PaLogin *login, const char *name)
 {
   const char *n = purple_normalize (login->account, name);
   return g_strdup (n != NULL ? n : name);
 }
 
+/* `name` normalized by the account's prpl, or NULL when the prpl says it is
+ * not a valid name (or it is empty or overlong). */
+static char *
+pp_valid_norm (PaLogin *login, const char *name)
+{
+  if (name == NULL || *name == '\0' || strlen (name) > PP_MAX_FIELD)
+    return NULL;
+  const char *n = purple_normalize (login->account, name);
+  return n != NULL && *n != '\0' ? g_strdup (n) : NULL;
+}
+
 /* The member id of `nick` in a chat: XMPP occupants are room@service/nick
  * (what a private message from the room uses); elsewhere nicks are global. */
 static char *
-pp_member_id (PpLogin *login, PurpleConversation *conv, const char *nick)
+pp_member_id (PaLogin *login, PurpleConversation *conv, const char *nick)
 {
   PurpleConvChat *chat = PURPLE_CONV_CHAT (conv);
   const char *me = purple_conv_chat_get_nick (chat);
@@ -402,7 +496,7 @@ pp_member_id (PpLogin *login, PurpleConversation *conv, const char *nick)
 }
 
 static char *
-pp_chat_id (PpLogin *login, PurpleConversation *conv)
+pp_chat_id (PaLogin *login, PurpleConversation *conv)
 {
   return pp_norm (login, purple_conversation_get_name (conv));
 }
@@ -457,7 +551,7 @@ static PurpleEventLoopUiOps pp_loop_ops = {
 /* ------------------------------------------------------------ emitting */
 
 static void
-pp_emit_contact (PpLogin *login, PurpleBuddy *buddy)
+pp_emit_contact (PaLogin *login, PurpleBuddy *buddy)
 {
   if (login->quitting || buddy == NULL || purple_buddy_get_account (buddy) != login->account)
     return;
@@ -488,31 +582,48 @@ pp_emit_contact (PpLogin *login, PurpleBuddy *buddy)
 }
 
 static void
-pp_emit_presence (PpLogin *login, PurpleBuddy *buddy)
+pp_emit_presence (PaLogin *login, PurpleBuddy *buddy)
 {
   if (login->quitting || buddy == NULL || purple_buddy_get_account (buddy) != login->account)
     return;
   PurplePresence *pres = purple_buddy_get_presence (buddy);
-  const char *state = "offline";
+  PaPresence state = PA_PRESENCE_OFFLINE;
+  g_autofree char *text = NULL;
   if (pres != NULL && purple_presence_is_online (pres))
-    state = purple_presence_is_available (pres) ? "online" : "unavailable";
+    {
+      state = purple_presence_is_available (pres) ? PA_PRESENCE_ONLINE
+                                                  : PA_PRESENCE_UNAVAILABLE;
+      /* The status message ("at lunch"): prpls keep it as markup. */
+      PurpleStatus *status = purple_presence_get_active_status (pres);
+      const char *msg = status != NULL ? purple_status_get_attr_string (status, "message") : NULL;
+      if (msg != NULL && *msg != '\0')
+        {
+          text = purple_markup_strip_html (msg);
+          g_strstrip (text);
+          if (*text == '\0')
+            g_clear_pointer (&text, g_free);
+        }
+    }
   g_autofree char *id = pp_norm (login, purple_buddy_get_name (buddy));
   /* libpurple reports each resource's change: tell only real changes. */
-  if (g_strcmp0 (g_hash_table_lookup (login->presence, id), state) == 0)
+  g_autofree char *told
+      = g_strdup_printf ("%d\1%s", (int) state, text != NULL ? text : "");
+  if (g_strcmp0 (g_hash_table_lookup (login->presence, id), told) == 0)
     return;
-  g_hash_table_insert (login->presence, g_strdup (id), (gpointer) state);
+  g_hash_table_insert (login->presence, g_strdup (id), g_steal_pointer (&told));
   PaEvent ev = {
     .struct_size = sizeof (PaEvent),
     .type = PA_EV_PRESENCE,
     .sender_id = id,
     .timestamp_ms = pp_now_ms (),
     .presence = state,
+    .status_text = text,
   };
   login->api->emit (login->host, &ev);
 }
 
 static void
-pp_fill_member (PpLogin *login, PaMember *m, char *id, const char *name)
+pp_fill_member (PaLogin *login, PaMember *m, char *id, const char *name)
 {
   memset (m, 0, sizeof *m);
   m->struct_size = sizeof (PaMember);
@@ -545,7 +656,7 @@ static const PaChatFeatures pp_group_features = {
 
 /* Emits CHAT_INFO for a conversation (a complete member list for chats). */
 static void
-pp_emit_chat_info (PpLogin *login, PurpleConversation *conv)
+pp_emit_chat_info (PaLogin *login, PurpleConversation *conv)
 {
   if (login->quitting)
     return;
@@ -605,7 +716,7 @@ pp_emit_chat_info (PpLogin *login, PurpleConversation *conv)
 static gboolean
 pp_flush_dirty (gpointer data)
 {
-  PpLogin *login = data;
+  PaLogin *login = data;
   login->dirty_id = 0;
   GHashTableIter it;
   gpointer k;
@@ -623,7 +734,7 @@ pp_flush_dirty (gpointer data)
 
 /* Members change in bursts (a join lists everyone): coalesce them. */
 static void
-pp_mark_dirty (PpLogin *login, PurpleConversation *conv)
+pp_mark_dirty (PaLogin *login, PurpleConversation *conv)
 {
   if (login->quitting || purple_conversation_get_account (conv) != login->account)
     return;
@@ -634,7 +745,7 @@ pp_mark_dirty (PpLogin *login, PurpleConversation *conv)
 
 /* A stable id for a message: see the top of this file. */
 static char *
-pp_message_id (PpLogin *login, const char *chat_id, const char *sender, gint64 ts_s,
+pp_message_id (PaLogin *login, const char *chat_id, const char *sender, gint64 ts_s,
                const char *text)
 {
   g_autofree char *key = g_strdup_printf ("%s\1%s\1%" G_GINT64_FORMAT "\1%s", chat_id, sender,
@@ -662,8 +773,9 @@ pp_kind_for_mime (const char *mime)
   return PA_MSG_FILE;
 }
 
-static void
-pp_emit_message (PpLogin *login, PurpleConversation *conv, const char *chat_id,
+/* Returns emit()'s answer: 0 when the host refused the event. */
+static guint64
+pp_emit_message (PaLogin *login, PurpleConversation *conv, const char *chat_id,
                  const char *sender, const char *sender_name, gint64 ts_ms, gint64 ts_s,
                  const PaContent *content, const char *key_text)
 {
@@ -683,7 +795,7 @@ pp_emit_message (PpLogin *login, PurpleConversation *conv, const char *chat_id,
     .content = content,
     .contact = sender_name != NULL ? &contact : NULL,
   };
-  login->api->emit (login->host, &ev);
+  return login->api->emit (login->host, &ev);
 }
 
 /* ------------------------------------------------------------ conversations */
@@ -692,7 +804,7 @@ static void
 pp_write_conv (PurpleConversation *conv, const char *who, const char *alias, const char *message,
                PurpleMessageFlags flags, time_t mtime)
 {
-  PpLogin *login = pp_self;
+  PaLogin *login = pp_self;
   if (login == NULL || login->quitting || purple_conversation_get_account (conv) != login->account
       || message == NULL)
     return;
@@ -783,7 +895,7 @@ pp_chat_update_user (PurpleConversation *conv, const char *user)
 static void
 pp_destroy_conversation (PurpleConversation *conv)
 {
-  PpLogin *login = pp_self;
+  PaLogin *login = pp_self;
   if (login == NULL)
     return;
   g_hash_table_remove (login->dirty, purple_conversation_get_name (conv));
@@ -810,7 +922,7 @@ pp_field_id (const char *prefix, const char *name)
 }
 
 static void
-pp_ask_protocol (PpLogin *login, const char *instructions)
+pp_ask_protocol (PaLogin *login, const char *instructions)
 {
   g_autoptr (GPtrArray) ids = g_ptr_array_new ();
   GString *help = g_string_new (instructions);
@@ -846,7 +958,7 @@ pp_ask_protocol (PpLogin *login, const char *instructions)
 
 /* The second step: the chosen prpl's user name parts and options. */
 static void
-pp_ask_account (PpLogin *login, const char *instructions)
+pp_ask_account (PaLogin *login, const char *instructions)
 {
   PurplePlugin *prpl = purple_find_prpl (login->chosen_protocol);
   PurplePluginProtocolInfo *info = pp_prpl_info (login->chosen_protocol);
@@ -977,7 +1089,7 @@ pp_parse_bool (const char *v, gboolean *out)
 
 /* Applies a session's password and options to the account. */
 static gboolean
-pp_apply_options (PpLogin *login, PurpleAccount *account, const PpSession *s, GError **error)
+pp_apply_options (PaLogin *login, PurpleAccount *account, const PpSession *s, GError **error)
 {
   PurplePluginProtocolInfo *info = pp_prpl_info (s->protocol);
   if (info == NULL)
@@ -1035,7 +1147,7 @@ pp_apply_options (PpLogin *login, PurpleAccount *account, const PpSession *s, GE
 
 /* Creates (or finds) the one account for a session and connects it. */
 static gboolean
-pp_start_account (PpLogin *login, const PpSession *s, GError **error)
+pp_start_account (PaLogin *login, const PpSession *s, GError **error)
 {
   PurpleAccount *account = purple_accounts_find (s->username, s->protocol);
   /* One account per worker: any other one is a leftover of an earlier login. */
@@ -1075,7 +1187,7 @@ pp_start_account (PpLogin *login, const PpSession *s, GError **error)
 }
 
 static void
-pp_begin_attempt (PpLogin *login, PpSession *attempt)
+pp_begin_attempt (PaLogin *login, PpSession *attempt)
 {
   g_clear_handle_id (&login->reconnect_id, g_source_remove);
   if (login->account != NULL && !purple_account_is_disconnected (login->account))
@@ -1092,7 +1204,7 @@ pp_begin_attempt (PpLogin *login, PpSession *attempt)
 }
 
 static void
-pp_submit_account (PpLogin *login, const char *const *ids, const char *const *values, size_t n)
+pp_submit_account (PaLogin *login, const char *const *ids, const char *const *values, size_t n)
 {
   PurplePluginProtocolInfo *info = pp_prpl_info (login->chosen_protocol);
   if (info == NULL)
@@ -1168,7 +1280,7 @@ pp_submit_account (PpLogin *login, const char *const *ids, const char *const *va
 static gboolean
 pp_on_reconnect (gpointer data)
 {
-  PpLogin *login = data;
+  PaLogin *login = data;
   login->reconnect_id = 0;
   if (!login->want_online || login->session == NULL)
     return G_SOURCE_REMOVE;
@@ -1185,7 +1297,7 @@ pp_on_reconnect (gpointer data)
 }
 
 static void
-pp_schedule_reconnect (PpLogin *login, const char *why)
+pp_schedule_reconnect (PaLogin *login, const char *why)
 {
   g_clear_handle_id (&login->reconnect_id, g_source_remove);
   g_autofree char *msg = g_strdup_printf ("Disconnected (%s); retrying in %u s", why,
@@ -1208,7 +1320,7 @@ pp_auth_error (PurpleConnectionError e)
 static gboolean
 pp_after_disconnect (gpointer data)
 {
-  PpLogin *login = data;
+  PaLogin *login = data;
   login->disconnect_idle_id = 0;
   const char *why = login->last_error_text != NULL ? login->last_error_text : "connection lost";
   if (login->attempt != NULL)
@@ -1243,7 +1355,7 @@ static void
 pp_report_disconnect_reason (PurpleConnection *gc, PurpleConnectionError reason,
                              const char *text)
 {
-  PpLogin *login = pp_self;
+  PaLogin *login = pp_self;
   if (login == NULL || login->quitting || purple_connection_get_account (gc) != login->account)
     return;
   login->signed_on = FALSE;
@@ -1257,7 +1369,7 @@ pp_report_disconnect_reason (PurpleConnection *gc, PurpleConnectionError reason,
 }
 
 static void
-pp_complete_login (PpLogin *login)
+pp_complete_login (PaLogin *login)
 {
   PurpleConnection *gc = pp_gc (login);
   g_autoptr (GError) err = NULL;
@@ -1285,7 +1397,7 @@ pp_complete_login (PpLogin *login)
 static void
 pp_signed_on (PurpleConnection *gc, gpointer data)
 {
-  PpLogin *login = data;
+  PaLogin *login = data;
   if (login->quitting || purple_connection_get_account (gc) != login->account)
     return;
   login->signed_on = TRUE;
@@ -1308,7 +1420,7 @@ static PurpleConnectionUiOps pp_connection_ops = {
 /* ------------------------------------------------------------ chats */
 
 static gboolean
-pp_join_chat (PpLogin *login, const char *name, GError **error)
+pp_join_chat (PaLogin *login, const char *name, GError **error)
 {
   PurpleConnection *gc = pp_gc (login);
   PurplePluginProtocolInfo *info = gc != NULL ? PURPLE_PLUGIN_PROTOCOL_INFO (
@@ -1338,7 +1450,7 @@ pp_join_chat (PpLogin *login, const char *name, GError **error)
 }
 
 static void
-pp_join_rooms (PpLogin *login)
+pp_join_rooms (PaLogin *login)
 {
   if (login->session == NULL)
     return;
@@ -1367,7 +1479,7 @@ pp_join_rooms (PpLogin *login)
 }
 
 static void
-pp_remember_room (PpLogin *login, const char *chat_id, gboolean keep)
+pp_remember_room (PaLogin *login, const char *chat_id, gboolean keep)
 {
   if (login->session == NULL)
     return;
@@ -1394,7 +1506,7 @@ pp_remember_room (PpLogin *login, const char *chat_id, gboolean keep)
 static void
 pp_chat_joined (PurpleConversation *conv, gpointer data)
 {
-  PpLogin *login = data;
+  PaLogin *login = data;
   if (login->quitting || purple_conversation_get_account (conv) != login->account)
     return;
   g_autofree char *chat_id = pp_chat_id (login, conv);
@@ -1402,7 +1514,7 @@ pp_chat_joined (PurpleConversation *conv, gpointer data)
   if (op != NULL)
     {
       pp_remember_room (login, chat_id, TRUE);
-      login->api->op_result (login->host, *op, true, chat_id, NULL);
+      pp_op_ok (login, *op, chat_id, 0);
       g_hash_table_remove (login->join_ops, chat_id);
     }
   /* An accepted invitation: the room is joined again after a restart. */
@@ -1414,7 +1526,7 @@ pp_chat_joined (PurpleConversation *conv, gpointer data)
 static void
 pp_chat_join_failed (PurpleConnection *gc, GHashTable *components, gpointer data)
 {
-  PpLogin *login = data;
+  PaLogin *login = data;
   if (login->quitting || purple_connection_get_account (gc) != login->account)
     return;
   PurplePluginProtocolInfo *info = PURPLE_PLUGIN_PROTOCOL_INFO (purple_connection_get_prpl (gc));
@@ -1425,7 +1537,7 @@ pp_chat_join_failed (PurpleConnection *gc, GHashTable *components, gpointer data
   guint64 *op = chat_id != NULL ? g_hash_table_lookup (login->join_ops, chat_id) : NULL;
   if (op != NULL)
     {
-      pp_fail_op (login, *op, msg);
+      pp_op_fail (login, *op, PA_RESULT_PERMANENT, msg);
       g_hash_table_remove (login->join_ops, chat_id);
     }
   else
@@ -1443,7 +1555,7 @@ static int
 pp_chat_invited (PurpleAccount *account, const char *inviter, const char *chat,
                  const char *message, GHashTable *components, gpointer data)
 {
-  PpLogin *login = data;
+  PaLogin *login = data;
   if (account != login->account)
     return 0;
   g_autofree char *msg = g_strdup_printf ("%s invites you to the room %s%s%s", inviter, chat,
@@ -1460,7 +1572,7 @@ pp_chat_invited (PurpleAccount *account, const char *inviter, const char *chat,
 static void
 pp_buddy_changed (PurpleBuddy *buddy, gpointer data)
 {
-  PpLogin *login = data;
+  PaLogin *login = data;
   if (login->signed_on)
     pp_emit_contact (login, buddy);
 }
@@ -1475,7 +1587,7 @@ pp_node_aliased (PurpleBlistNode *node, const char *old_alias, gpointer data)
 static void
 pp_buddy_presence (PurpleBuddy *buddy, gpointer data)
 {
-  PpLogin *login = data;
+  PaLogin *login = data;
   if (login->signed_on)
     pp_emit_presence (login, buddy);
 }
@@ -1489,7 +1601,7 @@ pp_buddy_status_changed (PurpleBuddy *buddy, PurpleStatus *old, PurpleStatus *no
 static void
 pp_typing (PurpleAccount *account, const char *name, gboolean typing)
 {
-  PpLogin *login = pp_self;
+  PaLogin *login = pp_self;
   if (login == NULL || login->quitting || account != login->account || name == NULL)
     return;
   g_autofree char *id = pp_norm (login, name);
@@ -1526,7 +1638,7 @@ pp_buddy_typing_stopped (PurpleAccount *account, const char *name, gpointer data
 /* Buddies whose subscription we accept are added back with their nick, so
  * the contact has a name on both sides. */
 static void
-pp_add_buddy (PpLogin *login, const char *who, const char *alias)
+pp_add_buddy (PaLogin *login, const char *who, const char *alias)
 {
   if (purple_find_buddy (login->account, who) != NULL)
     return;
@@ -1539,7 +1651,7 @@ static gboolean
 pp_auth_idle (gpointer data)
 {
   PpAuth *a = data;
-  PpLogin *login = pp_self;
+  PaLogin *login = pp_self;
   a->idle_id = 0;
   if (login != NULL)
     login->auths = g_list_remove (login->auths, a);
@@ -1556,7 +1668,7 @@ pp_request_authorize (PurpleAccount *account, const char *remote_user, const cha
                       PurpleAccountRequestAuthorizationCb authorize_cb,
                       PurpleAccountRequestAuthorizationCb deny_cb, void *user_data)
 {
-  PpLogin *login = pp_self;
+  PaLogin *login = pp_self;
   if (login == NULL || account != login->account)
     return NULL;
   g_autofree char *msg
@@ -1578,7 +1690,7 @@ pp_request_authorize (PurpleAccount *account, const char *remote_user, const cha
 static void
 pp_close_account_request (void *ui_handle)
 {
-  PpLogin *login = pp_self;
+  PaLogin *login = pp_self;
   if (login == NULL || g_list_find (login->auths, ui_handle) == NULL)
     return;
   PpAuth *a = ui_handle;
@@ -1591,7 +1703,7 @@ static void
 pp_request_add (PurpleAccount *account, const char *remote_user, const char *id,
                 const char *alias, const char *message)
 {
-  PpLogin *login = pp_self;
+  PaLogin *login = pp_self;
   if (login != NULL && account == login->account)
     pp_add_buddy (login, remote_user, alias);
 }
@@ -1643,7 +1755,7 @@ pp_join_text (const char *title, const char *primary, const char *secondary)
 }
 
 static PpRequest *
-pp_request_new (PpLogin *login, PurpleRequestType type, const char *title, const char *primary,
+pp_request_new (PaLogin *login, PurpleRequestType type, const char *title, const char *primary,
                 const char *secondary)
 {
   PpRequest *r = g_new0 (PpRequest, 1);
@@ -1655,7 +1767,7 @@ pp_request_new (PpLogin *login, PurpleRequestType type, const char *title, const
 }
 
 static void *
-pp_request_queue (PpLogin *login, PpRequest *r)
+pp_request_queue (PaLogin *login, PpRequest *r)
 {
   if (g_queue_get_length (&login->requests) >= PP_MAX_REQUESTS)
     {
@@ -1672,7 +1784,7 @@ pp_request_queue (PpLogin *login, PpRequest *r)
 }
 
 static void
-pp_show_fields_step (PpLogin *login, PpRequest *r)
+pp_show_fields_step (PaLogin *login, PpRequest *r)
 {
   g_autoptr (GArray) fields = g_array_new (FALSE, TRUE, sizeof (PaField));
   g_autoptr (GPtrArray) keep = g_ptr_array_new_with_free_func (g_free);
@@ -1750,7 +1862,7 @@ pp_show_fields_step (PpLogin *login, PpRequest *r)
 }
 
 static void
-pp_show_next_request (PpLogin *login)
+pp_show_next_request (PaLogin *login)
 {
   PpRequest *r = g_queue_peek_head (&login->requests);
   if (r == NULL || r->shown)
@@ -1805,7 +1917,7 @@ pp_request_input (const char *title, const char *primary, const char *secondary,
                   GCallback cancel_cb, PurpleAccount *account, const char *who,
                   PurpleConversation *conv, void *user_data)
 {
-  PpLogin *login = pp_self;
+  PaLogin *login = pp_self;
   if (login == NULL)
     return NULL;
   PpRequest *r = pp_request_new (login, PURPLE_REQUEST_INPUT, title, primary, secondary);
@@ -1822,7 +1934,7 @@ pp_request_choice (const char *title, const char *primary, const char *secondary
                    const char *cancel_text, GCallback cancel_cb, PurpleAccount *account,
                    const char *who, PurpleConversation *conv, void *user_data, va_list choices)
 {
-  PpLogin *login = pp_self;
+  PaLogin *login = pp_self;
   if (login == NULL)
     return NULL;
   PpRequest *r = pp_request_new (login, PURPLE_REQUEST_CHOICE, title, primary, secondary);
@@ -1847,7 +1959,7 @@ pp_request_action (const char *title, const char *primary, const char *secondary
                    PurpleConversation *conv, void *user_data, size_t action_count,
                    va_list actions)
 {
-  PpLogin *login = pp_self;
+  PaLogin *login = pp_self;
   if (login == NULL)
     return NULL;
   PpRequest *r = pp_request_new (login, PURPLE_REQUEST_ACTION, title, primary, secondary);
@@ -1886,7 +1998,7 @@ pp_request_fields (const char *title, const char *primary, const char *secondary
                    const char *cancel_text, GCallback cancel_cb, PurpleAccount *account,
                    const char *who, PurpleConversation *conv, void *user_data)
 {
-  PpLogin *login = pp_self;
+  PaLogin *login = pp_self;
   if (login == NULL)
     return NULL;
   PpRequest *r = pp_request_new (login, PURPLE_REQUEST_FIELDS, title, primary, secondary);
@@ -1944,7 +2056,7 @@ pp_request_file (const char *title, const char *filename, gboolean savedialog, G
                  GCallback cancel_cb, PurpleAccount *account, const char *who,
                  PurpleConversation *conv, void *user_data)
 {
-  PpLogin *login = pp_self;
+  PaLogin *login = pp_self;
   if (login == NULL)
     return NULL;
   g_autofree char *msg
@@ -1963,7 +2075,7 @@ pp_request_file (const char *title, const char *filename, gboolean savedialog, G
 static void
 pp_close_request (PurpleRequestType type, void *ui_handle)
 {
-  PpLogin *login = pp_self;
+  PaLogin *login = pp_self;
   if (login == NULL || ui_handle == NULL)
     return;
   GList *link = g_queue_find (&login->requests, ui_handle);
@@ -2037,7 +2149,7 @@ pp_set_field (PurpleRequestField *f, const char *v)
 
 /* The agent answered request `r` (values NULL: cancelled). */
 static void
-pp_answer_request (PpLogin *login, PpRequest *r, const char *const *ids,
+pp_answer_request (PaLogin *login, PpRequest *r, const char *const *ids,
                    const char *const *values, size_t n)
 {
   PurpleRequestType type = r->type;
@@ -2116,7 +2228,7 @@ pp_answer_request (PpLogin *login, PpRequest *r, const char *const *ids,
 }
 
 static PpRequest *
-pp_find_request (PpLogin *login, const char *step_id)
+pp_find_request (PaLogin *login, const char *step_id)
 {
   for (GList *l = login->requests.head; l != NULL; l = l->next)
     {
@@ -2133,7 +2245,7 @@ static void *
 pp_notify_message (PurpleNotifyMsgType type, const char *title, const char *primary,
                    const char *secondary)
 {
-  PpLogin *login = pp_self;
+  PaLogin *login = pp_self;
   if (login != NULL && !login->quitting)
     {
       g_autofree char *text = pp_join_text (title, primary, secondary);
@@ -2146,7 +2258,7 @@ static void *
 pp_notify_formatted (const char *title, const char *primary, const char *secondary,
                      const char *text)
 {
-  PpLogin *login = pp_self;
+  PaLogin *login = pp_self;
   if (login != NULL && !login->quitting)
     {
       g_autofree char *head = pp_join_text (title, primary, secondary);
@@ -2161,7 +2273,7 @@ static void *
 pp_notify_email (PurpleConnection *gc, const char *subject, const char *from, const char *to,
                  const char *url)
 {
-  PpLogin *login = pp_self;
+  PaLogin *login = pp_self;
   if (login != NULL && !login->quitting)
     {
       g_autofree char *msg = g_strdup_printf ("New mail from %s: %s", from != NULL ? from : "?",
@@ -2174,7 +2286,7 @@ pp_notify_email (PurpleConnection *gc, const char *subject, const char *from, co
 static void *
 pp_notify_uri (const char *uri)
 {
-  PpLogin *login = pp_self;
+  PaLogin *login = pp_self;
   if (login != NULL && !login->quitting && uri != NULL)
     login->api->notice (login->host, uri);
   return NULL;
@@ -2194,7 +2306,7 @@ static PurpleNotifyUiOps pp_notify_ops = {
  * it, alone in a directory (files/out-XXXXXX) removed when the transfer
  * ends.  Falls back to the download itself. */
 static char *
-pp_send_path (PpLogin *login, const PaContent *content)
+pp_send_path (PaLogin *login, const PaContent *content)
 {
   const char *shown = content->media_name != NULL ? content->media_name : content->text;
   g_autofree char *base = shown != NULL ? g_path_get_basename (shown) : NULL;
@@ -2216,7 +2328,7 @@ pp_send_path (PpLogin *login, const PaContent *content)
 
 /* Removes what pp_send_path made for `path`. */
 static void
-pp_send_path_done (PpLogin *login, const char *path)
+pp_send_path_done (PaLogin *login, const char *path)
 {
   g_autofree char *dir = g_path_get_dirname (path);
   g_autofree char *parent = g_path_get_dirname (dir);
@@ -2246,10 +2358,20 @@ pp_file_recv_accept (gpointer data)
 static void
 pp_file_recv_request (PurpleXfer *xfer, gpointer data)
 {
-  PpLogin *login = data;
+  PaLogin *login = data;
   if (purple_xfer_get_account (xfer) != login->account)
     return;
-  if (purple_xfer_get_size (xfer) > PP_MAX_RECV_FILE)
+  gint64 budget = login->api->budget_left (login->host);
+  goffset size = purple_xfer_get_size (xfer);
+  if (budget >= 0 && size > budget)
+    {
+      g_autofree char *msg = g_strdup_printf (
+          "%s offers the file %s (%" G_GOFFSET_FORMAT " bytes): more than this login's data "
+          "budget has left.",
+          purple_xfer_get_remote_user (xfer), purple_xfer_get_filename (xfer), size);
+      login->api->notice (login->host, msg);
+    }
+  if ((gsize) size > PP_MAX_RECV_FILE || (budget >= 0 && size > budget))
     return; /* libpurple asks the agent (request_action) */
   g_autofree char *dir = g_build_filename (login->data_dir, "files", NULL);
   g_mkdir_with_parents (dir, 0700);
@@ -2272,7 +2394,7 @@ static gboolean
 pp_file_recv_emit (gpointer data)
 {
   PurpleXfer *xfer = data;
-  PpLogin *login = pp_self;
+  PaLogin *login = pp_self;
   const char *path = purple_xfer_get_local_filename (xfer);
   if (login == NULL || login->quitting || path == NULL)
     {
@@ -2295,7 +2417,11 @@ pp_file_recv_emit (gpointer data)
   if (conv == NULL)
     conv = purple_conversation_new (PURPLE_CONV_TYPE_IM, login->account, chat_id);
   gint64 now = pp_now_ms ();
-  pp_emit_message (login, conv, chat_id, chat_id, NULL, now, now / 1000, &content, path);
+  /* Once emitted, the file is the host's (it deletes it after the upload);
+   * a refused event leaves it ours to remove. */
+  if (pp_emit_message (login, conv, chat_id, chat_id, NULL, now, now / 1000, &content, path)
+      == 0)
+    g_unlink (path);
   purple_xfer_unref (xfer);
   return G_SOURCE_REMOVE;
 }
@@ -2303,7 +2429,7 @@ pp_file_recv_emit (gpointer data)
 static void
 pp_file_recv_complete (PurpleXfer *xfer, gpointer data)
 {
-  PpLogin *login = data;
+  PaLogin *login = data;
   if (purple_xfer_get_account (xfer) != login->account || login->quitting
       || purple_xfer_get_local_filename (xfer) == NULL)
     return;
@@ -2314,7 +2440,7 @@ pp_file_recv_complete (PurpleXfer *xfer, gpointer data)
 static void
 pp_file_send_done (PurpleXfer *xfer, gboolean ok)
 {
-  PpLogin *login = pp_self;
+  PaLogin *login = pp_self;
   if (login == NULL || purple_xfer_get_local_filename (xfer) == NULL)
     return;
   const char *path = purple_xfer_get_local_filename (xfer);
@@ -2323,12 +2449,15 @@ pp_file_send_done (PurpleXfer *xfer, gboolean ok)
     return;
   if (ok)
     {
+      gint64 now = pp_now_ms ();
       g_autofree char *id = pp_message_id (login, purple_xfer_get_remote_user (xfer),
-                                           login->self_id, pp_now_ms () / 1000, path);
-      login->api->op_result (login->host, *op, true, id, NULL);
+                                           login->self_id, now / 1000, path);
+      pp_op_ok (login, *op, id, now);
     }
+  else if (purple_xfer_get_status (xfer) == PURPLE_XFER_STATUS_CANCEL_REMOTE)
+    pp_op_fail (login, *op, PA_RESULT_PERMANENT, "The contact declined or cancelled the file");
   else
-    pp_fail_op (login, *op, "The file transfer was cancelled or failed");
+    pp_op_fail (login, *op, PA_RESULT_PERMANENT, "The file transfer was cancelled or failed");
   pp_send_path_done (login, path);
   g_hash_table_remove (login->send_ops, path);
 }
@@ -2362,7 +2491,7 @@ static PurpleCoreUiOps pp_core_ops = {
 };
 
 static void
-pp_connect_signals (PpLogin *login)
+pp_connect_signals (PaLogin *login)
 {
   struct {
     void *instance;
@@ -2400,7 +2529,7 @@ pp_connect_signals (PpLogin *login)
 }
 
 static gboolean
-pp_core_init (PpLogin *login, GError **error)
+pp_core_init (PaHost *host, const PaHostApi *api, const char *user_dir, GError **error)
 {
   if (pp_core_started)
     {
@@ -2412,7 +2541,7 @@ pp_core_init (PpLogin *login, GError **error)
   /* libpurple starts GStreamer for voice and video, which Passerelle does not
    * bridge; its plugin registry alone maps ~60 MB (Vulkan, LLVM).  Give it no
    * plugins and a registry of its own. */
-  g_autofree char *gst_registry = g_build_filename (login->user_dir, "gst-registry.bin", NULL);
+  g_autofree char *gst_registry = g_build_filename (user_dir, "gst-registry.bin", NULL);
   g_setenv ("GST_PLUGIN_SYSTEM_PATH_1_0", "", FALSE);
   g_setenv ("GST_PLUGIN_PATH_1_0", "", FALSE);
   g_setenv ("GST_REGISTRY_1_0", gst_registry, FALSE);
@@ -2422,10 +2551,13 @@ pp_core_init (PpLogin *login, GError **error)
   Dl_info dli;
   if (dladdr ((void *) purple_core_init, &dli) == 0 || dli.dli_fname == NULL
       || dlopen (dli.dli_fname, RTLD_NOW | RTLD_GLOBAL | RTLD_NOLOAD) == NULL)
-    pp_log (login, PA_LOG_WARNING, "cannot make libpurple global: %s", dlerror ());
+    {
+      g_autofree char *msg = g_strdup_printf ("cannot make libpurple global: %s", dlerror ());
+      api->log (host, PA_LOG_WARNING, msg);
+    }
   /* libpurple's DNS resolver forks helpers; nobody waits for them. */
   signal (SIGCHLD, SIG_IGN);
-  purple_util_set_user_dir (login->user_dir);
+  purple_util_set_user_dir (user_dir);
   purple_debug_set_enabled (g_getenv ("PA_PURPLE_DEBUG") != NULL);
   purple_core_set_ui_ops (&pp_core_ops);
   purple_eventloop_set_ui_ops (&pp_loop_ops);
@@ -2442,14 +2574,13 @@ pp_core_init (PpLogin *login, GError **error)
   purple_prefs_set_bool ("/purple/logging/log_chats", FALSE);
   purple_prefs_set_bool ("/purple/logging/log_system", FALSE);
   purple_savedstatus_activate (purple_savedstatus_new (NULL, PURPLE_STATUS_AVAILABLE));
-  pp_connect_signals (login);
   return TRUE;
 }
 
 /* ------------------------------------------------------------ lifecycle */
 
 static void
-pp_login_destroy (PpLogin *login)
+pp_login_destroy (PaLogin *login)
 {
   pp_session_free (login->session);
   pp_session_free (login->attempt);
@@ -2470,21 +2601,63 @@ pp_login_destroy (PpLogin *login)
   g_free (login);
 }
 
-static PaLogin *
-pp_login_new (PaHost *host, const PaHostApi *api, bool saved, char **error)
+/* Starts libpurple, once per process: its user directory in the data dir. */
+static bool
+pp_init (PaHost *host, const PaHostApi *api, char **error)
 {
   if (api == NULL || !PA_HAS_MEMBER (api, PaHostApi, op_contact))
     {
       *error = pp_c_strdup ("the host API table is too old for the purple plugin");
-      return NULL;
+      return false;
     }
   const char *dir = api->data_dir (host);
   if (dir == NULL)
     {
       *error = pp_c_strdup ("the host gave no data directory");
+      return false;
+    }
+  g_autofree char *user_dir = g_build_filename (dir, "purple", NULL);
+  g_autoptr (GError) err = NULL;
+  if (g_mkdir_with_parents (user_dir, 0700) != 0 || g_chmod (user_dir, 0700) != 0)
+    g_set_error (&err, G_IO_ERROR, g_io_error_from_errno (errno), "cannot create %s: %s",
+                 user_dir, g_strerror (errno));
+  if (err != NULL || !pp_core_init (host, api, user_dir, &err))
+    {
+      *error = pp_c_strdup (err->message);
+      return false;
+    }
+  pp_host = host;
+  pp_api = api;
+  return true;
+}
+
+/* libpurple is not quit: purple_core_quit() crashes destroying IRC chat
+ * conversations (2.14), and the process exits right after.  What must
+ * survive is on disk already. */
+static void
+pp_shutdown (PaHost *host)
+{
+  pp_host = NULL;
+  pp_api = NULL;
+}
+
+static PaLogin *
+pp_login_new (PaHost *host, bool saved, char **error)
+{
+  const PaHostApi *api = pp_api;
+  if (api == NULL || host != pp_host)
+    {
+      *error = pp_c_strdup ("the purple network was not initialized");
       return NULL;
     }
-  PpLogin *login = g_new0 (PpLogin, 1);
+  if (pp_self != NULL)
+    {
+      *error = pp_c_strdup ("libpurple is already running in this process (one login per "
+                            "worker)");
+      return NULL;
+    }
+  const char *dir = api->data_dir (host);
+  PaLogin *login = g_new0 (PaLogin, 1);
   login->host = host;
   login->api = api;
   login->data_dir = g_strdup (dir);
@@ -2498,18 +2671,10 @@ pp_login_new (PaHost *host, const PaHostApi *api, bool saved, char **error)
   login->send_ops = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   login->typing = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   login->invited = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
-  login->presence = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  login->presence = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   g_queue_init (&login->requests);
   g_autoptr (GError) err = NULL;
-  if (g_mkdir_with_parents (login->user_dir, 0700) != 0 || g_chmod (login->user_dir, 0700) != 0)
-    g_set_error (&err, G_IO_ERROR, g_io_error_from_errno (errno), "cannot create %s: %s",
-                 login->user_dir, g_strerror (errno));
-  if (err != NULL || !pp_core_init (login, &err))
-    {
-      *error = pp_c_strdup (err->message);
-      pp_login_destroy (login);
-      return NULL;
-    }
+  pp_connect_signals (login);
   pp_self = login;
   if (saved)
     {
@@ -2533,9 +2698,8 @@ pp_login_new (PaHost *host, const PaHostApi *api, bool saved, char **error)
 }
 
 static void
-pp_login_free (PaLogin *pl)
+pp_login_free (PaLogin *login)
 {
-  PpLogin *login = pl;
   if (login == NULL)
     return;
   login->quitting = TRUE;
@@ -2565,18 +2729,16 @@ pp_login_free (PaLogin *pl)
 }
 
 static void
-pp_login_start (PaLogin *pl, const char *flow_id)
+pp_login_start (PaLogin *login, const char *flow_id)
 {
-  PpLogin *login = pl;
   g_clear_pointer (&login->chosen_protocol, g_free);
   pp_ask_protocol (login, "Choose the protocol of your account:");
 }
 
 static void
-pp_login_submit (PaLogin *pl, const char *step_id, const char *const *ids,
+pp_login_submit (PaLogin *login, const char *step_id, const char *const *ids,
                  const char *const *values, size_t n)
 {
-  PpLogin *login = pl;
   if (g_strcmp0 (step_id, "protocol") == 0)
     {
       const char *proto = NULL;
@@ -2608,9 +2770,8 @@ pp_login_submit (PaLogin *pl, const char *step_id, const char *const *ids,
 }
 
 static void
-pp_login_cancel (PaLogin *pl)
+pp_login_cancel (PaLogin *login)
 {
-  PpLogin *login = pl;
   PpRequest *r = g_queue_peek_head (&login->requests);
   if (r != NULL && r->shown)
     {
@@ -2631,9 +2792,8 @@ pp_login_cancel (PaLogin *pl)
 }
 
 static void
-pp_connect (PaLogin *pl)
+pp_connect (PaLogin *login)
 {
-  PpLogin *login = pl;
   if (login->session == NULL)
     {
       login->api->login_state (login->host, PA_STATE_LOGGED_OUT, "Not logged in");
@@ -2650,9 +2810,8 @@ pp_connect (PaLogin *pl)
 }
 
 static void
-pp_disconnect (PaLogin *pl)
+pp_disconnect (PaLogin *login)
 {
-  PpLogin *login = pl;
   login->want_online = FALSE;
   g_clear_handle_id (&login->reconnect_id, g_source_remove);
   if (login->account != NULL)
@@ -2660,9 +2819,8 @@ pp_disconnect (PaLogin *pl)
 }
 
 static void
-pp_logout (PaLogin *pl, uint64_t op_id)
+pp_logout (PaLogin *login, uint64_t op_id)
 {
-  PpLogin *login = pl;
   login->want_online = FALSE;
   g_clear_handle_id (&login->reconnect_id, g_source_remove);
   g_clear_pointer (&login->attempt, pp_session_free);
@@ -2685,13 +2843,13 @@ pp_logout (PaLogin *pl, uint64_t op_id)
     }
   pp_forget_session (login);
   login->api->login_state (login->host, PA_STATE_LOGGED_OUT, NULL);
-  login->api->op_result (login->host, op_id, true, NULL, NULL);
+  pp_op_ok (login, op_id, NULL, 0);
 }
 
 /* ------------------------------------------------------------ operations */
 
 static PurpleConversation *
-pp_find_chat (PpLogin *login, const char *chat_id)
+pp_find_chat (PaLogin *login, const char *chat_id)
 {
   PurpleConversation *conv
       = purple_find_conversation_with_account (PURPLE_CONV_TYPE_CHAT, chat_id, login->account);
@@ -2701,47 +2859,54 @@ pp_find_chat (PpLogin *login, const char *chat_id)
 }
 
 static gboolean
-pp_check_online (PpLogin *login, guint64 op_id)
+pp_check_online (PaLogin *login, guint64 op_id)
 {
   if (pp_gc (login) != NULL && login->signed_on)
     return TRUE;
-  pp_fail_op (login, op_id, "Not connected to the network");
+  pp_op_fail (login, op_id, PA_RESULT_NOT_CONNECTED, "Not connected to the network");
   return FALSE;
 }
 
 static void
-pp_send_file (PpLogin *login, guint64 op_id, const char *chat_id, const PaContent *content)
+pp_send_file (PaLogin *login, guint64 op_id, const char *chat_id, const PaContent *content)
 {
   PurpleConnection *gc = pp_gc (login);
   PurplePluginProtocolInfo *info = PURPLE_PLUGIN_PROTOCOL_INFO (purple_connection_get_prpl (gc));
   if (pp_find_chat (login, chat_id) != NULL || info->send_file == NULL)
     {
-      pp_fail_op (login, op_id, "Files cannot be sent in this chat on this network");
+      pp_op_fail (login, op_id, PA_RESULT_UNSUPPORTED,
+                  "Files cannot be sent in this chat on this network");
       return;
     }
   /* A file goes to a connected client (XMPP: to one of its resources):
    * to an offline contact the prpl only shows an error and never ends the
    * transfer, so the operation would stay unanswered. */
   PurpleBuddy *buddy = purple_find_buddy (login->account, chat_id);
-  if ((buddy != NULL && !PURPLE_BUDDY_IS_ONLINE (buddy))
-      || (buddy == NULL && pp_is_jabber (login) && strchr (chat_id, '/') == NULL))
+  if (buddy == NULL && pp_is_jabber (login) && strchr (chat_id, '/') == NULL)
     {
       g_autofree char *msg = g_strdup_printf (
-          "%s is offline or not in your contacts: files can only be sent to a contact who is "
-          "online",
+          "%s is not in your contacts: files can only be sent to a contact who is online",
           chat_id);
-      pp_fail_op (login, op_id, msg);
+      pp_op_fail (login, op_id, PA_RESULT_NOT_FOUND, msg);
+      return;
+    }
+  if (buddy != NULL && !PURPLE_BUDDY_IS_ONLINE (buddy))
+    {
+      g_autofree char *msg = g_strdup_printf (
+          "%s is offline: files can only be sent to a contact who is online", chat_id);
+      pp_op_fail (login, op_id, PA_RESULT_PERMANENT, msg);
       return;
     }
   if (info->can_receive_file != NULL && !info->can_receive_file (gc, chat_id))
     {
-      pp_fail_op (login, op_id, "This contact cannot receive files on this network");
+      pp_op_fail (login, op_id, PA_RESULT_UNSUPPORTED,
+                  "This contact cannot receive files on this network");
       return;
     }
   g_autofree char *path = pp_send_path (login, content);
   if (g_hash_table_contains (login->send_ops, path))
     {
-      pp_fail_op (login, op_id, "This file is already being sent");
+      pp_op_fail (login, op_id, PA_RESULT_PERMANENT, "This file is already being sent");
       return;
     }
   g_hash_table_insert (login->send_ops, g_strdup (path), pp_u64_dup (op_id));
@@ -2749,10 +2914,19 @@ pp_send_file (PpLogin *login, guint64 op_id, const char *chat_id, const PaConten
 }
 
 static void
-pp_send (PaLogin *pl, uint64_t op_id, const char *chat_id, const PaContent *content,
+pp_send (PaLogin *login, uint64_t op_id, const char *chat_id, const PaContent *content,
          const char *txn_id)
 {
-  PpLogin *login = pl;
+  /* Too long is too long online or not: say so before anything else (the
+   * markup conversion would otherwise cut the text silently). */
+  if ((content->text != NULL && strlen (content->text) > PP_MAX_BODY)
+      || (content->html != NULL && strlen (content->html) > PP_MAX_BODY))
+    {
+      g_autofree char *msg
+          = g_strdup_printf ("Messages are limited to %zu KiB here", PP_MAX_BODY / 1024);
+      pp_op_fail (login, op_id, PA_RESULT_TOO_LARGE, msg);
+      return;
+    }
   if (!pp_check_online (login, op_id))
     return;
   if (content->media_path != NULL)
@@ -2769,7 +2943,7 @@ pp_send (PaLogin *pl, uint64_t op_id, const char *chat_id, const PaContent *cont
     }
   if (*body == '\0')
     {
-      pp_fail_op (login, op_id, "Empty messages cannot be sent");
+      pp_op_fail (login, op_id, PA_RESULT_PERMANENT, "Empty messages cannot be sent");
       return;
     }
   PurpleConnection *gc = pp_gc (login);
@@ -2788,29 +2962,28 @@ pp_send (PaLogin *pl, uint64_t op_id, const char *chat_id, const PaContent *cont
     {
       g_autofree char *msg = g_strdup_printf ("The network did not accept the message (%s)",
                                               g_strerror (-ret));
-      pp_fail_op (login, op_id, msg);
+      pp_op_fail (login, op_id, pp_result_for_errno (-ret), msg);
       return;
     }
-  g_autofree char *id = pp_message_id (login, chat_id, login->self_id, pp_now_ms (), body);
-  login->api->op_result (login->host, op_id, true, id, NULL);
+  gint64 now = pp_now_ms ();
+  g_autofree char *id = pp_message_id (login, chat_id, login->self_id, now, body);
+  pp_op_ok (login, op_id, id, now);
 }
 
 static void
-pp_typing_op (PaLogin *pl, uint64_t op_id, const char *chat_id, bool typing)
+pp_typing_op (PaLogin *login, uint64_t op_id, const char *chat_id, bool typing)
 {
-  PpLogin *login = pl;
   PurpleConnection *gc = pp_gc (login);
   if (gc != NULL && pp_find_chat (login, chat_id) == NULL)
     serv_send_typing (gc, chat_id, typing ? PURPLE_TYPING : PURPLE_NOT_TYPING);
   /* Typing is best effort: nothing to tell the agent when it is not sent. */
-  login->api->op_result (login->host, op_id, true, NULL, NULL);
+  pp_op_ok (login, op_id, NULL, 0);
 }
 
 static void
-pp_set_membership (PaLogin *pl, uint64_t op_id, const char *chat_id, const char *user_id,
+pp_set_membership (PaLogin *login, uint64_t op_id, const char *chat_id, const char *user_id,
                    bool join)
 {
-  PpLogin *login = pl;
   if (!pp_check_online (login, op_id))
     return;
   gboolean self = g_strcmp0 (user_id, login->self_id) == 0;
@@ -2819,14 +2992,14 @@ pp_set_membership (PaLogin *pl, uint64_t op_id, const char *chat_id, const char 
     {
       if (conv != NULL)
         {
-          login->api->op_result (login->host, op_id, true, chat_id, NULL);
+          pp_op_ok (login, op_id, chat_id, 0);
           return;
         }
       g_autoptr (GError) err = NULL;
       g_autofree char *norm = pp_norm (login, chat_id);
       if (!pp_join_chat (login, chat_id, &err))
         {
-          pp_fail_op (login, op_id, err->message);
+          pp_op_fail (login, op_id, pp_result_for_error (err), err->message);
           return;
         }
       g_hash_table_replace (login->join_ops, g_strdup (norm), pp_u64_dup (op_id));
@@ -2834,7 +3007,7 @@ pp_set_membership (PaLogin *pl, uint64_t op_id, const char *chat_id, const char 
     }
   if (conv == NULL)
     {
-      pp_fail_op (login, op_id, "Not in this room");
+      pp_op_fail (login, op_id, PA_RESULT_NOT_FOUND, "Not in this room");
       return;
     }
   int id = purple_conv_chat_get_id (PURPLE_CONV_CHAT (conv));
@@ -2842,21 +3015,22 @@ pp_set_membership (PaLogin *pl, uint64_t op_id, const char *chat_id, const char 
     {
       pp_remember_room (login, chat_id, FALSE);
       serv_chat_leave (pp_gc (login), id);
-      login->api->op_result (login->host, op_id, true, NULL, NULL);
+      pp_op_ok (login, op_id, NULL, 0);
       return;
     }
   if (join)
     {
       /* XMPP occupants are room/nick; invite their real address. */
       serv_chat_invite (pp_gc (login), id, NULL, user_id);
-      login->api->op_result (login->host, op_id, true, NULL, NULL);
+      pp_op_ok (login, op_id, NULL, 0);
       return;
     }
-  pp_fail_op (login, op_id, "Removing someone from a room is not supported");
+  pp_op_fail (login, op_id, PA_RESULT_UNSUPPORTED,
+                  "Removing someone from a room is not supported");
 }
 
 static void
-pp_answer_contact (PpLogin *login, guint64 op_id, const char *name)
+pp_answer_contact (PaLogin *login, guint64 op_id, const char *name)
 {
   PurpleBuddy *b = purple_find_buddy (login->account, name);
   g_autofree char *id = pp_norm (login, name);
@@ -2867,13 +3041,16 @@ pp_answer_contact (PpLogin *login, guint64 op_id, const char *name)
 }
 
 static void
-pp_resolve_identifier (PaLogin *pl, uint64_t op_id, const char *identifier, PaResolveMode mode)
+pp_resolve_identifier (PaLogin *login, uint64_t op_id, const char *identifier, PaResolveMode mode)
 {
-  PpLogin *login = pl;
-  if (login->account == NULL || identifier == NULL || *identifier == '\0'
-      || strlen (identifier) > PP_MAX_FIELD)
+  if (login->account == NULL)
     {
-      pp_fail_op (login, op_id, "Not logged in, or an empty identifier");
+      pp_op_fail (login, op_id, PA_RESULT_NOT_CONNECTED, "Not logged in");
+      return;
+    }
+  if (identifier == NULL || *identifier == '\0' || strlen (identifier) > PP_MAX_FIELD)
+    {
+      pp_op_fail (login, op_id, PA_RESULT_NOT_FOUND, "An empty or overlong identifier");
       return;
     }
   if (mode == PA_RESOLVE_SEARCH)
@@ -2890,77 +3067,99 @@ pp_resolve_identifier (PaLogin *pl, uint64_t op_id, const char *identifier, PaRe
             pp_answer_contact (login, op_id, name);
         }
       g_slist_free (buddies);
-      login->api->op_result (login->host, op_id, true, NULL, NULL);
+      pp_op_ok (login, op_id, NULL, 0);
       return;
     }
   const char *norm = purple_normalize (login->account, identifier);
   if (norm == NULL || *norm == '\0')
     {
-      pp_fail_op (login, op_id, "That is not a valid identifier on this network");
+      pp_op_fail (login, op_id, PA_RESULT_NOT_FOUND,
+                  "That is not a valid identifier on this network");
       return;
     }
   g_autofree char *n = g_strdup (norm);
   pp_answer_contact (login, op_id, n);
-  login->api->op_result (login->host, op_id, true, n, NULL);
+  pp_op_ok (login, op_id, n, 0);
 }
 
 static void
-pp_list_contacts (PaLogin *pl, uint64_t op_id)
+pp_list_contacts (PaLogin *login, uint64_t op_id)
 {
-  PpLogin *login = pl;
   if (login->account == NULL)
     {
-      pp_fail_op (login, op_id, "Not logged in");
+      pp_op_fail (login, op_id, PA_RESULT_NOT_CONNECTED, "Not logged in");
       return;
     }
   GSList *buddies = purple_find_buddies (login->account, NULL);
   for (GSList *l = buddies; l != NULL; l = l->next)
     pp_answer_contact (login, op_id, purple_buddy_get_name (l->data));
   g_slist_free (buddies);
-  login->api->op_result (login->host, op_id, true, NULL, NULL);
+  pp_op_ok (login, op_id, NULL, 0);
 }
 
 static void
-pp_create_dm (PaLogin *pl, uint64_t op_id, const char *user_id)
+pp_create_dm (PaLogin *login, uint64_t op_id, const char *user_id)
 {
-  PpLogin *login = pl;
-  if (login->account == NULL || user_id == NULL || *user_id == '\0'
-      || strlen (user_id) > PP_MAX_FIELD)
+  if (login->account == NULL)
     {
-      pp_fail_op (login, op_id, "Not logged in, or no contact given");
+      pp_op_fail (login, op_id, PA_RESULT_NOT_CONNECTED, "Not logged in");
       return;
     }
-  g_autofree char *id = pp_norm (login, user_id);
+  g_autofree char *id = pp_valid_norm (login, user_id);
+  if (id == NULL)
+    {
+      pp_op_fail (login, op_id, PA_RESULT_NOT_FOUND,
+                  "That is not a valid contact on this network");
+      return;
+    }
   PurpleConversation *conv
       = purple_find_conversation_with_account (PURPLE_CONV_TYPE_IM, id, login->account);
+  if (conv == NULL && pp_gc (login) == NULL)
+    {
+      /* libpurple opens conversations on a connection only. */
+      pp_op_fail (login, op_id, PA_RESULT_NOT_CONNECTED, "Not connected to the network");
+      return;
+    }
   if (conv == NULL)
     conv = purple_conversation_new (PURPLE_CONV_TYPE_IM, login->account, id);
   pp_emit_chat_info (login, conv);
-  login->api->op_result (login->host, op_id, true, id, NULL);
+  pp_op_ok (login, op_id, id, 0);
 }
 
 static void
-pp_get_chat_info (PaLogin *pl, uint64_t op_id, const char *chat_id)
+pp_get_chat_info (PaLogin *login, uint64_t op_id, const char *chat_id)
 {
-  PpLogin *login = pl;
   if (login->account == NULL)
     {
-      pp_fail_op (login, op_id, "Not logged in");
+      pp_op_fail (login, op_id, PA_RESULT_NOT_CONNECTED, "Not logged in");
       return;
     }
   PurpleConversation *conv = pp_find_chat (login, chat_id);
   if (conv == NULL)
     conv = purple_find_conversation_with_account (PURPLE_CONV_TYPE_IM, chat_id, login->account);
   if (conv == NULL)
-    conv = purple_conversation_new (PURPLE_CONV_TYPE_IM, login->account, chat_id);
+    {
+      /* Not a chat we are in: a DM with anyone the prpl can name. */
+      g_autofree char *norm = pp_valid_norm (login, chat_id);
+      if (norm == NULL)
+        {
+          pp_op_fail (login, op_id, PA_RESULT_NOT_FOUND, "No such chat on this network");
+          return;
+        }
+      if (pp_gc (login) == NULL)
+        {
+          pp_op_fail (login, op_id, PA_RESULT_NOT_CONNECTED, "Not connected to the network");
+          return;
+        }
+      conv = purple_conversation_new (PURPLE_CONV_TYPE_IM, login->account, chat_id);
+    }
   pp_emit_chat_info (login, conv);
-  login->api->op_result (login->host, op_id, true, chat_id, NULL);
+  pp_op_ok (login, op_id, chat_id, 0);
 }
 
 static void
-pp_get_user_info (PaLogin *pl, uint64_t op_id, const char *user_id)
+pp_get_user_info (PaLogin *login, uint64_t op_id, const char *user_id)
 {
-  PpLogin *login = pl;
   PurpleBuddy *b = login->account != NULL ? purple_find_buddy (login->account, user_id) : NULL;
   if (b != NULL)
     pp_emit_contact (login, b);
@@ -2978,28 +3177,69 @@ pp_get_user_info (PaLogin *pl, uint64_t op_id, const char *user_id)
       };
       login->api->emit (login->host, &ev);
     }
-  login->api->op_result (login->host, op_id, true, NULL, NULL);
+  pp_op_ok (login, op_id, NULL, 0);
 }
 
-/* ------------------------------------------------------------ descriptor */
+/* ------------------------------------------------------------ ids */
+
+/* Lower-cases `s` (n bytes) after Unicode normalization `mode`. */
+static char *
+pp_fold (const char *s, gssize n, GNormalizeMode mode)
+{
+  g_autofree char *norm = g_utf8_normalize (s, n, mode);
+  return norm != NULL ? g_utf8_strdown (norm, -1) : NULL;
+}
+
+/* The one spelling of an id, without libpurple (pure, any thread): a JID's
+ * node and domain case-folded (its resource kept in chat ids, dropped from
+ * user ids, like libpurple's XMPP does for contacts); anything else (IRC
+ * nicks and channels, other prpls' names) lower-cased like libpurple's
+ * purple_normalize_nocase. */
+static char *
+pp_normalize_id (PaIdKind kind, const char *id)
+{
+  if (id == NULL || *id == '\0' || strlen (id) > PA_ID_MAX_BYTES || !g_utf8_validate (id, -1, NULL))
+    return NULL;
+  for (const char *p = id; *p; p++)
+    if ((guchar) *p < 0x20 || *p == 0x7f)
+      return NULL;
+  const char *slash = strchr (id, '/');
+  gsize bare_len = slash != NULL ? (gsize) (slash - id) : strlen (id);
+  const char *at = memchr (id, '@', bare_len);
+  g_autofree char *out = NULL;
+  if (at != NULL)
+    {
+      const char *domain = at + 1;
+      gsize domain_len = bare_len - (gsize) (domain - id);
+      while (domain_len > 0 && domain[domain_len - 1] == '.')
+        domain_len--;
+      if (at == id || domain_len == 0 || (slash != NULL && slash[1] == '\0'))
+        return NULL;
+      g_autofree char *node = pp_fold (id, at - id, G_NORMALIZE_ALL_COMPOSE);
+      g_autofree char *dom = pp_fold (domain, (gssize) domain_len, G_NORMALIZE_ALL_COMPOSE);
+      if (node == NULL || dom == NULL)
+        return NULL;
+      if (slash != NULL && kind == PA_ID_CHAT)
+        out = g_strdup_printf ("%s@%s%s", node, dom, slash);
+      else
+        out = g_strdup_printf ("%s@%s", node, dom);
+    }
+  else
+    out = pp_fold (id, -1, G_NORMALIZE_DEFAULT);
+  if (out == NULL || *out == '\0' || strlen (out) > PA_ID_MAX_BYTES)
+    return NULL;
+  return pp_c_strdup (out);
+}
+
+/* ------------------------------------------------------------ network */
 
 static const PaLoginFlow pp_flows[] = {
   { sizeof (PaLoginFlow), "account", "Account",
     "Any protocol of the installed libpurple: choose it, then give its account details." },
 };
 
-static const PaPluginDescriptor pp_descriptor = {
-  .magic = PA_PLUGIN_MAGIC,
-  .abi_major = PA_PLUGIN_ABI_MAJOR,
-  .abi_minor = PA_PLUGIN_ABI_MINOR,
-  .struct_size = sizeof (PaPluginDescriptor),
-  .name = "purple",
-  .display_name = "libpurple",
-  .version = "1.0",
-  .capabilities = PP_CAPS,
-  .login_flows = pp_flows,
-  .n_login_flows = G_N_ELEMENTS (pp_flows),
-  .login_new = pp_login_new,
+static const PaLoginOps pp_login_ops = {
+  .struct_size = sizeof (PaLoginOps),
   .login_free = pp_login_free,
   .login_start = pp_login_start,
   .login_submit = pp_login_submit,
@@ -3017,9 +3257,27 @@ static const PaPluginDescriptor pp_descriptor = {
   .get_user_info = pp_get_user_info,
 };
 
-/* The plugin's one exported symbol: a static descriptor, valid forever. */
-__attribute__ ((visibility ("default"))) const PaPluginDescriptor *
-pa_plugin_get_descriptor (void)
+static const PaNetwork pp_network = {
+  .magic = PA_PLUGIN_MAGIC,
+  .abi_major = PA_PLUGIN_ABI_MAJOR,
+  .abi_minor = PA_PLUGIN_ABI_MINOR,
+  .struct_size = sizeof (PaNetwork),
+  .name = "purple",
+  .display_name = "libpurple",
+  .version = PURPLE_PLUGIN_VERSION,
+  .capabilities = PP_CAPS,
+  .login_flows = pp_flows,
+  .n_login_flows = G_N_ELEMENTS (pp_flows),
+  .init = pp_init,
+  .shutdown = pp_shutdown,
+  .login_new = pp_login_new,
+  .login_ops = &pp_login_ops,
+  .normalize_id = pp_normalize_id,
+};
+
+/* The plugin's one exported symbol: a static table, valid forever. */
+__attribute__ ((visibility ("default"))) const PaNetwork *
+pa_plugin_get_network (void)
 {
-  return &pp_descriptor;
+  return &pp_network;
 }

@@ -8,7 +8,7 @@
 
 #include "passerelle/plugin.h"
 
-/* The plugin descriptor: static, valid for the life of the process. */
-const PaPluginDescriptor *pa_plugin_get_descriptor (void);
+/* The network table: static, valid for the life of the process. */
+const PaNetwork *pa_plugin_get_network (void);
 
 #endif /* PASSERELLE_PURPLE_PLUGIN_H */

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: AGPL-3.0-or-later */
-/* Unit tests of the purple plugin: markup conversion both ways, and the
- * login flow and request UI ops driven through the descriptor with a fake
- * host (no network: a refused connection exercises the failure path). */
+/* Unit tests of the purple plugin: markup conversion both ways, id
+ * normalization, and the login flow, request UI ops and operations driven
+ * through the network table with a fake host (no network: a refused
+ * connection exercises the failure path, and operations on the offline
+ * login their typed results). */
 #define G_LOG_DOMAIN "passerelle-purple-test"
 
 #include <string.h>
@@ -9,6 +11,7 @@
 
 #include <gio/gio.h>
 #include <glib.h>
+#include <glib-unix.h>
 #include <glib/gstdio.h>
 #include <purple.h>
 
@@ -28,13 +31,33 @@ typedef struct {
   char *image_path;
 } Step;
 
+/* One op_result as the host saw it. */
+typedef struct {
+  guint64 op_id;
+  PaResultCode code;
+  char *legacy_id;
+  gint64 legacy_ts_ms;
+  char *error;
+} Result;
+
+/* One emitted event, the members the tests look at. */
+typedef struct {
+  PaEventType type;
+  char *sender_id;
+  char *chat_id;
+  PaPresence presence;
+  char *status_text;
+} Event;
+
 static struct {
   char *dir;
   GPtrArray *steps;
   GPtrArray *notices;
   GPtrArray *logs;
   GArray *states;
-  guint events;
+  GPtrArray *results; /* Result */
+  GPtrArray *events;  /* Event */
+  gint64 budget;
 } fake;
 
 struct PaHost {
@@ -61,10 +84,41 @@ h_log (PaHost *h, PaLogLevel level, const char *message)
   g_ptr_array_add (fake.logs, g_strdup (message));
 }
 
+static void
+result_free (Result *r)
+{
+  g_free (r->legacy_id);
+  g_free (r->error);
+  g_free (r);
+}
+
+static void
+event_free (Event *e)
+{
+  g_free (e->sender_id);
+  g_free (e->chat_id);
+  g_free (e->status_text);
+  g_free (e);
+}
+
 static uint64_t
 h_emit (PaHost *h, const PaEvent *ev)
 {
-  return ++fake.events;
+  g_assert_cmpuint (ev->struct_size, ==, sizeof (PaEvent));
+  Event *e = g_new0 (Event, 1);
+  e->type = ev->type;
+  e->sender_id = g_strdup (ev->sender_id);
+  e->chat_id = g_strdup (ev->chat_id);
+  e->presence = ev->presence;
+  e->status_text = g_strdup (ev->status_text);
+  g_ptr_array_add (fake.events, e);
+  return fake.events->len;
+}
+
+static int64_t
+h_budget_left (PaHost *h)
+{
+  return fake.budget;
 }
 
 static const char *
@@ -104,8 +158,19 @@ h_login_state (PaHost *h, PaLoginState state, const char *message)
 }
 
 static void
-h_op_result (PaHost *h, uint64_t op_id, bool ok, const char *legacy_id, const char *error)
+h_op_result (PaHost *h, uint64_t op_id, const PaOpResult *result)
 {
+  g_assert_cmpuint (result->struct_size, ==, sizeof (PaOpResult));
+  /* Each op is answered exactly once. */
+  for (guint i = 0; i < fake.results->len; i++)
+    g_assert_cmpuint (((Result *) g_ptr_array_index (fake.results, i))->op_id, !=, op_id);
+  Result *r = g_new0 (Result, 1);
+  r->op_id = op_id;
+  r->code = result->code;
+  r->legacy_id = g_strdup (result->legacy_id);
+  r->legacy_ts_ms = result->legacy_ts_ms;
+  r->error = g_strdup (result->error);
+  g_ptr_array_add (fake.results, r);
 }
 
 static void
@@ -130,6 +195,99 @@ h_op_contact (PaHost *h, uint64_t op_id, const PaMember *contact)
 {
 }
 
+static const char *
+h_config_string (PaHost *h, const char *key)
+{
+  return NULL;
+}
+
+static int64_t
+h_config_int (PaHost *h, const char *key)
+{
+  return 0;
+}
+
+static bool
+h_config_bool (PaHost *h, const char *key)
+{
+  return false;
+}
+
+/* The event loop members, on GLib's default context as in the worker. */
+typedef struct {
+  PaTimerFunc timer;
+  PaFdFunc fd_func;
+  PaInvokeFunc invoke;
+  void *user_data;
+} Source;
+
+static gboolean
+timer_cb (gpointer data)
+{
+  Source *s = data;
+  return s->timer (s->user_data) ? G_SOURCE_CONTINUE : G_SOURCE_REMOVE;
+}
+
+static uint32_t
+h_timer_add (PaHost *h, uint32_t interval_ms, PaTimerFunc fn, void *user_data)
+{
+  Source *s = g_new0 (Source, 1);
+  s->timer = fn;
+  s->user_data = user_data;
+  return g_timeout_add_full (G_PRIORITY_DEFAULT, interval_ms, timer_cb, s, g_free);
+}
+
+static gboolean
+fd_cb (gint fd, GIOCondition cond, gpointer data)
+{
+  Source *s = data;
+  uint32_t ev = 0;
+  if (cond & G_IO_IN)
+    ev |= PA_IO_IN;
+  if (cond & G_IO_OUT)
+    ev |= PA_IO_OUT;
+  if (cond & (G_IO_ERR | G_IO_HUP | G_IO_NVAL))
+    ev |= PA_IO_ERR;
+  return s->fd_func (fd, ev, s->user_data) ? G_SOURCE_CONTINUE : G_SOURCE_REMOVE;
+}
+
+static uint32_t
+h_fd_watch_add (PaHost *h, int fd, uint32_t events, PaFdFunc fn, void *user_data)
+{
+  Source *s = g_new0 (Source, 1);
+  s->fd_func = fn;
+  s->user_data = user_data;
+  GIOCondition cond = G_IO_ERR | G_IO_HUP;
+  if (events & PA_IO_IN)
+    cond |= G_IO_IN;
+  if (events & PA_IO_OUT)
+    cond |= G_IO_OUT;
+  return g_unix_fd_add_full (G_PRIORITY_DEFAULT, fd, cond, fd_cb, s, g_free);
+}
+
+static void
+h_source_remove (PaHost *h, uint32_t id)
+{
+  g_source_remove (id);
+}
+
+static gboolean
+invoke_cb (gpointer data)
+{
+  Source *s = data;
+  s->invoke (s->user_data);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+h_invoke (PaHost *h, PaInvokeFunc fn, void *user_data)
+{
+  Source *s = g_new0 (Source, 1);
+  s->invoke = fn;
+  s->user_data = user_data;
+  g_idle_add_full (G_PRIORITY_DEFAULT, invoke_cb, s, g_free);
+}
+
 static const PaHostApi api = {
   .struct_size = sizeof (PaHostApi),
   .abi_major = PA_PLUGIN_ABI_MAJOR,
@@ -144,6 +302,14 @@ static const PaHostApi api = {
   .meta_set = h_meta_set,
   .meta_get = h_meta_get,
   .op_contact = h_op_contact,
+  .budget_left = h_budget_left,
+  .config_string = h_config_string,
+  .config_int = h_config_int,
+  .config_bool = h_config_bool,
+  .timer_add = h_timer_add,
+  .fd_watch_add = h_fd_watch_add,
+  .source_remove = h_source_remove,
+  .invoke = h_invoke,
 };
 
 static Step *
@@ -242,13 +408,95 @@ test_markup_out (void)
 /* ------------------------------------------------------------ login */
 
 static PaLogin *the_login;
-static const PaPluginDescriptor *d;
+static const PaNetwork *net;
+static const PaLoginOps *d;
+
+static void
+test_network (void)
+{
+  g_assert_cmpuint (net->magic, ==, PA_PLUGIN_MAGIC);
+  g_assert_cmpuint (net->abi_major, ==, 2);
+  g_assert_cmpuint (net->abi_minor, ==, PA_PLUGIN_ABI_MINOR);
+  g_assert_cmpuint (net->struct_size, ==, sizeof (PaNetwork));
+  g_assert_cmpstr (net->name, ==, "purple");
+  g_assert_nonnull (net->version);
+  g_assert_cmpstr (net->version, !=, "");
+  g_assert_cmpuint (net->n_config_keys, ==, 0);
+  g_assert_nonnull (net->login_ops);
+  g_assert_cmpuint (net->login_ops->struct_size, ==, sizeof (PaLoginOps));
+  g_assert_nonnull (net->login_ops->login_free);
+  /* What libpurple 2.x cannot do stays NULL: the host answers UNSUPPORTED. */
+  g_assert_null (net->login_ops->edit);
+  g_assert_null (net->login_ops->react);
+  g_assert_null (net->login_ops->fetch_history);
+  g_assert_null (net->import_file);
+}
+
+static void
+test_normalize_id (void)
+{
+  struct {
+    PaIdKind kind;
+    const char *in, *out;
+  } cases[] = {
+    { PA_ID_USER, "Bob@Example.ORG", "bob@example.org" },
+    { PA_ID_USER, "Bob@Example.ORG/Phone", "bob@example.org" },
+    { PA_ID_CHAT, "Room@Conference.Example.org/Nick", "room@conference.example.org/Nick" },
+    { PA_ID_CHAT, "room@conference.example.org", "room@conference.example.org" },
+    { PA_ID_USER, "bob@example.org.", "bob@example.org" },
+    { PA_ID_CHAT, "#Passerelle", "#passerelle" },
+    { PA_ID_USER, "Carol", "carol" },
+    { PA_ID_USER, "Élodie@exemple.fr", "élodie@exemple.fr" },
+    { PA_ID_USER, "", NULL },
+    { PA_ID_USER, "@example.org", NULL },
+    { PA_ID_USER, "bob@", NULL },
+    { PA_ID_USER, "bob@example.org/", NULL },
+    { PA_ID_USER, "bad\001id", NULL },
+    { PA_ID_USER, "\xff\xfe", NULL },
+  };
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      char *out = net->normalize_id (cases[i].kind, cases[i].in);
+      g_assert_cmpstr (out, ==, cases[i].out);
+      /* The one spelling is a fixed point. */
+      if (out != NULL)
+        {
+          char *again = net->normalize_id (cases[i].kind, out);
+          g_assert_cmpstr (again, ==, out);
+          free (again);
+        }
+      free (out);
+    }
+  GString *longid = g_string_new (NULL);
+  for (int i = 0; i < PA_ID_MAX_BYTES + 1; i++)
+    g_string_append_c (longid, 'a');
+  g_assert_null (net->normalize_id (PA_ID_USER, longid->str));
+  g_string_free (longid, TRUE);
+}
+
+static void
+test_init (void)
+{
+  /* login_new before init is refused: the host table comes with init. */
+  char *err = NULL;
+  g_assert_null (net->login_new (&the_host, false, &err));
+  g_assert_nonnull (err);
+  free (err);
+  err = NULL;
+  g_assert_true (net->init (&the_host, &api, &err));
+  g_assert_null (err);
+  /* libpurple starts once per process. */
+  g_assert_false (net->init (&the_host, &api, &err));
+  g_assert_nonnull (err);
+  g_assert_nonnull (strstr (err, "one login per worker"));
+  free (err);
+}
 
 static void
 test_login_flow (void)
 {
   char *err = NULL;
-  the_login = d->login_new (&the_host, &api, false, &err);
+  the_login = net->login_new (&the_host, false, &err);
   g_assert_null (err);
   g_assert_nonnull (the_login);
   struct stat st;
@@ -257,7 +505,7 @@ test_login_flow (void)
   g_assert_cmpint (st.st_mode & 0777, ==, 0700);
 
   /* libpurple is process-global: a second login in the process is refused. */
-  PaLogin *second = d->login_new (&the_host, &api, false, &err);
+  PaLogin *second = net->login_new (&the_host, false, &err);
   g_assert_null (second);
   g_assert_nonnull (err);
   g_assert_nonnull (strstr (err, "one login per worker"));
@@ -439,31 +687,113 @@ test_request_input_and_action (void)
   g_free (input_value);
 }
 
+static Result *
+result_of (guint64 op_id)
+{
+  for (guint i = 0; i < fake.results->len; i++)
+    {
+      Result *r = g_ptr_array_index (fake.results, i);
+      if (r->op_id == op_id)
+        return r;
+    }
+  g_assert_not_reached ();
+}
+
+static gboolean
+has_event (PaEventType type, const char *chat_id)
+{
+  for (guint i = 0; i < fake.events->len; i++)
+    {
+      Event *e = g_ptr_array_index (fake.events, i);
+      if (e->type == type && g_strcmp0 (e->chat_id, chat_id) == 0)
+        return TRUE;
+    }
+  return FALSE;
+}
+
+/* Operations on the login the refused connection left offline: each is
+ * answered once, with a code the host can act on. */
+static void
+test_ops_offline (void)
+{
+  PaContent text = { .struct_size = sizeof (PaContent), .kind = PA_MSG_TEXT, .text = "hello" };
+  d->send (the_login, 101, "bob@example.org", &text, "txn-1");
+  Result *r = result_of (101);
+  g_assert_cmpint (r->code, ==, PA_RESULT_NOT_CONNECTED);
+  g_assert_nonnull (r->error);
+  g_assert_null (r->legacy_id);
+
+  /* Too long is said first: retrying after a reconnect would not help. */
+  gsize big_len = PP_MAX_BODY + 1;
+  char *big = g_malloc (big_len + 1);
+  memset (big, 'x', big_len);
+  big[big_len] = '\0';
+  PaContent large = { .struct_size = sizeof (PaContent), .kind = PA_MSG_TEXT, .text = big };
+  d->send (the_login, 102, "bob@example.org", &large, NULL);
+  g_assert_cmpint (result_of (102)->code, ==, PA_RESULT_TOO_LARGE);
+  g_free (big);
+
+  d->set_membership (the_login, 103, "room@conference.example.org", "alice@127.0.0.1", true);
+  g_assert_cmpint (result_of (103)->code, ==, PA_RESULT_NOT_CONNECTED);
+
+  /* A chat or contact the network cannot name is not found (the account
+   * left by the flow above is IRC's, whose every nick is valid: an empty or
+   * overlong one is not). */
+  g_autofree char *overlong = g_strnfill (2000, 'n');
+  d->get_chat_info (the_login, 104, overlong);
+  g_assert_cmpint (result_of (104)->code, ==, PA_RESULT_NOT_FOUND);
+  d->create_dm (the_login, 105, "");
+  g_assert_cmpint (result_of (105)->code, ==, PA_RESULT_NOT_FOUND);
+  d->resolve_identifier (the_login, 106, "", PA_RESOLVE_IDENTIFIER);
+  g_assert_cmpint (result_of (106)->code, ==, PA_RESULT_NOT_FOUND);
+
+  /* libpurple opens a conversation on a connection only. */
+  d->create_dm (the_login, 107, "Bob@Example.org");
+  g_assert_cmpint (result_of (107)->code, ==, PA_RESULT_NOT_CONNECTED);
+  d->get_chat_info (the_login, 108, "bob@example.org");
+  g_assert_cmpint (result_of (108)->code, ==, PA_RESULT_NOT_CONNECTED);
+  g_assert_false (has_event (PA_EV_CHAT_INFO, "bob@example.org"));
+  d->list_contacts (the_login, 110);
+  g_assert_cmpint (result_of (110)->code, ==, PA_RESULT_OK);
+
+  /* Typing is best effort. */
+  d->typing (the_login, 109, "bob@example.org", true);
+  g_assert_cmpint (result_of (109)->code, ==, PA_RESULT_OK);
+}
+
 static void
 test_free (void)
 {
   d->login_free (the_login);
   the_login = NULL;
+  net->shutdown (&the_host);
 }
 
 int
 main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
-  d = pa_plugin_get_descriptor ();
-  g_assert_cmpuint (d->magic, ==, PA_PLUGIN_MAGIC);
+  net = pa_plugin_get_network ();
+  d = net->login_ops;
   fake.dir = g_dir_make_tmp ("pa-purple-XXXXXX", NULL);
   fake.steps = g_ptr_array_new_with_free_func ((GDestroyNotify) step_free);
   fake.notices = g_ptr_array_new_with_free_func (g_free);
   fake.logs = g_ptr_array_new_with_free_func (g_free);
   fake.states = g_array_new (FALSE, FALSE, sizeof (PaLoginState));
+  fake.results = g_ptr_array_new_with_free_func ((GDestroyNotify) result_free);
+  fake.events = g_ptr_array_new_with_free_func ((GDestroyNotify) event_free);
+  fake.budget = -1;
   g_test_add_func ("/purple/markup/in", test_markup_in);
   g_test_add_func ("/purple/markup/out", test_markup_out);
+  g_test_add_func ("/purple/network", test_network);
+  g_test_add_func ("/purple/normalize-id", test_normalize_id);
+  g_test_add_func ("/purple/login/0-init", test_init);
   g_test_add_func ("/purple/login/1-flow", test_login_flow);
   g_test_add_func ("/purple/login/2-refused", test_login_refused_connection);
   g_test_add_func ("/purple/login/3-request-image", test_request_image);
   g_test_add_func ("/purple/login/4-request-input-action", test_request_input_and_action);
-  g_test_add_func ("/purple/login/5-free", test_free);
+  g_test_add_func ("/purple/login/5-ops-offline", test_ops_offline);
+  g_test_add_func ("/purple/login/9-free", test_free);
   int rc = g_test_run ();
   if (fake.dir != NULL)
     {
@@ -476,6 +806,8 @@ main (int argc, char **argv)
   g_ptr_array_unref (fake.notices);
   g_ptr_array_unref (fake.logs);
   g_array_unref (fake.states);
+  g_ptr_array_unref (fake.results);
+  g_ptr_array_unref (fake.events);
   g_free (fake.dir);
   return rc;
 }
