@@ -16,7 +16,7 @@
 #include <purple.h>
 
 #include "purple-markup.h"
-#include "purple-plugin.h"
+#include "purple-network.h"
 
 /* ------------------------------------------------------------ fake host */
 
