@@ -16,6 +16,7 @@
 #include <purple.h>
 
 #include "purple-markup.h"
+#include "purple-buddies.h"
 #include "purple-network.h"
 
 /* ------------------------------------------------------------ fake host */
@@ -761,6 +762,61 @@ test_ops_offline (void)
   g_assert_cmpint (result_of (109)->code, ==, PA_RESULT_OK);
 }
 
+static Event *
+last_event (void)
+{
+  g_assert_cmpuint (fake.events->len, >, 0);
+  return g_ptr_array_index (fake.events, fake.events->len - 1);
+}
+
+/* What the prpl does on a presence stanza (purple_prpl_got_user_status
+ * wants a connected account). */
+static void
+set_status (PurpleBuddy *b, const char *status_id, const char *message)
+{
+  PurpleStatus *status = purple_presence_get_status (purple_buddy_get_presence (b), status_id);
+  g_assert_nonnull (status);
+  if (message != NULL)
+    {
+      GList *attrs = g_list_append (g_list_append (NULL, (gpointer) "message"), (gpointer) message);
+      purple_status_set_active_with_attrs_list (status, TRUE, attrs);
+      g_list_free (attrs);
+    }
+  else
+    purple_status_set_active (status, TRUE);
+}
+
+/* PRESENCE carries the buddy's status message, told again when only the
+ * message changes, never twice the same. */
+static void
+test_presence_status_text (void)
+{
+  PurpleAccount *account = the_login->account;
+  g_assert_nonnull (account);
+  PurpleBuddy *b = purple_buddy_new (account, "dave", "Dave");
+  purple_blist_add_buddy (b, NULL, NULL, NULL);
+  set_status (b, "away", "at <b>lunch</b> ");
+  guint n = fake.events->len;
+  pp_emit_presence (the_login, b);
+  g_assert_cmpuint (fake.events->len, ==, n + 1);
+  Event *e = last_event ();
+  g_assert_cmpint (e->type, ==, PA_EV_PRESENCE);
+  g_assert_cmpstr (e->sender_id, ==, "dave");
+  g_assert_cmpint (e->presence, ==, PA_PRESENCE_UNAVAILABLE);
+  g_assert_cmpstr (e->status_text, ==, "at lunch");
+  pp_emit_presence (the_login, b);
+  g_assert_cmpuint (fake.events->len, ==, n + 1);
+  set_status (b, "away", "back at two");
+  pp_emit_presence (the_login, b);
+  g_assert_cmpuint (fake.events->len, ==, n + 2);
+  g_assert_cmpstr (last_event ()->status_text, ==, "back at two");
+  set_status (b, "offline", NULL);
+  pp_emit_presence (the_login, b);
+  g_assert_cmpuint (fake.events->len, ==, n + 3);
+  g_assert_cmpint (last_event ()->presence, ==, PA_PRESENCE_OFFLINE);
+  g_assert_null (last_event ()->status_text);
+}
+
 static void
 test_free (void)
 {
@@ -793,6 +849,7 @@ main (int argc, char **argv)
   g_test_add_func ("/purple/login/3-request-image", test_request_image);
   g_test_add_func ("/purple/login/4-request-input-action", test_request_input_and_action);
   g_test_add_func ("/purple/login/5-ops-offline", test_ops_offline);
+  g_test_add_func ("/purple/login/6-presence-status-text", test_presence_status_text);
   g_test_add_func ("/purple/login/9-free", test_free);
   int rc = g_test_run ();
   if (fake.dir != NULL)
