@@ -4,8 +4,8 @@
  * answering operations with a typed result, private files, and the ids of
  * the account's names (normalized by its prpl), chats and chat members.
  *
- * Why apart: each purpose file below needs them, and they need none of
- * those files, so this is the bottom of the plugin's call graph.
+ * Why apart: every other file needs them and they need none of those, so
+ * this is the bottom of the plugin's call graph.
  */
 #define G_LOG_DOMAIN "passerelle-purple"
 

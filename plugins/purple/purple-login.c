@@ -5,7 +5,8 @@
  * disconnects, reconnects with backoff, refused credentials) and the login
  * operations (start, submit, cancel, connect, disconnect, logout).
  *
- * Why apart: the login state machine; everything it starts lives below.
+ * Why apart: the login state machine; what it starts lives in the files it
+ * calls (account, session, requests, rooms).
  */
 #define G_LOG_DOMAIN "passerelle-purple"
 
