@@ -15,6 +15,7 @@
 
 #include "purple-common.h"
 #include "purple-emit.h"
+#include "purple-markup.h"
 
 void
 pp_emit_contact (PaLogin *login, PurpleBuddy *buddy)
@@ -72,11 +73,13 @@ static const PaChatFeatures pp_dm_features = {
   .struct_size = sizeof (PaChatFeatures),
   .capabilities = PA_CAP_TYPING | PA_CAP_FORMATTING | PA_CAP_MEDIA,
   .max_media_size = PP_MAX_RECV_FILE,
+  .max_text_length = PP_MAX_BODY, /* bytes (see pp_send) */
 };
 
 static const PaChatFeatures pp_group_features = {
   .struct_size = sizeof (PaChatFeatures),
   .capabilities = PA_CAP_FORMATTING,
+  .max_text_length = PP_MAX_BODY,
 };
 
 void

@@ -3,7 +3,7 @@
  * purple-network.c — the plugin's face to the host: the PaNetwork and
  * PaLoginOps tables, init/shutdown, and the login's creation and end.
  *
- * Why apart: the top of the call graph; it only wires the files below
+ * Why apart: the top of the call graph; it only wires the other files
  * together.
  */
 #define G_LOG_DOMAIN "passerelle-purple"
@@ -174,6 +174,7 @@ static const PaLoginOps pp_login_ops = {
   .send = pp_send,
   .typing = pp_typing_op,
   .set_membership = pp_set_membership,
+  .set_chat_info = pp_set_chat_info,
   .resolve_identifier = pp_resolve_identifier,
   .list_contacts = pp_list_contacts,
   .create_dm = pp_create_dm,

@@ -2,8 +2,8 @@
 /*
  * purple-ops.c — Matrix → legacy operations on chats: send (text, HTML,
  * emotes; media through purple-xfer.c), typing, set_membership (join,
- * leave, invite), create_dm and get_chat_info, each answered once with a
- * typed result.
+ * leave, invite), set_chat_info (a room's topic), create_dm and
+ * get_chat_info, each answered once with a typed result.
  *
  * Why apart: the operations' checks and result codes in one place.
  */
@@ -140,6 +140,49 @@ pp_set_membership (PaLogin *login, uint64_t op_id, const char *chat_id, const ch
       return;
     }
   pp_op_fail (login, op_id, PA_RESULT_UNSUPPORTED, "Removing someone from a room is not supported");
+}
+
+void
+pp_set_chat_info (PaLogin *login, uint64_t op_id, const char *chat_id, PaChatField field,
+                  const char *value)
+{
+  /* libpurple 2.x can set a room's topic (XMPP, IRC), nothing else. */
+  if (field != PA_CHAT_FIELD_TOPIC)
+    {
+      pp_op_fail (login, op_id, PA_RESULT_UNSUPPORTED,
+                  "Only a room's topic can be changed on this network");
+      return;
+    }
+  if (value != NULL && strlen (value) > PP_MAX_BODY)
+    {
+      pp_op_fail (login, op_id, PA_RESULT_TOO_LARGE, "This topic is too long");
+      return;
+    }
+  if (!pp_check_online (login, op_id))
+    return;
+  PurpleConversation *conv = pp_find_chat (login, chat_id);
+  if (conv == NULL)
+    {
+      gboolean dm
+          = purple_find_conversation_with_account (PURPLE_CONV_TYPE_IM, chat_id, login->account)
+            != NULL;
+      pp_op_fail (login, op_id, dm ? PA_RESULT_UNSUPPORTED : PA_RESULT_NOT_FOUND,
+                  dm ? "A direct chat has no topic" : "Not in this room");
+      return;
+    }
+  PurpleConnection *gc = pp_gc (login);
+  PurplePluginProtocolInfo *info = PURPLE_PLUGIN_PROTOCOL_INFO (purple_connection_get_prpl (gc));
+  if (info->set_chat_topic == NULL)
+    {
+      pp_op_fail (login, op_id, PA_RESULT_UNSUPPORTED,
+                  "Room topics cannot be changed on this network");
+      return;
+    }
+  /* The server's refusal (not a moderator) comes back as an error line in
+   * the room, told as a notice; the new topic as a CHAT_INFO. */
+  info->set_chat_topic (gc, purple_conv_chat_get_id (PURPLE_CONV_CHAT (conv)),
+                        value != NULL ? value : "");
+  pp_op_ok (login, op_id, NULL, 0);
 }
 
 void

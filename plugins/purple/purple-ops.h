@@ -17,6 +17,10 @@ void pp_typing_op (PaLogin *login, uint64_t op_id, const char *chat_id, bool typ
 void pp_set_membership (PaLogin *login, uint64_t op_id, const char *chat_id, const char *user_id,
                         bool join);
 
+/* Only PA_CHAT_FIELD_TOPIC, in a room whose prpl has set_chat_topic. */
+void pp_set_chat_info (PaLogin *login, uint64_t op_id, const char *chat_id, PaChatField field,
+                       const char *value);
+
 void pp_create_dm (PaLogin *login, uint64_t op_id, const char *user_id);
 
 void pp_get_chat_info (PaLogin *login, uint64_t op_id, const char *chat_id);

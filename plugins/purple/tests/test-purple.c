@@ -428,6 +428,7 @@ test_network (void)
   g_assert_nonnull (net->login_ops->login_free);
   /* What libpurple 2.x cannot do stays NULL: the host answers UNSUPPORTED. */
   g_assert_null (net->login_ops->edit);
+  g_assert_nonnull (net->login_ops->set_chat_info);
   g_assert_null (net->login_ops->react);
   g_assert_null (net->login_ops->fetch_history);
   g_assert_null (net->import_file);
@@ -756,6 +757,12 @@ test_ops_offline (void)
   g_assert_false (has_event (PA_EV_CHAT_INFO, "bob@example.org"));
   d->list_contacts (the_login, 110);
   g_assert_cmpint (result_of (110)->code, ==, PA_RESULT_OK);
+
+  /* Only a room's topic can be set; offline, not at all. */
+  d->set_chat_info (the_login, 111, "#room", PA_CHAT_FIELD_NAME, "New name");
+  g_assert_cmpint (result_of (111)->code, ==, PA_RESULT_UNSUPPORTED);
+  d->set_chat_info (the_login, 112, "#room", PA_CHAT_FIELD_TOPIC, "New topic");
+  g_assert_cmpint (result_of (112)->code, ==, PA_RESULT_NOT_CONNECTED);
 
   /* Typing is best effort. */
   d->typing (the_login, 109, "bob@example.org", true);
