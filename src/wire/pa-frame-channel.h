@@ -17,21 +17,20 @@ G_BEGIN_DECLS
 
 typedef struct _PaFrameChannel PaFrameChannel;
 
-typedef struct {
+typedef struct
+{
   /* One complete frame (borrowed). */
   void (*frame) (PaFrameChannel *ch, json_t *frame, gpointer user_data);
   /* The channel closed by itself: the peer closed or a read or write failed
    * (`protocol` FALSE), or the peer sent a corrupt stream (`protocol` TRUE;
    * `reason` says what).  Called once; the socket is closed by then. */
-  void (*closed) (PaFrameChannel *ch, gboolean protocol, const char *reason,
-                  gpointer user_data);
+  void (*closed) (PaFrameChannel *ch, gboolean protocol, const char *reason, gpointer user_data);
 } PaFrameChannelCallbacks;
 
 /* Takes `fd` (set non-blocking here) and starts reading on `context`
  * (NULL: the default context). */
 PaFrameChannel *pa_frame_channel_new (int fd, GMainContext *context,
-                                      const PaFrameChannelCallbacks *callbacks,
-                                      gpointer user_data);
+                                      const PaFrameChannelCallbacks *callbacks, gpointer user_data);
 /* Queue a frame and write what the socket takes now.  FALSE (frame
  * dropped, `error` set) when it cannot be encoded or the channel is closed. */
 gboolean pa_frame_channel_send (PaFrameChannel *ch, json_t *frame, GError **error);

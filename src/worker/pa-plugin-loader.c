@@ -74,7 +74,7 @@ check_descriptor (const PaNetwork *d, const char *base, GError **error)
       g_set_error (error, PA_ERROR, PA_ERROR_PLUGIN,
                    "plugin %s has a network descriptor of %u bytes, smaller than the ABI 2.0 "
                    "size %" G_GSIZE_FORMAT " (struct_size not set?)",
-                   base, d->struct_size, (gsize) NETWORK_SIZE_2_0);
+                   base, d->struct_size, (gsize)NETWORK_SIZE_2_0);
       return FALSE;
     }
   if ((d->login_new == NULL) != (d->login_ops == NULL))
@@ -101,8 +101,8 @@ check_descriptor (const PaNetwork *d, const char *base, GError **error)
       g_autoptr (json_t) k = pa_wire_config_key_to_json (&d->config_keys[i], &local);
       if (k == NULL)
         {
-          g_set_error (error, PA_ERROR, PA_ERROR_PLUGIN, "plugin %s: config key %" G_GSIZE_FORMAT
-                       ": %s", base, i, local->message);
+          g_set_error (error, PA_ERROR, PA_ERROR_PLUGIN,
+                       "plugin %s: config key %" G_GSIZE_FORMAT ": %s", base, i, local->message);
           return FALSE;
         }
     }
@@ -114,8 +114,7 @@ check_descriptor (const PaNetwork *d, const char *base, GError **error)
     }
   if (d->display_name != NULL && !g_utf8_validate (d->display_name, -1, NULL))
     {
-      g_set_error (error, PA_ERROR, PA_ERROR_PLUGIN, "plugin %s: display_name is not UTF-8",
-                   base);
+      g_set_error (error, PA_ERROR, PA_ERROR_PLUGIN, "plugin %s: display_name is not UTF-8", base);
       return FALSE;
     }
   if (d->n_login_flows > FLOWS_MAX || (d->n_login_flows > 0 && d->login_flows == NULL))
@@ -178,8 +177,8 @@ pa_plugin_load (const char *path, GError **error)
                        "plugin %s was built for plugin SDK %u.%u, which this passerelle no "
                        "longer loads: rebuild it against SDK %d (include/passerelle/plugin.h, "
                        "docs/plugin-guide.md)",
-                       base, head != NULL ? head->abi_major : 1,
-                       head != NULL ? head->abi_minor : 0, PA_PLUGIN_ABI_MAJOR);
+                       base, head != NULL ? head->abi_major : 1, head != NULL ? head->abi_minor : 0,
+                       PA_PLUGIN_ABI_MAJOR);
           return NULL;
         }
       g_set_error (error, PA_ERROR, PA_ERROR_PLUGIN, "plugin %s does not export %s", base,

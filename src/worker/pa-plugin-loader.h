@@ -20,8 +20,8 @@ typedef struct _PaPluginHandle PaPluginHandle;
  * abi_major == PA_PLUGIN_ABI_MAJOR (an SDK 1 plugin is told to rebuild),
  * abi_minor <= PA_PLUGIN_ABI_MINOR, struct_size at least the ABI 2.0 size,
  * name matching [a-z0-9]+ (at most 32 chars), well-formed login flows and
- * config keys, login_new and login_ops together.  On failure returns NULL with a PA_ERROR_PLUGIN error whose
- * message names the file and the reason. */
+ * config keys, login_new and login_ops together.  On failure returns NULL with a PA_ERROR_PLUGIN
+ * error whose message names the file and the reason. */
 PaPluginHandle *pa_plugin_load (const char *path, GError **error);
 
 /* The validated network (owned by the plugin, valid for the process's

@@ -65,9 +65,8 @@ network_init (PaHost *h, json_t *frame, GError **error)
       return FALSE;
     }
   h->config = config != NULL ? json_deep_copy (config) : json_object ();
-  h->data_budget = budget != NULL && json_integer_value (budget) >= 0
-                       ? json_integer_value (budget)
-                       : -1;
+  h->data_budget
+      = budget != NULL && json_integer_value (budget) >= 0 ? json_integer_value (budget) : -1;
   if (h->net->init != NULL)
     {
       char *err = NULL;
@@ -211,12 +210,12 @@ handle_login_submit (PaHost *h, json_t *frame)
         pa_worker_link_log (h, PA_LOG_WARNING, msg);
         return;
       }
-    g_ptr_array_add (ids, (gpointer) key);
+    g_ptr_array_add (ids, (gpointer)key);
     g_ptr_array_add (vals, s);
   }
   gint64 t0 = g_get_monotonic_time ();
-  h->ops->login_submit (h->login, step_id, (const char *const *) ids->pdata,
-                        (const char *const *) vals->pdata, ids->len);
+  h->ops->login_submit (h->login, step_id, (const char *const *)ids->pdata,
+                        (const char *const *)vals->pdata, ids->len);
   pa_worker_link_check_slow (h, "login_submit", t0);
 }
 
@@ -292,10 +291,8 @@ handle_import (PaHost *h, json_t *frame)
                && (!pa_wire_get_string (o, "timezone", FALSE, &opts.timezone, &error)
                    || !pa_wire_get_string (o, "chat", FALSE, &opts.chat, &error)
                    || !pa_wire_get_string (o, "work_dir", FALSE, &opts.work_dir, &error)
-                   || !pa_wire_get_uint (o, "max_total_bytes", G_MAXINT64, 0, &max_total,
-                                         &error)
-                   || !pa_wire_get_uint (o, "max_entries", G_MAXINT64, 0, &max_entries,
-                                         &error))))
+                   || !pa_wire_get_uint (o, "max_total_bytes", G_MAXINT64, 0, &max_total, &error)
+                   || !pa_wire_get_uint (o, "max_entries", G_MAXINT64, 0, &max_entries, &error))))
     {
       /* error set by the getter */
     }

@@ -28,31 +28,31 @@ struct PaHost
 {
   PaPluginHandle *plugin;
   const PaNetwork *net;
-  const PaLoginOps *ops;    /* net->login_ops; NULL for import-only networks */
+  const PaLoginOps *ops; /* net->login_ops; NULL for import-only networks */
   const char *display_name;
-  char *data_dir;           /* canonical */
+  char *data_dir; /* canonical */
   char *login_id;
   GThread *main_thread;
   PaHostApi api;
 
-  PaFrameChannel *ch;       /* to the host */
+  PaFrameChannel *ch;                                 /* to the host */
   void (*on_frame) (struct PaHost *h, json_t *frame); /* host frames go here */
-  atomic_uint_fast64_t seq; /* emit's sequence numbers */
+  atomic_uint_fast64_t seq;                           /* emit's sequence numbers */
 
   /* Metadata cache: meta_get answers from here, so it is shared with
    * plugin threads. */
   GMutex meta_lock;
-  GHashTable *meta;         /* "<scope>:<id>" -> value */
+  GHashTable *meta; /* "<scope>:<id>" -> value */
 
   /* Set once from the first init or import frame, before network->init,
    * and never changed after: plugin threads read it without a lock. */
-  json_t *config;           /* {key: checked value} */
-  gint64 data_budget;       /* bytes the data dir may hold, -1 unlimited */
-  char *import_work_dir;    /* canonical, imports only */
-  char *import_file_dir;    /* canonical folder of the export, imports only */
+  json_t *config;        /* {key: checked value} */
+  gint64 data_budget;    /* bytes the data dir may hold, -1 unlimited */
+  char *import_work_dir; /* canonical, imports only */
+  char *import_file_dir; /* canonical folder of the export, imports only */
 
   PaLogin *login;
-  gboolean network_ready;   /* network->init succeeded (or is NULL) */
+  gboolean network_ready; /* network->init succeeded (or is NULL) */
   gboolean network_failed;
   gboolean init_done;
   gboolean in_import;
