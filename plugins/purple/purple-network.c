@@ -18,7 +18,7 @@
 #include "purple-core.h"
 #include "purple-ids.h"
 #include "purple-login.h"
-#include "purple-network.h"
+#include "purple-plugin.h"
 #include "purple-ops.h"
 #include "purple-requests.h"
 #include "purple-rooms.h"

@@ -17,7 +17,7 @@
 
 #include "purple-markup.h"
 #include "purple-buddies.h"
-#include "purple-network.h"
+#include "purple-plugin.h"
 
 /* ------------------------------------------------------------ fake host */
 
