@@ -43,6 +43,25 @@ pp_send (PaLogin *login, uint64_t op_id, const char *chat_id, const PaContent *c
     }
   if (!pp_check_online (login, op_id))
     return;
+  /* A room we are not in (yet) must not be written to as a contact. */
+  if (pp_find_chat (login, chat_id) == NULL
+      && (purple_find_conversation_with_account (PURPLE_CONV_TYPE_CHAT, chat_id, login->account)
+              != NULL
+          || pp_room_rejoined (login, chat_id)))
+    {
+      if (pp_room_rejoined (login, chat_id))
+        pp_op_fail (login, op_id, PA_RESULT_TEMPORARY, "The room is being joined again");
+      else
+        pp_op_fail (login, op_id, PA_RESULT_NOT_FOUND, "Not in this room");
+      return;
+    }
+  g_autofree char *valid
+      = pp_find_chat (login, chat_id) == NULL ? pp_valid_norm (login, chat_id) : g_strdup (chat_id);
+  if (valid == NULL)
+    {
+      pp_op_fail (login, op_id, PA_RESULT_NOT_FOUND, "No such contact on this network");
+      return;
+    }
   if (content->media_path != NULL)
     {
       pp_send_file (login, op_id, chat_id, content);

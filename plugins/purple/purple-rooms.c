@@ -72,6 +72,28 @@ pp_join_rooms (PaLogin *login)
     }
 }
 
+gboolean
+pp_room_rejoined (PaLogin *login, const char *chat_id)
+{
+  if (login->session == NULL || chat_id == NULL)
+    return FALSE;
+  for (guint i = 0; i < login->session->rooms->len; i++)
+    if (g_strcmp0 (g_ptr_array_index (login->session->rooms, i), chat_id) == 0)
+      return TRUE;
+  g_auto (GStrv) aj = g_strsplit (login->session->autojoin != NULL ? login->session->autojoin : "",
+                                  ",", PP_MAX_ROOMS);
+  for (guint i = 0; aj[i] != NULL; i++)
+    {
+      const char *room = g_strstrip (aj[i]);
+      if (*room == '\0')
+        continue;
+      g_autofree char *norm = pp_norm (login, room);
+      if (g_strcmp0 (norm, chat_id) == 0)
+        return TRUE;
+    }
+  return FALSE;
+}
+
 void
 pp_remember_room (PaLogin *login, const char *chat_id, gboolean keep)
 {

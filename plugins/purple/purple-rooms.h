@@ -13,6 +13,10 @@ gboolean pp_join_chat (PaLogin *login, const char *name, GError **error);
 /* Joins the session's autojoin rooms and the rooms joined from Matrix. */
 void pp_join_rooms (PaLogin *login);
 
+/* Whether `chat_id` is a room joined at every sign-on (autojoin, or joined
+ * from Matrix). */
+gboolean pp_room_rejoined (PaLogin *login, const char *chat_id);
+
 /* Adds (keep) or removes room `chat_id` from the saved session. */
 void pp_remember_room (PaLogin *login, const char *chat_id, gboolean keep);
 
