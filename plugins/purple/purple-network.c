@@ -58,7 +58,8 @@ pp_login_destroy (PaLogin *login)
 static bool
 pp_init (PaHost *host, const PaHostApi *api, char **error)
 {
-  if (api == NULL || !PA_HAS_MEMBER (api, PaHostApi, op_contact))
+  if (api == NULL || api->abi_major != PA_PLUGIN_ABI_MAJOR
+      || !PA_HAS_MEMBER (api, PaHostApi, invoke))
     {
       *error = pp_c_strdup ("the host API table is too old for the purple plugin");
       return false;
