@@ -6,6 +6,7 @@
  * login their typed results). */
 #define G_LOG_DOMAIN "passerelle-purple-test"
 
+#include <errno.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -689,6 +690,23 @@ test_request_input_and_action (void)
   g_free (input_value);
 }
 
+/* A prpl's negative errno becomes a code by kind. */
+static void
+test_result_codes (void)
+{
+  g_assert_cmpint (pp_result_for_errno (ENOTCONN), ==, PA_RESULT_NOT_CONNECTED);
+  g_assert_cmpint (pp_result_for_errno (E2BIG), ==, PA_RESULT_TOO_LARGE);
+  g_assert_cmpint (pp_result_for_errno (ENOTSUP), ==, PA_RESULT_UNSUPPORTED);
+  g_assert_cmpint (pp_result_for_errno (ENOENT), ==, PA_RESULT_NOT_FOUND);
+  g_assert_cmpint (pp_result_for_errno (EACCES), ==, PA_RESULT_FORBIDDEN);
+  g_assert_cmpint (pp_result_for_errno (ETIMEDOUT), ==, PA_RESULT_TEMPORARY);
+  g_assert_cmpint (pp_result_for_errno (ECONNRESET), ==, PA_RESULT_TEMPORARY);
+  g_assert_cmpint (pp_result_for_errno (EINVAL), ==, PA_RESULT_PERMANENT);
+  g_autoptr (GError) e = g_error_new_literal (G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED, "x");
+  g_assert_cmpint (pp_result_for_error (e), ==, PA_RESULT_UNSUPPORTED);
+  g_assert_cmpint (pp_result_for_error (NULL), ==, PA_RESULT_PERMANENT);
+}
+
 static Result *
 result_of (guint64 op_id)
 {
@@ -850,6 +868,7 @@ main (int argc, char **argv)
   g_test_add_func ("/purple/markup/out", test_markup_out);
   g_test_add_func ("/purple/network", test_network);
   g_test_add_func ("/purple/normalize-id", test_normalize_id);
+  g_test_add_func ("/purple/result-codes", test_result_codes);
   g_test_add_func ("/purple/login/0-init", test_init);
   g_test_add_func ("/purple/login/1-flow", test_login_flow);
   g_test_add_func ("/purple/login/2-refused", test_login_refused_connection);
