@@ -109,7 +109,19 @@ static const char example_text[]
       "  \"*\": relay\n"
       "  localhost: user\n"
       "  agent.finances.tchap.gouv.fr: user\n"
-      "  \"@admin:localhost\": admin\n";
+      "  \"@admin:localhost\": admin\n"
+  "\n"
+  "# Settings of the plugins themselves: one mapping per installed plugin, with\n"
+  "# the keys that plugin declares (`passerelle -e` writes a commented block for\n"
+  "# each installed plugin, with descriptions and defaults).  Values are single\n"
+  "# scalars; relative paths are relative to this file.  An unknown key, a value\n"
+  "# of the wrong type, a missing required key or a section for a plugin that is\n"
+  "# not installed stops the bridge with the file and line.  Secret keys (API\n"
+  "# hashes, passwords) are never logged.  For example:\n"
+  "#plugins:\n"
+  "#  telegram:\n"
+  "#    api_id: 12345\n"
+  "#    api_hash: \"0123456789abcdef0123456789abcdef\"\n";
 
 const char *
 pa_config_example_text (void)

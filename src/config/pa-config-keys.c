@@ -294,6 +294,8 @@ config_new_defaults (void)
   c->worker_restart_max_delay_s = 60;
   c->ministries = g_ptr_array_new_with_free_func ((GDestroyNotify) pa_config_ministry_free);
   c->permissions = g_ptr_array_new_with_free_func ((GDestroyNotify) pa_config_permission_free);
+  c->plugin_sections
+      = g_ptr_array_new_with_free_func ((GDestroyNotify) pa_config_plugin_section_free);
   return c;
 }
 
@@ -331,6 +333,8 @@ PaConfig *
 pa_config_from_tree (const Loader *l, const Node *root, GError **error)
 {
   g_autoptr (PaConfig) c = config_new_defaults ();
+  c->source_name = g_strdup (l->name);
+  c->base_dir = g_strdup (l->base_dir);
   guint root_line = root ? root->line : 1;
   if (root != NULL && !node_is_null (root) && root->kind != YAML_MAPPING_NODE)
     {
@@ -365,6 +369,8 @@ pa_config_from_tree (const Loader *l, const Node *root, GError **error)
         ok = load_path (l, v, key, &c->plugin_dir, error);
       else if (g_str_equal (key, "ministries"))
         ok = pa_config_load_ministries (l, c, v, error);
+      else if (g_str_equal (key, "plugins"))
+        ok = pa_config_load_plugins (l, c, k, v, error);
       else if (g_str_equal (key, "permissions"))
         {
           have_permissions = !node_is_null (v);

@@ -143,6 +143,8 @@ gboolean pa_config_get_string_list (const Loader *l, const Node *v, const char *
 gboolean pa_config_get_url (const Loader *l, const Node *v, const char *path, char **out,
                             GError **error);
 /* A mapping section; null means "all defaults" (*is_null set). */
+/* "true"/"yes"/"on" and "false"/"no"/"off", any case: TRUE when `s` is one. */
+gboolean pa_config_parse_bool_word (const char *s, gboolean *out);
 gboolean pa_config_check_section (const Loader *l, const Node *v, const char *path,
                                   gboolean *is_null, GError **error);
 
@@ -166,6 +168,12 @@ void pa_config_ministry_free (PaMinistry *m);
 gboolean pa_config_load_ministries (const Loader *l, PaConfig *c, const Node *v, GError **error);
 void pa_config_permission_free (PaPermission *p);
 gboolean pa_config_load_permissions (const Loader *l, PaConfig *c, const Node *map, GError **error);
+
+void pa_config_plugin_section_free (PaPluginSection *s);
+/* plugins: (key node `k`, value `v`): shape only, the keys are checked
+ * against each plugin's schema later (pa_config_plugin_section). */
+gboolean pa_config_load_plugins (const Loader *l, PaConfig *c, const Node *k, const Node *v,
+                                 GError **error);
 
 /* ---- pa-config-tokens.c ----------------------------------------------- */
 

@@ -34,26 +34,33 @@ pa_config_get_string (const Loader *l, const Node *v, const char *path, gsize ma
 }
 
 gboolean
-pa_config_get_bool (const Loader *l, const Node *v, const char *path, gboolean *out, GError **error)
+pa_config_parse_bool_word (const char *s, gboolean *out)
 {
   static const char *const yes[] = { "true", "yes", "on" };
   static const char *const no[] = { "false", "no", "off" };
+  for (guint i = 0; i < G_N_ELEMENTS (yes); i++)
+    {
+      if (g_ascii_strcasecmp (s, yes[i]) == 0)
+        {
+          *out = TRUE;
+          return TRUE;
+        }
+      if (g_ascii_strcasecmp (s, no[i]) == 0)
+        {
+          *out = FALSE;
+          return TRUE;
+        }
+    }
+  return FALSE;
+}
+
+gboolean
+pa_config_get_bool (const Loader *l, const Node *v, const char *path, gboolean *out, GError **error)
+{
   if (node_is_null (v))
     return TRUE;
-  if (v->kind == YAML_SCALAR_NODE && v->plain)
-    for (guint i = 0; i < G_N_ELEMENTS (yes); i++)
-      {
-        if (g_ascii_strcasecmp (v->value, yes[i]) == 0)
-          {
-            *out = TRUE;
-            return TRUE;
-          }
-        if (g_ascii_strcasecmp (v->value, no[i]) == 0)
-          {
-            *out = FALSE;
-            return TRUE;
-          }
-      }
+  if (v->kind == YAML_SCALAR_NODE && v->plain && pa_config_parse_bool_word (v->value, out))
+    return TRUE;
   return pa_config_fail (error, l->name, v->line, path, "must be true or false");
 }
 

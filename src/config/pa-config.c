@@ -64,6 +64,9 @@ pa_config_free (PaConfig *c)
   g_free (c->command_prefix);
   g_clear_pointer (&c->ministries, g_ptr_array_unref);
   g_clear_pointer (&c->permissions, g_ptr_array_unref);
+  g_clear_pointer (&c->plugin_sections, g_ptr_array_unref);
+  g_free (c->source_name);
+  g_free (c->base_dir);
   g_free (c->path);
   g_free (c);
 }
