@@ -433,6 +433,51 @@ test_example (void)
   g_assert_null (bad);
 }
 
+/* config/example.yaml (what `passerelle -e` writes, compiled in from that
+ * file) documents plugins: in comments; uncommented, the block loads; and
+ * the example with a plugin block appended (what `-e` writes once plugins
+ * are installed) is the file plus that block. */
+static void
+test_example_file (void)
+{
+  const char *root = g_getenv ("PA_SOURCE_ROOT");
+  if (root == NULL)
+    {
+      g_test_skip ("PA_SOURCE_ROOT not set (run through meson test)");
+      return;
+    }
+  g_autofree char *path = g_build_filename (root, "config", "example.yaml", NULL);
+  g_autofree char *text = NULL;
+  gsize len = 0;
+  g_assert_true (g_file_get_contents (path, &text, &len, NULL));
+  g_assert_cmpuint (len, ==, strlen (pa_config_example_text ()));
+  g_assert_cmpstr (text, ==, pa_config_example_text ());
+
+  const char *block = strstr (text, "\n#plugins:\n");
+  g_assert_nonnull (block);
+  g_autoptr (GString) uncommented = g_string_new_len (text, block - text + 1);
+  g_auto (GStrv) lines = g_strsplit (block + 1, "\n", -1);
+  for (guint i = 0; lines[i] && lines[i][0] == '#'; i++)
+    g_string_append_printf (uncommented, "%s\n", lines[i] + 1);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PaConfig) c
+      = pa_config_load_from_data (uncommented->str, uncommented->len, NAME, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (c->plugin_sections->len, ==, 1);
+  g_autoptr (json_t) schema = schema_new (telegram_schema);
+  g_autoptr (json_t) out = NULL;
+  g_assert_true (pa_config_plugin_section (c, "telegram", schema, &out, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (json_integer_value (json_object_get (out, "api_id")), ==, 12345);
+
+  g_autofree char *pblock = pa_config_plugin_example ("telegram", schema);
+  g_autofree char *with = g_strconcat (pa_config_example_text (), "plugins:\n", pblock, NULL);
+  g_assert_true (g_str_has_prefix (with, text));
+  g_autoptr (PaConfig) wc = pa_config_load_from_data (with, strlen (with), NAME, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (wc->plugin_sections->len, ==, 1);
+}
+
 /* ---------------------------------------------------------------------- */
 /* Secrets stay out of logs                                                 */
 
@@ -505,6 +550,7 @@ main (int argc, char **argv)
   g_test_add_func ("/config/plugins/schema-errors", test_schema_errors);
   g_test_add_func ("/config/plugins/names", test_plugin_names);
   g_test_add_func ("/config/plugins/example", test_example);
+  g_test_add_func ("/config/plugins/example-file", test_example_file);
   g_test_add_func ("/config/plugins/secret-not-logged", test_secret_not_logged);
   int rc = g_test_run ();
   g_string_free (captured, TRUE);
