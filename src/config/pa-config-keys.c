@@ -329,6 +329,37 @@ load_section (const Loader *l, PaConfig *c, const Node *v, const char *path, Sec
   return is_null || fn (l, c, v, error);
 }
 
+static gboolean
+load_ministries_key (const Loader *l, PaConfig *c, const Node *k, const Node *v, GError **error)
+{
+  return pa_config_load_ministries (l, c, v, error);
+}
+
+/* The top-level keys, in the order `passerelle -e` documents them.  Each is
+ * a mapping section read by `section` (null means all defaults), a path
+ * (the char * field at `path_offset`, made absolute once the file is read),
+ * or a value of its own shape read by `other`. */
+static const struct
+{
+  const char *key;
+  SectionLoader section;
+  gssize path_offset; /* -1 when not a path */
+  gboolean (*other) (const Loader *l, PaConfig *c, const Node *k, const Node *v, GError **error);
+} top_keys[] = {
+  { "homeserver", load_homeserver, -1, NULL },
+  { "appservice", load_appservice, -1, NULL },
+  { "database", NULL, G_STRUCT_OFFSET (PaConfig, database), NULL },
+  { "data_dir", NULL, G_STRUCT_OFFSET (PaConfig, data_dir), NULL },
+  { "plugin_dir", NULL, G_STRUCT_OFFSET (PaConfig, plugin_dir), NULL },
+  { "bridge", load_bridge, -1, NULL },
+  { "encryption", load_encryption, -1, NULL },
+  { "limits", load_limits, -1, NULL },
+  { "workers", load_workers, -1, NULL },
+  { "ministries", NULL, -1, load_ministries_key },
+  { "permissions", pa_config_load_permissions, -1, NULL },
+  { "plugins", NULL, -1, pa_config_load_plugins },
+};
+
 PaConfig *
 pa_config_from_tree (const Loader *l, const Node *root, GError **error)
 {
@@ -349,35 +380,22 @@ pa_config_from_tree (const Loader *l, const Node *root, GError **error)
       const Node *k = node_key (root, i), *v = node_val (root, i);
       const char *key = k->value;
       gboolean ok = TRUE;
-      if (g_str_equal (key, "homeserver"))
-        ok = load_section (l, c, v, key, load_homeserver, error);
-      else if (g_str_equal (key, "appservice"))
-        ok = load_section (l, c, v, key, load_appservice, error);
-      else if (g_str_equal (key, "bridge"))
-        ok = load_section (l, c, v, key, load_bridge, error);
-      else if (g_str_equal (key, "encryption"))
-        ok = load_section (l, c, v, key, load_encryption, error);
-      else if (g_str_equal (key, "limits"))
-        ok = load_section (l, c, v, key, load_limits, error);
-      else if (g_str_equal (key, "workers"))
-        ok = load_section (l, c, v, key, load_workers, error);
-      else if (g_str_equal (key, "database"))
-        ok = load_path (l, v, key, &c->database, error);
-      else if (g_str_equal (key, "data_dir"))
-        ok = load_path (l, v, key, &c->data_dir, error);
-      else if (g_str_equal (key, "plugin_dir"))
-        ok = load_path (l, v, key, &c->plugin_dir, error);
-      else if (g_str_equal (key, "ministries"))
-        ok = pa_config_load_ministries (l, c, v, error);
-      else if (g_str_equal (key, "plugins"))
-        ok = pa_config_load_plugins (l, c, k, v, error);
-      else if (g_str_equal (key, "permissions"))
+      guint e = 0;
+      while (e < G_N_ELEMENTS (top_keys) && !g_str_equal (key, top_keys[e].key))
+        e++;
+      if (e == G_N_ELEMENTS (top_keys))
         {
-          have_permissions = !node_is_null (v);
-          ok = load_section (l, c, v, key, pa_config_load_permissions, error);
+          pa_config_warn_unknown (l, k, key);
+          continue;
         }
+      if (top_keys[e].section != NULL)
+        ok = load_section (l, c, v, key, top_keys[e].section, error);
+      else if (top_keys[e].path_offset >= 0)
+        ok = load_path (l, v, key, G_STRUCT_MEMBER_P (c, top_keys[e].path_offset), error);
       else
-        pa_config_warn_unknown (l, k, key);
+        ok = top_keys[e].other (l, c, k, v, error);
+      if (g_str_equal (key, "permissions"))
+        have_permissions = !node_is_null (v);
       if (!ok)
         return NULL;
     }
@@ -412,8 +430,8 @@ pa_config_from_tree (const Loader *l, const Node *root, GError **error)
       p->level = PA_LEVEL_USER;
       g_ptr_array_add (c->permissions, p);
     }
-  resolve_path (l, &c->database);
-  resolve_path (l, &c->data_dir);
-  resolve_path (l, &c->plugin_dir);
+  for (guint e = 0; e < G_N_ELEMENTS (top_keys); e++)
+    if (top_keys[e].path_offset >= 0)
+      resolve_path (l, G_STRUCT_MEMBER_P (c, top_keys[e].path_offset));
   return g_steal_pointer (&c);
 }
