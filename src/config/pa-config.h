@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: AGPL-3.0-or-later */
-/* The bridge configuration (YAML), the registration file and permission
- * levels.  Loading validates everything; errors name file, line and key. */
+/* The bridge configuration (YAML), the registration file, permission
+ * levels and the plugins' own settings.  Loading validates everything it
+ * can; errors name file, line and key.  Code: src/config/pa-config*.c, one
+ * purpose per file. */
 #ifndef PA_CONFIG_H
 #define PA_CONFIG_H
 
@@ -137,8 +139,8 @@ const PaMinistry *pa_config_ministry_by_name (const PaConfig *config, const char
  *   org.matrix.msc3202: true (device lists and OTK counts for encryption).
  * - Limits: file ≤ 1 MiB, nesting ≤ 32, ≤ 10,000 nodes, no anchors or aliases. */
 
-/* The text pa_config_write_example() writes (static, never NULL); the same
- * bytes as config/example.yaml in the source tree. */
+/* The text pa_config_write_example() writes (static, never NULL):
+ * config/example.yaml of the source tree, compiled in at build time. */
 const char *pa_config_example_text (void);
 
 /* ---- plugins: section (pa-config-plugins.c) ----------------------------
