@@ -54,7 +54,7 @@ pp_apply_options (PaLogin *login, PurpleAccount *account, const PpSession *s, GE
                              purple_account_option_get_text (opt));
                 return FALSE;
               }
-            purple_account_set_int (account, setting, (int)n);
+            purple_account_set_int (account, setting, (int) n);
             break;
           }
         case PURPLE_PREF_STRING:
@@ -67,7 +67,7 @@ pp_apply_options (PaLogin *login, PurpleAccount *account, const PpSession *s, GE
     }
   purple_account_set_remember_password (account, FALSE);
   purple_account_set_password (account, s->password != NULL && *s->password ? s->password : NULL);
-  (void)login;
+  (void) login;
   return TRUE;
 }
 

@@ -39,7 +39,7 @@ pp_emit_presence (PaLogin *login, PurpleBuddy *buddy)
     }
   g_autofree char *id = pp_norm (login, purple_buddy_get_name (buddy));
   /* libpurple reports each resource's change: tell only real changes. */
-  g_autofree char *told = g_strdup_printf ("%d\1%s", (int)state, text != NULL ? text : "");
+  g_autofree char *told = g_strdup_printf ("%d\1%s", (int) state, text != NULL ? text : "");
   if (g_strcmp0 (g_hash_table_lookup (login->presence, id), told) == 0)
     return;
   g_hash_table_insert (login->presence, g_strdup (id), g_steal_pointer (&told));
@@ -66,7 +66,7 @@ static void
 pp_node_aliased (PurpleBlistNode *node, const char *old_alias, gpointer data)
 {
   if (PURPLE_BLIST_NODE_IS_BUDDY (node))
-    pp_buddy_changed ((PurpleBuddy *)node, data);
+    pp_buddy_changed ((PurpleBuddy *) node, data);
 }
 
 static void

@@ -189,7 +189,7 @@ pp_write_private (const char *path, const void *data, gsize len, GError **error)
           return FALSE;
         }
       p += n;
-      left -= (gsize)n;
+      left -= (gsize) n;
     }
   if (fsync (fd) != 0 || close (fd) != 0 || g_rename (tmp, path) != 0)
     {

@@ -48,7 +48,7 @@ pp_write_conv (PurpleConversation *conv, const char *who, const char *alias, con
   g_autofree char *text = NULL, *html = NULL;
   pp_markup_from_purple (body, &text, &html);
   gint64 now_ms = pp_now_ms ();
-  gint64 ts_s = mtime > 0 ? (gint64)mtime : now_ms / 1000;
+  gint64 ts_s = mtime > 0 ? (gint64) mtime : now_ms / 1000;
   /* prpls flag history as DELAYED in chats only; an IM from offline storage
    * just carries its old stamp (XMPP <delay>), where a live one carries the
    * second it arrived.  Either way the original time is kept. */
@@ -61,13 +61,13 @@ pp_write_conv (PurpleConversation *conv, const char *who, const char *alias, con
   g_autofree char *rkey = g_strdup_printf ("%s\1%s\1%s", chat_id, sender, text);
   gpointer seen = g_hash_table_lookup (login->recent, rkey);
   if ((flags & PURPLE_MESSAGE_DELAYED) && seen != NULL
-      && ABS ((gint64)GPOINTER_TO_SIZE (seen) - ts_s) <= PP_DELAYED_MATCH_S)
+      && ABS ((gint64) GPOINTER_TO_SIZE (seen) - ts_s) <= PP_DELAYED_MATCH_S)
     return;
   if (!(flags & PURPLE_MESSAGE_DELAYED))
     {
       if (g_hash_table_size (login->recent) > PP_RECENT_MAX)
         g_hash_table_remove_all (login->recent);
-      g_hash_table_insert (login->recent, g_strdup (rkey), GSIZE_TO_POINTER ((gsize)ts_s));
+      g_hash_table_insert (login->recent, g_strdup (rkey), GSIZE_TO_POINTER ((gsize) ts_s));
     }
   const char *name = alias != NULL && g_strcmp0 (alias, who) != 0 ? alias : (is_chat ? who : NULL);
   PaContent content = {

@@ -38,7 +38,7 @@ pp_io_cb (GIOChannel *ch, GIOCondition cond, gpointer data)
     cnd |= PURPLE_INPUT_READ;
   if (cond & (G_IO_OUT | G_IO_HUP | G_IO_ERR | G_IO_NVAL))
     cnd |= PURPLE_INPUT_WRITE;
-  in->func (in->data, g_io_channel_unix_get_fd (ch), (PurpleInputCondition)cnd);
+  in->func (in->data, g_io_channel_unix_get_fd (ch), (PurpleInputCondition) cnd);
   return TRUE;
 }
 
@@ -103,7 +103,7 @@ pp_core_init (PaHost *host, const PaHostApi *api, const char *user_dir, GError *
    * expect libpurple's symbols in the global scope: promote it.  The handle
    * is never closed. */
   Dl_info dli;
-  if (dladdr ((void *)purple_core_init, &dli) == 0 || dli.dli_fname == NULL
+  if (dladdr ((void *) purple_core_init, &dli) == 0 || dli.dli_fname == NULL
       || dlopen (dli.dli_fname, RTLD_NOW | RTLD_GLOBAL | RTLD_NOLOAD) == NULL)
     {
       g_autofree char *msg = g_strdup_printf ("cannot make libpurple global: %s", dlerror ());

@@ -56,7 +56,7 @@ pp_fill_member (PaLogin *login, PaMember *m, char *id, const char *name)
   m->id = id;
   m->name = name;
   m->identifier = id;
-  (void)login;
+  (void) login;
 }
 
 static int32_t
@@ -127,7 +127,7 @@ pp_emit_chat_info (PaLogin *login, PurpleConversation *conv)
       g_array_append_val (members, m);
       info.members_complete = true;
     }
-  info.members = (const PaMember *)(void *)members->data;
+  info.members = (const PaMember *) (void *) members->data;
   info.n_members = members->len;
   PaEvent ev = {
     .struct_size = sizeof (PaEvent),

@@ -28,22 +28,22 @@ pp_normalize_id (PaIdKind kind, const char *id)
   if (id == NULL || *id == '\0' || strlen (id) > PA_ID_MAX_BYTES || !g_utf8_validate (id, -1, NULL))
     return NULL;
   for (const char *p = id; *p; p++)
-    if ((guchar)*p < 0x20 || *p == 0x7f)
+    if ((guchar) *p < 0x20 || *p == 0x7f)
       return NULL;
   const char *slash = strchr (id, '/');
-  gsize bare_len = slash != NULL ? (gsize)(slash - id) : strlen (id);
+  gsize bare_len = slash != NULL ? (gsize) (slash - id) : strlen (id);
   const char *at = memchr (id, '@', bare_len);
   g_autofree char *out = NULL;
   if (at != NULL)
     {
       const char *domain = at + 1;
-      gsize domain_len = bare_len - (gsize)(domain - id);
+      gsize domain_len = bare_len - (gsize) (domain - id);
       while (domain_len > 0 && domain[domain_len - 1] == '.')
         domain_len--;
       if (at == id || domain_len == 0 || (slash != NULL && slash[1] == '\0'))
         return NULL;
       g_autofree char *node = pp_fold (id, at - id, G_NORMALIZE_ALL_COMPOSE);
-      g_autofree char *dom = pp_fold (domain, (gssize)domain_len, G_NORMALIZE_ALL_COMPOSE);
+      g_autofree char *dom = pp_fold (domain, (gssize) domain_len, G_NORMALIZE_ALL_COMPOSE);
       if (node == NULL || dom == NULL)
         return NULL;
       if (slash != NULL && kind == PA_ID_CHAT)

@@ -42,7 +42,7 @@ pp_ask_protocol (PaLogin *login, const char *instructions)
       const char *id = purple_plugin_get_id (p);
       if (id == NULL)
         continue;
-      g_ptr_array_add (ids, (gpointer)id);
+      g_ptr_array_add (ids, (gpointer) id);
       g_string_append_printf (help, "\n• %s: %s", id, purple_plugin_get_name (p));
     }
   g_ptr_array_add (ids, NULL);
@@ -52,7 +52,7 @@ pp_ask_protocol (PaLogin *login, const char *instructions)
       def = "prpl-jabber";
   const PaField fields[] = {
     { sizeof (PaField), "protocol", "protocol", PA_FIELD_CHOICE, def, false,
-      (const char *const *)ids->pdata },
+      (const char *const *) ids->pdata },
   };
   PaLoginStep step = {
     .struct_size = sizeof (PaLoginStep),
@@ -153,7 +153,7 @@ pp_ask_account (PaLogin *login, const char *instructions)
                   g_ptr_array_add (choices, kv->value);
               }
             g_ptr_array_add (choices, NULL);
-            of.choices = (const char *const *)choices->pdata;
+            of.choices = (const char *const *) choices->pdata;
             g_ptr_array_add (lists, g_ptr_array_free (choices, FALSE));
             const char *d = purple_account_option_get_default_list_value (opt);
             def = g_strdup (d);
@@ -189,7 +189,7 @@ pp_ask_account (PaLogin *login, const char *instructions)
     .kind = PA_STEP_USER_INPUT,
     .step_id = "account",
     .instructions = instr,
-    .fields = (const PaField *)(void *)fields->data,
+    .fields = (const PaField *) (void *) fields->data,
     .n_fields = fields->len,
   };
   login->api->login_step (login->host, &step);
@@ -231,7 +231,7 @@ pp_submit_account (PaLogin *login, const char *const *ids, const char *const *va
           pp_ask_account (login, "Each answer must be at most 1024 bytes.");
           return;
         }
-      g_hash_table_insert (ans, (gpointer)ids[i], (gpointer)values[i]);
+      g_hash_table_insert (ans, (gpointer) ids[i], (gpointer) values[i]);
     }
   const char *user = g_hash_table_lookup (ans, "username");
   if (user == NULL || *user == '\0')

@@ -41,7 +41,7 @@
 #define PP_MAX_FIELD 1024
 #define PP_MAX_ROOMS 256
 #define PP_MAX_REQUESTS 32
-#define PP_MAX_RECV_FILE ((gsize)100 * 1024 * 1024)
+#define PP_MAX_RECV_FILE ((gsize) 100 * 1024 * 1024)
 #define PP_BACKOFF_MIN_S 1
 #define PP_BACKOFF_MAX_S 30
 #define PP_RECENT_MAX 4096

@@ -134,11 +134,11 @@ pp_show_fields_step (PaLogin *login, PpRequest *r)
                 g_ptr_array_add (c, i->data);
               g_ptr_array_add (c, NULL);
               pf.type = PA_FIELD_CHOICE;
-              pf.choices = (const char *const *)c->pdata;
+              pf.choices = (const char *const *) c->pdata;
               if (purple_request_field_get_type (f) == PURPLE_REQUEST_FIELD_CHOICE)
                 {
                   int def = purple_request_field_choice_get_default_value (f);
-                  pf.default_value = def >= 0 ? g_list_nth_data (items, (guint)def) : NULL;
+                  pf.default_value = def >= 0 ? g_list_nth_data (items, (guint) def) : NULL;
                 }
               g_ptr_array_add (keep, g_ptr_array_free (c, FALSE));
               break;
@@ -158,7 +158,7 @@ pp_show_fields_step (PaLogin *login, PpRequest *r)
     .kind = PA_STEP_USER_INPUT,
     .step_id = r->step_id,
     .instructions = instr->str,
-    .fields = (const PaField *)(void *)fields->data,
+    .fields = (const PaField *) (void *) fields->data,
     .n_fields = fields->len,
   };
   login->api->login_step (login->host, &step);
@@ -196,7 +196,7 @@ pp_show_next_request (PaLogin *login)
     {
       f.type = PA_FIELD_CHOICE;
       g_ptr_array_add (r->labels, NULL);
-      f.choices = (const char *const *)r->labels->pdata;
+      f.choices = (const char *const *) r->labels->pdata;
       g_ptr_array_remove_index (r->labels, r->labels->len - 1);
     }
   PaLoginStep step = {
@@ -280,7 +280,7 @@ pp_request_action (const char *title, const char *primary, const char *secondary
         if (*p != '_')
           g_string_append_c (s, *p);
       g_ptr_array_add (r->labels, g_string_free (s, FALSE));
-      g_ptr_array_add (r->callbacks, (gpointer)cb);
+      g_ptr_array_add (r->callbacks, (gpointer) cb);
     }
   return pp_request_queue (login, r);
 }
@@ -349,7 +349,7 @@ pp_cancel_idle (gpointer data)
 {
   PpCancel *c = data;
   if (c->cb != NULL)
-    ((PurpleRequestFileCb)c->cb) (c->user_data, NULL);
+    ((PurpleRequestFileCb) c->cb) (c->user_data, NULL);
   purple_request_close (c->type, c->handle);
   g_free (c);
   return G_SOURCE_REMOVE;
@@ -415,7 +415,7 @@ pp_set_field (PurpleRequestField *f, const char *v)
         gint64 n = 0;
         if (!g_ascii_string_to_signed (v, 10, G_MININT, G_MAXINT, &n, NULL))
           return FALSE;
-        purple_request_field_int_set_value (f, (int)n);
+        purple_request_field_int_set_value (f, (int) n);
         return TRUE;
       }
     case PURPLE_REQUEST_FIELD_BOOLEAN:
@@ -467,10 +467,10 @@ pp_answer_request (PaLogin *login, PpRequest *r, const char *const *ids, const c
       if (values == NULL)
         {
           if (r->cancel_cb != NULL)
-            ((PurpleRequestInputCb)r->cancel_cb) (r->user_data, NULL);
+            ((PurpleRequestInputCb) r->cancel_cb) (r->user_data, NULL);
         }
       else if (r->ok_cb != NULL)
-        ((PurpleRequestInputCb)r->ok_cb) (r->user_data, answer != NULL ? answer : "");
+        ((PurpleRequestInputCb) r->ok_cb) (r->user_data, answer != NULL ? answer : "");
       break;
     case PURPLE_REQUEST_CHOICE:
       {
@@ -481,10 +481,10 @@ pp_answer_request (PaLogin *login, PpRequest *r, const char *const *ids, const c
         if (values == NULL || v < 0)
           {
             if (r->cancel_cb != NULL)
-              ((PurpleRequestChoiceCb)r->cancel_cb) (r->user_data, -1);
+              ((PurpleRequestChoiceCb) r->cancel_cb) (r->user_data, -1);
           }
         else if (r->ok_cb != NULL)
-          ((PurpleRequestChoiceCb)r->ok_cb) (r->user_data, v);
+          ((PurpleRequestChoiceCb) r->ok_cb) (r->user_data, v);
         break;
       }
     case PURPLE_REQUEST_ACTION:
@@ -492,13 +492,13 @@ pp_answer_request (PaLogin *login, PpRequest *r, const char *const *ids, const c
         int chosen = -1;
         for (guint i = 0; answer != NULL && i < r->labels->len; i++)
           if (g_strcmp0 (g_ptr_array_index (r->labels, i), answer) == 0)
-            chosen = (int)i;
+            chosen = (int) i;
         /* Cancelling picks the last action, conventionally "Cancel"/"Deny". */
         if (chosen < 0 && r->callbacks->len > 0)
-          chosen = (int)r->callbacks->len - 1;
-        GCallback cb = chosen >= 0 ? (GCallback)g_ptr_array_index (r->callbacks, chosen) : NULL;
+          chosen = (int) r->callbacks->len - 1;
+        GCallback cb = chosen >= 0 ? (GCallback) g_ptr_array_index (r->callbacks, chosen) : NULL;
         if (cb != NULL)
-          ((PurpleRequestActionCb)cb) (r->user_data, chosen);
+          ((PurpleRequestActionCb) cb) (r->user_data, chosen);
         break;
       }
     case PURPLE_REQUEST_FIELDS:
@@ -520,7 +520,7 @@ pp_answer_request (PaLogin *login, PpRequest *r, const char *const *ids, const c
           }
         GCallback cb = ok ? r->ok_cb : r->cancel_cb;
         if (cb != NULL)
-          ((PurpleRequestFieldsCb)cb) (r->user_data, r->fields);
+          ((PurpleRequestFieldsCb) cb) (r->user_data, r->fields);
         break;
       }
     default:

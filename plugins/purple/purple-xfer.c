@@ -90,7 +90,7 @@ pp_file_recv_request (PurpleXfer *xfer, gpointer data)
           purple_xfer_get_remote_user (xfer), purple_xfer_get_filename (xfer), size);
       login->api->notice (login->host, msg);
     }
-  if ((gsize)size > PP_MAX_RECV_FILE || (budget >= 0 && size > budget))
+  if ((gsize) size > PP_MAX_RECV_FILE || (budget >= 0 && size > budget))
     return; /* libpurple asks the agent (request_action) */
   g_autofree char *dir = g_build_filename (login->data_dir, "files", NULL);
   g_mkdir_with_parents (dir, 0700);
