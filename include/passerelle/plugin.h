@@ -296,7 +296,7 @@ typedef struct {
   uint64_t capabilities;     /* subset of PA_CAP_* valid in this chat */
   uint64_t max_media_size;   /* bytes, 0 = no media */
   uint32_t max_edit_age_s;   /* 0 = no limit */
-  uint32_t max_text_length;  /* 0 = no limit */
+  uint32_t max_text_length;  /* bytes of UTF-8, 0 = no limit */
 } PaChatFeatures;
 
 typedef struct {
@@ -683,7 +683,9 @@ typedef struct {
 
   /* Optional: the one spelling of an id of this network (see IDENTIFIERS),
    * as a malloc'd string, or NULL when `id` is not a valid id (the agent is
-   * told the identifier is invalid).  Pure: no I/O, any thread. */
+   * told the identifier is invalid).  The host applies it to what an agent
+   * TYPES (start, resolve, invite), never to ids the plugin emits, which
+   * must already be in their one spelling.  Pure: no I/O, any thread. */
   char *(*normalize_id) (PaIdKind kind, const char *id);
 
   /* Importer (no login: the worker calls it and exits).  Parse `path` and
