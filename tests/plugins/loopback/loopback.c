@@ -15,9 +15,11 @@
 #define G_LOG_DOMAIN "passerelle-loopback"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <gio/gio.h>
 #include <glib.h>
@@ -36,7 +38,6 @@
 #define LB_MAX_FIELD 1024 /* login form values */
 #define LB_READ_CHUNK 65536
 #define LB_BACKOFF_MIN_S 1
-#define LB_BACKOFF_MAX_S 30
 #define LB_CONNECT_TIMEOUT_S 15
 
 #define LB_MSG_CAPS                                                                           \
@@ -72,7 +73,19 @@ typedef enum {
   LB_ANS_LOGOUT,
 } LbAnswer;
 
-typedef struct _LbLogin LbLogin;
+typedef struct PaLogin LbLogin;
+
+/* What network->init gave, and the configuration read then.  The one piece
+ * of file-static state: a worker process runs one login (plugin.h, Process
+ * model), and init/shutdown bracket every use. */
+typedef struct {
+  PaHost *host;
+  const PaHostApi *api;
+  char *default_server; /* config "server": the login form's default */
+  guint backoff_max_s;  /* config "reconnect_max_s" */
+} LbPlugin;
+
+static LbPlugin lb_plugin;
 
 /* One TCP connection.  Async callbacks hold a reference; once the login
  * abandons the connection (`login` NULL) they only drop it. */
@@ -99,7 +112,7 @@ typedef struct {
   guint64 max_size;
 } LbRequest;
 
-struct _LbLogin {
+struct PaLogin {
   PaHost *host;
   const PaHostApi *api;
   char *data_dir;
@@ -235,9 +248,59 @@ lb_log (LbLogin *login, PaLogLevel level, const char *fmt, ...)
 }
 
 static void
-lb_fail_op (LbLogin *login, guint64 op_id, const char *error)
+lb_fail_op (LbLogin *login, guint64 op_id, PaResultCode code, const char *error)
 {
-  login->api->op_result (login->host, op_id, false, NULL, error);
+  PaOpResult r = {
+    .struct_size = sizeof (PaOpResult),
+    .code = code,
+    .error = error,
+  };
+  login->api->op_result (login->host, op_id, &r);
+}
+
+static void
+lb_op_ok (LbLogin *login, guint64 op_id, const char *legacy_id, gint64 ts_ms,
+          const char *cursor)
+{
+  PaOpResult r = {
+    .struct_size = sizeof (PaOpResult),
+    .code = PA_RESULT_OK,
+    .legacy_id = legacy_id,
+    .legacy_ts_ms = ts_ms,
+    .cursor = cursor,
+  };
+  login->api->op_result (login->host, op_id, &r);
+}
+
+/* The result code for one of loopnet's error sentences (its answers carry no
+ * code, only text).  Unknown text is a permanent failure. */
+static PaResultCode
+lb_code_for_error (const char *error)
+{
+  static const struct {
+    const char *prefix;
+    PaResultCode code;
+  } map[] = {
+    { "not logged in", PA_RESULT_NOT_CONNECTED },
+    { "no such chat", PA_RESULT_NOT_FOUND },
+    { "no such message", PA_RESULT_NOT_FOUND },
+    { "no such user", PA_RESULT_NOT_FOUND },
+    { "unknown users", PA_RESULT_NOT_FOUND },
+    { "not a member of", PA_RESULT_FORBIDDEN },
+    { "cannot edit someone else's message", PA_RESULT_FORBIDDEN },
+    { "members of a DM cannot change", PA_RESULT_UNSUPPORTED },
+    { "unknown chat field", PA_RESULT_UNSUPPORTED },
+    { "unknown op", PA_RESULT_UNSUPPORTED },
+    { "rate limited", PA_RESULT_RATE_LIMITED },
+    { "too large", PA_RESULT_TOO_LARGE },
+    { "try again", PA_RESULT_TEMPORARY },
+    /* malformed requests ("empty message", "edit without text", "reaction
+     * without key", "resolve without identifier"): permanent, by default */
+  };
+  for (gsize i = 0; error != NULL && i < G_N_ELEMENTS (map); i++)
+    if (g_str_has_prefix (error, map[i].prefix))
+      return map[i].code;
+  return PA_RESULT_PERMANENT;
 }
 
 /* ------------------------------------------------------------ event building */
@@ -311,12 +374,14 @@ lb_is_media_kind (PaMsgKind kind)
          || kind == PA_MSG_VOICE || kind == PA_MSG_FILE || kind == PA_MSG_STICKER;
 }
 
-/* A file name that cannot escape the media directory, unique per message so
- * that a redelivered event overwrites its own file instead of adding one. */
+/* A file name that cannot escape the media directory, new for every
+ * emission: an emitted file is the host's (FILES in plugin.h), so a
+ * redelivered message must not rewrite the file the host may be uploading. */
 static char *
 lb_media_file_name (const char *chat, const char *id, const char *name)
 {
-  g_autofree char *key = g_strdup_printf ("%s\n%s", chat, id);
+  g_autofree char *key = g_strdup_printf ("%s\n%s\n%" G_GINT64_FORMAT "\n%08x%08x", chat, id,
+                                          g_get_real_time (), g_random_int (), g_random_int ());
   g_autofree char *hash = g_compute_checksum_for_string (G_CHECKSUM_SHA256, key, -1);
   g_autoptr (GString) safe = g_string_new (NULL);
   for (const char *p = name; p != NULL && *p != '\0' && safe->len < 80; p++)
@@ -327,10 +392,53 @@ lb_media_file_name (const char *chat, const char *id, const char *name)
   return g_strdup_printf ("%.16s-%s", hash, safe->str);
 }
 
-/* Decodes a message's media into data_dir/media/; returns the path. */
+/* Writes a new private file; never replaces or follows an existing one. */
+static gboolean
+lb_write_new_file (const char *path, const guchar *data, gsize len, GError **error)
+{
+  int fd = g_open (path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (fd < 0)
+    {
+      int saved = errno;
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved), "cannot create %s: %s",
+                   path, g_strerror (saved));
+      return FALSE;
+    }
+  gsize done = 0;
+  while (done < len)
+    {
+      gssize n = write (fd, data + done, len - done);
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n <= 0)
+        {
+          int saved = errno;
+          close (fd);
+          g_unlink (path);
+          g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved), "cannot write %s: %s",
+                       path, g_strerror (saved));
+          return FALSE;
+        }
+      done += (gsize) n;
+    }
+  if (close (fd) != 0)
+    {
+      int saved = errno;
+      g_unlink (path);
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved), "cannot write %s: %s",
+                   path, g_strerror (saved));
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* Decodes a message's media into a new file of data_dir/media/ and returns
+ * its path, or fails with G_IO_ERROR_NO_SPACE when it would take the data
+ * dir over its budget (budget_left), G_IO_ERROR_INVALID_DATA when the
+ * network sent no data. */
 static char *
-lb_store_media (const char *data_dir, const char *chat, const char *id, json_t *media,
-                gsize *size, GError **error)
+lb_store_media (PaHost *host, const PaHostApi *api, const char *data_dir, const char *chat,
+                const char *id, json_t *media, gsize *size, GError **error)
 {
   const char *b64 = js (media, "data_b64");
   if (b64 == NULL)
@@ -348,9 +456,18 @@ lb_store_media (const char *data_dir, const char *chat, const char *id, json_t *
     }
   gsize len = 0;
   g_autofree guchar *data = g_base64_decode (b64, &len);
+  gint64 left = api->budget_left (host);
+  if (left >= 0 && (guint64) len > (guint64) left)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_NO_SPACE,
+                   "%" G_GSIZE_FORMAT " bytes, and the login's storage budget has %" G_GINT64_FORMAT
+                   " left", len, left);
+      *size = len;
+      return NULL;
+    }
   g_autofree char *file = lb_media_file_name (chat, id, js (media, "name"));
   g_autofree char *path = g_build_filename (dir, file, NULL);
-  if (!lb_write_file (path, data, len, error))
+  if (!lb_write_new_file (path, data, len, error))
     return NULL;
   *size = len;
   return g_steal_pointer (&path);
@@ -398,6 +515,7 @@ lb_emit_message (PaHost *host, const PaHostApi *api, const char *self_id, const 
     }
 
   g_autofree char *media_path = NULL;
+  g_autofree char *not_stored = NULL;
   json_t *media = json_object_get (m, "media");
   if (json_is_object (media))
     {
@@ -408,13 +526,27 @@ lb_emit_message (PaHost *host, const PaHostApi *api, const char *self_id, const 
         }
       g_autoptr (GError) err = NULL;
       gsize size = 0;
-      media_path = lb_store_media (data_dir, chat, id, media, &size, &err);
-      if (media_path == NULL)
+      media_path = lb_store_media (host, api, data_dir, chat, id, media, &size, &err);
+      if (media_path == NULL && g_error_matches (err, G_IO_ERROR, G_IO_ERROR_NO_SPACE))
+        {
+          /* Over budget: the message still arrives, as a notice without its
+           * file; redelivery would not make room. */
+          not_stored = g_strdup_printf ("file not received: %s (%s)",
+                                        js (media, "name") != NULL ? js (media, "name") : "file",
+                                        err->message);
+          content.kind = PA_MSG_NOTICE;
+          content.flags |= PA_CONTENT_NOT_INCLUDED;
+          content.text = not_stored;
+          content.html = NULL;
+        }
+      else if (media_path == NULL)
         {
           *why = g_strdup_printf ("cannot store media: %s", err->message);
           return g_error_matches (err, G_IO_ERROR, G_IO_ERROR_INVALID_DATA) ? LB_EMIT_INVALID
                                                                             : LB_EMIT_RETRY;
         }
+      else
+        {
       content.mimetype = js (media, "mimetype");
       content.kind = lb_media_kind (js (media, "kind"), content.mimetype);
       content.media_path = media_path;
@@ -423,6 +555,7 @@ lb_emit_message (PaHost *host, const PaHostApi *api, const char *self_id, const 
       content.width = (uint32_t) CLAMP (ji (media, "width", 0), 0, G_MAXUINT32);
       content.height = (uint32_t) CLAMP (ji (media, "height", 0), 0, G_MAXUINT32);
       content.duration_ms = (uint32_t) CLAMP (ji (media, "duration_ms", 0), 0, G_MAXUINT32);
+        }
     }
   else if (content.text == NULL && content.kind != PA_MSG_LOCATION)
     {
@@ -456,6 +589,9 @@ lb_emit_message (PaHost *host, const PaHostApi *api, const char *self_id, const 
     .contact = sender.name != NULL ? &sender : NULL,
   };
   *seq = api->emit (host, &ev);
+  /* Emitted, the file is the host's; refused, it is still ours and useless. */
+  if (*seq == 0 && media_path != NULL)
+    g_unlink (media_path);
   return LB_EMIT_OK;
 }
 
@@ -555,6 +691,7 @@ lb_emit_simple (LbLogin *login, const char *type, json_t *e, guint64 net_seq, gu
   };
   ev.from_me = ev.sender_id != NULL && g_strcmp0 (ev.sender_id, login->self_id) == 0;
   gboolean need_chat = TRUE, need_target = FALSE;
+  g_autofree const char **keys = NULL;
 
   if (strcmp (type, "edit") == 0)
     {
@@ -586,6 +723,36 @@ lb_emit_simple (LbLogin *login, const char *type, json_t *e, guint64 net_seq, gu
           return LB_EMIT_INVALID;
         }
     }
+  else if (strcmp (type, "reactions") == 0)
+    {
+      /* the sender's whole set of reactions on target: REACTION_SYNC */
+      json_t *list = json_object_get (e, "keys");
+      gsize n = json_is_array (list) ? MIN (json_array_size (list), LB_MAX_LIST) : 0;
+      if (!json_is_array (list))
+        {
+          *why = g_strdup ("reactions without keys");
+          return LB_EMIT_INVALID;
+        }
+      keys = g_new0 (const char *, n + 1);
+      for (gsize i = 0; i < n; i++)
+        {
+          keys[i] = json_string_value (json_array_get (list, i));
+          if (keys[i] == NULL)
+            {
+              *why = g_strdup ("reactions with a key that is not a string");
+              return LB_EMIT_INVALID;
+            }
+        }
+      ev.type = PA_EV_REACTION_SYNC;
+      ev.reaction_keys = keys;
+      ev.n_reaction_keys = n;
+      need_target = TRUE;
+      if (ev.sender_id == NULL)
+        {
+          *why = g_strdup ("reactions without from");
+          return LB_EMIT_INVALID;
+        }
+    }
   else if (strcmp (type, "typing") == 0)
     {
       ev.type = PA_EV_TYPING;
@@ -608,13 +775,25 @@ lb_emit_simple (LbLogin *login, const char *type, json_t *e, guint64 net_seq, gu
     }
   else if (strcmp (type, "presence") == 0)
     {
-      static const char *const states[] = { "online", "offline", "unavailable" };
+      static const struct {
+        const char *name;
+        PaPresence presence;
+      } states[] = {
+        { "online", PA_PRESENCE_ONLINE },
+        { "offline", PA_PRESENCE_OFFLINE },
+        { "unavailable", PA_PRESENCE_UNAVAILABLE },
+      };
+      gboolean known = FALSE;
       ev.type = PA_EV_PRESENCE;
       need_chat = FALSE;
       for (gsize i = 0; i < G_N_ELEMENTS (states); i++)
-        if (g_strcmp0 (js (e, "presence"), states[i]) == 0)
-          ev.presence = states[i];
-      if (ev.presence == NULL || ev.sender_id == NULL)
+        if (g_strcmp0 (js (e, "presence"), states[i].name) == 0)
+          {
+            ev.presence = states[i].presence;
+            known = TRUE;
+          }
+      ev.status_text = js (e, "status");
+      if (!known || ev.sender_id == NULL)
         {
           *why = g_strdup ("presence without from or a known presence");
           return LB_EMIT_INVALID;
@@ -743,6 +922,9 @@ lb_ack (LbLogin *login, guint64 net_seq)
 static void
 lb_fail_pending (LbLogin *login, const char *why)
 {
+  /* NOT_CONNECTED: the host retries once the login is back.  The network
+   * may have applied a request it had not answered yet; loopnet has no
+   * idempotency key, so a retried send could arrive twice. */
   g_autofree char *msg = g_strdup_printf ("The loopback network connection was lost (%s)", why);
   GHashTableIter it;
   gpointer value;
@@ -754,7 +936,7 @@ lb_fail_pending (LbLogin *login, const char *why)
       g_hash_table_iter_steal (&it);
     }
   for (guint i = 0; i < failed->len; i++)
-    lb_fail_op (login, ((LbRequest *) failed->pdata[i])->op_id, msg);
+    lb_fail_op (login, ((LbRequest *) failed->pdata[i])->op_id, PA_RESULT_NOT_CONNECTED, msg);
 }
 
 static void
@@ -782,18 +964,20 @@ static void
 lb_schedule_reconnect (LbLogin *login, const char *why)
 {
   g_clear_handle_id (&login->reconnect_id, g_source_remove);
+  guint delay_s = MIN (login->backoff_s, lb_plugin.backoff_max_s);
   g_autofree char *msg
       = g_strdup_printf ("Disconnected from the loopback network (%s); retrying in %u s", why,
-                         login->backoff_s);
+                         delay_s);
   login->api->login_state (login->host, PA_STATE_TRANSIENT_DISCONNECT, msg);
-  login->reconnect_id = g_timeout_add (login->backoff_s * 1000, lb_on_reconnect, login);
-  login->backoff_s = MIN (login->backoff_s * 2, LB_BACKOFF_MAX_S);
+  login->reconnect_id = g_timeout_add (delay_s * 1000, lb_on_reconnect, login);
+  login->backoff_s = MIN (login->backoff_s * 2, lb_plugin.backoff_max_s);
 }
 
 static void
 lb_ask_credentials (LbLogin *login, const char *instructions)
 {
-  const char *server = login->session != NULL ? login->session->server : NULL;
+  const char *server
+      = login->session != NULL ? login->session->server : lb_plugin.default_server;
   const PaField fields[] = {
     { sizeof (PaField), "server", "Server (host:port)", PA_FIELD_TEXT, server, false, NULL },
     { sizeof (PaField), "username", "User name", PA_FIELD_TEXT, NULL, false, NULL },
@@ -908,7 +1092,7 @@ lb_flush (LbLogin *login)
       g_queue_pop_head (&login->queue);
       if (login->phase != LB_PHASE_ONLINE)
         {
-          lb_fail_op (login, r->op_id, "Not connected to the loopback network");
+          lb_fail_op (login, r->op_id, PA_RESULT_NOT_CONNECTED, "Not connected to the loopback network");
           lb_request_free (r);
           continue;
         }
@@ -1085,7 +1269,7 @@ lb_answer (LbLogin *login, LbRequest *r, json_t *msg)
   if (!jb (msg, "ok"))
     {
       const char *err = js (msg, "error");
-      lb_fail_op (login, r->op_id,
+      lb_fail_op (login, r->op_id, lb_code_for_error (err),
                   err != NULL ? err : "The loopback network refused the operation");
       return;
     }
@@ -1094,24 +1278,28 @@ lb_answer (LbLogin *login, LbRequest *r, json_t *msg)
   switch (r->answer)
     {
     case LB_ANS_ID:
-      api->op_result (login->host, r->op_id, true, js (msg, "id"), NULL);
+      /* loopnet answers a send with its id only: the timestamp is 0 (unknown)
+       * unless the answer has a "ts" */
+      lb_op_ok (login, r->op_id, js (msg, "id"), ji (msg, "ts", 0), NULL);
       break;
     case LB_ANS_CHAT:
       {
         json_t *chat = json_object_get (msg, "chat");
         if (lb_emit_chat (login->host, api, chat, &seq, &why) != LB_EMIT_OK)
-          lb_fail_op (login, r->op_id, "The loopback network sent a malformed chat");
+          lb_fail_op (login, r->op_id, PA_RESULT_PERMANENT,
+                      "The loopback network sent a malformed chat");
         else
-          api->op_result (login->host, r->op_id, true, js (chat, "id"), NULL);
+          lb_op_ok (login, r->op_id, js (chat, "id"), 0, NULL);
         break;
       }
     case LB_ANS_USER:
       {
         json_t *contact = json_object_get (msg, "contact");
         if (lb_emit_contact (login->host, api, contact, &seq, &why) != LB_EMIT_OK)
-          lb_fail_op (login, r->op_id, "The loopback network sent a malformed contact");
+          lb_fail_op (login, r->op_id, PA_RESULT_PERMANENT,
+                      "The loopback network sent a malformed contact");
         else
-          api->op_result (login->host, r->op_id, true, js (contact, "id"), NULL);
+          lb_op_ok (login, r->op_id, js (contact, "id"), 0, NULL);
         break;
       }
     case LB_ANS_CONTACTS:
@@ -1124,7 +1312,7 @@ lb_answer (LbLogin *login, LbRequest *r, json_t *msg)
             if (lb_member_from_json (json_array_get (list, i), &m))
               api->op_contact (login->host, r->op_id, &m);
           }
-        api->op_result (login->host, r->op_id, true, NULL, NULL);
+        lb_op_ok (login, r->op_id, NULL, 0, NULL);
         break;
       }
     case LB_ANS_HISTORY:
@@ -1146,11 +1334,11 @@ lb_answer (LbLogin *login, LbRequest *r, json_t *msg)
           .timestamp_ms = lb_now_ms (),
         };
         api->emit (login->host, &end);
-        api->op_result (login->host, r->op_id, true, js (msg, "next"), NULL);
+        lb_op_ok (login, r->op_id, NULL, 0, js (msg, "next"));
         break;
       }
     case LB_ANS_LOGOUT:
-      api->op_result (login->host, r->op_id, true, NULL, NULL);
+      lb_op_ok (login, r->op_id, NULL, 0, NULL);
       lb_forget_session (login);
       lb_drop_connection (login, "logged out");
       api->login_state (login->host, PA_STATE_LOGGED_OUT, "Logged out of the loopback network");
@@ -1336,11 +1524,12 @@ lb_start_connection (LbLogin *login)
 /* ------------------------------------------------------------ lifecycle */
 
 static PaLogin *
-lb_login_new (PaHost *host, const PaHostApi *api, bool saved, char **error)
+lb_login_new (PaHost *host, bool saved, char **error)
 {
-  if (api == NULL || !PA_HAS_MEMBER (api, PaHostApi, op_contact))
+  const PaHostApi *api = lb_plugin.api;
+  if (api == NULL)
     {
-      *error = lb_c_strdup ("the host API table is too old for the loopback plugin");
+      *error = lb_c_strdup ("the loopback plugin was not initialised");
       return NULL;
     }
   const char *dir = api->data_dir (host);
@@ -1529,7 +1718,7 @@ lb_submit (LbLogin *login, LbRequest *r)
 {
   if (login->phase != LB_PHASE_ONLINE)
     {
-      lb_fail_op (login, r->op_id, "Not connected to the loopback network");
+      lb_fail_op (login, r->op_id, PA_RESULT_NOT_CONNECTED, "Not connected to the loopback network");
       lb_request_free (r);
       return;
     }
@@ -1558,7 +1747,7 @@ lb_on_file_loaded (GObject *src, GAsyncResult *res, gpointer data)
       g_autofree char *msg
           = g_strdup_printf ("Cannot read the file: %s", ok ? "it is too large" : err->message);
       g_queue_remove (&login->queue, r);
-      lb_fail_op (login, r->op_id, msg);
+      lb_fail_op (login, r->op_id, ok ? PA_RESULT_TOO_LARGE : PA_RESULT_PERMANENT, msg);
       lb_request_free (r);
       lb_flush (login);
       return;
@@ -1578,7 +1767,7 @@ lb_submit_with_file (LbLogin *login, LbRequest *r, const char *path, json_t *slo
   GStatBuf st;
   if (path == NULL || g_stat (path, &st) != 0 || !S_ISREG (st.st_mode))
     {
-      lb_fail_op (login, r->op_id, "The file to send cannot be read");
+      lb_fail_op (login, r->op_id, PA_RESULT_PERMANENT, "The file to send cannot be read");
       lb_request_free (r);
       return;
     }
@@ -1587,13 +1776,13 @@ lb_submit_with_file (LbLogin *login, LbRequest *r, const char *path, json_t *slo
       g_autofree char *msg = g_strdup_printf ("The file is too large for the loopback network "
                                               "(at most %" G_GUINT64_FORMAT " MiB)",
                                               max_size / (1024 * 1024));
-      lb_fail_op (login, r->op_id, msg);
+      lb_fail_op (login, r->op_id, PA_RESULT_TOO_LARGE, msg);
       lb_request_free (r);
       return;
     }
   if (login->phase != LB_PHASE_ONLINE)
     {
-      lb_fail_op (login, r->op_id, "Not connected to the loopback network");
+      lb_fail_op (login, r->op_id, PA_RESULT_NOT_CONNECTED, "Not connected to the loopback network");
       lb_request_free (r);
       return;
     }
@@ -1623,7 +1812,7 @@ lb_check (LbLogin *login, guint64 op_id, gboolean ok, const char *what)
   if (!ok)
     {
       g_autofree char *msg = g_strdup_printf ("Missing %s", what);
-      lb_fail_op (login, op_id, msg);
+      lb_fail_op (login, op_id, PA_RESULT_PERMANENT, msg);
     }
   return ok;
 }
@@ -1658,7 +1847,7 @@ lb_send (PaLogin *pl, uint64_t op_id, const char *chat_id, const PaContent *cont
     {
       if (content->media_path == NULL)
         {
-          lb_fail_op (login, op_id, "A media message without a file");
+          lb_fail_op (login, op_id, PA_RESULT_PERMANENT, "A media message without a file");
           lb_request_free (r);
           return;
         }
@@ -1680,7 +1869,7 @@ lb_send (PaLogin *pl, uint64_t op_id, const char *chat_id, const PaContent *cont
     }
   if (content->text == NULL && content->kind != PA_MSG_LOCATION)
     {
-      lb_fail_op (login, op_id, "An empty message");
+      lb_fail_op (login, op_id, PA_RESULT_PERMANENT, "An empty message");
       lb_request_free (r);
       return;
     }
@@ -1753,23 +1942,31 @@ lb_typing (PaLogin *pl, uint64_t op_id, const char *chat_id, bool typing)
 }
 
 static void
-lb_set_chat_info (PaLogin *pl, uint64_t op_id, const char *chat_id, const char *field,
+lb_set_chat_info (PaLogin *pl, uint64_t op_id, const char *chat_id, PaChatField field,
                   const char *value)
 {
   LbLogin *login = pl;
-  if (!lb_check (login, op_id, chat_id != NULL && field != NULL, "chat or field"))
+  if (!lb_check (login, op_id, chat_id != NULL, "chat"))
     return;
-  if (strcmp (field, "name") != 0 && strcmp (field, "topic") != 0
-      && strcmp (field, "avatar") != 0)
+  const char *name = field == PA_CHAT_FIELD_NAME     ? "name"
+                     : field == PA_CHAT_FIELD_TOPIC  ? "topic"
+                     : field == PA_CHAT_FIELD_AVATAR ? "avatar"
+                                                     : NULL;
+  if (name == NULL)
     {
-      g_autofree char *msg = g_strdup_printf ("Loopback chats have no \"%s\" setting", field);
-      lb_fail_op (login, op_id, msg);
+      /* disappearing messages, or a field appended after SDK 2.0 */
+      g_autofree char *msg
+          = g_strdup_printf ("Loopback chats have no setting number %d", (int) field);
+      lb_fail_op (login, op_id, PA_RESULT_UNSUPPORTED,
+                  field == PA_CHAT_FIELD_DISAPPEARING
+                      ? "Loopback chats have no disappearing messages"
+                      : msg);
       return;
     }
   json_t *req = lb_req ("set_chat", chat_id);
-  lb_set_str (req, "field", field);
+  lb_set_str (req, "field", name);
   LbRequest *r = lb_request_new (LB_ANS_ID, op_id, req);
-  if (strcmp (field, "avatar") == 0 && value != NULL)
+  if (field == PA_CHAT_FIELD_AVATAR && value != NULL)
     {
       json_t *avatar = json_object ();
       json_object_set_new (req, "avatar", avatar);
@@ -1887,7 +2084,8 @@ lb_logout (PaLogin *pl, uint64_t op_id)
   lb_forget_session (login);
   lb_drop_connection (login, "logged out");
   login->api->login_state (login->host, PA_STATE_LOGGED_OUT, "Logged out");
-  lb_fail_op (login, op_id, "Not connected: the session was forgotten here, but the loopback "
+  lb_fail_op (login, op_id, PA_RESULT_PERMANENT,
+              "Not connected: the session was forgotten here, but the loopback "
                             "network could not be told");
 }
 
@@ -1904,9 +2102,14 @@ lb_cmp_ts (gconstpointer a, gconstpointer b)
 /* {"chats":[{"id","name","kind","messages":[{"id","from","from_name","ts","text",
  * "reply_to"}]}]}: a CHAT_INFO per chat, then its messages in ts order. */
 static bool
-lb_import_file (PaHost *host, const PaHostApi *api, const char *path,
-                const PaImportOptions *options, char **error)
+lb_import_file (PaHost *host, const char *path, const PaImportOptions *options, char **error)
 {
+  const PaHostApi *api = lb_plugin.api;
+  if (api == NULL)
+    {
+      *error = lb_c_strdup ("the loopback plugin was not initialised");
+      return false;
+    }
   guint64 cap = LB_MAX_IMPORT_FILE;
   if (PA_HAS_MEMBER (options, PaImportOptions, max_total_bytes) && options->max_total_bytes > 0)
     cap = MIN (cap, options->max_total_bytes);
@@ -2020,18 +2223,50 @@ static const PaLoginFlow lb_flows[] = {
     "Server address, user name and password; a pairing code when the account asks for one." },
 };
 
-static const PaPluginDescriptor lb_descriptor = {
-  .magic = PA_PLUGIN_MAGIC,
-  .abi_major = PA_PLUGIN_ABI_MAJOR,
-  .abi_minor = PA_PLUGIN_ABI_MINOR,
-  .struct_size = sizeof (PaPluginDescriptor),
-  .name = "loopback",
-  .display_name = "Loopback",
-  .version = "1.0",
-  .capabilities = LB_CAPS,
-  .login_flows = lb_flows,
-  .n_login_flows = G_N_ELEMENTS (lb_flows),
-  .login_new = lb_login_new,
+/* Configuration: plugins: {loopback: {server: "127.0.0.1:4000", reconnect_max_s: 30}}.
+ * loopnet has no token or other secret to configure. */
+static const PaConfigKey lb_config_keys[] = {
+  { sizeof (PaConfigKey), "server", PA_CONFIG_STRING, "127.0.0.1:4000",
+    "loopnet address (host:port) the login form proposes.", false, false },
+  { sizeof (PaConfigKey), "reconnect_max_s", PA_CONFIG_INT, "30",
+    "Longest wait, in seconds (1 to 3600), between two reconnection attempts.", false, false },
+};
+
+static bool
+lb_init (PaHost *host, const PaHostApi *api, char **error)
+{
+  if (api == NULL || api->abi_major != PA_PLUGIN_ABI_MAJOR
+      || !PA_HAS_MEMBER (api, PaHostApi, invoke))
+    {
+      *error = lb_c_strdup ("the host API table is not the SDK 2 one the loopback plugin needs");
+      return false;
+    }
+  gint64 max_s = api->config_int (host, "reconnect_max_s");
+  if (max_s < 1 || max_s > 3600)
+    {
+      g_autofree char *msg = g_strdup_printf (
+          "plugins.loopback.reconnect_max_s is %" G_GINT64_FORMAT ": it must be 1 to 3600", max_s);
+      *error = lb_c_strdup (msg);
+      return false;
+    }
+  const char *server = api->config_string (host, "server");
+  lb_plugin.host = host;
+  lb_plugin.api = api;
+  lb_plugin.backoff_max_s = (guint) max_s;
+  lb_plugin.default_server = g_strdup (server != NULL && *server != '\0' ? server : NULL);
+  return true;
+}
+
+static void
+lb_shutdown (PaHost *host)
+{
+  g_clear_pointer (&lb_plugin.default_server, g_free);
+  lb_plugin.host = NULL;
+  lb_plugin.api = NULL;
+}
+
+static const PaLoginOps lb_login_ops = {
+  .struct_size = sizeof (PaLoginOps),
   .login_free = lb_login_free,
   .login_start = lb_login_start,
   .login_submit = lb_login_submit,
@@ -2055,14 +2290,33 @@ static const PaPluginDescriptor lb_descriptor = {
   .get_chat_info = lb_get_chat_info,
   .get_user_info = lb_get_user_info,
   .fetch_history = lb_fetch_history,
+};
+
+static const PaNetwork lb_network = {
+  .magic = PA_PLUGIN_MAGIC,
+  .abi_major = PA_PLUGIN_ABI_MAJOR,
+  .abi_minor = PA_PLUGIN_ABI_MINOR,
+  .struct_size = sizeof (PaNetwork),
+  .name = "loopback",
+  .display_name = "Loopback",
+  .version = LOOPBACK_PLUGIN_VERSION,
+  .capabilities = LB_CAPS,
+  .config_keys = lb_config_keys,
+  .n_config_keys = G_N_ELEMENTS (lb_config_keys),
+  .login_flows = lb_flows,
+  .n_login_flows = G_N_ELEMENTS (lb_flows),
+  .init = lb_init,
+  .shutdown = lb_shutdown,
+  .login_new = lb_login_new,
+  .login_ops = &lb_login_ops,
   .import_file = lb_import_file,
 };
 
-const PaPluginDescriptor *pa_plugin_get_descriptor (void);
+const PaNetwork *pa_plugin_get_network (void);
 
-/* The plugin's one exported symbol: a static descriptor, valid forever. */
-__attribute__ ((visibility ("default"))) const PaPluginDescriptor *
-pa_plugin_get_descriptor (void)
+/* The plugin's one exported symbol: a static table, valid forever. */
+__attribute__ ((visibility ("default"))) const PaNetwork *
+pa_plugin_get_network (void)
 {
-  return &lb_descriptor;
+  return &lb_network;
 }
