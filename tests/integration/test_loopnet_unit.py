@@ -853,6 +853,18 @@ def test_redelivered_media_gets_a_new_file(net: LoopNet, drivers, data_dir: Path
     assert first.read_bytes() == second.read_bytes() == b"first"
 
 
+def test_refused_media_file_is_deleted(net: LoopNet, drivers, data_dir: Path) -> None:
+    """Ownership of a media file passes to the host only when emit accepts it."""
+    drv = drivers()
+    login(drv, net)
+    drv.cmd("refuse", value=True)
+    ev = net.deliver("alice", _media_event(b"unwanted"))
+    line = drv.wait(emitted(lambda e: e.get("message_id") == ev["id"]))
+    assert line["refused"] is True and line["seq"] == 0
+    assert not Path(line["event"]["content"]["media_path"]).exists()
+    net.wait_acked("alice", ev["id"])  # nothing for the host to persist: dropped
+
+
 def test_media_over_the_budget_arrives_as_a_notice(net: LoopNet, drivers,
                                                    data_dir: Path) -> None:
     drv = drivers()

@@ -15,6 +15,7 @@
  * {"cmd":"login_cancel"} · {"cmd":"connect"} · {"cmd":"disconnect"} ·
  * {"cmd":"auto_persist","value":b} · {"cmd":"persist","seq":n} ·
  * {"cmd":"budget","bytes":n} (what budget_left answers; -1, unlimited, at start) ·
+ * {"cmd":"refuse","value":b} (emit() refuses every event: answers 0) ·
  * {"cmd":"op","op":s,"op_id":n, …worker-protocol args} ·
  * {"cmd":"import","path":s,"chat":s} · {"cmd":"describe"} · {"cmd":"free"} ·
  * {"cmd":"quit"}.  Each emitted event is answered with event_persisted from an
@@ -50,6 +51,7 @@ struct PaHost {
   GDataInputStream *in;
   guint64 next_seq;
   gboolean auto_persist;
+  gboolean refuse; /* emit() answers 0 */
   GHashTable *meta; /* "scope/id" → value */
 };
 
@@ -231,6 +233,14 @@ api_emit (PaHost *host, const PaEvent *e)
       set_str (ev, "presence",
                (guint) e->presence < G_N_ELEMENTS (presences) ? presences[e->presence] : "?");
       set_str (ev, "status_text", e->status_text);
+    }
+  if (host->refuse)
+    {
+      /* Refused like an invalid event: seq 0, and a media file stays the plugin's. */
+      out (json_pack ("{s:s, s:I, s:o, s:b}", "call", "emit", "seq", (json_int_t) 0, "event",
+                      ev, "refused", TRUE));
+      host->next_seq--;
+      return 0;
     }
   out (json_pack ("{s:s, s:I, s:o}", "call", "emit", "seq", (json_int_t) seq, "event", ev));
   if (host->auto_persist && host->login != NULL)
@@ -692,6 +702,8 @@ run_command (PaHost *h, json_t *cmd)
     describe (h);
   else if (strcmp (name, "budget") == 0)
     h->budget = json_integer_value (json_object_get (cmd, "bytes"));
+  else if (strcmp (name, "refuse") == 0)
+    h->refuse = json_is_true (json_object_get (cmd, "value"));
   else if (strcmp (name, "auto_persist") == 0)
     h->auto_persist = json_is_true (json_object_get (cmd, "value"));
   else if (strcmp (name, "import") == 0)
