@@ -11,7 +11,7 @@
 
 #include "bridge/pa-bridge.h"
 #include "config/pa-config.h"
-#include "host/pa-worker.h"
+#include "worker/pa-worker-main.h"
 #include "pa-import-cli.h"
 #include "pa-build-config.h"
 #include "pa-common.h"

@@ -1,4 +1,7 @@
 /* SPDX-License-Identifier: AGPL-3.0-or-later */
+/* The few helpers every area needs (pa-common.h): the error domain, a
+ * constant-time string comparison for secrets, random URL-safe tokens
+ * from getrandom() and the wall clock in milliseconds. */
 #include "pa-common.h"
 
 #include <sys/random.h>

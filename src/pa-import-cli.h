@@ -1,4 +1,6 @@
 /* SPDX-License-Identifier: AGPL-3.0-or-later */
+/* The `passerelle import` command (pa-import-cli.c), called by main.c
+ * when argv[1] is "import". */
 #ifndef PA_IMPORT_CLI_H
 #define PA_IMPORT_CLI_H
 

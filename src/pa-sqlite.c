@@ -1,4 +1,7 @@
 /* SPDX-License-Identifier: AGPL-3.0-or-later */
+/* SQLite helpers shared by the bridge's store and the crypto store
+ * (pa-sqlite.h): binding, stepping with errors that name the statement,
+ * and creating database files that only their owner can read. */
 #define G_LOG_DOMAIN "passerelle"
 
 #include "pa-sqlite.h"

@@ -104,11 +104,13 @@
  * size budget (budget_left()).
  *   - Legacy → Matrix: a media file named by PaContent.media_path (or an
  *     avatar_path) must lie inside the data dir (or, for imports, inside
- *     PaImportOptions.work_dir); other paths are refused.  Ownership of a
- *     media_path file PASSES TO THE HOST when emit() returns non-zero: the
- *     host deletes it once uploaded, or once the event is dropped.  Copy a
- *     file you must keep.  Avatar files are NOT taken: the host reads them
- *     and leaves them (a plugin typically keeps one per contact).
+ *     PaImportOptions.work_dir or the folder of the export file itself);
+ *     events naming other paths are refused.  Ownership of a media_path file
+ *     inside the data dir or work_dir PASSES TO THE HOST when emit() returns
+ *     non-zero: the host deletes it once uploaded, or once the event is
+ *     dropped.  Copy a file you must keep.  Files of the export's own folder
+ *     are only read, never deleted.  Avatar files are NOT taken: the host
+ *     reads them and leaves them (a plugin typically keeps one per contact).
  *   - Matrix → legacy: the host downloads media into the data dir and passes
  *     its path in PaContent.media_path.  The plugin may delete it once it has
  *     answered the op; the host deletes it after op_result in any case.

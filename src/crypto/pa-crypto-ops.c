@@ -5,14 +5,17 @@
  * session or save the account concurrently.  Each operation is a small
  * state machine advanced by PaMatrix callbacks; crypto state is re-read
  * from the store at every step, so synchronous calls made in between
- * (decrypting, pa_crypto_room_changed()) are seen. */
+ * (decrypting, pa_crypto_room_changed()) are seen.  The queue, its idle
+ * source and the PaCryptoLife its requests hold are owned here.  Calls
+ * pa-crypto-outbound.c, pa-crypto-olm-sessions.c, pa-crypto-devices.c
+ * and pa-crypto-account.c (through their pa-crypto.h functions too). */
 #define G_LOG_DOMAIN "passerelle-crypto"
 
-#include "pa-crypto-private.h"
+#include "pa-crypto-ops.h"
 
 #include <string.h>
 
-#include "pa-common.h"
+#include "pa-crypto-outbound.h"
 
 #define HTTP_ATTEMPTS 5
 /* Server-side wait for remote servers in /keys/query and /keys/claim. */
@@ -21,7 +24,16 @@
  * (pa_crypto_room_changed() between two requests); more means a bug. */
 #define MAX_SHARE_ROUNDS 3
 
-typedef enum {
+/* Outlives the PaCrypto when requests are still in flight: their
+ * callbacks find crypto == NULL and end silently. */
+struct _PaCryptoLife
+{
+  gint refs;
+  PaCrypto *crypto;
+};
+
+typedef enum
+{
   OP_UPLOAD,
   OP_TRACK,
   OP_SHARE,
@@ -33,7 +45,8 @@ typedef enum {
 typedef struct _CryptoOp CryptoOp;
 typedef void (*OpStep) (CryptoOp *op, PaCrypto *crypto, const PaMatrixResponse *resp);
 
-struct _CryptoOp {
+struct _CryptoOp
+{
   OpKind kind;
   PaCryptoLife *life;
   PaCryptoCallback cb;
@@ -45,10 +58,10 @@ struct _CryptoOp {
   gboolean in_flight;
   gboolean orphaned; /* the PaCrypto is gone; free when the request ends */
   OpStep next;
-  GStrv queried;     /* users sent in the current /keys/query */
-  json_t *failed;    /* users whose device list could not be fetched */
+  GStrv queried;  /* users sent in the current /keys/query */
+  json_t *failed; /* users whose device list could not be fetched */
   guint n_queried;
-  json_t *payload;   /* /sendToDevice body in flight */
+  json_t *payload; /* /sendToDevice body in flight */
   guint no_session;
   guint rounds;
   gboolean claimed;
@@ -63,10 +76,24 @@ struct _CryptoOp {
 
 static void ops_kick (PaCrypto *crypto);
 
+static PaCryptoLife *
+life_ref (PaCryptoLife *life)
+{
+  life->refs++;
+  return life;
+}
+
+static void
+life_unref (PaCryptoLife *life)
+{
+  if (--life->refs == 0)
+    g_free (life);
+}
+
 static void
 op_free (CryptoOp *op)
 {
-  pa_crypto_life_unref (op->life);
+  life_unref (op->life);
   g_free (op->room_id);
   g_strfreev (op->users);
   g_strfreev (op->queried);
@@ -126,8 +153,9 @@ http_done (PaMatrix *mx, const PaMatrixResponse *resp, gpointer user_data)
     }
   if (!json_is_object (resp->body))
     {
-      op_fail (op, crypto, g_error_new_literal (PA_ERROR, PA_ERROR_JSON,
-                                                "homeserver answered without a JSON object"));
+      op_fail (op, crypto,
+               g_error_new_literal (PA_ERROR, PA_ERROR_JSON,
+                                    "homeserver answered without a JSON object"));
       return;
     }
   op->next (op, crypto, resp);
@@ -159,8 +187,8 @@ static void
 upload_done (CryptoOp *op, PaCrypto *crypto, const PaMatrixResponse *resp)
 {
   GError *error = NULL;
-  json_t *count = json_object_get (json_object_get (resp->body, "one_time_key_counts"),
-                                   "signed_curve25519");
+  json_t *count
+      = json_object_get (json_object_get (resp->body, "one_time_key_counts"), "signed_curve25519");
 
   if (!pa_crypto_keys_uploaded (crypto, &error))
     {
@@ -169,7 +197,7 @@ upload_done (CryptoOp *op, PaCrypto *crypto, const PaMatrixResponse *resp)
     }
   op_finish (op, crypto,
              json_pack ("{s:I}", "signed_curve25519",
-                        json_is_integer (count) ? json_integer_value (count) : (json_int_t) 0),
+                        json_is_integer (count) ? json_integer_value (count) : (json_int_t)0),
              NULL);
 }
 
@@ -177,12 +205,12 @@ static void
 upload_counted (CryptoOp *op, PaCrypto *crypto, const PaMatrixResponse *resp)
 {
   GError *error = NULL;
-  json_t *count = json_object_get (json_object_get (resp->body, "one_time_key_counts"),
-                                   "signed_curve25519");
+  json_t *count
+      = json_object_get (json_object_get (resp->body, "one_time_key_counts"), "signed_curve25519");
   json_int_t n = json_is_integer (count) ? json_integer_value (count) : 0;
   g_autoptr (json_t) body = NULL;
 
-  body = pa_crypto_keys_upload_body (crypto, (guint) CLAMP (n, 0, PA_CRYPTO_OTK_TARGET), &error);
+  body = pa_crypto_keys_upload_body (crypto, (guint)CLAMP (n, 0, PA_CRYPTO_OTK_TARGET), &error);
   if (body == NULL)
     {
       op_fail (op, crypto, error);
@@ -243,8 +271,7 @@ track_start (CryptoOp *op, PaCrypto *crypto)
       gboolean tracked, is_dirty;
 
       if (!pa_crypto_store_track_user (crypto->store, op->users[i], &error)
-          || !pa_crypto_store_user_state (crypto->store, op->users[i], &tracked, &is_dirty,
-                                          &error))
+          || !pa_crypto_store_user_state (crypto->store, op->users[i], &tracked, &is_dirty, &error))
         {
           json_decref (wanted);
           op_fail (op, crypto, error);
@@ -263,7 +290,7 @@ track_start (CryptoOp *op, PaCrypto *crypto)
       return;
     }
   g_ptr_array_add (dirty, NULL);
-  op->queried = (GStrv) g_ptr_array_free (g_steal_pointer (&dirty), FALSE);
+  op->queried = (GStrv)g_ptr_array_free (g_steal_pointer (&dirty), FALSE);
   body = json_pack ("{s:o, s:i}", "device_keys", wanted, "timeout", FEDERATION_TIMEOUT_MS);
   op_http (op, crypto, "POST", "/_matrix/client/v3/keys/query", body, track_answered);
 }
@@ -281,7 +308,7 @@ track_finished (CryptoOp *op, PaCrypto *crypto)
   if (op->kind == OP_TRACK)
     {
       op_finish (op, crypto,
-                 json_pack ("{s:i, s:O}", "queried", (int) op->n_queried, "failed", op->failed),
+                 json_pack ("{s:i, s:O}", "queried", (int)op->n_queried, "failed", op->failed),
                  NULL);
       return;
     }
@@ -300,15 +327,15 @@ share_claimed (CryptoOp *op, PaCrypto *crypto, const PaMatrixResponse *resp)
   json_t *per_user, *claimed;
 
   json_object_foreach (otks, user_id, per_user)
+  {
+    json_object_foreach (per_user, device_id, claimed)
     {
-      json_object_foreach (per_user, device_id, claimed)
-        {
-          g_autoptr (GError) error = NULL;
+      g_autoptr (GError) error = NULL;
 
-          if (!pa_crypto_create_olm_session (crypto, user_id, device_id, claimed, &error))
-            g_message ("no olm session with %s %s: %s", user_id, device_id, error->message);
-        }
+      if (!pa_crypto_create_olm_session (crypto, user_id, device_id, claimed, &error))
+        g_message ("no olm session with %s %s: %s", user_id, device_id, error->message);
     }
+  }
   share_send (op, crypto);
 }
 
@@ -328,8 +355,8 @@ share_claim (CryptoOp *op, PaCrypto *crypto)
       return;
     }
   op->claimed = TRUE;
-  payload = pa_crypto_room_key_build (crypto, op->room_id, (const char *const *) op->users,
-                                      FALSE, &need, NULL, &error);
+  payload = pa_crypto_room_key_build (crypto, op->room_id, (const char *const *)op->users, FALSE,
+                                      &need, NULL, &error);
   if (payload == NULL)
     {
       op_fail (op, crypto, error);
@@ -342,15 +369,15 @@ share_claim (CryptoOp *op, PaCrypto *crypto)
     }
   wanted = json_object ();
   json_object_foreach (need, user_id, devices)
-    {
-      json_t *per_user = json_object ();
-      gsize i;
-      json_t *d;
+  {
+    json_t *per_user = json_object ();
+    gsize i;
+    json_t *d;
 
-      json_array_foreach (devices, i, d)
+    json_array_foreach (devices, i, d)
         json_object_set_new (per_user, json_string_value (d), json_string ("signed_curve25519"));
-      json_object_set_new (wanted, user_id, per_user);
-    }
+    json_object_set_new (wanted, user_id, per_user);
+  }
   body = json_pack ("{s:o, s:i}", "one_time_keys", wanted, "timeout", FEDERATION_TIMEOUT_MS);
   op_http (op, crypto, "POST", "/_matrix/client/v3/keys/claim", body, share_claimed);
 }
@@ -361,7 +388,7 @@ static void share_withhold (CryptoOp *op, PaCrypto *crypto, guint shared);
 static gint
 compare_strp (gconstpointer a, gconstpointer b)
 {
-  return g_strcmp0 (*(const char *const *) a, *(const char *const *) b);
+  return g_strcmp0 (*(const char *const *)a, *(const char *const *)b);
 }
 
 /* What a completed share covered: the session, the device lists' epoch
@@ -377,7 +404,7 @@ share_signature (PaCrypto *crypto, CryptoOp *op, const char *session_id)
   g_ptr_array_sort (users, compare_strp);
   g_string_append_printf (sig, "\x1e%" G_GUINT64_FORMAT, crypto->device_epoch);
   for (guint i = 0; i < users->len; i++)
-    g_string_append_printf (sig, "\x1e%s", (const char *) g_ptr_array_index (users, i));
+    g_string_append_printf (sig, "\x1e%s", (const char *)g_ptr_array_index (users, i));
   return g_string_free (sig, FALSE);
 }
 
@@ -398,8 +425,8 @@ share_complete (CryptoOp *op, PaCrypto *crypto, guint shared)
       return;
     }
   op_finish (op, crypto,
-             json_pack ("{s:s?, s:i, s:i}", "session_id", session_id, "shared", (int) shared,
-                        "no_session", (int) op->no_session),
+             json_pack ("{s:s?, s:i, s:i}", "session_id", session_id, "shared", (int)shared,
+                        "no_session", (int)op->no_session),
              NULL);
 }
 
@@ -416,8 +443,8 @@ share_sent (CryptoOp *op, PaCrypto *crypto, const PaMatrixResponse *resp)
       op_fail (op, crypto, error);
       return;
     }
-  json_object_foreach (json_object_get (op->payload, "messages"), user_id, per_user)
-    shared += json_object_size (per_user);
+  json_object_foreach (json_object_get (op->payload, "messages"), user_id, per_user) shared
+      += json_object_size (per_user);
   g_clear_pointer (&op->payload, json_decref);
   share_withhold (op, crypto, shared);
 }
@@ -446,7 +473,8 @@ share_withhold (CryptoOp *op, PaCrypto *crypto, guint shared)
     }
   txn = pa_random_token (16);
   g_autofree char *path = g_strdup_printf ("/_matrix/client/v3/sendToDevice/"
-                                           "m.room_key.withheld/%s", txn);
+                                           "m.room_key.withheld/%s",
+                                           txn);
   body = json_pack ("{s:O}", "messages", op->withheld);
   op_http (op, crypto, "PUT", path, body, withheld_sent);
 }
@@ -462,16 +490,15 @@ share_send (CryptoOp *op, PaCrypto *crypto)
 
   g_clear_pointer (&op->payload, json_decref);
   g_clear_pointer (&op->withheld, json_decref);
-  op->payload = pa_crypto_room_key_build (crypto, op->room_id, (const char *const *) op->users,
-                                          TRUE, &need, &op->withheld, &error);
+  op->payload = pa_crypto_room_key_build (crypto, op->room_id, (const char *const *)op->users, TRUE,
+                                          &need, &op->withheld, &error);
   if (op->payload == NULL)
     {
       op_fail (op, crypto, error);
       return;
     }
   op->no_session = 0;
-  json_object_foreach (need, user_id, devices)
-    op->no_session += json_array_size (devices);
+  json_object_foreach (need, user_id, devices) op->no_session += json_array_size (devices);
   if (json_object_size (json_object_get (op->payload, "messages")) == 0)
     {
       share_withhold (op, crypto, 0);
@@ -501,9 +528,11 @@ encrypt_finish (CryptoOp *op, PaCrypto *crypto)
           share_claim (op, crypto);
           return;
         }
-      op_fail (op, crypto, g_error_new (PA_ERROR, PA_ERROR_FAILED,
-                                        "the megolm session of %s keeps changing while it is "
-                                        "shared", op->room_id));
+      op_fail (op, crypto,
+               g_error_new (PA_ERROR, PA_ERROR_FAILED,
+                            "the megolm session of %s keeps changing while it is "
+                            "shared",
+                            op->room_id));
       return;
     }
   content = pa_crypto_group_encrypt (crypto, op->room_id, op->type, op->content, &error);
@@ -539,11 +568,10 @@ static PaCryptoDevice *
 olm_target (CryptoOp *op, PaCrypto *crypto, GError **error)
 {
   GError *local = NULL;
-  PaCryptoDevice *d = op->device_id != NULL
-                          ? pa_crypto_store_get_device (crypto->store, op->users[0],
-                                                        op->device_id, &local)
-                          : pa_crypto_store_get_device_by_curve (crypto->store, op->curve25519,
-                                                                 &local);
+  PaCryptoDevice *d
+      = op->device_id != NULL
+            ? pa_crypto_store_get_device (crypto->store, op->users[0], op->device_id, &local)
+            : pa_crypto_store_get_device_by_curve (crypto->store, op->curve25519, &local);
 
   if (local != NULL)
     {
@@ -570,8 +598,7 @@ olm_send_encrypt (CryptoOp *op, PaCrypto *crypto)
 
   d = olm_target (op, crypto, &error);
   if (d != NULL)
-    enc = pa_crypto_olm_encrypt (crypto, d->user_id, d->device_id, op->type, op->content,
-                                 &error);
+    enc = pa_crypto_olm_encrypt (crypto, d->user_id, d->device_id, op->type, op->content, &error);
   if (enc == NULL)
     {
       op_fail (op, crypto, error);
@@ -587,17 +614,17 @@ static void
 olm_send_claimed (CryptoOp *op, PaCrypto *crypto, const PaMatrixResponse *resp)
 {
   g_autoptr (PaCryptoDevice) d = olm_target (op, crypto, NULL);
-  json_t *claimed = d != NULL ? json_object_get (json_object_get (json_object_get (
-                                                     resp->body, "one_time_keys"),
-                                                     d->user_id),
-                                                 d->device_id)
+  json_t *claimed = d != NULL ? json_object_get (
+                        json_object_get (json_object_get (resp->body, "one_time_keys"), d->user_id),
+                        d->device_id)
                               : NULL;
   GError *error = NULL;
 
   if (claimed == NULL)
     {
-      op_fail (op, crypto, g_error_new (PA_ERROR, PA_ERROR_NOT_FOUND,
-                                        "%s has no one-time key left", op->users[0]));
+      op_fail (
+          op, crypto,
+          g_error_new (PA_ERROR, PA_ERROR_NOT_FOUND, "%s has no one-time key left", op->users[0]));
       return;
     }
   if (!pa_crypto_create_olm_session (crypto, d->user_id, d->device_id, claimed, &error))
@@ -648,8 +675,8 @@ op_run (CryptoOp *op, PaCrypto *crypto)
     }
   if (crypto->mx == NULL)
     {
-      op_fail (op, crypto, g_error_new_literal (PA_ERROR, PA_ERROR_NETWORK,
-                                                "crypto has no homeserver client"));
+      op_fail (op, crypto,
+               g_error_new_literal (PA_ERROR, PA_ERROR_NETWORK, "crypto has no homeserver client"));
       return;
     }
   switch (op->kind)
@@ -683,8 +710,9 @@ op_run (CryptoOp *op, PaCrypto *crypto)
       break;
     default:
       /* A programming error, but never a reason to abort the bridge. */
-      op_fail (op, crypto, g_error_new (PA_ERROR, PA_ERROR_FAILED, "unknown crypto operation %d",
-                                        (int) op->kind));
+      op_fail (
+          op, crypto,
+          g_error_new (PA_ERROR, PA_ERROR_FAILED, "unknown crypto operation %d", (int)op->kind));
       break;
     }
 }
@@ -715,14 +743,23 @@ op_enqueue (PaCrypto *crypto, CryptoOp *op)
 {
   gboolean was_idle = g_queue_is_empty (&crypto->ops);
 
-  op->life = pa_crypto_life_ref (crypto->life);
+  op->life = life_ref (crypto->life);
   g_queue_push_tail (&crypto->ops, op);
   if (was_idle)
     ops_kick (crypto);
 }
 
 void
-pa_crypto_ops_clear (PaCrypto *crypto)
+pa_crypto_ops_init (PaCrypto *crypto)
+{
+  crypto->life = g_new0 (PaCryptoLife, 1);
+  crypto->life->refs = 1;
+  crypto->life->crypto = crypto;
+  g_queue_init (&crypto->ops);
+}
+
+void
+pa_crypto_ops_dispose (PaCrypto *crypto)
 {
   CryptoOp *op;
 
@@ -734,6 +771,11 @@ pa_crypto_ops_clear (PaCrypto *crypto)
       else
         op_free (op);
     }
+  if (crypto->life != NULL)
+    {
+      crypto->life->crypto = NULL;
+      g_clear_pointer (&crypto->life, life_unref);
+    }
 }
 
 static CryptoOp *
@@ -742,7 +784,7 @@ op_new (OpKind kind, const char *const *users, PaCryptoCallback cb, gpointer use
   CryptoOp *op = g_new0 (CryptoOp, 1);
 
   op->kind = kind;
-  op->users = g_strdupv ((char **) users);
+  op->users = g_strdupv ((char **)users);
   op->cb = cb;
   op->user_data = user_data;
   return op;
@@ -755,12 +797,12 @@ op_new_checked (OpKind kind, const char *const *users, PaCryptoCallback cb, gpoi
 {
   CryptoOp *op = op_new (kind, NULL, cb, user_data);
 
-  if (users != NULL && g_strv_length ((char **) users) > PA_CRYPTO_MAX_USERS)
-    op->early_error = g_error_new (PA_ERROR, PA_ERROR_TOO_LARGE,
-                                   "more than %d users in one crypto operation",
-                                   PA_CRYPTO_MAX_USERS);
+  if (users != NULL && g_strv_length ((char **)users) > PA_CRYPTO_MAX_USERS)
+    op->early_error
+        = g_error_new (PA_ERROR, PA_ERROR_TOO_LARGE, "more than %d users in one crypto operation",
+                       PA_CRYPTO_MAX_USERS);
   else
-    op->users = g_strdupv ((char **) users);
+    op->users = g_strdupv ((char **)users);
   return op;
 }
 
@@ -807,8 +849,8 @@ pa_crypto_encrypt (PaCrypto *crypto, const char *room_id, const char *const *use
 }
 
 void
-pa_crypto_send_to_device (PaCrypto *crypto, const char *type, json_t *messages,
-                          PaCryptoCallback cb, gpointer user_data)
+pa_crypto_send_to_device (PaCrypto *crypto, const char *type, json_t *messages, PaCryptoCallback cb,
+                          gpointer user_data)
 {
   CryptoOp *op;
 
@@ -821,8 +863,8 @@ pa_crypto_send_to_device (PaCrypto *crypto, const char *type, json_t *messages,
 
 void
 pa_crypto_send_olm (PaCrypto *crypto, const char *user_id, const char *device_id,
-                    const char *curve25519, gboolean new_session, const char *type,
-                    json_t *content, PaCryptoCallback cb, gpointer user_data)
+                    const char *curve25519, gboolean new_session, const char *type, json_t *content,
+                    PaCryptoCallback cb, gpointer user_data)
 {
   const char *users[] = { user_id, NULL };
   CryptoOp *op;

@@ -1,23 +1,26 @@
 /* SPDX-License-Identifier: AGPL-3.0-or-later */
-/* Shared between pa-crypto.c (state, sync layer) and pa-crypto-ops.c
- * (the queued asynchronous operations); not for other areas. */
+/* The PaCrypto object's fields, shared by the files of src/crypto that
+ * implement pa-crypto.h; not for other areas.  Each field says which file
+ * owns it (writes it); the functions are declared in one internal header
+ * per file, so a file includes only the headers of the floors below it
+ * (docs/encryption.md, "Code layout"). */
 #ifndef PA_CRYPTO_PRIVATE_H
 #define PA_CRYPTO_PRIVATE_H
 
-#include "pa-crypto.h"
+#include "pa-common.h"
 #include "pa-crypto-store.h"
+#include "pa-crypto.h"
 #include "pa-olm.h"
 
 G_BEGIN_DECLS
 
-/* Outlives the PaCrypto when requests are still in flight: their
- * callbacks find crypto == NULL and end silently. */
-typedef struct {
-  gint refs;
-  PaCrypto *crypto;
-} PaCryptoLife;
+/* Owned by pa-crypto-ops.c: outlives the PaCrypto while requests are in
+ * flight. */
+typedef struct _PaCryptoLife PaCryptoLife;
 
-struct _PaCrypto {
+struct _PaCrypto
+{
+  /* pa-crypto.c and pa-crypto-account.c (set once when opened) */
   PaMatrix *mx;
   char *user_id;
   char *device_id;
@@ -28,55 +31,47 @@ struct _PaCrypto {
   char *curve25519;
   char *ed25519;
   gboolean keys_uploaded;
+  /* pa-crypto-ops.c */
   PaCryptoLife *life;
-  GQueue ops;        /* queued CryptoOp *, head is running */
-  GHashTable *requests; /* "room\x1fsender_key\x1fsession" → user asked (our key requests) */
-  GHashTable *repairs;  /* curve25519 → gint64 * time of the last Olm session repair */
-  GHashTable *withheld; /* "session\x1fuser\x1fdevice" told m.room_key.withheld */
+  GQueue ops;    /* queued CryptoOp *, head is running */
+  guint kick_id; /* idle source starting the head op */
   /* room → the share state it was last completed for (session, device
    * epoch, members): an encrypt that finds the same skips the per-device
-   * walk, which otherwise costs every message O(member devices). */
+   * walk, which otherwise costs every message O(member devices).  Filled
+   * by pa-crypto-ops.c, emptied for a room by pa-crypto-outbound.c. */
   GHashTable *shared_ok;
-  guint64 device_epoch; /* bumped by every device list or blocking change */
+  /* pa-crypto-requests.c: "room\x1fsender_key\x1fsession" → user asked */
+  GHashTable *requests;
+  /* pa-crypto-repair.c: curve25519 → gint64 * time of the last repair */
+  GHashTable *repairs;
+  /* pa-crypto-outbound.c */
+  GHashTable *withheld; /* "session\x1fuser\x1fdevice" told m.room_key.withheld */
   GHashTable *blocked;  /* users the bridge's policy blocks (set) */
-  guint kick_id;     /* idle source starting the head op */
+  /* bumped by every device list (pa-crypto-devices.c) or blocking
+   * (pa-crypto-outbound.c) change; read by pa-crypto-ops.c */
+  guint64 device_epoch;
 };
 
-PaCryptoLife *pa_crypto_life_ref (PaCryptoLife *life);
-void pa_crypto_life_unref (PaCryptoLife *life);
+/* Small JSON helpers every file uses. */
+static inline const char *
+pa_crypto_jstr (json_t *obj, const char *key)
+{
+  return json_string_value (json_object_get (obj, key));
+}
 
-/* pa-crypto.c: the room key content encrypted per device (encrypt) or
- * only the devices that still need an Olm session (!encrypt).  With
- * encrypt, *withheld (when asked for) gets the /sendToDevice messages of
- * m.room_key.withheld for the devices refused (unverified: m.unverified;
- * no one-time key: m.no_olm), or NULL. */
-json_t *pa_crypto_room_key_build (PaCrypto *crypto, const char *room_id,
-                                  const char *const *user_ids, gboolean encrypt,
-                                  json_t **need_session, json_t **withheld, GError **error);
-/* pa-crypto.c: the room's outbound session id, rotated first when due
- * (transfer full), or NULL with an error. */
-char *pa_crypto_current_session_id (PaCrypto *crypto, const char *room_id, GError **error);
-/* pa-crypto.c: withheld messages ({user: {device: content}}) for
- * {user: {device: code}}; and recording that they were sent (the devices
- * are then skipped for the rest of that session). */
-json_t *pa_crypto_withheld_messages (PaCrypto *crypto, const char *room_id,
-                                     const char *session_id, json_t *codes);
-void pa_crypto_withheld_sent (PaCrypto *crypto, json_t *messages);
+static inline gboolean
+pa_crypto_bad_input (GError **error, const char *what)
+{
+  g_set_error (error, PA_ERROR, PA_ERROR_JSON, "malformed %s", what);
+  return FALSE;
+}
 
-/* pa-crypto-keys.c: stores an m.forwarded_room_key (decrypted payload)
- * if it answers one of our requests. */
-gboolean pa_crypto_accept_forwarded_key (PaCrypto *crypto, json_t *payload, GError **error);
-/* pa-crypto-keys.c: an Olm message from `sender_key` did not decrypt. */
-void pa_crypto_repair_olm (PaCrypto *crypto, const char *sender, const char *sender_key);
-/* pa-crypto.c: stores the inbound Megolm session of `session_key` (an
- * m.room_key session key, or an `exported` one from a forwarded key) after
- * checking it is `session_id`, unless a better copy (lower first index)
- * is already there. */
-gboolean pa_crypto_keep_inbound (PaCrypto *crypto, const char *room_id, const char *sender_key,
-                                 const char *sender_ed25519, const char *session_id,
-                                 const char *session_key, gboolean exported, GError **error);
-/* pa-crypto-ops.c: drop everything queued without calling back. */
-void pa_crypto_ops_clear (PaCrypto *crypto);
+static inline void *
+pa_crypto_bad_json (GError **error, const char *what)
+{
+  pa_crypto_bad_input (error, what);
+  return NULL;
+}
 
 G_END_DECLS
 

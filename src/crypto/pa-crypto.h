@@ -210,7 +210,7 @@ void pa_crypto_send_olm (PaCrypto *crypto, const char *user_id, const char *devi
                          const char *curve25519, gboolean new_session, const char *type,
                          json_t *content, PaCryptoCallback cb, gpointer user_data);
 
-/* ------------------------------------------------ key requests (pa-crypto-keys.c) */
+/* -------------------------- key requests (pa-crypto-requests.c, withheld: -outbound.c) */
 
 /* An event we could not decrypt for want of its session: the
  * m.room_key_request content to send to the sender's devices (transfer

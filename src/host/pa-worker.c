@@ -5,7 +5,7 @@
 #define G_LOG_DOMAIN "passerelle-host"
 
 #include "host/pa-worker.h"
-#include "host/pa-frame.h"
+#include "wire/pa-frame-channel.h"
 #include "pa-common.h"
 
 #include <errno.h>
@@ -20,10 +20,6 @@
 #define WORKER_FD 3
 /* Host -> worker backlog beyond which pa_worker_send refuses frames. */
 #define OUT_MAX (64u * 1024u * 1024u)
-#define READ_CHUNK 65536
-/* Bounded reads per wake-up: a flooding worker must not starve the rest of
- * the host's loop (HTTP server, other workers). */
-#define READS_PER_DISPATCH 16
 #define STOP_KILL_DELAY_S 5
 #define HEALTHY_RUN_US (60 * G_USEC_PER_SEC)
 #define DEFAULT_MAX_DELAY_S 60
@@ -48,12 +44,7 @@ struct _PaWorker
   GSubprocess *proc;
   GPid pid;
   GCancellable *wait_cancel;
-  int fd;
-  GSource *in_source;
-  GSource *out_source;
-  PaFrameReader *reader;
-  GByteArray *out;
-  gsize out_pos;
+  PaFrameChannel *ch;
   gboolean got_hello;
   char *protocol_error;
   gint64 started_us;
@@ -113,19 +104,13 @@ clear_source (GSource **s)
     }
 }
 
+/* Closes the socket; the channel itself is freed only outside its own
+ * callbacks (at the next spawn, the reaped exit or pa_worker_free). */
 static void
 close_io (PaWorker *w)
 {
-  clear_source (&w->in_source);
-  clear_source (&w->out_source);
-  if (w->fd >= 0)
-    {
-      close (w->fd);
-      w->fd = -1;
-    }
-  g_clear_pointer (&w->reader, pa_frame_reader_free);
-  g_byte_array_set_size (w->out, 0);
-  w->out_pos = 0;
+  if (w->ch != NULL)
+    pa_frame_channel_close (w->ch);
 }
 
 /* The worker broke the protocol: it cannot be trusted to resynchronise, so
@@ -140,41 +125,6 @@ protocol_violation (PaWorker *w, const char *reason)
   close_io (w);
   if (w->proc != NULL)
     g_subprocess_force_exit (w->proc);
-}
-
-static gboolean on_writable (gint fd, GIOCondition cond, gpointer data);
-
-static void
-flush_out (PaWorker *w)
-{
-  if (w->fd < 0 || !w->got_hello)
-    return;
-  g_autoptr (GError) error = NULL;
-  if (!pa_frame_flush (w->fd, w->out, &w->out_pos, &error))
-    {
-      /* The worker is gone or going; its exit is reported by the wait. */
-      g_debug ("worker %s: %s", w->login_id, error->message);
-      close_io (w);
-      return;
-    }
-  gboolean pending = w->out_pos < w->out->len;
-  if (pending && w->out_source == NULL)
-    {
-      w->out_source = g_unix_fd_source_new (w->fd, G_IO_OUT);
-      g_source_set_callback (w->out_source, G_SOURCE_FUNC (on_writable), w, NULL);
-      g_source_attach (w->out_source, w->context);
-    }
-  else if (!pending)
-    clear_source (&w->out_source);
-}
-
-static gboolean
-on_writable (gint fd, GIOCondition cond, gpointer data)
-{
-  PaWorker *w = data;
-  flush_out (w);
-  /* flush_out cleared (destroyed) the source if it is no longer needed. */
-  return G_SOURCE_CONTINUE;
 }
 
 static void
@@ -199,14 +149,11 @@ deliver (PaWorker *w, json_t *frame)
        * queued while it was starting. */
       if (w->init != NULL && !w->stopping)
         {
-          g_autoptr (GByteArray) tmp = g_byte_array_new ();
           g_autoptr (GError) error = NULL;
-          if (pa_frame_encode (w->init, tmp, &error))
-            g_byte_array_prepend (w->out, tmp->data, tmp->len);
-          else
+          if (!pa_frame_channel_send_first (w->ch, w->init, &error))
             g_warning ("worker %s: cannot send init: %s", w->login_id, error->message);
         }
-      flush_out (w);
+      pa_frame_channel_hold (w->ch, FALSE);
       if (w->cb.hello != NULL)
         w->cb.hello (w, frame, w->user_data);
       return;
@@ -220,42 +167,20 @@ deliver (PaWorker *w, json_t *frame)
     w->cb.frame (w, frame, w->user_data);
 }
 
-static gboolean
-on_readable (gint fd, GIOCondition cond, gpointer data)
+static void
+on_frame (PaFrameChannel *ch, json_t *frame, gpointer data)
+{
+  deliver (data, frame);
+}
+
+static void
+on_closed (PaFrameChannel *ch, gboolean protocol, const char *reason, gpointer data)
 {
   PaWorker *w = data;
-  guint8 buf[READ_CHUNK];
-
-  for (int i = 0; i < READS_PER_DISPATCH; i++)
-    {
-      ssize_t n = read (fd, buf, sizeof buf);
-      if (n < 0 && errno == EINTR)
-        continue;
-      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-        return G_SOURCE_CONTINUE;
-      if (n <= 0)
-        {
-          /* EOF or error: the process is exiting; the wait reports it. */
-          close_io (w);
-          return G_SOURCE_REMOVE;
-        }
-      pa_frame_reader_feed (w->reader, buf, (gsize) n);
-      for (;;)
-        {
-          g_autoptr (GError) error = NULL;
-          g_autoptr (json_t) frame = pa_frame_reader_next (w->reader, &error);
-          if (error != NULL)
-            protocol_violation (w, error->message);
-          if (frame == NULL)
-            break;
-          deliver (w, frame);
-          if (w->fd < 0)
-            break;
-        }
-      if (w->fd < 0)
-        return G_SOURCE_REMOVE;
-    }
-  return G_SOURCE_CONTINUE;
+  if (protocol)
+    protocol_violation (w, reason);
+  /* Otherwise EOF or an I/O error: the process is exiting and its wait
+   * reports it; the channel is closed and can go now. */
 }
 
 static gboolean spawn_worker (PaWorker *w, GError **error);
@@ -333,7 +258,7 @@ on_wait_done (GObject *source, GAsyncResult *res, gpointer data)
   else
     g_debug ("worker %s (pid %d) %s", w->login_id, (int) w->pid, reason);
 
-  close_io (w);
+  g_clear_pointer (&w->ch, pa_frame_channel_free);
   clear_source (&w->kill_source);
   g_clear_object (&w->wait_cancel);
   g_clear_object (&w->proc);
@@ -404,18 +329,13 @@ spawn_worker (PaWorker *w, GError **error)
   g_subprocess_wait_async (proc, w->wait_cancel, on_wait_done, w);
   g_main_context_pop_thread_default (w->context);
 
-  w->fd = sv[0];
-  g_autoptr (GError) local = NULL;
-  if (!g_unix_set_fd_nonblocking (w->fd, TRUE, &local))
-    g_warning ("worker %s: %s", w->login_id, local->message);
-  w->reader = pa_frame_reader_new ();
-  g_byte_array_set_size (w->out, 0);
-  w->out_pos = 0;
+  static const PaFrameChannelCallbacks channel_cb = { on_frame, on_closed };
+  g_clear_pointer (&w->ch, pa_frame_channel_free);
+  w->ch = pa_frame_channel_new (sv[0], w->context, &channel_cb, w);
+  /* Nothing is written before the worker's hello: init goes first. */
+  pa_frame_channel_hold (w->ch, TRUE);
   w->got_hello = FALSE;
   w->started_us = g_get_monotonic_time ();
-  w->in_source = g_unix_fd_source_new (w->fd, G_IO_IN | G_IO_HUP | G_IO_ERR);
-  g_source_set_callback (w->in_source, G_SOURCE_FUNC (on_readable), w, NULL);
-  g_source_attach (w->in_source, w->context);
   g_debug ("worker %s started: pid %d, plugin %s", w->login_id, (int) w->pid, w->plugin_path);
   return TRUE;
 }
@@ -440,8 +360,6 @@ pa_worker_new (const char *self_exe, const char *plugin_path, const char *login_
   w->max_delay_s = DEFAULT_MAX_DELAY_S;
   w->next_delay_s = 1;
   w->context = g_main_context_ref_thread_default ();
-  w->fd = -1;
-  w->out = g_byte_array_new ();
   return w;
 }
 
@@ -486,20 +404,19 @@ pa_worker_send (PaWorker *w, json_t *frame)
 {
   g_return_val_if_fail (w != NULL, FALSE);
   g_return_val_if_fail (frame != NULL, FALSE);
-  if (w->proc == NULL || w->fd < 0 || w->protocol_error != NULL)
+  if (w->proc == NULL || !pa_frame_channel_is_open (w->ch) || w->protocol_error != NULL)
     return FALSE;
-  if (w->out->len - w->out_pos > OUT_MAX)
+  if (pa_frame_channel_pending (w->ch) > OUT_MAX)
     {
       g_warning ("worker %s is not reading: frame dropped", w->login_id);
       return FALSE;
     }
   g_autoptr (GError) error = NULL;
-  if (!pa_frame_encode (frame, w->out, &error))
+  if (!pa_frame_channel_send (w->ch, frame, &error))
     {
       g_warning ("worker %s: frame dropped: %s", w->login_id, error->message);
       return FALSE;
     }
-  flush_out (w);
   return TRUE;
 }
 
@@ -558,15 +475,12 @@ pa_worker_stop (PaWorker *w)
   clear_source (&w->restart_source);
   if (w->proc == NULL || w->kill_source != NULL)
     return;
-  if (w->fd >= 0)
+  if (pa_frame_channel_is_open (w->ch))
     {
       /* Before hello nothing was sent yet: drop what was queued, the worker
        * gets only the shutdown (and no init). */
       if (!w->got_hello)
-        {
-          g_byte_array_set_size (w->out, 0);
-          w->out_pos = 0;
-        }
+        pa_frame_channel_discard (w->ch);
       g_autoptr (json_t) bye = json_pack ("{s:s}", "t", "shutdown");
       pa_worker_send (w, bye);
     }
@@ -587,13 +501,12 @@ pa_worker_free (PaWorker *w)
   g_clear_object (&w->wait_cancel);
   clear_source (&w->restart_source);
   clear_source (&w->kill_source);
-  close_io (w);
+  g_clear_pointer (&w->ch, pa_frame_channel_free);
   if (w->proc != NULL)
     g_subprocess_force_exit (w->proc);
   g_clear_object (&w->proc);
   g_clear_pointer (&w->init, json_decref);
   g_clear_pointer (&w->protocol_error, g_free);
-  g_byte_array_unref (w->out);
   g_main_context_unref (w->context);
   g_free (w->self_exe);
   g_free (w->plugin_path);

@@ -61,9 +61,6 @@ void pa_worker_free (PaWorker *w);
  * capabilities without loading plugin code into its own process. */
 json_t *pa_worker_describe (const char *self_exe, const char *plugin_path, GError **error);
 
-/* Worker mode entry point (main.c calls it for --worker). */
-int pa_worker_main (int argc, char **argv);
-
 /* Notes on the functions above (appended; the declarations are unchanged):
  *
  * - Callbacks run on the thread-default main context current at

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: AGPL-3.0-or-later */
 /* Frame reader fuzzer: arbitrary bytes fed in chunks whose sizes are drawn
  * from the input itself, so splits land everywhere. */
-#include "host/pa-frame.h"
+#include "wire/pa-frame.h"
 #include "pa-common.h"
 
 #include <stddef.h>

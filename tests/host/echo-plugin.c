@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: AGPL-3.0-or-later */
 /* "echo": the test plugin of the worker tests.  Every callback answers in a
  * way the test can observe over the wire:
- *   login_new      log + notice "login_new saved=<0|1> meta=<login meta k>";
+ *   init           keeps the host table; fails ("no greeting") when the config
+ *                  key "greeting" is "fail"
+ *   login_new      log + notice "login_new saved=<0|1> meta=<login meta k>
+ *                  greeting=<config greeting> level=<config level> loud=<0|1>";
  *                  fails ("refused") when login meta "fail" is set
  *   login_free     writes <data_dir>/login_free
  *   login_start    USER_INPUT step with three fields
@@ -9,7 +12,10 @@
  *   connect        login_state connecting
  *   event_persisted notice "persisted <seq>"
  *   send           MESSAGE event echoing the content, then op_result
- *                  (chat "thread": both from a second thread)
+ *                  (chat "thread": both from a second thread; chat "busy":
+ *                  RATE_LIMITED retry 1500 ms; chat "gone": NOT_FOUND; chat
+ *                  "later": a timer answers 50 ms later, via invoke from a
+ *                  thread for chat "invoke")
  *   set_chat_info  meta_set then meta_get, result legacy_id = what meta_get saw
  *   list_contacts  two op_contact then op_result
  *   fetch_history  `count` MESSAGE events from a thread, then op_result
@@ -22,15 +28,19 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct
+struct PaLogin
 {
   PaHost *host;
   const PaHostApi *api;
   GPtrArray *threads;
-} Echo;
+};
+typedef struct PaLogin Echo;
+
+/* The host table, from init (one network per worker process). */
+static const PaHostApi *echo_api;
 
 static const PaMember members[] = {
-  { sizeof (PaMember), "alice", "Alice", "/tmp/alice.png", "+33600000001", 100 },
+  { sizeof (PaMember), "alice", "Alice", NULL, "+33600000001", 100 },
   { sizeof (PaMember), "bob", "Bob", NULL, "bob@example.org", 0 },
 };
 
@@ -71,9 +81,23 @@ emit_echo (Echo *e, const char *chat_id, const PaContent *content, const char *t
   e->api->emit (e->host, &ev);
 }
 
-static PaLogin *
-echo_login_new (PaHost *host, const PaHostApi *api, bool saved, char **error)
+static bool
+echo_init (PaHost *host, const PaHostApi *api, char **error)
 {
+  echo_api = api;
+  const char *greeting = api->config_string (host, "greeting");
+  if (greeting != NULL && strcmp (greeting, "fail") == 0)
+    {
+      *error = strdup ("no greeting");
+      return false;
+    }
+  return true;
+}
+
+static PaLogin *
+echo_login_new (PaHost *host, bool saved, char **error)
+{
+  const PaHostApi *api = echo_api;
   char *fail = api->meta_get (host, PA_META_LOGIN, "fail");
   if (fail != NULL)
     {
@@ -87,8 +111,11 @@ echo_login_new (PaHost *host, const PaHostApi *api, bool saved, char **error)
   e->threads = g_ptr_array_new ();
   char *k = api->meta_get (host, PA_META_LOGIN, "k");
   api->log (host, PA_LOG_INFO, "echo login_new");
-  g_autofree char *msg = g_strdup_printf ("login_new saved=%d meta=%s", saved ? 1 : 0,
-                                          k != NULL ? k : "(none)");
+  const char *greeting = api->config_string (host, "greeting");
+  g_autofree char *msg = g_strdup_printf (
+      "login_new saved=%d meta=%s greeting=%s level=%" G_GINT64_FORMAT " loud=%d", saved ? 1 : 0,
+      k != NULL ? k : "(none)", greeting != NULL ? greeting : "(none)",
+      (gint64) api->config_int (host, "level"), api->config_bool (host, "loud") ? 1 : 0);
   api->notice (host, msg);
   free (k);
   return e;
@@ -171,16 +198,56 @@ typedef struct
   guint count;
 } Job;
 
+static void
+answer_ok (Echo *e, uint64_t op_id, const char *legacy_id)
+{
+  PaOpResult r = { .struct_size = sizeof r, .code = PA_RESULT_OK, .legacy_id = legacy_id,
+                   .legacy_ts_ms = 1700000000999 };
+  e->api->op_result (e->host, op_id, &r);
+}
+
+static void
+job_free (Job *j)
+{
+  g_free (j->chat_id);
+  g_free (j->txn_id);
+  g_free (j);
+}
+
+/* chat "later": answered from a timer of the SDK's event loop. */
+static bool
+later_timer (void *data)
+{
+  Job *j = data;
+  answer_ok (j->e, j->op_id, "m-later");
+  job_free (j);
+  return false;
+}
+
+/* chat "invoke": a thread hands the answer to the main thread. */
+static void
+invoked (void *data)
+{
+  Job *j = data;
+  g_assert (j->e->api->timer_add (j->e->host, 10, later_timer, j) > 0);
+}
+
+static gpointer
+invoke_thread (gpointer data)
+{
+  Job *j = data;
+  j->e->api->invoke (j->e->host, invoked, j);
+  return NULL;
+}
+
 static gpointer
 send_thread (gpointer data)
 {
   Job *j = data;
   PaContent c = { .struct_size = sizeof c, .kind = PA_MSG_TEXT, .text = "from a thread" };
   emit_echo (j->e, j->chat_id, &c, j->txn_id, "m-thread");
-  j->e->api->op_result (j->e->host, j->op_id, true, "m-thread", NULL);
-  g_free (j->chat_id);
-  g_free (j->txn_id);
-  g_free (j);
+  answer_ok (j->e, j->op_id, "m-thread");
+  job_free (j);
   return NULL;
 }
 
@@ -189,6 +256,27 @@ echo_send (PaLogin *login, uint64_t op_id, const char *chat_id, const PaContent 
            const char *txn_id)
 {
   Echo *e = login;
+  if (strcmp (chat_id, "busy") == 0 || strcmp (chat_id, "gone") == 0)
+    {
+      gboolean busy = strcmp (chat_id, "busy") == 0;
+      PaOpResult r = { .struct_size = sizeof r,
+                       .code = busy ? PA_RESULT_RATE_LIMITED : PA_RESULT_NOT_FOUND,
+                       .retry_after_ms = busy ? 1500 : 0,
+                       .error = busy ? "slow down" : "no such chat" };
+      e->api->op_result (e->host, op_id, &r);
+      return;
+    }
+  if (strcmp (chat_id, "later") == 0 || strcmp (chat_id, "invoke") == 0)
+    {
+      Job *j = g_new0 (Job, 1);
+      j->e = e;
+      j->op_id = op_id;
+      if (strcmp (chat_id, "later") == 0)
+        g_assert (e->api->timer_add (e->host, 50, later_timer, j) > 0);
+      else
+        g_ptr_array_add (e->threads, g_thread_new ("echo-invoke", invoke_thread, j));
+      return;
+    }
   if (strcmp (chat_id, "thread") == 0)
     {
       Job *j = g_new0 (Job, 1);
@@ -201,17 +289,17 @@ echo_send (PaLogin *login, uint64_t op_id, const char *chat_id, const PaContent 
     }
   g_autofree char *id = g_strdup_printf ("m-%s", txn_id != NULL ? txn_id : "none");
   emit_echo (e, chat_id, content, txn_id, id);
-  e->api->op_result (e->host, op_id, true, id, NULL);
+  answer_ok (e, op_id, id);
 }
 
 static void
-echo_set_chat_info (PaLogin *login, uint64_t op_id, const char *chat_id, const char *field,
+echo_set_chat_info (PaLogin *login, uint64_t op_id, const char *chat_id, PaChatField field,
                     const char *value)
 {
   Echo *e = login;
   e->api->meta_set (e->host, PA_META_CHAT, chat_id, value);
   char *seen = e->api->meta_get (e->host, PA_META_CHAT, chat_id);
-  e->api->op_result (e->host, op_id, true, seen, NULL);
+  answer_ok (e, op_id, field == PA_CHAT_FIELD_TOPIC ? seen : "not the topic");
   free (seen);
 }
 
@@ -221,7 +309,7 @@ echo_list_contacts (PaLogin *login, uint64_t op_id)
   Echo *e = login;
   for (size_t i = 0; i < G_N_ELEMENTS (members); i++)
     e->api->op_contact (e->host, op_id, &members[i]);
-  e->api->op_result (e->host, op_id, true, NULL, NULL);
+  answer_ok (e, op_id, NULL);
 }
 
 static gpointer
@@ -243,9 +331,9 @@ flood_thread (gpointer data)
       };
       j->e->api->emit (j->e->host, &ev);
     }
-  j->e->api->op_result (j->e->host, j->op_id, true, NULL, NULL);
-  g_free (j->chat_id);
-  g_free (j);
+  PaOpResult r = { .struct_size = sizeof r, .code = PA_RESULT_OK, .cursor = "next-page" };
+  j->e->api->op_result (j->e->host, j->op_id, &r);
+  job_free (j);
   return NULL;
 }
 
@@ -266,13 +354,13 @@ static void
 echo_mark_read (PaLogin *login, uint64_t op_id, const char *chat_id, const char *message_id)
 {
   Echo *e = login;
-  e->api->op_result (e->host, op_id, true, message_id, NULL);
+  answer_ok (e, op_id, message_id);
 }
 
 static bool
-echo_import_file (PaHost *host, const PaHostApi *api, const char *path,
-                  const PaImportOptions *options, char **error)
+echo_import_file (PaHost *host, const char *path, const PaImportOptions *options, char **error)
 {
+  const PaHostApi *api = echo_api;
   if (strstr (path, "bad") != NULL)
     {
       *error = strdup ("cannot read");
@@ -300,18 +388,15 @@ static const PaLoginFlow flows[] = {
   { sizeof (PaLoginFlow), "qr", "QR code", NULL },
 };
 
-static const PaPluginDescriptor descriptor = {
-  .magic = PA_PLUGIN_MAGIC,
-  .abi_major = PA_PLUGIN_ABI_MAJOR,
-  .abi_minor = PA_PLUGIN_ABI_MINOR,
-  .struct_size = sizeof (PaPluginDescriptor),
-  .name = "echo",
-  .display_name = "Echo",
-  .version = "0.1",
-  .capabilities = PA_CAP_LOGIN | PA_CAP_IMPORT | PA_CAP_GROUPS,
-  .login_flows = flows,
-  .n_login_flows = G_N_ELEMENTS (flows),
-  .login_new = echo_login_new,
+static const PaConfigKey config_keys[] = {
+  { sizeof (PaConfigKey), "greeting", PA_CONFIG_STRING, "hello", "Said at login", false, false },
+  { sizeof (PaConfigKey), "level", PA_CONFIG_INT, "3", "A number", false, false },
+  { sizeof (PaConfigKey), "loud", PA_CONFIG_BOOL, "false", "A switch", false, false },
+  { sizeof (PaConfigKey), "token", PA_CONFIG_STRING, NULL, "A secret", true, false },
+};
+
+static const PaLoginOps login_ops = {
+  .struct_size = sizeof (PaLoginOps),
   .login_free = echo_login_free,
   .login_start = echo_login_start,
   .login_submit = echo_login_submit,
@@ -322,13 +407,31 @@ static const PaPluginDescriptor descriptor = {
   .set_chat_info = echo_set_chat_info,
   .list_contacts = echo_list_contacts,
   .fetch_history = echo_fetch_history,
+};
+
+static const PaNetwork network = {
+  .magic = PA_PLUGIN_MAGIC,
+  .abi_major = PA_PLUGIN_ABI_MAJOR,
+  .abi_minor = PA_PLUGIN_ABI_MINOR,
+  .struct_size = sizeof (PaNetwork),
+  .name = "echo",
+  .display_name = "Echo",
+  .version = "0.1",
+  .capabilities = PA_CAP_LOGIN | PA_CAP_IMPORT | PA_CAP_GROUPS,
+  .config_keys = config_keys,
+  .n_config_keys = G_N_ELEMENTS (config_keys),
+  .login_flows = flows,
+  .n_login_flows = G_N_ELEMENTS (flows),
+  .init = echo_init,
+  .login_new = echo_login_new,
+  .login_ops = &login_ops,
   .import_file = echo_import_file,
 };
 
-const PaPluginDescriptor *pa_plugin_get_descriptor (void);
+const PaNetwork *pa_plugin_get_network (void);
 
-const PaPluginDescriptor *
-pa_plugin_get_descriptor (void)
+const PaNetwork *
+pa_plugin_get_network (void)
 {
-  return &descriptor;
+  return &network;
 }

@@ -4,7 +4,7 @@
  * PA_TEST_FAKE_WORKER=garbage makes it a misbehaving worker instead: it
  * announces an oversized frame on fd 3, which the host must treat as a
  * protocol error. */
-#include "host/pa-worker.h"
+#include "worker/pa-worker-main.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: AGPL-3.0-or-later */
 /* Frame reader and encoder. */
-#include "host/pa-frame.h"
+#include "wire/pa-frame.h"
 #include "pa-common.h"
 
 #include <gio/gio.h>

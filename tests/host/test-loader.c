@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: AGPL-3.0-or-later */
 /* Plugin loader: one good plugin and one variant per rule it enforces. */
-#include "host/pa-plugin-loader.h"
+#include "worker/pa-plugin-loader.h"
 #include "pa-common.h"
 
 #include <glib/gstdio.h>
@@ -25,15 +25,17 @@ test_good (void)
   g_assert_cmpstr (pa_plugin_handle_name (h), ==, "loadertest");
   g_assert_cmpstr (pa_plugin_handle_display_name (h), ==, "Loader Test");
   g_assert_cmpstr (pa_plugin_handle_path (h), ==, path);
-  const PaPluginDescriptor *d = pa_plugin_handle_descriptor (h);
+  const PaNetwork *d = pa_plugin_handle_network (h);
   g_assert_cmpuint (d->n_login_flows, ==, 1);
+  g_assert_cmpuint (d->n_config_keys, ==, 2);
+  g_assert_true (d->config_keys[1].secret);
   g_assert_cmpstr (d->login_flows[0].id, ==, "password");
   g_assert_cmpstr (d->version, ==, "1.2.3");
 
   /* Loading again (resident module) gives the same descriptor. */
   g_autoptr (PaPluginHandle) h2 = pa_plugin_load (path, &error);
   g_assert_no_error (error);
-  g_assert_true (pa_plugin_handle_descriptor (h2) == d);
+  g_assert_true (pa_plugin_handle_network (h2) == d);
 }
 
 static void
@@ -59,15 +61,23 @@ test_bad_magic (void)
 static void
 test_abi_major (void)
 {
-  g_autofree char *msg = g_strdup_printf ("was built for ABI 2.%d; this passerelle speaks 1.%d",
+  g_autofree char *msg = g_strdup_printf ("was built for ABI 3.%d; this passerelle speaks 2.%d",
                                           PA_PLUGIN_ABI_MINOR, PA_PLUGIN_ABI_MINOR);
   expect_refused ("loader-abimajor", msg);
+}
+
+/* A plugin built against SDK 1 is told, by name, to be rebuilt. */
+static void
+test_sdk1 (void)
+{
+  expect_refused ("loader-sdk1", "was built for plugin SDK 1.1, which this passerelle no longer "
+                                 "loads: rebuild it against SDK 2");
 }
 
 static void
 test_abi_minor_newer (void)
 {
-  g_autofree char *msg = g_strdup_printf ("was built for ABI 1.%d; this passerelle speaks 1.%d",
+  g_autofree char *msg = g_strdup_printf ("was built for ABI 2.%d; this passerelle speaks 2.%d",
                                           PA_PLUGIN_ABI_MINOR + 1, PA_PLUGIN_ABI_MINOR);
   expect_refused ("loader-abiminor", msg);
 }
@@ -75,13 +85,13 @@ test_abi_minor_newer (void)
 static void
 test_small_struct (void)
 {
-  expect_refused ("loader-smallstruct", "smaller than the ABI 1.0 size");
+  expect_refused ("loader-smallstruct", "smaller than the ABI 2.0 size");
 }
 
 static void
 test_no_symbol (void)
 {
-  expect_refused ("loader-nosymbol", "does not export pa_plugin_get_descriptor");
+  expect_refused ("loader-nosymbol", "does not export pa_plugin_get_network");
 }
 
 static void
@@ -119,6 +129,7 @@ main (int argc, char **argv)
   g_test_add_func ("/host/loader/bad-magic", test_bad_magic);
   g_test_add_func ("/host/loader/abi-major", test_abi_major);
   g_test_add_func ("/host/loader/abi-minor-newer", test_abi_minor_newer);
+  g_test_add_func ("/host/loader/sdk1", test_sdk1);
   g_test_add_func ("/host/loader/small-struct", test_small_struct);
   g_test_add_func ("/host/loader/no-symbol", test_no_symbol);
   g_test_add_func ("/host/loader/bad-name", test_bad_name);

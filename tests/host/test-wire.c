@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: AGPL-3.0-or-later */
 /* ABI struct <-> wire JSON converters. */
-#include "host/pa-wire.h"
+#include "wire/pa-wire.h"
 #include "pa-common.h"
 
 static void
@@ -165,9 +165,112 @@ test_login_step (void)
   g_assert_no_error (error);
   g_autofree char *text = json_dumps (j, JSON_COMPACT | JSON_SORT_KEYS);
   g_assert_cmpstr (text, ==,
-                   "{\"fields\":[{\"choices\":[\"a\",\"b\"],\"default\":\"a\",\"id\":\"server\","
+                   "{\"expires_s\":0,\"fields\":[{\"choices\":[\"a\",\"b\"],\"default\":\"a\",\"id\":\"server\","
                    "\"label\":\"Server\",\"optional\":true,\"type\":\"choice\"}],"
                    "\"kind\":\"user_input\",\"step_id\":\"s1\"}");
+}
+
+/* SDK 2: typed results, the whole frame. */
+static void
+test_result (void)
+{
+  PaOpResult r = { .struct_size = sizeof r, .code = PA_RESULT_RATE_LIMITED,
+                   .retry_after_ms = 3000, .error = "slow down" };
+  g_autoptr (GError) error = NULL;
+  g_autoptr (json_t) j = pa_wire_result_to_json (7, &r, &error);
+  g_assert_no_error (error);
+  g_autofree char *text = json_dumps (j, JSON_COMPACT | JSON_SORT_KEYS);
+  g_assert_cmpstr (text, ==,
+                   "{\"code\":\"rate_limited\",\"error\":\"slow down\",\"legacy_ts\":0,"
+                   "\"ok\":false,\"op_id\":7,\"retry_after_ms\":3000,\"t\":\"result\"}");
+  PaOpResult bad = { .struct_size = sizeof bad, .code = (PaResultCode) 99 };
+  g_autoptr (json_t) none = pa_wire_result_to_json (7, &bad, &error);
+  g_assert_null (none);
+  g_assert_error (error, PA_ERROR, PA_ERROR_PLUGIN);
+  PaResultCode c;
+  g_assert_true (pa_wire_result_code_from_string ("not_connected", &c));
+  g_assert_cmpint (c, ==, PA_RESULT_NOT_CONNECTED);
+}
+
+/* SDK 2: presence is an enum with a status text; reaction sync a list. */
+static void
+test_presence_and_reactions (void)
+{
+  PaEvent p = { .struct_size = sizeof p, .type = PA_EV_PRESENCE, .sender_id = "bob",
+                .presence = PA_PRESENCE_UNAVAILABLE, .status_text = "at lunch" };
+  g_autoptr (GError) error = NULL;
+  g_autoptr (json_t) pj = pa_wire_event_to_json (&p, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (json_string_value (json_object_get (pj, "presence")), ==, "unavailable");
+  g_assert_cmpstr (json_string_value (json_object_get (pj, "status_text")), ==, "at lunch");
+
+  const char *const keys[] = { "👍", "❤️" };
+  PaEvent r = { .struct_size = sizeof r, .type = PA_EV_REACTION_SYNC, .chat_id = "c",
+                .sender_id = "bob", .target_id = "m1", .reaction_keys = keys,
+                .n_reaction_keys = 2 };
+  g_autoptr (json_t) rj = pa_wire_event_to_json (&r, &error);
+  g_assert_no_error (error);
+  json_t *arr = json_object_get (rj, "reaction_keys");
+  g_assert_cmpuint (json_array_size (arr), ==, 2);
+  g_assert_cmpstr (json_string_value (json_array_get (arr, 1)), ==, "❤️");
+
+  PaEvent bad = p;
+  bad.presence = (PaPresence) 42;
+  g_autoptr (json_t) none = pa_wire_event_to_json (&bad, &error);
+  g_assert_null (none);
+  g_assert_error (error, PA_ERROR, PA_ERROR_PLUGIN);
+}
+
+/* The IDENTIFIERS rule of plugin.h, as a table. */
+static void
+test_ids (void)
+{
+  static const struct
+  {
+    const char *id;
+    gboolean valid;
+  } cases[] = {
+    { "bob@example.org", TRUE },
+    { "+33612345678", TRUE },
+    { "Élodie/Ü", TRUE },
+    { "", FALSE },
+    { "tab\there", FALSE },
+    { "del\x7f", FALSE },
+    { "\xff\xfe", FALSE },
+  };
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autoptr (GError) error = NULL;
+      g_assert_cmpint (pa_wire_id_valid (cases[i].id, &error), ==, cases[i].valid);
+    }
+  g_autofree char *long_id = g_strnfill (PA_ID_MAX_BYTES + 1, 'a');
+  g_assert_false (pa_wire_id_valid (long_id, NULL));
+  long_id[PA_ID_MAX_BYTES] = '\0';
+  g_assert_true (pa_wire_id_valid (long_id, NULL));
+
+  /* An event with a bad id is refused as a whole. */
+  PaEvent e = { .struct_size = sizeof e, .type = PA_EV_TYPING, .chat_id = "c\n1" };
+  g_autoptr (GError) error = NULL;
+  g_autoptr (json_t) none = pa_wire_event_to_json (&e, &error);
+  g_assert_null (none);
+  g_assert_nonnull (strstr (error->message, "control character"));
+}
+
+/* Config keys: the schema the host validates config.yaml against. */
+static void
+test_config_key (void)
+{
+  PaConfigKey k = { sizeof k, "api_hash", PA_CONFIG_STRING, NULL, "The hash", true, true };
+  g_autoptr (GError) error = NULL;
+  g_autoptr (json_t) j = pa_wire_config_key_to_json (&k, &error);
+  g_assert_no_error (error);
+  g_autofree char *text = json_dumps (j, JSON_COMPACT | JSON_SORT_KEYS);
+  g_assert_cmpstr (text, ==,
+                   "{\"default\":null,\"description\":\"The hash\",\"key\":\"api_hash\","
+                   "\"required\":true,\"secret\":true,\"type\":\"string\"}");
+  PaConfigKey bad = { sizeof bad, "Bad Key", PA_CONFIG_INT, "1", NULL, false, false };
+  g_autoptr (json_t) none = pa_wire_config_key_to_json (&bad, &error);
+  g_assert_null (none);
 }
 
 int
@@ -180,5 +283,9 @@ main (int argc, char **argv)
   g_test_add_func ("/host/wire/invalid-utf8", test_invalid_utf8_repaired);
   g_test_add_func ("/host/wire/enum-tables", test_enum_tables);
   g_test_add_func ("/host/wire/login-step", test_login_step);
+  g_test_add_func ("/host/wire/result", test_result);
+  g_test_add_func ("/host/wire/presence-and-reactions", test_presence_and_reactions);
+  g_test_add_func ("/host/wire/ids", test_ids);
+  g_test_add_func ("/host/wire/config-key", test_config_key);
   return g_test_run ();
 }

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: AGPL-3.0-or-later */
 /* Host <-> worker round trips through real processes: the test executable
  * in worker mode hosting the echo plugin (tests/host/echo-plugin.c). */
-#include "host/pa-frame.h"
+#include "wire/pa-frame.h"
 #include "host/pa-worker.h"
 #include "pa-common.h"
 
@@ -252,6 +252,7 @@ static void
 test_roundtrip (void)
 {
   Fx *fx = fx_new ("{\"t\":\"init\",\"login_id\":\"login-1\",\"saved\":true,"
+                   "\"config\":{\"greeting\":\"salut\",\"level\":7,\"loud\":true},"
                    "\"meta\":[{\"scope\":\"login\",\"id\":\"k\",\"value\":\"v1\"}]}");
   g_autoptr (GError) error = NULL;
   g_assert_true (pa_worker_start (fx->w, &error));
@@ -269,6 +270,13 @@ test_roundtrip (void)
   g_assert_cmpstr (str (hello, "abi"), ==, abi);
   g_assert_cmpint (num (hello, "capabilities"), ==, PA_CAP_LOGIN | PA_CAP_IMPORT | PA_CAP_GROUPS);
   g_assert_true (json_is_true (json_object_get (hello, "import")));
+  g_assert_true (json_is_true (json_object_get (hello, "login")));
+  g_assert_false (json_is_true (json_object_get (hello, "normalize")));
+  json_t *config = json_object_get (hello, "config");
+  g_assert_cmpuint (json_array_size (config), ==, 4);
+  g_assert_cmpstr (str (json_array_get (config, 1), "type"), ==, "int");
+  g_assert_cmpstr (str (json_array_get (config, 1), "default"), ==, "3");
+  g_assert_true (json_is_true (json_object_get (json_array_get (config, 3), "secret")));
   json_t *flows = json_object_get (hello, "flows");
   g_assert_cmpuint (json_array_size (flows), ==, 2);
   g_assert_cmpstr (str (json_array_get (flows, 0), "id"), ==, "password");
@@ -285,16 +293,22 @@ test_roundtrip (void)
   g_assert_cmpstr (str (log, "level"), ==, "info");
   g_assert_cmpstr (str (log, "message"), ==, "echo login_new");
   g_autoptr (json_t) n1 = take (fx, "notice");
-  g_assert_cmpstr (str (n1, "text"), ==, "login_new saved=1 meta=v1");
+  g_assert_cmpstr (str (n1, "text"), ==, "login_new saved=1 meta=v1 greeting=salut level=7 loud=1");
   GStatBuf st;
   g_assert_cmpint (g_stat (fx->data_dir, &st), ==, 0);
   g_assert_cmpint (st.st_mode & 0777, ==, 0700);
 
-  /* send: an event with every wire field, then the result. */
-  send_json (fx, "{\"t\":\"op\",\"op_id\":1,\"op\":\"send\",\"chat_id\":\"c1\",\"txn_id\":\"t1\","
-                 "\"content\":{\"kind\":\"image\",\"text\":\"caption\",\"media_path\":\"/d/p.jpg\","
-                 "\"media_name\":\"p.jpg\",\"mimetype\":\"image/jpeg\",\"size\":99,\"width\":4,"
-                 "\"height\":3,\"reply_to\":\"m-0\",\"forwarded_from\":\"Carol\"}}");
+  /* send: an event with every wire field, then the result.  The media file
+   * lies in the data dir: the worker refuses events naming files elsewhere. */
+  g_autofree char *media = g_build_filename (fx->data_dir, "p.jpg", NULL);
+  g_assert_true (g_file_set_contents (media, "jpeg", -1, NULL));
+  g_autofree char *send1 = g_strdup_printf (
+      "{\"t\":\"op\",\"op_id\":1,\"op\":\"send\",\"chat_id\":\"c1\",\"txn_id\":\"t1\","
+      "\"content\":{\"kind\":\"image\",\"text\":\"caption\",\"media_path\":\"%s\","
+      "\"media_name\":\"p.jpg\",\"mimetype\":\"image/jpeg\",\"size\":99,\"width\":4,"
+      "\"height\":3,\"reply_to\":\"m-0\",\"forwarded_from\":\"Carol\"}}",
+      media);
+  send_json (fx, send1);
   g_autoptr (json_t) evf = take (fx, "event");
   json_int_t seq = num (evf, "seq");
   g_assert_cmpint (seq, ==, 1);
@@ -311,7 +325,7 @@ test_roundtrip (void)
   json_t *content = json_object_get (ev, "content");
   g_assert_cmpstr (str (content, "kind"), ==, "image");
   g_assert_cmpstr (str (content, "text"), ==, "caption");
-  g_assert_cmpstr (str (content, "media_path"), ==, "/d/p.jpg");
+  g_assert_cmpstr (str (content, "media_path"), ==, media);
   g_assert_cmpstr (str (content, "media_name"), ==, "p.jpg");
   g_assert_cmpstr (str (content, "mimetype"), ==, "image/jpeg");
   g_assert_cmpint (num (content, "size"), ==, 99);
@@ -332,7 +346,7 @@ test_roundtrip (void)
   json_t *alice = json_array_get (members, 0);
   g_assert_cmpstr (str (alice, "id"), ==, "alice");
   g_assert_cmpstr (str (alice, "name"), ==, "Alice");
-  g_assert_cmpstr (str (alice, "avatar_path"), ==, "/tmp/alice.png");
+  g_assert_null (json_object_get (alice, "avatar_path"));
   g_assert_cmpstr (str (alice, "identifier"), ==, "+33600000001");
   g_assert_cmpint (num (alice, "power"), ==, 100);
   g_assert_null (json_object_get (json_array_get (members, 1), "avatar_path"));
@@ -360,6 +374,7 @@ test_roundtrip (void)
   g_autoptr (json_t) r2 = take_result (fx, 2);
   g_assert_true (json_is_false (json_object_get (r2, "ok")));
   g_assert_cmpstr (str (r2, "error"), ==, "Echo cannot edit");
+  g_assert_cmpstr (str (r2, "code"), ==, "unsupported");
   send_json (fx, "{\"t\":\"op\",\"op_id\":3,\"op\":\"teleport\"}");
   g_autoptr (json_t) r3 = take_result (fx, 3);
   g_assert_cmpstr (str (r3, "error"), ==, "unknown operation \"teleport\"");
@@ -367,11 +382,12 @@ test_roundtrip (void)
   g_autoptr (json_t) r4 = take_result (fx, 4);
   g_assert_true (json_is_false (json_object_get (r4, "ok")));
   g_assert_nonnull (strstr (str (r4, "error"), "missing chat_id"));
+  g_assert_cmpstr (str (r4, "code"), ==, "permanent");
 
   /* meta_set goes to the host; meta_get right after sees it (and a
    * deletion) from the worker's cache. */
   send_json (fx, "{\"t\":\"op\",\"op_id\":5,\"op\":\"set_chat_info\",\"chat_id\":\"c1\","
-                 "\"field\":\"name\",\"value\":\"room name\"}");
+                 "\"field\":\"topic\",\"value\":\"room name\"}");
   g_autoptr (json_t) ms = take (fx, "meta_set");
   g_assert_cmpstr (str (ms, "scope"), ==, "chat");
   g_assert_cmpstr (str (ms, "id"), ==, "c1");
@@ -379,7 +395,7 @@ test_roundtrip (void)
   g_autoptr (json_t) r5 = take_result (fx, 5);
   g_assert_cmpstr (str (r5, "legacy_id"), ==, "room name");
   send_json (fx, "{\"t\":\"op\",\"op_id\":6,\"op\":\"set_chat_info\",\"chat_id\":\"c1\","
-                 "\"field\":\"name\",\"value\":null}");
+                 "\"field\":\"topic\",\"value\":null}");
   g_autoptr (json_t) ms2 = take (fx, "meta_set");
   g_assert_true (json_is_null (json_object_get (ms2, "value")));
   g_autoptr (json_t) r6 = take_result (fx, 6);
@@ -434,6 +450,49 @@ test_roundtrip (void)
   g_assert_cmpstr (str (json_object_get (evt, "event"), "txn_id"), ==, "t8");
   g_autoptr (json_t) r8 = take_result (fx, 8);
   g_assert_cmpstr (str (r8, "legacy_id"), ==, "m-thread");
+  g_assert_cmpstr (str (r8, "code"), ==, "ok");
+  g_assert_cmpint (num (r8, "legacy_ts"), ==, 1700000000999);
+
+  /* Typed failures carry their code and retry delay. */
+  send_json (fx, "{\"t\":\"op\",\"op_id\":9,\"op\":\"send\",\"chat_id\":\"busy\","
+                 "\"content\":{\"kind\":\"text\",\"text\":\"hi\"}}");
+  g_autoptr (json_t) r9 = take_result (fx, 9);
+  g_assert_false (json_is_true (json_object_get (r9, "ok")));
+  g_assert_cmpstr (str (r9, "code"), ==, "rate_limited");
+  g_assert_cmpint (num (r9, "retry_after_ms"), ==, 1500);
+  send_json (fx, "{\"t\":\"op\",\"op_id\":10,\"op\":\"send\",\"chat_id\":\"gone\","
+                 "\"content\":{\"kind\":\"text\",\"text\":\"hi\"}}");
+  g_autoptr (json_t) r10 = take_result (fx, 10);
+  g_assert_cmpstr (str (r10, "code"), ==, "not_found");
+
+  /* The SDK's event loop: a timer answers; a thread invokes onto the main
+   * thread, which then sets a timer ([main] only). */
+  send_json (fx, "{\"t\":\"op\",\"op_id\":11,\"op\":\"send\",\"chat_id\":\"later\","
+                 "\"content\":{\"kind\":\"text\",\"text\":\"hi\"}}");
+  g_autoptr (json_t) r11 = take_result (fx, 11);
+  g_assert_cmpstr (str (r11, "legacy_id"), ==, "m-later");
+  send_json (fx, "{\"t\":\"op\",\"op_id\":12,\"op\":\"send\",\"chat_id\":\"invoke\","
+                 "\"content\":{\"kind\":\"text\",\"text\":\"hi\"}}");
+  g_autoptr (json_t) r12 = take_result (fx, 12);
+  g_assert_cmpstr (str (r12, "legacy_id"), ==, "m-later");
+
+  /* history: the next cursor has its own member. */
+  send_json (fx, "{\"t\":\"op\",\"op_id\":13,\"op\":\"fetch_history\",\"chat_id\":\"c1\","
+                 "\"count\":1}");
+  g_autoptr (json_t) he = take (fx, "event");
+  g_autoptr (json_t) r13 = take_result (fx, 13);
+  g_assert_cmpstr (str (r13, "cursor"), ==, "next-page");
+  g_assert_null (json_object_get (r13, "legacy_id"));
+
+  /* A media file outside the data dir: the event is refused, with a log. */
+  send_json (fx, "{\"t\":\"op\",\"op_id\":14,\"op\":\"send\",\"chat_id\":\"c1\","
+                 "\"txn_id\":\"t14\",\"content\":{\"kind\":\"file\","
+                 "\"media_path\":\"/etc/passwd\"}}");
+  g_autoptr (json_t) refused = take (fx, "log");
+  g_assert_cmpstr (str (refused, "level"), ==, "warning");
+  g_assert_nonnull (strstr (str (refused, "message"), "not inside the login's data dir"));
+  g_autoptr (json_t) r14 = take_result (fx, 14);
+  g_assert_false (has_frame (fx, "event"));
 
   /* Stop: shutdown -> login_free -> exit 0, no restart. */
   pa_worker_stop (fx->w);
@@ -447,6 +506,23 @@ test_roundtrip (void)
   g_autoptr (json_t) late = json_pack ("{s:s}", "t", "connect");
   g_assert_false (pa_worker_send (fx->w, late));
   g_assert_cmpuint (fx->hellos.length, ==, 1);
+  fx_free (fx);
+}
+
+/* network->init refusing (a bad config value): the agent is told why. */
+static void
+test_network_init_fails (void)
+{
+  Fx *fx = fx_new ("{\"t\":\"init\",\"login_id\":\"login-1\","
+                   "\"config\":{\"greeting\":\"fail\"}}");
+  g_assert_true (pa_worker_start (fx->w, NULL));
+  g_autoptr (json_t) state = take (fx, "login_state");
+  g_assert_cmpstr (str (state, "state"), ==, "unknown_error");
+  g_assert_cmpstr (str (state, "message"), ==, "Echo cannot start: no greeting");
+  send_json (fx, "{\"t\":\"op\",\"op_id\":1,\"op\":\"send\",\"chat_id\":\"c\","
+                 "\"content\":{\"kind\":\"text\",\"text\":\"hi\"}}");
+  g_autoptr (json_t) r1 = take_result (fx, 1);
+  g_assert_cmpstr (str (r1, "code"), ==, "not_connected");
   fx_free (fx);
 }
 
@@ -531,7 +607,7 @@ test_crash_restart (void)
   g_assert_true (pa_worker_start (fx->w, NULL));
   wait_hello (fx, 1);
   g_autoptr (json_t) n1 = take (fx, "notice");
-  g_assert_cmpstr (str (n1, "text"), ==, "login_new saved=0 meta=(none)");
+  g_assert_cmpstr (str (n1, "text"), ==, "login_new saved=0 meta=(none) greeting=(none) level=0 loud=0");
   GPid pid1 = pa_worker_pid (fx->w);
   g_assert_cmpint (pid1, >, 0);
 
@@ -553,7 +629,7 @@ test_crash_restart (void)
   g_assert_cmpint (pid2, !=, pid1);
   g_assert_cmpuint (pa_worker_restarts (fx->w), ==, 1);
   g_autoptr (json_t) n2 = take (fx, "notice");
-  g_assert_cmpstr (str (n2, "text"), ==, "login_new saved=0 meta=(none)");
+  g_assert_cmpstr (str (n2, "text"), ==, "login_new saved=0 meta=(none) greeting=(none) level=0 loud=0");
 
   pa_worker_stop (fx->w);
   wait_exited (fx, 2);
@@ -791,7 +867,14 @@ test_describe (void)
   g_autoptr (json_t) none = pa_worker_describe (exe, bad, &error);
   g_assert_null (none);
   g_assert_error (error, PA_ERROR, PA_ERROR_PLUGIN);
-  g_assert_nonnull (strstr (error->message, "ABI 2."));
+  g_assert_nonnull (strstr (error->message, "ABI 3."));
+  g_clear_error (&error);
+
+  /* An SDK 1 plugin is refused with the reason, through describe too. */
+  g_autofree char *old = build_path ("loader-sdk1.so");
+  g_autoptr (json_t) none1 = pa_worker_describe (exe, old, &error);
+  g_assert_null (none1);
+  g_assert_nonnull (strstr (error->message, "rebuild it against SDK 2"));
   g_clear_error (&error);
 
   g_autoptr (json_t) none2 = pa_worker_describe ("/nonexistent/passerelle", echo, &error);
@@ -805,6 +888,7 @@ main (int argc, char **argv)
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/host/worker/roundtrip", test_roundtrip);
   g_test_add_func ("/host/worker/not-logged-in", test_not_logged_in);
+  g_test_add_func ("/host/worker/network-init-fails", test_network_init_fails);
   g_test_add_func ("/host/worker/import", test_import);
   g_test_add_func ("/host/worker/crash-restart", test_crash_restart);
   g_test_add_func ("/host/worker/free-during-restart", test_free_during_restart);

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: AGPL-3.0-or-later */
 /* Plugin ABI structs <-> the JSON of docs/worker-protocol.md. */
-#define G_LOG_DOMAIN "passerelle-host"
+#define G_LOG_DOMAIN "passerelle-wire"
 
-#include "host/pa-wire.h"
+#include "wire/pa-wire.h"
 #include "pa-common.h"
 
 #include <math.h>
@@ -63,6 +63,38 @@ static const char *const field_types[] = {
   [PA_FIELD_TEXT] = "text",     [PA_FIELD_PASSWORD] = "password", [PA_FIELD_NUMBER] = "number",
   [PA_FIELD_BOOL] = "bool",     [PA_FIELD_CHOICE] = "choice",     [PA_FIELD_PHONE] = "phone",
   [PA_FIELD_CODE] = "code",
+};
+
+static const char *const presences[] = {
+  [PA_PRESENCE_OFFLINE] = "offline",
+  [PA_PRESENCE_ONLINE] = "online",
+  [PA_PRESENCE_UNAVAILABLE] = "unavailable",
+};
+
+static const char *const result_codes[] = {
+  [PA_RESULT_OK] = "ok",
+  [PA_RESULT_NOT_CONNECTED] = "not_connected",
+  [PA_RESULT_UNSUPPORTED] = "unsupported",
+  [PA_RESULT_TOO_LARGE] = "too_large",
+  [PA_RESULT_RATE_LIMITED] = "rate_limited",
+  [PA_RESULT_NOT_FOUND] = "not_found",
+  [PA_RESULT_FORBIDDEN] = "forbidden",
+  [PA_RESULT_TEMPORARY] = "temporary",
+  [PA_RESULT_PERMANENT] = "permanent",
+};
+
+static const char *const chat_fields[] = {
+  [PA_CHAT_FIELD_NAME] = "name",
+  [PA_CHAT_FIELD_TOPIC] = "topic",
+  [PA_CHAT_FIELD_AVATAR] = "avatar",
+  [PA_CHAT_FIELD_DISAPPEARING] = "disappearing",
+};
+
+static const char *const config_types[] = {
+  [PA_CONFIG_STRING] = "string",
+  [PA_CONFIG_INT] = "int",
+  [PA_CONFIG_BOOL] = "bool",
+  [PA_CONFIG_PATH] = "path",
 };
 
 static const char *const step_kinds[] = {
@@ -127,13 +159,21 @@ DEFINE_ENUM_STRINGS (meta_scope, PaMetaScope, meta_scopes)
 DEFINE_ENUM_PARSE (meta_scope, PaMetaScope, meta_scopes)
 DEFINE_ENUM_STRINGS (field_type, PaFieldType, field_types)
 DEFINE_ENUM_STRINGS (step_kind, PaStepKind, step_kinds)
+DEFINE_ENUM_STRINGS (presence, PaPresence, presences)
+DEFINE_ENUM_PARSE (presence, PaPresence, presences)
+DEFINE_ENUM_STRINGS (result_code, PaResultCode, result_codes)
+DEFINE_ENUM_PARSE (result_code, PaResultCode, result_codes)
+DEFINE_ENUM_STRINGS (chat_field, PaChatField, chat_fields)
+DEFINE_ENUM_PARSE (chat_field, PaChatField, chat_fields)
+DEFINE_ENUM_STRINGS (config_type, PaConfigType, config_types)
+DEFINE_ENUM_PARSE (config_type, PaConfigType, config_types)
 
 /* ------------------------------------------------------------ ABI -> JSON */
 
-/* Size of each struct as defined by ABI 1.0: the end of its last 1.0
+/* Size of each struct as defined by ABI 2.0: the end of its last 2.0
  * member.  A plugin may pass a bigger struct (a newer minor), never a
  * smaller one. */
-#define SIZE_1_0(Type, last) (offsetof (Type, last) + sizeof (((Type *) NULL)->last))
+#define SIZE_2_0(Type, last) (offsetof (Type, last) + sizeof (((Type *) NULL)->last))
 
 static gboolean
 check_size (guint32 struct_size, gsize min, const char *type, GError **error)
@@ -141,7 +181,7 @@ check_size (guint32 struct_size, gsize min, const char *type, GError **error)
   if (struct_size < min)
     {
       g_set_error (error, PA_ERROR, PA_ERROR_PLUGIN,
-                   "plugin passed a %s with struct_size %u, smaller than its ABI 1.0 size %"
+                   "plugin passed a %s with struct_size %u, smaller than its ABI 2.0 size %"
                    G_GSIZE_FORMAT, type, struct_size, min);
       return FALSE;
     }
@@ -199,7 +239,7 @@ json_t *
 pa_wire_content_to_json (const PaContent *c, GError **error)
 {
   g_return_val_if_fail (c != NULL, NULL);
-  if (!check_size (c->struct_size, SIZE_1_0 (PaContent, forwarded_from), "PaContent", error))
+  if (!check_size (c->struct_size, SIZE_2_0 (PaContent, flags), "PaContent", error))
     return NULL;
   const char *kind = pa_wire_msg_kind_to_string (c->kind);
   if (kind == NULL)
@@ -225,8 +265,7 @@ pa_wire_content_to_json (const PaContent *c, GError **error)
     }
   set_str (o, "reply_to", c->reply_to);
   set_str (o, "forwarded_from", c->forwarded_from);
-  if (PA_HAS_MEMBER (c, PaContent, flags))
-    set_uint (o, "flags", c->flags);
+  set_uint (o, "flags", c->flags);
   return o;
 }
 
@@ -235,7 +274,7 @@ json_t *
 pa_wire_member_to_json (const PaMember *m, GError **error)
 {
   g_return_val_if_fail (m != NULL, NULL);
-  if (!check_size (m->struct_size, SIZE_1_0 (PaMember, power), "PaMember", error))
+  if (!check_size (m->struct_size, SIZE_2_0 (PaMember, power), "PaMember", error))
     return NULL;
   json_t *o = json_object ();
   set_str (o, "id", m->id);
@@ -251,7 +290,7 @@ json_t *
 pa_wire_features_to_json (const PaChatFeatures *f, GError **error)
 {
   g_return_val_if_fail (f != NULL, NULL);
-  if (!check_size (f->struct_size, SIZE_1_0 (PaChatFeatures, max_text_length), "PaChatFeatures",
+  if (!check_size (f->struct_size, SIZE_2_0 (PaChatFeatures, max_text_length), "PaChatFeatures",
                    error))
     return NULL;
   json_t *o = json_object ();
@@ -268,7 +307,7 @@ json_t *
 pa_wire_chat_to_json (const PaChatInfo *c, GError **error)
 {
   g_return_val_if_fail (c != NULL, NULL);
-  if (!check_size (c->struct_size, SIZE_1_0 (PaChatInfo, disappearing_s), "PaChatInfo", error))
+  if (!check_size (c->struct_size, SIZE_2_0 (PaChatInfo, read_only), "PaChatInfo", error))
     return NULL;
   if (c->kind != PA_CHAT_DM && c->kind != PA_CHAT_GROUP)
     {
@@ -308,6 +347,7 @@ pa_wire_chat_to_json (const PaChatInfo *c, GError **error)
       json_object_set_new (o, "features", f);
     }
   set_uint (o, "disappearing_s", c->disappearing_s);
+  set_bool (o, "read_only", c->read_only);
   return g_steal_pointer (&o);
 }
 
@@ -316,7 +356,7 @@ json_t *
 pa_wire_event_to_json (const PaEvent *e, GError **error)
 {
   g_return_val_if_fail (e != NULL, NULL);
-  if (!check_size (e->struct_size, SIZE_1_0 (PaEvent, presence), "PaEvent", error))
+  if (!check_size (e->struct_size, SIZE_2_0 (PaEvent, status_text), "PaEvent", error))
     return NULL;
   const char *type = pa_wire_event_type_to_string (e->type);
   if (type == NULL)
@@ -324,6 +364,12 @@ pa_wire_event_to_json (const PaEvent *e, GError **error)
       g_set_error (error, PA_ERROR, PA_ERROR_PLUGIN, "unknown event type %d", (int) e->type);
       return NULL;
     }
+  const char *const ids[] = { e->chat_id, e->sender_id, e->message_id, e->target_id,
+                              e->chat != NULL ? e->chat->id : NULL,
+                              e->contact != NULL ? e->contact->id : NULL };
+  for (gsize i = 0; i < G_N_ELEMENTS (ids); i++)
+    if (ids[i] != NULL && !pa_wire_id_valid (ids[i], error))
+      return NULL;
   g_autoptr (json_t) o = json_object ();
   set_str (o, "type", type);
   set_str (o, "chat_id", e->chat_id);
@@ -358,7 +404,30 @@ pa_wire_event_to_json (const PaEvent *e, GError **error)
     }
   set_bool (o, "typing", e->typing);
   set_uint (o, "typing_timeout_ms", e->typing_timeout_ms);
-  set_str (o, "presence", e->presence);
+  if (e->type == PA_EV_PRESENCE)
+    {
+      const char *p = pa_wire_presence_to_string (e->presence);
+      if (p == NULL)
+        {
+          g_set_error (error, PA_ERROR, PA_ERROR_PLUGIN, "unknown presence %d", (int) e->presence);
+          return NULL;
+        }
+      set_str (o, "presence", p);
+      set_str (o, "status_text", e->status_text);
+    }
+  if (e->type == PA_EV_REACTION_SYNC)
+    {
+      if (e->n_reaction_keys > PA_WIRE_MAX_ITEMS
+          || (e->n_reaction_keys > 0 && e->reaction_keys == NULL))
+        {
+          g_set_error_literal (error, PA_ERROR, PA_ERROR_PLUGIN, "bad reaction_keys array");
+          return NULL;
+        }
+      json_t *arr = json_array ();
+      json_object_set_new (o, "reaction_keys", arr);
+      for (gsize i = 0; i < e->n_reaction_keys; i++)
+        json_array_append_new (arr, str_value (e->reaction_keys[i]));
+    }
   return g_steal_pointer (&o);
 }
 
@@ -367,7 +436,7 @@ json_t *
 pa_wire_field_to_json (const PaField *f, GError **error)
 {
   g_return_val_if_fail (f != NULL, NULL);
-  if (!check_size (f->struct_size, SIZE_1_0 (PaField, choices), "PaField", error))
+  if (!check_size (f->struct_size, SIZE_2_0 (PaField, choices), "PaField", error))
     return NULL;
   const char *type = pa_wire_field_type_to_string (f->type);
   if (type == NULL)
@@ -403,7 +472,7 @@ json_t *
 pa_wire_login_step_to_json (const PaLoginStep *s, GError **error)
 {
   g_return_val_if_fail (s != NULL, NULL);
-  if (!check_size (s->struct_size, SIZE_1_0 (PaLoginStep, remote_name), "PaLoginStep", error))
+  if (!check_size (s->struct_size, SIZE_2_0 (PaLoginStep, expires_s), "PaLoginStep", error))
     return NULL;
   const char *kind = pa_wire_step_kind_to_string (s->kind);
   if (kind == NULL)
@@ -436,6 +505,7 @@ pa_wire_login_step_to_json (const PaLoginStep *s, GError **error)
   set_str (o, "image_path", s->image_path);
   set_str (o, "remote_id", s->remote_id);
   set_str (o, "remote_name", s->remote_name);
+  set_uint (o, "expires_s", s->expires_s);
   return g_steal_pointer (&o);
 }
 
@@ -444,7 +514,7 @@ json_t *
 pa_wire_login_flow_to_json (const PaLoginFlow *f, GError **error)
 {
   g_return_val_if_fail (f != NULL, NULL);
-  if (!check_size (f->struct_size, SIZE_1_0 (PaLoginFlow, description), "PaLoginFlow", error))
+  if (!check_size (f->struct_size, SIZE_2_0 (PaLoginFlow, description), "PaLoginFlow", error))
     return NULL;
   json_t *o = json_object ();
   set_str (o, "id", f->id);
@@ -455,7 +525,7 @@ pa_wire_login_flow_to_json (const PaLoginFlow *f, GError **error)
 
 /* Operation names in wire order with the descriptor member that serves
  * each: `ops` in hello lists those that are not NULL. */
-#define OP_MEMBER(name) { #name, offsetof (PaPluginDescriptor, name) }
+#define OP_MEMBER(name) { #name, offsetof (PaLoginOps, name) }
 static const struct
 {
   const char *name;
@@ -471,17 +541,59 @@ static const struct
   OP_MEMBER (fetch_history), OP_MEMBER (logout),
 };
 
-static gboolean
-op_present (const PaPluginDescriptor *d, gsize offset)
+/* See pa-wire.h. */
+gboolean
+pa_wire_login_op_present (const PaLoginOps *ops, const char *name)
 {
-  void (*fn) (void);
-  memcpy (&fn, (const char *) d + offset, sizeof fn);
-  return fn != NULL;
+  if (ops == NULL || name == NULL)
+    return FALSE;
+  for (gsize i = 0; i < G_N_ELEMENTS (op_members); i++)
+    {
+      if (strcmp (op_members[i].name, name) != 0)
+        continue;
+      /* A member past the plugin's struct_size is absent (an older minor). */
+      if (ops->struct_size < op_members[i].offset + sizeof (void (*) (void)))
+        return FALSE;
+      void (*fn) (void);
+      memcpy (&fn, (const char *) ops + op_members[i].offset, sizeof fn);
+      return fn != NULL;
+    }
+  return FALSE;
 }
 
 /* See pa-wire.h. */
 json_t *
-pa_wire_hello (const PaPluginDescriptor *d)
+pa_wire_config_key_to_json (const PaConfigKey *k, GError **error)
+{
+  g_return_val_if_fail (k != NULL, NULL);
+  if (!check_size (k->struct_size, SIZE_2_0 (PaConfigKey, required), "PaConfigKey", error))
+    return NULL;
+  const char *type = pa_wire_config_type_to_string (k->type);
+  if (type == NULL)
+    {
+      g_set_error (error, PA_ERROR, PA_ERROR_PLUGIN, "unknown config type %d", (int) k->type);
+      return NULL;
+    }
+  if (k->key == NULL || *k->key == '\0' || strspn (k->key, "abcdefghijklmnopqrstuvwxyz0123456789_")
+                                              != strlen (k->key))
+    {
+      g_set_error_literal (error, PA_ERROR, PA_ERROR_PLUGIN,
+                           "config key names are [a-z0-9_]+");
+      return NULL;
+    }
+  json_t *o = json_object ();
+  set_str (o, "key", k->key);
+  set_str (o, "type", type);
+  json_object_set_new (o, "default", str_value (k->default_value));
+  set_str (o, "description", k->description);
+  set_bool (o, "secret", k->secret);
+  set_bool (o, "required", k->required);
+  return o;
+}
+
+/* See pa-wire.h. */
+json_t *
+pa_wire_hello (const PaNetwork *d)
 {
   g_return_val_if_fail (d != NULL, NULL);
   json_t *o = json_object ();
@@ -503,13 +615,83 @@ pa_wire_hello (const PaPluginDescriptor *d)
       else
         json_array_append_new (flows, f);
     }
+  json_t *config = json_array ();
+  json_object_set_new (o, "config", config);
+  for (gsize i = 0; d->config_keys != NULL && i < d->n_config_keys; i++)
+    {
+      g_autoptr (GError) error = NULL;
+      json_t *k = pa_wire_config_key_to_json (&d->config_keys[i], &error);
+      if (k == NULL)
+        g_warning ("%s: config key %" G_GSIZE_FORMAT ": %s", d->name, i, error->message);
+      else
+        json_array_append_new (config, k);
+    }
   json_t *ops = json_array ();
   json_object_set_new (o, "ops", ops);
-  for (gsize i = 0; i < G_N_ELEMENTS (op_members); i++)
-    if (op_present (d, op_members[i].offset))
-      json_array_append_new (ops, json_string (op_members[i].name));
+  if (d->login_new != NULL)
+    for (gsize i = 0; i < G_N_ELEMENTS (op_members); i++)
+      if (pa_wire_login_op_present (d->login_ops, op_members[i].name))
+        json_array_append_new (ops, json_string (op_members[i].name));
+  set_bool (o, "login", d->login_new != NULL && d->login_ops != NULL);
   set_bool (o, "import", d->import_file != NULL);
+  set_bool (o, "normalize", d->normalize_id != NULL);
   return o;
+}
+
+/* See pa-wire.h. */
+json_t *
+pa_wire_result_to_json (guint64 op_id, const PaOpResult *r, GError **error)
+{
+  g_return_val_if_fail (r != NULL, NULL);
+  if (!check_size (r->struct_size, SIZE_2_0 (PaOpResult, error), "PaOpResult", error))
+    return NULL;
+  const char *code = pa_wire_result_code_to_string (r->code);
+  if (code == NULL)
+    {
+      g_set_error (error, PA_ERROR, PA_ERROR_PLUGIN, "unknown result code %d", (int) r->code);
+      return NULL;
+    }
+  json_t *o = json_object ();
+  set_str (o, "t", "result");
+  set_uint (o, "op_id", MIN (op_id, (guint64) G_MAXINT64));
+  set_bool (o, "ok", r->code == PA_RESULT_OK);
+  set_str (o, "code", code);
+  set_str (o, "legacy_id", r->legacy_id);
+  set_int (o, "legacy_ts", r->legacy_ts_ms);
+  set_str (o, "cursor", r->cursor);
+  set_uint (o, "retry_after_ms", r->retry_after_ms);
+  set_str (o, "error", r->error);
+  return o;
+}
+
+/* See pa-wire.h. */
+gboolean
+pa_wire_id_valid (const char *id, GError **error)
+{
+  if (id == NULL || *id == '\0')
+    {
+      g_set_error_literal (error, PA_ERROR, PA_ERROR_PLUGIN, "empty id");
+      return FALSE;
+    }
+  gsize len = strlen (id);
+  if (len > PA_ID_MAX_BYTES)
+    {
+      g_set_error (error, PA_ERROR, PA_ERROR_PLUGIN, "id of %" G_GSIZE_FORMAT " bytes (max %d)",
+                   len, PA_ID_MAX_BYTES);
+      return FALSE;
+    }
+  if (!g_utf8_validate (id, (gssize) len, NULL))
+    {
+      g_set_error_literal (error, PA_ERROR, PA_ERROR_PLUGIN, "id is not UTF-8");
+      return FALSE;
+    }
+  for (const guchar *p = (const guchar *) id; *p; p++)
+    if (*p < 0x20 || *p == 0x7f)
+      {
+        g_set_error_literal (error, PA_ERROR, PA_ERROR_PLUGIN, "id holds a control character");
+        return FALSE;
+      }
+  return TRUE;
 }
 
 /* See pa-wire.h. */

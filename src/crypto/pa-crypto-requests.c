@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: AGPL-3.0-or-later */
-/* Room key requests both ways, and Olm session repair.
+/* Room key requests both ways.
  *   - Ours: an event of a session we never received makes the bridge ask
  *     the sender's devices (m.room_key_request); only an
  *     m.forwarded_room_key answering such a request is accepted, from the
@@ -7,27 +7,19 @@
  *   - Theirs: a member's device asking for one of our sessions gets it
  *     only if that device was given the session when it was shared (so a
  *     newcomer never reads what was said before they joined) and its user
- *     is still in the room; otherwise an m.room_key.withheld says why.
- *   - Repair: an Olm message that no session decrypts means the peer's
- *     session with us is wedged: a new session is made with a claimed
- *     one-time key and an m.dummy sent over it, at most hourly per device. */
+ *     is still in the room; otherwise the caller answers with an
+ *     m.room_key.withheld (pa_crypto_withheld_content()).
+ * Calls only pa-crypto-inbound.c (to keep a forwarded session). */
 #define G_LOG_DOMAIN "passerelle-crypto"
 
-#include "pa-crypto-private.h"
+#include "pa-crypto-requests.h"
 
 #include <string.h>
 
-#include "pa-common.h"
+#include "pa-crypto-inbound.h"
 
-#define REPAIR_INTERVAL_MS ((gint64) 60 * 60 * 1000)
 /* Our outstanding requests are few; a flood of bad events must not grow them. */
 #define MAX_REQUESTS 1000
-
-static const char *
-jstr (json_t *obj, const char *key)
-{
-  return json_string_value (json_object_get (obj, key));
-}
 
 static char *
 request_key (const char *room_id, const char *sender_key, const char *session_id)
@@ -39,13 +31,14 @@ json_t *
 pa_crypto_key_request (PaCrypto *crypto, json_t *event, GError **error)
 {
   json_t *content = json_object_get (event, "content");
-  const char *room_id = jstr (event, "room_id"), *sender = jstr (event, "sender");
-  const char *sender_key = jstr (content, "sender_key");
-  const char *session_id = jstr (content, "session_id");
+  const char *room_id = pa_crypto_jstr (event, "room_id"),
+             *sender = pa_crypto_jstr (event, "sender");
+  const char *sender_key = pa_crypto_jstr (content, "sender_key");
+  const char *session_id = pa_crypto_jstr (content, "session_id");
   g_autofree char *key = NULL, *request_id = NULL;
 
   g_return_val_if_fail (crypto != NULL, NULL);
-  if (g_strcmp0 (jstr (content, "algorithm"), PA_CRYPTO_MEGOLM_ALGORITHM) != 0
+  if (g_strcmp0 (pa_crypto_jstr (content, "algorithm"), PA_CRYPTO_MEGOLM_ALGORITHM) != 0
       || room_id == NULL || sender == NULL || sender_key == NULL || session_id == NULL)
     {
       g_set_error (error, PA_ERROR, PA_ERROR_JSON, "not a megolm event");
@@ -68,14 +61,15 @@ gboolean
 pa_crypto_accept_forwarded_key (PaCrypto *crypto, json_t *payload, GError **error)
 {
   json_t *content = json_object_get (payload, "content");
-  const char *room_id = jstr (content, "room_id"), *sender_key = jstr (content, "sender_key");
-  const char *session_id = jstr (content, "session_id");
-  const char *session_key = jstr (content, "session_key");
-  const char *claimed_ed = jstr (content, "sender_claimed_ed25519_key");
+  const char *room_id = pa_crypto_jstr (content, "room_id"),
+             *sender_key = pa_crypto_jstr (content, "sender_key");
+  const char *session_id = pa_crypto_jstr (content, "session_id");
+  const char *session_key = pa_crypto_jstr (content, "session_key");
+  const char *claimed_ed = pa_crypto_jstr (content, "sender_claimed_ed25519_key");
   g_autofree char *key = NULL;
   const char *asked;
 
-  if (g_strcmp0 (jstr (content, "algorithm"), PA_CRYPTO_MEGOLM_ALGORITHM) != 0
+  if (g_strcmp0 (pa_crypto_jstr (content, "algorithm"), PA_CRYPTO_MEGOLM_ALGORITHM) != 0
       || room_id == NULL || sender_key == NULL || session_id == NULL || session_key == NULL)
     {
       g_set_error (error, PA_ERROR, PA_ERROR_JSON, "malformed m.forwarded_room_key");
@@ -85,7 +79,7 @@ pa_crypto_accept_forwarded_key (PaCrypto *crypto, json_t *payload, GError **erro
   asked = g_hash_table_lookup (crypto->requests, key);
   /* Olm authenticated the forwarder as payload "sender" (checked against
    * the event's sender): it must be the user we asked. */
-  if (asked == NULL || g_strcmp0 (asked, jstr (payload, "sender")) != 0)
+  if (asked == NULL || g_strcmp0 (asked, pa_crypto_jstr (payload, "sender")) != 0)
     {
       g_set_error (error, PA_ERROR, PA_ERROR_PERMISSION, "not an answer to a request of ours");
       return FALSE;
@@ -95,7 +89,7 @@ pa_crypto_accept_forwarded_key (PaCrypto *crypto, json_t *payload, GError **erro
     return FALSE;
   g_hash_table_remove (crypto->requests, key);
   g_info ("received forwarded megolm session %s for %s from %s", session_id, room_id,
-          jstr (payload, "sender"));
+          pa_crypto_jstr (payload, "sender"));
   return TRUE;
 }
 
@@ -104,8 +98,9 @@ pa_crypto_forwarded_key (PaCrypto *crypto, const char *user_id, json_t *request,
                          gboolean user_is_member, const char **withheld_code, GError **error)
 {
   json_t *body = json_object_get (request, "body");
-  const char *room_id = jstr (body, "room_id"), *session_id = jstr (body, "session_id");
-  const char *device_id = jstr (request, "requesting_device_id");
+  const char *room_id = pa_crypto_jstr (body, "room_id"),
+             *session_id = pa_crypto_jstr (body, "session_id");
+  const char *device_id = pa_crypto_jstr (request, "requesting_device_id");
   g_autofree char *pickle = NULL, *exported = NULL;
   g_autoptr (PaOlmInboundGroup) g = NULL;
   gboolean shared = FALSE;
@@ -113,18 +108,18 @@ pa_crypto_forwarded_key (PaCrypto *crypto, const char *user_id, json_t *request,
 
   g_return_val_if_fail (crypto != NULL && withheld_code != NULL, NULL);
   *withheld_code = NULL;
-  if (g_strcmp0 (jstr (request, "action"), "request") != 0
-      || g_strcmp0 (jstr (body, "algorithm"), PA_CRYPTO_MEGOLM_ALGORITHM) != 0
+  if (g_strcmp0 (pa_crypto_jstr (request, "action"), "request") != 0
+      || g_strcmp0 (pa_crypto_jstr (body, "algorithm"), PA_CRYPTO_MEGOLM_ALGORITHM) != 0
       || room_id == NULL || session_id == NULL || device_id == NULL || user_id == NULL)
     {
       g_set_error (error, PA_ERROR, PA_ERROR_JSON, "malformed m.room_key_request");
       return NULL;
     }
   /* Only the sessions this device created are ours to give. */
-  if (g_strcmp0 (jstr (body, "sender_key"), crypto->curve25519) != 0)
+  if (g_strcmp0 (pa_crypto_jstr (body, "sender_key"), crypto->curve25519) != 0)
     return NULL;
-  if (!pa_crypto_store_outbound_is_shared (crypto->store, room_id, session_id, user_id,
-                                           device_id, &shared, error))
+  if (!pa_crypto_store_outbound_is_shared (crypto->store, room_id, session_id, user_id, device_id,
+                                           &shared, error))
     return NULL;
   if (!shared || !user_is_member)
     {
@@ -150,62 +145,10 @@ pa_crypto_forwarded_key (PaCrypto *crypto, const char *user_id, json_t *request,
   exported = pa_olm_inbound_group_export (g, pa_olm_inbound_group_first_known_index (g), error);
   if (exported == NULL)
     return NULL;
-  json_t *fwd = json_pack ("{s:s, s:s, s:s, s:s, s:s, s:s, s:[]}", "algorithm",
-                           PA_CRYPTO_MEGOLM_ALGORITHM, "room_id", room_id, "sender_key",
-                           crypto->curve25519, "session_id", session_id, "session_key", exported,
-                           "sender_claimed_ed25519_key", crypto->ed25519,
-                           "forwarding_curve25519_key_chain");
+  json_t *fwd = json_pack (
+      "{s:s, s:s, s:s, s:s, s:s, s:s, s:[]}", "algorithm", PA_CRYPTO_MEGOLM_ALGORITHM, "room_id",
+      room_id, "sender_key", crypto->curve25519, "session_id", session_id, "session_key", exported,
+      "sender_claimed_ed25519_key", crypto->ed25519, "forwarding_curve25519_key_chain");
   explicit_bzero (exported, strlen (exported));
   return fwd;
-}
-
-json_t *
-pa_crypto_withheld_content (PaCrypto *crypto, json_t *request, const char *code)
-{
-  json_t *body = json_object_get (request, "body");
-  static const struct { const char *code, *reason; } reasons[] = {
-    { "m.unauthorised", "You are not allowed to read this session (not shared with this "
-                        "device, or no longer in the room)." },
-    { "m.unavailable", "The bridge no longer has this session." },
-    { "m.unverified", "Your device keys could not be verified." },
-    { "m.no_olm", "No one-time key to open an encrypted channel to your device." },
-    { "m.blacklisted", "This bridge does not serve your account." },
-  };
-  const char *reason = NULL;
-  for (guint i = 0; i < G_N_ELEMENTS (reasons); i++)
-    if (g_strcmp0 (code, reasons[i].code) == 0)
-      reason = reasons[i].reason;
-  return json_pack ("{s:s, s:s?, s:s?, s:s, s:s, s:s?, s:s}", "algorithm",
-                    PA_CRYPTO_MEGOLM_ALGORITHM, "room_id", jstr (body, "room_id"), "session_id",
-                    jstr (body, "session_id"), "sender_key", crypto->curve25519, "code", code,
-                    "reason", reason, "from_device", crypto->device_id);
-}
-
-static void
-repaired (PaCrypto *crypto, json_t *result, const GError *error, gpointer user_data)
-{
-  /* (No user_data: a queue cleared at shutdown does not call back.) */
-  if (error)
-    g_message ("olm session repair failed: %s", error->message);
-  else
-    g_info ("olm session repaired (m.dummy sent)");
-}
-
-void
-pa_crypto_repair_olm (PaCrypto *crypto, const char *sender, const char *sender_key)
-{
-  if (sender == NULL || sender_key == NULL || crypto->mx == NULL)
-    return;
-  gint64 now = pa_now_ms ();
-  gint64 *last = g_hash_table_lookup (crypto->repairs, sender_key);
-  if (last != NULL && now - *last < REPAIR_INTERVAL_MS)
-    return;
-  if (g_hash_table_size (crypto->repairs) >= MAX_REQUESTS)
-    g_hash_table_remove_all (crypto->repairs);
-  gint64 *when = g_new (gint64, 1);
-  *when = now;
-  g_hash_table_insert (crypto->repairs, g_strdup (sender_key), when);
-  g_autoptr (json_t) empty = json_object ();
-  g_info ("repairing the olm session with %s (%s)", sender, sender_key);
-  pa_crypto_send_olm (crypto, sender, NULL, sender_key, TRUE, "m.dummy", empty, repaired, NULL);
 }

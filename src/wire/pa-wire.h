@@ -5,7 +5,8 @@
  * ABI -> JSON: absent (NULL) strings and objects are omitted; numbers and
  * booleans are always present; strings that are not valid UTF-8 are repaired
  * (U+FFFD) rather than dropped.  A struct whose struct_size is smaller than
- * its ABI 1.0 size, or whose enum value is unknown, is refused (NULL).
+ * its ABI 2.0 size, whose enum value is unknown, or (events) whose ids break
+ * the IDENTIFIERS rule of plugin.h, is refused (NULL).
  *
  * JSON -> ABI: the filled struct borrows every string from the JSON value,
  * which must outlive it. */
@@ -34,6 +35,14 @@ const char *pa_wire_meta_scope_to_string (PaMetaScope scope);
 gboolean pa_wire_meta_scope_from_string (const char *s, PaMetaScope *out);
 const char *pa_wire_field_type_to_string (PaFieldType type);
 const char *pa_wire_step_kind_to_string (PaStepKind kind);
+const char *pa_wire_presence_to_string (PaPresence presence);
+gboolean pa_wire_presence_from_string (const char *s, PaPresence *out);
+const char *pa_wire_result_code_to_string (PaResultCode code);
+gboolean pa_wire_result_code_from_string (const char *s, PaResultCode *out);
+const char *pa_wire_chat_field_to_string (PaChatField field);
+gboolean pa_wire_chat_field_from_string (const char *s, PaChatField *out);
+const char *pa_wire_config_type_to_string (PaConfigType type);
+gboolean pa_wire_config_type_from_string (const char *s, PaConfigType *out);
 
 /* Each returns a new JSON object (transfer full), or NULL when the struct is
  * malformed (too small a struct_size, unknown enum value) with `error` set. */
@@ -45,15 +54,24 @@ json_t *pa_wire_event_to_json (const PaEvent *event, GError **error);
 json_t *pa_wire_field_to_json (const PaField *field, GError **error);
 json_t *pa_wire_login_step_to_json (const PaLoginStep *step, GError **error);
 json_t *pa_wire_login_flow_to_json (const PaLoginFlow *flow, GError **error);
+json_t *pa_wire_config_key_to_json (const PaConfigKey *key, GError **error);
+/* The whole "result" frame for an op_result. */
+json_t *pa_wire_result_to_json (guint64 op_id, const PaOpResult *result, GError **error);
+
+/* Whether `id` obeys plugin.h's IDENTIFIERS rule (UTF-8, 1 to
+ * PA_ID_MAX_BYTES bytes, no control character). */
+gboolean pa_wire_id_valid (const char *id, GError **error);
+/* Whether the login operation `name` (a wire op name) is implemented. */
+gboolean pa_wire_login_op_present (const PaLoginOps *ops, const char *name);
 
 /* A JSON string for a plugin-supplied C string, repaired to valid UTF-8;
  * JSON null for NULL (transfer full). */
 json_t *pa_wire_string (const char *s);
 
 /* The hello object of a plugin: {"t":"hello", plugin, display_name,
- * version, capabilities, abi, flows, ops, import}.  The descriptor must have
- * passed the loader's checks. */
-json_t *pa_wire_hello (const PaPluginDescriptor *desc);
+ * version, capabilities, abi, flows, config, ops, login, import,
+ * normalize}.  The network must have passed the loader's checks. */
+json_t *pa_wire_hello (const PaNetwork *network);
 
 /* Fill `out` from a wire `content` object; strings are borrowed from `obj`.
  * FALSE with `error` set if a member has the wrong type or kind is unknown. */

@@ -3,7 +3,7 @@
  * declared length beyond PA_FRAME_MAX, and the matching encoder. */
 #define G_LOG_DOMAIN "passerelle-host"
 
-#include "host/pa-frame.h"
+#include "wire/pa-frame.h"
 #include "pa-common.h"
 
 #include <errno.h>

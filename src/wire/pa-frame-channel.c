@@ -1,0 +1,284 @@
+/* SPDX-License-Identifier: AGPL-3.0-or-later */
+/* The frame channel of pa-frame-channel.h: the read and write loop shared
+ * by both ends of the worker boundary.  Reads are bounded per wake-up so a
+ * flooding peer cannot starve the rest of the loop; writes never block
+ * except in pa_frame_channel_drain, which a caller asks for. */
+#define G_LOG_DOMAIN "passerelle-wire"
+
+#include "wire/pa-frame-channel.h"
+#include "wire/pa-frame.h"
+#include "pa-common.h"
+
+#include <gio/gio.h>
+
+#include <errno.h>
+#include <glib-unix.h>
+#include <poll.h>
+#include <unistd.h>
+
+#define READ_CHUNK 65536
+#define READS_PER_DISPATCH 16
+
+struct _PaFrameChannel
+{
+  int fd;
+  GMainContext *context;
+  PaFrameChannelCallbacks cb;
+  gpointer user_data;
+  PaFrameReader *reader;
+  GByteArray *out;
+  gsize out_pos;
+  gboolean held;
+  GSource *in_source;
+  GSource *out_source;
+};
+
+static void
+clear_source (GSource **s)
+{
+  if (*s != NULL)
+    {
+      g_source_destroy (*s);
+      g_source_unref (*s);
+      *s = NULL;
+    }
+}
+
+/* See pa-frame-channel.h. */
+void
+pa_frame_channel_close (PaFrameChannel *ch)
+{
+  g_return_if_fail (ch != NULL);
+  clear_source (&ch->in_source);
+  clear_source (&ch->out_source);
+  if (ch->fd >= 0)
+    {
+      close (ch->fd);
+      ch->fd = -1;
+    }
+  g_byte_array_set_size (ch->out, 0);
+  ch->out_pos = 0;
+}
+
+static void
+fail (PaFrameChannel *ch, gboolean protocol, const char *reason)
+{
+  if (ch->fd < 0)
+    return;
+  pa_frame_channel_close (ch);
+  if (ch->cb.closed != NULL)
+    ch->cb.closed (ch, protocol, reason, ch->user_data);
+}
+
+static gboolean on_writable (gint fd, GIOCondition cond, gpointer data);
+
+static void
+flush (PaFrameChannel *ch)
+{
+  if (ch->fd < 0 || ch->held)
+    return;
+  g_autoptr (GError) error = NULL;
+  if (!pa_frame_flush (ch->fd, ch->out, &ch->out_pos, &error))
+    {
+      fail (ch, FALSE, error->message);
+      return;
+    }
+  gboolean pending = ch->out_pos < ch->out->len;
+  if (pending && ch->out_source == NULL)
+    {
+      ch->out_source = g_unix_fd_source_new (ch->fd, G_IO_OUT);
+      g_source_set_callback (ch->out_source, G_SOURCE_FUNC (on_writable), ch, NULL);
+      g_source_attach (ch->out_source, ch->context);
+    }
+  else if (!pending)
+    clear_source (&ch->out_source);
+}
+
+static gboolean
+on_writable (gint fd, GIOCondition cond, gpointer data)
+{
+  /* flush destroys this source once nothing is pending. */
+  flush (data);
+  return G_SOURCE_CONTINUE;
+}
+
+static gboolean
+on_readable (gint fd, GIOCondition cond, gpointer data)
+{
+  PaFrameChannel *ch = data;
+  guint8 buf[READ_CHUNK];
+
+  for (int i = 0; i < READS_PER_DISPATCH; i++)
+    {
+      ssize_t n = read (fd, buf, sizeof buf);
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+        return G_SOURCE_CONTINUE;
+      if (n <= 0)
+        {
+          fail (ch, FALSE, n == 0 ? "end of stream" : g_strerror (errno));
+          return G_SOURCE_REMOVE;
+        }
+      pa_frame_reader_feed (ch->reader, buf, (gsize)n);
+      while (ch->fd >= 0 && ch->in_source != NULL)
+        {
+          g_autoptr (GError) error = NULL;
+          g_autoptr (json_t) frame = pa_frame_reader_next (ch->reader, &error);
+          if (error != NULL)
+            {
+              fail (ch, TRUE, error->message);
+              return G_SOURCE_REMOVE;
+            }
+          if (frame == NULL)
+            break;
+          if (ch->cb.frame != NULL)
+            ch->cb.frame (ch, frame, ch->user_data);
+        }
+      /* A callback closed the channel or stopped reading. */
+      if (ch->fd < 0 || ch->in_source == NULL)
+        return G_SOURCE_REMOVE;
+    }
+  return G_SOURCE_CONTINUE;
+}
+
+/* See pa-frame-channel.h. */
+PaFrameChannel *
+pa_frame_channel_new (int fd, GMainContext *context, const PaFrameChannelCallbacks *callbacks,
+                      gpointer user_data)
+{
+  g_return_val_if_fail (fd >= 0, NULL);
+  PaFrameChannel *ch = g_new0 (PaFrameChannel, 1);
+  ch->fd = fd;
+  ch->context = context != NULL ? g_main_context_ref (context)
+                                : g_main_context_ref (g_main_context_default ());
+  if (callbacks != NULL)
+    ch->cb = *callbacks;
+  ch->user_data = user_data;
+  ch->reader = pa_frame_reader_new ();
+  ch->out = g_byte_array_new ();
+  g_autoptr (GError) error = NULL;
+  if (!g_unix_set_fd_nonblocking (fd, TRUE, &error))
+    g_warning ("frame channel: %s", error->message);
+  ch->in_source = g_unix_fd_source_new (fd, G_IO_IN | G_IO_HUP | G_IO_ERR);
+  g_source_set_callback (ch->in_source, G_SOURCE_FUNC (on_readable), ch, NULL);
+  g_source_attach (ch->in_source, ch->context);
+  return ch;
+}
+
+/* See pa-frame-channel.h. */
+gboolean
+pa_frame_channel_send (PaFrameChannel *ch, json_t *frame, GError **error)
+{
+  g_return_val_if_fail (ch != NULL && frame != NULL, FALSE);
+  if (ch->fd < 0)
+    {
+      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_CLOSED, "channel closed");
+      return FALSE;
+    }
+  if (!pa_frame_encode (frame, ch->out, error))
+    return FALSE;
+  flush (ch);
+  return TRUE;
+}
+
+/* See pa-frame-channel.h. */
+gboolean
+pa_frame_channel_send_first (PaFrameChannel *ch, json_t *frame, GError **error)
+{
+  g_return_val_if_fail (ch != NULL && frame != NULL, FALSE);
+  if (ch->fd < 0)
+    {
+      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_CLOSED, "channel closed");
+      return FALSE;
+    }
+  g_autoptr (GByteArray) tmp = g_byte_array_new ();
+  if (!pa_frame_encode (frame, tmp, error))
+    return FALSE;
+  /* Ahead of what is queued but never inside a frame already partly
+   * written. */
+  g_byte_array_remove_range (ch->out, 0, (guint)ch->out_pos);
+  ch->out_pos = 0;
+  g_byte_array_prepend (ch->out, tmp->data, tmp->len);
+  flush (ch);
+  return TRUE;
+}
+
+/* See pa-frame-channel.h. */
+void
+pa_frame_channel_hold (PaFrameChannel *ch, gboolean hold)
+{
+  g_return_if_fail (ch != NULL);
+  ch->held = hold;
+  flush (ch);
+}
+
+/* See pa-frame-channel.h.  A frame partly written stays whole: only what
+ * follows it is dropped. */
+void
+pa_frame_channel_discard (PaFrameChannel *ch)
+{
+  g_return_if_fail (ch != NULL);
+  if (ch->out_pos == 0)
+    g_byte_array_set_size (ch->out, 0);
+}
+
+/* See pa-frame-channel.h. */
+gsize
+pa_frame_channel_pending (PaFrameChannel *ch)
+{
+  g_return_val_if_fail (ch != NULL, 0);
+  return ch->out->len - ch->out_pos;
+}
+
+/* See pa-frame-channel.h. */
+void
+pa_frame_channel_drain (PaFrameChannel *ch, gsize target, gint64 timeout_ms)
+{
+  g_return_if_fail (ch != NULL);
+  gint64 deadline = timeout_ms < 0 ? -1 : g_get_monotonic_time () / 1000 + timeout_ms;
+  while (ch->fd >= 0 && !ch->held && pa_frame_channel_pending (ch) > target)
+    {
+      int wait = -1;
+      if (deadline >= 0)
+        {
+          gint64 left = deadline - g_get_monotonic_time () / 1000;
+          if (left <= 0)
+            return;
+          wait = (int)MIN (left, G_MAXINT);
+        }
+      struct pollfd p = { .fd = ch->fd, .events = POLLOUT };
+      int r = poll (&p, 1, wait);
+      if (r < 0 && errno != EINTR)
+        return;
+      flush (ch);
+    }
+}
+
+/* See pa-frame-channel.h. */
+void
+pa_frame_channel_stop_reading (PaFrameChannel *ch)
+{
+  g_return_if_fail (ch != NULL);
+  clear_source (&ch->in_source);
+}
+
+/* See pa-frame-channel.h. */
+gboolean
+pa_frame_channel_is_open (PaFrameChannel *ch)
+{
+  return ch != NULL && ch->fd >= 0;
+}
+
+/* See pa-frame-channel.h. */
+void
+pa_frame_channel_free (PaFrameChannel *ch)
+{
+  if (ch == NULL)
+    return;
+  pa_frame_channel_close (ch);
+  pa_frame_reader_free (ch->reader);
+  g_byte_array_unref (ch->out);
+  g_main_context_unref (ch->context);
+  g_free (ch);
+}
