@@ -911,7 +911,17 @@ def test_config_reconnect_max_s_caps_the_backoff(net: LoopNet, drivers) -> None:
     drv.wait(state("connected"), start=start, timeout=10)
 
 
-@pytest.mark.parametrize("value", ["0", "3601", "soon"])
+def test_config_defaults(drivers) -> None:
+    """A host that sends no value (or 0, which an int key cannot tell from
+    unset) gets the defaults: the form proposes 127.0.0.1:4000."""
+    drv = drivers({"reconnect_max_s": "0"})
+    assert drv.ready["init_ok"] is True
+    drv.cmd("new", saved=False)
+    drv.cmd("login_start", flow="password")
+    assert drv.wait(step("user_input"))["step"]["fields"][0]["default"] == "127.0.0.1:4000"
+
+
+@pytest.mark.parametrize("value", ["-1", "3601"])
 def test_bad_config_fails_init(data_dir: Path, value: str) -> None:
     proc = subprocess.run([str(DRIVER), str(PLUGIN), str(data_dir), f"reconnect_max_s={value}"],
                           input="", capture_output=True, text=True, timeout=10)

@@ -27,10 +27,12 @@ static const PaLoginFlow lb_flows[] = {
 /* Configuration: plugins: {loopback: {server: "127.0.0.1:4000", reconnect_max_s: 30}}.
  * loopnet has no token or other secret to configure. */
 static const PaConfigKey lb_config_keys[] = {
-  { sizeof (PaConfigKey), "server", PA_CONFIG_STRING, "127.0.0.1:4000",
+  { sizeof (PaConfigKey), "server", PA_CONFIG_STRING, LB_DEFAULT_SERVER,
     "loopnet address (host:port) the login form proposes.", false, false },
-  { sizeof (PaConfigKey), "reconnect_max_s", PA_CONFIG_INT, "30",
-    "Longest wait, in seconds (1 to 3600), between two reconnection attempts.", false, false },
+  { sizeof (PaConfigKey), "reconnect_max_s", PA_CONFIG_INT,
+    G_STRINGIFY (LB_DEFAULT_RECONNECT_MAX_S),
+    "Longest wait, in seconds (1 to 3600; 0: the default), between two reconnection attempts.",
+    false, false },
 };
 
 static const PaLoginOps lb_login_ops = {

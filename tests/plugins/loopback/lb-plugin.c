@@ -25,11 +25,17 @@ lb_init (PaHost *host, const PaHostApi *api, char **error)
       *error = lb_c_strdup ("the host API table is not the SDK 2 one the loopback plugin needs");
       return false;
     }
+  /* The host applies the declared defaults; still, an int key cannot say
+   * "unset" (config_int answers 0), so 0 means the default here too, and a
+   * host that sends no configuration at all still gets a working plugin. */
   gint64 max_s = api->config_int (host, "reconnect_max_s");
-  if (max_s < 1 || max_s > 3600)
+  if (max_s == 0)
+    max_s = LB_DEFAULT_RECONNECT_MAX_S;
+  if (max_s < 1 || max_s > LB_MAX_RECONNECT_MAX_S)
     {
       g_autofree char *msg = g_strdup_printf (
-          "plugins.loopback.reconnect_max_s is %" G_GINT64_FORMAT ": it must be 1 to 3600", max_s);
+          "plugins.loopback.reconnect_max_s is %" G_GINT64_FORMAT ": it must be 1 to %d", max_s,
+          LB_MAX_RECONNECT_MAX_S);
       *error = lb_c_strdup (msg);
       return false;
     }
@@ -37,7 +43,8 @@ lb_init (PaHost *host, const PaHostApi *api, char **error)
   lb_plugin.host = host;
   lb_plugin.api = api;
   lb_plugin.backoff_max_s = (guint)max_s;
-  lb_plugin.default_server = g_strdup (server != NULL && *server != '\0' ? server : NULL);
+  lb_plugin.default_server
+      = g_strdup (server != NULL && *server != '\0' ? server : LB_DEFAULT_SERVER);
   return true;
 }
 

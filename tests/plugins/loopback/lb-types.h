@@ -27,6 +27,10 @@
 #define LB_MAX_FIELD 1024 /* login form values */
 #define LB_READ_CHUNK 65536
 #define LB_BACKOFF_MIN_S 1
+/* Configuration defaults (PaNetwork.config_keys, and what an unset key means). */
+#define LB_DEFAULT_SERVER "127.0.0.1:4000"
+#define LB_DEFAULT_RECONNECT_MAX_S 30
+#define LB_MAX_RECONNECT_MAX_S 3600
 #define LB_CONNECT_TIMEOUT_S 15
 
 #define LB_MSG_CAPS                                                                                \
