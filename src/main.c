@@ -11,6 +11,7 @@
 
 #include "bridge/pa-bridge.h"
 #include "config/pa-config.h"
+#include "host/pa-plugin-catalog.h"
 #include "worker/pa-worker-main.h"
 #include "pa-import-cli.h"
 #include "pa-build-config.h"
@@ -39,6 +40,7 @@ main (int argc, char **argv)
   g_autofree char *config_path = NULL;
   g_autofree char *example_path = NULL;
   g_autofree char *registration_path = NULL;
+  g_autofree char *plugin_dir = NULL;
   gboolean generate = FALSE, version = FALSE, verbose = FALSE;
   GOptionEntry entries[] = {
     { "config", 'c', 0, G_OPTION_ARG_FILENAME, &config_path, "Configuration file", "FILE" },
@@ -48,6 +50,8 @@ main (int argc, char **argv)
       "Write the appservice registration file (see -r)", NULL },
     { "registration", 'r', 0, G_OPTION_ARG_FILENAME, &registration_path,
       "Registration file to write with -g (default registration.yaml)", "FILE" },
+    { "plugin-dir", 0, 0, G_OPTION_ARG_FILENAME, &plugin_dir,
+      "With -e: where the installed plugins are (default " PA_PLUGIN_DIR ")", "DIR" },
     { "verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose, "Log debug messages", NULL },
     { "version", 0, 0, G_OPTION_ARG_NONE, &version, "Print the version", NULL },
     { NULL },
@@ -73,12 +77,21 @@ main (int argc, char **argv)
     g_setenv ("G_MESSAGES_DEBUG", "all", TRUE);
   if (example_path)
     {
-      if (!pa_config_write_example (example_path, &error))
+      /* The example, then a commented section for each installed plugin
+       * from the keys it declares. */
+      g_autofree char *exe = self_exe (argv[0]);
+      g_autoptr (GPtrArray) plugins
+          = pa_plugin_catalog_scan (exe, plugin_dir != NULL ? plugin_dir : PA_PLUGIN_DIR);
+      g_autofree char *sections = pa_plugin_catalog_config_example (plugins);
+      g_autofree char *text = g_strconcat (pa_config_example_text (), sections, NULL);
+      if (!g_file_set_contents_full (example_path, text, -1, G_FILE_SET_CONTENTS_CONSISTENT, 0600,
+                                     &error))
         {
           fprintf (stderr, "passerelle: %s\n", error->message);
           return 1;
         }
-      printf ("Example configuration written to %s\n", example_path);
+      printf ("Example configuration written to %s (%u plugin%s)\n", example_path, plugins->len,
+              plugins->len == 1 ? "" : "s");
       return 0;
     }
   if (config_path == NULL)

@@ -1,10 +1,13 @@
 /* SPDX-License-Identifier: AGPL-3.0-or-later */
-/* The bridge configuration (YAML), the registration file and permission
- * levels.  Loading validates everything; errors name file, line and key. */
+/* The bridge configuration (YAML), the registration file, permission
+ * levels and the plugins' own settings.  Loading validates everything it
+ * can; errors name file, line and key.  Code: src/config/pa-config*.c, one
+ * purpose per file. */
 #ifndef PA_CONFIG_H
 #define PA_CONFIG_H
 
 #include <glib.h>
+#include <jansson.h>
 
 G_BEGIN_DECLS
 
@@ -25,6 +28,22 @@ typedef struct {
   char *key;           /* "@user:domain", "domain" or "*" */
   PaLevel level;
 } PaPermission;
+
+/* One key of a plugins.<name> section, as written in the file. */
+typedef struct {
+  char *key;           /* "api_id" */
+  char *value;         /* scalar text as written; NULL for a null value ("api_id:" or "~") */
+  gboolean plain;      /* written without quotes (only plain scalars are ints or booleans) */
+  guint line;          /* 1-based line of the key */
+} PaPluginSetting;
+
+/* plugins.<name>: the settings of one plugin, checked against the plugin's
+ * schema only once the plugin is known (pa_config_plugin_section). */
+typedef struct {
+  char *name;          /* "telegram" */
+  guint line;          /* line of the name */
+  GPtrArray *settings; /* PaPluginSetting*, in file order */
+} PaPluginSection;
 
 typedef struct {
   /* homeserver */
@@ -67,6 +86,12 @@ typedef struct {
    * above (bridge.encryption_default is its older spelling). */
   gboolean encryption_allow;    /* run the bot device: read/write encrypted rooms */
   gboolean encryption_require;  /* refuse unencrypted messages in portals */
+  /* plugins: the plugins.<name> sections, in file order (PaPluginSection*);
+   * empty (never NULL) after loading. */
+  GPtrArray *plugin_sections;
+  guint plugins_line;           /* line of "plugins:", 0 when absent */
+  char *source_name;            /* the file name errors show ("config.yaml") */
+  char *base_dir;               /* absolute: relative paths were resolved against it */
 } PaConfig;
 
 /* Load and validate.  On error the message names the file, the line and the
@@ -114,9 +139,49 @@ const PaMinistry *pa_config_ministry_by_name (const PaConfig *config, const char
  *   org.matrix.msc3202: true (device lists and OTK counts for encryption).
  * - Limits: file ≤ 1 MiB, nesting ≤ 32, ≤ 10,000 nodes, no anchors or aliases. */
 
-/* The text pa_config_write_example() writes (static, never NULL); the same
- * bytes as config/example.yaml in the source tree. */
+/* The text pa_config_write_example() writes (static, never NULL):
+ * config/example.yaml of the source tree, compiled in at build time. */
 const char *pa_config_example_text (void);
+
+/* ---- plugins: section (pa-config-plugins.c) ----------------------------
+ *
+ * config.yaml may hold  plugins: {<plugin>: {<key>: <scalar>, ...}, ...}.
+ * Loading only checks its shape (plugin names [a-z0-9]+, scalar values); the
+ * keys are checked once the plugin's schema is known: the worker's hello frame
+ * carries "config": [{"key": "api_id", "type": "int"|"string"|"bool"|"path",
+ * "default": "<text>" or null, "description": "...", "secret": bool,
+ * "required": bool}, ...]. */
+
+/* Validates the section of `plugin` (absent counts as empty) against
+ * `schema` (borrowed; NULL counts as []).  On success *out is a new object
+ * {key: value} holding every key that is set or has a default: json integer
+ * for "int", boolean for "bool", string for "string" and "path" (paths made
+ * absolute against the config file's directory).  Errors (PA_ERROR_CONFIG,
+ * "file:line: plugins.<plugin>.<key>: ..."): an unknown key (the message
+ * lists the known ones), a value of the wrong type, a required key that is
+ * missing, null or "" and has no default.  A malformed schema is
+ * PA_ERROR_PLUGIN.  Secret values never appear in messages or logs. */
+gboolean pa_config_plugin_section (const PaConfig *c, const char *plugin, json_t *schema,
+                                   json_t **out, GError **error);
+
+/* Fails (PA_ERROR_CONFIG, "file:line: plugins.<name>: ...", listing
+ * `installed`) when the config has a section for a plugin not in
+ * `installed` (NULL-terminated; NULL counts as empty). */
+gboolean pa_config_check_plugin_names (const PaConfig *c, const char *const *installed,
+                                       GError **error);
+
+/* Whether `key` is declared secret by `schema` (unknown keys: FALSE). */
+gboolean pa_config_plugin_key_secret (json_t *schema, const char *key);
+
+/* `value` as it may be shown in a log or status: "(secret)" for a secret
+ * key, else the value itself.  Returns a new string. */
+char *pa_config_plugin_value_for_log (json_t *schema, const char *key, const char *value);
+
+/* The example block `passerelle -e` writes for one installed plugin: lines
+ * indented by two spaces, to follow a "plugins:" line.  Each key comes with
+ * its description and type as comments and its default as value; secret keys
+ * are written empty ("") with a note.  NULL when the schema is malformed. */
+char *pa_config_plugin_example (const char *plugin, json_t *schema);
 
 G_END_DECLS
 

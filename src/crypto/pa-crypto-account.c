@@ -193,7 +193,7 @@ pa_crypto_keys_upload_body (PaCrypto *crypto, guint server_otk_count, GError **e
   g_autoptr (json_t) body = json_object ();
   g_autoptr (json_t) otks = NULL, fallback = NULL, signed_otks = NULL, signed_fb = NULL;
   gsize target
-      = MIN ((gsize)PA_CRYPTO_OTK_TARGET, pa_olm_account_max_one_time_keys (crypto->account) / 2);
+      = MIN ((gsize) PA_CRYPTO_OTK_TARGET, pa_olm_account_max_one_time_keys (crypto->account) / 2);
   gsize pending;
 
   g_return_val_if_fail (crypto != NULL, NULL);

@@ -151,7 +151,7 @@ pa_crypto_decrypt (PaCrypto *crypto, json_t *event, GError **error)
     }
   if (!pa_crypto_store_check_index (
           crypto->store, session_id, index, event_id,
-          (gint64)json_integer_value (json_object_get (event, "origin_server_ts")), error))
+          (gint64) json_integer_value (json_object_get (event, "origin_server_ts")), error))
     return NULL;
   out = json_deep_copy (event);
   json_object_set (out, "type", json_object_get (payload, "type"));
@@ -161,7 +161,7 @@ pa_crypto_decrypt (PaCrypto *crypto, json_t *event, GError **error)
   json_object_set (out, "content", inner);
   json_object_set_new (out, "pa_encryption",
                        json_pack ("{s:s, s:s, s:I, s:b}", "sender_key", sender_key, "session_id",
-                                  session_id, "message_index", (json_int_t)index, "verified",
+                                  session_id, "message_index", (json_int_t) index, "verified",
                                   verified));
   return g_steal_pointer (&out);
 }

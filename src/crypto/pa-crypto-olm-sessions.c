@@ -232,7 +232,7 @@ pa_crypto_olm_decrypt (PaCrypto *crypto, json_t *event, GError **error)
   type = json_integer_value (type_j);
   if (type != PA_OLM_MESSAGE_PREKEY && type != PA_OLM_MESSAGE_NORMAL)
     return pa_crypto_bad_json (error, "olm message type");
-  plain = olm_decrypt_body (crypto, sender_key, (int)type, body, &len, error);
+  plain = olm_decrypt_body (crypto, sender_key, (int) type, body, &len, error);
   if (plain == NULL)
     return NULL;
   payload = json_loadb (plain, len, JSON_REJECT_DUPLICATES, NULL);

@@ -197,7 +197,7 @@ upload_done (CryptoOp *op, PaCrypto *crypto, const PaMatrixResponse *resp)
     }
   op_finish (op, crypto,
              json_pack ("{s:I}", "signed_curve25519",
-                        json_is_integer (count) ? json_integer_value (count) : (json_int_t)0),
+                        json_is_integer (count) ? json_integer_value (count) : (json_int_t) 0),
              NULL);
 }
 
@@ -210,7 +210,7 @@ upload_counted (CryptoOp *op, PaCrypto *crypto, const PaMatrixResponse *resp)
   json_int_t n = json_is_integer (count) ? json_integer_value (count) : 0;
   g_autoptr (json_t) body = NULL;
 
-  body = pa_crypto_keys_upload_body (crypto, (guint)CLAMP (n, 0, PA_CRYPTO_OTK_TARGET), &error);
+  body = pa_crypto_keys_upload_body (crypto, (guint) CLAMP (n, 0, PA_CRYPTO_OTK_TARGET), &error);
   if (body == NULL)
     {
       op_fail (op, crypto, error);
@@ -290,7 +290,7 @@ track_start (CryptoOp *op, PaCrypto *crypto)
       return;
     }
   g_ptr_array_add (dirty, NULL);
-  op->queried = (GStrv)g_ptr_array_free (g_steal_pointer (&dirty), FALSE);
+  op->queried = (GStrv) g_ptr_array_free (g_steal_pointer (&dirty), FALSE);
   body = json_pack ("{s:o, s:i}", "device_keys", wanted, "timeout", FEDERATION_TIMEOUT_MS);
   op_http (op, crypto, "POST", "/_matrix/client/v3/keys/query", body, track_answered);
 }
@@ -308,7 +308,7 @@ track_finished (CryptoOp *op, PaCrypto *crypto)
   if (op->kind == OP_TRACK)
     {
       op_finish (op, crypto,
-                 json_pack ("{s:i, s:O}", "queried", (int)op->n_queried, "failed", op->failed),
+                 json_pack ("{s:i, s:O}", "queried", (int) op->n_queried, "failed", op->failed),
                  NULL);
       return;
     }
@@ -355,7 +355,7 @@ share_claim (CryptoOp *op, PaCrypto *crypto)
       return;
     }
   op->claimed = TRUE;
-  payload = pa_crypto_room_key_build (crypto, op->room_id, (const char *const *)op->users, FALSE,
+  payload = pa_crypto_room_key_build (crypto, op->room_id, (const char *const *) op->users, FALSE,
                                       &need, NULL, &error);
   if (payload == NULL)
     {
@@ -388,7 +388,7 @@ static void share_withhold (CryptoOp *op, PaCrypto *crypto, guint shared);
 static gint
 compare_strp (gconstpointer a, gconstpointer b)
 {
-  return g_strcmp0 (*(const char *const *)a, *(const char *const *)b);
+  return g_strcmp0 (*(const char *const *) a, *(const char *const *) b);
 }
 
 /* What a completed share covered: the session, the device lists' epoch
@@ -404,7 +404,7 @@ share_signature (PaCrypto *crypto, CryptoOp *op, const char *session_id)
   g_ptr_array_sort (users, compare_strp);
   g_string_append_printf (sig, "\x1e%" G_GUINT64_FORMAT, crypto->device_epoch);
   for (guint i = 0; i < users->len; i++)
-    g_string_append_printf (sig, "\x1e%s", (const char *)g_ptr_array_index (users, i));
+    g_string_append_printf (sig, "\x1e%s", (const char *) g_ptr_array_index (users, i));
   return g_string_free (sig, FALSE);
 }
 
@@ -425,8 +425,8 @@ share_complete (CryptoOp *op, PaCrypto *crypto, guint shared)
       return;
     }
   op_finish (op, crypto,
-             json_pack ("{s:s?, s:i, s:i}", "session_id", session_id, "shared", (int)shared,
-                        "no_session", (int)op->no_session),
+             json_pack ("{s:s?, s:i, s:i}", "session_id", session_id, "shared", (int) shared,
+                        "no_session", (int) op->no_session),
              NULL);
 }
 
@@ -490,8 +490,8 @@ share_send (CryptoOp *op, PaCrypto *crypto)
 
   g_clear_pointer (&op->payload, json_decref);
   g_clear_pointer (&op->withheld, json_decref);
-  op->payload = pa_crypto_room_key_build (crypto, op->room_id, (const char *const *)op->users, TRUE,
-                                          &need, &op->withheld, &error);
+  op->payload = pa_crypto_room_key_build (crypto, op->room_id, (const char *const *) op->users,
+                                          TRUE, &need, &op->withheld, &error);
   if (op->payload == NULL)
     {
       op_fail (op, crypto, error);
@@ -712,7 +712,7 @@ op_run (CryptoOp *op, PaCrypto *crypto)
       /* A programming error, but never a reason to abort the bridge. */
       op_fail (
           op, crypto,
-          g_error_new (PA_ERROR, PA_ERROR_FAILED, "unknown crypto operation %d", (int)op->kind));
+          g_error_new (PA_ERROR, PA_ERROR_FAILED, "unknown crypto operation %d", (int) op->kind));
       break;
     }
 }
@@ -784,7 +784,7 @@ op_new (OpKind kind, const char *const *users, PaCryptoCallback cb, gpointer use
   CryptoOp *op = g_new0 (CryptoOp, 1);
 
   op->kind = kind;
-  op->users = g_strdupv ((char **)users);
+  op->users = g_strdupv ((char **) users);
   op->cb = cb;
   op->user_data = user_data;
   return op;
@@ -797,12 +797,12 @@ op_new_checked (OpKind kind, const char *const *users, PaCryptoCallback cb, gpoi
 {
   CryptoOp *op = op_new (kind, NULL, cb, user_data);
 
-  if (users != NULL && g_strv_length ((char **)users) > PA_CRYPTO_MAX_USERS)
+  if (users != NULL && g_strv_length ((char **) users) > PA_CRYPTO_MAX_USERS)
     op->early_error
         = g_error_new (PA_ERROR, PA_ERROR_TOO_LARGE, "more than %d users in one crypto operation",
                        PA_CRYPTO_MAX_USERS);
   else
-    op->users = g_strdupv ((char **)users);
+    op->users = g_strdupv ((char **) users);
   return op;
 }
 

@@ -175,7 +175,7 @@ pa_crypto_group_encrypt (PaCrypto *crypto, const char *room_id, const char *type
 static gboolean
 check_users (const char *const *user_ids, GError **error)
 {
-  if (user_ids == NULL || g_strv_length ((char **)user_ids) <= PA_CRYPTO_MAX_USERS)
+  if (user_ids == NULL || g_strv_length ((char **) user_ids) <= PA_CRYPTO_MAX_USERS)
     return TRUE;
   g_set_error (error, PA_ERROR, PA_ERROR_TOO_LARGE, "more than %d users", PA_CRYPTO_MAX_USERS);
   return FALSE;
@@ -286,7 +286,7 @@ pa_crypto_room_key_build (PaCrypto *crypto, const char *room_id, const char *con
   /* The session key must not linger in freed heap memory. */
   {
     json_t *k = json_object_get (content, "session_key");
-    char *ks = (char *)json_string_value (k);
+    char *ks = (char *) json_string_value (k);
 
     explicit_bzero (ks, strlen (ks));
   }

@@ -8,7 +8,7 @@
 
 #include "pa-crypto-repair.h"
 
-#define REPAIR_INTERVAL_MS ((gint64)60 * 60 * 1000)
+#define REPAIR_INTERVAL_MS ((gint64) 60 * 60 * 1000)
 /* Devices remembered; a flood of bad messages must not grow the table. */
 #define MAX_REPAIRS 1000
 

@@ -120,7 +120,7 @@ on_readable (gint fd, GIOCondition cond, gpointer data)
           fail (ch, FALSE, n == 0 ? "end of stream" : g_strerror (errno));
           return G_SOURCE_REMOVE;
         }
-      pa_frame_reader_feed (ch->reader, buf, (gsize)n);
+      pa_frame_reader_feed (ch->reader, buf, (gsize) n);
       while (ch->fd >= 0 && ch->in_source != NULL)
         {
           g_autoptr (GError) error = NULL;
@@ -197,7 +197,7 @@ pa_frame_channel_send_first (PaFrameChannel *ch, json_t *frame, GError **error)
     return FALSE;
   /* Ahead of what is queued but never inside a frame already partly
    * written. */
-  g_byte_array_remove_range (ch->out, 0, (guint)ch->out_pos);
+  g_byte_array_remove_range (ch->out, 0, (guint) ch->out_pos);
   ch->out_pos = 0;
   g_byte_array_prepend (ch->out, tmp->data, tmp->len);
   flush (ch);
@@ -245,7 +245,7 @@ pa_frame_channel_drain (PaFrameChannel *ch, gsize target, gint64 timeout_ms)
           gint64 left = deadline - g_get_monotonic_time () / 1000;
           if (left <= 0)
             return;
-          wait = (int)MIN (left, G_MAXINT);
+          wait = (int) MIN (left, G_MAXINT);
         }
       struct pollfd p = { .fd = ch->fd, .events = POLLOUT };
       int r = poll (&p, 1, wait);

@@ -74,7 +74,7 @@ check_descriptor (const PaNetwork *d, const char *base, GError **error)
       g_set_error (error, PA_ERROR, PA_ERROR_PLUGIN,
                    "plugin %s has a network descriptor of %u bytes, smaller than the ABI 2.0 "
                    "size %" G_GSIZE_FORMAT " (struct_size not set?)",
-                   base, d->struct_size, (gsize)NETWORK_SIZE_2_0);
+                   base, d->struct_size, (gsize) NETWORK_SIZE_2_0);
       return FALSE;
     }
   if ((d->login_new == NULL) != (d->login_ops == NULL))

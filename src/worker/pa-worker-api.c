@@ -95,7 +95,7 @@ api_emit (PaHost *host, const PaEvent *event)
     }
   uint64_t seq = atomic_fetch_add (&host->seq, 1) + 1;
   json_t *f = pa_worker_frame_new ("event");
-  json_object_set_new (f, "seq", json_integer ((json_int_t)seq));
+  json_object_set_new (f, "seq", json_integer ((json_int_t) seq));
   json_object_set_new (f, "event", ev);
   pa_worker_link_submit (host, f);
   return seq;
@@ -129,7 +129,7 @@ dir_bytes (const char *dir, int depth, guint *entries)
       if (S_ISDIR (st.st_mode))
         total += dir_bytes (path, depth + 1, entries);
       else if (S_ISREG (st.st_mode))
-        total += (guint64)st.st_size;
+        total += (guint64) st.st_size;
     }
   return total;
 }
@@ -142,7 +142,7 @@ api_budget_left (PaHost *host)
     return -1;
   guint entries = 0;
   guint64 used = dir_bytes (host->data_dir, 0, &entries);
-  return used >= (guint64)host->data_budget ? 0 : host->data_budget - (gint64)used;
+  return used >= (guint64) host->data_budget ? 0 : host->data_budget - (gint64) used;
 }
 
 static void
@@ -203,7 +203,7 @@ api_op_contact (PaHost *host, uint64_t op_id, const PaMember *contact)
       return;
     }
   json_t *f = pa_worker_frame_new ("contact");
-  json_object_set_new (f, "op_id", json_integer ((json_int_t)MIN (op_id, G_MAXINT64)));
+  json_object_set_new (f, "op_id", json_integer ((json_int_t) MIN (op_id, G_MAXINT64)));
   json_object_set_new (f, "contact", c);
   pa_worker_link_submit (host, f);
 }
@@ -220,7 +220,7 @@ api_notice (PaHost *host, const char *text)
 static char *
 meta_key (PaMetaScope scope, const char *id)
 {
-  return g_strdup_printf ("%d:%s", (int)scope, id);
+  return g_strdup_printf ("%d:%s", (int) scope, id);
 }
 
 static void
@@ -245,7 +245,7 @@ api_meta_set (PaHost *host, PaMetaScope scope, const char *id, const char *value
   const char *s = pa_wire_meta_scope_to_string (scope);
   if (s == NULL)
     {
-      g_warning ("%s: meta_set with unknown scope %d", host->net->name, (int)scope);
+      g_warning ("%s: meta_set with unknown scope %d", host->net->name, (int) scope);
       return;
     }
   if (value != NULL && strlen (value) > META_VALUE_MAX)

@@ -210,12 +210,12 @@ handle_login_submit (PaHost *h, json_t *frame)
         pa_worker_link_log (h, PA_LOG_WARNING, msg);
         return;
       }
-    g_ptr_array_add (ids, (gpointer)key);
+    g_ptr_array_add (ids, (gpointer) key);
     g_ptr_array_add (vals, s);
   }
   gint64 t0 = g_get_monotonic_time ();
-  h->ops->login_submit (h->login, step_id, (const char *const *)ids->pdata,
-                        (const char *const *)vals->pdata, ids->len);
+  h->ops->login_submit (h->login, step_id, (const char *const *) ids->pdata,
+                        (const char *const *) vals->pdata, ids->len);
   pa_worker_link_check_slow (h, "login_submit", t0);
 }
 

@@ -66,7 +66,7 @@ run_describe (const char *path)
           close (real_stdout);
           return 1;
         }
-      done += (gsize)n;
+      done += (gsize) n;
     }
   return close (real_stdout) == 0 ? 0 : 1;
 }
@@ -145,7 +145,7 @@ pa_worker_main (int argc, char **argv)
   g_autoptr (GOptionContext) ctx = g_option_context_new ("- passerelle plugin worker");
   g_option_context_add_main_entries (ctx, entries, NULL);
   g_option_context_set_help_enabled (ctx, TRUE);
-  g_auto (GStrv) args = g_new0 (char *, (gsize)MAX (argc, 0) + 1);
+  g_auto (GStrv) args = g_new0 (char *, (gsize) MAX (argc, 0) + 1);
   for (int i = 0; i < argc; i++)
     args[i] = g_strdup (argv[i]);
   g_autoptr (GError) error = NULL;

@@ -178,10 +178,10 @@ op_create_group (PaHost *h, guint64 op_id, json_t *f, GError **error)
         g_set_error_literal (error, PA_ERROR, PA_ERROR_JSON, "user_ids must hold strings");
         return FALSE;
       }
-    g_ptr_array_add (ids, (gpointer)json_string_value (v));
+    g_ptr_array_add (ids, (gpointer) json_string_value (v));
   }
   g_ptr_array_add (ids, NULL); /* not counted: a courtesy terminator */
-  h->ops->create_group (h->login, op_id, name, (const char *const *)ids->pdata, ids->len - 1);
+  h->ops->create_group (h->login, op_id, name, (const char *const *) ids->pdata, ids->len - 1);
   return TRUE;
 }
 
@@ -215,7 +215,7 @@ op_fetch_history (PaHost *h, guint64 op_id, json_t *f, GError **error)
       || !pa_wire_get_uint (f, "count", G_MAXUINT32, 50, &count, error)
       || !pa_wire_get_bool (f, "forward", FALSE, &forward, error))
     return FALSE;
-  h->ops->fetch_history (h->login, op_id, chat_id, cursor, (uint32_t)count, forward);
+  h->ops->fetch_history (h->login, op_id, chat_id, cursor, (uint32_t) count, forward);
   return TRUE;
 }
 

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: AGPL-3.0-or-later */
 /* libFuzzer target: pa_config_load_from_data() on arbitrary bytes, then the
- * look-ups on whatever loaded. */
+ * look-ups and the plugins: checks (against a fixed schema) on whatever
+ * loaded. */
 #define G_LOG_DOMAIN "passerelle-fuzz-config"
 
 #include "config/pa-config.h"
@@ -39,6 +40,27 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
       (void) pa_config_ministry_by_name (c, "finances");
       g_assert_nonnull (c->hs_address);
       g_assert_nonnull (c->hs_domain);
+
+      static json_t *schema = NULL;
+      if (schema == NULL)
+        schema = json_loads ("[{\"key\": \"n\", \"type\": \"int\", \"default\": \"1\"},"
+                             " {\"key\": \"s\", \"type\": \"string\", \"secret\": true,"
+                             "  \"required\": true},"
+                             " {\"key\": \"b\", \"type\": \"bool\", \"default\": \"no\"},"
+                             " {\"key\": \"p\", \"type\": \"path\", \"default\": \"d\"}]",
+                             0, NULL);
+      static const char *const installed[] = { "telegram", "whatsapp", NULL };
+      g_autoptr (GError) names_error = NULL;
+      (void) pa_config_check_plugin_names (c, installed, &names_error);
+      for (guint i = 0; i < c->plugin_sections->len; i++)
+        {
+          const PaPluginSection *s = g_ptr_array_index (c->plugin_sections, i);
+          g_autoptr (GError) section_error = NULL;
+          json_t *out = NULL;
+          gboolean ok = pa_config_plugin_section (c, s->name, schema, &out, &section_error);
+          g_assert (ok == (out != NULL));
+          json_decref (out);
+        }
     }
   return 0;
 }

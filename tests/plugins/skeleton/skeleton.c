@@ -168,7 +168,7 @@ sk_send (PaLogin *l, uint64_t op_id, const char *chat_id, const PaContent *conte
     code = PA_RESULT_NOT_FOUND, refusal = "Skeleton knows only echo.";
   else if (content->kind != PA_MSG_TEXT || content->text == NULL)
     code = PA_RESULT_UNSUPPORTED, refusal = "Skeleton carries text only.";
-  else if ((int64_t)strlen (content->text) > api->config_int (l->host, "max_length"))
+  else if ((int64_t) strlen (content->text) > api->config_int (l->host, "max_length"))
     code = PA_RESULT_TOO_LARGE, refusal = "That message is too long.";
   if (refusal != NULL)
     {

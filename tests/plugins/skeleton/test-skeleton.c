@@ -34,7 +34,7 @@ static const PaWorkerCallbacks callbacks = { on_hello, on_frame, NULL };
 static gboolean
 expire (gpointer data)
 {
-  *(gboolean *)data = TRUE;
+  *(gboolean *) data = TRUE;
   return G_SOURCE_REMOVE;
 }
 
@@ -150,7 +150,7 @@ test_skeleton (void)
   g_assert_cmpstr (str (out, "state"), ==, "logged_out");
 
   pa_worker_free (w);
-  g_queue_clear_full (&fx.frames, (GDestroyNotify)json_decref);
+  g_queue_clear_full (&fx.frames, (GDestroyNotify) json_decref);
   json_decref (fx.hello);
   g_rmdir (tmp);
 }

@@ -1,0 +1,150 @@
+/* SPDX-License-Identifier: AGPL-3.0-or-later */
+/* The schema, as the ordered list of migration steps: step i takes a
+ * database from version i to i + 1 (PRAGMA user_version).  Kept alone so a
+ * new step is one obvious addition at the end of one table, and so no
+ * released step is edited by accident while working on queries. */
+#define G_LOG_DOMAIN "passerelle-store"
+
+#include "pa-store-private.h"
+
+/* ------------------------------------------------------------ schema */
+
+/* pa_store_migrations[i] takes the schema from version i to i + 1.  Append only: a
+ * step that shipped is never edited, a change is a new step. */
+const char *const pa_store_migrations[] = {
+  /* v0 → v1: everything */
+  "CREATE TABLE txns ("
+  "  txn_id TEXT PRIMARY KEY NOT NULL,"
+  "  at INTEGER NOT NULL) WITHOUT ROWID;"
+  "CREATE INDEX txns_at ON txns (at);"
+
+  "CREATE TABLE inbound ("
+  "  seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+  "  txn_id TEXT NOT NULL,"
+  "  event TEXT NOT NULL);"
+
+  "CREATE TABLE remote ("
+  "  seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+  "  login_id TEXT NOT NULL,"
+  "  dedup_key TEXT UNIQUE,"
+  "  event TEXT NOT NULL);"
+  /* dedup keys of remote events already bridged, so a worker re-sending
+   * them after a reconnect is still recognised */
+  "CREATE TABLE remote_seen ("
+  "  dedup_key TEXT PRIMARY KEY NOT NULL,"
+  "  at INTEGER NOT NULL) WITHOUT ROWID;"
+  "CREATE INDEX remote_seen_at ON remote_seen (at);"
+
+  "CREATE TABLE outbound ("
+  "  seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+  "  txn_id TEXT NOT NULL UNIQUE,"
+  "  queue_key TEXT NOT NULL,"
+  "  method TEXT NOT NULL,"
+  "  path TEXT NOT NULL,"
+  "  user_id TEXT,"
+  "  ts INTEGER NOT NULL DEFAULT 0,"
+  "  body TEXT NOT NULL,"
+  "  on_done TEXT,"
+  "  attempts INTEGER NOT NULL DEFAULT 0,"
+  "  not_before INTEGER NOT NULL DEFAULT 0);"
+  "CREATE INDEX outbound_by_key ON outbound (queue_key, seq);"
+  /* The head (oldest item) of every queue key, maintained by triggers so
+   * that finding what can be sent costs O(keys), not O(items).  seq is
+   * AUTOINCREMENT, so a new item is never older than an existing head. */
+  "CREATE TABLE outbound_heads ("
+  "  queue_key TEXT PRIMARY KEY NOT NULL,"
+  "  seq INTEGER NOT NULL UNIQUE);"
+  "CREATE TRIGGER outbound_head_insert AFTER INSERT ON outbound BEGIN"
+  "  INSERT OR IGNORE INTO outbound_heads (queue_key, seq) VALUES (new.queue_key, new.seq);"
+  "END;"
+  "CREATE TRIGGER outbound_head_delete AFTER DELETE ON outbound BEGIN"
+  "  DELETE FROM outbound_heads WHERE queue_key = old.queue_key AND seq = old.seq;"
+  "  INSERT OR IGNORE INTO outbound_heads (queue_key, seq)"
+  "    SELECT queue_key, seq FROM outbound WHERE queue_key = old.queue_key"
+  "    ORDER BY seq LIMIT 1;"
+  "END;"
+  "CREATE TABLE outbound_done ("
+  "  txn_id TEXT PRIMARY KEY NOT NULL,"
+  "  at INTEGER NOT NULL) WITHOUT ROWID;"
+  "CREATE INDEX outbound_done_at ON outbound_done (at);"
+
+  "CREATE TABLE ghosts ("
+  "  mxid TEXT PRIMARY KEY NOT NULL,"
+  "  plugin TEXT NOT NULL,"
+  "  legacy_id TEXT NOT NULL,"
+  "  registered INTEGER NOT NULL DEFAULT 0,"
+  "  displayname TEXT,"
+  "  avatar_url TEXT);"
+
+  "CREATE TABLE portals ("
+  "  plugin TEXT NOT NULL,"
+  "  login_id TEXT NOT NULL,"
+  "  chat_id TEXT NOT NULL,"
+  "  room_id TEXT UNIQUE,"
+  "  kind TEXT,"
+  "  name TEXT,"
+  "  encrypted INTEGER NOT NULL DEFAULT 0,"
+  "  UNIQUE (plugin, login_id, chat_id));"
+
+  "CREATE TABLE messages ("
+  "  plugin TEXT NOT NULL,"
+  "  login_id TEXT NOT NULL,"
+  "  chat_id TEXT NOT NULL,"
+  "  legacy_id TEXT NOT NULL,"
+  "  room_id TEXT NOT NULL,"
+  "  event_id TEXT NOT NULL,"
+  "  sender TEXT,"
+  "  ts INTEGER NOT NULL DEFAULT 0,"
+  "  UNIQUE (plugin, login_id, chat_id, legacy_id),"
+  "  UNIQUE (room_id, event_id));"
+
+  "CREATE TABLE logins ("
+  "  id TEXT PRIMARY KEY NOT NULL,"
+  "  owner TEXT NOT NULL,"
+  "  plugin TEXT NOT NULL,"
+  "  remote_id TEXT,"
+  "  remote_name TEXT,"
+  "  state TEXT NOT NULL);"
+  "CREATE INDEX logins_by_owner ON logins (owner, id);"
+
+  "CREATE TABLE management_rooms ("
+  "  owner TEXT PRIMARY KEY NOT NULL,"
+  "  room_id TEXT NOT NULL UNIQUE);"
+
+  "CREATE TABLE ministry_plugins ("
+  "  ministry TEXT NOT NULL,"
+  "  plugin TEXT NOT NULL,"
+  "  enabled INTEGER NOT NULL,"
+  "  PRIMARY KEY (ministry, plugin)) WITHOUT ROWID;"
+
+  "CREATE TABLE meta ("
+  "  login_id TEXT NOT NULL,"
+  "  scope INTEGER NOT NULL,"
+  "  id TEXT NOT NULL,"
+  "  value TEXT NOT NULL,"
+  "  PRIMARY KEY (login_id, scope, id)) WITHOUT ROWID;"
+
+  "CREATE TABLE kv ("
+  "  key TEXT PRIMARY KEY NOT NULL,"
+  "  value TEXT NOT NULL) WITHOUT ROWID;",
+
+  /* v1 → v2: history import jobs, and a lane per remote event so imports
+   * drain beside live traffic instead of in front of it. */
+  "ALTER TABLE remote ADD COLUMN lane INTEGER NOT NULL DEFAULT 0;"
+  "CREATE INDEX remote_by_lane ON remote (lane, login_id, seq);"
+  "CREATE TABLE import_jobs ("
+  "  id TEXT PRIMARY KEY NOT NULL,"
+  "  owner TEXT NOT NULL,"
+  "  plugin TEXT NOT NULL,"
+  "  path TEXT NOT NULL,"
+  "  options TEXT NOT NULL,"
+  "  state TEXT NOT NULL,"
+  "  room_id TEXT,"
+  "  total INTEGER NOT NULL DEFAULT 0,"
+  "  summary TEXT,"
+  "  error TEXT,"
+  "  created_at INTEGER NOT NULL,"
+  "  updated_at INTEGER NOT NULL) WITHOUT ROWID;",
+};
+
+const guint pa_store_n_migrations = G_N_ELEMENTS (pa_store_migrations);
