@@ -34,7 +34,7 @@ lb_conn_unref (LbConn *c)
   g_clear_object (&c->sock);
   g_clear_object (&c->cancel);
   g_byte_array_unref (c->inbuf);
-  g_queue_clear_full (&c->outq, (GDestroyNotify)g_bytes_unref);
+  g_queue_clear_full (&c->outq, (GDestroyNotify) g_bytes_unref);
   g_free (c);
 }
 
@@ -116,7 +116,7 @@ lb_ack (LbLogin *login, guint64 net_seq)
 {
   if (login->phase != LB_PHASE_ONLINE)
     return; /* the network redelivers what was not acked */
-  g_autoptr (json_t) msg = json_pack ("{s:s, s:I}", "op", "ack", "seq", (json_int_t)net_seq);
+  g_autoptr (json_t) msg = json_pack ("{s:s, s:I}", "op", "ack", "seq", (json_int_t) net_seq);
   lb_conn_send (login->conn, msg);
 }
 
@@ -133,7 +133,7 @@ lb_fail_pending (LbLogin *login, const char *why)
   gpointer value;
   g_hash_table_iter_init (&it, login->inflight);
   while (g_hash_table_iter_next (&it, NULL, &value))
-    g_array_append_val (ops, ((LbRequest *)value)->op_id);
+    g_array_append_val (ops, ((LbRequest *) value)->op_id);
   g_hash_table_remove_all (login->inflight); /* the table frees the requests */
   for (guint i = 0; i < ops->len; i++)
     lb_fail_op (login, g_array_index (ops, guint64, i), PA_RESULT_NOT_CONNECTED, msg);
@@ -190,7 +190,7 @@ lb_on_read (GObject *src, GAsyncResult *res, gpointer data)
       lb_conn_unref (c);
       return;
     }
-  g_byte_array_append (c->inbuf, c->chunk, (guint)n);
+  g_byte_array_append (c->inbuf, c->chunk, (guint) n);
 
   /* Handle every complete line; handling one may drop this connection. */
   gsize start = 0;
@@ -202,14 +202,14 @@ lb_on_read (GObject *src, GAsyncResult *res, gpointer data)
           c->scanned = c->inbuf->len;
           break;
         }
-      gsize end = (gsize)(nl - c->inbuf->data);
+      gsize end = (gsize) (nl - c->inbuf->data);
       c->scanned = end + 1;
       if (end - start > LB_MAX_LINE)
         {
           login->on_lost (login, "the network sent a line longer than 16 MiB");
           break;
         }
-      login->on_line (login, (const char *)c->inbuf->data + start, end - start);
+      login->on_line (login, (const char *) c->inbuf->data + start, end - start);
       start = end + 1;
     }
   if (c->login != login)
@@ -217,7 +217,7 @@ lb_on_read (GObject *src, GAsyncResult *res, gpointer data)
       lb_conn_unref (c);
       return;
     }
-  g_byte_array_remove_range (c->inbuf, 0, (guint)start);
+  g_byte_array_remove_range (c->inbuf, 0, (guint) start);
   c->scanned -= start;
   if (c->inbuf->len > LB_MAX_LINE)
     {

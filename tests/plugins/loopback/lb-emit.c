@@ -42,7 +42,7 @@ lb_member_from_json (json_t *o, PaMember *out)
     .id = lb_js (o, "id"),
     .name = lb_js (o, "name"),
     .identifier = lb_js (o, "identifier"),
-    .power = (int32_t)CLAMP (lb_ji (o, "power", 0), 0, 100),
+    .power = (int32_t) CLAMP (lb_ji (o, "power", 0), 0, 100),
   };
   return TRUE;
 }
@@ -120,9 +120,9 @@ lb_emit_message (PaHost *host, const PaHostApi *api, const char *self_id, const 
           content.media_path = media_path;
           content.media_name = lb_js (media, "name");
           content.media_size = size;
-          content.width = (uint32_t)CLAMP (lb_ji (media, "width", 0), 0, G_MAXUINT32);
-          content.height = (uint32_t)CLAMP (lb_ji (media, "height", 0), 0, G_MAXUINT32);
-          content.duration_ms = (uint32_t)CLAMP (lb_ji (media, "duration_ms", 0), 0, G_MAXUINT32);
+          content.width = (uint32_t) CLAMP (lb_ji (media, "width", 0), 0, G_MAXUINT32);
+          content.height = (uint32_t) CLAMP (lb_ji (media, "height", 0), 0, G_MAXUINT32);
+          content.duration_ms = (uint32_t) CLAMP (lb_ji (media, "duration_ms", 0), 0, G_MAXUINT32);
         }
     }
   else if (content.text == NULL && content.kind != PA_MSG_LOCATION)
@@ -311,7 +311,7 @@ lb_emit_simple (LbLogin *login, const char *type, json_t *e, guint64 net_seq, gu
     {
       ev.type = PA_EV_TYPING;
       ev.typing = lb_jb (e, "typing");
-      ev.typing_timeout_ms = (uint32_t)CLAMP (lb_ji (e, "timeout_ms", 0), 0, G_MAXUINT32);
+      ev.typing_timeout_ms = (uint32_t) CLAMP (lb_ji (e, "timeout_ms", 0), 0, G_MAXUINT32);
     }
   else if (strcmp (type, "read") == 0)
     {
@@ -386,13 +386,13 @@ lb_on_event (LbLogin *login, const char *type, json_t *msg)
   LbEmitStatus st;
   if (strcmp (type, "message") == 0)
     st = lb_emit_message (login->host, login->api, login->self_id, login->data_dir, msg, NULL,
-                          (guint64)net_seq, &seq, &why);
+                          (guint64) net_seq, &seq, &why);
   else if (strcmp (type, "chat") == 0)
     st = lb_emit_chat (login->host, login->api, msg, &seq, &why);
   else if (strcmp (type, "contact") == 0)
     st = lb_emit_contact (login->host, login->api, msg, &seq, &why);
   else
-    st = lb_emit_simple (login, type, msg, (guint64)net_seq, &seq, &why);
+    st = lb_emit_simple (login, type, msg, (guint64) net_seq, &seq, &why);
 
   if (st == LB_EMIT_RETRY)
     {
@@ -406,11 +406,11 @@ lb_on_event (LbLogin *login, const char *type, json_t *msg)
       lb_log (login, PA_LOG_WARNING, "dropping event %" G_GINT64_FORMAT ": %s", net_seq,
               why != NULL ? why : "the host refused it");
       if (net_seq > 0)
-        lb_ack (login, (guint64)net_seq);
+        lb_ack (login, (guint64) net_seq);
       return;
     }
   if (net_seq > 0)
-    g_hash_table_insert (login->acks, lb_u64_dup (seq), lb_u64_dup ((guint64)net_seq));
+    g_hash_table_insert (login->acks, lb_u64_dup (seq), lb_u64_dup ((guint64) net_seq));
 }
 
 void

@@ -21,8 +21,8 @@
 static gint
 lb_cmp_ts (gconstpointer a, gconstpointer b)
 {
-  gint64 ta = lb_ji (*(json_t *const *)a, "ts", 0);
-  gint64 tb = lb_ji (*(json_t *const *)b, "ts", 0);
+  gint64 ta = lb_ji (*(json_t *const *) a, "ts", 0);
+  gint64 tb = lb_ji (*(json_t *const *) b, "ts", 0);
   return (ta > tb) - (ta < tb);
 }
 
@@ -47,7 +47,7 @@ lb_import_file (PaHost *host, const char *path, const PaImportOptions *options, 
       *error = lb_c_strdup ("cannot open the export file");
       return false;
     }
-  if ((guint64)st.st_size > cap)
+  if ((guint64) st.st_size > cap)
     {
       *error = lb_c_strdup ("the export file is larger than allowed");
       return false;
@@ -93,7 +93,7 @@ lb_import_file (PaHost *host, const char *path, const PaImportOptions *options, 
               continue;
             }
           g_ptr_array_add (sorted, m);
-          if (g_hash_table_add (seen, (gpointer)from) && members->len < LB_MAX_LIST)
+          if (g_hash_table_add (seen, (gpointer) from) && members->len < LB_MAX_LIST)
             {
               PaMember mem = { sizeof (PaMember), from, lb_js (m, "from_name"), NULL, NULL, 0 };
               g_array_append_val (members, mem);
@@ -107,7 +107,7 @@ lb_import_file (PaHost *host, const char *path, const PaImportOptions *options, 
         .id = chat_id,
         .kind = lb_chat_kind (kind),
         .name = lb_js (chat, "name"),
-        .members = (const PaMember *)members->data,
+        .members = (const PaMember *) members->data,
         .n_members = members->len,
         .features = lb_chat_kind (kind) == PA_CHAT_DM ? &lb_dm_features : &lb_group_features,
       };

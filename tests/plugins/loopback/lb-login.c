@@ -196,7 +196,7 @@ lb_handle_line (LbLogin *login, const char *line, gsize len)
     }
   if (json_is_integer (re))
     {
-      guint64 key = (guint64)json_integer_value (re);
+      guint64 key = (guint64) json_integer_value (re);
       gpointer orig_key = NULL, value = NULL;
       if (!g_hash_table_steal_extended (login->inflight, &key, &orig_key, &value))
         {
@@ -245,7 +245,7 @@ lb_login_new (PaHost *host, bool saved, char **error)
   login->cancel = g_cancellable_new ();
   g_queue_init (&login->queue);
   login->inflight = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free,
-                                           (GDestroyNotify)lb_request_free);
+                                           (GDestroyNotify) lb_request_free);
   login->acks = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, g_free);
   login->on_line = lb_handle_line;
   login->on_lost = lb_conn_failed;
@@ -281,7 +281,7 @@ lb_login_free (PaLogin *pl)
   g_cancellable_cancel (login->cancel);
   if (login->conn != NULL)
     lb_conn_abandon (g_steal_pointer (&login->conn));
-  g_queue_clear_full (&login->queue, (GDestroyNotify)lb_request_free);
+  g_queue_clear_full (&login->queue, (GDestroyNotify) lb_request_free);
   g_hash_table_destroy (login->inflight);
   g_hash_table_destroy (login->acks);
   lb_creds_free (login->session);

@@ -122,7 +122,7 @@ lb_write_new_file (const char *path, const guchar *data, gsize len, GError **err
                        path, g_strerror (saved));
           return FALSE;
         }
-      done += (gsize)n;
+      done += (gsize) n;
     }
   if (close (fd) != 0)
     {
@@ -160,7 +160,7 @@ lb_store_media (PaHost *host, const PaHostApi *api, const char *data_dir, const 
   gsize len = 0;
   g_autofree guchar *data = g_base64_decode (b64, &len);
   gint64 left = api->budget_left (host);
-  if (left >= 0 && (guint64)len > (guint64)left)
+  if (left >= 0 && (guint64) len > (guint64) left)
     {
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_NO_SPACE,
                    "%" G_GSIZE_FORMAT " bytes, and the login's storage budget has %" G_GINT64_FORMAT

@@ -183,7 +183,7 @@ lb_flush (LbLogin *login)
           continue;
         }
       guint64 n = ++login->next_req;
-      json_object_set_new (r->req, "req", json_integer ((json_int_t)n));
+      json_object_set_new (r->req, "req", json_integer ((json_int_t) n));
       lb_conn_send (login->conn, r->req);
       g_clear_pointer (&r->req, json_decref);
       r->slot = NULL;
@@ -232,7 +232,7 @@ lb_on_file_loaded (GObject *src, GAsyncResult *res, gpointer data)
       lb_flush (login);
       return;
     }
-  g_autofree char *b64 = g_base64_encode ((const guchar *)contents, len);
+  g_autofree char *b64 = g_base64_encode ((const guchar *) contents, len);
   json_object_set_new (r->slot, "data_b64", json_string (b64));
   r->ready = TRUE;
   lb_flush (login);
@@ -250,7 +250,7 @@ lb_submit_with_file (LbLogin *login, LbRequest *r, const char *path, json_t *slo
       lb_request_free (r);
       return;
     }
-  if ((guint64)st.st_size > max_size)
+  if ((guint64) st.st_size > max_size)
     {
       g_autofree char *msg = g_strdup_printf ("The file is too large for the loopback network "
                                               "(at most %" G_GUINT64_FORMAT " MiB)",
@@ -437,7 +437,7 @@ lb_set_chat_info (PaLogin *pl, uint64_t op_id, const char *chat_id, PaChatField 
     {
       /* disappearing messages, or a field appended after SDK 2.0 */
       g_autofree char *msg
-          = g_strdup_printf ("Loopback chats have no setting number %d", (int)field);
+          = g_strdup_printf ("Loopback chats have no setting number %d", (int) field);
       lb_fail_op (login, op_id, PA_RESULT_UNSUPPORTED,
                   field == PA_CHAT_FIELD_DISAPPEARING
                       ? "Loopback chats have no disappearing messages"

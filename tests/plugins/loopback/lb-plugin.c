@@ -42,7 +42,7 @@ lb_init (PaHost *host, const PaHostApi *api, char **error)
   const char *server = api->config_string (host, "server");
   lb_plugin.host = host;
   lb_plugin.api = api;
-  lb_plugin.backoff_max_s = (guint)max_s;
+  lb_plugin.backoff_max_s = (guint) max_s;
   lb_plugin.default_server
       = g_strdup (server != NULL && *server != '\0' ? server : LB_DEFAULT_SERVER);
   return true;

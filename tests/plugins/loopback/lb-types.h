@@ -17,11 +17,11 @@
 
 #include "passerelle/plugin.h"
 
-#define LB_MAX_LINE ((gsize)16 * 1024 * 1024)
-#define LB_MAX_MEDIA ((guint64)100 * 1024 * 1024)
-#define LB_MAX_AVATAR ((guint64)5 * 1024 * 1024)
+#define LB_MAX_LINE ((gsize) 16 * 1024 * 1024)
+#define LB_MAX_MEDIA ((guint64) 100 * 1024 * 1024)
+#define LB_MAX_AVATAR ((guint64) 5 * 1024 * 1024)
 #define LB_MAX_SESSION_FILE 65536
-#define LB_MAX_IMPORT_FILE ((guint64)64 * 1024 * 1024)
+#define LB_MAX_IMPORT_FILE ((guint64) 64 * 1024 * 1024)
 #define LB_MAX_LIST 10000 /* members of a chat, contacts or messages in one answer */
 #define LB_MAX_HISTORY 1000
 #define LB_MAX_FIELD 1024 /* login form values */

@@ -30,7 +30,7 @@ gint64
 lb_ji (json_t *obj, const char *key, gint64 fallback)
 {
   json_t *v = json_object_get (obj, key);
-  return json_is_integer (v) ? (gint64)json_integer_value (v) : fallback;
+  return json_is_integer (v) ? (gint64) json_integer_value (v) : fallback;
 }
 
 void
@@ -71,7 +71,7 @@ lb_creds_free (LbCreds *c)
 gboolean
 lb_write_file (const char *path, const void *data, gsize len, GError **error)
 {
-  return g_file_set_contents_full (path, data, (gssize)len, G_FILE_SET_CONTENTS_CONSISTENT, 0600,
+  return g_file_set_contents_full (path, data, (gssize) len, G_FILE_SET_CONTENTS_CONSISTENT, 0600,
                                    error);
 }
 
