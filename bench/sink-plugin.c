@@ -6,14 +6,21 @@
  *
  *   - one login flow, "instant", with no fields: login_start completes at
  *     once with remote id "sink-me"; a saved login reconnects at once;
- *   - send answers op_result (ok, "s<counter>") from the callback itself;
+ *   - send answers op_result (PA_RESULT_OK, "s<counter>", the local time)
+ *     from the callback itself;
  *   - on connect it emits PA_SINK_CONNECT_FLOOD (environment, default 1)
  *     messages from "peer" in the DM chat "peer" (the first one makes the
  *     host create the portal), and a send whose text is "flood N" makes it
  *     emit N more.  Messages have unique ids and increasing timestamps.
  *
  * Floods are emitted in slices from an idle source so that the worker's
- * main loop keeps answering sends (and the host's frames) meanwhile.
+ * main loop keeps answering sends (and the host's frames) meanwhile.  The
+ * plugin links GLib already, so it uses GLib's default main context
+ * directly (allowed by THREADING in plugin.h).
+ *
+ * SDK 2: the host table arrives in network->init and is kept in the one
+ * static `sink_host` (a worker runs one login, plugin.h's Process model);
+ * the login itself is `struct PaLogin`.
  */
 #define G_LOG_DOMAIN "passerelle-sink"
 
@@ -32,7 +39,13 @@
   (PA_CAP_LOGIN | PA_CAP_MEDIA | PA_CAP_REPLIES | PA_CAP_EDITS | PA_CAP_DELETES               \
    | PA_CAP_REACTIONS)
 
-typedef struct {
+/* What init gave: the only file-static state, valid from init to shutdown. */
+static struct {
+  PaHost *host;
+  const PaHostApi *api;
+} sink_host;
+
+struct PaLogin {
   PaHost *host;
   const PaHostApi *api;
   guint64 sent;        /* sends answered: legacy ids "s<n>" */
@@ -42,7 +55,8 @@ typedef struct {
   gint64 last_ts;      /* strictly increasing timestamps */
   guint flood_id;
   gboolean connected;
-} SinkLogin;
+};
+typedef struct PaLogin SinkLogin;
 
 static const PaLoginFlow sink_flows[] = {
   { sizeof (PaLoginFlow), "instant", "Instant", "Logs in at once, asks nothing" },
@@ -122,18 +136,40 @@ sink_set_connected (SinkLogin *l)
   sink_flood (l, sink_connect_flood ());
 }
 
-static PaLogin *
-sink_login_new (PaHost *host, const PaHostApi *api, bool saved, char **error)
+static bool
+sink_init (PaHost *host, const PaHostApi *api, char **error)
 {
-  if (host == NULL || api == NULL)
+  if (api == NULL || api->abi_major != PA_PLUGIN_ABI_MAJOR
+      || !PA_HAS_MEMBER (api, PaHostApi, invoke))
     {
       if (error)
-        *error = sink_c_strdup ("sink: no host");
+        *error = sink_c_strdup ("sink: the host API table is not SDK 2");
+      return false;
+    }
+  sink_host.host = host;
+  sink_host.api = api;
+  return true;
+}
+
+static void
+sink_shutdown (PaHost *host)
+{
+  sink_host.host = NULL;
+  sink_host.api = NULL;
+}
+
+static PaLogin *
+sink_login_new (PaHost *host, bool saved, char **error)
+{
+  if (host == NULL || sink_host.api == NULL)
+    {
+      if (error)
+        *error = sink_c_strdup ("sink: not initialised");
       return NULL;
     }
   SinkLogin *l = g_new0 (SinkLogin, 1);
   l->host = host;
-  l->api = api;
+  l->api = sink_host.api;
   l->run_id = g_get_real_time ();
   if (saved)
     sink_set_connected (l);
@@ -192,11 +228,24 @@ sink_disconnect (PaLogin *login)
   l->connected = FALSE;
 }
 
+/* Answers op_id with success; `id` (may be NULL) is what was created. */
+static void
+sink_answer_ok (SinkLogin *l, uint64_t op_id, const char *id, gint64 ts_ms)
+{
+  PaOpResult r = {
+    .struct_size = sizeof (PaOpResult),
+    .code = PA_RESULT_OK,
+    .legacy_id = id,
+    .legacy_ts_ms = ts_ms,
+  };
+  l->api->op_result (l->host, op_id, &r);
+}
+
 static void
 sink_logout (PaLogin *login, uint64_t op_id)
 {
   SinkLogin *l = login;
-  l->api->op_result (l->host, op_id, true, NULL, NULL);
+  sink_answer_ok (l, op_id, NULL, 0);
   l->api->login_state (l->host, PA_STATE_LOGGED_OUT, NULL);
 }
 
@@ -207,7 +256,7 @@ sink_send (PaLogin *login, uint64_t op_id, const char *chat_id, const PaContent 
   SinkLogin *l = login;
   char id[32];
   g_snprintf (id, sizeof id, "s%" G_GUINT64_FORMAT, ++l->sent);
-  l->api->op_result (l->host, op_id, true, id, NULL);
+  sink_answer_ok (l, op_id, id, g_get_real_time () / 1000);
   const char *text = content ? content->text : NULL;
   guint64 n = 0;
   if (text != NULL && g_str_has_prefix (text, "flood ")
@@ -218,8 +267,7 @@ sink_send (PaLogin *login, uint64_t op_id, const char *chat_id, const PaContent 
 static void
 sink_ok (PaLogin *login, uint64_t op_id)
 {
-  SinkLogin *l = login;
-  l->api->op_result (l->host, op_id, true, NULL, NULL);
+  sink_answer_ok (login, op_id, NULL, 0);
 }
 
 static void
@@ -242,18 +290,8 @@ sink_react (PaLogin *login, uint64_t op_id, const char *chat_id, const char *tar
   sink_ok (login, op_id);
 }
 
-static const PaPluginDescriptor sink_descriptor = {
-  .magic = PA_PLUGIN_MAGIC,
-  .abi_major = PA_PLUGIN_ABI_MAJOR,
-  .abi_minor = PA_PLUGIN_ABI_MINOR,
-  .struct_size = sizeof (PaPluginDescriptor),
-  .name = "sink",
-  .display_name = "Sink (benchmarks)",
-  .version = "1.0",
-  .capabilities = SINK_CAPS,
-  .login_flows = sink_flows,
-  .n_login_flows = G_N_ELEMENTS (sink_flows),
-  .login_new = sink_login_new,
+static const PaLoginOps sink_ops = {
+  .struct_size = sizeof (PaLoginOps),
   .login_free = sink_login_free,
   .login_start = sink_login_start,
   .login_submit = sink_login_submit,
@@ -267,11 +305,28 @@ static const PaPluginDescriptor sink_descriptor = {
   .react = sink_react,
 };
 
-const PaPluginDescriptor *pa_plugin_get_descriptor (void);
+static const PaNetwork sink_network = {
+  .magic = PA_PLUGIN_MAGIC,
+  .abi_major = PA_PLUGIN_ABI_MAJOR,
+  .abi_minor = PA_PLUGIN_ABI_MINOR,
+  .struct_size = sizeof (PaNetwork),
+  .name = "sink",
+  .display_name = "Sink (benchmarks)",
+  .version = SINK_PLUGIN_VERSION,
+  .capabilities = SINK_CAPS,
+  .login_flows = sink_flows,
+  .n_login_flows = G_N_ELEMENTS (sink_flows),
+  .init = sink_init,
+  .shutdown = sink_shutdown,
+  .login_new = sink_login_new,
+  .login_ops = &sink_ops,
+};
 
-/* The plugin's one exported symbol: a static descriptor, valid forever. */
-__attribute__ ((visibility ("default"))) const PaPluginDescriptor *
-pa_plugin_get_descriptor (void)
+const PaNetwork *pa_plugin_get_network (void);
+
+/* The plugin's one exported symbol: a static table, valid forever. */
+__attribute__ ((visibility ("default"))) const PaNetwork *
+pa_plugin_get_network (void)
 {
-  return &sink_descriptor;
+  return &sink_network;
 }

@@ -8,6 +8,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <glib/gstdio.h>
 
 /* JPEG headers may be preceded by large EXIF/ICC segments; give up past
  * this offset rather than walk a hostile file forever. */
@@ -303,12 +307,20 @@ imp_run (const char *path, const char *work_dir, ImpRunFunc run, gpointer import
 /* Distinct names remembered; past it a result lives until the next lookup. */
 #define IMP_MAX_MEDIA_CACHE 100000
 
+/* Extracted files ("masters") live in work_dir/IMP_MASTER_DIR until the store
+ * is freed; each message gets its own hard link to one in work_dir, which
+ * passes to the host on emit (FILES in plugin.h).  A file referenced by two
+ * messages is so extracted and charged once, yet never handed out twice. */
+#define IMP_MASTER_DIR ".imp-extracted"
+
 struct _ImpMediaStore {
   ImpArchive *ar;
   char *prefix;
   char *disk_dir;
   char *work_dir;
+  char *master_dir; /* NULL until the first extraction */
   ImpBudget *budget;
+  guint64 n_handed;
   GHashTable *cache; /* name → ImpMedia */
   ImpMedia *overflow;
   guint64 n_extracted, n_missing, n_failed;
@@ -316,12 +328,15 @@ struct _ImpMediaStore {
   char *first_failure;
 };
 
+/* Frees a looked-up file and deletes its master copy. */
 static void
 imp_media_free (gpointer p)
 {
   ImpMedia *m = p;
   if (m == NULL)
     return;
+  if (m->path != NULL)
+    g_unlink (m->path);
   g_free (m->path);
   g_free (m->problem);
   g_free (m);
@@ -348,6 +363,9 @@ imp_media_store_free (ImpMediaStore *st)
     return;
   g_hash_table_destroy (st->cache);
   imp_media_free (st->overflow);
+  if (st->master_dir != NULL)
+    g_rmdir (st->master_dir);
+  g_free (st->master_dir);
   g_free (st->prefix);
   g_free (st->disk_dir);
   g_free (st->work_dir);
@@ -408,6 +426,27 @@ imp_media_open (ImpMediaStore *st, const char *name, GError **error)
   return imp_stream_open_file (real, st->budget, error);
 }
 
+/* Creates work_dir/IMP_MASTER_DIR (0700, not a symlink) once. */
+static gboolean
+imp_media_master_dir (ImpMediaStore *st, GError **error)
+{
+  if (st->master_dir != NULL)
+    return TRUE;
+  g_autofree char *dir = g_build_filename (st->work_dir, IMP_MASTER_DIR, NULL);
+  GStatBuf sb;
+  errno = 0;
+  if ((g_mkdir (dir, 0700) != 0 && errno != EEXIST) || g_lstat (dir, &sb) != 0
+      || !S_ISDIR (sb.st_mode))
+    {
+      int saved = errno;
+      g_set_error (error, IMP_ERROR, IMP_ERROR_IO, "cannot create %s: %s", dir,
+                   saved != 0 ? g_strerror (saved) : "not a directory");
+      return FALSE;
+    }
+  st->master_dir = g_steal_pointer (&dir);
+  return TRUE;
+}
+
 const ImpMedia *
 imp_media_store_fetch (ImpMediaStore *st, const char *name)
 {
@@ -417,11 +456,11 @@ imp_media_store_fetch (ImpMediaStore *st, const char *name)
   m = g_new0 (ImpMedia, 1);
   g_autoptr (GError) error = NULL;
   g_autoptr (ImpStream) s = imp_media_open (st, name, &error);
-  if (s != NULL)
+  if (s != NULL && imp_media_master_dir (st, &error))
     {
       g_autofree char *out = imp_output_name (st->n_extracted + st->n_failed + st->n_missing + 1,
                                               name);
-      m->path = imp_stream_extract (s, st->work_dir, out, &m->size, &error);
+      m->path = imp_stream_extract (s, st->master_dir, out, &m->size, &error);
     }
   if (m->path != NULL)
     {
@@ -466,4 +505,32 @@ imp_media_store_notices (ImpMediaStore *st, PaHost *host, const PaHostApi *api)
   if (st->n_failed > 0)
     imp_notice (host, api, "%" G_GUINT64_FORMAT " attached files were not imported (first: %s).",
                 st->n_failed, st->first_failure);
+}
+
+char *
+imp_media_store_hand_out (ImpMediaStore *st, const ImpMedia *m, GError **error)
+{
+  g_return_val_if_fail (m != NULL && m->path != NULL, NULL);
+  g_autofree char *base = g_path_get_basename (m->path);
+  const char *dash = strchr (base, '-');
+  const char *tail = dash != NULL ? dash + 1 : base;
+  for (guint attempt = 0; attempt < 1000; attempt++)
+    {
+      g_autofree char *file
+          = g_strdup_printf ("%06" G_GUINT64_FORMAT "-%s", ++st->n_handed, tail);
+      g_autofree char *path = g_build_filename (st->work_dir, file, NULL);
+      if (link (m->path, path) == 0)
+        return g_steal_pointer (&path);
+      int saved = errno;
+      if (saved == EEXIST)
+        continue; /* a leftover of an earlier run: not ours to replace */
+      /* No hard links here (some file systems): a copy, charged to the budget. */
+      g_autoptr (ImpStream) s = imp_stream_open_file (m->path, st->budget, error);
+      if (s == NULL)
+        return NULL;
+      guint64 written = 0;
+      return imp_stream_extract (s, st->work_dir, file, &written, error);
+    }
+  g_set_error (error, IMP_ERROR, IMP_ERROR_IO, "no free file name in %s", st->work_dir);
+  return NULL;
 }

@@ -36,15 +36,17 @@ char *imp_hashed_id (const char *prefix, const char *a, const char *b);
 
 /* A file a message references, once looked up (and extracted). */
 typedef struct {
-  char *path;    /* the extracted copy in the work dir, NULL when not available */
+  char *path;    /* the store's extracted copy, NULL when not available; never emit
+                    it: emit what imp_media_store_hand_out gives */
   char *problem; /* why it is not, NULL when it is simply missing from the export */
   guint64 size;
   guint32 width, height; /* images and stickers, 0 if unknown */
 } ImpMedia;
 
 /* Looks up media files by the name the export uses, in an archive (under a
- * folder prefix) or in a folder on disk, and copies each one once into the
- * work dir, charging `budget`. */
+ * folder prefix) or in a folder on disk, and copies each one once into a
+ * private folder of the work dir, charging `budget`; freeing the store
+ * deletes those copies. */
 typedef struct _ImpMediaStore ImpMediaStore;
 
 /* `ar` (borrowed, may be NULL) with `prefix` ("" or "dir/"), else `disk_dir`
@@ -58,6 +60,13 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (ImpMediaStore, imp_media_store_free)
 /* The file `name` refers to (a relative path in the export).  Never NULL;
  * valid until the store is freed or the next call, whichever comes first. */
 const ImpMedia *imp_media_store_fetch (ImpMediaStore *store, const char *name);
+
+/* A new file in the work dir with the content of `m` (which has a path),
+ * for one message: emit passes it to the host (FILES in plugin.h), so a file
+ * referenced twice is handed out twice, as two hard links to one extracted
+ * copy (or, where links fail, a copy charged to the budget) (transfer full;
+ * NULL and `error` on failure). */
+char *imp_media_store_hand_out (ImpMediaStore *store, const ImpMedia *m, GError **error);
 
 /* Notices about missing and failed files, if any. */
 void imp_media_store_notices (ImpMediaStore *store, PaHost *host, const PaHostApi *api);

@@ -19,8 +19,8 @@
 
 #include "imp-archive.h"
 #include "imp-media.h"
+#include "imp-plugin.h"
 #include "passerelle/plugin.h"
-#include "pa-build-config.h"
 #include "tg-parser.h"
 
 #define TG_CHUNK 65536
@@ -246,7 +246,7 @@ tg_sender_id (TgChatAcc *acc, const TgMessage *msg)
 static void
 tg_emit (TgImport *imp, const PaEvent *ev)
 {
-  if (imp->api->emit (imp->host, ev) == 0)
+  if (imp_emit (imp->host, imp->api, ev) == 0)
     imp->n_refused_events++;
   else
     imp->n_emitted++;
@@ -376,6 +376,7 @@ tg_on_message (const TgMessage *msg, gpointer user_data, GError **error)
   g_autofree char *sender_id = NULL;
   g_autofree char *reply_to = NULL;
   g_autofree char *text = NULL;
+  g_autofree char *handed = NULL; /* passes to the host on emit */
   const char *caption = msg->text[0] != '\0' ? msg->text : NULL;
   PaContent c = {
     .struct_size = sizeof (PaContent),
@@ -431,12 +432,15 @@ tg_on_message (const TgMessage *msg, gpointer user_data, GError **error)
           const ImpMedia *m = imp_media_store_fetch (imp->media, msg->media_path);
           const char *base = strrchr (msg->media_path, '/');
           base = base != NULL ? base + 1 : msg->media_path;
+          g_autoptr (GError) hand_error = NULL;
           if (m->path != NULL)
+            handed = imp_media_store_hand_out (imp->media, m, &hand_error);
+          if (handed != NULL)
             {
               c.kind = tg_pa_kind (msg->media);
               c.text = caption;
               c.html = caption != NULL && msg->has_formatting ? msg->html : NULL;
-              c.media_path = m->path;
+              c.media_path = handed;
               c.media_name = base;
               c.mimetype = msg->mime_type != NULL ? msg->mime_type
                                                   : imp_mimetype_for_name (msg->media_path);
@@ -454,8 +458,9 @@ tg_on_message (const TgMessage *msg, gpointer user_data, GError **error)
               c.html = NULL;
               GString *t = g_string_new ("file not included: ");
               g_string_append (t, msg->media_path);
-              if (m->problem != NULL)
-                g_string_append_printf (t, " (%s)", m->problem);
+              if (m->problem != NULL || hand_error != NULL)
+                g_string_append_printf (t, " (%s)",
+                                        hand_error != NULL ? hand_error->message : m->problem);
               if (caption != NULL)
                 g_string_append_printf (t, "\n%s", caption);
               c.text = text = g_string_free (t, FALSE);
@@ -702,9 +707,14 @@ tg_import_run (gpointer importer, const char *path, GError **error)
 }
 
 static bool
-tg_import_file (PaHost *host, const PaHostApi *api, const char *path,
-                const PaImportOptions *options, char **error)
+tg_import_file (PaHost *host, const char *path, const PaImportOptions *options, char **error)
 {
+  const PaHostApi *api = imp_plugin_api ();
+  if (api == NULL)
+    {
+      *error = imp_c_strdup ("the Telegram importer was not initialised");
+      return false;
+    }
   ImpOptions o;
   imp_options_read (options, &o);
   TgImport imp = {
@@ -721,30 +731,36 @@ tg_import_file (PaHost *host, const PaHostApi *api, const char *path,
   return ok;
 }
 
-/* ------------------------------------------------------------ descriptor */
+/* ------------------------------------------------------------ the network */
 
-static const PaPluginDescriptor tg_descriptor = {
+static bool
+tg_init (PaHost *host, const PaHostApi *api, char **error)
+{
+  return imp_plugin_init (host, api, error);
+}
+
+static const PaNetwork tg_network = {
   .magic = PA_PLUGIN_MAGIC,
   .abi_major = PA_PLUGIN_ABI_MAJOR,
   .abi_minor = PA_PLUGIN_ABI_MINOR,
-  .struct_size = sizeof (PaPluginDescriptor),
+  .struct_size = sizeof (PaNetwork),
   .name = "telegram",
   .display_name = "Telegram",
-  .version = PA_VERSION,
+  .version = TELEGRAM_PLUGIN_VERSION,
   .capabilities = PA_CAP_IMPORT | PA_CAP_GROUPS | PA_CAP_MEDIA | PA_CAP_REPLIES
                   | PA_CAP_FORMATTING,
-  .login_flows = NULL,
-  .n_login_flows = 0,
-  /* No live login yet (TDLib later): with login_new NULL the worker answers
-   * an init with "Telegram cannot log in". */
+  .init = tg_init,
+  .shutdown = imp_plugin_shutdown,
+  /* Import only, for now (TDLib later): login_new and login_ops NULL, so the
+   * host answers a login request with "Telegram cannot log in". */
   .import_file = tg_import_file,
 };
 
-const PaPluginDescriptor *pa_plugin_get_descriptor (void);
+const PaNetwork *pa_plugin_get_network (void);
 
-/* The plugin's one exported symbol: a static descriptor, valid forever. */
-__attribute__ ((visibility ("default"))) const PaPluginDescriptor *
-pa_plugin_get_descriptor (void)
+/* The plugin's one exported symbol: a static table, valid forever. */
+__attribute__ ((visibility ("default"))) const PaNetwork *
+pa_plugin_get_network (void)
 {
-  return &tg_descriptor;
+  return &tg_network;
 }

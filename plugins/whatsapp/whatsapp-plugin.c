@@ -19,8 +19,8 @@
 
 #include "imp-archive.h"
 #include "imp-media.h"
+#include "imp-plugin.h"
 #include "passerelle/plugin.h"
-#include "pa-build-config.h"
 #include "wa-parser.h"
 
 #define WA_CHUNK 65536
@@ -213,7 +213,7 @@ wa_sender_id (WaImport *imp, const char *sender, char **scratch)
 static void
 wa_emit (WaImport *imp, const PaEvent *ev)
 {
-  if (imp->api->emit (imp->host, ev) == 0)
+  if (imp_emit (imp->host, imp->api, ev) == 0)
     imp->n_refused_events++;
   else
     imp->n_emitted++;
@@ -272,6 +272,7 @@ wa_on_message (const WaMessage *msg, gpointer user_data, GError **error)
   g_autofree char *message_id = g_strdup_printf ("wa-%u", msg->line_no);
   g_autofree char *scratch = NULL;
   g_autofree char *missing_text = NULL;
+  g_autofree char *handed = NULL; /* passes to the host on emit */
   const char *sender_id = NULL;
   PaContent c = { .struct_size = sizeof (PaContent), .kind = PA_MSG_TEXT, .text = msg->text };
   PaMember contact = { .struct_size = sizeof (PaMember) };
@@ -309,11 +310,14 @@ wa_on_message (const WaMessage *msg, gpointer user_data, GError **error)
         const char *name = msg->attachment != NULL ? msg->attachment : "";
         const ImpMedia *m = imp_media_store_fetch (imp->media, name);
         const char *caption = msg->text != NULL && msg->text[0] != '\0' ? msg->text : NULL;
+        g_autoptr (GError) hand_error = NULL;
         if (m->path != NULL)
+          handed = imp_media_store_hand_out (imp->media, m, &hand_error);
+        if (handed != NULL)
           {
             c.kind = imp_media_kind_for_name (name);
             c.text = caption;
-            c.media_path = m->path;
+            c.media_path = handed;
             c.media_name = name;
             c.mimetype = imp_mimetype_for_name (name);
             c.media_size = m->size;
@@ -326,8 +330,9 @@ wa_on_message (const WaMessage *msg, gpointer user_data, GError **error)
             c.flags |= PA_CONTENT_NOT_INCLUDED;
             GString *t = g_string_new ("file not included: ");
             g_string_append (t, name);
-            if (m->problem != NULL)
-              g_string_append_printf (t, " (%s)", m->problem);
+            if (m->problem != NULL || hand_error != NULL)
+              g_string_append_printf (t, " (%s)",
+                                      hand_error != NULL ? hand_error->message : m->problem);
             if (caption != NULL)
               g_string_append_printf (t, "\n%s", caption);
             missing_text = g_string_free (t, FALSE);
@@ -555,9 +560,14 @@ wa_import_run (gpointer importer, const char *path, GError **error)
 }
 
 static bool
-wa_import_file (PaHost *host, const PaHostApi *api, const char *path,
-                const PaImportOptions *options, char **error)
+wa_import_file (PaHost *host, const char *path, const PaImportOptions *options, char **error)
 {
+  const PaHostApi *api = imp_plugin_api ();
+  if (api == NULL)
+    {
+      *error = imp_c_strdup ("the WhatsApp importer was not initialised");
+      return false;
+    }
   ImpOptions o;
   imp_options_read (options, &o);
   WaImport imp = {
@@ -573,29 +583,35 @@ wa_import_file (PaHost *host, const PaHostApi *api, const char *path,
   return ok;
 }
 
-/* ------------------------------------------------------------ descriptor */
+/* ------------------------------------------------------------ the network */
 
-static const PaPluginDescriptor wa_descriptor = {
+static bool
+wa_init (PaHost *host, const PaHostApi *api, char **error)
+{
+  return imp_plugin_init (host, api, error);
+}
+
+static const PaNetwork wa_network = {
   .magic = PA_PLUGIN_MAGIC,
   .abi_major = PA_PLUGIN_ABI_MAJOR,
   .abi_minor = PA_PLUGIN_ABI_MINOR,
-  .struct_size = sizeof (PaPluginDescriptor),
+  .struct_size = sizeof (PaNetwork),
   .name = "whatsapp",
   .display_name = "WhatsApp",
-  .version = PA_VERSION,
+  .version = WHATSAPP_PLUGIN_VERSION,
   .capabilities = PA_CAP_IMPORT | PA_CAP_GROUPS | PA_CAP_MEDIA,
-  .login_flows = NULL,
-  .n_login_flows = 0,
-  /* No live login yet: the worker answers an init with "WhatsApp cannot
-   * log in" when login_new is NULL. */
+  .init = wa_init,
+  .shutdown = imp_plugin_shutdown,
+  /* Import only, for now: login_new and login_ops NULL, so the host answers
+   * a login request with "WhatsApp cannot log in". */
   .import_file = wa_import_file,
 };
 
-const PaPluginDescriptor *pa_plugin_get_descriptor (void);
+const PaNetwork *pa_plugin_get_network (void);
 
-/* The plugin's one exported symbol: a static descriptor, valid forever. */
-__attribute__ ((visibility ("default"))) const PaPluginDescriptor *
-pa_plugin_get_descriptor (void)
+/* The plugin's one exported symbol: a static table, valid forever. */
+__attribute__ ((visibility ("default"))) const PaNetwork *
+pa_plugin_get_network (void)
 {
-  return &wa_descriptor;
+  return &wa_network;
 }

@@ -43,16 +43,18 @@ Line = dict[str, Any]
 class Driver:
     """The C driver as a subprocess; every line it prints is kept in order."""
 
-    def __init__(self, data_dir: Path):
+    def __init__(self, data_dir: Path, config: dict[str, str] | None = None):
         self.stderr = open(data_dir.parent / f"driver-{time.monotonic_ns()}.err", "w+")
-        self.proc = subprocess.Popen([str(DRIVER), str(PLUGIN), str(data_dir)],
+        args = [f"{k}={v}" for k, v in (config or {}).items()]
+        self.proc = subprocess.Popen([str(DRIVER), str(PLUGIN), str(data_dir), *args],
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      stderr=self.stderr, text=True, bufsize=1)
         self.lines: list[Line] = []
         self.cond = threading.Condition()
         self.reader = threading.Thread(target=self._read, daemon=True)
         self.reader.start()
-        self.wait(lambda ln: ln["call"] == "ready")
+        # The driver runs network->init first, with `config`, as the worker does.
+        self.ready = self.wait(lambda ln: ln["call"] == "ready")
 
     def _read(self) -> None:
         assert self.proc.stdout is not None
@@ -149,8 +151,8 @@ def data_dir(tmp_path: Path) -> Path:
 def drivers(data_dir: Path):
     started: list[Driver] = []
 
-    def make() -> Driver:
-        drv = Driver(data_dir)
+    def make(config: dict[str, str] | None = None) -> Driver:
+        drv = Driver(data_dir, config)
         started.append(drv)
         return drv
 
@@ -178,7 +180,11 @@ def test_describe(drivers) -> None:
     drv = drivers()
     drv.cmd("describe")
     d = drv.wait(lambda ln: ln["call"] == "describe")
-    assert d["plugin"] == "loopback" and d["display_name"] == "Loopback"
+    assert drv.ready["init_ok"] is True
+    assert d["plugin"] == "loopback" and d["display_name"] == "Loopback" and d["version"]
+    assert [(k["key"], k["type"], k["default"], k["secret"]) for k in d["config_keys"]] == [
+        ("server", "string", "127.0.0.1:4000", False),
+        ("reconnect_max_s", "int", "30", False)]
     assert d["capabilities"] == ALL_CAPS & ~CAP_PRESENCE & ~CAP_DISAPPEARING
     assert d["import"] is True and d["all_ops"] is True
     assert [f["id"] for f in d["flows"]] == ["password"]
@@ -419,7 +425,7 @@ def test_send_is_echoed_with_txn(net: LoopNet, drivers) -> None:
     res = drv.op("send", 7, chat_id="c1", txn_id="txn-1",
                  content={"kind": "text", "text": "hello", "html": "<i>hello</i>",
                           "reply_to": None})
-    assert res["ok"] is True and res["legacy_id"]
+    assert res["ok"] is True and res["code"] == "ok" and res["legacy_id"]
     echo = drv.wait(emitted(lambda e: e["type"] == "message"), start=start)["event"]
     assert echo["from_me"] is True and echo["txn_id"] == "txn-1"
     assert echo["message_id"] == res["legacy_id"] and echo["sender_id"] == "alice"
@@ -541,7 +547,7 @@ def test_operations(net: LoopNet, drivers) -> None:
     # History, backwards in pages of 2: [m2 m3] then [edited m1] (m4 was deleted).
     start = drv.mark()
     page = drv.op("fetch_history", 19, chat_id="g", count=2)
-    assert page["ok"] and page["legacy_id"] == ids[2]
+    assert page["ok"] and page["cursor"] == ids[2] and "legacy_id" not in page
     got = [ln["event"] for ln in drv.since(start) if ln["call"] == "emit"]
     assert [e["type"] for e in got] == ["message", "message", "backfill_end"]
     assert [e["message_id"] for e in got[:2]] == [ids[2], ids[3]]
@@ -551,12 +557,12 @@ def test_operations(net: LoopNet, drivers) -> None:
     got = [ln["event"] for ln in drv.since(start) if ln["call"] == "emit"]
     assert [e.get("message_id") for e in got] == [ids[0], ids[1], None]
     assert got[0]["content"]["text"] == "edited"
-    assert "legacy_id" not in page  # no more
+    assert "cursor" not in page  # no more
     start = drv.mark()
     page = drv.op("fetch_history", 22, chat_id="g", count=3, forward=True, cursor=ids[0])
     got = [ln["event"]["message_id"] for ln in drv.since(start)
            if ln["call"] == "emit" and ln["event"]["type"] == "message"]
-    assert got == [ids[1], ids[2], ids[3]] and "legacy_id" not in page
+    assert got == [ids[1], ids[2], ids[3]] and "cursor" not in page
 
 
 def test_ops_fail_when_offline(net: LoopNet, drivers) -> None:
@@ -565,6 +571,7 @@ def test_ops_fail_when_offline(net: LoopNet, drivers) -> None:
     drv.cmd("disconnect")
     res = drv.op("send", 1, chat_id="c1", content={"kind": "text", "text": "x"})
     assert res["ok"] is False and "Not connected" in res["error"]
+    assert res["code"] == "not_connected"  # the host retries it once connected
     time.sleep(1.3)  # no reconnect after an explicit disconnect
     assert not net.connected("alice") and net.connections("alice") == 1
     drv.cmd("connect")
@@ -730,3 +737,195 @@ def test_line_longer_than_16_mib_drops_the_connection(net: LoopNet, drivers) -> 
     lost = drv.wait(state("transient_disconnect"), start=start, timeout=10)
     assert "longer than 16 MiB" in lost["message"]
     assert not any(ln["call"] == "emit" for ln in drv.since(start))
+
+
+# ---------------------------------------------------------------- SDK 2: typed results
+
+
+def test_result_codes(net: LoopNet, drivers, tmp_path: Path) -> None:
+    """Each failure loopnet (or the plugin itself) can produce maps to one
+    PaResultCode, which decides what the host does (retry, tell the agent)."""
+    drv = drivers()
+    login(drv, net)
+    net.add_contact("dave", "Dave")
+    net.add_chat("g", "group", ["alice", "bob"], name="Group")
+    net.add_chat("dm", "dm", ["alice", "bob"])
+    net.add_chat("theirs", "group", ["bob", "dave"])
+    bobs = net.deliver("alice", {"ev": "message", "chat": "g", "from": "bob", "text": "mine"})
+    n = iter(range(1, 100))
+
+    def code(op: str, **kw: Any) -> str:
+        res = drv.op(op, next(n), **kw)
+        assert res["ok"] is (res["code"] == "ok") and (res["ok"] or res["error"])
+        return res["code"]
+
+    text = {"kind": "text", "text": "x"}
+    assert code("send", chat_id="g", content=text) == "ok"
+    assert code("send", chat_id="nope", content=text) == "not_found"
+    assert code("send", chat_id="theirs", content=text) == "forbidden"
+    assert code("edit", chat_id="g", target_id=bobs["id"], content=text) == "forbidden"
+    assert code("redact", chat_id="g", target_id="zzz") == "not_found"
+    assert code("react", chat_id="nope", target_id="x", key="👍") == "not_found"
+    assert code("set_membership", chat_id="dm", user_id="dave", join=True) == "unsupported"
+    assert code("set_membership", chat_id="g", user_id="nobody", join=True) == "not_found"
+    assert code("set_chat_info", chat_id="g", field="disappearing", value="60") == "unsupported"
+    assert code("create_dm", user_id="nobody") == "not_found"
+    assert code("create_group", name="x", user_ids=["nobody"]) == "not_found"
+    assert code("get_user_info", user_id="nobody") == "not_found"
+    assert code("get_chat_info", chat_id="theirs") == "forbidden"
+    # Refused by the plugin before the network sees them.
+    assert code("send", chat_id="g", content={"kind": "text"}) == "permanent"
+    assert code("send", chat_id="g", content={"kind": "image",
+                                              "media_path": str(tmp_path / "gone")}) == "permanent"
+    big = tmp_path / "big.png"
+    big.write_bytes(b"\0" * (5 * 1024 * 1024 + 1))
+    assert code("set_chat_info", chat_id="g", field="avatar", value=str(big)) == "too_large"
+    # Failures scripted on the network: its sentence decides the code.
+    for error, want in (("rate limited", "rate_limited"), ("try again later", "temporary"),
+                        ("too large for this chat", "too_large"), ("boom", "permanent")):
+        net.fail_next("alice", "send", error)
+        res = drv.op("send", next(n), chat_id="g", content=text)
+        assert (res["code"], res["error"]) == (want, error)
+    assert code("send", chat_id="g", content=text) == "ok"
+
+
+def test_history_answers_with_a_cursor(net: LoopNet, drivers) -> None:
+    drv = drivers()
+    login(drv, net)
+    net.add_chat("g", "group", ["alice", "bob"])
+    ids = [drv.op("send", 10 + i, chat_id="g", content={"kind": "text", "text": f"m{i}"})
+           ["legacy_id"] for i in range(3)]
+    page = drv.op("fetch_history", 1, chat_id="g", count=2)
+    # SDK 2: the next cursor has its own member; legacy_id stays for created ids.
+    assert page["code"] == "ok" and page["cursor"] == ids[1] and "legacy_id" not in page
+
+
+# ---------------------------------------------------------------- SDK 2: events
+
+
+def test_reaction_sync_and_presence_status(net: LoopNet, drivers) -> None:
+    drv = drivers()
+    login(drv, net)
+    start = drv.mark()
+    net.deliver("alice", {"ev": "reactions", "chat": "c1", "from": "bob", "target": "x1",
+                          "keys": ["👍", "🎉"]})
+    net.deliver("alice", {"ev": "reactions", "chat": "c1", "from": "bob", "target": "x1",
+                          "keys": []})
+    net.deliver("alice", {"ev": "presence", "from": "bob", "presence": "unavailable",
+                          "status": "at lunch"})
+    bad = net.deliver("alice", {"ev": "reactions", "chat": "c1", "from": "bob", "target": "x1",
+                                "keys": "👍,🎉"})
+    sync = drv.wait(emitted(lambda e: e["type"] == "reaction_sync"), start=start)["event"]
+    assert sync["reaction_keys"] == ["👍", "🎉"] and sync["target_id"] == "x1"
+    assert "reaction_key" not in sync
+    drv.wait(emitted(lambda e: e["type"] == "presence"), start=start)
+    sync2 = [ln["event"] for ln in drv.since(start)
+             if ln["call"] == "emit" and ln["event"]["type"] == "reaction_sync"]
+    assert [e["reaction_keys"] for e in sync2] == [["👍", "🎉"], []]
+    presence = drv.wait(emitted(lambda e: e["type"] == "presence"), start=start)["event"]
+    assert presence["presence"] == "unavailable" and presence["status_text"] == "at lunch"
+    net.wait_acked("alice", f"seq:{bad['seq']}")  # a comma string is not a key list
+
+
+# ---------------------------------------------------------------- SDK 2: files
+
+
+def _media_event(payload: bytes) -> dict:
+    return {"ev": "message", "chat": "c1", "from": "bob", "text": "pic",
+            "media": {"name": "p.png", "mimetype": "image/png",
+                      "data_b64": base64.b64encode(payload).decode()}}
+
+
+def test_redelivered_media_gets_a_new_file(net: LoopNet, drivers, data_dir: Path) -> None:
+    """An emitted media file is the host's: a redelivery must not rewrite it."""
+    drv = drivers()
+    login(drv, net)
+    drv.cmd("auto_persist", value=False)
+    ev = net.deliver("alice", _media_event(b"first"))
+    one = drv.wait(emitted(lambda e: e.get("message_id") == ev["id"]))["event"]
+    first = Path(one["content"]["media_path"])
+    start = drv.mark()
+    net.disconnect("alice")  # not acked: the net delivers it again
+    two = drv.wait(emitted(lambda e: e.get("message_id") == ev["id"]), start=start,
+                   timeout=10)["event"]
+    second = Path(two["content"]["media_path"])
+    assert first != second and first.parent == second.parent == data_dir / "media"
+    assert first.read_bytes() == second.read_bytes() == b"first"
+
+
+def test_refused_media_file_is_deleted(net: LoopNet, drivers, data_dir: Path) -> None:
+    """Ownership of a media file passes to the host only when emit accepts it."""
+    drv = drivers()
+    login(drv, net)
+    drv.cmd("refuse", value=True)
+    ev = net.deliver("alice", _media_event(b"unwanted"))
+    line = drv.wait(emitted(lambda e: e.get("message_id") == ev["id"]))
+    assert line["refused"] is True and line["seq"] == 0
+    assert not Path(line["event"]["content"]["media_path"]).exists()
+    net.wait_acked("alice", ev["id"])  # nothing for the host to persist: dropped
+
+
+def test_media_over_the_budget_arrives_as_a_notice(net: LoopNet, drivers,
+                                                   data_dir: Path) -> None:
+    drv = drivers()
+    login(drv, net)
+    drv.cmd("budget", bytes=100)
+    ev = net.deliver("alice", _media_event(os.urandom(1000)))
+    e = drv.wait(emitted(lambda e: e.get("message_id") == ev["id"]))["event"]
+    c = e["content"]
+    assert c["kind"] == "notice" and c["flags"] == 4 and "media_path" not in c  # NOT_INCLUDED
+    assert "file not received: p.png" in c["text"] and "budget" in c["text"]
+    assert not list((data_dir / "media").glob("*"))
+    net.wait_acked("alice", ev["id"])  # delivered, so acked: no redelivery loop
+    drv.cmd("budget", bytes=-1)
+    ev = net.deliver("alice", _media_event(b"fits"))
+    e = drv.wait(emitted(lambda e: e.get("message_id") == ev["id"]))["event"]
+    assert Path(e["content"]["media_path"]).read_bytes() == b"fits"
+
+
+# ---------------------------------------------------------------- SDK 2: configuration
+
+
+def test_config_server_is_the_form_default(net: LoopNet, drivers) -> None:
+    drv = drivers({"server": f"127.0.0.1:{net.port}"})
+    drv.cmd("new", saved=False)
+    drv.cmd("login_start", flow="password")
+    form = drv.wait(step("user_input"))["step"]
+    assert form["fields"][0]["id"] == "server"
+    assert form["fields"][0]["default"] == f"127.0.0.1:{net.port}"
+
+
+def test_config_reconnect_max_s_caps_the_backoff(net: LoopNet, drivers) -> None:
+    drv = drivers({"reconnect_max_s": "1"})
+    login(drv, net)
+    start = drv.mark()
+    port = net.port
+    net.stop()
+    for _ in range(2):
+        drv.wait(lambda ln: ln["call"] == "login_state"
+                 and ln["state"] == "transient_disconnect" and "retrying in 1 s" in ln["message"],
+                 timeout=5, start=start)
+        start = drv.mark()
+    assert not any("retrying in 2 s" in (ln.get("message") or "") for ln in drv.since(0))
+    net.start(port)
+    drv.wait(state("connected"), start=start, timeout=10)
+
+
+def test_config_defaults(drivers) -> None:
+    """A host that sends no value (or 0, which an int key cannot tell from
+    unset) gets the defaults: the form proposes 127.0.0.1:4000."""
+    drv = drivers({"reconnect_max_s": "0"})
+    assert drv.ready["init_ok"] is True
+    drv.cmd("new", saved=False)
+    drv.cmd("login_start", flow="password")
+    assert drv.wait(step("user_input"))["step"]["fields"][0]["default"] == "127.0.0.1:4000"
+
+
+@pytest.mark.parametrize("value", ["-1", "3601"])
+def test_bad_config_fails_init(data_dir: Path, value: str) -> None:
+    proc = subprocess.run([str(DRIVER), str(PLUGIN), str(data_dir), f"reconnect_max_s={value}"],
+                          input="", capture_output=True, text=True, timeout=10)
+    ready = [json.loads(x) for x in proc.stdout.splitlines()
+             if json.loads(x)["call"] == "ready"][0]
+    assert ready["init_ok"] is False and "reconnect_max_s" in ready["error"]
+    assert proc.returncode == 1

@@ -1,5 +1,8 @@
 /* SPDX-License-Identifier: AGPL-3.0-or-later */
-/* The importer tests' plugin host (see imp-test-host.h). */
+/* The importer tests' plugin host (see imp-test-host.h).  Its PaHostApi is
+ * the whole SDK 2 table, so a plugin calling any member finds it: the calls
+ * an importer must not make (login steps, op results) fail the test; the
+ * event loop members run on GLib's default main context, like the worker's. */
 #define G_LOG_DOMAIN "passerelle-importer-test"
 
 #include "imp-test-host.h"
@@ -9,6 +12,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include <glib-unix.h>
 #include <glib/gstdio.h>
 #include <gmodule.h>
 #include <zip.h>
@@ -16,6 +20,8 @@
 struct PaHost {
   ImpRun *run;
   GHashTable *announced; /* chat ids with a CHAT_INFO */
+  const char *work_dir;  /* where emitted media must lie, or NULL */
+  gboolean refuse_media;
 };
 
 static const char *const kind_names[] = {
@@ -50,8 +56,15 @@ member_json (const PaMember *m)
   return o;
 }
 
+static gboolean
+content_has_media (const PaContent *c)
+{
+  return c->kind == PA_MSG_IMAGE || c->kind == PA_MSG_VIDEO || c->kind == PA_MSG_AUDIO
+         || c->kind == PA_MSG_VOICE || c->kind == PA_MSG_FILE || c->kind == PA_MSG_STICKER;
+}
+
 static json_t *
-content_json (const PaContent *c)
+content_json (PaHost *host, const PaContent *c)
 {
   json_t *o = json_object ();
   g_assert_cmpuint (c->struct_size, >=, sizeof (PaContent));
@@ -74,15 +87,16 @@ content_json (const PaContent *c)
   set_str (o, "reply_to", c->reply_to);
   set_str (o, "forwarded_from", c->forwarded_from);
   json_object_set_new (o, "flags", json_integer (c->flags));
-  /* Media kinds carry a real file of the announced size; others none. */
-  gboolean media = c->kind == PA_MSG_IMAGE || c->kind == PA_MSG_VIDEO || c->kind == PA_MSG_AUDIO
-                   || c->kind == PA_MSG_VOICE || c->kind == PA_MSG_FILE
-                   || c->kind == PA_MSG_STICKER;
-  if (media)
+  /* Media kinds carry a real file of the announced size, inside the work
+   * dir (FILES in plugin.h); others none. */
+  if (content_has_media (c))
     {
       GStatBuf st;
       g_assert_nonnull (c->media_path);
-      g_assert_cmpint (g_stat (c->media_path, &st), ==, 0);
+      g_assert_nonnull (host->work_dir);
+      g_autofree char *prefix = g_strconcat (host->work_dir, "/", NULL);
+      g_assert_true (g_str_has_prefix (c->media_path, prefix));
+      g_assert_cmpint (g_lstat (c->media_path, &st), ==, 0);
       g_assert_true (S_ISREG (st.st_mode));
       g_assert_cmpuint ((guint64) st.st_size, ==, c->media_size);
       g_assert_nonnull (c->mimetype);
@@ -129,8 +143,14 @@ api_emit (PaHost *host, const PaEvent *e)
   json_object_set_new (ev, "ts", json_integer (e->timestamp_ms));
   json_object_set_new (ev, "stream_order", json_integer ((json_int_t) e->stream_order));
   set_str (ev, "message_id", e->message_id);
-  if (e->content != NULL)
-    json_object_set_new (ev, "content", content_json (e->content));
+  json_t *content = e->content != NULL ? content_json (host, e->content) : NULL;
+  if (content != NULL)
+    json_object_set_new (ev, "content", content);
+  if (host->refuse_media && e->content != NULL && e->content->media_path != NULL)
+    {
+      json_decref (ev);
+      return 0; /* refused: the file stays the plugin's */
+    }
   if (e->chat != NULL)
     json_object_set_new (ev, "chat", chat_json (e->chat));
   if (e->contact != NULL)
@@ -151,6 +171,15 @@ api_emit (PaHost *host, const PaEvent *e)
       g_assert_nonnull (e->content);
       if (e->contact != NULL)
         g_assert_cmpstr (e->contact->id, ==, e->sender_id);
+    }
+  if (e->content != NULL && e->content->media_path != NULL)
+    {
+      /* The host takes the file: it is moved away, as an upload-then-delete
+       * would, and kept for the test under another name. */
+      g_autofree char *taken = g_strconcat (e->content->media_path, ".taken", NULL);
+      g_assert_false (g_file_test (taken, G_FILE_TEST_EXISTS));
+      g_assert_cmpint (g_rename (e->content->media_path, taken), ==, 0);
+      set_str (content, "media_file", taken);
     }
   json_array_append_new (host->run->events, ev);
   return json_array_size (host->run->events);
@@ -182,9 +211,10 @@ api_login_state (PaHost *host, PaLoginState state, const char *message)
 }
 
 static void
-api_op_result (PaHost *host, uint64_t op_id, bool ok, const char *legacy_id, const char *error)
+api_op_result (PaHost *host, uint64_t op_id, const PaOpResult *result)
 {
-  g_assert_not_reached ();
+  g_error ("an importer answered op %" G_GUINT64_FORMAT " (code %d): it has no operations",
+           (guint64) op_id, result != NULL ? (int) result->code : -1);
 }
 
 static void
@@ -204,6 +234,111 @@ api_op_contact (PaHost *host, uint64_t op_id, const PaMember *contact)
   g_assert_not_reached ();
 }
 
+static int64_t
+api_budget_left (PaHost *host)
+{
+  return -1;
+}
+
+/* The importers declare no configuration keys: every key is unknown. */
+static const char *
+api_config_string (PaHost *host, const char *key)
+{
+  g_test_message ("plugin asked for undeclared config key %s", key);
+  return NULL;
+}
+
+static int64_t
+api_config_int (PaHost *host, const char *key)
+{
+  g_test_message ("plugin asked for undeclared config key %s", key);
+  return 0;
+}
+
+static bool
+api_config_bool (PaHost *host, const char *key)
+{
+  g_test_message ("plugin asked for undeclared config key %s", key);
+  return false;
+}
+
+/* ---- event loop: GLib's default main context */
+
+typedef struct {
+  PaTimerFunc timer;
+  PaFdFunc fd_func;
+  PaInvokeFunc invoke;
+  void *user_data;
+} LoopCall;
+
+static gboolean
+on_timer (gpointer data)
+{
+  LoopCall *c = data;
+  return c->timer (c->user_data) ? G_SOURCE_CONTINUE : G_SOURCE_REMOVE;
+}
+
+static gboolean
+on_fd (gint fd, GIOCondition cond, gpointer data)
+{
+  LoopCall *c = data;
+  uint32_t ev = ((cond & G_IO_IN) ? PA_IO_IN : 0) | ((cond & G_IO_OUT) ? PA_IO_OUT : 0)
+                | ((cond & (G_IO_ERR | G_IO_HUP | G_IO_NVAL)) ? PA_IO_ERR : 0);
+  return c->fd_func (fd, ev, c->user_data) ? G_SOURCE_CONTINUE : G_SOURCE_REMOVE;
+}
+
+static gboolean
+on_invoke (gpointer data)
+{
+  LoopCall *c = data;
+  c->invoke (c->user_data);
+  return G_SOURCE_REMOVE;
+}
+
+static uint32_t
+api_timer_add (PaHost *host, uint32_t interval_ms, PaTimerFunc fn, void *user_data)
+{
+  LoopCall *c = g_new0 (LoopCall, 1);
+  c->timer = fn;
+  c->user_data = user_data;
+  return g_timeout_add_full (G_PRIORITY_DEFAULT, interval_ms, on_timer, c, g_free);
+}
+
+static uint32_t
+api_fd_watch_add (PaHost *host, int fd, uint32_t events, PaFdFunc fn, void *user_data)
+{
+  LoopCall *c = g_new0 (LoopCall, 1);
+  c->fd_func = fn;
+  c->user_data = user_data;
+  GIOCondition cond = G_IO_ERR | G_IO_HUP | G_IO_NVAL;
+  if (events & PA_IO_IN)
+    cond |= G_IO_IN;
+  if (events & PA_IO_OUT)
+    cond |= G_IO_OUT;
+  return g_unix_fd_add_full (G_PRIORITY_DEFAULT, fd, cond, on_fd, c, g_free);
+}
+
+static void
+api_source_remove (PaHost *host, uint32_t id)
+{
+  GSource *src = g_main_context_find_source_by_id (NULL, id);
+  if (src != NULL)
+    g_source_destroy (src);
+}
+
+static void
+api_invoke (PaHost *host, PaInvokeFunc fn, void *user_data)
+{
+  LoopCall *c = g_new0 (LoopCall, 1);
+  c->invoke = fn;
+  c->user_data = user_data;
+  GSource *src = g_idle_source_new ();
+  g_source_set_priority (src, G_PRIORITY_DEFAULT);
+  g_source_set_callback (src, on_invoke, c, g_free);
+  g_source_attach (src, NULL);
+  g_source_unref (src);
+}
+
 static const PaHostApi host_api = {
   .struct_size = sizeof (PaHostApi),
   .abi_major = PA_PLUGIN_ABI_MAJOR,
@@ -218,9 +353,17 @@ static const PaHostApi host_api = {
   .meta_set = api_meta_set,
   .meta_get = api_meta_get,
   .op_contact = api_op_contact,
+  .budget_left = api_budget_left,
+  .config_string = api_config_string,
+  .config_int = api_config_int,
+  .config_bool = api_config_bool,
+  .timer_add = api_timer_add,
+  .fd_watch_add = api_fd_watch_add,
+  .source_remove = api_source_remove,
+  .invoke = api_invoke,
 };
 
-const PaPluginDescriptor *
+const PaNetwork *
 imp_test_load (const char *name)
 {
   const char *root = g_getenv ("PA_BUILD_ROOT");
@@ -233,26 +376,39 @@ imp_test_load (const char *name)
   g_module_make_resident (module);
   gpointer sym = NULL;
   g_assert_true (g_module_symbol (module, PA_PLUGIN_ENTRY_SYMBOL, &sym));
-  const PaPluginDescriptor *d = ((PaPluginEntry) sym) ();
-  g_assert_nonnull (d);
-  g_assert_cmpuint (d->magic, ==, PA_PLUGIN_MAGIC);
-  g_assert_cmpuint (d->abi_major, ==, PA_PLUGIN_ABI_MAJOR);
-  g_assert_cmpuint (d->struct_size, ==, sizeof (PaPluginDescriptor));
-  g_assert_cmpstr (d->name, ==, name);
-  g_assert_nonnull (d->import_file);
-  g_assert_true (d->capabilities & PA_CAP_IMPORT);
-  g_assert_false (d->capabilities & PA_CAP_LOGIN);
-  g_assert_cmpuint (d->n_login_flows, ==, 0);
-  return d;
+  /* An SDK 2 plugin no longer exports the SDK 1 entry point. */
+  gpointer old = NULL;
+  g_assert_false (g_module_symbol (module, PA_PLUGIN_ENTRY_SYMBOL_V1, &old));
+  const PaNetwork *n = ((PaPluginEntry) sym) ();
+  g_assert_nonnull (n);
+  g_assert_cmpuint (n->magic, ==, PA_PLUGIN_MAGIC);
+  g_assert_cmpuint (n->abi_major, ==, PA_PLUGIN_ABI_MAJOR);
+  g_assert_cmpuint (n->abi_minor, <=, PA_PLUGIN_ABI_MINOR);
+  g_assert_cmpuint (n->struct_size, ==, sizeof (PaNetwork));
+  g_assert_cmpstr (n->name, ==, name);
+  g_assert_nonnull (n->version);
+  g_assert_nonnull (n->import_file);
+  g_assert_true (n->capabilities & PA_CAP_IMPORT);
+  /* import-only: no login, no operations */
+  g_assert_false (n->capabilities & PA_CAP_LOGIN);
+  g_assert_null (n->login_new);
+  g_assert_null (n->login_ops);
+  g_assert_cmpuint (n->n_login_flows, ==, 0);
+  return n;
 }
 
 ImpRun *
-imp_test_run (const PaPluginDescriptor *desc, const char *path, const ImpRunOptions *o)
+imp_test_run (const PaNetwork *net, const char *path, const ImpRunOptions *o)
 {
   ImpRun *run = g_new0 (ImpRun, 1);
   run->events = json_array ();
   run->notices = json_array ();
-  struct PaHost host = { run, g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL) };
+  struct PaHost host = {
+    .run = run,
+    .announced = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL),
+    .work_dir = o != NULL ? o->work_dir : NULL,
+    .refuse_media = o != NULL && o->refuse_media,
+  };
   PaImportOptions opts = {
     .struct_size = sizeof (PaImportOptions),
     .timezone = o != NULL ? o->tz : NULL,
@@ -261,8 +417,16 @@ imp_test_run (const PaPluginDescriptor *desc, const char *path, const ImpRunOpti
     .max_total_bytes = o != NULL ? o->max_total_bytes : 0,
     .max_entries = o != NULL ? o->max_entries : 0,
   };
+  /* One worker per import job: init, import_file, shutdown. */
   char *error = NULL;
-  run->ok = desc->import_file (&host, &host_api, path, &opts, &error);
+  if (net->init != NULL)
+    {
+      gboolean inited = net->init (&host, &host_api, &error);
+      if (!inited)
+        g_error ("init failed: %s", error != NULL ? error : "(no error)");
+      g_assert_null (error);
+    }
+  run->ok = net->import_file (&host, path, &opts, &error);
   if (!run->ok)
     {
       g_assert_nonnull (error);
@@ -270,6 +434,11 @@ imp_test_run (const PaPluginDescriptor *desc, const char *path, const ImpRunOpti
     }
   run->error = error != NULL ? g_strdup (error) : NULL;
   free (error);
+  if (net->shutdown != NULL)
+    net->shutdown (&host);
+  /* What the plugin queued on the main context runs before the "worker" exits. */
+  while (g_main_context_iteration (NULL, FALSE))
+    ;
   g_hash_table_destroy (host.announced);
   return run;
 }
@@ -377,8 +546,8 @@ imp_test_rmrf (const char *path)
     g_unlink (path);
 }
 
-guint64
-imp_test_dir_bytes (const char *dir)
+static guint64
+dir_bytes (const char *dir, GHashTable *inodes)
 {
   guint64 total = 0;
   GDir *d = g_dir_open (dir, 0, NULL);
@@ -390,13 +559,22 @@ imp_test_dir_bytes (const char *dir)
       if (g_lstat (child, &st) != 0)
         continue;
       if (S_ISDIR (st.st_mode))
-        total += imp_test_dir_bytes (child);
-      else if (S_ISREG (st.st_mode))
+        total += dir_bytes (child, inodes);
+      else if (S_ISREG (st.st_mode)
+               && g_hash_table_add (inodes, g_strdup_printf ("%ju:%ju", (uintmax_t) st.st_dev,
+                                                             (uintmax_t) st.st_ino)))
         total += (guint64) st.st_size;
     }
   if (d != NULL)
     g_dir_close (d);
   return total;
+}
+
+guint64
+imp_test_dir_bytes (const char *dir)
+{
+  g_autoptr (GHashTable) inodes = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  return dir_bytes (dir, inodes);
 }
 
 char *

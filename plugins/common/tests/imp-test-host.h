@@ -1,9 +1,13 @@
 /* SPDX-License-Identifier: AGPL-3.0-or-later */
 /* A small plugin host for the importer tests: loads a built plugin .so like
- * the worker does, runs import_file and records every emitted event (as JSON,
+ * the worker does, runs network->init, import_file and network->shutdown (one
+ * import per "worker", as in SDK 2) and records every emitted event (as JSON,
  * in the worker protocol's shape) and notice.  While recording it checks the
  * stream contract: a chat's CHAT_INFO comes before its messages, strings are
- * UTF-8, media files exist with the announced size. */
+ * UTF-8, media files exist with the announced size inside the work dir.  Like
+ * the real host it TAKES each emitted media file (FILES in plugin.h): it
+ * renames it to "<media_path>.taken" (recorded as content.media_file), so a
+ * plugin that emitted one path twice, or touched it afterwards, fails. */
 #ifndef IMP_TEST_HOST_H
 #define IMP_TEST_HOST_H
 
@@ -29,6 +33,7 @@ typedef struct {
   const char *work_dir;
   guint64 max_total_bytes;
   guint64 max_entries;
+  gboolean refuse_media; /* emit() refuses (returns 0) messages with media */
 } ImpRunOptions;
 
 typedef struct {
@@ -39,10 +44,12 @@ typedef struct {
   guint32 unix_mode; /* 0: default; S_IFLNK|0777 makes a symlink entry */
 } ImpZipEntry;
 
-/* Loads $PA_BUILD_ROOT/plugins/NAME/NAME.so and checks its descriptor. */
-const PaPluginDescriptor *imp_test_load (const char *name);
+/* Loads $PA_BUILD_ROOT/plugins/NAME/NAME.so and checks its PaNetwork (an
+ * import-only network of SDK 2). */
+const PaNetwork *imp_test_load (const char *name);
 
-ImpRun *imp_test_run (const PaPluginDescriptor *desc, const char *path, const ImpRunOptions *o);
+/* init, import_file, shutdown. */
+ImpRun *imp_test_run (const PaNetwork *net, const char *path, const ImpRunOptions *o);
 void imp_run_free (ImpRun *run);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (ImpRun, imp_run_free)
 
@@ -59,7 +66,7 @@ void imp_test_write_zip (const char *path, const ImpZipEntry *entries, gsize n);
 /* A fresh temporary directory, and its recursive removal. */
 char *imp_test_tmpdir (void);
 void imp_test_rmrf (const char *path);
-/* Total bytes of the regular files under `dir`. */
+/* Bytes on disk of the regular files under `dir` (hard links counted once). */
 guint64 imp_test_dir_bytes (const char *dir);
 
 /* A file of tests/data (PA_TEST_DATA). */

@@ -15,7 +15,7 @@
 
 #include "imp-test-host.h"
 
-static const PaPluginDescriptor *desc;
+static const PaNetwork *desc;
 
 static const char *
 jstr (json_t *o, const char *path)
@@ -254,13 +254,13 @@ test_rich_with_media (Fixture *f, gconstpointer data)
   g_assert_cmpstr (jstr (photo, "content.mimetype"), ==, "image/jpeg");
   g_assert_cmpstr (jstr (photo, "content.media_name"), ==, "photo_1@31-03-2024_03-31-00.jpg");
   g_assert_true (g_str_has_prefix (jstr (photo, "content.media_path"), f->work));
-  assert_file_bytes (jstr (photo, "content.media_path"), imp_test_jpeg, imp_test_jpeg_len);
+  assert_file_bytes (jstr (photo, "content.media_file"), imp_test_jpeg, imp_test_jpeg_len);
 
   json_t *pdf = msg_by_id (msgs, "14");
   g_assert_cmpstr (jstr (pdf, "content.kind"), ==, "file");
   g_assert_cmpstr (jstr (pdf, "content.mimetype"), ==, "application/pdf");
   g_assert_cmpstr (jstr (pdf, "content.text"), ==, "l'acte");
-  assert_file_bytes (jstr (pdf, "content.media_path"), "%PDF-1.4 fake", 13);
+  assert_file_bytes (jstr (pdf, "content.media_file"), "%PDF-1.4 fake", 13);
 
   json_t *sticker = msg_by_id (msgs, "15");
   g_assert_cmpstr (jstr (sticker, "content.kind"), ==, "sticker");
@@ -339,14 +339,14 @@ test_zip (Fixture *f, gconstpointer data)
   g_assert_cmpint (jint (p1, "content.width"), ==, 7); /* read from the file */
   g_assert_cmpint (jint (p1, "content.height"), ==, 6);
   g_assert_cmpstr (jstr (p1, "content.text"), ==, "look");
-  assert_file_bytes (jstr (p1, "content.media_path"), imp_test_jpeg, imp_test_jpeg_len);
+  assert_file_bytes (jstr (p1, "content.media_file"), imp_test_jpeg, imp_test_jpeg_len);
 
   json_t *v = msg_by_id (msgs, "3");
   g_assert_cmpstr (jstr (v, "content.kind"), ==, "voice");
   g_assert_cmpint (jint (v, "content.duration_ms"), ==, 3000);
   g_assert_cmpstr (jstr (v, "content.mimetype"), ==, "audio/ogg");
   g_assert_cmpstr (jstr (v, "content.reply_to"), ==, "2");
-  assert_file_bytes (jstr (v, "content.media_path"), voice, sizeof voice);
+  assert_file_bytes (jstr (v, "content.media_file"), voice, sizeof voice);
 
   json_t *vid = msg_by_id (msgs, "4");
   g_assert_cmpstr (jstr (vid, "content.kind"), ==, "video");
@@ -514,7 +514,7 @@ test_disk_symlink (Fixture *f, gconstpointer data)
     }
   json_t *ok = json_array_get (msgs, 2);
   g_assert_cmpstr (jstr (ok, "content.kind"), ==, "image");
-  assert_file_bytes (jstr (ok, "content.media_path"), imp_test_jpeg, imp_test_jpeg_len);
+  assert_file_bytes (jstr (ok, "content.media_file"), imp_test_jpeg, imp_test_jpeg_len);
   g_assert_cmpuint (imp_test_dir_bytes (f->work), ==, imp_test_jpeg_len);
 }
 

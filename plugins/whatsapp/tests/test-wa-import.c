@@ -16,7 +16,7 @@
 
 #include "imp-test-host.h"
 
-static const PaPluginDescriptor *desc;
+static const PaNetwork *desc;
 
 /* ------------------------------------------------------------ helpers */
 
@@ -312,19 +312,19 @@ test_android_zip (Fixture *f, gconstpointer data)
   g_assert_cmpint (jint (jpg, "content.height"), ==, 6);
   g_assert_cmpint (jint (jpg, "content.size"), ==, (json_int_t) imp_test_jpeg_len);
   g_assert_true (g_str_has_prefix (jstr (jpg, "content.media_path"), f->work));
-  assert_file_bytes (jstr (jpg, "content.media_path"), imp_test_jpeg, imp_test_jpeg_len);
+  assert_file_bytes (jstr (jpg, "content.media_file"), imp_test_jpeg, imp_test_jpeg_len);
   g_assert_cmpstr (jstr (jpg, "message_id"), ==, "wa-3");
 
   json_t *ptt = find_msg (msgs, "WA0002.opus");
   g_assert_cmpstr (jstr (ptt, "content.kind"), ==, "voice");
   g_assert_cmpstr (jstr (ptt, "content.mimetype"), ==, "audio/ogg");
-  assert_file_bytes (jstr (ptt, "content.media_path"), fake_media, sizeof fake_media);
+  assert_file_bytes (jstr (ptt, "content.media_file"), fake_media, sizeof fake_media);
   g_assert_null (jstr (ptt, "content.text"));
 
   json_t *vid = find_msg (msgs, "WA0003.mp4");
   g_assert_cmpstr (jstr (vid, "content.kind"), ==, "video");
   g_assert_cmpstr (jstr (vid, "content.mimetype"), ==, "video/mp4");
-  assert_file_bytes (jstr (vid, "content.media_path"), fake_media, sizeof fake_media);
+  assert_file_bytes (jstr (vid, "content.media_file"), fake_media, sizeof fake_media);
 
   json_t *pdf = find_msg (msgs, "WA0004.pdf");
   g_assert_cmpstr (jstr (pdf, "content.kind"), ==, "file");
@@ -350,11 +350,18 @@ test_android_zip (Fixture *f, gconstpointer data)
   g_assert_cmpstr (jstr (png, "content.kind"), ==, "image");
   g_assert_cmpint (jint (png, "content.width"), ==, 3);
   g_assert_cmpint (jint (png, "content.height"), ==, 2);
-  assert_file_bytes (jstr (png, "content.media_path"), imp_test_png, imp_test_png_len);
+  assert_file_bytes (jstr (png, "content.media_file"), imp_test_png, imp_test_png_len);
 
-  /* the same file referenced twice is extracted once */
+  /* the same file referenced twice is extracted once, but each message gets
+   * a file of its own: emit passes it to the host (FILES in plugin.h) */
   json_t *again = json_array_get (msgs, 10);
-  g_assert_cmpstr (jstr (again, "content.media_path"), ==, jstr (jpg, "content.media_path"));
+  g_assert_cmpstr (jstr (again, "content.media_name"), ==, "IMG-20240313-WA0001.jpg");
+  g_assert_cmpstr (jstr (again, "content.media_path"), !=, jstr (jpg, "content.media_path"));
+  assert_file_bytes (jstr (again, "content.media_file"), imp_test_jpeg, imp_test_jpeg_len);
+  /* what is left in the work dir is only what the host took: the
+   * extracted copies went with the import */
+  g_autofree char *extracted = g_build_filename (f->work, ".imp-extracted", NULL);
+  g_assert_false (g_file_test (extracted, G_FILE_TEST_EXISTS));
 
   json_t *bye = json_array_get (msgs, 11);
   g_assert_cmpstr (jstr (bye, "content.text"), ==, "Bye");
@@ -391,6 +398,23 @@ test_no_work_dir (Fixture *f, gconstpointer data)
   g_assert_cmpstr (jstr (jpg, "content.kind"), ==, "notice");
   g_assert_cmpint (jint (jpg, "content.flags"), ==, PA_CONTENT_NOT_INCLUDED);
   g_assert_nonnull (strstr (jstr (jpg, "content.text"), "no work directory"));
+}
+
+/* A media message the host refuses stays the plugin's file: the plugin
+ * deletes it, and the work dir ends up empty (FILES in plugin.h). */
+static void
+test_refused_media (Fixture *f, gconstpointer data)
+{
+  g_autofree char *zip = write_android_zip (f->dir);
+  ImpRunOptions o = { .work_dir = f->work, .refuse_media = TRUE };
+  g_autoptr (ImpRun) run = imp_test_run (desc, zip, &o);
+  g_assert_true (run->ok);
+  g_autoptr (json_t) msgs = imp_run_events (run, "message");
+  g_assert_cmpuint (json_array_size (msgs), ==, 4); /* the text lines only */
+  g_assert_true (imp_run_has_notice (run, "8 events were refused by the host"));
+  g_autoptr (GDir) d = g_dir_open (f->work, 0, NULL);
+  g_assert_nonnull (d);
+  g_assert_null (g_dir_read_name (d));
 }
 
 static const char ios_txt[] =
@@ -441,7 +465,7 @@ test_ios_zip (Fixture *f, gconstpointer data)
   g_assert_cmpstr (jstr (photo, "sender_id"), ==, claire);
   json_t *audio = find_msg (msgs, "AUDIO");
   g_assert_cmpstr (jstr (audio, "content.kind"), ==, "voice");
-  assert_file_bytes (jstr (audio, "content.media_path"), fake_media, sizeof fake_media);
+  assert_file_bytes (jstr (audio, "content.media_file"), fake_media, sizeof fake_media);
 }
 
 static void
@@ -738,7 +762,7 @@ test_disk_media (Fixture *f, gconstpointer data)
   g_autoptr (json_t) msgs = imp_run_events (run, "message");
   json_t *m1 = json_array_get (msgs, 0);
   g_assert_cmpstr (jstr (m1, "content.kind"), ==, "image");
-  assert_file_bytes (jstr (m1, "content.media_path"), imp_test_jpeg, imp_test_jpeg_len);
+  assert_file_bytes (jstr (m1, "content.media_file"), imp_test_jpeg, imp_test_jpeg_len);
   for (guint i = 1; i < 3; i++)
     {
       json_t *m = json_array_get (msgs, i);
@@ -761,6 +785,7 @@ main (int argc, char **argv)
   ADD ("/whatsapp/import/timezone", test_timezone);
   ADD ("/whatsapp/import/android-zip", test_android_zip);
   ADD ("/whatsapp/import/no-work-dir", test_no_work_dir);
+  ADD ("/whatsapp/import/refused-media", test_refused_media);
   ADD ("/whatsapp/import/ios-zip", test_ios_zip);
   ADD ("/whatsapp/import/zip-slip", test_zip_slip);
   ADD ("/whatsapp/import/zip-bomb", test_zip_bomb);

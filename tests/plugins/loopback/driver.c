@@ -1,19 +1,27 @@
 /* SPDX-License-Identifier: AGPL-3.0-or-later */
 /*
- * driver.c — a minimal plugin host for tests: loads a plugin .so, implements
- * PaHostApi by printing each call as one JSON line on stdout, and takes
- * commands as JSON lines on stdin, so Python tests can drive a plugin end to
- * end without the real worker.
+ * driver.c — a minimal SDK 2 plugin host for tests: loads a plugin .so,
+ * implements PaHostApi by printing each call as one JSON line on stdout, and
+ * takes commands as JSON lines on stdin, so Python tests can drive a plugin
+ * end to end without the real worker.
  *
- *   driver PLUGIN.so DATA_DIR
+ *   driver PLUGIN.so DATA_DIR [KEY=VALUE…]
  *
- * Commands: {"cmd":"new","saved":b} · {"cmd":"login_start","flow":s} ·
- * {"cmd":"login_submit","step_id":s,"values":{…}} · {"cmd":"login_cancel"} ·
- * {"cmd":"connect"} · {"cmd":"disconnect"} · {"cmd":"auto_persist","value":b} ·
- * {"cmd":"persist","seq":n} · {"cmd":"op","op":s,"op_id":n, …worker-protocol args} ·
+ * Like the worker it calls network->init first (KEY=VALUE pairs are the
+ * plugin's configuration; a declared key not given takes its default) and
+ * prints {"call":"ready","init_ok":b,"error":s}; network->shutdown runs last,
+ * after login_free.  Commands: {"cmd":"new","saved":b} ·
+ * {"cmd":"login_start","flow":s} · {"cmd":"login_submit","step_id":s,"values":{…}} ·
+ * {"cmd":"login_cancel"} · {"cmd":"connect"} · {"cmd":"disconnect"} ·
+ * {"cmd":"auto_persist","value":b} · {"cmd":"persist","seq":n} ·
+ * {"cmd":"budget","bytes":n} (what budget_left answers; -1, unlimited, at start) ·
+ * {"cmd":"refuse","value":b} (emit() refuses every event: answers 0) ·
+ * {"cmd":"op","op":s,"op_id":n, …worker-protocol args} ·
  * {"cmd":"import","path":s,"chat":s} · {"cmd":"describe"} · {"cmd":"free"} ·
  * {"cmd":"quit"}.  Each emitted event is answered with event_persisted from an
- * idle callback unless auto_persist is off.  Output: {"call":name, …}.
+ * idle callback unless auto_persist is off.  Output: {"call":name, …}; an
+ * op_result prints its code by name ("ok", "not_connected", …) and "ok": bool.
+ * The event loop members of PaHostApi run on GLib's default main context.
  */
 #define G_LOG_DOMAIN "passerelle-loopback-driver"
 
@@ -23,6 +31,7 @@
 
 #include <gio/gio.h>
 #include <gio/gunixinputstream.h>
+#include <glib-unix.h>
 #include <glib.h>
 #include <gmodule.h>
 #include <jansson.h>
@@ -32,13 +41,17 @@
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (json_t, json_decref)
 
 struct PaHost {
-  const PaPluginDescriptor *desc;
+  const PaNetwork *net;
+  const PaLoginOps *ops; /* net->login_ops, or NULL */
+  GHashTable *config;    /* key → value, from the command line */
+  gint64 budget;         /* what budget_left answers */
   PaLogin *login;
   char *data_dir;
   GMainLoop *loop;
   GDataInputStream *in;
   guint64 next_seq;
   gboolean auto_persist;
+  gboolean refuse; /* emit() answers 0 */
   GHashTable *meta; /* "scope/id" → value */
 };
 
@@ -68,6 +81,12 @@ js (json_t *o, const char *k)
 {
   json_t *v = json_object_get (o, k);
   return json_is_string (v) ? json_string_value (v) : NULL;
+}
+
+static void
+reply_error (const char *what)
+{
+  out (json_pack ("{s:s, s:s}", "call", "driver_error", "message", what));
 }
 
 static json_t *
@@ -113,6 +132,7 @@ content_json (const PaContent *c)
     }
   set_str (o, "reply_to", c->reply_to);
   set_str (o, "forwarded_from", c->forwarded_from);
+  json_object_set_new (o, "flags", json_integer (c->flags));
   return o;
 }
 
@@ -162,10 +182,10 @@ static gboolean
 persist_idle (gpointer data)
 {
   Persist *p = data;
-  if (p->host->login != NULL && p->host->desc->event_persisted != NULL)
+  if (p->host->login != NULL && p->host->ops->event_persisted != NULL)
     {
       out (json_pack ("{s:s, s:I}", "call", "persisted", "seq", (json_int_t) p->seq));
-      p->host->desc->event_persisted (p->host->login, p->seq);
+      p->host->ops->event_persisted (p->host->login, p->seq);
     }
   g_free (p);
   return G_SOURCE_REMOVE;
@@ -191,6 +211,13 @@ api_emit (PaHost *host, const PaEvent *e)
   if (e->content != NULL)
     json_object_set_new (ev, "content", content_json (e->content));
   set_str (ev, "reaction_key", e->reaction_key);
+  if (e->type == PA_EV_REACTION_SYNC)
+    {
+      json_t *keys = json_array ();
+      for (size_t i = 0; e->reaction_keys != NULL && i < e->n_reaction_keys; i++)
+        json_array_append_new (keys, json_string (e->reaction_keys[i]));
+      json_object_set_new (ev, "reaction_keys", keys);
+    }
   if (e->chat != NULL)
     json_object_set_new (ev, "chat", chat_json (e->chat));
   if (e->contact != NULL)
@@ -200,7 +227,21 @@ api_emit (PaHost *host, const PaEvent *e)
       json_object_set_new (ev, "typing", json_boolean (e->typing));
       json_object_set_new (ev, "typing_timeout_ms", json_integer (e->typing_timeout_ms));
     }
-  set_str (ev, "presence", e->presence);
+  if (e->type == PA_EV_PRESENCE)
+    {
+      static const char *const presences[] = { "offline", "online", "unavailable" };
+      set_str (ev, "presence",
+               (guint) e->presence < G_N_ELEMENTS (presences) ? presences[e->presence] : "?");
+      set_str (ev, "status_text", e->status_text);
+    }
+  if (host->refuse)
+    {
+      /* Refused like an invalid event: seq 0, and a media file stays the plugin's. */
+      out (json_pack ("{s:s, s:I, s:o, s:b}", "call", "emit", "seq", (json_int_t) 0, "event",
+                      ev, "refused", TRUE));
+      host->next_seq--;
+      return 0;
+    }
   out (json_pack ("{s:s, s:I, s:o}", "call", "emit", "seq", (json_int_t) seq, "event", ev));
   if (host->auto_persist && host->login != NULL)
     {
@@ -259,13 +300,30 @@ api_login_state (PaHost *host, PaLoginState state, const char *message)
   out (o);
 }
 
+static const char *const result_names[] = {
+  "ok",        "not_connected", "unsupported", "too_large", "rate_limited",
+  "not_found", "forbidden",     "temporary",   "permanent",
+};
+
 static void
-api_op_result (PaHost *host, uint64_t op_id, bool ok, const char *legacy_id, const char *error)
+api_op_result (PaHost *host, uint64_t op_id, const PaOpResult *r)
 {
-  json_t *o = json_pack ("{s:s, s:I, s:b}", "call", "op_result", "op_id", (json_int_t) op_id,
-                         "ok", ok);
-  set_str (o, "legacy_id", legacy_id);
-  set_str (o, "error", error);
+  if (r == NULL || r->struct_size < sizeof (PaOpResult))
+    {
+      reply_error ("op_result without a PaOpResult of SDK 2.0's size");
+      return;
+    }
+  json_t *o
+      = json_pack ("{s:s, s:I, s:b, s:s}", "call", "op_result", "op_id", (json_int_t) op_id, "ok",
+                   r->code == PA_RESULT_OK, "code",
+                   (guint) r->code < G_N_ELEMENTS (result_names) ? result_names[r->code] : "?");
+  set_str (o, "legacy_id", r->legacy_id);
+  if (r->legacy_ts_ms != 0)
+    json_object_set_new (o, "legacy_ts_ms", json_integer (r->legacy_ts_ms));
+  set_str (o, "cursor", r->cursor);
+  if (r->retry_after_ms != 0)
+    json_object_set_new (o, "retry_after_ms", json_integer (r->retry_after_ms));
+  set_str (o, "error", r->error);
   out (o);
 }
 
@@ -313,6 +371,141 @@ api_op_contact (PaHost *host, uint64_t op_id, const PaMember *contact)
                   "contact", member_json (contact)));
 }
 
+static int64_t
+api_budget_left (PaHost *host)
+{
+  return host->budget;
+}
+
+/* The declared key `key`, or NULL (and a driver_error line) when the plugin
+ * did not declare it: the real host only answers declared keys. */
+static const PaConfigKey *
+config_key (PaHost *host, const char *key, PaConfigType type)
+{
+  for (size_t i = 0; key != NULL && i < host->net->n_config_keys; i++)
+    if (strcmp (host->net->config_keys[i].key, key) == 0)
+      {
+        if (host->net->config_keys[i].type != type)
+          reply_error ("config key read with another type than declared");
+        return &host->net->config_keys[i];
+      }
+  reply_error ("config key not declared in config_keys");
+  return NULL;
+}
+
+static const char *
+config_value (PaHost *host, const char *key, PaConfigType type)
+{
+  const PaConfigKey *k = config_key (host, key, type);
+  if (k == NULL)
+    return NULL;
+  const char *v = g_hash_table_lookup (host->config, key);
+  return v != NULL ? v : k->default_value;
+}
+
+static const char *
+api_config_string (PaHost *host, const char *key)
+{
+  const char *v = config_value (host, key, PA_CONFIG_STRING);
+  return v != NULL ? v : config_value (host, key, PA_CONFIG_PATH);
+}
+
+static int64_t
+api_config_int (PaHost *host, const char *key)
+{
+  const char *v = config_value (host, key, PA_CONFIG_INT);
+  gint64 n = 0;
+  if (v != NULL && !g_ascii_string_to_signed (v, 10, G_MININT64, G_MAXINT64, &n, NULL))
+    reply_error ("config value is not an integer");
+  return n;
+}
+
+static bool
+api_config_bool (PaHost *host, const char *key)
+{
+  const char *v = config_value (host, key, PA_CONFIG_BOOL);
+  return v != NULL && (strcmp (v, "true") == 0 || strcmp (v, "yes") == 0);
+}
+
+/* ---- event loop: GLib's default main context, as in the worker */
+
+typedef struct {
+  PaTimerFunc timer;
+  PaFdFunc fd_func;
+  PaInvokeFunc invoke;
+  void *user_data;
+} LoopCall;
+
+static gboolean
+on_timer (gpointer data)
+{
+  LoopCall *c = data;
+  return c->timer (c->user_data) ? G_SOURCE_CONTINUE : G_SOURCE_REMOVE;
+}
+
+static gboolean
+on_fd (gint fd, GIOCondition cond, gpointer data)
+{
+  LoopCall *c = data;
+  uint32_t ev = ((cond & G_IO_IN) ? PA_IO_IN : 0) | ((cond & G_IO_OUT) ? PA_IO_OUT : 0)
+                | ((cond & (G_IO_ERR | G_IO_HUP | G_IO_NVAL)) ? PA_IO_ERR : 0);
+  return c->fd_func (fd, ev, c->user_data) ? G_SOURCE_CONTINUE : G_SOURCE_REMOVE;
+}
+
+static gboolean
+on_invoke (gpointer data)
+{
+  LoopCall *c = data;
+  c->invoke (c->user_data);
+  return G_SOURCE_REMOVE;
+}
+
+static uint32_t
+api_timer_add (PaHost *host, uint32_t interval_ms, PaTimerFunc fn, void *user_data)
+{
+  LoopCall *c = g_new0 (LoopCall, 1);
+  c->timer = fn;
+  c->user_data = user_data;
+  return g_timeout_add_full (G_PRIORITY_DEFAULT, interval_ms, on_timer, c, g_free);
+}
+
+static uint32_t
+api_fd_watch_add (PaHost *host, int fd, uint32_t events, PaFdFunc fn, void *user_data)
+{
+  LoopCall *c = g_new0 (LoopCall, 1);
+  c->fd_func = fn;
+  c->user_data = user_data;
+  GIOCondition cond = G_IO_ERR | G_IO_HUP | G_IO_NVAL;
+  if (events & PA_IO_IN)
+    cond |= G_IO_IN;
+  if (events & PA_IO_OUT)
+    cond |= G_IO_OUT;
+  return g_unix_fd_add_full (G_PRIORITY_DEFAULT, fd, cond, on_fd, c, g_free);
+}
+
+static void
+api_source_remove (PaHost *host, uint32_t id)
+{
+  GSource *src = g_main_context_find_source_by_id (NULL, id);
+  if (src != NULL)
+    g_source_destroy (src);
+}
+
+/* [any thread]: an idle source attached to the default context runs on the
+ * main thread, in attachment order. */
+static void
+api_invoke (PaHost *host, PaInvokeFunc fn, void *user_data)
+{
+  LoopCall *c = g_new0 (LoopCall, 1);
+  c->invoke = fn;
+  c->user_data = user_data;
+  GSource *src = g_idle_source_new ();
+  g_source_set_priority (src, G_PRIORITY_DEFAULT);
+  g_source_set_callback (src, on_invoke, c, g_free);
+  g_source_attach (src, NULL);
+  g_source_unref (src);
+}
+
 static const PaHostApi host_api = {
   .struct_size = sizeof (PaHostApi),
   .abi_major = PA_PLUGIN_ABI_MAJOR,
@@ -327,6 +520,14 @@ static const PaHostApi host_api = {
   .meta_set = api_meta_set,
   .meta_get = api_meta_get,
   .op_contact = api_op_contact,
+  .budget_left = api_budget_left,
+  .config_string = api_config_string,
+  .config_int = api_config_int,
+  .config_bool = api_config_bool,
+  .timer_add = api_timer_add,
+  .fd_watch_add = api_fd_watch_add,
+  .source_remove = api_source_remove,
+  .invoke = api_invoke,
 };
 
 static PaMsgKind
@@ -358,16 +559,20 @@ content_from_json (json_t *c)
   return content;
 }
 
-static void
-reply_error (const char *what)
+static PaChatField
+chat_field_from_name (const char *name)
 {
-  out (json_pack ("{s:s, s:s}", "call", "driver_error", "message", what));
+  static const char *const names[] = { "name", "topic", "avatar", "disappearing" };
+  for (gsize i = 0; name != NULL && i < G_N_ELEMENTS (names); i++)
+    if (strcmp (name, names[i]) == 0)
+      return (PaChatField)i;
+  return (PaChatField)99; /* a field this SDK does not know */
 }
 
 static void
 run_op (PaHost *h, json_t *cmd)
 {
-  const PaPluginDescriptor *d = h->desc;
+  const PaLoginOps *d = h->ops;
   PaLogin *l = h->login;
   const char *op = js (cmd, "op");
   guint64 id = (guint64) json_integer_value (json_object_get (cmd, "op_id"));
@@ -393,7 +598,7 @@ run_op (PaHost *h, json_t *cmd)
   else if (strcmp (op, "typing") == 0)
     d->typing (l, id, chat, json_is_true (json_object_get (cmd, "typing")));
   else if (strcmp (op, "set_chat_info") == 0)
-    d->set_chat_info (l, id, chat, js (cmd, "field"), js (cmd, "value"));
+    d->set_chat_info (l, id, chat, chat_field_from_name (js (cmd, "field")), js (cmd, "value"));
   else if (strcmp (op, "set_membership") == 0)
     d->set_membership (l, id, chat, js (cmd, "user_id"),
                        json_is_true (json_object_get (cmd, "join")));
@@ -431,21 +636,34 @@ run_op (PaHost *h, json_t *cmd)
 static void
 describe (PaHost *h)
 {
-  const PaPluginDescriptor *d = h->desc;
+  const PaNetwork *n = h->net;
+  const PaLoginOps *d = h->ops;
+  static const char *const types[] = { "string", "int", "bool", "path" };
   json_t *flows = json_array ();
-  for (size_t i = 0; i < d->n_login_flows; i++)
-    json_array_append_new (flows, json_pack ("{s:s, s:s, s:s}", "id", d->login_flows[i].id,
-                                             "name", d->login_flows[i].name, "description",
-                                             d->login_flows[i].description));
-  json_t *o = json_pack ("{s:s, s:s, s:s, s:s, s:I, s:o, s:b, s:b}", "call", "describe",
-                         "plugin", d->name, "display_name", d->display_name, "version",
-                         d->version, "capabilities", (json_int_t) d->capabilities, "flows",
-                         flows, "import", d->import_file != NULL, "all_ops",
-                         d->send && d->edit && d->redact && d->react && d->mark_read && d->typing
-                             && d->set_chat_info && d->set_membership && d->resolve_identifier
-                             && d->list_contacts && d->create_dm && d->create_group
-                             && d->get_chat_info && d->get_user_info && d->fetch_history
-                             && d->logout && d->event_persisted && d->login_cancel);
+  for (size_t i = 0; i < n->n_login_flows; i++)
+    json_array_append_new (flows, json_pack ("{s:s, s:s, s:s}", "id", n->login_flows[i].id, "name",
+                                             n->login_flows[i].name, "description",
+                                             n->login_flows[i].description));
+  json_t *keys = json_array ();
+  for (size_t i = 0; i < n->n_config_keys; i++)
+    {
+      const PaConfigKey *k = &n->config_keys[i];
+      json_t *ko = json_pack ("{s:s, s:s, s:b, s:b}", "key", k->key, "type",
+                              (guint) k->type < G_N_ELEMENTS (types) ? types[k->type] : "?",
+                              "secret", k->secret, "required", k->required);
+      set_str (ko, "default", k->default_value);
+      set_str (ko, "description", k->description);
+      json_array_append_new (keys, ko);
+    }
+  json_t *o = json_pack (
+      "{s:s, s:s, s:s, s:s, s:I, s:o, s:o, s:b, s:b}", "call", "describe", "plugin", n->name,
+      "display_name", n->display_name, "version", n->version, "capabilities",
+      (json_int_t) n->capabilities, "flows", flows, "config_keys", keys, "import",
+      n->import_file != NULL, "all_ops",
+      d != NULL && d->send && d->edit && d->redact && d->react && d->mark_read && d->typing
+          && d->set_chat_info && d->set_membership && d->resolve_identifier && d->list_contacts
+          && d->create_dm && d->create_group && d->get_chat_info && d->get_user_info
+          && d->fetch_history && d->logout && d->event_persisted && d->login_cancel);
   out (o);
 }
 
@@ -456,14 +674,14 @@ free_login (PaHost *h)
     {
       PaLogin *l = h->login;
       h->login = NULL;
-      h->desc->login_free (l);
+      h->ops->login_free (l);
     }
 }
 
 static void
 run_command (PaHost *h, json_t *cmd)
 {
-  const PaPluginDescriptor *d = h->desc;
+  const PaLoginOps *d = h->ops;
   const char *name = js (cmd, "cmd");
   if (name == NULL)
     reply_error ("no cmd");
@@ -471,8 +689,10 @@ run_command (PaHost *h, json_t *cmd)
     {
       char *error = NULL;
       free_login (h);
-      h->login = d->login_new (h, &host_api, json_is_true (json_object_get (cmd, "saved")),
-                               &error);
+      if (h->net->login_new != NULL && d != NULL)
+        h->login = h->net->login_new (h, json_is_true (json_object_get (cmd, "saved")), &error);
+      else
+        error = strdup ("the network has no login");
       json_t *o = json_pack ("{s:s, s:b}", "call", "new", "ok", h->login != NULL);
       set_str (o, "error", error);
       out (o);
@@ -480,13 +700,18 @@ run_command (PaHost *h, json_t *cmd)
     }
   else if (strcmp (name, "describe") == 0)
     describe (h);
+  else if (strcmp (name, "budget") == 0)
+    h->budget = json_integer_value (json_object_get (cmd, "bytes"));
+  else if (strcmp (name, "refuse") == 0)
+    h->refuse = json_is_true (json_object_get (cmd, "value"));
   else if (strcmp (name, "auto_persist") == 0)
     h->auto_persist = json_is_true (json_object_get (cmd, "value"));
   else if (strcmp (name, "import") == 0)
     {
       char *error = NULL;
       PaImportOptions opts = { .struct_size = sizeof (PaImportOptions), .chat = js (cmd, "chat") };
-      bool ok = d->import_file (h, &host_api, js (cmd, "path"), &opts, &error);
+      bool ok
+          = h->net->import_file != NULL && h->net->import_file (h, js (cmd, "path"), &opts, &error);
       json_t *o = json_pack ("{s:s, s:b}", "call", "import_done", "ok", ok);
       set_str (o, "error", error);
       out (o);
@@ -561,9 +786,9 @@ on_line (GObject *src, GAsyncResult *res, gpointer data)
 int
 main (int argc, char **argv)
 {
-  if (argc != 3)
+  if (argc < 3)
     {
-      fprintf (stderr, "usage: %s PLUGIN.so DATA_DIR\n", argv[0]);
+      fprintf (stderr, "usage: %s PLUGIN.so DATA_DIR [KEY=VALUE…]\n", argv[0]);
       return 2;
     }
   GModule *module = g_module_open (argv[1], G_MODULE_BIND_LOCAL);
@@ -574,31 +799,62 @@ main (int argc, char **argv)
       return 1;
     }
   PaHost host = { 0 };
-  host.desc = ((PaPluginEntry) sym) ();
-  if (host.desc == NULL || host.desc->magic != PA_PLUGIN_MAGIC
-      || host.desc->abi_major != PA_PLUGIN_ABI_MAJOR
-      || host.desc->struct_size < sizeof (PaPluginDescriptor))
+  host.net = ((PaPluginEntry) sym) ();
+  if (host.net == NULL || host.net->magic != PA_PLUGIN_MAGIC
+      || host.net->abi_major != PA_PLUGIN_ABI_MAJOR || host.net->abi_minor > PA_PLUGIN_ABI_MINOR
+      || host.net->struct_size < sizeof (PaNetwork)
+      || (host.net->login_ops != NULL
+          && (host.net->login_ops->struct_size < sizeof (PaLoginOps)
+              || host.net->login_ops->login_free == NULL)))
     {
-      fprintf (stderr, "%s: bad descriptor\n", argv[1]);
+      fprintf (stderr, "%s: not an SDK %d.%d network\n", argv[1], PA_PLUGIN_ABI_MAJOR,
+               PA_PLUGIN_ABI_MINOR);
       return 1;
     }
+  host.ops = host.net->login_ops;
+  host.config = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  for (int i = 3; i < argc; i++)
+    {
+      const char *eq = strchr (argv[i], '=');
+      if (eq == NULL)
+        {
+          fprintf (stderr, "%s: not KEY=VALUE\n", argv[i]);
+          return 2;
+        }
+      g_hash_table_replace (host.config, g_strndup (argv[i], (gsize) (eq - argv[i])),
+                            g_strdup (eq + 1));
+    }
   host.data_dir = argv[2];
+  host.budget = -1;
   host.auto_persist = TRUE;
   host.loop = g_main_loop_new (NULL, FALSE);
   host.meta = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   GInputStream *stdin_stream = g_unix_input_stream_new (0, FALSE);
   host.in = g_data_input_stream_new (stdin_stream);
   g_object_unref (stdin_stream);
-  out (json_pack ("{s:s}", "call", "ready"));
-  g_data_input_stream_read_line_async (host.in, G_PRIORITY_DEFAULT, NULL, on_line, &host);
-  g_main_loop_run (host.loop);
-  free_login (&host);
+
+  /* init before anything else, as the worker does. */
+  char *error = NULL;
+  gboolean inited = host.net->init == NULL || host.net->init (&host, &host_api, &error);
+  json_t *ready = json_pack ("{s:s, s:b}", "call", "ready", "init_ok", inited);
+  set_str (ready, "error", error);
+  out (ready);
+  free (error);
+  if (inited)
+    {
+      g_data_input_stream_read_line_async (host.in, G_PRIORITY_DEFAULT, NULL, on_line, &host);
+      g_main_loop_run (host.loop);
+      free_login (&host);
+      if (host.net->shutdown != NULL)
+        host.net->shutdown (&host);
+    }
   /* Let abandoned connections' cancelled callbacks run and free their memory. */
   while (g_main_context_iteration (NULL, FALSE))
     ;
   g_object_unref (host.in);
   g_hash_table_destroy (host.meta);
+  g_hash_table_destroy (host.config);
   g_main_loop_unref (host.loop);
   g_module_close (module);
-  return 0;
+  return inited ? 0 : 1;
 }
