@@ -77,10 +77,14 @@
  * answer each exactly once with op_result(), from the callback itself or
  * later, from any thread.  An operation whose PaLoginOps member is NULL is
  * answered by the host with PA_RESULT_UNSUPPORTED without calling the plugin.
- * The host retries PA_RESULT_TEMPORARY and PA_RESULT_RATE_LIMITED answers
- * itself (a bounded number of times, honouring retry_after_ms) and tells the
- * agent in the room when a message finally failed; the plugin should not
- * retry behind the host's back.
+ * The host retries PA_RESULT_TEMPORARY, PA_RESULT_RATE_LIMITED and
+ * PA_RESULT_NOT_CONNECTED answers itself (a bounded number of times,
+ * honouring retry_after_ms) and tells the agent in the room when a message
+ * finally failed; the plugin should not retry behind the host's back.  A
+ * retried send carries the same txn_id as the first try: a network with
+ * idempotency keys can use it so a retry never doubles a message.  Answer
+ * TEMPORARY only when the network surely did not take the request, and
+ * UNCERTAIN when it may have.
  *
  * IDENTIFIERS.  A legacy id (contact, chat, message, cursor) is valid UTF-8 of
  * 1 to PA_ID_MAX_BYTES bytes with no control character (< 0x20, 0x7f).  The
@@ -111,6 +115,10 @@
  *     dropped.  Copy a file you must keep.  Files of the export's own folder
  *     are only read, never deleted.  Avatar files are NOT taken: the host
  *     reads them and leaves them (a plugin typically keeps one per contact).
+ *   - A borrowed file (avatar_path, a login step's image_path) is read by
+ *     the host AFTER the call returns: never rewrite a file you named (a
+ *     rotating QR code gets a new file name each time; delete the old one
+ *     after the next step).
  *   - Matrix → legacy: the host downloads media into the data dir and passes
  *     its path in PaContent.media_path.  The plugin may delete it once it has
  *     answered the op; the host deletes it after op_result in any case.
@@ -366,7 +374,7 @@ typedef struct {
   bool from_me;              /* sent by the logged-in account itself */
   const PaContent *content;  /* MESSAGE, UPSERT, EDIT */
   const char *reaction_key;  /* REACTION, REACTION_REMOVE: the emoji */
-  const char *const *reaction_keys; /* REACTION_SYNC: the full set (may be empty) */
+  const char *const *reaction_keys; /* REACTION_SYNC: the full set (NULL when n is 0) */
   size_t n_reaction_keys;
   const PaChatInfo *chat;    /* CHAT_INFO, and optionally with a first MESSAGE */
   const PaMember *contact;   /* CONTACT_INFO, and optionally the sender's info */
@@ -468,6 +476,9 @@ typedef enum {
   PA_RESULT_FORBIDDEN = 6,     /* not allowed (not admin, blocked): no retry */
   PA_RESULT_TEMPORARY = 7,     /* a passing failure: retried with backoff (bounded) */
   PA_RESULT_PERMANENT = 8,     /* any other failure: no retry */
+  PA_RESULT_UNCERTAIN = 9,     /* the request left but its outcome is unknown (the connection
+                                  dropped before the answer): no retry, the agent is told it
+                                  may or may not have arrived */
 } PaResultCode;
 
 /* The answer to one operation. */
@@ -530,8 +541,9 @@ typedef struct {
   const char *(*data_dir) (PaHost *host);
 
   /* Bytes the data dir may still grow by before its budget is spent (the
-   * `bridge.login_data_budget` of the config), or -1 when unlimited.
-   * [any thread; it walks the directory: not in a hot loop] */
+   * `bridge.login_data_budget` of the config), or -1 when unlimited.  It
+   * walks the directory: call it once per file you are about to write, not
+   * per chunk.  [any thread] */
   int64_t (*budget_left) (PaHost *host);
 
   /* Login state machine: show a step to the agent.  [any thread] */
@@ -559,15 +571,19 @@ typedef struct {
 
   /* The plugin's configuration value for `key` (declared in
    * PaNetwork.config_keys), as checked by the host; default applied.
-   * config_string returns a borrowed string valid until shutdown, or NULL
-   * when the key has no value.  [any thread] */
+   * config_string (STRING and PATH keys; paths come absolute) returns a
+   * borrowed string valid until shutdown, or NULL when the key has no value.
+   * An unset key without default, or a key not declared, reads as NULL, 0
+   * or false: declare a default when "unset" must differ from those.
+   * [any thread] */
   const char *(*config_string) (PaHost *host, const char *key);
   int64_t (*config_int) (PaHost *host, const char *key);
   bool (*config_bool) (PaHost *host, const char *key);
 
   /* Event loop.  Sources run on the main thread.  The ids are > 0 and
    * unique for the process; remove with source_remove, or return false
-   * from the callback.  [main] */
+   * from the callback.  source_remove of an id that already ended (or 0) is
+   * a no-op.  [main] */
   uint32_t (*timer_add) (PaHost *host, uint32_t interval_ms, PaTimerFunc fn, void *user_data);
   uint32_t (*fd_watch_add) (PaHost *host, int fd, uint32_t events, PaFdFunc fn,
                             void *user_data);
@@ -599,7 +615,10 @@ typedef struct {
                         const char *const *values, size_t n);
   /* The agent gave up: stop the flow, forget its partial state. */
   void (*login_cancel) (PaLogin *login);
-  /* Go online with the saved session; report with login_state. */
+  /* login_new (saved=true) must start connecting by itself: the host does
+   * not call connect after it.  connect / disconnect are the agent's or
+   * admin's explicit requests (go online with the saved session / go
+   * offline but keep it); report with login_state.  May be NULL. */
   void (*connect) (PaLogin *login);
   void (*disconnect) (PaLogin *login);
   /* Log out on the remote side and forget the session; answer op_id. */
@@ -621,6 +640,7 @@ typedef struct {
                  const char *key, bool remove);
   void (*mark_read) (PaLogin *login, uint64_t op_id, const char *chat_id, const char *message_id);
   void (*typing) (PaLogin *login, uint64_t op_id, const char *chat_id, bool typing);
+  /* value NULL clears the field (no name, no topic, no avatar). */
   void (*set_chat_info) (PaLogin *login, uint64_t op_id, const char *chat_id, PaChatField field,
                          const char *value);
   /* The agent invited (join=true) or kicked (false) `user_id` in a group. */
@@ -693,7 +713,8 @@ typedef struct {
    * MESSAGE events with original timestamps.  Returns false and sets *error
    * (malloc'd) when the file cannot be read at all; a partly readable file
    * emits what is valid, then notice()s where it stopped.  It may block (an
-   * import worker has nothing else to do).  NULL when there is none. */
+   * import worker has nothing else to do).  `host` is the one init got.
+   * NULL when there is none. */
   bool (*import_file) (PaHost *host, const char *path, const PaImportOptions *options,
                        char **error);
 } PaNetwork;

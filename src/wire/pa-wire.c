@@ -81,6 +81,7 @@ static const char *const result_codes[] = {
   [PA_RESULT_FORBIDDEN] = "forbidden",
   [PA_RESULT_TEMPORARY] = "temporary",
   [PA_RESULT_PERMANENT] = "permanent",
+  [PA_RESULT_UNCERTAIN] = "uncertain",
 };
 
 static const char *const chat_fields[] = {

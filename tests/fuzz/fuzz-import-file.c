@@ -18,7 +18,7 @@
 #include "passerelle/plugin.h"
 
 int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
-const PaPluginDescriptor *pa_plugin_get_descriptor (void);
+const PaNetwork *pa_plugin_get_network (void);
 
 static uint64_t n_events;
 
@@ -71,6 +71,7 @@ fz_cleanup (void)
   g_rmdir (scratch);
 }
 
+/* Empty `dir`, sub-directories too (importers extract into one). */
 static void
 fz_empty (const char *dir)
 {
@@ -79,7 +80,13 @@ fz_empty (const char *dir)
   while (d != NULL && (name = g_dir_read_name (d)) != NULL)
     {
       char *p = g_build_filename (dir, name, NULL);
-      g_unlink (p);
+      if (g_file_test (p, G_FILE_TEST_IS_DIR) && !g_file_test (p, G_FILE_TEST_IS_SYMLINK))
+        {
+          fz_empty (p);
+          g_rmdir (p);
+        }
+      else
+        g_unlink (p);
       g_free (p);
     }
   if (d != NULL)
@@ -94,6 +101,10 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
       scratch = g_dir_make_tmp ("fuzz-" PA_FUZZ_PLUGIN "-zip-XXXXXX", NULL);
       if (scratch != NULL)
         atexit (fz_cleanup);
+      char *err = NULL;
+      const PaNetwork *net = pa_plugin_get_network ();
+      if (net->init != NULL && !net->init (NULL, &fz_api, &err))
+        __builtin_trap ();
     }
   if (scratch == NULL)
     return 0;
@@ -109,7 +120,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
         .max_entries = 1000,
       };
       char *error = NULL;
-      bool ok = pa_plugin_get_descriptor ()->import_file (NULL, &fz_api, input, &opts, &error);
+      bool ok = pa_plugin_get_network ()->import_file (NULL, input, &opts, &error);
       if (!ok && (error == NULL || !g_utf8_validate (error, -1, NULL)))
         __builtin_trap ();
       free (error);
