@@ -10,6 +10,7 @@
 #define G_LOG_DOMAIN "passerelle-matrix-in"
 
 #include "pa-bridge-private.h"
+#include "pa-convert.h"
 
 #include <gio/gio.h>
 
@@ -59,82 +60,6 @@ pa_matrix_event_sent (PaBridge *b, json_t *on_done, const char *event_id,
                str (on_done, "room"), resp->error ? resp->error : "?");
 }
 
-/* ------------------------------------------------------- Matrix content */
-
-/* Wire content for a Matrix message; media is downloaded first by the
- * caller (media_path). */
-static json_t *
-wire_content (json_t *c, const char *media_path)
-{
-  const char *msgtype = str (c, "msgtype");
-  const char *kind = "text";
-  static const struct { const char *msgtype, *kind; } map[] = {
-    { "m.text", "text" },   { "m.notice", "notice" }, { "m.emote", "emote" },
-    { "m.image", "image" }, { "m.video", "video" },   { "m.audio", "audio" },
-    { "m.file", "file" },   { "m.location", "location" },
-  };
-  for (guint i = 0; i < G_N_ELEMENTS (map); i++)
-    if (msgtype && g_str_equal (msgtype, map[i].msgtype))
-      kind = map[i].kind;
-  if (json_object_get (c, "org.matrix.msc3245.voice"))
-    kind = "voice";
-  json_t *w = json_pack ("{s:s}", "kind", kind);
-  const char *body = str (c, "body");
-  gboolean media = media_path != NULL;
-  if (body && (!media || (str (c, "filename") && g_strcmp0 (body, str (c, "filename")) != 0)))
-    json_object_set_new (w, "text", json_string (body));
-  if (g_strcmp0 (str (c, "format"), "org.matrix.custom.html") == 0 && str (c, "formatted_body"))
-    json_object_set_new (w, "html", json_string (str (c, "formatted_body")));
-  if (media)
-    {
-      json_t *info = json_object_get (c, "info");
-      json_object_set_new (w, "media_path", json_string (media_path));
-      const char *name = str (c, "filename") ? str (c, "filename") : body;
-      if (name)
-        json_object_set_new (w, "media_name", json_string (name));
-      if (str (info, "mimetype"))
-        json_object_set_new (w, "mimetype", json_string (str (info, "mimetype")));
-      static const char *const ints[][2] = { { "size", "size" }, { "w", "width" },
-                                             { "h", "height" }, { "duration", "duration_ms" } };
-      for (guint i = 0; i < G_N_ELEMENTS (ints); i++)
-        {
-          json_t *v = json_object_get (info, ints[i][0]);
-          if (json_is_integer (v))
-            json_object_set (w, ints[i][1], v);
-        }
-    }
-  if (g_str_equal (kind, "location") && str (c, "geo_uri"))
-    {
-      double lat = 0, lon = 0;
-      if (sscanf (str (c, "geo_uri"), "geo:%lf,%lf", &lat, &lon) == 2)
-        {
-          json_object_set_new (w, "latitude", json_real (lat));
-          json_object_set_new (w, "longitude", json_real (lon));
-        }
-    }
-  return w;
-}
-
-/* Strip the reply fallback ("> <@x> quoted\n\n") Matrix clients add. */
-static void
-strip_reply_fallback (json_t *w)
-{
-  const char *text = str (w, "text");
-  if (text && g_str_has_prefix (text, "> "))
-    {
-      const char *end = strstr (text, "\n\n");
-      if (end)
-        json_object_set_new (w, "text", json_string (end + 2));
-    }
-  const char *html = str (w, "html");
-  if (html)
-    {
-      const char *end = strstr (html, "</mx-reply>");
-      if (end)
-        json_object_set_new (w, "html", json_string (end + strlen ("</mx-reply>")));
-    }
-}
-
 /* ----------------------------------------------------------- portals */
 
 typedef struct {
@@ -175,12 +100,7 @@ send_to_worker (SendCtx *s)
       send_ctx_free (s);
       return;
     }
-  g_autoptr (json_t) wc = wire_content (s->content, s->media_path);
-  if (s->reply_to)
-    {
-      json_object_set_new (wc, "reply_to", json_string (s->reply_to));
-      strip_reply_fallback (wc);
-    }
+  g_autoptr (json_t) wc = pa_convert_message_to_wire (s->content, s->media_path, s->reply_to);
   g_autoptr (json_t) args = json_pack ("{s:s, s:O, s:s}", "chat_id", s->chat_id, "content", wc,
                                        "txn_id", s->event_id);
   g_autoptr (GError) error = NULL;
@@ -427,7 +347,7 @@ portal_message (PaBridge *b, PaPortalRow *row, json_t *ev, void (*done) (PaBridg
           finish (b, done);
           return;
         }
-      g_autoptr (json_t) wc = wire_content (newc, NULL);
+      g_autoptr (json_t) wc = pa_convert_edit_to_wire (content);
       g_autoptr (json_t) args = json_pack ("{s:s, s:s, s:O}", "chat_id", row->chat_id,
                                            "target_id", target, "content", wc);
       if (!pa_login_send_op (login, "edit", args, "edit", room_id, event_id, row->chat_id, target,

@@ -8,6 +8,7 @@
 #define G_LOG_DOMAIN "passerelle-remote"
 
 #include "pa-bridge-private.h"
+#include "pa-convert.h"
 
 #include <gio/gio.h>
 
@@ -88,104 +89,6 @@ map_key (Work *w, const char *legacy_id)
                                     legacy_id);
 }
 
-/* ----------------------------------------------------- content building */
-
-static const char *
-msgtype_for (const char *kind)
-{
-  static const struct { const char *kind, *msgtype; } map[] = {
-    { "text", "m.text" },   { "notice", "m.notice" }, { "emote", "m.emote" },
-    { "image", "m.image" }, { "video", "m.video" },   { "audio", "m.audio" },
-    { "voice", "m.audio" }, { "file", "m.file" },     { "location", "m.location" },
-  };
-  for (guint i = 0; i < G_N_ELEMENTS (map); i++)
-    if (kind && g_str_equal (kind, map[i].kind))
-      return map[i].msgtype;
-  return "m.text";
-}
-
-/* Matrix content for a wire content object; `mxc` is the uploaded media,
- * `file` its EncryptedFile when it was encrypted (then no clear `url`). */
-static json_t *
-matrix_content (json_t *c, const char *mxc, json_t *file, const char **out_event_type)
-{
-  const char *kind = str (c, "kind");
-  const char *text = str (c, "text");
-  const char *html = str (c, "html");
-  const char *fwd = str (c, "forwarded_from");
-  json_t *m = json_object ();
-  *out_event_type = "m.room.message";
-  if (kind && g_str_equal (kind, "sticker"))
-    *out_event_type = "m.sticker";
-  else
-    json_object_set_new (m, "msgtype", json_string (msgtype_for (kind)));
-
-  g_autofree char *body = NULL;
-  if (mxc)
-    {
-      const char *name = str (c, "media_name");
-      body = g_strdup (text ? text : (name ? name : "file"));
-      if (file)
-        json_object_set (m, "file", file);
-      else
-        json_object_set_new (m, "url", json_string (mxc));
-      if (name)
-        json_object_set_new (m, "filename", json_string (name));
-      json_t *info = json_object ();
-      if (str (c, "mimetype"))
-        json_object_set_new (info, "mimetype", json_string (str (c, "mimetype")));
-      static const char *const ints[][2] = { { "size", "size" }, { "width", "w" },
-                                             { "height", "h" }, { "duration_ms", "duration" } };
-      for (guint i = 0; i < G_N_ELEMENTS (ints); i++)
-        {
-          json_int_t v = json_integer_value (json_object_get (c, ints[i][0]));
-          if (v > 0)
-            json_object_set_new (info, ints[i][1], json_integer (v));
-        }
-      json_object_set_new (m, "info", info);
-      if (kind && g_str_equal (kind, "voice"))
-        {
-          json_object_set_new (m, "org.matrix.msc3245.voice", json_object ());
-          json_object_set_new (m, "org.matrix.msc1767.audio",
-                               json_pack ("{s:I}", "duration",
-                                          json_integer_value (json_object_get (c, "duration_ms"))));
-        }
-    }
-  else if (kind && g_str_equal (kind, "location"))
-    {
-      double lat = json_real_value (json_object_get (c, "latitude"));
-      double lon = json_real_value (json_object_get (c, "longitude"));
-      char geo[96];
-      g_snprintf (geo, sizeof geo, "geo:%.6f,%.6f", lat, lon);
-      body = g_strdup_printf ("%s%s%s", text ? text : "Location", text ? " " : ": ", geo);
-      json_object_set_new (m, "geo_uri", json_string (geo));
-    }
-  else
-    body = g_strdup (text ? text : "");
-
-  if (fwd)
-    {
-      char *t = g_strdup_printf ("↪ Forwarded from %s:\n%s", fwd, body);
-      g_free (body);
-      body = t;
-      if (html)
-        {
-          g_autofree char *efwd = g_markup_escape_text (fwd, -1);
-          g_autofree char *h = g_strdup_printf ("<i>↪ Forwarded from %s:</i><br>%s", efwd, html);
-          json_object_set_new (m, "format", json_string ("org.matrix.custom.html"));
-          json_object_set_new (m, "formatted_body", json_string (h));
-          html = NULL;
-        }
-    }
-  json_object_set_new (m, "body", json_string (body));
-  if (html)
-    {
-      json_object_set_new (m, "format", json_string ("org.matrix.custom.html"));
-      json_object_set_new (m, "formatted_body", json_string (html));
-    }
-  return m;
-}
-
 static json_t *
 on_done_map (Work *w, const char *legacy_id)
 {
@@ -219,33 +122,14 @@ send_message (Work *w)
   if (!target_or_defer (w, str (c, "reply_to"), &reply_event))
     return;
   const char *etype = NULL;
-  g_autoptr (json_t) content = matrix_content (c, w->mxc, w->media_file, &etype);
-  if (reply_event)
-    json_object_set_new (content, "m.relates_to",
-                         json_pack ("{s:{s:s}}", "m.in_reply_to", "event_id", reply_event));
-  json_int_t flags = json_integer_value (json_object_get (c, "flags"));
-  if (flags & PA_CONTENT_EDITED)
-    {
-      /* History cannot hold the edit itself; say so where it shows. */
-      g_autofree char *body = g_strdup_printf ("%s (edited)", json_string_value (
-                                                   json_object_get (content, "body")));
-      json_object_set_new (content, "body", json_string (body));
-    }
-  if (w->lane->job)
-    {
-      /* Imported events are told apart from live ones. */
-      json_t *mark = json_pack ("{s:s, s:s?}", "source", pa_import_source (w->lane->job), "id",
-                                mid);
-      if (flags & PA_CONTENT_EDITED)
-        json_object_set_new (mark, "edited", json_true ());
-      if (flags & PA_CONTENT_DELETED)
-        json_object_set_new (mark, "deleted", json_true ());
-      if (flags & PA_CONTENT_NOT_INCLUDED)
-        json_object_set_new (mark, "not_included", json_true ());
-      if (flags & PA_CONTENT_SYSTEM)
-        json_object_set_new (mark, "system", json_true ());
-      json_object_set_new (content, "fr.passerelle.import", mark);
-    }
+  PaConvertToMatrix ctx = {
+    .mxc = w->mxc,
+    .file = w->media_file,
+    .reply_event = reply_event,
+    .import_source = w->lane->job ? pa_import_source (w->lane->job) : NULL,
+    .message_id = mid,
+  };
+  g_autoptr (json_t) content = pa_convert_message_to_matrix (c, &ctx, &etype);
   g_autoptr (json_t) done = on_done_map (w, mid);
   g_autofree char *seed = g_strjoin ("\x1f", w->login->id, w->chat_id, mid, NULL);
   pa_bridge_queue_send (b, w->room_id, w->ghost, etype, content,
@@ -261,13 +145,7 @@ media_uploaded (PaBridge *b, const char *mxc, json_t *file, const char *error,
   if (mxc == NULL)
     {
       g_warning ("media upload failed: %s", error);
-      /* The message still goes through, as text saying what was lost. */
-      json_t *c = json_object_get (w->ev, "content");
-      g_autofree char *t = g_strdup_printf ("%s[media not bridged: %s]",
-                                            str (c, "text") ? str (c, "text") : "", error);
-      json_object_set_new (c, "text", json_string (t));
-      json_object_set_new (c, "kind", json_string ("text"));
-      json_object_del (c, "media_path");
+      pa_convert_media_lost (json_object_get (w->ev, "content"), error);
     }
   else
     {
@@ -296,16 +174,8 @@ relate (Work *w)
   const char *sender = str (w->ev, "sender_id");
   if (g_str_equal (type, "edit"))
     {
-      const char *etype = NULL;
-      g_autoptr (json_t) newc = matrix_content (json_object_get (w->ev, "content"), NULL, NULL,
-                                                  &etype);
-      g_autoptr (json_t) content = json_deep_copy (newc);
-      g_autofree char *star = g_strdup_printf ("* %s", str (newc, "body"));
-      json_object_set_new (content, "body", json_string (star));
-      json_object_set (content, "m.new_content", newc);
-      json_object_set_new (content, "m.relates_to",
-                           json_pack ("{s:s, s:s}", "rel_type", "m.replace", "event_id",
-                                      target_event));
+      g_autoptr (json_t) content
+          = pa_convert_edit_to_matrix (json_object_get (w->ev, "content"), target_event);
       g_autofree char *seed = g_strdup_printf ("edit\x1f%s\x1f%s\x1f%" G_GINT64_FORMAT,
                                                w->login->id, target, ts);
       pa_bridge_queue_send (b, w->room_id, w->ghost, "m.room.message", content, ts, seed, NULL);
