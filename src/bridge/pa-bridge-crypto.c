@@ -225,7 +225,7 @@ keep_for_late_key (PaBridgeCrypto *bc, json_t *ev)
 /* A room key arrived for a session whose events were given up on: they
  * are decrypted and bridged now, late rather than never. */
 static void
-late_key (PaBridgeCrypto *bc, const char *session_id)
+late_key (PaBridgeCrypto *bc, const char *session_id, PaEventFunc handle)
 {
   PaBridge *b = bc->bridge;
   gpointer stolen_key = NULL, stolen = NULL;
@@ -250,7 +250,7 @@ late_key (PaBridgeCrypto *bc, const char *session_id)
         g_hash_table_remove (bc->no_wait, str (ev, "sender"));
       pa_bridge_notice (b, str (ev, "room_id"),
                         "✅ The key of your earlier message arrived: it is bridged now.");
-      pa_matrix_event_handle (b, clear, late_done);
+      handle (b, clear, late_done);
     }
   g_ptr_array_unref (list);
 }
@@ -344,7 +344,7 @@ answer_key_request (PaBridgeCrypto *bc, const char *sender, json_t *request)
  * transaction is acknowledged: a room key is stored before the events it
  * opens are processed, and a crash before the 200 gets it again. */
 void
-pa_bridge_crypto_txn (PaBridge *b, PaTxn *txn)
+pa_bridge_crypto_txn (PaBridge *b, PaTxn *txn, PaEventFunc handle_late)
 {
   PaBridgeCrypto *bc = b->crypto;
   if (bc == NULL)
@@ -376,7 +376,7 @@ pa_bridge_crypto_txn (PaBridge *b, PaTxn *txn)
             answer_key_request (bc, str (ev, "sender"), json_object_get (ev, "content"));
           else if (g_strcmp0 (type, "m.room_key") == 0
                    || g_strcmp0 (type, "m.forwarded_room_key") == 0)
-            late_key (bc, str (json_object_get (ev, "content"), "session_id"));
+            late_key (bc, str (json_object_get (ev, "content"), "session_id"), handle_late);
         }
     }
   /* In slices: the crypto core caps the users of one call. */
@@ -667,7 +667,8 @@ pa_bridge_crypto_send (PaBridge *b, const PaOutboundItem *it, PaMatrixCallback c
 typedef struct {
   PaBridge *b;
   json_t *ev;
-  void (*done) (PaBridge *b);
+  PaEventFunc decrypted;
+  PaEventDoneFunc done;
   guint source;
 } Deferred;
 
@@ -678,6 +679,9 @@ deferred_free (Deferred *d)
   g_free (d);
 }
 
+static void decrypt_event (PaBridge *b, json_t *ev, PaEventFunc decrypted, PaEventDoneFunc done);
+
+/* The wait step of an event whose key may still come: try again. */
 static gboolean
 deferred_run (gpointer data)
 {
@@ -685,7 +689,7 @@ deferred_run (gpointer data)
   PaBridge *b = d->b;
   d->source = 0;
   g_hash_table_remove (b->crypto->deferred, d);
-  pa_matrix_event_handle (b, d->ev, d->done);
+  decrypt_event (b, d->ev, d->decrypted, d->done);
   deferred_free (d);
   return G_SOURCE_REMOVE;
 }
@@ -715,7 +719,7 @@ request_key (PaBridgeCrypto *bc, json_t *ev)
 }
 
 static void
-decrypt_event (PaBridge *b, json_t *ev, void (*done) (PaBridge *b))
+decrypt_event (PaBridge *b, json_t *ev, PaEventFunc decrypted, PaEventDoneFunc done)
 {
   PaBridgeCrypto *bc = b->crypto;
   const char *room_id = str (ev, "room_id");
@@ -727,9 +731,10 @@ decrypt_event (PaBridge *b, json_t *ev, void (*done) (PaBridge *b))
       if (event_id)
         g_hash_table_remove (bc->waiting, event_id);
       g_debug ("decrypted %s in %s: %s", event_id ? event_id : "?", room_id, str (clear, "type"));
-      /* The cleartext takes the normal path (its type is no longer
-       * m.room.encrypted, so this hook lets it through). */
-      pa_matrix_event_handle (b, clear, done);
+      /* The cleartext goes back to the caller, which takes it down the
+       * normal path (its type is no longer m.room.encrypted, so this hook
+       * lets it through). */
+      decrypted (b, clear, done);
       return;
     }
   if (event_id && g_error_matches (error, PA_ERROR, PA_ERROR_NOT_FOUND))
@@ -754,6 +759,7 @@ decrypt_event (PaBridge *b, json_t *ev, void (*done) (PaBridge *b))
           Deferred *d = g_new0 (Deferred, 1);
           d->b = b;
           d->ev = json_incref (ev);
+          d->decrypted = decrypted;
           d->done = done;
           g_hash_table_add (bc->deferred, d);
           d->source = g_timeout_add (WAIT_STEP_MS, deferred_run, d);
@@ -796,10 +802,11 @@ is_message_type (const char *type)
 /* Inbound hook, before the normal handling of every (non-ephemeral)
  * event: learns which rooms are encrypted and who is in them, rotates the
  * room's session on membership changes, decrypts m.room.encrypted and
- * re-handles the cleartext, refuses clear messages when encryption is
- * required.  TRUE when it took the event over (`done` is then its job). */
+ * gives the cleartext to `decrypted` (with `done`), refuses clear messages
+ * when encryption is required.  TRUE when it took the event over (`done`
+ * is then its job, or that of `decrypted`). */
 gboolean
-pa_bridge_crypto_event (PaBridge *b, json_t *ev, void (*done) (PaBridge *b))
+pa_bridge_crypto_event (PaBridge *b, json_t *ev, PaEventFunc decrypted, PaEventDoneFunc done)
 {
   PaBridgeCrypto *bc = b->crypto;
   const char *type = str (ev, "type");
@@ -851,7 +858,7 @@ pa_bridge_crypto_event (PaBridge *b, json_t *ev, void (*done) (PaBridge *b))
       set_room_state (bc, room_id, ROOM_ENCRYPTED);
       if (pa_bridge_level (b, sender) == PA_LEVEL_BLOCK)
         return FALSE;
-      decrypt_event (b, ev, done);
+      decrypt_event (b, ev, decrypted, done);
       return TRUE;
     }
   if (b->config->encryption_require && is_message_type (type)

@@ -4,121 +4,9 @@
 #ifndef PA_BRIDGE_PRIVATE_H
 #define PA_BRIDGE_PRIVATE_H
 
-#include "pa-bridge.h"
-#include "pa-build-config.h"
-#include "passerelle/plugin.h"
-#include "pa-common.h"
-#include "appservice/pa-appservice.h"
-#include "host/pa-worker.h"
-#include "matrix/pa-matrix.h"
-#include "store/pa-store.h"
+#include "pa-bridge-object.h"
 
 G_BEGIN_DECLS
-
-/* A plugin found in plugin_dir (its hello, learnt via --describe). */
-typedef struct {
-  char *name;
-  char *display_name;
-  char *path;
-  json_t *hello; /* owned */
-} PaPluginInfo;
-
-/* A pending Matrix → legacy operation, answered by the worker's result. */
-typedef struct {
-  guint64 op_id;
-  char *kind;      /* "send", "edit", "redact", "react", "login", "lookup", … */
-  char *room_id;   /* where to report failure (NULL: management room) */
-  char *event_id;  /* the Matrix event that caused it */
-  char *chat_id;
-  char *extra;     /* reaction key, etc. */
-  json_t *contacts; /* list_contacts / resolve answers collected */
-} PaPendingOp;
-
-/* One running login ("account" here, as PaLogin is the plugin's own
- * opaque state in plugin.h): a worker process for (owner, plugin). */
-typedef struct {
-  PaBridge *bridge;
-  char *id;
-  char *owner;
-  char *plugin;
-  char *remote_id;
-  char *remote_name;
-  char *state;          /* last login_state */
-  PaWorker *worker;
-  gboolean logged_in;   /* reached COMPLETE (or saved) */
-  gboolean resuming;    /* resumed at start-up: its first "connected" is not news */
-  /* login conversation in the management room */
-  json_t *step;         /* the current user_input step, or NULL */
-  guint field_index;    /* next field to ask */
-  json_t *answers;      /* collected answers {id: value} */
-  GHashTable *pending;  /* op_id (guint64*) → PaPendingOp* */
-} PaAccount;
-
-typedef struct _PaImportJob PaImportJob;
-typedef struct _PaBridgeCrypto PaBridgeCrypto;
-
-/* A lane of remote events processed one at a time, in order: the live
- * lane (every login's events) or one history import job's lane. */
-typedef struct {
-  PaBridge *bridge;
-  PaImportJob *job; /* NULL for the live lane */
-  gboolean busy;
-  gboolean scheduled;
-  guint retry_source;
-} PaLane;
-
-/* A portal's cached state (rows live in the store). */
-typedef struct {
-  char *room_id;
-  GHashTable *joined; /* mxid set of ghosts known joined */
-} PaRoomCache;
-
-struct _PaBridge {
-  PaConfig *config;
-  char *self_exe;
-  char *bot_mxid;
-  PaStore *store;
-  PaMatrix *mx;
-  PaAppservice *as;
-  GMainLoop *loop;
-  GHashTable *plugins;     /* name → PaPluginInfo* */
-  GHashTable *logins;      /* id → PaAccount* */
-  GHashTable *rooms;       /* room_id → PaRoomCache* */
-  GHashTable *ghosts_ok;   /* mxid set: registered with current profile this run */
-  GHashTable *ghost_avatars; /* mxid → signature of the uploaded picture (kv cache) */
-  guint64 next_op_id;
-  /* inbound (HS → AS) processing */
-  gboolean inbound_scheduled;
-  gboolean inbound_busy;
-  json_t *inbound_cache;     /* rows read ahead from the inbound queue */
-  size_t inbound_cache_pos;
-  gint64 inbound_current_seq;
-  /* group commit */
-  gboolean batch_open;
-  guint batch_source;
-  GPtrArray *pending_acks;   /* (login id, seq) pairs, as strings */
-  /* remote (legacy → Matrix) processing */
-  PaLane live;
-  /* history imports */
-  GHashTable *imports;     /* job id → PaImportJob* */
-  guint import_timer;
-  /* outbound queue */
-  GHashTable *outbound_busy; /* queue_key set */
-  GHashTable *outbound_flights; /* requests in flight (freed if we stop first) */
-  guint outbound_timer;
-  gboolean outbound_scheduled;
-  guint outbound_max_inflight;
-  /* counters for status */
-  guint64 n_txns, n_events_in, n_events_out, n_remote;
-  gint64 started_at;
-  guint signal_sources[2];
-  /* bridge.presence: ghost mxid → presence body of ghosts not offline,
-   * re-sent by presence_timer (created on first use) */
-  GHashTable *presence;
-  guint presence_timer;
-  /* end-to-bridge encryption, NULL when encryption.allow is off */
-  PaBridgeCrypto *crypto;
-};
 
 /* ---- pa-bridge.c */
 /* Open the group-commit transaction if none is (committed when idle). */
@@ -127,8 +15,6 @@ void pa_bridge_batch (PaBridge *b);
 void pa_bridge_flush (PaBridge *b);
 /* Tell the worker of login_id that event seq is stored, once committed. */
 void pa_bridge_defer_ack (PaBridge *b, const char *login_id, gint64 seq);
-void pa_bridge_schedule_inbound (PaBridge *b);
-void pa_bridge_schedule_remote (PaBridge *b);
 /* Send a notice (m.notice) as the bot into room_id through the queue. */
 void pa_bridge_notice (PaBridge *b, const char *room_id, const char *text);
 /* Notice to the owner's management room (created on demand). */
@@ -160,15 +46,12 @@ char *pa_ghost_mxid (PaBridge *b, const char *plugin, const char *legacy_id);
 /* Parse a ghost MXID back: TRUE with plugin and legacy id if it is ours. */
 gboolean pa_ghost_parse (PaBridge *b, const char *mxid, char **plugin, char **legacy_id);
 gboolean pa_ghost_is_ours (PaBridge *b, const char *mxid);
-typedef void (*PaDoneFunc) (PaBridge *b, gboolean ok, const char *error, gpointer user_data);
 /* Register the ghost (idempotent) and set its display name / avatar. */
 void pa_ghost_ensure (PaBridge *b, const char *plugin, const char *legacy_id,
                       const char *displayname, const char *avatar_path, PaDoneFunc done,
                       gpointer user_data);
 
 /* ---- pa-portal.c */
-typedef void (*PaPortalFunc) (PaBridge *b, const char *room_id, const char *error,
-                              gpointer user_data);
 /* Find or create the room for (plugin, login, chat).  `chat` is the wire
  * chat object (may be NULL: a DM with `dm_peer` is assumed). */
 void pa_portal_ensure (PaBridge *b, PaAccount *login, const char *chat_id, json_t *chat,
@@ -216,12 +99,30 @@ gboolean pa_media_has (json_t *content);
 /* mxc://server/id as an authenticated-media download path (transfer full), or NULL. */
 char *pa_media_download_path (const char *mxc);
 
-/* ---- pa-matrix-events.c (Matrix → legacy) */
-/* Handle one HS event; call `done` when finished (possibly at once). */
-void pa_matrix_event_handle (PaBridge *b, json_t *event, void (*done) (PaBridge *b));
-/* Outbound completion hook: record message map etc. */
-void pa_matrix_event_sent (PaBridge *b, json_t *on_done, const char *event_id,
-                           const PaMatrixResponse *resp);
+/* ---- pa-to-legacy-queue.c */
+gboolean pa_to_legacy_txn (const char *txn_id, PaTxn *txn, gpointer user_data, GError **error);
+void pa_to_legacy_schedule (PaBridge *b);
+/* ---- pa-to-legacy-dispatch.c */
+void pa_to_legacy_dispatch (PaBridge *b, json_t *ev, PaEventDoneFunc done);
+/* ---- pa-to-legacy-send.c */
+void pa_to_legacy_send (PaBridge *b, PaPortalRow *row, PaAccount *login, json_t *ev,
+                        PaEventDoneFunc done);
+/* ---- pa-to-legacy-ephemeral.c */
+void pa_to_legacy_ephemeral (PaBridge *b, json_t *ev);
+/* ---- pa-to-matrix-sent.c */
+void pa_to_matrix_sent (PaBridge *b, json_t *on_done, const char *event_id,
+                        const PaMatrixResponse *resp);
+/* ---- pa-to-matrix-*.c */
+typedef struct _PaWork PaWork;
+void pa_to_matrix_message (PaWork *w);
+void pa_to_matrix_relate (PaWork *w);
+void pa_to_matrix_ephemeral (PaWork *w);
+void pa_to_matrix_chat_info (PaWork *w);
+void pa_import_status_sent (PaBridge *b, json_t *on_done, const char *event_id,
+                            const PaMatrixResponse *resp);
+void pa_login_password_redacted (PaBridge *b, json_t *on_done, const char *event_id,
+                                 const PaMatrixResponse *resp);
+void pa_outbound_on_sent (PaBridge *b, const char *what, PaSentFunc func);
 
 /* ---- pa-import.c (history import jobs) */
 void pa_import_start (PaBridge *b);
@@ -245,12 +146,15 @@ gboolean pa_import_handle_answer (PaBridge *b, const char *owner, const char *ro
 gboolean pa_bridge_crypto_start (PaBridge *b, GError **error);
 void pa_bridge_crypto_stop (PaBridge *b);
 /* To-device events, device lists and key counts of a new transaction. */
-void pa_bridge_crypto_txn (PaBridge *b, PaTxn *txn);
+/* `handle_late` takes the events decrypted with keys that came late. */
+void pa_bridge_crypto_txn (PaBridge *b, PaTxn *txn, PaEventFunc handle_late);
 /* Outbound: TRUE when it took a /send/ item over (see the .c). */
 gboolean pa_bridge_crypto_send (PaBridge *b, const PaOutboundItem *it, PaMatrixCallback cb,
                                 gpointer cb_data);
-/* Inbound: TRUE when it took the event over and will call `done`. */
-gboolean pa_bridge_crypto_event (PaBridge *b, json_t *ev, void (*done) (PaBridge *b));
+/* Inbound: TRUE when it took the event over; its cleartext then goes to
+ * `decrypted` (with `done`), or `done` is called. */
+gboolean pa_bridge_crypto_event (PaBridge *b, json_t *ev, PaEventFunc decrypted,
+                                 PaEventDoneFunc done);
 void pa_bridge_crypto_portal_created (PaBridge *b, const char *room_id, const char *creator,
                                       gboolean encrypted);
 /* Whether media for `room_id` must be uploaded encrypted (known to be an

@@ -219,113 +219,10 @@ pa_bridge_defer_ack (PaBridge *b, const char *login_id, gint64 seq)
     pa_bridge_flush (b);
 }
 
-/* ------------------------------------------------ HS → AS transactions */
-
-static gboolean
-on_txn (const char *txn_id, PaTxn *txn, gpointer user_data, GError **error)
-{
-  PaBridge *b = user_data;
-  gboolean dup = FALSE;
-  /* Synapse on SQLite restarts its transaction ids after a restart when
-   * none is pending, so an id alone does not identify a transaction: a
-   * replay is the same id with the same events. */
-  g_autofree char *events_text = json_dumps (txn->events, JSON_COMPACT | JSON_SORT_KEYS);
-  g_autofree char *digest = g_compute_checksum_for_string (G_CHECKSUM_SHA256,
-                                                           events_text ? events_text : "", -1);
-  g_autofree char *key = g_strdup_printf ("%s:%.32s", txn_id, digest);
-  if (!pa_store_txn_accept (b->store, key, txn->events, &dup, error))
-    return FALSE;
-  /* The 200 promises the events are stored: commit before answering. */
-  pa_bridge_flush (b);
-  if (dup)
-    {
-      g_debug ("transaction %s replayed: ignored", txn_id);
-      return TRUE;
-    }
-  b->n_txns++;
-  b->n_events_in += json_array_size (txn->events);
-  /* Room keys first: the events they open are processed from the queue. */
-  pa_bridge_crypto_txn (b, txn);
-  /* Ephemeral events (typing, receipts) are not persisted by Synapse
-   * either; handle them at once, best effort. */
-  size_t i;
-  json_t *ev;
-  json_array_foreach (txn->ephemeral, i, ev)
-    pa_matrix_event_handle (b, ev, NULL);
-  pa_bridge_schedule_inbound (b);
-  return TRUE;
-}
-
+/* The outbound queue moved on: legacy events waiting for their room to
+ * drain (replies to a message still queued) may go. */
 static void
-inbound_event_done (PaBridge *b)
-{
-  g_autoptr (GError) error = NULL;
-  /* Only now does the event leave the queue: a crash while it was being
-   * handled replays it, and the handlers are idempotent (deterministic
-   * txn ids). */
-  pa_bridge_batch (b);
-  if (!pa_store_inbound_done (b->store, b->inbound_current_seq, &error))
-    g_warning ("inbound queue: %s", error->message);
-  b->inbound_busy = FALSE;
-  pa_bridge_schedule_inbound (b);
-}
-
-/* Processes inbound events one at a time, in order.  Each handler may be
- * asynchronous (it calls inbound_event_done when finished).  Rows are read
- * from the store a hundred at a time. */
-static gboolean
-inbound_step (PaBridge *b)
-{
-  if (b->inbound_busy)
-    return FALSE;
-  if (b->inbound_cache == NULL || b->inbound_cache_pos >= json_array_size (b->inbound_cache))
-    {
-      g_autoptr (GError) error = NULL;
-      g_clear_pointer (&b->inbound_cache, json_decref);
-      b->inbound_cache_pos = 0;
-      b->inbound_cache = pa_store_inbound_peek (b->store, 100, &error);
-      if (b->inbound_cache == NULL)
-        {
-          g_warning ("inbound queue: %s", error ? error->message : "?");
-          return FALSE;
-        }
-      if (json_array_size (b->inbound_cache) == 0)
-        return FALSE;
-    }
-  json_t *row = json_array_get (b->inbound_cache, b->inbound_cache_pos++);
-  b->inbound_current_seq = json_integer_value (json_object_get (row, "seq"));
-  json_t *event = json_object_get (row, "event");
-  b->inbound_busy = TRUE;
-  pa_matrix_event_handle (b, event, inbound_event_done);
-  return TRUE;
-}
-
-static gboolean
-inbound_idle (gpointer data)
-{
-  PaBridge *b = data;
-  b->inbound_scheduled = FALSE;
-  pa_bridge_batch (b);
-  /* Handle synchronous events in a burst, yielding to the loop every 256. */
-  gboolean more = TRUE;
-  for (int i = 0; i < 256 && more && !b->inbound_busy; i++)
-    more = inbound_step (b);
-  if (more && !b->inbound_busy)
-    pa_bridge_schedule_inbound (b);
-  return G_SOURCE_REMOVE;
-}
-
-void
-pa_bridge_schedule_inbound (PaBridge *b)
-{
-  if (b->inbound_scheduled || b->inbound_busy)
-    return;
-  b->inbound_scheduled = TRUE;
-  g_idle_add (inbound_idle, b);
-}
-
-void
-pa_bridge_schedule_remote (PaBridge *b)
+outbound_settled (PaBridge *b)
 {
   pa_lane_schedule (&b->live);
 }
@@ -427,6 +324,15 @@ pa_bridge_new (PaConfig *config, const char *self_exe, GError **error)
   b->outbound_flights = g_hash_table_new_full (g_direct_hash, g_direct_equal,
                                                pa_outbound_flight_free, NULL);
   b->outbound_max_inflight = 16;
+  b->sent_handlers = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  b->outbound_settled = outbound_settled;
+  pa_outbound_on_sent (b, "map", pa_to_matrix_sent);
+  pa_outbound_on_sent (b, "import_status", pa_import_status_sent);
+  pa_outbound_on_sent (b, "redact_password", pa_login_password_redacted);
+  b->login_waits = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  b->typing_state = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  b->portals_in_progress = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+                                                  (GDestroyNotify) g_ptr_array_unref);
   b->pending_acks = g_ptr_array_new_with_free_func (g_free);
   b->next_op_id = 1;
   b->live.bridge = b;
@@ -469,7 +375,7 @@ pa_bridge_run (PaBridge *b, GError **error)
 {
   PaConfig *c = b->config;
   PaAppserviceHandlers handlers = {
-    .txn = on_txn,
+    .txn = pa_to_legacy_txn,
     .user_query = on_user_query,
     .alias_query = on_alias_query,
     .thirdparty = on_thirdparty,
@@ -528,8 +434,8 @@ pa_bridge_run (PaBridge *b, GError **error)
   b->signal_sources[1] = g_unix_signal_add (SIGTERM, on_signal, b);
   pa_login_resume_all (b);
   pa_import_start (b);
-  pa_bridge_schedule_inbound (b);
-  pa_bridge_schedule_remote (b);
+  pa_to_legacy_schedule (b);
+  pa_lane_schedule (&b->live);
   pa_outbound_kick (b);
   g_message ("passerelle %s ready as %s", PA_VERSION, b->bot_mxid);
   g_main_loop_run (b->loop);
@@ -602,6 +508,10 @@ pa_bridge_free (PaBridge *b)
   g_ptr_array_unref (b->pending_acks);
   json_decref (b->inbound_cache);
   g_hash_table_destroy (b->outbound_busy);
+  g_hash_table_destroy (b->sent_handlers);
+  g_hash_table_destroy (b->login_waits);
+  g_hash_table_destroy (b->typing_state);
+  g_hash_table_destroy (b->portals_in_progress);
   /* After cancel_all: the requests' callbacks will never run. */
   g_hash_table_destroy (b->outbound_flights);
   g_main_loop_unref (b->loop);

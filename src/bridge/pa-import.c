@@ -73,6 +73,15 @@ pa_import_display_suffix (PaImportJob *job)
   return info ? info->display_name : job->account->plugin;
 }
 
+/* What the job's lane asks of it (pa-to-matrix-lane.c). */
+static const PaLaneImport lane_import = {
+  .account = pa_import_account,
+  .source = pa_import_source,
+  .display_suffix = pa_import_display_suffix,
+  .me = pa_import_me,
+  .room_ensure = pa_import_room_ensure,
+};
+
 static void
 job_save (PaImportJob *j)
 {
@@ -576,6 +585,7 @@ job_new (PaBridge *b, json_t *row)
   j->account->pending = g_hash_table_new (g_int64_hash, g_int64_equal);
   j->lane.bridge = b;
   j->lane.job = j;
+  j->lane.import = &lane_import;
   j->started_ms = pa_now_ms ();
   g_hash_table_insert (b->imports, j->id, j);
   return j;
@@ -854,4 +864,16 @@ pa_import_from_upload (PaBridge *b, const char *owner, const char *room_id, json
       g_free (u->name);
       g_free (u);
     }
+}
+
+/* Outbound completion of the status notice: later progress edits it. */
+void
+pa_import_status_sent (PaBridge *b, json_t *on_done, const char *event_id,
+                       const PaMatrixResponse *resp)
+{
+  if (event_id == NULL)
+    return;
+  g_autoptr (GError) e = NULL;
+  if (!pa_store_kv_set (b->store, str (on_done, "key"), event_id, &e))
+    g_warning ("store: %s", e->message);
 }

@@ -449,7 +449,7 @@ remote_event (PaAccount *l, json_t *frame)
     }
   /* Once committed (or already known), the plugin may ack its network. */
   pa_bridge_defer_ack (b, l->id, seq);
-  pa_bridge_schedule_remote (b);
+  pa_lane_schedule (&b->live);
 }
 
 static void
@@ -833,4 +833,17 @@ pa_login_free (PaAccount *l)
   g_free (l->remote_name);
   g_free (l->state);
   g_free (l);
+}
+
+/* Outbound completion of a password's redaction: when it failed, the
+ * agent deletes it. */
+void
+pa_login_password_redacted (PaBridge *b, json_t *on_done, const char *event_id,
+                            const PaMatrixResponse *resp)
+{
+  if (resp && !pa_matrix_response_ok (resp))
+    /* In a room the agent created, the bot may lack the power to redact. */
+    pa_bridge_notice (b, str (on_done, "room"),
+                      "⚠ I could not delete your password message (I am not a moderator of "
+                      "this room): please delete it yourself.");
 }

@@ -48,6 +48,12 @@ kick_idle (gpointer data)
 }
 
 void
+pa_outbound_on_sent (PaBridge *b, const char *what, PaSentFunc func)
+{
+  g_hash_table_replace (b->sent_handlers, g_strdup (what), func);
+}
+
+void
 pa_outbound_kick (PaBridge *b)
 {
   if (b->outbound_scheduled)
@@ -98,8 +104,10 @@ sent_cb (PaMatrix *mx, const PaMatrixResponse *resp, gpointer user_data)
       if (it->on_done)
         {
           g_autoptr (json_t) on_done = json_loads (it->on_done, 0, NULL);
-          if (on_done)
-            pa_matrix_event_sent (b, on_done, event_id, resp);
+          const char *what = json_string_value (json_object_get (on_done, "what"));
+          PaSentFunc sent = what ? g_hash_table_lookup (b->sent_handlers, what) : NULL;
+          if (sent)
+            sent (b, on_done, event_id, resp);
         }
     }
   else
@@ -115,7 +123,8 @@ sent_cb (PaMatrix *mx, const PaMatrixResponse *resp, gpointer user_data)
   g_hash_table_remove (b->outbound_busy, it->queue_key);
   g_hash_table_remove (b->outbound_flights, f); /* frees f and its item */
   /* Senders of legacy events wait for their room to drain (replies). */
-  pa_bridge_schedule_remote (b);
+  if (b->outbound_settled)
+    b->outbound_settled (b);
   dispatch (b);
 }
 

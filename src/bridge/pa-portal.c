@@ -18,21 +18,15 @@ typedef struct {
   gpointer user_data;
 } Waiter;
 
-/* key → GPtrArray of Waiter*: concurrent ensures of the same room wait for
- * the first one instead of creating twice. */
-static GHashTable *in_progress;
-
 static gboolean
-add_waiter (const char *key, PaPortalFunc done, gpointer user_data)
+add_waiter (PaBridge *b, const char *key, PaPortalFunc done, gpointer user_data)
 {
-  if (in_progress == NULL)
-    in_progress = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
-  GPtrArray *w = g_hash_table_lookup (in_progress, key);
+  GPtrArray *w = g_hash_table_lookup (b->portals_in_progress, key);
   gboolean first = (w == NULL);
   if (first)
     {
-      w = g_ptr_array_new ();
-      g_hash_table_insert (in_progress, g_strdup (key), w);
+      w = g_ptr_array_new_with_free_func (g_free);
+      g_hash_table_insert (b->portals_in_progress, g_strdup (key), w);
     }
   Waiter *wt = g_new0 (Waiter, 1);
   wt->done = done;
@@ -46,15 +40,13 @@ finish_waiters (PaBridge *b, const char *key, const char *room_id, const char *e
 {
   GPtrArray *w = NULL;
   gpointer orig_key = NULL;
-  if (in_progress == NULL
-      || !g_hash_table_steal_extended (in_progress, key, &orig_key, (gpointer *) &w))
+  if (!g_hash_table_steal_extended (b->portals_in_progress, key, &orig_key, (gpointer *) &w))
     return;
   g_free (orig_key);
   for (guint i = 0; i < w->len; i++)
     {
       Waiter *wt = g_ptr_array_index (w, i);
       wt->done (b, room_id, error, wt->user_data);
-      g_free (wt);
     }
   g_ptr_array_free (w, TRUE);
 }
@@ -306,7 +298,7 @@ pa_portal_ensure (PaBridge *b, PaAccount *login, const char *chat_id, json_t *ch
       return;
     }
   g_autofree char *key = g_strdup_printf ("portal\x1f%s\x1f%s", login->id, chat_id);
-  if (!add_waiter (key, done, user_data))
+  if (!add_waiter (b, key, done, user_data))
     return;
 
   CreateCtx *c = g_new0 (CreateCtx, 1);
@@ -372,7 +364,7 @@ pa_portal_management_room (PaBridge *b, const char *owner, PaPortalFunc done,
       return;
     }
   g_autofree char *key = g_strdup_printf ("mgmt\x1f%s", owner);
-  if (!add_waiter (key, done, user_data))
+  if (!add_waiter (b, key, done, user_data))
     return;
   MgmtCtx *m = g_new0 (MgmtCtx, 1);
   m->b = b;
