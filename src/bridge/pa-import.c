@@ -18,7 +18,14 @@
  * the room graph. */
 #define G_LOG_DOMAIN "passerelle-import"
 
-#include "pa-bridge-private.h"
+#include "pa-import.h"
+
+#include "pa-batch.h"
+#include "pa-outbound.h"
+#include "pa-plugins.h"
+#include "pa-portal.h"
+#include "pa-queue.h"
+#include "pa-to-matrix-lane.h"
 
 #include <gio/gio.h>
 
@@ -48,38 +55,41 @@ opt (PaImportJob *j)
   return json_object_get (j->row, "options");
 }
 
-PaAccount *
-pa_import_account (PaImportJob *job)
+static PaAccount *
+job_account (PaImportJob *job)
 {
   return job->account;
 }
 
-const char *
-pa_import_source (PaImportJob *job)
+static const char *
+job_source (PaImportJob *job)
 {
   return job->account->plugin;
 }
 
-const char *
-pa_import_me (PaImportJob *job)
+static const char *
+job_me (PaImportJob *job)
 {
   return str (opt (job), "me");
 }
 
-const char *
-pa_import_display_suffix (PaImportJob *job)
+static const char *
+job_display_suffix (PaImportJob *job)
 {
   PaPluginInfo *info = pa_plugin_info (job->b, job->account->plugin);
   return info ? info->display_name : job->account->plugin;
 }
 
+static void job_room_ensure (PaImportJob *j, const char *chat_id, json_t *chat, PaPortalFunc done,
+                             gpointer user_data);
+
 /* What the job's lane asks of it (pa-to-matrix-lane.c). */
 static const PaLaneImport lane_import = {
-  .account = pa_import_account,
-  .source = pa_import_source,
-  .display_suffix = pa_import_display_suffix,
-  .me = pa_import_me,
-  .room_ensure = pa_import_room_ensure,
+  .account = job_account,
+  .source = job_source,
+  .display_suffix = job_display_suffix,
+  .me = job_me,
+  .room_ensure = job_room_ensure,
 };
 
 static void
@@ -116,7 +126,7 @@ summary (PaImportJob *j)
 static void
 notify (PaImportJob *j, const char *text)
 {
-  pa_bridge_notify_owner (j->b, str (j->row, "owner"), text);
+  pa_portal_notify_owner (j->b, str (j->row, "owner"), text);
 }
 
 /* ------------------------------------------------------------- rooms */
@@ -160,7 +170,7 @@ create_room (RoomCtx *r)
   g_autoptr (json_t) chat = json_deep_copy (r->chat ? r->chat : json_object ());
   const char *name = str (chat, "name");
   g_autofree char *title = g_strdup_printf ("%s (%s)", name ? name : r->chat_id,
-                                            pa_import_display_suffix (j));
+                                            job_display_suffix (j));
   json_object_set_new (chat, "kind", json_string ("group"));
   json_object_set_new (chat, "name", json_string (title));
   if (str (chat, "topic") == NULL)
@@ -218,8 +228,8 @@ target_checked (PaMatrix *mx, const PaMatrixResponse *resp, gpointer user_data)
   create_room (r);
 }
 
-void
-pa_import_room_ensure (PaImportJob *j, const char *chat_id, json_t *chat, PaPortalFunc done,
+static void
+job_room_ensure (PaImportJob *j, const char *chat_id, json_t *chat, PaPortalFunc done,
                        gpointer user_data)
 {
   PaBridge *b = j->b;
@@ -283,7 +293,7 @@ status_room_cb (PaBridge *b, const char *room_id, const char *error, gpointer us
       g_autoptr (json_t) content = json_pack ("{s:s, s:s}", "msgtype", "m.notice", "body", text);
       g_autoptr (json_t) done = json_pack ("{s:s, s:s}", "what", "import_status", "key", key);
       g_autofree char *seed = g_strdup_printf ("import-status\x1f%s", j->id);
-      pa_bridge_queue_send (b, room_id, NULL, "m.room.message", content, 0, seed, done);
+      pa_queue_send (b, room_id, NULL, "m.room.message", content, 0, seed, done);
       return;
     }
   g_autoptr (json_t) content = json_pack (
@@ -293,7 +303,7 @@ status_room_cb (PaBridge *b, const char *room_id, const char *error, gpointer us
   json_t *body = json_object_get (content, "body");
   g_autofree char *star = g_strdup_printf ("* %s", json_string_value (body));
   json_object_set_new (content, "body", json_string (star));
-  pa_bridge_queue_send (b, room_id, NULL, "m.room.message", content, 0, NULL, NULL);
+  pa_queue_send (b, room_id, NULL, "m.room.message", content, 0, NULL, NULL);
 }
 
 static void
@@ -384,7 +394,7 @@ on_frame (PaWorker *w, json_t *frame, gpointer user_data)
   const char *t = str (frame, "t");
   if (t == NULL)
     return;
-  pa_bridge_batch (b);
+  pa_batch_begin (b);
   if (g_str_equal (t, "event"))
     {
       json_t *ev = json_object_get (frame, "event");
@@ -453,7 +463,7 @@ summary_text (PaImportJob *j)
   g_autofree char *base = g_path_get_basename (str (j->row, "path"));
   g_string_append_printf (t, "%s export %s: %" JSON_INTEGER_FORMAT " messages (%" JSON_INTEGER_FORMAT
                           " with media, %" JSON_INTEGER_FORMAT " notices)",
-                          pa_import_display_suffix (j), base,
+                          job_display_suffix (j), base,
                           json_integer_value (json_object_get (s, "messages")),
                           json_integer_value (json_object_get (s, "media")),
                           json_integer_value (json_object_get (s, "notices")));
@@ -489,7 +499,7 @@ job_finish_parse (PaImportJob *j, gboolean ok, const char *error)
   if (j->parse_done)
     return;
   j->parse_done = TRUE;
-  pa_bridge_flush (j->b);
+  pa_batch_flush (j->b);
   if (j->worker)
     pa_worker_stop (j->worker);
   json_t *s = summary (j);
@@ -653,7 +663,7 @@ job_tick (gpointer data)
           g_autofree char *done_text = g_strdup_printf (
               "✅ History imported: %" JSON_INTEGER_FORMAT " messages from %s.", total, base);
           if (room)
-            pa_bridge_notice (b, room, done_text);
+            pa_queue_notice (b, room, done_text);
           const char *archive_of = str (opt (j), "archive_of");
           if (archive_of && room)
             {
@@ -661,7 +671,7 @@ job_tick (gpointer data)
                   "The history of this conversation before it came to Tchap is in another "
                   "room: https://matrix.to/#/%s",
                   room);
-              pa_bridge_notice (b, archive_of, link);
+              pa_queue_notice (b, archive_of, link);
             }
           notify (j, done_text);
           status_update (j); /* the management room is known: answered at once */
@@ -679,6 +689,12 @@ job_tick (gpointer data)
       job_save (j);
     }
   return G_SOURCE_CONTINUE;
+}
+
+void
+pa_import_poll (PaBridge *b)
+{
+  job_tick (b);
 }
 
 void
@@ -724,7 +740,7 @@ pa_import_handle_answer (PaBridge *b, const char *owner, const char *room_id, co
     {
       delete_lane_rows (j);
       job_set_state (j, "failed", "cancelled by the agent");
-      pa_bridge_notice (b, room_id, "Import cancelled.");
+      pa_queue_notice (b, room_id, "Import cancelled.");
       g_hash_table_remove (b->imports, j->id);
       job_free (j);
       return TRUE;
@@ -734,7 +750,7 @@ pa_import_handle_answer (PaBridge *b, const char *owner, const char *room_id, co
   json_t *senders = json_object_get (summary (j), "senders");
   if (end == answer || *end != '\0' || n > json_object_size (senders))
     {
-      pa_bridge_notice (b, room_id, "Please reply with a sender's number (0 if none), or "
+      pa_queue_notice (b, room_id, "Please reply with a sender's number (0 if none), or "
                                     "`cancel`.");
       return TRUE;
     }
@@ -753,117 +769,6 @@ pa_import_handle_answer (PaBridge *b, const char *owner, const char *room_id, co
   status_update (j);
   pa_lane_schedule (&j->lane);
   return TRUE;
-}
-
-/* ------------------------------------------------ uploads (Tchap side) */
-
-typedef struct {
-  PaBridge *b;
-  char *owner;
-  char *room_id;
-  char *name;
-} UploadCtx;
-
-static void
-upload_downloaded (PaBridge *b, GBytes *data, const char *failure, gpointer user_data)
-{
-  UploadCtx *u = user_data;
-  g_autoptr (GError) error = NULL;
-  if (data == NULL)
-    {
-      g_autofree char *msg = g_strdup_printf ("⚠ I could not get that file: %s.", failure);
-      pa_bridge_notice (b, u->room_id, msg);
-      goto out;
-    }
-  {
-    gsize len = 0;
-    const char *bytes = g_bytes_get_data (data, &len);
-    g_autofree char *digest = g_compute_checksum_for_data (G_CHECKSUM_SHA256,
-                                                           (const guchar *) (bytes ? bytes : ""),
-                                                           len);
-    /* The importer reads the chat's name from the file's name ("WhatsApp
-     * Chat with X.zip"): keep it, in a directory of its own. */
-    g_autofree char *sub = g_strdup_printf ("%.16s", digest);
-    g_autofree char *dir = g_build_filename (b->config->data_dir, "uploads", sub, NULL);
-    g_autofree char *safe = g_strdup (u->name);
-    for (char *p = safe; *p; p++)
-      if ((guchar) *p < 0x20 || *p == '/' || *p == '\\')
-        *p = '_';
-    if (safe[0] == '.' || safe[0] == '\0')
-      {
-        g_free (safe);
-        safe = g_strdup ("export");
-      }
-    g_autofree char *path = g_build_filename (dir, safe, NULL);
-    if (g_mkdir_with_parents (dir, 0700) != 0
-        || !g_file_set_contents_full (path, bytes ? bytes : "", (gssize) len,
-                                      G_FILE_SET_CONTENTS_CONSISTENT, 0600, &error))
-      {
-        pa_bridge_notice (b, u->room_id, "⚠ I could not store that file.");
-        goto out;
-      }
-    /* Which importer: by content where it is obvious, else by name. */
-    const char *plugin = "whatsapp";
-    g_autofree char *lower = g_ascii_strdown (u->name, -1);
-    if (g_str_has_suffix (lower, ".json") || strstr (lower, "telegram") != NULL
-        || strstr (lower, "result") != NULL)
-      plugin = "telegram";
-    g_autofree char *why = NULL;
-    if (!pa_bridge_plugin_allowed (b, u->owner, plugin, &why))
-      {
-        g_autofree char *msg = g_strdup_printf ("⚠ Cannot import: %s.", why);
-        pa_bridge_notice (b, u->room_id, msg);
-        goto out;
-      }
-    g_autofree char *id_src = g_strjoin ("\x1f", u->owner, plugin, digest, "", "", NULL);
-    g_autofree char *id_full = g_compute_checksum_for_string (G_CHECKSUM_SHA256, id_src, -1);
-    g_autofree char *id = g_strndup (id_full, 16);
-    g_autoptr (json_t) existing = pa_store_job_get (b->store, id);
-    if (existing && g_strcmp0 (str (existing, "state"), "done") == 0)
-      {
-        g_autofree char *msg = g_strdup_printf ("This export was already imported (into %s).",
-                                                str (existing, "room_id") ? str (existing, "room_id")
-                                                                          : "a room");
-        pa_bridge_notice (b, u->room_id, msg);
-        goto out;
-      }
-    g_autoptr (json_t) job = json_pack ("{s:s, s:s, s:s, s:s, s:{s:b}, s:s}", "id", id, "owner",
-                                        u->owner, "plugin", plugin, "path", path, "options",
-                                        "ask_me", 1, "state", "queued");
-    if (!pa_store_job_put (b->store, job, &error))
-      {
-        pa_bridge_notice (b, u->room_id, error->message);
-        goto out;
-      }
-    pa_bridge_notice (b, u->room_id, "Reading the export…");
-    job_tick (b);
-  }
-out:
-  g_free (u->owner);
-  g_free (u->room_id);
-  g_free (u->name);
-  g_free (u);
-}
-
-void
-pa_import_from_upload (PaBridge *b, const char *owner, const char *room_id, json_t *content)
-{
-  const char *name = str (content, "filename") ? str (content, "filename") : str (content, "body");
-  UploadCtx *u = g_new0 (UploadCtx, 1);
-  u->b = b;
-  u->owner = g_strdup (owner);
-  u->room_id = g_strdup (room_id);
-  u->name = name ? g_path_get_basename (name) : NULL;
-  /* `url`, or the `file` of an encrypted management room (decrypted). */
-  if (name == NULL
-      || !pa_media_download (b, content, b->config->max_import_bytes, 600, upload_downloaded, u))
-    {
-      pa_bridge_notice (b, room_id, "⚠ That file has no usable URL.");
-      g_free (u->owner);
-      g_free (u->room_id);
-      g_free (u->name);
-      g_free (u);
-    }
 }
 
 /* Outbound completion of the status notice: later progress edits it. */

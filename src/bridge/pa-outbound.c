@@ -12,7 +12,10 @@
  * deduplicates a resend whose first answer was lost. */
 #define G_LOG_DOMAIN "passerelle-outbound"
 
-#include "pa-bridge-private.h"
+#include "pa-outbound.h"
+
+#include "pa-batch.h"
+#include "pa-bridge-crypto-send.h"
 
 typedef struct {
   PaBridge *bridge;
@@ -85,7 +88,7 @@ sent_cb (PaMatrix *mx, const PaMatrixResponse *resp, gpointer user_data)
   PaBridge *b = f->bridge;
   PaOutboundItem *it = f->item;
   g_autoptr (GError) error = NULL;
-  pa_bridge_batch (b);
+  pa_batch_begin (b);
 
   if (pa_matrix_response_ok (resp)
       || (resp->status >= 400 && resp->status < 500 && resp->status != 429))

@@ -11,7 +11,12 @@
  * (M_ROOM_IN_USE) instead of creating another. */
 #define G_LOG_DOMAIN "passerelle-portal"
 
-#include "pa-bridge-private.h"
+#include "pa-portal.h"
+
+#include "pa-bridge-crypto-receive.h"
+#include "pa-ghost.h"
+#include "pa-plugins.h"
+#include "pa-queue.h"
 
 typedef struct {
   PaPortalFunc done;
@@ -92,11 +97,11 @@ pa_portal_ensure_member (PaBridge *b, const char *room_id, const char *ghost_mxi
    * leave and come back: seed their txn ids with the time, not only the
    * names, so a later re-invite is not mistaken for an old one. */
   g_autofree char *now = g_strdup_printf ("%" G_GINT64_FORMAT, g_get_real_time ());
-  g_autofree char *itxn = pa_bridge_txn_id (room_id, "invite", ghost_mxid, now, NULL);
-  pa_bridge_queue_request (b, room_id, "POST", ipath, NULL, ibody, 0, itxn, NULL);
+  g_autofree char *itxn = pa_queue_txn_id (room_id, "invite", ghost_mxid, now, NULL);
+  pa_queue_request (b, room_id, "POST", ipath, NULL, ibody, 0, itxn, NULL);
   g_autofree char *jpath = g_strdup_printf ("/_matrix/client/v3/join/%s", esc);
-  g_autofree char *jtxn = pa_bridge_txn_id (room_id, "join", ghost_mxid, now, NULL);
-  pa_bridge_queue_request (b, room_id, "POST", jpath, ghost_mxid, NULL, 0, jtxn, NULL);
+  g_autofree char *jtxn = pa_queue_txn_id (room_id, "join", ghost_mxid, now, NULL);
+  pa_queue_request (b, room_id, "POST", jpath, ghost_mxid, NULL, 0, jtxn, NULL);
 }
 
 void
@@ -379,4 +384,20 @@ pa_portal_management_room (PaBridge *b, const char *owner, PaPortalFunc done,
   PaMatrixRequest req = { .method = "POST", .path = "/_matrix/client/v3/createRoom",
                           .body = body, .max_attempts = 0 };
   pa_matrix_request (b->mx, &req, mgmt_created, m);
+}
+
+static void
+notify_owner_cb (PaBridge *b, const char *room_id, const char *error, gpointer user_data)
+{
+  g_autofree char *text = user_data;
+  if (room_id)
+    pa_queue_notice (b, room_id, text);
+  else
+    g_warning ("could not reach the management room: %s (message was: %s)", error, text);
+}
+/* Notice to the owner's management room (created on demand). */
+void
+pa_portal_notify_owner (PaBridge *b, const char *owner, const char *text)
+{
+  pa_portal_management_room (b, owner, notify_owner_cb, g_strdup (text));
 }

@@ -9,8 +9,22 @@
  * agent in the room, never dropped silently. */
 #define G_LOG_DOMAIN "passerelle-matrix-in"
 
-#include "pa-bridge-private.h"
+#include "pa-to-legacy-dispatch.h"
+
+#include "pa-bridge-crypto-receive.h"
+#include "pa-commands.h"
 #include "pa-convert.h"
+#include "pa-ghost.h"
+#include "pa-import-upload.h"
+#include "pa-import.h"
+#include "pa-login-table.h"
+#include "pa-login-talk.h"
+#include "pa-media.h"
+#include "pa-policy.h"
+#include "pa-portal.h"
+#include "pa-queue.h"
+#include "pa-to-legacy-ephemeral.h"
+#include "pa-to-legacy-send.h"
 
 #include <gio/gio.h>
 
@@ -92,9 +106,9 @@ portal_allowed (PaBridge *b, PaPortalRow *row, PaAccount **out_login, const char
   PaAccount *login = pa_login_by_id (b, row->login_id);
   if (login == NULL)
     {
-      pa_bridge_notice (b, room_id,
-                        "⚠ Not delivered: this conversation's login is not running "
-                        "(log in again with `login` in your Passerelle room).");
+      pa_queue_notice (b, room_id,
+                       "⚠ Not delivered: this conversation's login is not running "
+                       "(log in again with `login` in your Passerelle room).");
       return FALSE;
     }
   if (!g_str_equal (login->owner, sender))
@@ -103,13 +117,13 @@ portal_allowed (PaBridge *b, PaPortalRow *row, PaAccount **out_login, const char
       g_autofree char *msg = g_strdup_printf ("⚠ Not delivered: only %s can send through this "
                                               "portal.",
                                               login->owner);
-      pa_bridge_notice (b, room_id, msg);
+      pa_queue_notice (b, room_id, msg);
       return FALSE;
     }
-  if (!pa_bridge_plugin_allowed (b, sender, row->plugin, &why))
+  if (!pa_policy_plugin_allowed (b, sender, row->plugin, &why))
     {
       g_autofree char *msg = g_strdup_printf ("⚠ Not delivered: %s.", why);
-      pa_bridge_notice (b, room_id, msg);
+      pa_queue_notice (b, room_id, msg);
       return FALSE;
     }
   *out_login = login;
@@ -167,7 +181,7 @@ member_event (PaBridge *b, json_t *ev)
     return;
   if (g_str_equal (state_key, b->bot_mxid) && g_str_equal (membership, "invite"))
     {
-      if (pa_bridge_level (b, sender) < PA_LEVEL_USER)
+      if (pa_policy_level (b, sender) < PA_LEVEL_USER)
         {
           g_message ("invite from %s refused: permission level too low", sender);
           g_autofree char *er = pa_matrix_escape (room_id);
@@ -181,17 +195,17 @@ member_event (PaBridge *b, json_t *ev)
       /* Joined through the room's queue, so the welcome below follows it. */
       g_autofree char *er = pa_matrix_escape (room_id);
       g_autofree char *path = g_strdup_printf ("/_matrix/client/v3/join/%s", er);
-      g_autofree char *txn = pa_bridge_txn_id (room_id, "bot-join", str (ev, "event_id"), NULL);
-      pa_bridge_queue_request (b, room_id, "POST", path, NULL, NULL, 0, txn, NULL);
+      g_autofree char *txn = pa_queue_txn_id (room_id, "bot-join", str (ev, "event_id"), NULL);
+      pa_queue_request (b, room_id, "POST", path, NULL, NULL, 0, txn, NULL);
       /* The DM an agent opens with the bot becomes their management room,
        * replacing any earlier one (e.g. one the bot opened to tell them
        * something): the agent's own choice wins. */
       g_autoptr (GError) e = NULL;
       if (!pa_store_management_put (b->store, sender, room_id, &e))
         g_warning ("store: %s", e->message);
-      pa_bridge_notice (b, room_id,
-                        "Hello! I am Passerelle, the bridge to your legacy messengers. Send "
-                        "`help` to see what I can do.");
+      pa_queue_notice (b, room_id,
+                       "Hello! I am Passerelle, the bridge to your legacy messengers. Send "
+                       "`help` to see what I can do.");
       return;
     }
   if (g_str_equal (membership, "leave") || g_str_equal (membership, "ban"))
@@ -236,7 +250,7 @@ pa_to_legacy_dispatch (PaBridge *b, json_t *ev, PaEventDoneFunc done)
       finish (b, done);
       return;
     }
-  PaLevel level = pa_bridge_level (b, sender);
+  PaLevel level = pa_policy_level (b, sender);
   if (level == PA_LEVEL_BLOCK)
     {
       finish (b, done);
@@ -252,9 +266,9 @@ pa_to_legacy_dispatch (PaBridge *b, json_t *ev, PaEventDoneFunc done)
           g_autoptr (PaPortalRow) row = pa_store_portal_by_room (b->store, room_id);
           g_autofree char *owner = pa_store_management_owner (b->store, room_id);
           if (row || owner)
-            pa_bridge_notice (b, room_id,
-                              "⚠ This message is encrypted and encryption is off on this "
-                              "bridge: it was not bridged.");
+            pa_queue_notice (b, room_id,
+                             "⚠ This message is encrypted and encryption is off on this "
+                             "bridge: it was not bridged.");
         }
       finish (b, done);
       return;
@@ -283,7 +297,7 @@ pa_to_legacy_dispatch (PaBridge *b, json_t *ev, PaEventDoneFunc done)
           return;
         }
       if (!pa_import_handle_answer (b, sender, room_id, body)
-          && !pa_login_handle_answer (b, sender, room_id, str (ev, "event_id"), body))
+          && !pa_login_talk_answer (b, sender, room_id, str (ev, "event_id"), body))
         pa_commands_handle (b, room_id, sender, str (ev, "event_id"), body, TRUE);
       finish (b, done);
       return;

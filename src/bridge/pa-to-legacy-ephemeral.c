@@ -5,7 +5,10 @@
  * the last state of each room is kept in the bridge object. */
 #define G_LOG_DOMAIN "passerelle-matrix-in"
 
-#include "pa-bridge-private.h"
+#include "pa-to-legacy-ephemeral.h"
+
+#include "pa-login-table.h"
+#include "pa-to-legacy-ops.h"
 
 static const char *
 str (json_t *o, const char *key)
@@ -43,7 +46,7 @@ pa_to_legacy_ephemeral (PaBridge *b, json_t *ev)
       else
         g_hash_table_remove (b->typing_state, room_id);
       g_autoptr (json_t) args = json_pack ("{s:s, s:b}", "chat_id", row->chat_id, "typing", typing);
-      pa_login_send_op (login, "typing", args, "typing", NULL, NULL, row->chat_id, NULL, NULL);
+      pa_to_legacy_op (login, "typing", args, "typing", NULL, NULL, row->chat_id, NULL, NULL);
     }
   else if (g_str_equal (type, "m.receipt"))
     {
@@ -59,8 +62,8 @@ pa_to_legacy_ephemeral (PaBridge *b, json_t *ev)
           continue;
         g_autoptr (json_t) args
             = json_pack ("{s:s, s:s}", "chat_id", row->chat_id, "message_id", legacy);
-        pa_login_send_op (login, "mark_read", args, "mark_read", NULL, NULL, row->chat_id, NULL,
-                          NULL);
+        pa_to_legacy_op (login, "mark_read", args, "mark_read", NULL, NULL, row->chat_id, NULL,
+                         NULL);
       }
     }
 }

@@ -7,7 +7,11 @@
  * transaction is recognised. */
 #define G_LOG_DOMAIN "passerelle-bridge"
 
-#include "pa-bridge-private.h"
+#include "pa-to-legacy-queue.h"
+
+#include "pa-batch.h"
+#include "pa-bridge-crypto-receive.h"
+#include "pa-to-legacy-dispatch.h"
 
 gboolean
 pa_to_legacy_txn (const char *txn_id, PaTxn *txn, gpointer user_data, GError **error)
@@ -24,7 +28,7 @@ pa_to_legacy_txn (const char *txn_id, PaTxn *txn, gpointer user_data, GError **e
   if (!pa_store_txn_accept (b->store, key, txn->events, &dup, error))
     return FALSE;
   /* The 200 promises the events are stored: commit before answering. */
-  pa_bridge_flush (b);
+  pa_batch_flush (b);
   if (dup)
     {
       g_debug ("transaction %s replayed: ignored", txn_id);
@@ -49,7 +53,7 @@ inbound_event_done (PaBridge *b)
   /* Only now does the event leave the queue: a crash while it was being
    * handled replays it, and the handlers are idempotent (deterministic
    * txn ids). */
-  pa_bridge_batch (b);
+  pa_batch_begin (b);
   if (!pa_store_inbound_done (b->store, b->inbound_current_seq, &error))
     g_warning ("inbound queue: %s", error->message);
   b->inbound_busy = FALSE;
@@ -89,7 +93,7 @@ inbound_idle (gpointer data)
 {
   PaBridge *b = data;
   b->inbound_scheduled = FALSE;
-  pa_bridge_batch (b);
+  pa_batch_begin (b);
   /* Handle synchronous events in a burst, yielding to the loop every 256. */
   gboolean more = TRUE;
   for (int i = 0; i < 256 && more && !b->inbound_busy; i++)

@@ -7,8 +7,13 @@
  * runs; what fails here is told to the agent in the room. */
 #define G_LOG_DOMAIN "passerelle-matrix-in"
 
-#include "pa-bridge-private.h"
+#include "pa-to-legacy-send.h"
+
 #include "pa-convert.h"
+#include "pa-login-table.h"
+#include "pa-media.h"
+#include "pa-queue.h"
+#include "pa-to-legacy-ops.h"
 
 static const char *
 str (json_t *o, const char *key)
@@ -57,7 +62,7 @@ send_to_worker (SendCtx *s)
   PaAccount *login = pa_login_by_id (b, s->login_id);
   if (login == NULL)
     {
-      pa_bridge_notice (b, s->room_id, "⚠ Not delivered: you are no longer logged in.");
+      pa_queue_notice (b, s->room_id, "⚠ Not delivered: you are no longer logged in.");
       finish (b, s->done);
       send_ctx_free (s);
       return;
@@ -66,11 +71,11 @@ send_to_worker (SendCtx *s)
   g_autoptr (json_t) args
       = json_pack ("{s:s, s:O, s:s}", "chat_id", s->chat_id, "content", wc, "txn_id", s->event_id);
   g_autoptr (GError) error = NULL;
-  if (!pa_login_send_op (login, "send", args, "send", s->room_id, s->event_id, s->chat_id, NULL,
-                         &error))
+  if (!pa_to_legacy_op (login, "send", args, "send", s->room_id, s->event_id, s->chat_id, NULL,
+                        &error))
     {
       g_autofree char *msg = g_strdup_printf ("⚠ Not delivered: %s", error->message);
-      pa_bridge_notice (b, s->room_id, msg);
+      pa_queue_notice (b, s->room_id, msg);
     }
   finish (b, s->done);
   send_ctx_free (s);
@@ -79,7 +84,7 @@ static void
 send_failed (SendCtx *s, const char *why)
 {
   g_autofree char *msg = g_strdup_printf ("⚠ Not delivered: %s", why);
-  pa_bridge_notice (s->b, s->room_id, msg);
+  pa_queue_notice (s->b, s->room_id, msg);
   finish (s->b, s->done);
   send_ctx_free (s);
 }
@@ -131,9 +136,9 @@ pa_to_legacy_send (PaBridge *b, PaPortalRow *row, PaAccount *login, json_t *ev,
           = pa_store_message_legacy_id (b->store, room_id, str (rel, "event_id"), NULL);
       if (target == NULL)
         {
-          pa_bridge_notice (b, room_id,
-                            "⚠ Reaction not delivered: that message is not known on "
-                            "the legacy network.");
+          pa_queue_notice (b, room_id,
+                           "⚠ Reaction not delivered: that message is not known on "
+                           "the legacy network.");
           finish (b, done);
           return;
         }
@@ -141,11 +146,11 @@ pa_to_legacy_send (PaBridge *b, PaPortalRow *row, PaAccount *login, json_t *ev,
       g_autoptr (json_t) args = json_pack ("{s:s, s:s, s:s, s:b}", "chat_id", row->chat_id,
                                            "target_id", target, "key", key, "remove", 0);
       g_autofree char *extra = g_strjoin ("\x1f", target, key, NULL);
-      if (!pa_login_send_op (login, "react", args, "react", room_id, event_id, row->chat_id, extra,
-                             &error))
+      if (!pa_to_legacy_op (login, "react", args, "react", room_id, event_id, row->chat_id, extra,
+                            &error))
         {
           g_autofree char *msg = g_strdup_printf ("⚠ Reaction not delivered: %s", error->message);
-          pa_bridge_notice (b, room_id, msg);
+          pa_queue_notice (b, room_id, msg);
         }
       finish (b, done);
       return;
@@ -172,10 +177,10 @@ pa_to_legacy_send (PaBridge *b, PaPortalRow *row, PaAccount *login, json_t *ev,
         }
       else
         args = json_pack ("{s:s, s:s}", "chat_id", row->chat_id, "target_id", target);
-      if (!pa_login_send_op (login, op, args, op, room_id, event_id, row->chat_id, NULL, &error))
+      if (!pa_to_legacy_op (login, op, args, op, room_id, event_id, row->chat_id, NULL, &error))
         {
           g_autofree char *msg = g_strdup_printf ("⚠ Deletion not delivered: %s", error->message);
-          pa_bridge_notice (b, room_id, msg);
+          pa_queue_notice (b, room_id, msg);
         }
       finish (b, done);
       return;
@@ -187,20 +192,20 @@ pa_to_legacy_send (PaBridge *b, PaPortalRow *row, PaAccount *login, json_t *ev,
       json_t *newc = json_object_get (content, "m.new_content");
       if (target == NULL || newc == NULL)
         {
-          pa_bridge_notice (b, room_id,
-                            "⚠ Edit not delivered: that message is not known on "
-                            "the legacy network.");
+          pa_queue_notice (b, room_id,
+                           "⚠ Edit not delivered: that message is not known on "
+                           "the legacy network.");
           finish (b, done);
           return;
         }
       g_autoptr (json_t) wc = pa_convert_edit_to_wire (content);
       g_autoptr (json_t) args = json_pack ("{s:s, s:s, s:O}", "chat_id", row->chat_id, "target_id",
                                            target, "content", wc);
-      if (!pa_login_send_op (login, "edit", args, "edit", room_id, event_id, row->chat_id, target,
-                             &error))
+      if (!pa_to_legacy_op (login, "edit", args, "edit", room_id, event_id, row->chat_id, target,
+                            &error))
         {
           g_autofree char *msg = g_strdup_printf ("⚠ Edit not delivered: %s", error->message);
-          pa_bridge_notice (b, room_id, msg);
+          pa_queue_notice (b, room_id, msg);
         }
       finish (b, done);
       return;

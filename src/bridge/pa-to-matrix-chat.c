@@ -5,7 +5,11 @@
  * keep the room name they gave and join ghosts when they first speak. */
 #define G_LOG_DOMAIN "passerelle-remote"
 
-#include "pa-bridge-private.h"
+#include "pa-to-matrix-chat.h"
+
+#include "pa-ghost.h"
+#include "pa-portal.h"
+#include "pa-queue.h"
 #include "pa-to-matrix-work.h"
 
 static const char *
@@ -67,8 +71,8 @@ pa_to_matrix_chat_info (PaWork *w)
           g_autofree char *path = g_strdup_printf ("/_matrix/client/v3/rooms/%s/leave", er);
           g_autofree char *when = g_strdup_printf (
               "%" JSON_INTEGER_FORMAT, json_integer_value (json_object_get (w->ev, "ts")));
-          g_autofree char *txn = pa_bridge_txn_id (room_id, "leave", gm, when, NULL);
-          pa_bridge_queue_request (b, room_id, "POST", path, gm, NULL, 0, txn, NULL);
+          g_autofree char *txn = pa_queue_txn_id (room_id, "leave", gm, when, NULL);
+          pa_queue_request (b, room_id, "POST", path, gm, NULL, 0, txn, NULL);
           pa_portal_forget_member (b, room_id, gm);
         }
     }
@@ -81,8 +85,8 @@ pa_to_matrix_chat_info (PaWork *w)
     {
       g_autofree char *path = pa_matrix_path_state (room_id, "m.room.name", "");
       g_autoptr (json_t) body = json_pack ("{s:s}", "name", name);
-      g_autofree char *txn = pa_bridge_txn_id (room_id, "name", name, NULL);
-      pa_bridge_queue_request (b, room_id, "PUT", path, NULL, body, 0, txn, NULL);
+      g_autofree char *txn = pa_queue_txn_id (room_id, "name", name, NULL);
+      pa_queue_request (b, room_id, "PUT", path, NULL, body, 0, txn, NULL);
       g_free (row->name);
       row->name = g_strdup (name);
       g_autoptr (GError) e = NULL;

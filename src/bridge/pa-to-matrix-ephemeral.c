@@ -4,7 +4,8 @@
  * Best effort: straight requests, not queued, never retried for long. */
 #define G_LOG_DOMAIN "passerelle-remote"
 
-#include "pa-bridge-private.h"
+#include "pa-to-matrix-ephemeral.h"
+
 #include "pa-to-matrix-work.h"
 
 static const char *

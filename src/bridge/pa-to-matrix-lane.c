@@ -7,7 +7,17 @@
  * no-op on the homeserver. */
 #define G_LOG_DOMAIN "passerelle-remote"
 
-#include "pa-bridge-private.h"
+#include "pa-to-matrix-lane.h"
+
+#include "pa-batch.h"
+#include "pa-ghost.h"
+#include "pa-login-table.h"
+#include "pa-portal.h"
+#include "pa-queue.h"
+#include "pa-to-matrix-chat.h"
+#include "pa-to-matrix-ephemeral.h"
+#include "pa-to-matrix-message.h"
+#include "pa-to-matrix-presence.h"
 #include "pa-to-matrix-work.h"
 
 #include <gio/gio.h>
@@ -32,7 +42,7 @@ work_done (PaWork *w)
   PaBridge *b = w->b;
   PaLane *lane = w->lane;
   g_autoptr (GError) error = NULL;
-  pa_bridge_batch (b);
+  pa_batch_begin (b);
   if (!pa_store_remote_done (b->store, w->seq, &error))
     g_warning ("remote queue: %s", error->message);
   b->n_remote++;
@@ -90,7 +100,7 @@ with_room (PaBridge *b, const char *room_id, const char *error, gpointer user_da
     }
   if (g_str_equal (w->type, "chat_delete"))
     {
-      pa_bridge_notice (b, room_id, "This conversation was deleted on the legacy network.");
+      pa_queue_notice (b, room_id, "This conversation was deleted on the legacy network.");
       work_done (w);
       return;
     }
@@ -232,7 +242,7 @@ lane_process (PaLane *lane)
   PaBridge *b = lane->bridge;
   if (lane->busy)
     return;
-  pa_bridge_batch (b);
+  pa_batch_begin (b);
   g_autoptr (GError) error = NULL;
   g_autoptr (json_t) rows = NULL;
   PaAccount *import_account = lane->job ? lane->import->account (lane->job) : NULL;
@@ -302,4 +312,35 @@ pa_lane_cancel (PaLane *lane)
   if (lane->scheduled)
     g_idle_remove_by_data (lane);
   lane->scheduled = FALSE;
+}
+
+/* A worker's EVENT frame: stored durably in the remote table (a message
+ * deduplicated on login, chat and id), acknowledged to the worker once
+ * committed, then taken by the live lane. */
+void
+pa_to_matrix_intake (PaAccount *l, json_t *frame)
+{
+  PaBridge *b = l->bridge;
+  json_t *ev = json_object_get (frame, "event");
+  json_int_t seq = json_integer_value (json_object_get (frame, "seq"));
+  if (!json_is_object (ev))
+    return;
+  const char *type = str (ev, "type");
+  const char *mid = str (ev, "message_id");
+  g_autofree char *key = NULL;
+  if (type && mid && (g_str_equal (type, "message") || g_str_equal (type, "message_upsert")))
+    key = g_strjoin ("\x1f", l->id, str (ev, "chat_id") ? str (ev, "chat_id") : "", mid, type,
+                     NULL);
+  g_autofree char *text = json_dumps (ev, JSON_COMPACT);
+  gboolean dup = FALSE;
+  g_autoptr (GError) e = NULL;
+  if (pa_store_remote_add (b->store, l->id, key, text, &dup, &e) < 0 && e)
+    {
+      /* Not persisted: do not acknowledge, so the network redelivers. */
+      g_warning ("could not store a remote event: %s", e->message);
+      return;
+    }
+  /* Once committed (or already known), the plugin may ack its network. */
+  pa_batch_defer_ack (b, l->id, seq);
+  pa_lane_schedule (&b->live);
 }

@@ -7,9 +7,13 @@
  * target is still queued waits for it. */
 #define G_LOG_DOMAIN "passerelle-remote"
 
-#include "pa-bridge-private.h"
-#include "pa-to-matrix-work.h"
+#include "pa-to-matrix-message.h"
+
 #include "pa-convert.h"
+#include "pa-media.h"
+#include "pa-outbound.h"
+#include "pa-queue.h"
+#include "pa-to-matrix-work.h"
 
 static const char *
 str (json_t *o, const char *key)
@@ -58,8 +62,8 @@ send_message (PaWork *w)
   g_autoptr (json_t) content = pa_convert_message_to_matrix (c, &ctx, &etype);
   g_autoptr (json_t) done = on_done_map (w, mid);
   g_autofree char *seed = g_strjoin ("\x1f", w->login->id, w->chat_id, mid, NULL);
-  pa_bridge_queue_send (b, w->room_id, w->ghost, etype, content,
-                        json_integer_value (json_object_get (w->ev, "ts")), seed, done);
+  pa_queue_send (b, w->room_id, w->ghost, etype, content,
+                 json_integer_value (json_object_get (w->ev, "ts")), seed, done);
   w->finish (w);
 }
 static void
@@ -101,7 +105,7 @@ pa_to_matrix_relate (PaWork *w)
           = pa_convert_edit_to_matrix (json_object_get (w->ev, "content"), target_event);
       g_autofree char *seed
           = g_strdup_printf ("edit\x1f%s\x1f%s\x1f%" G_GINT64_FORMAT, w->login->id, target, ts);
-      pa_bridge_queue_send (b, w->room_id, w->ghost, "m.room.message", content, ts, seed, NULL);
+      pa_queue_send (b, w->room_id, w->ghost, "m.room.message", content, ts, seed, NULL);
     }
   else if (g_str_equal (type, "reaction"))
     {
@@ -116,7 +120,7 @@ pa_to_matrix_relate (PaWork *w)
         {
           g_autoptr (json_t) done = on_done_map (w, legacy);
           g_autofree char *seed = g_strjoin ("\x1f", w->login->id, w->chat_id, legacy, NULL);
-          pa_bridge_queue_send (b, w->room_id, w->ghost, "m.reaction", content, ts, seed, done);
+          pa_queue_send (b, w->room_id, w->ghost, "m.reaction", content, ts, seed, done);
         }
     }
   else /* delete, reaction_remove: redact */
@@ -133,13 +137,13 @@ pa_to_matrix_relate (PaWork *w)
         redact_event = g_strdup (target_event);
       if (redact_event)
         {
-          g_autofree char *txn = pa_bridge_txn_id (w->room_id, "redact", redact_event, NULL);
+          g_autofree char *txn = pa_queue_txn_id (w->room_id, "redact", redact_event, NULL);
           g_autofree char *er = pa_matrix_escape (w->room_id);
           g_autofree char *ee = pa_matrix_escape (redact_event);
           g_autofree char *path
               = g_strdup_printf ("/_matrix/client/v3/rooms/%s/redact/%s/%s", er, ee, txn);
           g_autoptr (json_t) body = json_pack ("{s:s}", "reason", "deleted on the legacy network");
-          pa_bridge_queue_request (b, w->room_id, "PUT", path, w->ghost, body, ts, txn, NULL);
+          pa_queue_request (b, w->room_id, "PUT", path, w->ghost, body, ts, txn, NULL);
         }
     }
   w->finish (w);

@@ -3,7 +3,9 @@
  * runs with presence off). */
 #define G_LOG_DOMAIN "passerelle-bridge"
 
-#include "pa-bridge-private.h"
+#include "pa-to-matrix-presence.h"
+
+#include "pa-ghost.h"
 
 static const char *
 str (json_t *o, const char *key)

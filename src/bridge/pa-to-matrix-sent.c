@@ -7,7 +7,7 @@
  * on_done of what "map" (registered by the bridge at start). */
 #define G_LOG_DOMAIN "passerelle-remote"
 
-#include "pa-bridge-private.h"
+#include "pa-to-matrix-sent.h"
 
 static const char *
 str (json_t *o, const char *key)
