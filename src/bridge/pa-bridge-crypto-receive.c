@@ -1,16 +1,14 @@
 /* SPDX-License-Identifier: AGPL-3.0-or-later */
-/* End-to-bridge encryption glue (the mautrix model, docs/encryption.md):
- * the bot logs in a device of its own once and keeps it across restarts,
- * the crypto core (src/crypto/) holds that device's Olm account, and this
- * file plugs it into the bridge's two data paths:
- *   - outbound: a /send/ item of the durable queue going into an
- *     encrypted room is encrypted just before it is sent, keeping its txn
- *     id (a resend stays idempotent) and its sender (ghosts send
- *     m.room.encrypted under their own names, with the bot device's keys);
- *   - inbound: m.room.encrypted events are decrypted and the cleartext
- *     goes down the normal path (commands, bridging).
- * To-device messages (room keys) arrive in the homeserver's transactions
- * (MSC2409): Synapse does not let an appservice's sender user /sync. */
+/* End-to-bridge encryption, inbound (the mautrix model,
+ * docs/encryption.md): m.room.encrypted events are decrypted with the bot
+ * device's sessions and the cleartext is handed back to the caller's
+ * callback, which takes it down the normal path (commands, bridging);
+ * an event whose key has not come yet waits a little (the inbound queue
+ * with it), then is kept for a late key.  To-device messages (room keys,
+ * others' key requests) arrive in the homeserver's transactions (MSC2409):
+ * Synapse does not let an appservice's sender user /sync.  Also: rooms
+ * learnt encrypted, key rotation on membership changes, the bot invited
+ * into encrypted DMs, and the end of the whole crypto state. */
 #define G_LOG_DOMAIN "passerelle-bridge-crypto"
 
 #include "pa-bridge-crypto-receive.h"

@@ -137,8 +137,8 @@ pa_bridge_new (PaConfig *config, const char *self_exe, GError **error)
   pa_outbound_on_sent (b, "redact_password", pa_login_talk_password_redacted);
   b->login_waits = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   b->typing_state = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
-  b->portals_in_progress = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
-                                                  (GDestroyNotify) g_ptr_array_unref);
+  b->portals_in_progress
+      = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify)g_ptr_array_unref);
   b->pending_acks = g_ptr_array_new_with_free_func (g_free);
   b->next_op_id = 1;
   b->live.bridge = b;

@@ -169,8 +169,8 @@ create_room (RoomCtx *r)
    * export's kind: it holds history, not a live DM. */
   g_autoptr (json_t) chat = json_deep_copy (r->chat ? r->chat : json_object ());
   const char *name = str (chat, "name");
-  g_autofree char *title = g_strdup_printf ("%s (%s)", name ? name : r->chat_id,
-                                            job_display_suffix (j));
+  g_autofree char *title
+      = g_strdup_printf ("%s (%s)", name ? name : r->chat_id, job_display_suffix (j));
   json_object_set_new (chat, "kind", json_string ("group"));
   json_object_set_new (chat, "name", json_string (title));
   if (str (chat, "topic") == NULL)
@@ -230,7 +230,7 @@ target_checked (PaMatrix *mx, const PaMatrixResponse *resp, gpointer user_data)
 
 static void
 job_room_ensure (PaImportJob *j, const char *chat_id, json_t *chat, PaPortalFunc done,
-                       gpointer user_data)
+                 gpointer user_data)
 {
   PaBridge *b = j->b;
   g_autoptr (PaPortalRow) row = pa_store_portal_get (b->store, j->account->plugin, j->account->id,
@@ -461,7 +461,8 @@ summary_text (PaImportJob *j)
   json_t *s = summary (j);
   GString *t = g_string_new (NULL);
   g_autofree char *base = g_path_get_basename (str (j->row, "path"));
-  g_string_append_printf (t, "%s export %s: %" JSON_INTEGER_FORMAT " messages (%" JSON_INTEGER_FORMAT
+  g_string_append_printf (t,
+                          "%s export %s: %" JSON_INTEGER_FORMAT " messages (%" JSON_INTEGER_FORMAT
                           " with media, %" JSON_INTEGER_FORMAT " notices)",
                           job_display_suffix (j), base,
                           json_integer_value (json_object_get (s, "messages")),
@@ -750,8 +751,9 @@ pa_import_handle_answer (PaBridge *b, const char *owner, const char *room_id, co
   json_t *senders = json_object_get (summary (j), "senders");
   if (end == answer || *end != '\0' || n > json_object_size (senders))
     {
-      pa_queue_notice (b, room_id, "Please reply with a sender's number (0 if none), or "
-                                    "`cancel`.");
+      pa_queue_notice (b, room_id,
+                       "Please reply with a sender's number (0 if none), or "
+                       "`cancel`.");
       return TRUE;
     }
   if (n > 0)

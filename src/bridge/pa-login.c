@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: AGPL-3.0-or-later */
-/* Plugins and logins.  Plugins are discovered by asking a worker to
- * describe each .so in plugin_dir (no plugin code runs in the host).  Each
- * login is a worker process; its frames arrive here: remote events are
- * stored durably and acknowledged to the worker, login steps become a
- * conversation in the agent's management room, operation results update
- * the message map or tell the agent what failed. */
+/* Login lifecycle: each login is a worker process for (owner, plugin),
+ * started for a new login, resumed at start-up from its saved row, stopped
+ * at logout or when its ministry disables the plugin.  Its frames arrive
+ * here and go to the file that handles them: events to the legacy →
+ * Matrix lane (pa-to-matrix-lane.c), results to pa-to-legacy-ops.c, login
+ * steps to the conversation (pa-login-talk.c); the worker's metadata and
+ * logs are kept here. */
 #define G_LOG_DOMAIN "passerelle-logins"
 
 #include "pa-login.h"

@@ -45,7 +45,7 @@ finish_waiters (PaBridge *b, const char *key, const char *room_id, const char *e
 {
   GPtrArray *w = NULL;
   gpointer orig_key = NULL;
-  if (!g_hash_table_steal_extended (b->portals_in_progress, key, &orig_key, (gpointer *) &w))
+  if (!g_hash_table_steal_extended (b->portals_in_progress, key, &orig_key, (gpointer *)&w))
     return;
   g_free (orig_key);
   for (guint i = 0; i < w->len; i++)
