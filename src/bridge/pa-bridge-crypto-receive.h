@@ -9,9 +9,6 @@
 
 G_BEGIN_DECLS
 
-/* `handle_late` takes the events decrypted with keys that came late. */
-void pa_bridge_crypto_txn (PaBridge *b, PaTxn *txn, PaEventFunc handle_late);
-
 /* Inbound: TRUE when it took the event over; its cleartext then goes to
  * `decrypted` (with `done`), or `done` is called. */
 gboolean pa_bridge_crypto_event (PaBridge *b, json_t *ev, PaEventFunc decrypted,

@@ -10,7 +10,7 @@
 #include "pa-to-legacy-queue.h"
 
 #include "pa-batch.h"
-#include "pa-bridge-crypto-receive.h"
+#include "pa-bridge-crypto-keys.h"
 #include "pa-to-legacy-dispatch.h"
 
 gboolean
