@@ -12,6 +12,7 @@
 #include "pa-bridge-crypto-device.h"
 #include "pa-bridge-crypto-receive.h"
 #include "pa-ghost.h"
+#include "pa-import-status.h"
 #include "pa-import.h"
 #include "pa-login-table.h"
 #include "pa-login-talk.h"

@@ -21,10 +21,6 @@ void pa_import_stop_all (PaBridge *b);
 gboolean pa_import_handle_answer (PaBridge *b, const char *owner, const char *room_id,
                                   const char *text);
 
-/* Outbound completion of the status notice: later progress edits it. */
-void pa_import_status_sent (PaBridge *b, json_t *on_done, const char *event_id,
-                            const PaMatrixResponse *resp);
-
 G_END_DECLS
 
 #endif
