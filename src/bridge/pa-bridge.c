@@ -1,331 +1,35 @@
 /* SPDX-License-Identifier: AGPL-3.0-or-later */
-/* The bridge object: start-up, the HS → AS transaction path, and the
- * helpers every bridge file shares (queueing, notices, permissions).
- *
- * Transactions are persisted (txn id + events, one SQLite transaction)
- * before the 200 is sent, then processed in order from the inbound queue:
- * a crash after the ack loses nothing, a replay is recognised. */
+/* The top floor of src/bridge/: the bridge object's life (new, run,
+ * quit, free), the wiring of the floors below (the outbound queue's
+ * completion handlers, the appservice handlers), and the homeserver's
+ * user, alias, third-party and ping queries.  The two paths live in the
+ * pa-to-matrix-*.c and pa-to-legacy-*.c files. */
 #define G_LOG_DOMAIN "passerelle-bridge"
 
-#include "pa-bridge-private.h"
+#include "pa-bridge-object.h"
+
+#include "pa-batch.h"
+#include "pa-bridge-crypto-device.h"
+#include "pa-bridge-crypto-receive.h"
+#include "pa-ghost.h"
+#include "pa-import-status.h"
+#include "pa-import.h"
+#include "pa-login-table.h"
+#include "pa-login-talk.h"
+#include "pa-login.h"
+#include "pa-outbound.h"
+#include "pa-plugins.h"
+#include "pa-policy.h"
+#include "pa-to-legacy-queue.h"
+#include "pa-to-matrix-lane.h"
+#include "pa-to-matrix-presence.h"
+#include "pa-to-matrix-sent.h"
 
 #include <glib-unix.h>
-#include <stdarg.h>
-
-/* ------------------------------------------------------------ helpers */
-
-char *
-pa_bridge_txn_id (const char *first, ...)
-{
-  g_autoptr (GChecksum) sum = g_checksum_new (G_CHECKSUM_SHA256);
-  va_list ap;
-  va_start (ap, first);
-  for (const char *s = first; s != NULL; s = va_arg (ap, const char *))
-    {
-      g_checksum_update (sum, (const guchar *) s, (gssize) strlen (s));
-      g_checksum_update (sum, (const guchar *) "\x1f", 1);
-    }
-  va_end (ap);
-  /* 32 hex digits are plenty to never collide and keep URLs short. */
-  return g_strdup_printf ("pa.%.32s", g_checksum_get_string (sum));
-}
-
-void
-pa_bridge_queue_request (PaBridge *b, const char *queue_key, const char *method,
-                         const char *path, const char *user_id, json_t *body, gint64 ts,
-                         const char *txn_id, json_t *on_done)
-{
-  g_autofree char *body_s = body ? json_dumps (body, JSON_COMPACT) : g_strdup ("{}");
-  g_autofree char *done_s = on_done ? json_dumps (on_done, JSON_COMPACT) : NULL;
-  PaOutboundItem item = {
-    .txn_id = (char *) txn_id,
-    .queue_key = (char *) queue_key,
-    .method = (char *) method,
-    .path = (char *) path,
-    .user_id = (char *) user_id,
-    .ts = ts,
-    .body = body_s,
-    .on_done = done_s,
-  };
-  gboolean dup = FALSE;
-  g_autoptr (GError) error = NULL;
-  if (pa_store_outbound_add (b->store, &item, &dup, &error) < 0 && error)
-    g_warning ("could not queue %s %s: %s", method, path, error->message);
-  else if (dup)
-    g_debug ("already queued or sent: %s", txn_id);
-  pa_outbound_kick (b);
-}
-
-void
-pa_bridge_queue_send (PaBridge *b, const char *room_id, const char *user_id,
-                      const char *event_type, json_t *content, gint64 ts, const char *txn_seed,
-                      json_t *on_done)
-{
-  g_autofree char *txn = NULL;
-  if (txn_seed)
-    txn = pa_bridge_txn_id (room_id, event_type, txn_seed, NULL);
-  else
-    {
-      g_autofree char *rnd = pa_random_token (16);
-      txn = pa_bridge_txn_id (room_id, event_type, rnd, NULL);
-    }
-  g_autofree char *path = pa_matrix_path_send (room_id, event_type, txn);
-  pa_bridge_queue_request (b, room_id, "PUT", path, user_id, content, ts, txn, on_done);
-}
-
-void
-pa_bridge_notice (PaBridge *b, const char *room_id, const char *text)
-{
-  g_autoptr (json_t) content = json_pack ("{s:s, s:s}", "msgtype", "m.notice", "body", text);
-  /* In DM portals the bot is absent: the contact's ghost speaks. */
-  g_autofree char *key = g_strdup_printf ("creator:%s", room_id);
-  g_autofree char *sender = pa_store_kv_get (b->store, key);
-  pa_bridge_queue_send (b, room_id, sender, "m.room.message", content, 0, NULL, NULL);
-}
-
+/* The outbound queue moved on: legacy events waiting for their room to
+ * drain (replies to a message still queued) may go. */
 static void
-notify_owner_cb (PaBridge *b, const char *room_id, const char *error, gpointer user_data)
-{
-  g_autofree char *text = user_data;
-  if (room_id)
-    pa_bridge_notice (b, room_id, text);
-  else
-    g_warning ("could not reach the management room: %s (message was: %s)", error, text);
-}
-
-void
-pa_bridge_notify_owner (PaBridge *b, const char *owner, const char *text)
-{
-  pa_portal_management_room (b, owner, notify_owner_cb, g_strdup (text));
-}
-
-PaLevel
-pa_bridge_level (PaBridge *b, const char *mxid)
-{
-  return pa_config_level_for (b->config, mxid);
-}
-
-gboolean
-pa_bridge_ministry_plugin_enabled (PaBridge *b, const PaMinistry *m, const char *plugin)
-{
-  gboolean enabled = FALSE;
-  if (pa_store_ministry_plugin_get (b->store, m->name, plugin, &enabled))
-    return enabled;
-  for (guint i = 0; i < m->plugins->len; i++)
-    if (g_str_equal (g_ptr_array_index (m->plugins, i), plugin))
-      return TRUE;
-  return FALSE;
-}
-
-gboolean
-pa_bridge_plugin_allowed (PaBridge *b, const char *mxid, const char *plugin, char **why)
-{
-  PaPluginInfo *info = pa_plugin_info (b, plugin);
-  if (info == NULL)
-    {
-      *why = g_strdup_printf ("there is no plugin named %s on this bridge", plugin);
-      return FALSE;
-    }
-  if (pa_bridge_level (b, mxid) < PA_LEVEL_USER)
-    {
-      *why = g_strdup ("you are not allowed to use this bridge (ask a bridge admin)");
-      return FALSE;
-    }
-  const PaMinistry *m = pa_config_ministry_for (b->config, mxid);
-  if (m == NULL)
-    {
-      *why = g_strdup ("your homeserver belongs to no ministry configured on this bridge");
-      return FALSE;
-    }
-  if (!pa_bridge_ministry_plugin_enabled (b, m, plugin))
-    {
-      *why = g_strdup_printf ("your ministry (%s) has not enabled %s", m->name, plugin);
-      return FALSE;
-    }
-  return TRUE;
-}
-
-/* ------------------------------------------------------ group commit */
-
-/* Writes made while handling a burst of I/O (worker frames, inbound
- * events, homeserver answers) share one SQLite transaction, committed when
- * the loop has nothing more urgent to do.  Durability points flush first:
- * the 200 to a homeserver transaction, and the "persisted" acks to
- * workers, which are held until their rows are committed. */
-static gboolean
-batch_commit_idle (gpointer data)
-{
-  PaBridge *b = data;
-  b->batch_source = 0;
-  pa_bridge_flush (b);
-  return G_SOURCE_REMOVE;
-}
-
-void
-pa_bridge_batch (PaBridge *b)
-{
-  if (b->batch_open)
-    return;
-  g_autoptr (GError) error = NULL;
-  if (!pa_store_begin (b->store, &error))
-    {
-      g_warning ("store: %s", error->message);
-      return;
-    }
-  b->batch_open = TRUE;
-  b->batch_source = g_idle_add_full (G_PRIORITY_DEFAULT_IDLE - 10, batch_commit_idle, b, NULL);
-}
-
-void
-pa_bridge_flush (PaBridge *b)
-{
-  if (b->batch_source)
-    {
-      g_source_remove (b->batch_source);
-      b->batch_source = 0;
-    }
-  if (b->batch_open)
-    {
-      g_autoptr (GError) error = NULL;
-      b->batch_open = FALSE;
-      if (!pa_store_commit (b->store, &error))
-        {
-          /* Nothing of the batch is stored: the acks are not sent, so the
-           * networks redeliver; inbound events stay queued. */
-          g_critical ("store commit failed, batch lost: %s", error->message);
-          g_ptr_array_set_size (b->pending_acks, 0);
-          return;
-        }
-    }
-  for (guint i = 0; i < b->pending_acks->len; i += 2)
-    {
-      PaAccount *l = pa_login_by_id (b, g_ptr_array_index (b->pending_acks, i));
-      const char *seq = g_ptr_array_index (b->pending_acks, i + 1);
-      if (l == NULL)
-        continue;
-      g_autoptr (json_t) ack = json_pack ("{s:s, s:I}", "t", "persisted", "seq",
-                                          (json_int_t) g_ascii_strtoll (seq, NULL, 10));
-      pa_worker_send (l->worker, ack);
-    }
-  g_ptr_array_set_size (b->pending_acks, 0);
-}
-
-void
-pa_bridge_defer_ack (PaBridge *b, const char *login_id, gint64 seq)
-{
-  g_ptr_array_add (b->pending_acks, g_strdup (login_id));
-  g_ptr_array_add (b->pending_acks, g_strdup_printf ("%" G_GINT64_FORMAT, seq));
-  if (!b->batch_open)
-    pa_bridge_flush (b);
-}
-
-/* ------------------------------------------------ HS → AS transactions */
-
-static gboolean
-on_txn (const char *txn_id, PaTxn *txn, gpointer user_data, GError **error)
-{
-  PaBridge *b = user_data;
-  gboolean dup = FALSE;
-  /* Synapse on SQLite restarts its transaction ids after a restart when
-   * none is pending, so an id alone does not identify a transaction: a
-   * replay is the same id with the same events. */
-  g_autofree char *events_text = json_dumps (txn->events, JSON_COMPACT | JSON_SORT_KEYS);
-  g_autofree char *digest = g_compute_checksum_for_string (G_CHECKSUM_SHA256,
-                                                           events_text ? events_text : "", -1);
-  g_autofree char *key = g_strdup_printf ("%s:%.32s", txn_id, digest);
-  if (!pa_store_txn_accept (b->store, key, txn->events, &dup, error))
-    return FALSE;
-  /* The 200 promises the events are stored: commit before answering. */
-  pa_bridge_flush (b);
-  if (dup)
-    {
-      g_debug ("transaction %s replayed: ignored", txn_id);
-      return TRUE;
-    }
-  b->n_txns++;
-  b->n_events_in += json_array_size (txn->events);
-  /* Room keys first: the events they open are processed from the queue. */
-  pa_bridge_crypto_txn (b, txn);
-  /* Ephemeral events (typing, receipts) are not persisted by Synapse
-   * either; handle them at once, best effort. */
-  size_t i;
-  json_t *ev;
-  json_array_foreach (txn->ephemeral, i, ev)
-    pa_matrix_event_handle (b, ev, NULL);
-  pa_bridge_schedule_inbound (b);
-  return TRUE;
-}
-
-static void
-inbound_event_done (PaBridge *b)
-{
-  g_autoptr (GError) error = NULL;
-  /* Only now does the event leave the queue: a crash while it was being
-   * handled replays it, and the handlers are idempotent (deterministic
-   * txn ids). */
-  pa_bridge_batch (b);
-  if (!pa_store_inbound_done (b->store, b->inbound_current_seq, &error))
-    g_warning ("inbound queue: %s", error->message);
-  b->inbound_busy = FALSE;
-  pa_bridge_schedule_inbound (b);
-}
-
-/* Processes inbound events one at a time, in order.  Each handler may be
- * asynchronous (it calls inbound_event_done when finished).  Rows are read
- * from the store a hundred at a time. */
-static gboolean
-inbound_step (PaBridge *b)
-{
-  if (b->inbound_busy)
-    return FALSE;
-  if (b->inbound_cache == NULL || b->inbound_cache_pos >= json_array_size (b->inbound_cache))
-    {
-      g_autoptr (GError) error = NULL;
-      g_clear_pointer (&b->inbound_cache, json_decref);
-      b->inbound_cache_pos = 0;
-      b->inbound_cache = pa_store_inbound_peek (b->store, 100, &error);
-      if (b->inbound_cache == NULL)
-        {
-          g_warning ("inbound queue: %s", error ? error->message : "?");
-          return FALSE;
-        }
-      if (json_array_size (b->inbound_cache) == 0)
-        return FALSE;
-    }
-  json_t *row = json_array_get (b->inbound_cache, b->inbound_cache_pos++);
-  b->inbound_current_seq = json_integer_value (json_object_get (row, "seq"));
-  json_t *event = json_object_get (row, "event");
-  b->inbound_busy = TRUE;
-  pa_matrix_event_handle (b, event, inbound_event_done);
-  return TRUE;
-}
-
-static gboolean
-inbound_idle (gpointer data)
-{
-  PaBridge *b = data;
-  b->inbound_scheduled = FALSE;
-  pa_bridge_batch (b);
-  /* Handle synchronous events in a burst, yielding to the loop every 256. */
-  gboolean more = TRUE;
-  for (int i = 0; i < 256 && more && !b->inbound_busy; i++)
-    more = inbound_step (b);
-  if (more && !b->inbound_busy)
-    pa_bridge_schedule_inbound (b);
-  return G_SOURCE_REMOVE;
-}
-
-void
-pa_bridge_schedule_inbound (PaBridge *b)
-{
-  if (b->inbound_scheduled || b->inbound_busy)
-    return;
-  b->inbound_scheduled = TRUE;
-  g_idle_add (inbound_idle, b);
-}
-
-void
-pa_bridge_schedule_remote (PaBridge *b)
+outbound_settled (PaBridge *b)
 {
   pa_lane_schedule (&b->live);
 }
@@ -379,7 +83,7 @@ on_thirdparty (const char *kind, const char *protocol, json_t *query, gpointer u
   /* Only plugins enabled for at least one ministry are advertised. */
   gboolean enabled = FALSE;
   for (guint i = 0; i < b->config->ministries->len; i++)
-    if (pa_bridge_ministry_plugin_enabled (b, g_ptr_array_index (b->config->ministries, i),
+    if (pa_policy_ministry_plugin_enabled (b, g_ptr_array_index (b->config->ministries, i),
                                            protocol))
       enabled = TRUE;
   if (!enabled)
@@ -427,6 +131,15 @@ pa_bridge_new (PaConfig *config, const char *self_exe, GError **error)
   b->outbound_flights = g_hash_table_new_full (g_direct_hash, g_direct_equal,
                                                pa_outbound_flight_free, NULL);
   b->outbound_max_inflight = 16;
+  b->sent_handlers = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  b->outbound_settled = outbound_settled;
+  pa_outbound_on_sent (b, "map", pa_to_matrix_sent);
+  pa_outbound_on_sent (b, "import_status", pa_import_status_sent);
+  pa_outbound_on_sent (b, "redact_password", pa_login_talk_password_redacted);
+  b->login_waits = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  b->typing_state = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  b->portals_in_progress
+      = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify)g_ptr_array_unref);
   b->pending_acks = g_ptr_array_new_with_free_func (g_free);
   b->next_op_id = 1;
   b->live.bridge = b;
@@ -469,7 +182,7 @@ pa_bridge_run (PaBridge *b, GError **error)
 {
   PaConfig *c = b->config;
   PaAppserviceHandlers handlers = {
-    .txn = on_txn,
+    .txn = pa_to_legacy_txn,
     .user_query = on_user_query,
     .alias_query = on_alias_query,
     .thirdparty = on_thirdparty,
@@ -528,8 +241,8 @@ pa_bridge_run (PaBridge *b, GError **error)
   b->signal_sources[1] = g_unix_signal_add (SIGTERM, on_signal, b);
   pa_login_resume_all (b);
   pa_import_start (b);
-  pa_bridge_schedule_inbound (b);
-  pa_bridge_schedule_remote (b);
+  pa_to_legacy_schedule (b);
+  pa_lane_schedule (&b->live);
   pa_outbound_kick (b);
   g_message ("passerelle %s ready as %s", PA_VERSION, b->bot_mxid);
   g_main_loop_run (b->loop);
@@ -571,7 +284,7 @@ pa_bridge_free (PaBridge *b)
   for (guint i = 0; i < G_N_ELEMENTS (b->signal_sources); i++)
     if (b->signal_sources[i])
       g_source_remove (b->signal_sources[i]);
-  pa_bridge_flush (b);
+  pa_batch_flush (b);
   GHashTableIter it;
   gpointer v;
   g_hash_table_iter_init (&it, b->logins);
@@ -602,6 +315,10 @@ pa_bridge_free (PaBridge *b)
   g_ptr_array_unref (b->pending_acks);
   json_decref (b->inbound_cache);
   g_hash_table_destroy (b->outbound_busy);
+  g_hash_table_destroy (b->sent_handlers);
+  g_hash_table_destroy (b->login_waits);
+  g_hash_table_destroy (b->typing_state);
+  g_hash_table_destroy (b->portals_in_progress);
   /* After cancel_all: the requests' callbacks will never run. */
   g_hash_table_destroy (b->outbound_flights);
   g_main_loop_unref (b->loop);

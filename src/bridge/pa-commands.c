@@ -4,7 +4,14 @@
  * checks the sender's level first; refusals say why. */
 #define G_LOG_DOMAIN "passerelle-commands"
 
-#include "pa-bridge-private.h"
+#include "pa-commands.h"
+
+#include "pa-login-table.h"
+#include "pa-login.h"
+#include "pa-plugins.h"
+#include "pa-policy.h"
+#include "pa-queue.h"
+#include "pa-to-legacy-ops.h"
 
 typedef struct {
   const char *name;
@@ -17,7 +24,7 @@ typedef struct {
 static void
 reply (PaBridge *b, const char *room, const char *text)
 {
-  pa_bridge_notice (b, room, text);
+  pa_queue_notice (b, room, text);
 }
 
 static const Command *commands_table (guint *n);
@@ -27,7 +34,7 @@ cmd_help (PaBridge *b, const char *room, const char *sender, char **argv)
 {
   guint n = 0;
   const Command *t = commands_table (&n);
-  PaLevel level = pa_bridge_level (b, sender);
+  PaLevel level = pa_policy_level (b, sender);
   GString *s = g_string_new ("Commands (in this room without prefix; elsewhere start with ");
   g_string_append_printf (s, "`%s`):\n", b->config->command_prefix);
   for (guint i = 0; i < n; i++)
@@ -81,7 +88,7 @@ cmd_plugins (PaBridge *b, const char *room, const char *sender, char **argv)
       while (g_hash_table_iter_next (&it, NULL, &v))
         {
           PaPluginInfo *info = v;
-          if (!pa_bridge_ministry_plugin_enabled (b, m, info->name))
+          if (!pa_policy_ministry_plugin_enabled (b, m, info->name))
             continue;
           g_string_append_printf (s, "\n- `%s` — %s", info->name, info->display_name);
           count++;
@@ -103,7 +110,7 @@ cmd_login (PaBridge *b, const char *room, const char *sender, char **argv)
       return;
     }
   g_autofree char *why = NULL;
-  if (!pa_bridge_plugin_allowed (b, sender, plugin, &why))
+  if (!pa_policy_plugin_allowed (b, sender, plugin, &why))
     {
       g_autofree char *msg = g_strdup_printf ("Cannot log in to %s: %s.", plugin, why);
       reply (b, room, msg);
@@ -206,7 +213,7 @@ running_login (PaBridge *b, const char *room, const char *sender, const char *pl
       reply (b, room, "Name the plugin.");
       return NULL;
     }
-  if (!pa_bridge_plugin_allowed (b, sender, plugin, &why))
+  if (!pa_policy_plugin_allowed (b, sender, plugin, &why))
     {
       g_autofree char *msg = g_strdup_printf ("Refused: %s.", why);
       reply (b, room, msg);
@@ -226,7 +233,7 @@ cmd_contacts (PaBridge *b, const char *room, const char *sender, char **argv)
 {
   PaAccount *l = running_login (b, room, sender, argv[1]);
   g_autoptr (GError) e = NULL;
-  if (l && !pa_login_send_op (l, "list_contacts", NULL, "contacts", NULL, NULL, NULL, NULL, &e))
+  if (l && !pa_to_legacy_op (l, "list_contacts", NULL, "contacts", NULL, NULL, NULL, NULL, &e))
     reply (b, room, e->message);
 }
 
@@ -241,7 +248,7 @@ cmd_start (PaBridge *b, const char *room, const char *sender, char **argv)
   PaAccount *l = running_login (b, room, sender, argv[1]);
   g_autoptr (GError) e = NULL;
   g_autoptr (json_t) args = json_pack ("{s:s}", "user_id", argv[2]);
-  if (l && !pa_login_send_op (l, "create_dm", args, "start", NULL, NULL, NULL, NULL, &e))
+  if (l && !pa_to_legacy_op (l, "create_dm", args, "start", NULL, NULL, NULL, NULL, &e))
     reply (b, room, e->message);
 }
 
@@ -261,7 +268,7 @@ cmd_join (PaBridge *b, const char *room, const char *sender, char **argv)
   g_autoptr (GError) e = NULL;
   g_autoptr (json_t) args = json_pack ("{s:s, s:s, s:b}", "chat_id", argv[2], "user_id",
                                        l->remote_id ? l->remote_id : "", "join", 1);
-  if (!pa_login_send_op (l, "set_membership", args, "join", NULL, NULL, argv[2], NULL, &e))
+  if (!pa_to_legacy_op (l, "set_membership", args, "join", NULL, NULL, argv[2], NULL, &e))
     reply (b, room, e->message);
   else
     {
@@ -292,7 +299,7 @@ cmd_ministry (PaBridge *b, const char *room, const char *sender, char **argv)
           while (g_hash_table_iter_next (&it, NULL, &v))
             {
               PaPluginInfo *info = v;
-              if (pa_bridge_ministry_plugin_enabled (b, m, info->name))
+              if (pa_policy_ministry_plugin_enabled (b, m, info->name))
                 g_string_append_printf (s, "%s%s", count++ ? ", " : "", info->name);
             }
           if (count == 0)
@@ -393,7 +400,7 @@ pa_commands_handle (PaBridge *b, const char *room_id, const char *sender, const 
       return;
     }
   g_autofree char *name = g_ascii_strdown (argv[0], -1);
-  PaLevel level = pa_bridge_level (b, sender);
+  PaLevel level = pa_policy_level (b, sender);
   for (guint i = 0; i < G_N_ELEMENTS (commands); i++)
     {
       if (!g_str_equal (commands[i].name, name))

@@ -7,7 +7,10 @@
  * homeserver can be answered without a lookup. */
 #define G_LOG_DOMAIN "passerelle-ghost"
 
-#include "pa-bridge-private.h"
+#include "pa-ghost.h"
+
+#include "pa-batch.h"
+#include "pa-media.h"
 
 #include <glib/gstdio.h>
 
@@ -171,7 +174,7 @@ avatar_profile_cb (PaMatrix *mx, const PaMatrixResponse *resp, gpointer user_dat
     {
       g_autofree char *key = avatar_key (g->mxid);
       g_autoptr (GError) e = NULL;
-      pa_bridge_batch (g->b);
+      pa_batch_begin (g->b);
       if (!pa_store_kv_set (g->b->store, key, g->avatar_sig, &e))
         g_warning ("store: %s", e->message);
       g_hash_table_insert (g->b->ghost_avatars, g_strdup (g->mxid), g_strdup (g->avatar_sig));

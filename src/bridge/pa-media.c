@@ -9,7 +9,9 @@
  *     authenticated media API, with the caller's size cap. */
 #define G_LOG_DOMAIN "passerelle-bridge"
 
-#include "pa-bridge-private.h"
+#include "pa-media.h"
+
+#include "pa-bridge-crypto-device.h"
 
 #include "crypto/pa-attachment.h"
 

@@ -12,7 +12,10 @@
  * deduplicates a resend whose first answer was lost. */
 #define G_LOG_DOMAIN "passerelle-outbound"
 
-#include "pa-bridge-private.h"
+#include "pa-outbound.h"
+
+#include "pa-batch.h"
+#include "pa-bridge-crypto-send.h"
 
 typedef struct {
   PaBridge *bridge;
@@ -48,6 +51,12 @@ kick_idle (gpointer data)
 }
 
 void
+pa_outbound_on_sent (PaBridge *b, const char *what, PaSentFunc func)
+{
+  g_hash_table_replace (b->sent_handlers, g_strdup (what), func);
+}
+
+void
 pa_outbound_kick (PaBridge *b)
 {
   if (b->outbound_scheduled)
@@ -79,7 +88,7 @@ sent_cb (PaMatrix *mx, const PaMatrixResponse *resp, gpointer user_data)
   PaBridge *b = f->bridge;
   PaOutboundItem *it = f->item;
   g_autoptr (GError) error = NULL;
-  pa_bridge_batch (b);
+  pa_batch_begin (b);
 
   if (pa_matrix_response_ok (resp)
       || (resp->status >= 400 && resp->status < 500 && resp->status != 429))
@@ -98,8 +107,10 @@ sent_cb (PaMatrix *mx, const PaMatrixResponse *resp, gpointer user_data)
       if (it->on_done)
         {
           g_autoptr (json_t) on_done = json_loads (it->on_done, 0, NULL);
-          if (on_done)
-            pa_matrix_event_sent (b, on_done, event_id, resp);
+          const char *what = json_string_value (json_object_get (on_done, "what"));
+          PaSentFunc sent = what ? g_hash_table_lookup (b->sent_handlers, what) : NULL;
+          if (sent)
+            sent (b, on_done, event_id, resp);
         }
     }
   else
@@ -115,7 +126,8 @@ sent_cb (PaMatrix *mx, const PaMatrixResponse *resp, gpointer user_data)
   g_hash_table_remove (b->outbound_busy, it->queue_key);
   g_hash_table_remove (b->outbound_flights, f); /* frees f and its item */
   /* Senders of legacy events wait for their room to drain (replies). */
-  pa_bridge_schedule_remote (b);
+  if (b->outbound_settled)
+    b->outbound_settled (b);
   dispatch (b);
 }
 

@@ -11,28 +11,27 @@
  * (M_ROOM_IN_USE) instead of creating another. */
 #define G_LOG_DOMAIN "passerelle-portal"
 
-#include "pa-bridge-private.h"
+#include "pa-portal.h"
+
+#include "pa-bridge-crypto-receive.h"
+#include "pa-ghost.h"
+#include "pa-plugins.h"
+#include "pa-queue.h"
 
 typedef struct {
   PaPortalFunc done;
   gpointer user_data;
 } Waiter;
 
-/* key → GPtrArray of Waiter*: concurrent ensures of the same room wait for
- * the first one instead of creating twice. */
-static GHashTable *in_progress;
-
 static gboolean
-add_waiter (const char *key, PaPortalFunc done, gpointer user_data)
+add_waiter (PaBridge *b, const char *key, PaPortalFunc done, gpointer user_data)
 {
-  if (in_progress == NULL)
-    in_progress = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
-  GPtrArray *w = g_hash_table_lookup (in_progress, key);
+  GPtrArray *w = g_hash_table_lookup (b->portals_in_progress, key);
   gboolean first = (w == NULL);
   if (first)
     {
-      w = g_ptr_array_new ();
-      g_hash_table_insert (in_progress, g_strdup (key), w);
+      w = g_ptr_array_new_with_free_func (g_free);
+      g_hash_table_insert (b->portals_in_progress, g_strdup (key), w);
     }
   Waiter *wt = g_new0 (Waiter, 1);
   wt->done = done;
@@ -46,15 +45,13 @@ finish_waiters (PaBridge *b, const char *key, const char *room_id, const char *e
 {
   GPtrArray *w = NULL;
   gpointer orig_key = NULL;
-  if (in_progress == NULL
-      || !g_hash_table_steal_extended (in_progress, key, &orig_key, (gpointer *) &w))
+  if (!g_hash_table_steal_extended (b->portals_in_progress, key, &orig_key, (gpointer *)&w))
     return;
   g_free (orig_key);
   for (guint i = 0; i < w->len; i++)
     {
       Waiter *wt = g_ptr_array_index (w, i);
       wt->done (b, room_id, error, wt->user_data);
-      g_free (wt);
     }
   g_ptr_array_free (w, TRUE);
 }
@@ -100,11 +97,11 @@ pa_portal_ensure_member (PaBridge *b, const char *room_id, const char *ghost_mxi
    * leave and come back: seed their txn ids with the time, not only the
    * names, so a later re-invite is not mistaken for an old one. */
   g_autofree char *now = g_strdup_printf ("%" G_GINT64_FORMAT, g_get_real_time ());
-  g_autofree char *itxn = pa_bridge_txn_id (room_id, "invite", ghost_mxid, now, NULL);
-  pa_bridge_queue_request (b, room_id, "POST", ipath, NULL, ibody, 0, itxn, NULL);
+  g_autofree char *itxn = pa_queue_txn_id (room_id, "invite", ghost_mxid, now, NULL);
+  pa_queue_request (b, room_id, "POST", ipath, NULL, ibody, 0, itxn, NULL);
   g_autofree char *jpath = g_strdup_printf ("/_matrix/client/v3/join/%s", esc);
-  g_autofree char *jtxn = pa_bridge_txn_id (room_id, "join", ghost_mxid, now, NULL);
-  pa_bridge_queue_request (b, room_id, "POST", jpath, ghost_mxid, NULL, 0, jtxn, NULL);
+  g_autofree char *jtxn = pa_queue_txn_id (room_id, "join", ghost_mxid, now, NULL);
+  pa_queue_request (b, room_id, "POST", jpath, ghost_mxid, NULL, 0, jtxn, NULL);
 }
 
 void
@@ -306,7 +303,7 @@ pa_portal_ensure (PaBridge *b, PaAccount *login, const char *chat_id, json_t *ch
       return;
     }
   g_autofree char *key = g_strdup_printf ("portal\x1f%s\x1f%s", login->id, chat_id);
-  if (!add_waiter (key, done, user_data))
+  if (!add_waiter (b, key, done, user_data))
     return;
 
   CreateCtx *c = g_new0 (CreateCtx, 1);
@@ -372,7 +369,7 @@ pa_portal_management_room (PaBridge *b, const char *owner, PaPortalFunc done,
       return;
     }
   g_autofree char *key = g_strdup_printf ("mgmt\x1f%s", owner);
-  if (!add_waiter (key, done, user_data))
+  if (!add_waiter (b, key, done, user_data))
     return;
   MgmtCtx *m = g_new0 (MgmtCtx, 1);
   m->b = b;
@@ -387,4 +384,20 @@ pa_portal_management_room (PaBridge *b, const char *owner, PaPortalFunc done,
   PaMatrixRequest req = { .method = "POST", .path = "/_matrix/client/v3/createRoom",
                           .body = body, .max_attempts = 0 };
   pa_matrix_request (b->mx, &req, mgmt_created, m);
+}
+
+static void
+notify_owner_cb (PaBridge *b, const char *room_id, const char *error, gpointer user_data)
+{
+  g_autofree char *text = user_data;
+  if (room_id)
+    pa_queue_notice (b, room_id, text);
+  else
+    g_warning ("could not reach the management room: %s (message was: %s)", error, text);
+}
+/* Notice to the owner's management room (created on demand). */
+void
+pa_portal_notify_owner (PaBridge *b, const char *owner, const char *text)
+{
+  pa_portal_management_room (b, owner, notify_owner_cb, g_strdup (text));
 }

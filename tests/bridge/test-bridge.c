@@ -2,7 +2,11 @@
 /* Unit tests of the bridge's pure parts: ghost ids, txn ids, aliases and
  * the permission / ministry checks.  The message paths are covered end to
  * end by tests/integration against a real Synapse. */
-#include "bridge/pa-bridge-private.h"
+#include "bridge/pa-bridge-object.h"
+#include "bridge/pa-ghost.h"
+#include "bridge/pa-policy.h"
+#include "bridge/pa-portal.h"
+#include "bridge/pa-queue.h"
 
 #include <glib/gstdio.h>
 
@@ -89,12 +93,12 @@ test_ghost_ids (Fixture *f, gconstpointer data)
 static void
 test_txn_ids (Fixture *f, gconstpointer data)
 {
-  g_autofree char *a = pa_bridge_txn_id ("!r:hs", "m.room.message", "x", NULL);
-  g_autofree char *b = pa_bridge_txn_id ("!r:hs", "m.room.message", "x", NULL);
-  g_autofree char *c = pa_bridge_txn_id ("!r:hs", "m.room.message", "y", NULL);
+  g_autofree char *a = pa_queue_txn_id ("!r:hs", "m.room.message", "x", NULL);
+  g_autofree char *b = pa_queue_txn_id ("!r:hs", "m.room.message", "x", NULL);
+  g_autofree char *c = pa_queue_txn_id ("!r:hs", "m.room.message", "y", NULL);
   /* Parts are separated: ("ab","c") and ("a","bc") differ. */
-  g_autofree char *d = pa_bridge_txn_id ("ab", "c", NULL);
-  g_autofree char *e = pa_bridge_txn_id ("a", "bc", NULL);
+  g_autofree char *d = pa_queue_txn_id ("ab", "c", NULL);
+  g_autofree char *e = pa_queue_txn_id ("a", "bc", NULL);
   g_assert_cmpstr (a, ==, b);
   g_assert_cmpstr (a, !=, c);
   g_assert_cmpstr (d, !=, e);
@@ -113,30 +117,30 @@ test_permissions (Fixture *f, gconstpointer data)
 {
   PaBridge *b = f->bridge;
   g_autofree char *why = NULL;
-  g_assert_cmpint (pa_bridge_level (b, "@boss:hs.test"), ==, PA_LEVEL_ADMIN);
-  g_assert_cmpint (pa_bridge_level (b, "@agent:hs.test"), ==, PA_LEVEL_USER);
-  g_assert_cmpint (pa_bridge_level (b, "@mallory:hs.test"), ==, PA_LEVEL_BLOCK);
-  g_assert_cmpint (pa_bridge_level (b, "@guest:elsewhere.test"), ==, PA_LEVEL_RELAY);
+  g_assert_cmpint (pa_policy_level (b, "@boss:hs.test"), ==, PA_LEVEL_ADMIN);
+  g_assert_cmpint (pa_policy_level (b, "@agent:hs.test"), ==, PA_LEVEL_USER);
+  g_assert_cmpint (pa_policy_level (b, "@mallory:hs.test"), ==, PA_LEVEL_BLOCK);
+  g_assert_cmpint (pa_policy_level (b, "@guest:elsewhere.test"), ==, PA_LEVEL_RELAY);
 
-  g_assert_true (pa_bridge_plugin_allowed (b, "@agent:hs.test", "loopback", &why));
-  g_assert_false (pa_bridge_plugin_allowed (b, "@agent:hs.test", "whatsapp", &why));
+  g_assert_true (pa_policy_plugin_allowed (b, "@agent:hs.test", "loopback", &why));
+  g_assert_false (pa_policy_plugin_allowed (b, "@agent:hs.test", "whatsapp", &why));
   g_assert_nonnull (strstr (why, "no plugin named whatsapp"));
   g_clear_pointer (&why, g_free);
-  g_assert_false (pa_bridge_plugin_allowed (b, "@guest:elsewhere.test", "loopback", &why));
+  g_assert_false (pa_policy_plugin_allowed (b, "@guest:elsewhere.test", "loopback", &why));
   g_assert_nonnull (strstr (why, "not allowed"));
   g_clear_pointer (&why, g_free);
-  g_assert_false (pa_bridge_plugin_allowed (b, "@agent:culture.test", "loopback", &why));
+  g_assert_false (pa_policy_plugin_allowed (b, "@agent:culture.test", "loopback", &why));
   g_assert_nonnull (strstr (why, "your ministry (culture) has not enabled loopback"));
   g_clear_pointer (&why, g_free);
 
   /* A run-time override wins over the configuration, both ways. */
   g_autoptr (GError) error = NULL;
   g_assert_true (pa_store_ministry_plugin_set (b->store, "finances", "loopback", FALSE, &error));
-  g_assert_false (pa_bridge_plugin_allowed (b, "@agent:hs.test", "loopback", &why));
+  g_assert_false (pa_policy_plugin_allowed (b, "@agent:hs.test", "loopback", &why));
   g_assert_nonnull (strstr (why, "your ministry (finances) has not enabled loopback"));
   g_clear_pointer (&why, g_free);
   g_assert_true (pa_store_ministry_plugin_set (b->store, "culture", "loopback", TRUE, &error));
-  g_assert_true (pa_bridge_plugin_allowed (b, "@agent:culture.test", "loopback", &why));
+  g_assert_true (pa_policy_plugin_allowed (b, "@agent:culture.test", "loopback", &why));
 }
 
 static void

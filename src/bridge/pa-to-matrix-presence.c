@@ -3,14 +3,15 @@
  * runs with presence off). */
 #define G_LOG_DOMAIN "passerelle-bridge"
 
-#include "pa-bridge-private.h"
+#include "pa-to-matrix-presence.h"
+
+#include "pa-ghost.h"
 
 static const char *
 str (json_t *o, const char *key)
 {
   return json_string_value (json_object_get (o, key));
 }
-
 
 /* A contact's presence becomes its ghost's, set as the ghost.  Synapse
  * turns a user who neither syncs nor acts offline 30 s after its last
@@ -23,8 +24,8 @@ presence_put (PaBridge *b, const char *ghost, json_t *body)
 {
   g_autofree char *eg = pa_matrix_escape (ghost);
   g_autofree char *path = g_strdup_printf ("/_matrix/client/v3/presence/%s/status", eg);
-  PaMatrixRequest req = { .method = "PUT", .path = path, .user_id = ghost, .body = body,
-                          .max_attempts = 2 };
+  PaMatrixRequest req
+      = { .method = "PUT", .path = path, .user_id = ghost, .body = body, .max_attempts = 2 };
   pa_matrix_request (b->mx, &req, NULL, NULL);
 }
 
@@ -43,7 +44,8 @@ presence_refresh (gpointer data)
   return G_SOURCE_REMOVE;
 }
 
-typedef struct {
+typedef struct
+{
   char *ghost;
   json_t *body;
 } PresenceCtx;
@@ -80,8 +82,8 @@ pa_presence_update (PaBridge *b, PaAccount *login, json_t *ev)
   json_t *body = json_pack ("{s:s}", "presence", presence);
   char *ghost = pa_ghost_mxid (b, login->plugin, sender);
   if (b->presence == NULL)
-    b->presence = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
-                                         (GDestroyNotify) json_decref);
+    b->presence
+        = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify)json_decref);
   if (g_str_equal (presence, "offline"))
     g_hash_table_remove (b->presence, ghost);
   else

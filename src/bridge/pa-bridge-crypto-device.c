@@ -1,0 +1,199 @@
+/* SPDX-License-Identifier: AGPL-3.0-or-later */
+/* End-to-bridge encryption (docs/encryption.md), the bot's device: it is
+ * logged in once and kept across restarts, its Olm account lives in the
+ * crypto core (src/crypto/) with a pickle key derived from the as_token,
+ * its keys are uploaded and topped up.  Also the table of which rooms are
+ * encrypted, which the sending and receiving files share. */
+#define G_LOG_DOMAIN "passerelle-bridge-crypto"
+
+#include "pa-bridge-crypto-device.h"
+
+#include "pa-batch.h"
+
+#define KV_TOKEN "crypto:access_token"
+#define KV_DEVICE "crypto:device_id"
+
+static const char *
+str (json_t *o, const char *key)
+{
+  return json_string_value (json_object_get (o, key));
+}
+
+/* HKDF-SHA-256 (RFC 5869) of the as_token, one output block: the pickle
+ * key never appears in the config, and changes with the token's secret. */
+static void
+derive_pickle_key (const char *secret, guint8 out[32])
+{
+  static const char salt[] = "passerelle crypto store";
+  static const guint8 info[] = "olm pickle key\x01";
+  guint8 prk[32];
+  gsize len = sizeof prk;
+  g_autoptr (GHmac) extract = g_hmac_new (G_CHECKSUM_SHA256, (const guchar *)salt, sizeof salt - 1);
+  g_hmac_update (extract, (const guchar *)secret, (gssize)strlen (secret));
+  g_hmac_get_digest (extract, prk, &len);
+  g_autoptr (GHmac) expand = g_hmac_new (G_CHECKSUM_SHA256, prk, sizeof prk);
+  g_hmac_update (expand, info, sizeof info - 1);
+  len = 32;
+  g_hmac_get_digest (expand, out, &len);
+  memset (prk, 0, sizeof prk);
+}
+static void
+kv_set (PaBridge *b, const char *key, const char *value)
+{
+  g_autoptr (GError) error = NULL;
+  pa_batch_begin (b);
+  if (!pa_store_kv_set (b->store, key, value, &error))
+    g_warning ("store: %s", error->message);
+}
+int
+pa_bridge_crypto_room_state (PaBridgeCrypto *bc, const char *room_id)
+{
+  return GPOINTER_TO_INT (g_hash_table_lookup (bc->room_state, room_id));
+}
+void
+pa_bridge_crypto_set_room_state (PaBridgeCrypto *bc, const char *room_id, int state)
+{
+  g_hash_table_insert (bc->room_state, g_strdup (room_id), GINT_TO_POINTER (state));
+}
+static PaMatrixResponse *
+request_sync (PaMatrix *mx, const char *method, const char *path, json_t *body)
+{
+  PaMatrixRequest req
+      = { .method = method, .path = path, .body = body, .max_attempts = 8, .timeout_s = 30 };
+  return pa_matrix_request_sync (mx, &req);
+}
+/* The device token from an earlier run when it still works (same device):
+ * a new device would leave every session shared with the old one behind. */
+static gboolean
+reuse_device (PaBridge *b, PaBridgeCrypto *bc)
+{
+  g_autofree char *token = pa_store_kv_get (b->store, KV_TOKEN);
+  g_autofree char *device = pa_store_kv_get (b->store, KV_DEVICE);
+  if (token == NULL || device == NULL)
+    return FALSE;
+  g_autoptr (PaMatrix) mx = pa_matrix_new (b->config->hs_address, token);
+  g_autoptr (PaMatrixResponse) resp
+      = request_sync (mx, "GET", "/_matrix/client/v3/account/whoami", NULL);
+  if (!pa_matrix_response_ok (resp) || g_strcmp0 (str (resp->body, "device_id"), device) != 0)
+    {
+      g_message ("the bot device's stored token no longer works (%u): logging in again",
+                 resp->status);
+      return FALSE;
+    }
+  bc->device_mx = g_steal_pointer (&mx);
+  bc->device_id = g_steal_pointer (&device);
+  return TRUE;
+}
+/* Logs the bot in with the appservice login type (as_token auth), asking
+ * for the stored device id if any, so its Olm account stays valid. */
+static gboolean
+login_device (PaBridge *b, PaBridgeCrypto *bc, GError **error)
+{
+  g_autofree char *device = pa_store_kv_get (b->store, KV_DEVICE);
+  g_autoptr (json_t) body
+      = json_pack ("{s:s, s:{s:s, s:s}, s:s}", "type", "m.login.application_service", "identifier",
+                   "type", "m.id.user", "user", b->config->bot_localpart,
+                   "initial_device_display_name", "Passerelle bridge");
+  if (device)
+    json_object_set_new (body, "device_id", json_string (device));
+  g_autoptr (PaMatrixResponse) resp
+      = request_sync (b->mx, "POST", "/_matrix/client/v3/login", body);
+  const char *token = str (resp->body, "access_token");
+  const char *device_id = str (resp->body, "device_id");
+  if (!pa_matrix_response_ok (resp) || token == NULL || device_id == NULL)
+    {
+      g_autoptr (GError) e = pa_matrix_response_to_error (resp);
+      g_set_error (error, e->domain, e->code, "bot device login: %s", e->message);
+      return FALSE;
+    }
+  kv_set (b, KV_TOKEN, token);
+  kv_set (b, KV_DEVICE, device_id);
+  pa_batch_flush (b);
+  bc->device_mx = pa_matrix_new (b->config->hs_address, token);
+  bc->device_id = g_strdup (device_id);
+  return TRUE;
+}
+static void
+upload_done (PaCrypto *crypto, json_t *result, const GError *error, gpointer user_data)
+{
+  PaBridgeCrypto *bc = user_data;
+  bc->uploading = FALSE;
+  if (error)
+    g_warning ("bot device key upload: %s", error->message);
+  else
+    g_debug ("bot device keys uploaded (%" JSON_INTEGER_FORMAT " one-time keys on the server)",
+             json_integer_value (json_object_get (result, "signed_curve25519")));
+}
+void
+pa_bridge_crypto_upload_keys (PaBridgeCrypto *bc)
+{
+  if (bc->uploading)
+    return;
+  bc->uploading = TRUE;
+  pa_crypto_upload_keys (bc->crypto, upload_done, bc);
+}
+/* Starts end-to-bridge encryption when encryption.allow is on: the bot
+ * device (logged in once, then reused), its crypto store next to the
+ * database and the key upload. */
+gboolean
+pa_bridge_crypto_start (PaBridge *b, GError **error)
+{
+  if (!b->config->encryption_allow)
+    return TRUE;
+  PaBridgeCrypto *bc = g_new0 (PaBridgeCrypto, 1);
+  bc->bridge = b;
+  bc->room_state = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  bc->members = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify)g_strfreev);
+  bc->waiting = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  bc->sends = g_hash_table_new (g_direct_hash, g_direct_equal);
+  bc->deferred = g_hash_table_new (g_direct_hash, g_direct_equal);
+  bc->key_requests = g_hash_table_new (g_direct_hash, g_direct_equal);
+  bc->late
+      = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify)g_ptr_array_unref);
+  bc->no_wait = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  b->crypto = bc;
+  if (!reuse_device (b, bc) && !login_device (b, bc, error))
+    return FALSE;
+  guint8 key[32];
+  derive_pickle_key (b->config->as_token, key);
+  g_autofree char *dir = g_path_get_dirname (b->config->database);
+  g_autofree char *db = g_build_filename (dir, "crypto.db", NULL);
+  bc->crypto
+      = pa_crypto_new (bc->device_mx, b->bot_mxid, bc->device_id, db, key, sizeof key, error);
+  memset (key, 0, sizeof key);
+  if (bc->crypto == NULL)
+    {
+      g_prefix_error (error, "%s: ", db);
+      return FALSE;
+    }
+  g_message ("bot device %s (curve25519 %s)", bc->device_id, pa_crypto_get_curve25519 (bc->crypto));
+  pa_bridge_crypto_upload_keys (bc);
+  return TRUE;
+}
+gboolean
+pa_bridge_crypto_room_encrypted (PaBridge *b, const char *room_id)
+{
+  if (b->crypto == NULL || room_id == NULL)
+    return FALSE;
+  int state = pa_bridge_crypto_room_state (b->crypto, room_id);
+  if (state != ROOM_UNKNOWN)
+    return state == ROOM_ENCRYPTED;
+  g_autoptr (PaPortalRow) row = pa_store_portal_by_room (b->store, room_id);
+  if (row)
+    return row->encrypted;
+  /* Management rooms: Tchap encrypts every DM; an encrypted upload into a
+   * clear room still shows in every client that supports encryption. */
+  g_autofree char *owner = pa_store_management_owner (b->store, room_id);
+  return owner != NULL && b->config->encryption_default;
+}
+
+void
+pa_bridge_crypto_device_free (PaBridgeCrypto *bc)
+{
+  g_clear_pointer (&bc->device_mx, pa_matrix_free);
+  g_hash_table_destroy (bc->room_state);
+  g_hash_table_destroy (bc->members);
+  g_hash_table_destroy (bc->waiting);
+  g_free (bc->device_id);
+  g_free (bc);
+}

@@ -1,0 +1,168 @@
+/* SPDX-License-Identifier: AGPL-3.0-or-later */
+/* The bottom floor of src/bridge/: the bridge object and the small types
+ * its files share.  Only data here: every function lives in the file
+ * that owns it, declared in that file's own header.  Nothing outside
+ * src/bridge/ (but its tests) includes this. */
+#ifndef PA_BRIDGE_OBJECT_H
+#define PA_BRIDGE_OBJECT_H
+
+#include "pa-bridge.h"
+#include "pa-build-config.h"
+#include "passerelle/plugin.h"
+#include "pa-common.h"
+#include "appservice/pa-appservice.h"
+#include "host/pa-worker.h"
+#include "matrix/pa-matrix.h"
+#include "store/pa-store.h"
+
+G_BEGIN_DECLS
+
+/* A plugin found in plugin_dir (its hello, learnt via --describe). */
+typedef struct
+{
+  char *name;
+  char *display_name;
+  char *path;
+  json_t *hello; /* owned */
+} PaPluginInfo;
+
+/* A pending Matrix → legacy operation, answered by the worker's result. */
+typedef struct
+{
+  guint64 op_id;
+  char *kind;     /* "send", "edit", "redact", "react", "login", "lookup", … */
+  char *room_id;  /* where to report failure (NULL: management room) */
+  char *event_id; /* the Matrix event that caused it */
+  char *chat_id;
+  char *extra;      /* reaction key, etc. */
+  json_t *contacts; /* list_contacts / resolve answers collected */
+} PaPendingOp;
+
+/* One running login ("account" here, as PaLogin is the plugin's own
+ * opaque state in plugin.h): a worker process for (owner, plugin). */
+typedef struct
+{
+  PaBridge *bridge;
+  char *id;
+  char *owner;
+  char *plugin;
+  char *remote_id;
+  char *remote_name;
+  char *state; /* last login_state */
+  PaWorker *worker;
+  gboolean logged_in; /* reached COMPLETE (or saved) */
+  gboolean resuming;  /* resumed at start-up: its first "connected" is not news */
+  /* login conversation in the management room */
+  json_t *step;        /* the current user_input step, or NULL */
+  guint field_index;   /* next field to ask */
+  json_t *answers;     /* collected answers {id: value} */
+  GHashTable *pending; /* op_id (guint64*) → PaPendingOp* */
+} PaAccount;
+
+typedef struct _PaImportJob PaImportJob;
+typedef struct _PaBridgeCrypto PaBridgeCrypto;
+
+/* The end of a Matrix → legacy event's handling (the inbound queue moves
+ * on); NULL for ephemeral events. */
+typedef void (*PaEventDoneFunc) (PaBridge *b);
+/* A handler of Matrix events, continuing with `ev` (e.g. decrypted). */
+typedef void (*PaEventFunc) (PaBridge *b, json_t *ev, PaEventDoneFunc done);
+/* Ghost or other asynchronous step done. */
+typedef void (*PaDoneFunc) (PaBridge *b, gboolean ok, const char *error, gpointer user_data);
+/* A room found or created (room_id), or `error`. */
+typedef void (*PaPortalFunc) (PaBridge *b, const char *room_id, const char *error,
+                              gpointer user_data);
+/* Outbound completion of an item queued with on_done {"what": …}: the
+ * homeserver's answer (event_id when it created one). */
+typedef void (*PaSentFunc) (PaBridge *b, json_t *on_done, const char *event_id,
+                            const PaMatrixResponse *resp);
+
+/* What a history import job's lane asks of its job (set by pa-import.c,
+ * so that the legacy → Matrix files never call the import back). */
+typedef struct
+{
+  PaAccount *(*account) (PaImportJob *job);
+  const char *(*source) (PaImportJob *job);
+  const char *(*display_suffix) (PaImportJob *job);
+  const char *(*me) (PaImportJob *job);
+  void (*room_ensure) (PaImportJob *job, const char *chat_id, json_t *chat, PaPortalFunc done,
+                       gpointer user_data);
+} PaLaneImport;
+
+/* A lane of remote events processed one at a time, in order: the live
+ * lane (every login's events) or one history import job's lane. */
+typedef struct
+{
+  PaBridge *bridge;
+  PaImportJob *job;           /* NULL for the live lane */
+  const PaLaneImport *import; /* the job's callbacks, NULL for the live lane */
+  gboolean busy;
+  gboolean scheduled;
+  guint retry_source;
+} PaLane;
+
+/* A portal's cached state (rows live in the store). */
+typedef struct
+{
+  char *room_id;
+  GHashTable *joined; /* mxid set of ghosts known joined */
+} PaRoomCache;
+
+struct _PaBridge
+{
+  PaConfig *config;
+  char *self_exe;
+  char *bot_mxid;
+  PaStore *store;
+  PaMatrix *mx;
+  PaAppservice *as;
+  GMainLoop *loop;
+  GHashTable *plugins;       /* name → PaPluginInfo* */
+  GHashTable *logins;        /* id → PaAccount* */
+  GHashTable *rooms;         /* room_id → PaRoomCache* */
+  GHashTable *ghosts_ok;     /* mxid set: registered with current profile this run */
+  GHashTable *ghost_avatars; /* mxid → signature of the uploaded picture (kv cache) */
+  /* key → GPtrArray of Waiter*: concurrent ensures of the same room wait
+   * for the first one instead of creating twice. */
+  GHashTable *portals_in_progress;
+  guint64 next_op_id;
+  /* inbound (HS → AS) processing */
+  gboolean inbound_scheduled;
+  gboolean inbound_busy;
+  json_t *inbound_cache; /* rows read ahead from the inbound queue */
+  size_t inbound_cache_pos;
+  gint64 inbound_current_seq;
+  GHashTable *login_waits;  /* event_id → gint64* first seen (ms), waiting for its login */
+  GHashTable *typing_state; /* room_id set: where the owner was typing */
+  /* group commit */
+  gboolean batch_open;
+  guint batch_source;
+  GPtrArray *pending_acks; /* (login id, seq) pairs, as strings */
+  /* remote (legacy → Matrix) processing */
+  PaLane live;
+  /* history imports */
+  GHashTable *imports; /* job id → PaImportJob* */
+  guint import_timer;
+  /* outbound queue */
+  GHashTable *outbound_busy;    /* queue_key set */
+  GHashTable *outbound_flights; /* requests in flight (freed if we stop first) */
+  guint outbound_timer;
+  gboolean outbound_scheduled;
+  guint outbound_max_inflight;
+  GHashTable *sent_handlers;              /* on_done "what" → PaSentFunc */
+  void (*outbound_settled) (PaBridge *b); /* an item left the queue */
+  /* counters for status */
+  guint64 n_txns, n_events_in, n_events_out, n_remote;
+  gint64 started_at;
+  guint signal_sources[2];
+  /* bridge.presence: ghost mxid → presence body of ghosts not offline,
+   * re-sent by presence_timer (created on first use) */
+  GHashTable *presence;
+  guint presence_timer;
+  /* end-to-bridge encryption, NULL when encryption.allow is off */
+  PaBridgeCrypto *crypto;
+};
+
+G_END_DECLS
+
+#endif

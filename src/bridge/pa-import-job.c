@@ -1,0 +1,76 @@
+/* SPDX-License-Identifier: AGPL-3.0-or-later */
+/* History import, one job: its row (state, options, summary) saved to
+ * the store, notices to its agent, the rows of its lane.  The bottom of
+ * the import files, which share the job struct (pa-import-job.h). */
+#define G_LOG_DOMAIN "passerelle-import"
+
+#include "pa-import-job.h"
+
+#include "pa-plugins.h"
+#include "pa-portal.h"
+
+static const char *
+str (json_t *o, const char *key)
+{
+  return json_string_value (json_object_get (o, key));
+}
+
+json_t *
+pa_import_job_opt (PaImportJob *j)
+{
+  return json_object_get (j->row, "options");
+}
+const char *
+pa_import_job_display_suffix (PaImportJob *job)
+{
+  PaPluginInfo *info = pa_plugin_info (job->b, job->account->plugin);
+  return info ? info->display_name : job->account->plugin;
+}
+void
+pa_import_job_save (PaImportJob *j)
+{
+  g_autoptr (GError) e = NULL;
+  if (!pa_store_job_put (j->b->store, j->row, &e))
+    g_warning ("import %s: %s", j->id, e->message);
+}
+void
+pa_import_job_set_state (PaImportJob *j, const char *state, const char *error)
+{
+  json_object_set_new (j->row, "state", json_string (state));
+  if (error)
+    json_object_set_new (j->row, "error", json_string (error));
+  pa_import_job_save (j);
+  g_message ("import %s: %s%s%s", j->id, state, error ? ": " : "", error ? error : "");
+}
+json_t *
+pa_import_job_summary (PaImportJob *j)
+{
+  json_t *s = json_object_get (j->row, "summary");
+  if (!json_is_object (s))
+    {
+      s = json_pack ("{s:i, s:i, s:i, s:[], s:{}, s:[]}", "messages", 0, "media", 0, "notices", 0,
+                     "chats", "senders", "importer_notes");
+      json_object_set_new (j->row, "summary", s);
+    }
+  return s;
+}
+void
+pa_import_job_notify (PaImportJob *j, const char *text)
+{
+  pa_portal_notify_owner (j->b, str (j->row, "owner"), text);
+}
+void
+pa_import_job_delete_lane_rows (PaImportJob *j)
+{
+  for (;;)
+    {
+      g_autoptr (GError) e = NULL;
+      g_autoptr (json_t) rows = pa_store_remote_peek_import (j->b->store, j->account->id, 500, &e);
+      if (rows == NULL || json_array_size (rows) == 0)
+        return;
+      size_t i;
+      json_t *r;
+      json_array_foreach (rows, i, r)
+          pa_store_remote_done (j->b->store, json_integer_value (json_object_get (r, "seq")), NULL);
+    }
+}

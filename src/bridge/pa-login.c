@@ -1,0 +1,325 @@
+/* SPDX-License-Identifier: AGPL-3.0-or-later */
+/* Login lifecycle: each login is a worker process for (owner, plugin),
+ * started for a new login, resumed at start-up from its saved row, stopped
+ * at logout or when its ministry disables the plugin.  Its frames arrive
+ * here and go to the file that handles them: events to the legacy →
+ * Matrix lane (pa-to-matrix-lane.c), results to pa-to-legacy-ops.c, login
+ * steps to the conversation (pa-login-talk.c); the worker's metadata and
+ * logs are kept here. */
+#define G_LOG_DOMAIN "passerelle-logins"
+
+#include "pa-login.h"
+
+#include "pa-batch.h"
+#include "pa-login-table.h"
+#include "pa-login-talk.h"
+#include "pa-plugins.h"
+#include "pa-policy.h"
+#include "pa-portal.h"
+#include "pa-to-legacy-ops.h"
+#include "pa-to-matrix-lane.h"
+
+#include <glib/gstdio.h>
+
+static const char *
+str (json_t *o, const char *key)
+{
+  return json_string_value (json_object_get (o, key));
+}
+
+static const char *const meta_scopes[] = { "login", "chat", "contact", "message" };
+
+/* The first frame of every worker start: its login and the plugin's
+ * metadata, so meta_get answers locally in the worker. */
+static json_t *
+init_frame (PaBridge *b, const char *login_id, gboolean saved)
+{
+  g_autoptr (json_t) rows = pa_store_meta_list (b->store, login_id);
+  json_t *meta = json_array ();
+  size_t i;
+  json_t *r;
+  json_array_foreach (rows, i, r)
+  {
+    json_int_t scope = json_integer_value (json_object_get (r, "scope"));
+    if (scope < 0 || scope >= (json_int_t)G_N_ELEMENTS (meta_scopes))
+      continue;
+    json_array_append_new (meta, json_pack ("{s:s, s:O, s:O}", "scope", meta_scopes[scope], "id",
+                                            json_object_get (r, "id"), "value",
+                                            json_object_get (r, "value")));
+  }
+  return json_pack ("{s:s, s:s, s:b, s:o}", "t", "init", "login_id", login_id, "saved", saved,
+                    "meta", meta);
+}
+
+static const char *
+state_text (const char *state)
+{
+  static const char *const map[][2] = {
+    { "connecting", "connecting…" },
+    { "connected", "connected" },
+    { "transient_disconnect", "disconnected, reconnecting" },
+    { "bad_credentials", "the network refused the credentials: log in again" },
+    { "logged_out", "logged out" },
+    { "unknown_error", "stopped after an error" },
+  };
+  for (guint i = 0; i < G_N_ELEMENTS (map); i++)
+    if (g_str_equal (state, map[i][0]))
+      return map[i][1];
+  return state;
+}
+
+static void
+login_state (PaAccount *l, json_t *frame)
+{
+  const char *state = str (frame, "state");
+  const char *message = str (frame, "message");
+  if (state == NULL)
+    return;
+  gboolean changed = g_strcmp0 (l->state, state) != 0;
+  if (changed)
+    g_message ("login %s: %s%s%s", l->id, state, message ? ": " : "", message ? message : "");
+  gboolean was_connected = g_strcmp0 (l->state, "connected") == 0;
+  if (g_str_equal (state, "connected") && l->remote_id)
+    l->logged_in = TRUE;
+  pa_login_set_state (l, state);
+  if (l->resuming && g_str_equal (state, "connected"))
+    {
+      /* Back after a bridge restart: nothing to tell the agent. */
+      l->resuming = FALSE;
+      return;
+    }
+  /* Tell the agent about changes that matter, not every reconnect step. */
+  if (changed && (was_connected || !g_str_equal (state, "connecting"))
+      && !(g_str_equal (state, "connected") && !was_connected && l->step == NULL && !l->logged_in))
+    {
+      PaPluginInfo *info = pa_plugin_info (l->bridge, l->plugin);
+      g_autofree char *msg
+          = g_strdup_printf ("%s: %s%s%s", info ? info->display_name : l->plugin,
+                             state_text (state), message ? " — " : "", message ? message : "");
+      pa_portal_notify_owner (l->bridge, l->owner, msg);
+    }
+}
+
+static void
+on_hello (PaWorker *w, json_t *hello, gpointer user_data)
+{
+  PaAccount *l = user_data;
+  g_debug ("worker for %s is up (pid %d)", l->id, (int)pa_worker_pid (w));
+}
+
+static void
+on_frame (PaWorker *w, json_t *frame, gpointer user_data)
+{
+  PaAccount *l = user_data;
+  const char *t = str (frame, "t");
+  if (t == NULL)
+    return;
+  pa_batch_begin (l->bridge);
+  if (g_str_equal (t, "event"))
+    pa_to_matrix_intake (l, frame);
+  else if (g_str_equal (t, "result"))
+    pa_to_legacy_op_result (l, frame);
+  else if (g_str_equal (t, "contact"))
+    {
+      pa_to_legacy_op_contact (l, frame);
+    }
+  else if (g_str_equal (t, "login_step"))
+    pa_login_talk_step (l, frame);
+  else if (g_str_equal (t, "login_state"))
+    login_state (l, frame);
+  else if (g_str_equal (t, "notice") && str (frame, "text"))
+    pa_portal_notify_owner (l->bridge, l->owner, str (frame, "text"));
+  else if (g_str_equal (t, "meta_set"))
+    {
+      const char *scope = str (frame, "scope");
+      int s = 0;
+      for (guint i = 0; i < G_N_ELEMENTS (meta_scopes); i++)
+        if (g_strcmp0 (scope, meta_scopes[i]) == 0)
+          s = (int)i;
+      g_autoptr (GError) e = NULL;
+      if (str (frame, "id")
+          && !pa_store_meta_set (l->bridge->store, l->id, s, str (frame, "id"),
+                                 str (frame, "value"), &e))
+        g_warning ("store: %s", e->message);
+    }
+  else if (g_str_equal (t, "log"))
+    {
+      const char *level = str (frame, "level");
+      const char *msg = str (frame, "message") ? str (frame, "message") : "";
+      if (g_strcmp0 (level, "error") == 0 || g_strcmp0 (level, "warning") == 0)
+        g_warning ("[%s] %s", l->id, msg);
+      else if (g_strcmp0 (level, "info") == 0)
+        g_message ("[%s] %s", l->id, msg);
+      else
+        g_debug ("[%s] %s", l->id, msg);
+    }
+}
+
+static void
+on_exited (PaWorker *w, gboolean crashed, gboolean will_restart, const char *reason,
+           gpointer user_data)
+{
+  PaAccount *l = user_data;
+  PaPluginInfo *info = pa_plugin_info (l->bridge, l->plugin);
+  const char *name = info ? info->display_name : l->plugin;
+  g_autofree char *why
+      = g_strdup_printf ("the %s connection stopped (%s)", name, reason ? reason : "exited");
+  pa_to_legacy_ops_fail (l, why);
+  if (crashed)
+    {
+      g_warning ("worker of login %s: %s", l->id, reason ? reason : "crashed");
+      g_autofree char *msg
+          = g_strdup_printf ("⚠ Your %s connection crashed (%s).%s", name, reason ? reason : "?",
+                             will_restart ? " Restarting it…" : "");
+      pa_portal_notify_owner (l->bridge, l->owner, msg);
+    }
+  /* After a restart the plugin resumes from its saved session. */
+  g_autoptr (json_t) init = init_frame (l->bridge, l->id, l->logged_in);
+  pa_worker_set_init (w, init);
+}
+
+static PaAccount *
+login_spawn (PaBridge *b, const char *id, const char *owner, const char *plugin, gboolean saved,
+             GError **error)
+{
+  PaPluginInfo *info = pa_plugin_info (b, plugin);
+  if (info == NULL)
+    {
+      g_set_error (error, PA_ERROR, PA_ERROR_NOT_FOUND, "no plugin named %s", plugin);
+      return NULL;
+    }
+  g_autofree char *dir = g_build_filename (b->config->data_dir, id, NULL);
+  if (g_mkdir_with_parents (dir, 0700) != 0)
+    {
+      g_set_error (error, PA_ERROR, PA_ERROR_FAILED, "cannot create %s: %s", dir,
+                   g_strerror (errno));
+      return NULL;
+    }
+  PaAccount *l = g_new0 (PaAccount, 1);
+  l->bridge = b;
+  l->id = g_strdup (id);
+  l->owner = g_strdup (owner);
+  l->plugin = g_strdup (plugin);
+  l->logged_in = saved;
+  l->pending = pa_to_legacy_ops_new ();
+  PaWorkerCallbacks cbs = { .hello = on_hello, .frame = on_frame, .exited = on_exited };
+  l->worker = pa_worker_new (b->self_exe, info->path, id, dir, &cbs, l);
+  pa_worker_set_restart (l->worker, TRUE, b->config->worker_restart_max_delay_s);
+  g_autoptr (json_t) init = init_frame (b, id, saved);
+  pa_worker_set_init (l->worker, init);
+  if (!pa_worker_start (l->worker, error))
+    {
+      pa_login_free (l);
+      return NULL;
+    }
+  g_hash_table_insert (b->logins, l->id, l);
+  return l;
+}
+
+PaAccount *
+pa_login_start_new (PaBridge *b, const char *owner, const char *plugin, GError **error)
+{
+  g_autofree char *rnd = pa_random_token (6);
+  for (char *p = rnd; *p; p++)
+    if (!g_ascii_isalnum (*p))
+      *p = 'x';
+  g_autofree char *lower = g_ascii_strdown (rnd, -1);
+  g_autofree char *id = g_strdup_printf ("%s-%s", plugin, lower);
+  PaAccount *l = login_spawn (b, id, owner, plugin, FALSE, error);
+  if (l)
+    pa_login_set_state (l, "new");
+  return l;
+}
+
+void
+pa_login_resume_all (PaBridge *b)
+{
+  g_autoptr (GPtrArray) rows = pa_store_login_list (b->store, NULL);
+  for (guint i = 0; rows && i < rows->len; i++)
+    {
+      PaLoginRow *r = g_ptr_array_index (rows, i);
+      if (r->remote_id == NULL || g_strcmp0 (r->state, "logged_out") == 0)
+        continue;
+      g_autofree char *why = NULL;
+      if (!pa_policy_plugin_allowed (b, r->owner, r->plugin, &why))
+        {
+          g_message ("login %s not resumed: %s", r->id, why);
+          continue;
+        }
+      g_autoptr (GError) e = NULL;
+      PaAccount *l = login_spawn (b, r->id, r->owner, r->plugin, TRUE, &e);
+      if (l == NULL)
+        {
+          g_warning ("login %s not resumed: %s", r->id, e->message);
+          continue;
+        }
+      l->remote_id = g_strdup (r->remote_id);
+      l->remote_name = g_strdup (r->remote_name);
+      /* Not "connected" until the plugin says so again: events for this
+       * login wait for that (wait_for_login) instead of failing. */
+      l->state = g_strdup ("connecting");
+      l->resuming = TRUE;
+    }
+}
+
+void
+pa_login_logout (PaAccount *l)
+{
+  PaBridge *b = l->bridge;
+  g_autoptr (GError) e = NULL;
+  /* Ask the network to forget us; then stop whatever it answers. */
+  pa_to_legacy_op (l, "logout", NULL, "logout", NULL, NULL, NULL, NULL, NULL);
+  pa_login_set_state (l, "logged_out");
+  if (!pa_store_login_delete (b->store, l->id, &e))
+    g_warning ("store: %s", e->message);
+  pa_login_stop_and_free (l);
+}
+
+void
+pa_logins_apply_ministry (PaBridge *b, const PaMinistry *m, const char *plugin, gboolean enabled)
+{
+  if (!enabled)
+    {
+      g_autoptr (GPtrArray) stop = g_ptr_array_new ();
+      GHashTableIter it;
+      gpointer v;
+      g_hash_table_iter_init (&it, b->logins);
+      while (g_hash_table_iter_next (&it, NULL, &v))
+        {
+          PaAccount *l = v;
+          if (g_str_equal (l->plugin, plugin) && pa_config_ministry_for (b->config, l->owner) == m)
+            g_ptr_array_add (stop, l);
+        }
+      for (guint i = 0; i < stop->len; i++)
+        {
+          PaAccount *l = g_ptr_array_index (stop, i);
+          g_autofree char *msg = g_strdup_printf ("Your ministry (%s) has disabled %s: your "
+                                                  "connection is stopped.",
+                                                  m->name, plugin);
+          pa_portal_notify_owner (b, l->owner, msg);
+          pa_login_stop_and_free (l);
+        }
+      return;
+    }
+  /* Enabled again: resume the saved logins it had stopped. */
+  g_autoptr (GPtrArray) rows = pa_store_login_list (b->store, NULL);
+  for (guint i = 0; rows && i < rows->len; i++)
+    {
+      PaLoginRow *r = g_ptr_array_index (rows, i);
+      if (!g_str_equal (r->plugin, plugin) || r->remote_id == NULL
+          || pa_login_by_id (b, r->id) != NULL || pa_config_ministry_for (b->config, r->owner) != m)
+        continue;
+      g_autoptr (GError) e = NULL;
+      PaAccount *l = login_spawn (b, r->id, r->owner, r->plugin, TRUE, &e);
+      if (l)
+        {
+          l->remote_id = g_strdup (r->remote_id);
+          l->remote_name = g_strdup (r->remote_name);
+          l->state = g_strdup ("connecting");
+          g_autofree char *msg = g_strdup_printf ("Your ministry (%s) has enabled %s again: "
+                                                  "reconnecting.",
+                                                  m->name, plugin);
+          pa_portal_notify_owner (b, l->owner, msg);
+        }
+    }
+}

@@ -1,0 +1,26 @@
+/* SPDX-License-Identifier: AGPL-3.0-or-later */
+/* Login lifecycle: a worker per login, started, resumed, stopped; its
+ * frames routed to the files that handle them. */
+#ifndef PA_LOGIN_H
+#define PA_LOGIN_H
+
+#include "pa-bridge-object.h"
+
+G_BEGIN_DECLS
+
+/* Start a new login of owner on plugin (a new worker, state "new"). */
+PaAccount *pa_login_start_new (PaBridge *b, const char *owner, const char *plugin, GError **error);
+
+/* Resume the saved logins at start-up (their worker resumes the session). */
+void pa_login_resume_all (PaBridge *b);
+
+/* Log out of the network, forget the login and stop it. */
+void pa_login_logout (PaAccount *l);
+
+/* Stop or start the logins affected by a ministry toggle. */
+void pa_logins_apply_ministry (PaBridge *b, const PaMinistry *m, const char *plugin,
+                               gboolean enabled);
+
+G_END_DECLS
+
+#endif

@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: AGPL-3.0-or-later */
+/* Media between the bridge and the homeserver, both ways (encrypted in
+ * encrypted rooms). */
+#ifndef PA_MEDIA_H
+#define PA_MEDIA_H
+
+#include "pa-bridge-object.h"
+
+G_BEGIN_DECLS
+
+/* Upload done: `mxc`, and `file` (borrowed) when the upload was encrypted
+ * (an EncryptedFile with its url, to put in the event instead of `url`);
+ * or `error`. */
+typedef void (*PaUploadFunc) (PaBridge *b, const char *mxc, json_t *file, const char *error,
+                              gpointer user_data);
+/* Download done: the cleartext (borrowed), or `error` for the agent. */
+typedef void (*PaDownloadFunc) (PaBridge *b, GBytes *data, const char *error, gpointer user_data);
+
+/* Uploads a local file; for `room_id` an encrypted room (NULL: a clear
+ * upload, e.g. an avatar) it is encrypted first. */
+void pa_media_upload (PaBridge *b, const char *room_id, const char *path, const char *name,
+                      const char *mimetype, PaUploadFunc done, gpointer user_data);
+
+/* mxc://server/id as an authenticated-media download path (transfer full), or NULL. */
+char *pa_media_download_path (const char *mxc);
+
+/* Downloads the media of a Matrix message content (`url`, or `file`
+ * decrypted after its hash is checked); FALSE (nothing started) when the
+ * content has no usable mxc URL. */
+gboolean pa_media_download (PaBridge *b, json_t *content, gint64 max_bytes, guint timeout_s,
+                            PaDownloadFunc done, gpointer user_data);
+
+/* Whether a message content carries media (`url` or `file`). */
+gboolean pa_media_has (json_t *content);
+
+G_END_DECLS
+
+#endif

@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: AGPL-3.0-or-later */
+/* Portals (one room per legacy chat and login), their members, and the
+ * agents' management rooms. */
+#ifndef PA_PORTAL_H
+#define PA_PORTAL_H
+
+#include "pa-bridge-object.h"
+
+G_BEGIN_DECLS
+
+/* The cached state of a portal room (created on first use). */
+PaRoomCache *pa_portal_cache (PaBridge *b, const char *room_id);
+
+/* Queue invite+join of the ghost into room unless known joined. */
+void pa_portal_ensure_member (PaBridge *b, const char *room_id, const char *ghost_mxid);
+
+/* The ghost left the room: invite and join it again when needed. */
+void pa_portal_forget_member (PaBridge *b, const char *room_id, const char *ghost_mxid);
+
+/* The deterministic alias localpart of a portal (transfer full). */
+char *pa_portal_alias_localpart (PaBridge *b, const char *plugin, const char *login_id,
+                                 const char *chat_id);
+
+/* Find or create the room for (plugin, login, chat).  `chat` is the wire
+ * chat object (may be NULL: a DM with `dm_peer` is assumed). */
+void pa_portal_ensure (PaBridge *b, PaAccount *login, const char *chat_id, json_t *chat,
+                       const char *dm_peer, PaPortalFunc done, gpointer user_data);
+
+/* Create (or find) the owner's management room. */
+void pa_portal_management_room (PaBridge *b, const char *owner, PaPortalFunc done,
+                                gpointer user_data);
+
+/* Notice to the owner's management room (created on demand). */
+void pa_portal_notify_owner (PaBridge *b, const char *owner, const char *text);
+
+G_END_DECLS
+
+#endif

@@ -1,0 +1,319 @@
+/* SPDX-License-Identifier: AGPL-3.0-or-later */
+/* Matrix → legacy: events from the homeserver's transactions.
+ *
+ * Order of checks for each event: drop our own ghosts' and bot's echoes;
+ * the sender's permission level (blocked users are ignored silently);
+ * management-room commands and login answers; then portal events become
+ * worker operations for the portal's login, checked against the
+ * ministry's enabled plugins.  Every refusal or failure is told to the
+ * agent in the room, never dropped silently. */
+#define G_LOG_DOMAIN "passerelle-matrix-in"
+
+#include "pa-to-legacy-dispatch.h"
+
+#include "pa-bridge-crypto-receive.h"
+#include "pa-commands.h"
+#include "pa-convert.h"
+#include "pa-ghost.h"
+#include "pa-import-upload.h"
+#include "pa-import.h"
+#include "pa-login-table.h"
+#include "pa-login-talk.h"
+#include "pa-media.h"
+#include "pa-policy.h"
+#include "pa-portal.h"
+#include "pa-queue.h"
+#include "pa-to-legacy-ephemeral.h"
+#include "pa-to-legacy-send.h"
+
+#include <gio/gio.h>
+
+static const char *
+str (json_t *o, const char *key)
+{
+  return json_string_value (json_object_get (o, key));
+}
+
+static void
+finish (PaBridge *b, PaEventDoneFunc done)
+{
+  if (done)
+    done (b);
+}
+
+/* An event for a login that is (re)connecting waits for it, a bounded
+ * time, instead of failing: after a restart Synapse replays the
+ * transactions it queued at once, before the workers are connected. */
+#define PA_WAIT_FOR_LOGIN_MS 30000
+
+typedef struct
+{
+  PaBridge *b;
+  json_t *ev;
+  PaEventDoneFunc done;
+} Deferred;
+
+static gboolean
+deferred_run (gpointer data)
+{
+  Deferred *d = data;
+  pa_to_legacy_dispatch (d->b, d->ev, d->done);
+  json_decref (d->ev);
+  g_free (d);
+  return G_SOURCE_REMOVE;
+}
+
+/* TRUE when the event was deferred (the caller returns without done). */
+static gboolean
+wait_for_login (PaBridge *b, PaAccount *login, json_t *ev, PaEventDoneFunc done)
+{
+  const char *event_id = str (ev, "event_id");
+  if (login == NULL || event_id == NULL || done == NULL
+      || (g_strcmp0 (login->state, "connected") == 0 && pa_worker_is_running (login->worker)))
+    {
+      if (event_id)
+        g_hash_table_remove (b->login_waits, event_id);
+      return FALSE;
+    }
+  if (g_strcmp0 (login->state, "bad_credentials") == 0
+      || g_strcmp0 (login->state, "logged_out") == 0)
+    return FALSE;
+  gint64 *since = g_hash_table_lookup (b->login_waits, event_id);
+  if (since == NULL)
+    {
+      since = g_new (gint64, 1);
+      *since = pa_now_ms ();
+      g_hash_table_insert (b->login_waits, g_strdup (event_id), since);
+    }
+  if (pa_now_ms () - *since > PA_WAIT_FOR_LOGIN_MS)
+    {
+      g_hash_table_remove (b->login_waits, event_id);
+      return FALSE;
+    }
+  Deferred *d = g_new0 (Deferred, 1);
+  d->b = b;
+  d->ev = json_incref (ev);
+  d->done = done;
+  g_timeout_add (200, deferred_run, d);
+  return TRUE;
+}
+
+static gboolean
+portal_allowed (PaBridge *b, PaPortalRow *row, PaAccount **out_login, const char *sender,
+                const char *room_id)
+{
+  g_autofree char *why = NULL;
+  PaAccount *login = pa_login_by_id (b, row->login_id);
+  if (login == NULL)
+    {
+      pa_queue_notice (b, room_id,
+                       "⚠ Not delivered: this conversation's login is not running "
+                       "(log in again with `login` in your Passerelle room).");
+      return FALSE;
+    }
+  if (!g_str_equal (login->owner, sender))
+    {
+      /* Relay mode is not offered: only the login's owner speaks through it. */
+      g_autofree char *msg = g_strdup_printf ("⚠ Not delivered: only %s can send through this "
+                                              "portal.",
+                                              login->owner);
+      pa_queue_notice (b, room_id, msg);
+      return FALSE;
+    }
+  if (!pa_policy_plugin_allowed (b, sender, row->plugin, &why))
+    {
+      g_autofree char *msg = g_strdup_printf ("⚠ Not delivered: %s.", why);
+      pa_queue_notice (b, room_id, msg);
+      return FALSE;
+    }
+  *out_login = login;
+  return TRUE;
+}
+
+static void
+portal_message (PaBridge *b, PaPortalRow *row, json_t *ev, PaEventDoneFunc done)
+{
+  const char *room_id = str (ev, "room_id");
+  const char *sender = str (ev, "sender");
+  const char *event_id = str (ev, "event_id");
+  json_t *content = json_object_get (ev, "content");
+  const char *type = str (ev, "type");
+  PaAccount *login = NULL;
+
+  const char *body = str (content, "body");
+  const char *prefix = b->config->command_prefix;
+  if (g_str_equal (type, "m.room.message") && body && prefix && *prefix
+      && g_str_has_prefix (body, prefix)
+      && (body[strlen (prefix)] == ' ' || body[strlen (prefix)] == '\0'))
+    {
+      pa_commands_handle (b, room_id, sender, event_id, body + strlen (prefix), FALSE);
+      finish (b, done);
+      return;
+    }
+  if (g_str_has_prefix (row->login_id, "import:"))
+    {
+      /* A history room: nothing to bridge back (and with double puppeting
+       * the agent's imported messages come back here as theirs). */
+      finish (b, done);
+      return;
+    }
+  if (!portal_allowed (b, row, &login, sender, room_id))
+    {
+      finish (b, done);
+      return;
+    }
+  if (wait_for_login (b, login, ev, done))
+    return;
+  pa_to_legacy_send (b, row, login, ev, done);
+}
+
+/* ------------------------------------------------------------ members */
+
+static void
+member_event (PaBridge *b, json_t *ev)
+{
+  const char *state_key = str (ev, "state_key");
+  const char *sender = str (ev, "sender");
+  const char *room_id = str (ev, "room_id");
+  json_t *content = json_object_get (ev, "content");
+  const char *membership = str (content, "membership");
+  if (state_key == NULL || membership == NULL)
+    return;
+  if (g_str_equal (state_key, b->bot_mxid) && g_str_equal (membership, "invite"))
+    {
+      if (pa_policy_level (b, sender) < PA_LEVEL_USER)
+        {
+          g_message ("invite from %s refused: permission level too low", sender);
+          g_autofree char *er = pa_matrix_escape (room_id);
+          g_autofree char *path = g_strdup_printf ("/_matrix/client/v3/rooms/%s/leave", er);
+          PaMatrixRequest req = { .method = "POST", .path = path, .max_attempts = 3 };
+          pa_matrix_request (b->mx, &req, NULL, NULL);
+          return;
+        }
+      /* An agent opens a DM with the bot: that becomes their management
+       * room (unless they already have one, which stays). */
+      /* Joined through the room's queue, so the welcome below follows it. */
+      g_autofree char *er = pa_matrix_escape (room_id);
+      g_autofree char *path = g_strdup_printf ("/_matrix/client/v3/join/%s", er);
+      g_autofree char *txn = pa_queue_txn_id (room_id, "bot-join", str (ev, "event_id"), NULL);
+      pa_queue_request (b, room_id, "POST", path, NULL, NULL, 0, txn, NULL);
+      /* The DM an agent opens with the bot becomes their management room,
+       * replacing any earlier one (e.g. one the bot opened to tell them
+       * something): the agent's own choice wins. */
+      g_autoptr (GError) e = NULL;
+      if (!pa_store_management_put (b->store, sender, room_id, &e))
+        g_warning ("store: %s", e->message);
+      pa_queue_notice (b, room_id,
+                       "Hello! I am Passerelle, the bridge to your legacy messengers. Send "
+                       "`help` to see what I can do.");
+      return;
+    }
+  if (g_str_equal (membership, "leave") || g_str_equal (membership, "ban"))
+    {
+      if (pa_ghost_is_ours (b, state_key))
+        pa_portal_forget_member (b, room_id, state_key);
+    }
+}
+
+/* ---------------------------------------------------------------- main */
+
+void
+pa_to_legacy_dispatch (PaBridge *b, json_t *ev, PaEventDoneFunc done)
+{
+  const char *type = str (ev, "type");
+  const char *sender = str (ev, "sender");
+  const char *room_id = str (ev, "room_id");
+  if (done == NULL)
+    {
+      /* Ephemeral (typing, receipts): no sender at top level. */
+      pa_to_legacy_ephemeral (b, ev);
+      return;
+    }
+  if (type == NULL || room_id == NULL)
+    {
+      finish (b, done);
+      return;
+    }
+  /* Encrypted events come back here as cleartext. */
+  if (pa_bridge_crypto_event (b, ev, pa_to_legacy_dispatch, done))
+    return;
+  if (g_str_equal (type, "m.room.member"))
+    {
+      /* Memberships of our ghosts matter too (leaves). */
+      member_event (b, ev);
+      finish (b, done);
+      return;
+    }
+  if (sender == NULL || pa_ghost_is_ours (b, sender))
+    {
+      /* Echo of what we sent ourselves. */
+      finish (b, done);
+      return;
+    }
+  PaLevel level = pa_policy_level (b, sender);
+  if (level == PA_LEVEL_BLOCK)
+    {
+      finish (b, done);
+      return;
+    }
+  gboolean is_message = g_str_equal (type, "m.room.message") || g_str_equal (type, "m.sticker");
+  gboolean relevant
+      = is_message || g_str_equal (type, "m.reaction") || g_str_equal (type, "m.room.redaction");
+  if (!relevant)
+    {
+      if (g_str_equal (type, "m.room.encrypted"))
+        {
+          g_autoptr (PaPortalRow) row = pa_store_portal_by_room (b->store, room_id);
+          g_autofree char *owner = pa_store_management_owner (b->store, room_id);
+          if (row || owner)
+            pa_queue_notice (b, room_id,
+                             "⚠ This message is encrypted and encryption is off on this "
+                             "bridge: it was not bridged.");
+        }
+      finish (b, done);
+      return;
+    }
+  json_t *content = json_object_get (ev, "content");
+  g_autofree char *owner = pa_store_management_owner (b->store, room_id);
+  if (owner != NULL)
+    {
+      if (!is_message || !g_str_equal (owner, sender))
+        {
+          finish (b, done);
+          return;
+        }
+      const char *body = str (content, "body");
+      const char *msgtype = str (content, "msgtype");
+      if (g_strcmp0 (msgtype, "m.file") == 0 && pa_media_has (content))
+        {
+          /* An export to import. */
+          pa_import_from_upload (b, sender, room_id, content);
+          finish (b, done);
+          return;
+        }
+      if (body == NULL)
+        {
+          finish (b, done);
+          return;
+        }
+      if (!pa_import_handle_answer (b, sender, room_id, body)
+          && !pa_login_talk_answer (b, sender, room_id, str (ev, "event_id"), body))
+        pa_commands_handle (b, room_id, sender, str (ev, "event_id"), body, TRUE);
+      finish (b, done);
+      return;
+    }
+  g_autoptr (PaPortalRow) row = pa_store_portal_by_room (b->store, room_id);
+  if (row == NULL)
+    {
+      /* Not ours: a room the bot was invited to before it was recorded, or
+       * an unrelated room.  Commands still work with the prefix. */
+      const char *body = str (content, "body");
+      const char *prefix = b->config->command_prefix;
+      if (is_message && body && prefix && g_str_has_prefix (body, prefix))
+        pa_commands_handle (b, room_id, sender, str (ev, "event_id"), body + strlen (prefix),
+                            FALSE);
+      finish (b, done);
+      return;
+    }
+  portal_message (b, row, ev, done);
+}

@@ -1,0 +1,179 @@
+/* SPDX-License-Identifier: AGPL-3.0-or-later */
+/* Matrix → legacy, the operations sent to a login's worker and their
+ * completion: each op gets an id and a pending entry (owned by the login)
+ * saying where to report; the worker's result records the message map of
+ * a sent message or reaction, or tells the agent what failed; contact
+ * answers are collected; a worker that stops fails what was pending. */
+#define G_LOG_DOMAIN "passerelle-logins"
+
+#include "pa-to-legacy-ops.h"
+
+#include "pa-portal.h"
+#include "pa-queue.h"
+
+static const char *
+str (json_t *o, const char *key)
+{
+  return json_string_value (json_object_get (o, key));
+}
+
+static void
+pending_free (gpointer p)
+{
+  PaPendingOp *op = p;
+  g_free (op->kind);
+  g_free (op->room_id);
+  g_free (op->event_id);
+  g_free (op->chat_id);
+  g_free (op->extra);
+  json_decref (op->contacts);
+  g_free (op);
+}
+void
+pa_to_legacy_ops_fail (PaAccount *l, const char *why)
+{
+  GHashTableIter it;
+  gpointer v;
+  g_hash_table_iter_init (&it, l->pending);
+  while (g_hash_table_iter_next (&it, NULL, &v))
+    {
+      PaPendingOp *op = v;
+      if (op->room_id
+          && (g_str_equal (op->kind, "send") || g_str_equal (op->kind, "edit")
+              || g_str_equal (op->kind, "redact") || g_str_equal (op->kind, "react")))
+        {
+          g_autofree char *msg = g_strdup_printf ("⚠ Not delivered: %s", why);
+          pa_queue_notice (l->bridge, op->room_id, msg);
+        }
+    }
+  g_hash_table_remove_all (l->pending);
+}
+void
+pa_to_legacy_op_result (PaAccount *l, json_t *frame)
+{
+  PaBridge *b = l->bridge;
+  guint64 op_id = (guint64)json_integer_value (json_object_get (frame, "op_id"));
+  PaPendingOp *op = g_hash_table_lookup (l->pending, &op_id);
+  if (op == NULL)
+    return;
+  gboolean ok = json_is_true (json_object_get (frame, "ok"));
+  const char *legacy_id = str (frame, "legacy_id");
+  const char *error = str (frame, "error");
+  g_autoptr (GError) e = NULL;
+  if (!ok)
+    {
+      if (op->room_id && !g_str_equal (op->kind, "typing") && !g_str_equal (op->kind, "mark_read"))
+        {
+          g_autofree char *msg
+              = g_strdup_printf ("⚠ Not delivered: %s", error ? error : "the network refused it");
+          pa_queue_notice (b, op->room_id, msg);
+        }
+      else if (g_str_equal (op->kind, "command") || g_str_equal (op->kind, "join")
+               || g_str_equal (op->kind, "start") || g_str_equal (op->kind, "contacts"))
+        {
+          g_autofree char *msg = g_strdup_printf ("Failed: %s", error ? error : "unknown error");
+          pa_portal_notify_owner (b, l->owner, msg);
+        }
+    }
+  else if (g_str_equal (op->kind, "send") && legacy_id && op->event_id)
+    {
+      if (!pa_store_message_put (b->store, l->plugin, l->id, op->chat_id, legacy_id, op->room_id,
+                                 op->event_id, l->owner, pa_now_ms (), &e))
+        g_debug ("message map: %s", e->message);
+    }
+  else if (g_str_equal (op->kind, "react") && op->event_id && op->extra)
+    {
+      /* Remember the reaction (extra = "target<US>key") so that its
+       * redaction can be bridged and the network's echo recognised. */
+      g_auto (GStrv) tk = g_strsplit (op->extra, "\x1f", 2);
+      g_autofree char *legacy
+          = g_strdup_printf ("reaction\x1f%s\x1f%s\x1f%s", tk[0], l->remote_id ? l->remote_id : "",
+                             tk[1] ? tk[1] : "");
+      if (!pa_store_message_put (b->store, l->plugin, l->id, op->chat_id, legacy, op->room_id,
+                                 op->event_id, l->owner, pa_now_ms (), &e))
+        g_debug ("message map: %s", e->message);
+    }
+  else if (g_str_equal (op->kind, "contacts"))
+    {
+      GString *s = g_string_new ("Contacts:\n");
+      size_t i;
+      json_t *c;
+      json_array_foreach (op->contacts, i, c)
+          g_string_append_printf (s, "- %s (`%s`)\n", str (c, "name") ? str (c, "name") : "?",
+                                  str (c, "id") ? str (c, "id") : "?");
+      if (json_array_size (op->contacts) == 0)
+        g_string_append (s, "(none)");
+      pa_portal_notify_owner (b, l->owner, s->str);
+      g_string_free (s, TRUE);
+    }
+  else if (g_str_equal (op->kind, "join"))
+    {
+      g_autofree char *msg = g_strdup_printf ("Joined %s: you will be invited to its room.",
+                                              op->chat_id ? op->chat_id : "the room");
+      pa_portal_notify_owner (b, l->owner, msg);
+    }
+  else if (g_str_equal (op->kind, "start") && legacy_id)
+    {
+      g_autofree char *msg = g_strdup_printf ("Conversation %s opened: you will be invited to "
+                                              "its room.",
+                                              legacy_id);
+      pa_portal_notify_owner (b, l->owner, msg);
+    }
+  else if (g_str_equal (op->kind, "logout"))
+    {
+      pa_portal_notify_owner (b, l->owner, "Logged out.");
+    }
+  g_hash_table_remove (l->pending, &op_id);
+}
+gboolean
+pa_to_legacy_op (PaAccount *l, const char *op, json_t *args, const char *kind, const char *room_id,
+                 const char *event_id, const char *chat_id, const char *extra, GError **error)
+{
+  if (!pa_worker_is_running (l->worker))
+    {
+      g_set_error (error, PA_ERROR, PA_ERROR_FAILED,
+                   "the %s connection is restarting; try again in a moment", l->plugin);
+      return FALSE;
+    }
+  PaBridge *b = l->bridge;
+  guint64 op_id = b->next_op_id++;
+  g_autoptr (json_t) frame = json_deep_copy (args ? args : json_object ());
+  json_object_set_new (frame, "t", json_string ("op"));
+  json_object_set_new (frame, "op", json_string (op));
+  json_object_set_new (frame, "op_id", json_integer ((json_int_t)op_id));
+  if (!pa_worker_send (l->worker, frame))
+    {
+      g_set_error (error, PA_ERROR, PA_ERROR_FAILED, "the %s connection is not running", l->plugin);
+      return FALSE;
+    }
+  PaPendingOp *p = g_new0 (PaPendingOp, 1);
+  p->op_id = op_id;
+  p->kind = g_strdup (kind);
+  p->room_id = g_strdup (room_id);
+  p->event_id = g_strdup (event_id);
+  p->chat_id = g_strdup (chat_id);
+  p->extra = g_strdup (extra);
+  guint64 *key = g_new (guint64, 1);
+  *key = op_id;
+  g_hash_table_insert (l->pending, key, p);
+  return TRUE;
+}
+
+GHashTable *
+pa_to_legacy_ops_new (void)
+{
+  return g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, pending_free);
+}
+
+void
+pa_to_legacy_op_contact (PaAccount *l, json_t *frame)
+{
+  guint64 op_id = (guint64)json_integer_value (json_object_get (frame, "op_id"));
+  PaPendingOp *op = g_hash_table_lookup (l->pending, &op_id);
+  if (op && json_is_object (json_object_get (frame, "contact")))
+    {
+      if (op->contacts == NULL)
+        op->contacts = json_array ();
+      json_array_append (op->contacts, json_object_get (frame, "contact"));
+    }
+}

@@ -1,0 +1,29 @@
+/* SPDX-License-Identifier: AGPL-3.0-or-later */
+/* Matrix → legacy: operations sent to the workers, and their results. */
+#ifndef PA_TO_LEGACY_OPS_H
+#define PA_TO_LEGACY_OPS_H
+
+#include "pa-bridge-object.h"
+
+G_BEGIN_DECLS
+
+/* The worker stopped: pending operations are failed, the agent told. */
+void pa_to_legacy_ops_fail (PaAccount *l, const char *why);
+
+/* A RESULT frame: complete its pending operation. */
+void pa_to_legacy_op_result (PaAccount *l, json_t *frame);
+
+/* Send an op to the login's worker; the pending op is owned by the login. */
+gboolean pa_to_legacy_op (PaAccount *l, const char *op, json_t *args, const char *kind,
+                          const char *room_id, const char *event_id, const char *chat_id,
+                          const char *extra, GError **error);
+
+/* A table of pending operations (op_id → PaPendingOp) for a login. */
+GHashTable *pa_to_legacy_ops_new (void);
+
+/* A CONTACT frame: collected for the operation that asked. */
+void pa_to_legacy_op_contact (PaAccount *l, json_t *frame);
+
+G_END_DECLS
+
+#endif

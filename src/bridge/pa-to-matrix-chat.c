@@ -1,0 +1,97 @@
+/* SPDX-License-Identifier: AGPL-3.0-or-later */
+/* Legacy → Matrix, a chat's info (CHAT_INFO): its members' ghosts join
+ * the portal (and, when the list is complete, the ghosts no longer listed
+ * leave), and a group's new name is set on the room.  History imports
+ * keep the room name they gave and join ghosts when they first speak. */
+#define G_LOG_DOMAIN "passerelle-remote"
+
+#include "pa-to-matrix-chat.h"
+
+#include "pa-ghost.h"
+#include "pa-portal.h"
+#include "pa-queue.h"
+#include "pa-to-matrix-work.h"
+
+static const char *
+str (json_t *o, const char *key)
+{
+  return json_string_value (json_object_get (o, key));
+}
+
+void
+pa_to_matrix_chat_info (PaWork *w)
+{
+  PaBridge *b = w->b;
+  const char *room_id = w->room_id;
+  json_t *chat = json_object_get (w->ev, "chat");
+  json_t *members = json_object_get (chat, "members");
+  size_t i;
+  json_t *m;
+  g_autofree char *me = w->login->remote_id ? g_strdup (w->login->remote_id) : NULL;
+  PaRoomCache *rc = pa_portal_cache (b, room_id);
+  json_array_foreach (members, i, m)
+  {
+    const char *id = str (m, "id");
+    if (id == NULL || (me && g_str_equal (id, me)))
+      continue;
+    g_autofree char *gm = pa_ghost_mxid (b, w->login->plugin, id);
+    g_autofree char *mname = NULL;
+    if (w->lane->job && str (m, "name"))
+      mname = g_strdup_printf ("%s (%s)", str (m, "name"),
+                               w->lane->import->display_suffix (w->lane->job));
+    else
+      mname = g_strdup (str (m, "name"));
+    /* History imports join ghosts when they first speak. */
+    if (w->lane->job)
+      continue;
+    pa_ghost_ensure (b, w->login->plugin, id, mname, str (m, "avatar_path"), NULL, NULL);
+    pa_portal_ensure_member (b, room_id, gm);
+  }
+  /* members_complete: ghosts no longer listed leave. */
+  if (w->lane->job == NULL && json_is_true (json_object_get (chat, "members_complete")))
+    {
+      GHashTableIter it;
+      gpointer key;
+      g_autoptr (GPtrArray) leavers = g_ptr_array_new_with_free_func (g_free);
+      g_hash_table_iter_init (&it, rc->joined);
+      while (g_hash_table_iter_next (&it, &key, NULL))
+        {
+          g_autofree char *p = NULL, *l = NULL;
+          gboolean listed = FALSE;
+          if (!pa_ghost_parse (b, key, &p, &l))
+            continue;
+          json_array_foreach (members, i, m) if (g_strcmp0 (str (m, "id"), l) == 0) listed = TRUE;
+          if (!listed && (me == NULL || !g_str_equal (l, me)))
+            g_ptr_array_add (leavers, g_strdup (key));
+        }
+      for (guint k = 0; k < leavers->len; k++)
+        {
+          const char *gm = g_ptr_array_index (leavers, k);
+          g_autofree char *er = pa_matrix_escape (room_id);
+          g_autofree char *path = g_strdup_printf ("/_matrix/client/v3/rooms/%s/leave", er);
+          g_autofree char *when = g_strdup_printf (
+              "%" JSON_INTEGER_FORMAT, json_integer_value (json_object_get (w->ev, "ts")));
+          g_autofree char *txn = pa_queue_txn_id (room_id, "leave", gm, when, NULL);
+          pa_queue_request (b, room_id, "POST", path, gm, NULL, 0, txn, NULL);
+          pa_portal_forget_member (b, room_id, gm);
+        }
+    }
+  /* Group name and topic changes. */
+  g_autoptr (PaPortalRow) row = pa_store_portal_by_room (b->store, room_id);
+  const char *name = str (chat, "name");
+  /* (History rooms keep the name the import gave them.) */
+  if (w->lane->job == NULL && row && g_str_equal (row->kind, "group") && name
+      && g_strcmp0 (name, row->name) != 0)
+    {
+      g_autofree char *path = pa_matrix_path_state (room_id, "m.room.name", "");
+      g_autoptr (json_t) body = json_pack ("{s:s}", "name", name);
+      g_autofree char *txn = pa_queue_txn_id (room_id, "name", name, NULL);
+      pa_queue_request (b, room_id, "PUT", path, NULL, body, 0, txn, NULL);
+      g_free (row->name);
+      row->name = g_strdup (name);
+      g_autoptr (GError) e = NULL;
+      if (!pa_store_portal_put (b->store, row, &e))
+        g_warning ("store: %s", e->message);
+    }
+  w->finish (w);
+}

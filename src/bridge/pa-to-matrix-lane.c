@@ -1,0 +1,346 @@
+/* SPDX-License-Identifier: AGPL-3.0-or-later */
+/* Legacy → Matrix: remote events stored by the workers' frames are taken
+ * one at a time, oldest first, resolved to a ghost and a portal, converted
+ * and queued on the durable outbound queue.  An event leaves the remote
+ * table only once its Matrix side is queued, so a crash in between replays
+ * it; the deterministic txn ids and the message map make the replay a
+ * no-op on the homeserver. */
+#define G_LOG_DOMAIN "passerelle-remote"
+
+#include "pa-to-matrix-lane.h"
+
+#include "pa-batch.h"
+#include "pa-ghost.h"
+#include "pa-login-table.h"
+#include "pa-portal.h"
+#include "pa-queue.h"
+#include "pa-to-matrix-chat.h"
+#include "pa-to-matrix-ephemeral.h"
+#include "pa-to-matrix-message.h"
+#include "pa-to-matrix-presence.h"
+#include "pa-to-matrix-work.h"
+
+#include <gio/gio.h>
+
+static void
+work_free (PaWork *w)
+{
+  json_decref (w->ev);
+  g_free (w->chat_id);
+  g_free (w->ghost);
+  g_free (w->room_id);
+  g_free (w->mxc);
+  json_decref (w->media_file);
+  g_free (w);
+}
+
+/* The event is fully handled (or given up): drop it from the table and
+ * move on. */
+static void
+work_done (PaWork *w)
+{
+  PaBridge *b = w->b;
+  PaLane *lane = w->lane;
+  g_autoptr (GError) error = NULL;
+  pa_batch_begin (b);
+  if (!pa_store_remote_done (b->store, w->seq, &error))
+    g_warning ("remote queue: %s", error->message);
+  b->n_remote++;
+  work_free (w);
+  lane->busy = FALSE;
+  pa_lane_schedule (lane);
+}
+
+static gboolean
+retry_timeout (gpointer data)
+{
+  PaLane *lane = data;
+  lane->retry_source = 0;
+  pa_lane_schedule (lane);
+  return G_SOURCE_REMOVE;
+}
+
+/* Leave the event at the head of its lane and try again later (the
+ * homeserver is unreachable, or a reply target is still being sent). */
+static void
+work_defer (PaWork *w, guint delay_ms)
+{
+  PaLane *lane = w->lane;
+  work_free (w);
+  lane->busy = FALSE;
+  if (lane->retry_source == 0)
+    lane->retry_source = g_timeout_add (delay_ms, retry_timeout, lane);
+}
+
+static const char *
+str (json_t *o, const char *key)
+{
+  return json_string_value (json_object_get (o, key));
+}
+
+static void
+with_room (PaBridge *b, const char *room_id, const char *error, gpointer user_data)
+{
+  PaWork *w = user_data;
+  if (room_id == NULL)
+    {
+      g_warning ("no room for %s/%s: %s", w->login->plugin, w->chat_id, error);
+      /* A homeserver problem: keep the event and try again. */
+      work_defer (w, 5000);
+      return;
+    }
+  w->room_id = g_strdup (room_id);
+  if (w->ghost)
+    pa_portal_ensure_member (b, room_id, w->ghost);
+
+  if (g_str_equal (w->type, "chat_info"))
+    {
+      pa_to_matrix_chat_info (w);
+      return;
+    }
+  if (g_str_equal (w->type, "chat_delete"))
+    {
+      pa_queue_notice (b, room_id, "This conversation was deleted on the legacy network.");
+      work_done (w);
+      return;
+    }
+  if (g_str_equal (w->type, "message") || g_str_equal (w->type, "message_upsert"))
+    {
+      pa_to_matrix_message (w);
+      return;
+    }
+  if (g_str_equal (w->type, "typing") || g_str_equal (w->type, "read_receipt"))
+    {
+      pa_to_matrix_ephemeral (w);
+      return;
+    }
+  pa_to_matrix_relate (w);
+}
+
+static void
+with_ghost (PaBridge *b, gboolean ok, const char *error, gpointer user_data)
+{
+  PaWork *w = user_data;
+  if (!ok)
+    {
+      g_warning ("ghost %s: %s", w->ghost, error);
+      work_defer (w, 5000);
+      return;
+    }
+  json_t *chat = json_object_get (w->ev, "chat");
+  const char *sender = str (w->ev, "sender_id");
+  /* For a DM the peer is the other side, even for our own messages. */
+  const char *peer = json_is_true (json_object_get (w->ev, "from_me")) ? w->chat_id : sender;
+  if (w->lane->job)
+    w->lane->import->room_ensure (w->lane->job, w->chat_id, chat, with_room, w);
+  else
+    pa_portal_ensure (b, w->login, w->chat_id, chat, peer ? peer : w->chat_id, with_room, w);
+}
+
+static void
+process (PaWork *w)
+{
+  PaBridge *b = w->b;
+  const char *type = w->type;
+  json_t *ev = w->ev;
+
+  if (g_str_equal (type, "contact_info"))
+    {
+      json_t *ct = json_object_get (ev, "contact");
+      if (str (ct, "id"))
+        pa_ghost_ensure (b, w->login->plugin, str (ct, "id"), str (ct, "name"),
+                         str (ct, "avatar_path"), NULL, NULL);
+      work_done (w);
+      return;
+    }
+  if (g_str_equal (type, "presence"))
+    {
+      /* Off by default: Tchap runs with presence off. */
+      if (b->config->presence && w->lane->job == NULL)
+        pa_presence_update (b, w->login, ev);
+      work_done (w);
+      return;
+    }
+  if (g_str_equal (type, "backfill_end") || g_str_equal (type, "chat_resync")
+      || g_str_equal (type, "marked_unread") || g_str_equal (type, "delivery_receipt")
+      || g_str_equal (type, "reaction_sync"))
+    {
+      /* No Matrix action. */
+      work_done (w);
+      return;
+    }
+  if (w->chat_id == NULL)
+    {
+      g_warning ("%s event without chat_id from %s: dropped", type, w->login->id);
+      work_done (w);
+      return;
+    }
+  const char *mid = str (ev, "message_id");
+  gboolean is_msg = g_str_equal (type, "message") || g_str_equal (type, "message_upsert");
+  if (is_msg && mid)
+    {
+      g_autofree char *known = pa_work_event_of (w, mid);
+      if (known)
+        {
+          g_debug ("message %s already bridged as %s", mid, known);
+          work_done (w);
+          return;
+        }
+      /* Our own echo: the agent's Matrix event is already there. */
+      const char *txn = str (ev, "txn_id");
+      if (txn && txn[0] == '$')
+        {
+          g_autoptr (PaPortalRow) row
+              = pa_store_portal_get (b->store, w->login->plugin, w->login->id, w->chat_id);
+          if (row && row->room_id)
+            {
+              g_autoptr (GError) e = NULL;
+              if (!pa_store_message_put (b->store, w->login->plugin, w->login->id, w->chat_id, mid,
+                                         row->room_id, txn, w->login->owner,
+                                         json_integer_value (json_object_get (ev, "ts")), &e))
+                g_debug ("echo map: %s", e->message);
+            }
+          work_done (w);
+          return;
+        }
+    }
+  /* Who speaks: the sender's ghost; for our own messages sent from another
+   * device, the ghost of our own legacy account. */
+  const char *sender = str (ev, "sender_id");
+  gboolean from_me = json_is_true (json_object_get (ev, "from_me"));
+  if (from_me && w->login->remote_id)
+    sender = w->login->remote_id;
+  if (sender == NULL)
+    {
+      /* Chat-level event (chat_info, chat_delete): the bot acts. */
+      with_ghost (b, TRUE, NULL, w);
+      return;
+    }
+  json_t *ct = json_object_get (ev, "contact");
+  if (w->lane->job && b->config->double_puppet && w->lane->import->me (w->lane->job)
+      && g_strcmp0 (str (ct, "name"), w->lane->import->me (w->lane->job)) == 0)
+    {
+      /* Double puppeting: the agent's own messages are sent as the agent
+       * (the appservice may act as any user of its homeserver). */
+      w->ghost = g_strdup (w->login->owner);
+      with_ghost (b, TRUE, NULL, w);
+      return;
+    }
+  w->ghost = pa_ghost_mxid (b, w->login->plugin, sender);
+  g_autofree char *name = NULL;
+  if (w->lane->job && str (ct, "name"))
+    name = g_strdup_printf ("%s (%s)", str (ct, "name"),
+                            w->lane->import->display_suffix (w->lane->job));
+  else
+    name = g_strdup (str (ct, "name"));
+  pa_ghost_ensure (b, w->login->plugin, sender, name, str (ct, "avatar_path"), with_ghost, w);
+}
+
+static void
+lane_process (PaLane *lane)
+{
+  PaBridge *b = lane->bridge;
+  if (lane->busy)
+    return;
+  pa_batch_begin (b);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (json_t) rows = NULL;
+  PaAccount *import_account = lane->job ? lane->import->account (lane->job) : NULL;
+  if (import_account)
+    rows = pa_store_remote_peek_import (b->store, import_account->id, 1, &error);
+  else
+    rows = pa_store_remote_peek (b->store, 1, &error);
+  if (rows == NULL)
+    {
+      g_warning ("remote queue: %s", error ? error->message : "?");
+      return;
+    }
+  if (json_array_size (rows) == 0)
+    return;
+  json_t *row = json_array_get (rows, 0);
+  PaWork *w = g_new0 (PaWork, 1);
+  w->finish = work_done;
+  w->retry = work_defer;
+  w->b = b;
+  w->lane = lane;
+  w->seq = json_integer_value (json_object_get (row, "seq"));
+  const char *login_id = str (row, "login_id");
+  w->ev = json_loads (str (row, "event") ? str (row, "event") : "", 0, NULL);
+  w->login = import_account ? import_account : (login_id ? pa_login_by_id (b, login_id) : NULL);
+  lane->busy = TRUE;
+  if (w->ev == NULL || w->login == NULL)
+    {
+      g_warning ("remote event %" G_GINT64_FORMAT " for unknown login %s: dropped", w->seq,
+                 login_id ? login_id : "?");
+      work_done (w);
+      return;
+    }
+  w->type = str (w->ev, "type");
+  if (w->type == NULL)
+    {
+      work_done (w);
+      return;
+    }
+  w->chat_id = g_strdup (str (w->ev, "chat_id"));
+  process (w);
+}
+
+static gboolean
+lane_idle (gpointer data)
+{
+  PaLane *lane = data;
+  lane->scheduled = FALSE;
+  lane_process (lane);
+  return G_SOURCE_REMOVE;
+}
+
+void
+pa_lane_schedule (PaLane *lane)
+{
+  if (lane->scheduled || lane->busy)
+    return;
+  lane->scheduled = TRUE;
+  g_idle_add (lane_idle, lane);
+}
+
+void
+pa_lane_cancel (PaLane *lane)
+{
+  if (lane->retry_source)
+    g_source_remove (lane->retry_source);
+  lane->retry_source = 0;
+  if (lane->scheduled)
+    g_idle_remove_by_data (lane);
+  lane->scheduled = FALSE;
+}
+
+/* A worker's EVENT frame: stored durably in the remote table (a message
+ * deduplicated on login, chat and id), acknowledged to the worker once
+ * committed, then taken by the live lane. */
+void
+pa_to_matrix_intake (PaAccount *l, json_t *frame)
+{
+  PaBridge *b = l->bridge;
+  json_t *ev = json_object_get (frame, "event");
+  json_int_t seq = json_integer_value (json_object_get (frame, "seq"));
+  if (!json_is_object (ev))
+    return;
+  const char *type = str (ev, "type");
+  const char *mid = str (ev, "message_id");
+  g_autofree char *key = NULL;
+  if (type && mid && (g_str_equal (type, "message") || g_str_equal (type, "message_upsert")))
+    key = g_strjoin ("\x1f", l->id, str (ev, "chat_id") ? str (ev, "chat_id") : "", mid, type,
+                     NULL);
+  g_autofree char *text = json_dumps (ev, JSON_COMPACT);
+  gboolean dup = FALSE;
+  g_autoptr (GError) e = NULL;
+  if (pa_store_remote_add (b->store, l->id, key, text, &dup, &e) < 0 && e)
+    {
+      /* Not persisted: do not acknowledge, so the network redelivers. */
+      g_warning ("could not store a remote event: %s", e->message);
+      return;
+    }
+  /* Once committed (or already known), the plugin may ack its network. */
+  pa_batch_defer_ack (b, l->id, seq);
+  pa_lane_schedule (&b->live);
+}

@@ -1,0 +1,167 @@
+/* SPDX-License-Identifier: AGPL-3.0-or-later */
+/* Legacy → Matrix, messages and their relations: a legacy message (its
+ * media uploaded first, encrypted in an encrypted room) becomes a Matrix
+ * event queued on the durable outbound queue with a deterministic txn id
+ * and an on_done that records the message map; edits, reactions and
+ * deletions find their target in the map.  A reply or relation whose
+ * target is still queued waits for it. */
+#define G_LOG_DOMAIN "passerelle-remote"
+
+#include "pa-to-matrix-message.h"
+
+#include "pa-convert.h"
+#include "pa-media.h"
+#include "pa-outbound.h"
+#include "pa-queue.h"
+#include "pa-to-matrix-work.h"
+
+static const char *
+str (json_t *o, const char *key)
+{
+  return json_string_value (json_object_get (o, key));
+}
+
+static json_t *
+on_done_map (PaWork *w, const char *legacy_id)
+{
+  return json_pack ("{s:s, s:s, s:s, s:s, s:s, s:s, s:I}", "what", "map", "plugin",
+                    w->login->plugin, "login", w->login->id, "chat", w->chat_id, "legacy",
+                    legacy_id, "room", w->room_id, "ts",
+                    (json_int_t)json_integer_value (json_object_get (w->ev, "ts")));
+}
+/* Resolve a legacy target to an event id; when unknown but the room still
+ * has queued items, the target may be one of them: defer. */
+static gboolean
+target_or_defer (PaWork *w, const char *legacy, char **out_event)
+{
+  *out_event = legacy ? pa_work_event_of (w, legacy) : NULL;
+  if (legacy && *out_event == NULL && pa_outbound_room_pending (w->b, w->room_id))
+    {
+      w->retry (w, 50);
+      return FALSE;
+    }
+  return TRUE;
+}
+static void
+send_message (PaWork *w)
+{
+  PaBridge *b = w->b;
+  json_t *c = json_object_get (w->ev, "content");
+  const char *mid = str (w->ev, "message_id");
+  g_autofree char *reply_event = NULL;
+  if (!target_or_defer (w, str (c, "reply_to"), &reply_event))
+    return;
+  const char *etype = NULL;
+  PaConvertToMatrix ctx = {
+    .mxc = w->mxc,
+    .file = w->media_file,
+    .reply_event = reply_event,
+    .import_source = w->lane->job ? w->lane->import->source (w->lane->job) : NULL,
+    .message_id = mid,
+  };
+  g_autoptr (json_t) content = pa_convert_message_to_matrix (c, &ctx, &etype);
+  g_autoptr (json_t) done = on_done_map (w, mid);
+  g_autofree char *seed = g_strjoin ("\x1f", w->login->id, w->chat_id, mid, NULL);
+  pa_queue_send (b, w->room_id, w->ghost, etype, content,
+                 json_integer_value (json_object_get (w->ev, "ts")), seed, done);
+  w->finish (w);
+}
+static void
+media_uploaded (PaBridge *b, const char *mxc, json_t *file, const char *error, gpointer user_data)
+{
+  PaWork *w = user_data;
+  if (mxc == NULL)
+    {
+      g_warning ("media upload failed: %s", error);
+      pa_convert_media_lost (json_object_get (w->ev, "content"), error);
+    }
+  else
+    {
+      w->mxc = g_strdup (mxc);
+      w->media_file = file ? json_incref (file) : NULL;
+    }
+  send_message (w);
+}
+void
+pa_to_matrix_relate (PaWork *w)
+{
+  PaBridge *b = w->b;
+  const char *type = w->type;
+  const char *target = str (w->ev, "target_id");
+  g_autofree char *target_event = NULL;
+  if (!target_or_defer (w, target, &target_event))
+    return;
+  if (target_event == NULL)
+    {
+      g_debug ("%s of unknown message %s: ignored", type, target ? target : "?");
+      w->finish (w);
+      return;
+    }
+  gint64 ts = json_integer_value (json_object_get (w->ev, "ts"));
+  const char *sender = str (w->ev, "sender_id");
+  if (g_str_equal (type, "edit"))
+    {
+      g_autoptr (json_t) content
+          = pa_convert_edit_to_matrix (json_object_get (w->ev, "content"), target_event);
+      g_autofree char *seed
+          = g_strdup_printf ("edit\x1f%s\x1f%s\x1f%" G_GINT64_FORMAT, w->login->id, target, ts);
+      pa_queue_send (b, w->room_id, w->ghost, "m.room.message", content, ts, seed, NULL);
+    }
+  else if (g_str_equal (type, "reaction"))
+    {
+      const char *key = str (w->ev, "reaction_key");
+      g_autoptr (json_t) content
+          = json_pack ("{s:{s:s, s:s, s:s}}", "m.relates_to", "rel_type", "m.annotation",
+                       "event_id", target_event, "key", key ? key : "");
+      g_autofree char *legacy = g_strdup_printf ("reaction\x1f%s\x1f%s\x1f%s", target,
+                                                 sender ? sender : "", key ? key : "");
+      g_autofree char *known = pa_work_event_of (w, legacy);
+      if (known == NULL) /* else: the echo of the agent's own reaction */
+        {
+          g_autoptr (json_t) done = on_done_map (w, legacy);
+          g_autofree char *seed = g_strjoin ("\x1f", w->login->id, w->chat_id, legacy, NULL);
+          pa_queue_send (b, w->room_id, w->ghost, "m.reaction", content, ts, seed, done);
+        }
+    }
+  else /* delete, reaction_remove: redact */
+    {
+      g_autofree char *redact_event = NULL;
+      if (g_str_equal (type, "reaction_remove"))
+        {
+          const char *key = str (w->ev, "reaction_key");
+          g_autofree char *legacy = g_strdup_printf ("reaction\x1f%s\x1f%s\x1f%s", target,
+                                                     sender ? sender : "", key ? key : "");
+          redact_event = pa_work_event_of (w, legacy);
+        }
+      else
+        redact_event = g_strdup (target_event);
+      if (redact_event)
+        {
+          g_autofree char *txn = pa_queue_txn_id (w->room_id, "redact", redact_event, NULL);
+          g_autofree char *er = pa_matrix_escape (w->room_id);
+          g_autofree char *ee = pa_matrix_escape (redact_event);
+          g_autofree char *path
+              = g_strdup_printf ("/_matrix/client/v3/rooms/%s/redact/%s/%s", er, ee, txn);
+          g_autoptr (json_t) body = json_pack ("{s:s}", "reason", "deleted on the legacy network");
+          pa_queue_request (b, w->room_id, "PUT", path, w->ghost, body, ts, txn, NULL);
+        }
+    }
+  w->finish (w);
+}
+
+void
+pa_to_matrix_message (PaWork *w)
+{
+  PaBridge *b = w->b;
+  json_t *c = json_object_get (w->ev, "content");
+  const char *media = str (c, "media_path");
+  if (media)
+    {
+      const char *name = str (c, "media_name");
+      g_autofree char *base = g_path_get_basename (media);
+      pa_media_upload (b, w->room_id, media, name ? name : base, str (c, "mimetype"),
+                       media_uploaded, w);
+      return;
+    }
+  send_message (w);
+}
