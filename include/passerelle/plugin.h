@@ -541,7 +541,7 @@ typedef struct {
   const char *(*data_dir) (PaHost *host);
 
   /* Bytes the data dir may still grow by before its budget is spent (the
-   * `bridge.login_data_budget` of the config), or -1 when unlimited.  It
+   * `limits.login_data_bytes` of the config), or -1 when unlimited.  It
    * walks the directory: call it once per file you are about to write, not
    * per chunk.  [any thread] */
   int64_t (*budget_left) (PaHost *host);

@@ -11,20 +11,13 @@
 #include "passerelle/plugin.h"
 #include "pa-common.h"
 #include "appservice/pa-appservice.h"
+#include "host/pa-plugin-catalog.h"
 #include "host/pa-worker.h"
 #include "matrix/pa-matrix.h"
 #include "store/pa-store.h"
 
 G_BEGIN_DECLS
 
-/* A plugin found in plugin_dir (its hello, learnt via --describe). */
-typedef struct
-{
-  char *name;
-  char *display_name;
-  char *path;
-  json_t *hello; /* owned */
-} PaPluginInfo;
 
 /* A pending Matrix → legacy operation, answered by the worker's result. */
 typedef struct
@@ -36,6 +29,10 @@ typedef struct
   char *chat_id;
   char *extra;      /* reaction key, etc. */
   json_t *contacts; /* list_contacts / resolve answers collected */
+  json_t *frame;    /* the op frame sent, resent as is by a retry */
+  guint attempts;   /* sends so far */
+  guint retry_source; /* pending retry timer, 0 if none */
+  gint64 waited_ms;   /* sum of the retry delays so far */
 } PaPendingOp;
 
 /* One running login ("account" here, as PaLogin is the plugin's own

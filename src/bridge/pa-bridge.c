@@ -122,7 +122,8 @@ pa_bridge_new (PaConfig *config, const char *self_exe, GError **error)
   b->store = g_steal_pointer (&store);
   b->bot_mxid = g_strdup_printf ("@%s:%s", config->bot_localpart, config->hs_domain);
   b->mx = pa_matrix_new (config->hs_address, config->as_token);
-  b->plugins = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, NULL);
+  b->plugins = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
+                                      (GDestroyNotify) pa_plugin_info_free);
   b->logins = g_hash_table_new (g_str_hash, g_str_equal);
   b->rooms = g_hash_table_new (g_str_hash, g_str_equal);
   b->ghosts_ok = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
@@ -193,7 +194,8 @@ pa_bridge_run (PaBridge *b, GError **error)
     return FALSE;
   g_message ("appservice listening on %s:%u", c->as_bind, pa_appservice_port (b->as));
 
-  pa_plugins_discover (b);
+  if (!pa_plugins_discover (b, error))
+    return FALSE;
 
   g_autoptr (json_t) versions = NULL;
   if (!startup_request (b, "GET", "/_matrix/client/versions", NULL, NULL, FALSE, &versions, error))
@@ -265,17 +267,6 @@ room_cache_free (gpointer p)
   g_free (r);
 }
 
-static void
-plugin_info_free (gpointer p)
-{
-  PaPluginInfo *i = p;
-  g_free (i->name);
-  g_free (i->display_name);
-  g_free (i->path);
-  json_decref (i->hello);
-  g_free (i);
-}
-
 void
 pa_bridge_free (PaBridge *b)
 {
@@ -301,9 +292,6 @@ pa_bridge_free (PaBridge *b)
   g_clear_pointer (&b->as, pa_appservice_free);
   pa_matrix_free (b->mx);
   pa_store_close (b->store);
-  g_hash_table_iter_init (&it, b->plugins);
-  while (g_hash_table_iter_next (&it, NULL, &v))
-    plugin_info_free (v);
   g_hash_table_destroy (b->plugins);
   g_hash_table_iter_init (&it, b->rooms);
   while (g_hash_table_iter_next (&it, NULL, &v))

@@ -37,8 +37,13 @@ on_hello (PaWorker *w, json_t *hello, gpointer user_data)
       "options", "timezone", str (o, "timezone") ? str (o, "timezone") : "Europe/Paris", "chat",
       str (o, "chat"), "work_dir", work, "max_total_bytes", (json_int_t)c->max_import_bytes,
       "max_entries", (json_int_t)100000);
+  /* The plugin's checked settings, as a login's worker gets them. */
+  PaPluginInfo *info = pa_plugin_info (j->b, j->account->plugin);
+  if (info != NULL && info->settings != NULL)
+    json_object_set_new (frame, "config", json_deep_copy (info->settings));
   pa_worker_send (w, frame);
 }
+
 static void
 count_event (PaImportJob *j, json_t *ev)
 {

@@ -29,10 +29,12 @@ str (json_t *o, const char *key)
 
 static const char *const meta_scopes[] = { "login", "chat", "contact", "message" };
 
-/* The first frame of every worker start: its login and the plugin's
- * metadata, so meta_get answers locally in the worker. */
+/* The first frame of every worker start: its login, the plugin's
+ * metadata (so meta_get answers locally in the worker), the plugin's
+ * checked settings from config.yaml and the data dir's budget.  Secrets
+ * among the settings travel only over the worker's socket. */
 static json_t *
-init_frame (PaBridge *b, const char *login_id, gboolean saved)
+init_frame (PaBridge *b, const char *login_id, const char *plugin, gboolean saved)
 {
   g_autoptr (json_t) rows = pa_store_meta_list (b->store, login_id);
   json_t *meta = json_array ();
@@ -47,8 +49,12 @@ init_frame (PaBridge *b, const char *login_id, gboolean saved)
                                             json_object_get (r, "id"), "value",
                                             json_object_get (r, "value")));
   }
-  return json_pack ("{s:s, s:s, s:b, s:o}", "t", "init", "login_id", login_id, "saved", saved,
-                    "meta", meta);
+  PaPluginInfo *info = pa_plugin_info (b, plugin);
+  json_t *settings = info != NULL && info->settings != NULL ? json_deep_copy (info->settings)
+                                                            : json_object ();
+  return json_pack ("{s:s, s:s, s:b, s:o, s:o, s:I}", "t", "init", "login_id", login_id, "saved",
+                    saved, "meta", meta, "config", settings, "data_budget",
+                    (json_int_t) b->config->login_data_bytes);
 }
 
 static const char *
@@ -174,7 +180,7 @@ on_exited (PaWorker *w, gboolean crashed, gboolean will_restart, const char *rea
       pa_portal_notify_owner (l->bridge, l->owner, msg);
     }
   /* After a restart the plugin resumes from its saved session. */
-  g_autoptr (json_t) init = init_frame (l->bridge, l->id, l->logged_in);
+  g_autoptr (json_t) init = init_frame (l->bridge, l->id, l->plugin, l->logged_in);
   pa_worker_set_init (w, init);
 }
 
@@ -205,7 +211,7 @@ login_spawn (PaBridge *b, const char *id, const char *owner, const char *plugin,
   PaWorkerCallbacks cbs = { .hello = on_hello, .frame = on_frame, .exited = on_exited };
   l->worker = pa_worker_new (b->self_exe, info->path, id, dir, &cbs, l);
   pa_worker_set_restart (l->worker, TRUE, b->config->worker_restart_max_delay_s);
-  g_autoptr (json_t) init = init_frame (b, id, saved);
+  g_autoptr (json_t) init = init_frame (b, id, plugin, saved);
   pa_worker_set_init (l->worker, init);
   if (!pa_worker_start (l->worker, error))
     {

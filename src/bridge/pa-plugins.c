@@ -7,54 +7,35 @@
 
 #include "pa-plugins.h"
 
-static const char *
-str (json_t *o, const char *key)
+gboolean
+pa_plugins_discover (PaBridge *b, GError **error)
 {
-  return json_string_value (json_object_get (o, key));
+  g_autoptr (GPtrArray) found = pa_plugin_catalog_scan (b->self_exe, b->config->plugin_dir);
+  g_autoptr (GPtrArray) names = g_ptr_array_new ();
+  for (guint i = 0; i < found->len; i++)
+    g_ptr_array_add (names, ((PaPluginInfo *) found->pdata[i])->name);
+  g_ptr_array_add (names, NULL);
+  if (!pa_config_check_plugin_names (b->config, (const char *const *) names->pdata, error))
+    return FALSE;
+  for (guint i = 0; i < found->len; i++)
+    {
+      PaPluginInfo *info = found->pdata[i];
+      json_t *schema = json_object_get (info->hello, "config");
+      if (!pa_config_plugin_section (b->config, info->name, schema, &info->settings, error))
+        return FALSE;
+      const char *version = json_string_value (json_object_get (info->hello, "version"));
+      g_message ("plugin %s (%s %s) from %s", info->name, info->display_name,
+                 version != NULL ? version : "?", info->path);
+    }
+  /* The hash table owns them from here. */
+  while (found->len > 0)
+    {
+      PaPluginInfo *info = g_ptr_array_steal_index (found, 0);
+      g_hash_table_insert (b->plugins, info->name, info);
+    }
+  return TRUE;
 }
 
-void
-pa_plugins_discover (PaBridge *b)
-{
-  const char *dir = b->config->plugin_dir;
-  g_autoptr (GError) error = NULL;
-  g_autoptr (GDir) d = g_dir_open (dir, 0, &error);
-  if (d == NULL)
-    {
-      g_warning ("plugin directory %s: %s", dir, error->message);
-      return;
-    }
-  const char *name;
-  while ((name = g_dir_read_name (d)) != NULL)
-    {
-      if (!g_str_has_suffix (name, ".so"))
-        continue;
-      g_autofree char *path = g_build_filename (dir, name, NULL);
-      g_autoptr (GError) e = NULL;
-      json_t *hello = pa_worker_describe (b->self_exe, path, &e);
-      if (hello == NULL)
-        {
-          g_warning ("plugin %s not loaded: %s", path, e->message);
-          continue;
-        }
-      const char *pname = str (hello, "plugin");
-      if (pname == NULL || g_hash_table_contains (b->plugins, pname))
-        {
-          g_warning ("plugin %s: missing or duplicate name", path);
-          json_decref (hello);
-          continue;
-        }
-      PaPluginInfo *info = g_new0 (PaPluginInfo, 1);
-      info->name = g_strdup (pname);
-      info->display_name
-          = g_strdup (str (hello, "display_name") ? str (hello, "display_name") : pname);
-      info->path = g_steal_pointer (&path);
-      info->hello = hello;
-      g_hash_table_insert (b->plugins, info->name, info);
-      g_message ("plugin %s (%s %s) from %s", info->name, info->display_name,
-                 str (hello, "version") ? str (hello, "version") : "?", info->path);
-    }
-}
 PaPluginInfo *
 pa_plugin_info (PaBridge *b, const char *name)
 {

@@ -7,8 +7,12 @@
 
 G_BEGIN_DECLS
 
-/* Describe every .so of plugin_dir (by a worker) into b->plugins. */
-void pa_plugins_discover (PaBridge *b);
+/* Describe every .so of plugin_dir (by a worker) into b->plugins, and
+ * check config.yaml's plugins: section against the keys each declares
+ * (PaPluginInfo.settings gets the checked values).  FALSE with a config
+ * error naming file and line when a section is wrong or names a plugin
+ * that is not installed. */
+gboolean pa_plugins_discover (PaBridge *b, GError **error);
 
 /* The plugin of that name, or NULL. */
 PaPluginInfo *pa_plugin_info (PaBridge *b, const char *name);

@@ -68,7 +68,16 @@ pa_queue_send (PaBridge *b, const char *room_id, const char *user_id, const char
 void
 pa_queue_notice (PaBridge *b, const char *room_id, const char *text)
 {
+  pa_queue_notice_reply (b, room_id, NULL, text);
+}
+
+void
+pa_queue_notice_reply (PaBridge *b, const char *room_id, const char *event_id, const char *text)
+{
   g_autoptr (json_t) content = json_pack ("{s:s, s:s}", "msgtype", "m.notice", "body", text);
+  if (event_id != NULL)
+    json_object_set_new (content, "m.relates_to",
+                         json_pack ("{s:{s:s}}", "m.in_reply_to", "event_id", event_id));
   /* In DM portals the bot is absent: the contact's ghost speaks. */
   g_autofree char *key = g_strdup_printf ("creator:%s", room_id);
   g_autofree char *sender = pa_store_kv_get (b->store, key);

@@ -23,6 +23,10 @@ void pa_queue_send (PaBridge *b, const char *room_id, const char *user_id, const
 
 /* Send a notice (m.notice) as the bot into room_id through the queue. */
 void pa_queue_notice (PaBridge *b, const char *room_id, const char *text);
+/* The same, as a reply to `event_id` (so clients show which message it is
+ * about); a plain notice when event_id is NULL. */
+void pa_queue_notice_reply (PaBridge *b, const char *room_id, const char *event_id,
+                            const char *text);
 
 G_END_DECLS
 

@@ -3,7 +3,14 @@
  * completion: each op gets an id and a pending entry (owned by the login)
  * saying where to report; the worker's result records the message map of
  * a sent message or reaction, or tells the agent what failed; contact
- * answers are collected; a worker that stops fails what was pending. */
+ * answers are collected; a worker that stops fails what was pending.
+ *
+ * Typed results (plugin.h, PaResultCode): a message-like op answered
+ * `temporary`, `rate_limited` or `not_connected` is sent again, the same
+ * frame (same op id, same txn id), after a delay, at most RETRY_MAX times
+ * and never later than RETRY_BOUND_MS after the first answer; what still
+ * fails is told to the agent as a notice replying to the Matrix event, with
+ * a sentence per code (docs/architecture.md, "Failed messages"). */
 #define G_LOG_DOMAIN "passerelle-logins"
 
 #include "pa-to-legacy-ops.h"
@@ -17,10 +24,16 @@ str (json_t *o, const char *key)
   return json_string_value (json_object_get (o, key));
 }
 
+#define RETRY_MAX 3
+#define RETRY_BOUND_MS 60000
+
 static void
 pending_free (gpointer p)
 {
   PaPendingOp *op = p;
+  if (op->retry_source != 0)
+    g_source_remove (op->retry_source);
+  json_decref (op->frame);
   g_free (op->kind);
   g_free (op->room_id);
   g_free (op->event_id);
@@ -43,11 +56,104 @@ pa_to_legacy_ops_fail (PaAccount *l, const char *why)
               || g_str_equal (op->kind, "redact") || g_str_equal (op->kind, "react")))
         {
           g_autofree char *msg = g_strdup_printf ("⚠ Not delivered: %s", why);
-          pa_queue_notice (l->bridge, op->room_id, msg);
+          pa_queue_notice_reply (l->bridge, op->room_id, op->event_id, msg);
         }
     }
   g_hash_table_remove_all (l->pending);
 }
+/* Whether `kind` changes what the legacy side shows: worth retrying and
+ * worth telling the agent about when it finally fails. */
+static gboolean
+message_like (const char *kind)
+{
+  static const char *const kinds[] = { "send", "edit", "redact", "react" };
+  for (gsize i = 0; i < G_N_ELEMENTS (kinds); i++)
+    if (g_strcmp0 (kind, kinds[i]) == 0)
+      return TRUE;
+  return FALSE;
+}
+
+typedef struct
+{
+  PaAccount *login;
+  guint64 op_id;
+} Retry;
+
+static gboolean
+on_retry (gpointer data)
+{
+  Retry *r = data;
+  PaPendingOp *op = g_hash_table_lookup (r->login->pending, &r->op_id);
+  if (op == NULL)
+    return G_SOURCE_REMOVE;
+  op->retry_source = 0;
+  op->attempts++;
+  if (!pa_worker_send (r->login->worker, op->frame))
+    {
+      /* The worker is gone: its exit fails every pending op, this one too. */
+      g_debug ("retry of op %" G_GUINT64_FORMAT ": worker not running", r->op_id);
+    }
+  return G_SOURCE_REMOVE;
+}
+
+/* The delay before the next try of `op` answered `code`, or -1 for none. */
+static gint64
+retry_delay_ms (const PaPendingOp *op, const char *code, json_t *frame)
+{
+  if (!message_like (op->kind) || op->frame == NULL || op->attempts > RETRY_MAX)
+    return -1;
+  gint64 delay;
+  guint shift = MIN (op->attempts - 1, 10u);
+  if (g_strcmp0 (code, "rate_limited") == 0)
+    {
+      json_int_t after = json_integer_value (json_object_get (frame, "retry_after_ms"));
+      delay = after > 0 ? after : (gint64) 2000 << shift;
+    }
+  else if (g_strcmp0 (code, "temporary") == 0)
+    delay = (gint64) 1000 << shift;
+  else if (g_strcmp0 (code, "not_connected") == 0)
+    delay = (gint64) 5000 << shift;
+  else
+    return -1;
+  /* The whole wait stays bounded: a network that asks for more is told to
+   * the agent now rather than an hour later. */
+  return op->waited_ms + delay > RETRY_BOUND_MS ? -1 : delay;
+}
+
+static gboolean
+retry_later (PaAccount *l, PaPendingOp *op, const char *code, json_t *frame)
+{
+  gint64 delay = retry_delay_ms (op, code, frame);
+  if (delay < 0)
+    return FALSE;
+  op->waited_ms += delay;
+  Retry *r = g_new (Retry, 1);
+  r->login = l;
+  r->op_id = op->op_id;
+  op->retry_source = g_timeout_add_full (G_PRIORITY_DEFAULT, (guint) delay, on_retry, r, g_free);
+  g_debug ("op %" G_GUINT64_FORMAT " (%s) answered %s: try %u in %" G_GINT64_FORMAT " ms",
+           op->op_id, op->kind, code, op->attempts + 1, delay);
+  return TRUE;
+}
+
+/* What the agent reads about an op that finally failed (transfer full). */
+static char *
+failure_text (PaAccount *l, const PaPendingOp *op, const char *code, const char *error)
+{
+  const char *why = error != NULL ? error : "the network refused it";
+  if (g_strcmp0 (code, "uncertain") == 0)
+    return g_strdup_printf ("⚠ Maybe not delivered: the %s connection dropped before the network "
+                            "answered (%s). Check before sending it again.",
+                            l->plugin, why);
+  if (g_strcmp0 (code, "too_large") == 0)
+    return g_strdup_printf ("⚠ Not delivered: too large for %s (%s).", l->plugin, why);
+  if (g_strcmp0 (code, "unsupported") == 0)
+    return g_strdup_printf ("⚠ Not delivered: %s cannot do this (%s).", l->plugin, why);
+  if (op->attempts > 1)
+    return g_strdup_printf ("⚠ Not delivered after %u tries: %s", op->attempts, why);
+  return g_strdup_printf ("⚠ Not delivered: %s", why);
+}
+
 void
 pa_to_legacy_op_result (PaAccount *l, json_t *frame)
 {
@@ -59,14 +165,16 @@ pa_to_legacy_op_result (PaAccount *l, json_t *frame)
   gboolean ok = json_is_true (json_object_get (frame, "ok"));
   const char *legacy_id = str (frame, "legacy_id");
   const char *error = str (frame, "error");
+  const char *code = str (frame, "code");
   g_autoptr (GError) e = NULL;
+  if (!ok && retry_later (l, op, code, frame))
+    return;
   if (!ok)
     {
       if (op->room_id && !g_str_equal (op->kind, "typing") && !g_str_equal (op->kind, "mark_read"))
         {
-          g_autofree char *msg
-              = g_strdup_printf ("⚠ Not delivered: %s", error ? error : "the network refused it");
-          pa_queue_notice (b, op->room_id, msg);
+          g_autofree char *msg = failure_text (l, op, code, error);
+          pa_queue_notice_reply (b, op->room_id, op->event_id, msg);
         }
       else if (g_str_equal (op->kind, "command") || g_str_equal (op->kind, "join")
                || g_str_equal (op->kind, "start") || g_str_equal (op->kind, "contacts"))
@@ -148,6 +256,8 @@ pa_to_legacy_op (PaAccount *l, const char *op, json_t *args, const char *kind, c
     }
   PaPendingOp *p = g_new0 (PaPendingOp, 1);
   p->op_id = op_id;
+  p->frame = json_incref (frame);
+  p->attempts = 1;
   p->kind = g_strdup (kind);
   p->room_id = g_strdup (room_id);
   p->event_id = g_strdup (event_id);

@@ -213,6 +213,8 @@ static const struct
     G_GINT64_CONSTANT (16) << 30 },
   { "max_import_bytes", G_STRUCT_OFFSET (PaConfig, max_import_bytes), 1024,
     G_GINT64_CONSTANT (1) << 40 },
+  { "login_data_bytes", G_STRUCT_OFFSET (PaConfig, login_data_bytes), 1024 * 1024,
+    G_GINT64_CONSTANT (1) << 40 },
 };
 
 static gboolean
@@ -289,6 +291,7 @@ config_new_defaults (void)
   c->command_prefix = g_strdup ("!pa");
   c->max_body_bytes = 32 * 1024 * 1024;
   c->max_media_bytes = 100 * 1024 * 1024;
+  c->login_data_bytes = G_GINT64_CONSTANT (2) << 30;
   c->max_import_bytes = G_GINT64_CONSTANT (4) << 30;
   c->max_events_per_txn = 1000;
   c->worker_restart_max_delay_s = 60;

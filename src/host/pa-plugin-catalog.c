@@ -19,6 +19,7 @@ pa_plugin_info_free (PaPluginInfo *info)
   g_free (info->display_name);
   g_free (info->path);
   json_decref (info->hello);
+  json_decref (info->settings);
   g_free (info);
 }
 

@@ -14,8 +14,10 @@ typedef struct
 {
   char *name; /* the plugin's name ([a-z0-9]+) */
   char *display_name;
-  char *path;    /* the .so */
-  json_t *hello; /* its hello frame (owned) */
+  char *path;       /* the .so */
+  json_t *hello;    /* its hello frame (owned) */
+  json_t *settings; /* checked plugins.<name> values of config.yaml (owned); NULL until the
+                       bridge checked them */
 } PaPluginInfo;
 
 void pa_plugin_info_free (PaPluginInfo *info);

@@ -235,6 +235,33 @@ def test_messages_both_ways(stack, alice, net):
     assert "hi bob" not in alice.bodies(room, ghost("alice-lb"))
 
 
+def test_typed_failures_retried_or_told(stack, alice, net):
+    """SDK 2 typed results: a temporary or rate-limited answer is retried by
+    the host (the message reaches the network once); a final one is told to
+    the agent as a notice replying to the message."""
+    room = [r for r in alice.events if alice.inviter(r) == ghost("bob")][0]
+
+    net.fail_next("alice-lb", "send", "try again later")
+    net.fail_next("alice-lb", "send", "rate limited")
+    alice.text(room, "retried twice")
+    wait_until(lambda: [m for m in net.messages("bob") if m.get("text") == "retried twice"],
+               30, what="the retried message on the network")
+    time.sleep(1)
+    assert len([m for m in net.messages("bob") if m.get("text") == "retried twice"]) == 1
+
+    net.fail_next("alice-lb", "send", "too large: 3 bytes over")
+    big = alice.text(room, "too big")
+    def told(a):
+        return [m for m in a.messages(room) if m["content"].get("msgtype") == "m.notice"
+                and "too large for loopback" in m["content"].get("body", "")]
+    notice = alice.wait(told, what="the too-large notice")[0]
+    assert notice["content"]["m.relates_to"]["m.in_reply_to"]["event_id"] == big
+    assert not [m for m in net.messages("bob") if m.get("text") == "too big"]
+    # The retried message was not reported as failed.
+    assert not [m for m in alice.messages(room) if "retried twice" in m["content"].get("body", "")
+                and m["content"].get("msgtype") == "m.notice"]
+
+
 def test_group_portal(stack, alice, net):
     net.deliver("alice-lb", {"ev": "chat", "id": "g1", "kind": "group", "name": "Cabinet",
                              "topic": "Réunions", "members": [{"id": "bob", "name": "Bob Legacy"},
