@@ -7,6 +7,9 @@
 
 #include "pa-login-table.h"
 
+#include <errno.h>
+#include <glib/gstdio.h>
+
 /* Writes made while handling a burst of I/O (worker frames, inbound
  * events, homeserver answers) share one SQLite transaction, committed when
  * the loop has nothing more urgent to do.  Durability points flush first:
@@ -52,6 +55,7 @@ pa_batch_flush (PaBridge *b)
            * networks redeliver; inbound events stay queued. */
           g_critical ("store commit failed, batch lost: %s", error->message);
           g_ptr_array_set_size (b->pending_acks, 0);
+          g_ptr_array_set_size (b->pending_unlinks, 0);
           return;
         }
     }
@@ -66,7 +70,23 @@ pa_batch_flush (PaBridge *b)
       pa_worker_send (l->worker, ack);
     }
   g_ptr_array_set_size (b->pending_acks, 0);
+  for (guint i = 0; i < b->pending_unlinks->len; i++)
+    {
+      const char *path = g_ptr_array_index (b->pending_unlinks, i);
+      if (g_unlink (path) != 0)
+        g_debug ("media file %s: %s", path, g_strerror (errno));
+    }
+  g_ptr_array_set_size (b->pending_unlinks, 0);
 }
+
+void
+pa_batch_defer_unlink (PaBridge *b, const char *path)
+{
+  g_ptr_array_add (b->pending_unlinks, g_strdup (path));
+  if (!b->batch_open)
+    pa_batch_flush (b);
+}
+
 void
 pa_batch_defer_ack (PaBridge *b, const char *login_id, gint64 seq)
 {

@@ -17,6 +17,11 @@ void pa_batch_flush (PaBridge *b);
 /* Tell the worker of login_id that event seq is stored, once committed. */
 void pa_batch_defer_ack (PaBridge *b, const char *login_id, gint64 seq);
 
+/* Delete the file at `path` once the batch is committed (a media file
+ * whose event is done: if the commit fails, the event is replayed and
+ * still needs it). */
+void pa_batch_defer_unlink (PaBridge *b, const char *path);
+
 G_END_DECLS
 
 #endif

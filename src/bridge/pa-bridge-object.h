@@ -135,6 +135,7 @@ struct _PaBridge
   gboolean batch_open;
   guint batch_source;
   GPtrArray *pending_acks; /* (login id, seq) pairs, as strings */
+  GPtrArray *pending_unlinks; /* media files to delete once the batch is committed */
   /* remote (legacy → Matrix) processing */
   PaLane live;
   /* history imports */

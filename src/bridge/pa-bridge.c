@@ -142,6 +142,7 @@ pa_bridge_new (PaConfig *config, const char *self_exe, GError **error)
   b->portals_in_progress
       = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify)g_ptr_array_unref);
   b->pending_acks = g_ptr_array_new_with_free_func (g_free);
+  b->pending_unlinks = g_ptr_array_new_with_free_func (g_free);
   b->next_op_id = 1;
   b->live.bridge = b;
   b->imports = g_hash_table_new (g_str_hash, g_str_equal);
@@ -301,6 +302,7 @@ pa_bridge_free (PaBridge *b)
   g_hash_table_destroy (b->ghost_avatars);
   g_hash_table_destroy (b->imports);
   g_ptr_array_unref (b->pending_acks);
+  g_ptr_array_unref (b->pending_unlinks);
   json_decref (b->inbound_cache);
   g_hash_table_destroy (b->outbound_busy);
   g_hash_table_destroy (b->sent_handlers);

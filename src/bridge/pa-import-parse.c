@@ -12,6 +12,7 @@
 #include "pa-import-job.h"
 #include "pa-import-status.h"
 #include "pa-plugins.h"
+#include "pa-to-matrix-files.h"
 #include "pa-to-matrix-lane.h"
 
 static const char *
@@ -110,6 +111,8 @@ on_frame (PaWorker *w, json_t *frame, gpointer user_data)
       json_t *ev = json_object_get (frame, "event");
       if (!json_is_object (ev))
         return;
+      g_autofree char *export_dir = g_path_get_dirname (str (j->row, "path"));
+      pa_to_matrix_files_confine (b, j->account, export_dir, ev);
       const char *type = str (ev, "type");
       const char *chat = str (ev, "chat_id") ? str (ev, "chat_id") : "";
       g_autofree char *key = NULL;
@@ -122,6 +125,13 @@ on_frame (PaWorker *w, json_t *frame, gpointer user_data)
       g_autoptr (GError) e = NULL;
       if (pa_store_remote_add (b->store, j->account->id, key, text, &dup, &e) < 0 && e)
         g_warning ("import %s: %s", j->id, e->message);
+      else if (dup)
+        {
+          /* A resumed job parses again: files of events already stored go. */
+          g_autofree char *owned = pa_to_matrix_files_owned (b, j->account, ev);
+          if (owned != NULL)
+            pa_batch_defer_unlink (b, owned);
+        }
       count_event (j, ev);
     }
   else if (g_str_equal (t, "notice") && str (frame, "text"))

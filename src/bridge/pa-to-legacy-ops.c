@@ -15,6 +15,8 @@
 
 #include "pa-to-legacy-ops.h"
 
+#include <glib/gstdio.h>
+
 #include "pa-portal.h"
 #include "pa-queue.h"
 
@@ -33,6 +35,13 @@ pending_free (gpointer p)
   PaPendingOp *op = p;
   if (op->retry_source != 0)
     g_source_remove (op->retry_source);
+  /* The op is over: the media file the host downloaded for it (always the
+   * host's own file, in the login's data dir) is not needed any more
+   * (plugin.h, FILES). */
+  const char *media
+      = json_string_value (json_object_get (json_object_get (op->frame, "content"), "media_path"));
+  if (media != NULL)
+    g_unlink (media);
   json_decref (op->frame);
   g_free (op->kind);
   g_free (op->room_id);

@@ -9,6 +9,9 @@
 
 #include "pa-to-legacy-send.h"
 
+#include <glib/gstdio.h>
+#include <sys/stat.h>
+
 #include "pa-convert.h"
 #include "pa-login-table.h"
 #include "pa-media.h"
@@ -75,7 +78,10 @@ send_to_worker (SendCtx *s)
                         &error))
     {
       g_autofree char *msg = g_strdup_printf ("⚠ Not delivered: %s", error->message);
-      pa_queue_notice (b, s->room_id, msg);
+      pa_queue_notice_reply (b, s->room_id, s->event_id, msg);
+      /* No op holds the downloaded file: it goes now. */
+      if (s->media_path != NULL)
+        g_unlink (s->media_path);
     }
   finish (b, s->done);
   send_ctx_free (s);
@@ -84,10 +90,42 @@ static void
 send_failed (SendCtx *s, const char *why)
 {
   g_autofree char *msg = g_strdup_printf ("⚠ Not delivered: %s", why);
-  pa_queue_notice (s->b, s->room_id, msg);
+  pa_queue_notice_reply (s->b, s->room_id, s->event_id, msg);
   finish (s->b, s->done);
   send_ctx_free (s);
 }
+/* Bytes under `dir`, files only, bounded in depth. */
+static guint64
+dir_bytes (const char *dir, int depth)
+{
+  guint64 total = 0;
+  g_autoptr (GDir) d = depth < 16 ? g_dir_open (dir, 0, NULL) : NULL;
+  const char *name;
+  while (d != NULL && (name = g_dir_read_name (d)) != NULL)
+    {
+      g_autofree char *path = g_build_filename (dir, name, NULL);
+      GStatBuf st;
+      if (g_lstat (path, &st) != 0)
+        continue;
+      if (S_ISDIR (st.st_mode))
+        total += dir_bytes (path, depth + 1);
+      else if (S_ISREG (st.st_mode))
+        total += (guint64) st.st_size;
+    }
+  return total;
+}
+
+/* What the login's data dir may still grow by (limits.login_data_bytes). */
+static gint64
+budget_left (PaBridge *b, const char *login_id)
+{
+  g_autofree char *dir = g_build_filename (b->config->data_dir, login_id, NULL);
+  guint64 used = dir_bytes (dir, 0);
+  return used >= (guint64) b->config->login_data_bytes
+             ? 0
+             : b->config->login_data_bytes - (gint64) used;
+}
+
 /* The media arrived (decrypted when it came from an encrypted room): keep
  * it in the login's data dir for the worker. */
 static void
@@ -225,7 +263,21 @@ pa_to_legacy_send (PaBridge *b, PaPortalRow *row, PaAccount *login, json_t *ev,
     s->reply_to = pa_store_message_legacy_id (b->store, room_id, reply_event, NULL);
   if (pa_media_has (content))
     {
-      if (!pa_media_download (b, content, b->config->max_media_bytes, 300, media_downloaded, s))
+      /* The file lands in the login's data dir: never past its budget. */
+      gint64 left = budget_left (b, login->id);
+      json_int_t declared
+          = json_integer_value (json_object_get (json_object_get (content, "info"), "size"));
+      if (left <= 0 || (declared > 0 && declared > left))
+        {
+          g_autofree char *why = g_strdup_printf (
+              "too large: your %s connection's storage is full (limit %" G_GINT64_FORMAT
+              " MB, limits.login_data_bytes)",
+              login->plugin, b->config->login_data_bytes / (1024 * 1024));
+          send_failed (s, why);
+          return;
+        }
+      if (!pa_media_download (b, content, MIN (b->config->max_media_bytes, left), 300,
+                              media_downloaded, s))
         send_failed (s, "the media URL is invalid");
       return;
     }

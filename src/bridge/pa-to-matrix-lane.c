@@ -18,6 +18,7 @@
 #include "pa-to-matrix-ephemeral.h"
 #include "pa-to-matrix-message.h"
 #include "pa-to-matrix-presence.h"
+#include "pa-to-matrix-files.h"
 #include "pa-to-matrix-work.h"
 
 #include <gio/gio.h>
@@ -45,6 +46,12 @@ work_done (PaWork *w)
   pa_batch_begin (b);
   if (!pa_store_remote_done (b->store, w->seq, &error))
     g_warning ("remote queue: %s", error->message);
+  /* Uploaded, or given up: the media file the worker handed over goes
+   * with the event (plugin.h, FILES). */
+  g_autofree char *owned
+      = w->login != NULL && w->ev != NULL ? pa_to_matrix_files_owned (b, w->login, w->ev) : NULL;
+  if (owned != NULL)
+    pa_batch_defer_unlink (b, owned);
   b->n_remote++;
   work_free (w);
   lane->busy = FALSE;
@@ -325,6 +332,7 @@ pa_to_matrix_intake (PaAccount *l, json_t *frame)
   json_int_t seq = json_integer_value (json_object_get (frame, "seq"));
   if (!json_is_object (ev))
     return;
+  pa_to_matrix_files_confine (b, l, NULL, ev);
   const char *type = str (ev, "type");
   const char *mid = str (ev, "message_id");
   g_autofree char *key = NULL;
@@ -339,6 +347,13 @@ pa_to_matrix_intake (PaAccount *l, json_t *frame)
       /* Not persisted: do not acknowledge, so the network redelivers. */
       g_warning ("could not store a remote event: %s", e->message);
       return;
+    }
+  if (dup)
+    {
+      /* A redelivery: the copy of its file the worker handed is not needed. */
+      g_autofree char *owned = pa_to_matrix_files_owned (b, l, ev);
+      if (owned != NULL)
+        pa_batch_defer_unlink (b, owned);
     }
   /* Once committed (or already known), the plugin may ack its network. */
   pa_batch_defer_ack (b, l->id, seq);

@@ -78,8 +78,11 @@ pa_presence_update (PaBridge *b, PaAccount *login, json_t *ev)
                          : g_str_equal (state, "unavailable") ? "unavailable"
                          : g_str_equal (state, "away")        ? "unavailable"
                                                               : "offline";
-  /* (PRESENCE carries no status text: ABI 1.1 has no field for it.) */
   json_t *body = json_pack ("{s:s}", "presence", presence);
+  /* SDK 2: the contact's status message ("at lunch"). */
+  const char *status = str (ev, "status_text");
+  if (status != NULL && *status != '\0')
+    json_object_set_new (body, "status_msg", json_string (status));
   char *ghost = pa_ghost_mxid (b, login->plugin, sender);
   if (b->presence == NULL)
     b->presence

@@ -234,6 +234,16 @@ def test_messages_both_ways(stack, alice, net):
     alice.sync()
     assert "hi bob" not in alice.bodies(room, ghost("alice-lb"))
 
+    # Media files are handed over (plugin.h, FILES): the one the worker wrote
+    # for bob's photo is deleted once bridged, and the one the host downloaded
+    # for alice's image once the worker answered.
+    data = os.path.join(stack.bridge.dir, "data")
+    def leftovers(sub):
+        return [os.path.join(r, f) for r, _, fs in os.walk(data) for f in fs
+                if os.sep + sub + os.sep in os.path.join(r, f) + os.sep]
+    wait_until(lambda: not leftovers("media") and not leftovers("outgoing"), 10,
+               what="media files deleted (left: %r)" % (leftovers("media") + leftovers("outgoing")))
+
 
 def test_typed_failures_retried_or_told(stack, alice, net):
     """SDK 2 typed results: a temporary or rate-limited answer is retried by

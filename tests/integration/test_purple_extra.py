@@ -125,7 +125,9 @@ def wait_presence(stack, agent, user, state, timeout=30):
 def test_presence_follows_the_contact(stack, agent, bob):
     wait_presence(stack, agent, ghost(BOB), "online")
     bob.set_presence("away", "at lunch")
-    wait_presence(stack, agent, ghost(BOB), "unavailable")
+    away = wait_presence(stack, agent, ghost(BOB), "unavailable")
+    # SDK 2 carries the status message too.
+    assert away.get("status_msg") == "at lunch"
     bob.set_presence()
     wait_presence(stack, agent, ghost(BOB), "online")
     agent.online_since = time.monotonic()
