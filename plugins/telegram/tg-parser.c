@@ -753,22 +753,3 @@ tg_parser_free (TgParser *self)
   tg_summary_clear (&self->sum);
   g_free (self);
 }
-
-/* See tg-parser.h. */
-const char *
-tg_media_kind_to_string (TgMediaKind kind)
-{
-  switch (kind)
-    {
-    case TG_MEDIA_NONE: return "none";
-    case TG_MEDIA_PHOTO: return "photo";
-    case TG_MEDIA_FILE: return "file";
-    case TG_MEDIA_STICKER: return "sticker";
-    case TG_MEDIA_VOICE_MESSAGE: return "voice_message";
-    case TG_MEDIA_VIDEO_MESSAGE: return "video_message";
-    case TG_MEDIA_ANIMATION: return "animation";
-    case TG_MEDIA_VIDEO_FILE: return "video_file";
-    case TG_MEDIA_AUDIO_FILE: return "audio_file";
-    default: return "unknown";
-    }
-}

@@ -123,7 +123,6 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (TgParser, tg_parser_free)
 
 void tg_summary_clear (TgSummary *summary);
 
-const char *tg_media_kind_to_string (TgMediaKind kind);
 
 G_END_DECLS
 

@@ -62,18 +62,6 @@ pa_crypto_free (PaCrypto *crypto)
 }
 
 const char *
-pa_crypto_get_user_id (PaCrypto *crypto)
-{
-  return crypto->user_id;
-}
-
-const char *
-pa_crypto_get_device_id (PaCrypto *crypto)
-{
-  return crypto->device_id;
-}
-
-const char *
 pa_crypto_get_curve25519 (PaCrypto *crypto)
 {
   return crypto->curve25519;

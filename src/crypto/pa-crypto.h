@@ -59,8 +59,6 @@ PaCrypto *pa_crypto_new (PaMatrix *bot_client, const char *user_id, const char *
 void pa_crypto_free (PaCrypto *crypto);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (PaCrypto, pa_crypto_free)
 
-const char *pa_crypto_get_user_id (PaCrypto *crypto);
-const char *pa_crypto_get_device_id (PaCrypto *crypto);
 const char *pa_crypto_get_curve25519 (PaCrypto *crypto);
 const char *pa_crypto_get_ed25519 (PaCrypto *crypto);
 

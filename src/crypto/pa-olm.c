@@ -618,12 +618,6 @@ pa_olm_outbound_group_key (PaOlmOutboundGroup *g, GError **error)
   return key;
 }
 
-guint32
-pa_olm_outbound_group_index (PaOlmOutboundGroup *g)
-{
-  return olm_outbound_group_session_message_index (g->olm);
-}
-
 char *
 pa_olm_outbound_group_encrypt (PaOlmOutboundGroup *g, const char *plaintext, gsize len,
                                GError **error)

@@ -89,7 +89,6 @@ char *pa_olm_outbound_group_pickle (PaOlmOutboundGroup *g, const guint8 *key, gs
 char *pa_olm_outbound_group_id (PaOlmOutboundGroup *g, GError **error);
 /* The session key at the current index, for m.room_key. */
 char *pa_olm_outbound_group_key (PaOlmOutboundGroup *g, GError **error);
-guint32 pa_olm_outbound_group_index (PaOlmOutboundGroup *g);
 char *pa_olm_outbound_group_encrypt (PaOlmOutboundGroup *g, const char *plaintext, gsize len,
                                      GError **error);
 void pa_olm_outbound_group_free (PaOlmOutboundGroup *g);
