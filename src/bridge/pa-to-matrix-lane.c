@@ -169,8 +169,7 @@ process (PaWork *w)
       return;
     }
   if (g_str_equal (type, "backfill_end") || g_str_equal (type, "chat_resync")
-      || g_str_equal (type, "marked_unread") || g_str_equal (type, "delivery_receipt")
-      || g_str_equal (type, "reaction_sync"))
+      || g_str_equal (type, "marked_unread") || g_str_equal (type, "delivery_receipt"))
     {
       /* No Matrix action. */
       work_done (w);

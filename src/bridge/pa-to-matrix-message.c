@@ -82,6 +82,86 @@ media_uploaded (PaBridge *b, const char *mxc, json_t *file, const char *error, g
     }
   send_message (w);
 }
+/* The message map's legacy id of one sender's reaction `key` on `target`. */
+static char *
+reaction_legacy_id (const char *target, const char *sender, const char *key)
+{
+  return g_strdup_printf ("reaction\x1f%s\x1f%s\x1f%s", target, sender ? sender : "",
+                          key ? key : "");
+}
+
+static void
+redact (PaWork *w, const char *event_id, gint64 ts)
+{
+  g_autofree char *txn = pa_queue_txn_id (w->room_id, "redact", event_id, NULL);
+  g_autofree char *er = pa_matrix_escape (w->room_id);
+  g_autofree char *ee = pa_matrix_escape (event_id);
+  g_autofree char *path = g_strdup_printf ("/_matrix/client/v3/rooms/%s/redact/%s/%s", er, ee, txn);
+  g_autoptr (json_t) body = json_pack ("{s:s}", "reason", "deleted on the legacy network");
+  pa_queue_request (w->b, w->room_id, "PUT", path, w->ghost, body, ts, txn, NULL);
+}
+
+/* A reaction removed: redacted, and forgotten, so that the same key added
+ * again later is sent again rather than taken for an echo. */
+static void
+react_redact (PaWork *w, const char *legacy, const char *event_id, gint64 ts)
+{
+  redact (w, event_id, ts);
+  g_autoptr (GError) error = NULL;
+  if (!pa_store_message_forget (w->b->store, w->login->plugin, w->login->id, w->chat_id, legacy,
+                                &error))
+    g_warning ("message map: %s", error->message);
+}
+
+static void
+react_add (PaWork *w, const char *target, const char *target_event, const char *sender,
+           const char *key, gint64 ts)
+{
+  g_autofree char *legacy = reaction_legacy_id (target, sender, key);
+  g_autofree char *known = pa_work_event_of (w, legacy);
+  if (known != NULL) /* the echo of the agent's own reaction, or a redelivery */
+    return;
+  g_autoptr (json_t) content
+      = json_pack ("{s:{s:s, s:s, s:s}}", "m.relates_to", "rel_type", "m.annotation", "event_id",
+                   target_event, "key", key ? key : "");
+  g_autoptr (json_t) done = on_done_map (w, legacy);
+  /* The time is in the seed: a key removed and added again is a new event. */
+  g_autofree char *when = g_strdup_printf ("%" G_GINT64_FORMAT, ts);
+  g_autofree char *seed = g_strjoin ("\x1f", w->login->id, w->chat_id, legacy, when, NULL);
+  pa_queue_send (w->b, w->room_id, w->ghost, "m.reaction", content, ts, seed, done);
+}
+
+/* REACTION_SYNC: `reaction_keys` is the sender's whole set on the target
+ * (plugin.h): add what is new, redact what is gone. */
+static void
+react_sync (PaWork *w, const char *target, const char *target_event, const char *sender,
+            gint64 ts)
+{
+  json_t *keys = json_object_get (w->ev, "reaction_keys");
+  g_autofree char *prefix = reaction_legacy_id (target, sender, "");
+  g_autoptr (json_t) have = pa_store_message_list_prefix (w->b->store, w->login->plugin,
+                                                          w->login->id, w->chat_id, prefix);
+  gsize plen = strlen (prefix), i, j;
+  json_t *row, *k;
+  json_array_foreach (have, i, row)
+  {
+    const char *legacy = str (row, "legacy_id");
+    gboolean kept = FALSE;
+    json_array_foreach (keys, j, k)
+    {
+      if (g_strcmp0 (json_string_value (k), legacy + plen) == 0)
+        kept = TRUE;
+    }
+    if (!kept)
+      react_redact (w, legacy, str (row, "event_id"), ts);
+  }
+  json_array_foreach (keys, j, k)
+  {
+    if (json_is_string (k))
+      react_add (w, target, target_event, sender, json_string_value (k), ts);
+  }
+}
+
 void
 pa_to_matrix_relate (PaWork *w)
 {
@@ -108,44 +188,18 @@ pa_to_matrix_relate (PaWork *w)
       pa_queue_send (b, w->room_id, w->ghost, "m.room.message", content, ts, seed, NULL);
     }
   else if (g_str_equal (type, "reaction"))
+    react_add (w, target, target_event, sender, str (w->ev, "reaction_key"), ts);
+  else if (g_str_equal (type, "reaction_sync"))
+    react_sync (w, target, target_event, sender, ts);
+  else if (g_str_equal (type, "reaction_remove"))
     {
-      const char *key = str (w->ev, "reaction_key");
-      g_autoptr (json_t) content
-          = json_pack ("{s:{s:s, s:s, s:s}}", "m.relates_to", "rel_type", "m.annotation",
-                       "event_id", target_event, "key", key ? key : "");
-      g_autofree char *legacy = g_strdup_printf ("reaction\x1f%s\x1f%s\x1f%s", target,
-                                                 sender ? sender : "", key ? key : "");
-      g_autofree char *known = pa_work_event_of (w, legacy);
-      if (known == NULL) /* else: the echo of the agent's own reaction */
-        {
-          g_autoptr (json_t) done = on_done_map (w, legacy);
-          g_autofree char *seed = g_strjoin ("\x1f", w->login->id, w->chat_id, legacy, NULL);
-          pa_queue_send (b, w->room_id, w->ghost, "m.reaction", content, ts, seed, done);
-        }
+      g_autofree char *legacy = reaction_legacy_id (target, sender, str (w->ev, "reaction_key"));
+      g_autofree char *event = pa_work_event_of (w, legacy);
+      if (event != NULL)
+        react_redact (w, legacy, event, ts);
     }
-  else /* delete, reaction_remove: redact */
-    {
-      g_autofree char *redact_event = NULL;
-      if (g_str_equal (type, "reaction_remove"))
-        {
-          const char *key = str (w->ev, "reaction_key");
-          g_autofree char *legacy = g_strdup_printf ("reaction\x1f%s\x1f%s\x1f%s", target,
-                                                     sender ? sender : "", key ? key : "");
-          redact_event = pa_work_event_of (w, legacy);
-        }
-      else
-        redact_event = g_strdup (target_event);
-      if (redact_event)
-        {
-          g_autofree char *txn = pa_queue_txn_id (w->room_id, "redact", redact_event, NULL);
-          g_autofree char *er = pa_matrix_escape (w->room_id);
-          g_autofree char *ee = pa_matrix_escape (redact_event);
-          g_autofree char *path
-              = g_strdup_printf ("/_matrix/client/v3/rooms/%s/redact/%s/%s", er, ee, txn);
-          g_autoptr (json_t) body = json_pack ("{s:s}", "reason", "deleted on the legacy network");
-          pa_queue_request (b, w->room_id, "PUT", path, w->ghost, body, ts, txn, NULL);
-        }
-    }
+  else /* delete */
+    redact (w, target_event, ts);
   w->finish (w);
 }
 

@@ -75,6 +75,51 @@ pa_store_message_legacy_id (PaStore *store, const char *room_id, const char *eve
   return pa_store_column_strdup (stmt, 0);
 }
 
+/* See pa-store.h.  substr() rather than LIKE: legacy ids may hold % and _. */
+json_t *
+pa_store_message_list_prefix (PaStore *store, const char *plugin, const char *login_id,
+                              const char *chat_id, const char *prefix)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PaStoreStmt) stmt = NULL;
+  json_t *result = json_array ();
+  int rc = SQLITE_ERROR;
+
+  g_return_val_if_fail (store != NULL && plugin != NULL && login_id != NULL, result);
+  g_return_val_if_fail (chat_id != NULL && prefix != NULL, result);
+
+  stmt = pa_store_stmt (store, &error,
+                        "SELECT legacy_id, event_id FROM messages"
+                        " WHERE plugin = ? AND login_id = ? AND chat_id = ?"
+                        " AND substr(legacy_id, 1, ?) = ? ORDER BY legacy_id",
+                        "tttIt", plugin, login_id, chat_id, (gint64) strlen (prefix), prefix);
+  if (stmt != NULL)
+    while ((rc = pa_store_step (store, stmt, &error)) == SQLITE_ROW)
+      json_array_append_new (result,
+                             json_pack ("{s:s, s:s}", "legacy_id",
+                                        (const char *) sqlite3_column_text (stmt, 0), "event_id",
+                                        (const char *) sqlite3_column_text (stmt, 1)));
+  if (rc != SQLITE_DONE)
+    {
+      pa_store_log_lookup_error (error);
+      json_array_clear (result);
+    }
+  return result;
+}
+
+/* See pa-store.h. */
+gboolean
+pa_store_message_forget (PaStore *store, const char *plugin, const char *login_id,
+                         const char *chat_id, const char *legacy_id, GError **error)
+{
+  g_return_val_if_fail (store != NULL && plugin != NULL && login_id != NULL, FALSE);
+  g_return_val_if_fail (chat_id != NULL && legacy_id != NULL, FALSE);
+  return pa_store_run (store, error,
+                       "DELETE FROM messages"
+                       " WHERE plugin = ? AND login_id = ? AND chat_id = ? AND legacy_id = ?",
+                       "tttt", plugin, login_id, chat_id, legacy_id);
+}
+
 gint64
 pa_store_message_count_in_room (PaStore *store, const char *room_id)
 {

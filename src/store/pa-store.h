@@ -138,6 +138,15 @@ char *pa_store_message_event_id (PaStore *store, const char *plugin, const char 
 char *pa_store_message_legacy_id (PaStore *store, const char *room_id, const char *event_id,
                                   char **out_chat_id);
 gint64 pa_store_message_count_in_room (PaStore *store, const char *room_id);
+/* The mappings of a chat whose legacy id starts with `prefix` (e.g. one
+ * sender's reactions on a message): [{legacy_id, event_id}] (transfer full,
+ * empty on error). */
+json_t *pa_store_message_list_prefix (PaStore *store, const char *plugin, const char *login_id,
+                                      const char *chat_id, const char *prefix);
+/* Drop one mapping (a reaction that was removed: the same key may come
+ * back and must then be sent again). */
+gboolean pa_store_message_forget (PaStore *store, const char *plugin, const char *login_id,
+                                  const char *chat_id, const char *legacy_id, GError **error);
 /* Messages mapped for one login (an import job's progress). */
 gint64 pa_store_message_count_login (PaStore *store, const char *plugin, const char *login_id);
 

@@ -272,6 +272,39 @@ def test_typed_failures_retried_or_told(stack, alice, net):
                 and m["content"].get("msgtype") == "m.notice"]
 
 
+def test_reaction_sync(stack, alice, net):
+    """REACTION_SYNC (SDK 2): the sender's whole set of reactions on a message;
+    what is new is added, what is gone is redacted (never the message itself),
+    and a key removed then added again comes back."""
+    room = [r for r in alice.events if alice.inviter(r) == ghost("bob")][0]
+    net.deliver("alice-lb", {"ev": "message", "id": "m-r1", "chat": "bob", "from": "bob",
+                             "ts": 1700000100000, "text": "react to me"})
+    msg = alice.wait(lambda a: [m for m in a.messages(room, ghost("bob"))
+                                if m["content"].get("body") == "react to me"],
+                     what="the message")[0]
+
+    def reactions(a):
+        evs = a.events.get(room, [])
+        redacted = {e.get("redacts") for e in evs if e.get("type") == "m.room.redaction"}
+        return {e["content"]["m.relates_to"]["key"]: e["event_id"] for e in evs
+                if e.get("type") == "m.reaction" and e.get("sender") == ghost("bob")
+                and e["content"]["m.relates_to"].get("event_id") == msg["event_id"]
+                and e["event_id"] not in redacted}
+
+    net.deliver("alice-lb", {"ev": "reactions", "chat": "bob", "from": "bob", "target": "m-r1",
+                             "keys": ["👍", "❤️"], "ts": 1700000101000})
+    alice.wait(lambda a: set(reactions(a)) == {"👍", "❤️"}, what="two reactions")
+    net.deliver("alice-lb", {"ev": "reactions", "chat": "bob", "from": "bob", "target": "m-r1",
+                             "keys": ["❤️"], "ts": 1700000102000})
+    alice.wait(lambda a: set(reactions(a)) == {"❤️"}, what="👍 redacted")
+    net.deliver("alice-lb", {"ev": "reactions", "chat": "bob", "from": "bob", "target": "m-r1",
+                             "keys": ["👍", "❤️"], "ts": 1700000103000})
+    alice.wait(lambda a: set(reactions(a)) == {"👍", "❤️"}, what="👍 back")
+    # The message itself was never redacted.
+    assert not [e for e in alice.events.get(room, []) if e.get("type") == "m.room.redaction"
+                and e.get("redacts") == msg["event_id"]]
+
+
 def test_group_portal(stack, alice, net):
     net.deliver("alice-lb", {"ev": "chat", "id": "g1", "kind": "group", "name": "Cabinet",
                              "topic": "Réunions", "members": [{"id": "bob", "name": "Bob Legacy"},
