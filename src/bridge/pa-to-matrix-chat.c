@@ -8,6 +8,7 @@
 #include "pa-to-matrix-chat.h"
 
 #include "pa-ghost.h"
+#include "pa-login-table.h"
 #include "pa-portal.h"
 #include "pa-queue.h"
 #include "pa-to-matrix-work.h"
@@ -33,6 +34,10 @@ pa_to_matrix_chat_info (PaWork *w)
   {
     const char *id = str (m, "id");
     if (id == NULL || (me && g_str_equal (id, me)))
+      continue;
+    /* Another agent's legacy account: shown as that agent, not a ghost. */
+    if (w->lane->job == NULL && b->config->double_puppet
+        && pa_login_by_remote (b, w->login->plugin, id) != NULL)
       continue;
     g_autofree char *gm = pa_ghost_mxid (b, w->login->plugin, id);
     g_autofree char *mname = NULL;

@@ -25,7 +25,8 @@ static json_t *
 on_done_map (PaWork *w, const char *legacy_id)
 {
   return json_pack ("{s:s, s:s, s:s, s:s, s:s, s:s, s:I}", "what", "map", "plugin",
-                    w->login->plugin, "login", w->login->id, "chat", w->chat_id, "legacy",
+                    w->login->plugin, "login", w->map_login ? w->map_login : w->login->id,
+                    "chat", w->chat_id, "legacy",
                     legacy_id, "room", w->room_id, "ts",
                     (json_int_t)json_integer_value (json_object_get (w->ev, "ts")));
 }
