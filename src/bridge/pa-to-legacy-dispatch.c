@@ -413,6 +413,12 @@ pa_to_legacy_dispatch (PaBridge *b, json_t *ev, PaEventDoneFunc done)
       finish (b, done);
       return;
     }
+  if (json_is_true (json_object_get (json_object_get (ev, "content"), PA_CONTENT_DOUBLE_PUPPET)))
+    {
+      /* Sent by us as the agent (a legacy message shown as theirs). */
+      finish (b, done);
+      return;
+    }
   PaLevel level = pa_policy_level (b, sender);
   if (level == PA_LEVEL_BLOCK)
     {
