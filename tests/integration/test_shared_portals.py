@@ -133,6 +133,9 @@ def test_own_legacy_messages_shown_as_the_agent(stack, alice, bob, net, room):
     got = copies(bob, room, "written on alice's phone")
     assert len(got) == 1
     assert got[0]["sender"] == alice.mxid
+    # Sent as alice, it is not taken for something alice wrote in Tchap: not sent back.
+    assert not [o for o in net.sent("alice-lb")
+                if o.get("op") == "send" and o.get("text") == "written on alice's phone"]
 
 
 def test_each_agent_writes_through_their_own_login(stack, alice, bob, net, room):
@@ -188,3 +191,27 @@ def test_relay_level_user_is_relayed(stack, alice, bob, dora, net, room):
     assert len([m for m in net.messages(GROUP) if m.get("text") == "dora: relay me"]) == 1
     assert not copies(alice, room, "dora: relay me")
     assert len(copies(alice, room, "relay me")) == 1
+
+
+def test_without_double_puppeting_one_ghost_copy(stack, alice, bob, net, room):
+    """With appservice.double_puppet off, a logged-in agent's legacy account keeps
+    its ghost; the agent's own login's from_me copy and the other login's copy of
+    the same message are still one message."""
+    n_a, n_b = net.connections("alice-lb"), net.connections("bob-lb")
+    stack.bridge.stop()
+    with open(stack.bridge.config) as f:
+        cfg = yaml.safe_load(f)
+    cfg["appservice"]["double_puppet"] = False
+    with open(stack.bridge.config, "w") as f:
+        yaml.safe_dump(cfg, f)
+    stack.bridge.start()
+    net.wait_connected("alice-lb", 30, n_a + 1)
+    net.wait_connected("bob-lb", 30, n_b + 1)
+    deliver_to_both(net, {"ev": "message", "id": "gs-9", "chat": GROUP, "chat_kind": "group",
+                          "from": "alice-lb", "text": "phone, no double puppet",
+                          "ts": 1700000209000})
+    alice.wait(lambda a: copies(a, room, "phone, no double puppet"), what="the phone message")
+    settle(alice, bob)
+    got = copies(alice, room, "phone, no double puppet")
+    assert len(got) == 1
+    assert got[0]["sender"] == ghost("alice-lb")
