@@ -167,9 +167,10 @@ portal_created (CreateCtx *c, const char *room_id, const char *error)
       if (!pa_store_portal_put (b->store, &row, &e))
         g_warning ("store: %s", e->message);
       /* Its first login's owner was invited by createRoom. */
+      g_autoptr (GError) le = NULL;
       if (c->first_login
-          && !pa_store_portal_login_add (b->store, room_id, c->first_login, NULL, &e))
-        g_warning ("store: %s", e->message);
+          && !pa_store_portal_login_add (b->store, room_id, c->first_login, NULL, &le))
+        g_warning ("store: %s", le->message);
       PaRoomCache *r = pa_portal_cache (b, room_id);
       if (c->creator)
         {
