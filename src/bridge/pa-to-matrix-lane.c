@@ -194,6 +194,23 @@ with_room (PaBridge *b, const char *room_id, const char *error, gpointer user_da
     }
   if (g_str_equal (w->type, "chat_delete"))
     {
+      if (g_strcmp0 (w->map_login, PA_STORE_SHARED_LOGIN) == 0)
+        {
+          /* A shared group: gone for this login only (it left or was
+           * removed); the others still send and receive there. */
+          g_autoptr (GError) e = NULL;
+          if (!pa_store_portal_login_remove (b->store, room_id, w->login->id, &e))
+            g_warning ("store: %s", e->message);
+          g_auto (GStrv) left = pa_store_portal_logins (b->store, room_id);
+          if (left && left[0])
+            {
+              g_autofree char *msg
+                  = g_strdup_printf ("%s's login is no longer in this group.", w->login->owner);
+              pa_queue_notice (b, room_id, msg);
+              work_done (w);
+              return;
+            }
+        }
       pa_queue_notice (b, room_id, "This conversation was deleted on the legacy network.");
       work_done (w);
       return;
