@@ -215,3 +215,21 @@ def test_without_double_puppeting_one_ghost_copy(stack, alice, bob, net, room):
     got = copies(alice, room, "phone, no double puppet")
     assert len(got) == 1
     assert got[0]["sender"] == ghost("alice-lb")
+
+
+def test_a_login_leaving_the_group_leaves_the_portal(stack, alice, bob, net, room):
+    """CHAT_DELETE from one login of a shared group: that login is out of the
+    portal (its agent is told when writing), the others keep it."""
+    net.deliver("bob-lb", {"ev": "chat_delete", "chat": GROUP})
+    alice.wait(lambda a: [m for m in a.messages(room, sender=BOT)
+                          if "login is no longer in this group" in m["content"].get("body", "")],
+               what="the notice that bob's login left")
+    assert not [m for m in alice.messages(room, sender=BOT)
+                if "deleted on the legacy network" in m["content"].get("body", "")]
+    ev = bob.text(room, "bob after leaving")
+    bob.wait(lambda a: [m for m in a.messages(room, sender=BOT)
+                        if m["content"].get("m.relates_to", {}).get("m.in_reply_to", {})
+                        .get("event_id") == ev], what="the no-login notice for bob")
+    alice.text(room, "alice still here")
+    net.wait_sent("alice-lb", lambda o: o.get("op") == "send"
+                  and o.get("text") == "alice still here", 20)
