@@ -336,11 +336,14 @@ process (PaWork *w)
       return;
     }
   json_t *ct = json_object_get (ev, "contact");
+  /* Only in a shared group portal (or the one this group event will
+   * create): a room of one login's own (a DM, a group room from before
+   * shared portals) does not get another agent joined to it. */
   const char *kind = str (json_object_get (ev, "chat"), "kind");
-  gboolean group = kind ? g_str_equal (kind, "group")
-                        : g_strcmp0 (w->map_login, PA_STORE_SHARED_LOGIN) == 0;
+  gboolean shared = w->map_login ? g_str_equal (w->map_login, PA_STORE_SHARED_LOGIN)
+                                 : g_strcmp0 (kind, "group") == 0;
   PaAccount *agent = NULL;
-  if (w->lane->job == NULL && b->config->double_puppet && group
+  if (w->lane->job == NULL && b->config->double_puppet && shared
       && (agent = pa_login_by_remote (b, w->login->plugin, sender)) != NULL)
     {
       /* Is this our user: the legacy account of a logged-in agent is shown
