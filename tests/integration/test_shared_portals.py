@@ -93,6 +93,10 @@ def test_one_room_for_a_shared_group(stack, alice, bob, net, room):
     assert alice.mxid in ids and bob.mxid in ids
     assert ghost("zed") in ids
     assert ghost("alice-lb") not in ids and ghost("bob-lb") not in ids
+    # Both agents at power 100, the second one too.
+    wait_until(lambda: (alice.state(room, "m.room.power_levels") or {}).get("users", {})
+               .get(bob.mxid) == 100, 20, what="bob at power 100")
+    assert alice.state(room, "m.room.power_levels")["users"][alice.mxid] == 100
     # A second chat event from either login does not make another room.
     net.deliver("bob-lb", {"ev": "chat", "id": GROUP, "kind": "group", "name": NAME})
     settle(alice, bob)
