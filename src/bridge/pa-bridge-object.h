@@ -18,6 +18,10 @@
 
 G_BEGIN_DECLS
 
+/* Content key of the events the bridge sends as an agent (double
+ * puppeting): their echo in the agent's name is not bridged back. */
+#define PA_CONTENT_DOUBLE_PUPPET "fr.passerelle.double_puppet"
+
 
 /* A pending Matrix → legacy operation, answered by the worker's result. */
 typedef struct

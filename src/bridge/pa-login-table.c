@@ -27,6 +27,24 @@ pa_login_find (PaBridge *b, const char *owner, const char *plugin)
     }
   return NULL;
 }
+/* The running login of `plugin` whose legacy account is remote_id ("is
+ * this our user"), or NULL. */
+PaAccount *
+pa_login_by_remote (PaBridge *b, const char *plugin, const char *remote_id)
+{
+  GHashTableIter it;
+  gpointer v;
+  if (plugin == NULL || remote_id == NULL)
+    return NULL;
+  g_hash_table_iter_init (&it, b->logins);
+  while (g_hash_table_iter_next (&it, NULL, &v))
+    {
+      PaAccount *l = v;
+      if (g_str_equal (l->plugin, plugin) && g_strcmp0 (l->remote_id, remote_id) == 0)
+        return l;
+    }
+  return NULL;
+}
 void
 pa_login_save (PaAccount *l)
 {

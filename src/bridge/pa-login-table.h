@@ -13,6 +13,10 @@ PaAccount *pa_login_by_id (PaBridge *b, const char *id);
 /* The running login of owner on plugin, or NULL. */
 PaAccount *pa_login_find (PaBridge *b, const char *owner, const char *plugin);
 
+/* The running login of plugin whose legacy account is remote_id, or NULL
+ * ("is this our user": the legacy account of a logged-in agent). */
+PaAccount *pa_login_by_remote (PaBridge *b, const char *plugin, const char *remote_id);
+
 /* Write the login's row (ids, names, state) to the store. */
 void pa_login_save (PaAccount *l);
 

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: AGPL-3.0-or-later */
-/* Portals: one Matrix room per legacy chat and receiving login, created
- * the way Tchap's clients expect (reference-notes §6):
+/* Portals: one Matrix room per DM and receiving login, and one per group
+ * chat shared by every agent whose login is in it, created the way Tchap's
+ * clients expect (reference-notes §6):
  *   - DMs: created by the contact's ghost, the agent invited with
  *     is_direct, access rule `direct`, no name/topic/avatar;
  *   - groups: created by the bot, access rule `restricted`, name/topic;
@@ -15,6 +16,7 @@
 
 #include "pa-bridge-crypto-receive.h"
 #include "pa-ghost.h"
+#include "pa-login-table.h"
 #include "pa-plugins.h"
 #include "pa-queue.h"
 
@@ -124,7 +126,8 @@ typedef struct {
   PaBridge *b;
   char *key;
   char *plugin;
-  char *login_id;
+  char *login_id;    /* PA_STORE_SHARED_LOGIN for a shared group */
+  char *first_login; /* the login whose event made a shared group */
   char *owner;
   char *chat_id;
   char *kind;
@@ -140,6 +143,7 @@ create_ctx_free (CreateCtx *c)
   g_free (c->key);
   g_free (c->plugin);
   g_free (c->login_id);
+  g_free (c->first_login);
   g_free (c->owner);
   g_free (c->chat_id);
   g_free (c->kind);
@@ -162,6 +166,11 @@ portal_created (CreateCtx *c, const char *room_id, const char *error)
       g_autoptr (GError) e = NULL;
       if (!pa_store_portal_put (b->store, &row, &e))
         g_warning ("store: %s", e->message);
+      /* Its first login's owner was invited by createRoom. */
+      g_autoptr (GError) le = NULL;
+      if (c->first_login
+          && !pa_store_portal_login_add (b->store, room_id, c->first_login, NULL, &le))
+        g_warning ("store: %s", le->message);
       PaRoomCache *r = pa_portal_cache (b, room_id);
       if (c->creator)
         {
@@ -292,17 +301,142 @@ create_body (PaBridge *b, CreateCtx *c, json_t *chat, const char *protocol_name)
   return body;
 }
 
+typedef struct {
+  PaBridge *b;
+  char *room_id;
+} PowerCtx;
+
+/* The room's power levels, read: every agent with a login in the shared
+ * portal gets 100, as the one agent of a group portal does.  All of them
+ * at once, so two agents added together do not undo each other. */
+static void
+power_levels_got (PaMatrix *mx, const PaMatrixResponse *resp, gpointer user_data)
+{
+  PowerCtx *p = user_data;
+  PaBridge *b = p->b;
+  if (pa_matrix_response_ok (resp) && json_is_object (resp->body))
+    {
+      g_autoptr (json_t) pl = json_deep_copy (resp->body);
+      json_t *users = json_object_get (pl, "users");
+      gboolean changed = FALSE;
+      if (!json_is_object (users))
+        {
+          users = json_object ();
+          json_object_set_new (pl, "users", users);
+        }
+      g_auto (GStrv) ids = pa_store_portal_logins (b->store, p->room_id);
+      for (guint i = 0; ids && ids[i]; i++)
+        {
+          PaAccount *l = pa_login_by_id (b, ids[i]);
+          if (l && json_integer_value (json_object_get (users, l->owner)) < 100)
+            {
+              json_object_set_new (users, l->owner, json_integer (100));
+              changed = TRUE;
+            }
+        }
+      if (changed)
+        {
+          g_autofree char *path = pa_matrix_path_state (p->room_id, "m.room.power_levels", "");
+          g_autofree char *now = g_strdup_printf ("%" G_GINT64_FORMAT, g_get_real_time ());
+          g_autofree char *txn = pa_queue_txn_id (p->room_id, "agents-power", now, NULL);
+          pa_queue_request (b, p->room_id, "PUT", path, NULL, pl, 0, txn, NULL);
+        }
+    }
+  else
+    g_warning ("power levels of %s: %s", p->room_id, resp->error ? resp->error : "?");
+  g_free (p->room_id);
+  g_free (p);
+}
+
+static void
+raise_agents (PaBridge *b, const char *room_id)
+{
+  PowerCtx *p = g_new0 (PowerCtx, 1);
+  p->b = b;
+  p->room_id = g_strdup (room_id);
+  g_autofree char *path = pa_matrix_path_state (room_id, "m.room.power_levels", "");
+  PaMatrixRequest req = { .method = "GET", .path = path, .max_attempts = 3 };
+  pa_matrix_request (b->mx, &req, power_levels_got, p);
+}
+
+/* The login is in the shared portal room_id: recorded, and its owner
+ * invited the first time (each agent is in the room as themself and joins
+ * it from their client, as they do for a portal of their own) and raised
+ * to power 100 like the group's first agent. */
+void
+pa_portal_add_login (PaBridge *b, const char *room_id, PaAccount *login)
+{
+  gboolean is_new = FALSE;
+  g_autoptr (GError) e = NULL;
+  if (!pa_store_portal_login_add (b->store, room_id, login->id, &is_new, &e))
+    {
+      g_warning ("store: %s", e->message);
+      return;
+    }
+  if (!is_new)
+    return;
+  g_message ("login %s is in the shared portal %s: %s invited", login->id, room_id, login->owner);
+  g_autofree char *esc = pa_matrix_escape (room_id);
+  g_autofree char *path = g_strdup_printf ("/_matrix/client/v3/rooms/%s/invite", esc);
+  g_autoptr (json_t) body = json_pack ("{s:s}", "user_id", login->owner);
+  g_autofree char *now = g_strdup_printf ("%" G_GINT64_FORMAT, g_get_real_time ());
+  g_autofree char *txn = pa_queue_txn_id (room_id, "invite-agent", login->owner, now, NULL);
+  pa_queue_request (b, room_id, "POST", path, NULL, body, 0, txn, NULL);
+  raise_agents (b, room_id);
+}
+
+typedef struct {
+  char *login_id;
+  PaPortalFunc done;
+  gpointer user_data;
+} SharedWait;
+
+/* A login waited for its shared group's room: it is in it now. */
+static void
+shared_ready (PaBridge *b, const char *room_id, const char *error, gpointer user_data)
+{
+  SharedWait *sw = user_data;
+  PaAccount *login = pa_login_by_id (b, sw->login_id);
+  if (room_id && login)
+    pa_portal_add_login (b, room_id, login);
+  sw->done (b, room_id, error, sw->user_data);
+  g_free (sw->login_id);
+  g_free (sw);
+}
+
 void
 pa_portal_ensure (PaBridge *b, PaAccount *login, const char *chat_id, json_t *chat,
                   const char *dm_peer, PaPortalFunc done, gpointer user_data)
 {
-  g_autoptr (PaPortalRow) row = pa_store_portal_get (b->store, login->plugin, login->id, chat_id);
+  const char *kind = json_string_value (json_object_get (chat, "kind"));
+  gboolean group = kind && g_str_equal (kind, "group");
+  gboolean dm = kind && !group;
+  /* A login's own room first (a DM; a group room from before shared
+   * portals), else the group's shared room.  An event without its chat
+   * (most messages) may be for either. */
+  g_autoptr (PaPortalRow) row
+      = dm ? pa_store_portal_get (b->store, login->plugin, login->id, chat_id)
+           : pa_store_portal_find (b->store, login->plugin, login->id, chat_id);
   if (row && row->room_id)
     {
+      if (g_str_equal (row->login_id, PA_STORE_SHARED_LOGIN))
+        pa_portal_add_login (b, row->room_id, login);
       done (b, row->room_id, NULL, user_data);
       return;
     }
-  g_autofree char *key = g_strdup_printf ("portal\x1f%s\x1f%s", login->id, chat_id);
+  const char *portal_login = group ? PA_STORE_SHARED_LOGIN : login->id;
+  g_autofree char *key
+      = g_strdup_printf ("portal\x1f%s\x1f%s\x1f%s", login->plugin, portal_login, chat_id);
+  if (group)
+    {
+      /* Several logins may wait for the same group's room. */
+      SharedWait *sw = g_new0 (SharedWait, 1);
+      sw->login_id = g_strdup (login->id);
+      sw->done = done;
+      sw->user_data = user_data;
+      done = shared_ready;
+      user_data = sw;
+    }
   if (!add_waiter (b, key, done, user_data))
     return;
 
@@ -310,13 +444,13 @@ pa_portal_ensure (PaBridge *b, PaAccount *login, const char *chat_id, json_t *ch
   c->b = b;
   c->key = g_steal_pointer (&key);
   c->plugin = g_strdup (login->plugin);
-  c->login_id = g_strdup (login->id);
+  c->login_id = g_strdup (portal_login);
+  c->first_login = group ? g_strdup (login->id) : NULL;
   c->owner = g_strdup (login->owner);
   c->chat_id = g_strdup (chat_id);
-  const char *kind = json_string_value (json_object_get (chat, "kind"));
-  c->kind = g_strdup (kind && g_str_equal (kind, "group") ? "group" : "dm");
+  c->kind = g_strdup (group ? "group" : "dm");
   c->name = g_strdup (json_string_value (json_object_get (chat, "name")));
-  c->alias = pa_portal_alias_localpart (b, login->plugin, login->id, chat_id);
+  c->alias = pa_portal_alias_localpart (b, login->plugin, portal_login, chat_id);
   PaPluginInfo *info = pa_plugin_info (b, login->plugin);
   const char *peer = dm_peer ? dm_peer : chat_id;
   if (g_str_equal (c->kind, "dm"))

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: AGPL-3.0-or-later */
-/* Portals (one room per legacy chat and login), their members, and the
- * agents' management rooms. */
+/* Portals (one room per DM and login, one shared room per group chat),
+ * their members, and the agents' management rooms. */
 #ifndef PA_PORTAL_H
 #define PA_PORTAL_H
 
@@ -21,10 +21,16 @@ void pa_portal_forget_member (PaBridge *b, const char *room_id, const char *ghos
 char *pa_portal_alias_localpart (PaBridge *b, const char *plugin, const char *login_id,
                                  const char *chat_id);
 
-/* Find or create the room for (plugin, login, chat).  `chat` is the wire
- * chat object (may be NULL: a DM with `dm_peer` is assumed). */
+/* Find or create the room of a chat for a login: a DM's own room, or the
+ * group's shared room (the login recorded in it, its owner invited).
+ * `chat` is the wire chat object (may be NULL: an existing room of the
+ * chat, else a DM with `dm_peer`, is assumed). */
 void pa_portal_ensure (PaBridge *b, PaAccount *login, const char *chat_id, json_t *chat,
                        const char *dm_peer, PaPortalFunc done, gpointer user_data);
+
+/* The login is in the shared portal room_id: recorded, and its owner
+ * invited the first time. */
+void pa_portal_add_login (PaBridge *b, const char *room_id, PaAccount *login);
 
 /* Create (or find) the owner's management room. */
 void pa_portal_management_room (PaBridge *b, const char *owner, PaPortalFunc done,

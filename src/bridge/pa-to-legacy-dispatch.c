@@ -6,7 +6,11 @@
  * management-room commands and login answers; then portal events become
  * worker operations for the portal's login, checked against the
  * ministry's enabled plugins.  Every refusal or failure is told to the
- * agent in the room, never dropped silently. */
+ * agent in the room, never dropped silently.
+ *
+ * In a shared group portal an agent writes through their own login in it;
+ * an agent without one is told so, or, at permission level `relay`, is
+ * relayed through a login of the portal as "Name: text". */
 #define G_LOG_DOMAIN "passerelle-matrix-in"
 
 #include "pa-to-legacy-dispatch.h"
@@ -20,6 +24,7 @@
 #include "pa-login-table.h"
 #include "pa-login-talk.h"
 #include "pa-media.h"
+#include "pa-plugins.h"
 #include "pa-policy.h"
 #include "pa-portal.h"
 #include "pa-queue.h"
@@ -98,12 +103,84 @@ wait_for_login (PaBridge *b, PaAccount *login, json_t *ev, PaEventDoneFunc done)
   return TRUE;
 }
 
-static gboolean
-portal_allowed (PaBridge *b, PaPortalRow *row, PaAccount **out_login, const char *sender,
-                const char *room_id)
+/* In a shared portal: the sender's own login in it, or NULL. */
+static PaAccount *
+shared_login_of (PaBridge *b, const char *room_id, const char *sender)
 {
+  g_auto (GStrv) ids = pa_store_portal_logins (b->store, room_id);
+  for (guint i = 0; ids && ids[i]; i++)
+    {
+      PaAccount *l = pa_login_by_id (b, ids[i]);
+      if (l && g_str_equal (l->owner, sender))
+        return l;
+    }
+  return NULL;
+}
+
+/* In a shared portal: the login to relay through, a connected one first,
+ * or NULL. */
+static PaAccount *
+shared_relay_login (PaBridge *b, const char *room_id)
+{
+  g_auto (GStrv) ids = pa_store_portal_logins (b->store, room_id);
+  PaAccount *any = NULL;
+  for (guint i = 0; ids && ids[i]; i++)
+    {
+      PaAccount *l = pa_login_by_id (b, ids[i]);
+      if (l == NULL)
+        continue;
+      if (g_strcmp0 (l->state, "connected") == 0)
+        return l;
+      if (any == NULL)
+        any = l;
+    }
+  return any;
+}
+
+/* Which login sends for `sender`: the portal's own login (its owner only),
+ * or in a shared portal the sender's login there; *out_relay when a
+ * relay-level user is relayed through another's login.  FALSE (told in
+ * the room) when nobody can. */
+static gboolean
+portal_allowed (PaBridge *b, PaPortalRow *row, json_t *ev, PaAccount **out_login,
+                gboolean *out_relay)
+{
+  const char *sender = str (ev, "sender");
+  const char *room_id = str (ev, "room_id");
+  const char *event_id = str (ev, "event_id");
   g_autofree char *why = NULL;
-  PaAccount *login = pa_login_by_id (b, row->login_id);
+  PaAccount *login = NULL;
+  *out_relay = FALSE;
+  if (g_str_equal (row->login_id, PA_STORE_SHARED_LOGIN))
+    {
+      login = shared_login_of (b, room_id, sender);
+      if (login == NULL && pa_policy_level (b, sender) == PA_LEVEL_RELAY
+          && g_strcmp0 (str (ev, "type"), "m.room.message") == 0
+          && (login = shared_relay_login (b, room_id)) != NULL)
+        {
+          /* Relayed: the relaying login's owner must have the plugin. */
+          if (!pa_policy_plugin_allowed (b, login->owner, row->plugin, &why))
+            {
+              g_autofree char *msg = g_strdup_printf ("⚠ Not delivered: %s.", why);
+              pa_queue_notice_reply (b, room_id, event_id, msg);
+              return FALSE;
+            }
+          *out_relay = TRUE;
+          *out_login = login;
+          return TRUE;
+        }
+      if (login == NULL)
+        {
+          PaPluginInfo *info = pa_plugin_info (b, row->plugin);
+          g_autofree char *msg = g_strdup_printf (
+              "⚠ Not delivered: you have no %s login in this group; log in with `login %s`.",
+              info && info->display_name ? info->display_name : row->plugin, row->plugin);
+          pa_queue_notice_reply (b, room_id, event_id, msg);
+          return FALSE;
+        }
+    }
+  else
+    login = pa_login_by_id (b, row->login_id);
   if (login == NULL)
     {
       pa_queue_notice (b, room_id,
@@ -113,7 +190,8 @@ portal_allowed (PaBridge *b, PaPortalRow *row, PaAccount **out_login, const char
     }
   if (!g_str_equal (login->owner, sender))
     {
-      /* Relay mode is not offered: only the login's owner speaks through it. */
+      /* Relay happens in shared group portals only: a per-login room (a DM)
+       * speaks for its owner alone. */
       g_autofree char *msg = g_strdup_printf ("⚠ Not delivered: only %s can send through this "
                                               "portal.",
                                               login->owner);
@@ -130,6 +208,87 @@ portal_allowed (PaBridge *b, PaPortalRow *row, PaAccount **out_login, const char
   return TRUE;
 }
 
+/* ------------------------------------------------------------- relay */
+
+typedef struct
+{
+  PaBridge *b;
+  PaPortalRow *row;
+  char *login_id;
+  json_t *ev;
+  PaEventDoneFunc done;
+} RelayCtx;
+
+/* "Name: text": the relayed message says who wrote it. */
+static void
+relay_prefix (json_t *content, const char *name)
+{
+  const char *msgtype = str (content, "msgtype");
+  /* A media's body is its file name: left as it is. */
+  if (msgtype && !g_str_equal (msgtype, "m.text") && !g_str_equal (msgtype, "m.notice")
+      && !g_str_equal (msgtype, "m.emote"))
+    return;
+  const char *body = str (content, "body");
+  const char *formatted = str (content, "formatted_body");
+  g_autofree char *nb = g_strdup_printf ("%s: %s", name, body ? body : "");
+  json_object_set_new (content, "body", json_string (nb));
+  if (formatted)
+    {
+      g_autofree char *esc = g_markup_escape_text (name, -1);
+      g_autofree char *nf = g_strdup_printf ("%s: %s", esc, formatted);
+      json_object_set_new (content, "formatted_body", json_string (nf));
+    }
+}
+
+static void
+relay_named (PaMatrix *mx, const PaMatrixResponse *resp, gpointer user_data)
+{
+  RelayCtx *r = user_data;
+  PaBridge *b = r->b;
+  const char *sender = str (r->ev, "sender");
+  const char *name = pa_matrix_response_ok (resp)
+                         ? json_string_value (json_object_get (resp->body, "displayname"))
+                         : NULL;
+  g_autoptr (json_t) ev = json_deep_copy (r->ev);
+  relay_prefix (json_object_get (ev, "content"), name && *name ? name : sender);
+  PaAccount *login = pa_login_by_id (b, r->login_id);
+  if (login == NULL)
+    {
+      pa_queue_notice_reply (b, str (ev, "room_id"), str (ev, "event_id"),
+                             "⚠ Not delivered: no login of this group is running to relay it.");
+      finish (b, r->done);
+    }
+  else
+    pa_to_legacy_send (b, r->row, login, ev, r->done);
+  pa_portal_row_free (r->row);
+  g_free (r->login_id);
+  json_decref (r->ev);
+  g_free (r);
+}
+
+/* Relayed through `login`: the sender's display name first. */
+static void
+relay_message (PaBridge *b, PaPortalRow *row, PaAccount *login, json_t *ev, PaEventDoneFunc done)
+{
+  RelayCtx *r = g_new0 (RelayCtx, 1);
+  r->b = b;
+  r->row = g_new0 (PaPortalRow, 1);
+  r->row->plugin = g_strdup (row->plugin);
+  r->row->login_id = g_strdup (row->login_id);
+  r->row->chat_id = g_strdup (row->chat_id);
+  r->row->room_id = g_strdup (row->room_id);
+  r->row->kind = g_strdup (row->kind);
+  r->row->name = g_strdup (row->name);
+  r->row->encrypted = row->encrypted;
+  r->login_id = g_strdup (login->id);
+  r->ev = json_incref (ev);
+  r->done = done;
+  g_autofree char *esc = pa_matrix_escape (str (ev, "sender"));
+  g_autofree char *path = g_strdup_printf ("/_matrix/client/v3/profile/%s/displayname", esc);
+  PaMatrixRequest req = { .method = "GET", .path = path, .max_attempts = 3 };
+  pa_matrix_request (b->mx, &req, relay_named, r);
+}
+
 static void
 portal_message (PaBridge *b, PaPortalRow *row, json_t *ev, PaEventDoneFunc done)
 {
@@ -139,6 +298,7 @@ portal_message (PaBridge *b, PaPortalRow *row, json_t *ev, PaEventDoneFunc done)
   json_t *content = json_object_get (ev, "content");
   const char *type = str (ev, "type");
   PaAccount *login = NULL;
+  gboolean relay = FALSE;
 
   const char *body = str (content, "body");
   const char *prefix = b->config->command_prefix;
@@ -157,14 +317,17 @@ portal_message (PaBridge *b, PaPortalRow *row, json_t *ev, PaEventDoneFunc done)
       finish (b, done);
       return;
     }
-  if (!portal_allowed (b, row, &login, sender, room_id))
+  if (!portal_allowed (b, row, ev, &login, &relay))
     {
       finish (b, done);
       return;
     }
   if (wait_for_login (b, login, ev, done))
     return;
-  pa_to_legacy_send (b, row, login, ev, done);
+  if (relay)
+    relay_message (b, row, login, ev, done);
+  else
+    pa_to_legacy_send (b, row, login, ev, done);
 }
 
 /* ------------------------------------------------------------ members */
@@ -247,6 +410,12 @@ pa_to_legacy_dispatch (PaBridge *b, json_t *ev, PaEventDoneFunc done)
   if (sender == NULL || pa_ghost_is_ours (b, sender))
     {
       /* Echo of what we sent ourselves. */
+      finish (b, done);
+      return;
+    }
+  if (json_is_true (json_object_get (json_object_get (ev, "content"), PA_CONTENT_DOUBLE_PUPPET)))
+    {
+      /* Sent by us as the agent (a legacy message shown as theirs). */
       finish (b, done);
       return;
     }

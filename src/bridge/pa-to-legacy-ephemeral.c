@@ -16,20 +16,13 @@ str (json_t *o, const char *key)
   return json_string_value (json_object_get (o, key));
 }
 
-void
-pa_to_legacy_ephemeral (PaBridge *b, json_t *ev)
+/* One login's owner's typing and read receipts in the portal. */
+static void
+ephemeral_for (PaBridge *b, PaPortalRow *row, PaAccount *login, const char *type,
+               const char *room_id, json_t *content)
 {
-  const char *type = str (ev, "type");
-  const char *room_id = str (ev, "room_id");
-  if (type == NULL || room_id == NULL)
-    return;
-  g_autoptr (PaPortalRow) row = pa_store_portal_by_room (b->store, room_id);
-  if (row == NULL)
-    return;
-  PaAccount *login = pa_login_by_id (b, row->login_id);
   if (login == NULL || !login->logged_in)
     return;
-  json_t *content = json_object_get (ev, "content");
   if (g_str_equal (type, "m.typing"))
     {
       gboolean typing = FALSE;
@@ -38,13 +31,17 @@ pa_to_legacy_ephemeral (PaBridge *b, json_t *ev)
       json_array_foreach (json_object_get (content, "user_ids"), i,
                           u) if (g_strcmp0 (json_string_value (u), login->owner) == 0) typing
           = TRUE;
-      gboolean was = g_hash_table_contains (b->typing_state, room_id);
+      /* A shared portal has one typing state per login. */
+      g_autofree char *key = g_str_equal (row->login_id, PA_STORE_SHARED_LOGIN)
+                                 ? g_strjoin ("\x1f", room_id, login->id, NULL)
+                                 : g_strdup (room_id);
+      gboolean was = g_hash_table_contains (b->typing_state, key);
       if (was == typing)
         return;
       if (typing)
-        g_hash_table_add (b->typing_state, g_strdup (room_id));
+        g_hash_table_add (b->typing_state, g_strdup (key));
       else
-        g_hash_table_remove (b->typing_state, room_id);
+        g_hash_table_remove (b->typing_state, key);
       g_autoptr (json_t) args = json_pack ("{s:s, s:b}", "chat_id", row->chat_id, "typing", typing);
       pa_to_legacy_op (login, "typing", args, "typing", NULL, NULL, row->chat_id, NULL, NULL);
     }
@@ -66,4 +63,26 @@ pa_to_legacy_ephemeral (PaBridge *b, json_t *ev)
                          NULL);
       }
     }
+}
+
+void
+pa_to_legacy_ephemeral (PaBridge *b, json_t *ev)
+{
+  const char *type = str (ev, "type");
+  const char *room_id = str (ev, "room_id");
+  if (type == NULL || room_id == NULL)
+    return;
+  g_autoptr (PaPortalRow) row = pa_store_portal_by_room (b->store, room_id);
+  if (row == NULL)
+    return;
+  json_t *content = json_object_get (ev, "content");
+  if (!g_str_equal (row->login_id, PA_STORE_SHARED_LOGIN))
+    {
+      ephemeral_for (b, row, pa_login_by_id (b, row->login_id), type, room_id, content);
+      return;
+    }
+  /* A shared portal: each agent's through their own login there. */
+  g_auto (GStrv) ids = pa_store_portal_logins (b->store, room_id);
+  for (guint i = 0; ids && ids[i]; i++)
+    ephemeral_for (b, row, pa_login_by_id (b, ids[i]), type, room_id, content);
 }

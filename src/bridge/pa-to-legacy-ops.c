@@ -146,6 +146,16 @@ retry_later (PaAccount *l, PaPendingOp *op, const char *code, json_t *frame)
 }
 
 /* What the agent reads about an op that finally failed (transfer full). */
+/* The login the message map keys the chat's messages with for l: its
+ * own, or PA_STORE_SHARED_LOGIN when the chat is a shared group portal. */
+static char *
+map_login (PaAccount *l, const char *chat_id)
+{
+  g_autoptr (PaPortalRow) row
+      = chat_id ? pa_store_portal_find (l->bridge->store, l->plugin, l->id, chat_id) : NULL;
+  return g_strdup (row ? row->login_id : l->id);
+}
+
 static char *
 failure_text (PaAccount *l, const PaPendingOp *op, const char *code, const char *error)
 {
@@ -194,7 +204,14 @@ pa_to_legacy_op_result (PaAccount *l, json_t *frame)
     }
   else if (g_str_equal (op->kind, "send") && legacy_id && op->event_id)
     {
-      if (!pa_store_message_put (b->store, l->plugin, l->id, op->chat_id, legacy_id, op->room_id,
+      g_autofree char *key = map_login (l, op->chat_id);
+      /* In a shared portal the other logins get the message too: claimed
+       * by the sender's login, so their copies are not bridged again. */
+      if (g_str_equal (key, PA_STORE_SHARED_LOGIN)
+          && pa_store_shared_claim (b->store, l->plugin, op->chat_id, legacy_id, l->id, &e) < 0)
+        g_warning ("shared portal dedup: %s", e->message);
+      g_clear_error (&e);
+      if (!pa_store_message_put (b->store, l->plugin, key, op->chat_id, legacy_id, op->room_id,
                                  op->event_id, l->owner, pa_now_ms (), &e))
         g_debug ("message map: %s", e->message);
     }
@@ -206,7 +223,8 @@ pa_to_legacy_op_result (PaAccount *l, json_t *frame)
       g_autofree char *legacy
           = g_strdup_printf ("reaction\x1f%s\x1f%s\x1f%s", tk[0], l->remote_id ? l->remote_id : "",
                              tk[1] ? tk[1] : "");
-      if (!pa_store_message_put (b->store, l->plugin, l->id, op->chat_id, legacy, op->room_id,
+      g_autofree char *key = map_login (l, op->chat_id);
+      if (!pa_store_message_put (b->store, l->plugin, key, op->chat_id, legacy, op->room_id,
                                  op->event_id, l->owner, pa_now_ms (), &e))
         g_debug ("message map: %s", e->message);
     }

@@ -8,6 +8,7 @@
 #include "pa-to-matrix-chat.h"
 
 #include "pa-ghost.h"
+#include "pa-login-table.h"
 #include "pa-portal.h"
 #include "pa-queue.h"
 #include "pa-to-matrix-work.h"
@@ -29,10 +30,15 @@ pa_to_matrix_chat_info (PaWork *w)
   json_t *m;
   g_autofree char *me = w->login->remote_id ? g_strdup (w->login->remote_id) : NULL;
   PaRoomCache *rc = pa_portal_cache (b, room_id);
+  gboolean shared = w->lane->job == NULL && g_strcmp0 (w->map_login, PA_STORE_SHARED_LOGIN) == 0;
   json_array_foreach (members, i, m)
   {
     const char *id = str (m, "id");
     if (id == NULL || (me && g_str_equal (id, me)))
+      continue;
+    /* In a shared portal, another agent's legacy account is shown as that
+     * agent, not a ghost. */
+    if (shared && b->config->double_puppet && pa_login_by_remote (b, w->login->plugin, id) != NULL)
       continue;
     g_autofree char *gm = pa_ghost_mxid (b, w->login->plugin, id);
     g_autofree char *mname = NULL;

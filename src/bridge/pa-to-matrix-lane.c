@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: AGPL-3.0-or-later */
 /* Legacy → Matrix: remote events stored by the workers' frames are taken
  * one at a time, oldest first, resolved to a ghost and a portal, converted
- * and queued on the durable outbound queue.  An event leaves the remote
+ * and queued on the durable outbound queue.  In a shared group portal an
+ * event that several logins deliver is bridged once: the first login to
+ * claim it wins, the copies of the others are dropped here.  An event leaves the remote
  * table only once its Matrix side is queued, so a crash in between replays
  * it; the deterministic txn ids and the message map make the replay a
  * no-op on the homeserver. */
@@ -28,6 +30,7 @@ work_free (PaWork *w)
 {
   json_decref (w->ev);
   g_free (w->chat_id);
+  g_free (w->map_login);
   g_free (w->ghost);
   g_free (w->room_id);
   g_free (w->mxc);
@@ -85,6 +88,85 @@ str (json_t *o, const char *key)
   return json_string_value (json_object_get (o, key));
 }
 
+/* What identifies the event on the legacy side across logins, for the
+ * dedup of a shared portal; NULL for events that are harmless twice. */
+static char *
+claim_id (PaWork *w)
+{
+  json_t *ev = w->ev;
+  const char *type = w->type;
+  const char *target = str (ev, "target_id");
+  g_autofree char *ts
+      = g_strdup_printf ("%" JSON_INTEGER_FORMAT, json_integer_value (json_object_get (ev, "ts")));
+  if (g_str_equal (type, "message") || g_str_equal (type, "message_upsert"))
+    return g_strdup (str (ev, "message_id"));
+  if (target == NULL)
+    return NULL;
+  if (g_str_equal (type, "edit"))
+    return g_strjoin ("\x1f", type, target, ts, NULL);
+  if (g_str_equal (type, "delete"))
+    return g_strjoin ("\x1f", type, target, NULL);
+  if (g_str_equal (type, "reaction") || g_str_equal (type, "reaction_remove"))
+    return g_strjoin ("\x1f", type, target, str (ev, "sender_id") ? str (ev, "sender_id") : "",
+                      str (ev, "reaction_key") ? str (ev, "reaction_key") : "", ts, NULL);
+  return NULL;
+}
+
+/* Whether `l` has a send to chat_id in flight (its result not yet in). */
+static gboolean
+send_in_flight (PaAccount *l, const char *chat_id)
+{
+  GHashTableIter it;
+  gpointer v;
+  g_hash_table_iter_init (&it, l->pending);
+  while (g_hash_table_iter_next (&it, NULL, &v))
+    {
+      PaPendingOp *op = v;
+      /* (one waiting to be retried is not on the network yet) */
+      if (g_strcmp0 (op->kind, "send") == 0 && g_strcmp0 (op->chat_id, chat_id) == 0
+          && op->retry_source == 0)
+        return TRUE;
+    }
+  return FALSE;
+}
+
+/* A message of a shared group written by another logged-in agent, whose
+ * send through their own login has not answered yet: it may be that very
+ * message, which the sender's login claims once answered.  Wait for it
+ * rather than bridging it a second time. */
+static gboolean
+wait_for_senders_login (PaWork *w)
+{
+  if (w->lane->job || !g_str_equal (w->type, "message"))
+    return FALSE;
+  PaAccount *author = pa_login_by_remote (w->b, w->login->plugin, str (w->ev, "sender_id"));
+  return author && author != w->login && send_in_flight (author, w->chat_id);
+}
+
+/* In a shared portal: FALSE when another login delivered this event
+ * first (a copy, not bridged again). */
+static gboolean
+shared_first (PaWork *w, const char *room_id)
+{
+  PaBridge *b = w->b;
+  if (w->lane->job)
+    return TRUE;
+  g_autoptr (PaPortalRow) row = pa_store_portal_by_room (b->store, room_id);
+  if (row == NULL || !g_str_equal (row->login_id, PA_STORE_SHARED_LOGIN))
+    return TRUE;
+  g_free (w->map_login);
+  w->map_login = g_strdup (PA_STORE_SHARED_LOGIN);
+  g_autofree char *claim = claim_id (w);
+  if (claim == NULL)
+    return TRUE;
+  g_autoptr (GError) e = NULL;
+  int first = pa_store_shared_claim (b->store, w->login->plugin, w->chat_id, claim, w->login->id,
+                                     &e);
+  if (first < 0)
+    g_warning ("shared portal dedup: %s", e ? e->message : "?"); /* bridged rather than lost */
+  return first != 0;
+}
+
 static void
 with_room (PaBridge *b, const char *room_id, const char *error, gpointer user_data)
 {
@@ -94,6 +176,18 @@ with_room (PaBridge *b, const char *room_id, const char *error, gpointer user_da
       g_warning ("no room for %s/%s: %s", w->login->plugin, w->chat_id, error);
       /* A homeserver problem: keep the event and try again. */
       work_defer (w, 5000);
+      return;
+    }
+  if (g_strcmp0 (w->map_login, PA_STORE_SHARED_LOGIN) == 0 && wait_for_senders_login (w))
+    {
+      work_defer (w, 100);
+      return;
+    }
+  if (!shared_first (w, room_id))
+    {
+      g_debug ("%s %s in %s: already bridged from another login", w->type,
+               str (w->ev, "message_id") ? str (w->ev, "message_id") : "", room_id);
+      work_done (w);
       return;
     }
   w->room_id = g_strdup (room_id);
@@ -107,6 +201,23 @@ with_room (PaBridge *b, const char *room_id, const char *error, gpointer user_da
     }
   if (g_str_equal (w->type, "chat_delete"))
     {
+      if (g_strcmp0 (w->map_login, PA_STORE_SHARED_LOGIN) == 0)
+        {
+          /* A shared group: gone for this login only (it left or was
+           * removed); the others still send and receive there. */
+          g_autoptr (GError) e = NULL;
+          if (!pa_store_portal_login_remove (b->store, room_id, w->login->id, &e))
+            g_warning ("store: %s", e->message);
+          g_auto (GStrv) left = pa_store_portal_logins (b->store, room_id);
+          if (left && left[0])
+            {
+              g_autofree char *msg
+                  = g_strdup_printf ("%s's login is no longer in this group.", w->login->owner);
+              pa_queue_notice (b, room_id, msg);
+              work_done (w);
+              return;
+            }
+        }
       pa_queue_notice (b, room_id, "This conversation was deleted on the legacy network.");
       work_done (w);
       return;
@@ -197,12 +308,20 @@ process (PaWork *w)
       if (txn && txn[0] == '$')
         {
           g_autoptr (PaPortalRow) row
-              = pa_store_portal_get (b->store, w->login->plugin, w->login->id, w->chat_id);
+              = pa_store_portal_find (b->store, w->login->plugin, w->login->id, w->chat_id);
           if (row && row->room_id)
             {
               g_autoptr (GError) e = NULL;
-              if (!pa_store_message_put (b->store, w->login->plugin, w->login->id, w->chat_id, mid,
-                                         row->room_id, txn, w->login->owner,
+              /* In a shared portal, the copies other logins get of it are
+               * the agent's message too: claimed, so they are dropped. */
+              if (g_str_equal (row->login_id, PA_STORE_SHARED_LOGIN)
+                  && pa_store_shared_claim (b->store, w->login->plugin, w->chat_id, mid,
+                                            w->login->id, &e)
+                         < 0)
+                g_warning ("shared portal dedup: %s", e->message);
+              g_clear_error (&e);
+              if (!pa_store_message_put (b->store, w->login->plugin, row->login_id, w->chat_id,
+                                         mid, row->room_id, txn, w->login->owner,
                                          json_integer_value (json_object_get (ev, "ts")), &e))
                 g_debug ("echo map: %s", e->message);
             }
@@ -223,6 +342,22 @@ process (PaWork *w)
       return;
     }
   json_t *ct = json_object_get (ev, "contact");
+  /* Only in a shared group portal (or the one this group event will
+   * create): a room of one login's own (a DM, a group room from before
+   * shared portals) does not get another agent joined to it. */
+  const char *kind = str (json_object_get (ev, "chat"), "kind");
+  gboolean shared = w->map_login ? g_str_equal (w->map_login, PA_STORE_SHARED_LOGIN)
+                                 : g_strcmp0 (kind, "group") == 0;
+  PaAccount *agent = NULL;
+  if (w->lane->job == NULL && b->config->double_puppet && shared
+      && (agent = pa_login_by_remote (b, w->login->plugin, sender)) != NULL)
+    {
+      /* Is this our user: the legacy account of a logged-in agent is shown
+       * as the agent's own Matrix user in a group, not as a ghost. */
+      w->ghost = g_strdup (agent->owner);
+      with_ghost (b, TRUE, NULL, w);
+      return;
+    }
   if (w->lane->job && b->config->double_puppet && w->lane->import->me (w->lane->job)
       && g_strcmp0 (str (ct, "name"), w->lane->import->me (w->lane->job)) == 0)
     {
@@ -288,6 +423,13 @@ lane_process (PaLane *lane)
       return;
     }
   w->chat_id = g_strdup (str (w->ev, "chat_id"));
+  if (lane->job == NULL && w->chat_id)
+    {
+      g_autoptr (PaPortalRow) portal
+          = pa_store_portal_find (b->store, w->login->plugin, w->login->id, w->chat_id);
+      if (portal)
+        w->map_login = g_strdup (portal->login_id);
+    }
   process (w);
 }
 

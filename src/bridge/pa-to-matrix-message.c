@@ -10,6 +10,7 @@
 #include "pa-to-matrix-message.h"
 
 #include "pa-convert.h"
+#include "pa-ghost.h"
 #include "pa-media.h"
 #include "pa-outbound.h"
 #include "pa-queue.h"
@@ -25,9 +26,19 @@ static json_t *
 on_done_map (PaWork *w, const char *legacy_id)
 {
   return json_pack ("{s:s, s:s, s:s, s:s, s:s, s:s, s:I}", "what", "map", "plugin",
-                    w->login->plugin, "login", w->login->id, "chat", w->chat_id, "legacy",
+                    w->login->plugin, "login", w->map_login ? w->map_login : w->login->id,
+                    "chat", w->chat_id, "legacy",
                     legacy_id, "room", w->room_id, "ts",
                     (json_int_t)json_integer_value (json_object_get (w->ev, "ts")));
+}
+/* Sent live as an agent (double puppeting in a shared group): marked, so
+ * that the homeserver's echo of it, in the agent's name, is not taken for
+ * something the agent wrote and sent to the network again. */
+static void
+mark_puppet (PaWork *w, json_t *content)
+{
+  if (w->lane->job == NULL && w->ghost && !pa_ghost_is_ours (w->b, w->ghost))
+    json_object_set_new (content, PA_CONTENT_DOUBLE_PUPPET, json_true ());
 }
 /* Resolve a legacy target to an event id; when unknown but the room still
  * has queued items, the target may be one of them: defer. */
@@ -60,6 +71,7 @@ send_message (PaWork *w)
     .message_id = mid,
   };
   g_autoptr (json_t) content = pa_convert_message_to_matrix (c, &ctx, &etype);
+  mark_puppet (w, content);
   g_autoptr (json_t) done = on_done_map (w, mid);
   g_autofree char *seed = g_strjoin ("\x1f", w->login->id, w->chat_id, mid, NULL);
   pa_queue_send (b, w->room_id, w->ghost, etype, content,
@@ -98,6 +110,7 @@ redact (PaWork *w, const char *event_id, gint64 ts)
   g_autofree char *ee = pa_matrix_escape (event_id);
   g_autofree char *path = g_strdup_printf ("/_matrix/client/v3/rooms/%s/redact/%s/%s", er, ee, txn);
   g_autoptr (json_t) body = json_pack ("{s:s}", "reason", "deleted on the legacy network");
+  mark_puppet (w, body);
   pa_queue_request (w->b, w->room_id, "PUT", path, w->ghost, body, ts, txn, NULL);
 }
 
@@ -108,7 +121,8 @@ react_redact (PaWork *w, const char *legacy, const char *event_id, gint64 ts)
 {
   redact (w, event_id, ts);
   g_autoptr (GError) error = NULL;
-  if (!pa_store_message_forget (w->b->store, w->login->plugin, w->login->id, w->chat_id, legacy,
+  if (!pa_store_message_forget (w->b->store, w->login->plugin,
+                                w->map_login ? w->map_login : w->login->id, w->chat_id, legacy,
                                 &error))
     g_warning ("message map: %s", error->message);
 }
@@ -124,6 +138,7 @@ react_add (PaWork *w, const char *target, const char *target_event, const char *
   g_autoptr (json_t) content
       = json_pack ("{s:{s:s, s:s, s:s}}", "m.relates_to", "rel_type", "m.annotation", "event_id",
                    target_event, "key", key ? key : "");
+  mark_puppet (w, content);
   g_autoptr (json_t) done = on_done_map (w, legacy);
   /* The time is in the seed: a key removed and added again is a new event. */
   g_autofree char *when = g_strdup_printf ("%" G_GINT64_FORMAT, ts);
@@ -139,8 +154,9 @@ react_sync (PaWork *w, const char *target, const char *target_event, const char 
 {
   json_t *keys = json_object_get (w->ev, "reaction_keys");
   g_autofree char *prefix = reaction_legacy_id (target, sender, "");
-  g_autoptr (json_t) have = pa_store_message_list_prefix (w->b->store, w->login->plugin,
-                                                          w->login->id, w->chat_id, prefix);
+  g_autoptr (json_t) have = pa_store_message_list_prefix (
+      w->b->store, w->login->plugin, w->map_login ? w->map_login : w->login->id, w->chat_id,
+      prefix);
   gsize plen = strlen (prefix), i, j;
   json_t *row, *k;
   json_array_foreach (have, i, row)
@@ -183,6 +199,7 @@ pa_to_matrix_relate (PaWork *w)
     {
       g_autoptr (json_t) content
           = pa_convert_edit_to_matrix (json_object_get (w->ev, "content"), target_event);
+      mark_puppet (w, content);
       g_autofree char *seed
           = g_strdup_printf ("edit\x1f%s\x1f%s\x1f%" G_GINT64_FORMAT, w->login->id, target, ts);
       pa_queue_send (b, w->room_id, w->ghost, "m.room.message", content, ts, seed, NULL);

@@ -21,7 +21,10 @@ struct _PaWork
   json_t *ev; /* the wire event (owned) */
   const char *type;
   char *chat_id;
-  char *ghost; /* sender's MXID */
+  /* The login the message map keys this chat's messages with: the login's
+   * own, or PA_STORE_SHARED_LOGIN in a shared group portal. */
+  char *map_login;
+  char *ghost; /* sender's MXID, or an agent's own with double puppeting */
   char *room_id;
   char *mxc;          /* uploaded media */
   json_t *media_file; /* its EncryptedFile, in an encrypted room */
@@ -38,7 +41,8 @@ struct _PaWork
 static inline char *
 pa_work_event_of (PaWork *w, const char *legacy_id)
 {
-  return pa_store_message_event_id (w->b->store, w->login->plugin, w->login->id, w->chat_id,
+  return pa_store_message_event_id (w->b->store, w->login->plugin,
+                                    w->map_login ? w->map_login : w->login->id, w->chat_id,
                                     legacy_id);
 }
 

@@ -100,11 +100,21 @@ pa_store_login_list (PaStore *store, const char *owner)
 }
 
 /* Deleting an unknown login is not an error.  The login's plugin metadata
- * is left alone: the caller decides whether a logout forgets it. */
+ * is left alone: the caller decides whether a logout forgets it.  The
+ * login leaves the shared portals it was in (nothing sends through it
+ * there any more). */
 gboolean
 pa_store_login_delete (PaStore *store, const char *id, GError **error)
 {
   g_return_val_if_fail (store != NULL, FALSE);
   g_return_val_if_fail (id != NULL, FALSE);
-  return pa_store_run (store, error, "DELETE FROM logins WHERE id = ?", "t", id);
+  if (!pa_store_tx_begin (store, error))
+    return FALSE;
+  if (!pa_store_run (store, error, "DELETE FROM portal_logins WHERE login_id = ?", "t", id)
+      || !pa_store_run (store, error, "DELETE FROM logins WHERE id = ?", "t", id))
+    {
+      pa_store_tx_rollback (store);
+      return FALSE;
+    }
+  return pa_store_tx_commit (store, error);
 }

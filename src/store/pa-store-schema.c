@@ -145,6 +145,39 @@ const char *const pa_store_migrations[] = {
   "  error TEXT,"
   "  created_at INTEGER NOT NULL,"
   "  updated_at INTEGER NOT NULL) WITHOUT ROWID;",
+
+  /* v2 → v3: shared portals.  A group chat is one room per (plugin, chat),
+   * kept as a portal row whose login_id is '' (no login); which logins are
+   * in it is portal_logins (whose logins may send there, whose owners are
+   * invited).  shared_messages remembers which logins delivered which legacy
+   * message of a shared group, so that the copy of the second login is not
+   * bridged again: the first login to deliver it wins.
+   * Existing group portals: the oldest room of each (plugin, chat) becomes
+   * the shared one, with its messages; the others (several agents already
+   * had their own room for that group) stay as they are, still found for
+   * their login, so nothing that works today stops working. */
+  "CREATE TABLE portal_logins ("
+  "  room_id TEXT NOT NULL,"
+  "  login_id TEXT NOT NULL,"
+  "  since INTEGER NOT NULL,"
+  "  PRIMARY KEY (room_id, login_id)) WITHOUT ROWID;"
+  "CREATE INDEX portal_logins_by_login ON portal_logins (login_id);"
+  "CREATE TABLE shared_messages ("
+  "  plugin TEXT NOT NULL,"
+  "  chat_id TEXT NOT NULL,"
+  "  legacy_id TEXT NOT NULL,"
+  "  login_id TEXT NOT NULL,"
+  "  at INTEGER NOT NULL,"
+  "  UNIQUE (plugin, chat_id, legacy_id, login_id));"
+  "CREATE INDEX shared_messages_at ON shared_messages (at);"
+  "INSERT OR IGNORE INTO portal_logins (room_id, login_id, since)"
+  "  SELECT room_id, login_id, CAST (strftime ('%s', 'now') AS INTEGER) * 1000 FROM portals"
+  "  WHERE kind = 'group' AND room_id IS NOT NULL AND login_id != '';"
+  "UPDATE portals SET login_id = '' WHERE rowid IN ("
+  "  SELECT min (rowid) FROM portals WHERE kind = 'group' AND room_id IS NOT NULL"
+  "  AND login_id != '' GROUP BY plugin, chat_id);"
+  "UPDATE messages SET login_id = '' WHERE room_id IN ("
+  "  SELECT room_id FROM portals WHERE login_id = '' AND kind = 'group' AND room_id IS NOT NULL);",
 };
 
 const guint pa_store_n_migrations = G_N_ELEMENTS (pa_store_migrations);

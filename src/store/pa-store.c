@@ -94,6 +94,8 @@ store_prune (PaStore *store, GError **error)
                      now - OUTBOUND_DONE_KEEP_MS)
       || !pa_store_run (store, error, "DELETE FROM remote_seen WHERE at < ?", "I",
                         now - REMOTE_SEEN_KEEP_MS)
+      || !pa_store_run (store, error, "DELETE FROM shared_messages WHERE at < ?", "I",
+                        now - REMOTE_SEEN_KEEP_MS)
       || !pa_store_run (store, error, "DELETE FROM txns WHERE at < ?", "I", now - TXN_KEEP_MS))
     {
       pa_store_tx_rollback (store);

@@ -107,7 +107,7 @@ gint64 pa_store_ghost_count (PaStore *store);
 /* ---- portals */
 typedef struct {
   char *plugin;
-  char *login_id;    /* receiving login ("" for import-only rooms) */
+  char *login_id;    /* receiving login; PA_STORE_SHARED_LOGIN for a shared group */
   char *chat_id;
   char *room_id;     /* NULL while not created */
   char *kind;        /* "dm" / "group" / "import" */
@@ -118,13 +118,32 @@ typedef struct {
 void pa_portal_row_free (PaPortalRow *row);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (PaPortalRow, pa_portal_row_free)
 
+/* The login_id of a shared group portal (one per plugin and chat, no
+ * login of its own: see portal_logins). */
+#define PA_STORE_SHARED_LOGIN ""
+
 /* Upsert by (plugin, login_id, chat_id). */
 gboolean pa_store_portal_put (PaStore *store, const PaPortalRow *row, GError **error);
 PaPortalRow *pa_store_portal_get (PaStore *store, const char *plugin, const char *login_id,
                                   const char *chat_id);
 PaPortalRow *pa_store_portal_by_room (PaStore *store, const char *room_id);
+/* The login's own portal of the chat, else the chat's shared portal. */
+PaPortalRow *pa_store_portal_find (PaStore *store, const char *plugin, const char *login_id,
+                                   const char *chat_id);
 gboolean pa_store_portal_delete (PaStore *store, const char *room_id, GError **error);
 gint64 pa_store_portal_count (PaStore *store);
+
+/* ---- logins in shared portals */
+gboolean pa_store_portal_login_add (PaStore *store, const char *room_id, const char *login_id,
+                                    gboolean *out_new, GError **error);
+gboolean pa_store_portal_login_remove (PaStore *store, const char *room_id,
+                                       const char *login_id, GError **error);
+/* First in first; NULL-terminated, transfer full. */
+char **pa_store_portal_logins (PaStore *store, const char *room_id);
+/* 1: this login delivered legacy_id of the shared chat first (bridge it);
+ * 0: another login did (a copy); -1: error. */
+int pa_store_shared_claim (PaStore *store, const char *plugin, const char *chat_id,
+                           const char *legacy_id, const char *login_id, GError **error);
 
 /* ---- message map (legacy id ↔ event id) */
 gboolean pa_store_message_put (PaStore *store, const char *plugin, const char *login_id,

@@ -152,7 +152,7 @@ test_migrations (Fixture *fx, gconstpointer data)
   g_assert_cmpint (st.st_mode & 0777, ==, 0600);
   pa_store_close (store);
 
-  g_assert_cmpint (raw_int (fx, "PRAGMA user_version"), ==, 2);
+  g_assert_cmpint (raw_int (fx, "PRAGMA user_version"), ==, 3);
   {
     g_autofree char *mode = raw_text (fx, "PRAGMA journal_mode");
 
@@ -162,7 +162,7 @@ test_migrations (Fixture *fx, gconstpointer data)
   /* reopen: nothing runs, data is there */
   store = open_store (fx);
   g_assert_cmpuint (pa_store_migrations_run (store), ==, 0);
-  g_assert_cmpint (pa_store_schema_version (store), ==, 2);
+  g_assert_cmpint (pa_store_schema_version (store), ==, 3);
   {
     g_autofree char *v = pa_store_kv_get (store, "k");
 
@@ -1049,6 +1049,149 @@ test_import_lane (Fixture *fx, gconstpointer data)
   pa_store_close (store);
 }
 
+/* ---------------------------------------------------- shared portals */
+
+/* v2 → v3: the oldest group room of each (plugin, chat) becomes the shared
+ * portal, with its messages; a second agent's own room of the same group
+ * keeps working for its login; DMs and imports are left alone. */
+static void
+test_shared_migration (Fixture *fx, gconstpointer data)
+{
+  PaStore *store = open_store (fx);
+
+  pa_store_close (store);
+  /* back to v2: the v3 step only added these two tables */
+  raw_exec (fx, "DROP TABLE portal_logins; DROP TABLE shared_messages;"
+                "PRAGMA user_version = 2;");
+  raw_exec (fx,
+            "INSERT INTO portals (plugin, login_id, chat_id, room_id, kind, name) VALUES"
+            " ('lb', 'l1', 'g1', '!old:x', 'group', 'G'),"
+            " ('lb', 'l2', 'g1', '!newer:x', 'group', 'G'),"
+            " ('lb', 'l2', 'g2', '!only:x', 'group', 'H'),"
+            " ('lb', 'l1', 'bob', '!dm:x', 'dm', NULL),"
+            " ('lb', 'import:j', 'g1', '!imp:x', 'import', 'G');"
+            "INSERT INTO messages (plugin, login_id, chat_id, legacy_id, room_id, event_id) VALUES"
+            " ('lb', 'l1', 'g1', 'm1', '!old:x', '$1'),"
+            " ('lb', 'l2', 'g1', 'm1', '!newer:x', '$2'),"
+            " ('lb', 'l1', 'bob', 'm2', '!dm:x', '$3');");
+  store = open_store (fx);
+  g_assert_cmpuint (pa_store_migrations_run (store), ==, 1);
+  g_assert_cmpint (pa_store_schema_version (store), ==, 3);
+  assert_consistent (store);
+  {
+    g_autoptr (PaPortalRow) shared
+        = pa_store_portal_get (store, "lb", PA_STORE_SHARED_LOGIN, "g1");
+    g_autoptr (PaPortalRow) l2 = pa_store_portal_find (store, "lb", "l2", "g1");
+    g_autoptr (PaPortalRow) l1 = pa_store_portal_find (store, "lb", "l1", "g1");
+    g_autoptr (PaPortalRow) l3 = pa_store_portal_find (store, "lb", "l3", "g1");
+    g_autoptr (PaPortalRow) g2 = pa_store_portal_find (store, "lb", "l1", "g2");
+    g_autoptr (PaPortalRow) dm = pa_store_portal_get (store, "lb", "l1", "bob");
+    g_autoptr (PaPortalRow) imp = pa_store_portal_get (store, "lb", "import:j", "g1");
+    g_auto (GStrv) old_logins = pa_store_portal_logins (store, "!old:x");
+    g_auto (GStrv) newer_logins = pa_store_portal_logins (store, "!newer:x");
+    g_autofree char *ev_shared
+        = pa_store_message_event_id (store, "lb", PA_STORE_SHARED_LOGIN, "g1", "m1");
+    g_autofree char *ev_l2 = pa_store_message_event_id (store, "lb", "l2", "g1", "m1");
+    g_autofree char *ev_dm = pa_store_message_event_id (store, "lb", "l1", "bob", "m2");
+
+    g_assert_nonnull (shared);
+    g_assert_cmpstr (shared->room_id, ==, "!old:x");
+    g_assert_cmpstr (l1->room_id, ==, "!old:x");    /* via the shared row */
+    g_assert_cmpstr (l2->room_id, ==, "!newer:x");  /* its own, still working */
+    g_assert_cmpstr (l3->room_id, ==, "!old:x");    /* a new login joins the shared one */
+    g_assert_cmpstr (g2->room_id, ==, "!only:x");   /* single-login group: shared */
+    g_assert_cmpstr (g2->login_id, ==, PA_STORE_SHARED_LOGIN);
+    g_assert_cmpstr (dm->room_id, ==, "!dm:x");
+    g_assert_cmpstr (imp->room_id, ==, "!imp:x");
+    g_assert_cmpint (g_strv_length (old_logins), ==, 1);
+    g_assert_cmpstr (old_logins[0], ==, "l1");
+    g_assert_cmpint (g_strv_length (newer_logins), ==, 1);
+    g_assert_cmpstr (newer_logins[0], ==, "l2");
+    g_assert_cmpstr (ev_shared, ==, "$1");
+    g_assert_cmpstr (ev_l2, ==, "$2");
+    g_assert_cmpstr (ev_dm, ==, "$3");
+  }
+  pa_store_close (store);
+}
+
+static void
+test_shared_portals (Fixture *fx, gconstpointer data)
+{
+  g_autoptr (PaStore) store = open_store (fx);
+  g_autoptr (GError) error = NULL;
+  PaPortalRow row = { .plugin = "lb", .login_id = PA_STORE_SHARED_LOGIN, .chat_id = "g",
+                      .room_id = "!g:x", .kind = "group", .name = "G" };
+  gboolean is_new = FALSE;
+
+  g_assert_true (pa_store_portal_put (store, &row, &error));
+  g_assert_no_error (error);
+  /* one shared portal per (plugin, chat): a second put updates that row */
+  {
+    PaPortalRow again = row;
+
+    again.room_id = "!g2:x";
+    g_assert_true (pa_store_portal_put (store, &again, &error));
+    g_assert_cmpint (pa_store_portal_count (store), ==, 1);
+    g_assert_true (pa_store_portal_put (store, &row, &error));
+  }
+  /* logins in it, first in first; adding twice is a no-op */
+  g_assert_true (pa_store_portal_login_add (store, "!g:x", "l1", &is_new, &error));
+  g_assert_true (is_new);
+  g_usleep (2000);
+  g_assert_true (pa_store_portal_login_add (store, "!g:x", "l2", &is_new, &error));
+  g_assert_true (is_new);
+  g_assert_true (pa_store_portal_login_add (store, "!g:x", "l1", &is_new, &error));
+  g_assert_false (is_new);
+  {
+    g_auto (GStrv) ids = pa_store_portal_logins (store, "!g:x");
+
+    g_assert_cmpint (g_strv_length (ids), ==, 2);
+    g_assert_cmpstr (ids[0], ==, "l1");
+    g_assert_cmpstr (ids[1], ==, "l2");
+  }
+
+  /* dedup: the first login to deliver a message bridges it, the other's
+   * copy is not, a replay by the first still is */
+  g_assert_cmpint (pa_store_shared_claim (store, "lb", "g", "m1", "l2", &error), ==, 1);
+  g_assert_cmpint (pa_store_shared_claim (store, "lb", "g", "m1", "l1", &error), ==, 0);
+  g_assert_cmpint (pa_store_shared_claim (store, "lb", "g", "m1", "l2", &error), ==, 1);
+  g_assert_cmpint (pa_store_shared_claim (store, "lb", "g", "m1", "l1", &error), ==, 0);
+  g_assert_cmpint (pa_store_shared_claim (store, "lb", "g", "m2", "l1", &error), ==, 1);
+  /* same id in another chat or network is another message */
+  g_assert_cmpint (pa_store_shared_claim (store, "lb", "h", "m1", "l1", &error), ==, 1);
+  g_assert_cmpint (pa_store_shared_claim (store, "xx", "g", "m1", "l1", &error), ==, 1);
+  g_assert_no_error (error);
+  /* the message map of a shared portal is keyed without a login: one event */
+  g_assert_true (pa_store_message_put (store, "lb", PA_STORE_SHARED_LOGIN, "g", "m1", "!g:x",
+                                       "$m1", NULL, 0, &error));
+  g_assert_true (pa_store_message_put (store, "lb", PA_STORE_SHARED_LOGIN, "g", "m1", "!g:x",
+                                       "$other", NULL, 0, &error));
+  {
+    g_autofree char *ev
+        = pa_store_message_event_id (store, "lb", PA_STORE_SHARED_LOGIN, "g", "m1");
+
+    g_assert_cmpstr (ev, ==, "$m1");
+  }
+
+  /* a deleted login leaves the portals it was in */
+  g_assert_true (pa_store_login_delete (store, "l1", &error));
+  g_assert_true (pa_store_portal_login_remove (store, "!g:x", "nobody", &error));
+  {
+    g_auto (GStrv) ids = pa_store_portal_logins (store, "!g:x");
+
+    g_assert_cmpint (g_strv_length (ids), ==, 1);
+    g_assert_cmpstr (ids[0], ==, "l2");
+  }
+  g_assert_true (pa_store_portal_delete (store, "!g:x", &error));
+  {
+    g_auto (GStrv) ids = pa_store_portal_logins (store, "!g:x");
+
+    g_assert_cmpint (g_strv_length (ids), ==, 0);
+  }
+  g_assert_no_error (error);
+  assert_consistent (store);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -1066,6 +1209,8 @@ main (int argc, char **argv)
   ADD ("/store/too-large", test_too_large);
   ADD ("/store/crash", test_crash);
   ADD ("/store/import-lane", test_import_lane);
+  ADD ("/store/shared-migration", test_shared_migration);
+  ADD ("/store/shared-portals", test_shared_portals);
 #undef ADD
 
   return g_test_run ();
