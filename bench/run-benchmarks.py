@@ -244,7 +244,8 @@ def ingest_round(stack, agent, portal, results, perf=None):
     rss_before = vm_kb(b.proc.pid)
     perf_file, perf = perf, None
     if perf_file:
-        perf = subprocess.Popen(["perf", "record", "-q", "-F", "999", "-g", "-p",
+        perf = subprocess.Popen(["perf", "record", "-q", "-F", "999", "--call-graph",
+                                 os.environ.get("PA_PERF_CALL_GRAPH", "fp"), "-p",
                                  str(b.proc.pid), "-o", perf_file],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         time.sleep(1)  # let perf attach
