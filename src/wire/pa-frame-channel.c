@@ -18,6 +18,9 @@
 
 #define READ_CHUNK 65536
 #define READS_PER_DISPATCH 16
+/* Queued output beyond this is written at once, not at the end of the
+ * dispatch (a plugin emitting thousands of events in one callback). */
+#define FLUSH_NOW_BYTES 65536
 
 struct _PaFrameChannel
 {
@@ -200,7 +203,9 @@ pa_frame_channel_send (PaFrameChannel *ch, json_t *frame, GError **error)
    * homeserver transaction, the results of a batch of ops) leave in one
    * write as soon as that dispatch returns, not one write (and one wake-up
    * of the peer) each. */
-  if (ch->soon_source == NULL && ch->out_source == NULL && !ch->held)
+  if (ch->out->len - ch->out_pos >= FLUSH_NOW_BYTES)
+    flush (ch); /* a long burst streams out as it grows */
+  else if (ch->soon_source == NULL && ch->out_source == NULL && !ch->held)
     {
       ch->soon_source = g_idle_source_new ();
       g_source_set_priority (ch->soon_source, G_PRIORITY_HIGH);
