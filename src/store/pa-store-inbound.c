@@ -8,7 +8,7 @@
 #include "pa-store-private.h"
 
 /* At most this many parsed inbound events are kept for the dispatcher. */
-#define PA_INBOUND_FRESH_MAX 5000
+#define PA_INBOUND_FRESH_MAX 1000
 
 /* ------------------------------------------------------------ inbound */
 
