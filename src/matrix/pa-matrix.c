@@ -285,26 +285,6 @@ curl_timer_cb (CURLM *multi, long timeout_ms, void *userp)
   return 0;
 }
 
-/* Lets curl start what was just added now, instead of on the 0 ms timer
- * it asked for: the request is written during this dispatch rather than
- * after one more turn of the loop (a sequential sender, one message at a
- * time per room, pays that turn per message).  Requests it finishes are
- * queued for mx_deliver as usual: no callback runs from here. */
-static void
-mx_kick (PaMatrix *mx)
-{
-  int running = 0;
-
-  if (mx->multi == NULL)
-    return;
-  mx_ref (mx);
-  CURLMcode mc = curl_multi_socket_action (mx->multi, CURL_SOCKET_TIMEOUT, 0, &running);
-  if (mc != CURLM_OK)
-    g_warning ("curl_multi_socket_action: %s", curl_multi_strerror (mc));
-  mx_drain (mx);
-  mx_unref (mx);
-}
-
 /* ------------------------------------------------------------------ */
 /* Attempts and retries                                                */
 
@@ -755,8 +735,7 @@ pa_matrix_request (PaMatrix *mx, const PaMatrixRequest *req, PaMatrixCallback cb
   r->headers = curl_slist_append (r->headers, "Expect:");
 
   g_hash_table_add (mx->requests, r);
-  if (req_start_attempt (r))
-    mx_kick (mx);
+  req_start_attempt (r);
 }
 
 typedef struct {
