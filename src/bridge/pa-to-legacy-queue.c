@@ -21,11 +21,25 @@ pa_to_legacy_txn (const char *txn_id, PaTxn *txn, gpointer user_data, GError **e
   /* Synapse on SQLite restarts its transaction ids after a restart when
    * none is pending, so an id alone does not identify a transaction: a
    * replay is the same id with the same events. */
-  g_autofree char *events_text = json_dumps (txn->events, JSON_COMPACT | JSON_SORT_KEYS);
-  g_autofree char *digest
-      = g_compute_checksum_for_string (G_CHECKSUM_SHA256, events_text ? events_text : "", -1);
-  g_autofree char *key = g_strdup_printf ("%s:%.32s", txn_id, digest);
-  if (!pa_store_txn_accept (b->store, key, txn->events, &dup, error))
+  /* Each event is serialised once: its text is both stored and hashed.
+   * The digest is that of the compact, key-sorted array, "[e1,e2,...]". */
+  g_autoptr (GPtrArray) texts = g_ptr_array_new_full (json_array_size (txn->events), g_free);
+  g_autoptr (GChecksum) sum = g_checksum_new (G_CHECKSUM_SHA256);
+  size_t i;
+  json_t *ev;
+  g_checksum_update (sum, (const guchar *) "[", 1);
+  json_array_foreach (txn->events, i, ev)
+  {
+    char *text = json_dumps (ev, JSON_COMPACT | JSON_SORT_KEYS);
+    if (i > 0)
+      g_checksum_update (sum, (const guchar *) ",", 1);
+    if (text != NULL)
+      g_checksum_update (sum, (const guchar *) text, -1);
+    g_ptr_array_add (texts, text);
+  }
+  g_checksum_update (sum, (const guchar *) "]", 1);
+  g_autofree char *key = g_strdup_printf ("%s:%.32s", txn_id, g_checksum_get_string (sum));
+  if (!pa_store_txn_accept_texts (b->store, key, txn->events, texts, &dup, error))
     return FALSE;
   /* The 200 promises the events are stored: commit before answering. */
   pa_batch_flush (b);
@@ -40,8 +54,6 @@ pa_to_legacy_txn (const char *txn_id, PaTxn *txn, gpointer user_data, GError **e
   pa_bridge_crypto_txn (b, txn, pa_to_legacy_dispatch);
   /* Ephemeral events (typing, receipts) are not persisted by Synapse
    * either; handle them at once, best effort. */
-  size_t i;
-  json_t *ev;
   json_array_foreach (txn->ephemeral, i, ev) pa_to_legacy_dispatch (b, ev, NULL);
   pa_to_legacy_schedule (b);
   return TRUE;

@@ -7,14 +7,26 @@
 
 #include "pa-store-private.h"
 
+/* At most this many parsed inbound events are kept for the dispatcher. */
+#define PA_INBOUND_FRESH_MAX 1000
+
 /* ------------------------------------------------------------ inbound */
 
 gboolean
 pa_store_txn_accept (PaStore *store, const char *txn_id, json_t *events, gboolean *out_duplicate,
                      GError **error)
 {
+  return pa_store_txn_accept_texts (store, txn_id, events, NULL, out_duplicate, error);
+}
+
+gboolean
+pa_store_txn_accept_texts (PaStore *store, const char *txn_id, json_t *events,
+                           const GPtrArray *texts, gboolean *out_duplicate, GError **error)
+{
   size_t i;
   json_t *event;
+  PaStoreStmt *insert;
+  gint64 first_seq = -1;
 
   g_return_val_if_fail (store != NULL, FALSE);
   g_return_val_if_fail (txn_id != NULL, FALSE);
@@ -27,6 +39,7 @@ pa_store_txn_accept (PaStore *store, const char *txn_id, json_t *events, gboolea
                    txn_id);
       return FALSE;
     }
+  g_return_val_if_fail (texts == NULL || texts->len == json_array_size (events), FALSE);
   if (!pa_store_tx_begin (store, error))
     return FALSE;
   if (!pa_store_run (store, error,
@@ -41,21 +54,52 @@ pa_store_txn_accept (PaStore *store, const char *txn_id, json_t *events, gboolea
       pa_store_tx_rollback (store);
       return TRUE;
     }
+  /* One prepared statement for every row, bound without copies. */
+  insert = pa_store_prepare (store, "INSERT INTO inbound (txn_id, event) VALUES (?, ?)", error);
+  if (insert == NULL)
+    goto fail;
   json_array_foreach (events, i, event)
   {
-    g_autofree char *text = json_dumps (event, JSON_COMPACT | JSON_ENCODE_ANY);
+    g_autofree char *own = NULL;
+    const char *text = texts != NULL ? g_ptr_array_index (texts, i) : NULL;
 
+    if (text == NULL)
+      text = own = json_dumps (event, JSON_COMPACT | JSON_ENCODE_ANY);
     if (text == NULL)
       {
         g_set_error (error, PA_ERROR, PA_ERROR_JSON,
                      "transaction %s: event %zu cannot be serialised", txn_id, i);
         goto fail;
       }
-    if (!pa_store_run (store, error, "INSERT INTO inbound (txn_id, event) VALUES (?, ?)", "tt",
-                       txn_id, text))
+    if (sqlite3_bind_text (insert, 1, txn_id, -1, SQLITE_STATIC) != SQLITE_OK
+        || sqlite3_bind_text (insert, 2, text, -1, SQLITE_STATIC) != SQLITE_OK)
+      {
+        pa_store_set_error (store, error, "binding an inbound event");
+        pa_store_stmt_release (insert);
+        goto fail;
+      }
+    int rc = pa_store_step (store, insert, error);
+    pa_store_stmt_release (insert);
+    if (rc != SQLITE_DONE)
       goto fail;
+    if (first_seq < 0)
+      first_seq = sqlite3_last_insert_rowid (store->db);
   }
-  return pa_store_tx_commit (store, error);
+  if (!pa_store_tx_commit (store, error))
+    return FALSE;
+  /* The rows of one transaction get consecutive seqs: remember their
+   * events for pa_store_inbound_peek(), as long as the backlog is short
+   * (a long one stays on disk only, as before). */
+  if (g_hash_table_size (store->inbound_fresh) + json_array_size (events) > PA_INBOUND_FRESH_MAX)
+    return TRUE;
+  json_array_foreach (events, i, event)
+  {
+    gint64 *key = g_new (gint64, 1);
+
+    *key = first_seq + (gint64) i;
+    g_hash_table_replace (store->inbound_fresh, key, json_incref (event));
+  }
+  return TRUE;
 
 fail:
   pa_store_tx_rollback (store);
@@ -79,9 +123,13 @@ pa_store_inbound_peek (PaStore *store, guint limit, GError **error)
     {
       gint64 seq = sqlite3_column_int64 (stmt, 0);
       json_error_t jerr;
-      json_t *event = json_loads ((const char *) sqlite3_column_text (stmt, 1),
-                                  JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
+      json_t *event = g_hash_table_lookup (store->inbound_fresh, &seq);
 
+      if (event != NULL)
+        event = json_incref (event);
+      else
+        event = json_loads ((const char *) sqlite3_column_text (stmt, 1),
+                            JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
       if (event == NULL)
         {
           g_set_error (error, PA_ERROR, PA_ERROR_JSON,
@@ -101,7 +149,10 @@ gboolean
 pa_store_inbound_done (PaStore *store, gint64 seq, GError **error)
 {
   g_return_val_if_fail (store != NULL, FALSE);
-  return pa_store_run (store, error, "DELETE FROM inbound WHERE seq = ?", "I", seq);
+  if (!pa_store_run (store, error, "DELETE FROM inbound WHERE seq = ?", "I", seq))
+    return FALSE;
+  g_hash_table_remove (store->inbound_fresh, &seq);
+  return TRUE;
 }
 
 gint64

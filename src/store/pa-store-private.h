@@ -35,6 +35,11 @@ struct _PaStore
   guint depth;       /* open transaction levels: 1 = BEGIN, >1 = SAVEPOINTs */
   int version;
   guint migrations_run;
+  /* Inbound events stored by this process and not yet done: seq → the
+   * json_t they were serialised from, so that pa_store_inbound_peek() does
+   * not parse them back.  Only a cache: emptied on any rollback, as the
+   * rows (and their seqs) may then not exist. */
+  GHashTable *inbound_fresh;
 };
 
 /* ---- pa-store-schema.c ---------------------------------------------- */

@@ -156,6 +156,8 @@ pa_store_tx_rollback (PaStore *store)
   if (store->depth == 0)
     return;
   store->depth--;
+  /* Rows inserted since may be gone: forget what is cached about them. */
+  g_hash_table_remove_all (store->inbound_fresh);
   if (sqlite3_get_autocommit (store->db))
     return; /* SQLite already rolled everything back */
   if (store->depth == 0)
@@ -183,6 +185,7 @@ pa_store_tx_commit (PaStore *store, GError **error)
   if (sqlite3_get_autocommit (store->db))
     {
       store->depth--;
+      g_hash_table_remove_all (store->inbound_fresh);
       g_set_error_literal (error, PA_ERROR, PA_ERROR_STORE,
                            "the transaction was aborted by SQLite");
       return FALSE;

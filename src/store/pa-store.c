@@ -122,6 +122,8 @@ pa_store_open (const char *path, GError **error)
 
   store = g_new0 (PaStore, 1);
   store->stmts = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, pa_store_stmt_finalize);
+  store->inbound_fresh = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free,
+                                                (GDestroyNotify) json_decref);
   if (sqlite3_open_v2 (path, &store->db, flags, NULL) != SQLITE_OK)
     {
       g_set_error (error, PA_ERROR, PA_ERROR_STORE, "opening %s: %s", path,
@@ -170,6 +172,7 @@ pa_store_close (PaStore *store)
         pa_store_tx_rollback (store);
     }
   g_clear_pointer (&store->stmts, g_hash_table_destroy);
+  g_clear_pointer (&store->inbound_fresh, g_hash_table_destroy);
   if (store->db != NULL)
     {
       /* never touch a database we refused (newer schema) */

@@ -40,6 +40,11 @@ gboolean pa_store_txn_accept (PaStore *store, const char *txn_id, json_t *events
                               gboolean *out_duplicate, GError **error);
 /* The oldest unprocessed inbound events, up to `limit`: array of
  * {"seq": int, "event": {...}} (transfer full). */
+/* The same, with texts[i] (borrowed, may be NULL) the serialisation of
+ * events[i] already made by the caller: each event is serialised once. */
+gboolean pa_store_txn_accept_texts (PaStore *store, const char *txn_id, json_t *events,
+                                    const GPtrArray *texts, gboolean *out_duplicate,
+                                    GError **error);
 json_t *pa_store_inbound_peek (PaStore *store, guint limit, GError **error);
 gboolean pa_store_inbound_done (PaStore *store, gint64 seq, GError **error);
 gint64 pa_store_inbound_count (PaStore *store);

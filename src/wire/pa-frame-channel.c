@@ -18,6 +18,9 @@
 
 #define READ_CHUNK 65536
 #define READS_PER_DISPATCH 16
+/* Queued output beyond this is written at once, not at the end of the
+ * dispatch (a plugin emitting thousands of events in one callback). */
+#define FLUSH_NOW_BYTES 65536
 
 struct _PaFrameChannel
 {
@@ -31,6 +34,7 @@ struct _PaFrameChannel
   gboolean held;
   GSource *in_source;
   GSource *out_source;
+  GSource *soon_source; /* writes what the current dispatch queued */
 };
 
 static void
@@ -44,13 +48,20 @@ clear_source (GSource **s)
     }
 }
 
-/* See pa-frame-channel.h. */
+/* See pa-frame-channel.h.  What was queued and not yet written gets one
+ * last non-blocking write, as it would have had when it was queued. */
 void
 pa_frame_channel_close (PaFrameChannel *ch)
 {
   g_return_if_fail (ch != NULL);
   clear_source (&ch->in_source);
   clear_source (&ch->out_source);
+  clear_source (&ch->soon_source);
+  if (ch->fd >= 0 && !ch->held && ch->out_pos < ch->out->len)
+    {
+      g_autoptr (GError) ignored = NULL;
+      pa_frame_flush (ch->fd, ch->out, &ch->out_pos, &ignored);
+    }
   if (ch->fd >= 0)
     {
       close (ch->fd);
@@ -92,6 +103,16 @@ flush (PaFrameChannel *ch)
     }
   else if (!pending)
     clear_source (&ch->out_source);
+}
+
+static gboolean
+flush_soon_cb (gpointer data)
+{
+  PaFrameChannel *ch = data;
+
+  g_clear_pointer (&ch->soon_source, g_source_unref);
+  flush (ch);
+  return G_SOURCE_REMOVE;
 }
 
 static gboolean
@@ -178,7 +199,20 @@ pa_frame_channel_send (PaFrameChannel *ch, json_t *frame, GError **error)
     }
   if (!pa_frame_encode (frame, ch->out, error))
     return FALSE;
-  flush (ch);
+  /* Frames queued while the loop handles one wake-up (a hundred ops of one
+   * homeserver transaction, the results of a batch of ops) leave in one
+   * write as soon as that dispatch returns, not one write (and one wake-up
+   * of the peer) each. */
+  if (ch->out->len - ch->out_pos >= FLUSH_NOW_BYTES)
+    flush (ch); /* a long burst streams out as it grows */
+  else if (ch->soon_source == NULL && ch->out_source == NULL && !ch->held)
+    {
+      ch->soon_source = g_idle_source_new ();
+      g_source_set_priority (ch->soon_source, G_PRIORITY_HIGH);
+      g_source_set_callback (ch->soon_source, flush_soon_cb, ch, NULL);
+      g_source_set_static_name (ch->soon_source, "[passerelle] frame flush");
+      g_source_attach (ch->soon_source, ch->context);
+    }
   return TRUE;
 }
 

@@ -31,8 +31,10 @@ typedef struct
  * (NULL: the default context). */
 PaFrameChannel *pa_frame_channel_new (int fd, GMainContext *context,
                                       const PaFrameChannelCallbacks *callbacks, gpointer user_data);
-/* Queue a frame and write what the socket takes now.  FALSE (frame
- * dropped, `error` set) when it cannot be encoded or the channel is closed. */
+/* Queue a frame; it is written with the others queued during the same
+ * main-loop dispatch as soon as that dispatch returns (or at close).  FALSE
+ * (frame dropped, `error` set) when it cannot be encoded or the channel is
+ * closed. */
 gboolean pa_frame_channel_send (PaFrameChannel *ch, json_t *frame, GError **error);
 /* Put a frame ahead of everything queued (the host's init frame). */
 gboolean pa_frame_channel_send_first (PaFrameChannel *ch, json_t *frame, GError **error);

@@ -154,6 +154,30 @@ pa_frame_reader_next (PaFrameReader *r, GError **error)
   return msg;
 }
 
+/* json_dump_callback sink: appends to the output buffer, and stops as soon
+ * as the frame would pass PA_FRAME_MAX, so an oversized message is not
+ * serialised in full. */
+typedef struct {
+  GByteArray *out;
+  gsize start; /* first payload byte */
+  gboolean too_large;
+} FrameSink;
+
+static int
+append_cb (const char *buffer, size_t size, void *data)
+{
+  FrameSink *sink = data;
+
+  if (size > PA_FRAME_MAX - (sink->out->len - sink->start)
+      || size > G_MAXUINT - sink->out->len)
+    {
+      sink->too_large = TRUE;
+      return -1;
+    }
+  g_byte_array_append (sink->out, (const guint8 *) buffer, (guint) size);
+  return 0;
+}
+
 /* Append the frame for `msg` (a JSON object) to `out`. */
 gboolean
 pa_frame_encode (json_t *msg, GByteArray *out, GError **error)
@@ -166,37 +190,32 @@ pa_frame_encode (json_t *msg, GByteArray *out, GError **error)
       g_set_error_literal (error, PA_ERROR, PA_ERROR_JSON, "a frame must be a JSON object");
       return FALSE;
     }
-  gsize len = json_dumpb (msg, NULL, 0, JSON_COMPACT);
-  if (len == 0)
-    {
-      g_set_error_literal (error, PA_ERROR, PA_ERROR_JSON, "cannot serialise frame");
-      return FALSE;
-    }
-  if (len > PA_FRAME_MAX)
-    {
-      g_set_error (error, PA_ERROR, PA_ERROR_TOO_LARGE,
-                   "frame of %" G_GSIZE_FORMAT " bytes exceeds the %u byte limit", len,
-                   PA_FRAME_MAX);
-      return FALSE;
-    }
+  /* Serialised once, straight after a 4-byte placeholder for the length. */
   guint old = out->len;
-  if ((gsize) old + 4 + len > G_MAXUINT)
+  guint8 zero[4] = { 0 };
+  if (old > G_MAXUINT - 4)
     {
       g_set_error_literal (error, PA_ERROR, PA_ERROR_TOO_LARGE, "output buffer overflow");
       return FALSE;
     }
-  g_byte_array_set_size (out, old + 4 + (guint) len);
+  g_byte_array_append (out, zero, 4);
+  FrameSink sink = { out, (gsize) old + 4, FALSE };
+  if (json_dump_callback (msg, append_cb, &sink, JSON_COMPACT) != 0 || out->len == old + 4)
+    {
+      g_byte_array_set_size (out, old);
+      if (sink.too_large)
+        g_set_error (error, PA_ERROR, PA_ERROR_TOO_LARGE,
+                     "frame exceeds the %u byte limit", PA_FRAME_MAX);
+      else
+        g_set_error_literal (error, PA_ERROR, PA_ERROR_JSON, "cannot serialise frame");
+      return FALSE;
+    }
+  gsize len = out->len - old - 4;
   guint8 *p = out->data + old;
   p[0] = (guint8) (len >> 24);
   p[1] = (guint8) (len >> 16);
   p[2] = (guint8) (len >> 8);
   p[3] = (guint8) len;
-  if (json_dumpb (msg, (char *) p + 4, len, JSON_COMPACT) != len)
-    {
-      g_byte_array_set_size (out, old);
-      g_set_error_literal (error, PA_ERROR, PA_ERROR_JSON, "cannot serialise frame");
-      return FALSE;
-    }
   return TRUE;
 }
 

@@ -243,6 +243,28 @@ test_nesting (Fixture *fx, gconstpointer data)
   g_assert_false (dup);
   g_assert_cmpint (pa_store_inbound_count (store), ==, 2);
 
+  /* a rolled-back event's seq may be given again: peek must then return
+   * the event stored under it, not the one rolled back */
+  {
+    g_autoptr (json_t) undone = json_pack ("[{s:s}]", "type", "undone");
+    g_autoptr (json_t) kept = json_pack ("[{s:s}]", "type", "kept");
+    g_autoptr (json_t) rows = NULL;
+
+    g_assert_true (pa_store_begin (store, &error));
+    g_assert_true (pa_store_txn_accept (store, "t-stale", undone, &dup, &error));
+    pa_store_rollback (store);
+    g_assert_true (pa_store_txn_accept (store, "t-kept", kept, &dup, &error));
+    g_assert_no_error (error);
+    rows = pa_store_inbound_peek (store, 10, &error);
+    g_assert_no_error (error);
+    g_assert_cmpint (json_array_size (rows), ==, 3);
+    g_assert_true (json_equal (json_object_get (json_array_get (rows, 2), "event"),
+                               json_array_get (kept, 0)));
+    g_assert_true (pa_store_inbound_done (
+        store, json_integer_value (json_object_get (json_array_get (rows, 2), "seq")), &error));
+    g_assert_cmpint (pa_store_inbound_count (store), ==, 2);
+  }
+
   /* a failing statement inside an explicit transaction leaves it usable */
   g_assert_true (pa_store_begin (store, &error));
   g_assert_true (pa_store_management_put (store, "@a:x", "!m:x", &error));
