@@ -17,6 +17,7 @@
 #include <purple.h>
 
 #include "purple-markup.h"
+#include "test-host-loop.h"
 #include "purple-buddies.h"
 #include "purple-plugin.h"
 
@@ -215,81 +216,6 @@ h_config_bool (PaHost *h, const char *key)
   return false;
 }
 
-/* The event loop members, on GLib's default context as in the worker. */
-typedef struct {
-  PaTimerFunc timer;
-  PaFdFunc fd_func;
-  PaInvokeFunc invoke;
-  void *user_data;
-} Source;
-
-static gboolean
-timer_cb (gpointer data)
-{
-  Source *s = data;
-  return s->timer (s->user_data) ? G_SOURCE_CONTINUE : G_SOURCE_REMOVE;
-}
-
-static uint32_t
-h_timer_add (PaHost *h, uint32_t interval_ms, PaTimerFunc fn, void *user_data)
-{
-  Source *s = g_new0 (Source, 1);
-  s->timer = fn;
-  s->user_data = user_data;
-  return g_timeout_add_full (G_PRIORITY_DEFAULT, interval_ms, timer_cb, s, g_free);
-}
-
-static gboolean
-fd_cb (gint fd, GIOCondition cond, gpointer data)
-{
-  Source *s = data;
-  uint32_t ev = 0;
-  if (cond & G_IO_IN)
-    ev |= PA_IO_IN;
-  if (cond & G_IO_OUT)
-    ev |= PA_IO_OUT;
-  if (cond & (G_IO_ERR | G_IO_HUP | G_IO_NVAL))
-    ev |= PA_IO_ERR;
-  return s->fd_func (fd, ev, s->user_data) ? G_SOURCE_CONTINUE : G_SOURCE_REMOVE;
-}
-
-static uint32_t
-h_fd_watch_add (PaHost *h, int fd, uint32_t events, PaFdFunc fn, void *user_data)
-{
-  Source *s = g_new0 (Source, 1);
-  s->fd_func = fn;
-  s->user_data = user_data;
-  GIOCondition cond = G_IO_ERR | G_IO_HUP;
-  if (events & PA_IO_IN)
-    cond |= G_IO_IN;
-  if (events & PA_IO_OUT)
-    cond |= G_IO_OUT;
-  return g_unix_fd_add_full (G_PRIORITY_DEFAULT, fd, cond, fd_cb, s, g_free);
-}
-
-static void
-h_source_remove (PaHost *h, uint32_t id)
-{
-  g_source_remove (id);
-}
-
-static gboolean
-invoke_cb (gpointer data)
-{
-  Source *s = data;
-  s->invoke (s->user_data);
-  return G_SOURCE_REMOVE;
-}
-
-static void
-h_invoke (PaHost *h, PaInvokeFunc fn, void *user_data)
-{
-  Source *s = g_new0 (Source, 1);
-  s->invoke = fn;
-  s->user_data = user_data;
-  g_idle_add_full (G_PRIORITY_DEFAULT, invoke_cb, s, g_free);
-}
-
 static const PaHostApi api = {
   .struct_size = sizeof (PaHostApi),
   .abi_major = PA_PLUGIN_ABI_MAJOR,
@@ -308,10 +234,10 @@ static const PaHostApi api = {
   .config_string = h_config_string,
   .config_int = h_config_int,
   .config_bool = h_config_bool,
-  .timer_add = h_timer_add,
-  .fd_watch_add = h_fd_watch_add,
-  .source_remove = h_source_remove,
-  .invoke = h_invoke,
+  .timer_add = test_host_timer_add,
+  .fd_watch_add = test_host_fd_watch_add,
+  .source_remove = test_host_source_remove,
+  .invoke = test_host_invoke,
 };
 
 static Step *

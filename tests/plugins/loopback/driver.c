@@ -37,6 +37,7 @@
 #include <jansson.h>
 
 #include "passerelle/plugin.h"
+#include "test-host-loop.h"
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (json_t, json_decref)
 
@@ -427,85 +428,6 @@ api_config_bool (PaHost *host, const char *key)
   return v != NULL && (strcmp (v, "true") == 0 || strcmp (v, "yes") == 0);
 }
 
-/* ---- event loop: GLib's default main context, as in the worker */
-
-typedef struct {
-  PaTimerFunc timer;
-  PaFdFunc fd_func;
-  PaInvokeFunc invoke;
-  void *user_data;
-} LoopCall;
-
-static gboolean
-on_timer (gpointer data)
-{
-  LoopCall *c = data;
-  return c->timer (c->user_data) ? G_SOURCE_CONTINUE : G_SOURCE_REMOVE;
-}
-
-static gboolean
-on_fd (gint fd, GIOCondition cond, gpointer data)
-{
-  LoopCall *c = data;
-  uint32_t ev = ((cond & G_IO_IN) ? PA_IO_IN : 0) | ((cond & G_IO_OUT) ? PA_IO_OUT : 0)
-                | ((cond & (G_IO_ERR | G_IO_HUP | G_IO_NVAL)) ? PA_IO_ERR : 0);
-  return c->fd_func (fd, ev, c->user_data) ? G_SOURCE_CONTINUE : G_SOURCE_REMOVE;
-}
-
-static gboolean
-on_invoke (gpointer data)
-{
-  LoopCall *c = data;
-  c->invoke (c->user_data);
-  return G_SOURCE_REMOVE;
-}
-
-static uint32_t
-api_timer_add (PaHost *host, uint32_t interval_ms, PaTimerFunc fn, void *user_data)
-{
-  LoopCall *c = g_new0 (LoopCall, 1);
-  c->timer = fn;
-  c->user_data = user_data;
-  return g_timeout_add_full (G_PRIORITY_DEFAULT, interval_ms, on_timer, c, g_free);
-}
-
-static uint32_t
-api_fd_watch_add (PaHost *host, int fd, uint32_t events, PaFdFunc fn, void *user_data)
-{
-  LoopCall *c = g_new0 (LoopCall, 1);
-  c->fd_func = fn;
-  c->user_data = user_data;
-  GIOCondition cond = G_IO_ERR | G_IO_HUP | G_IO_NVAL;
-  if (events & PA_IO_IN)
-    cond |= G_IO_IN;
-  if (events & PA_IO_OUT)
-    cond |= G_IO_OUT;
-  return g_unix_fd_add_full (G_PRIORITY_DEFAULT, fd, cond, on_fd, c, g_free);
-}
-
-static void
-api_source_remove (PaHost *host, uint32_t id)
-{
-  GSource *src = g_main_context_find_source_by_id (NULL, id);
-  if (src != NULL)
-    g_source_destroy (src);
-}
-
-/* [any thread]: an idle source attached to the default context runs on the
- * main thread, in attachment order. */
-static void
-api_invoke (PaHost *host, PaInvokeFunc fn, void *user_data)
-{
-  LoopCall *c = g_new0 (LoopCall, 1);
-  c->invoke = fn;
-  c->user_data = user_data;
-  GSource *src = g_idle_source_new ();
-  g_source_set_priority (src, G_PRIORITY_DEFAULT);
-  g_source_set_callback (src, on_invoke, c, g_free);
-  g_source_attach (src, NULL);
-  g_source_unref (src);
-}
-
 static const PaHostApi host_api = {
   .struct_size = sizeof (PaHostApi),
   .abi_major = PA_PLUGIN_ABI_MAJOR,
@@ -524,10 +446,10 @@ static const PaHostApi host_api = {
   .config_string = api_config_string,
   .config_int = api_config_int,
   .config_bool = api_config_bool,
-  .timer_add = api_timer_add,
-  .fd_watch_add = api_fd_watch_add,
-  .source_remove = api_source_remove,
-  .invoke = api_invoke,
+  .timer_add = test_host_timer_add,
+  .fd_watch_add = test_host_fd_watch_add,
+  .source_remove = test_host_source_remove,
+  .invoke = test_host_invoke,
 };
 
 static PaMsgKind
