@@ -52,7 +52,7 @@ create_room (RoomCtx *r)
   PaImportJob *j = r->job;
   /* Import rooms are group-shaped and made by the bot, whatever the
    * export's kind: it holds history, not a live DM. */
-  g_autoptr (json_t) chat = json_deep_copy (r->chat ? r->chat : json_object ());
+  g_autoptr (json_t) chat = r->chat != NULL ? json_deep_copy (r->chat) : json_object ();
   const char *name = str (chat, "name");
   g_autofree char *title
       = g_strdup_printf ("%s (%s)", name ? name : r->chat_id, pa_import_job_display_suffix (j));
