@@ -53,6 +53,7 @@ typedef struct
   PaWorker *worker;
   gboolean logged_in; /* reached COMPLETE (or saved) */
   gboolean resuming;  /* resumed at start-up: its first "connected" is not news */
+  gboolean history;   /* a history import job's account: its rooms are never shared */
   /* login conversation in the management room */
   json_t *step;        /* the current user_input step, or NULL */
   guint field_index;   /* next field to ask */

@@ -84,6 +84,7 @@ job_new (PaBridge *b, json_t *row)
   j->account->owner = g_strdup (str (row, "owner"));
   j->account->plugin = g_strdup (str (row, "plugin"));
   j->account->logged_in = TRUE;
+  j->account->history = TRUE;
   j->account->pending = g_hash_table_new (g_int64_hash, g_int64_equal);
   j->lane.bridge = b;
   j->lane.job = j;

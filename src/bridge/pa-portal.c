@@ -409,8 +409,11 @@ pa_portal_ensure (PaBridge *b, PaAccount *login, const char *chat_id, json_t *ch
                   const char *dm_peer, PaPortalFunc done, gpointer user_data)
 {
   const char *kind = json_string_value (json_object_get (chat, "kind"));
-  gboolean group = kind && g_str_equal (kind, "group");
-  gboolean dm = kind && !group;
+  /* A history import's rooms are its own: an exported group is never put
+   * into (or made) the live group's shared portal. */
+  gboolean group_kind = kind && g_str_equal (kind, "group");
+  gboolean group = group_kind && !login->history; /* shared */
+  gboolean dm = (kind && !group_kind) || login->history; /* looked up as the login's own */
   /* A login's own room first (a DM; a group room from before shared
    * portals), else the group's shared room.  An event without its chat
    * (most messages) may be for either. */
@@ -448,7 +451,7 @@ pa_portal_ensure (PaBridge *b, PaAccount *login, const char *chat_id, json_t *ch
   c->first_login = group ? g_strdup (login->id) : NULL;
   c->owner = g_strdup (login->owner);
   c->chat_id = g_strdup (chat_id);
-  c->kind = g_strdup (group ? "group" : "dm");
+  c->kind = g_strdup (group_kind ? "group" : "dm");
   c->name = g_strdup (json_string_value (json_object_get (chat, "name")));
   c->alias = pa_portal_alias_localpart (b, login->plugin, portal_login, chat_id);
   PaPluginInfo *info = pa_plugin_info (b, login->plugin);
