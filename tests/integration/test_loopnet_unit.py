@@ -5,7 +5,7 @@ tests/plugins/loopback/driver.c (a minimal C host) instead of the real worker.
     python3 -m pytest tests/integration/test_loopnet_unit.py
 
 The plugin and driver are found under $PA_BUILD_ROOT (default
-/work/main/build-loopback), or at $LOOPBACK_PLUGIN / $LOOPBACK_DRIVER.
+the build/ folder of this checkout), or at $LOOPBACK_PLUGIN / $LOOPBACK_DRIVER.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from loopnet import LoopNet  # noqa: E402
 
-BUILD = Path(os.environ.get("PA_BUILD_ROOT", "/work/main/build-loopback"))
+BUILD = Path(os.environ.get("PA_BUILD_ROOT", Path(__file__).resolve().parents[2] / "build"))
 PLUGIN = Path(os.environ.get("LOOPBACK_PLUGIN",
                              BUILD / "tests" / "plugins" / "loopback" / "loopback.so"))
 DRIVER = Path(os.environ.get("LOOPBACK_DRIVER",
