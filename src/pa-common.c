@@ -4,7 +4,9 @@
  * from getrandom() and the wall clock in milliseconds. */
 #include "pa-common.h"
 
+#include <glib/gstdio.h>
 #include <sys/random.h>
+#include <sys/stat.h>
 
 G_DEFINE_QUARK (pa-error-quark, pa_error)
 
@@ -56,4 +58,35 @@ gint64
 pa_now_ms (void)
 {
   return g_get_real_time () / 1000;
+}
+
+static guint64
+dir_bytes (const char *dir, int depth, guint *entries)
+{
+  if (depth > 32)
+    return 0;
+  g_autoptr (GDir) d = g_dir_open (dir, 0, NULL);
+  guint64 total = 0;
+  const char *name;
+  while (d != NULL && (name = g_dir_read_name (d)) != NULL && *entries < 200000)
+    {
+      (*entries)++;
+      g_autofree char *path = g_build_filename (dir, name, NULL);
+      GStatBuf st;
+      if (g_lstat (path, &st) != 0)
+        continue;
+      if (S_ISDIR (st.st_mode))
+        total += dir_bytes (path, depth + 1, entries);
+      else if (S_ISREG (st.st_mode))
+        total += (guint64) st.st_size;
+    }
+  return total;
+}
+
+/* See pa-common.h. */
+guint64
+pa_dir_bytes (const char *dir)
+{
+  guint entries = 0;
+  return dir_bytes (dir, 0, &entries);
 }

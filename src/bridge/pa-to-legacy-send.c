@@ -10,7 +10,6 @@
 #include "pa-to-legacy-send.h"
 
 #include <glib/gstdio.h>
-#include <sys/stat.h>
 
 #include "pa-convert.h"
 #include "pa-login-table.h"
@@ -94,33 +93,12 @@ send_failed (SendCtx *s, const char *why)
   finish (s->b, s->done);
   send_ctx_free (s);
 }
-/* Bytes under `dir`, files only, bounded in depth. */
-static guint64
-dir_bytes (const char *dir, int depth)
-{
-  guint64 total = 0;
-  g_autoptr (GDir) d = depth < 16 ? g_dir_open (dir, 0, NULL) : NULL;
-  const char *name;
-  while (d != NULL && (name = g_dir_read_name (d)) != NULL)
-    {
-      g_autofree char *path = g_build_filename (dir, name, NULL);
-      GStatBuf st;
-      if (g_lstat (path, &st) != 0)
-        continue;
-      if (S_ISDIR (st.st_mode))
-        total += dir_bytes (path, depth + 1);
-      else if (S_ISREG (st.st_mode))
-        total += (guint64) st.st_size;
-    }
-  return total;
-}
-
 /* What the login's data dir may still grow by (limits.login_data_bytes). */
 static gint64
 budget_left (PaBridge *b, const char *login_id)
 {
   g_autofree char *dir = g_build_filename (b->config->data_dir, login_id, NULL);
-  guint64 used = dir_bytes (dir, 0);
+  guint64 used = pa_dir_bytes (dir);
   return used >= (guint64) b->config->login_data_bytes
              ? 0
              : b->config->login_data_bytes - (gint64) used;

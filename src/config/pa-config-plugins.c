@@ -442,24 +442,6 @@ pa_config_plugin_value_for_log (json_t *schema, const char *key, const char *val
 /* ---------------------------------------------------------------------- */
 /* The example block                                                        */
 
-/* A YAML double-quoted scalar. */
-static void
-append_quoted (GString *s, const char *v)
-{
-  g_string_append_c (s, '"');
-  for (const char *p = v; *p; p++)
-    {
-      guchar ch = (guchar) *p;
-      if (ch == '"' || ch == '\\')
-        g_string_append_printf (s, "\\%c", ch);
-      else if (ch < 0x20 || ch == 0x7f)
-        g_string_append_printf (s, "\\x%02x", ch);
-      else
-        g_string_append_c (s, (char) ch);
-    }
-  g_string_append_c (s, '"');
-}
-
 /* `text` as "# " comment lines at `indent`, wrapped at EXAMPLE_WIDTH. */
 static void
 append_comment (GString *s, const char *indent, const char *text)
@@ -525,7 +507,7 @@ pa_config_plugin_example (const char *plugin, json_t *schema)
       else if (dtext != NULL && (sk->type == KEY_STRING || sk->type == KEY_PATH))
         {
           g_string_append_c (s, ' ');
-          append_quoted (s, dtext);
+          pa_config_append_yaml_quoted (s, dtext);
         }
       else if (dtext != NULL)
         {
@@ -537,7 +519,7 @@ pa_config_plugin_example (const char *plugin, json_t *schema)
           if (v != NULL)
             g_string_append (s, dtext);
           else
-            append_quoted (s, dtext);
+            pa_config_append_yaml_quoted (s, dtext);
         }
       g_string_append_c (s, '\n');
     }

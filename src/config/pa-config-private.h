@@ -182,6 +182,11 @@ gboolean pa_config_load_plugins (const Loader *l, PaConfig *c, const Node *k, co
 gboolean pa_config_store_tokens (PaConfig *config, const char *as_token, const char *hs_token,
                                  GError **error);
 
+/* Append `v` to `s` as a YAML double-quoted scalar (quotes, backslashes and
+ * control characters escaped): the registration file and the example's
+ * plugin sections both write them. */
+void pa_config_append_yaml_quoted (GString *s, const char *v);
+
 G_END_DECLS
 
 #endif

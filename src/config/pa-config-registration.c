@@ -12,23 +12,6 @@
 /* ---------------------------------------------------------------------- */
 /* Registration                                                             */
 
-static void
-append_dq (GString *s, const char *v)
-{
-  g_string_append_c (s, '"');
-  for (const char *p = v; *p; p++)
-    {
-      guchar ch = (guchar) *p;
-      if (ch == '"' || ch == '\\')
-        g_string_append_printf (s, "\\%c", ch);
-      else if (ch < 0x20 || ch == 0x7f)
-        g_string_append_printf (s, "\\x%02x", ch);
-      else
-        g_string_append_c (s, (char) ch);
-    }
-  g_string_append_c (s, '"');
-}
-
 /* A single-quoted YAML scalar holding an anchored regex of `prefix` + `mid`
  * + ":" + domain, with regex metacharacters escaped. */
 static void
@@ -60,15 +43,15 @@ build_registration (const PaConfig *c)
                              "# Give it to the homeserver (Synapse: app_service_config_files) and\n"
                              "# keep it private: it holds the tokens.\n");
   g_string_append (s, "id: ");
-  append_dq (s, c->as_id);
+  pa_config_append_yaml_quoted (s, c->as_id);
   g_string_append (s, "\nurl: ");
-  append_dq (s, c->as_address);
+  pa_config_append_yaml_quoted (s, c->as_address);
   g_string_append (s, "\nas_token: ");
-  append_dq (s, c->as_token);
+  pa_config_append_yaml_quoted (s, c->as_token);
   g_string_append (s, "\nhs_token: ");
-  append_dq (s, c->hs_token);
+  pa_config_append_yaml_quoted (s, c->hs_token);
   g_string_append (s, "\nsender_localpart: ");
-  append_dq (s, c->bot_localpart);
+  pa_config_append_yaml_quoted (s, c->bot_localpart);
   g_string_append (s, "\nrate_limited: false\n"
                       "receive_ephemeral: true\n"
                       "de.sorunome.msc2409.push_ephemeral: true\n"

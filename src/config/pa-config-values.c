@@ -292,3 +292,21 @@ pa_config_is_simple_word (const char *s)
       return FALSE;
   return TRUE;
 }
+
+/* See pa-config-private.h. */
+void
+pa_config_append_yaml_quoted (GString *s, const char *v)
+{
+  g_string_append_c (s, '"');
+  for (const char *p = v; *p; p++)
+    {
+      guchar ch = (guchar) *p;
+      if (ch == '"' || ch == '\\')
+        g_string_append_printf (s, "\\%c", ch);
+      else if (ch < 0x20 || ch == 0x7f)
+        g_string_append_printf (s, "\\x%02x", ch);
+      else
+        g_string_append_c (s, (char) ch);
+    }
+  g_string_append_c (s, '"');
+}

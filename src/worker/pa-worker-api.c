@@ -16,9 +16,6 @@
 #include <stdlib.h>
 #include <sys/stat.h>
 
-/* Bounds on the data dir walk of budget_left. */
-#define BUDGET_WALK_MAX_ENTRIES 200000
-#define BUDGET_WALK_MAX_DEPTH 32
 #define META_VALUE_MAX (64 * 1024)
 
 static void
@@ -108,40 +105,13 @@ api_data_dir (PaHost *host)
   return host->data_dir;
 }
 
-/* Bytes under `dir` (regular files' sizes), bounded in depth and count. */
-static guint64
-dir_bytes (const char *dir, int depth, guint *entries)
-{
-  if (depth > BUDGET_WALK_MAX_DEPTH)
-    return 0;
-  g_autoptr (GDir) d = g_dir_open (dir, 0, NULL);
-  if (d == NULL)
-    return 0;
-  guint64 total = 0;
-  const char *name;
-  while ((name = g_dir_read_name (d)) != NULL && *entries < BUDGET_WALK_MAX_ENTRIES)
-    {
-      (*entries)++;
-      g_autofree char *path = g_build_filename (dir, name, NULL);
-      struct stat st;
-      if (lstat (path, &st) != 0)
-        continue;
-      if (S_ISDIR (st.st_mode))
-        total += dir_bytes (path, depth + 1, entries);
-      else if (S_ISREG (st.st_mode))
-        total += (guint64) st.st_size;
-    }
-  return total;
-}
-
 static int64_t
 api_budget_left (PaHost *host)
 {
   g_return_val_if_fail (host != NULL, -1);
   if (host->data_budget < 0)
     return -1;
-  guint entries = 0;
-  guint64 used = dir_bytes (host->data_dir, 0, &entries);
+  guint64 used = pa_dir_bytes (host->data_dir);
   return used >= (guint64) host->data_budget ? 0 : host->data_budget - (gint64) used;
 }
 
