@@ -10,7 +10,7 @@ import tempfile
 import yaml
 
 import harness
-from harness import Agent
+from harness import SYNC_FILTER, Agent
 
 
 class EncryptingSynapse(harness.Synapse):
@@ -88,7 +88,9 @@ class E2EAgent(Agent):
             self.run(c.keys_claim(c.get_users_for_key_claiming()))
 
     def sync(self, timeout_ms=0):
-        resp = self.run(self.client.sync(timeout=timeout_ms, since=self.since, full_state=False))
+        before = self.since
+        resp = self.run(self.client.sync(timeout=timeout_ms, since=self.since, full_state=False,
+                                         sync_filter=SYNC_FILTER))
         assert hasattr(resp, "next_batch"), resp
         self.since = resp.next_batch
         self.to_device.extend(getattr(resp, "to_device_events", []) or [])
@@ -98,6 +100,7 @@ class E2EAgent(Agent):
                 getattr(e, "source", None) or {} for e in info.invite_state)
         for room_id, info in resp.rooms.join.items():
             lst = self.events.setdefault(room_id, [])
+            lst.extend(self.gap(room_id, info.timeline, before))
             for ev in list(info.state) + list(info.timeline.events):
                 src = dict(ev.source)
                 if getattr(ev, "decrypted", False):
