@@ -157,6 +157,27 @@ class Synapse:
                 self.proc.wait()
         self.proc = None
 
+    def queued_for_appservice(self, event_ids):
+        """Whether Synapse holds each of `event_ids` in a stored appservice
+        transaction.  While the bridge is down, an event is stored in one
+        before any retry; a test restarting the bridge waits for that, since
+        Synapse can strand a transaction created just as its recoverer
+        finishes (it is then sent only after the next failure)."""
+        import sqlite3
+        try:
+            db = sqlite3.connect("file:%s?mode=ro" % os.path.join(self.dir, "homeserver.db"),
+                                 uri=True, timeout=5)
+            try:
+                rows = db.execute("SELECT event_ids FROM application_services_txns").fetchall()
+            finally:
+                db.close()
+        except sqlite3.Error:
+            return False
+        held = set()
+        for (ids,) in rows:
+            held.update(json.loads(ids))
+        return set(event_ids) <= held
+
     def register(self, user, password, admin=False):
         """Shared-secret registration (the admin API register_new_matrix_user uses)."""
         _, nonce = http("GET", self.url + "/_synapse/admin/v1/register")

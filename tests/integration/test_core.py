@@ -379,8 +379,9 @@ def test_host_kill9_loses_and_duplicates_nothing(stack, alice, net):
         if i == 30:
             stack.bridge.kill9()
     # Matrix → legacy while the host is down: Synapse keeps the transactions.
-    for i in range(10):
-        alice.text(room, "while down %d" % i)
+    sent = [alice.text(room, "while down %d" % i) for i in range(10)]
+    wait_until(lambda: stack.synapse.queued_for_appservice(sent), 30,
+               what="Synapse holding the transactions for the bridge")
     stack.bridge.start()
     alice.wait(lambda a: len([b for b in a.bodies(room, ghost("bob")) if b.startswith("stream ")]) >= 60,
                timeout=90, what="the whole stream")
