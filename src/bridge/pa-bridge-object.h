@@ -129,6 +129,11 @@ struct _PaBridge
   GHashTable *portals_in_progress;
   guint64 next_op_id;
   /* inbound (HS → AS) processing */
+  /* FALSE until start-up is done: transactions that arrive before (the
+   * start-up ping makes Synapse replay its queue at once, into the loop
+   * the start-up requests iterate) are stored and wait, since the logins
+   * they are for do not exist yet. */
+  gboolean dispatching;
   gboolean inbound_scheduled;
   gboolean inbound_busy;
   json_t *inbound_cache; /* rows read ahead from the inbound queue */

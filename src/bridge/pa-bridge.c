@@ -244,6 +244,7 @@ pa_bridge_run (PaBridge *b, GError **error)
   b->signal_sources[1] = g_unix_signal_add (SIGTERM, on_signal, b);
   pa_login_resume_all (b);
   pa_import_start (b);
+  b->dispatching = TRUE;
   pa_to_legacy_schedule (b);
   pa_lane_schedule (&b->live);
   pa_outbound_kick (b);

@@ -53,8 +53,9 @@ pa_to_legacy_txn (const char *txn_id, PaTxn *txn, gpointer user_data, GError **e
   /* Room keys first: the events they open are processed from the queue. */
   pa_bridge_crypto_txn (b, txn, pa_to_legacy_dispatch);
   /* Ephemeral events (typing, receipts) are not persisted by Synapse
-   * either; handle them at once, best effort. */
-  json_array_foreach (txn->ephemeral, i, ev) pa_to_legacy_dispatch (b, ev, NULL);
+   * either; handle them at once, best effort (not at all during start-up). */
+  if (b->dispatching)
+    json_array_foreach (txn->ephemeral, i, ev) pa_to_legacy_dispatch (b, ev, NULL);
   pa_to_legacy_schedule (b);
   return TRUE;
 }
@@ -117,7 +118,7 @@ inbound_idle (gpointer data)
 void
 pa_to_legacy_schedule (PaBridge *b)
 {
-  if (b->inbound_scheduled || b->inbound_busy)
+  if (!b->dispatching || b->inbound_scheduled || b->inbound_busy)
     return;
   b->inbound_scheduled = TRUE;
   g_idle_add (inbound_idle, b);
