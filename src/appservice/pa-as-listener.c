@@ -8,10 +8,12 @@
  *
  * Connections are tracked by their GSocket: a weak reference on the
  * GSocketConnection we hand to libsoup tells us when libsoup is done with it
- * (the count goes down then).  libsoup's server signals tell the state of
- * each one: "request-started" comes with the first byte of a request,
- * "request-read" once its body is read, "request-finished"/"-aborted" once
- * the response is out.  A connection is closed by shutting its socket down,
+ * (the count goes down then).  A connection waits for a request (idle)
+ * after it is accepted and after each response ("request-finished" or
+ * "-aborted"); the first bytes of the next request show in the kernel's
+ * count of bytes received (TCP_INFO, read at each sweep: libsoup's own
+ * "request-started" comes before any byte in 3.2); "request-read" says the
+ * request is all in.  A connection is closed by shutting its socket down,
  * never by closing its descriptor under libsoup: libsoup then reads an end
  * of file and drops the connection itself. */
 #define G_LOG_DOMAIN "passerelle-appservice"
@@ -19,6 +21,10 @@
 #include "appservice/pa-as-listener.h"
 
 #include <errno.h>
+#include <linux/tcp.h> /* struct tcp_info with tcpi_bytes_received */
+#include <netinet/in.h>
+#include <stddef.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -34,7 +40,7 @@
 typedef enum
 {
   CONN_IDLE,     /* waiting for the first byte of a request */
-  CONN_READING,  /* a request's headers or body are arriving */
+  CONN_READING,  /* a request's first bytes came; the rest is awaited */
   CONN_HANDLING, /* request read; the response is being prepared or sent */
   CONN_CLOSING,  /* shut down by us; waiting for libsoup to let go */
 } PaConnState;
@@ -46,7 +52,8 @@ typedef struct
   GSocket *socket;         /* valid while conn is */
   GSocketAddress *remote;  /* ref; the key: libsoup hands it back per message */
   PaConnState state;
-  gint64 since; /* monotonic µs: when the state was entered */
+  gint64 since;          /* monotonic µs: when the state was entered */
+  guint64 bytes_at_idle; /* TCP bytes received when CONN_IDLE was entered */
 } PaConn;
 
 struct _PaAsListener
@@ -60,7 +67,7 @@ struct _PaAsListener
   gboolean paused_at_cap;
   GHashTable *conns;     /* remote GSocketAddress* → PaConn* */
   GSocket *keepalive[2]; /* see pa_as_listener_listen() */
-  gulong signal_ids[4];
+  gulong signal_ids[3];
   /* accept errors */
   gboolean failing;     /* since the last successful accept */
   guint64 failures;     /* since the last warning */
@@ -71,6 +78,20 @@ struct _PaAsListener
 
 static void arm_accept (PaAsListener *l);
 
+/* Bytes received on the connection so far (TCP_INFO), 0 if unknown. */
+static guint64
+bytes_received (PaConn *c)
+{
+  struct tcp_info ti;
+  socklen_t len = sizeof ti;
+
+  memset (&ti, 0, sizeof ti);
+  if (getsockopt (g_socket_get_fd (c->socket), IPPROTO_TCP, TCP_INFO, &ti, &len) != 0
+      || len < offsetof (struct tcp_info, tcpi_bytes_received) + sizeof ti.tcpi_bytes_received)
+    return 0;
+  return ti.tcpi_bytes_received;
+}
+
 static void
 conn_set_state (PaConn *c, PaConnState state)
 {
@@ -78,6 +99,8 @@ conn_set_state (PaConn *c, PaConnState state)
     return;
   c->state = state;
   c->since = g_get_monotonic_time ();
+  if (state == CONN_IDLE)
+    c->bytes_at_idle = bytes_received (c);
 }
 
 static void
@@ -139,15 +162,6 @@ conn_for_message (PaAsListener *l, SoupServerMessage *msg)
 }
 
 static void
-request_started_cb (SoupServer *server, SoupServerMessage *msg, gpointer data)
-{
-  PaConn *c = conn_for_message (data, msg);
-
-  if (c != NULL)
-    conn_set_state (c, CONN_READING);
-}
-
-static void
 request_read_cb (SoupServer *server, SoupServerMessage *msg, gpointer data)
 {
   PaConn *c = conn_for_message (data, msg);
@@ -182,6 +196,13 @@ sweep_cb (gpointer data)
 
       /* conn_close() only shuts the socket down: the table is not touched
        * while we iterate (conn_gone runs later, from libsoup). */
+      if (c->state == CONN_IDLE && bytes_received (c) != c->bytes_at_idle)
+        {
+          /* The first bytes of a request: from now on it has
+           * request_timeout_s to arrive whole (seen within one sweep). */
+          c->state = CONN_READING;
+          c->since = now;
+        }
       if (c->state == CONN_IDLE && now - c->since >= idle_us)
         conn_close (c, "idle timeout");
       else if (c->state == CONN_READING && now - c->since >= request_us)
@@ -205,6 +226,7 @@ track (PaAsListener *l, GSocketConnection *conn, GSocket *socket, GSocketAddress
   c->remote = g_object_ref (remote);
   c->state = CONN_IDLE;
   c->since = g_get_monotonic_time ();
+  c->bytes_at_idle = bytes_received (c);
   g_hash_table_insert (l->conns, remote, c);
   g_object_weak_ref (G_OBJECT (conn), conn_gone, c);
 }
@@ -293,6 +315,10 @@ accept_cb (GSocket *socket, GIOCondition cond, gpointer data)
 
       if (g_hash_table_size (l->conns) >= l->limits.max_connections)
         {
+          /* Only a wake-up says a connection is waiting: after accepting,
+           * come back through the poll rather than evict for nothing. */
+          if (i > 0)
+            return G_SOURCE_CONTINUE;
           at_cap (l);
           return G_SOURCE_REMOVE;
         }
@@ -363,11 +389,9 @@ pa_as_listener_new (SoupServer *server, const PaAsListenerLimits *limits)
   if (l->limits.request_timeout_s == 0)
     l->limits.request_timeout_s = 30;
   l->conns = g_hash_table_new (NULL, NULL);
-  l->signal_ids[0]
-      = g_signal_connect (server, "request-started", G_CALLBACK (request_started_cb), l);
-  l->signal_ids[1] = g_signal_connect (server, "request-read", G_CALLBACK (request_read_cb), l);
-  l->signal_ids[2] = g_signal_connect (server, "request-finished", G_CALLBACK (request_done_cb), l);
-  l->signal_ids[3] = g_signal_connect (server, "request-aborted", G_CALLBACK (request_done_cb), l);
+  l->signal_ids[0] = g_signal_connect (server, "request-read", G_CALLBACK (request_read_cb), l);
+  l->signal_ids[1] = g_signal_connect (server, "request-finished", G_CALLBACK (request_done_cb), l);
+  l->signal_ids[2] = g_signal_connect (server, "request-aborted", G_CALLBACK (request_done_cb), l);
   return l;
 }
 
