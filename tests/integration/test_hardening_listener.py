@@ -17,7 +17,7 @@ from test_core import dm_room, login
 # Low enough to exhaust with a few hundred connections, high enough for the
 # bridge, its worker channel, the store and its homeserver client.
 NOFILE = 96
-IDLE_S = 3
+IDLE_S = 4
 REQUEST_S = 2
 BODY_LIMIT = 32 * 1024 * 1024  # the default limits.max_body_bytes
 
@@ -114,7 +114,7 @@ def test_idle_connection_closed(stack):
     try:
         took = closed_within(s, IDLE_S + 5)
         assert took is not None, "an idle connection stayed open"
-        assert took >= IDLE_S - 1
+        assert took >= IDLE_S - 0.5, "closed after %.1f s, before the idle timeout" % took
     finally:
         s.close()
 
@@ -165,7 +165,8 @@ def test_slowloris_header_cut_off(stack):
                 closed = time.monotonic() - t0
                 break
         assert closed is not None, "a slowloris header kept its connection"
-        assert closed < REQUEST_S + 3
+        # Cut by the request timeout, before the (longer) idle one.
+        assert closed < IDLE_S - 0.5, "cut after %.1f s" % closed
         assert stack.bridge._log_contains("was not received within")
     finally:
         s.close()
@@ -189,6 +190,7 @@ def test_32mib_of_tiny_objects_within_budget(stack, alice, net, portal):
     status, resp = http("PUT", b.url + "/_matrix/app/v1/transactions/tiny-1", body,
                         token=b.hs_token, timeout=120)
     assert status == 200, resp
+    time.sleep(2)  # the stored events are handled after the answer: include that
     peak = vm(b.proc.pid, "VmHWM")
     print("RSS before %.0f MB, peak %.0f MB, body %.0f MB" % (before / 1e6, peak / 1e6,
                                                             len(body) / 1e6))
