@@ -20,6 +20,7 @@
 
 #include <curl/curl.h>
 #include <stdio.h>
+#include <sys/resource.h>
 
 static char *
 self_exe (const char *argv0)
@@ -27,6 +28,32 @@ self_exe (const char *argv0)
   g_autoptr (GError) error = NULL;
   char *p = g_file_read_link ("/proc/self/exe", &error);
   return p ? p : g_strdup (argv0);
+}
+
+/* The soft descriptor limit up to the hard one: the appservice port, the
+ * homeserver client, the store and every worker's channel all need
+ * descriptors, and the usual soft default (1,024) is far below the hard
+ * one.  Logged either way, since exhaustion is worth knowing about. */
+static void
+raise_descriptor_limit (void)
+{
+  struct rlimit rl;
+  rlim_t before;
+
+  if (getrlimit (RLIMIT_NOFILE, &rl) != 0)
+    return;
+  before = rl.rlim_cur;
+  if (rl.rlim_cur < rl.rlim_max)
+    {
+      rl.rlim_cur = rl.rlim_max;
+      if (setrlimit (RLIMIT_NOFILE, &rl) != 0)
+        rl.rlim_cur = before;
+    }
+  if (rl.rlim_cur != before)
+    g_message ("descriptor limit raised from %llu to %llu", (unsigned long long) before,
+               (unsigned long long) rl.rlim_cur);
+  else
+    g_message ("descriptor limit: %llu", (unsigned long long) rl.rlim_cur);
 }
 
 int
@@ -117,6 +144,7 @@ main (int argc, char **argv)
       printf ("Registration written to %s; add it to Synapse's app_service_config_files.\n", reg);
       return 0;
     }
+  raise_descriptor_limit ();
   curl_global_init (CURL_GLOBAL_DEFAULT);
   g_autofree char *exe = self_exe (argv[0]);
   PaBridge *bridge = pa_bridge_new (config, exe, &error);

@@ -19,6 +19,7 @@
 
 #include "pa-common.h"
 #include "appservice/pa-appservice.h"
+#include "appservice/pa-as-listener.h"
 
 #include <libsoup/soup.h>
 #include <string.h>
@@ -43,6 +44,8 @@ typedef enum {
 
 struct _PaAppservice {
   SoupServer *server;
+  PaAsListener *listener;
+  PaAsListenerLimits limits;
   char *hs_token;
   gint64 max_body_bytes;
   guint max_events;
@@ -430,6 +433,13 @@ early_handler (SoupServer *server, SoupServerMessage *msg, const char *path, GHa
       return;
     }
 
+  /* The announced size (already bounded) at once: growing by doubling would
+   * hold up to twice the body. */
+  if (enc == SOUP_ENCODING_CONTENT_LENGTH)
+    {
+      g_byte_array_unref (req->body);
+      req->body = g_byte_array_sized_new ((guint) soup_message_headers_get_content_length (hdrs));
+    }
   soup_message_body_set_accumulate (soup_server_message_get_request_body (msg), FALSE);
   g_signal_connect (msg, "got-chunk", G_CALLBACK (got_chunk_cb), req);
 }
@@ -440,8 +450,12 @@ static void
 handle_txn (PaAppservice *as, PaRequest *req, SoupServerMessage *msg)
 {
   g_autoptr (GError) error = NULL;
-  g_autoptr (PaTxn) txn = pa_txn_parse ((const char *) req->body->data, req->body->len,
-                                        as->max_events, &error);
+  g_autoptr (PaTxn) txn = NULL;
+
+  txn = pa_txn_parse ((const char *) req->body->data, req->body->len, as->max_events,
+                      (guint64) as->max_body_bytes * PA_TXN_BUDGET_FACTOR, &error);
+  /* The body is not needed any more: give its memory back before handling. */
+  g_clear_pointer (&req->body, g_byte_array_unref);
 
   if (txn == NULL)
     {
@@ -652,8 +666,6 @@ gboolean
 pa_appservice_listen (PaAppservice *as, const char *bind, guint port, GError **error)
 {
   g_autoptr (GSocketAddress) addr = NULL;
-  g_autoptr (GSList) listeners = NULL;
-  g_autoptr (GSocketAddress) local = NULL;
 
   g_return_val_if_fail (as != NULL, FALSE);
   g_return_val_if_fail (bind != NULL, FALSE);
@@ -671,17 +683,32 @@ pa_appservice_listen (PaAppservice *as, const char *bind, guint port, GError **e
                    "bind address \"%s\" is not an IP address", bind);
       return FALSE;
     }
-  if (!soup_server_listen (as->server, addr, 0, error))
-    return FALSE;
-
-  /* The newest listener comes first. */
-  listeners = soup_server_get_listeners (as->server);
-  if (listeners != NULL)
-    local = g_socket_get_local_address (listeners->data, NULL);
-  if (G_IS_INET_SOCKET_ADDRESS (local))
-    as->port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (local));
+  if (as->listener != NULL)
+    {
+      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_EXISTS, "already listening");
+      return FALSE;
+    }
+  as->listener = pa_as_listener_new (as->server, &as->limits);
+  if (!pa_as_listener_listen (as->listener, addr, &as->port, error))
+    {
+      g_clear_pointer (&as->listener, pa_as_listener_free);
+      return FALSE;
+    }
   g_debug ("listening on %s:%u", bind, as->port);
   return TRUE;
+}
+
+/* pa_appservice_set_connection_limits: the listener's connection cap and
+ * timeouts (0 keeps a default: 256 connections, 60 s idle, 30 s to read a
+ * request).  Takes effect at the next listen. */
+void
+pa_appservice_set_connection_limits (PaAppservice *as, guint max_connections,
+                                     guint idle_timeout_s, guint request_timeout_s)
+{
+  g_return_if_fail (as != NULL);
+  as->limits.max_connections = max_connections;
+  as->limits.idle_timeout_s = idle_timeout_s;
+  as->limits.request_timeout_s = request_timeout_s;
 }
 
 /* pa_appservice_port: the port bound by the last successful listen, 0
@@ -726,6 +753,7 @@ pa_appservice_free (PaAppservice *as)
       d->as = NULL;
       g_cancellable_cancel (d->cancellable);
     }
+  g_clear_pointer (&as->listener, pa_as_listener_free);
   soup_server_disconnect (as->server);
   g_clear_object (&as->server);
   g_hash_table_unref (as->queries);

@@ -23,6 +23,9 @@ G_BEGIN_DECLS
 
 typedef struct _PaAppservice PaAppservice;
 
+/* The tree of a transaction may take this many times the body limit. */
+#define PA_TXN_BUDGET_FACTOR 4
+
 /* A parsed transaction body.  `events` and `ephemeral` are arrays (never
  * NULL, maybe empty); ephemeral merges "ephemeral" and
  * "de.sorunome.msc2409.ephemeral" without duplicates; to_device likewise
@@ -43,8 +46,12 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (PaTxn, pa_txn_free)
  * more than max_events events (also the cap on ephemeral and to_device).
  * Nesting deeper than 64 is refused by a scan of the raw bytes before
  * jansson parses them; malformed events are skipped with a warning, a
- * non-array "events" is M_BAD_JSON. */
-PaTxn *pa_txn_parse (const char *data, gsize len, guint max_events, GError **error);
+ * non-array "events" is M_BAD_JSON.  The tree jansson builds stays within
+ * tree_budget bytes: when the body's estimate is above it, the entries that
+ * do not fit are replaced (pa-txn-budget.h) and the transaction is still
+ * accepted; an event so replaced carries PA_TXN_STRIPPED_KEY. */
+PaTxn *pa_txn_parse (const char *data, gsize len, guint max_events, guint64 tree_budget,
+                     GError **error);
 
 /* Handlers.  Returning FALSE from `txn` with *error set answers 500 so the
  * homeserver retries; TRUE answers 200 {}. */
@@ -63,6 +70,10 @@ typedef struct {
 PaAppservice *pa_appservice_new (const char *hs_token, gint64 max_body_bytes,
                                  guint max_events_per_txn, const PaAppserviceHandlers *handlers,
                                  gpointer user_data);
+/* The listener's limits (see pa-as-listener.h); 0 keeps a default (256
+ * connections, 60 s idle, 30 s to read a request).  Call before listening. */
+void pa_appservice_set_connection_limits (PaAppservice *as, guint max_connections,
+                                          guint idle_timeout_s, guint request_timeout_s);
 /* Listen on bind:port (port 0 = any; the chosen one via pa_appservice_port). */
 gboolean pa_appservice_listen (PaAppservice *as, const char *bind, guint port, GError **error);
 guint pa_appservice_port (PaAppservice *as);

@@ -11,59 +11,15 @@
 
 #include "pa-common.h"
 #include "appservice/pa-appservice.h"
+#include "appservice/pa-txn-budget.h"
 
 #include <string.h>
 
 /* Deeper than this is not a Matrix event; checked on the raw bytes before
- * jansson sees them, so neither its recursive parser nor the recursive
- * json_decref() can be driven deep whatever its own limit is. */
+ * jansson sees them (pa_txn_budget_cost), so neither its recursive parser
+ * nor the recursive json_decref() can be driven deep whatever its own limit
+ * is. */
 #define PA_TXN_MAX_DEPTH 64
-
-/* Nesting depth of the JSON text, counting brackets outside strings.  Stops
- * as soon as the limit is passed.  Bytes that are not JSON are ignored here:
- * jansson rejects them afterwards. */
-static gboolean
-depth_ok (const char *data, gsize len)
-{
-  guint depth = 0;
-  gboolean in_string = FALSE;
-  gboolean escaped = FALSE;
-
-  for (gsize i = 0; i < len; i++)
-    {
-      char c = data[i];
-
-      if (in_string)
-        {
-          if (escaped)
-            escaped = FALSE;
-          else if (c == '\\')
-            escaped = TRUE;
-          else if (c == '"')
-            in_string = FALSE;
-          continue;
-        }
-      switch (c)
-        {
-        case '"':
-          in_string = TRUE;
-          break;
-        case '[':
-        case '{':
-          if (++depth > PA_TXN_MAX_DEPTH)
-            return FALSE;
-          break;
-        case ']':
-        case '}':
-          if (depth > 0)
-            depth--;
-          break;
-        default:
-          break;
-        }
-    }
-  return TRUE;
-}
 
 /* An optional array member: NULL when absent or not an array (warned). */
 static json_t *
@@ -163,14 +119,17 @@ pa_txn_free (PaTxn *txn)
   g_free (txn);
 }
 
-/* pa_txn_parse: see pa-appservice.h.  Limits: nesting depth 64, and each
+/* pa_txn_parse: see pa-appservice.h.  Limits: nesting depth 64, the tree
+ * within tree_budget bytes (pa-txn-budget.h), and each
  * of "events", "ephemeral", "de.sorunome.msc2409.ephemeral", "to_device"
  * and "de.sorunome.msc2409.to_device" at most max_events entries
  * (PA_ERROR_TOO_LARGE, message starting "M_TOO_LARGE:"). */
 PaTxn *
-pa_txn_parse (const char *data, gsize len, guint max_events, GError **error)
+pa_txn_parse (const char *data, gsize len, guint max_events, guint64 tree_budget, GError **error)
 {
   json_error_t jerr;
+  guint64 cost = 0;
+  g_autofree char *rewritten = NULL;
   g_autoptr (json_t) root = NULL;
   g_autoptr (PaTxn) txn = NULL;
   json_t *events, *eph, *eph2, *td, *td2;
@@ -180,11 +139,28 @@ pa_txn_parse (const char *data, gsize len, guint max_events, GError **error)
   g_return_val_if_fail (data != NULL || len == 0, NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
-  if (!depth_ok (data, len))
+  if (!pa_txn_budget_cost (data != NULL ? data : "", len, PA_TXN_MAX_DEPTH, &cost))
     {
       g_set_error (error, PA_ERROR, PA_ERROR_JSON, "M_NOT_JSON: nesting deeper than %d",
                    PA_TXN_MAX_DEPTH);
       return NULL;
+    }
+  if (cost > tree_budget)
+    {
+      /* The tree would not fit: entries that do not are replaced before
+       * jansson sees them (stubs for events, logged). */
+      gsize rlen = 0;
+      guint stripped = 0;
+
+      rewritten = pa_txn_budget_rewrite (data, len, tree_budget, max_events, &rlen, &stripped,
+                                         error);
+      if (rewritten == NULL)
+        return NULL;
+      g_warning ("transaction of %zu bytes would take about %" G_GUINT64_FORMAT
+                 " bytes parsed, over its budget of %" G_GUINT64_FORMAT ": %u entr%s replaced",
+                 len, cost, tree_budget, stripped, stripped == 1 ? "y" : "ies");
+      data = rewritten;
+      len = rlen;
     }
   /* DECODE_ANY so that a bare scalar, valid JSON of the wrong shape, is
    * M_BAD_JSON like an array; duplicate keys are accepted (last wins) as
@@ -233,6 +209,16 @@ pa_txn_parse (const char *data, gsize len, guint max_events, GError **error)
           g_warning ("transaction: events[%zu] is not an object with a string \"type\", "
                      "skipped", i);
           continue;
+        }
+      if (json_is_true (json_object_get (ev, PA_TXN_STRIPPED_KEY)))
+        {
+          const char *id = json_string_value (json_object_get (ev, "event_id"));
+          const char *room = json_string_value (json_object_get (ev, "room_id"));
+
+          g_warning ("transaction: event %s (%s in %s) too large for the memory budget: kept "
+                     "without its content",
+                     id != NULL ? id : "(no id)", json_string_value (json_object_get (ev, "type")),
+                     room != NULL ? room : "(no room)");
         }
       json_array_append (txn->events, ev);
     }

@@ -191,6 +191,8 @@ pa_bridge_run (PaBridge *b, GError **error)
     .ping = on_ping,
   };
   b->as = pa_appservice_new (c->hs_token, c->max_body_bytes, c->max_events_per_txn, &handlers, b);
+  pa_appservice_set_connection_limits (b->as, c->max_connections, c->idle_timeout_s,
+                                       c->request_timeout_s);
   if (!pa_appservice_listen (b->as, c->as_bind, c->as_port, error))
     return FALSE;
   g_message ("appservice listening on %s:%u", c->as_bind, pa_appservice_port (b->as));

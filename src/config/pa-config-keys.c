@@ -217,6 +217,19 @@ static const struct
     G_GINT64_CONSTANT (1) << 40 },
 };
 
+/* The count and time limits: key, field (guint), bounds. */
+static const struct
+{
+  const char *key;
+  gsize offset;
+  gint64 min, max;
+} count_limits[] = {
+  { "max_events_per_txn", G_STRUCT_OFFSET (PaConfig, max_events_per_txn), 1, 100000 },
+  { "max_connections", G_STRUCT_OFFSET (PaConfig, max_connections), 4, 65536 },
+  { "idle_timeout_s", G_STRUCT_OFFSET (PaConfig, idle_timeout_s), 1, 3600 },
+  { "request_timeout_s", G_STRUCT_OFFSET (PaConfig, request_timeout_s), 1, 3600 },
+};
+
 static gboolean
 load_limits (const Loader *l, PaConfig *c, const Node *map, GError **error)
 {
@@ -233,13 +246,16 @@ load_limits (const Loader *l, PaConfig *c, const Node *map, GError **error)
                                     error);
             known = TRUE;
           }
-      if (!known && g_str_equal (k->value, "max_events_per_txn"))
-        {
-          gint64 n = c->max_events_per_txn;
-          ok = pa_config_get_int (l, v, path, 1, 100000, &n, error);
-          c->max_events_per_txn = (guint) n;
-          known = TRUE;
-        }
+      for (guint u = 0; u < G_N_ELEMENTS (count_limits) && !known; u++)
+        if (g_str_equal (k->value, count_limits[u].key))
+          {
+            guint *field = G_STRUCT_MEMBER_P (c, count_limits[u].offset);
+            gint64 n = *field;
+            ok = pa_config_get_int (l, v, path, count_limits[u].min, count_limits[u].max, &n,
+                                    error);
+            *field = (guint) n;
+            known = TRUE;
+          }
       if (!known)
         pa_config_warn_unknown (l, k, path);
       if (!ok)
@@ -294,6 +310,9 @@ config_new_defaults (void)
   c->login_data_bytes = G_GINT64_CONSTANT (2) << 30;
   c->max_import_bytes = G_GINT64_CONSTANT (4) << 30;
   c->max_events_per_txn = 1000;
+  c->max_connections = 256;
+  c->idle_timeout_s = 60;
+  c->request_timeout_s = 30;
   c->worker_restart_max_delay_s = 60;
   c->ministries = g_ptr_array_new_with_free_func ((GDestroyNotify) pa_config_ministry_free);
   c->permissions = g_ptr_array_new_with_free_func ((GDestroyNotify) pa_config_permission_free);

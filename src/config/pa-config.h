@@ -76,6 +76,9 @@ typedef struct {
   gint64 max_import_bytes;      /* export file / uncompressed archive, default 4 GiB */
   gint64 login_data_bytes;      /* a login's data dir budget (sessions, media), default 2 GiB */
   guint max_events_per_txn;     /* default 1000: more is 413 */
+  guint max_connections;        /* appservice port: open connections, default 256 */
+  guint idle_timeout_s;         /* appservice port: idle connection closed, default 60 */
+  guint request_timeout_s;      /* appservice port: to read a request, default 30 */
   /* worker supervision */
   guint worker_restart_max_delay_s; /* default 60 */
   /* ministries and permissions */

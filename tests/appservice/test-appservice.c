@@ -598,6 +598,73 @@ test_listen_errors (void)
   g_assert_nonnull (error);
 }
 
+static gboolean
+peer_closed (GSocket *s)
+{
+  char b;
+  g_autoptr (GError) error = NULL;
+
+  return g_socket_receive (s, &b, 1, NULL, &error) == 0;
+}
+
+/* At the connection cap the connection idle the longest is closed, and the
+ * next request is still served; idle connections are closed after the idle
+ * timeout. */
+static void
+test_connection_cap_and_idle (void)
+{
+  Fixture fx, *f = &fx;
+  PaAppserviceHandlers h = { .ping = on_ping };
+  g_autoptr (GError) error = NULL;
+  GSocket *clients[5];
+  g_autoptr (GInetAddress) lo = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  guint closed = 0;
+
+  memset (f, 0, sizeof *f);
+  f->txn_ids = g_ptr_array_new_with_free_func (g_free);
+  f->event_types = g_ptr_array_new_with_free_func (g_free);
+  f->queries = g_ptr_array_new_with_free_func (g_free);
+  f->as = pa_appservice_new (TOKEN, MAX_BODY, MAX_EVENTS, &h, f);
+  pa_appservice_set_connection_limits (f->as, 3, 2, 30);
+  g_assert_true (pa_appservice_listen (f->as, "127.0.0.1", 0, &error));
+  f->port = pa_appservice_port (f->as);
+
+  /* Logged once (then at most every 10 s). */
+  g_test_expect_message ("passerelle-appservice", G_LOG_LEVEL_WARNING,
+                         "*3 connections open*limits.max_connections*idle the longest*");
+  for (guint i = 0; i < G_N_ELEMENTS (clients); i++)
+    {
+      g_autoptr (GSocketAddress) a = g_inet_socket_address_new (lo, (guint16) f->port);
+
+      clients[i] = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM,
+                                 G_SOCKET_PROTOCOL_TCP, &error);
+      g_assert_no_error (error);
+      g_assert_true (g_socket_connect (clients[i], a, NULL, &error));
+      g_socket_set_blocking (clients[i], FALSE);
+      spin (50); /* accepted in order: the first is idle the longest */
+    }
+  spin (300);
+  for (guint i = 0; i < G_N_ELEMENTS (clients); i++)
+    if (peer_closed (clients[i]))
+      {
+        g_assert_cmpuint (i, <, 2); /* the oldest ones */
+        closed++;
+      }
+  g_assert_cmpuint (closed, ==, 2);
+  g_test_assert_expected_messages ();
+  /* A new connection gets in: another idle one makes room. */
+  check (f, "POST", "/_matrix/app/v1/ping", AUTH, "{}", 200, NULL);
+  g_assert_cmpint (f->pings, ==, 1);
+  /* The rest are closed once idle for 2 s. */
+  spin (3000);
+  for (guint i = 0; i < G_N_ELEMENTS (clients); i++)
+    {
+      g_assert_true (peer_closed (clients[i]));
+      g_object_unref (clients[i]);
+    }
+  fixture_teardown (f, NULL);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -614,5 +681,6 @@ main (int argc, char **argv)
   ADD ("keepalive-after-reject", test_keepalive_after_reject);
 #undef ADD
   g_test_add_func ("/appservice/listen-errors", test_listen_errors);
+  g_test_add_func ("/appservice/connection-cap-and-idle", test_connection_cap_and_idle);
   return g_test_run ();
 }

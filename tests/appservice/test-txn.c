@@ -4,13 +4,17 @@
 
 #include "pa-common.h"
 #include "appservice/pa-appservice.h"
+#include "appservice/pa-txn-budget.h"
 
 #include <string.h>
+
+/* A budget no test body reaches. */
+#define BIG (G_GUINT64_CONSTANT (1) << 40)
 
 static PaTxn *
 parse (const char *s, guint max, GError **error)
 {
-  return pa_txn_parse (s, strlen (s), max, error);
+  return pa_txn_parse (s, strlen (s), max, BIG, error);
 }
 
 static void
@@ -110,7 +114,7 @@ static void
 assert_json_error (const char *body, gsize len, const char *prefix)
 {
   g_autoptr (GError) error = NULL;
-  g_autoptr (PaTxn) txn = pa_txn_parse (body, len, 100, &error);
+  g_autoptr (PaTxn) txn = pa_txn_parse (body, len, 100, BIG, &error);
 
   g_assert_null (txn);
   g_assert_error (error, PA_ERROR, PA_ERROR_JSON);
@@ -166,7 +170,7 @@ test_depth_bomb (void)
   assert_json_error (deep, n, "M_NOT_JSON:");
 
   /* depth 64 is accepted, 65 is not */
-  txn = pa_txn_parse (ok_body, strlen (ok_body), 10, &error);
+  txn = pa_txn_parse (ok_body, strlen (ok_body), 10, BIG, &error);
   g_assert_no_error (error);
   g_assert_nonnull (txn);
   assert_json_error (deep_body, strlen (deep_body), "M_NOT_JSON:");
@@ -194,11 +198,11 @@ test_too_many (void)
   g_string_append (s, "]}");
   body = g_string_free (s, FALSE);
 
-  ok = pa_txn_parse (body, strlen (body), 11, &error);
+  ok = pa_txn_parse (body, strlen (body), 11, BIG, &error);
   g_assert_no_error (error);
   g_assert_cmpuint (json_array_size (ok->events), ==, 11);
 
-  txn = pa_txn_parse (body, strlen (body), 10, &error);
+  txn = pa_txn_parse (body, strlen (body), 10, BIG, &error);
   g_assert_null (txn);
   g_assert_error (error, PA_ERROR, PA_ERROR_TOO_LARGE);
   g_assert_true (g_str_has_prefix (error->message, "M_TOO_LARGE:"));
@@ -207,6 +211,104 @@ test_too_many (void)
   txn = parse ("{\"events\":[],\"ephemeral\":[{},{},{}]}", 2, &error);
   g_assert_null (txn);
   g_assert_error (error, PA_ERROR, PA_ERROR_TOO_LARGE);
+}
+
+/* A body whose tree would exceed the budget: the events that do not fit are
+ * stubs (envelope kept, content emptied, marked), the others are intact,
+ * other arrays' entries that do not fit are dropped, and it is accepted. */
+static void
+test_budget_stubs (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GString) body = g_string_new ("{\"events\":[");
+  g_autoptr (PaTxn) txn = NULL;
+  json_t *small, *stub;
+
+  g_string_append (body, "{\"type\":\"m.room.message\",\"event_id\":\"$small\","
+                         "\"content\":{\"body\":\"hi\"}},");
+  g_string_append (body, "{\"type\":\"m.room.message\",\"event_id\":\"$big\","
+                         "\"room_id\":\"!r:h\",\"sender\":\"@a:h\",\"content\":{\"x\":[");
+  for (guint i = 0; i < 20000; i++)
+    g_string_append (body, i ? ",{}" : "{}");
+  g_string_append (body, "]},\"unsigned\":{\"age\":1}}],\"ephemeral\":[{\"type\":\"m.typing\","
+                         "\"content\":{\"user_ids\":[");
+  for (guint i = 0; i < 20000; i++)
+    g_string_append (body, i ? ",[]" : "[]");
+  g_string_append (body, "]}}],\"org.matrix.msc3202.device_one_time_keys_count\":{}}");
+
+  g_test_expect_message ("passerelle-appservice", G_LOG_LEVEL_WARNING, "*ephemeral[0]*dropped");
+  g_test_expect_message ("passerelle-appservice", G_LOG_LEVEL_WARNING, "*over its budget*");
+  g_test_expect_message ("passerelle-appservice", G_LOG_LEVEL_WARNING, "*$big*without its content");
+  g_test_expect_message ("passerelle-appservice", G_LOG_LEVEL_WARNING, "*ephemeral[0]*skipped");
+  txn = pa_txn_parse (body->str, body->len, 100, 100 * 1024, &error);
+  g_test_assert_expected_messages ();
+  g_assert_no_error (error);
+  g_assert_cmpuint (json_array_size (txn->events), ==, 2);
+  small = json_array_get (txn->events, 0);
+  g_assert_cmpstr (json_string_value (json_object_get (json_object_get (small, "content"), "body")),
+                   ==, "hi");
+  g_assert_null (json_object_get (small, PA_TXN_STRIPPED_KEY));
+  stub = json_array_get (txn->events, 1);
+  g_assert_true (json_is_true (json_object_get (stub, PA_TXN_STRIPPED_KEY)));
+  g_assert_cmpstr (json_string_value (json_object_get (stub, "event_id")), ==, "$big");
+  g_assert_cmpstr (json_string_value (json_object_get (stub, "room_id")), ==, "!r:h");
+  g_assert_cmpstr (json_string_value (json_object_get (stub, "sender")), ==, "@a:h");
+  g_assert_cmpstr (json_string_value (json_object_get (stub, "type")), ==, "m.room.message");
+  g_assert_cmpuint (json_object_size (json_object_get (stub, "content")), ==, 0);
+  g_assert_null (json_object_get (stub, "unsigned"));
+  g_assert_cmpuint (json_array_size (txn->ephemeral), ==, 0);
+  g_assert_nonnull (txn->otk_counts);
+}
+
+/* Over the budget, too many entries are refused before any is recorded,
+ * and a body that is not an object or is cut is refused as before. */
+static void
+test_budget_refusals (void)
+{
+  g_autoptr (GString) many = g_string_new ("{\"events\":[");
+  const char *bad[] = { "[{},{},{},{},{},{},{},{},{},{}]", "{\"events\":[{},{},{},{},{},{}",
+                        "{\"events\":[{},{},{},{},{},{}] x", "{\"events\" [{},{},{},{}]}" };
+
+  for (guint i = 0; i < 50000; i++)
+    g_string_append (many, i ? ",{}" : "{}");
+  g_string_append (many, "]}");
+  {
+    g_autoptr (GError) error = NULL;
+    g_autoptr (PaTxn) txn = pa_txn_parse (many->str, many->len, 1000, 1024 * 1024, &error);
+
+    g_assert_null (txn);
+    g_assert_error (error, PA_ERROR, PA_ERROR_TOO_LARGE);
+    g_assert_true (g_str_has_prefix (error->message, "M_TOO_LARGE:"));
+  }
+  for (guint i = 0; i < G_N_ELEMENTS (bad); i++)
+    {
+      g_autoptr (GError) error = NULL;
+      g_autoptr (PaTxn) txn = pa_txn_parse (bad[i], strlen (bad[i]), 100, 64, &error);
+
+      g_assert_null (txn);
+      g_assert_error (error, PA_ERROR, PA_ERROR_JSON);
+    }
+}
+
+/* The estimate is an upper bound of what jansson allocates. */
+static void
+test_budget_estimate (void)
+{
+  const char *samples[] = { "{}", "[]", "0", "\"a\"", "{\"a\":0}", "[0]", "{\"@u:h\":50}" };
+  /* measured with jansson 2.14 and glibc, bytes per entry */
+  const guint measured[] = { 235, 139, 43, 91, 347, 171, 363 };
+
+  for (guint k = 0; k < G_N_ELEMENTS (samples); k++)
+    {
+      g_autoptr (GString) s = g_string_new ("[");
+      guint64 cost = 0;
+
+      for (guint i = 0; i < 1000; i++)
+        g_string_append_printf (s, "%s%s", i ? "," : "", samples[k]);
+      g_string_append_c (s, ']');
+      g_assert_true (pa_txn_budget_cost (s->str, s->len, 64, &cost));
+      g_assert_cmpuint (cost, >=, 1000 * (guint64) measured[k]);
+    }
 }
 
 int
@@ -220,5 +322,8 @@ main (int argc, char **argv)
   g_test_add_func ("/txn/bad-bodies", test_bad_bodies);
   g_test_add_func ("/txn/depth-bomb", test_depth_bomb);
   g_test_add_func ("/txn/too-many", test_too_many);
+  g_test_add_func ("/txn/budget-stubs", test_budget_stubs);
+  g_test_add_func ("/txn/budget-refusals", test_budget_refusals);
+  g_test_add_func ("/txn/budget-estimate", test_budget_estimate);
   return g_test_run ();
 }

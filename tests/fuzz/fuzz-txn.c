@@ -29,7 +29,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
       g_log_set_writer_func (quiet_writer, NULL, NULL);
       init = TRUE;
     }
-  txn = pa_txn_parse ((const char *) data, size, 100, &error);
+  txn = pa_txn_parse ((const char *) data, size, 100, 4096, &error);
   if (txn != NULL)
     {
       g_assert_no_error (error);

@@ -194,7 +194,12 @@ class Synapse:
 class Bridge:
     """A Passerelle process with its config, registration and data dir."""
 
-    def __init__(self, workdir, plugins=(LOOPBACK_SO,), ministry_plugins=("loopback",)):
+    def __init__(self, workdir, plugins=(LOOPBACK_SO,), ministry_plugins=("loopback",),
+                 limits=None, nofile=None):
+        # limits: extra keys of the config's limits: section; nofile: the
+        # process's RLIMIT_NOFILE (soft and hard), to test exhaustion.
+        self.limits = dict(limits or {})
+        self.nofile = nofile
         self.dir = os.path.join(workdir, "bridge")
         os.makedirs(self.dir, exist_ok=True)
         self.plugin_dir = os.path.join(self.dir, "plugins")
@@ -227,6 +232,7 @@ class Bridge:
             "bridge": {"encryption_default": False, "history_visibility": "invited",
                        "command_prefix": "!pa"},
             "workers": {"restart_max_delay_s": 2},
+            **({"limits": self.limits} if self.limits else {}),
             "ministries": [{"name": "test", "domains": ["localhost"],
                             "plugins": self.ministry_plugins}],
             "permissions": {"*": "relay", "localhost": "user", "@admin:localhost": "admin",
@@ -267,7 +273,15 @@ class Bridge:
                    "--suppressions=" + supp,
                    "--errors-for-leak-kinds=definite", "--show-leak-kinds=definite",
                    "--log-file=" + self.valgrind_log] + cmd
-        self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT, env=env)
+        preexec = None
+        if self.nofile:
+            import resource
+            nofile = self.nofile
+
+            def preexec():
+                resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
+        self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT, env=env,
+                                     preexec_fn=preexec)
         if wait:
             wait_until(lambda: self._log_contains("ready as") or self._dead(), timeout=120,
                        what="passerelle to start")
