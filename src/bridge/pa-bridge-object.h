@@ -57,6 +57,7 @@ typedef struct
   /* login conversation in the management room */
   json_t *step;        /* the current user_input step, or NULL */
   guint field_index;   /* next field to ask */
+  gboolean redact_warned; /* told the bot cannot delete a password here: `newroom`/`retry` */
   json_t *answers;     /* collected answers {id: value} */
   GHashTable *pending; /* op_id (guint64*) → PaPendingOp* */
 } PaAccount;
@@ -135,6 +136,8 @@ struct _PaBridge
   size_t inbound_cache_pos;
   gint64 inbound_current_seq;
   GHashTable *login_waits;  /* event_id → gint64* first seen (ms), waiting for its login */
+  GHashTable *withheld;     /* event_id → json_t* login answer kept out of the store */
+  GHashTable *can_redact;   /* management room_id → GINT 1 (bot cannot redact) / 2 (can) */
   GHashTable *typing_state; /* room_id set: where the owner was typing */
   /* group commit */
   gboolean batch_open;
