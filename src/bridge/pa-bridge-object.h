@@ -37,6 +37,8 @@ typedef struct
   guint attempts;   /* sends so far */
   guint retry_source; /* pending retry timer, 0 if none */
   gint64 waited_ms;   /* sum of the retry delays so far */
+  gint64 sent_us;     /* monotonic time of the last send to the worker */
+  gboolean held;      /* kept across a watchdog restart, sent again once connected */
 } PaPendingOp;
 
 /* One running login ("account" here, as PaLogin is the plugin's own
@@ -60,6 +62,10 @@ typedef struct
   gboolean redact_warned; /* told the bot cannot delete a password here: `newroom`/`retry` */
   json_t *answers;     /* collected answers {id: value} */
   GHashTable *pending; /* op_id (guint64*) → PaPendingOp* */
+  /* the plugin's notices to the agent, rate-limited (pa-notice-limit.c),
+   * and how to free it (set by the file above that made it) */
+  gpointer notice_limit;
+  GDestroyNotify notice_limit_free;
 } PaAccount;
 
 typedef struct _PaImportJob PaImportJob;

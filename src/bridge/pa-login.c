@@ -13,6 +13,7 @@
 #include "pa-batch.h"
 #include "pa-login-table.h"
 #include "pa-login-talk.h"
+#include "pa-notice-limit.h"
 #include "pa-plugins.h"
 #include "pa-policy.h"
 #include "pa-portal.h"
@@ -88,6 +89,9 @@ login_state (PaAccount *l, json_t *frame)
   if (g_str_equal (state, "connected") && l->remote_id)
     l->logged_in = TRUE;
   pa_login_set_state (l, state);
+  if (g_str_equal (state, "connected"))
+    /* Back after a watchdog restart: what the stuck worker never read. */
+    pa_to_legacy_ops_release (l);
   if (l->resuming && g_str_equal (state, "connected"))
     {
       /* Back after a bridge restart: nothing to tell the agent. */
@@ -134,7 +138,18 @@ on_frame (PaWorker *w, json_t *frame, gpointer user_data)
   else if (g_str_equal (t, "login_state"))
     login_state (l, frame);
   else if (g_str_equal (t, "notice") && str (frame, "text"))
-    pa_portal_notify_owner (l->bridge, l->owner, str (frame, "text"));
+    {
+      if (l->notice_limit == NULL)
+        {
+          PaPluginInfo *info = pa_plugin_info (l->bridge, l->plugin);
+          PaConfig *c = l->bridge->config;
+          l->notice_limit
+              = pa_notice_limit_new (l->bridge, l->owner, info ? info->display_name : l->plugin,
+                                     c->worker_notice_burst, c->worker_notice_every_s);
+          l->notice_limit_free = (GDestroyNotify) pa_notice_limit_free;
+        }
+      pa_notice_limit_post (l->notice_limit, str (frame, "text"));
+    }
   else if (g_str_equal (t, "meta_set"))
     {
       const char *scope = str (frame, "scope");
@@ -170,8 +185,21 @@ on_exited (PaWorker *w, gboolean crashed, gboolean will_restart, const char *rea
   const char *name = info ? info->display_name : l->plugin;
   g_autofree char *why
       = g_strdup_printf ("the %s connection stopped (%s)", name, reason ? reason : "exited");
-  pa_to_legacy_ops_fail (l, why);
-  if (crashed)
+  if (pa_worker_hung (w) && will_restart)
+    {
+      /* Killed by the watchdog: what it never read is sent again once it
+       * is connected, and messages meanwhile wait for it (wait_for_login). */
+      pa_to_legacy_ops_hold_unread (l, pa_worker_read_until_us (w), why);
+      pa_login_set_state (l, "connecting");
+      g_autofree char *msg = g_strdup_printf ("⚠ Your %s connection stopped answering (%s); "
+                                              "restarting it. Messages you send meanwhile "
+                                              "will be delivered once it is back.",
+                                              name, reason ? reason : "?");
+      pa_portal_notify_owner (l->bridge, l->owner, msg);
+    }
+  else
+    pa_to_legacy_ops_fail (l, why);
+  if (crashed && !pa_worker_hung (w))
     {
       g_warning ("worker of login %s: %s", l->id, reason ? reason : "crashed");
       g_autofree char *msg
@@ -211,6 +239,8 @@ login_spawn (PaBridge *b, const char *id, const char *owner, const char *plugin,
   PaWorkerCallbacks cbs = { .hello = on_hello, .frame = on_frame, .exited = on_exited };
   l->worker = pa_worker_new (b->self_exe, info->path, id, dir, &cbs, l);
   pa_worker_set_restart (l->worker, TRUE, b->config->worker_restart_max_delay_s);
+  pa_worker_set_watchdog (l->worker, b->config->worker_ping_interval_s,
+                          b->config->worker_ping_timeout_s);
   g_autoptr (json_t) init = init_frame (b, id, plugin, saved);
   pa_worker_set_init (l->worker, init);
   if (!pa_worker_start (l->worker, error))

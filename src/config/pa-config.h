@@ -78,6 +78,10 @@ typedef struct {
   guint max_events_per_txn;     /* default 1000: more is 413 */
   /* worker supervision */
   guint worker_restart_max_delay_s; /* default 60 */
+  guint worker_ping_interval_s;     /* watchdog ping period, default 20 (0: no watchdog) */
+  guint worker_ping_timeout_s;      /* no answer for this long: restarted, default 60 */
+  guint worker_notice_burst;        /* plugin notices per login without waiting, default 10 */
+  guint worker_notice_every_s;      /* then one per this many seconds, default 5 */
   /* ministries and permissions */
   GPtrArray *ministries;        /* PaMinistry* */
   GPtrArray *permissions;       /* PaPermission*, in file order */

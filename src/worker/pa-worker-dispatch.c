@@ -390,6 +390,14 @@ pa_worker_dispatch_frame (PaHost *h, json_t *frame)
     handle_import (h, frame);
   else if (strcmp (t, "shutdown") == 0)
     handle_shutdown (h);
+  else if (strcmp (t, "ping") == 0)
+    {
+      /* The host's watchdog: answered from the main loop, so a worker
+       * whose loop is stuck does not answer. */
+      json_t *pong = pa_worker_frame_new ("pong");
+      json_object_set (pong, "seq", json_object_get (frame, "seq"));
+      pa_worker_link_submit (h, pong);
+    }
   else
     {
       /* A newer host may know frames this worker does not. */
