@@ -21,6 +21,7 @@
 #include "pa-to-matrix-lane.h"
 
 #include <glib/gstdio.h>
+#include <sys/random.h>
 
 static const char *
 str (json_t *o, const char *key)
@@ -29,6 +30,35 @@ str (json_t *o, const char *key)
 }
 
 static const char *const meta_scopes[] = { "login", "chat", "contact", "message" };
+
+/* The login's key for the plugin's secret_store/secret_load (base64 of 32
+ * random bytes, transfer full): kept in the host's store, never in the
+ * login's data dir, made on first use.  NULL if it cannot be stored (the
+ * plugin then has no encrypted secrets, and says so). */
+static char *
+login_secret_key (PaBridge *b, const char *login_id)
+{
+  g_autofree char *kv = g_strdup_printf ("secret-key:%s", login_id);
+  char *key = pa_store_kv_get (b->store, kv);
+  if (key != NULL)
+    return key;
+  guint8 raw[32];
+  g_autoptr (GError) e = NULL;
+  if (getrandom (raw, sizeof raw, 0) != (ssize_t) sizeof raw)
+    {
+      g_warning ("login %s: no randomness for its key", login_id);
+      return NULL;
+    }
+  key = g_base64_encode (raw, sizeof raw);
+  explicit_bzero (raw, sizeof raw);
+  if (!pa_store_kv_set (b->store, kv, key, &e))
+    {
+      g_warning ("login %s: its key cannot be stored: %s", login_id, e->message);
+      g_free (key);
+      return NULL;
+    }
+  return key;
+}
 
 /* The first frame of every worker start: its login, the plugin's
  * metadata (so meta_get answers locally in the worker), the plugin's
@@ -53,9 +83,13 @@ init_frame (PaBridge *b, const char *login_id, const char *plugin, gboolean save
   PaPluginInfo *info = pa_plugin_info (b, plugin);
   json_t *settings = info != NULL && info->settings != NULL ? json_deep_copy (info->settings)
                                                             : json_object ();
-  return json_pack ("{s:s, s:s, s:b, s:o, s:o, s:I}", "t", "init", "login_id", login_id, "saved",
-                    saved, "meta", meta, "config", settings, "data_budget",
-                    (json_int_t) b->config->login_data_bytes);
+  json_t *init = json_pack ("{s:s, s:s, s:b, s:o, s:o, s:I}", "t", "init", "login_id", login_id,
+                            "saved", saved, "meta", meta, "config", settings, "data_budget",
+                            (json_int_t) b->config->login_data_bytes);
+  g_autofree char *key = login_secret_key (b, login_id);
+  if (key != NULL)
+    json_object_set_new (init, "secret_key", json_string (key));
+  return init;
 }
 
 static const char *

@@ -109,6 +109,7 @@ def test_store_and_data_dir_modes(stack):
         assert stat.S_IMODE(os.stat(p).st_mode) == 0o600, p
     data = os.path.join(stack.bridge.dir, "data")
     seen = 0
+    secrets = []
     for root, dirs, files in os.walk(data):
         for d in dirs:
             m = stat.S_IMODE(os.stat(os.path.join(root, d)).st_mode)
@@ -117,7 +118,12 @@ def test_store_and_data_dir_modes(stack):
             m = stat.S_IMODE(os.stat(os.path.join(root, f)).st_mode)
             assert m & 0o077 == 0, (os.path.join(root, f), oct(m))
             seen += 1
+            # Credentials are encrypted with the host's key (secret_store).
+            with open(os.path.join(root, f), "rb") as fh:
+                assert PASSWORD.encode() not in fh.read(), os.path.join(root, f)
+            secrets.append(f)
     assert seen >= 1  # the loopback session file at least
+    assert "password.secret" in secrets
 
 
 def test_generate_registration_leaves_config_0600(tmp_path):
