@@ -242,8 +242,11 @@ on_exited (PaWorker *w, gboolean crashed, gboolean will_restart, const char *rea
       pa_portal_notify_owner (l->bridge, l->owner, msg);
     }
   /* After a restart the plugin resumes from its saved session. */
-  g_autoptr (json_t) init = init_frame (l->bridge, l->id, l->plugin, l->logged_in);
-  pa_worker_set_init (w, init);
+  if (will_restart)
+    {
+      g_autoptr (json_t) init = init_frame (l->bridge, l->id, l->plugin, l->logged_in);
+      pa_worker_set_init (w, init);
+    }
 }
 
 static PaAccount *
@@ -341,6 +344,11 @@ pa_login_logout (PaAccount *l)
   pa_to_legacy_op (l, "logout", NULL, "logout", NULL, NULL, NULL, NULL, NULL);
   pa_login_set_state (l, "logged_out");
   if (!pa_store_login_delete (b->store, l->id, &e))
+    g_warning ("store: %s", e->message);
+  /* Its secrets cannot be opened any more, wherever a copy lies. */
+  g_autofree char *kv = g_strdup_printf ("secret-key:%s", l->id);
+  g_clear_error (&e);
+  if (!pa_store_kv_set (b->store, kv, NULL, &e))
     g_warning ("store: %s", e->message);
   pa_login_stop_and_free (l);
 }

@@ -221,3 +221,25 @@ def test_notice_flood_is_bounded(stack, alice, net):
     for m in summaries:
         suppressed += int(m["content"]["body"].split("and ")[1].split(" ")[0])
     assert len(floods) + suppressed == 2000, (len(floods), suppressed)
+
+
+def test_logout_forgets_the_key(stack, alice, net):
+    import glob
+    import sqlite3
+    mgmt = mgmt_of(alice)
+    db = os.path.join(stack.bridge.dir, "passerelle.db")
+
+    def keys():
+        con = sqlite3.connect(db)
+        try:
+            return con.execute("SELECT key FROM kv WHERE key LIKE 'secret-key:%'").fetchall()
+        finally:
+            con.close()
+    assert len(keys()) == 1
+    secret = glob.glob(os.path.join(stack.bridge.dir, "data", "*", "password.secret"))
+    assert len(secret) == 1
+    n0 = len(alice.messages(mgmt, sender=BOT))
+    alice.text(mgmt, "logout loopback")
+    alice.wait(lambda a: bot_says(a, mgmt, "Logging out", n0), what="logging out")
+    # Whatever copy of the secret file remains cannot be opened any more.
+    wait_until(lambda: keys() == [], 10, what="the login's key deleted")
