@@ -163,7 +163,7 @@ extern "C" {
 
 #define PA_PLUGIN_MAGIC 0x50534C45u /* "PSLE" */
 #define PA_PLUGIN_ABI_MAJOR 2
-#define PA_PLUGIN_ABI_MINOR 0
+#define PA_PLUGIN_ABI_MINOR 1
 #define PA_PLUGIN_ENTRY_SYMBOL "pa_plugin_get_network"
 /* The SDK 1 entry point: looked up only to refuse such plugins clearly. */
 #define PA_PLUGIN_ENTRY_SYMBOL_V1 "pa_plugin_get_descriptor"
@@ -592,6 +592,21 @@ typedef struct {
   /* Run fn(user_data) on the main thread, soon, in call order.  The host
    * never frees user_data.  [any thread] */
   void (*invoke) (PaHost *host, PaInvokeFunc fn, void *user_data);
+
+  /* --- ABI 2.1 (check with PA_HAS_MEMBER) --- */
+
+  /* Credentials encrypted at rest: secret_store writes `len` bytes of
+   * `data` as DATA_DIR/<name>.secret, encrypted (AES-256-GCM) with a key
+   * the host keeps for this login outside the data dir; data NULL deletes
+   * it.  `name`: 1-64 bytes of [A-Za-z0-9._-], not starting with a dot.
+   * At most 1 MiB.  false when the host gave no key (import jobs), the
+   * name is invalid or the write failed.  secret_load returns a buffer the
+   * caller frees with free() (one zero byte after the `len` bytes), or NULL
+   * when the secret is missing or does not open (another login's file, a
+   * lost key: ask the agent to log in again).  Blocking disk I/O of a few
+   * bytes: fine on the main thread.  [any thread] */
+  bool (*secret_store) (PaHost *host, const char *name, const void *data, size_t len);
+  void *(*secret_load) (PaHost *host, const char *name, size_t *len);
 } PaHostApi;
 
 /* ------------------------------------------------------ login operations */

@@ -37,6 +37,8 @@ typedef struct
   guint attempts;   /* sends so far */
   guint retry_source; /* pending retry timer, 0 if none */
   gint64 waited_ms;   /* sum of the retry delays so far */
+  gint64 sent_us;     /* monotonic time of the last send to the worker */
+  gboolean held;      /* kept across a watchdog restart, sent again once connected */
 } PaPendingOp;
 
 /* One running login ("account" here, as PaLogin is the plugin's own
@@ -57,8 +59,13 @@ typedef struct
   /* login conversation in the management room */
   json_t *step;        /* the current user_input step, or NULL */
   guint field_index;   /* next field to ask */
+  gboolean redact_warned; /* told the bot cannot delete a password here: `newroom`/`retry` */
   json_t *answers;     /* collected answers {id: value} */
   GHashTable *pending; /* op_id (guint64*) → PaPendingOp* */
+  /* the plugin's notices to the agent, rate-limited (pa-notice-limit.c),
+   * and how to free it (set by the file above that made it) */
+  gpointer notice_limit;
+  GDestroyNotify notice_limit_free;
 } PaAccount;
 
 typedef struct _PaImportJob PaImportJob;
@@ -140,6 +147,8 @@ struct _PaBridge
   size_t inbound_cache_pos;
   gint64 inbound_current_seq;
   GHashTable *login_waits;  /* event_id → gint64* first seen (ms), waiting for its login */
+  GHashTable *withheld;     /* event_id → json_t* login answer kept out of the store */
+  GHashTable *can_redact;   /* management room_id → GINT 1 (bot cannot redact) / 2 (can) */
   GHashTable *typing_state; /* room_id set: where the owner was typing */
   /* group commit */
   gboolean batch_open;

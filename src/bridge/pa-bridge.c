@@ -138,6 +138,9 @@ pa_bridge_new (PaConfig *config, const char *self_exe, GError **error)
   pa_outbound_on_sent (b, "import_status", pa_import_status_sent);
   pa_outbound_on_sent (b, "redact_password", pa_login_talk_password_redacted);
   b->login_waits = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  b->withheld
+      = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) json_decref);
+  b->can_redact = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   b->typing_state = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   b->portals_in_progress
       = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify)g_ptr_array_unref);
@@ -310,6 +313,8 @@ pa_bridge_free (PaBridge *b)
   g_hash_table_destroy (b->outbound_busy);
   g_hash_table_destroy (b->sent_handlers);
   g_hash_table_destroy (b->login_waits);
+  g_hash_table_destroy (b->withheld);
+  g_hash_table_destroy (b->can_redact);
   g_hash_table_destroy (b->typing_state);
   g_hash_table_destroy (b->portals_in_progress);
   /* After cancel_all: the requests' callbacks will never run. */

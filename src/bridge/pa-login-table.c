@@ -92,6 +92,8 @@ pa_login_free (PaAccount *l)
       pa_worker_free (l->worker);
     }
   g_hash_table_destroy (l->pending);
+  if (l->notice_limit != NULL && l->notice_limit_free != NULL)
+    l->notice_limit_free (l->notice_limit);
   json_decref (l->step);
   json_decref (l->answers);
   g_free (l->id);

@@ -12,11 +12,95 @@
 #include "pa-plugins.h"
 #include "pa-portal.h"
 #include "pa-queue.h"
+#include "pa-room-power.h"
+
+#define REDACT_NO GINT_TO_POINTER (1)
+#define REDACT_OK GINT_TO_POINTER (2)
 
 static const char *
 str (json_t *o, const char *key)
 {
   return json_string_value (json_object_get (o, key));
+}
+
+static void ask_field (PaAccount *l);
+
+/* The login of `owner` waiting for an answer, or NULL. */
+static PaAccount *
+waiting_login (PaBridge *b, const char *owner)
+{
+  PaAccount *l = NULL;
+  GHashTableIter it;
+  gpointer v;
+  g_hash_table_iter_init (&it, b->logins);
+  while (g_hash_table_iter_next (&it, NULL, &v))
+    {
+      PaAccount *c = v;
+      if (g_str_equal (c->owner, owner) && c->step != NULL)
+        l = c;
+    }
+  return l;
+}
+
+static void
+redact_checked (PaBridge *b, const char *room_id, gboolean can_redact, gpointer user_data)
+{
+  g_autofree char *owner = user_data;
+  g_hash_table_replace (b->can_redact, g_strdup (room_id), can_redact ? REDACT_OK : REDACT_NO);
+  PaAccount *l = waiting_login (b, owner);
+  if (l != NULL)
+    ask_field (l);
+}
+
+/* Before a password is asked: can the bot delete it from the management
+ * room?  FALSE when the question must wait (being checked, or the agent
+ * was told it cannot and chooses `newroom` or `retry`). */
+static gboolean
+password_deletable (PaAccount *l)
+{
+  PaBridge *b = l->bridge;
+  g_autofree char *room = pa_store_management_room (b->store, l->owner);
+  if (room == NULL)
+    return TRUE; /* created by the bot on the first notice: it is admin there */
+  gpointer known = g_hash_table_lookup (b->can_redact, room);
+  if (known == REDACT_OK)
+    return TRUE;
+  if (known == NULL)
+    {
+      pa_room_power_can_redact (b, room, redact_checked, g_strdup (l->owner));
+      return FALSE;
+    }
+  l->redact_warned = TRUE;
+  pa_portal_notify_owner (
+      b, l->owner,
+      "⚠ Before you send your password: I cannot delete messages in this room (it was "
+      "created by you and I am not a moderator here), so your password would stay in its "
+      "history. Send `newroom` and I will open a management room of my own, where I delete "
+      "it at once, and ask again there; or make me a moderator of this room (power level 50) "
+      "and send `retry`. Send `cancel` to stop.");
+  return FALSE;
+}
+
+static void
+new_room_made (PaBridge *b, const char *room_id, const char *error, gpointer user_data)
+{
+  g_autofree char *owner = user_data;
+  PaAccount *l = waiting_login (b, owner);
+  if (room_id == NULL)
+    {
+      g_autofree char *msg = g_strdup_printf ("Could not open a new room: %s", error);
+      pa_portal_notify_owner (b, owner, msg);
+      if (l != NULL)
+        l->redact_warned = TRUE;
+      return;
+    }
+  /* The bot created it: it is an admin there. */
+  g_hash_table_replace (b->can_redact, g_strdup (room_id), REDACT_OK);
+  pa_queue_notice (b, room_id,
+                   "This is your new management room: I can delete your password here. "
+                   "Send `help` for the commands.");
+  if (l != NULL)
+    ask_field (l);
 }
 
 /* Ask the next field of a user_input step. */
@@ -29,6 +113,8 @@ ask_field (PaAccount *l)
     return;
   const char *label = str (f, "label") ? str (f, "label") : str (f, "id");
   const char *type = str (f, "type") ? str (f, "type") : "text";
+  if (g_str_equal (type, "password") && !password_deletable (l))
+    return;
   GString *q = g_string_new (NULL);
   g_string_append_printf (q, "Please send your %s", label);
   if (g_str_equal (type, "password"))
@@ -147,19 +233,27 @@ gboolean
 pa_login_talk_answer (PaBridge *b, const char *owner, const char *room_id, const char *event_id,
                       const char *text)
 {
-  PaAccount *l = NULL;
-  GHashTableIter it;
-  gpointer v;
-  g_hash_table_iter_init (&it, b->logins);
-  while (g_hash_table_iter_next (&it, NULL, &v))
-    {
-      PaAccount *c = v;
-      if (g_str_equal (c->owner, owner) && c->step != NULL)
-        l = c;
-    }
+  PaAccount *l = waiting_login (b, owner);
   if (l == NULL)
     return FALSE;
   g_autofree char *answer = g_strstrip (g_strdup (text));
+  if (l->redact_warned && g_str_equal (answer, "newroom"))
+    {
+      l->redact_warned = FALSE;
+      pa_queue_notice (b, room_id, "Opening a new room: accept my invitation, the login goes on "
+                                   "there.");
+      pa_portal_management_room_new (b, owner, new_room_made, g_strdup (owner));
+      return TRUE;
+    }
+  if (l->redact_warned && g_str_equal (answer, "retry"))
+    {
+      l->redact_warned = FALSE;
+      g_hash_table_remove (b->can_redact, room_id);
+      ask_field (l);
+      return TRUE;
+    }
+  /* Anything else is the answer (the agent chose to type it here). */
+  l->redact_warned = FALSE;
   if (g_str_equal (answer, "cancel"))
     {
       g_autoptr (json_t) f = json_pack ("{s:s}", "t", "login_cancel");
@@ -231,5 +325,6 @@ pa_login_talk_password_redacted (PaBridge *b, json_t *on_done, const char *event
     /* In a room the agent created, the bot may lack the power to redact. */
     pa_queue_notice (b, str (on_done, "room"),
                      "⚠ I could not delete your password message (I am not a moderator of "
-                     "this room): please delete it yourself.");
+                     "this room): please delete it yourself. Next time, answer `newroom` "
+                     "when I warn you, and I will open a room where I can delete it.");
 }

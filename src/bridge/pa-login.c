@@ -13,6 +13,7 @@
 #include "pa-batch.h"
 #include "pa-login-table.h"
 #include "pa-login-talk.h"
+#include "pa-notice-limit.h"
 #include "pa-plugins.h"
 #include "pa-policy.h"
 #include "pa-portal.h"
@@ -20,6 +21,7 @@
 #include "pa-to-matrix-lane.h"
 
 #include <glib/gstdio.h>
+#include <sys/random.h>
 
 static const char *
 str (json_t *o, const char *key)
@@ -28,6 +30,35 @@ str (json_t *o, const char *key)
 }
 
 static const char *const meta_scopes[] = { "login", "chat", "contact", "message" };
+
+/* The login's key for the plugin's secret_store/secret_load (base64 of 32
+ * random bytes, transfer full): kept in the host's store, never in the
+ * login's data dir, made on first use.  NULL if it cannot be stored (the
+ * plugin then has no encrypted secrets, and says so). */
+static char *
+login_secret_key (PaBridge *b, const char *login_id)
+{
+  g_autofree char *kv = g_strdup_printf ("secret-key:%s", login_id);
+  char *key = pa_store_kv_get (b->store, kv);
+  if (key != NULL)
+    return key;
+  guint8 raw[32];
+  g_autoptr (GError) e = NULL;
+  if (getrandom (raw, sizeof raw, 0) != (ssize_t) sizeof raw)
+    {
+      g_warning ("login %s: no randomness for its key", login_id);
+      return NULL;
+    }
+  key = g_base64_encode (raw, sizeof raw);
+  explicit_bzero (raw, sizeof raw);
+  if (!pa_store_kv_set (b->store, kv, key, &e))
+    {
+      g_warning ("login %s: its key cannot be stored: %s", login_id, e->message);
+      g_free (key);
+      return NULL;
+    }
+  return key;
+}
 
 /* The first frame of every worker start: its login, the plugin's
  * metadata (so meta_get answers locally in the worker), the plugin's
@@ -52,9 +83,13 @@ init_frame (PaBridge *b, const char *login_id, const char *plugin, gboolean save
   PaPluginInfo *info = pa_plugin_info (b, plugin);
   json_t *settings = info != NULL && info->settings != NULL ? json_deep_copy (info->settings)
                                                             : json_object ();
-  return json_pack ("{s:s, s:s, s:b, s:o, s:o, s:I}", "t", "init", "login_id", login_id, "saved",
-                    saved, "meta", meta, "config", settings, "data_budget",
-                    (json_int_t) b->config->login_data_bytes);
+  json_t *init = json_pack ("{s:s, s:s, s:b, s:o, s:o, s:I}", "t", "init", "login_id", login_id,
+                            "saved", saved, "meta", meta, "config", settings, "data_budget",
+                            (json_int_t) b->config->login_data_bytes);
+  g_autofree char *key = login_secret_key (b, login_id);
+  if (key != NULL)
+    json_object_set_new (init, "secret_key", json_string (key));
+  return init;
 }
 
 static const char *
@@ -88,6 +123,9 @@ login_state (PaAccount *l, json_t *frame)
   if (g_str_equal (state, "connected") && l->remote_id)
     l->logged_in = TRUE;
   pa_login_set_state (l, state);
+  if (g_str_equal (state, "connected"))
+    /* Back after a watchdog restart: what the stuck worker never read. */
+    pa_to_legacy_ops_release (l);
   if (l->resuming && g_str_equal (state, "connected"))
     {
       /* Back after a bridge restart: nothing to tell the agent. */
@@ -134,7 +172,18 @@ on_frame (PaWorker *w, json_t *frame, gpointer user_data)
   else if (g_str_equal (t, "login_state"))
     login_state (l, frame);
   else if (g_str_equal (t, "notice") && str (frame, "text"))
-    pa_portal_notify_owner (l->bridge, l->owner, str (frame, "text"));
+    {
+      if (l->notice_limit == NULL)
+        {
+          PaPluginInfo *info = pa_plugin_info (l->bridge, l->plugin);
+          PaConfig *c = l->bridge->config;
+          l->notice_limit
+              = pa_notice_limit_new (l->bridge, l->owner, info ? info->display_name : l->plugin,
+                                     c->worker_notice_burst, c->worker_notice_every_s);
+          l->notice_limit_free = (GDestroyNotify) pa_notice_limit_free;
+        }
+      pa_notice_limit_post (l->notice_limit, str (frame, "text"));
+    }
   else if (g_str_equal (t, "meta_set"))
     {
       const char *scope = str (frame, "scope");
@@ -170,8 +219,21 @@ on_exited (PaWorker *w, gboolean crashed, gboolean will_restart, const char *rea
   const char *name = info ? info->display_name : l->plugin;
   g_autofree char *why
       = g_strdup_printf ("the %s connection stopped (%s)", name, reason ? reason : "exited");
-  pa_to_legacy_ops_fail (l, why);
-  if (crashed)
+  if (pa_worker_hung (w) && will_restart)
+    {
+      /* Killed by the watchdog: what it never read is sent again once it
+       * is connected, and messages meanwhile wait for it (wait_for_login). */
+      pa_to_legacy_ops_hold_unread (l, pa_worker_read_until_us (w), why);
+      pa_login_set_state (l, "connecting");
+      g_autofree char *msg = g_strdup_printf ("⚠ Your %s connection stopped answering (%s); "
+                                              "restarting it. Messages you send meanwhile "
+                                              "will be delivered once it is back.",
+                                              name, reason ? reason : "?");
+      pa_portal_notify_owner (l->bridge, l->owner, msg);
+    }
+  else
+    pa_to_legacy_ops_fail (l, why);
+  if (crashed && !pa_worker_hung (w))
     {
       g_warning ("worker of login %s: %s", l->id, reason ? reason : "crashed");
       g_autofree char *msg
@@ -180,8 +242,11 @@ on_exited (PaWorker *w, gboolean crashed, gboolean will_restart, const char *rea
       pa_portal_notify_owner (l->bridge, l->owner, msg);
     }
   /* After a restart the plugin resumes from its saved session. */
-  g_autoptr (json_t) init = init_frame (l->bridge, l->id, l->plugin, l->logged_in);
-  pa_worker_set_init (w, init);
+  if (will_restart)
+    {
+      g_autoptr (json_t) init = init_frame (l->bridge, l->id, l->plugin, l->logged_in);
+      pa_worker_set_init (w, init);
+    }
 }
 
 static PaAccount *
@@ -211,6 +276,8 @@ login_spawn (PaBridge *b, const char *id, const char *owner, const char *plugin,
   PaWorkerCallbacks cbs = { .hello = on_hello, .frame = on_frame, .exited = on_exited };
   l->worker = pa_worker_new (b->self_exe, info->path, id, dir, &cbs, l);
   pa_worker_set_restart (l->worker, TRUE, b->config->worker_restart_max_delay_s);
+  pa_worker_set_watchdog (l->worker, b->config->worker_ping_interval_s,
+                          b->config->worker_ping_timeout_s);
   g_autoptr (json_t) init = init_frame (b, id, plugin, saved);
   pa_worker_set_init (l->worker, init);
   if (!pa_worker_start (l->worker, error))
@@ -277,6 +344,11 @@ pa_login_logout (PaAccount *l)
   pa_to_legacy_op (l, "logout", NULL, "logout", NULL, NULL, NULL, NULL, NULL);
   pa_login_set_state (l, "logged_out");
   if (!pa_store_login_delete (b->store, l->id, &e))
+    g_warning ("store: %s", e->message);
+  /* Its secrets cannot be opened any more, wherever a copy lies. */
+  g_autofree char *kv = g_strdup_printf ("secret-key:%s", l->id);
+  g_clear_error (&e);
+  if (!pa_store_kv_set (b->store, kv, NULL, &e))
     g_warning ("store: %s", e->message);
   pa_login_stop_and_free (l);
 }

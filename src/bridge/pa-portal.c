@@ -495,6 +495,8 @@ mgmt_created (PaMatrix *mx, const PaMatrixResponse *resp, gpointer user_data)
   g_free (m);
 }
 
+static void mgmt_create (PaBridge *b, const char *owner, char *key);
+
 void
 pa_portal_management_room (PaBridge *b, const char *owner, PaPortalFunc done,
                            gpointer user_data)
@@ -508,10 +510,30 @@ pa_portal_management_room (PaBridge *b, const char *owner, PaPortalFunc done,
   g_autofree char *key = g_strdup_printf ("mgmt\x1f%s", owner);
   if (!add_waiter (b, key, done, user_data))
     return;
+  mgmt_create (b, owner, g_steal_pointer (&key));
+}
+
+/* A new management room made by the bot (so it is an admin there and can
+ * delete the passwords typed in it), replacing the owner's current one. */
+void
+pa_portal_management_room_new (PaBridge *b, const char *owner, PaPortalFunc done,
+                               gpointer user_data)
+{
+  g_autofree char *key = g_strdup_printf ("mgmt-new\x1f%s", owner);
+  if (!add_waiter (b, key, done, user_data))
+    return;
+  mgmt_create (b, owner, g_steal_pointer (&key));
+}
+
+/* Creates a management room for `owner`; the waiters of `key` (taken)
+ * are told. */
+static void
+mgmt_create (PaBridge *b, const char *owner, char *key)
+{
   MgmtCtx *m = g_new0 (MgmtCtx, 1);
   m->b = b;
   m->owner = g_strdup (owner);
-  m->key = g_steal_pointer (&key);
+  m->key = key;
   g_autoptr (json_t) body = json_pack (
       "{s:s, s:s, s:[s], s:b, s:s, s:[{s:s, s:s, s:{s:s}}, {s:s, s:s, s:{s:s}}]}", "visibility",
       "private", "preset", "trusted_private_chat", "invite", owner, "is_direct", 1, "topic",

@@ -36,6 +36,11 @@ void pa_portal_add_login (PaBridge *b, const char *room_id, PaAccount *login);
 void pa_portal_management_room (PaBridge *b, const char *owner, PaPortalFunc done,
                                 gpointer user_data);
 
+/* Create a new management room owned by the bot (it can redact there),
+ * which replaces the owner's current one. */
+void pa_portal_management_room_new (PaBridge *b, const char *owner, PaPortalFunc done,
+                                    gpointer user_data);
+
 /* Notice to the owner's management room (created on demand). */
 void pa_portal_notify_owner (PaBridge *b, const char *owner, const char *text);
 

@@ -82,6 +82,87 @@ message_like (const char *kind)
   return FALSE;
 }
 
+#define HELD_MAX_MS (2 * 60 * 1000)
+
+typedef struct
+{
+  PaAccount *login;
+  guint64 op_id;
+} Held;
+
+static gboolean
+on_held_timeout (gpointer data)
+{
+  Held *h = data;
+  PaPendingOp *op = g_hash_table_lookup (h->login->pending, &h->op_id);
+  if (op == NULL)
+    return G_SOURCE_REMOVE;
+  op->retry_source = 0;
+  g_autofree char *msg = g_strdup_printf ("⚠ Not delivered: the %s connection did not come back "
+                                          "within %d minutes.",
+                                          h->login->plugin, HELD_MAX_MS / 60000);
+  pa_queue_notice_reply (h->login->bridge, op->room_id, op->event_id, msg);
+  g_hash_table_remove (h->login->pending, &h->op_id);
+  return G_SOURCE_REMOVE;
+}
+
+void
+pa_to_legacy_ops_hold_unread (PaAccount *l, gint64 read_until_us, const char *why)
+{
+  g_autoptr (GHashTable) keep = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
+  GHashTableIter it;
+  gpointer k, v;
+  g_hash_table_iter_init (&it, l->pending);
+  while (g_hash_table_iter_next (&it, &k, &v))
+    {
+      PaPendingOp *op = v;
+      if (!message_like (op->kind) || op->frame == NULL || op->room_id == NULL)
+        continue;
+      if (op->sent_us <= read_until_us && op->retry_source == 0 && !op->held)
+        continue; /* read by the worker, maybe sent: failed below as uncertain */
+      if (op->retry_source != 0)
+        g_source_remove (op->retry_source);
+      op->held = TRUE;
+      Held *h = g_new (Held, 1);
+      h->login = l;
+      h->op_id = op->op_id;
+      op->retry_source
+          = g_timeout_add_full (G_PRIORITY_DEFAULT, HELD_MAX_MS, on_held_timeout, h, g_free);
+      g_hash_table_iter_steal (&it);
+      g_hash_table_insert (keep, k, op);
+    }
+  pa_to_legacy_ops_fail (l, why);
+  g_hash_table_iter_init (&it, keep);
+  while (g_hash_table_iter_next (&it, &k, &v))
+    {
+      g_hash_table_iter_steal (&it);
+      g_hash_table_insert (l->pending, k, v);
+    }
+  g_debug ("login %s: %u operation(s) held for the restart", l->id,
+           g_hash_table_size (l->pending));
+}
+
+void
+pa_to_legacy_ops_release (PaAccount *l)
+{
+  GHashTableIter it;
+  gpointer v;
+  g_hash_table_iter_init (&it, l->pending);
+  while (g_hash_table_iter_next (&it, NULL, &v))
+    {
+      PaPendingOp *op = v;
+      if (!op->held)
+        continue;
+      op->held = FALSE;
+      if (op->retry_source != 0)
+        g_source_remove (op->retry_source);
+      op->retry_source = 0;
+      op->sent_us = g_get_monotonic_time ();
+      if (!pa_worker_send (l->worker, op->frame))
+        g_debug ("held op %" G_GUINT64_FORMAT ": worker not running", op->op_id);
+    }
+}
+
 typedef struct
 {
   PaAccount *login;
@@ -97,6 +178,7 @@ on_retry (gpointer data)
     return G_SOURCE_REMOVE;
   op->retry_source = 0;
   op->attempts++;
+  op->sent_us = g_get_monotonic_time ();
   if (!pa_worker_send (r->login->worker, op->frame))
     {
       /* The worker is gone: its exit fails every pending op, this one too. */
@@ -285,6 +367,7 @@ pa_to_legacy_op (PaAccount *l, const char *op, json_t *args, const char *kind, c
   p->op_id = op_id;
   p->frame = json_incref (frame);
   p->attempts = 1;
+  p->sent_us = g_get_monotonic_time ();
   p->kind = g_strdup (kind);
   p->room_id = g_strdup (room_id);
   p->event_id = g_strdup (event_id);

@@ -10,6 +10,16 @@ G_BEGIN_DECLS
 /* The worker stopped: pending operations are failed, the agent told. */
 void pa_to_legacy_ops_fail (PaAccount *l, const char *why);
 
+/* The worker was killed by the watchdog (pa-worker-watchdog.c): the
+ * message-like operations it had not read yet (sent after `read_until_us`)
+ * or that were waiting for a retry are held, to be sent again once the
+ * login is connected (pa_to_legacy_ops_release) or told as failed after
+ * two minutes; the others are failed as by pa_to_legacy_ops_fail. */
+void pa_to_legacy_ops_hold_unread (PaAccount *l, gint64 read_until_us, const char *why);
+/* The login is connected again: the held operations are sent again (same
+ * op id, same txn id). */
+void pa_to_legacy_ops_release (PaAccount *l);
+
 /* A RESULT frame: complete its pending operation. */
 void pa_to_legacy_op_result (PaAccount *l, json_t *frame);
 

@@ -11,6 +11,7 @@
 
 #include "pa-batch.h"
 #include "pa-bridge-crypto-keys.h"
+#include "pa-login-withhold.h"
 #include "pa-to-legacy-dispatch.h"
 
 gboolean
@@ -30,7 +31,10 @@ pa_to_legacy_txn (const char *txn_id, PaTxn *txn, gpointer user_data, GError **e
   g_checksum_update (sum, (const guchar *) "[", 1);
   json_array_foreach (txn->events, i, ev)
   {
-    char *text = json_dumps (ev, JSON_COMPACT | JSON_SORT_KEYS);
+    /* A login answer is stored (and hashed) without its content. */
+    char *text = pa_login_withhold (b, ev);
+    if (text == NULL)
+      text = json_dumps (ev, JSON_COMPACT | JSON_SORT_KEYS);
     if (i > 0)
       g_checksum_update (sum, (const guchar *) ",", 1);
     if (text != NULL)
@@ -96,8 +100,15 @@ inbound_step (PaBridge *b)
     }
   json_t *row = json_array_get (b->inbound_cache, b->inbound_cache_pos++);
   b->inbound_current_seq = json_integer_value (json_object_get (row, "seq"));
-  json_t *event = json_object_get (row, "event");
+  /* The row (in the cache) keeps the event alive while it is handled. */
+  json_t *event = pa_login_withhold_take (b, json_object_get (row, "event"));
   b->inbound_busy = TRUE;
+  if (event == NULL)
+    {
+      inbound_event_done (b);
+      return TRUE;
+    }
+  json_object_set_new (row, "event", event);
   pa_to_legacy_dispatch (b, event, inbound_event_done);
   return TRUE;
 }

@@ -278,6 +278,30 @@ load_workers (const Loader *l, PaConfig *c, const Node *map, GError **error)
           ok = pa_config_get_int (l, v, path, 1, 86400, &n, error);
           c->worker_restart_max_delay_s = (guint) n;
         }
+      else if (g_str_equal (k->value, "ping_interval_s"))
+        {
+          gint64 n = c->worker_ping_interval_s;
+          ok = pa_config_get_int (l, v, path, 0, 3600, &n, error);
+          c->worker_ping_interval_s = (guint) n;
+        }
+      else if (g_str_equal (k->value, "ping_timeout_s"))
+        {
+          gint64 n = c->worker_ping_timeout_s;
+          ok = pa_config_get_int (l, v, path, 1, 86400, &n, error);
+          c->worker_ping_timeout_s = (guint) n;
+        }
+      else if (g_str_equal (k->value, "notice_burst"))
+        {
+          gint64 n = c->worker_notice_burst;
+          ok = pa_config_get_int (l, v, path, 1, 10000, &n, error);
+          c->worker_notice_burst = (guint) n;
+        }
+      else if (g_str_equal (k->value, "notice_every_s"))
+        {
+          gint64 n = c->worker_notice_every_s;
+          ok = pa_config_get_int (l, v, path, 0, 86400, &n, error);
+          c->worker_notice_every_s = (guint) n;
+        }
       else
         pa_config_warn_unknown (l, k, path);
       if (!ok)
@@ -314,6 +338,10 @@ config_new_defaults (void)
   c->idle_timeout_s = 60;
   c->request_timeout_s = 30;
   c->worker_restart_max_delay_s = 60;
+  c->worker_ping_interval_s = 20;
+  c->worker_ping_timeout_s = 60;
+  c->worker_notice_burst = 10;
+  c->worker_notice_every_s = 5;
   c->ministries = g_ptr_array_new_with_free_func ((GDestroyNotify) pa_config_ministry_free);
   c->permissions = g_ptr_array_new_with_free_func ((GDestroyNotify) pa_config_permission_free);
   c->plugin_sections

@@ -81,6 +81,10 @@ typedef struct {
   guint request_timeout_s;      /* appservice port: to read a request, default 30 */
   /* worker supervision */
   guint worker_restart_max_delay_s; /* default 60 */
+  guint worker_ping_interval_s;     /* watchdog ping period, default 20 (0: no watchdog) */
+  guint worker_ping_timeout_s;      /* no answer for this long: restarted, default 60 */
+  guint worker_notice_burst;        /* plugin notices per login without waiting, default 10 */
+  guint worker_notice_every_s;      /* then one per this many seconds, default 5 */
   /* ministries and permissions */
   GPtrArray *ministries;        /* PaMinistry* */
   GPtrArray *permissions;       /* PaPermission*, in file order */

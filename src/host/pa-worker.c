@@ -5,6 +5,7 @@
 #define G_LOG_DOMAIN "passerelle-host"
 
 #include "host/pa-worker.h"
+#include "host/pa-worker-watchdog.h"
 #include "wire/pa-frame-channel.h"
 #include "pa-common.h"
 
@@ -49,12 +50,15 @@ struct _PaWorker
   char *protocol_error;
   gint64 started_us;
   GSource *kill_source;
+  char *hung_reason; /* killed by the watchdog: why */
 
   /* Supervision across runs. */
   gboolean stopping;
   guint next_delay_s;
   guint restarts;
   GSource *restart_source;
+  PaWatchdog *watchdog;
+  gboolean hung; /* the last run was ended by the watchdog */
 };
 
 static char *
@@ -154,6 +158,7 @@ deliver (PaWorker *w, json_t *frame)
             g_warning ("worker %s: cannot send init: %s", w->login_id, error->message);
         }
       pa_frame_channel_hold (w->ch, FALSE);
+      pa_watchdog_start (w->watchdog);
       if (w->cb.hello != NULL)
         w->cb.hello (w, frame, w->user_data);
       return;
@@ -163,6 +168,8 @@ deliver (PaWorker *w, json_t *frame)
       protocol_violation (w, "second hello");
       return;
     }
+  if (pa_watchdog_frame (w->watchdog, frame))
+    return;
   if (w->cb.frame != NULL)
     w->cb.frame (w, frame, w->user_data);
 }
@@ -237,6 +244,8 @@ on_wait_done (GObject *source, GAsyncResult *res, gpointer data)
   g_autofree char *reason = NULL;
   if (!waited)
     reason = g_strdup_printf ("lost track of the process: %s", error->message);
+  else if (w->hung_reason != NULL)
+    reason = g_strdup (w->hung_reason);
   else if (w->protocol_error != NULL)
     reason = g_strdup (w->protocol_error);
   else if (g_subprocess_get_if_signaled (w->proc))
@@ -263,6 +272,8 @@ on_wait_done (GObject *source, GAsyncResult *res, gpointer data)
   g_clear_object (&w->wait_cancel);
   g_clear_object (&w->proc);
   g_clear_pointer (&w->protocol_error, g_free);
+  g_clear_pointer (&w->hung_reason, g_free);
+  pa_watchdog_stop (w->watchdog);
   w->pid = 0;
 
   gboolean will_restart = w->restart && !w->stopping;
@@ -335,9 +346,32 @@ spawn_worker (PaWorker *w, GError **error)
   /* Nothing is written before the worker's hello: init goes first. */
   pa_frame_channel_hold (w->ch, TRUE);
   w->got_hello = FALSE;
+  w->hung = FALSE;
   w->started_us = g_get_monotonic_time ();
   g_debug ("worker %s started: pid %d, plugin %s", w->login_id, (int) w->pid, w->plugin_path);
   return TRUE;
+}
+
+static void
+watchdog_send (json_t *frame, gpointer data)
+{
+  pa_worker_send (data, frame);
+}
+
+/* The worker stopped answering pings: killed (SIGKILL also ends a stopped
+ * process), then reported and restarted like a crash. */
+static void
+watchdog_hung (guint silent_s, gpointer data)
+{
+  PaWorker *w = data;
+  if (w->proc == NULL || w->hung_reason != NULL)
+    return;
+  g_warning ("worker %s (pid %d) has not answered for %u s: killing it", w->login_id,
+             (int) w->pid, silent_s);
+  w->hung = TRUE;
+  w->hung_reason = g_strdup_printf ("stopped answering for %u s", silent_s);
+  if (!w->stopping)
+    g_subprocess_force_exit (w->proc);
 }
 
 /* See pa-worker.h.  Restart is on by default (max delay 60 s). */
@@ -360,7 +394,32 @@ pa_worker_new (const char *self_exe, const char *plugin_path, const char *login_
   w->max_delay_s = DEFAULT_MAX_DELAY_S;
   w->next_delay_s = 1;
   w->context = g_main_context_ref_thread_default ();
+  w->watchdog = pa_watchdog_new (w->context, watchdog_send, watchdog_hung, w);
   return w;
+}
+
+/* See pa-worker.h. */
+void
+pa_worker_set_watchdog (PaWorker *w, guint interval_s, guint timeout_s)
+{
+  g_return_if_fail (w != NULL);
+  pa_watchdog_configure (w->watchdog, interval_s, timeout_s);
+}
+
+/* See pa-worker.h. */
+gboolean
+pa_worker_hung (PaWorker *w)
+{
+  g_return_val_if_fail (w != NULL, FALSE);
+  return w->hung;
+}
+
+/* See pa-worker.h. */
+gint64
+pa_worker_read_until_us (PaWorker *w)
+{
+  g_return_val_if_fail (w != NULL, 0);
+  return pa_watchdog_read_until (w->watchdog);
 }
 
 /* See pa-worker.h.  Takes effect at the next (re)start. */
@@ -501,12 +560,14 @@ pa_worker_free (PaWorker *w)
   g_clear_object (&w->wait_cancel);
   clear_source (&w->restart_source);
   clear_source (&w->kill_source);
+  g_clear_pointer (&w->watchdog, pa_watchdog_free);
   g_clear_pointer (&w->ch, pa_frame_channel_free);
   if (w->proc != NULL)
     g_subprocess_force_exit (w->proc);
   g_clear_object (&w->proc);
   g_clear_pointer (&w->init, json_decref);
   g_clear_pointer (&w->protocol_error, g_free);
+  g_clear_pointer (&w->hung_reason, g_free);
   g_main_context_unref (w->context);
   g_free (w->self_exe);
   g_free (w->plugin_path);

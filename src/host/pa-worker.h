@@ -44,6 +44,15 @@ PaWorker *pa_worker_new (const char *self_exe, const char *plugin_path, const ch
                          gpointer user_data);
 void pa_worker_set_init (PaWorker *w, json_t *init);
 void pa_worker_set_restart (PaWorker *w, gboolean restart, guint max_delay_s);
+/* Watchdog (off by default): a ping every interval_s over the socket; a
+ * worker that leaves one unanswered for timeout_s is killed, and `exited`
+ * reports it as crashed ("stopped answering for N s"), restarting it. */
+void pa_worker_set_watchdog (PaWorker *w, guint interval_s, guint timeout_s);
+/* Whether the last run was ended by the watchdog (until the next start). */
+gboolean pa_worker_hung (PaWorker *w);
+/* Monotonic time (µs) up to which the worker had read every frame sent to
+ * it (the sending time of the last ping it answered). */
+gint64 pa_worker_read_until_us (PaWorker *w);
 gboolean pa_worker_start (PaWorker *w, GError **error);
 /* Queue a host → worker frame (borrowed, serialised now).  FALSE if the
  * worker is not running (the frame is dropped). */

@@ -138,7 +138,10 @@ pa_store_open (const char *path, GError **error)
   if (!store_exec (store, "PRAGMA busy_timeout = 5000", error)
       || !store_exec (store, "PRAGMA foreign_keys = ON", error)
       || !store_exec (store, "PRAGMA journal_mode = WAL", error)
-      || !store_exec (store, "PRAGMA synchronous = NORMAL", error))
+      || !store_exec (store, "PRAGMA synchronous = NORMAL", error)
+      /* Deleted rows are overwritten with zeros, not left in free pages
+       * (docs/hardening.md, Secrets). */
+      || !store_exec (store, "PRAGMA secure_delete = ON", error))
     {
       g_prefix_error (error, "%s: configuring the connection: ", path);
       return NULL;

@@ -11,6 +11,7 @@
 #include "wire/pa-wire.h"
 #include "worker/pa-worker-link.h"
 #include "worker/pa-worker-loop.h"
+#include "worker/pa-worker-secrets.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -322,5 +323,7 @@ pa_worker_api_fill (PaHost *h)
     .fd_watch_add = pa_worker_loop_fd_watch_add,
     .source_remove = pa_worker_loop_source_remove,
     .invoke = pa_worker_loop_invoke,
+    .secret_store = pa_worker_secret_store,
+    .secret_load = pa_worker_secret_load,
   };
 }

@@ -11,6 +11,7 @@
 #include "worker/pa-worker-api.h"
 #include "worker/pa-worker-link.h"
 #include "worker/pa-worker-ops.h"
+#include "worker/pa-worker-secrets.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -108,6 +109,12 @@ handle_init (PaHost *h, json_t *frame)
     }
   h->login_id = g_strdup (login_id);
   pa_worker_api_meta_preload (h, json_object_get (frame, "meta"));
+  if (!pa_worker_secrets_init (h, frame, &error))
+    {
+      g_autofree char *msg = g_strdup_printf ("invalid init frame: %s", error->message);
+      pa_worker_link_login_state (h, PA_STATE_UNKNOWN_ERROR, msg);
+      return;
+    }
 
   if (!ensure_data_dir (h, &error) || !network_init (h, frame, &error))
     {
@@ -390,6 +397,14 @@ pa_worker_dispatch_frame (PaHost *h, json_t *frame)
     handle_import (h, frame);
   else if (strcmp (t, "shutdown") == 0)
     handle_shutdown (h);
+  else if (strcmp (t, "ping") == 0)
+    {
+      /* The host's watchdog: answered from the main loop, so a worker
+       * whose loop is stuck does not answer. */
+      json_t *pong = pa_worker_frame_new ("pong");
+      json_object_set (pong, "seq", json_object_get (frame, "seq"));
+      pa_worker_link_submit (h, pong);
+    }
   else
     {
       /* A newer host may know frames this worker does not. */

@@ -133,6 +133,9 @@ pa_worker_main (int argc, char **argv)
   g_autofree char *data_dir = NULL;
   g_autofree char *describe = NULL;
   int fd = -1;
+  /* Whatever the plugin writes (sessions, credentials, media) is for this
+   * user only: files 0600, directories 0700 (docs/hardening.md). */
+  umask (077);
   const GOptionEntry entries[] = {
     { "worker", 0, 0, G_OPTION_ARG_NONE, &worker, "Run as a plugin worker", NULL },
     { "plugin", 0, 0, G_OPTION_ARG_FILENAME, &plugin, "Plugin to load", "PATH" },

@@ -51,6 +51,10 @@ struct PaHost
   char *import_work_dir; /* canonical, imports only */
   char *import_file_dir; /* canonical folder of the export, imports only */
 
+  /* The login's key for secret_store/secret_load (init frame). */
+  guint8 secret_key[32];
+  gboolean has_secret_key;
+
   PaLogin *login;
   gboolean network_ready; /* network->init succeeded (or is NULL) */
   gboolean network_failed;

@@ -391,6 +391,15 @@ lb_on_event (LbLogin *login, const char *type, json_t *msg)
     st = lb_emit_chat (login->host, login->api, msg, &seq, &why);
   else if (strcmp (type, "contact") == 0)
     st = lb_emit_contact (login->host, login->api, msg, &seq, &why);
+  else if (strcmp (type, "notice") == 0)
+    {
+      /* A message from the network to the account itself (a warning, a
+       * service announcement): a notice to the agent, nothing to persist. */
+      login->api->notice (login->host, lb_js (msg, "text") != NULL ? lb_js (msg, "text") : "");
+      if (net_seq > 0)
+        lb_ack (login, (guint64) net_seq);
+      return;
+    }
   else
     st = lb_emit_simple (login, type, msg, (guint64) net_seq, &seq, &why);
 

@@ -253,7 +253,7 @@ lb_login_new (PaHost *host, bool saved, char **error)
   if (saved)
     {
       g_autoptr (GError) err = NULL;
-      login->session = lb_load_session (dir, &err);
+      login->session = lb_load_session (login, &err);
       if (login->session == NULL)
         {
           /* Keep the login: the agent can start a new login flow in it. */

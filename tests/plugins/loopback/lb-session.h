@@ -10,10 +10,11 @@
 
 /* Deletes session.json and stops wanting to be online. */
 void lb_forget_session (LbLogin *login);
-/* Writes `creds` as session.json (0600). */
+/* Writes `creds` as session.json (0600); with a host of SDK 2.1 the
+ * password goes to the encrypted secret "password" instead. */
 gboolean lb_save_session (LbLogin *login, const LbCreds *creds, GError **error);
-/* Reads session.json (at most LB_MAX_SESSION_FILE bytes); NULL and `error` when
- * it is missing or corrupt. */
-LbCreds *lb_load_session (const char *data_dir, GError **error);
+/* Reads session.json (at most LB_MAX_SESSION_FILE bytes) and the password
+ * secret; NULL and `error` when missing or corrupt. */
+LbCreds *lb_load_session (LbLogin *login, GError **error);
 
 #endif

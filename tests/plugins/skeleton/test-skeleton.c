@@ -5,6 +5,8 @@
 #include "host/pa-worker.h"
 #include "pa-common.h"
 
+#include <passerelle/plugin.h>
+
 #include <glib/gstdio.h>
 
 #define WAIT_MS 10000
@@ -105,7 +107,8 @@ test_skeleton (void)
   g_assert_cmpstr (str (form, "step.kind"), ==, "user_input");
   g_assert_nonnull (fx.hello);
   g_assert_cmpstr (str (fx.hello, "plugin"), ==, "skeleton");
-  g_assert_cmpstr (str (fx.hello, "abi"), ==, "2.0");
+  g_autofree char *abi = g_strdup_printf ("%d.%d", PA_PLUGIN_ABI_MAJOR, PA_PLUGIN_ABI_MINOR);
+  g_assert_cmpstr (str (fx.hello, "abi"), ==, abi);
   send_json (w, "{\"t\":\"login_submit\",\"step_id\":\"name\",\"values\":{\"name\":\"Jean\"}}");
   g_autoptr (json_t) meta = next (&fx, "meta_set");
   g_assert_cmpstr (str (meta, "value"), ==, "Jean");
