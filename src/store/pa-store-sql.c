@@ -228,6 +228,27 @@ pa_store_rollback (PaStore *store)
   g_return_if_fail (store != NULL);
   pa_store_tx_rollback (store);
 }
+/* Copies the WAL into the database and truncates it: after a failed write
+ * (disk full) this gives the WAL's space back, which the WAL itself may
+ * hold.  Outside any transaction only. */
+gboolean
+pa_store_checkpoint (PaStore *store, GError **error)
+{
+  g_return_val_if_fail (store != NULL, FALSE);
+  if (store->depth > 0)
+    {
+      g_set_error_literal (error, PA_ERROR, PA_ERROR_STORE, "checkpoint inside a transaction");
+      return FALSE;
+    }
+  if (sqlite3_wal_checkpoint_v2 (store->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL)
+      != SQLITE_OK)
+    {
+      pa_store_set_error (store, error, "checkpoint");
+      return FALSE;
+    }
+  return TRUE;
+}
+
 /* --------------------------------------------------- single values */
 
 /* The first column of the first row as a string, or NULL (logged on error). */
