@@ -146,6 +146,18 @@ struct _PaBridge
   guint batch_source;
   GPtrArray *pending_acks; /* (login id, seq) pairs, as strings */
   GPtrArray *pending_unlinks; /* media files to delete once the batch is committed */
+  gboolean batch_failed;      /* a write of the open batch failed: roll it back */
+  /* storage faults (pa-batch.c): while the store cannot write, the writes
+   * that must not be lost wait in pending_redo (PaBatchRedo*, in order)
+   * with their acks, and a timer retries them with backoff. */
+  gboolean store_faulted;
+  guint store_retry_source;
+  guint store_retry_delay_ms;
+  GPtrArray *pending_redo;
+  gint64 store_fault_since; /* when the last fault began (ms) */
+  /* Told when the store stops (faulted TRUE, reason) or starts again
+   * (faulted FALSE, NULL) accepting writes: the notices, the queues. */
+  void (*store_fault_changed) (PaBridge *b, gboolean faulted, const char *reason);
   /* remote (legacy → Matrix) processing */
   PaLane live;
   /* history imports */
