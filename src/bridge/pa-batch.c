@@ -11,11 +11,23 @@
 #include "pa-login-table.h"
 
 #include <errno.h>
+#include <string.h>
 #include <glib/gstdio.h>
 
 #define RETRY_FIRST_MS 500
 #define RETRY_MAX_MS 10000
 #define PROBE_KEY "store.write_probe"
+
+/* An ack waiting for a commit, for the worker process it came from: a
+ * worker restarted meanwhile numbers its events anew and is not acked
+ * (its network redelivers what it never acknowledged). */
+typedef struct
+{
+  gint64 seq;
+  gpointer worker;
+  guint restarts;
+  char login_id[];
+} PaBatchAck;
 
 typedef struct
 {
@@ -74,14 +86,15 @@ pa_batch_begin (PaBridge *b)
 static void
 release_held (PaBridge *b)
 {
-  for (guint i = 0; i < b->pending_acks->len; i += 2)
+  for (guint i = 0; i < b->pending_acks->len; i++)
     {
-      PaAccount *l = pa_login_by_id (b, g_ptr_array_index (b->pending_acks, i));
-      const char *seq = g_ptr_array_index (b->pending_acks, i + 1);
-      if (l == NULL)
+      PaBatchAck *a = g_ptr_array_index (b->pending_acks, i);
+      PaAccount *l = pa_login_by_id (b, a->login_id);
+      if (l == NULL || (gpointer)l->worker != a->worker
+          || pa_worker_restarts (l->worker) != a->restarts)
         continue;
-      g_autoptr (json_t) ack = json_pack ("{s:s, s:I}", "t", "persisted", "seq",
-                                          (json_int_t)g_ascii_strtoll (seq, NULL, 10));
+      g_autoptr (json_t) ack
+          = json_pack ("{s:s, s:I}", "t", "persisted", "seq", (json_int_t)a->seq);
       pa_worker_send (l->worker, ack);
     }
   g_ptr_array_set_size (b->pending_acks, 0);
@@ -240,8 +253,14 @@ pa_batch_defer_unlink (PaBridge *b, const char *path)
 void
 pa_batch_defer_ack (PaBridge *b, const char *login_id, gint64 seq)
 {
-  g_ptr_array_add (b->pending_acks, g_strdup (login_id));
-  g_ptr_array_add (b->pending_acks, g_strdup_printf ("%" G_GINT64_FORMAT, seq));
+  gsize len = strlen (login_id) + 1;
+  PaBatchAck *a = g_malloc0 (sizeof (PaBatchAck) + len);
+  PaAccount *l = pa_login_by_id (b, login_id);
+  a->seq = seq;
+  a->worker = l != NULL ? (gpointer)l->worker : NULL;
+  a->restarts = l != NULL && l->worker != NULL ? pa_worker_restarts (l->worker) : 0;
+  memcpy (a->login_id, login_id, len);
+  g_ptr_array_add (b->pending_acks, a);
   if (!b->batch_open)
     pa_batch_flush (b);
 }

@@ -144,7 +144,7 @@ struct _PaBridge
   /* group commit */
   gboolean batch_open;
   guint batch_source;
-  GPtrArray *pending_acks; /* (login id, seq) pairs, as strings */
+  GPtrArray *pending_acks; /* acks waiting for a commit (pa-batch.c, one g_free each) */
   GPtrArray *pending_unlinks; /* media files to delete once the batch is committed */
   gboolean batch_failed;      /* a write of the open batch failed: roll it back */
   /* storage faults (pa-batch.c): while the store cannot write, the writes
