@@ -240,6 +240,7 @@ pa_batch_clear (PaBridge *b)
     g_source_remove (b->store_retry_source);
   b->store_retry_source = 0;
   g_clear_pointer (&b->pending_redo, g_ptr_array_unref);
+  g_clear_pointer (&b->held_frames, g_ptr_array_unref);
 }
 
 void

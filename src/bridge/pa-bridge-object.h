@@ -155,6 +155,7 @@ struct _PaBridge
   guint store_retry_delay_ms;
   GPtrArray *pending_redo;
   gint64 store_fault_since; /* when the last fault began (ms) */
+  GPtrArray *held_frames;   /* worker frames waiting for the store (pa-login.c) */
   /* Told when the store stops (faulted TRUE, reason) or starts again
    * (faulted FALSE, NULL) accepting writes: the notices, the queues. */
   void (*store_fault_changed) (PaBridge *b, gboolean faulted, const char *reason);

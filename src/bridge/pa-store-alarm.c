@@ -13,7 +13,9 @@
 #include "pa-store-alarm.h"
 
 #include "pa-bridge-crypto-send.h"
+#include "pa-batch.h"
 #include "pa-import-job.h"
+#include "pa-login.h"
 #include "pa-outbound.h"
 #include "pa-queue.h"
 #include "pa-to-legacy-queue.h"
@@ -133,6 +135,10 @@ pa_store_alarm (PaBridge *b, gboolean faulted, const char *reason)
     }
   g_autofree char *seed = g_strdup_printf ("recovered-%" G_GINT64_FORMAT, b->store_fault_since);
   tell_everyone (b, RECOVERED_TEXT, seed);
+  /* The workers' frames of the fault, before anything newer. */
+  pa_login_replay_held (b);
+  if (pa_batch_faulted (b))
+    return; /* failed again at once: the next recovery goes on */
   pa_to_legacy_schedule (b);
   pa_lane_schedule (&b->live);
   GHashTableIter it;
