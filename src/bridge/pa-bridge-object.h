@@ -155,6 +155,8 @@ struct _PaBridge
   guint store_retry_delay_ms;
   GPtrArray *pending_redo;
   gint64 store_fault_since; /* when the last fault began (ms) */
+  gboolean store_alarm_told; /* the "cannot write" notice went, "recovered" not yet */
+  guint store_alarm_timer;   /* the "recovered" notice, after a quiet period */
   GPtrArray *held_frames;   /* worker frames waiting for the store (pa-login.c) */
   /* Told when the store stops (faulted TRUE, reason) or starts again
    * (faulted FALSE, NULL) accepting writes: the notices, the queues. */

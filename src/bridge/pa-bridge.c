@@ -281,6 +281,7 @@ pa_bridge_free (PaBridge *b)
       g_source_remove (b->signal_sources[i]);
   pa_batch_flush (b);
   pa_batch_clear (b);
+  pa_store_alarm_stop (b);
   GHashTableIter it;
   gpointer v;
   g_hash_table_iter_init (&it, b->logins);

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: AGPL-3.0-or-later */
 /* Storage faults, as the people see them: when the store cannot write, the
  * agents with a running login and the admins named in the permissions get
- * one notice in their management room, and one more when it writes again;
+ * one notice in their management room, and one more once it has written
+ * again for a quiet period (a store failing on and off is one episode);
  * on recovery the paused queues are woken and the homeserver is pinged so
  * that it sends the transactions it holds at once.  The notices cannot go
  * through the durable outbound queue (it is the store), so they are sent
@@ -24,9 +25,12 @@
 #define FAULT_TEXT                                                                                 \
   "⚠ Passerelle cannot write to its storage (%s). Nothing is lost: messages are held in both "   \
   "directions and will be delivered, in order, once it can write again."
+/* The "recovered" notice waits until the store has written this long, so
+ * that a store failing on and off is one episode, told once. */
+#define RECOVERED_QUIET_MS 10000
+
 #define RECOVERED_TEXT                                                                             \
-  "✅ Passerelle can write to its storage again: the messages it held are being delivered, in "   \
-  "order."
+  "✅ Passerelle can write to its storage again: the messages it held are delivered, in order."
 
 static void
 notice_sent (PaMatrix *mx, const PaMatrixResponse *resp, gpointer user_data)
@@ -122,19 +126,40 @@ ping_homeserver (PaBridge *b, const char *txn_seed)
   pa_matrix_request (b->mx, &req, ping_cb, NULL);
 }
 
+/* The store has written for a quiet period: the episode is over. */
+static gboolean
+recovered_timeout (gpointer data)
+{
+  PaBridge *b = data;
+  b->store_alarm_timer = 0;
+  b->store_alarm_told = FALSE;
+  g_autofree char *seed = g_strdup_printf ("recovered-%" G_GINT64_FORMAT, b->store_fault_since);
+  tell_everyone (b, RECOVERED_TEXT, seed);
+  return G_SOURCE_REMOVE;
+}
+
 void
 pa_store_alarm (PaBridge *b, gboolean faulted, const char *reason)
 {
   if (faulted)
     {
+      /* Failing again within the quiet period: the same episode. */
+      if (b->store_alarm_timer != 0)
+        {
+          g_source_remove (b->store_alarm_timer);
+          b->store_alarm_timer = 0;
+        }
+      if (b->store_alarm_told)
+        return;
+      b->store_alarm_told = TRUE;
       b->store_fault_since = pa_now_ms ();
       g_autofree char *seed = g_strdup_printf ("fault-%" G_GINT64_FORMAT, b->store_fault_since);
       g_autofree char *text = g_strdup_printf (FAULT_TEXT, reason);
       tell_everyone (b, text, seed);
       return;
     }
-  g_autofree char *seed = g_strdup_printf ("recovered-%" G_GINT64_FORMAT, b->store_fault_since);
-  tell_everyone (b, RECOVERED_TEXT, seed);
+  if (b->store_alarm_told && b->store_alarm_timer == 0)
+    b->store_alarm_timer = g_timeout_add (RECOVERED_QUIET_MS, recovered_timeout, b);
   /* The workers' frames of the fault, before anything newer. */
   pa_login_replay_held (b);
   if (pa_batch_faulted (b))
@@ -147,5 +172,14 @@ pa_store_alarm (PaBridge *b, gboolean faulted, const char *reason)
   while (g_hash_table_iter_next (&it, NULL, &v))
     pa_lane_schedule (&((PaImportJob *) v)->lane);
   pa_outbound_kick (b);
+  g_autofree char *seed = g_strdup_printf ("%" G_GINT64_FORMAT, b->store_fault_since);
   ping_homeserver (b, seed);
+}
+
+void
+pa_store_alarm_stop (PaBridge *b)
+{
+  if (b->store_alarm_timer != 0)
+    g_source_remove (b->store_alarm_timer);
+  b->store_alarm_timer = 0;
 }

@@ -12,6 +12,9 @@ G_BEGIN_DECLS
  * when a commit fails, once when the held batch is committed). */
 void pa_store_alarm (PaBridge *b, gboolean faulted, const char *reason);
 
+/* Cancel the pending "recovered" notice (the bridge stops). */
+void pa_store_alarm_stop (PaBridge *b);
+
 G_END_DECLS
 
 #endif
