@@ -239,6 +239,25 @@ pa_batch_clear (PaBridge *b)
   if (b->store_retry_source)
     g_source_remove (b->store_retry_source);
   b->store_retry_source = 0;
+  if (b->store_faulted)
+    {
+      /* Stopping during a fault: one last try, else say what is given up. */
+      g_autoptr (GError) error = NULL;
+      if (b->batch_open)
+        pa_batch_flush (b);
+      if (!pa_store_checkpoint (b->store, &error))
+        g_clear_error (&error);
+      if (retry_held (b, &error))
+        {
+          b->store_faulted = FALSE;
+          release_held (b);
+        }
+      else
+        g_warning ("stopping with %u writes the store could not take (%s): the networks "
+                   "redeliver their unacknowledged events, and Matrix events handled during the "
+                   "fault may be handled again at the next start",
+                   redo_list (b)->len, error != NULL ? error->message : "?");
+    }
   g_clear_pointer (&b->pending_redo, g_ptr_array_unref);
   g_clear_pointer (&b->held_frames, g_ptr_array_unref);
 }
