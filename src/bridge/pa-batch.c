@@ -176,9 +176,9 @@ pa_batch_fail (PaBridge *b, const GError *error)
     b->batch_failed = TRUE;
   if (b->store_faulted)
     return;
-  g_critical ("store cannot write (%s): the batch is held and retried, nothing is acknowledged "
-              "until it is committed",
-              reason);
+  g_warning ("store cannot write (%s): the batch is held and retried, nothing is acknowledged "
+             "until it is committed",
+             reason);
   b->store_faulted = TRUE;
   b->store_retry_delay_ms = RETRY_FIRST_MS;
   b->store_retry_source = g_timeout_add (b->store_retry_delay_ms, retry_timeout, b);
