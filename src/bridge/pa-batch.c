@@ -78,7 +78,6 @@ pa_batch_begin (PaBridge *b)
       return;
     }
   b->batch_open = TRUE;
-  b->batch_failed = FALSE;
   b->batch_source = g_idle_add_full (G_PRIORITY_DEFAULT_IDLE - 10, batch_commit_idle, b, NULL);
 }
 
@@ -172,8 +171,17 @@ void
 pa_batch_fail (PaBridge *b, const GError *error)
 {
   const char *reason = error != NULL ? error->message : "unknown error";
+  /* Roll back now: SQLite may already have, and the writes that follow
+   * would then each commit on their own, some failing and some not.  They
+   * go into a new batch, committed or rolled back whole. */
   if (b->batch_open)
-    b->batch_failed = TRUE;
+    {
+      if (b->batch_source)
+        g_source_remove (b->batch_source);
+      b->batch_source = 0;
+      b->batch_open = FALSE;
+      pa_store_rollback (b->store);
+    }
   if (b->store_faulted)
     return;
   g_warning ("store cannot write (%s): the batch is held and retried, nothing is acknowledged "
@@ -204,12 +212,6 @@ pa_batch_flush (PaBridge *b)
     {
       g_autoptr (GError) error = NULL;
       b->batch_open = FALSE;
-      if (b->batch_failed)
-        {
-          b->batch_failed = FALSE;
-          pa_store_rollback (b->store);
-          return FALSE;
-        }
       if (!pa_store_commit (b->store, &error))
         {
           /* Rolled back: the writes to redo and the acks stay held. */

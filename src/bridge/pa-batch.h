@@ -22,8 +22,9 @@ void pa_batch_begin (PaBridge *b);
  * earlier held batch still waits: nothing written since is durable yet. */
 gboolean pa_batch_flush (PaBridge *b);
 
-/* A write of the open batch failed: the batch is rolled back at its flush
- * and the store is in fault from now on (the queues pause). */
+/* A write of the open batch failed: the batch is rolled back now (its redo
+ * entries and acks held) and the store is in fault from now on (the queues
+ * pause, a retry is scheduled). */
 void pa_batch_fail (PaBridge *b, const GError *error);
 
 /* Whether the store is in fault (a held batch waits for its retry). */

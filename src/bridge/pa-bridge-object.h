@@ -146,7 +146,6 @@ struct _PaBridge
   guint batch_source;
   GPtrArray *pending_acks; /* acks waiting for a commit (pa-batch.c, one g_free each) */
   GPtrArray *pending_unlinks; /* media files to delete once the batch is committed */
-  gboolean batch_failed;      /* a write of the open batch failed: roll it back */
   /* storage faults (pa-batch.c): while the store cannot write, the writes
    * that must not be lost wait in pending_redo (PaBatchRedo*, in order)
    * with their acks, and a timer retries them with backoff. */
