@@ -485,8 +485,12 @@ handle_txn (PaAppservice *as, PaRequest *req, SoupServerMessage *msg)
     {
       g_warning ("transaction %s not processed: %s", req->param,
                  error != NULL ? error->message : "no reason given");
-      reply_error (msg, SOUP_STATUS_INTERNAL_SERVER_ERROR, "M_UNKNOWN",
-                   error != NULL ? error->message : "transaction not processed");
+      /* The store cannot write: 503, and the homeserver sends it again. */
+      reply_error (msg,
+                   g_error_matches (error, PA_ERROR, PA_ERROR_STORE)
+                       ? SOUP_STATUS_SERVICE_UNAVAILABLE
+                       : SOUP_STATUS_INTERNAL_SERVER_ERROR,
+                   "M_UNKNOWN", error != NULL ? error->message : "transaction not processed");
       return;
     }
   reply_raw (msg, SOUP_STATUS_OK, "{}");

@@ -53,7 +53,8 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (PaTxn, pa_txn_free)
 PaTxn *pa_txn_parse (const char *data, gsize len, guint max_events, guint64 tree_budget,
                      GError **error);
 
-/* Handlers.  Returning FALSE from `txn` with *error set answers 500 so the
+/* Handlers.  Returning FALSE from `txn` with *error set answers 500 (503
+ * when the error is PA_ERROR_STORE: the bridge cannot write now) so the
  * homeserver retries; TRUE answers 200 {}. */
 typedef struct {
   gboolean (*txn) (const char *txn_id, PaTxn *txn, gpointer user_data, GError **error);

@@ -153,8 +153,22 @@ struct _PaBridge
   /* group commit */
   gboolean batch_open;
   guint batch_source;
-  GPtrArray *pending_acks; /* (login id, seq) pairs, as strings */
+  GPtrArray *pending_acks; /* acks waiting for a commit (pa-batch.c, one g_free each) */
   GPtrArray *pending_unlinks; /* media files to delete once the batch is committed */
+  /* storage faults (pa-batch.c): while the store cannot write, the writes
+   * that must not be lost wait in pending_redo (PaBatchRedo*, in order)
+   * with their acks, and a timer retries them with backoff. */
+  gboolean store_faulted;
+  guint store_retry_source;
+  guint store_retry_delay_ms;
+  GPtrArray *pending_redo;
+  gint64 store_fault_since; /* when the last fault began (ms) */
+  gboolean store_alarm_told; /* the "cannot write" notice went, "recovered" not yet */
+  guint store_alarm_timer;   /* the "recovered" notice, after a quiet period */
+  GPtrArray *held_frames;   /* worker frames waiting for the store (pa-login.c) */
+  /* Told when the store stops (faulted TRUE, reason) or starts again
+   * (faulted FALSE, NULL) accepting writes: the notices, the queues. */
+  void (*store_fault_changed) (PaBridge *b, gboolean faulted, const char *reason);
   /* remote (legacy → Matrix) processing */
   PaLane live;
   /* history imports */

@@ -20,6 +20,7 @@
 #include "pa-outbound.h"
 #include "pa-plugins.h"
 #include "pa-policy.h"
+#include "pa-store-alarm.h"
 #include "pa-to-legacy-queue.h"
 #include "pa-to-matrix-lane.h"
 #include "pa-to-matrix-presence.h"
@@ -146,6 +147,7 @@ pa_bridge_new (PaConfig *config, const char *self_exe, GError **error)
       = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify)g_ptr_array_unref);
   b->pending_acks = g_ptr_array_new_with_free_func (g_free);
   b->pending_unlinks = g_ptr_array_new_with_free_func (g_free);
+  b->store_fault_changed = pa_store_alarm;
   b->next_op_id = 1;
   b->live.bridge = b;
   b->imports = g_hash_table_new (g_str_hash, g_str_equal);
@@ -283,6 +285,8 @@ pa_bridge_free (PaBridge *b)
     if (b->signal_sources[i])
       g_source_remove (b->signal_sources[i]);
   pa_batch_flush (b);
+  pa_batch_clear (b);
+  pa_store_alarm_stop (b);
   GHashTableIter it;
   gpointer v;
   g_hash_table_iter_init (&it, b->logins);

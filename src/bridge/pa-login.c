@@ -151,12 +151,48 @@ on_hello (PaWorker *w, json_t *hello, gpointer user_data)
   g_debug ("worker for %s is up (pid %d)", l->id, (int)pa_worker_pid (w));
 }
 
+/* A worker frame held while the store cannot write. */
+typedef struct
+{
+  char *login_id;
+  json_t *frame;
+} HeldFrame;
+
+static void
+held_frame_free (gpointer p)
+{
+  HeldFrame *h = p;
+  g_free (h->login_id);
+  json_decref (h->frame);
+  g_free (h);
+}
+
+/* While the store cannot write, a worker's frames (its logs excepted) wait
+ * here, in order, unacknowledged: nothing they would write or queue is
+ * lost.  pa_login_replay_held hands them back once it writes again. */
+static gboolean
+hold_frame (PaAccount *l, json_t *frame)
+{
+  PaBridge *b = l->bridge;
+  if (!pa_batch_faulted (b))
+    return FALSE;
+  if (b->held_frames == NULL)
+    b->held_frames = g_ptr_array_new_with_free_func (held_frame_free);
+  HeldFrame *h = g_new0 (HeldFrame, 1);
+  h->login_id = g_strdup (l->id);
+  h->frame = json_incref (frame);
+  g_ptr_array_add (b->held_frames, h);
+  return TRUE;
+}
+
 static void
 on_frame (PaWorker *w, json_t *frame, gpointer user_data)
 {
   PaAccount *l = user_data;
   const char *t = str (frame, "t");
   if (t == NULL)
+    return;
+  if (!g_str_equal (t, "log") && hold_frame (l, frame))
     return;
   pa_batch_begin (l->bridge);
   if (g_str_equal (t, "event"))
@@ -399,5 +435,24 @@ pa_logins_apply_ministry (PaBridge *b, const PaMinistry *m, const char *plugin, 
                                                   m->name, plugin);
           pa_portal_notify_owner (b, l->owner, msg);
         }
+    }
+}
+
+/* The frames held during a storage fault, in order (those of a login
+ * stopped meanwhile are dropped: never acknowledged, its network
+ * redelivers them).  A new fault during the replay holds the rest again. */
+void
+pa_login_replay_held (PaBridge *b)
+{
+  g_autoptr (GPtrArray) held = g_steal_pointer (&b->held_frames);
+  if (held == NULL)
+    return;
+  g_message ("replaying %u worker frames held during the storage fault", held->len);
+  for (guint i = 0; i < held->len; i++)
+    {
+      HeldFrame *h = g_ptr_array_index (held, i);
+      PaAccount *l = pa_login_by_id (b, h->login_id);
+      if (l != NULL)
+        on_frame (l->worker, h->frame, l);
     }
 }

@@ -13,6 +13,9 @@ PaAccount *pa_login_start_new (PaBridge *b, const char *owner, const char *plugi
 
 /* Resume the saved logins at start-up (their worker resumes the session). */
 void pa_login_resume_all (PaBridge *b);
+/* Hand the worker frames held during a storage fault to their logins, in
+ * order (the store writes again). */
+void pa_login_replay_held (PaBridge *b);
 
 /* Log out of the network, forget the login and stop it. */
 void pa_login_logout (PaAccount *l);

@@ -135,7 +135,9 @@ static void
 dispatch (PaBridge *b)
 {
   guint inflight = g_hash_table_size (b->outbound_busy);
-  if (inflight >= b->outbound_max_inflight)
+  /* The store cannot write (the answers could not be recorded): the queue
+   * waits for the retry (pa-batch.c). */
+  if (inflight >= b->outbound_max_inflight || pa_batch_faulted (b))
     return;
   g_autoptr (GError) error = NULL;
   gint64 now = pa_now_ms ();

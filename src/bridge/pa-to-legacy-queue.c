@@ -19,6 +19,14 @@ pa_to_legacy_txn (const char *txn_id, PaTxn *txn, gpointer user_data, GError **e
 {
   PaBridge *b = user_data;
   gboolean dup = FALSE;
+  /* While the store cannot write, nothing is half-taken: the homeserver
+   * gets a 503 and sends the transaction again later. */
+  if (pa_batch_faulted (b))
+    {
+      g_set_error_literal (error, PA_ERROR, PA_ERROR_STORE,
+                           "storage unavailable: the bridge cannot write for now");
+      return FALSE;
+    }
   /* Synapse on SQLite restarts its transaction ids after a restart when
    * none is pending, so an id alone does not identify a transaction: a
    * replay is the same id with the same events. */
@@ -44,9 +52,18 @@ pa_to_legacy_txn (const char *txn_id, PaTxn *txn, gpointer user_data, GError **e
   g_checksum_update (sum, (const guchar *) "]", 1);
   g_autofree char *key = g_strdup_printf ("%s:%.32s", txn_id, g_checksum_get_string (sum));
   if (!pa_store_txn_accept_texts (b->store, key, txn->events, texts, &dup, error))
-    return FALSE;
+    {
+      pa_batch_fail (b, *error);
+      pa_batch_flush (b);
+      return FALSE;
+    }
   /* The 200 promises the events are stored: commit before answering. */
-  pa_batch_flush (b);
+  if (!pa_batch_flush (b))
+    {
+      g_set_error_literal (error, PA_ERROR, PA_ERROR_STORE,
+                           "storage unavailable: the transaction could not be committed");
+      return FALSE;
+    }
   if (dup)
     {
       g_debug ("transaction %s replayed: ignored", txn_id);
@@ -63,16 +80,30 @@ pa_to_legacy_txn (const char *txn_id, PaTxn *txn, gpointer user_data, GError **e
   pa_to_legacy_schedule (b);
   return TRUE;
 }
+/* The redo of an event's removal whose batch could not be committed: the
+ * event was handled (sent to its worker), so it must not be handled twice. */
+static gboolean
+inbound_done_redo (PaBridge *b, gpointer data, GError **error)
+{
+  return pa_store_inbound_done (b->store, *(gint64 *)data, error);
+}
+
 static void
 inbound_event_done (PaBridge *b)
 {
   g_autoptr (GError) error = NULL;
   /* Only now does the event leave the queue: a crash while it was being
    * handled replays it, and the handlers are idempotent (deterministic
-   * txn ids). */
+   * txn ids).  If the store cannot write, the removal is held and redone by
+   * the retry (pa-batch.c). */
   pa_batch_begin (b);
-  if (!pa_store_inbound_done (b->store, b->inbound_current_seq, &error))
-    g_warning ("inbound queue: %s", error->message);
+  pa_batch_redo (b, inbound_done_redo, g_memdup2 (&b->inbound_current_seq, sizeof (gint64)),
+                 g_free);
+  if (!pa_batch_faulted (b) && !pa_store_inbound_done (b->store, b->inbound_current_seq, &error))
+    {
+      g_warning ("inbound queue: %s", error->message);
+      pa_batch_fail (b, error);
+    }
   b->inbound_busy = FALSE;
   pa_to_legacy_schedule (b);
 }
@@ -82,7 +113,8 @@ inbound_event_done (PaBridge *b)
 static gboolean
 inbound_step (PaBridge *b)
 {
-  if (b->inbound_busy)
+  /* The store cannot write: the queue waits for the retry (pa-batch.c). */
+  if (b->inbound_busy || pa_batch_faulted (b))
     return FALSE;
   if (b->inbound_cache == NULL || b->inbound_cache_pos >= json_array_size (b->inbound_cache))
     {
@@ -129,7 +161,7 @@ inbound_idle (gpointer data)
 void
 pa_to_legacy_schedule (PaBridge *b)
 {
-  if (!b->dispatching || b->inbound_scheduled || b->inbound_busy)
+  if (!b->dispatching || b->inbound_scheduled || b->inbound_busy || pa_batch_faulted (b))
     return;
   b->inbound_scheduled = TRUE;
   g_idle_add (inbound_idle, b);

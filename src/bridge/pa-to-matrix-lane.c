@@ -381,7 +381,8 @@ static void
 lane_process (PaLane *lane)
 {
   PaBridge *b = lane->bridge;
-  if (lane->busy)
+  /* The store cannot write: the lane waits for the retry (pa-batch.c). */
+  if (lane->busy || pa_batch_faulted (b))
     return;
   pa_batch_begin (b);
   g_autoptr (GError) error = NULL;
@@ -462,9 +463,50 @@ pa_lane_cancel (PaLane *lane)
   lane->scheduled = FALSE;
 }
 
-/* A worker's EVENT frame: stored durably in the remote table (a message
- * deduplicated on login, chat and id), acknowledged to the worker once
- * committed, then taken by the live lane. */
+/* An EVENT frame's write to the remote table (a message deduplicated on
+ * login, chat and id); *dup when already there. */
+static gboolean
+intake_store (PaBridge *b, const char *login_id, json_t *ev, gboolean *dup, GError **error)
+{
+  const char *type = str (ev, "type");
+  const char *mid = str (ev, "message_id");
+  g_autofree char *key = NULL;
+  if (type && mid && (g_str_equal (type, "message") || g_str_equal (type, "message_upsert")))
+    key = g_strjoin ("\x1f", login_id, str (ev, "chat_id") ? str (ev, "chat_id") : "", mid, type,
+                     NULL);
+  g_autofree char *text = json_dumps (ev, JSON_COMPACT);
+  *dup = FALSE;
+  return pa_store_remote_add (b->store, login_id, key, text, dup, error) >= 0;
+}
+
+typedef struct
+{
+  char *login_id;
+  json_t *ev;
+} Intake;
+
+static void
+intake_free (gpointer p)
+{
+  Intake *in = p;
+  g_free (in->login_id);
+  json_decref (in->ev);
+  g_free (in);
+}
+
+/* The redo of an intake whose batch could not be committed. */
+static gboolean
+intake_redo (PaBridge *b, gpointer data, GError **error)
+{
+  Intake *in = data;
+  gboolean dup = FALSE;
+  return intake_store (b, in->login_id, in->ev, &dup, error);
+}
+
+/* A worker's EVENT frame: stored durably in the remote table, acknowledged
+ * to the worker once committed, then taken by the live lane.  If the
+ * store cannot write, the event is held in memory (unacknowledged, in
+ * order) and stored by the retry (pa-batch.c). */
 void
 pa_to_matrix_intake (PaAccount *l, json_t *frame)
 {
@@ -474,19 +516,20 @@ pa_to_matrix_intake (PaAccount *l, json_t *frame)
   if (!json_is_object (ev))
     return;
   pa_to_matrix_files_confine (b, l, NULL, ev);
-  const char *type = str (ev, "type");
-  const char *mid = str (ev, "message_id");
-  g_autofree char *key = NULL;
-  if (type && mid && (g_str_equal (type, "message") || g_str_equal (type, "message_upsert")))
-    key = g_strjoin ("\x1f", l->id, str (ev, "chat_id") ? str (ev, "chat_id") : "", mid, type,
-                     NULL);
-  g_autofree char *text = json_dumps (ev, JSON_COMPACT);
+  Intake *in = g_new0 (Intake, 1);
+  in->login_id = g_strdup (l->id);
+  in->ev = json_incref (ev);
+  pa_batch_redo (b, intake_redo, in, intake_free);
+  /* Once committed (or already known), the plugin may ack its network. */
+  pa_batch_defer_ack (b, l->id, seq);
+  if (pa_batch_faulted (b))
+    return; /* held: written by the retry, before anything newer */
   gboolean dup = FALSE;
   g_autoptr (GError) e = NULL;
-  if (pa_store_remote_add (b->store, l->id, key, text, &dup, &e) < 0 && e)
+  if (!intake_store (b, l->id, ev, &dup, &e))
     {
-      /* Not persisted: do not acknowledge, so the network redelivers. */
-      g_warning ("could not store a remote event: %s", e->message);
+      g_warning ("could not store a remote event: %s", e != NULL ? e->message : "?");
+      pa_batch_fail (b, e);
       return;
     }
   if (dup)
@@ -496,7 +539,5 @@ pa_to_matrix_intake (PaAccount *l, json_t *frame)
       if (owned != NULL)
         pa_batch_defer_unlink (b, owned);
     }
-  /* Once committed (or already known), the plugin may ack its network. */
-  pa_batch_defer_ack (b, l->id, seq);
   pa_lane_schedule (&b->live);
 }

@@ -33,6 +33,11 @@ struct _PaStore
   sqlite3 *db;
   GHashTable *stmts; /* SQL text (owned) → sqlite3_stmt* (finalized on removal) */
   guint depth;       /* open transaction levels: 1 = BEGIN, >1 = SAVEPOINTs */
+  /* A statement of the open transaction failed for want of the disk (full,
+   * I/O error, lock, memory): the transaction is not committed, even if the
+   * caller carried on, so that a group commit is whole or nothing. */
+  gboolean tx_failed;
+  char *tx_failure; /* its message */
   int version;
   guint migrations_run;
   /* Inbound events stored by this process and not yet done: seq → the

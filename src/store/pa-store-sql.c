@@ -67,11 +67,54 @@ pa_store_stmt (PaStore *store, GError **error, const char *sql, const char *type
   return stmt;
 }
 
+/* Whether a failed step was the storage's fault rather than the statement's
+ * (a constraint, a misuse): SQLite then undoes the statement or the whole
+ * transaction. */
+static gboolean
+storage_fault (int rc)
+{
+  switch (rc & 0xff)
+    {
+    case SQLITE_FULL:
+    case SQLITE_IOERR:
+    case SQLITE_BUSY:
+    case SQLITE_NOMEM:
+    case SQLITE_READONLY:
+    case SQLITE_CANTOPEN:
+      return TRUE;
+    default:
+      return FALSE;
+    }
+}
+
 /* One step: SQLITE_ROW or SQLITE_DONE, or SQLITE_ERROR with `error` set. */
 int
 pa_store_step (PaStore *store, sqlite3_stmt *stmt, GError **error)
 {
-  return pa_sqlite_step (store->db, stmt, "", error);
+  g_autoptr (GError) local = NULL;
+
+  /* SQLite aborted the open transaction (disk full…): a statement now
+   * would run and commit on its own, outside the caller's transaction. */
+  if (store->depth > 0 && sqlite3_get_autocommit (store->db))
+    {
+      g_set_error (error, PA_ERROR, PA_ERROR_STORE,
+                   "executing statement: the transaction was aborted by SQLite (%s)",
+                   store->tx_failure != NULL ? store->tx_failure : "?");
+      store->tx_failed = TRUE;
+      return SQLITE_ERROR;
+    }
+  int rc = pa_sqlite_step (store->db, stmt, "", &local);
+
+  if (rc == SQLITE_ERROR && store->depth > 0 && !store->tx_failed
+      && storage_fault (sqlite3_errcode (store->db)))
+    {
+      store->tx_failed = TRUE;
+      g_free (store->tx_failure);
+      store->tx_failure = g_strdup (local->message);
+    }
+  if (local != NULL)
+    g_propagate_error (error, g_steal_pointer (&local));
+  return rc;
 }
 
 /* Runs a statement that returns no rows. */
@@ -144,6 +187,8 @@ pa_store_tx_begin (PaStore *store, GError **error)
   stmt = pa_store_prepare (store, store->depth == 0 ? "BEGIN IMMEDIATE" : "SAVEPOINT pa", error);
   if (stmt == NULL || pa_store_step (store, stmt, error) != SQLITE_DONE)
     return FALSE;
+  if (store->depth == 0)
+    store->tx_failed = FALSE;
   store->depth++;
   return TRUE;
 }
@@ -182,6 +227,14 @@ pa_store_tx_commit (PaStore *store, GError **error)
   g_autoptr (PaStoreStmt) stmt = NULL;
 
   g_return_val_if_fail (store->depth > 0, FALSE);
+  if (store->depth == 1 && store->tx_failed && !sqlite3_get_autocommit (store->db))
+    {
+      /* A write of it failed: whole or nothing. */
+      g_set_error (error, PA_ERROR, PA_ERROR_STORE, "a write of the transaction failed: %s",
+                   store->tx_failure);
+      pa_store_tx_rollback (store);
+      return FALSE;
+    }
   if (sqlite3_get_autocommit (store->db))
     {
       store->depth--;
@@ -228,6 +281,27 @@ pa_store_rollback (PaStore *store)
   g_return_if_fail (store != NULL);
   pa_store_tx_rollback (store);
 }
+/* Copies the WAL into the database and truncates it: after a failed write
+ * (disk full) this gives the WAL's space back, which the WAL itself may
+ * hold.  Outside any transaction only. */
+gboolean
+pa_store_checkpoint (PaStore *store, GError **error)
+{
+  g_return_val_if_fail (store != NULL, FALSE);
+  if (store->depth > 0)
+    {
+      g_set_error_literal (error, PA_ERROR, PA_ERROR_STORE, "checkpoint inside a transaction");
+      return FALSE;
+    }
+  if (sqlite3_wal_checkpoint_v2 (store->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL)
+      != SQLITE_OK)
+    {
+      pa_store_set_error (store, error, "checkpoint");
+      return FALSE;
+    }
+  return TRUE;
+}
+
 /* --------------------------------------------------- single values */
 
 /* The first column of the first row as a string, or NULL (logged on error). */

@@ -184,6 +184,7 @@ pa_store_close (PaStore *store)
       if (sqlite3_close (store->db) != SQLITE_OK)
         g_warning ("closing the database: %s", sqlite3_errmsg (store->db));
     }
+  g_free (store->tx_failure);
   g_free (store);
 }
 

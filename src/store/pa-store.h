@@ -30,6 +30,9 @@ int pa_store_schema_version (PaStore *store);
 gboolean pa_store_begin (PaStore *store, GError **error);
 gboolean pa_store_commit (PaStore *store, GError **error);
 void pa_store_rollback (PaStore *store);
+/* Copy the WAL into the database and truncate it (gives its space back
+ * after a disk-full failure); outside any transaction. */
+gboolean pa_store_checkpoint (PaStore *store, GError **error);
 
 /* ---- HS → AS transactions and their events (inbound queue) */
 

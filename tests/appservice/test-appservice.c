@@ -400,7 +400,8 @@ test_txn (Fixture *f, gconstpointer data)
 
   f->fail_txn = TRUE;
   g_test_expect_message (G_LOG_DOMAIN, G_LOG_LEVEL_WARNING, "*disk full*");
-  check (f, "PUT", "/_matrix/app/v1/transactions/3", AUTH, "{\"events\":[]}", 500, "M_UNKNOWN");
+  /* A store failure: 503, the homeserver sends the transaction again. */
+  check (f, "PUT", "/_matrix/app/v1/transactions/3", AUTH, "{\"events\":[]}", 503, "M_UNKNOWN");
   g_test_assert_expected_messages ();
   f->fail_txn = FALSE;
   check (f, "PUT", "/_matrix/app/v1/transactions/3", AUTH, "{\"events\":[]}", 200, NULL);

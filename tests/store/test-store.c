@@ -15,6 +15,7 @@
 
 #include "pa-common.h"
 #include "store/pa-store.h"
+#include "store/pa-store-private.h"
 
 typedef struct {
   char *dir;
@@ -203,6 +204,54 @@ test_memory (void)
 }
 
 /* ------------------------------------------------------ transactions */
+
+/* A statement that fails for want of space (SQLITE_FULL, here from a page
+ * limit) fails the whole transaction at its commit, even when the caller
+ * carried on and later statements succeeded: a group commit is whole or
+ * nothing.  The next transaction starts clean. */
+static void
+test_write_failure (Fixture *fx, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  PaStore *store = open_store (fx);
+  sqlite3_stmt *st = NULL;
+  g_assert_cmpint (sqlite3_prepare_v2 (store->db, "PRAGMA page_count", -1, &st, NULL), ==,
+                   SQLITE_OK);
+  g_assert_cmpint (sqlite3_step (st), ==, SQLITE_ROW);
+  g_autofree char *limit
+      = g_strdup_printf ("PRAGMA max_page_count = %d", sqlite3_column_int (st, 0) + 4);
+  sqlite3_finalize (st);
+  g_assert_cmpint (sqlite3_exec (store->db, limit, NULL, NULL, NULL), ==, SQLITE_OK);
+
+  g_autofree char *big = g_strnfill (200 * 1024, 'x');
+  g_assert_true (pa_store_begin (store, &error));
+  g_assert_true (pa_store_kv_set (store, "before", "1", &error));
+  g_assert_false (pa_store_kv_set (store, "big", big, &error));
+  g_assert_nonnull (strstr (error->message, "full"));
+  g_clear_error (&error);
+  /* SQLite undid that statement, or the whole transaction: either way a
+   * later write is not committed, neither inside the transaction nor on its
+   * own. */
+  pa_store_kv_set (store, "after", "1", &error);
+  g_clear_error (&error);
+  g_assert_false (pa_store_commit (store, &error));
+  g_clear_error (&error);
+  g_autofree char *before = pa_store_kv_get (store, "before");
+  g_autofree char *after = pa_store_kv_get (store, "after");
+  g_assert_null (before);
+  g_assert_null (after);
+
+  g_assert_true (pa_store_begin (store, &error));
+  g_assert_true (pa_store_kv_set (store, "next", "1", &error));
+  g_assert_true (pa_store_commit (store, &error));
+  g_autofree char *next = pa_store_kv_get (store, "next");
+  g_assert_cmpstr (next, ==, "1");
+  /* Outside a transaction a failure is the statement's alone. */
+  g_assert_false (pa_store_kv_set (store, "big", big, &error));
+  g_clear_error (&error);
+  g_assert_true (pa_store_kv_set (store, "alone", "1", &error));
+  pa_store_close (store);
+}
 
 static void
 test_nesting (Fixture *fx, gconstpointer data)
@@ -1223,6 +1272,7 @@ main (int argc, char **argv)
   ADD ("/store/migrations", test_migrations);
   g_test_add_func ("/store/memory", test_memory);
   ADD ("/store/nesting", test_nesting);
+  ADD ("/store/write-failure", test_write_failure);
   ADD ("/store/inbound", test_inbound);
   ADD ("/store/remote", test_remote);
   ADD ("/store/outbound", test_outbound);
