@@ -5,6 +5,7 @@
 #define G_LOG_DOMAIN "passerelle-host"
 
 #include "host/pa-worker.h"
+#include "host/pa-worker-env.h"
 #include "wire/pa-frame-channel.h"
 #include "pa-common.h"
 
@@ -66,22 +67,14 @@ resolve_self (const char *self_exe)
   return link != NULL ? link : g_strdup ("/proc/self/exe");
 }
 
-/* The worker gets argv and a socket, never a secret: drop anything in the
- * environment that looks like one. */
+/* The worker gets argv and a socket, never a secret: its environment is
+ * an allow-list (pa-worker-env.c), not the host's. */
 static void
-scrub_environment (GSubprocessLauncher *launcher)
+set_environment (GSubprocessLauncher *launcher, const char *data_dir)
 {
-  g_auto (GStrv) env = g_get_environ ();
-  for (gsize i = 0; env[i] != NULL; i++)
-    {
-      const char *eq = strchr (env[i], '=');
-      g_autofree char *name = eq != NULL ? g_strndup (env[i], (gsize) (eq - env[i]))
-                                         : g_strdup (env[i]);
-      g_autofree char *up = g_ascii_strup (name, -1);
-      if (strstr (up, "TOKEN") != NULL || strstr (up, "SECRET") != NULL
-          || strstr (up, "PASSWORD") != NULL)
-        g_subprocess_launcher_unsetenv (launcher, name);
-    }
+  g_auto (GStrv) host = g_get_environ ();
+  g_auto (GStrv) env = pa_worker_env_build ((const char *const *) host, data_dir);
+  g_subprocess_launcher_set_environ (launcher, env);
 }
 
 static GSource *
@@ -304,7 +297,7 @@ spawn_worker (PaWorker *w, GError **error)
 
   g_autoptr (GSubprocessLauncher) launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_NONE);
   g_subprocess_launcher_set_stdin_file_path (launcher, "/dev/null");
-  scrub_environment (launcher);
+  set_environment (launcher, w->data_dir);
   g_subprocess_launcher_take_fd (launcher, child, WORKER_FD);
   g_autofree char *fd_arg = g_strdup_printf ("%d", WORKER_FD);
   const char *argv[] = { w->self_exe, "--worker",   "--plugin", w->plugin_path,
@@ -600,7 +593,7 @@ pa_worker_describe (const char *self_exe, const char *plugin_path, GError **erro
   g_autoptr (GSubprocessLauncher) launcher
       = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE);
   g_subprocess_launcher_set_stdin_file_path (launcher, "/dev/null");
-  scrub_environment (launcher);
+  set_environment (launcher, NULL);
   const char *argv[] = { exe, "--worker", "--describe", plugin_path, NULL };
 
   /* A private context: describe is synchronous and must not dispatch the

@@ -73,9 +73,9 @@ json_t *pa_worker_describe (const char *self_exe, const char *plugin_path, GErro
  * - pa_worker_send between pa_worker_start and hello queues the frame: it is
  *   written after the init frame.  pa_worker_is_running is TRUE from start
  *   until the exit is reaped (or a protocol error is detected).
- * - The worker's environment loses every variable whose name contains TOKEN,
- *   SECRET or PASSWORD (any case); stdin is /dev/null, stdout and stderr are
- *   the host's.
+ * - The worker's environment is an allow-list of the host's (pa-worker-env.h)
+ *   with HOME and TMPDIR in its data dir; stdin is /dev/null, stdout and
+ *   stderr are the host's; no other descriptor but the socket.
  * - pa_worker_describe fails with PA_ERROR_PLUGIN carrying the worker's
  *   stderr (e.g. the loader's "built for ABI 2.0" message) when the plugin is
  *   refused. */
