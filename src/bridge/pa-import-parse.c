@@ -266,6 +266,10 @@ pa_import_parse_start (PaImportJob *j)
   PaWorkerCallbacks cbs = { .hello = on_hello, .frame = on_frame, .exited = on_exited };
   j->worker = pa_worker_new (b->self_exe, info->path, j->account->id, dir, &cbs, j);
   pa_worker_set_restart (j->worker, FALSE, 0);
+  /* The importer reads the export (and the media next to it) in place. */
+  g_autofree char *export_dir = g_path_get_dirname (str (j->row, "path"));
+  pa_worker_set_sandbox (j->worker, b->config->worker_sandbox, b->config->worker_sandbox_read);
+  pa_worker_add_sandbox_read (j->worker, export_dir);
   g_autoptr (GError) e = NULL;
   if (!pa_worker_start (j->worker, &e))
     {

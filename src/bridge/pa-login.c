@@ -211,6 +211,7 @@ login_spawn (PaBridge *b, const char *id, const char *owner, const char *plugin,
   PaWorkerCallbacks cbs = { .hello = on_hello, .frame = on_frame, .exited = on_exited };
   l->worker = pa_worker_new (b->self_exe, info->path, id, dir, &cbs, l);
   pa_worker_set_restart (l->worker, TRUE, b->config->worker_restart_max_delay_s);
+  pa_worker_set_sandbox (l->worker, b->config->worker_sandbox, b->config->worker_sandbox_read);
   g_autoptr (json_t) init = init_frame (b, id, plugin, saved);
   pa_worker_set_init (l->worker, init);
   if (!pa_worker_start (l->worker, error))

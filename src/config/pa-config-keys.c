@@ -262,6 +262,18 @@ load_workers (const Loader *l, PaConfig *c, const Node *map, GError **error)
           ok = pa_config_get_int (l, v, path, 1, 86400, &n, error);
           c->worker_restart_max_delay_s = (guint) n;
         }
+      else if (g_str_equal (k->value, "sandbox"))
+        {
+          ok = pa_config_get_string (l, v, path, 32, &c->worker_sandbox, error);
+          if (ok && !g_str_equal (c->worker_sandbox, "required")
+              && !g_str_equal (c->worker_sandbox, "best_effort")
+              && !g_str_equal (c->worker_sandbox, "off"))
+            ok = pa_config_fail (error, l->name, v->line, path,
+                                 "must be required, best_effort or off");
+        }
+      else if (g_str_equal (k->value, "sandbox_read"))
+        ok = pa_config_get_string_list (l, v, path, g_path_is_absolute, "an absolute path",
+                                        c->worker_sandbox_read, error);
       else
         pa_config_warn_unknown (l, k, path);
       if (!ok)
@@ -295,6 +307,8 @@ config_new_defaults (void)
   c->max_import_bytes = G_GINT64_CONSTANT (4) << 30;
   c->max_events_per_txn = 1000;
   c->worker_restart_max_delay_s = 60;
+  c->worker_sandbox = g_strdup ("best_effort");
+  c->worker_sandbox_read = g_ptr_array_new_with_free_func (g_free);
   c->ministries = g_ptr_array_new_with_free_func ((GDestroyNotify) pa_config_ministry_free);
   c->permissions = g_ptr_array_new_with_free_func ((GDestroyNotify) pa_config_permission_free);
   c->plugin_sections

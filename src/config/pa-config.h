@@ -78,6 +78,8 @@ typedef struct {
   guint max_events_per_txn;     /* default 1000: more is 413 */
   /* worker supervision */
   guint worker_restart_max_delay_s; /* default 60 */
+  char *worker_sandbox;             /* "best_effort" (default), "required" or "off" */
+  GPtrArray *worker_sandbox_read;   /* extra absolute paths workers may read (char *) */
   /* ministries and permissions */
   GPtrArray *ministries;        /* PaMinistry* */
   GPtrArray *permissions;       /* PaPermission*, in file order */

@@ -19,6 +19,9 @@
 
 /* The fd number the worker finds its socket on. */
 #define WORKER_FD 3
+/* The worker's exit status when workers.sandbox is required and cannot be
+ * applied (PA_WORKER_EXIT_SANDBOX of src/worker). */
+#define WORKER_EXIT_SANDBOX 5
 /* Host -> worker backlog beyond which pa_worker_send refuses frames. */
 #define OUT_MAX (64u * 1024u * 1024u)
 #define STOP_KILL_DELAY_S 5
@@ -34,6 +37,8 @@ struct _PaWorker
   char *plugin_path;
   char *login_id;
   char *data_dir;
+  char *sandbox;          /* --sandbox MODE, NULL: the worker's default */
+  GPtrArray *sandbox_read; /* --sandbox-read PATH… (char *) */
   PaWorkerCallbacks cb;
   gpointer user_data;
   json_t *init;
@@ -237,6 +242,9 @@ on_wait_done (GObject *source, GAsyncResult *res, gpointer data)
       int sig = g_subprocess_get_term_sig (w->proc);
       reason = g_strdup_printf ("killed by signal %d (%s)", sig, g_strsignal (sig));
     }
+  else if (g_subprocess_get_exit_status (w->proc) == WORKER_EXIT_SANDBOX)
+    reason = g_strdup ("refused to run unsandboxed (workers.sandbox: required, and this kernel "
+                       "cannot sandbox it)");
   else if (g_subprocess_get_exit_status (w->proc) != 0)
     reason = g_strdup_printf ("exited with status %d", g_subprocess_get_exit_status (w->proc));
   else
@@ -300,9 +308,23 @@ spawn_worker (PaWorker *w, GError **error)
   set_environment (launcher, w->data_dir);
   g_subprocess_launcher_take_fd (launcher, child, WORKER_FD);
   g_autofree char *fd_arg = g_strdup_printf ("%d", WORKER_FD);
-  const char *argv[] = { w->self_exe, "--worker",   "--plugin", w->plugin_path,
-                         "--data-dir", w->data_dir, "--fd",     fd_arg,
-                         NULL };
+  g_autoptr (GPtrArray) args = g_ptr_array_new ();
+  const char *fixed[] = { w->self_exe, "--worker",   "--plugin", w->plugin_path,
+                          "--data-dir", w->data_dir, "--fd",     fd_arg };
+  for (gsize i = 0; i < G_N_ELEMENTS (fixed); i++)
+    g_ptr_array_add (args, (gpointer) fixed[i]);
+  if (w->sandbox != NULL)
+    {
+      g_ptr_array_add (args, "--sandbox");
+      g_ptr_array_add (args, w->sandbox);
+    }
+  for (guint i = 0; i < w->sandbox_read->len; i++)
+    {
+      g_ptr_array_add (args, "--sandbox-read");
+      g_ptr_array_add (args, g_ptr_array_index (w->sandbox_read, i));
+    }
+  g_ptr_array_add (args, NULL);
+  const char *const *argv = (const char *const *) args->pdata;
 
   /* wait_async reports on the thread-default context: make it ours. */
   g_main_context_push_thread_default (w->context);
@@ -346,6 +368,7 @@ pa_worker_new (const char *self_exe, const char *plugin_path, const char *login_
   w->plugin_path = g_strdup (plugin_path);
   w->login_id = g_strdup (login_id != NULL ? login_id : "");
   w->data_dir = g_strdup (data_dir);
+  w->sandbox_read = g_ptr_array_new_with_free_func (g_free);
   if (callbacks != NULL)
     w->cb = *callbacks;
   w->user_data = user_data;
@@ -364,6 +387,26 @@ pa_worker_set_init (PaWorker *w, json_t *init)
   g_clear_pointer (&w->init, json_decref);
   if (init != NULL)
     w->init = json_deep_copy (init);
+}
+
+/* See pa-worker.h.  Takes effect at the next (re)start. */
+void
+pa_worker_set_sandbox (PaWorker *w, const char *mode, GPtrArray *read_paths)
+{
+  g_return_if_fail (w != NULL);
+  g_free (w->sandbox);
+  w->sandbox = g_strdup (mode);
+  g_ptr_array_set_size (w->sandbox_read, 0);
+  for (guint i = 0; read_paths != NULL && i < read_paths->len; i++)
+    pa_worker_add_sandbox_read (w, g_ptr_array_index (read_paths, i));
+}
+
+/* See pa-worker.h.  Takes effect at the next (re)start. */
+void
+pa_worker_add_sandbox_read (PaWorker *w, const char *path)
+{
+  g_return_if_fail (w != NULL && path != NULL);
+  g_ptr_array_add (w->sandbox_read, g_strdup (path));
 }
 
 /* See pa-worker.h. */
@@ -505,6 +548,8 @@ pa_worker_free (PaWorker *w)
   g_free (w->plugin_path);
   g_free (w->login_id);
   g_free (w->data_dir);
+  g_free (w->sandbox);
+  g_ptr_array_unref (w->sandbox_read);
   g_free (w);
 }
 

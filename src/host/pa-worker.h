@@ -44,6 +44,13 @@ PaWorker *pa_worker_new (const char *self_exe, const char *plugin_path, const ch
                          gpointer user_data);
 void pa_worker_set_init (PaWorker *w, json_t *init);
 void pa_worker_set_restart (PaWorker *w, gboolean restart, guint max_delay_s);
+/* The worker's sandbox (docs/hardening.md, "Worker sandbox"): `mode` is
+ * "required", "best_effort" or "off" (NULL: the worker's default,
+ * best_effort); `read_paths` (char *, borrowed, may be NULL) are also
+ * readable inside it.  add_sandbox_read adds one more, e.g. an import's
+ * export folder. */
+void pa_worker_set_sandbox (PaWorker *w, const char *mode, GPtrArray *read_paths);
+void pa_worker_add_sandbox_read (PaWorker *w, const char *path);
 gboolean pa_worker_start (PaWorker *w, GError **error);
 /* Queue a host → worker frame (borrowed, serialised now).  FALSE if the
  * worker is not running (the frame is dropped). */
