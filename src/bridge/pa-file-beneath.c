@@ -61,17 +61,17 @@ pa_file_beneath (const char *root, const char *path)
   return below (root, real_root, path) != NULL;
 }
 
-/* Kernels before 5.6: one component at a time, none of them a link. */
+/* Kernels before 5.6: one component at a time, none of them a link; the
+ * last opened with `last_flags`. */
 static int
-open_walk (int dir, const char *rel)
+open_walk (int dir, const char *rel, int last_flags)
 {
   g_auto (GStrv) parts = g_strsplit (rel, "/", -1);
   int cur = dup (dir);
   for (gsize i = 0; cur >= 0 && parts[i] != NULL; i++)
     {
       gboolean last = parts[i + 1] == NULL;
-      int flags = last ? O_RDONLY | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK | O_CLOEXEC
-                       : O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
+      int flags = last ? last_flags | O_NOFOLLOW : O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
       int next = openat (cur, parts[i], flags);
       int e = errno;
       close (cur);
@@ -79,6 +79,19 @@ open_walk (int dir, const char *rel)
       cur = next;
     }
   return cur;
+}
+
+/* `rel` opened beneath `dir` with `flags`, no link followed. */
+static int
+open_rel (int dir, const char *rel, int flags)
+{
+  struct open_how how
+      = { .flags = (guint64) (flags | O_NOFOLLOW),
+          .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS };
+  int fd = (int) syscall (SYS_openat2, dir, rel, &how, sizeof how);
+  if (fd < 0 && (errno == ENOSYS || errno == E2BIG))
+    fd = open_walk (dir, rel, flags);
+  return fd;
 }
 
 int
@@ -99,12 +112,7 @@ pa_file_open_beneath (const char *root, const char *path, struct stat *st, GErro
       g_set_error (error, PA_ERROR, PA_ERROR_FAILED, "%s: %s", root, g_strerror (e));
       return -1;
     }
-  struct open_how how
-      = { .flags = O_RDONLY | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK | O_CLOEXEC,
-          .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS };
-  int fd = (int) syscall (SYS_openat2, dir, rel, &how, sizeof how);
-  if (fd < 0 && (errno == ENOSYS || errno == E2BIG))
-    fd = open_walk (dir, rel);
+  int fd = open_rel (dir, rel, O_RDONLY | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
   int e = errno;
   close (dir);
   if (fd < 0)
@@ -127,4 +135,39 @@ pa_file_open_beneath (const char *root, const char *path, struct stat *st, GErro
       return -1;
     }
   return fd;
+}
+
+gboolean
+pa_file_unlink_beneath (const char *root, const char *path, GError **error)
+{
+  g_autofree char *real_root = root != NULL ? realpath (root, NULL) : NULL;
+  const char *rel = below (root, real_root, path);
+  if (rel == NULL || real_root == NULL)
+    {
+      g_set_error (error, PA_ERROR, PA_ERROR_PERMISSION, "%s is outside %s", path ? path : "(null)",
+                   root ? root : "(null)");
+      return FALSE;
+    }
+  g_autofree char *parent = g_path_get_dirname (rel);
+  g_autofree char *base = g_path_get_basename (rel);
+  int dir = open (real_root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (dir >= 0 && !g_str_equal (parent, "."))
+    {
+      int sub = open_rel (dir, parent, O_PATH | O_DIRECTORY | O_CLOEXEC);
+      int e = errno;
+      close (dir);
+      errno = e;
+      dir = sub;
+    }
+  if (dir < 0 || unlinkat (dir, base, 0) != 0)
+    {
+      int e = errno;
+      if (dir >= 0)
+        close (dir);
+      g_set_error (error, PA_ERROR, PA_ERROR_FAILED, "%s: %s", path,
+                   e == ELOOP || e == EXDEV ? "reached through a link" : g_strerror (e));
+      return FALSE;
+    }
+  close (dir);
+  return TRUE;
 }

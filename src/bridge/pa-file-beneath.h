@@ -25,6 +25,11 @@ gboolean pa_file_beneath (const char *root, const char *path);
  * outside `root`). */
 int pa_file_open_beneath (const char *root, const char *path, struct stat *st, GError **error);
 
+/* Remove the file `path` names beneath `root`, reaching its folder the same
+ * way (no link followed): a worker that swaps a folder for a link after
+ * handing a file over cannot make the host delete one elsewhere. */
+gboolean pa_file_unlink_beneath (const char *root, const char *path, GError **error);
+
 G_END_DECLS
 
 #endif

@@ -2,7 +2,8 @@
 /* How the host opens a file a worker named (pa-file-beneath.c): a regular
  * file below the root opens; a symlink (as the file or as a folder on the
  * way), a "..", a path outside, a hard link, a FIFO and a directory are
- * refused, whichever spelling of the root the path uses. */
+ * refused, whichever spelling of the root the path uses; removal follows
+ * the same rules. */
 #include "pa-file-beneath.h"
 
 #include <glib/gstdio.h>
@@ -84,6 +85,22 @@ test_open_beneath (void)
   g_assert_cmpint (mkfifo (fifo, 0600), ==, 0);
   g_assert_false (opens (data, fifo));
   g_assert_false (opens (data, media));
+
+  /* Removal: beneath the root only, never through a folder swapped for a
+   * link (here `d` → the other login's dir). */
+  g_autoptr (GError) error = NULL;
+  g_assert_false (pa_file_unlink_beneath (data, via_dirlink, &error));
+  g_assert_true (g_file_test (session, G_FILE_TEST_EXISTS));
+  g_clear_error (&error);
+  g_assert_false (pa_file_unlink_beneath (data, dotdot, &error));
+  g_clear_error (&error);
+  g_assert_false (pa_file_unlink_beneath (data, secret, &error));
+  g_assert_true (g_file_test (secret, G_FILE_TEST_EXISTS));
+  g_clear_error (&error);
+  g_assert_true (pa_file_unlink_beneath (data, sym, &error));
+  g_assert_true (g_file_test (secret, G_FILE_TEST_EXISTS)); /* the link went, not its target */
+  g_assert_true (pa_file_unlink_beneath (alias, photo, &error));
+  g_assert_false (g_file_test (photo, G_FILE_TEST_EXISTS));
 
   for (const char *const *p = (const char *const[]){ fifo, hard, dirlink, inner, sym, photo,
                                                      session, secret, alias, NULL };
