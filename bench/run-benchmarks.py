@@ -3,7 +3,7 @@
 """Benchmarks of Passerelle's core host against a real Synapse on loopback.
 
     bench/run-benchmarks.py [--build DIR] [--only ingest,send,rss] [--txns 200]
-                            [--flood 2000] [--rounds 2] [--json FILE]
+                            [--flood 2000] [--rounds 2] [--sandbox MODE] [--json FILE]
 
 Builds nothing: run `meson setup build-bench --buildtype=release && ninja -C
 build-bench` first (sink.so and raw-send come from bench/meson.build).  Uses
@@ -43,6 +43,8 @@ def parse_args():
     p.add_argument("--ingest-rounds", type=int, default=1,
                    help="ingest: rounds (each --txns x --per-txn new events)")
     p.add_argument("--ghosts", type=int, default=10000, help="rss: ghost and portal rows")
+    p.add_argument("--sandbox", choices=("best_effort", "required", "off"),
+                   help="workers.sandbox of the bridge (default: the config's default)")
     p.add_argument("--json", help="also write the results to this file")
     p.add_argument("--perf", metavar="FILE",
                    help="ingest: record the host process with `perf record -g` into FILE")
@@ -415,6 +417,14 @@ def main():
                "command": " ".join(sys.argv)}
     t_start = time.monotonic()
     stack = Stack(plugins=(SINK_SO,), ministry_plugins=("sink",))
+    if ARGS.sandbox:
+        import yaml
+        with open(stack.bridge.config) as f:
+            cfg = yaml.safe_load(f)
+        cfg["workers"]["sandbox"] = ARGS.sandbox
+        with open(stack.bridge.config, "w") as f:
+            yaml.safe_dump(cfg, f)
+        results["sandbox"] = ARGS.sandbox
     agent = None
     try:
         stack.start()

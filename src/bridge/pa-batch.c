@@ -8,6 +8,7 @@
 
 #include "pa-batch.h"
 
+#include "pa-file-beneath.h"
 #include "pa-login-table.h"
 
 #include <errno.h>
@@ -100,8 +101,9 @@ release_held (PaBridge *b)
   for (guint i = 0; i < b->pending_unlinks->len; i++)
     {
       const char *path = g_ptr_array_index (b->pending_unlinks, i);
-      if (g_unlink (path) != 0)
-        g_debug ("media file %s: %s", path, g_strerror (errno));
+      g_autoptr (GError) e = NULL;
+      if (!pa_file_unlink_beneath (b->config->data_dir, path, &e))
+        g_debug ("media file: %s", e->message);
     }
   g_ptr_array_set_size (b->pending_unlinks, 0);
   if (b->pending_redo != NULL)

@@ -92,6 +92,7 @@ typedef struct
 {
   PaAccount *(*account) (PaImportJob *job);
   const char *(*source) (PaImportJob *job);
+  const char *(*path) (PaImportJob *job); /* the export file */
   const char *(*display_suffix) (PaImportJob *job);
   const char *(*me) (PaImportJob *job);
   void (*room_ensure) (PaImportJob *job, const char *chat_id, json_t *chat, PaPortalFunc done,

@@ -210,7 +210,8 @@ displayname_cb (PaMatrix *mx, const PaMatrixResponse *resp, gpointer user_data)
   if (!pa_matrix_response_ok (resp))
     g_warning ("could not set display name of %s: %s", g->mxid, resp->error ? resp->error : "?");
   if (g->avatar_path)
-    pa_media_upload (g->b, NULL, g->avatar_path, "avatar", NULL, avatar_uploaded, g);
+    pa_media_upload (g->b, NULL, g->b->config->data_dir, g->avatar_path, "avatar", NULL,
+                     avatar_uploaded, g);
   else
     profile_done (g);
 }
@@ -221,7 +222,8 @@ set_profile (PaBridge *b, GhostCtx *g)
   if (g->displayname == NULL)
     {
       if (g->avatar_path)
-        pa_media_upload (b, NULL, g->avatar_path, "avatar", NULL, avatar_uploaded, g);
+        pa_media_upload (b, NULL, b->config->data_dir, g->avatar_path, "avatar", NULL,
+                         avatar_uploaded, g);
       else
         profile_done (g);
       return;

@@ -266,6 +266,15 @@ pa_import_parse_start (PaImportJob *j)
   PaWorkerCallbacks cbs = { .hello = on_hello, .frame = on_frame, .exited = on_exited };
   j->worker = pa_worker_new (b->self_exe, info->path, j->account->id, dir, &cbs, j);
   pa_worker_set_restart (j->worker, FALSE, 0);
+  /* The importer reads the export in place: an archive alone (it extracts
+   * into the login's dir), else its folder (the media next to a chat
+   * file), which may hold whatever else the agent or admin put there. */
+  const char *export_path = str (j->row, "path");
+  g_autofree char *lower = g_ascii_strdown (export_path, -1);
+  g_autofree char *export_dir = g_path_get_dirname (export_path);
+  pa_worker_set_sandbox (j->worker, b->config->worker_sandbox, b->config->worker_sandbox_read);
+  pa_worker_add_sandbox_read (j->worker,
+                              g_str_has_suffix (lower, ".zip") ? export_path : export_dir);
   g_autoptr (GError) e = NULL;
   if (!pa_worker_start (j->worker, &e))
     {

@@ -53,6 +53,12 @@ job_source (PaImportJob *job)
 }
 
 static const char *
+job_path (PaImportJob *job)
+{
+  return str (job->row, "path");
+}
+
+static const char *
 job_me (PaImportJob *job)
 {
   return str (pa_import_job_opt (job), "me");
@@ -62,6 +68,7 @@ job_me (PaImportJob *job)
 static const PaLaneImport lane_import = {
   .account = job_account,
   .source = job_source,
+  .path = job_path,
   .display_suffix = pa_import_job_display_suffix,
   .me = job_me,
   .room_ensure = pa_import_rooms_ensure,

@@ -206,8 +206,8 @@ pa_login_talk_step (PaAccount *l, json_t *frame)
           else
             {
               g_autofree char *room = pa_store_management_room (b->store, l->owner);
-              pa_media_upload (b, room, real, "login-code.png", "image/png", image_uploaded,
-                               g_strdup (l->owner));
+              pa_media_upload (b, room, b->config->data_dir, real, "login-code.png", "image/png",
+                               image_uploaded, g_strdup (l->owner));
             }
         }
     }

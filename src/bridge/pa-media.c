@@ -12,8 +12,12 @@
 #include "pa-media.h"
 
 #include "pa-bridge-crypto-device.h"
+#include "pa-file-beneath.h"
 
 #include "crypto/pa-attachment.h"
+
+#include <errno.h>
+#include <unistd.h>
 
 static const char *
 str (json_t *o, const char *key)
@@ -50,31 +54,89 @@ upload_cb (PaMatrix *mx, const PaMatrixResponse *resp, gpointer user_data)
   g_free (u);
 }
 
+/* Whether the file behind `st` is one of the host's own: its config or its
+ * store (a worker's path might name them through a hard link, or sit in an
+ * export folder next to them). */
+static gboolean
+host_file (PaBridge *b, const struct stat *st)
+{
+  const char *own[] = { b->config->path, b->config->database };
+  for (gsize i = 0; i < G_N_ELEMENTS (own); i++)
+    {
+      struct stat o;
+      if (own[i] != NULL && stat (own[i], &o) == 0 && o.st_dev == st->st_dev
+          && o.st_ino == st->st_ino)
+        return TRUE;
+    }
+  return FALSE;
+}
+
+/* The whole file of `fd` (at most `max` bytes), or NULL with `why`. */
+static char *
+read_fd (int fd, gint64 max, gsize *len, char **why)
+{
+  g_autoptr (GByteArray) buf = g_byte_array_new ();
+  guint8 chunk[65536];
+  for (;;)
+    {
+      ssize_t n = read (fd, chunk, sizeof chunk);
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n < 0)
+        {
+          *why = g_strdup (g_strerror (errno));
+          return NULL;
+        }
+      if (n == 0)
+        break;
+      if ((gint64) buf->len + n > max)
+        {
+          *why = g_strdup_printf ("media is larger than the %" G_GINT64_FORMAT " bytes limit", max);
+          return NULL;
+        }
+      g_byte_array_append (buf, chunk, (guint) n);
+    }
+  *len = buf->len;
+  return (char *) g_byte_array_free (g_steal_pointer (&buf), FALSE);
+}
+
 void
-pa_media_upload (PaBridge *b, const char *room_id, const char *path, const char *name,
-                 const char *mimetype, PaUploadFunc done, gpointer user_data)
+pa_media_upload (PaBridge *b, const char *room_id, const char *root, const char *path,
+                 const char *name, const char *mimetype, PaUploadFunc done, gpointer user_data)
 {
   g_autoptr (GError) error = NULL;
-  g_autofree char *data = NULL;
   gsize len = 0;
-  g_autoptr (GFile) f = g_file_new_for_path (path);
-  g_autoptr (GFileInfo) info = g_file_query_info (f, G_FILE_ATTRIBUTE_STANDARD_SIZE,
-                                                  G_FILE_QUERY_INFO_NONE, NULL, &error);
-  if (info == NULL)
+  /* Opened once, without following links, and read from that descriptor:
+   * the worker cannot swap the file for another between check and read. */
+  struct stat st;
+  int fd = pa_file_open_beneath (root, path, &st, &error);
+  if (fd < 0)
     {
-      done (b, NULL, NULL, error->message, user_data);
+      g_warning ("media refused: %s", error->message);
+      done (b, NULL, NULL, "the file was refused", user_data);
       return;
     }
-  if (g_file_info_get_size (info) > b->config->max_media_bytes)
+  if (host_file (b, &st))
     {
+      g_warning ("media refused: %s is the host's own config or store", path);
+      close (fd);
+      done (b, NULL, NULL, "the file was refused", user_data);
+      return;
+    }
+  if (st.st_size > b->config->max_media_bytes)
+    {
+      close (fd);
       g_autofree char *msg = g_strdup_printf ("media is larger than the %" G_GINT64_FORMAT
                                               " bytes limit", b->config->max_media_bytes);
       done (b, NULL, NULL, msg, user_data);
       return;
     }
-  if (!g_file_get_contents (path, &data, &len, &error))
+  g_autofree char *why = NULL;
+  g_autofree char *data = read_fd (fd, b->config->max_media_bytes, &len, &why);
+  close (fd);
+  if (data == NULL)
     {
-      done (b, NULL, NULL, error->message, user_data);
+      done (b, NULL, NULL, why, user_data);
       return;
     }
   g_autofree char *guessed = NULL;

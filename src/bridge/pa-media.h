@@ -16,10 +16,14 @@ typedef void (*PaUploadFunc) (PaBridge *b, const char *mxc, json_t *file, const 
 /* Download done: the cleartext (borrowed), or `error` for the agent. */
 typedef void (*PaDownloadFunc) (PaBridge *b, GBytes *data, const char *error, gpointer user_data);
 
-/* Uploads a local file; for `room_id` an encrypted room (NULL: a clear
- * upload, e.g. an avatar) it is encrypted first. */
-void pa_media_upload (PaBridge *b, const char *room_id, const char *path, const char *name,
-                      const char *mimetype, PaUploadFunc done, gpointer user_data);
+/* Uploads a file a worker named: `path` must be a regular file beneath the
+ * directory `root`, reached without a link and with no other hard link,
+ * and not the host's config or store (pa-file-beneath.h); a refused file
+ * is logged and `done` gets an error.  For `room_id` an encrypted room
+ * (NULL: a clear upload, e.g. an avatar) it is encrypted first. */
+void pa_media_upload (PaBridge *b, const char *room_id, const char *root, const char *path,
+                      const char *name, const char *mimetype, PaUploadFunc done,
+                      gpointer user_data);
 
 /* mxc://server/id as an authenticated-media download path (transfer full), or NULL. */
 char *pa_media_download_path (const char *mxc);

@@ -10,6 +10,7 @@
 #include "pa-to-matrix-message.h"
 
 #include "pa-convert.h"
+#include "pa-file-beneath.h"
 #include "pa-ghost.h"
 #include "pa-media.h"
 #include "pa-outbound.h"
@@ -230,7 +231,13 @@ pa_to_matrix_message (PaWork *w)
     {
       const char *name = str (c, "media_name");
       g_autofree char *base = g_path_get_basename (media);
-      pa_media_upload (b, w->room_id, media, name ? name : base, str (c, "mimetype"),
+      /* Below the login's own dir (opened from the data dir, which the
+       * worker cannot replace), else an import's export folder. */
+      g_autofree char *own = g_build_filename (b->config->data_dir, w->login->id, NULL);
+      g_autofree char *export_dir
+          = w->lane->job ? g_path_get_dirname (w->lane->import->path (w->lane->job)) : NULL;
+      const char *root = pa_file_beneath (own, media) ? b->config->data_dir : export_dir;
+      pa_media_upload (b, w->room_id, root, media, name ? name : base, str (c, "mimetype"),
                        media_uploaded, w);
       return;
     }

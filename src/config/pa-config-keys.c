@@ -302,6 +302,18 @@ load_workers (const Loader *l, PaConfig *c, const Node *map, GError **error)
           ok = pa_config_get_int (l, v, path, 0, 86400, &n, error);
           c->worker_notice_every_s = (guint) n;
         }
+      else if (g_str_equal (k->value, "sandbox"))
+        {
+          ok = pa_config_get_string (l, v, path, 32, &c->worker_sandbox, error);
+          if (ok && !g_str_equal (c->worker_sandbox, "required")
+              && !g_str_equal (c->worker_sandbox, "best_effort")
+              && !g_str_equal (c->worker_sandbox, "off"))
+            ok = pa_config_fail (error, l->name, v->line, path,
+                                 "must be required, best_effort or off");
+        }
+      else if (g_str_equal (k->value, "sandbox_read"))
+        ok = pa_config_get_string_list (l, v, path, g_path_is_absolute, "an absolute path",
+                                        c->worker_sandbox_read, error);
       else
         pa_config_warn_unknown (l, k, path);
       if (!ok)
@@ -342,6 +354,8 @@ config_new_defaults (void)
   c->worker_ping_timeout_s = 60;
   c->worker_notice_burst = 10;
   c->worker_notice_every_s = 5;
+  c->worker_sandbox = g_strdup ("best_effort");
+  c->worker_sandbox_read = g_ptr_array_new_with_free_func (g_free);
   c->ministries = g_ptr_array_new_with_free_func ((GDestroyNotify) pa_config_ministry_free);
   c->permissions = g_ptr_array_new_with_free_func ((GDestroyNotify) pa_config_permission_free);
   c->plugin_sections

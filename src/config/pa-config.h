@@ -85,6 +85,8 @@ typedef struct {
   guint worker_ping_timeout_s;      /* no answer for this long: restarted, default 60 */
   guint worker_notice_burst;        /* plugin notices per login without waiting, default 10 */
   guint worker_notice_every_s;      /* then one per this many seconds, default 5 */
+  char *worker_sandbox;             /* "best_effort" (default), "required" or "off" */
+  GPtrArray *worker_sandbox_read;   /* extra absolute paths workers may read (char *) */
   /* ministries and permissions */
   GPtrArray *ministries;        /* PaMinistry* */
   GPtrArray *permissions;       /* PaPermission*, in file order */

@@ -6,6 +6,7 @@
 
 #include "host/pa-worker.h"
 #include "host/pa-worker-watchdog.h"
+#include "host/pa-worker-env.h"
 #include "wire/pa-frame-channel.h"
 #include "pa-common.h"
 
@@ -19,6 +20,9 @@
 
 /* The fd number the worker finds its socket on. */
 #define WORKER_FD 3
+/* The worker's exit status when workers.sandbox is required and cannot be
+ * applied (PA_WORKER_EXIT_SANDBOX of src/worker). */
+#define WORKER_EXIT_SANDBOX 5
 /* Host -> worker backlog beyond which pa_worker_send refuses frames. */
 #define OUT_MAX (64u * 1024u * 1024u)
 #define STOP_KILL_DELAY_S 5
@@ -34,6 +38,8 @@ struct _PaWorker
   char *plugin_path;
   char *login_id;
   char *data_dir;
+  char *sandbox;          /* --sandbox MODE, NULL: the worker's default */
+  GPtrArray *sandbox_read; /* --sandbox-read PATH… (char *) */
   PaWorkerCallbacks cb;
   gpointer user_data;
   json_t *init;
@@ -70,22 +76,14 @@ resolve_self (const char *self_exe)
   return link != NULL ? link : g_strdup ("/proc/self/exe");
 }
 
-/* The worker gets argv and a socket, never a secret: drop anything in the
- * environment that looks like one. */
+/* The worker gets argv and a socket, never a secret: its environment is
+ * an allow-list (pa-worker-env.c), not the host's. */
 static void
-scrub_environment (GSubprocessLauncher *launcher)
+set_environment (GSubprocessLauncher *launcher, const char *data_dir)
 {
-  g_auto (GStrv) env = g_get_environ ();
-  for (gsize i = 0; env[i] != NULL; i++)
-    {
-      const char *eq = strchr (env[i], '=');
-      g_autofree char *name = eq != NULL ? g_strndup (env[i], (gsize) (eq - env[i]))
-                                         : g_strdup (env[i]);
-      g_autofree char *up = g_ascii_strup (name, -1);
-      if (strstr (up, "TOKEN") != NULL || strstr (up, "SECRET") != NULL
-          || strstr (up, "PASSWORD") != NULL)
-        g_subprocess_launcher_unsetenv (launcher, name);
-    }
+  g_auto (GStrv) host = g_get_environ ();
+  g_auto (GStrv) env = pa_worker_env_build ((const char *const *) host, data_dir);
+  g_subprocess_launcher_set_environ (launcher, env);
 }
 
 static GSource *
@@ -253,6 +251,9 @@ on_wait_done (GObject *source, GAsyncResult *res, gpointer data)
       int sig = g_subprocess_get_term_sig (w->proc);
       reason = g_strdup_printf ("killed by signal %d (%s)", sig, g_strsignal (sig));
     }
+  else if (g_subprocess_get_exit_status (w->proc) == WORKER_EXIT_SANDBOX)
+    reason = g_strdup ("refused to run unsandboxed (workers.sandbox: required, and this kernel "
+                       "cannot sandbox it)");
   else if (g_subprocess_get_exit_status (w->proc) != 0)
     reason = g_strdup_printf ("exited with status %d", g_subprocess_get_exit_status (w->proc));
   else
@@ -315,12 +316,26 @@ spawn_worker (PaWorker *w, GError **error)
 
   g_autoptr (GSubprocessLauncher) launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_NONE);
   g_subprocess_launcher_set_stdin_file_path (launcher, "/dev/null");
-  scrub_environment (launcher);
+  set_environment (launcher, w->data_dir);
   g_subprocess_launcher_take_fd (launcher, child, WORKER_FD);
   g_autofree char *fd_arg = g_strdup_printf ("%d", WORKER_FD);
-  const char *argv[] = { w->self_exe, "--worker",   "--plugin", w->plugin_path,
-                         "--data-dir", w->data_dir, "--fd",     fd_arg,
-                         NULL };
+  g_autoptr (GPtrArray) args = g_ptr_array_new ();
+  const char *fixed[] = { w->self_exe, "--worker",   "--plugin", w->plugin_path,
+                          "--data-dir", w->data_dir, "--fd",     fd_arg };
+  for (gsize i = 0; i < G_N_ELEMENTS (fixed); i++)
+    g_ptr_array_add (args, (gpointer) fixed[i]);
+  if (w->sandbox != NULL)
+    {
+      g_ptr_array_add (args, "--sandbox");
+      g_ptr_array_add (args, w->sandbox);
+    }
+  for (guint i = 0; i < w->sandbox_read->len; i++)
+    {
+      g_ptr_array_add (args, "--sandbox-read");
+      g_ptr_array_add (args, g_ptr_array_index (w->sandbox_read, i));
+    }
+  g_ptr_array_add (args, NULL);
+  const char *const *argv = (const char *const *) args->pdata;
 
   /* wait_async reports on the thread-default context: make it ours. */
   g_main_context_push_thread_default (w->context);
@@ -387,6 +402,7 @@ pa_worker_new (const char *self_exe, const char *plugin_path, const char *login_
   w->plugin_path = g_strdup (plugin_path);
   w->login_id = g_strdup (login_id != NULL ? login_id : "");
   w->data_dir = g_strdup (data_dir);
+  w->sandbox_read = g_ptr_array_new_with_free_func (g_free);
   if (callbacks != NULL)
     w->cb = *callbacks;
   w->user_data = user_data;
@@ -430,6 +446,26 @@ pa_worker_set_init (PaWorker *w, json_t *init)
   g_clear_pointer (&w->init, json_decref);
   if (init != NULL)
     w->init = json_deep_copy (init);
+}
+
+/* See pa-worker.h.  Takes effect at the next (re)start. */
+void
+pa_worker_set_sandbox (PaWorker *w, const char *mode, GPtrArray *read_paths)
+{
+  g_return_if_fail (w != NULL);
+  g_free (w->sandbox);
+  w->sandbox = g_strdup (mode);
+  g_ptr_array_set_size (w->sandbox_read, 0);
+  for (guint i = 0; read_paths != NULL && i < read_paths->len; i++)
+    pa_worker_add_sandbox_read (w, g_ptr_array_index (read_paths, i));
+}
+
+/* See pa-worker.h.  Takes effect at the next (re)start. */
+void
+pa_worker_add_sandbox_read (PaWorker *w, const char *path)
+{
+  g_return_if_fail (w != NULL && path != NULL);
+  g_ptr_array_add (w->sandbox_read, g_strdup (path));
 }
 
 /* See pa-worker.h. */
@@ -573,6 +609,8 @@ pa_worker_free (PaWorker *w)
   g_free (w->plugin_path);
   g_free (w->login_id);
   g_free (w->data_dir);
+  g_free (w->sandbox);
+  g_ptr_array_unref (w->sandbox_read);
   g_free (w);
 }
 
@@ -661,7 +699,7 @@ pa_worker_describe (const char *self_exe, const char *plugin_path, GError **erro
   g_autoptr (GSubprocessLauncher) launcher
       = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE);
   g_subprocess_launcher_set_stdin_file_path (launcher, "/dev/null");
-  scrub_environment (launcher);
+  set_environment (launcher, NULL);
   const char *argv[] = { exe, "--worker", "--describe", plugin_path, NULL };
 
   /* A private context: describe is synchronous and must not dispatch the

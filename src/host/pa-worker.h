@@ -53,6 +53,13 @@ gboolean pa_worker_hung (PaWorker *w);
 /* Monotonic time (µs) up to which the worker had read every frame sent to
  * it (the sending time of the last ping it answered). */
 gint64 pa_worker_read_until_us (PaWorker *w);
+/* The worker's sandbox (docs/hardening.md, "Worker sandbox"): `mode` is
+ * "required", "best_effort" or "off" (NULL: the worker's default,
+ * best_effort); `read_paths` (char *, borrowed, may be NULL) are also
+ * readable inside it.  add_sandbox_read adds one more, e.g. an import's
+ * export folder. */
+void pa_worker_set_sandbox (PaWorker *w, const char *mode, GPtrArray *read_paths);
+void pa_worker_add_sandbox_read (PaWorker *w, const char *path);
 gboolean pa_worker_start (PaWorker *w, GError **error);
 /* Queue a host → worker frame (borrowed, serialised now).  FALSE if the
  * worker is not running (the frame is dropped). */
@@ -82,9 +89,9 @@ json_t *pa_worker_describe (const char *self_exe, const char *plugin_path, GErro
  * - pa_worker_send between pa_worker_start and hello queues the frame: it is
  *   written after the init frame.  pa_worker_is_running is TRUE from start
  *   until the exit is reaped (or a protocol error is detected).
- * - The worker's environment loses every variable whose name contains TOKEN,
- *   SECRET or PASSWORD (any case); stdin is /dev/null, stdout and stderr are
- *   the host's.
+ * - The worker's environment is an allow-list of the host's (pa-worker-env.h)
+ *   with HOME and TMPDIR in its data dir; stdin is /dev/null, stdout and
+ *   stderr are the host's; no other descriptor but the socket.
  * - pa_worker_describe fails with PA_ERROR_PLUGIN carrying the worker's
  *   stderr (e.g. the loader's "built for ABI 2.0" message) when the plugin is
  *   refused. */

@@ -13,6 +13,7 @@
 #include "worker/pa-worker-api.h"
 #include "worker/pa-worker-dispatch.h"
 #include "worker/pa-worker-link.h"
+#include "worker/pa-worker-sandbox.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -26,8 +27,17 @@
 /* ------------------------------------------------------------ entry */
 
 static int
-run_describe (const char *path)
+run_describe (const char *path, PaSandboxMode mode)
 {
+  /* Plugin constructors run at load: sandboxed like a login's worker,
+   * with no data dir at all. */
+  pa_worker_sandbox_close_fds (-1);
+  g_autoptr (GError) sandbox_error = NULL;
+  if (!pa_worker_sandbox_apply (mode, path, NULL, NULL, &sandbox_error))
+    {
+      g_printerr ("%s\n", sandbox_error->message);
+      return PA_WORKER_EXIT_SANDBOX;
+    }
   /* Plugin constructors (a Go runtime, a chatty library) may print on
    * stdout: point fd 1 at stderr while the plugin loads, and write the
    * hello on the saved original. */
@@ -72,7 +82,8 @@ run_describe (const char *path)
 }
 
 static int
-run_worker (const char *plugin_path, const char *data_dir, int fd)
+run_worker (const char *plugin_path, const char *data_dir, int fd, PaSandboxMode mode,
+            const char *const *read_paths)
 {
   /* The host may die without closing anything cleanly (SIGKILL, OOM). */
   if (prctl (PR_SET_PDEATHSIG, SIGKILL) != 0)
@@ -89,6 +100,20 @@ run_worker (const char *plugin_path, const char *data_dir, int fd)
   if (fcntl (fd, F_SETFD, FD_CLOEXEC) != 0)
     g_warning ("fcntl(FD_CLOEXEC): %s", g_strerror (errno));
   g_autoptr (GError) error = NULL;
+
+  /* Before any plugin code: nothing of the host's is left open, and the
+   * sandbox is on (docs/hardening.md, "Worker sandbox"). */
+  guint inherited = pa_worker_sandbox_close_fds (fd);
+  if (inherited > 0)
+    g_warning ("closed %u descriptors inherited from the host", inherited);
+  g_autofree char *tmp = g_build_filename (data_dir, "tmp", NULL);
+  if (g_mkdir_with_parents (tmp, 0700) != 0)
+    g_warning ("cannot create %s: %s", tmp, g_strerror (errno));
+  if (!pa_worker_sandbox_apply (mode, plugin_path, data_dir, read_paths, &error))
+    {
+      g_printerr ("%s\n", error->message);
+      return PA_WORKER_EXIT_SANDBOX;
+    }
 
   /* Owned by this thread for the process's life: g_main_context_invoke
    * from a plugin thread then always defers to the main thread. */
@@ -136,6 +161,8 @@ pa_worker_main (int argc, char **argv)
   /* Whatever the plugin writes (sessions, credentials, media) is for this
    * user only: files 0600, directories 0700 (docs/hardening.md). */
   umask (077);
+  g_autofree char *sandbox = NULL;
+  g_auto (GStrv) sandbox_read = NULL;
   const GOptionEntry entries[] = {
     { "worker", 0, 0, G_OPTION_ARG_NONE, &worker, "Run as a plugin worker", NULL },
     { "plugin", 0, 0, G_OPTION_ARG_FILENAME, &plugin, "Plugin to load", "PATH" },
@@ -143,6 +170,10 @@ pa_worker_main (int argc, char **argv)
     { "fd", 0, 0, G_OPTION_ARG_INT, &fd, "Socket connected to the host", "N" },
     { "describe", 0, 0, G_OPTION_ARG_FILENAME, &describe, "Print a plugin's hello and exit",
       "PATH" },
+    { "sandbox", 0, 0, G_OPTION_ARG_STRING, &sandbox, "required, best_effort (the default) or off",
+      "MODE" },
+    { "sandbox-read", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &sandbox_read,
+      "Also readable inside the sandbox (repeatable)", "PATH" },
     { NULL, 0, 0, 0, NULL, NULL, NULL },
   };
   g_autoptr (GOptionContext) ctx = g_option_context_new ("- passerelle plugin worker");
@@ -162,12 +193,18 @@ pa_worker_main (int argc, char **argv)
       g_printerr ("passerelle --worker: unexpected argument %s\n", args[1]);
       return PA_WORKER_EXIT_USAGE;
     }
+  PaSandboxMode mode = PA_SANDBOX_BEST_EFFORT;
+  if (sandbox != NULL && !pa_worker_sandbox_parse_mode (sandbox, &mode))
+    {
+      g_printerr ("passerelle --worker: --sandbox must be required, best_effort or off\n");
+      return PA_WORKER_EXIT_USAGE;
+    }
   if (describe != NULL)
-    return run_describe (describe);
+    return run_describe (describe, mode);
   if (plugin == NULL || data_dir == NULL || fd < 0)
     {
       g_printerr ("passerelle --worker: --plugin, --data-dir and --fd are required\n");
       return PA_WORKER_EXIT_USAGE;
     }
-  return run_worker (plugin, data_dir, fd);
+  return run_worker (plugin, data_dir, fd, mode, (const char *const *) sandbox_read);
 }

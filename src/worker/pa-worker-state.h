@@ -23,6 +23,7 @@ G_BEGIN_DECLS
 #define PA_WORKER_EXIT_USAGE 2
 #define PA_WORKER_EXIT_PROTOCOL 3
 #define PA_WORKER_EXIT_BACKLOG 4
+#define PA_WORKER_EXIT_SANDBOX 5 /* workers.sandbox: required, and no Landlock */
 
 struct PaHost
 {
