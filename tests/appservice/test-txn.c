@@ -7,6 +7,10 @@
 
 #include <string.h>
 
+/* What every event of a transaction carries besides its type. */
+#define IDS "\"room_id\":\"!r:x\",\"sender\":\"@u:x\",\"content\":{},"
+#define EID "\"event_id\":\"$e\","
+
 static PaTxn *
 parse (const char *s, guint max, GError **error)
 {
@@ -17,8 +21,10 @@ static void
 test_basic (void)
 {
   g_autoptr (GError) error = NULL;
-  g_autoptr (PaTxn) txn = parse ("{\"events\":[{\"type\":\"m.room.message\",\"event_id\":\"$1\"},"
-                                 "{\"type\":\"m.room.member\",\"event_id\":\"$2\"}]}",
+  g_autoptr (PaTxn) txn = parse ("{\"events\":[{" IDS "\"type\":\"m.room.message\",\"event_id\":\"$1\"},"
+                                 "{\"room_id\":\"!r:x\",\"sender\":\"@u:x\",\"state_key\":\"@u:x\","
+                                 "\"content\":{\"membership\":\"join\"},"
+                                 "\"type\":\"m.room.member\",\"event_id\":\"$2\"}]}",
                                  100, &error);
 
   g_assert_no_error (error);
@@ -67,17 +73,23 @@ test_merge_dedupe (void)
   g_assert_true (json_is_object (txn->otk_counts));
 }
 
+/* Events the bridge cannot handle are kept aside with a reason; the rest
+ * of the transaction is taken. */
 static void
-test_malformed_event_skipped (void)
+test_malformed_event_rejected (void)
 {
   g_autoptr (GError) error = NULL;
   g_autoptr (PaTxn) txn = NULL;
 
-  g_test_expect_message (G_LOG_DOMAIN, G_LOG_LEVEL_WARNING, "*events[1]*");
-  g_test_expect_message (G_LOG_DOMAIN, G_LOG_LEVEL_WARNING, "*events[2]*");
-  g_test_expect_message (G_LOG_DOMAIN, G_LOG_LEVEL_WARNING, "*events[3]*");
-  txn = parse ("{\"events\":[{\"type\":\"a\"},{\"type\":5},\"str\",{\"no\":\"type\"},"
-               "{\"type\":\"b\"}]}",
+  g_test_expect_message (G_LOG_DOMAIN, G_LOG_LEVEL_WARNING, "*events[1]*type is a number*");
+  g_test_expect_message (G_LOG_DOMAIN, G_LOG_LEVEL_WARNING, "*events[2]*not an object*");
+  g_test_expect_message (G_LOG_DOMAIN, G_LOG_LEVEL_WARNING, "*events[3]*type is missing*");
+  g_test_expect_message (G_LOG_DOMAIN, G_LOG_LEVEL_WARNING, "*events[4]*$bad*sender*NUL*");
+  txn = parse ("{\"events\":[{" IDS EID "\"type\":\"a\"},{" IDS EID "\"type\":5},\"str\","
+               "{" IDS EID "\"no\":\"type\"},"
+               "{\"type\":\"m.room.message\",\"event_id\":\"$bad\",\"room_id\":\"!r:x\","
+               "\"sender\":\"@u:x\\u0000evil\",\"content\":{}},"
+               "{" IDS EID "\"type\":\"b\"}]}",
                100, &error);
   g_test_assert_expected_messages ();
   g_assert_no_error (error);
@@ -87,6 +99,37 @@ test_malformed_event_skipped (void)
                                                        "type")), ==, "a");
   g_assert_cmpstr (json_string_value (json_object_get (json_array_get (txn->events, 1),
                                                        "type")), ==, "b");
+  g_assert_cmpuint (json_array_size (txn->rejected), ==, 4);
+  {
+    json_t *r = json_array_get (txn->rejected, 3);
+
+    /* the usable ids are kept for the answer; the unusable sender is not */
+    g_assert_cmpstr (json_string_value (json_object_get (r, "event_id")), ==, "$bad");
+    g_assert_cmpstr (json_string_value (json_object_get (r, "room_id")), ==, "!r:x");
+    g_assert_null (json_object_get (r, "sender"));
+    g_assert_nonnull (strstr (json_string_value (json_object_get (r, "raw")), "\\u0000evil"));
+    g_assert_cmpstr (json_string_value (json_object_get (r, "reason")), ==,
+                     "sender contains a NUL character");
+  }
+}
+
+/* A NUL in a text is valid JSON: decoded, replaced by U+FFFD, bridged. */
+static void
+test_nul_in_text (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PaTxn) txn = parse ("{\"events\":[{\"type\":\"m.room.message\",\"event_id\":\"$1\","
+                                 "\"room_id\":\"!r:x\",\"sender\":\"@u:x\","
+                                 "\"content\":{\"msgtype\":\"m.text\",\"body\":\"a\\u0000b\"}}]}",
+                                 100, &error);
+  json_t *body;
+
+  g_assert_no_error (error);
+  g_assert_cmpuint (json_array_size (txn->events), ==, 1);
+  g_assert_cmpuint (json_array_size (txn->rejected), ==, 0);
+  body = json_object_get (json_object_get (json_array_get (txn->events, 0), "content"), "body");
+  g_assert_cmpstr (json_string_value (body), ==, "a\xEF\xBF\xBD" "b");
+  g_assert_cmpuint (json_string_length (body), ==, 5);
 }
 
 static void
@@ -137,7 +180,7 @@ test_bad_bodies (void)
 static char *
 nested_txn (int k)
 {
-  GString *s = g_string_new ("{\"events\":[{\"type\":\"x\",\"c\":");
+  GString *s = g_string_new ("{\"events\":[{" IDS EID "\"type\":\"x\",\"c\":");
 
   for (int i = 0; i < k; i++)
     g_string_append_c (s, '[');
@@ -172,7 +215,7 @@ test_depth_bomb (void)
   assert_json_error (deep_body, strlen (deep_body), "M_NOT_JSON:");
 
   /* brackets inside strings, escaped quotes included, do not count */
-  txn2 = parse ("{\"events\":[{\"type\":\"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[["
+  txn2 = parse ("{\"events\":[{" IDS EID "\"type\":\"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[["
                 "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[\\\"[[[[\"}]}",
                 10, &error);
   g_assert_no_error (error);
@@ -190,7 +233,7 @@ test_too_many (void)
   g_autoptr (PaTxn) txn = NULL;
 
   for (int i = 0; i < 11; i++)
-    g_string_append_printf (s, "%s{\"type\":\"t%d\"}", i ? "," : "", i);
+    g_string_append_printf (s, "%s{" IDS EID "\"type\":\"t%d\"}", i ? "," : "", i);
   g_string_append (s, "]}");
   body = g_string_free (s, FALSE);
 
@@ -215,7 +258,8 @@ main (int argc, char **argv)
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/txn/basic", test_basic);
   g_test_add_func ("/txn/merge-dedupe", test_merge_dedupe);
-  g_test_add_func ("/txn/malformed-event-skipped", test_malformed_event_skipped);
+  g_test_add_func ("/txn/malformed-event-rejected", test_malformed_event_rejected);
+  g_test_add_func ("/txn/nul-in-text", test_nul_in_text);
   g_test_add_func ("/txn/optional-wrong-type", test_optional_wrong_type);
   g_test_add_func ("/txn/bad-bodies", test_bad_bodies);
   g_test_add_func ("/txn/depth-bomb", test_depth_bomb);
