@@ -29,6 +29,7 @@
 #include "pa-portal.h"
 #include "pa-queue.h"
 #include "pa-to-legacy-ephemeral.h"
+#include "pa-to-legacy-quarantine.h"
 #include "pa-to-legacy-send.h"
 
 #include <gio/gio.h>
@@ -390,6 +391,13 @@ pa_to_legacy_dispatch (PaBridge *b, json_t *ev, PaEventDoneFunc done)
     {
       /* Ephemeral (typing, receipts): no sender at top level. */
       pa_to_legacy_ephemeral (b, ev);
+      return;
+    }
+  if (pa_quarantine_is_marker (ev))
+    {
+      /* An event that could not be handled: its answer, in its turn. */
+      pa_quarantine_tell (b, ev);
+      finish (b, done);
       return;
     }
   if (type == NULL || room_id == NULL)

@@ -12,6 +12,7 @@
 #include "pa-batch.h"
 #include "pa-bridge-crypto-keys.h"
 #include "pa-to-legacy-dispatch.h"
+#include "pa-to-legacy-quarantine.h"
 
 gboolean
 pa_to_legacy_txn (const char *txn_id, PaTxn *txn, gpointer user_data, GError **error)
@@ -38,8 +39,25 @@ pa_to_legacy_txn (const char *txn_id, PaTxn *txn, gpointer user_data, GError **e
     g_ptr_array_add (texts, text);
   }
   g_checksum_update (sum, (const guchar *) "]", 1);
+  /* Events the parser rejected are kept aside with the others, in the same
+   * SQLite transaction, and their markers queued after them. */
+  g_autoptr (json_t) queued = json_incref (txn->events);
+  if (json_array_size (txn->rejected) > 0)
+    {
+      json_decref (queued);
+      queued = json_copy (txn->events);
+      pa_quarantine_markers (txn->rejected, queued, texts, sum);
+    }
   g_autofree char *key = g_strdup_printf ("%s:%.32s", txn_id, g_checksum_get_string (sum));
-  if (!pa_store_txn_accept_texts (b->store, key, txn->events, texts, &dup, error))
+  if (!pa_store_begin (b->store, error))
+    return FALSE;
+  if (!pa_store_txn_accept_texts (b->store, key, queued, texts, &dup, error)
+      || (!dup && !pa_quarantine_keep (b, key, txn->rejected, error)))
+    {
+      pa_store_rollback (b->store);
+      return FALSE;
+    }
+  if (!pa_store_commit (b->store, error))
     return FALSE;
   /* The 200 promises the events are stored: commit before answering. */
   pa_batch_flush (b);
