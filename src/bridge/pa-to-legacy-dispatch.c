@@ -152,6 +152,15 @@ portal_allowed (PaBridge *b, PaPortalRow *row, json_t *ev, PaAccount **out_login
   g_autofree char *why = NULL;
   PaAccount *login = NULL;
   *out_relay = FALSE;
+  /* The plugin disabled for the sender's ministry comes first: their login
+   * was stopped for that reason, and "log in again" would be false. */
+  if (pa_policy_level (b, sender) >= PA_LEVEL_USER
+      && !pa_policy_plugin_allowed (b, sender, row->plugin, &why))
+    {
+      g_autofree char *msg = g_strdup_printf ("⚠ Not delivered: %s.", why);
+      pa_queue_notice_reply (b, room_id, event_id, msg);
+      return FALSE;
+    }
   if (g_str_equal (row->login_id, PA_STORE_SHARED_LOGIN))
     {
       login = shared_login_of (b, room_id, sender);
@@ -162,7 +171,12 @@ portal_allowed (PaBridge *b, PaPortalRow *row, json_t *ev, PaAccount **out_login
           /* Relayed: the relaying login's owner must have the plugin. */
           if (!pa_policy_plugin_allowed (b, login->owner, row->plugin, &why))
             {
-              g_autofree char *msg = g_strdup_printf ("⚠ Not delivered: %s.", why);
+              /* `why` speaks to the relaying login's owner, not to the
+               * sender: say whose it is. */
+              g_autofree char *msg = g_strdup_printf (
+                  "⚠ Not delivered: it would be relayed through the %s login of %s, who "
+                  "cannot use it (%s).",
+                  row->plugin, login->owner, why);
               pa_queue_notice_reply (b, room_id, event_id, msg);
               return FALSE;
             }
@@ -173,9 +187,17 @@ portal_allowed (PaBridge *b, PaPortalRow *row, json_t *ev, PaAccount **out_login
       if (login == NULL)
         {
           PaPluginInfo *info = pa_plugin_info (b, row->plugin);
-          g_autofree char *msg = g_strdup_printf (
-              "⚠ Not delivered: you have no %s login in this group; log in with `login %s`.",
-              info && info->display_name ? info->display_name : row->plugin, row->plugin);
+          const char *network = info && info->display_name ? info->display_name : row->plugin;
+          /* Logging in again does not help someone whose account is not in
+           * the group: say which case it is. */
+          g_autofree char *msg
+              = pa_login_find (b, sender, row->plugin) != NULL
+                    ? g_strdup_printf ("⚠ Not delivered: your %s account is not in this group "
+                                       "(a member of the group on %s can add it).",
+                                       network, network)
+                    : g_strdup_printf ("⚠ Not delivered: you have no %s login in this group; "
+                                       "log in with `login %s`.",
+                                       network, row->plugin);
           pa_queue_notice_reply (b, room_id, event_id, msg);
           return FALSE;
         }
@@ -184,9 +206,11 @@ portal_allowed (PaBridge *b, PaPortalRow *row, json_t *ev, PaAccount **out_login
     login = pa_login_by_id (b, row->login_id);
   if (login == NULL)
     {
-      pa_queue_notice (b, room_id,
-                       "⚠ Not delivered: this conversation's login is not running "
-                       "(log in again with `login` in your Passerelle room).");
+      g_autofree char *msg = g_strdup_printf (
+          "⚠ Not delivered: this conversation's %s login is not running (log in again with "
+          "`login %s` in your Passerelle room).",
+          row->plugin, row->plugin);
+      pa_queue_notice_reply (b, room_id, event_id, msg);
       return FALSE;
     }
   if (!g_str_equal (login->owner, sender))
