@@ -15,6 +15,7 @@
 #include "pa-common.h"
 #include "appservice/pa-appservice.h"
 #include "appservice/pa-event-check.h"
+#include "appservice/pa-txn-salvage.h"
 
 #include <string.h>
 
@@ -200,6 +201,7 @@ pa_txn_parse (const char *data, gsize len, guint max_events, GError **error)
 {
   json_error_t jerr;
   g_autoptr (json_t) root = NULL;
+  g_autoptr (json_t) unreadable = NULL;
   g_autoptr (PaTxn) txn = NULL;
   json_t *events, *eph, *eph2, *td, *td2;
   json_t *ev;
@@ -218,6 +220,13 @@ pa_txn_parse (const char *data, gsize len, guint max_events, GError **error)
    * M_BAD_JSON like an array; duplicate keys are accepted (last wins) as
    * Synapse does not promise their absence. */
   root = json_loadb (data != NULL ? data : "", len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
+  unreadable = json_array ();
+  /* Something inside one event may spoil the whole text for jansson (a byte
+   * that is not UTF-8, a NUL in a key): decode it part by part instead. */
+  if (root == NULL && (root = pa_txn_salvage (data, len, unreadable)) != NULL)
+    g_warning ("transaction: the body does not decode as a whole (%s, line %d, column %d): "
+               "decoded part by part",
+               jerr.text, jerr.line, jerr.column);
   if (root == NULL)
     {
       g_set_error (error, PA_ERROR, PA_ERROR_JSON, "M_NOT_JSON: %s (line %d, column %d)",
@@ -242,6 +251,13 @@ pa_txn_parse (const char *data, gsize len, guint max_events, GError **error)
   eph2 = get_array (root, "de.sorunome.msc2409.ephemeral");
   td = get_array (root, "to_device");
   td2 = get_array (root, "de.sorunome.msc2409.to_device");
+  if (json_array_size (events) + json_array_size (unreadable) > max_events)
+    {
+      g_set_error (error, PA_ERROR, PA_ERROR_TOO_LARGE,
+                   "M_TOO_LARGE: \"events\" has %zu entries, more than %u",
+                   json_array_size (events) + json_array_size (unreadable), max_events);
+      return NULL;
+    }
   if (!check_size (events, "events", max_events, error)
       || !check_size (eph, "ephemeral", max_events, error)
       || !check_size (eph2, "de.sorunome.msc2409.ephemeral", max_events, error)
@@ -270,6 +286,15 @@ pa_txn_parse (const char *data, gsize len, guint max_events, GError **error)
           continue;
         }
       json_array_append (txn->events, ev);
+    }
+
+  json_array_foreach (unreadable, i, ev)
+    {
+      const char *id = json_string_value (json_object_get (ev, "event_id"));
+
+      g_warning ("transaction: an event (%s) kept aside: %s", id != NULL ? id : "no event id",
+                 json_string_value (json_object_get (ev, "reason")));
+      json_array_append (txn->rejected, ev);
     }
 
   /* Synapse sends the same ephemeral events under both keys during the

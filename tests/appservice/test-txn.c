@@ -176,6 +176,67 @@ test_bad_bodies (void)
   assert_json_error ("{\"events\":null}", 15, "M_BAD_JSON:");
 }
 
+/* One event that spoils the body for jansson (a byte that is not UTF-8, a
+ * NUL in a key, a lone surrogate) is kept aside; the others, and the rest
+ * of the transaction, are taken. */
+static void
+test_salvage (void)
+{
+  g_autoptr (GError) error = NULL;
+  const char *body
+      = "{\"events\":[{" IDS EID "\"type\":\"a\"},"
+        "{\"type\":\"m.room.message\",\"event_id\":\"$utf8\",\"room_id\":\"!r:x\","
+        "\"sender\":\"@u:x\",\"content\":{\"body\":\"\xff\xfe\"}},"
+        "{" IDS "\"event_id\":\"$key\",\"type\":\"b\",\"x\":{\"k\\u0000\":1}},"
+        "{" IDS "\"event_id\":\"$sur\",\"type\":\"c\",\"t\":\"\\ud800\"},"
+        "{" IDS EID "\"type\":\"d\"}],"
+        "\"ephemeral\":[{\"type\":\"m.typing\",\"x\":\"\xff\"},{\"type\":\"m.receipt\"}],"
+        "\"org.matrix.msc3202.device_lists\":{\"changed\":[]}}";
+  g_autoptr (PaTxn) txn = NULL;
+  json_t *r;
+
+  g_test_expect_message (G_LOG_DOMAIN, G_LOG_LEVEL_WARNING, "*ephemeral[0]*dropped*");
+  g_test_expect_message (G_LOG_DOMAIN, G_LOG_LEVEL_WARNING, "*part by part*");
+  g_test_expect_message (G_LOG_DOMAIN, G_LOG_LEVEL_WARNING, "*$utf8*kept aside*");
+  g_test_expect_message (G_LOG_DOMAIN, G_LOG_LEVEL_WARNING, "*$key*kept aside*");
+  g_test_expect_message (G_LOG_DOMAIN, G_LOG_LEVEL_WARNING, "*$sur*kept aside*");
+  txn = parse (body, 100, &error);
+  g_test_assert_expected_messages ();
+  g_assert_no_error (error);
+  g_assert_nonnull (txn);
+  g_assert_cmpuint (json_array_size (txn->events), ==, 2);
+  g_assert_cmpstr (json_string_value (json_object_get (json_array_get (txn->events, 1), "type")),
+                   ==, "d");
+  g_assert_cmpuint (json_array_size (txn->rejected), ==, 3);
+  r = json_array_get (txn->rejected, 0);
+  g_assert_cmpstr (json_string_value (json_object_get (r, "event_id")), ==, "$utf8");
+  g_assert_cmpstr (json_string_value (json_object_get (r, "room_id")), ==, "!r:x");
+  g_assert_cmpstr (json_string_value (json_object_get (r, "sender")), ==, "@u:x");
+  g_assert_true (g_str_has_prefix (json_string_value (json_object_get (r, "reason")),
+                                   "the event is not valid JSON ("));
+  g_assert_true (g_utf8_validate (json_string_value (json_object_get (r, "raw")), -1, NULL));
+  g_assert_nonnull (strstr (json_string_value (json_object_get (r, "raw")),
+                            "\"body\":\"\xEF\xBF\xBD\xEF\xBF\xBD\""));
+  g_assert_cmpuint (json_array_size (txn->ephemeral), ==, 1);
+  g_assert_true (json_is_object (txn->device_lists));
+}
+
+/* Only a body whose top level cannot be split is refused. */
+static void
+test_salvage_refused (void)
+{
+  assert_json_error ("{\"events\":[\"\xff\"]", 16, "M_NOT_JSON:");
+  assert_json_error ("{\"events\":[\"\xff\"]} x", 19, "M_NOT_JSON:");
+  assert_json_error ("{\"events\":[\"\xff]}", 16, "M_NOT_JSON:");
+  assert_json_error ("{\"events\" [\"\xff\"]}", 17, "M_NOT_JSON:");
+  assert_json_error ("[\"\xff\"]", 5, "M_NOT_JSON:");
+  /* splits, but "events" is not an array */
+  g_test_expect_message (G_LOG_DOMAIN, G_LOG_LEVEL_WARNING, "*\"events\" does not decode*");
+  g_test_expect_message (G_LOG_DOMAIN, G_LOG_LEVEL_WARNING, "*part by part*");
+  assert_json_error ("{\"events\":\"\xff\"}", 14, "M_BAD_JSON:");
+  g_test_assert_expected_messages ();
+}
+
 /* A transaction whose one event nests `k` arrays: total depth k + 3. */
 static char *
 nested_txn (int k)
@@ -260,6 +321,8 @@ main (int argc, char **argv)
   g_test_add_func ("/txn/merge-dedupe", test_merge_dedupe);
   g_test_add_func ("/txn/malformed-event-rejected", test_malformed_event_rejected);
   g_test_add_func ("/txn/nul-in-text", test_nul_in_text);
+  g_test_add_func ("/txn/salvage", test_salvage);
+  g_test_add_func ("/txn/salvage-refused", test_salvage_refused);
   g_test_add_func ("/txn/optional-wrong-type", test_optional_wrong_type);
   g_test_add_func ("/txn/bad-bodies", test_bad_bodies);
   g_test_add_func ("/txn/depth-bomb", test_depth_bomb);
