@@ -363,12 +363,13 @@ cmd_status (PaBridge *b, const char *room, const char *sender, char **argv)
       "\n- transactions: %" G_GUINT64_FORMAT ", events in: %" G_GUINT64_FORMAT
       ", events sent: %" G_GUINT64_FORMAT ", legacy events: %" G_GUINT64_FORMAT
       "\n- queues: inbound %" G_GINT64_FORMAT ", legacy %" G_GINT64_FORMAT ", outbound %"
-      G_GINT64_FORMAT "\n- store: %" G_GINT64_FORMAT " ghosts, %" G_GINT64_FORMAT " portals",
+      G_GINT64_FORMAT "\n- store: %" G_GINT64_FORMAT " ghosts, %" G_GINT64_FORMAT " portals"
+      "\n- events kept aside (quarantine): %" G_GINT64_FORMAT,
       PA_VERSION, (pa_now_ms () - b->started_at) / 1000, g_hash_table_size (b->plugins),
       g_hash_table_size (b->logins), running, b->n_txns, b->n_events_in, b->n_events_out,
       b->n_remote, pa_store_inbound_count (b->store), pa_store_remote_count (b->store),
       pa_store_outbound_count (b->store), pa_store_ghost_count (b->store),
-      pa_store_portal_count (b->store));
+      pa_store_portal_count (b->store), pa_store_quarantine_count (b->store));
   reply (b, room, msg);
 }
 

@@ -312,6 +312,12 @@ def test_unrelated_room_is_not_a_new_management_room(stack, bob, bob_mgmt):
 def test_disabled_plugin_is_said_in_the_portal(stack, net, alice, admin, portal):
     room = portal["room"]
     amgmt = open_management_room(admin)
+    # The admins see how many events were kept aside (two in this module).
+    a0 = len(admin.messages(amgmt, sender=BOT))
+    admin.text(amgmt, "status")
+    status = admin.wait(lambda a: bot_says(a, amgmt, "kept aside (quarantine)", a0),
+                        what="status")[0]["content"]["body"]
+    assert int(re.search(r"quarantine\): (\d+)", status).group(1)) >= 2, status
     a0 = len(admin.messages(amgmt, sender=BOT))
     admin.text(amgmt, "ministry disable test loopback")
     admin.wait(lambda a: bot_says(a, amgmt, "loopback", a0), what="disable confirmed")
