@@ -32,6 +32,10 @@ typedef struct _PaAppservice PaAppservice;
  * with "de.sorunome.msc2409.to_device". */
 typedef struct {
   json_t *events;
+  /* Events the bridge cannot handle (pa-event-check.h), to be kept aside:
+   * objects {"reason", "raw" (the event as JSON text), and when usable
+   * "event_id", "room_id", "sender", "type"}.  Never NULL. */
+  json_t *rejected;
   json_t *ephemeral;
   json_t *to_device;
   json_t *device_lists;     /* object or NULL (MSC3202) */
@@ -45,11 +49,12 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (PaTxn, pa_txn_free)
  * message starting "M_NOT_JSON:" or "M_BAD_JSON:"; PA_ERROR_TOO_LARGE when
  * more than max_events events (also the cap on ephemeral and to_device).
  * Nesting deeper than 64 is refused by a scan of the raw bytes before
- * jansson parses them; malformed events are skipped with a warning, a
- * non-array "events" is M_BAD_JSON.  The tree jansson builds stays within
- * tree_budget bytes: when the body's estimate is above it, the entries that
- * do not fit are replaced (pa-txn-budget.h) and the transaction is still
- * accepted; an event so replaced carries PA_TXN_STRIPPED_KEY. */
+ * jansson parses them; events that fail pa_event_check() go to `rejected`
+ * (the transaction is still accepted), a non-array "events" is
+ * M_BAD_JSON.  The tree jansson builds stays within tree_budget bytes: when
+ * the body's estimate is above it, the entries that do not fit are
+ * replaced (pa-txn-budget.h) and the transaction is still accepted; an
+ * event so replaced carries PA_TXN_STRIPPED_KEY. */
 PaTxn *pa_txn_parse (const char *data, gsize len, guint max_events, guint64 tree_budget,
                      GError **error);
 

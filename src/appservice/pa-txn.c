@@ -4,14 +4,19 @@
  * The homeserver retries a transaction it did not get 200 for, forever, in
  * order.  So a transaction we refuse wedges the bridge: only a body that is
  * not JSON, is not an object, has no "events" array or is over a limit is
- * refused.  Anything else that looks wrong (an event that is not an object
- * with a string "type", an optional key of the wrong type) is skipped with a
- * warning and the rest is kept. */
+ * refused.  Anything else that looks wrong is not fatal: an event the
+ * bridge cannot handle (pa-event-check.c: a field of the wrong type, an
+ * identifier with a NUL, an absurd size) is put in `rejected` for the
+ * bridge to keep aside, an optional key of the wrong type is ignored with a
+ * warning, and the rest is kept.  A "\u0000" is valid JSON and is decoded
+ * (JSON_ALLOW_NUL): the check replaces it in texts. */
 #define G_LOG_DOMAIN "passerelle-appservice"
 
 #include "pa-common.h"
 #include "appservice/pa-appservice.h"
 #include "appservice/pa-txn-budget.h"
+#include "appservice/pa-event-check.h"
+#include "appservice/pa-txn-salvage.h"
 
 #include <string.h>
 
@@ -105,6 +110,29 @@ merge_into (json_t *dst, json_t *src, const char *key, gboolean dedupe)
     }
 }
 
+/* What the bridge keeps of a rejected event: why, the event as text, and
+ * those of its identifiers that are usable (to log it and answer in its
+ * room). */
+static json_t *
+reject_record (json_t *ev, const char *reason)
+{
+  json_t *record = json_object ();
+  char *raw = json_dumps (ev, JSON_COMPACT | JSON_ENCODE_ANY);
+  static const char *const ids[] = { "event_id", "room_id", "sender", "type" };
+
+  json_object_set_new (record, "reason", json_string (reason));
+  json_object_set_new (record, "raw", json_string (raw != NULL ? raw : "(not serialisable)"));
+  free (raw);
+  for (gsize i = 0; i < G_N_ELEMENTS (ids) && json_is_object (ev); i++)
+    {
+      const char *id = pa_event_id_string (json_object_get (ev, ids[i]));
+
+      if (id != NULL)
+        json_object_set_new (record, ids[i], json_string (id));
+    }
+  return record;
+}
+
 /* pa_txn_free: releases every member; NULL is accepted. */
 void
 pa_txn_free (PaTxn *txn)
@@ -112,6 +140,7 @@ pa_txn_free (PaTxn *txn)
   if (txn == NULL)
     return;
   g_clear_pointer (&txn->events, json_decref);
+  g_clear_pointer (&txn->rejected, json_decref);
   g_clear_pointer (&txn->ephemeral, json_decref);
   g_clear_pointer (&txn->to_device, json_decref);
   g_clear_pointer (&txn->device_lists, json_decref);
@@ -131,6 +160,7 @@ pa_txn_parse (const char *data, gsize len, guint max_events, guint64 tree_budget
   guint64 cost = 0;
   g_autofree char *rewritten = NULL;
   g_autoptr (json_t) root = NULL;
+  g_autoptr (json_t) unreadable = NULL;
   g_autoptr (PaTxn) txn = NULL;
   json_t *events, *eph, *eph2, *td, *td2;
   json_t *ev;
@@ -165,7 +195,14 @@ pa_txn_parse (const char *data, gsize len, guint max_events, guint64 tree_budget
   /* DECODE_ANY so that a bare scalar, valid JSON of the wrong shape, is
    * M_BAD_JSON like an array; duplicate keys are accepted (last wins) as
    * Synapse does not promise their absence. */
-  root = json_loadb (data != NULL ? data : "", len, JSON_DECODE_ANY, &jerr);
+  root = json_loadb (data != NULL ? data : "", len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
+  unreadable = json_array ();
+  /* Something inside one event may spoil the whole text for jansson (a byte
+   * that is not UTF-8, a NUL in a key): decode it part by part instead. */
+  if (root == NULL && (root = pa_txn_salvage (data, len, unreadable)) != NULL)
+    g_warning ("transaction: the body does not decode as a whole (%s, line %d, column %d): "
+               "decoded part by part",
+               jerr.text, jerr.line, jerr.column);
   if (root == NULL)
     {
       g_set_error (error, PA_ERROR, PA_ERROR_JSON, "M_NOT_JSON: %s (line %d, column %d)",
@@ -190,6 +227,13 @@ pa_txn_parse (const char *data, gsize len, guint max_events, guint64 tree_budget
   eph2 = get_array (root, "de.sorunome.msc2409.ephemeral");
   td = get_array (root, "to_device");
   td2 = get_array (root, "de.sorunome.msc2409.to_device");
+  if (json_array_size (events) + json_array_size (unreadable) > max_events)
+    {
+      g_set_error (error, PA_ERROR, PA_ERROR_TOO_LARGE,
+                   "M_TOO_LARGE: \"events\" has %zu entries, more than %u",
+                   json_array_size (events) + json_array_size (unreadable), max_events);
+      return NULL;
+    }
   if (!check_size (events, "events", max_events, error)
       || !check_size (eph, "ephemeral", max_events, error)
       || !check_size (eph2, "de.sorunome.msc2409.ephemeral", max_events, error)
@@ -199,15 +243,22 @@ pa_txn_parse (const char *data, gsize len, guint max_events, guint64 tree_budget
 
   txn = g_new0 (PaTxn, 1);
   txn->events = json_array ();
+  txn->rejected = json_array ();
   txn->ephemeral = json_array ();
   txn->to_device = json_array ();
 
   json_array_foreach (events, i, ev)
     {
-      if (!json_is_object (ev) || !json_is_string (json_object_get (ev, "type")))
+      g_autofree char *reason = NULL;
+
+      if (pa_event_check (ev, &reason) == PA_EVENT_REJECTED)
         {
-          g_warning ("transaction: events[%zu] is not an object with a string \"type\", "
-                     "skipped", i);
+          json_t *record = reject_record (ev, reason);
+          const char *id = json_string_value (json_object_get (record, "event_id"));
+
+          g_warning ("transaction: events[%zu] (%s) kept aside: %s", i,
+                     id != NULL ? id : "no event id", reason);
+          json_array_append_new (txn->rejected, record);
           continue;
         }
       if (json_is_true (json_object_get (ev, PA_TXN_STRIPPED_KEY)))
@@ -221,6 +272,15 @@ pa_txn_parse (const char *data, gsize len, guint max_events, guint64 tree_budget
                      room != NULL ? room : "(no room)");
         }
       json_array_append (txn->events, ev);
+    }
+
+  json_array_foreach (unreadable, i, ev)
+    {
+      const char *id = json_string_value (json_object_get (ev, "event_id"));
+
+      g_warning ("transaction: an event (%s) kept aside: %s", id != NULL ? id : "no event id",
+                 json_string_value (json_object_get (ev, "reason")));
+      json_array_append (txn->rejected, ev);
     }
 
   /* Synapse sends the same ephemeral events under both keys during the

@@ -21,6 +21,7 @@
 #include "pa-policy.h"
 #include "pa-queue.h"
 
+#include "appservice/pa-event-check.h"
 #include "crypto/pa-crypto.h"
 
 /* A room key may come in a later transaction than the event it opens:
@@ -86,6 +87,35 @@ is_bridged_room (PaBridge *b, const char *room_id)
   return row != NULL || owner != NULL;
 }
 
+/* The cleartext is outside input like any event: checked the same way
+ * (appservice/pa-event-check.h), NULs in texts repaired.  One the bridge
+ * cannot handle is kept aside (the encrypted event, not the cleartext, is
+ * what the quarantine keeps), logged, and its sender told once. */
+static gboolean
+cleartext_usable (PaBridge *b, json_t *ev, json_t *clear)
+{
+  g_autofree char *reason = NULL;
+  const char *event_id = str (ev, "event_id");
+  const char *room_id = str (ev, "room_id");
+  const char *sender = str (ev, "sender");
+
+  if (pa_event_check (clear, &reason) != PA_EVENT_REJECTED)
+    return TRUE;
+  g_message ("decrypted event %s from %s quarantined: %s", event_id, sender, reason);
+  g_autoptr (GError) error = NULL;
+  g_autofree char *raw = json_dumps (ev, JSON_COMPACT | JSON_SORT_KEYS);
+  if (raw == NULL
+      || !pa_store_quarantine_add (b->store, "decrypted", event_id, room_id, sender, reason, raw,
+                                   &error))
+    g_warning ("quarantine: %s", error ? error->message : "the event cannot be serialised");
+  if (!pa_ghost_is_ours (b, sender) && pa_policy_level (b, sender) != PA_LEVEL_BLOCK)
+    {
+      g_autofree char *text = g_strdup_printf ("⚠ Could not bridge this message: %s.", reason);
+      pa_queue_notice_reply_once (b, room_id, event_id, "quarantine", text);
+    }
+  return FALSE;
+}
+
 static void
 decrypt_event (PaBridge *b, json_t *ev, PaEventFunc decrypted, PaEventDoneFunc done)
 {
@@ -99,6 +129,11 @@ decrypt_event (PaBridge *b, json_t *ev, PaEventFunc decrypted, PaEventDoneFunc d
       if (event_id)
         g_hash_table_remove (bc->waiting, event_id);
       g_debug ("decrypted %s in %s: %s", event_id ? event_id : "?", room_id, str (clear, "type"));
+      if (!cleartext_usable (b, ev, clear))
+        {
+          done (b);
+          return;
+        }
       /* The cleartext goes back to the caller, which takes it down the
        * normal path (its type is no longer m.room.encrypted, so this hook
        * lets it through). */

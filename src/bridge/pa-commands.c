@@ -35,8 +35,16 @@ cmd_help (PaBridge *b, const char *room, const char *sender, char **argv)
   guint n = 0;
   const Command *t = commands_table (&n);
   PaLevel level = pa_policy_level (b, sender);
-  GString *s = g_string_new ("Commands (in this room without prefix; elsewhere start with ");
-  g_string_append_printf (s, "`%s`):\n", b->config->command_prefix);
+  g_autofree char *owner = pa_store_management_owner (b->store, room);
+  GString *s = g_string_new (NULL);
+  if (owner != NULL && g_str_equal (owner, sender))
+    g_string_append_printf (s, "Commands (in this room without prefix; elsewhere start with "
+                               "`%s`):\n",
+                            b->config->command_prefix);
+  else
+    g_string_append_printf (s, "Commands (in this room start them with `%s`; `login` only in "
+                               "your Passerelle room):\n",
+                            b->config->command_prefix);
   for (guint i = 0; i < n; i++)
     if (level >= t[i].level)
       g_string_append_printf (s, "- `%s` — %s\n", t[i].usage, t[i].help);
@@ -355,12 +363,13 @@ cmd_status (PaBridge *b, const char *room, const char *sender, char **argv)
       "\n- transactions: %" G_GUINT64_FORMAT ", events in: %" G_GUINT64_FORMAT
       ", events sent: %" G_GUINT64_FORMAT ", legacy events: %" G_GUINT64_FORMAT
       "\n- queues: inbound %" G_GINT64_FORMAT ", legacy %" G_GINT64_FORMAT ", outbound %"
-      G_GINT64_FORMAT "\n- store: %" G_GINT64_FORMAT " ghosts, %" G_GINT64_FORMAT " portals",
+      G_GINT64_FORMAT "\n- store: %" G_GINT64_FORMAT " ghosts, %" G_GINT64_FORMAT " portals"
+      "\n- events kept aside (quarantine): %" G_GINT64_FORMAT,
       PA_VERSION, (pa_now_ms () - b->started_at) / 1000, g_hash_table_size (b->plugins),
       g_hash_table_size (b->logins), running, b->n_txns, b->n_events_in, b->n_events_out,
       b->n_remote, pa_store_inbound_count (b->store), pa_store_remote_count (b->store),
       pa_store_outbound_count (b->store), pa_store_ghost_count (b->store),
-      pa_store_portal_count (b->store));
+      pa_store_portal_count (b->store), pa_store_quarantine_count (b->store));
   reply (b, room, msg);
 }
 
@@ -411,6 +420,14 @@ pa_commands_handle (PaBridge *b, const char *room_id, const char *sender, const 
               "You are not allowed to use `%s`: it needs the %s level and yours is %s.", name,
               pa_level_to_string (commands[i].level), pa_level_to_string (level));
           reply (b, room_id, msg);
+          return;
+        }
+      if (!management && g_str_equal (name, "login"))
+        {
+          /* Its questions (a password among them) would be asked, and
+           * answered, in a room that is not the bot's alone. */
+          reply (b, room_id, "Send `login` in your Passerelle room (your direct chat with me): "
+                             "its questions, passwords included, are not asked here.");
           return;
         }
       commands[i].run (b, room_id, sender, argv);

@@ -44,6 +44,17 @@ pa_policy_plugin_allowed (PaBridge *b, const char *mxid, const char *plugin, cha
       *why = g_strdup ("your homeserver belongs to no ministry configured on this bridge");
       return FALSE;
     }
+  gboolean stored = FALSE;
+  if (pa_store_ministry_plugin_get (b->store, m->name, plugin, &stored) && !stored)
+    {
+      /* Switched off at run time (`ministry disable`): say so, and how it
+       * comes back. */
+      *why = g_strdup_printf ("%s is disabled for your ministry (%s) by a bridge admin "
+                              "(`ministry enable %s %s` turns it back on)",
+                              info->display_name ? info->display_name : plugin, m->name, m->name,
+                              plugin);
+      return FALSE;
+    }
   if (!pa_policy_ministry_plugin_enabled (b, m, plugin))
     {
       *why = g_strdup_printf ("your ministry (%s) has not enabled %s", m->name, plugin);

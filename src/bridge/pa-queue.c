@@ -71,8 +71,9 @@ pa_queue_notice (PaBridge *b, const char *room_id, const char *text)
   pa_queue_notice_reply (b, room_id, NULL, text);
 }
 
-void
-pa_queue_notice_reply (PaBridge *b, const char *room_id, const char *event_id, const char *text)
+static void
+notice_send (PaBridge *b, const char *room_id, const char *event_id, const char *text,
+             const char *txn_seed)
 {
   g_autoptr (json_t) content = json_pack ("{s:s, s:s}", "msgtype", "m.notice", "body", text);
   if (event_id != NULL)
@@ -81,5 +82,19 @@ pa_queue_notice_reply (PaBridge *b, const char *room_id, const char *event_id, c
   /* In DM portals the bot is absent: the contact's ghost speaks. */
   g_autofree char *key = g_strdup_printf ("creator:%s", room_id);
   g_autofree char *sender = pa_store_kv_get (b->store, key);
-  pa_queue_send (b, room_id, sender, "m.room.message", content, 0, NULL, NULL);
+  pa_queue_send (b, room_id, sender, "m.room.message", content, 0, txn_seed, NULL);
+}
+
+void
+pa_queue_notice_reply (PaBridge *b, const char *room_id, const char *event_id, const char *text)
+{
+  notice_send (b, room_id, event_id, text, NULL);
+}
+
+void
+pa_queue_notice_reply_once (PaBridge *b, const char *room_id, const char *event_id,
+                            const char *what, const char *text)
+{
+  g_autofree char *seed = g_strdup_printf ("%s\x1f%s", what, event_id);
+  notice_send (b, room_id, event_id, text, seed);
 }

@@ -27,6 +27,10 @@ void pa_queue_notice (PaBridge *b, const char *room_id, const char *text);
  * about); a plain notice when event_id is NULL. */
 void pa_queue_notice_reply (PaBridge *b, const char *room_id, const char *event_id,
                             const char *text);
+/* The same reply, sent at most once for (what, event_id): its txn id is
+ * derived from them, so handling the event again changes nothing. */
+void pa_queue_notice_reply_once (PaBridge *b, const char *room_id, const char *event_id,
+                                 const char *what, const char *text);
 
 G_END_DECLS
 

@@ -29,6 +29,7 @@
 #include "pa-portal.h"
 #include "pa-queue.h"
 #include "pa-to-legacy-ephemeral.h"
+#include "pa-to-legacy-quarantine.h"
 #include "pa-to-legacy-send.h"
 
 #include <gio/gio.h>
@@ -151,6 +152,15 @@ portal_allowed (PaBridge *b, PaPortalRow *row, json_t *ev, PaAccount **out_login
   g_autofree char *why = NULL;
   PaAccount *login = NULL;
   *out_relay = FALSE;
+  /* The plugin disabled for the sender's ministry comes first: their login
+   * was stopped for that reason, and "log in again" would be false. */
+  if (pa_policy_level (b, sender) >= PA_LEVEL_USER
+      && !pa_policy_plugin_allowed (b, sender, row->plugin, &why))
+    {
+      g_autofree char *msg = g_strdup_printf ("⚠ Not delivered: %s.", why);
+      pa_queue_notice_reply (b, room_id, event_id, msg);
+      return FALSE;
+    }
   if (g_str_equal (row->login_id, PA_STORE_SHARED_LOGIN))
     {
       login = shared_login_of (b, room_id, sender);
@@ -161,7 +171,12 @@ portal_allowed (PaBridge *b, PaPortalRow *row, json_t *ev, PaAccount **out_login
           /* Relayed: the relaying login's owner must have the plugin. */
           if (!pa_policy_plugin_allowed (b, login->owner, row->plugin, &why))
             {
-              g_autofree char *msg = g_strdup_printf ("⚠ Not delivered: %s.", why);
+              /* `why` speaks to the relaying login's owner, not to the
+               * sender: say whose it is. */
+              g_autofree char *msg = g_strdup_printf (
+                  "⚠ Not delivered: it would be relayed through the %s login of %s, who "
+                  "cannot use it (%s).",
+                  row->plugin, login->owner, why);
               pa_queue_notice_reply (b, room_id, event_id, msg);
               return FALSE;
             }
@@ -172,9 +187,17 @@ portal_allowed (PaBridge *b, PaPortalRow *row, json_t *ev, PaAccount **out_login
       if (login == NULL)
         {
           PaPluginInfo *info = pa_plugin_info (b, row->plugin);
-          g_autofree char *msg = g_strdup_printf (
-              "⚠ Not delivered: you have no %s login in this group; log in with `login %s`.",
-              info && info->display_name ? info->display_name : row->plugin, row->plugin);
+          const char *network = info && info->display_name ? info->display_name : row->plugin;
+          /* Logging in again does not help someone whose account is not in
+           * the group: say which case it is. */
+          g_autofree char *msg
+              = pa_login_find (b, sender, row->plugin) != NULL
+                    ? g_strdup_printf ("⚠ Not delivered: your %s account is not in this group "
+                                       "(a member of the group on %s can add it).",
+                                       network, network)
+                    : g_strdup_printf ("⚠ Not delivered: you have no %s login in this group; "
+                                       "log in with `login %s`.",
+                                       network, row->plugin);
           pa_queue_notice_reply (b, room_id, event_id, msg);
           return FALSE;
         }
@@ -183,9 +206,11 @@ portal_allowed (PaBridge *b, PaPortalRow *row, json_t *ev, PaAccount **out_login
     login = pa_login_by_id (b, row->login_id);
   if (login == NULL)
     {
-      pa_queue_notice (b, room_id,
-                       "⚠ Not delivered: this conversation's login is not running "
-                       "(log in again with `login` in your Passerelle room).");
+      g_autofree char *msg = g_strdup_printf (
+          "⚠ Not delivered: this conversation's %s login is not running (log in again with "
+          "`login %s` in your Passerelle room).",
+          row->plugin, row->plugin);
+      pa_queue_notice_reply (b, room_id, event_id, msg);
       return FALSE;
     }
   if (!g_str_equal (login->owner, sender))
@@ -206,6 +231,20 @@ portal_allowed (PaBridge *b, PaPortalRow *row, json_t *ev, PaAccount **out_login
     }
   *out_login = login;
   return TRUE;
+}
+
+/* The command in `body` after the command prefix and a space (or the
+ * prefix alone), or NULL when body does not start with the prefix. */
+static const char *
+after_prefix (PaBridge *b, const char *body)
+{
+  const char *prefix = b->config->command_prefix;
+  gsize n = prefix != NULL ? strlen (prefix) : 0;
+
+  if (body == NULL || n == 0 || strncmp (body, prefix, n) != 0
+      || (body[n] != ' ' && body[n] != '\0'))
+    return NULL;
+  return body + n;
 }
 
 /* ------------------------------------------------------------- relay */
@@ -300,13 +339,12 @@ portal_message (PaBridge *b, PaPortalRow *row, json_t *ev, PaEventDoneFunc done)
   PaAccount *login = NULL;
   gboolean relay = FALSE;
 
-  const char *body = str (content, "body");
-  const char *prefix = b->config->command_prefix;
-  if (g_str_equal (type, "m.room.message") && body && prefix && *prefix
-      && g_str_has_prefix (body, prefix)
-      && (body[strlen (prefix)] == ' ' || body[strlen (prefix)] == '\0'))
+  const char *command = after_prefix (b, str (content, "body"));
+  if (g_str_equal (type, "m.room.message") && command != NULL)
     {
-      pa_commands_handle (b, room_id, sender, event_id, body + strlen (prefix), FALSE);
+      /* In a portal only what starts with the prefix is a command (and is
+       * not bridged); everything else is the conversation. */
+      pa_commands_handle (b, room_id, sender, event_id, command, FALSE);
       finish (b, done);
       return;
     }
@@ -353,13 +391,33 @@ member_event (PaBridge *b, json_t *ev)
           pa_matrix_request (b->mx, &req, NULL, NULL);
           return;
         }
-      /* An agent opens a DM with the bot: that becomes their management
-       * room (unless they already have one, which stays). */
       /* Joined through the room's queue, so the welcome below follows it. */
       g_autofree char *er = pa_matrix_escape (room_id);
       g_autofree char *path = g_strdup_printf ("/_matrix/client/v3/join/%s", er);
       g_autofree char *txn = pa_queue_txn_id (room_id, "bot-join", str (ev, "event_id"), NULL);
       pa_queue_request (b, room_id, "POST", path, NULL, NULL, 0, txn, NULL);
+      /* Into a portal (an agent wanting `!pa` commands there, or another
+       * participant): the bot is there for prefixed commands only; the
+       * portal stays a portal and keeps bridging.  No greeting. */
+      g_autoptr (PaPortalRow) row = pa_store_portal_by_room (b->store, room_id);
+      if (row != NULL)
+        {
+          g_message ("invited by %s into portal %s: joined for prefixed commands only", sender,
+                     room_id);
+          return;
+        }
+      /* A room that is not a DM, from an agent who has a management room
+       * already: a room of theirs where they want `!pa` commands, not a new
+       * management room. */
+      g_autofree char *current = pa_store_management_room (b->store, sender);
+      if (current != NULL && !g_str_equal (current, room_id)
+          && !json_is_true (json_object_get (content, "is_direct")))
+        {
+          g_message ("invited by %s into %s (not a direct chat; their management room is %s): "
+                     "joined for prefixed commands only",
+                     sender, room_id, current);
+          return;
+        }
       /* The DM an agent opens with the bot becomes their management room,
        * replacing any earlier one (e.g. one the bot opened to tell them
        * something): the agent's own choice wins. */
@@ -390,6 +448,13 @@ pa_to_legacy_dispatch (PaBridge *b, json_t *ev, PaEventDoneFunc done)
     {
       /* Ephemeral (typing, receipts): no sender at top level. */
       pa_to_legacy_ephemeral (b, ev);
+      return;
+    }
+  if (pa_quarantine_is_marker (ev))
+    {
+      /* An event that could not be handled: its answer, in its turn. */
+      pa_quarantine_tell (b, ev);
+      finish (b, done);
       return;
     }
   if (type == NULL || room_id == NULL)
@@ -443,7 +508,9 @@ pa_to_legacy_dispatch (PaBridge *b, json_t *ev, PaEventDoneFunc done)
       return;
     }
   json_t *content = json_object_get (ev, "content");
-  g_autofree char *owner = pa_store_management_owner (b->store, room_id);
+  /* A portal is never a management room, whatever an old record says. */
+  g_autoptr (PaPortalRow) row = pa_store_portal_by_room (b->store, room_id);
+  g_autofree char *owner = row == NULL ? pa_store_management_owner (b->store, room_id) : NULL;
   if (owner != NULL)
     {
       if (!is_message || !g_str_equal (owner, sender))
@@ -471,16 +538,13 @@ pa_to_legacy_dispatch (PaBridge *b, json_t *ev, PaEventDoneFunc done)
       finish (b, done);
       return;
     }
-  g_autoptr (PaPortalRow) row = pa_store_portal_by_room (b->store, room_id);
   if (row == NULL)
     {
       /* Not ours: a room the bot was invited to before it was recorded, or
        * an unrelated room.  Commands still work with the prefix. */
-      const char *body = str (content, "body");
-      const char *prefix = b->config->command_prefix;
-      if (is_message && body && prefix && g_str_has_prefix (body, prefix))
-        pa_commands_handle (b, room_id, sender, str (ev, "event_id"), body + strlen (prefix),
-                            FALSE);
+      const char *command = after_prefix (b, str (content, "body"));
+      if (is_message && command != NULL)
+        pa_commands_handle (b, room_id, sender, str (ev, "event_id"), command, FALSE);
       finish (b, done);
       return;
     }

@@ -13,6 +13,7 @@
 #include "pa-bridge-crypto-keys.h"
 #include "pa-login-withhold.h"
 #include "pa-to-legacy-dispatch.h"
+#include "pa-to-legacy-quarantine.h"
 
 gboolean
 pa_to_legacy_txn (const char *txn_id, PaTxn *txn, gpointer user_data, GError **error)
@@ -50,8 +51,29 @@ pa_to_legacy_txn (const char *txn_id, PaTxn *txn, gpointer user_data, GError **e
     g_ptr_array_add (texts, text);
   }
   g_checksum_update (sum, (const guchar *) "]", 1);
+  /* Events the parser rejected are kept aside with the others, in the same
+   * SQLite transaction, and their markers queued after them. */
+  g_autoptr (json_t) queued = json_incref (txn->events);
+  if (json_array_size (txn->rejected) > 0)
+    {
+      json_decref (queued);
+      queued = json_copy (txn->events);
+      pa_quarantine_markers (txn->rejected, queued, texts, sum);
+    }
   g_autofree char *key = g_strdup_printf ("%s:%.32s", txn_id, g_checksum_get_string (sum));
-  if (!pa_store_txn_accept_texts (b->store, key, txn->events, texts, &dup, error))
+  /* Accepted whole or not at all; a store that cannot write puts the
+   * bridge in its storage fault (pa-batch.c) and the homeserver gets 503. */
+  gboolean stored = pa_store_begin (b->store, error);
+  if (stored
+      && (!pa_store_txn_accept_texts (b->store, key, queued, texts, &dup, error)
+          || (!dup && !pa_quarantine_keep (b, key, txn->rejected, error))))
+    {
+      pa_store_rollback (b->store);
+      stored = FALSE;
+    }
+  if (stored && !pa_store_commit (b->store, error))
+    stored = FALSE;
+  if (!stored)
     {
       pa_batch_fail (b, *error);
       pa_batch_flush (b);

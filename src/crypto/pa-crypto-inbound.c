@@ -116,7 +116,9 @@ pa_crypto_decrypt (PaCrypto *crypto, json_t *event, GError **error)
   plain = pa_olm_inbound_group_decrypt (g, ciphertext, &len, &index, error);
   if (plain == NULL)
     return NULL;
-  payload = json_loadb (plain, len, JSON_REJECT_DUPLICATES, NULL);
+  /* A "\u0000" in a text is valid JSON: decoded, and repaired by the
+   * bridge's event check like in a clear event. */
+  payload = json_loadb (plain, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, NULL);
   explicit_bzero (plain, len);
   g_free (plain);
   inner = json_object_get (payload, "content");

@@ -27,6 +27,8 @@ G_BEGIN_DECLS
 #define OUTBOUND_DONE_KEEP_MS (7 * DAY_MS)
 #define REMOTE_SEEN_KEEP_MS (7 * DAY_MS)
 #define TXN_KEEP_MS (30 * DAY_MS)
+/* Events kept aside (quarantine): long enough for an admin to look. */
+#define QUARANTINE_KEEP_MS (30 * DAY_MS)
 
 struct _PaStore
 {

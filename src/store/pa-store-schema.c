@@ -178,6 +178,23 @@ const char *const pa_store_migrations[] = {
   "  AND login_id != '' GROUP BY plugin, chat_id);"
   "UPDATE messages SET login_id = '' WHERE room_id IN ("
   "  SELECT room_id FROM portals WHERE login_id = '' AND kind = 'group' AND room_id IS NOT NULL);",
+
+  /* v3 → v4: events the bridge could not handle, kept aside instead of
+   * refusing their transaction (the homeserver would retry it for ever);
+   * and portals that an invite of the bot had wrongly recorded as
+   * management rooms stop being one (a portal is never a management room). */
+  "CREATE TABLE quarantine ("
+  "  seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+  "  txn_id TEXT NOT NULL,"
+  "  event_id TEXT,"
+  "  room_id TEXT,"
+  "  sender TEXT,"
+  "  reason TEXT NOT NULL,"
+  "  event TEXT NOT NULL,"
+  "  at INTEGER NOT NULL);"
+  "CREATE INDEX quarantine_at ON quarantine (at);"
+  "DELETE FROM management_rooms WHERE room_id IN ("
+  "  SELECT room_id FROM portals WHERE room_id IS NOT NULL);",
 };
 
 const guint pa_store_n_migrations = G_N_ELEMENTS (pa_store_migrations);

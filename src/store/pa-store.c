@@ -96,7 +96,9 @@ store_prune (PaStore *store, GError **error)
                         now - REMOTE_SEEN_KEEP_MS)
       || !pa_store_run (store, error, "DELETE FROM shared_messages WHERE at < ?", "I",
                         now - REMOTE_SEEN_KEEP_MS)
-      || !pa_store_run (store, error, "DELETE FROM txns WHERE at < ?", "I", now - TXN_KEEP_MS))
+      || !pa_store_run (store, error, "DELETE FROM txns WHERE at < ?", "I", now - TXN_KEEP_MS)
+      || !pa_store_run (store, error, "DELETE FROM quarantine WHERE at < ?", "I",
+                        now - QUARANTINE_KEEP_MS))
     {
       pa_store_tx_rollback (store);
       return FALSE;

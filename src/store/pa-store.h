@@ -52,6 +52,16 @@ json_t *pa_store_inbound_peek (PaStore *store, guint limit, GError **error);
 gboolean pa_store_inbound_done (PaStore *store, gint64 seq, GError **error);
 gint64 pa_store_inbound_count (PaStore *store);
 
+/* ---- quarantine: events of accepted transactions that the bridge could
+ * not handle, kept aside (30 days) instead of refusing their transaction */
+
+/* Adds one; event_id, room_id and sender may be NULL; `event` is the
+ * event as JSON text (or the raw bytes made UTF-8). */
+gboolean pa_store_quarantine_add (PaStore *store, const char *txn_id, const char *event_id,
+                                  const char *room_id, const char *sender, const char *reason,
+                                  const char *event, GError **error);
+gint64 pa_store_quarantine_count (PaStore *store);
+
 /* ---- remote (legacy) events from workers, durable until bridged */
 
 /* Appends an event (serialised by the caller).  dedup_key (may be NULL) is

@@ -10,6 +10,9 @@
 
 /* A budget no test body reaches. */
 #define BIG (G_GUINT64_CONSTANT (1) << 40)
+/* What every event of a transaction carries besides its type. */
+#define IDS "\"room_id\":\"!r:x\",\"sender\":\"@u:x\",\"content\":{},"
+#define EID "\"event_id\":\"$e\","
 
 static PaTxn *
 parse (const char *s, guint max, GError **error)
@@ -21,8 +24,10 @@ static void
 test_basic (void)
 {
   g_autoptr (GError) error = NULL;
-  g_autoptr (PaTxn) txn = parse ("{\"events\":[{\"type\":\"m.room.message\",\"event_id\":\"$1\"},"
-                                 "{\"type\":\"m.room.member\",\"event_id\":\"$2\"}]}",
+  g_autoptr (PaTxn) txn = parse ("{\"events\":[{" IDS "\"type\":\"m.room.message\",\"event_id\":\"$1\"},"
+                                 "{\"room_id\":\"!r:x\",\"sender\":\"@u:x\",\"state_key\":\"@u:x\","
+                                 "\"content\":{\"membership\":\"join\"},"
+                                 "\"type\":\"m.room.member\",\"event_id\":\"$2\"}]}",
                                  100, &error);
 
   g_assert_no_error (error);
@@ -71,17 +76,23 @@ test_merge_dedupe (void)
   g_assert_true (json_is_object (txn->otk_counts));
 }
 
+/* Events the bridge cannot handle are kept aside with a reason; the rest
+ * of the transaction is taken. */
 static void
-test_malformed_event_skipped (void)
+test_malformed_event_rejected (void)
 {
   g_autoptr (GError) error = NULL;
   g_autoptr (PaTxn) txn = NULL;
 
-  g_test_expect_message (G_LOG_DOMAIN, G_LOG_LEVEL_WARNING, "*events[1]*");
-  g_test_expect_message (G_LOG_DOMAIN, G_LOG_LEVEL_WARNING, "*events[2]*");
-  g_test_expect_message (G_LOG_DOMAIN, G_LOG_LEVEL_WARNING, "*events[3]*");
-  txn = parse ("{\"events\":[{\"type\":\"a\"},{\"type\":5},\"str\",{\"no\":\"type\"},"
-               "{\"type\":\"b\"}]}",
+  g_test_expect_message (G_LOG_DOMAIN, G_LOG_LEVEL_WARNING, "*events[1]*type is a number*");
+  g_test_expect_message (G_LOG_DOMAIN, G_LOG_LEVEL_WARNING, "*events[2]*not an object*");
+  g_test_expect_message (G_LOG_DOMAIN, G_LOG_LEVEL_WARNING, "*events[3]*type is missing*");
+  g_test_expect_message (G_LOG_DOMAIN, G_LOG_LEVEL_WARNING, "*events[4]*$bad*sender*NUL*");
+  txn = parse ("{\"events\":[{" IDS EID "\"type\":\"a\"},{" IDS EID "\"type\":5},\"str\","
+               "{" IDS EID "\"no\":\"type\"},"
+               "{\"type\":\"m.room.message\",\"event_id\":\"$bad\",\"room_id\":\"!r:x\","
+               "\"sender\":\"@u:x\\u0000evil\",\"content\":{}},"
+               "{" IDS EID "\"type\":\"b\"}]}",
                100, &error);
   g_test_assert_expected_messages ();
   g_assert_no_error (error);
@@ -91,6 +102,37 @@ test_malformed_event_skipped (void)
                                                        "type")), ==, "a");
   g_assert_cmpstr (json_string_value (json_object_get (json_array_get (txn->events, 1),
                                                        "type")), ==, "b");
+  g_assert_cmpuint (json_array_size (txn->rejected), ==, 4);
+  {
+    json_t *r = json_array_get (txn->rejected, 3);
+
+    /* the usable ids are kept for the answer; the unusable sender is not */
+    g_assert_cmpstr (json_string_value (json_object_get (r, "event_id")), ==, "$bad");
+    g_assert_cmpstr (json_string_value (json_object_get (r, "room_id")), ==, "!r:x");
+    g_assert_null (json_object_get (r, "sender"));
+    g_assert_nonnull (strstr (json_string_value (json_object_get (r, "raw")), "\\u0000evil"));
+    g_assert_cmpstr (json_string_value (json_object_get (r, "reason")), ==,
+                     "sender contains a NUL character");
+  }
+}
+
+/* A NUL in a text is valid JSON: decoded, replaced by U+FFFD, bridged. */
+static void
+test_nul_in_text (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PaTxn) txn = parse ("{\"events\":[{\"type\":\"m.room.message\",\"event_id\":\"$1\","
+                                 "\"room_id\":\"!r:x\",\"sender\":\"@u:x\","
+                                 "\"content\":{\"msgtype\":\"m.text\",\"body\":\"a\\u0000b\"}}]}",
+                                 100, &error);
+  json_t *body;
+
+  g_assert_no_error (error);
+  g_assert_cmpuint (json_array_size (txn->events), ==, 1);
+  g_assert_cmpuint (json_array_size (txn->rejected), ==, 0);
+  body = json_object_get (json_object_get (json_array_get (txn->events, 0), "content"), "body");
+  g_assert_cmpstr (json_string_value (body), ==, "a\xEF\xBF\xBD" "b");
+  g_assert_cmpuint (json_string_length (body), ==, 5);
 }
 
 static void
@@ -137,11 +179,72 @@ test_bad_bodies (void)
   assert_json_error ("{\"events\":null}", 15, "M_BAD_JSON:");
 }
 
+/* One event that spoils the body for jansson (a byte that is not UTF-8, a
+ * NUL in a key, a lone surrogate) is kept aside; the others, and the rest
+ * of the transaction, are taken. */
+static void
+test_salvage (void)
+{
+  g_autoptr (GError) error = NULL;
+  const char *body
+      = "{\"events\":[{" IDS EID "\"type\":\"a\"},"
+        "{\"type\":\"m.room.message\",\"event_id\":\"$utf8\",\"room_id\":\"!r:x\","
+        "\"sender\":\"@u:x\",\"content\":{\"body\":\"\xff\xfe\"}},"
+        "{" IDS "\"event_id\":\"$key\",\"type\":\"b\",\"x\":{\"k\\u0000\":1}},"
+        "{" IDS "\"event_id\":\"$sur\",\"type\":\"c\",\"t\":\"\\ud800\"},"
+        "{" IDS EID "\"type\":\"d\"}],"
+        "\"ephemeral\":[{\"type\":\"m.typing\",\"x\":\"\xff\"},{\"type\":\"m.receipt\"}],"
+        "\"org.matrix.msc3202.device_lists\":{\"changed\":[]}}";
+  g_autoptr (PaTxn) txn = NULL;
+  json_t *r;
+
+  g_test_expect_message (G_LOG_DOMAIN, G_LOG_LEVEL_WARNING, "*ephemeral[0]*dropped*");
+  g_test_expect_message (G_LOG_DOMAIN, G_LOG_LEVEL_WARNING, "*part by part*");
+  g_test_expect_message (G_LOG_DOMAIN, G_LOG_LEVEL_WARNING, "*$utf8*kept aside*");
+  g_test_expect_message (G_LOG_DOMAIN, G_LOG_LEVEL_WARNING, "*$key*kept aside*");
+  g_test_expect_message (G_LOG_DOMAIN, G_LOG_LEVEL_WARNING, "*$sur*kept aside*");
+  txn = parse (body, 100, &error);
+  g_test_assert_expected_messages ();
+  g_assert_no_error (error);
+  g_assert_nonnull (txn);
+  g_assert_cmpuint (json_array_size (txn->events), ==, 2);
+  g_assert_cmpstr (json_string_value (json_object_get (json_array_get (txn->events, 1), "type")),
+                   ==, "d");
+  g_assert_cmpuint (json_array_size (txn->rejected), ==, 3);
+  r = json_array_get (txn->rejected, 0);
+  g_assert_cmpstr (json_string_value (json_object_get (r, "event_id")), ==, "$utf8");
+  g_assert_cmpstr (json_string_value (json_object_get (r, "room_id")), ==, "!r:x");
+  g_assert_cmpstr (json_string_value (json_object_get (r, "sender")), ==, "@u:x");
+  g_assert_true (g_str_has_prefix (json_string_value (json_object_get (r, "reason")),
+                                   "the event is not valid JSON ("));
+  g_assert_true (g_utf8_validate (json_string_value (json_object_get (r, "raw")), -1, NULL));
+  g_assert_nonnull (strstr (json_string_value (json_object_get (r, "raw")),
+                            "\"body\":\"\xEF\xBF\xBD\xEF\xBF\xBD\""));
+  g_assert_cmpuint (json_array_size (txn->ephemeral), ==, 1);
+  g_assert_true (json_is_object (txn->device_lists));
+}
+
+/* Only a body whose top level cannot be split is refused. */
+static void
+test_salvage_refused (void)
+{
+  assert_json_error ("{\"events\":[\"\xff\"]", 16, "M_NOT_JSON:");
+  assert_json_error ("{\"events\":[\"\xff\"]} x", 19, "M_NOT_JSON:");
+  assert_json_error ("{\"events\":[\"\xff]}", 16, "M_NOT_JSON:");
+  assert_json_error ("{\"events\" [\"\xff\"]}", 17, "M_NOT_JSON:");
+  assert_json_error ("[\"\xff\"]", 5, "M_NOT_JSON:");
+  /* splits, but "events" is not an array */
+  g_test_expect_message (G_LOG_DOMAIN, G_LOG_LEVEL_WARNING, "*\"events\" does not decode*");
+  g_test_expect_message (G_LOG_DOMAIN, G_LOG_LEVEL_WARNING, "*part by part*");
+  assert_json_error ("{\"events\":\"\xff\"}", 14, "M_BAD_JSON:");
+  g_test_assert_expected_messages ();
+}
+
 /* A transaction whose one event nests `k` arrays: total depth k + 3. */
 static char *
 nested_txn (int k)
 {
-  GString *s = g_string_new ("{\"events\":[{\"type\":\"x\",\"c\":");
+  GString *s = g_string_new ("{\"events\":[{" IDS EID "\"type\":\"x\",\"c\":");
 
   for (int i = 0; i < k; i++)
     g_string_append_c (s, '[');
@@ -176,7 +279,7 @@ test_depth_bomb (void)
   assert_json_error (deep_body, strlen (deep_body), "M_NOT_JSON:");
 
   /* brackets inside strings, escaped quotes included, do not count */
-  txn2 = parse ("{\"events\":[{\"type\":\"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[["
+  txn2 = parse ("{\"events\":[{" IDS EID "\"type\":\"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[["
                 "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[\\\"[[[[\"}]}",
                 10, &error);
   g_assert_no_error (error);
@@ -194,7 +297,7 @@ test_too_many (void)
   g_autoptr (PaTxn) txn = NULL;
 
   for (int i = 0; i < 11; i++)
-    g_string_append_printf (s, "%s{\"type\":\"t%d\"}", i ? "," : "", i);
+    g_string_append_printf (s, "%s{" IDS EID "\"type\":\"t%d\"}", i ? "," : "", i);
   g_string_append (s, "]}");
   body = g_string_free (s, FALSE);
 
@@ -317,7 +420,10 @@ main (int argc, char **argv)
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/txn/basic", test_basic);
   g_test_add_func ("/txn/merge-dedupe", test_merge_dedupe);
-  g_test_add_func ("/txn/malformed-event-skipped", test_malformed_event_skipped);
+  g_test_add_func ("/txn/malformed-event-rejected", test_malformed_event_rejected);
+  g_test_add_func ("/txn/nul-in-text", test_nul_in_text);
+  g_test_add_func ("/txn/salvage", test_salvage);
+  g_test_add_func ("/txn/salvage-refused", test_salvage_refused);
   g_test_add_func ("/txn/optional-wrong-type", test_optional_wrong_type);
   g_test_add_func ("/txn/bad-bodies", test_bad_bodies);
   g_test_add_func ("/txn/depth-bomb", test_depth_bomb);

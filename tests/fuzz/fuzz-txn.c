@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: AGPL-3.0-or-later */
 /* libFuzzer target: pa_txn_parse() on arbitrary bytes (a transaction body
- * as the homeserver would PUT it). */
+ * as the homeserver would PUT it), with the per-event check it runs
+ * (pa-event-check.c): kept events pass it, set-aside ones say why. */
 #define G_LOG_DOMAIN "passerelle-fuzz"
 
 #include "pa-common.h"
 #include "appservice/pa-appservice.h"
+#include "appservice/pa-event-check.h"
 
 #include <stdint.h>
 
@@ -37,6 +39,26 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
       g_assert_true (json_is_array (txn->ephemeral));
       g_assert_true (json_is_array (txn->to_device));
       g_assert_cmpuint (json_array_size (txn->events), <=, 100);
+      g_assert_true (json_is_array (txn->rejected));
+      g_assert_cmpuint (json_array_size (txn->events) + json_array_size (txn->rejected), <=, 100);
+      {
+        size_t i;
+        json_t *v;
+
+        /* what is kept passes the check, repaired once and for all */
+        json_array_foreach (txn->events, i, v)
+          {
+            g_autofree char *reason = NULL;
+
+            g_assert_cmpint (pa_event_check (v, &reason), ==, PA_EVENT_OK);
+          }
+        /* what is set aside says why, and keeps the event's text */
+        json_array_foreach (txn->rejected, i, v)
+          {
+            g_assert_true (json_is_string (json_object_get (v, "reason")));
+            g_assert_true (json_is_string (json_object_get (v, "raw")));
+          }
+      }
       g_assert_true (txn->device_lists == NULL || json_is_object (txn->device_lists));
       g_assert_true (txn->otk_counts == NULL || json_is_object (txn->otk_counts));
     }

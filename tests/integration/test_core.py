@@ -340,7 +340,8 @@ def test_ministry_enforced(stack, alice, admin, net):
     alice.wait(lambda a: bot_says(a, mgmt, "has disabled loopback", n0), what="told")
     n2 = len(alice.messages(mgmt, sender=BOT))
     alice.text(mgmt, "login loopback")
-    alice.wait(lambda a: bot_says(a, mgmt, "has not enabled loopback", n2), what="login refused")
+    alice.wait(lambda a: bot_says(a, mgmt, "loopback is disabled for your ministry (test)", n2),
+               what="login refused")
     n3 = len(admin.messages(amgmt, sender=BOT))
     admin.text(amgmt, "ministry list")
     admin.wait(lambda a: bot_says(a, amgmt, "no plugin enabled", n3), what="list")

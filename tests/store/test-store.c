@@ -153,7 +153,7 @@ test_migrations (Fixture *fx, gconstpointer data)
   g_assert_cmpint (st.st_mode & 0777, ==, 0600);
   pa_store_close (store);
 
-  g_assert_cmpint (raw_int (fx, "PRAGMA user_version"), ==, 3);
+  g_assert_cmpint (raw_int (fx, "PRAGMA user_version"), ==, 4);
   {
     g_autofree char *mode = raw_text (fx, "PRAGMA journal_mode");
 
@@ -163,7 +163,7 @@ test_migrations (Fixture *fx, gconstpointer data)
   /* reopen: nothing runs, data is there */
   store = open_store (fx);
   g_assert_cmpuint (pa_store_migrations_run (store), ==, 0);
-  g_assert_cmpint (pa_store_schema_version (store), ==, 3);
+  g_assert_cmpint (pa_store_schema_version (store), ==, 4);
   {
     g_autofree char *v = pa_store_kv_get (store, "k");
 
@@ -1120,6 +1120,55 @@ test_import_lane (Fixture *fx, gconstpointer data)
   pa_store_close (store);
 }
 
+/* ------------------------------------------------------- quarantine */
+
+/* v3 → v4: the quarantine table, and a portal that an invite of the bot
+ * had recorded as a management room is not one any more (the agent's real
+ * management room stays). */
+static void
+test_quarantine (Fixture *fx, gconstpointer data)
+{
+  PaStore *store = open_store (fx);
+  g_autoptr (GError) error = NULL;
+
+  pa_store_close (store);
+  raw_exec (fx, "DROP TABLE quarantine; PRAGMA user_version = 3;");
+  raw_exec (fx, "INSERT INTO portals (plugin, login_id, chat_id, room_id, kind, name) VALUES"
+                " ('lb', 'l1', 'bob', '!dm:x', 'dm', NULL);"
+                "INSERT INTO management_rooms (owner, room_id) VALUES"
+                " ('@a:x', '!dm:x'), ('@b:x', '!mgmt:x');");
+  store = open_store (fx);
+  g_assert_cmpuint (pa_store_migrations_run (store), ==, 1);
+  g_assert_cmpint (pa_store_schema_version (store), ==, 4);
+  assert_consistent (store);
+  {
+    g_autofree char *a = pa_store_management_room (store, "@a:x");
+    g_autofree char *bm = pa_store_management_room (store, "@b:x");
+
+    g_assert_null (a);
+    g_assert_cmpstr (bm, ==, "!mgmt:x");
+  }
+
+  g_assert_cmpint (pa_store_quarantine_count (store), ==, 0);
+  g_assert_true (pa_store_quarantine_add (store, "t1:abc", "$e", "!r:x", "@u:x",
+                                          "content.body is a number, not a string",
+                                          "{\"type\":\"m.room.message\"}", &error));
+  g_assert_no_error (error);
+  /* an event without usable identifiers is kept too */
+  g_assert_true (pa_store_quarantine_add (store, "t1:abc", NULL, NULL, NULL,
+                                          "the event is a string, not an object", "\"x\"",
+                                          &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (pa_store_quarantine_count (store), ==, 2);
+  {
+    g_autofree char *reason
+        = raw_text (fx, "SELECT reason FROM quarantine WHERE event_id = '$e'");
+
+    g_assert_cmpstr (reason, ==, "content.body is a number, not a string");
+  }
+  pa_store_close (store);
+}
+
 /* ---------------------------------------------------- shared portals */
 
 /* v2 → v3: the oldest group room of each (plugin, chat) becomes the shared
@@ -1131,8 +1180,8 @@ test_shared_migration (Fixture *fx, gconstpointer data)
   PaStore *store = open_store (fx);
 
   pa_store_close (store);
-  /* back to v2: the v3 step only added these two tables */
-  raw_exec (fx, "DROP TABLE portal_logins; DROP TABLE shared_messages;"
+  /* back to v2: the v3 step only added these two tables, v4 the third */
+  raw_exec (fx, "DROP TABLE portal_logins; DROP TABLE shared_messages; DROP TABLE quarantine;"
                 "PRAGMA user_version = 2;");
   raw_exec (fx,
             "INSERT INTO portals (plugin, login_id, chat_id, room_id, kind, name) VALUES"
@@ -1146,8 +1195,8 @@ test_shared_migration (Fixture *fx, gconstpointer data)
             " ('lb', 'l2', 'g1', 'm1', '!newer:x', '$2'),"
             " ('lb', 'l1', 'bob', 'm2', '!dm:x', '$3');");
   store = open_store (fx);
-  g_assert_cmpuint (pa_store_migrations_run (store), ==, 1);
-  g_assert_cmpint (pa_store_schema_version (store), ==, 3);
+  g_assert_cmpuint (pa_store_migrations_run (store), ==, 2);
+  g_assert_cmpint (pa_store_schema_version (store), ==, 4);
   assert_consistent (store);
   {
     g_autoptr (PaPortalRow) shared
@@ -1283,6 +1332,7 @@ main (int argc, char **argv)
   ADD ("/store/import-lane", test_import_lane);
   ADD ("/store/shared-migration", test_shared_migration);
   ADD ("/store/shared-portals", test_shared_portals);
+  ADD ("/store/quarantine", test_quarantine);
 #undef ADD
 
   return g_test_run ();
