@@ -328,7 +328,8 @@ test_budget_stubs (void)
   json_t *small, *stub;
 
   g_string_append (body, "{\"type\":\"m.room.message\",\"event_id\":\"$small\","
-                         "\"content\":{\"body\":\"hi\"}},");
+                         "\"room_id\":\"!r:h\",\"sender\":\"@a:h\","
+                         "\"content\":{\"msgtype\":\"m.text\",\"body\":\"hi\"}},");
   g_string_append (body, "{\"type\":\"m.room.message\",\"event_id\":\"$big\","
                          "\"room_id\":\"!r:h\",\"sender\":\"@a:h\",\"content\":{\"x\":[");
   for (guint i = 0; i < 20000; i++)
