@@ -138,7 +138,10 @@ pa_store_open (const char *path, GError **error)
   if (!store_exec (store, "PRAGMA busy_timeout = 5000", error)
       || !store_exec (store, "PRAGMA foreign_keys = ON", error)
       || !store_exec (store, "PRAGMA journal_mode = WAL", error)
-      || !store_exec (store, "PRAGMA synchronous = NORMAL", error))
+      || !store_exec (store, "PRAGMA synchronous = NORMAL", error)
+      /* the WAL file shrinks back after a checkpoint instead of keeping
+       * the size of the largest burst */
+      || !store_exec (store, "PRAGMA journal_size_limit = 67108864", error))
     {
       g_prefix_error (error, "%s: configuring the connection: ", path);
       return NULL;
@@ -154,7 +157,8 @@ pa_store_open (const char *path, GError **error)
                    sqlite3_column_text (stmt, 0));
     }
 
-  if (!store_migrate (store, path, error) || !store_prune (store, error))
+  if (!store_migrate (store, path, error) || !store_prune (store, error)
+      || (!in_memory && !pa_store_vacuum_setup (store, error)))
     return NULL;
   return g_steal_pointer (&store);
 }
