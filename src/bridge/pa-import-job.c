@@ -6,6 +6,7 @@
 
 #include "pa-import-job.h"
 
+#include "pa-import-purge.h"
 #include "pa-plugins.h"
 #include "pa-portal.h"
 
@@ -62,15 +63,5 @@ pa_import_job_notify (PaImportJob *j, const char *text)
 void
 pa_import_job_delete_lane_rows (PaImportJob *j)
 {
-  for (;;)
-    {
-      g_autoptr (GError) e = NULL;
-      g_autoptr (json_t) rows = pa_store_remote_peek_import (j->b->store, j->account->id, 500, &e);
-      if (rows == NULL || json_array_size (rows) == 0)
-        return;
-      size_t i;
-      json_t *r;
-      json_array_foreach (rows, i, r)
-          pa_store_remote_done (j->b->store, json_integer_value (json_object_get (r, "seq")), NULL);
-    }
+  pa_import_purge_start (j->b, j->account->id);
 }

@@ -26,6 +26,7 @@
 
 #include "pa-import-job.h"
 #include "pa-import-parse.h"
+#include "pa-import-purge.h"
 #include "pa-import-rooms.h"
 #include "pa-import-status.h"
 #include "pa-outbound.h"
@@ -194,7 +195,10 @@ void
 pa_import_start (PaBridge *b)
 {
   if (b->import_timer == 0)
-    b->import_timer = g_timeout_add (250, job_tick, b);
+    {
+      b->import_timer = g_timeout_add (250, job_tick, b);
+      pa_import_purge_resume (b);
+    }
   job_tick (b);
 }
 
@@ -204,6 +208,7 @@ pa_import_stop_all (PaBridge *b)
   if (b->import_timer)
     g_source_remove (b->import_timer);
   b->import_timer = 0;
+  pa_import_purge_stop (b);
   GHashTableIter it;
   gpointer v;
   g_hash_table_iter_init (&it, b->imports);
