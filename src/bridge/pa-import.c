@@ -150,12 +150,24 @@ job_tick (gpointer data)
       const char *room = str (j->row, "room_id");
       if (remaining == 0 && (room == NULL || !pa_outbound_room_pending (b, room)))
         {
+          /* Counted from the message map: what the homeserver accepted,
+           * not what was queued (a refused event is not a message imported). */
           json_int_t total = json_integer_value (json_object_get (j->row, "total"));
-          json_object_set_new (pa_import_job_summary (j), "sent", json_integer (total));
+          json_int_t sent = MAX (0, pa_store_message_count_login (b->store, j->account->plugin,
+                                                                  j->account->id));
+          json_object_set_new (pa_import_job_summary (j), "sent", json_integer (sent));
           pa_import_job_set_state (j, "done", NULL);
           g_autofree char *base = g_path_get_basename (str (j->row, "path"));
-          g_autofree char *done_text = g_strdup_printf (
-              "✅ History imported: %" JSON_INTEGER_FORMAT " messages from %s.", total, base);
+          g_autofree char *done_text
+              = sent >= total
+                    ? g_strdup_printf ("✅ History imported: %" JSON_INTEGER_FORMAT
+                                       " messages from %s.",
+                                       sent, base)
+                    : g_strdup_printf ("⚠️ History imported: %" JSON_INTEGER_FORMAT
+                                       " of %" JSON_INTEGER_FORMAT
+                                       " messages from %s; the homeserver refused %"
+                                       JSON_INTEGER_FORMAT " (the bridge's log names them).",
+                                       sent, total, base, total - sent);
           if (room)
             pa_queue_notice (b, room, done_text);
           const char *archive_of = str (pa_import_job_opt (j), "archive_of");
