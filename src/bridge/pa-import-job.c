@@ -10,6 +10,8 @@
 #include "pa-plugins.h"
 #include "pa-portal.h"
 
+#include <glib/gstdio.h>
+
 static const char *
 str (json_t *o, const char *key)
 {
@@ -64,4 +66,14 @@ void
 pa_import_job_delete_lane_rows (PaImportJob *j)
 {
   pa_import_purge_start (j->b, j->account->id);
+  /* An export the agent uploaded (data_dir/uploads/<digest>/<name>) goes
+   * too: nothing of a refused or cancelled import is kept. */
+  g_autofree char *uploads = g_build_filename (j->b->config->data_dir, "uploads", NULL);
+  g_autofree char *dir = g_path_get_dirname (str (j->row, "path"));
+  g_autofree char *parent = g_path_get_dirname (dir);
+  if (g_strcmp0 (parent, uploads) == 0)
+    {
+      g_unlink (str (j->row, "path"));
+      g_rmdir (dir);
+    }
 }
