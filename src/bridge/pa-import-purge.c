@@ -7,6 +7,8 @@
 
 #include "pa-import-purge.h"
 
+#include "pa-batch.h"
+
 #include <glib/gstdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -70,8 +72,13 @@ purge_tick (gpointer data)
         }
       return G_SOURCE_CONTINUE;
     }
-  if (b->import_vacuum && pa_store_vacuum_step (b->store, PA_IMPORT_VACUUM_PAGES) > 0)
-    return G_SOURCE_CONTINUE;
+  if (b->import_vacuum)
+    {
+      /* Outside the batch's transaction, so the last step can checkpoint. */
+      pa_batch_flush (b);
+      if (pa_store_vacuum_step (b->store, PA_IMPORT_VACUUM_PAGES) > 0)
+        return G_SOURCE_CONTINUE;
+    }
   b->import_vacuum = FALSE;
   b->import_purge_timer = 0;
   return G_SOURCE_REMOVE;

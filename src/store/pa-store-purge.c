@@ -80,5 +80,11 @@ pa_store_vacuum_step (PaStore *store, guint pages)
       g_warning ("store: incremental vacuum: %s", sqlite3_errmsg (store->db));
       return -1;
     }
-  return pragma_int (store, "PRAGMA freelist_count");
+  gint64 left = pragma_int (store, "PRAGMA freelist_count");
+  /* In WAL mode the file shrinks when a checkpoint copies the last pages
+   * back; the automatic one may not come for a while.  PASSIVE: never
+   * waits for a reader. */
+  if (left == 0 && store->depth == 0)
+    sqlite3_exec (store->db, "PRAGMA wal_checkpoint (PASSIVE)", NULL, NULL, NULL);
+  return left;
 }

@@ -247,7 +247,8 @@ json_t *pa_store_remote_import_lanes (PaStore *store, GError **error);
  * file); called when the store is opened. */
 gboolean pa_store_vacuum_setup (PaStore *store, GError **error);
 /* Returns up to `pages` free pages to the file system; the free pages
- * left, -1 on error. */
+ * left, -1 on error.  When none is left (outside a transaction) a passive
+ * checkpoint lets the file shrink at once. */
 gint64 pa_store_vacuum_step (PaStore *store, guint pages);
 
 /* Import jobs as JSON objects: id, owner, plugin, path, options (object),
