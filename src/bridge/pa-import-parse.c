@@ -103,7 +103,7 @@ count_event (PaImportJob *j, json_t *ev)
             one, "count", json_integer (json_integer_value (json_object_get (one, "count")) + 1));
     }
 }
-/* A message past limits.limit_import_messages: the import is refused whole
+/* A message past limits.max_import_messages: the import is refused whole
  * (the worker stopped, what it queued removed). */
 static gboolean
 over_message_budget (PaImportJob *j, json_t *ev)
