@@ -726,8 +726,10 @@ typedef struct {
   /* Importer (no login: the worker calls it and exits).  Parse `path` and
    * emit() its events in chronological order: a CHAT_INFO per chat, then
    * MESSAGE events with original timestamps.  Returns false and sets *error
-   * (malloc'd) when the file cannot be read at all; a partly readable file
-   * emits what is valid, then notice()s where it stopped.  It may block (an
+   * (malloc'd) when the file cannot be read at all or must be refused whole
+   * (a zip bomb): the host then imports nothing of what was emitted.  A
+   * partly readable file emits what is valid, then notice()s where it
+   * stopped, and returns true.  It may block (an
    * import worker has nothing else to do).  `host` is the one init got.
    * NULL when there is none. */
   bool (*import_file) (PaHost *host, const char *path, const PaImportOptions *options,

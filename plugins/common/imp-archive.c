@@ -33,6 +33,7 @@ struct _ImpStream {
   char *what;     /* for messages */
   ImpBudget *budget;
   guint64 comp_size; /* entries: declared compressed size, for the ratio check */
+  guint64 declared;  /* entries: declared size, G_MAXUINT64 when unknown */
   guint64 offset;
   guint64 limit;     /* 0: none */
 };
@@ -176,6 +177,7 @@ imp_archive_open (const char *path, guint64 max_entries, GError **error)
         .index = (guint64) i,
         .size = (st.valid & ZIP_STAT_SIZE) ? st.size : 0,
         .comp_size = (st.valid & ZIP_STAT_COMP_SIZE) ? st.comp_size : 0,
+        .size_known = (st.valid & ZIP_STAT_SIZE) != 0,
       };
       g_array_append_val (ar->entries, e);
     }
@@ -225,9 +227,25 @@ imp_archive_first_refused (ImpArchive *ar)
 
 /* ------------------------------------------------------------ streams */
 
+/* TRUE when `size` bytes out of `comp_size` exceed IMP_MAX_RATIO (sizes up
+ * to IMP_RATIO_GRACE always pass). */
+static gboolean
+over_ratio (guint64 size, guint64 comp_size)
+{
+  return size > IMP_RATIO_GRACE && size / MAX (comp_size, (guint64) 1) > IMP_MAX_RATIO;
+}
+
 ImpStream *
 imp_stream_open_entry (ImpArchive *ar, const ImpEntry *entry, ImpBudget *budget, GError **error)
 {
+  if (entry->size_known && over_ratio (entry->size, entry->comp_size))
+    {
+      g_set_error (error, IMP_ERROR, IMP_ERROR_BOMB,
+                   "“%s” would expand from %" G_GUINT64_FORMAT " to %" G_GUINT64_FORMAT
+                   " bytes, more than %d times (a zip bomb?)", entry->name, entry->comp_size,
+                   entry->size, IMP_MAX_RATIO);
+      return NULL;
+    }
   zip_file_t *zf = zip_fopen_index (ar->zip, entry->index, 0);
   if (zf == NULL)
     {
@@ -241,6 +259,7 @@ imp_stream_open_entry (ImpArchive *ar, const ImpEntry *entry, ImpBudget *budget,
   s->what = g_strdup (entry->name);
   s->budget = budget;
   s->comp_size = entry->comp_size;
+  s->declared = entry->size_known ? entry->size : G_MAXUINT64;
   return s;
 }
 
@@ -341,10 +360,18 @@ imp_stream_read (ImpStream *s, void *buf, gsize len, GError **error)
       s->budget->used += (guint64) got;
     }
   s->offset += (guint64) got;
-  if (s->zf != NULL && s->offset > IMP_RATIO_GRACE
-      && s->offset / MAX (s->comp_size, (guint64) 1) > IMP_MAX_RATIO)
+  if (s->zf != NULL && s->offset > s->declared)
     {
-      g_set_error (error, IMP_ERROR, IMP_ERROR_LIMIT,
+      /* Checked on what came out: a header claiming 1,000 bytes is held to
+       * it, whatever the entry really inflates to. */
+      g_set_error (error, IMP_ERROR, IMP_ERROR_BOMB,
+                   "“%s” holds more than the %" G_GUINT64_FORMAT
+                   " bytes its header declares (a zip bomb?)", s->what, s->declared);
+      return -1;
+    }
+  if (s->zf != NULL && over_ratio (s->offset, s->comp_size))
+    {
+      g_set_error (error, IMP_ERROR, IMP_ERROR_BOMB,
                    "reading “%s” stopped after %" G_GUINT64_FORMAT
                    " bytes: it expands more than %d times (a zip bomb?)", s->what, s->offset,
                    IMP_MAX_RATIO);

@@ -26,11 +26,15 @@ typedef enum {
   IMP_ERROR_UNSAFE,    /* a name or path that would escape its folder */
   IMP_ERROR_NOT_FOUND, /* no such entry or file */
   IMP_ERROR_IO,        /* reading the input or writing the work dir failed */
+  IMP_ERROR_BOMB,      /* an entry lies about its size or expands beyond IMP_MAX_RATIO: the
+                          whole import is refused */
 } ImpError;
 
-/* An entry is refused when decompressing it yields more than this many times
- * its compressed size (after the first IMP_RATIO_GRACE bytes).  Deflate tops
- * out near 1032:1, so only runs of identical bytes get there. */
+/* An entry is refused (IMP_ERROR_BOMB) when its header declares, or
+ * decompressing it yields, more than this many times its compressed size
+ * (beyond the first IMP_RATIO_GRACE bytes), and when it yields more bytes
+ * than its header declares.  Deflate tops out near 1032:1, so only runs of
+ * identical bytes get there; real chat text compresses 5 to 400 times. */
 #define IMP_MAX_RATIO 1000
 #define IMP_RATIO_GRACE ((guint64) 1024 * 1024)
 #define IMP_MAX_NAME_BYTES 4096
@@ -48,6 +52,7 @@ typedef struct {
   guint64 index;       /* libzip index */
   guint64 size;        /* declared uncompressed size (untrusted) */
   guint64 comp_size;   /* declared compressed size (untrusted) */
+  gboolean size_known; /* the header declares `size` (else it is 0) */
 } ImpEntry;
 
 typedef struct _ImpArchive ImpArchive;
@@ -84,7 +89,9 @@ char *imp_normalize_name (const char *name);
 typedef struct _ImpStream ImpStream;
 
 /* Opens an entry of `ar`; its decompressed bytes are charged to `budget`
- * (may be NULL: not charged) and checked against IMP_MAX_RATIO. */
+ * (may be NULL: not charged), checked against its declared size and against
+ * IMP_MAX_RATIO.  Fails with IMP_ERROR_BOMB when the declared sizes alone
+ * exceed the ratio. */
 ImpStream *imp_stream_open_entry (ImpArchive *ar, const ImpEntry *entry, ImpBudget *budget,
                                   GError **error);
 /* Opens a regular file on disk (following symlinks: the caller chose the
@@ -94,8 +101,9 @@ ImpStream *imp_stream_open_file (const char *path, ImpBudget *budget, GError **e
  * to replay exactly what a first pass accepted. */
 void imp_stream_set_limit (ImpStream *s, guint64 max_bytes);
 /* Reads up to `len` bytes: returns the count, 0 at the end, -1 with `error`
- * set (IMP_ERROR_LIMIT at the budget or ratio limit, after delivering the
- * bytes that still fit; IMP_ERROR_DAMAGED for corrupt data). */
+ * set (IMP_ERROR_LIMIT at the budget, after delivering the bytes that
+ * still fit; IMP_ERROR_BOMB past the declared size or the ratio limit, at
+ * most one read past it; IMP_ERROR_DAMAGED for corrupt data). */
 gssize imp_stream_read (ImpStream *s, void *buf, gsize len, GError **error);
 /* Bytes delivered so far. */
 guint64 imp_stream_offset (ImpStream *s);

@@ -326,6 +326,7 @@ struct _ImpMediaStore {
   guint64 n_extracted, n_missing, n_failed;
   char *first_missing;
   char *first_failure;
+  GError *bomb; /* the first file found to be a zip bomb: the import is refused */
 };
 
 /* Frees a looked-up file and deletes its master copy. */
@@ -371,7 +372,17 @@ imp_media_store_free (ImpMediaStore *st)
   g_free (st->work_dir);
   g_free (st->first_missing);
   g_free (st->first_failure);
+  g_clear_error (&st->bomb);
   g_free (st);
+}
+
+gboolean
+imp_media_store_check (ImpMediaStore *st, GError **error)
+{
+  if (st->bomb == NULL)
+    return TRUE;
+  g_propagate_error (error, g_error_copy (st->bomb));
+  return FALSE;
 }
 
 static void
@@ -482,6 +493,8 @@ imp_media_store_fetch (ImpMediaStore *st, const char *name)
     }
   else
     {
+      if (g_error_matches (error, IMP_ERROR, IMP_ERROR_BOMB) && st->bomb == NULL)
+        st->bomb = g_error_copy (error);
       m->problem = g_strdup (error->message);
       imp_media_failed (st, name, error->message);
     }

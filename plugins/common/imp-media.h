@@ -68,6 +68,11 @@ const ImpMedia *imp_media_store_fetch (ImpMediaStore *store, const char *name);
  * NULL and `error` on failure). */
 char *imp_media_store_hand_out (ImpMediaStore *store, const ImpMedia *m, GError **error);
 
+/* FALSE, with its error, once a file fetched was a zip bomb
+ * (IMP_ERROR_BOMB): the importer stops and fails, so the import is refused
+ * whole. */
+gboolean imp_media_store_check (ImpMediaStore *store, GError **error);
+
 /* Notices about missing and failed files, if any. */
 void imp_media_store_notices (ImpMediaStore *store, PaHost *host, const PaHostApi *api);
 

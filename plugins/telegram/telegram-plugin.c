@@ -430,6 +430,8 @@ tg_on_message (const TgMessage *msg, gpointer user_data, GError **error)
       else if (msg->media != TG_MEDIA_NONE)
         {
           const ImpMedia *m = imp_media_store_fetch (imp->media, msg->media_path);
+          if (!imp_media_store_check (imp->media, error))
+            return FALSE;
           const char *base = strrchr (msg->media_path, '/');
           base = base != NULL ? base + 1 : msg->media_path;
           g_autoptr (GError) hand_error = NULL;

@@ -309,6 +309,8 @@ wa_on_message (const WaMessage *msg, gpointer user_data, GError **error)
       {
         const char *name = msg->attachment != NULL ? msg->attachment : "";
         const ImpMedia *m = imp_media_store_fetch (imp->media, name);
+        if (!imp_media_store_check (imp->media, error))
+          return FALSE;
         const char *caption = msg->text != NULL && msg->text[0] != '\0' ? msg->text : NULL;
         g_autoptr (GError) hand_error = NULL;
         if (m->path != NULL)
@@ -384,6 +386,11 @@ wa_run_pass (WaImport *imp, gboolean emit, WaSummary *sum, GError **error)
       gssize n = imp_stream_read (s, buf, WA_CHUNK, &read_error);
       if (n < 0)
         {
+          if (g_error_matches (read_error, IMP_ERROR, IMP_ERROR_BOMB))
+            {
+              g_propagate_error (error, g_steal_pointer (&read_error));
+              return FALSE;
+            }
           if (!emit && imp->stop_reason == NULL)
             imp->stop_reason = g_strdup (read_error->message);
           break;

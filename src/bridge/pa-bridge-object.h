@@ -175,6 +175,9 @@ struct _PaBridge
   /* history imports */
   GHashTable *imports; /* job id → PaImportJob* */
   guint import_timer;
+  GHashTable *import_purges; /* import lanes being removed (pa-import-purge.c), or NULL */
+  guint import_purge_timer;
+  gboolean import_vacuum; /* pages to give back once the lanes are gone */
   /* outbound queue */
   GHashTable *outbound_busy;    /* queue_key set */
   GHashTable *outbound_flights; /* requests in flight (freed if we stop first) */

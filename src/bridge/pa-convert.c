@@ -160,6 +160,12 @@ pa_convert_edit_to_matrix (json_t *wire, const char *target_event)
 {
   const char *etype = NULL;
   g_autoptr (json_t) newc = pa_convert_content_to_matrix (wire, NULL, NULL, &etype);
+  return pa_convert_edit_of_content (newc, target_event);
+}
+
+json_t *
+pa_convert_edit_of_content (json_t *newc, const char *target_event)
+{
   json_t *content = json_deep_copy (newc);
   g_autofree char *star = g_strdup_printf ("* %s", str (newc, "body"));
   json_object_set_new (content, "body", json_string (star));

@@ -33,6 +33,8 @@ json_t *pa_convert_message_to_matrix (json_t *wire, const PaConvertToMatrix *ctx
                                       const char **event_type);
 /* An m.replace of `target_event` with the new content `wire`. */
 json_t *pa_convert_edit_to_matrix (json_t *wire, const char *target_event);
+/* The same, from the new content already converted to Matrix. */
+json_t *pa_convert_edit_of_content (json_t *new_content, const char *target_event);
 /* The media of `wire` could not be uploaded: it becomes text saying so. */
 void pa_convert_media_lost (json_t *wire, const char *error);
 

@@ -6,8 +6,11 @@
 
 #include "pa-import-job.h"
 
+#include "pa-import-purge.h"
 #include "pa-plugins.h"
 #include "pa-portal.h"
+
+#include <glib/gstdio.h>
 
 static const char *
 str (json_t *o, const char *key)
@@ -62,15 +65,15 @@ pa_import_job_notify (PaImportJob *j, const char *text)
 void
 pa_import_job_delete_lane_rows (PaImportJob *j)
 {
-  for (;;)
+  pa_import_purge_start (j->b, j->account->id);
+  /* An export the agent uploaded (data_dir/uploads/<digest>/<name>) goes
+   * too: nothing of a refused or cancelled import is kept. */
+  g_autofree char *uploads = g_build_filename (j->b->config->data_dir, "uploads", NULL);
+  g_autofree char *dir = g_path_get_dirname (str (j->row, "path"));
+  g_autofree char *parent = g_path_get_dirname (dir);
+  if (g_strcmp0 (parent, uploads) == 0)
     {
-      g_autoptr (GError) e = NULL;
-      g_autoptr (json_t) rows = pa_store_remote_peek_import (j->b->store, j->account->id, 500, &e);
-      if (rows == NULL || json_array_size (rows) == 0)
-        return;
-      size_t i;
-      json_t *r;
-      json_array_foreach (rows, i, r)
-          pa_store_remote_done (j->b->store, json_integer_value (json_object_get (r, "seq")), NULL);
+      g_unlink (str (j->row, "path"));
+      g_rmdir (dir);
     }
 }

@@ -22,6 +22,8 @@ struct _PaImportJob
   gint64 started_ms;
   gint64 last_status_ms;
   gint64 remaining_at_start;
+  guint unflushed;  /* events stored since the last commit (while parsing) */
+  gboolean refused; /* over a limit while parsing: frames that follow are dropped */
 };
 
 /* The job's options (owned by its row). */
@@ -42,7 +44,8 @@ json_t *pa_import_job_summary (PaImportJob *j);
 /* Notice to the job's agent in their management room. */
 void pa_import_job_notify (PaImportJob *j, const char *text);
 
-/* Drop the job's lane rows from the remote table. */
+/* Drop the job's lane rows from the remote table, and its work directory,
+ * in bounded steps after this returns (pa-import-purge.c). */
 void pa_import_job_delete_lane_rows (PaImportJob *j);
 
 G_END_DECLS

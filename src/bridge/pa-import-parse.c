@@ -15,6 +15,8 @@
 #include "pa-to-matrix-files.h"
 #include "pa-to-matrix-lane.h"
 
+#include <signal.h>
+
 static const char *
 str (json_t *o, const char *key)
 {
@@ -23,7 +25,11 @@ str (json_t *o, const char *key)
 
 /* ------------------------------------------------------------ parsing */
 
-static void job_finish_parse (PaImportJob *j, gboolean ok, const char *error);
+static void job_finish_parse (PaImportJob *j, gboolean ok, gboolean whole, const char *error);
+
+/* Events stored per commit while parsing: a flood of frames from the
+ * worker is written in bounded transactions, not one that never ends. */
+#define PA_IMPORT_EVENTS_PER_COMMIT 2000
 
 static void
 on_hello (PaWorker *w, json_t *hello, gpointer user_data)
@@ -37,7 +43,7 @@ on_hello (PaWorker *w, json_t *hello, gpointer user_data)
       "{s:s, s:s, s:{s:s, s:s?, s:s, s:I, s:I}}", "t", "import", "path", str (j->row, "path"),
       "options", "timezone", str (o, "timezone") ? str (o, "timezone") : "Europe/Paris", "chat",
       str (o, "chat"), "work_dir", work, "max_total_bytes", (json_int_t)c->max_import_bytes,
-      "max_entries", (json_int_t)100000);
+      "max_entries", (json_int_t)c->max_import_entries);
   /* The plugin's checked settings, as a login's worker gets them. */
   PaPluginInfo *info = pa_plugin_info (j->b, j->account->plugin);
   if (info != NULL && info->settings != NULL)
@@ -97,13 +103,37 @@ count_event (PaImportJob *j, json_t *ev)
             one, "count", json_integer (json_integer_value (json_object_get (one, "count")) + 1));
     }
 }
+/* A message past limits.max_import_messages: the import is refused whole
+ * (the worker stopped, what it queued removed). */
+static gboolean
+over_message_budget (PaImportJob *j, json_t *ev)
+{
+  if (g_strcmp0 (str (ev, "type"), "message") != 0)
+    return FALSE;
+  json_int_t n = json_integer_value (json_object_get (pa_import_job_summary (j), "messages"));
+  if (n < j->b->config->max_import_messages)
+    return FALSE;
+  j->refused = TRUE;
+  /* The importer may still be extracting files into the work dir that is
+   * about to be removed: it has nothing to save, it is stopped at once. */
+  GPid pid = j->worker != NULL && pa_worker_is_running (j->worker) ? pa_worker_pid (j->worker) : 0;
+  if (pid > 0)
+    kill (pid, SIGKILL);
+  g_autofree char *why = g_strdup_printf (
+      "the export holds more than %" G_GINT64_FORMAT
+      " messages, the limit of this bridge (limits.max_import_messages); nothing was imported",
+      j->b->config->max_import_messages);
+  job_finish_parse (j, FALSE, TRUE, why);
+  return TRUE;
+}
+
 static void
 on_frame (PaWorker *w, json_t *frame, gpointer user_data)
 {
   PaImportJob *j = user_data;
   PaBridge *b = j->b;
   const char *t = str (frame, "t");
-  if (t == NULL)
+  if (t == NULL || j->refused)
     return;
   pa_batch_begin (b);
   if (g_str_equal (t, "event"))
@@ -113,6 +143,22 @@ on_frame (PaWorker *w, json_t *frame, gpointer user_data)
         return;
       g_autofree char *export_dir = g_path_get_dirname (str (j->row, "path"));
       pa_to_matrix_files_confine (b, j->account, export_dir, ev);
+      if (over_message_budget (j, ev))
+        {
+          g_autofree char *owned = pa_to_matrix_files_owned (b, j->account, ev);
+          if (owned != NULL)
+            pa_batch_defer_unlink (b, owned);
+          return;
+        }
+      if (json_is_true (json_object_get (pa_import_job_opt (j), "dry_run")))
+        {
+          /* A dry run only counts: nothing is queued, its files go. */
+          g_autofree char *owned = pa_to_matrix_files_owned (b, j->account, ev);
+          if (owned != NULL)
+            pa_batch_defer_unlink (b, owned);
+          count_event (j, ev);
+          return;
+        }
       const char *type = str (ev, "type");
       const char *chat = str (ev, "chat_id") ? str (ev, "chat_id") : "";
       g_autofree char *key = NULL;
@@ -133,6 +179,11 @@ on_frame (PaWorker *w, json_t *frame, gpointer user_data)
             pa_batch_defer_unlink (b, owned);
         }
       count_event (j, ev);
+      if (++j->unflushed >= PA_IMPORT_EVENTS_PER_COMMIT)
+        {
+          j->unflushed = 0;
+          pa_batch_flush (b);
+        }
     }
   else if (g_str_equal (t, "notice") && str (frame, "text"))
     {
@@ -143,7 +194,12 @@ on_frame (PaWorker *w, json_t *frame, gpointer user_data)
   else if (g_str_equal (t, "log") && str (frame, "message"))
     g_message ("[%s] %s", j->account->id, str (frame, "message"));
   else if (g_str_equal (t, "import_done"))
-    job_finish_parse (j, json_is_true (json_object_get (frame, "ok")), str (frame, "error"));
+    {
+      /* An importer that fails refuses the file whole (plugin.h): a zip
+       * bomb found half-way leaves nothing imported. */
+      gboolean ok = json_is_true (json_object_get (frame, "ok"));
+      job_finish_parse (j, ok, !ok, str (frame, "error"));
+    }
 }
 static void
 on_exited (PaWorker *w, gboolean crashed, gboolean will_restart, const char *reason,
@@ -154,7 +210,7 @@ on_exited (PaWorker *w, gboolean crashed, gboolean will_restart, const char *rea
     {
       g_autofree char *why = g_strdup_printf ("the importer stopped before the end (%s)",
                                               reason ? reason : "exited");
-      job_finish_parse (j, FALSE, why);
+      job_finish_parse (j, FALSE, FALSE, why);
     }
 }
 static char *
@@ -194,7 +250,7 @@ summary_text (PaImportJob *j)
   return g_string_free (t, FALSE);
 }
 static void
-job_finish_parse (PaImportJob *j, gboolean ok, const char *error)
+job_finish_parse (PaImportJob *j, gboolean ok, gboolean whole, const char *error)
 {
   if (j->parse_done)
     return;
@@ -205,7 +261,7 @@ job_finish_parse (PaImportJob *j, gboolean ok, const char *error)
   json_t *s = pa_import_job_summary (j);
   json_object_set_new (j->row, "total",
                        json_integer (json_integer_value (json_object_get (s, "messages"))));
-  if (!ok && json_integer_value (json_object_get (s, "messages")) == 0)
+  if (!ok && (whole || json_integer_value (json_object_get (s, "messages")) == 0))
     {
       pa_import_job_delete_lane_rows (j);
       pa_import_job_set_state (j, "failed", error ? error : "the importer failed");

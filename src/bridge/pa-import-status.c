@@ -35,8 +35,8 @@ status_room_cb (PaBridge *b, const char *room_id, const char *error, gpointer us
   g_autofree char *text = NULL;
   if (g_strcmp0 (state, "done") == 0)
     text = g_strdup_printf ("Import finished: %" JSON_INTEGER_FORMAT "/%" JSON_INTEGER_FORMAT
-                            " messages.",
-                            total, total);
+                            " messages delivered.",
+                            sent, total);
   else
     {
       double secs = (double)(pa_now_ms () - j->started_ms) / 1000.0;

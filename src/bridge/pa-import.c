@@ -26,6 +26,7 @@
 
 #include "pa-import-job.h"
 #include "pa-import-parse.h"
+#include "pa-import-purge.h"
 #include "pa-import-rooms.h"
 #include "pa-import-status.h"
 #include "pa-outbound.h"
@@ -156,12 +157,24 @@ job_tick (gpointer data)
       const char *room = str (j->row, "room_id");
       if (remaining == 0 && (room == NULL || !pa_outbound_room_pending (b, room)))
         {
+          /* Counted from the message map: what the homeserver accepted,
+           * not what was queued (a refused event is not a message imported). */
           json_int_t total = json_integer_value (json_object_get (j->row, "total"));
-          json_object_set_new (pa_import_job_summary (j), "sent", json_integer (total));
+          json_int_t sent = MAX (0, pa_store_message_count_login (b->store, j->account->plugin,
+                                                                  j->account->id));
+          json_object_set_new (pa_import_job_summary (j), "sent", json_integer (sent));
           pa_import_job_set_state (j, "done", NULL);
           g_autofree char *base = g_path_get_basename (str (j->row, "path"));
-          g_autofree char *done_text = g_strdup_printf (
-              "✅ History imported: %" JSON_INTEGER_FORMAT " messages from %s.", total, base);
+          g_autofree char *done_text
+              = sent >= total
+                    ? g_strdup_printf ("✅ History imported: %" JSON_INTEGER_FORMAT
+                                       " messages from %s.",
+                                       sent, base)
+                    : g_strdup_printf ("⚠️ History imported: %" JSON_INTEGER_FORMAT
+                                       " of %" JSON_INTEGER_FORMAT
+                                       " messages from %s; the homeserver refused %"
+                                       JSON_INTEGER_FORMAT " (the bridge's log names them).",
+                                       sent, total, base, total - sent);
           if (room)
             pa_queue_notice (b, room, done_text);
           const char *archive_of = str (pa_import_job_opt (j), "archive_of");
@@ -201,7 +214,10 @@ void
 pa_import_start (PaBridge *b)
 {
   if (b->import_timer == 0)
-    b->import_timer = g_timeout_add (250, job_tick, b);
+    {
+      b->import_timer = g_timeout_add (250, job_tick, b);
+      pa_import_purge_resume (b);
+    }
   job_tick (b);
 }
 
@@ -211,6 +227,7 @@ pa_import_stop_all (PaBridge *b)
   if (b->import_timer)
     g_source_remove (b->import_timer);
   b->import_timer = 0;
+  pa_import_purge_stop (b);
   GHashTableIter it;
   gpointer v;
   g_hash_table_iter_init (&it, b->imports);

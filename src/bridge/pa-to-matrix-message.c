@@ -10,6 +10,7 @@
 #include "pa-to-matrix-message.h"
 
 #include "pa-convert.h"
+#include "pa-convert-split.h"
 #include "pa-file-beneath.h"
 #include "pa-ghost.h"
 #include "pa-media.h"
@@ -54,10 +55,36 @@ target_or_defer (PaWork *w, const char *legacy, char **out_event)
     }
   return TRUE;
 }
+/* Queues `content`, split into several events when too large for one
+ * (pa-convert-split.h).  The first part keeps the txn seed and `done` (the
+ * message map: replies and edits point at it); later parts follow in the
+ * same queue, their seeds derived from it.  Takes `done`. */
+static void
+send_parts (PaWork *w, json_t *content, const char *etype, const char *seed, json_t *done)
+{
+  gint64 ts = json_integer_value (json_object_get (w->ev, "ts"));
+  g_autoptr (json_t) parts = pa_convert_split_for_matrix (content, etype,
+                                                          PA_CONVERT_MAX_CONTENT_BYTES);
+  if (json_array_size (parts) > 1)
+    g_message ("a message of %s in %s is too large for one event: sent as %zu parts",
+               w->login->id, w->room_id, json_array_size (parts));
+  size_t i;
+  json_t *part;
+  json_array_foreach (parts, i, part)
+  {
+    json_t *pc = json_object_get (part, "content");
+    mark_puppet (w, pc);
+    g_autofree char *pseed = i == 0 || seed == NULL
+                                 ? g_strdup (seed)
+                                 : g_strdup_printf ("%s\x1fpart %zu", seed, i + 1);
+    pa_queue_send (w->b, w->room_id, w->ghost, json_string_value (json_object_get (part, "type")),
+                   pc, ts, pseed, i == 0 ? done : NULL);
+  }
+  json_decref (done);
+}
 static void
 send_message (PaWork *w)
 {
-  PaBridge *b = w->b;
   json_t *c = json_object_get (w->ev, "content");
   const char *mid = str (w->ev, "message_id");
   g_autofree char *reply_event = NULL;
@@ -72,11 +99,8 @@ send_message (PaWork *w)
     .message_id = mid,
   };
   g_autoptr (json_t) content = pa_convert_message_to_matrix (c, &ctx, &etype);
-  mark_puppet (w, content);
-  g_autoptr (json_t) done = on_done_map (w, mid);
   g_autofree char *seed = g_strjoin ("\x1f", w->login->id, w->chat_id, mid, NULL);
-  pa_queue_send (b, w->room_id, w->ghost, etype, content,
-                 json_integer_value (json_object_get (w->ev, "ts")), seed, done);
+  send_parts (w, content, etype, seed, on_done_map (w, mid));
   w->finish (w);
 }
 static void
@@ -198,12 +222,27 @@ pa_to_matrix_relate (PaWork *w)
   const char *sender = str (w->ev, "sender_id");
   if (g_str_equal (type, "edit"))
     {
-      g_autoptr (json_t) content
-          = pa_convert_edit_to_matrix (json_object_get (w->ev, "content"), target_event);
-      mark_puppet (w, content);
+      /* An edit carries its text twice: it is split at half the size; the
+       * message becomes the first part, the rest follows as new messages. */
+      const char *etype = NULL;
+      g_autoptr (json_t) newc
+          = pa_convert_content_to_matrix (json_object_get (w->ev, "content"), NULL, NULL, &etype);
+      g_autoptr (json_t) parts = pa_convert_split_for_matrix (newc, "m.room.message",
+                                                              PA_CONVERT_MAX_CONTENT_BYTES / 2);
       g_autofree char *seed
           = g_strdup_printf ("edit\x1f%s\x1f%s\x1f%" G_GINT64_FORMAT, w->login->id, target, ts);
-      pa_queue_send (b, w->room_id, w->ghost, "m.room.message", content, ts, seed, NULL);
+      size_t i;
+      json_t *part;
+      json_array_foreach (parts, i, part)
+      {
+        json_t *pc = json_object_get (part, "content");
+        g_autoptr (json_t) content
+            = i == 0 ? pa_convert_edit_of_content (pc, target_event) : json_incref (pc);
+        mark_puppet (w, content);
+        g_autofree char *pseed
+            = i == 0 ? g_strdup (seed) : g_strdup_printf ("%s\x1fpart %zu", seed, i + 1);
+        pa_queue_send (b, w->room_id, w->ghost, "m.room.message", content, ts, pseed, NULL);
+      }
     }
   else if (g_str_equal (type, "reaction"))
     react_add (w, target, target_event, sender, str (w->ev, "reaction_key"), ts);

@@ -256,6 +256,24 @@ load_limits (const Loader *l, PaConfig *c, const Node *map, GError **error)
             *field = (guint) n;
             known = TRUE;
           }
+      if (!known && g_str_equal (k->value, "max_import_messages"))
+        {
+          ok = pa_config_get_int (l, v, path, 1, G_GINT64_CONSTANT (1) << 32,
+                                  &c->max_import_messages, error);
+          known = TRUE;
+        }
+      if (!known && g_str_equal (k->value, "max_import_entries"))
+        {
+          ok = pa_config_get_int (l, v, path, 1, 10000000, &c->max_import_entries, error);
+          known = TRUE;
+        }
+      if (!known && g_str_equal (k->value, "max_events_per_txn"))
+        {
+          gint64 n = c->max_events_per_txn;
+          ok = pa_config_get_int (l, v, path, 1, 100000, &n, error);
+          c->max_events_per_txn = (guint) n;
+          known = TRUE;
+        }
       if (!known)
         pa_config_warn_unknown (l, k, path);
       if (!ok)
@@ -345,6 +363,8 @@ config_new_defaults (void)
   c->max_media_bytes = 100 * 1024 * 1024;
   c->login_data_bytes = G_GINT64_CONSTANT (2) << 30;
   c->max_import_bytes = G_GINT64_CONSTANT (4) << 30;
+  c->max_import_messages = 1000000;
+  c->max_import_entries = 100000;
   c->max_events_per_txn = 1000;
   c->max_connections = 256;
   c->idle_timeout_s = 60;

@@ -74,6 +74,8 @@ typedef struct {
   gint64 max_body_bytes;        /* AS request body, default 32 MiB */
   gint64 max_media_bytes;       /* default 100 MiB */
   gint64 max_import_bytes;      /* export file / uncompressed archive, default 4 GiB */
+  gint64 max_import_messages;   /* messages of one import job, default 1,000,000 */
+  gint64 max_import_entries;    /* entries of an import archive, default 100,000 */
   gint64 login_data_bytes;      /* a login's data dir budget (sessions, media), default 2 GiB */
   guint max_events_per_txn;     /* default 1000: more is 413 */
   guint max_connections;        /* appservice port: open connections, default 256 */

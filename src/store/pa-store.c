@@ -143,7 +143,10 @@ pa_store_open (const char *path, GError **error)
       || !store_exec (store, "PRAGMA synchronous = NORMAL", error)
       /* Deleted rows are overwritten with zeros, not left in free pages
        * (docs/hardening.md, Secrets). */
-      || !store_exec (store, "PRAGMA secure_delete = ON", error))
+      || !store_exec (store, "PRAGMA secure_delete = ON", error)
+      /* the WAL file shrinks back after a checkpoint instead of keeping
+       * the size of the largest burst */
+      || !store_exec (store, "PRAGMA journal_size_limit = 67108864", error))
     {
       g_prefix_error (error, "%s: configuring the connection: ", path);
       return NULL;
@@ -159,7 +162,8 @@ pa_store_open (const char *path, GError **error)
                    sqlite3_column_text (stmt, 0));
     }
 
-  if (!store_migrate (store, path, error) || !store_prune (store, error))
+  if (!store_migrate (store, path, error) || !store_prune (store, error)
+      || (!in_memory && !pa_store_vacuum_setup (store, error)))
     return NULL;
   return g_steal_pointer (&store);
 }

@@ -247,6 +247,23 @@ json_t *pa_store_remote_peek_import (PaStore *store, const char *login_id, guint
                                      GError **error);
 gint64 pa_store_remote_count_login (PaStore *store, const char *login_id);
 
+/* ---- giving space back (pa-store-purge.c) */
+
+/* Deletes up to `limit` of the oldest rows of an import lane, without
+ * remembering their dedup keys; returns how many (0: the lane is empty),
+ * -1 on error. */
+gint64 pa_store_remote_purge_lane (PaStore *store, const char *login_id, guint limit,
+                                   GError **error);
+/* The login ids of every import lane that still has rows (a JSON array). */
+json_t *pa_store_remote_import_lanes (PaStore *store, GError **error);
+/* Makes the database auto_vacuum=INCREMENTAL (once: a VACUUM of an older
+ * file); called when the store is opened. */
+gboolean pa_store_vacuum_setup (PaStore *store, GError **error);
+/* Returns up to `pages` free pages to the file system; the free pages
+ * left, -1 on error.  When none is left (outside a transaction) a passive
+ * checkpoint lets the file shrink at once. */
+gint64 pa_store_vacuum_step (PaStore *store, guint pages);
+
 /* Import jobs as JSON objects: id, owner, plugin, path, options (object),
  * state ("queued", "parsing", "sending", "done", "failed"), room_id, total,
  * summary (object), error, created_at, updated_at.  put upserts. */

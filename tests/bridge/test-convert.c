@@ -3,7 +3,7 @@
  * is one case (the NNN-name.txt habit of curl's tests/data).  A file has
  * three sections, each opened by a line starting with "--- ":
  *
- *   --- direction: to-matrix | to-matrix-edit | to-legacy | to-legacy-edit
+ *   --- direction: to-matrix | to-matrix-edit | to-matrix-split | to-legacy | to-legacy-edit
  *   --- input
  *   { JSON }
  *   --- expect
@@ -14,10 +14,13 @@
  *                    "import_source", "message_id", "media_error"}
  *                   → {"type": event type, "content": Matrix content}
  *   to-matrix-edit: {"content": wire, "target_event"} → Matrix content
+ *   to-matrix-split: {"content": Matrix content, "type", "max_bytes"}
+ *                   → [{"type", "content"}…] (pa-convert-split.c)
  *   to-legacy:      {"content": Matrix content, "media_path", "reply_to"}
  *                   → wire content
  *   to-legacy-edit: {"content": Matrix content of an m.replace} → wire
  *                   content of its m.new_content, or null */
+#include "bridge/pa-convert-split.h"
 #include "bridge/pa-convert.h"
 
 #include <string.h>
@@ -121,6 +124,9 @@ run (Case *c)
     }
   if (g_str_equal (c->direction, "to-matrix-edit"))
     return pa_convert_edit_to_matrix (content, str (in, "target_event"));
+  if (g_str_equal (c->direction, "to-matrix-split"))
+    return pa_convert_split_for_matrix (content, str (in, "type"),
+                                        (gsize)json_integer_value (json_object_get (in, "max_bytes")));
   if (g_str_equal (c->direction, "to-legacy"))
     return pa_convert_message_to_wire (content, str (in, "media_path"), str (in, "reply_to"));
   if (g_str_equal (c->direction, "to-legacy-edit"))

@@ -138,6 +138,8 @@ check_example_values (const PaConfig *c, const char *dir)
   g_assert_cmpint (c->max_body_bytes, ==, 33554432);
   g_assert_cmpint (c->max_media_bytes, ==, 104857600);
   g_assert_cmpuint (c->max_events_per_txn, ==, 1000);
+  g_assert_cmpint (c->max_import_messages, ==, 1000000);
+  g_assert_cmpint (c->max_import_entries, ==, 100000);
   g_assert_cmpuint (c->worker_restart_max_delay_s, ==, 60);
 
   g_assert_cmpuint (c->ministries->len, ==, 2);
@@ -238,11 +240,14 @@ test_null_sections (void)
 {
   g_autoptr (PaConfig) c = load_ok (MINIMAL "appservice:\nbridge: ~\n"
                                     "limits:\n  max_body_bytes:\n  max_events_per_txn: 7\n"
+                                    "  max_import_messages: 500\n  max_import_entries: 20\n"
                                     "workers: {restart_max_delay_s: 5}\n"
                                     "permissions: {}\n");
   g_assert_cmpstr (c->as_id, ==, "passerelle");
   g_assert_cmpint (c->max_body_bytes, ==, 32 * 1024 * 1024);
   g_assert_cmpuint (c->max_events_per_txn, ==, 7);
+  g_assert_cmpint (c->max_import_messages, ==, 500);
+  g_assert_cmpint (c->max_import_entries, ==, 20);
   g_assert_cmpuint (c->worker_restart_max_delay_s, ==, 5);
   /* An explicit empty permissions section blocks everyone. */
   g_assert_cmpuint (c->permissions->len, ==, 0);

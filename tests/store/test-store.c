@@ -1056,6 +1056,62 @@ test_crash (Fixture *fx, gconstpointer data)
     }
 }
 
+/* An abandoned import lane goes in bounded chunks, forgets its dedup
+ * keys (so the same file can be imported again), and the space comes back
+ * to the file system through incremental vacuum steps. */
+static void
+test_import_purge (Fixture *fx, gconstpointer data)
+{
+  PaStore *store = open_store (fx);
+  g_autoptr (GError) error = NULL;
+  gboolean dup = FALSE;
+  g_autofree char *pad = g_strnfill (400, 'x');
+  g_assert_true (pa_store_begin (store, &error));
+  for (guint i = 0; i < 20000; i++)
+    {
+      g_autofree char *key = g_strdup_printf ("k%u", i);
+      g_autofree char *ev = g_strdup_printf ("{\"n\":%u,\"pad\":\"%s\"}", i, pad);
+      g_assert_cmpint (pa_store_remote_add (store, "import:big", key, ev, &dup, &error), >, 0);
+    }
+  g_assert_true (pa_store_commit (store, &error));
+  g_assert_cmpint (pa_store_remote_add (store, "live-1", "live", "{}", &dup, &error), >, 0);
+  pa_store_close (store);
+  GStatBuf st;
+  g_assert_cmpint (g_stat (fx->path, &st), ==, 0);
+  gint64 full = st.st_size;
+  g_assert_cmpint (full, >, 8 * 1024 * 1024);
+
+  store = open_store (fx);
+  g_autoptr (json_t) lanes = pa_store_remote_import_lanes (store, &error);
+  g_assert_cmpuint (json_array_size (lanes), ==, 1);
+  g_assert_cmpstr (json_string_value (json_array_get (lanes, 0)), ==, "import:big");
+  guint steps = 0;
+  gint64 n;
+  while ((n = pa_store_remote_purge_lane (store, "import:big", 1000, &error)) > 0)
+    {
+      g_assert_cmpint (n, <=, 1000);
+      steps++;
+    }
+  g_assert_no_error (error);
+  g_assert_cmpint (n, ==, 0);
+  g_assert_cmpuint (steps, ==, 20);
+  g_assert_cmpint (pa_store_remote_count_login (store, "import:big"), ==, 0);
+  g_assert_cmpint (pa_store_remote_count_login (store, "live-1"), ==, 1);
+  /* keys forgotten: the same event can be queued again */
+  g_assert_cmpint (pa_store_remote_add (store, "import:big", "k7", "{}", &dup, &error), >, 0);
+  g_assert_false (dup);
+  g_assert_cmpint (pa_store_remote_purge_lane (store, "import:big", 1000, &error), ==, 1);
+  guint vsteps = 0;
+  while (pa_store_vacuum_step (store, 256) > 0)
+    vsteps++;
+  g_assert_cmpuint (vsteps, >, 1); /* bounded steps, not one pass */
+  pa_store_close (store);
+  g_assert_cmpint (g_stat (fx->path, &st), ==, 0);
+  g_test_message ("db %" G_GINT64_FORMAT " bytes full, %" G_GINT64_FORMAT " after", full,
+                  (gint64) st.st_size);
+  g_assert_cmpint (st.st_size, <, full / 4);
+}
+
 /* Import jobs and the import lane: live peeks never see import rows. */
 static void
 test_import_lane (Fixture *fx, gconstpointer data)
@@ -1330,6 +1386,7 @@ main (int argc, char **argv)
   ADD ("/store/too-large", test_too_large);
   ADD ("/store/crash", test_crash);
   ADD ("/store/import-lane", test_import_lane);
+  ADD ("/store/import-purge", test_import_purge);
   ADD ("/store/shared-migration", test_shared_migration);
   ADD ("/store/shared-portals", test_shared_portals);
   ADD ("/store/quarantine", test_quarantine);

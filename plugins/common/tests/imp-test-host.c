@@ -438,6 +438,33 @@ imp_test_write_zip (const char *path, const ImpZipEntry *entries, gsize n)
     g_error ("zip_close %s: %s", path, zip_strerror (za));
 }
 
+/* Rewrites the declared uncompressed size of `name` in both the local and
+ * the central header: a zip bomb that lies about its size. */
+void
+imp_test_patch_declared_size (guint8 *buf, gsize len, const char *name, guint32 size)
+{
+  gsize nlen = strlen (name);
+  guint patched = 0;
+  for (gsize i = 0; i + 46 + nlen <= len; i++)
+    {
+      if (buf[i] != 'P' || buf[i + 1] != 'K')
+        continue;
+      if (buf[i + 2] == 3 && buf[i + 3] == 4 && buf[i + 26] == (nlen & 0xff)
+          && memcmp (buf + i + 30, name, nlen) == 0)
+        {
+          memcpy (buf + i + 22, &size, 4); /* little-endian hosts only: x86/arm */
+          patched++;
+        }
+      else if (buf[i + 2] == 1 && buf[i + 3] == 2 && buf[i + 28] == (nlen & 0xff)
+               && memcmp (buf + i + 46, name, nlen) == 0)
+        {
+          memcpy (buf + i + 24, &size, 4);
+          patched++;
+        }
+    }
+  g_assert_cmpuint (patched, ==, 2);
+}
+
 char *
 imp_test_tmpdir (void)
 {

@@ -63,6 +63,11 @@ void imp_run_dump (ImpRun *run);
 /* Writes a zip with these entries (libzip). */
 void imp_test_write_zip (const char *path, const ImpZipEntry *entries, gsize n);
 
+/* Rewrites the declared uncompressed size of `name` in both the local and
+ * the central header of a zip held in `buf`: a zip bomb that lies about its
+ * size. */
+void imp_test_patch_declared_size (guint8 *buf, gsize len, const char *name, guint32 size);
+
 /* A fresh temporary directory, and its recursive removal. */
 char *imp_test_tmpdir (void);
 void imp_test_rmrf (const char *path);
