@@ -214,6 +214,7 @@ def main():
             print("import: exit %d after %.0f s: %s" % (code, import_s, out[-1] if out else ""),
                   flush=True)
         t = time.monotonic()
+        cleanup_from = t - sampler.t0
         harness.wait_until(
             lambda: db_query(db, "SELECT count(*) FROM remote WHERE lane = 1") == 0,
             timeout=6 * 3600, interval=1, what="the queued rows removed")
@@ -225,6 +226,13 @@ def main():
         agent.close()
         size_after = db_bytes(db)
         hs = [p[1] for p in sampler.pings]
+        phases = {}
+        for name, sel in (("import", lambda p: p[0] < cleanup_from),
+                          ("cleanup", lambda p: p[0] >= cleanup_from)):
+            v = [p[1] for p in sampler.pings if sel(p)]
+            phases[name] = {"pings": len(v),
+                            "median": round(statistics.median(v), 1) if v else None,
+                            "p99": round(pct(v, 0.99), 1), "max": round(max(v or [0]), 1)}
         walls = [p[2] for p in sampler.pings]
         result = {
             "lines": args.lines, "text_bytes": text_bytes, "zip_bytes": os.path.getsize(zpath),
@@ -235,7 +243,7 @@ def main():
             "pings": len(hs), "ping_failures": sampler.failures,
             "ping_ms_median": round(statistics.median(hs), 1) if hs else None,
             "ping_ms_p99": round(pct(hs, 0.99), 1), "ping_ms_max": round(max(hs or [0]), 1),
-            "call_ms_max": round(max(walls or [0]), 1),
+            "call_ms_max": round(max(walls or [0]), 1), "ping_ms_by_phase": phases,
             "db_bytes_before": size_before, "db_bytes_peak": sampler.peak,
             "db_bytes_after": size_after, "db_file_bytes_after": file_bytes(db),
             "wal_bytes_after": file_bytes(db + "-wal"), "load1": os.getloadavg()[0],
