@@ -509,9 +509,12 @@ check_write_back (TmpDir *t, const char *before, const char *expected_template)
   g_assert_cmpstr (c->as_token, !=, c->hs_token);
   g_assert_cmpuint (strlen (c->as_token), ==, 43); /* 32 bytes, unpadded base64 */
 
+  /* The placeholders with their quotes: a token may itself hold "HS". */
   g_autoptr (GString) expected = g_string_new (expected_template);
-  g_string_replace (expected, "AS", c->as_token, 1);
-  g_string_replace (expected, "HS", c->hs_token, 1);
+  g_autofree char *as_quoted = g_strdup_printf ("\"%s\"", c->as_token);
+  g_autofree char *hs_quoted = g_strdup_printf ("\"%s\"", c->hs_token);
+  g_string_replace (expected, "\"HS\"", hs_quoted, 1);
+  g_string_replace (expected, "\"AS\"", as_quoted, 1);
   g_autofree char *after = read_file (path);
   g_assert_cmpstr (after, ==, expected->str);
   g_assert_cmpuint (file_mode (path), ==, 0600);

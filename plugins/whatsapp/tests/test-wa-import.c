@@ -637,10 +637,13 @@ test_corrupt_entry (Fixture *f, gconstpointer data)
 {
   /* Deflated text damaged in its middle: what inflates before the damage is
    * imported, then a notice says where reading stopped. */
+  /* A fixed seed: where the damage falls decides what inflates from it
+   * (damage that inflates past the declared size is a refused bomb). */
+  g_autoptr (GRand) rand = g_rand_new_with_seed (20240313);
   GString *txt = g_string_new (NULL);
   for (guint i = 0; i < 4000; i++)
     g_string_append_printf (txt, "13/03/2024, 10:%02u - %s: message %u %08x\n", i % 60,
-                            i % 2 ? "Alice" : "Bob", i, g_random_int ());
+                            i % 2 ? "Alice" : "Bob", i, g_rand_int (rand));
   g_autofree char *zip = g_build_filename (f->dir, "WhatsApp Chat with Damage.zip", NULL);
   ImpZipEntry entries[] = { { "WhatsApp Chat with Damage.txt", txt->str, txt->len } };
   imp_test_write_zip (zip, entries, 1);
