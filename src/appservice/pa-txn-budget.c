@@ -25,54 +25,72 @@
 
 #define BAD ((gsize) -1)
 
+/* Where a scan of JSON's layout stands: in a string (and after a
+ * backslash), how deep in containers, and the cost seen so far. */
+typedef struct
+{
+  guint depth;
+  gboolean in_string, escaped;
+  guint64 cost;
+} Scan;
+
+/* Reads one byte: strings are skipped with their escapes, containers
+ * counted with their cost.  FALSE for a closing bracket with none open
+ * (the depth stays 0). */
+static gboolean
+scan_byte (Scan *s, char ch)
+{
+  if (s->in_string)
+    {
+      if (s->escaped)
+        s->escaped = FALSE;
+      else if (ch == '\\')
+        s->escaped = TRUE;
+      else if (ch == '"')
+        s->in_string = FALSE;
+      return TRUE;
+    }
+  switch (ch)
+    {
+    case '"':
+      s->in_string = TRUE;
+      break;
+    case '{':
+    case '[':
+      s->depth++;
+      s->cost += ch == '{' ? COST_OBJECT : COST_ARRAY;
+      break;
+    case '}':
+    case ']':
+      if (s->depth == 0)
+        return FALSE;
+      s->depth--;
+      break;
+    case ',':
+      s->cost += COST_COMMA;
+      break;
+    case ':':
+      s->cost += COST_COLON;
+      break;
+    default:
+      break;
+    }
+  return TRUE;
+}
+
 gboolean
 pa_txn_budget_cost (const char *data, gsize len, guint max_depth, guint64 *cost)
 {
-  guint depth = 0;
-  gboolean in_string = FALSE, escaped = FALSE;
-  guint64 c = COST_SCALAR + len;
+  Scan s = { .cost = COST_SCALAR + len };
 
   for (gsize i = 0; i < len; i++)
     {
-      char ch = data[i];
-
-      if (in_string)
-        {
-          if (escaped)
-            escaped = FALSE;
-          else if (ch == '\\')
-            escaped = TRUE;
-          else if (ch == '"')
-            in_string = FALSE;
-          continue;
-        }
-      switch (ch)
-        {
-        case '"':
-          in_string = TRUE;
-          break;
-        case '{':
-        case '[':
-          if (++depth > max_depth)
-            return FALSE;
-          c += ch == '{' ? COST_OBJECT : COST_ARRAY;
-          break;
-        case '}':
-        case ']':
-          if (depth > 0)
-            depth--;
-          break;
-        case ',':
-          c += COST_COMMA;
-          break;
-        case ':':
-          c += COST_COLON;
-          break;
-        default:
-          break;
-        }
+      /* A stray closing bracket is jansson's to refuse. */
+      (void) scan_byte (&s, data[i]);
+      if (s.depth > max_depth)
+        return FALSE;
     }
-  *cost = c;
+  *cost = s.cost;
   return TRUE;
 }
 
@@ -90,9 +108,7 @@ static gsize
 value_end (const char *d, gsize len, gsize i, guint64 *cost)
 {
   gsize start = i;
-  guint depth = 0;
-  gboolean in_string = FALSE, escaped = FALSE;
-  guint64 c = COST_SCALAR;
+  Scan s = { .cost = COST_SCALAR };
 
   if (i >= len)
     return BAD;
@@ -103,73 +119,22 @@ value_end (const char *d, gsize len, gsize i, guint64 *cost)
       if (i == start)
         return BAD;
       if (cost != NULL)
-        *cost = c + (i - start);
+        *cost = s.cost + (i - start);
       return i;
     }
-  if (d[i] == '"')
-    {
-      /* A string: up to its closing quote. */
-      for (i++; i < len; i++)
-        {
-          if (escaped)
-            escaped = FALSE;
-          else if (d[i] == '\\')
-            escaped = TRUE;
-          else if (d[i] == '"')
-            break;
-        }
-      if (i >= len)
-        return BAD;
-      if (cost != NULL)
-        *cost = c + (i + 1 - start);
-      return i + 1;
-    }
+  /* A string up to its closing quote, a container up to its closing
+   * bracket. */
   for (; i < len; i++)
     {
-      char ch = d[i];
-
-      if (in_string)
-        {
-          if (escaped)
-            escaped = FALSE;
-          else if (ch == '\\')
-            escaped = TRUE;
-          else if (ch == '"')
-            in_string = FALSE;
-          continue;
-        }
-      switch (ch)
-        {
-        case '"':
-          in_string = TRUE;
-          break;
-        case '{':
-        case '[':
-          depth++;
-          c += ch == '{' ? COST_OBJECT : COST_ARRAY;
-          break;
-        case '}':
-        case ']':
-          if (depth == 0)
-            return BAD;
-          depth--;
-          break;
-        case ',':
-          c += COST_COMMA;
-          break;
-        case ':':
-          c += COST_COLON;
-          break;
-        default:
-          break;
-        }
-      if (depth == 0)
+      if (!scan_byte (&s, d[i]))
+        return BAD;
+      if (s.depth == 0 && !s.in_string)
         break;
     }
   if (i >= len)
     return BAD;
   if (cost != NULL)
-    *cost = c + (i + 1 - start);
+    *cost = s.cost + (i + 1 - start);
   return i + 1;
 }
 
