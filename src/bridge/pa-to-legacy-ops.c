@@ -84,16 +84,17 @@ message_like (const char *kind)
 
 #define HELD_MAX_MS (2 * 60 * 1000)
 
+/* A pending op named by its login and id, for a timer that may outlive it. */
 typedef struct
 {
   PaAccount *login;
   guint64 op_id;
-} Held;
+} OpRef;
 
 static gboolean
 on_held_timeout (gpointer data)
 {
-  Held *h = data;
+  OpRef *h = data;
   PaPendingOp *op = g_hash_table_lookup (h->login->pending, &h->op_id);
   if (op == NULL)
     return G_SOURCE_REMOVE;
@@ -123,7 +124,7 @@ pa_to_legacy_ops_hold_unread (PaAccount *l, gint64 read_until_us, const char *wh
       if (op->retry_source != 0)
         g_source_remove (op->retry_source);
       op->held = TRUE;
-      Held *h = g_new (Held, 1);
+      OpRef *h = g_new (OpRef, 1);
       h->login = l;
       h->op_id = op->op_id;
       op->retry_source
@@ -163,16 +164,10 @@ pa_to_legacy_ops_release (PaAccount *l)
     }
 }
 
-typedef struct
-{
-  PaAccount *login;
-  guint64 op_id;
-} Retry;
-
 static gboolean
 on_retry (gpointer data)
 {
-  Retry *r = data;
+  OpRef *r = data;
   PaPendingOp *op = g_hash_table_lookup (r->login->pending, &r->op_id);
   if (op == NULL)
     return G_SOURCE_REMOVE;
@@ -218,7 +213,7 @@ retry_later (PaAccount *l, PaPendingOp *op, const char *code, json_t *frame)
   if (delay < 0)
     return FALSE;
   op->waited_ms += delay;
-  Retry *r = g_new (Retry, 1);
+  OpRef *r = g_new (OpRef, 1);
   r->login = l;
   r->op_id = op->op_id;
   op->retry_source = g_timeout_add_full (G_PRIORITY_DEFAULT, (guint) delay, on_retry, r, g_free);
