@@ -32,21 +32,23 @@ run_describe (const char *path, PaSandboxMode mode)
   /* Plugin constructors run at load: sandboxed like a login's worker,
    * with no data dir at all. */
   pa_worker_sandbox_close_fds (-1);
-  g_autoptr (GError) sandbox_error = NULL;
-  if (!pa_worker_sandbox_apply (mode, path, NULL, NULL, &sandbox_error))
-    {
-      g_printerr ("%s\n", sandbox_error->message);
-      return PA_WORKER_EXIT_SANDBOX;
-    }
-  /* Plugin constructors (a Go runtime, a chatty library) may print on
-   * stdout: point fd 1 at stderr while the plugin loads, and write the
-   * hello on the saved original. */
+  /* Plugin constructors (a Go runtime, a chatty library) and GLib's own
+   * messages (G_MESSAGES_DEBUG sends debug and info to stdout) may print:
+   * point fd 1 at stderr before anything logs, and write the hello on the
+   * saved original. */
   fflush (stdout);
   int real_stdout = fcntl (STDOUT_FILENO, F_DUPFD_CLOEXEC, 3);
   if (real_stdout < 0 || dup2 (STDERR_FILENO, STDOUT_FILENO) < 0)
     {
       g_printerr ("cannot redirect stdout: %s\n", g_strerror (errno));
       return 1;
+    }
+  g_autoptr (GError) sandbox_error = NULL;
+  if (!pa_worker_sandbox_apply (mode, path, NULL, NULL, &sandbox_error))
+    {
+      g_printerr ("%s\n", sandbox_error->message);
+      close (real_stdout);
+      return PA_WORKER_EXIT_SANDBOX;
     }
   g_autoptr (GError) error = NULL;
   g_autoptr (PaPluginHandle) plugin = pa_plugin_load (path, &error);
