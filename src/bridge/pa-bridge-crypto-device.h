@@ -25,7 +25,7 @@ struct _PaBridgeCrypto
   char *device_id;
   GHashTable *room_state;   /* room_id → ROOM_* */
   GHashTable *members;      /* room_id → GStrv of joined+invited users (not ours) */
-  GHashTable *waiting;      /* event_id → gint64* first decrypt attempt (ms) */
+  GHashTable *waiting;      /* event_id → gint64[2]: first decrypt attempt (ms), asked again */
   GHashTable *sends;        /* SendCtx set, freed at stop */
   GHashTable *deferred;     /* Deferred set, freed at stop */
   GHashTable *key_requests; /* KeyRequest set (others' requests being checked) */

@@ -234,17 +234,19 @@ pa_bridge_crypto_txn (PaBridge *b, PaTxn *txn, PaEventFunc handle_late)
     pa_bridge_crypto_upload_keys (bc);
 }
 /* The session of `ev` never reached us: ask the sender's devices for it
- * (once per session), while the event waits for the key. */
+ * (once per session, or once more with `again`), while the event waits
+ * for the key. */
 void
-pa_bridge_crypto_request_key (PaBridgeCrypto *bc, json_t *ev)
+pa_bridge_crypto_request_key (PaBridgeCrypto *bc, json_t *ev, gboolean again)
 {
   g_autoptr (GError) error = NULL;
-  g_autoptr (json_t) content = pa_crypto_key_request (bc->crypto, ev, &error);
+  g_autoptr (json_t) content = again ? pa_crypto_key_request_again (bc->crypto, ev, &error)
+                                     : pa_crypto_key_request (bc->crypto, ev, &error);
   if (content == NULL)
     return;
   const char *sender = str (ev, "sender");
-  g_message ("requesting room key %s from %s",
-             str (json_object_get (content, "body"), "session_id"), sender);
+  g_message ("requesting room key %s from %s%s",
+             str (json_object_get (content, "body"), "session_id"), sender, again ? " again" : "");
   g_autoptr (json_t) messages = json_pack ("{s:{s:O}}", sender, "*", content);
   pa_crypto_send_to_device (bc->crypto, "m.room_key_request", messages, key_answer_sent, NULL);
 }

@@ -16,8 +16,9 @@ void pa_bridge_crypto_txn (PaBridge *b, PaTxn *txn, PaEventFunc handle_late);
 /* Keep an undecryptable event for a key that may still come. */
 void pa_bridge_crypto_keep_for_late_key (PaBridgeCrypto *bc, json_t *ev);
 
-/* Ask the sender's devices for the session of `ev` (once per session). */
-void pa_bridge_crypto_request_key (PaBridgeCrypto *bc, json_t *ev);
+/* Ask the sender's devices for the session of `ev` (once per session), or
+ * with `again` once more for a session already asked for. */
+void pa_bridge_crypto_request_key (PaBridgeCrypto *bc, json_t *ev, gboolean again);
 
 /* Frees the key requests being checked (at stop). */
 void pa_bridge_crypto_keys_clear (PaBridgeCrypto *bc);

@@ -27,6 +27,8 @@
 /* A room key may come in a later transaction than the event it opens:
  * wait this long before giving up. */
 #define WAIT_FOR_KEY_MS 10000
+/* When the key has not come after this long, it is asked for once more. */
+#define ASK_AGAIN_MS 3000
 #define WAIT_STEP_MS 300
 /* After a wait ran out, that sender's next undecryptable events do not
  * wait for this long. */
@@ -145,18 +147,27 @@ decrypt_event (PaBridge *b, json_t *ev, PaEventFunc decrypted, PaEventDoneFunc d
       gint64 *since = g_hash_table_lookup (bc->waiting, event_id);
       if (since == NULL)
         {
-          since = g_new (gint64, 1);
-          *since = pa_now_ms ();
+          since = g_new0 (gint64, 2);
+          since[0] = pa_now_ms ();
           g_hash_table_insert (bc->waiting, g_strdup (event_id), since);
-          pa_bridge_crypto_request_key (bc, ev);
+          pa_bridge_crypto_request_key (bc, ev, FALSE);
+        }
+      else if (since[1] == 0 && pa_now_ms () - since[0] >= ASK_AGAIN_MS)
+        {
+          /* An answer sent while the homeserver still took the bridge for
+           * down (it replays its queue, the request goes out meanwhile) is
+           * dropped: Synapse sends no to-device messages to an appservice
+           * in recovery.  Asked once more. */
+          since[1] = 1;
+          pa_bridge_crypto_request_key (bc, ev, TRUE);
         }
       /* A sender whose last wait ran out does not hold the queue again for
        * a while: a flood of events of sessions nobody shares must not stall
        * everyone's traffic 10 s apiece (their keys still count if late). */
       gint64 *quiet = g_hash_table_lookup (bc->no_wait, str (ev, "sender"));
       if (quiet && pa_now_ms () < *quiet)
-        *since = 0;
-      if (pa_now_ms () - *since < WAIT_FOR_KEY_MS)
+        since[0] = 0;
+      if (pa_now_ms () - since[0] < WAIT_FOR_KEY_MS)
         {
           /* The inbound queue waits with it: order is kept. */
           Deferred *d = g_new0 (Deferred, 1);

@@ -27,8 +27,11 @@ request_key (const char *room_id, const char *sender_key, const char *session_id
   return g_strjoin ("\x1f", room_id, sender_key, session_id, NULL);
 }
 
-json_t *
-pa_crypto_key_request (PaCrypto *crypto, json_t *event, GError **error)
+/* The m.room_key_request content for `event`'s session: a new one (NULL
+ * when that session was already asked for), or with `again` the same
+ * session asked once more under a new request id (NULL when it never was). */
+static json_t *
+key_request (PaCrypto *crypto, json_t *event, gboolean again, GError **error)
 {
   json_t *content = json_object_get (event, "content");
   const char *room_id = pa_crypto_jstr (event, "room_id"),
@@ -45,16 +48,31 @@ pa_crypto_key_request (PaCrypto *crypto, json_t *event, GError **error)
       return NULL;
     }
   key = request_key (room_id, sender_key, session_id);
-  if (g_hash_table_contains (crypto->requests, key))
+  if (g_hash_table_contains (crypto->requests, key) != again)
     return NULL;
-  if (g_hash_table_size (crypto->requests) >= MAX_REQUESTS)
-    g_hash_table_remove_all (crypto->requests);
+  if (!again)
+    {
+      if (g_hash_table_size (crypto->requests) >= MAX_REQUESTS)
+        g_hash_table_remove_all (crypto->requests);
+      g_hash_table_insert (crypto->requests, g_steal_pointer (&key), g_strdup (sender));
+    }
   request_id = pa_random_token (12);
-  g_hash_table_insert (crypto->requests, g_steal_pointer (&key), g_strdup (sender));
   return json_pack ("{s:s, s:{s:s, s:s, s:s, s:s}, s:s, s:s}", "action", "request", "body",
                     "algorithm", PA_CRYPTO_MEGOLM_ALGORITHM, "room_id", room_id, "sender_key",
                     sender_key, "session_id", session_id, "request_id", request_id,
                     "requesting_device_id", crypto->device_id);
+}
+
+json_t *
+pa_crypto_key_request (PaCrypto *crypto, json_t *event, GError **error)
+{
+  return key_request (crypto, event, FALSE, error);
+}
+
+json_t *
+pa_crypto_key_request_again (PaCrypto *crypto, json_t *event, GError **error)
+{
+  return key_request (crypto, event, TRUE, error);
 }
 
 gboolean

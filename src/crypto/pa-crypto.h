@@ -215,6 +215,10 @@ void pa_crypto_send_olm (PaCrypto *crypto, const char *user_id, const char *devi
  * full), remembered so that the m.forwarded_room_key answering it is
  * accepted.  NULL with no error when that session was already asked for. */
 json_t *pa_crypto_key_request (PaCrypto *crypto, json_t *event, GError **error);
+/* The same session asked once more, under a new request id: an answer can
+ * be lost (a homeserver drops the to-device messages of an appservice it
+ * holds for down).  NULL when that session was never asked for. */
+json_t *pa_crypto_key_request_again (PaCrypto *crypto, json_t *event, GError **error);
 
 /* Another device asks for a session (an m.room_key_request "request" from
  * `user_id`): the policy, then the m.forwarded_room_key content for it

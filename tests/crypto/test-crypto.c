@@ -481,6 +481,16 @@ test_key_request_and_forward (Fixture *fx, gconstpointer data)
   again = pa_crypto_key_request (fx->crypto, ev, &error);
   g_assert_null (again);
   g_assert_no_error (error);
+  /* Asked once more on purpose (an answer may be lost): the same session
+   * under a new request id, and the answer is still accepted below. */
+  {
+    g_autoptr (json_t) more = pa_crypto_key_request_again (fx->crypto, ev, &error);
+    g_assert_no_error (error);
+    g_assert_nonnull (more);
+    g_assert_true (json_equal (json_object_get (more, "body"), json_object_get (req, "body")));
+    g_assert_cmpstr (json_string_value (json_object_get (more, "request_id")), !=,
+                     json_string_value (json_object_get (req, "request_id")));
+  }
 
   fwd = fake_forward (a, rk);
   /* Someone we did not ask forwards the key: refused. */
