@@ -18,6 +18,10 @@
 
 #define READ_CHUNK 65536
 #define READS_PER_DISPATCH 16
+/* A wake-up also stops reading once its frames have taken this long, so
+ * the rest of the loop (the homeserver's requests) waits at most about
+ * this plus one chunk's frames, however fast the peer writes. */
+#define DISPATCH_BUDGET_US 20000
 /* Queued output beyond this is written at once, not at the end of the
  * dispatch (a plugin emitting thousands of events in one callback). */
 #define FLUSH_NOW_BYTES 65536
@@ -128,9 +132,12 @@ on_readable (gint fd, GIOCondition cond, gpointer data)
 {
   PaFrameChannel *ch = data;
   guint8 buf[READ_CHUNK];
+  gint64 start = g_get_monotonic_time ();
 
   for (int i = 0; i < READS_PER_DISPATCH; i++)
     {
+      if (i > 0 && g_get_monotonic_time () - start > DISPATCH_BUDGET_US)
+        break;
       ssize_t n = read (fd, buf, sizeof buf);
       if (n < 0 && errno == EINTR)
         continue;
