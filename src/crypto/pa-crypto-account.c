@@ -17,14 +17,31 @@
 gboolean
 pa_crypto_account_open (PaCrypto *crypto, const char *db_path, GError **error)
 {
-  g_autofree char *pickle = NULL, *stored_user = NULL, *stored_device = NULL;
-  GError *local = NULL;
-
   crypto->store = pa_crypto_store_open (db_path, error);
   if (crypto->store == NULL)
     return FALSE;
-  pickle = pa_crypto_store_load_account (crypto->store, &stored_user, &stored_device,
-                                         &crypto->keys_uploaded, &local);
+  if (!pa_crypto_account_load (crypto, error))
+    {
+      g_prefix_error (error, "%s: ", db_path);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* The identity's account from the store (the primary's when crypto->primary
+ * is NULL, which must be the same user and device), or a new one saved
+ * under crypto->device_id.  A ghost identity already saved keeps its
+ * device: crypto->device_id is replaced by the stored one. */
+gboolean
+pa_crypto_account_load (PaCrypto *crypto, GError **error)
+{
+  g_autofree char *pickle = NULL, *stored_user = NULL, *stored_device = NULL;
+  gboolean primary = crypto->primary == NULL;
+  GError *local = NULL;
+
+  pickle = pa_crypto_store_load_identity (crypto->store, primary ? NULL : crypto->user_id,
+                                          &stored_user, &stored_device, &crypto->keys_uploaded,
+                                          &crypto->published, &local);
   if (local != NULL)
     {
       g_propagate_error (error, local);
@@ -32,20 +49,23 @@ pa_crypto_account_open (PaCrypto *crypto, const char *db_path, GError **error)
     }
   if (pickle != NULL)
     {
-      if (g_strcmp0 (stored_user, crypto->user_id) != 0
-          || g_strcmp0 (stored_device, crypto->device_id) != 0)
+      if (primary
+          && (g_strcmp0 (stored_user, crypto->user_id) != 0
+              || g_strcmp0 (stored_device, crypto->device_id) != 0))
         {
           g_set_error (error, PA_ERROR, PA_ERROR_CONFIG,
-                       "%s holds the crypto account of %s device %s, not %s device %s", db_path,
+                       "the store holds the crypto account of %s device %s, not %s device %s",
                        stored_user, stored_device, crypto->user_id, crypto->device_id);
           return FALSE;
         }
+      g_free (crypto->device_id);
+      crypto->device_id = g_steal_pointer (&stored_device);
       crypto->account
           = pa_olm_account_unpickle (pickle, crypto->pickle_key, crypto->pickle_key_len, error);
       explicit_bzero (pickle, strlen (pickle));
       if (crypto->account == NULL)
         {
-          g_prefix_error (error, "%s (wrong pickle key?): ", db_path);
+          g_prefix_error (error, "wrong pickle key? ");
           return FALSE;
         }
     }
@@ -67,8 +87,9 @@ pa_crypto_account_save (PaCrypto *crypto, GError **error)
       = pa_olm_account_pickle (crypto->account, crypto->pickle_key, crypto->pickle_key_len, error);
 
   return pickle != NULL
-         && pa_crypto_store_save_account (crypto->store, crypto->user_id, crypto->device_id, pickle,
-                                          crypto->keys_uploaded, error);
+         && pa_crypto_store_save_identity (crypto->store, crypto->user_id, crypto->device_id,
+                                           pickle, crypto->keys_uploaded, crypto->primary == NULL,
+                                           error);
 }
 
 gboolean
@@ -193,7 +214,7 @@ pa_crypto_keys_upload_body (PaCrypto *crypto, guint server_otk_count, GError **e
   g_autoptr (json_t) body = json_object ();
   g_autoptr (json_t) otks = NULL, fallback = NULL, signed_otks = NULL, signed_fb = NULL;
   gsize target
-      = MIN ((gsize) PA_CRYPTO_OTK_TARGET, pa_olm_account_max_one_time_keys (crypto->account) / 2);
+      = MIN ((gsize) crypto->otk_target, pa_olm_account_max_one_time_keys (crypto->account) / 2);
   gsize pending;
 
   g_return_val_if_fail (crypto != NULL, NULL);

@@ -14,6 +14,10 @@ G_BEGIN_DECLS
  * the pickle key, must be set).  Fails if the store belongs to another
  * user/device or the pickle key is wrong. */
 gboolean pa_crypto_account_open (PaCrypto *crypto, const char *db_path, GError **error);
+/* The same with crypto->store already open (a ghost identity sharing its
+ * primary's store): loads the identity of crypto->user_id, or creates it
+ * under crypto->device_id. */
+gboolean pa_crypto_account_load (PaCrypto *crypto, GError **error);
 /* Pickles and saves the account. */
 gboolean pa_crypto_account_save (PaCrypto *crypto, GError **error);
 /* Ends a store transaction already begun: commits when `ok`, else rolls

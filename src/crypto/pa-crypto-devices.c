@@ -95,7 +95,7 @@ gboolean
 pa_crypto_add_device_keys (PaCrypto *crypto, const char *user_id, json_t *devices, GError **error)
 {
   g_return_val_if_fail (crypto != NULL && user_id != NULL, FALSE);
-  crypto->device_epoch++;
+  pa_crypto_store_bump_device_epoch (crypto->store);
   if (!json_is_object (devices))
     return pa_crypto_bad_input (error, "device list");
   if (json_object_size (devices) > PA_CRYPTO_MAX_DEVICES_PER_USER)
@@ -113,7 +113,7 @@ gboolean
 pa_crypto_devices_changed (PaCrypto *crypto, const char *const *user_ids, GError **error)
 {
   g_return_val_if_fail (crypto != NULL, FALSE);
-  crypto->device_epoch++;
+  pa_crypto_store_bump_device_epoch (crypto->store);
   for (guint i = 0; user_ids != NULL && user_ids[i] != NULL; i++)
     if (!pa_crypto_store_set_user_dirty (crypto->store, user_ids[i], TRUE, error))
       return FALSE;

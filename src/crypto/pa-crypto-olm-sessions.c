@@ -29,7 +29,8 @@ save_olm_session (PaCrypto *crypto, const char *their_key, PaOlmSession *s, GErr
     return FALSE;
   pickle = pa_olm_session_pickle (s, crypto->pickle_key, crypto->pickle_key_len, error);
   return pickle != NULL
-         && pa_crypto_store_save_olm_session (crypto->store, their_key, id, pickle, error);
+         && pa_crypto_store_save_olm_session (crypto->store, crypto->user_id, their_key, id, pickle,
+                                              error);
 }
 
 gboolean
@@ -72,7 +73,7 @@ pa_crypto_olm_encrypt_to (PaCrypto *crypto, PaCryptoDevice *d, const char *type,
   g_autofree char *text = NULL, *body = NULL;
   int msg_type = 0;
 
-  pickles = pa_crypto_store_olm_sessions (crypto->store, d->curve25519, 1, error);
+  pickles = pa_crypto_store_olm_sessions (crypto->store, crypto->user_id, d->curve25519, 1, error);
   if (pickles == NULL)
     return NULL;
   if (pickles->len == 0)
@@ -127,7 +128,8 @@ olm_decrypt_body (PaCrypto *crypto, const char *sender_key, int type, const char
   char *plain;
   gboolean ok;
 
-  pickles = pa_crypto_store_olm_sessions (crypto->store, sender_key, OLM_SESSIONS_TRIED, error);
+  pickles = pa_crypto_store_olm_sessions (crypto->store, crypto->user_id, sender_key,
+                                          OLM_SESSIONS_TRIED, error);
   if (pickles == NULL)
     return NULL;
   for (guint i = 0; i < pickles->len; i++)

@@ -210,7 +210,8 @@ upload_counted (CryptoOp *op, PaCrypto *crypto, const PaMatrixResponse *resp)
   json_int_t n = json_is_integer (count) ? json_integer_value (count) : 0;
   g_autoptr (json_t) body = NULL;
 
-  body = pa_crypto_keys_upload_body (crypto, (guint) CLAMP (n, 0, PA_CRYPTO_OTK_TARGET), &error);
+  body = pa_crypto_keys_upload_body (crypto, (guint) CLAMP (n, 0, (gint64) crypto->otk_target),
+                                     &error);
   if (body == NULL)
     {
       op_fail (op, crypto, error);
@@ -402,7 +403,8 @@ share_signature (PaCrypto *crypto, CryptoOp *op, const char *session_id)
   for (guint i = 0; op->users != NULL && op->users[i] != NULL; i++)
     g_ptr_array_add (users, op->users[i]);
   g_ptr_array_sort (users, compare_strp);
-  g_string_append_printf (sig, "\x1e%" G_GUINT64_FORMAT, crypto->device_epoch);
+  g_string_append_printf (sig, "\x1e%" G_GUINT64_FORMAT,
+                          pa_crypto_store_device_epoch (crypto->store));
   for (guint i = 0; i < users->len; i++)
     g_string_append_printf (sig, "\x1e%s", (const char *) g_ptr_array_index (users, i));
   return g_string_free (sig, FALSE);
@@ -647,7 +649,8 @@ olm_send_start (CryptoOp *op, PaCrypto *crypto)
 
   d = olm_target (op, crypto, &error);
   if (d != NULL)
-    sessions = pa_crypto_store_olm_sessions (crypto->store, d->curve25519, 1, &error);
+    sessions
+        = pa_crypto_store_olm_sessions (crypto->store, crypto->user_id, d->curve25519, 1, &error);
   if (sessions == NULL)
     {
       op_fail (op, crypto, error);

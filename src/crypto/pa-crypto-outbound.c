@@ -46,12 +46,13 @@ outbound_create (PaCrypto *crypto, const char *room_id, GError **error)
     return NULL;
   if (!pa_crypto_store_begin (crypto->store, error))
     return NULL;
-  if (!pa_crypto_tx_end (crypto,
-                         pa_crypto_store_delete_outbound (crypto->store, room_id, error)
-                             && pa_crypto_store_save_outbound (crypto->store, o, error)
-                             && pa_crypto_inbound_save (crypto, room_id, crypto->curve25519,
-                                                        crypto->ed25519, in, error),
-                         error))
+  if (!pa_crypto_tx_end (
+          crypto,
+          pa_crypto_store_delete_outbound (crypto->store, crypto->user_id, room_id, error)
+              && pa_crypto_store_save_outbound (crypto->store, crypto->user_id, o, error)
+              && pa_crypto_inbound_save (crypto, room_id, crypto->curve25519, crypto->ed25519, in,
+                                         error),
+          error))
     return NULL;
   g_debug ("new megolm session %s for %s", o->session_id, room_id);
   return g_steal_pointer (&o);
@@ -62,7 +63,8 @@ static PaCryptoOutbound *
 outbound_current (PaCrypto *crypto, const char *room_id, GError **error)
 {
   GError *local = NULL;
-  PaCryptoOutbound *o = pa_crypto_store_get_outbound (crypto->store, room_id, &local);
+  PaCryptoOutbound *o
+      = pa_crypto_store_get_outbound (crypto->store, crypto->user_id, room_id, &local);
 
   if (local != NULL)
     {
@@ -79,7 +81,8 @@ outbound_current (PaCrypto *crypto, const char *room_id, GError **error)
 char *
 pa_crypto_outbound_session_id (PaCrypto *crypto, const char *room_id)
 {
-  g_autoptr (PaCryptoOutbound) o = pa_crypto_store_get_outbound (crypto->store, room_id, NULL);
+  g_autoptr (PaCryptoOutbound) o
+      = pa_crypto_store_get_outbound (crypto->store, crypto->user_id, room_id, NULL);
 
   return o != NULL ? g_steal_pointer (&o->session_id) : NULL;
 }
@@ -105,7 +108,7 @@ pa_crypto_set_blocked (PaCrypto *crypto, const char *user_id, gboolean blocked)
         if (strstr (key, part) != NULL)
           g_hash_table_iter_remove (&it);
     }
-  crypto->device_epoch++;
+  pa_crypto_store_bump_device_epoch (crypto->store);
 }
 
 char *
@@ -121,7 +124,9 @@ pa_crypto_room_changed (PaCrypto *crypto, const char *room_id, GError **error)
 {
   g_return_val_if_fail (crypto != NULL && room_id != NULL, FALSE);
   g_hash_table_remove (crypto->shared_ok, room_id);
-  return pa_crypto_store_delete_outbound (crypto->store, room_id, error);
+  /* Every identity's session in the room: a membership change concerns
+   * what the bot and each ghost sends there alike. */
+  return pa_crypto_store_delete_outbound (crypto->store, NULL, room_id, error);
 }
 
 json_t *
@@ -159,7 +164,7 @@ pa_crypto_group_encrypt (PaCrypto *crypto, const char *room_id, const char *type
   g_free (o->pickle);
   o->pickle = g_steal_pointer (&pickle);
   o->message_count++;
-  if (!pa_crypto_store_save_outbound (crypto->store, o, error))
+  if (!pa_crypto_store_save_outbound (crypto->store, crypto->user_id, o, error))
     return NULL;
   result = json_pack ("{s:s, s:s, s:s, s:s, s:s}", "algorithm", PA_CRYPTO_MEGOLM_ALGORITHM,
                       "sender_key", crypto->curve25519, "ciphertext", ct, "session_id",
@@ -263,7 +268,8 @@ pa_crypto_room_key_build (PaCrypto *crypto, const char *room_id, const char *con
             return NULL;
           if (shared)
             continue;
-          sessions = pa_crypto_store_olm_sessions (crypto->store, d->curve25519, 1, error);
+          sessions = pa_crypto_store_olm_sessions (crypto->store, crypto->user_id, d->curve25519, 1,
+                                                   error);
           if (sessions == NULL)
             return NULL;
           if (sessions->len == 0 || !encrypt)
@@ -343,7 +349,7 @@ pa_crypto_room_key_sent (PaCrypto *crypto, const char *room_id, json_t *payload,
   json_t *per_user, *v;
   gboolean ok = TRUE;
 
-  o = pa_crypto_store_get_outbound (crypto->store, room_id, &local);
+  o = pa_crypto_store_get_outbound (crypto->store, crypto->user_id, room_id, &local);
   if (local != NULL)
     {
       g_propagate_error (error, local);

@@ -24,7 +24,10 @@ struct _PaCrypto
   PaMatrix *mx;
   char *user_id;
   char *device_id;
-  PaCryptoStore *store;
+  PaCryptoStore *store; /* owned by the primary, borrowed by its ghosts */
+  PaCrypto *primary;    /* NULL for the primary identity (the bot's device) */
+  gboolean published;   /* the device, its keys and cross-signing are on the server */
+  guint otk_target;     /* one-time keys kept on the server */
   guint8 *pickle_key;
   gsize pickle_key_len;
   PaOlmAccount *account;
@@ -47,9 +50,6 @@ struct _PaCrypto
   /* pa-crypto-outbound.c */
   GHashTable *withheld; /* "session\x1fuser\x1fdevice" told m.room_key.withheld */
   GHashTable *blocked;  /* users the bridge's policy blocks (set) */
-  /* bumped by every device list (pa-crypto-devices.c) or blocking
-   * (pa-crypto-outbound.c) change; read by pa-crypto-ops.c */
-  guint64 device_epoch;
 };
 
 /* Small JSON helpers every file uses. */

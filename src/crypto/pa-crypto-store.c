@@ -21,6 +21,9 @@ struct _PaCryptoStore {
   sqlite3 *db;
   int version;
   gboolean in_tx;
+  /* Bumped by every change of a device list or of blocking, whichever
+   * identity saw it: each identity's "already shared" cache compares it. */
+  guint64 device_epoch;
 };
 
 /* migrations[i] takes the schema from version i to i + 1; append only. */
@@ -83,6 +86,40 @@ static const char *const migrations[] = {
   "  event_id TEXT NOT NULL,"
   "  ts INTEGER NOT NULL,"
   "  PRIMARY KEY (session_id, msg_index)) WITHOUT ROWID;",
+
+  /* 2: several identities (the bot's device and one device per ghost)
+   * share the store.  An identity is a Matrix user with its device and
+   * Olm account; Olm sessions and outbound Megolm sessions belong to one
+   * (`owner`, its user id).  Inbound sessions, the device cache, tracked
+   * users and replay indexes are what every identity sees alike. */
+  "CREATE TABLE identities ("
+  "  user_id TEXT PRIMARY KEY NOT NULL,"
+  "  device_id TEXT NOT NULL,"
+  "  pickle TEXT NOT NULL,"
+  "  keys_uploaded INTEGER NOT NULL DEFAULT 0,"
+  "  is_primary INTEGER NOT NULL DEFAULT 0,"
+  "  published INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;"
+  "INSERT INTO identities (user_id, device_id, pickle, keys_uploaded, is_primary, published)"
+  "  SELECT user_id, device_id, pickle, keys_uploaded, 1, 1 FROM account;"
+  "DROP TABLE account;"
+  "ALTER TABLE olm_sessions ADD COLUMN owner TEXT NOT NULL DEFAULT '';"
+  "UPDATE olm_sessions SET owner ="
+  "  COALESCE((SELECT user_id FROM identities WHERE is_primary = 1), '');"
+  "DROP INDEX olm_sessions_by_key;"
+  "CREATE INDEX olm_sessions_by_key ON olm_sessions (owner, sender_key, last_used);"
+  "CREATE TABLE megolm_outbound_v2 ("
+  "  owner TEXT NOT NULL,"
+  "  room_id TEXT NOT NULL,"
+  "  session_id TEXT NOT NULL,"
+  "  pickle TEXT NOT NULL,"
+  "  created_at INTEGER NOT NULL,"
+  "  message_count INTEGER NOT NULL DEFAULT 0,"
+  "  PRIMARY KEY (owner, room_id)) WITHOUT ROWID;"
+  "INSERT INTO megolm_outbound_v2"
+  "  SELECT COALESCE((SELECT user_id FROM identities WHERE is_primary = 1), ''),"
+  "  room_id, session_id, pickle, created_at, message_count FROM megolm_outbound;"
+  "DROP TABLE megolm_outbound;"
+  "ALTER TABLE megolm_outbound_v2 RENAME TO megolm_outbound;",
 };
 
 #define SCHEMA_VERSION ((int) G_N_ELEMENTS (migrations))
@@ -225,6 +262,8 @@ migrate (PaCryptoStore *store, const char *path, GError **error)
   if (stmt == NULL || stmt_step (store, stmt, error) != SQLITE_ROW)
     return FALSE;
   version = sqlite3_column_int (stmt, 0);
+  /* No statement may stay open while a migration drops a table. */
+  g_clear_pointer (&stmt, sqlite3_finalize);
   if (version > SCHEMA_VERSION || version < 0)
     {
       g_set_error (error, PA_ERROR, PA_ERROR_STORE,
@@ -294,14 +333,17 @@ pa_crypto_store_schema_version (PaCryptoStore *store)
   return store->version;
 }
 
-/* ------------------------------------------------------------ account */
+/* --------------------------------------------------------- identities */
 
 char *
-pa_crypto_store_load_account (PaCryptoStore *store, char **user_id, char **device_id,
-                              gboolean *keys_uploaded, GError **error)
+pa_crypto_store_load_identity (PaCryptoStore *store, const char *user_id, char **out_user_id,
+                               char **device_id, gboolean *keys_uploaded, gboolean *published,
+                               GError **error)
 {
+  /* user_id NULL: the primary identity, whoever it is. */
   g_autoptr (sqlite3_stmt) stmt = stmt_new (store, error,
-      "SELECT pickle, user_id, device_id, keys_uploaded FROM account WHERE id = 1", "");
+      "SELECT pickle, user_id, device_id, keys_uploaded, published FROM identities"
+      " WHERE (?1 IS NULL AND is_primary = 1) OR user_id = ?1", "t", user_id);
   int rc;
 
   if (stmt == NULL)
@@ -309,49 +351,82 @@ pa_crypto_store_load_account (PaCryptoStore *store, char **user_id, char **devic
   rc = stmt_step (store, stmt, error);
   if (rc != SQLITE_ROW)
     return NULL;
-  if (user_id != NULL)
-    *user_id = col_str (stmt, 1);
+  if (out_user_id != NULL)
+    *out_user_id = col_str (stmt, 1);
   if (device_id != NULL)
     *device_id = col_str (stmt, 2);
   if (keys_uploaded != NULL)
     *keys_uploaded = sqlite3_column_int (stmt, 3) != 0;
+  if (published != NULL)
+    *published = sqlite3_column_int (stmt, 4) != 0;
   return col_str (stmt, 0);
 }
 
 gboolean
-pa_crypto_store_save_account (PaCryptoStore *store, const char *user_id, const char *device_id,
-                              const char *pickle, gboolean keys_uploaded, GError **error)
+pa_crypto_store_save_identity (PaCryptoStore *store, const char *user_id, const char *device_id,
+                               const char *pickle, gboolean keys_uploaded, gboolean primary,
+                               GError **error)
 {
   return stmt_done (store, stmt_new (store, error,
-      "INSERT INTO account (id, user_id, device_id, pickle, keys_uploaded) VALUES (1, ?, ?, ?, ?)"
-      " ON CONFLICT (id) DO UPDATE SET user_id = excluded.user_id,"
+      "INSERT INTO identities (user_id, device_id, pickle, keys_uploaded, is_primary)"
+      " VALUES (?, ?, ?, ?, ?) ON CONFLICT (user_id) DO UPDATE SET"
       " device_id = excluded.device_id, pickle = excluded.pickle,"
       " keys_uploaded = excluded.keys_uploaded",
-      "ttti", user_id, device_id, pickle, keys_uploaded ? 1 : 0), error);
+      "tttii", user_id, device_id, pickle, keys_uploaded ? 1 : 0, primary ? 1 : 0), error);
+}
+
+gboolean
+pa_crypto_store_set_published (PaCryptoStore *store, const char *user_id, GError **error)
+{
+  return stmt_done (store, stmt_new (store, error,
+      "UPDATE identities SET published = 1 WHERE user_id = ?", "t", user_id), error);
+}
+
+gint64
+pa_crypto_store_count_identities (PaCryptoStore *store, GError **error)
+{
+  g_autoptr (sqlite3_stmt) stmt = stmt_new (store, error, "SELECT count(*) FROM identities", "");
+
+  if (stmt == NULL || stmt_step (store, stmt, error) != SQLITE_ROW)
+    return -1;
+  return sqlite3_column_int64 (stmt, 0);
+}
+
+guint64
+pa_crypto_store_device_epoch (PaCryptoStore *store)
+{
+  return store->device_epoch;
+}
+
+void
+pa_crypto_store_bump_device_epoch (PaCryptoStore *store)
+{
+  store->device_epoch++;
 }
 
 /* ------------------------------------------------------- olm sessions */
 
 gboolean
-pa_crypto_store_save_olm_session (PaCryptoStore *store, const char *sender_key,
-                                  const char *session_id, const char *pickle, GError **error)
+pa_crypto_store_save_olm_session (PaCryptoStore *store, const char *owner,
+                                  const char *sender_key, const char *session_id,
+                                  const char *pickle, GError **error)
 {
   gint64 now = pa_now_ms ();
 
   return stmt_done (store, stmt_new (store, error,
-      "INSERT INTO olm_sessions (session_id, sender_key, pickle, created_at, last_used)"
-      " VALUES (?, ?, ?, ?, ?) ON CONFLICT (session_id) DO UPDATE SET"
+      "INSERT INTO olm_sessions (session_id, owner, sender_key, pickle, created_at, last_used)"
+      " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (session_id) DO UPDATE SET"
       " pickle = excluded.pickle, last_used = excluded.last_used",
-      "tttII", session_id, sender_key, pickle, now, now), error);
+      "ttttII", session_id, owner, sender_key, pickle, now, now), error);
 }
 
 GPtrArray *
-pa_crypto_store_olm_sessions (PaCryptoStore *store, const char *sender_key, guint limit,
-                              GError **error)
+pa_crypto_store_olm_sessions (PaCryptoStore *store, const char *owner, const char *sender_key,
+                              guint limit, GError **error)
 {
   g_autoptr (sqlite3_stmt) stmt = stmt_new (store, error,
-      "SELECT pickle FROM olm_sessions WHERE sender_key = ?"
-      " ORDER BY last_used DESC, rowid DESC LIMIT ?", "ti", sender_key, (int) limit);
+      "SELECT pickle FROM olm_sessions WHERE owner = ? AND sender_key = ?"
+      " ORDER BY last_used DESC, rowid DESC LIMIT ?", "tti", owner, sender_key, (int) limit);
   g_autoptr (GPtrArray) out = g_ptr_array_new_with_free_func (g_free);
   int rc;
 
@@ -367,11 +442,12 @@ pa_crypto_store_olm_sessions (PaCryptoStore *store, const char *sender_key, guin
 /* ---------------------------------------------------- megolm outbound */
 
 PaCryptoOutbound *
-pa_crypto_store_get_outbound (PaCryptoStore *store, const char *room_id, GError **error)
+pa_crypto_store_get_outbound (PaCryptoStore *store, const char *owner, const char *room_id,
+                              GError **error)
 {
   g_autoptr (sqlite3_stmt) stmt = stmt_new (store, error,
       "SELECT session_id, pickle, created_at, message_count FROM megolm_outbound"
-      " WHERE room_id = ?", "t", room_id);
+      " WHERE owner = ? AND room_id = ?", "tt", owner, room_id);
   PaCryptoOutbound *o;
 
   if (stmt == NULL || stmt_step (store, stmt, error) != SQLITE_ROW)
@@ -386,25 +462,28 @@ pa_crypto_store_get_outbound (PaCryptoStore *store, const char *room_id, GError 
 }
 
 gboolean
-pa_crypto_store_save_outbound (PaCryptoStore *store, const PaCryptoOutbound *o, GError **error)
+pa_crypto_store_save_outbound (PaCryptoStore *store, const char *owner,
+                               const PaCryptoOutbound *o, GError **error)
 {
   return stmt_done (store, stmt_new (store, error,
-      "INSERT INTO megolm_outbound (room_id, session_id, pickle, created_at, message_count)"
-      " VALUES (?, ?, ?, ?, ?) ON CONFLICT (room_id) DO UPDATE SET"
+      "INSERT INTO megolm_outbound (owner, room_id, session_id, pickle, created_at,"
+      " message_count) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (owner, room_id) DO UPDATE SET"
       " session_id = excluded.session_id, pickle = excluded.pickle,"
       " created_at = excluded.created_at, message_count = excluded.message_count",
-      "tttII", o->room_id, o->session_id, o->pickle, o->created_at,
+      "ttttII", owner, o->room_id, o->session_id, o->pickle, o->created_at,
       (gint64) o->message_count), error);
 }
 
 gboolean
-pa_crypto_store_delete_outbound (PaCryptoStore *store, const char *room_id, GError **error)
+pa_crypto_store_delete_outbound (PaCryptoStore *store, const char *owner, const char *room_id,
+                                 GError **error)
 {
   /* Whom each past session went to is kept: it is what decides whether a
-   * device asking for that session again (m.room_key_request) gets it. */
+   * device asking for that session again (m.room_key_request) gets it.
+   * owner NULL: every identity's session in the room. */
   return stmt_done (store, stmt_new (store, error,
-                                     "DELETE FROM megolm_outbound WHERE room_id = ?", "t",
-                                     room_id), error);
+      "DELETE FROM megolm_outbound WHERE room_id = ?2 AND (?1 IS NULL OR owner = ?1)", "tt",
+      owner, room_id), error);
 }
 
 gboolean

@@ -46,32 +46,50 @@ gboolean pa_crypto_store_begin (PaCryptoStore *store, GError **error);
 gboolean pa_crypto_store_commit (PaCryptoStore *store, GError **error);
 void pa_crypto_store_rollback (PaCryptoStore *store);
 
-/* The account.  load returns NULL with no error when none was saved; the
- * user and device it was made for are returned so a mismatch is caught. */
-char *pa_crypto_store_load_account (PaCryptoStore *store, char **user_id, char **device_id,
-                                    gboolean *keys_uploaded, GError **error);
-gboolean pa_crypto_store_save_account (PaCryptoStore *store, const char *user_id,
-                                       const char *device_id, const char *pickle,
-                                       gboolean keys_uploaded, GError **error);
-
-/* Olm sessions by the peer's curve25519 key. */
-gboolean pa_crypto_store_save_olm_session (PaCryptoStore *store, const char *sender_key,
-                                           const char *session_id, const char *pickle,
-                                           GError **error);
-/* Pickles (char *) of the `limit` most recently used sessions with
- * `sender_key`, newest first; an empty array when there are none. */
-GPtrArray *pa_crypto_store_olm_sessions (PaCryptoStore *store, const char *sender_key,
-                                         guint limit, GError **error);
-
-/* Outbound Megolm, one per room.  get returns NULL with no error if none. */
-PaCryptoOutbound *pa_crypto_store_get_outbound (PaCryptoStore *store, const char *room_id,
-                                                GError **error);
-gboolean pa_crypto_store_save_outbound (PaCryptoStore *store, const PaCryptoOutbound *o,
+/* Identities: a Matrix user, its device and its Olm account's pickle.
+ * One is the primary (the bot's device, whose store this is); the others
+ * are ghosts' devices.  load: by user, or the primary when `user_id` is
+ * NULL; NULL with no error when none was saved.  `published`: the device
+ * exists on the homeserver with its keys and cross-signing (set by
+ * pa_crypto_store_set_published, never unset). */
+char *pa_crypto_store_load_identity (PaCryptoStore *store, const char *user_id,
+                                     char **out_user_id, char **device_id,
+                                     gboolean *keys_uploaded, gboolean *published,
+                                     GError **error);
+gboolean pa_crypto_store_save_identity (PaCryptoStore *store, const char *user_id,
+                                        const char *device_id, const char *pickle,
+                                        gboolean keys_uploaded, gboolean primary, GError **error);
+gboolean pa_crypto_store_set_published (PaCryptoStore *store, const char *user_id,
                                         GError **error);
-/* Forgets the room's outbound session (whom it went to is kept, for
- * answering key requests; the pairs are keyed by session id). */
-gboolean pa_crypto_store_delete_outbound (PaCryptoStore *store, const char *room_id,
-                                          GError **error);
+/* How many identities the store holds (-1 on error). */
+gint64 pa_crypto_store_count_identities (PaCryptoStore *store, GError **error);
+
+/* In memory, shared by the identities of the store: bumped by every device
+ * list or blocking change. */
+guint64 pa_crypto_store_device_epoch (PaCryptoStore *store);
+void pa_crypto_store_bump_device_epoch (PaCryptoStore *store);
+
+/* Olm sessions of the identity `owner` (its user id) by the peer's
+ * curve25519 key. */
+gboolean pa_crypto_store_save_olm_session (PaCryptoStore *store, const char *owner,
+                                           const char *sender_key, const char *session_id,
+                                           const char *pickle, GError **error);
+/* Pickles (char *) of the `limit` most recently used sessions of `owner`
+ * with `sender_key`, newest first; an empty array when there are none. */
+GPtrArray *pa_crypto_store_olm_sessions (PaCryptoStore *store, const char *owner,
+                                         const char *sender_key, guint limit, GError **error);
+
+/* Outbound Megolm, one per identity (`owner`) and room.  get returns NULL
+ * with no error if none. */
+PaCryptoOutbound *pa_crypto_store_get_outbound (PaCryptoStore *store, const char *owner,
+                                                const char *room_id, GError **error);
+gboolean pa_crypto_store_save_outbound (PaCryptoStore *store, const char *owner,
+                                        const PaCryptoOutbound *o, GError **error);
+/* Forgets the room's outbound session of `owner`, or of every identity
+ * when `owner` is NULL (whom it went to is kept, for answering key
+ * requests; the pairs are keyed by session id). */
+gboolean pa_crypto_store_delete_outbound (PaCryptoStore *store, const char *owner,
+                                          const char *room_id, GError **error);
 gboolean pa_crypto_store_outbound_is_shared (PaCryptoStore *store, const char *room_id,
                                              const char *session_id, const char *user_id,
                                              const char *device_id, gboolean *shared,

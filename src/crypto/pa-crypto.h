@@ -59,6 +59,33 @@ PaCrypto *pa_crypto_new (PaMatrix *bot_client, const char *user_id, const char *
 void pa_crypto_free (PaCrypto *crypto);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (PaCrypto, pa_crypto_free)
 
+/* Another identity in the same store: the device `user_id` (one of the
+ * appservice's ghosts) holds, with its own Olm account, Olm sessions and
+ * outbound Megolm sessions; inbound sessions, the device cache and replay
+ * protection are shared with `primary` (which must outlive it: free the
+ * identities first).  A user saved before keeps its device and account
+ * (`new_device_id` is then ignored: see pa_crypto_get_device_id());
+ * otherwise a new account is created and saved under `new_device_id`.
+ * `client` sends as `user_id` with ?user_id= and ?device_id= (an
+ * appservice token: device masquerading, MSC3202/MSC4190). */
+PaCrypto *pa_crypto_new_identity (PaCrypto *primary, PaMatrix *client, const char *user_id,
+                                  const char *new_device_id, GError **error);
+/* The device of `user_id`'s saved identity (transfer full), or NULL with
+ * no error when it has none; *published (may be NULL) as below. */
+char *pa_crypto_identity_device (PaCrypto *primary, const char *user_id, gboolean *published,
+                                 GError **error);
+/* Whether the identity's device, keys and cross-signing were put on the
+ * homeserver; the caller says so once they were (saved, never unset). */
+gboolean pa_crypto_set_published (PaCrypto *crypto, GError **error);
+gboolean pa_crypto_is_published (PaCrypto *crypto);
+/* How many one-time keys to keep on the server (default and maximum
+ * PA_CRYPTO_OTK_TARGET): ghosts' devices, many and little used, keep fewer. */
+void pa_crypto_set_otk_target (PaCrypto *crypto, guint target);
+/* Identities saved in the store (the primary included), -1 on error. */
+gint64 pa_crypto_count_identities (PaCrypto *crypto);
+
+const char *pa_crypto_get_user_id (PaCrypto *crypto);
+const char *pa_crypto_get_device_id (PaCrypto *crypto);
 const char *pa_crypto_get_curve25519 (PaCrypto *crypto);
 const char *pa_crypto_get_ed25519 (PaCrypto *crypto);
 
