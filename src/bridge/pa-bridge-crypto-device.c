@@ -9,6 +9,7 @@
 #include "pa-bridge-crypto-device.h"
 
 #include "pa-batch.h"
+#include "pa-bridge-crypto-ghosts.h"
 
 #define KV_TOKEN "crypto:access_token"
 #define KV_DEVICE "crypto:device_id"
@@ -152,6 +153,7 @@ pa_bridge_crypto_start (PaBridge *b, GError **error)
       = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify)g_ptr_array_unref);
   bc->no_wait = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   b->crypto = bc;
+  pa_bridge_crypto_ghosts_init (bc);
   if (!reuse_device (b, bc) && !login_device (b, bc, error))
     return FALSE;
   guint8 key[32];
@@ -168,6 +170,7 @@ pa_bridge_crypto_start (PaBridge *b, GError **error)
     }
   g_message ("bot device %s (curve25519 %s)", bc->device_id, pa_crypto_get_curve25519 (bc->crypto));
   pa_bridge_crypto_upload_keys (bc);
+  pa_bridge_crypto_ghosts_probe (bc);
   return TRUE;
 }
 gboolean

@@ -33,6 +33,16 @@ struct _PaBridgeCrypto
   GHashTable *no_wait;      /* sender → gint64 * time until which its events do not wait */
   guint n_late;
   gboolean uploading;
+  /* pa-bridge-crypto-ghosts.c: ghost mxid → its device's identity */
+  GHashTable *ghosts;
+  int ghost_devices; /* PA_GHOST_DEVICES_* */
+};
+
+enum
+{
+  PA_GHOST_DEVICES_OFF = 0,     /* encryption.ghost_devices: false */
+  PA_GHOST_DEVICES_ON,          /* each ghost encrypts with its own device */
+  PA_GHOST_DEVICES_UNSUPPORTED, /* the homeserver creates no devices for us */
 };
 
 /* The known state of room_id: ROOM_UNKNOWN, ROOM_ENCRYPTED or ROOM_PLAIN. */

@@ -11,6 +11,7 @@
 #include "pa-bridge-crypto-keys.h"
 
 #include "pa-bridge-crypto-device.h"
+#include "pa-bridge-crypto-ghosts.h"
 #include "pa-ghost.h"
 #include "pa-queue.h"
 
@@ -93,6 +94,7 @@ late_key (PaBridgeCrypto *bc, const char *session_id, PaEventFunc handle)
 typedef struct
 {
   PaBridgeCrypto *bc;
+  PaCrypto *crypto; /* the identity asked (the bot's or a ghost's device) */
   char *user_id;
   json_t *request;
 } KeyRequest;
@@ -116,7 +118,7 @@ static void
 key_request_members_cb (PaMatrix *mx, const PaMatrixResponse *resp, gpointer user_data)
 {
   KeyRequest *k = user_data;
-  PaCrypto *crypto = k->bc->crypto;
+  PaCrypto *crypto = k->crypto;
   json_t *joined = json_object_get (resp->body, "joined");
   gboolean member = pa_matrix_response_ok (resp) && json_object_get (joined, k->user_id) != NULL;
   const char *device = str (k->request, "requesting_device_id");
@@ -144,27 +146,32 @@ key_request_members_cb (PaMatrix *mx, const PaMatrixResponse *resp, gpointer use
     g_message ("room key request from %s: %s", k->user_id, error->message);
   key_request_free (k);
 }
-/* An m.room_key_request from a Matrix user's device: only our own
- * sessions are considered, and only after checking the user is still in
- * the room (the bot is in every encrypted room it sends to). */
+/* An m.room_key_request from a Matrix user's device to one of our
+ * identities: only that identity's own sessions are considered, and only
+ * after checking the user is still in the room (each identity sends only
+ * into rooms its user is in). */
 static void
-answer_key_request (PaBridgeCrypto *bc, const char *sender, json_t *request)
+answer_key_request (PaBridgeCrypto *bc, PaCrypto *crypto, const char *sender, json_t *request)
 {
   json_t *body = json_object_get (request, "body");
   const char *room_id = str (body, "room_id");
   if (g_strcmp0 (str (request, "action"), "request") != 0 || room_id == NULL
       || str (request, "requesting_device_id") == NULL
-      || g_strcmp0 (str (body, "sender_key"), pa_crypto_get_curve25519 (bc->crypto)) != 0
+      || g_strcmp0 (str (body, "sender_key"), pa_crypto_get_curve25519 (crypto)) != 0
       || is_ours (bc->bridge, sender) || g_hash_table_size (bc->key_requests) > 100)
     return;
   KeyRequest *k = g_new0 (KeyRequest, 1);
   k->bc = bc;
+  k->crypto = crypto;
   k->user_id = g_strdup (sender);
   k->request = json_incref (request);
   g_hash_table_add (bc->key_requests, k);
   g_autofree char *er = pa_matrix_escape (room_id);
   g_autofree char *path = g_strdup_printf ("/_matrix/client/v3/rooms/%s/joined_members", er);
-  PaMatrixRequest req = { .method = "GET", .path = path, .max_attempts = 2 };
+  PaMatrixRequest req = { .method = "GET",
+                          .path = path,
+                          .user_id = pa_crypto_get_user_id (crypto),
+                          .max_attempts = 2 };
   pa_matrix_request (bc->bridge->mx, &req, key_request_members_cb, k);
 }
 /* Synapse refuses /sync to an appservice's own sender user, so the bot
@@ -179,35 +186,54 @@ pa_bridge_crypto_txn (PaBridge *b, PaTxn *txn, PaEventFunc handle_late)
   if (bc == NULL)
     return;
   g_autoptr (GError) error = NULL;
-  g_autoptr (json_t) mine = json_array ();
+  /* Each event goes to the identity it is addressed to: the bot's device
+   * or a ghost's.  Other devices of our users' namespace are not ours. */
+  g_autoptr (GHashTable) per_identity = g_hash_table_new_full (
+      g_direct_hash, g_direct_equal, NULL, (GDestroyNotify)json_decref);
+  GPtrArray *order = g_ptr_array_new ();
   gboolean olm = FALSE;
   size_t i;
   json_t *ev;
   json_array_foreach (txn->to_device, i, ev)
   {
-    /* Other devices of our users' namespace are not ours to read. */
-    if (g_strcmp0 (str (ev, "to_user_id"), b->bot_mxid) != 0
-        || g_strcmp0 (str (ev, "to_device_id"), bc->device_id) != 0)
+    const char *to_user = str (ev, "to_user_id"), *to_device = str (ev, "to_device_id");
+    PaCrypto *crypto = NULL;
+    if (g_strcmp0 (to_user, b->bot_mxid) == 0)
+      crypto = g_strcmp0 (to_device, bc->device_id) == 0 ? bc->crypto : NULL;
+    else if (to_device != NULL && is_ours (b, to_user))
+      crypto = pa_bridge_crypto_ghost_identity (bc, to_user, to_device);
+    if (crypto == NULL)
       continue;
-    olm |= g_strcmp0 (str (ev, "type"), "m.room.encrypted") == 0;
-    json_array_append (mine, ev);
+    if (crypto == bc->crypto)
+      olm |= g_strcmp0 (str (ev, "type"), "m.room.encrypted") == 0;
+    json_t *list = g_hash_table_lookup (per_identity, crypto);
+    if (list == NULL)
+      {
+        list = json_array ();
+        g_hash_table_insert (per_identity, crypto, list);
+        g_ptr_array_add (order, crypto);
+      }
+    json_array_append (list, ev);
   }
-  if (json_array_size (mine) > 0)
+  for (guint k = 0; k < order->len; k++)
     {
-      g_autoptr (json_t) handled = pa_crypto_handle_to_device (bc->crypto, mine, &error);
+      PaCrypto *crypto = g_ptr_array_index (order, k);
+      json_t *mine = g_hash_table_lookup (per_identity, crypto);
+      g_autoptr (json_t) handled = pa_crypto_handle_to_device (crypto, mine, &error);
       if (handled == NULL)
-        g_warning ("to-device events: %s", error->message);
+        g_warning ("to-device events of %s: %s", pa_crypto_get_user_id (crypto), error->message);
       g_clear_error (&error);
       json_array_foreach (handled, i, ev)
       {
         const char *type = str (ev, "type");
         if (g_strcmp0 (type, "m.room_key_request") == 0)
-          answer_key_request (bc, str (ev, "sender"), json_object_get (ev, "content"));
+          answer_key_request (bc, crypto, str (ev, "sender"), json_object_get (ev, "content"));
         else if (g_strcmp0 (type, "m.room_key") == 0
                  || g_strcmp0 (type, "m.forwarded_room_key") == 0)
           late_key (bc, str (json_object_get (ev, "content"), "session_id"), handle_late);
       }
     }
+  g_ptr_array_free (order, TRUE);
   /* In slices: the crypto core caps the users of one call. */
   json_t *changed = json_object_get (txn->device_lists, "changed");
   g_autoptr (GPtrArray) users = g_ptr_array_new ();
@@ -232,23 +258,37 @@ pa_bridge_crypto_txn (PaBridge *b, PaTxn *txn, PaEventFunc handle_late)
   if ((json_is_integer (count) && json_integer_value (count) < PA_CRYPTO_OTK_TARGET / 2)
       || (count == NULL && olm))
     pa_bridge_crypto_upload_keys (bc);
+  pa_bridge_crypto_ghosts_otk_counts (bc, txn->otk_counts);
 }
-/* The session of `ev` never reached us: ask the sender's devices for it
- * (once per session, or once more with `again`), while the event waits
- * for the key. */
-void
-pa_bridge_crypto_request_key (PaBridgeCrypto *bc, json_t *ev, gboolean again)
+static void
+request_key_as (PaCrypto *crypto, json_t *ev, gboolean again)
 {
   g_autoptr (GError) error = NULL;
-  g_autoptr (json_t) content = again ? pa_crypto_key_request_again (bc->crypto, ev, &error)
-                                     : pa_crypto_key_request (bc->crypto, ev, &error);
+  g_autoptr (json_t) content = again ? pa_crypto_key_request_again (crypto, ev, &error)
+                                     : pa_crypto_key_request (crypto, ev, &error);
   if (content == NULL)
     return;
   const char *sender = str (ev, "sender");
-  g_message ("requesting room key %s from %s%s",
-             str (json_object_get (content, "body"), "session_id"), sender, again ? " again" : "");
+  g_message ("requesting room key %s from %s for %s%s",
+             str (json_object_get (content, "body"), "session_id"), sender,
+             pa_crypto_get_user_id (crypto), again ? " again" : "");
   g_autoptr (json_t) messages = json_pack ("{s:{s:O}}", sender, "*", content);
-  pa_crypto_send_to_device (bc->crypto, "m.room_key_request", messages, key_answer_sent, NULL);
+  pa_crypto_send_to_device (crypto, "m.room_key_request", messages, key_answer_sent, NULL);
+}
+/* The session of `ev` never reached us: ask the sender's devices for it
+ * (once per session, or once more with `again`), while the event waits
+ * for the key.  Clients answer only the devices they shared the session
+ * with, so the request comes from a member's device: in a DM portal the
+ * contact's ghost's (when it has one: the bot is not in the room), else
+ * the bot's. */
+void
+pa_bridge_crypto_request_key (PaBridgeCrypto *bc, json_t *ev, gboolean again)
+{
+  const char *room_id = str (ev, "room_id");
+  g_autofree char *key = room_id ? g_strdup_printf ("creator:%s", room_id) : NULL;
+  g_autofree char *ghost = key ? pa_store_kv_get (bc->bridge->store, key) : NULL;
+  PaCrypto *crypto = ghost ? pa_bridge_crypto_ghost_identity (bc, ghost, NULL) : NULL;
+  request_key_as (crypto ? crypto : bc->crypto, ev, again);
 }
 
 void

@@ -15,6 +15,7 @@
 
 #include "pa-batch.h"
 #include "pa-bridge-crypto-device.h"
+#include "pa-bridge-crypto-ghosts.h"
 #include "pa-bridge-crypto-keys.h"
 #include "pa-bridge-crypto-send.h"
 #include "pa-ghost.h"
@@ -291,10 +292,12 @@ pa_bridge_crypto_event (PaBridge *b, json_t *ev, PaEventFunc decrypted, PaEventD
   return FALSE;
 }
 
-/* A portal was just created.  An encrypted DM (created by the contact's
- * ghost) gets the bot too: the agent's client shares its room keys only
- * with the devices of the room's members, and the bot device is the one
- * that decrypts.  Queued on the room, so it happens before any message. */
+/* A portal was just created.  The agent's client shares its room keys
+ * only with the devices of the room's members.  With ghosts' devices, the
+ * DM's ghost holds one (made now, before the agent writes), and the room
+ * keeps its two members (Tchap's "direct" rule).  Without, the encrypted
+ * DM gets the bot too, whose device decrypts: queued on the room, so it
+ * happens before any message. */
 void
 pa_bridge_crypto_portal_created (PaBridge *b, const char *room_id, const char *creator,
                                  gboolean encrypted)
@@ -304,6 +307,11 @@ pa_bridge_crypto_portal_created (PaBridge *b, const char *room_id, const char *c
   pa_bridge_crypto_set_room_state (b->crypto, room_id, ROOM_ENCRYPTED);
   if (creator == NULL)
     return;
+  if (pa_bridge_crypto_ghost_devices (b->crypto))
+    {
+      pa_bridge_crypto_identity_for (b->crypto, creator, NULL, NULL);
+      return;
+    }
   g_autofree char *esc = pa_matrix_escape (room_id);
   g_autofree char *ipath = g_strdup_printf ("/_matrix/client/v3/rooms/%s/invite", esc);
   g_autoptr (json_t) ibody = json_pack ("{s:s}", "user_id", b->bot_mxid);
@@ -325,6 +333,8 @@ pa_bridge_crypto_stop (PaBridge *b)
   b->crypto = NULL;
   if (bc->device_mx)
     pa_matrix_cancel_all (bc->device_mx);
+  /* The ghosts' identities borrow the bot's store: they go first. */
+  pa_bridge_crypto_ghosts_free (bc);
   g_clear_pointer (&bc->crypto, pa_crypto_free);
   /* Sends waiting for the bridge's own client are cancelled with it by the
    * caller; their contexts are freed here. */

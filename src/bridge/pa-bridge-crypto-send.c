@@ -2,14 +2,16 @@
 /* End-to-bridge encryption, outbound: a /send/ item of the durable queue
  * going into an encrypted room is encrypted just before it is sent,
  * keeping its txn id (a resend stays idempotent) and its sender (ghosts
- * send m.room.encrypted under their own names, with the bot device's
- * keys), for the room's members that are not ours.  Nothing goes out in
+ * send m.room.encrypted under their own names, with their own devices'
+ * keys, or the bot device's: pa-bridge-crypto-ghosts.c), for the room's
+ * members that are not ours.  Nothing goes out in
  * clear when encrypting cannot be done now: the queue retries. */
 #define G_LOG_DOMAIN "passerelle-bridge-crypto"
 
 #include "pa-bridge-crypto-send.h"
 
 #include "pa-bridge-crypto-device.h"
+#include "pa-bridge-crypto-ghosts.h"
 #include "pa-ghost.h"
 #include "pa-policy.h"
 
@@ -32,11 +34,16 @@ typedef struct
   char *type;
   char *txn;
   json_t *content;
+  GStrv users;      /* the room's members to share with (not ours) */
+  gboolean waiting; /* for the sender's identity (pa-bridge-crypto-ghosts.c) */
 } SendCtx;
 static void
 send_ctx_free (SendCtx *s)
 {
   g_hash_table_remove (s->bc->sends, s);
+  if (s->waiting)
+    pa_bridge_crypto_forget_waiter (s->bc, s);
+  g_strfreev (s->users);
   g_free (s->room_id);
   g_free (s->type);
   g_free (s->txn);
@@ -87,11 +94,30 @@ encrypted_cb (PaCrypto *crypto, json_t *result, const GError *error, gpointer us
   g_autofree char *path = pa_matrix_path_send (s->room_id, "m.room.encrypted", s->txn);
   send_request (s, path, result);
 }
+/* The sender's identity is known: its device encrypts (a ghost's own, or
+ * the bot's).  Users the permissions block are told the key is withheld. */
+static void
+identity_cb (PaBridgeCrypto *bc, PaCrypto *crypto, const GError *error, gpointer data)
+{
+  SendCtx *s = data;
+  s->waiting = FALSE;
+  if (crypto == NULL)
+    {
+      send_retry (s, error ? error->message : "no device to encrypt with");
+      return;
+    }
+  for (guint i = 0; s->users[i] != NULL; i++)
+    pa_crypto_set_blocked (crypto, s->users[i],
+                           pa_policy_level (bc->bridge, s->users[i]) == PA_LEVEL_BLOCK);
+  pa_crypto_encrypt (crypto, s->room_id, (const char *const *)s->users, s->type, s->content,
+                     encrypted_cb, s);
+}
 static void
 encrypt_now (SendCtx *s, GStrv users)
 {
-  pa_crypto_encrypt (s->bc->crypto, s->room_id, (const char *const *)users, s->type, s->content,
-                     encrypted_cb, s);
+  s->users = g_strdupv (users);
+  s->waiting = TRUE;
+  pa_bridge_crypto_identity_for (s->bc, s->item->user_id, identity_cb, s);
 }
 static void
 members_cb (PaMatrix *mx, const PaMatrixResponse *resp, gpointer user_data)
@@ -112,12 +138,10 @@ members_cb (PaMatrix *mx, const PaMatrixResponse *resp, gpointer user_data)
   {
     const char *who = str (ev, "state_key");
     const char *m = str (json_object_get (ev, "content"), "membership");
-    /* Our ghosts have no devices; the bot device holds the session. */
+    /* Our own users need no key: the bridge sent it. */
     if (who == NULL || m == NULL || pa_ghost_is_ours (b, who)
         || !(g_str_equal (m, "join") || g_str_equal (m, "invite")))
       continue;
-    /* Users the permissions block are told the key is withheld. */
-    pa_crypto_set_blocked (s->bc->crypto, who, pa_policy_level (b, who) == PA_LEVEL_BLOCK);
     if (users->len >= MAX_MEMBERS)
       break;
     g_ptr_array_add (users, g_strdup (who));

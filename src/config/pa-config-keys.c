@@ -192,6 +192,8 @@ load_encryption (const Loader *l, PaConfig *c, const Node *map, GError **error)
         ok = pa_config_get_bool (l, v, path, &c->encryption_default, error);
       else if (g_str_equal (k->value, "require"))
         ok = pa_config_get_bool (l, v, path, &c->encryption_require, error);
+      else if (g_str_equal (k->value, "ghost_devices"))
+        ok = pa_config_get_bool (l, v, path, &c->encryption_ghost_devices, error);
       else
         pa_config_warn_unknown (l, k, path);
       if (!ok)
@@ -357,6 +359,7 @@ config_new_defaults (void)
   c->plugin_dir = g_strdup (PA_PLUGIN_DIR);
   c->encryption_default = TRUE;
   c->encryption_allow = TRUE;
+  c->encryption_ghost_devices = TRUE;
   c->history_visibility = g_strdup ("invited");
   c->command_prefix = g_strdup ("!pa");
   c->max_body_bytes = 32 * 1024 * 1024;

@@ -98,6 +98,7 @@ typedef struct {
    * above (bridge.encryption_default is its older spelling). */
   gboolean encryption_allow;    /* run the bot device: read/write encrypted rooms */
   gboolean encryption_require;  /* refuse unencrypted messages in portals */
+  gboolean encryption_ghost_devices; /* each ghost encrypts with a cross-signed device of its own */
   /* plugins: the plugins.<name> sections, in file order (PaPluginSection*);
    * empty (never NULL) after loading. */
   GPtrArray *plugin_sections;

@@ -98,6 +98,12 @@ def test_legacy_message_decrypts_in_nio(stack, alice, net):
     assert status == 200, raw
     assert raw["type"] == "m.room.encrypted" and raw["sender"] == ghost("bob")
     assert "body" not in raw["content"] and raw["content"]["ciphertext"]
+    # Encrypted by the ghost's own device, in a room of two: the agent and
+    # the ghost (Tchap's "direct" rule), the bot not in it.
+    assert raw["content"]["device_id"] == ghost_device_id(stack, "bob")
+    status, members = http("GET", "%s/_matrix/client/v3/rooms/%s/joined_members" % (
+        stack.synapse.url, urllib.parse.quote(room, safe="")), token=alice.client.access_token)
+    assert status == 200 and sorted(members["joined"]) == sorted([alice.mxid, ghost("bob")])
 
 
 def test_agent_encrypted_message_reaches_legacy(stack, alice, net):
@@ -280,6 +286,14 @@ def bot_device_id(stack):
     return lines[-1].split("bot device ")[1].split()[0]
 
 
+def ghost_device_id(stack, user):
+    """The device the bridge made for the ghost of legacy `user` (its log)."""
+    mark = "ghost %s has device " % ghost(user)
+    with open(stack.bridge.log_path, "rb") as f:
+        lines = [l for l in f.read().decode(errors="replace").splitlines() if mark in l]
+    return lines[-1].split(mark)[1].split()[0]
+
+
 def to_device_request(stack, agent, content, to_user=BOT, to_device=None):
     url = "%s/_matrix/client/v3/sendToDevice/m.room_key_request/%s" % (
         stack.synapse.url, uuid.uuid4().hex)
@@ -291,10 +305,11 @@ def to_device_request(stack, agent, content, to_user=BOT, to_device=None):
 def test_key_requests_both_ways(stack, alice, net):
     from nio import ForwardedRoomKeyEvent, RoomKeyRequest
     room = [r for r in alice.events if ghost_texts(alice, r, "bob")][0]
-    bot_dev = bot_device_id(stack)
+    bob, bob_dev = ghost("bob"), ghost_device_id(stack, "bob")
 
     # 1. An event of a session the bridge never got: it asks the sender's
     #    devices for the key, once, then tells the agent it could not read it.
+    #    In a DM portal the bot is not a member: the ghost's device asks.
     lost = "lost-" + uuid.uuid4().hex
     content = {"algorithm": "m.megolm.v1.aes-sha2",
                "sender_key": alice.client.olm.account.identity_keys["curve25519"],
@@ -308,7 +323,7 @@ def test_key_requests_both_ways(stack, alice, net):
         assert status == 200, body
     reqs = alice.wait(lambda a: [e for e in a.to_device if isinstance(e, RoomKeyRequest)
                                  and e.session_id == lost], what="the bridge's key request")
-    assert reqs[0].sender == BOT and reqs[0].requesting_device_id == bot_dev
+    assert reqs[0].sender == bob and reqs[0].requesting_device_id == bob_dev
     assert reqs[0].room_id == room
     alice.wait(lambda a: len([m for m in a.messages(room)[before:]
                               if "could not decrypt" in m["content"].get("body", "")]) >= 2,
@@ -332,12 +347,12 @@ def test_key_requests_both_ways(stack, alice, net):
     alice.client.olm.outgoing_key_requests[sid] = OutgoingKeyRequest(
         request["request_id"], sid, room, "m.megolm.v1.aes-sha2")
     alice.client.olm._should_accept_forward = (  # pylint: disable=protected-access
-        lambda sender, sender_key, event: sender == BOT and event.session_id == sid)
-    to_device_request(stack, alice, request)
+        lambda sender, sender_key, event: sender == bob and event.session_id == sid)
+    to_device_request(stack, alice, request, to_user=bob, to_device=bob_dev)
     fwd = alice.wait(lambda a: [e for e in a.to_device if isinstance(e, ForwardedRoomKeyEvent)
                                 and e.session_id == sid], timeout=30,
                      what="the forwarded room key")[0]
-    assert fwd.sender == BOT and fwd.room_id == room and fwd.sender_key == skey
+    assert fwd.sender == bob and fwd.room_id == room and fwd.sender_key == skey
 
     # 3. A device the session never went to (another user, not in the room):
     #    withheld, with the reason.
@@ -345,7 +360,7 @@ def test_key_requests_both_ways(stack, alice, net):
     try:
         request2 = dict(request, request_id=uuid.uuid4().hex,
                         requesting_device_id=erin.client.device_id)
-        to_device_request(stack, erin, request2)
+        to_device_request(stack, erin, request2, to_user=bob, to_device=bob_dev)
         withheld = erin.wait(lambda a: [e for e in a.to_device
                                         if (getattr(e, "source", None) or {}).get("type")
                                         == "m.room_key.withheld"], timeout=30,
@@ -359,13 +374,14 @@ def test_key_requests_both_ways(stack, alice, net):
 
 
 def test_late_room_key_bridges_the_message(stack, alice, net):
-    """The agent's client leaves the bot device out of a new session (here
-    nio is told to blacklist it) and answers the bridge's key request only
-    after the bridge gave up waiting: the message is bridged when the
-    forwarded key comes, late rather than never, and the agent is told."""
+    """The agent's client leaves the ghost's device (the bridge's only
+    device in a DM portal) out of a new session (here nio is told to
+    blacklist it) and answers the bridge's key request only after the bridge
+    gave up waiting: the message is bridged when the forwarded key comes,
+    late rather than never, and the agent is told."""
     room = [r for r in alice.events if ghost_texts(alice, r, "bob")][0]
     c = alice.client
-    bot = c.device_store[BOT][bot_device_id(stack)]
+    bot = c.device_store[ghost("bob")][ghost_device_id(stack, "bob")]
     c.olm.outbound_group_sessions.pop(room, None)
     c.blacklist_device(bot)
     before = len(alice.messages(room))

@@ -23,7 +23,8 @@ from test_crypto import BOT, ghost, login
 JS_DIR = os.path.join(harness.HERE, "js")
 AGENT = os.path.join(JS_DIR, "agent.mjs")
 # matrix-js-sdk's EventShieldReason
-UNSIGNED_DEVICE, UNKNOWN_DEVICE = 2, 3
+UNSIGNED_DEVICE = 2
+SHIELD_NONE = 0  # EventShieldColour.NONE
 
 
 def require_js_sdk():
@@ -180,11 +181,16 @@ def test_legacy_message_decrypts_in_rust_crypto(stack, jane, net, rooms):
                     timeout=60)
     assert msg["encrypted"] and msg["_e2e"]["session_id"], msg
     rooms["first"] = msg
-    # Ghosts have no device: their events are encrypted by the bot device, so
-    # Element shows "Encrypted by an unknown or deleted device" on them (as
-    # for mautrix bridges).  Recorded here so that a change is noticed.
+    # The ghost has a device of its own, cross-signed by the ghost's own
+    # keys: its messages carry no warning (an identity the agent has not
+    # verified is not one), and the client knows the device.
+    devices = jane.call("devices", user=ghost("bob"))
+    assert len(devices) == 1 and devices[0]["device_id"] != bot_device(stack), devices
+    assert devices[0]["curve25519"] == msg["_e2e"]["sender_key"], (devices, msg)
     shield = jane.call("encryption_info", room=room, event_id=msg["event_id"])
-    assert shield["reason"] == UNKNOWN_DEVICE, shield
+    assert shield["shield"] == SHIELD_NONE and shield["reason"] is None, shield
+    # Two members: the agent and the ghost (Tchap's "direct" rule); no bot.
+    assert jane.call("members", room=room) == sorted([jane.mxid, ghost("bob")])
     # The homeserver holds only ciphertext; decrypting it again from there works.
     again = jane.call("fetch_decrypt", room=room, event_id=msg["event_id"])
     assert again["raw_type"] == "m.room.encrypted" and not again["raw_has_body"], again

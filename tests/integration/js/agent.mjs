@@ -237,6 +237,12 @@ const commands = {
             curve25519: d.getIdentityKey(), verified: d.verified }));
     },
 
+    // The room's joined and invited members, from the homeserver (sorted).
+    async members(a) {
+        const res = await need().members(a.room, undefined, "leave");
+        return res.chunk.map((ev) => ev.state_key).sort();
+    },
+
     async stop() {
         if (client) {
             client.stopClient();
