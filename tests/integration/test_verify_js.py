@@ -123,3 +123,30 @@ def test_cancel_midway_leaves_bot_healthy(stack, vera, mgmt):
                      what="the version answer")
     assert not_understood(vera, mgmt) == []
     assert stack.bridge.proc.poll() is None
+
+
+def bot_events(vera, room, type_, request):
+    return [m for m in vera.call("messages", room=room)
+            if m["sender"] == BOT and m["type"] == type_
+            and m["content"].get("m.relates_to", {}).get("event_id") == request]
+
+
+def test_event_out_of_turn_is_cancelled(stack, vera, mgmt):
+    """A request sent by hand, then a key before any start: the bot answers
+    ready, then cancels with m.unexpected_message, encrypted like the rest."""
+    request = vera.call("send_event", room=mgmt, type="m.room.message", content={
+        "msgtype": "m.key.verification.request", "body": "verify me", "to": BOT,
+        "from_device": vera.info["device_id"], "methods": ["m.sas.v1"]})["event_id"]
+    ready = vera.wait(lambda a: bot_events(a, mgmt, "m.key.verification.ready", request),
+                      what="the ready")[0]
+    assert ready["encrypted"] and ready["content"]["methods"] == ["m.sas.v1"], ready
+    assert ready["content"]["from_device"] == bot_device(stack), ready
+    vera.call("send_event", room=mgmt, type="m.key.verification.key", content={
+        "key": "AAAA", "m.relates_to": {"rel_type": "m.reference", "event_id": request}})
+    cancel = vera.wait(lambda a: bot_events(a, mgmt, "m.key.verification.cancel", request),
+                       what="the cancel")[0]
+    assert cancel["encrypted"] and cancel["content"]["code"] == "m.unexpected_message", cancel
+    assert vera.wait(lambda a: [m for m in a.messages(mgmt, sender=BOT) if
+                                "cancelled (m.unexpected_message)" in m["content"].get("body", "")],
+                     what="the cancel notice")
+    assert not_understood(vera, mgmt) == []
