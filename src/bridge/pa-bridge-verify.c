@@ -71,10 +71,12 @@ forget (Verification *v)
   g_hash_table_remove (table (v->b), key);
 }
 
-/* The keys the bot certifies to the agent: its device key and, once the bot
- * has cross-signing keys, its master key.
- * TODO at merge: add "ed25519:<master pub>" → <master pub> from
- * pa_crypto_master_key (bc->crypto) when it is not NULL. */
+/* The keys the bot certifies to the agent, "ed25519:<id>" → key: its device
+ * key, and its cross-signing master key when it has one.  The master key
+ * (pa_crypto_master_key (bc->crypto), NULL when none) comes with the bot's
+ * cross-signing: it is added here as "ed25519:<master pub>" → <master pub>,
+ * and the agent's client then verifies the bot's identity, not only this
+ * device. */
 static json_t *
 certified_keys (PaBridgeCrypto *bc)
 {
