@@ -196,6 +196,9 @@ struct _PaBridge
   guint presence_timer;
   /* end-to-bridge encryption, NULL when encryption.allow is off */
   PaBridgeCrypto *crypto;
+  /* "room\x1frequest event id" → key verification of the bot's device in
+   * a management room (pa-bridge-verify.c), created on first use */
+  GHashTable *verifications;
 };
 
 G_END_DECLS

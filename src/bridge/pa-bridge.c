@@ -11,6 +11,7 @@
 #include "pa-batch.h"
 #include "pa-bridge-crypto-device.h"
 #include "pa-bridge-crypto-receive.h"
+#include "pa-bridge-verify.h"
 #include "pa-ghost.h"
 #include "pa-import-status.h"
 #include "pa-import.h"
@@ -298,6 +299,7 @@ pa_bridge_free (PaBridge *b)
   pa_import_stop_all (b);
   pa_lane_cancel (&b->live);
   pa_presence_stop (b);
+  pa_bridge_verify_stop (b);
   pa_bridge_crypto_stop (b);
   pa_matrix_cancel_all (b->mx);
   g_clear_pointer (&b->as, pa_appservice_free);

@@ -16,6 +16,7 @@
 #include "pa-to-legacy-dispatch.h"
 
 #include "pa-bridge-crypto-receive.h"
+#include "pa-bridge-verify.h"
 #include "pa-commands.h"
 #include "pa-convert.h"
 #include "pa-ghost.h"
@@ -486,6 +487,12 @@ pa_to_legacy_dispatch (PaBridge *b, json_t *ev, PaEventDoneFunc done)
     }
   PaLevel level = pa_policy_level (b, sender);
   if (level == PA_LEVEL_BLOCK)
+    {
+      finish (b, done);
+      return;
+    }
+  /* Key verification of the bot (its request is a message, not a command). */
+  if (pa_bridge_verify_event (b, ev))
     {
       finish (b, done);
       return;

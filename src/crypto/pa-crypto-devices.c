@@ -141,3 +141,11 @@ pa_crypto_usable_device (PaCrypto *crypto, const char *user_id, const char *devi
     }
   return d;
 }
+
+char *
+pa_crypto_device_ed25519 (PaCrypto *crypto, const char *user_id, const char *device_id)
+{
+  g_autoptr (PaCryptoDevice) d = pa_crypto_usable_device (crypto, user_id, device_id, NULL);
+
+  return d != NULL ? g_strdup (d->ed25519) : NULL;
+}

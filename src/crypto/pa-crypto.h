@@ -127,6 +127,10 @@ gboolean pa_crypto_add_device_keys (PaCrypto *crypto, const char *user_id, json_
 gboolean pa_crypto_devices_changed (PaCrypto *crypto, const char *const *user_ids,
                                     GError **error);
 
+/* The ed25519 key of a cached, self-signed, not deleted device (transfer
+ * full), or NULL when there is none.  No network. */
+char *pa_crypto_device_ed25519 (PaCrypto *crypto, const char *user_id, const char *device_id);
+
 /* Creates an Olm session to a cached device from /keys/claim's answer for
  * it (`claimed`: {"signed_curve25519:<id>": {"key": …, "signatures": …}}),
  * after checking the key's signature against the device's ed25519 key. */

@@ -251,6 +251,70 @@ const commands = {
         setTimeout(() => process.exit(0), 50);
         return "stopping";
     },
+
+    // "Verify user" in a DM, as Element does it: an in-room request, then
+    // SAS.  The emoji are confirmed as shown, or, with `cancel`, the
+    // verification is cancelled at that point.  Returns the emoji and
+    // numbers shown and the device's verification status afterwards.
+    async verify_user(a) {
+        const c = need();
+        const crypto = c.getCrypto();
+        const { VerificationPhase, VerifierEvent } =
+            await import("matrix-js-sdk/lib/crypto-api/index.js");
+        // The user's identity may still be on its way (a key query after a
+        // device list change): asked again until it is known.
+        const request = await until("the identity of " + a.user, a.timeout, async () => {
+            await crypto.getUserDeviceInfo([a.user], true);
+            try {
+                return await crypto.requestVerificationDM(a.user, a.room);
+            } catch (e) {
+                if (!String(e?.message).startsWith("unknown userId")) throw e;
+                return null;
+            }
+        });
+        log("verification request", request.transactionId, "to", a.user);
+        await until("the verification to be ready", a.timeout, () =>
+            request.phase !== VerificationPhase.Requested);
+        if (request.phase !== VerificationPhase.Ready)
+            throw new Error("verification not ready: phase " + request.phase + " "
+                            + (request.cancellationCode ?? ""));
+        const verifier = await request.startVerification("m.sas.v1");
+        let shown = verifier.getShowSasCallbacks();
+        verifier.on(VerifierEvent.ShowSas, (sas) => { shown = sas; });
+        const verified = verifier.verify();
+        verified.catch((e) => log("verifier ended:", String(e)));
+        await until("the SAS to show", a.timeout, () =>
+            shown || request.phase === VerificationPhase.Cancelled);
+        if (!shown)
+            throw new Error("verification cancelled before the SAS: "
+                            + (request.cancellationCode ?? "?"));
+        const out = { transaction_id: request.transactionId, emoji: shown.sas.emoji ?? null,
+                      decimal: shown.sas.decimal ?? null };
+        if (a.cancel) {
+            shown.cancel();
+            await until("the cancel", a.timeout, () =>
+                request.phase === VerificationPhase.Cancelled);
+            out.phase = "cancelled";
+            return out;
+        }
+        await shown.confirm();
+        await verified;
+        await until("the verification to be done", a.timeout, () =>
+            request.phase === VerificationPhase.Done);
+        out.phase = "done";
+        const st = await crypto.getDeviceVerificationStatus(a.user, a.device);
+        out.status = st ? { localVerified: st.localVerified,
+                            crossSigningVerified: st.crossSigningVerified,
+                            signedByOwner: st.signedByOwner, isVerified: st.isVerified() } : null;
+        return out;
+    },
+
+    // A raw event (encrypted in an encrypted room), e.g. a verification
+    // event no client would send.
+    async send_event(a) {
+        const res = await need().sendEvent(a.room, a.type, a.content);
+        return { event_id: res.event_id };
+    },
 };
 
 function answer(obj) {
