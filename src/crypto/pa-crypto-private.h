@@ -11,6 +11,7 @@
 #include "pa-crypto-store.h"
 #include "pa-crypto.h"
 #include "pa-olm.h"
+#include "pa-olm-signing.h"
 
 G_BEGIN_DECLS
 
@@ -50,6 +51,12 @@ struct _PaCrypto
   /* bumped by every device list (pa-crypto-devices.c) or blocking
    * (pa-crypto-outbound.c) change; read by pa-crypto-ops.c */
   guint64 device_epoch;
+  /* pa-crypto-cross-signing.c: this identity's cross-signing keys, NULL
+   * until pa_crypto_cross_signing_ensure() loaded or made them; freed by
+   * pa_crypto_cross_signing_dispose(). */
+  PaOlmSigning *master_key;
+  PaOlmSigning *self_signing_key;
+  PaOlmSigning *user_signing_key;
 };
 
 /* Small JSON helpers every file uses. */
