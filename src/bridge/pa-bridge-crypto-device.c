@@ -240,8 +240,8 @@ cross_sign_done (PaCrypto *crypto, json_t *result, const GError *error, gpointer
              json_is_true (json_object_get (result, "device_signed")) ? ", device signed" : "");
 }
 /* Starts end-to-bridge encryption when encryption.allow is on: the bot
- * device (logged in once, then reused), its crypto store next to the
- * database and the key upload. */
+ * device (made once, then reused), its crypto store next to the
+ * database, the key upload and the cross-signing. */
 gboolean
 pa_bridge_crypto_start (PaBridge *b, GError **error)
 {
