@@ -1,18 +1,25 @@
 /* SPDX-License-Identifier: AGPL-3.0-or-later */
 /* End-to-bridge encryption (docs/encryption.md), the bot's device: it is
- * logged in once and kept across restarts, its Olm account lives in the
- * crypto core (src/crypto/) with a pickle key derived from the as_token,
- * its keys are uploaded and topped up.  Also the table of which rooms are
- * encrypted, which the sending and receiving files share. */
+ * created once through MSC4190 device management (or, on a homeserver
+ * without it, logged in) and kept across restarts, its Olm account lives
+ * in the crypto core (src/crypto/) with a pickle key derived from the
+ * as_token, its keys are uploaded and topped up, and it is cross-signed.
+ * Also the table of which rooms are encrypted, which the sending and
+ * receiving files share. */
 #define G_LOG_DOMAIN "passerelle-bridge-crypto"
 
 #include "pa-bridge-crypto-device.h"
 
 #include "pa-batch.h"
 #include "pa-bridge-crypto-ghosts.h"
+#include "crypto/pa-crypto-cross-signing.h"
 
 #define KV_TOKEN "crypto:access_token"
 #define KV_DEVICE "crypto:device_id"
+/* How the device was made, so a restart takes the same way: */
+#define KV_MODE "crypto:device_mode"
+#define MODE_MSC4190 "msc4190" /* PUT /devices as the appservice, no token */
+#define MODE_LOGIN "login"     /* m.login.application_service, own token */
 
 static const char *
 str (json_t *o, const char *key)
@@ -77,12 +84,73 @@ reuse_device (PaBridge *b, PaBridgeCrypto *bc)
       = request_sync (mx, "GET", "/_matrix/client/v3/account/whoami", NULL);
   if (!pa_matrix_response_ok (resp) || g_strcmp0 (str (resp->body, "device_id"), device) != 0)
     {
-      g_message ("the bot device's stored token no longer works (%u): logging in again",
+      g_message ("the bot device's stored token no longer works (%u)",
                  resp->status);
       return FALSE;
     }
   bc->device_mx = g_steal_pointer (&mx);
   bc->device_id = g_steal_pointer (&device);
+  return TRUE;
+}
+/* A new device id, shaped like Synapse's own (10 capital letters). */
+static char *
+new_device_id (void)
+{
+  char id[11];
+  for (guint i = 0; i < 10; i++)
+    id[i] = (char)('A' + g_random_int_range (0, 26));
+  id[10] = '\0';
+  return g_strdup (id);
+}
+/* MSC4190: the appservice creates the bot's device itself (Synapse upserts
+ * devices for appservice users on PUT /devices/<id>), then uses it without
+ * an access token, naming it in ?device_id= (MSC3202 masquerading).  For a
+ * stored id the PUT is a no-op that says whether the device still exists.
+ * FALSE with *status when the homeserver refused. */
+static gboolean
+put_device (PaBridge *b, const char *device_id, gboolean *created, guint *status)
+{
+  g_autofree char *escaped = pa_matrix_escape (device_id);
+  g_autofree char *path = g_strdup_printf ("/_matrix/client/v3/devices/%s", escaped);
+  g_autoptr (json_t) body = json_pack ("{s:s}", "display_name", "Passerelle bridge");
+  PaMatrixRequest req = { .method = "PUT", .path = path, .user_id = b->bot_mxid, .body = body,
+                          .max_attempts = 8, .timeout_s = 30 };
+  g_autoptr (PaMatrixResponse) resp = pa_matrix_request_sync (b->mx, &req);
+  *status = resp->status;
+  *created = resp->status == 201;
+  return pa_matrix_response_ok (resp);
+}
+/* The bot device through MSC4190, under the stored id or a new one; FALSE
+ * when the homeserver refuses (it lacks MSC4190).  *how is for the log. */
+static gboolean
+msc4190_device (PaBridge *b, PaBridgeCrypto *bc, const char **how)
+{
+  g_autofree char *stored = pa_store_kv_get (b->store, KV_DEVICE);
+  g_autofree char *id = stored != NULL ? g_strdup (stored) : new_device_id ();
+  gboolean created = FALSE;
+  guint status = 0;
+  if (!put_device (b, id, &created, &status))
+    {
+      g_message ("the homeserver did not create the bot's device (HTTP %u): logging in instead",
+                 status);
+      return FALSE;
+    }
+  if (stored == NULL)
+    *how = "created through MSC4190 device management";
+  else if (created)
+    {
+      /* Deleted on the server (an admin): same id, but its published keys
+       * are gone; clients find it again once it uploads new ones. */
+      g_warning ("the homeserver no longer had device %s of %s: made again", id, b->bot_mxid);
+      *how = "made again through MSC4190 device management";
+    }
+  else
+    *how = "kept through MSC4190 device management";
+  kv_set (b, KV_DEVICE, id);
+  kv_set (b, KV_MODE, MODE_MSC4190);
+  pa_batch_flush (b);
+  bc->device_mx = pa_matrix_new (b->config->hs_address, b->config->as_token);
+  bc->device_id = g_steal_pointer (&id);
   return TRUE;
 }
 /* Logs the bot in with the appservice login type (as_token auth), asking
@@ -114,6 +182,31 @@ login_device (PaBridge *b, PaBridgeCrypto *bc, GError **error)
   bc->device_id = g_strdup (device_id);
   return TRUE;
 }
+/* The bot device: an existing deployment's logged-in device while its
+ * token works; else MSC4190; else (older homeservers) a login. */
+static gboolean
+open_device (PaBridge *b, PaBridgeCrypto *bc, const char **how, GError **error)
+{
+  g_autofree char *mode = pa_store_kv_get (b->store, KV_MODE);
+  if (g_strcmp0 (mode, MODE_MSC4190) != 0 && reuse_device (b, bc))
+    {
+      if (mode == NULL)
+        {
+          kv_set (b, KV_MODE, MODE_LOGIN);
+          pa_batch_flush (b);
+        }
+      *how = "logged in, its access token kept from an earlier run";
+      return TRUE;
+    }
+  if (msc4190_device (b, bc, how))
+    return TRUE;
+  if (!login_device (b, bc, error))
+    return FALSE;
+  kv_set (b, KV_MODE, MODE_LOGIN);
+  pa_batch_flush (b);
+  *how = "logged in: the homeserver lacks MSC4190";
+  return TRUE;
+}
 static void
 upload_done (PaCrypto *crypto, json_t *result, const GError *error, gpointer user_data)
 {
@@ -133,9 +226,23 @@ pa_bridge_crypto_upload_keys (PaBridgeCrypto *bc)
   bc->uploading = TRUE;
   pa_crypto_upload_keys (bc->crypto, upload_done, bc);
 }
+static void
+cross_sign_done (PaCrypto *crypto, json_t *result, const GError *error, gpointer user_data)
+{
+  if (error)
+    {
+      g_warning ("bot cross-signing: %s", error->message);
+      return;
+    }
+  gboolean uploaded = json_is_true (json_object_get (result, "uploaded"));
+  gboolean reset = json_is_true (json_object_get (result, "reset"));
+  g_message ("bot cross-signing: master key %s (%s)%s", str (result, "master"),
+             reset ? "reset" : uploaded ? "uploaded" : "unchanged",
+             json_is_true (json_object_get (result, "device_signed")) ? ", device signed" : "");
+}
 /* Starts end-to-bridge encryption when encryption.allow is on: the bot
- * device (logged in once, then reused), its crypto store next to the
- * database and the key upload. */
+ * device (made once, then reused), its crypto store next to the
+ * database, the key upload and the cross-signing. */
 gboolean
 pa_bridge_crypto_start (PaBridge *b, GError **error)
 {
@@ -154,7 +261,8 @@ pa_bridge_crypto_start (PaBridge *b, GError **error)
   bc->no_wait = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   b->crypto = bc;
   pa_bridge_crypto_ghosts_init (bc);
-  if (!reuse_device (b, bc) && !login_device (b, bc, error))
+  const char *how = NULL;
+  if (!open_device (b, bc, &how, error))
     return FALSE;
   guint8 key[32];
   derive_pickle_key (b->config->as_token, key);
@@ -168,8 +276,13 @@ pa_bridge_crypto_start (PaBridge *b, GError **error)
       g_prefix_error (error, "%s: ", db);
       return FALSE;
     }
-  g_message ("bot device %s (curve25519 %s)", bc->device_id, pa_crypto_get_curve25519 (bc->crypto));
+  g_message ("bot device %s (%s; curve25519 %s)", bc->device_id, how,
+             pa_crypto_get_curve25519 (bc->crypto));
   pa_bridge_crypto_upload_keys (bc);
+  /* Queued behind the upload: the device's keys are on the server by the
+   * time it is signed.  A restart finds everything in place and uploads
+   * nothing. */
+  pa_crypto_cross_sign (bc->crypto, cross_sign_done, NULL);
   pa_bridge_crypto_ghosts_probe (bc);
   return TRUE;
 }

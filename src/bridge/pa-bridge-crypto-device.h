@@ -20,7 +20,8 @@ enum
 struct _PaBridgeCrypto
 {
   PaBridge *bridge;
-  PaMatrix *device_mx; /* the bot device's own access token */
+  PaMatrix *device_mx; /* the crypto's client: the as_token (MSC4190 device,
+                          ?device_id= masquerading) or the device's own token */
   PaCrypto *crypto;
   char *device_id;
   GHashTable *room_state;   /* room_id → ROOM_* */
@@ -55,7 +56,8 @@ void pa_bridge_crypto_set_room_state (PaBridgeCrypto *bc, const char *room_id, i
 void pa_bridge_crypto_upload_keys (PaBridgeCrypto *bc);
 
 /* Starts end-to-bridge encryption when encryption.allow is on (no-op
- * otherwise): the bot device, its crypto store and the key upload. */
+ * otherwise): the bot device (MSC4190, else a login), its crypto store,
+ * the key upload and the cross-signing. */
 gboolean pa_bridge_crypto_start (PaBridge *b, GError **error);
 
 /* Whether media for `room_id` must be uploaded encrypted (known to be an

@@ -14,6 +14,8 @@
 
 #include "pa-ghost.h"
 
+#include "crypto/pa-crypto-cross-signing.h"
+
 /* One-time keys kept for a ghost's device: each agent device claims one
  * per Olm session with it, and the fallback key covers a run on them. */
 #define GHOST_OTK_TARGET 10
@@ -194,8 +196,7 @@ keys_uploaded (PaCrypto *crypto, json_t *result, const GError *error, gpointer u
       publish_failed (g, "key upload", error);
       return;
     }
-  /* MERGE-XSIGN: pa_crypto_cross_sign (g->crypto, cross_signed, g); */
-  cross_signed (g->crypto, NULL, NULL, g);
+  pa_crypto_cross_sign (g->crypto, cross_signed, g);
 }
 
 /* The homeserver does not create devices for appservices (no MSC4190):

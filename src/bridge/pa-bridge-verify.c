@@ -9,6 +9,7 @@
 
 #include "pa-bridge-verify.h"
 
+#include "crypto/pa-crypto-cross-signing.h"
 #include "crypto/pa-crypto-sas.h"
 #include "pa-bridge-crypto-device.h"
 #include "pa-queue.h"
@@ -72,11 +73,7 @@ forget (Verification *v)
 }
 
 /* The keys the bot certifies to the agent, "ed25519:<id>" → key: its device
- * key, and its cross-signing master key when it has one.  The master key
- * (pa_crypto_master_key (bc->crypto), NULL when none) comes with the bot's
- * cross-signing: it is added here as "ed25519:<master pub>" → <master pub>,
- * and the agent's client then verifies the bot's identity, not only this
- * device. */
+ * key, and its cross-signing master key when it has one. */
 static json_t *
 certified_keys (PaBridgeCrypto *bc)
 {
@@ -84,6 +81,14 @@ certified_keys (PaBridgeCrypto *bc)
   g_autofree char *device_key_id = g_strconcat ("ed25519:", bc->device_id, NULL);
 
   json_object_set_new (keys, device_key_id, json_string (pa_crypto_get_ed25519 (bc->crypto)));
+  /* The agent's client then trusts the bot's identity, not only this
+   * device. */
+  const char *master = pa_crypto_master_key (bc->crypto);
+  if (master != NULL)
+    {
+      g_autofree char *master_id = g_strconcat ("ed25519:", master, NULL);
+      json_object_set_new (keys, master_id, json_string (master));
+    }
   return keys;
 }
 

@@ -7,14 +7,16 @@
  * from the store at every step, so synchronous calls made in between
  * (decrypting, pa_crypto_room_changed()) are seen.  The queue, its idle
  * source and the PaCryptoLife its requests hold are owned here.  Calls
- * pa-crypto-outbound.c, pa-crypto-olm-sessions.c, pa-crypto-devices.c
- * and pa-crypto-account.c (through their pa-crypto.h functions too). */
+ * pa-crypto-outbound.c, pa-crypto-olm-sessions.c, pa-crypto-devices.c,
+ * pa-crypto-cross-signing.c and pa-crypto-account.c (through their
+ * pa-crypto.h functions too). */
 #define G_LOG_DOMAIN "passerelle-crypto"
 
 #include "pa-crypto-ops.h"
 
 #include <string.h>
 
+#include "pa-crypto-cross-signing.h"
 #include "pa-crypto-outbound.h"
 
 #define HTTP_ATTEMPTS 5
@@ -40,6 +42,7 @@ typedef enum
   OP_ENCRYPT,
   OP_SEND_CLEAR, /* a clear to-device event (key requests, withheld notices) */
   OP_SEND_OLM,   /* an Olm-encrypted to-device event to one device */
+  OP_CROSS_SIGN, /* the identity's cross-signing keys and device signature */
 } OpKind;
 
 typedef struct _CryptoOp CryptoOp;
@@ -72,6 +75,11 @@ struct _CryptoOp
   gboolean new_session; /* OP_SEND_OLM: claim a fresh Olm session first */
   json_t *withheld;     /* m.room_key.withheld messages of the share */
   guint n_shared;
+  /* OP_CROSS_SIGN: what the homeserver had, and what was uploaded */
+  gboolean xs_device_was_signed;
+  gboolean xs_uploaded;
+  gboolean xs_reset;
+  gboolean xs_device_signed;
 };
 
 static void ops_kick (PaCrypto *crypto);
@@ -666,6 +674,119 @@ olm_send_start (CryptoOp *op, PaCrypto *crypto)
   op_http (op, crypto, "POST", "/_matrix/client/v3/keys/claim", body, olm_send_claimed);
 }
 
+/* ---------------------------------------------------------- cross-sign */
+
+static void
+xsign_finish (CryptoOp *op, PaCrypto *crypto)
+{
+  op_finish (op, crypto,
+             json_pack ("{s:s, s:b, s:b, s:b}", "master", pa_crypto_master_key (crypto), "uploaded",
+                        op->xs_uploaded, "reset", op->xs_reset, "device_signed",
+                        op->xs_device_signed),
+             NULL);
+}
+
+static void
+xsign_device_signed (CryptoOp *op, PaCrypto *crypto, const PaMatrixResponse *resp)
+{
+  json_t *failures = json_object_get (resp->body, "failures");
+
+  if (json_object_size (failures) > 0)
+    {
+      g_autofree char *text = json_dumps (failures, JSON_COMPACT);
+
+      op_fail (op, crypto,
+               g_error_new (PA_ERROR, PA_ERROR_FAILED, "device signature refused: %.200s",
+                            text != NULL ? text : "?"));
+      return;
+    }
+  op->xs_device_signed = TRUE;
+  xsign_finish (op, crypto);
+}
+
+/* The device signature, unless the device already carries it. */
+static void
+xsign_sign_device (CryptoOp *op, PaCrypto *crypto)
+{
+  g_autoptr (json_t) body = NULL;
+  GError *error = NULL;
+
+  if (op->xs_device_was_signed)
+    {
+      xsign_finish (op, crypto);
+      return;
+    }
+  body = pa_crypto_cross_signing_device_body (crypto, &error);
+  if (body == NULL)
+    {
+      op_fail (op, crypto, error);
+      return;
+    }
+  op_http (op, crypto, "POST", "/_matrix/client/v3/keys/signatures/upload", body,
+           xsign_device_signed);
+}
+
+static void
+xsign_uploaded (CryptoOp *op, PaCrypto *crypto, const PaMatrixResponse *resp)
+{
+  op->xs_uploaded = TRUE;
+  xsign_sign_device (op, crypto);
+}
+
+static void
+xsign_queried (CryptoOp *op, PaCrypto *crypto, const PaMatrixResponse *resp)
+{
+  PaCrossSigningServer server;
+  g_autoptr (json_t) body = NULL;
+  GError *error = NULL;
+
+  if (!pa_crypto_cross_signing_compare (crypto, resp->body, &server, &op->xs_device_was_signed,
+                                        &error))
+    {
+      op_fail (op, crypto, error);
+      return;
+    }
+  if (server == PA_CROSS_SIGNING_SERVER_SAME)
+    {
+      xsign_sign_device (op, crypto);
+      return;
+    }
+  if (server == PA_CROSS_SIGNING_SERVER_OTHER)
+    {
+      /* Ours are the ones whose seeds we hold: the others cannot sign
+       * anything for us, so they are replaced (the server then drops the
+       * signatures made with them). */
+      g_warning ("the homeserver holds other cross-signing keys for %s than the stored ones: "
+                 "resetting them to master key %s",
+                 crypto->user_id, pa_crypto_master_key (crypto));
+      op->xs_reset = TRUE;
+      op->xs_device_was_signed = FALSE;
+    }
+  body = pa_crypto_cross_signing_upload_body (crypto, &error);
+  if (body == NULL)
+    {
+      op_fail (op, crypto, error);
+      return;
+    }
+  op_http (op, crypto, "POST", "/_matrix/client/v3/keys/device_signing/upload", body,
+           xsign_uploaded);
+}
+
+static void
+xsign_start (CryptoOp *op, PaCrypto *crypto)
+{
+  g_autoptr (json_t) body = NULL;
+  GError *error = NULL;
+
+  if (!pa_crypto_cross_signing_ensure (crypto, &error))
+    {
+      op_fail (op, crypto, error);
+      return;
+    }
+  body = json_pack ("{s:{s:[]}}", "device_keys", crypto->user_id);
+  op_http (op, crypto, "POST", "/_matrix/client/v3/keys/query", body, xsign_queried);
+}
+
 /* ---------------------------------------------------------------- queue */
 
 static void
@@ -710,6 +831,9 @@ op_run (CryptoOp *op, PaCrypto *crypto)
       break;
     case OP_SEND_CLEAR:
       send_clear_start (op, crypto);
+      break;
+    case OP_CROSS_SIGN:
+      xsign_start (op, crypto);
       break;
     default:
       /* A programming error, but never a reason to abort the bridge. */
@@ -881,6 +1005,13 @@ pa_crypto_send_olm (PaCrypto *crypto, const char *user_id, const char *device_id
   op->type = g_strdup (type);
   op->content = json_deep_copy (content);
   op_enqueue (crypto, op);
+}
+
+void
+pa_crypto_cross_sign (PaCrypto *crypto, PaCryptoCallback cb, gpointer user_data)
+{
+  g_return_if_fail (crypto != NULL);
+  op_enqueue (crypto, op_new (OP_CROSS_SIGN, NULL, cb, user_data));
 }
 
 guint

@@ -11,6 +11,7 @@
 #include "pa-crypto-store.h"
 #include "pa-crypto.h"
 #include "pa-olm.h"
+#include "pa-olm-signing.h"
 
 G_BEGIN_DECLS
 
@@ -50,6 +51,12 @@ struct _PaCrypto
   /* pa-crypto-outbound.c */
   GHashTable *withheld; /* "session\x1fuser\x1fdevice" told m.room_key.withheld */
   GHashTable *blocked;  /* users the bridge's policy blocks (set) */
+  /* pa-crypto-cross-signing.c: this identity's cross-signing keys, NULL
+   * until pa_crypto_cross_signing_ensure() loaded or made them; freed by
+   * pa_crypto_cross_signing_dispose(). */
+  PaOlmSigning *master_key;
+  PaOlmSigning *self_signing_key;
+  PaOlmSigning *user_signing_key;
 };
 
 /* Small JSON helpers every file uses. */

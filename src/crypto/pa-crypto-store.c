@@ -120,6 +120,15 @@ static const char *const migrations[] = {
   "  room_id, session_id, pickle, created_at, message_count FROM megolm_outbound;"
   "DROP TABLE megolm_outbound;"
   "ALTER TABLE megolm_outbound_v2 RENAME TO megolm_outbound;",
+
+  /* 3: cross-signing keys, one row per identity (pa-crypto-cross-signing.c):
+   * the seeds sealed with the pickle key, the public keys in clear. */
+  "CREATE TABLE cross_signing ("
+  "  user_id TEXT PRIMARY KEY NOT NULL,"
+  "  sealed TEXT NOT NULL,"
+  "  master TEXT NOT NULL,"
+  "  self_signing TEXT NOT NULL,"
+  "  user_signing TEXT NOT NULL) WITHOUT ROWID;",
 };
 
 #define SCHEMA_VERSION ((int) G_N_ELEMENTS (migrations))
@@ -693,4 +702,55 @@ pa_crypto_store_check_index (PaCryptoStore *store, const char *session_id, guint
   return stmt_done (store, stmt_new (store, error,
       "INSERT INTO seen_indexes (session_id, msg_index, event_id, ts) VALUES (?, ?, ?, ?)",
       "tItI", session_id, (gint64) index, event_id, ts), error);
+}
+
+/* ------------------------------------------------------ cross-signing */
+
+gboolean
+pa_crypto_store_load_cross_signing (PaCryptoStore *store, const char *user_id,
+                                    PaCryptoCrossSigningRow **row, GError **error)
+{
+  g_autoptr (sqlite3_stmt) stmt = stmt_new (store, error,
+      "SELECT sealed, master, self_signing, user_signing FROM cross_signing WHERE user_id = ?",
+      "t", user_id);
+  PaCryptoCrossSigningRow *r;
+  int rc;
+
+  *row = NULL;
+  if (stmt == NULL)
+    return FALSE;
+  rc = stmt_step (store, stmt, error);
+  if (rc == SQLITE_ERROR)
+    return FALSE;
+  if (rc != SQLITE_ROW)
+    return TRUE;
+  r = g_new0 (PaCryptoCrossSigningRow, 1);
+  r->sealed = col_str (stmt, 0);
+  r->master = col_str (stmt, 1);
+  r->self_signing = col_str (stmt, 2);
+  r->user_signing = col_str (stmt, 3);
+  *row = r;
+  return TRUE;
+}
+
+gboolean
+pa_crypto_store_save_cross_signing (PaCryptoStore *store, const char *user_id,
+                                    const PaCryptoCrossSigningRow *row, GError **error)
+{
+  return stmt_done (store, stmt_new (store, error,
+      "INSERT OR REPLACE INTO cross_signing (user_id, sealed, master, self_signing, "
+      "user_signing) VALUES (?, ?, ?, ?, ?)", "ttttt", user_id, row->sealed, row->master,
+      row->self_signing, row->user_signing), error);
+}
+
+void
+pa_crypto_cross_signing_row_free (PaCryptoCrossSigningRow *row)
+{
+  if (row == NULL)
+    return;
+  g_free (row->sealed);
+  g_free (row->master);
+  g_free (row->self_signing);
+  g_free (row->user_signing);
+  g_free (row);
 }

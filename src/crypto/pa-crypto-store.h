@@ -134,6 +134,25 @@ gboolean pa_crypto_store_check_index (PaCryptoStore *store, const char *session_
                                       guint32 index, const char *event_id, gint64 ts,
                                       GError **error);
 
+/* Cross-signing keys of one identity (pa-crypto-cross-signing.c): the
+ * seeds, sealed by the caller with the pickle key, and the three public
+ * keys they make. */
+typedef struct {
+  char *sealed;
+  char *master;
+  char *self_signing;
+  char *user_signing;
+} PaCryptoCrossSigningRow;
+
+void pa_crypto_cross_signing_row_free (PaCryptoCrossSigningRow *row);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (PaCryptoCrossSigningRow, pa_crypto_cross_signing_row_free)
+/* *row is NULL (and TRUE returned) when `user_id` has none saved. */
+gboolean pa_crypto_store_load_cross_signing (PaCryptoStore *store, const char *user_id,
+                                             PaCryptoCrossSigningRow **row, GError **error);
+gboolean pa_crypto_store_save_cross_signing (PaCryptoStore *store, const char *user_id,
+                                             const PaCryptoCrossSigningRow *row,
+                                             GError **error);
+
 G_END_DECLS
 
 #endif

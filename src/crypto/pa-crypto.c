@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "pa-crypto-account.h"
+#include "pa-crypto-cross-signing.h"
 #include "pa-crypto-ops.h"
 
 static PaCrypto *
@@ -125,6 +126,7 @@ pa_crypto_free (PaCrypto *crypto)
   if (crypto == NULL)
     return;
   pa_crypto_ops_dispose (crypto);
+  pa_crypto_cross_signing_dispose (crypto);
   pa_olm_account_free (crypto->account);
   if (crypto->primary == NULL)
     pa_crypto_store_free (crypto->store);

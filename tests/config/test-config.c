@@ -722,6 +722,7 @@ test_registration (TmpDir *t, gconstpointer data)
   g_assert_cmpstr (scalar (map_get (&doc, root, "receive_ephemeral")), ==, "true");
   g_assert_cmpstr (scalar (map_get (&doc, root, "de.sorunome.msc2409.push_ephemeral")), ==,
                    "true");
+  g_assert_cmpstr (scalar (map_get (&doc, root, "io.element.msc4190")), ==, "true");
   yaml_node_t *ns = map_get (&doc, root, "namespaces");
   yaml_node_t *users = map_get (&doc, ns, "users");
   g_assert_cmpint (users->data.sequence.items.top - users->data.sequence.items.start, ==, 2);

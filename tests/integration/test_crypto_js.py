@@ -2,7 +2,11 @@
 """Interoperability of the bridge's encryption with matrix-js-sdk and its Rust
 crypto (@matrix-org/matrix-sdk-crypto-wasm), the crypto Element and Tchap web
 run: the scenario of test_crypto.py with a Node agent (tests/integration/js/
-agent.mjs) instead of matrix-nio/libolm."""
+agent.mjs) instead of matrix-nio/libolm.
+
+The module runs twice: "default" (keys shared with every device) and
+"only_signed" (Element's "exclude insecure devices": the client shares keys
+with, and decrypts events of, devices cross-signed by their owner only)."""
 
 import json
 import os
@@ -18,13 +22,13 @@ import harness
 from harness import bot_says, wait_until
 from conftest import running
 from e2e import EncryptedStack
+from loopnet import LoopNet
 from test_crypto import BOT, ghost, login
 
 JS_DIR = os.path.join(harness.HERE, "js")
 AGENT = os.path.join(JS_DIR, "agent.mjs")
-# matrix-js-sdk's EventShieldReason
-UNSIGNED_DEVICE = 2
-SHIELD_NONE = 0  # EventShieldColour.NONE
+# matrix-js-sdk's EventShieldReason and EventShieldColour
+SHIELD_NONE = 0
 
 
 def require_js_sdk():
@@ -40,7 +44,7 @@ class JSAgent:
     """The Node agent, driven by JSON lines.  It has the methods of
     harness.Agent that login() and bot_says() use (text, messages, wait)."""
 
-    def __init__(self, stack, localpart, password="secret-password"):
+    def __init__(self, stack, localpart, password="secret-password", isolation="all"):
         self.mxid = "@%s:localhost" % localpart
         stack.synapse.register(localpart, password)
         self.log_path = os.path.join(stack.workdir, "js-%s.log" % localpart)
@@ -51,7 +55,7 @@ class JSAgent:
         self._next_id = 0
         threading.Thread(target=self._read, daemon=True).start()
         self.info = self.call("login", hs=stack.synapse.url, user=localpart,
-                              password=password, timeout=90)
+                              password=password, isolation=isolation, timeout=90)
 
     def _read(self):
         for line in self.proc.stdout:
@@ -116,28 +120,56 @@ class JSAgent:
         self._log.close()
 
 
+@pytest.fixture(scope="module", params=["all", "only_signed"], ids=["default", "only_signed"])
+def isolation(request):
+    return request.param
+
+
 @pytest.fixture(scope="module")
-def stack():
+def stack(isolation):
     require_js_sdk()
     yield from running(EncryptedStack())
 
 
 @pytest.fixture(scope="module")
-def jane(stack):
-    a = JSAgent(stack, "jane")
+def net(isolation):
+    """A legacy network per run of the module (conftest's is one per module)."""
+    n = LoopNet()
+    n.start()
+    yield n
+    n.stop()
+
+
+@pytest.fixture(scope="module")
+def jane(stack, isolation):
+    a = JSAgent(stack, "jane", isolation=isolation)
+    assert a.info["isolation"] == isolation, a.info
     yield a
     a.close()
 
 
 @pytest.fixture(scope="module")
-def rooms():
+def rooms(isolation):
     return {}
 
 
-def bot_device(stack):
+def log_lines(stack, marker):
     with open(stack.bridge.log_path, "rb") as f:
-        lines = [l for l in f.read().decode(errors="replace").splitlines() if "bot device" in l]
-    return lines[-1].split("bot device ")[1].split()[0]
+        return [l for l in f.read().decode(errors="replace").splitlines() if marker in l]
+
+
+def bot_device(stack):
+    return log_lines(stack, "bot device")[-1].split("bot device ")[1].split()[0]
+
+
+def cross_signing(stack):
+    """(master key, state, device signed now) of each start's
+    "bot cross-signing: master key <pub> (<state>)" line."""
+    out = []
+    for l in log_lines(stack, "bot cross-signing: master key "):
+        rest = l.split("bot cross-signing: master key ")[1]
+        out.append((rest.split()[0], rest.split("(")[1].split(")")[0], "device signed" in rest))
+    return out
 
 
 # ----------------------------------------------------------------- tests
@@ -159,14 +191,42 @@ def test_rust_crypto_management_room_and_login(stack, jane, net, rooms):
     assert bot_says(jane, mgmt, "Logged in")
     assert jane.undecryptable(mgmt) == []
     # The Rust crypto accepted the bot device's keys (/keys/query checks their
-    # self-signature) and knows its messages come from that device: the shield
-    # says "not verified by its owner" (no cross-signing), not "unknown device".
+    # self-signature), knows its messages come from that device, and that the
+    # device is cross-signed by the bot: its messages carry no warning.
     devices = jane.call("devices", user=BOT)
     assert [d["device_id"] for d in devices] == [bot_device(stack)], devices
     assert {"m.olm.v1.curve25519-aes-sha2", "m.megolm.v1.aes-sha2"} <= set(devices[0]["algorithms"])
     assert devices[0]["curve25519"] == welcome["_e2e"]["sender_key"], (devices, welcome)
+    assert devices[0]["signed_by_owner"], devices
     shield = jane.call("encryption_info", room=mgmt, event_id=welcome["event_id"])
-    assert shield["reason"] == UNSIGNED_DEVICE, shield
+    assert shield == {"shield": SHIELD_NONE, "reason": None}, shield
+    # The device was made through MSC4190 (no login), and cross-signed once.
+    assert "created through MSC4190 device management" in log_lines(stack, "bot device")[-1]
+    [(master, state, signed)] = cross_signing(stack)
+    assert state == "uploaded" and signed, cross_signing(stack)
+
+
+def test_restart_keeps_cross_signing(stack, jane, net, rooms):
+    """A restart finds the same device and master key on the server and
+    uploads nothing (no key upload, no device signature)."""
+    before = bot_device(stack)
+    [(master, _, _)] = cross_signing(stack)
+    stack.bridge.stop()
+    stack.bridge.start()
+    net.wait_connected("jane-lb", 30)
+    wait_until(lambda: len(cross_signing(stack)) == 2, timeout=30,
+               what="the cross-signing line of the second start")
+    assert bot_device(stack) == before
+    assert "kept through MSC4190 device management" in log_lines(stack, "bot device")[-1]
+    assert cross_signing(stack)[1] == (master, "unchanged", False), cross_signing(stack)
+    devices = jane.call("devices", user=BOT)
+    assert [(d["device_id"], d["signed_by_owner"]) for d in devices] == [(before, True)], devices
+    # The management room still works both ways.
+    answers = len(jane.messages(rooms["mgmt"], sender=BOT))
+    jane.text(rooms["mgmt"], "help")
+    jane.wait(lambda a: len(a.messages(rooms["mgmt"], sender=BOT)) > answers, timeout=30,
+              what="an answer after the restart")
+    assert jane.undecryptable(rooms["mgmt"]) == []
 
 
 def test_legacy_message_decrypts_in_rust_crypto(stack, jane, net, rooms):

@@ -20,6 +20,9 @@ for (const m of ["log", "info", "debug", "warn", "error", "trace"]) console[m] =
 
 const sdk = await import("matrix-js-sdk");
 const { logger } = await import("matrix-js-sdk/lib/logger.js");
+// Not re-exported by the package root in matrix-js-sdk 37.
+const { AllDevicesIsolationMode, OnlySignedDevicesIsolationMode } =
+    await import("matrix-js-sdk/lib/crypto-api/index.js");
 logger.setLevel(process.env.PA_TEST_DEBUG ? "debug" : "info", false);
 
 const log = (...args) => toStderr(new Date().toISOString(), "[agent]", ...args);
@@ -83,8 +86,14 @@ function matches(ev, a) {
 }
 
 const commands = {
+    // isolation: "all" (the default: keys shared with every device, events
+    // of any device decrypted) or "only_signed" (Element's "exclude
+    // insecure devices": only devices cross-signed by their owner).
     async login(a) {
         if (client) throw new Error("already logged in");
+        const isolation = a.isolation ?? "all";
+        if (isolation !== "all" && isolation !== "only_signed")
+            throw new Error("unknown isolation mode " + isolation);
         const anon = sdk.createClient({ baseUrl: a.hs });
         const creds = await anon.loginRequest({
             type: "m.login.password",
@@ -101,6 +110,9 @@ const commands = {
             store: new sdk.MemoryStore(),
         });
         await client.initRustCrypto({ useIndexedDB: false });
+        client.getCrypto().setDeviceIsolationMode(isolation === "only_signed"
+            ? new OnlySignedDevicesIsolationMode()
+            : new AllDevicesIsolationMode(false));
         client.on(sdk.RoomEvent.Timeline, (ev, room) => remember(ev, room));
         client.on(sdk.MatrixEventEvent.Decrypted, (ev, err) => {
             if (err || ev.isDecryptionFailure())
@@ -119,10 +131,30 @@ const commands = {
         await client.startClient({ initialSyncLimit: 50 });
         await prepared;
         const crypto = client.getCrypto();
+        // A user who excludes insecure devices has cross-signing (the Rust
+        // crypto refuses to encrypt without it): set it up as Element does.
+        // The first upload needs no interactive auth (MSC3967); the password
+        // answers a homeserver that asks anyway.
+        if (isolation === "only_signed")
+            await crypto.bootstrapCrossSigning({
+                authUploadDeviceSigningKeys: async (makeRequest) => {
+                    try {
+                        return await makeRequest(null);
+                    } catch (e) {
+                        if (!e?.data?.flows) throw e;
+                        return await makeRequest({
+                            type: "m.login.password", session: e.data.session,
+                            identifier: { type: "m.id.user", user: a.user },
+                            password: a.password });
+                    }
+                },
+            });
         const keys = await crypto.getOwnDeviceKeys();
-        log("logged in", creds.user_id, "device", creds.device_id, "crypto", crypto.getVersion());
+        log("logged in", creds.user_id, "device", creds.device_id, "crypto", crypto.getVersion(),
+            "isolation", isolation);
         return { user_id: creds.user_id, device_id: creds.device_id,
-                 ed25519: keys.ed25519, curve25519: keys.curve25519, crypto: crypto.getVersion() };
+                 ed25519: keys.ed25519, curve25519: keys.curve25519, crypto: crypto.getVersion(),
+                 isolation };
     },
 
     // An encrypted DM the way Element opens one.
@@ -232,9 +264,15 @@ const commands = {
     async devices(a) {
         const c = need();
         const map = await c.getCrypto().getUserDeviceInfo([a.user], true);
-        return [...(map.get(a.user)?.values() ?? [])].map((d) => ({
-            device_id: d.deviceId, algorithms: d.algorithms, ed25519: d.getFingerprint(),
-            curve25519: d.getIdentityKey(), verified: d.verified }));
+        const out = [];
+        for (const d of map.get(a.user)?.values() ?? []) {
+            // signedByOwner: cross-signed by its owner's self-signing key.
+            const status = await c.getCrypto().getDeviceVerificationStatus(a.user, d.deviceId);
+            out.push({ device_id: d.deviceId, algorithms: d.algorithms, ed25519: d.getFingerprint(),
+                       curve25519: d.getIdentityKey(), verified: d.verified,
+                       signed_by_owner: status?.signedByOwner ?? false });
+        }
+        return out;
     },
 
     // The room's joined and invited members, from the homeserver (sorted).
