@@ -20,6 +20,7 @@
 #define KV_MODE "crypto:device_mode"
 #define MODE_MSC4190 "msc4190" /* PUT /devices as the appservice, no token */
 #define MODE_LOGIN "login"     /* m.login.application_service, own token */
+#define HOW_LACKS_MSC4190 "logged in: the homeserver lacks MSC4190"
 
 static const char *
 str (json_t *o, const char *key)
@@ -204,7 +205,7 @@ open_device (PaBridge *b, PaBridgeCrypto *bc, const char **how, GError **error)
     return FALSE;
   kv_set (b, KV_MODE, MODE_LOGIN);
   pa_batch_flush (b);
-  *how = "logged in: the homeserver lacks MSC4190";
+  *how = HOW_LACKS_MSC4190;
   return TRUE;
 }
 static void
@@ -283,7 +284,12 @@ pa_bridge_crypto_start (PaBridge *b, GError **error)
    * time it is signed.  A restart finds everything in place and uploads
    * nothing. */
   pa_crypto_cross_sign (bc->crypto, cross_sign_done, NULL);
-  pa_bridge_crypto_ghosts_probe (bc);
+  /* Whether ghosts get devices: the bot's own device answered it, unless
+   * it is a logged-in device kept from an earlier run. */
+  g_autofree char *mode = pa_store_kv_get (b->store, KV_MODE);
+  pa_bridge_crypto_ghosts_probe (bc, g_strcmp0 (mode, MODE_MSC4190) == 0   ? PA_MSC4190_YES
+                                     : g_str_equal (how, HOW_LACKS_MSC4190) ? PA_MSC4190_NO
+                                                                            : PA_MSC4190_ASK);
   return TRUE;
 }
 gboolean

@@ -204,8 +204,8 @@ keys_uploaded (PaCrypto *crypto, json_t *result, const GError *error, gpointer u
 static void
 devices_unsupported (PaBridgeCrypto *bc, const PaMatrixResponse *resp)
 {
-  g_warning ("the homeserver does not create devices for the appservice's users (%u %s): "
-             "ghosts encrypt with the bot's device",
+  g_message ("ghost devices: off: the homeserver does not create devices for the appservice's "
+             "users (%u %s); ghosts encrypt with the bot's device",
              resp->status, resp->errcode ? resp->errcode : "");
   bc->ghost_devices = PA_GHOST_DEVICES_UNSUPPORTED;
 }
@@ -348,11 +348,22 @@ pa_bridge_crypto_ghosts_otk_counts (PaBridgeCrypto *bc, json_t *otk_counts)
   }
 }
 
-/* Whether the homeserver creates devices for the appservice's users: an
- * upsert of the bot's own device (which exists) answers it without
- * creating anything.  Blocking, at start-up. */
+static void
+devices_on_logged (PaBridgeCrypto *bc)
+{
+  bc->ghost_devices = PA_GHOST_DEVICES_ON;
+  gint64 n = pa_crypto_count_identities (bc->crypto);
+  g_message ("ghost devices: on (appservice device management, MSC4190); %" G_GINT64_FORMAT
+             " ghost identities in the store",
+             n > 0 ? n - 1 : 0);
+}
+
+/* Whether the homeserver creates devices for the appservice's users: known
+ * when the bot's device was made so, else an upsert of the bot's own
+ * device (which exists) answers it without creating anything.  Blocking,
+ * at start-up. */
 void
-pa_bridge_crypto_ghosts_probe (PaBridgeCrypto *bc)
+pa_bridge_crypto_ghosts_probe (PaBridgeCrypto *bc, int msc4190)
 {
   PaBridge *b = bc->bridge;
   if (!b->config->encryption_ghost_devices)
@@ -360,6 +371,18 @@ pa_bridge_crypto_ghosts_probe (PaBridgeCrypto *bc)
       bc->ghost_devices = PA_GHOST_DEVICES_OFF;
       g_message ("ghost devices: off (encryption.ghost_devices): ghosts encrypt with the bot's "
                  "device");
+      return;
+    }
+  if (msc4190 != PA_MSC4190_ASK)
+    {
+      if (msc4190 == PA_MSC4190_YES)
+        devices_on_logged (bc);
+      else
+        {
+          g_message ("ghost devices: off: the homeserver does not create devices for the "
+                     "appservice; ghosts encrypt with the bot's device");
+          bc->ghost_devices = PA_GHOST_DEVICES_UNSUPPORTED;
+        }
       return;
     }
   g_autofree char *dev = pa_matrix_escape (pa_crypto_get_device_id (bc->crypto));
@@ -373,13 +396,7 @@ pa_bridge_crypto_ghosts_probe (PaBridgeCrypto *bc)
                           .timeout_s = 30 };
   g_autoptr (PaMatrixResponse) resp = pa_matrix_request_sync (b->mx, &req);
   if (pa_matrix_response_ok (resp))
-    {
-      bc->ghost_devices = PA_GHOST_DEVICES_ON;
-      gint64 n = pa_crypto_count_identities (bc->crypto);
-      g_message ("ghost devices: on (appservice device management, MSC4190); %" G_GINT64_FORMAT
-                 " ghost identities in the store",
-                 n > 0 ? n - 1 : 0);
-    }
+    devices_on_logged (bc);
   else if (refused_as_unknown (resp))
     devices_unsupported (bc, resp);
   else
