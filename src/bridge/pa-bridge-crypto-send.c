@@ -36,6 +36,8 @@ typedef struct
   json_t *content;
   GStrv users;      /* the room's members to share with (not ours) */
   gboolean waiting; /* for the sender's identity (pa-bridge-crypto-ghosts.c) */
+  guint hold_source; /* a DM waiting for its agent to join (below) */
+  guint hold_s;
 } SendCtx;
 static void
 send_ctx_free (SendCtx *s)
@@ -43,6 +45,8 @@ send_ctx_free (SendCtx *s)
   g_hash_table_remove (s->bc->sends, s);
   if (s->waiting)
     pa_bridge_crypto_forget_waiter (s->bc, s);
+  if (s->hold_source)
+    g_source_remove (s->hold_source);
   g_strfreev (s->users);
   g_free (s->room_id);
   g_free (s->type);
@@ -119,6 +123,37 @@ encrypt_now (SendCtx *s, GStrv users)
   s->waiting = TRUE;
   pa_bridge_crypto_identity_for (s->bc, s->item->user_id, identity_cb, s);
 }
+static void encrypt_in_room (SendCtx *s);
+static gboolean
+hold_over (gpointer data)
+{
+  SendCtx *s = data;
+  s->hold_source = 0;
+  encrypt_in_room (s);
+  return G_SOURCE_REMOVE;
+}
+/* A DM portal of the sending ghost that its agent has not joined yet: the
+ * message waits for the join.  A client excluding insecure devices refuses
+ * for good an event whose room key came from a device it did not know, and
+ * it learns the ghost's device only once it is in the room.  Nothing is
+ * lost: the item stays at its room's head, checked again with a growing
+ * pause (1 s to 30 s). */
+static gboolean
+dm_holds (SendCtx *s, guint joined)
+{
+  PaBridge *b = s->bc->bridge;
+  if (joined > 0 || !pa_bridge_crypto_ghost_devices (s->bc))
+    return FALSE;
+  g_autofree char *key = g_strdup_printf ("creator:%s", s->room_id);
+  g_autofree char *creator = pa_store_kv_get (b->store, key);
+  if (g_strcmp0 (creator, s->item->user_id) != 0)
+    return FALSE;
+  s->hold_s = s->hold_s == 0 ? 1 : MIN (s->hold_s * 2, 30);
+  if (s->hold_s == 1)
+    g_message ("DM %s: the ghost's messages wait for the agent to join", s->room_id);
+  s->hold_source = g_timeout_add_seconds (s->hold_s, hold_over, s);
+  return TRUE;
+}
 static void
 members_cb (PaMatrix *mx, const PaMatrixResponse *resp, gpointer user_data)
 {
@@ -132,6 +167,7 @@ members_cb (PaMatrix *mx, const PaMatrixResponse *resp, gpointer user_data)
       return;
     }
   g_autoptr (GPtrArray) users = g_ptr_array_new_with_free_func (g_free);
+  guint joined = 0;
   size_t i;
   json_t *ev;
   json_array_foreach (chunk, i, ev)
@@ -144,8 +180,11 @@ members_cb (PaMatrix *mx, const PaMatrixResponse *resp, gpointer user_data)
       continue;
     if (users->len >= MAX_MEMBERS)
       break;
+    joined += g_str_equal (m, "join");
     g_ptr_array_add (users, g_strdup (who));
   }
+  if (dm_holds (s, joined))
+    return;
   g_ptr_array_add (users, NULL);
   GStrv list = (GStrv)g_ptr_array_free (g_steal_pointer (&users), FALSE);
   g_hash_table_insert (s->bc->members, g_strdup (s->room_id), list);
