@@ -44,7 +44,8 @@ class JSAgent:
     """The Node agent, driven by JSON lines.  It has the methods of
     harness.Agent that login() and bot_says() use (text, messages, wait)."""
 
-    def __init__(self, stack, localpart, password="secret-password", isolation="all"):
+    def __init__(self, stack, localpart, password="secret-password", isolation="all",
+                 cross_signing=False):
         self.mxid = "@%s:localhost" % localpart
         stack.synapse.register(localpart, password)
         self.log_path = os.path.join(stack.workdir, "js-%s.log" % localpart)
@@ -55,7 +56,8 @@ class JSAgent:
         self._next_id = 0
         threading.Thread(target=self._read, daemon=True).start()
         self.info = self.call("login", hs=stack.synapse.url, user=localpart,
-                              password=password, isolation=isolation, timeout=90)
+                              password=password, isolation=isolation,
+                              cross_signing=cross_signing, timeout=90)
 
     def _read(self):
         for line in self.proc.stdout:

@@ -8,8 +8,6 @@ bot's device as verified."""
 import re
 
 import pytest
-from signedjson.key import encode_verify_key_base64, generate_signing_key, get_verify_key
-from signedjson.sign import sign_json
 
 import harness
 from conftest import running
@@ -28,43 +26,30 @@ def stack():
 
 @pytest.fixture(scope="module")
 def vera(stack):
-    a = JSAgent(stack, "vera")
+    a = JSAgent(stack, "vera", cross_signing=True)
     yield a
     a.close()
 
 
 @pytest.fixture(scope="module")
 def mgmt(stack, vera):
-    ensure_bot_identity(stack)
+    bot_master_key(stack)
     room = vera.call("create_dm", invitee=BOT)["room"]
     vera.call("wait_message", room=room, sender=BOT, timeout=60)
     return room
 
 
-def ensure_bot_identity(stack):
-    """The Rust crypto verifies a user in a DM only when that user has a
-    cross-signing identity (a master and a self-signing key).  When the bot
-    has none on the homeserver, the test gives it one; the bot does not
-    know it, so its MAC certifies its device key only, and that device is
-    what the agent's client marks verified."""
-    url = stack.synapse.url + "/_matrix/client/v3/keys/"
-    token = stack.bridge.as_token
-    status, body = harness.http("POST", url + "query", {"device_keys": {BOT: []}}, token=token)
+def bot_master_key(stack):
+    """The bot's cross-signing master key on the homeserver (the Rust crypto
+    verifies a user in a DM only when that user has a cross-signing
+    identity; the bridge publishes the bot's at start)."""
+    url = stack.synapse.url + "/_matrix/client/v3/keys/query"
+    status, body = harness.http("POST", url, {"device_keys": {BOT: []}},
+                                token=stack.bridge.as_token)
     assert status == 200, body
-    if BOT in body.get("master_keys", {}):
-        return
-    keys = {}
-    for usage in ("master", "self_signing", "user_signing"):
-        sk = generate_signing_key("x")
-        pub = encode_verify_key_base64(get_verify_key(sk))
-        sk.version = pub
-        keys[usage] = (sk, {"user_id": BOT, "usage": [usage], "keys": {"ed25519:" + pub: pub}})
-    master_sk = keys["master"][0]
-    upload = {"master_key": keys["master"][1]}
-    for usage in ("self_signing", "user_signing"):
-        upload[usage + "_key"] = sign_json(keys[usage][1], BOT, master_sk)
-    status, body = harness.http("POST", url + "device_signing/upload", upload, token=token)
-    assert status == 200, body
+    keys = body.get("master_keys", {}).get(BOT, {}).get("keys", {})
+    assert len(keys) == 1, body
+    return list(keys.values())[0]
 
 
 def notice_text(vera, room, n_before):
@@ -87,6 +72,10 @@ def test_agent_verifies_bot_by_emoji(stack, vera, mgmt):
     assert res["phase"] == "done", res
     status = res["status"]
     assert status["localVerified"] or status["crossSigningVerified"], res
+    # The bot's MAC covered its master key too: the agent's client signed
+    # it and now trusts the bot's identity, not only this device.
+    assert res["user_verified"], res
+    assert status["crossSigningVerified"], res
 
     # The bot's notice shows the emoji (and names) and numbers the js client showed.
     body = vera.wait(lambda a: notice_text(a, mgmt, 0), what="the SAS notice")

@@ -132,10 +132,12 @@ const commands = {
         await prepared;
         const crypto = client.getCrypto();
         // A user who excludes insecure devices has cross-signing (the Rust
-        // crypto refuses to encrypt without it): set it up as Element does.
+        // crypto refuses to encrypt without it), and so has one who verifies
+        // others (`cross_signing`: a verified user's master key is signed
+        // with one's own user-signing key): set it up as Element does.
         // The first upload needs no interactive auth (MSC3967); the password
         // answers a homeserver that asks anyway.
-        if (isolation === "only_signed")
+        if (isolation === "only_signed" || a.cross_signing)
             await crypto.bootstrapCrossSigning({
                 authUploadDeviceSigningKeys: async (makeRequest) => {
                     try {
@@ -344,6 +346,18 @@ const commands = {
         out.status = st ? { localVerified: st.localVerified,
                             crossSigningVerified: st.crossSigningVerified,
                             signedByOwner: st.signedByOwner, isVerified: st.isVerified() } : null;
+        // The identity is marked verified once the signature of its master
+        // key with our user-signing key is uploaded (after "done").
+        out.user_verified = false;
+        try {
+            await until("the user verified", 10, async () =>
+                (await crypto.getUserVerificationStatus(a.user)).isVerified());
+            out.user_verified = true;
+        } catch (e) {
+            log("user", a.user, "not verified:", String(e));
+        }
+        const st2 = await crypto.getDeviceVerificationStatus(a.user, a.device);
+        out.status.crossSigningVerified = st2?.crossSigningVerified ?? false;
         return out;
     },
 
