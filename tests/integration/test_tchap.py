@@ -172,3 +172,25 @@ def test_group_portal(stack, alice, net):
     if TCHAP:  # the module's levels for what the bridge left out
         pl = state[("m.room.power_levels", "")]["content"]
         assert pl.get("invite") == 50 and pl.get("state_default") == 100
+
+
+def test_bot_management_room_after_restart(stack, alice, net):
+    """After a restart the bridge reads again whether it may delete a
+    password in the management room it made: it may, listed at 100 below
+    room version 12 and as the room's creator from 12 on, so the password
+    is asked for at once."""
+    mgmt = [r for r in alice.events if alice.inviter(r) == BOT][0]
+    n0 = len(alice.messages(mgmt, sender=BOT))
+    alice.text(mgmt, "logout loopback")
+    alice.wait(lambda a: bot_says(a, mgmt, "Logging out", n0), what="logging out")
+    stack.bridge.stop()
+    stack.bridge.start()
+    n0 = len(alice.messages(mgmt, sender=BOT))
+    alice.text(mgmt, "login loopback")
+    alice.wait(lambda a: bot_says(a, mgmt, "server", n0), what="server prompt")
+    alice.text(mgmt, "127.0.0.1:%d" % net.port)
+    alice.wait(lambda a: bot_says(a, mgmt, "user name", n0), what="user name prompt")
+    alice.text(mgmt, "alice-lb")
+    alice.wait(lambda a: bot_says(a, mgmt, "Please send your password", n0),
+               what="password prompt")
+    assert not bot_says(alice, mgmt, "cannot delete messages", n0)
