@@ -19,6 +19,7 @@
 #include "pa-login-table.h"
 #include "pa-plugins.h"
 #include "pa-queue.h"
+#include "pa-room-power.h"
 
 typedef struct {
   PaPortalFunc done;
@@ -226,11 +227,23 @@ room_created (PaMatrix *mx, const PaMatrixResponse *resp, gpointer user_data)
 }
 
 static void
-do_create (CreateCtx *c)
+create_ready (PaBridge *b, const char *error, gpointer user_data)
 {
+  CreateCtx *c = user_data;
+  if (error)
+    {
+      portal_created (c, NULL, error);
+      return;
+    }
   PaMatrixRequest req = { .method = "POST", .path = "/_matrix/client/v3/createRoom",
                           .user_id = c->creator, .body = c->create_body, .max_attempts = 0 };
   pa_matrix_request (c->b->mx, &req, room_created, c);
+}
+
+static void
+do_create (CreateCtx *c)
+{
+  pa_room_power_prepare_create (c->b, c->creator, c->create_body, create_ready, c);
 }
 
 static void
@@ -276,10 +289,9 @@ create_body (PaBridge *b, CreateCtx *c, json_t *chat, const char *protocol_name)
   json_array_append_new (initial, state_event ("m.bridge", bridge_key, json_deep_copy (bridge)));
   json_array_append_new (initial, state_event ("uk.half-shot.bridge", bridge_key, bridge));
 
-  /* Creators are left out: the presets already give them 100, and from
-   * room version 12 on creators (and, with trusted_private_chat, the
-   * invitees: the agent of a DM) are implicit and must not be listed.
-   * Only a group's agent needs raising. */
+  /* Only a group's agent needs raising; the creator (and a DM's agent,
+   * with trusted_private_chat) are added or left out by the room version
+   * (pa_room_power_prepare_create). */
   json_t *users = json_object ();
   if (!dm)
     json_object_set_new (users, c->owner, json_integer (100));
@@ -471,7 +483,17 @@ typedef struct {
   PaBridge *b;
   char *owner;
   char *key;
+  json_t *body;
 } MgmtCtx;
+
+static void
+mgmt_free (MgmtCtx *m)
+{
+  g_free (m->owner);
+  g_free (m->key);
+  json_decref (m->body);
+  g_free (m);
+}
 
 static void
 mgmt_created (PaMatrix *mx, const PaMatrixResponse *resp, gpointer user_data)
@@ -490,9 +512,22 @@ mgmt_created (PaMatrix *mx, const PaMatrixResponse *resp, gpointer user_data)
       g_autoptr (GError) e = pa_matrix_response_to_error (resp);
       finish_waiters (m->b, m->key, NULL, e->message);
     }
-  g_free (m->owner);
-  g_free (m->key);
-  g_free (m);
+  mgmt_free (m);
+}
+
+static void
+mgmt_ready (PaBridge *b, const char *error, gpointer user_data)
+{
+  MgmtCtx *m = user_data;
+  if (error)
+    {
+      finish_waiters (b, m->key, NULL, error);
+      mgmt_free (m);
+      return;
+    }
+  PaMatrixRequest req = { .method = "POST", .path = "/_matrix/client/v3/createRoom",
+                          .body = m->body, .max_attempts = 0 };
+  pa_matrix_request (b->mx, &req, mgmt_created, m);
 }
 
 static void mgmt_create (PaBridge *b, const char *owner, char *key);
@@ -534,15 +569,15 @@ mgmt_create (PaBridge *b, const char *owner, char *key)
   m->b = b;
   m->owner = g_strdup (owner);
   m->key = key;
-  g_autoptr (json_t) body = json_pack (
-      "{s:s, s:s, s:[s], s:b, s:s, s:[{s:s, s:s, s:{s:s}}, {s:s, s:s, s:{s:s}}]}", "visibility",
-      "private", "preset", "trusted_private_chat", "invite", owner, "is_direct", 1, "topic",
-      "Passerelle: send `help` for the commands", "initial_state", "type",
-      "im.vector.room.access_rules", "state_key", "", "content", "rule", "direct", "type",
-      "m.room.history_visibility", "state_key", "", "content", "history_visibility", "invited");
-  PaMatrixRequest req = { .method = "POST", .path = "/_matrix/client/v3/createRoom",
-                          .body = body, .max_attempts = 0 };
-  pa_matrix_request (b->mx, &req, mgmt_created, m);
+  /* A DM with the bot: no name or topic (Tchap refuses them in `direct`
+   * rooms). */
+  m->body = json_pack (
+      "{s:s, s:s, s:[s], s:b, s:[{s:s, s:s, s:{s:s}}, {s:s, s:s, s:{s:s}}]}", "visibility",
+      "private", "preset", "trusted_private_chat", "invite", owner, "is_direct", 1,
+      "initial_state", "type", "im.vector.room.access_rules", "state_key", "", "content", "rule",
+      "direct", "type", "m.room.history_visibility", "state_key", "", "content",
+      "history_visibility", "invited");
+  pa_room_power_prepare_create (b, NULL, m->body, mgmt_ready, m);
 }
 
 static void

@@ -35,6 +35,11 @@ def _tail(path, keep=lambda line: True, n=80):
     return "\n".join(line[:300] for line in [x for x in lines if keep(x)][-n:])
 
 
+def pytest_report_header(config):
+    import harness
+    return "homeserver: %s Synapse (PA_SYNAPSE_FLAVOUR)" % harness.FLAVOUR
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
     """A failed test shows the end of its bridge's log and what Synapse said

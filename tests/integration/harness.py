@@ -31,6 +31,13 @@ BUILD_ROOT = os.environ.get("PA_BUILD_ROOT", os.path.join(SOURCE_ROOT, "build"))
 PASSERELLE = os.path.join(BUILD_ROOT, "src", "passerelle")
 LOOPBACK_SO = os.path.join(BUILD_ROOT, "tests", "plugins", "loopback", "loopback.so")
 SHARED_SECRET = "passerelle-test-shared-secret"
+# Which homeserver the tests run on: "plain" (Synapse as shipped) or "tchap"
+# (Synapse with Tchap's room access rules module, on room version 10).
+FLAVOUR = os.environ.get("PA_SYNAPSE_FLAVOUR", "plain")
+if FLAVOUR not in ("plain", "tchap"):
+    raise RuntimeError("PA_SYNAPSE_FLAVOUR must be plain or tchap, not %r" % FLAVOUR)
+# A server the `restricted` rule keeps out (Tchap lists its external servers).
+TCHAP_FORBIDDEN_DOMAIN = "externe.example"
 
 
 def free_port():
@@ -129,6 +136,17 @@ class Synapse:
             "rc_presence": {"per_user": fast},
             "rc_delayed_event_mgmt": fast,
         }
+        if FLAVOUR == "tchap":
+            # Tchap's rules: every room carries im.vector.room.access_rules,
+            # a `direct` room holds only its two first members and has no
+            # name, topic or avatar, and creation may not lower `invite` or
+            # `state_default`.  The module's release predates room version
+            # 12's creator rules, so the rooms are version 10 there.
+            cfg["modules"] = [{"module": "room_access_rules.RoomAccessRules",
+                               "config": {"id_server": "identite.localhost",
+                                          "domains_forbidden_when_restricted":
+                                              [TCHAP_FORBIDDEN_DOMAIN]}}]
+            cfg["default_room_version"] = "10"
         with open(self.config, "w") as f:
             yaml.safe_dump(cfg, f)
         subprocess.run([sys.executable, "-m", "synapse.app.homeserver", "-c", self.config,
