@@ -11,7 +11,6 @@
 #include "pa-bridge-crypto-device.h"
 
 #include "pa-batch.h"
-#include "pa-bridge-crypto-ghosts.h"
 #include "crypto/pa-crypto-cross-signing.h"
 
 #define KV_TOKEN "crypto:access_token"
@@ -261,7 +260,6 @@ pa_bridge_crypto_start (PaBridge *b, GError **error)
       = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify)g_ptr_array_unref);
   bc->no_wait = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   b->crypto = bc;
-  pa_bridge_crypto_ghosts_init (bc);
   const char *how = NULL;
   if (!open_device (b, bc, &how, error))
     return FALSE;
@@ -284,12 +282,13 @@ pa_bridge_crypto_start (PaBridge *b, GError **error)
    * time it is signed.  A restart finds everything in place and uploads
    * nothing. */
   pa_crypto_cross_sign (bc->crypto, cross_sign_done, NULL);
-  /* Whether ghosts get devices: the bot's own device answered it, unless
-   * it is a logged-in device kept from an earlier run. */
+  /* Whether the homeserver creates devices for us: the bot's own device
+   * answered it, unless it is a logged-in device kept from an earlier run
+   * (ghosts' devices depend on it: pa-bridge-crypto-ghosts.c). */
   g_autofree char *mode = pa_store_kv_get (b->store, KV_MODE);
-  pa_bridge_crypto_ghosts_probe (bc, g_strcmp0 (mode, MODE_MSC4190) == 0   ? PA_MSC4190_YES
-                                     : g_str_equal (how, HOW_LACKS_MSC4190) ? PA_MSC4190_NO
-                                                                            : PA_MSC4190_ASK);
+  bc->msc4190 = g_strcmp0 (mode, MODE_MSC4190) == 0   ? PA_MSC4190_YES
+                : g_str_equal (how, HOW_LACKS_MSC4190) ? PA_MSC4190_NO
+                                                       : PA_MSC4190_ASK;
   return TRUE;
 }
 gboolean

@@ -34,9 +34,18 @@ struct _PaBridgeCrypto
   GHashTable *no_wait;      /* sender → gint64 * time until which its events do not wait */
   guint n_late;
   gboolean uploading;
+  int msc4190; /* PA_MSC4190_*: what the bot's device learnt of device management */
   /* pa-bridge-crypto-ghosts.c: ghost mxid → its device's identity */
   GHashTable *ghosts;
   int ghost_devices; /* PA_GHOST_DEVICES_* */
+};
+
+/* Whether the homeserver creates devices for the appservice's users. */
+enum
+{
+  PA_MSC4190_ASK, /* unknown (a logged-in device kept from an earlier run) */
+  PA_MSC4190_YES,
+  PA_MSC4190_NO
 };
 
 enum

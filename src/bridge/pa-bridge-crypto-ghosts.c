@@ -53,13 +53,6 @@ ghost_device_free (GhostDevice *g)
 }
 
 void
-pa_bridge_crypto_ghosts_init (PaBridgeCrypto *bc)
-{
-  bc->ghosts
-      = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, (GDestroyNotify) ghost_device_free);
-}
-
-void
 pa_bridge_crypto_ghosts_free (PaBridgeCrypto *bc)
 {
   g_clear_pointer (&bc->ghosts, g_hash_table_destroy);
@@ -94,6 +87,8 @@ devices_on (PaBridgeCrypto *bc)
 static GhostDevice *
 ghost_open (PaBridgeCrypto *bc, const char *mxid, gboolean create, GError **error)
 {
+  if (bc->ghosts == NULL) /* before pa_bridge_crypto_ghosts_start() */
+    return NULL;
   GhostDevice *g = g_hash_table_lookup (bc->ghosts, mxid);
   if (g && g->crypto)
     return g;
@@ -269,7 +264,7 @@ pa_bridge_crypto_identity_for (PaBridgeCrypto *bc, const char *sender,
   GhostDevice *g = ghost_open (bc, sender, TRUE, &error);
   if (g == NULL)
     {
-      g_warning ("crypto identity of %s: %s", sender, error->message);
+      g_warning ("crypto identity of %s: %s", sender, error ? error->message : "not started");
       if (cb)
         cb (bc, NULL, error, data);
       return;
@@ -362,8 +357,8 @@ devices_on_logged (PaBridgeCrypto *bc)
  * when the bot's device was made so, else an upsert of the bot's own
  * device (which exists) answers it without creating anything.  Blocking,
  * at start-up. */
-void
-pa_bridge_crypto_ghosts_probe (PaBridgeCrypto *bc, int msc4190)
+static void
+probe (PaBridgeCrypto *bc, int msc4190)
 {
   PaBridge *b = bc->bridge;
   if (!b->config->encryption_ghost_devices)
@@ -413,4 +408,15 @@ gboolean
 pa_bridge_crypto_ghost_devices (PaBridgeCrypto *bc)
 {
   return devices_on (bc);
+}
+
+void
+pa_bridge_crypto_ghosts_start (PaBridge *b)
+{
+  PaBridgeCrypto *bc = b->crypto;
+  if (bc == NULL)
+    return;
+  bc->ghosts
+      = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, (GDestroyNotify) ghost_device_free);
+  probe (bc, bc->msc4190);
 }

@@ -14,22 +14,15 @@ G_BEGIN_DECLS
 typedef void (*PaBridgeCryptoIdentityFunc) (PaBridgeCrypto *bc, PaCrypto *crypto,
                                             const GError *error, gpointer data);
 
-void pa_bridge_crypto_ghosts_init (PaBridgeCrypto *bc);
+/* After pa_bridge_crypto_start() (when it made b->crypto): whether ghosts
+ * get devices (encryption.ghost_devices, and a homeserver creating devices
+ * for the appservice's users, MSC4190: known from how the bot's own device
+ * was made, else asked), logged in one line. */
+void pa_bridge_crypto_ghosts_start (PaBridge *b);
 /* Frees every ghost identity (before the bot's PaCrypto); waiting
  * callbacks are dropped, not called. */
 void pa_bridge_crypto_ghosts_free (PaBridgeCrypto *bc);
 
-/* At start-up, after the bot's device: whether ghosts get devices
- * (encryption.ghost_devices, and a homeserver creating devices for the
- * appservice's users, MSC4190: known from how the bot's own device was
- * made, else asked), logged in one line. */
-enum
-{
-  PA_MSC4190_ASK, /* unknown: probe */
-  PA_MSC4190_YES,
-  PA_MSC4190_NO
-};
-void pa_bridge_crypto_ghosts_probe (PaBridgeCrypto *bc, int msc4190);
 /* Whether ghosts have devices of their own (probe and config). */
 gboolean pa_bridge_crypto_ghost_devices (PaBridgeCrypto *bc);
 

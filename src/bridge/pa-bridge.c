@@ -10,6 +10,7 @@
 
 #include "pa-batch.h"
 #include "pa-bridge-crypto-device.h"
+#include "pa-bridge-crypto-ghosts.h"
 #include "pa-bridge-crypto-receive.h"
 #include "pa-bridge-verify.h"
 #include "pa-ghost.h"
@@ -232,6 +233,7 @@ pa_bridge_run (PaBridge *b, GError **error)
     }
   if (!pa_bridge_crypto_start (b, error))
     return FALSE;
+  pa_bridge_crypto_ghosts_start (b);
   /* The ping makes Synapse contact us and flush its retry queue at once. */
   {
     g_autofree char *esc = pa_matrix_escape (c->as_id);

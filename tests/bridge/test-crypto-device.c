@@ -203,6 +203,7 @@ start (Fixture *f)
   f->bridge = pa_bridge_new (f->config, "/bin/false", &error);
   g_assert_no_error (error);
   g_assert_true (pa_bridge_crypto_start (f->bridge, &error));
+  pa_bridge_crypto_ghosts_start (f->bridge);
   g_assert_no_error (error);
   /* The key upload, then the cross-signing: its /keys/query is the last
    * request when nothing needs uploading. */
