@@ -310,3 +310,28 @@ def test_room_key_lost_while_bridge_down_is_requested(stack, jane, net, rooms):
         log = f.read().decode(errors="replace")
     assert "requesting room key" in log
 
+
+
+def test_new_ghosts_in_a_group_decrypt_at_once(stack, jane, net, rooms):
+    """A group portal the agent is in, where contacts the bridge never saw
+    write at once: each ghost's first message comes from a device the
+    agent's client has not met before it joined.  Every message decrypts,
+    in either isolation mode, with no warning."""
+    net.deliver("jane-lb", {"ev": "chat", "id": "g-js", "kind": "group", "name": "Cellule",
+                            "members": ["jane-lb", "carl", "dina"]})
+    net.deliver("jane-lb", {"ev": "message", "id": "g-js-0", "chat": "g-js",
+                            "chat_kind": "group", "from": "carl", "text": "opening"})
+    room = jane.call("wait_invite", name="Cellule", timeout=60)["room"]
+    jane.call("join", room=room, timeout=90)
+    jane.call("wait_message", room=room, sender=ghost("carl"), body="opening", timeout=60)
+    # Three new contacts, their first messages back to back.
+    for who in ("erik", "fanny", "gael"):
+        net.deliver("jane-lb", {"ev": "message", "id": "g-js-" + who, "chat": "g-js",
+                                "chat_kind": "group", "from": who, "text": "first from " + who})
+    for who in ("erik", "fanny", "gael"):
+        msg = jane.call("wait_message", room=room, sender=ghost(who), body="first from " + who,
+                        timeout=60)
+        assert "_e2e" in msg, msg
+        shield = jane.call("encryption_info", room=room, event_id=msg["event_id"])
+        assert shield["shield"] == SHIELD_NONE and shield["reason"] is None, (who, shield)
+    assert jane.undecryptable(room) == []
