@@ -269,6 +269,7 @@ def test_rust_crypto_reply_reaches_legacy(stack, jane, net, rooms):
 def test_restart_keeps_sessions_with_rust_crypto(stack, jane, net, rooms):
     room = rooms["dm"]
     before = bot_device(stack)
+    ghost_before = jane.call("devices", user=ghost("bob"))
     stack.bridge.stop()
     stack.bridge.start()
     net.wait_connected("jane-lb", 30)
@@ -278,6 +279,13 @@ def test_restart_keeps_sessions_with_rust_crypto(stack, jane, net, rooms):
     msg = jane.call("wait_message", room=room, sender=ghost("bob"), body="after restart",
                     timeout=60)
     assert msg["encrypted"] and "_e2e" in msg, msg
+    # The ghost kept its device and keys: the restart made and uploaded
+    # nothing for it (its identity is published in crypto.db).
+    assert jane.call("devices", user=ghost("bob")) == ghost_before
+    with open(stack.bridge.log_path, "rb") as f:
+        made = [l for l in f.read().decode(errors="replace").splitlines()
+                if "ghost %s has device" % ghost("bob") in l]
+    assert len(made) == 1, made
     jane.text(room, "to bob after restart")
     net.wait_sent("jane-lb", lambda o: o.get("op") == "send"
                   and o.get("text") == "to bob after restart", 30)
