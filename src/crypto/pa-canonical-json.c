@@ -197,3 +197,23 @@ pa_canonical_json_for_signing (json_t *object, GError **error)
   json_object_del (copy, "unsigned");
   return pa_canonical_json (copy, error);
 }
+
+void
+pa_canonical_json_add_signature (json_t *object, const char *user_id, const char *key_name,
+                                 const char *sig)
+{
+  json_t *sigs = json_object_get (object, "signatures");
+  if (!json_is_object (sigs))
+    {
+      sigs = json_object ();
+      json_object_set_new (object, "signatures", sigs);
+    }
+  json_t *mine = json_object_get (sigs, user_id);
+  if (!json_is_object (mine))
+    {
+      mine = json_object ();
+      json_object_set_new (sigs, user_id, mine);
+    }
+  g_autofree char *key_id = g_strconcat ("ed25519:", key_name, NULL);
+  json_object_set_new (mine, key_id, json_string (sig));
+}

@@ -25,6 +25,10 @@ char *pa_canonical_json (json_t *value, GError **error);
  * top-level "signatures" and "unsigned" members. */
 char *pa_canonical_json_for_signing (json_t *object, GError **error);
 
+/* Adds `sig` to `object` as signatures.<user_id>."ed25519:<key_name>". */
+void pa_canonical_json_add_signature (json_t *object, const char *user_id, const char *key_name,
+                                      const char *sig);
+
 G_END_DECLS
 
 #endif

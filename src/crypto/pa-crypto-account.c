@@ -108,8 +108,7 @@ pa_crypto_tx_end (PaCrypto *crypto, gboolean ok, GError **error)
 gboolean
 pa_crypto_sign_json (PaCrypto *crypto, json_t *object, GError **error)
 {
-  g_autofree char *text = NULL, *sig = NULL, *key_id = NULL;
-  json_t *sigs, *mine;
+  g_autofree char *text = NULL, *sig = NULL;
 
   g_return_val_if_fail (crypto != NULL && object != NULL, FALSE);
   text = pa_canonical_json_for_signing (object, error);
@@ -118,20 +117,7 @@ pa_crypto_sign_json (PaCrypto *crypto, json_t *object, GError **error)
   sig = pa_olm_account_sign (crypto->account, text, strlen (text), error);
   if (sig == NULL)
     return FALSE;
-  sigs = json_object_get (object, "signatures");
-  if (!json_is_object (sigs))
-    {
-      sigs = json_object ();
-      json_object_set_new (object, "signatures", sigs);
-    }
-  mine = json_object_get (sigs, crypto->user_id);
-  if (!json_is_object (mine))
-    {
-      mine = json_object ();
-      json_object_set_new (sigs, crypto->user_id, mine);
-    }
-  key_id = g_strconcat ("ed25519:", crypto->device_id, NULL);
-  json_object_set_new (mine, key_id, json_string (sig));
+  pa_canonical_json_add_signature (object, crypto->user_id, crypto->device_id, sig);
   return TRUE;
 }
 

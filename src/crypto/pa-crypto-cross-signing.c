@@ -237,28 +237,14 @@ static gboolean
 sign_with (PaCrypto *crypto, PaOlmSigning *key, json_t *object, GError **error)
 {
   g_autofree char *text = pa_canonical_json_for_signing (object, error);
-  g_autofree char *sig = NULL, *key_id = NULL;
-  json_t *sigs, *mine;
+  g_autofree char *sig = NULL;
 
   if (text == NULL)
     return FALSE;
   sig = pa_olm_signing_sign (key, text, strlen (text), error);
   if (sig == NULL)
     return FALSE;
-  sigs = json_object_get (object, "signatures");
-  if (!json_is_object (sigs))
-    {
-      sigs = json_object ();
-      json_object_set_new (object, "signatures", sigs);
-    }
-  mine = json_object_get (sigs, crypto->user_id);
-  if (!json_is_object (mine))
-    {
-      mine = json_object ();
-      json_object_set_new (sigs, crypto->user_id, mine);
-    }
-  key_id = g_strconcat ("ed25519:", pa_olm_signing_public_key (key), NULL);
-  json_object_set_new (mine, key_id, json_string (sig));
+  pa_canonical_json_add_signature (object, crypto->user_id, pa_olm_signing_public_key (key), sig);
   return TRUE;
 }
 
