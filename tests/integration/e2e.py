@@ -31,20 +31,24 @@ class EncryptingSynapse(harness.Synapse):
 
 
 class EncryptedBridge(harness.Bridge):
+    encryption_extra = {}  # more keys of the config's encryption: section
+
     def write_config(self, hs_url):
         super().write_config(hs_url)
         with open(self.config) as f:
             cfg = yaml.safe_load(f)
         cfg["bridge"].pop("encryption_default", None)
-        cfg["encryption"] = {"allow": True, "default": True, "require": False}
+        cfg["encryption"] = dict({"allow": True, "default": True, "require": False},
+                                 **self.encryption_extra)
         with open(self.config, "w") as f:
             yaml.safe_dump(cfg, f)
 
 
 class EncryptedStack(harness.Stack):
-    def __init__(self):  # pylint: disable=super-init-not-called
+    def __init__(self, encryption_extra=None):  # pylint: disable=super-init-not-called
         self.workdir = tempfile.mkdtemp(prefix="passerelle-e2e-")
         self.bridge = EncryptedBridge(self.workdir)
+        self.bridge.encryption_extra = dict(encryption_extra or {})
         self.bridge.write_config("http://127.0.0.1:1")
         self.synapse = EncryptingSynapse(self.workdir, self.bridge.registration)
         self.bridge.write_config(self.synapse.url)
