@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: AGPL-3.0-or-later
-"""Encryption benchmarks (issue 5) against one real Synapse on loopback.
+"""Encryption benchmarks (issues 5 and 11) against one real Synapse on loopback.
 
     bench/bench-crypto.py [--build DIR] [--messages 1000] [--rounds 3]
                           [--users 10] [--devices 10] [--shares 3] [--big-flood 200]
+                          [--ghosts 50] [--only throughput,share,ghosts]
                           [--json FILE] [--perf FILE]
 
 1. Send throughput, legacy -> Matrix, into an encrypted portal against a
@@ -17,7 +18,14 @@
    (new session, Olm sessions already there), then a run of messages into
    that room.  Every device decrypts its m.room_key to-device message, and
    crypto.db's shared rows are counted; Synapse's access log gives the
-   crypto requests (and their time) of each share.
+   crypto requests (and their time) of each share.  The sharing device is
+   the ghost's own (each ghost writes with a device of its own).
+3. The cost of ghosts' devices: N new ghosts, joined to one encrypted
+   group portal beforehand, each write a first message (device, keys,
+   cross-signing, share) and a second one.  Per ghost: time from the legacy
+   message to the homeserver's acceptance of each, the bridge's requests
+   (Synapse's access log), crypto.db bytes, the host's RSS growth, and the
+   homeserver's rows (devices, keys, cross-signing; its database read-only).
 
 Builds nothing: `meson setup build-bench --buildtype=release && ninja -C
 build-bench` first.  stdlib + the venv's nio, olm and yaml; uses
@@ -58,14 +66,21 @@ def parse_args():
     p.add_argument("--shares", type=int, default=3, help="key share: rooms (cold shares)")
     p.add_argument("--big-flood", type=int, default=200,
                    help="key share: messages sent in a row into each big room at the end")
+    p.add_argument("--ghosts", type=int, default=50,
+                   help="ghosts' devices: new ghosts writing their first message into one room")
+    p.add_argument("--only", default="throughput,share,ghosts",
+                   help="parts to run, comma-separated: throughput, share, ghosts")
     p.add_argument("--json", help="also write every raw figure to this file")
     p.add_argument("--perf", metavar="FILE",
                    help="record the host (perf record --call-graph dwarf) during the key shares")
     args = p.parse_args()
     for name, hi in (("messages", 100000), ("rounds", 20), ("users", 100), ("devices", 50),
-                     ("shares", 10), ("big_flood", 10000)):
+                     ("shares", 10), ("big_flood", 10000), ("ghosts", 1000)):
         if not 1 <= getattr(args, name) <= hi:
             p.error("--%s must be in 1..%d" % (name, hi))
+    args.parts = set(args.only.split(","))
+    if not args.parts or not args.parts <= {"throughput", "share", "ghosts"}:
+        p.error("--only takes throughput, share, ghosts")
     return args
 
 
@@ -168,7 +183,7 @@ class Device:
         self.account = olm.Account()
         self.curve = self.account.identity_keys["curve25519"]
         self.ed = self.account.identity_keys["ed25519"]
-        self.sessions = []  # inbound Olm sessions from the bot device, newest first
+        self.sessions = []  # inbound Olm sessions, newest first
         self.since = None
 
     def _sign(self, obj):
@@ -211,9 +226,10 @@ class Device:
         raise AssertionError("%s %s: no Olm session decrypts a type-1 message"
                              % (self.user, self.device_id))
 
-    def room_keys(self):
+    def room_keys(self, sender=GHOST):
         """The m.room_key contents received since the last call (decrypted
-        and checked: sender, recipient, recipient keys)."""
+        and checked: sender, recipient, recipient keys).  Each ghost shares
+        its room keys from a device of its own, so `sender` is the ghost."""
         q = {"timeout": "0", "filter": self.SYNC_FILTER}
         if self.since:
             q["since"] = self.since
@@ -230,7 +246,7 @@ class Device:
             if ct is None:
                 continue
             payload = json.loads(self._olm_decrypt(c["sender_key"], ct["type"], ct["body"]))
-            assert payload["sender"] == ev["sender"] == BOT, payload["sender"]
+            assert payload["sender"] == ev["sender"] == sender, payload["sender"]
             assert payload["recipient"] == self.user, payload["recipient"]
             assert payload["recipient_keys"]["ed25519"] == self.ed
             if payload["type"] == "m.room_key":
@@ -307,14 +323,19 @@ def deliver(net, chat, mid, text):
                           "from": "bob", "text": text})
 
 
-REQ_RE = re.compile(r"Processed request: ([0-9.]+)sec/.* \d+B (\d+) \"(\w+) (\S+)")
-KINDS = (("keys/query", "/keys/query"), ("keys/claim", "/keys/claim"),
+REQ_RE = re.compile(r"\{([^}]*)\} Processed request: ([0-9.]+)sec/.* \d+B (\d+) "
+                    r"\"(\w+) (\S+)")
+KINDS = (("join", "/join/"), ("profile", "/profile/"), ("keys/query", "/keys/query"), ("keys/claim", "/keys/claim"),
+         ("keys/upload", "/keys/upload"), ("cross-signing", "/keys/device_signing/upload"),
+         ("signatures", "/keys/signatures/upload"), ("devices", "/devices/"),
          ("sendToDevice", "/sendToDevice/"), ("members", "/members"),
          ("send", "/send/"), ("state", "/state/"))
 
 
-def access_since(path, offset):
-    """Requests Synapse completed after byte `offset` of its access log:
+def access_since(path, offset, who=None):
+    """Requests Synapse completed after byte `offset` of its access log
+    (only those whose requester contains one of the strings `who`, when
+    given):
     {kind: [count, total seconds]} and the new offset."""
     out = {}
     with open(path, "rb") as f:
@@ -322,12 +343,12 @@ def access_since(path, offset):
         data = f.read()
     for line in data.decode(errors="replace").splitlines():
         m = REQ_RE.search(line)
-        if not m:
+        if not m or (who is not None and not any(w in m.group(1) for w in who)):
             continue
-        kind = next((k for k, frag in KINDS if frag in m.group(4)), "other")
+        kind = next((k for k, frag in KINDS if frag in m.group(5)), "other")
         c = out.setdefault(kind, [0, 0.0])
         c[0] += 1
-        c[1] += float(m.group(1))
+        c[1] += float(m.group(2))
     return out, offset + len(data)
 
 
@@ -566,6 +587,225 @@ def bench_share(stack, agent, net, mm, results):
     results["share"] = out
 
 
+# ------------------------------------------------------------------ 3. ghosts' devices
+
+
+def vm_rss_kb(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise RuntimeError("no VmRSS")
+
+
+def ro_db(path):
+    return sqlite3.connect("file:%s?mode=ro" % path, uri=True, timeout=5)
+
+
+def db_query(db, sql, args=()):
+    for _ in range(200):
+        try:
+            return db.execute(sql, args).fetchall()
+        except sqlite3.OperationalError:  # busy during a checkpoint
+            time.sleep(0.01)
+    raise RuntimeError("database unreadable: " + sql)
+
+
+def crypto_db_bytes(stack):
+    """The crypto store's logical size (pages, the WAL's included)."""
+    db = ro_db(os.path.join(stack.bridge.dir, "crypto.db"))
+    try:
+        return (db_query(db, "PRAGMA page_count")[0][0] * db_query(db, "PRAGMA page_size")[0][0])
+    finally:
+        db.close()
+
+
+def crypto_rows(stack, mxid):
+    """What crypto.db holds for one ghost identity: rows and their payload
+    bytes per table (keys and values, before SQLite's own overhead)."""
+    db = ro_db(os.path.join(stack.bridge.dir, "crypto.db"))
+    q = {
+        "identities": "SELECT count(*), coalesce(sum(length(user_id) + length(device_id) "
+                      "+ length(pickle) + 3), 0) FROM identities WHERE user_id = ?",
+        "cross_signing": "SELECT count(*), coalesce(sum(length(user_id) + length(sealed) "
+                         "+ length(master) + length(self_signing) + length(user_signing)), 0) "
+                         "FROM cross_signing WHERE user_id = ?",
+        "olm_sessions": "SELECT count(*), coalesce(sum(length(session_id) + length(sender_key) "
+                        "+ length(pickle) + length(owner) + 16), 0) FROM olm_sessions "
+                        "WHERE owner = ?",
+        "megolm_outbound": "SELECT count(*), coalesce(sum(length(owner) + length(room_id) "
+                           "+ length(session_id) + length(pickle) + 16), 0) "
+                           "FROM megolm_outbound WHERE owner = ?",
+        "megolm_outbound_shared": "SELECT count(*), coalesce(sum(length(s.room_id) "
+                                  "+ length(s.session_id) + length(s.user_id) "
+                                  "+ length(s.device_id)), 0) FROM megolm_outbound_shared s "
+                                  "JOIN megolm_outbound o ON o.session_id = s.session_id "
+                                  "WHERE o.owner = ?",
+        "megolm_inbound": "SELECT count(*), coalesce(sum(length(room_id) + length(sender_key) "
+                          "+ length(session_id) + length(sender_ed25519) + length(pickle) + 16), "
+                          "0) FROM megolm_inbound WHERE sender_key = (SELECT curve25519 "
+                          "FROM devices WHERE user_id = ?)",
+        "devices": "SELECT count(*), coalesce(sum(length(user_id) + length(device_id) "
+                   "+ length(ed25519) + length(curve25519) + 2), 0) FROM devices "
+                   "WHERE user_id = ?",
+    }
+    try:
+        return {t: db_query(db, sql, (mxid,))[0] for t, sql in q.items()}
+    finally:
+        db.close()
+
+
+HS_TABLES = {
+    "devices": "SELECT count(*) FROM devices WHERE user_id = ? AND NOT hidden",
+    "device_keys": "SELECT count(*) FROM e2e_device_keys_json WHERE user_id = ?",
+    "one_time_keys": "SELECT count(*) FROM e2e_one_time_keys_json WHERE user_id = ?",
+    "fallback_keys": "SELECT count(*) FROM e2e_fallback_keys_json WHERE user_id = ?",
+    "cross_signing_keys": "SELECT count(*) FROM e2e_cross_signing_keys WHERE user_id = ?",
+    "cross_signing_signatures": "SELECT count(*) FROM e2e_cross_signing_signatures "
+                                "WHERE user_id = ?",
+}
+
+
+def hs_rows(stack, mxid):
+    """The homeserver's rows for one ghost (its database, read-only)."""
+    db = ro_db(os.path.join(stack.synapse.dir, "homeserver.db"))
+    try:
+        return {t: db_query(db, sql, (mxid,))[0][0] for t, sql in HS_TABLES.items()}
+    finally:
+        db.close()
+
+
+def event_content(stack, agent, room, event_id):
+    status, ev = http("GET", "%s/_matrix/client/v3/rooms/%s/event/%s" % (
+        stack.synapse.url, urllib.parse.quote(room, safe=""),
+        urllib.parse.quote(event_id, safe="")), token=agent.client.access_token)
+    assert status == 200, ev
+    return ev
+
+
+def bridge_message(stack, net, mm, chat, who, mid):
+    """One legacy message from `who`: seconds until the homeserver accepted
+    it, the host's CPU meanwhile, the bridge's requests (as the bot or a
+    ghost; the access log names the ghost a request is made as)."""
+    access = stack.synapse.access_log
+    off = log_size(access)
+    cpu0 = cpu_s(stack.bridge.proc.pid)
+    t0 = time.monotonic()
+    net.deliver(LB_USER, {"ev": "message", "id": mid, "chat": chat, "chat_kind": "group",
+                          "from": who, "text": "message " + mid})
+    t1 = mm.wait_count(chat, mid, 1, timeout=120, interval=0.002)
+    cpu1 = cpu_s(stack.bridge.proc.pid)
+    time.sleep(0.3)  # the access log lines of the last requests
+    reqs, _ = access_since(access, off, who=(BOT, "@_pa_"))
+    return {"seconds": t1 - t0, "host_cpu_s": cpu1 - cpu0, "requests": reqs}
+
+
+def bench_ghosts(stack, agent, net, mm, results):
+    n = ARGS.ghosts
+    chat = "ghosts"
+    room = make_portal(agent, net, mm, chat, "Ghosts bench")
+    names = ["g%03d" % i for i in range(n)]
+    mxids = ["@_pa_loopback_%s:localhost" % g for g in names]
+    # Every ghost joins first (the chat's members), so a first message
+    # measures the device and the share, not the join.
+    net.deliver(LB_USER, {"ev": "chat", "id": chat, "kind": "group", "name": "Ghosts bench",
+                          "members": [{"id": LB_USER}, {"id": "bob"}]
+                                     + [{"id": g, "name": "Ghost " + g} for g in names]})
+
+    def joined():
+        st, body = http("GET", "%s/_matrix/client/v3/rooms/%s/joined_members" % (
+            stack.synapse.url, urllib.parse.quote(room, safe="")),
+            token=agent.client.access_token)
+        return st == 200 and set(mxids) <= set(body.get("joined", {}))
+    harness.wait_until(joined, timeout=120 + n, what="the ghosts joining")
+    time.sleep(3)  # the joins reach the bridge (each rotates the room's sessions)
+    pid = stack.bridge.proc.pid
+    bot_device = None
+    rows = []
+    db_bytes0 = crypto_db_bytes(stack)
+    rss0 = vm_rss_kb(pid)
+    for i, (g, mxid) in enumerate(zip(names, mxids)):
+        time.sleep(0.3)
+        rss_a = vm_rss_kb(pid)
+        first = bridge_message(stack, net, mm, chat, g, "%s-1" % g)
+        rss_b = vm_rss_kb(pid)
+        time.sleep(0.3)
+        second = bridge_message(stack, net, mm, chat, g, "%s-2" % g)
+        rows.append({"ghost": mxid, "first": first, "second": second,
+                     "rss_first_kb": rss_b - rss_a})
+        if (i + 1) % 10 == 0:
+            # The agent's client syncs as a live one would: it learns the
+            # new devices and tops up its one-time keys (each new ghost
+            # claims one; the agent's requests are not counted).
+            agent.sync()
+            print("  %d ghosts: last first %.0f ms, second %.0f ms" % (
+                i + 1, first["seconds"] * 1000, second["seconds"] * 1000), flush=True)
+    time.sleep(1)
+    rss1 = vm_rss_kb(pid)
+    db_bytes1 = crypto_db_bytes(stack)
+    # Each first message was the ghost's own device's, and the homeserver
+    # holds ciphertext.
+    devices_seen = set()
+    for g, mxid in zip(names, mxids):
+        _, ev_id = mm.event(chat, "%s-1" % g)
+        ev = event_content(stack, agent, room, ev_id)
+        assert ev["type"] == "m.room.encrypted" and ev["sender"] == mxid, ev
+        devices_seen.add(ev["content"]["device_id"])
+    st, body = http("GET", "%s/_matrix/client/v3/rooms/%s/event/%s" % (
+        stack.synapse.url, urllib.parse.quote(room, safe=""), urllib.parse.quote(
+            mm.event(chat, chat + "-setup")[1], safe="")), token=agent.client.access_token)
+    bot_device = body.get("content", {}).get("device_id")
+    assert len(devices_seen) == n and bot_device not in devices_seen, devices_seen
+    # The agent's device reads the ghosts' messages.
+    bodies = {"message %s-%d" % (g, k) for g in names for k in (1, 2)}
+
+    def read():
+        return {e["content"].get("body") for e in agent.events.get(room, [])
+                if "_e2e" in e} & bodies
+    deadline = time.monotonic() + 60
+    while len(read()) < len(bodies) and time.monotonic() < deadline:
+        agent.sync(timeout_ms=1000)
+    store = [crypto_rows(stack, m) for m in mxids]
+    hs = [hs_rows(stack, m) for m in mxids]
+    med = lambda xs: statistics.median(xs)  # noqa: E731
+    reqs_first = [sum(c for c, _ in r["first"]["requests"].values()) for r in rows]
+    reqs_second = [sum(c for c, _ in r["second"]["requests"].values()) for r in rows]
+    kinds = {}
+    for r in rows:
+        for k, (c, secs) in r["first"]["requests"].items():
+            kinds.setdefault(k, [0, 0.0])
+            kinds[k][0] += c
+            kinds[k][1] += secs
+    per_table = {t: [sum(s[t][0] for s in store) / n, sum(s[t][1] for s in store) / n]
+                 for t in store[0]}
+    results["ghosts"] = {
+        "count": n, "rows": rows, "device_ids": sorted(devices_seen),
+        "agent_decrypted": len(read()), "messages": len(bodies),
+        "first_ms": [r["first"]["seconds"] * 1000 for r in rows],
+        "second_ms": [r["second"]["seconds"] * 1000 for r in rows],
+        "first_ms_median": med([r["first"]["seconds"] * 1000 for r in rows]),
+        "second_ms_median": med([r["second"]["seconds"] * 1000 for r in rows]),
+        "first_host_cpu_ms_median": med([r["first"]["host_cpu_s"] * 1000 for r in rows]),
+        "second_host_cpu_ms_median": med([r["second"]["host_cpu_s"] * 1000 for r in rows]),
+        "requests_first": reqs_first, "requests_second": reqs_second,
+        "requests_first_by_kind_per_ghost": {k: [c / n, secs * 1000 / n]
+                                             for k, (c, secs) in kinds.items()},
+        "crypto_db_bytes_before": db_bytes0, "crypto_db_bytes_after": db_bytes1,
+        "crypto_db_bytes_per_ghost": (db_bytes1 - db_bytes0) / n,
+        "crypto_rows_per_ghost": per_table,
+        "crypto_row_bytes_per_ghost": sum(v[1] for v in per_table.values()),
+        "rss_kb_before": rss0, "rss_kb_after": rss1, "rss_kb_per_ghost": (rss1 - rss0) / n,
+        "rss_first_kb_median": med([r["rss_first_kb"] for r in rows]),
+        "homeserver_rows": hs,
+        "homeserver_rows_per_ghost": {t: sum(h[t] for h in hs) / n for t in HS_TABLES},
+    }
+    g = results["ghosts"]
+    print("  first message %.1f ms, second %.1f ms (medians); requests per new ghost %s; "
+          "crypto.db +%.0f B/ghost; RSS +%.1f KB/ghost" % (
+              g["first_ms_median"], g["second_ms_median"], med(reqs_first),
+              g["crypto_db_bytes_per_ghost"], g["rss_kb_per_ghost"]), flush=True)
+
+
 # ------------------------------------------------------------------ report
 
 
@@ -576,25 +816,26 @@ def fmt_reqs(reqs):
 
 def report(results):
     rows = []
-    t = results["throughput"]
+    t = results.get("throughput", {"rounds": []})
     for r in t["rounds"]:
         rows.append(("1. round %d, %s portal (%d msgs)" % (r["round"], r["side"], r["count"]),
                      "%.1f msgs/s (%.2f s; host %.2f, Synapse %.2f ms CPU/msg)" % (
                          r["rate"], r["seconds"], r["host_cpu_ms_per_msg"],
                          r["synapse_cpu_ms_per_msg"]), "", ""))
-    rows.append(("   encrypted / clear, each round",
-                 ", ".join("%.3f" % x for x in t["ratios"]), "", ""))
-    rows.append(("   encrypted / clear, median", "**%.3f**" % t["median_ratio"],
-                 ">= %.1f" % AIM_RATIO, "%.2f (%s)" % (
-                     t["median_ratio"] / AIM_RATIO,
-                     "met" if t["median_ratio"] >= AIM_RATIO else "missed")))
+    if t["rounds"]:
+        rows.append(("   encrypted / clear, each round",
+                     ", ".join("%.3f" % x for x in t["ratios"]), "", ""))
+        rows.append(("   encrypted / clear, median", "**%.3f**" % t["median_ratio"],
+                     ">= %.1f" % AIM_RATIO, "%.2f (%s)" % (
+                         t["median_ratio"] / AIM_RATIO,
+                         "met" if t["median_ratio"] >= AIM_RATIO else "missed")))
     lat = results.get("latency")
     if lat:
         rows.append(("   one message alone, clear / encrypted (1 device), median of %d"
                      % len(lat["clear"]["each"]),
                      "%.1f / %.1f ms" % (lat["clear"]["median"] * 1000,
                                          lat["encrypted"]["median"] * 1000), "", ""))
-    sh = results["share"]
+    sh = results.get("share")
     if sh:
         ndev = sh[0]["devices"]
         for i, r in enumerate(sh):
@@ -625,6 +866,37 @@ def report(results):
         rows.append(("   median: first / next / rotated / next (ms)",
                      "**%.1f / %.1f / %.1f / %.1f**" % (med("first"), med("next"),
                                                         med("rotated"), med("rotated_next")),
+                     "", ""))
+    g = results.get("ghosts")
+    if g:
+        rows.append(("3. %d new ghosts, first message (device, keys, cross-signing, share), "
+                     "median" % g["count"],
+                     "**%.1f ms** (min %.1f, max %.1f; host CPU %.1f ms)" % (
+                         g["first_ms_median"], min(g["first_ms"]), max(g["first_ms"]),
+                         g["first_host_cpu_ms_median"]), "", ""))
+        rows.append(("   second message, median",
+                     "**%.1f ms** (min %.1f, max %.1f; host CPU %.1f ms)" % (
+                         g["second_ms_median"], min(g["second_ms"]), max(g["second_ms"]),
+                         g["second_host_cpu_ms_median"]), "", ""))
+        rows.append(("   bridge requests per new ghost (first message), median / second",
+                     "%s / %s (%s)" % (
+                         statistics.median(g["requests_first"]),
+                         statistics.median(g["requests_second"]),
+                         ", ".join("%s %.1f×/%.1f ms" % (k, c, ms) for k, (c, ms) in sorted(
+                             g["requests_first_by_kind_per_ghost"].items()))), "", ""))
+        rows.append(("   crypto.db per ghost: file growth / row payload",
+                     "%.0f B / %.0f B (%s)" % (
+                         g["crypto_db_bytes_per_ghost"], g["crypto_row_bytes_per_ghost"],
+                         ", ".join("%s %.1f rows %.0f B" % (t, c, b) for t, (c, b) in
+                                   g["crypto_rows_per_ghost"].items() if c)), "", ""))
+        rows.append(("   host VmRSS per ghost: over all / median at the first message",
+                     "%.1f KB / %d KB (%d → %d KB)" % (
+                         g["rss_kb_per_ghost"], g["rss_first_kb_median"], g["rss_kb_before"],
+                         g["rss_kb_after"]), "", ""))
+        rows.append(("   messages the agent's device decrypted",
+                     "%d/%d" % (g["agent_decrypted"], g["messages"]), "", ""))
+        rows.append(("   homeserver rows per ghost",
+                     ", ".join("%s %.1f" % kv for kv in g["homeserver_rows_per_ghost"].items()),
                      "", ""))
     print()
     print("| figure | measured | aim | ratio to aim |")
@@ -657,24 +929,32 @@ def main():
         agent = E2EAgent(stack, "bench", device_name="bench-agent")
         login(agent, net)
         mm = MessageMap(stack.bridge)
-        print("1. throughput, %d messages per side, %d rounds" % (ARGS.messages, ARGS.rounds),
-              flush=True)
-        bench_throughput(stack, agent, net, mm, results)
-        latency_baseline(stack, net, mm, results)
-        print("2. room key share, %d users x %d devices, %d rooms"
-              % (ARGS.users, ARGS.devices, ARGS.shares), flush=True)
-        perf = None
-        if ARGS.perf:
-            perf = subprocess.Popen(["perf", "record", "-q", "-F", "999", "--call-graph", "dwarf",
-                                     "-p", str(stack.bridge.proc.pid), "-o", ARGS.perf],
-                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            time.sleep(1)  # let perf attach
-        try:
-            bench_share(stack, agent, net, mm, results)
-        finally:
-            if perf is not None:
-                perf.send_signal(signal.SIGINT)
-                perf.wait(60)
+        if "throughput" in ARGS.parts:
+            print("1. throughput, %d messages per side, %d rounds" % (ARGS.messages,
+                                                                      ARGS.rounds), flush=True)
+            bench_throughput(stack, agent, net, mm, results)
+            latency_baseline(stack, net, mm, results)
+        else:
+            stack.set_encryption_default(True)
+            net.wait_connected(LB_USER, 60, count=2)
+        if "ghosts" in ARGS.parts:
+            print("3. ghosts' devices, %d new ghosts in one room" % ARGS.ghosts, flush=True)
+            bench_ghosts(stack, agent, net, mm, results)
+        if "share" in ARGS.parts:
+            print("2. room key share, %d users x %d devices, %d rooms"
+                  % (ARGS.users, ARGS.devices, ARGS.shares), flush=True)
+            perf = None
+            if ARGS.perf:
+                perf = subprocess.Popen(["perf", "record", "-q", "-F", "999", "--call-graph",
+                                         "dwarf", "-p", str(stack.bridge.proc.pid), "-o", ARGS.perf],
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                time.sleep(1)  # let perf attach
+            try:
+                bench_share(stack, agent, net, mm, results)
+            finally:
+                if perf is not None:
+                    perf.send_signal(signal.SIGINT)
+                    perf.wait(60)
     finally:
         if mm is not None:
             mm.close()
