@@ -196,6 +196,20 @@ class Synapse:
             held.update(json.loads(ids))
         return set(event_ids) <= held
 
+    def appservice_backlog(self):
+        """How many transactions Synapse still holds for the appservice
+        (-1 when its database cannot be read now)."""
+        import sqlite3
+        try:
+            db = sqlite3.connect("file:%s?mode=ro" % os.path.join(self.dir, "homeserver.db"),
+                                 uri=True, timeout=5)
+            try:
+                return db.execute("SELECT count(*) FROM application_services_txns").fetchone()[0]
+            finally:
+                db.close()
+        except sqlite3.Error:
+            return -1
+
     def register(self, user, password, admin=False):
         """Shared-secret registration (the admin API register_new_matrix_user uses)."""
         _, nonce = http("GET", self.url + "/_synapse/admin/v1/register")
