@@ -6,6 +6,7 @@
 
 #include "pa-commands.h"
 
+#include "pa-commands-portal.h"
 #include "pa-login-table.h"
 #include "pa-login.h"
 #include "pa-plugins.h"
@@ -384,6 +385,11 @@ static const Command commands[] = {
   { "contacts", PA_LEVEL_USER, "contacts <plugin>", "list your legacy contacts", cmd_contacts },
   { "start", PA_LEVEL_USER, "start <plugin> <contact>", "open a conversation", cmd_start },
   { "join", PA_LEVEL_USER, "join <plugin> <room>", "join a legacy group chat", cmd_join },
+  { "disappearing", PA_LEVEL_USER, "disappearing <off|24h|7d|90d>",
+    "in a conversation's room: its disappearing-messages timer on the network",
+    pa_commands_portal_disappearing },
+  { "history", PA_LEVEL_USER, "history [count]",
+    "in a conversation's room: ask the network for older messages", pa_commands_portal_history },
   { "ministry", PA_LEVEL_ADMIN, "ministry list|enable|disable …",
     "per-ministry plugins (admins)", cmd_ministry },
   { "status", PA_LEVEL_ADMIN, "status", "bridge counters (admins)", cmd_status },

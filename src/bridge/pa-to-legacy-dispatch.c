@@ -31,6 +31,7 @@
 #include "pa-queue.h"
 #include "pa-to-legacy-ephemeral.h"
 #include "pa-to-legacy-quarantine.h"
+#include "pa-to-legacy-room-state.h"
 #include "pa-to-legacy-send.h"
 
 #include <gio/gio.h>
@@ -365,6 +366,8 @@ portal_message (PaBridge *b, PaPortalRow *row, json_t *ev, PaEventDoneFunc done)
     return;
   if (relay)
     relay_message (b, row, login, ev, done);
+  else if (pa_to_legacy_room_state_type (type))
+    pa_to_legacy_room_state (b, row, login, ev, done);
   else
     pa_to_legacy_send (b, row, login, ev, done);
 }
@@ -498,8 +501,9 @@ pa_to_legacy_dispatch (PaBridge *b, json_t *ev, PaEventDoneFunc done)
       return;
     }
   gboolean is_message = g_str_equal (type, "m.room.message") || g_str_equal (type, "m.sticker");
-  gboolean relevant
-      = is_message || g_str_equal (type, "m.reaction") || g_str_equal (type, "m.room.redaction");
+  gboolean relevant = is_message || g_str_equal (type, "m.reaction")
+                      || g_str_equal (type, "m.room.redaction")
+                      || pa_to_legacy_room_state_type (type);
   if (!relevant)
     {
       if (g_str_equal (type, "m.room.encrypted"))

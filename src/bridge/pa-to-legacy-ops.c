@@ -19,6 +19,7 @@
 
 #include "pa-portal.h"
 #include "pa-queue.h"
+#include "pa-to-matrix-room-state.h"
 
 static const char *
 str (json_t *o, const char *key)
@@ -42,6 +43,13 @@ pending_free (gpointer p)
       = json_string_value (json_object_get (json_object_get (op->frame, "content"), "media_path"));
   if (media != NULL)
     g_unlink (media);
+  /* A room picture the host downloaded for set_chat_info, likewise. */
+  if (g_strcmp0 (op->kind, "room_avatar") == 0)
+    {
+      const char *picture = json_string_value (json_object_get (op->frame, "value"));
+      if (picture != NULL)
+        g_unlink (picture);
+    }
   json_decref (op->frame);
   g_free (op->kind);
   g_free (op->room_id);
@@ -265,6 +273,14 @@ pa_to_legacy_op_result (PaAccount *l, json_t *frame)
   g_autoptr (GError) e = NULL;
   if (!ok && retry_later (l, op, code, frame))
     return;
+  if (!ok && g_str_equal (op->kind, "disappearing") && op->room_id && op->extra)
+    {
+      /* Not changed: what was applied before stays the known value. */
+      g_auto (GStrv) vb = g_strsplit (op->extra, "\x1f", 2);
+      g_autofree char *key = g_strconcat ("room_state:", op->room_id, ":timer", NULL);
+      if (vb[1] && *vb[1] && !pa_store_kv_set (b->store, key, vb[1], &e))
+        g_clear_error (&e);
+    }
   if (!ok)
     {
       if (op->room_id && !g_str_equal (op->kind, "typing") && !g_str_equal (op->kind, "mark_read"))
@@ -330,6 +346,23 @@ pa_to_legacy_op_result (PaAccount *l, json_t *frame)
                                               "its room.",
                                               legacy_id);
       pa_portal_notify_owner (b, l->owner, msg);
+    }
+  else if (g_str_equal (op->kind, "disappearing") && op->room_id && op->extra)
+    {
+      g_auto (GStrv) vb = g_strsplit (op->extra, "\x1f", 2);
+      g_autofree char *text = pa_room_state_timer_text (g_ascii_strtoull (vb[0], NULL, 10));
+      g_autofree char *msg = g_strdup_printf (
+          "⏱ Disappearing messages set to %s on %s. Tchap keeps this room's messages: they do "
+          "not disappear here.",
+          text, l->plugin);
+      pa_queue_notice (b, op->room_id, msg);
+    }
+  else if (g_str_equal (op->kind, "history") && op->room_id && op->extra)
+    {
+      g_autofree char *msg = g_strdup_printf ("Asked %s for up to %s older messages: they appear "
+                                              "in this room as they arrive.",
+                                              l->plugin, op->extra);
+      pa_queue_notice (b, op->room_id, msg);
     }
   else if (g_str_equal (op->kind, "logout"))
     {

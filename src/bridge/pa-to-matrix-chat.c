@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: AGPL-3.0-or-later */
 /* Legacy → Matrix, a chat's info (CHAT_INFO): its members' ghosts join
  * the portal (and, when the list is complete, the ghosts no longer listed
- * leave), and a group's new name is set on the room.  History imports
- * keep the room name they gave and join ghosts when they first speak. */
+ * leave); the room's state follows (pa-to-matrix-room-state.c).  History
+ * imports keep the room name they gave and join ghosts when they first
+ * speak. */
 #define G_LOG_DOMAIN "passerelle-remote"
 
 #include "pa-to-matrix-chat.h"
@@ -11,6 +12,7 @@
 #include "pa-login-table.h"
 #include "pa-portal.h"
 #include "pa-queue.h"
+#include "pa-to-matrix-room-state.h"
 #include "pa-to-matrix-work.h"
 
 static const char *
@@ -82,22 +84,9 @@ pa_to_matrix_chat_info (PaWork *w)
           pa_portal_forget_member (b, room_id, gm);
         }
     }
-  /* Group name and topic changes. */
-  g_autoptr (PaPortalRow) row = pa_store_portal_by_room (b->store, room_id);
-  const char *name = str (chat, "name");
-  /* (History rooms keep the name the import gave them.) */
-  if (w->lane->job == NULL && row && g_str_equal (row->kind, "group") && name
-      && g_strcmp0 (name, row->name) != 0)
-    {
-      g_autofree char *path = pa_matrix_path_state (room_id, "m.room.name", "");
-      g_autoptr (json_t) body = json_pack ("{s:s}", "name", name);
-      g_autofree char *txn = pa_queue_txn_id (room_id, "name", name, NULL);
-      pa_queue_request (b, room_id, "PUT", path, NULL, body, 0, txn, NULL);
-      g_free (row->name);
-      row->name = g_strdup (name);
-      g_autoptr (GError) e = NULL;
-      if (!pa_store_portal_put (b->store, row, &e))
-        g_warning ("store: %s", e->message);
-    }
+  /* Name, topic, picture, admins, timer (history rooms keep what the
+   * import gave them). */
+  if (w->lane->job == NULL)
+    pa_to_matrix_room_state (b, w->login, room_id, chat);
   w->finish (w);
 }

@@ -197,6 +197,7 @@ lb_emit_chat (PaHost *host, const PaHostApi *api, json_t *c, guint64 *seq, char 
     .n_members = n,
     .members_complete = json_is_array (members),
     .features = kind == PA_CHAT_DM ? &lb_dm_features : &lb_group_features,
+    .disappearing_s = (uint32_t) CLAMP (lb_ji (c, "disappearing", 0), 0, G_MAXUINT32),
   };
   PaEvent ev = {
     .struct_size = sizeof (PaEvent),

@@ -1,0 +1,21 @@
+/* SPDX-License-Identifier: AGPL-3.0-or-later */
+/* Legacy → Matrix: a live chat's room state (name, topic, avatar, the
+ * members' power levels, the disappearing-messages timer). */
+#ifndef PA_TO_MATRIX_ROOM_STATE_H
+#define PA_TO_MATRIX_ROOM_STATE_H
+
+#include "pa-bridge-object.h"
+
+G_BEGIN_DECLS
+
+/* Applies what a CHAT_INFO of `login` says of the room `room_id` (the
+ * wire chat object, borrowed): only what changed is sent, as the bot,
+ * through the room's outbound queue.  Live portals only. */
+void pa_to_matrix_room_state (PaBridge *b, PaAccount *login, const char *room_id, json_t *chat);
+
+/* How a timer of `seconds` reads for an agent ("7 days", "off"), transfer full. */
+char *pa_room_state_timer_text (guint64 seconds);
+
+G_END_DECLS
+
+#endif
