@@ -17,6 +17,7 @@
 #include "pa-import-status.h"
 #include "pa-import.h"
 #include "pa-login-table.h"
+#include "pa-login-display.h"
 #include "pa-login-talk.h"
 #include "pa-login.h"
 #include "pa-outbound.h"
@@ -140,6 +141,7 @@ pa_bridge_new (PaConfig *config, const char *self_exe, GError **error)
   pa_outbound_on_sent (b, "map", pa_to_matrix_sent);
   pa_outbound_on_sent (b, "import_status", pa_import_status_sent);
   pa_outbound_on_sent (b, "redact_password", pa_login_talk_password_redacted);
+  pa_outbound_on_sent (b, "login_shown", pa_login_display_sent);
   b->login_waits = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   b->withheld
       = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) json_decref);

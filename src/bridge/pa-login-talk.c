@@ -1,14 +1,15 @@
 /* SPDX-License-Identifier: AGPL-3.0-or-later */
 /* The login conversation in the agent's management room: a worker's
  * login steps become questions (one field at a time, passwords redacted
- * from the room at once), images to scan, and the final "logged in"; the
- * agent's answers are collected and submitted to the worker. */
+ * from the room at once), codes to scan or type (pa-login-display.c), and
+ * the final "logged in"; the agent's answers are collected and submitted
+ * to the worker. */
 #define G_LOG_DOMAIN "passerelle-logins"
 
 #include "pa-login-talk.h"
 
+#include "pa-login-display.h"
 #include "pa-login-table.h"
-#include "pa-media.h"
 #include "pa-plugins.h"
 #include "pa-portal.h"
 #include "pa-queue.h"
@@ -135,28 +136,6 @@ ask_field (PaAccount *l)
   pa_portal_notify_owner (l->bridge, l->owner, q->str);
   g_string_free (q, TRUE);
 }
-static void
-image_uploaded (PaBridge *b, const char *mxc, json_t *file, const char *error, gpointer user_data)
-{
-  g_autofree char *owner = user_data;
-  if (mxc == NULL)
-    {
-      g_autofree char *msg = g_strdup_printf ("Could not show the login image: %s", error);
-      pa_portal_notify_owner (b, owner, msg);
-      return;
-    }
-  g_autofree char *room = pa_store_management_room (b->store, owner);
-  if (room == NULL)
-    return;
-  /* A login code is a secret: in an encrypted room the file is too. */
-  g_autoptr (json_t) content = json_pack ("{s:s, s:s, s:{s:s}}", "msgtype", "m.image", "body",
-                                          "login-code.png", "info", "mimetype", "image/png");
-  if (file)
-    json_object_set (content, "file", file);
-  else
-    json_object_set_new (content, "url", json_string (mxc));
-  pa_queue_send (b, room, NULL, "m.room.message", content, 0, NULL, NULL);
-}
 void
 pa_login_talk_step (PaAccount *l, json_t *frame)
 {
@@ -189,27 +168,7 @@ pa_login_talk_step (PaAccount *l, json_t *frame)
   else if (g_str_equal (kind, "display_and_wait"))
     {
       g_clear_pointer (&l->step, json_decref);
-      if (instr)
-        pa_portal_notify_owner (b, l->owner, instr);
-      const char *text = str (step, "display_text");
-      if (text)
-        pa_portal_notify_owner (b, l->owner, text);
-      const char *image = str (step, "image_path");
-      if (image)
-        {
-          /* The worker may only show files from its own directory. */
-          g_autofree char *dir = g_build_filename (b->config->data_dir, l->id, NULL);
-          g_autofree char *real_dir = g_canonicalize_filename (dir, NULL);
-          g_autofree char *real = g_canonicalize_filename (image, real_dir);
-          if (!g_str_has_prefix (real, real_dir) || real[strlen (real_dir)] != '/')
-            g_warning ("login %s: image outside its data dir refused: %s", l->id, image);
-          else
-            {
-              g_autofree char *room = pa_store_management_room (b->store, l->owner);
-              pa_media_upload (b, room, b->config->data_dir, real, "login-code.png", "image/png",
-                               image_uploaded, g_strdup (l->owner));
-            }
-        }
+      pa_login_display_step (l, step);
     }
   else if (g_str_equal (kind, "complete"))
     {
@@ -219,6 +178,7 @@ pa_login_talk_step (PaAccount *l, json_t *frame)
       g_free (l->remote_name);
       l->remote_name = g_strdup (str (step, "remote_name"));
       l->logged_in = TRUE;
+      pa_login_display_clear (l);
       pa_login_set_state (l, "connected");
       pa_login_save (l);
       PaPluginInfo *info = pa_plugin_info (b, l->plugin);

@@ -140,6 +140,9 @@ def test_login_with_image_step(stack, alice, net):
     net.complete_pairing("alice-lb")
     alice.wait(lambda a: bot_says(a, mgmt, "Logged in"), what="login complete")
     net.wait_connected("alice-lb", 20)
+    # Once logged in, the code is taken out of the room (it must not be scanned again).
+    alice.wait(lambda a: [e for e in a.events.get(mgmt, []) if e.get("type") == "m.room.redaction"
+                          and e.get("redacts") == img["event_id"]], what="the code redacted")
 
 
 def stack_mgmt(agent):
