@@ -195,6 +195,27 @@ const char *const pa_store_migrations[] = {
   "CREATE INDEX quarantine_at ON quarantine (at);"
   "DELETE FROM management_rooms WHERE room_id IN ("
   "  SELECT room_id FROM portals WHERE room_id IS NOT NULL);",
+
+  /* v4 → v5: live fingerprints.  Each live message bridged into a portal
+   * leaves (room, legacy id, minute of its time, class, 8 bytes of a
+   * SHA-256 of its normalised content), an edit or deletion one more row
+   * for the same message; an export of that chat imported later skips the
+   * messages found here.  live_claims: which live messages an import job
+   * has already matched, so that one live message excuses one exported
+   * message only, across restarts. */
+  "CREATE TABLE live_fingerprints ("
+  "  room_id TEXT NOT NULL,"
+  "  legacy_id TEXT NOT NULL,"
+  "  minute INTEGER NOT NULL,"
+  "  class TEXT NOT NULL,"
+  "  digest INTEGER NOT NULL,"
+  "  UNIQUE (room_id, legacy_id, digest));"
+  "CREATE INDEX live_fingerprints_by_minute ON live_fingerprints (room_id, minute);"
+  "CREATE TABLE live_claims ("
+  "  job_id TEXT NOT NULL,"
+  "  room_id TEXT NOT NULL,"
+  "  legacy_id TEXT NOT NULL,"
+  "  PRIMARY KEY (job_id, room_id, legacy_id)) WITHOUT ROWID;",
 };
 
 const guint pa_store_n_migrations = G_N_ELEMENTS (pa_store_migrations);

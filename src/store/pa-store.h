@@ -187,6 +187,26 @@ gboolean pa_store_message_forget (PaStore *store, const char *plugin, const char
 /* Messages mapped for one login (an import job's progress). */
 gint64 pa_store_message_count_login (PaStore *store, const char *plugin, const char *login_id);
 
+/* ---- live fingerprints (pa-store-fingerprints.c, schema v5) */
+/* Records that live message legacy_id of room_id, sent in `minute` (UTC
+ * minutes since the epoch), has this class and digest; a second add of the
+ * same (room, legacy id, digest) is a no-op. */
+gboolean pa_store_fingerprint_add (PaStore *store, const char *room_id, const char *legacy_id,
+                                   gint64 minute, const char *cls, gint64 digest, GError **error);
+/* One more fingerprint of a live message already recorded (its edit, its
+ * deletion), in the minute of its first one; a no-op when the message has
+ * none (bridged before fingerprints existed). */
+gboolean pa_store_fingerprint_add_later (PaStore *store, const char *room_id,
+                                         const char *legacy_id, const char *cls, gint64 digest,
+                                         GError **error);
+/* Import job job_id claims a live message of room_id in `minute` with this
+ * digest (or, with any_media, of any media class) that it has not claimed
+ * yet: 1 when one was claimed, 0 when none is left, -1 on error. */
+int pa_store_fingerprint_claim (PaStore *store, const char *job_id, const char *room_id,
+                                gint64 minute, gboolean any_media, gint64 digest, GError **error);
+/* How many live messages job_id has claimed (-1 on error). */
+gint64 pa_store_fingerprint_claimed (PaStore *store, const char *job_id);
+
 /* ---- logins */
 typedef struct {
   char *id;          /* host-chosen, e.g. "loopback-3f2a" */

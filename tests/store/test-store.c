@@ -153,7 +153,7 @@ test_migrations (Fixture *fx, gconstpointer data)
   g_assert_cmpint (st.st_mode & 0777, ==, 0600);
   pa_store_close (store);
 
-  g_assert_cmpint (raw_int (fx, "PRAGMA user_version"), ==, 4);
+  g_assert_cmpint (raw_int (fx, "PRAGMA user_version"), ==, 5);
   {
     g_autofree char *mode = raw_text (fx, "PRAGMA journal_mode");
 
@@ -163,7 +163,7 @@ test_migrations (Fixture *fx, gconstpointer data)
   /* reopen: nothing runs, data is there */
   store = open_store (fx);
   g_assert_cmpuint (pa_store_migrations_run (store), ==, 0);
-  g_assert_cmpint (pa_store_schema_version (store), ==, 4);
+  g_assert_cmpint (pa_store_schema_version (store), ==, 5);
   {
     g_autofree char *v = pa_store_kv_get (store, "k");
 
@@ -1188,14 +1188,15 @@ test_quarantine (Fixture *fx, gconstpointer data)
   g_autoptr (GError) error = NULL;
 
   pa_store_close (store);
-  raw_exec (fx, "DROP TABLE quarantine; PRAGMA user_version = 3;");
+  raw_exec (fx, "DROP TABLE quarantine; DROP TABLE live_fingerprints; DROP TABLE live_claims;"
+                "PRAGMA user_version = 3;");
   raw_exec (fx, "INSERT INTO portals (plugin, login_id, chat_id, room_id, kind, name) VALUES"
                 " ('lb', 'l1', 'bob', '!dm:x', 'dm', NULL);"
                 "INSERT INTO management_rooms (owner, room_id) VALUES"
                 " ('@a:x', '!dm:x'), ('@b:x', '!mgmt:x');");
   store = open_store (fx);
-  g_assert_cmpuint (pa_store_migrations_run (store), ==, 1);
-  g_assert_cmpint (pa_store_schema_version (store), ==, 4);
+  g_assert_cmpuint (pa_store_migrations_run (store), ==, 2);
+  g_assert_cmpint (pa_store_schema_version (store), ==, 5);
   assert_consistent (store);
   {
     g_autofree char *a = pa_store_management_room (store, "@a:x");
@@ -1225,6 +1226,77 @@ test_quarantine (Fixture *fx, gconstpointer data)
   pa_store_close (store);
 }
 
+/* ------------------------------------------------- live fingerprints */
+
+/* v4 → v5: the live fingerprints of portals and the import jobs' claims
+ * on them: a v4 database gains the two empty tables, keeps its rows; one
+ * live message is claimed once per job (its edit is the same message),
+ * another job claims it again; deleting the portal drops both. */
+static void
+test_fingerprint_migration (Fixture *fx, gconstpointer data)
+{
+  PaStore *store = open_store (fx);
+  g_autoptr (GError) error = NULL;
+
+  pa_store_close (store);
+  raw_exec (fx, "DROP TABLE live_fingerprints; DROP TABLE live_claims; PRAGMA user_version = 4;");
+  raw_exec (fx, "INSERT INTO portals (plugin, login_id, chat_id, room_id, kind, name) VALUES"
+                " ('lb', 'l1', 'bob', '!p:x', 'dm', NULL);"
+                "INSERT INTO messages (plugin, login_id, chat_id, legacy_id, room_id, event_id)"
+                " VALUES ('lb', 'l1', 'bob', 'm0', '!p:x', '$0');");
+  store = open_store (fx);
+  g_assert_cmpuint (pa_store_migrations_run (store), ==, 1);
+  g_assert_cmpint (pa_store_schema_version (store), ==, 5);
+  assert_consistent (store);
+  g_assert_cmpint (pa_store_message_count_in_room (store, "!p:x"), ==, 1);
+  g_assert_cmpint (raw_int (fx, "SELECT count(*) FROM live_fingerprints"), ==, 0);
+
+  /* two live messages of minute 100 with digest 7 (one edited to 8), one
+   * of minute 101, one in another room */
+  g_assert_true (pa_store_fingerprint_add (store, "!p:x", "m1", 100, "text", 7, &error));
+  g_assert_true (pa_store_fingerprint_add (store, "!p:x", "m1", 100, "text", 7, &error));
+  g_assert_true (pa_store_fingerprint_add (store, "!p:x", "m2", 100, "text", 7, &error));
+  g_assert_true (pa_store_fingerprint_add_later (store, "!p:x", "m2", "text", 8, &error));
+  g_assert_true (pa_store_fingerprint_add (store, "!p:x", "m3", 101, "image", 9, &error));
+  g_assert_true (pa_store_fingerprint_add (store, "!q:x", "m4", 100, "text", 7, &error));
+  /* an edit of a message never fingerprinted: nothing */
+  g_assert_true (pa_store_fingerprint_add_later (store, "!p:x", "old", "text", 7, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (raw_int (fx, "SELECT count(*) FROM live_fingerprints"), ==, 5);
+  g_assert_cmpint (raw_int (fx, "SELECT minute FROM live_fingerprints WHERE digest = 8"), ==,
+                   100);
+
+  /* digest 8 claims m2; digest 7 then finds m1 only (m2 is taken) */
+  g_assert_cmpint (pa_store_fingerprint_claim (store, "import:a", "!p:x", 100, FALSE, 8, &error),
+                   ==, 1);
+  g_assert_cmpint (pa_store_fingerprint_claim (store, "import:a", "!p:x", 100, FALSE, 7, &error),
+                   ==, 1);
+  g_assert_cmpint (pa_store_fingerprint_claim (store, "import:a", "!p:x", 100, FALSE, 7, &error),
+                   ==, 0);
+  g_assert_cmpint (pa_store_fingerprint_claim (store, "import:a", "!p:x", 101, FALSE, 7, &error),
+                   ==, 0);
+  /* any media of minute 101: m3, once */
+  g_assert_cmpint (pa_store_fingerprint_claim (store, "import:a", "!p:x", 101, TRUE, 0, &error),
+                   ==, 1);
+  g_assert_cmpint (pa_store_fingerprint_claim (store, "import:a", "!p:x", 101, TRUE, 0, &error),
+                   ==, 0);
+  /* another job: its own claims */
+  g_assert_cmpint (pa_store_fingerprint_claim (store, "import:b", "!p:x", 100, FALSE, 7, &error),
+                   ==, 1);
+  g_assert_no_error (error);
+  g_assert_cmpint (pa_store_fingerprint_claimed (store, "import:a"), ==, 3);
+  g_assert_cmpint (pa_store_fingerprint_claimed (store, "import:b"), ==, 1);
+  g_assert_cmpint (pa_store_fingerprint_claimed (store, "import:none"), ==, 0);
+
+  /* the portal goes: its fingerprints and claims with it, not the others */
+  g_assert_true (pa_store_portal_delete (store, "!p:x", &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (raw_int (fx, "SELECT count(*) FROM live_fingerprints"), ==, 1);
+  g_assert_cmpint (pa_store_fingerprint_claimed (store, "import:a"), ==, 0);
+  assert_consistent (store);
+  pa_store_close (store);
+}
+
 /* ---------------------------------------------------- shared portals */
 
 /* v2 → v3: the oldest group room of each (plugin, chat) becomes the shared
@@ -1236,8 +1308,10 @@ test_shared_migration (Fixture *fx, gconstpointer data)
   PaStore *store = open_store (fx);
 
   pa_store_close (store);
-  /* back to v2: the v3 step only added these two tables, v4 the third */
+  /* back to v2: the v3 step only added these two tables, v4 the third, v5
+   * the last two */
   raw_exec (fx, "DROP TABLE portal_logins; DROP TABLE shared_messages; DROP TABLE quarantine;"
+                "DROP TABLE live_fingerprints; DROP TABLE live_claims;"
                 "PRAGMA user_version = 2;");
   raw_exec (fx,
             "INSERT INTO portals (plugin, login_id, chat_id, room_id, kind, name) VALUES"
@@ -1251,8 +1325,8 @@ test_shared_migration (Fixture *fx, gconstpointer data)
             " ('lb', 'l2', 'g1', 'm1', '!newer:x', '$2'),"
             " ('lb', 'l1', 'bob', 'm2', '!dm:x', '$3');");
   store = open_store (fx);
-  g_assert_cmpuint (pa_store_migrations_run (store), ==, 2);
-  g_assert_cmpint (pa_store_schema_version (store), ==, 4);
+  g_assert_cmpuint (pa_store_migrations_run (store), ==, 3);
+  g_assert_cmpint (pa_store_schema_version (store), ==, 5);
   assert_consistent (store);
   {
     g_autoptr (PaPortalRow) shared
@@ -1388,6 +1462,7 @@ main (int argc, char **argv)
   ADD ("/store/import-lane", test_import_lane);
   ADD ("/store/import-purge", test_import_purge);
   ADD ("/store/shared-migration", test_shared_migration);
+  ADD ("/store/fingerprint-migration", test_fingerprint_migration);
   ADD ("/store/shared-portals", test_shared_portals);
   ADD ("/store/quarantine", test_quarantine);
 #undef ADD
