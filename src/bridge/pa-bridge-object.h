@@ -97,6 +97,9 @@ typedef struct
   const char *(*me) (PaImportJob *job);
   void (*room_ensure) (PaImportJob *job, const char *chat_id, json_t *chat, PaPortalFunc done,
                        gpointer user_data);
+  /* The room the agent named (a live portal, maybe), or NULL: its live
+   * messages are not imported again (pa-fingerprint.c). */
+  const char *(*live_room) (PaImportJob *job);
 } PaLaneImport;
 
 /* A lane of remote events processed one at a time, in order: the live

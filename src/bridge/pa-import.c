@@ -65,6 +65,12 @@ job_me (PaImportJob *job)
   return str (pa_import_job_opt (job), "me");
 }
 
+static const char *
+job_live_room (PaImportJob *job)
+{
+  return str (pa_import_job_opt (job), "room");
+}
+
 /* What the job's lane asks of it (pa-to-matrix-lane.c). */
 static const PaLaneImport lane_import = {
   .account = job_account,
@@ -73,6 +79,7 @@ static const PaLaneImport lane_import = {
   .display_suffix = pa_import_job_display_suffix,
   .me = job_me,
   .room_ensure = pa_import_rooms_ensure,
+  .live_room = job_live_room,
 };
 
 /* ------------------------------------------------------------ jobs */

@@ -12,6 +12,7 @@
 #include "pa-to-matrix-lane.h"
 
 #include "pa-batch.h"
+#include "pa-fingerprint.h"
 #include "pa-ghost.h"
 #include "pa-login-table.h"
 #include "pa-portal.h"
@@ -303,6 +304,18 @@ process (PaWork *w)
           work_done (w);
           return;
         }
+      /* An exported message the live portal named by the agent already
+       * shows (bridged live): not imported again, counted. */
+      const char *live = w->lane->job ? w->lane->import->live_room (w->lane->job) : NULL;
+      if (live
+          && pa_fingerprint_already_live (b, w->login->id, live,
+                                          json_integer_value (json_object_get (ev, "ts")),
+                                          json_object_get (ev, "content")))
+        {
+          g_debug ("import message %s: already bridged live in %s", mid, live);
+          work_done (w);
+          return;
+        }
       /* Our own echo: the agent's Matrix event is already there. */
       const char *txn = str (ev, "txn_id");
       if (txn && txn[0] == '$')
@@ -324,6 +337,9 @@ process (PaWork *w)
                                          mid, row->room_id, txn, w->login->owner,
                                          json_integer_value (json_object_get (ev, "ts")), &e))
                 g_debug ("echo map: %s", e->message);
+              pa_fingerprint_record (b, row->room_id, mid,
+                                     json_integer_value (json_object_get (ev, "ts")),
+                                     json_object_get (ev, "content"));
             }
           work_done (w);
           return;

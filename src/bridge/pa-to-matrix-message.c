@@ -12,6 +12,7 @@
 #include "pa-convert.h"
 #include "pa-convert-split.h"
 #include "pa-file-beneath.h"
+#include "pa-fingerprint.h"
 #include "pa-ghost.h"
 #include "pa-media.h"
 #include "pa-outbound.h"
@@ -220,6 +221,10 @@ pa_to_matrix_relate (PaWork *w)
     }
   gint64 ts = json_integer_value (json_object_get (w->ev, "ts"));
   const char *sender = str (w->ev, "sender_id");
+  if (w->lane->job == NULL && (g_str_equal (type, "edit") || g_str_equal (type, "delete")))
+    pa_fingerprint_record_change (b, w->room_id, target,
+                                  g_str_equal (type, "edit") ? json_object_get (w->ev, "content")
+                                                             : NULL);
   if (g_str_equal (type, "edit"))
     {
       /* An edit carries its text twice: it is split at half the size; the
@@ -265,6 +270,9 @@ pa_to_matrix_message (PaWork *w)
 {
   PaBridge *b = w->b;
   json_t *c = json_object_get (w->ev, "content");
+  if (w->lane->job == NULL) /* before a failed upload changes it */
+    pa_fingerprint_record (b, w->room_id, str (w->ev, "message_id"),
+                           json_integer_value (json_object_get (w->ev, "ts")), c);
   const char *media = str (c, "media_path");
   if (media)
     {
