@@ -108,13 +108,20 @@ print_summary (json_t *job)
             json_integer_value (json_object_get (v, "count")));
   json_array_foreach (json_object_get (s, "importer_notes"), i, v)
     printf ("note: %s\n", json_string_value (v));
+  json_int_t live = json_integer_value (json_object_get (s, "already_live"));
+  if (live > 0)
+    printf ("%" JSON_INTEGER_FORMAT " message%s already bridged live %s not imported again\n",
+            live, live == 1 ? "" : "s", live == 1 ? "was" : "were");
 }
 
 static void
 progress (json_t *job, gint64 t0_ms, json_int_t sent0, gboolean tty)
 {
-  json_int_t total = json_integer_value (json_object_get (job, "total"));
-  json_int_t sent = json_integer_value (json_object_get (json_object_get (job, "summary"), "sent"));
+  json_t *s = json_object_get (job, "summary");
+  /* Messages the live portal already shows are not sent: out of the total. */
+  json_int_t total = json_integer_value (json_object_get (job, "total"))
+                     - json_integer_value (json_object_get (s, "already_live"));
+  json_int_t sent = json_integer_value (json_object_get (s, "sent"));
   double secs = (double) (g_get_monotonic_time () / 1000 - t0_ms) / 1000.0;
   double rate = secs > 0.5 ? (double) (sent - sent0) / secs : 0.0;
   double eta = rate > 0 ? (double) (total - sent) / rate : 0;

@@ -18,6 +18,17 @@ str (json_t *o, const char *key)
 
 /* ------------------------------------------------------ status message */
 
+char *
+pa_import_status_already_live (PaImportJob *j)
+{
+  json_int_t n = json_integer_value (json_object_get (pa_import_job_summary (j), "already_live"));
+  if (n <= 0)
+    return g_strdup ("");
+  return g_strdup_printf (" %" JSON_INTEGER_FORMAT " message%s already bridged live %s not "
+                          "imported again.",
+                          n, n == 1 ? "" : "s", n == 1 ? "was" : "were");
+}
+
 /* One notice in the agent's management room that is edited as the import
  * progresses (its event id comes back through the outbound queue). */
 static void
@@ -31,12 +42,19 @@ status_room_cb (PaBridge *b, const char *room_id, const char *error, gpointer us
   g_autofree char *event_id = pa_store_kv_get (b->store, key);
   json_int_t total = json_integer_value (json_object_get (j->row, "total"));
   json_int_t sent = json_integer_value (json_object_get (pa_import_job_summary (j), "sent"));
+  /* Messages the live portal already showed are not sent: out of the total. */
+  json_int_t live
+      = json_integer_value (json_object_get (pa_import_job_summary (j), "already_live"));
+  total = MAX (0, total - live);
   const char *state = str (j->row, "state");
   g_autofree char *text = NULL;
   if (g_strcmp0 (state, "done") == 0)
-    text = g_strdup_printf ("Import finished: %" JSON_INTEGER_FORMAT "/%" JSON_INTEGER_FORMAT
-                            " messages delivered.",
-                            sent, total);
+    {
+      g_autofree char *live_text = pa_import_status_already_live (j);
+      text = g_strdup_printf ("Import finished: %" JSON_INTEGER_FORMAT "/%" JSON_INTEGER_FORMAT
+                              " messages delivered.%s",
+                              sent, total, live_text);
+    }
   else
     {
       double secs = (double)(pa_now_ms () - j->started_ms) / 1000.0;

@@ -10,6 +10,10 @@ G_BEGIN_DECLS
 /* Post or edit the job's progress notice. */
 void pa_import_status_update (PaImportJob *j);
 
+/* " N messages already bridged live were not imported again." when the
+ * job skipped some (its summary's already_live), else "" (transfer full). */
+char *pa_import_status_already_live (PaImportJob *j);
+
 /* Outbound completion "import_status": the notice's event id, for edits. */
 void pa_import_status_sent (PaBridge *b, json_t *on_done, const char *event_id,
                             const PaMatrixResponse *resp);
