@@ -17,6 +17,7 @@
 
 #include <glib/gstdio.h>
 
+#include "pa-fingerprint.h"
 #include "pa-portal.h"
 #include "pa-queue.h"
 #include "pa-to-matrix-room-state.h"
@@ -307,6 +308,11 @@ pa_to_legacy_op_result (PaAccount *l, json_t *frame)
       if (!pa_store_message_put (b->store, l->plugin, key, op->chat_id, legacy_id, op->room_id,
                                  op->event_id, l->owner, pa_now_ms (), &e))
         g_debug ("message map: %s", e->message);
+      /* The agent's message is in the portal too: an export of the chat
+       * imported later does not bring it again. */
+      json_int_t legacy_ts = json_integer_value (json_object_get (frame, "legacy_ts"));
+      pa_fingerprint_record (b, op->room_id, legacy_id, legacy_ts > 0 ? legacy_ts : pa_now_ms (),
+                             json_object_get (op->frame, "content"));
     }
   else if (g_str_equal (op->kind, "react") && op->event_id && op->extra)
     {

@@ -4,18 +4,21 @@ history on link): the loopback plugin bridges some messages live into a group
 portal, then the agent imports an export of that chat with --room of the
 portal.  The portal holds messages, so the export goes to an archive room,
 and the messages the portal already shows (bridged live, one of them edited
-since, one deleted, a photo) are not imported again: the archive room holds
+since, one deleted, a photo, one the agent wrote from Matrix) are not imported again: the archive room holds
 the older ones only, and the count is reported."""
 
 import base64
+import datetime
 import os
 import subprocess
+import time
+import zoneinfo
 
 import pytest
 
 from conftest import running
 from harness import (BUILD_ROOT, LOOPBACK_SO, PASSERELLE, Agent, Stack, bot_says,
-                     open_management_room)
+                     open_management_room, wait_until)
 
 BOT = "@passerelle:localhost"
 IMPORT_MARK = "fr.passerelle.import"
@@ -121,17 +124,28 @@ def test_export_of_a_live_portal_skips_what_was_bridged_live(stack, alice, net, 
         return edited and redacted and images
     alice.wait(live_done, timeout=60, what="the live messages, the edit and the deletion")
 
+    # The agent writes from Matrix (not at the turn of a minute: the network
+    # and the bridge each take the time).
+    while time.time() % 60 > 50:
+        time.sleep(1)
+    alice.text(portal, "Je serai là")
+    net.wait_sent("alice-lb", lambda op: op.get("op") == "send" and op.get("text") == "Je serai là",
+                  20)
+    sent = wait_until(lambda: [m for m in net.messages("g-wa") if m.get("text") == "Je serai là"],
+                      what="the agent's message on the network")[0]
+    at = datetime.datetime.fromtimestamp(sent["ts"] / 1000, zoneinfo.ZoneInfo("Europe/Paris"))
+
     # The export, imported into the portal by its room id.
     path = str(tmp_path / "WhatsApp Chat with Marianne Martin.txt")
     with open(path, "w") as f:
-        f.write(WA_CHAT)
+        f.write(WA_CHAT + at.strftime("%d/%m/%Y à %H:%M") + " - Jean Dupont: Je serai là\n")
     p = subprocess.run([PASSERELLE, "import", "whatsapp", path, "-c", stack.bridge.config,
                         "--user", alice.mxid, "--me", "Jean Dupont", "--room", portal,
                         "--timezone", "Europe/Paris"],
                        capture_output=True, text=True, timeout=300)
     assert p.returncode == 0, p.stdout + p.stderr + "\n" + stack.bridge.tail()
-    assert "10 messages" in p.stdout, p.stdout
-    assert "6 messages already bridged live were not imported again" in p.stdout, p.stdout
+    assert "11 messages" in p.stdout, p.stdout
+    assert "7 messages already bridged live were not imported again" in p.stdout, p.stdout
     archive = [line.split(": ", 1)[1] for line in p.stdout.splitlines()
                if line.startswith("room: ")][0]
     assert archive != portal
@@ -149,9 +163,9 @@ def test_export_of_a_live_portal_skips_what_was_bridged_live(stack, alice, net, 
     ]
     # The agent is told, in the management room and the archive room; the
     # portal links to the archive.
-    alice.wait(lambda a: bot_says(a, mgmt, "6 messages already bridged live were not imported"),
+    alice.wait(lambda a: bot_says(a, mgmt, "7 messages already bridged live were not imported"),
                what="the count in the management room")
-    alice.wait(lambda a: bot_says(a, archive, "6 messages already bridged live"),
+    alice.wait(lambda a: bot_says(a, archive, "7 messages already bridged live"),
                what="the count in the archive room")
     alice.wait(lambda a: bot_says(a, portal, archive), what="the link to the archive")
     # Nothing was added to the portal but the link.
