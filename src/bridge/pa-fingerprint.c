@@ -113,15 +113,7 @@ pa_fingerprint_key (json_t *content, gboolean with_name, const char **out_class)
 gint64
 pa_fingerprint_digest (const char *key)
 {
-  guint8 sum[32];
-  gsize len = sizeof sum;
-  g_autoptr (GChecksum) ck = g_checksum_new (G_CHECKSUM_SHA256);
-  g_checksum_update (ck, (const guchar *) key, (gssize) strlen (key));
-  g_checksum_get_digest (ck, sum, &len);
-  guint64 v = 0;
-  for (int i = 0; i < 8; i++)
-    v = (v << 8) | sum[i];
-  return (gint64) v;
+  return pa_store_hash64 (key);
 }
 
 gint64

@@ -5,7 +5,10 @@
  * already shows.  An import job claims a live message at most once
  * (live_claims), which makes repeated texts count right and survives a
  * restart of the job.  The digests are made by the bridge
- * (src/bridge/pa-fingerprint.c); the store only compares them. */
+ * (src/bridge/pa-fingerprint.c); the store only compares them.  Rooms and
+ * messages are kept as 8-byte hashes of their ids: a portal may hold
+ * hundreds of thousands of messages, and a Matrix room id alone is often
+ * longer than the rest of the row. */
 #define G_LOG_DOMAIN "passerelle-store"
 
 #include "pa-store-private.h"
@@ -18,9 +21,10 @@ pa_store_fingerprint_add (PaStore *store, const char *room_id, const char *legac
   g_return_val_if_fail (store != NULL && room_id != NULL && legacy_id != NULL, FALSE);
   g_return_val_if_fail (cls != NULL, FALSE);
   return pa_store_run (store, error,
-                       "INSERT INTO live_fingerprints (room_id, legacy_id, minute, class, digest)"
+                       "INSERT INTO live_fingerprints (room, minute, digest, msg, class)"
                        " VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                       "ttItI", room_id, legacy_id, minute, cls, digest);
+                       "IIIIt", pa_store_hash64 (room_id), minute, digest,
+                       pa_store_hash64 (legacy_id), cls);
 }
 
 /* See pa-store.h. */
@@ -31,39 +35,37 @@ pa_store_fingerprint_add_later (PaStore *store, const char *room_id, const char 
   g_return_val_if_fail (store != NULL && room_id != NULL && legacy_id != NULL, FALSE);
   g_return_val_if_fail (cls != NULL, FALSE);
   return pa_store_run (store, error,
-                       "INSERT INTO live_fingerprints (room_id, legacy_id, minute, class, digest)"
-                       " SELECT room_id, legacy_id, minute, ?, ? FROM live_fingerprints"
-                       " WHERE room_id = ? AND legacy_id = ? LIMIT 1 ON CONFLICT DO NOTHING",
-                       "tItt", cls, digest, room_id, legacy_id);
+                       "INSERT INTO live_fingerprints (room, minute, digest, msg, class)"
+                       " SELECT room, minute, ?, msg, ? FROM live_fingerprints"
+                       " WHERE room = ? AND msg = ? LIMIT 1 ON CONFLICT DO NOTHING",
+                       "ItII", digest, cls, pa_store_hash64 (room_id), pa_store_hash64 (legacy_id));
 }
 
-/* The first live message of room_id in `minute` matching (digest, or any
- * media class when `any_media`) that job_id has not claimed yet. */
-static char *
-unclaimed (PaStore *store, const char *job_id, const char *room_id, gint64 minute,
-           gboolean any_media, gint64 digest, GError **error)
+/* The first live message of the room in `minute` matching (digest, or any
+ * media class when `any_media`) that job_id has not claimed yet, in *msg. */
+static gboolean
+unclaimed (PaStore *store, const char *job_id, gint64 room, gint64 minute, gboolean any_media,
+           gint64 digest, gint64 *msg, GError **error)
 {
   g_autoptr (PaStoreStmt) stmt = NULL;
   if (any_media)
     stmt = pa_store_stmt (store, error,
-                          "SELECT legacy_id FROM live_fingerprints f"
-                          " WHERE room_id = ? AND minute = ?"
+                          "SELECT msg FROM live_fingerprints f WHERE room = ? AND minute = ?"
                           " AND class IN ('image', 'video', 'audio', 'file', 'media')"
                           " AND NOT EXISTS (SELECT 1 FROM live_claims c WHERE c.job_id = ?"
-                          " AND c.room_id = f.room_id AND c.legacy_id = f.legacy_id)"
-                          " ORDER BY rowid LIMIT 1",
-                          "tIt", room_id, minute, job_id);
+                          " AND c.room = f.room AND c.msg = f.msg) LIMIT 1",
+                          "IIt", room, minute, job_id);
   else
     stmt = pa_store_stmt (store, error,
-                          "SELECT legacy_id FROM live_fingerprints f"
-                          " WHERE room_id = ? AND minute = ? AND digest = ?"
+                          "SELECT msg FROM live_fingerprints f"
+                          " WHERE room = ? AND minute = ? AND digest = ?"
                           " AND NOT EXISTS (SELECT 1 FROM live_claims c WHERE c.job_id = ?"
-                          " AND c.room_id = f.room_id AND c.legacy_id = f.legacy_id)"
-                          " ORDER BY rowid LIMIT 1",
-                          "tIIt", room_id, minute, digest, job_id);
+                          " AND c.room = f.room AND c.msg = f.msg) LIMIT 1",
+                          "IIIt", room, minute, digest, job_id);
   if (stmt == NULL || pa_store_step (store, stmt, error) != SQLITE_ROW)
-    return NULL;
-  return pa_store_column_strdup (stmt, 0);
+    return FALSE;
+  *msg = sqlite3_column_int64 (stmt, 0);
+  return TRUE;
 }
 
 /* See pa-store.h. */
@@ -73,17 +75,16 @@ pa_store_fingerprint_claim (PaStore *store, const char *job_id, const char *room
 {
   g_return_val_if_fail (store != NULL && job_id != NULL && room_id != NULL, -1);
   GError *local = NULL;
-  g_autofree char *legacy = unclaimed (store, job_id, room_id, minute, any_media, digest, &local);
-  if (local != NULL)
+  gint64 room = pa_store_hash64 (room_id), msg = 0;
+  if (!unclaimed (store, job_id, room, minute, any_media, digest, &msg, &local))
     {
+      if (local == NULL)
+        return 0;
       g_propagate_error (error, local);
       return -1;
     }
-  if (legacy == NULL)
-    return 0;
-  if (!pa_store_run (store, error,
-                     "INSERT INTO live_claims (job_id, room_id, legacy_id) VALUES (?, ?, ?)", "ttt",
-                     job_id, room_id, legacy))
+  if (!pa_store_run (store, error, "INSERT INTO live_claims (job_id, room, msg) VALUES (?, ?, ?)",
+                     "tII", job_id, room, msg))
     return -1;
   return 1;
 }

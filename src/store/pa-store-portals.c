@@ -123,9 +123,11 @@ pa_store_portal_delete (PaStore *store, const char *room_id, GError **error)
     return FALSE;
   if (!pa_store_run (store, error, "DELETE FROM portal_logins WHERE room_id = ?", "t", room_id)
       || !pa_store_run (store, error, "DELETE FROM portals WHERE room_id = ?", "t", room_id)
-      || !pa_store_run (store, error, "DELETE FROM live_fingerprints WHERE room_id = ?", "t",
-                        room_id)
-      || !pa_store_run (store, error, "DELETE FROM live_claims WHERE room_id = ?", "t", room_id))
+      /* its live fingerprints (pa-store-fingerprints.c), keyed by a hash */
+      || !pa_store_run (store, error, "DELETE FROM live_fingerprints WHERE room = ?", "I",
+                        pa_store_hash64 (room_id))
+      || !pa_store_run (store, error, "DELETE FROM live_claims WHERE room = ?", "I",
+                        pa_store_hash64 (room_id)))
     {
       pa_store_tx_rollback (store);
       return FALSE;

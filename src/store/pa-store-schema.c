@@ -197,25 +197,28 @@ const char *const pa_store_migrations[] = {
   "  SELECT room_id FROM portals WHERE room_id IS NOT NULL);",
 
   /* v4 → v5: live fingerprints.  Each live message bridged into a portal
-   * leaves (room, legacy id, minute of its time, class, 8 bytes of a
-   * SHA-256 of its normalised content), an edit or deletion one more row
+   * leaves (room, minute of its time, 8 bytes of a SHA-256 of its
+   * normalised content, message, class), an edit or deletion one more row
    * for the same message; an export of that chat imported later skips the
-   * messages found here.  live_claims: which live messages an import job
-   * has already matched, so that one live message excuses one exported
-   * message only, across restarts. */
+   * messages found here.  The room and the message are 8-byte hashes of
+   * their ids (pa_store_hash64), which keeps a row under 80 bytes with its
+   * index.
+   * live_claims: which live messages an import job has already matched, so
+   * that one live message excuses one exported message only, across
+   * restarts. */
   "CREATE TABLE live_fingerprints ("
-  "  room_id TEXT NOT NULL,"
-  "  legacy_id TEXT NOT NULL,"
+  "  room INTEGER NOT NULL,"
   "  minute INTEGER NOT NULL,"
-  "  class TEXT NOT NULL,"
   "  digest INTEGER NOT NULL,"
-  "  UNIQUE (room_id, legacy_id, digest));"
-  "CREATE INDEX live_fingerprints_by_minute ON live_fingerprints (room_id, minute);"
+  "  msg INTEGER NOT NULL,"
+  "  class TEXT NOT NULL,"
+  "  PRIMARY KEY (room, minute, digest, msg)) WITHOUT ROWID;"
+  "CREATE INDEX live_fingerprints_by_msg ON live_fingerprints (room, msg);"
   "CREATE TABLE live_claims ("
   "  job_id TEXT NOT NULL,"
-  "  room_id TEXT NOT NULL,"
-  "  legacy_id TEXT NOT NULL,"
-  "  PRIMARY KEY (job_id, room_id, legacy_id)) WITHOUT ROWID;",
+  "  room INTEGER NOT NULL,"
+  "  msg INTEGER NOT NULL,"
+  "  PRIMARY KEY (job_id, room, msg)) WITHOUT ROWID;",
 };
 
 const guint pa_store_n_migrations = G_N_ELEMENTS (pa_store_migrations);

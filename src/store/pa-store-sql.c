@@ -141,6 +141,21 @@ pa_store_column_strdup (sqlite3_stmt *stmt, int col)
   return g_strdup ((const char *) sqlite3_column_text (stmt, col));
 }
 
+/* See pa-store.h. */
+gint64
+pa_store_hash64 (const char *text)
+{
+  guint8 sum[32];
+  gsize len = sizeof sum;
+  g_autoptr (GChecksum) ck = g_checksum_new (G_CHECKSUM_SHA256);
+  g_checksum_update (ck, (const guchar *) text, (gssize) strlen (text));
+  g_checksum_get_digest (ck, sum, &len);
+  guint64 v = 0;
+  for (int i = 0; i < 8; i++)
+    v = (v << 8) | sum[i];
+  return (gint64) v;
+}
+
 /* SELECT count(*)…: the count, or -1 (logged) on failure. */
 gint64
 pa_store_count (PaStore *store, const char *sql, const char *arg)
