@@ -66,6 +66,11 @@ void
 pa_import_job_delete_lane_rows (PaImportJob *j)
 {
   pa_import_purge_start (j->b, j->account->id);
+  /* Run again, the job starts over: its exported messages must find the
+   * live ones they matched this time. */
+  g_autoptr (GError) e = NULL;
+  if (!pa_store_fingerprint_forget_job (j->b->store, j->account->id, &e))
+    g_warning ("import %s: %s", j->id, e->message);
   /* An export the agent uploaded (data_dir/uploads/<digest>/<name>) goes
    * too: nothing of a refused or cancelled import is kept. */
   g_autofree char *uploads = g_build_filename (j->b->config->data_dir, "uploads", NULL);

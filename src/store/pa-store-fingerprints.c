@@ -96,3 +96,11 @@ pa_store_fingerprint_claimed (PaStore *store, const char *job_id)
   g_return_val_if_fail (store != NULL && job_id != NULL, -1);
   return pa_store_count (store, "SELECT count(*) FROM live_claims WHERE job_id = ?", job_id);
 }
+
+/* See pa-store.h. */
+gboolean
+pa_store_fingerprint_forget_job (PaStore *store, const char *job_id, GError **error)
+{
+  g_return_val_if_fail (store != NULL && job_id != NULL, FALSE);
+  return pa_store_run (store, error, "DELETE FROM live_claims WHERE job_id = ?", "t", job_id);
+}

@@ -206,6 +206,9 @@ int pa_store_fingerprint_claim (PaStore *store, const char *job_id, const char *
                                 gint64 minute, gboolean any_media, gint64 digest, GError **error);
 /* How many live messages job_id has claimed (-1 on error). */
 gint64 pa_store_fingerprint_claimed (PaStore *store, const char *job_id);
+/* Drops job_id's claims (the job is cancelled or failed: run again, it
+ * starts from its first message and must match the same live ones). */
+gboolean pa_store_fingerprint_forget_job (PaStore *store, const char *job_id, GError **error);
 /* The first 8 bytes of the SHA-256 of `text`, as a signed integer: the
  * content digests, and the keys of rooms and messages in these tables
  * (pa-store-sql.c). */

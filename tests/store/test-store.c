@@ -1287,6 +1287,12 @@ test_fingerprint_migration (Fixture *fx, gconstpointer data)
   g_assert_cmpint (pa_store_fingerprint_claimed (store, "import:a"), ==, 3);
   g_assert_cmpint (pa_store_fingerprint_claimed (store, "import:b"), ==, 1);
   g_assert_cmpint (pa_store_fingerprint_claimed (store, "import:none"), ==, 0);
+  /* a cancelled job forgets its claims, and makes them again */
+  g_assert_true (pa_store_fingerprint_forget_job (store, "import:b", &error));
+  g_assert_cmpint (pa_store_fingerprint_claimed (store, "import:b"), ==, 0);
+  g_assert_cmpint (pa_store_fingerprint_claim (store, "import:b", "!p:x", 100, FALSE, 7, &error),
+                   ==, 1);
+  g_assert_cmpint (pa_store_fingerprint_claimed (store, "import:a"), ==, 3);
 
   /* the portal goes: its fingerprints and claims with it, not the others */
   g_assert_true (pa_store_portal_delete (store, "!p:x", &error));
