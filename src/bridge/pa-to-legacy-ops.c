@@ -282,6 +282,13 @@ pa_to_legacy_op_result (PaAccount *l, json_t *frame)
       if (vb[1] && *vb[1] && !pa_store_kv_set (b->store, key, vb[1], &e))
         g_clear_error (&e);
     }
+  /* The agent's edit or deletion of a message of theirs: the portal shows
+   * it, an export made since shows it too (pa-fingerprint.c). */
+  if (ok && op->room_id && (g_str_equal (op->kind, "edit") || g_str_equal (op->kind, "redact")))
+    pa_fingerprint_record_change (b, op->room_id, str (op->frame, "target_id"),
+                                  g_str_equal (op->kind, "edit")
+                                      ? json_object_get (op->frame, "content")
+                                      : NULL);
   if (!ok)
     {
       if (op->room_id && !g_str_equal (op->kind, "typing") && !g_str_equal (op->kind, "mark_read"))

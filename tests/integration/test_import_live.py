@@ -133,12 +133,20 @@ def test_export_of_a_live_portal_skips_what_was_bridged_live(stack, alice, net, 
                   20)
     sent = wait_until(lambda: [m for m in net.messages("g-wa") if m.get("text") == "Je serai là"],
                       what="the agent's message on the network")[0]
+    # ... and corrects it from Matrix: the export shows the latest text.
+    mine = [e for e in alice.history(portal) if e.get("sender") == alice.mxid
+            and e.get("content", {}).get("body") == "Je serai là"][0]
+    alice.send(portal, {"msgtype": "m.text", "body": "* Je serai là à 10h",
+                        "m.new_content": {"msgtype": "m.text", "body": "Je serai là à 10h"},
+                        "m.relates_to": {"rel_type": "m.replace", "event_id": mine["event_id"]}})
+    net.wait_sent("alice-lb", lambda op: op.get("op") == "edit" and op.get("target") == sent["id"],
+                  20)
     at = datetime.datetime.fromtimestamp(sent["ts"] / 1000, zoneinfo.ZoneInfo("Europe/Paris"))
 
     # The export, imported into the portal by its room id.
     path = str(tmp_path / "WhatsApp Chat with Marianne Martin.txt")
     with open(path, "w") as f:
-        f.write(WA_CHAT + at.strftime("%d/%m/%Y à %H:%M") + " - Jean Dupont: Je serai là\n")
+        f.write(WA_CHAT + at.strftime("%d/%m/%Y à %H:%M") + " - Jean Dupont: Je serai là à 10h <Ce message a été modifié>\n")
     p = subprocess.run([PASSERELLE, "import", "whatsapp", path, "-c", stack.bridge.config,
                         "--user", alice.mxid, "--me", "Jean Dupont", "--room", portal,
                         "--timezone", "Europe/Paris"],
