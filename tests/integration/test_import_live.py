@@ -4,8 +4,9 @@ history on link): the loopback plugin bridges some messages live into a group
 portal, then the agent imports an export of that chat with --room of the
 portal.  The portal holds messages, so the export goes to an archive room,
 and the messages the portal already shows (bridged live, one of them edited
-since, one deleted, a photo, one the agent wrote from Matrix) are not imported again: the archive room holds
-the older ones only, and the count is reported."""
+since, one deleted, a photo, one the agent wrote from Matrix and corrected)
+are not imported again: the archive room holds the older ones only (and a
+third "ok" where the portal has two), and the count is reported."""
 
 import base64
 import datetime
@@ -129,8 +130,8 @@ def test_export_of_a_live_portal_skips_what_was_bridged_live(stack, alice, net, 
     while time.time() % 60 > 50:
         time.sleep(1)
     alice.text(portal, "Je serai là")
-    net.wait_sent("alice-lb", lambda op: op.get("op") == "send" and op.get("text") == "Je serai là",
-                  20)
+    net.wait_sent("alice-lb",
+                  lambda op: op.get("op") == "send" and op.get("text") == "Je serai là", 20)
     sent = wait_until(lambda: [m for m in net.messages("g-wa") if m.get("text") == "Je serai là"],
                       what="the agent's message on the network")[0]
     # ... and corrects it from Matrix: the export shows the latest text.
@@ -146,7 +147,8 @@ def test_export_of_a_live_portal_skips_what_was_bridged_live(stack, alice, net, 
     # The export, imported into the portal by its room id.
     path = str(tmp_path / "WhatsApp Chat with Marianne Martin.txt")
     with open(path, "w") as f:
-        f.write(WA_CHAT + at.strftime("%d/%m/%Y à %H:%M") + " - Jean Dupont: Je serai là à 10h <Ce message a été modifié>\n")
+        f.write(WA_CHAT + at.strftime("%d/%m/%Y à %H:%M")
+                + " - Jean Dupont: Je serai là à 10h <Ce message a été modifié>\n")
     p = subprocess.run([PASSERELLE, "import", "whatsapp", path, "-c", stack.bridge.config,
                         "--user", alice.mxid, "--me", "Jean Dupont", "--room", portal,
                         "--timezone", "Europe/Paris"],
