@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: AGPL-3.0-or-later
 
+// WhatsApp markup to the SDK's HTML subset (ToHTML).
+
 package waconv
 
 import (

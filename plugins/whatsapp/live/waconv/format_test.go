@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: AGPL-3.0-or-later
 
+// Tests of markup to HTML and back: a table of cases, round trips, fuzz targets.
+
 package waconv
 
 import (

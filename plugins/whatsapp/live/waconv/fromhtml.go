@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: AGPL-3.0-or-later
 
+// The SDK's HTML (and what Matrix clients send) to WhatsApp markup (FromHTML).
+
 package waconv
 
 import (

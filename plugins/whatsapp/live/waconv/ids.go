@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: AGPL-3.0-or-later
 
+// Identifiers: contact, chat and group ids from JIDs, and what agents type normalised.
+
 package waconv
 
 import (

@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: AGPL-3.0-or-later
 
+// Tests of identifiers: phone number forms, LIDs, groups, refusals.
+
 package waconv
 
 import (

@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: AGPL-3.0-or-later
 
+// Incoming WhatsApp messages (waE2E protobufs) to what the plugin emits.
+
 package waconv
 
 import (

@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: AGPL-3.0-or-later
 
+// Tests of incoming messages: every kind built with real waE2E types, and a fuzz target.
+
 package waconv
 
 import (

@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: AGPL-3.0-or-later
 
+// What an agent sends to the waE2E message the plugin gives SendMessage.
+
 package waconv
 
 import (

@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: AGPL-3.0-or-later
 
+// Tests of outgoing messages, checked field by field and read back through FromWA.
+
 package waconv
 
 import (
