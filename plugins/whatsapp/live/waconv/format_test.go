@@ -7,6 +7,7 @@ package waconv
 import (
 	"strings"
 	"testing"
+	"time"
 )
 
 // names is the mention resolver of the tests: two known contacts.
@@ -236,4 +237,21 @@ func FuzzFromHTML(f *testing.F) {
 	f.Fuzz(func(t *testing.T, s string) {
 		_ = FromHTML(s)
 	})
+}
+
+// Hostile input of WhatsApp's largest message size (64 KiB) converts in
+// linear time, not quadratic: a sender cannot stall the plugin.
+func TestHostileSizes(t *testing.T) {
+	const size = 65536
+	fill := func(unit string) string { return strings.Repeat(unit, size/len(unit)) }
+	start := time.Now()
+	for _, s := range []string{fill("*a "), fill("_"), fill("*_~"), fill("@33612345678 "), fill("`a "), fill("> *x\n")} {
+		ToHTML(s, names)
+	}
+	for _, s := range []string{fill("<b>"), fill("<blockquote>x"), fill("<p>"), fill("<mx-reply>"), fill("<a href='x'>"), fill("<ol><li>")} {
+		FromHTML(s)
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("hostile inputs took %v", d)
+	}
 }

@@ -67,6 +67,9 @@ func FromHTML(s string) string {
 	return strings.TrimRight(w.stack[0].buf.String(), " \n")
 }
 
+// maxNesting bounds the tags kept open, against hostile HTML.
+const maxNesting = 32
+
 type frame struct {
 	tag     string
 	buf     strings.Builder
@@ -215,6 +218,9 @@ func (w *htmlWriter) open(name string, attrs map[string]string) {
 			f.blockStart()
 		case name == "ul" || name == "ol" || name[0] == 'h':
 			f.newlines(1)
+		}
+		if len(w.stack) > maxNesting {
+			return // deeper than any real message: the tag is ignored
 		}
 		nf := &frame{tag: name, ordered: name == "ol", href: attrs["href"]}
 		if name == "ol" {
