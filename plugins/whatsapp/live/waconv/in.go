@@ -73,8 +73,27 @@ func FromWA(info *types.MessageInfo, msg *waE2E.Message, mention func(userID str
 
 func fromWA(info *types.MessageInfo, msg *waE2E.Message, mention func(string) (string, bool), depth int) In {
 	var in In
-	msg, in.ViewOnce = unwrap(msg)
+	var assoc *waE2E.MessageAssociation
+	msg, in.ViewOnce, assoc = unwrap(msg)
 	if msg == nil || depth > maxDepth {
+		return In{Kind: InIgnore}
+	}
+	switch ty := assoc.GetAssociationType(); {
+	case depth > 0:
+	case ty == waE2E.MessageAssociation_HD_IMAGE_DUAL_UPLOAD, ty == waE2E.MessageAssociation_HD_VIDEO_DUAL_UPLOAD,
+		ty == waE2E.MessageAssociation_HEVC_VIDEO_DUAL_UPLOAD, ty == waE2E.MessageAssociation_MOTION_PHOTO:
+		// A better copy of a photo or video already sent: the first copy
+		// stays; an edit of the copy's caption edits the first one.
+		pm := msg.GetProtocolMessage()
+		parent := assoc.GetParentMessageKey().GetID()
+		if pm == nil || parent == "" {
+			return In{Kind: InIgnore}
+		}
+		e := protocol(info, pm, mention, depth)
+		if e.Kind == InEdit {
+			e.TargetID = parent
+			return e
+		}
 		return In{Kind: InIgnore}
 	}
 	if pm := msg.GetProtocolMessage(); pm != nil {
@@ -145,9 +164,13 @@ func formatted(k pasdk.MsgKind) bool {
 
 // unwrap takes the message out of its wrappers (device-sent copies,
 // disappearing, view-once, captioned documents, edits, bot invocations…).
-func unwrap(msg *waE2E.Message) (*waE2E.Message, bool) {
+func unwrap(msg *waE2E.Message) (*waE2E.Message, bool, *waE2E.MessageAssociation) {
 	viewOnce := false
+	var assoc *waE2E.MessageAssociation
 	for i := 0; msg != nil && i < maxDepth; i++ {
+		if assoc == nil {
+			assoc = msg.GetMessageContextInfo().GetMessageAssociation()
+		}
 		var inner *waE2E.Message
 		switch {
 		case msg.GetDeviceSentMessage().GetMessage() != nil:
@@ -175,11 +198,11 @@ func unwrap(msg *waE2E.Message) (*waE2E.Message, bool) {
 		case msg.GetSpoilerMessage().GetMessage() != nil:
 			inner = msg.GetSpoilerMessage().GetMessage()
 		default:
-			return msg, viewOnce
+			return msg, viewOnce, assoc
 		}
 		msg = inner
 	}
-	return msg, viewOnce
+	return msg, viewOnce, assoc
 }
 
 func protocol(info *types.MessageInfo, pm *waE2E.ProtocolMessage, mention func(string) (string, bool), depth int) In {
@@ -325,6 +348,8 @@ func content(in *In, msg *waE2E.Message) bool {
 		}
 	case msg.TemplateMessage != nil:
 		c.Kind, c.Text = pasdk.MsgText, template(msg.GetTemplateMessage())
+	case msg.HighlyStructuredMessage.GetHydratedHsm() != nil:
+		c.Kind, c.Text = pasdk.MsgText, template(msg.GetHighlyStructuredMessage().GetHydratedHsm())
 	case msg.ButtonsMessage != nil:
 		m := msg.GetButtonsMessage()
 		var buttons []string
@@ -630,6 +655,8 @@ var noiseFields = map[protoreflect.Name]bool{
 	"keepInChatMessage":                          true,
 	"stickerSyncRmrMessage":                      true,
 	"albumMessage":                               true, // its pictures come as messages of their own
+	"eventCoverImage":                            true, // a picture for an event already shown
+	"encEventResponseMessage":                    true, // "going" / "not going" to an event
 }
 
 // unknownField names the first content field content() does not know;

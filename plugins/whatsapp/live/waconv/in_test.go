@@ -275,6 +275,23 @@ func inCases() []inCase {
 		{name: "event", msg: &waE2E.Message{EventMessage: &waE2E.EventMessage{Name: proto.String("Apéro"), StartTime: proto.Int64(1767287700),
 			Location: &waE2E.LocationMessage{Name: proto.String("Chez Paul")}}},
 			want: In{Kind: InMessage, Content: text("📅 Event: Apéro\nStarts 2026-01-01 17:15 UTC\nChez Paul")}},
+		{name: "HD copy of a photo", msg: &waE2E.Message{
+			MessageContextInfo: &waE2E.MessageContextInfo{MessageAssociation: &waE2E.MessageAssociation{
+				AssociationType: waE2E.MessageAssociation_HD_IMAGE_DUAL_UPLOAD.Enum(), ParentMessageKey: key("SD1")}},
+			AssociatedChildMessage: fp(&waE2E.Message{ImageMessage: bareImage})},
+			want: In{Kind: InIgnore}},
+		{name: "caption edit of an HD copy", edit: types.EditAttributeMessageEdit, msg: &waE2E.Message{
+			MessageContextInfo: &waE2E.MessageContextInfo{MessageAssociation: &waE2E.MessageAssociation{
+				AssociationType: waE2E.MessageAssociation_HD_IMAGE_DUAL_UPLOAD.Enum(), ParentMessageKey: key("SD2")}},
+			EditedMessage: fp(&waE2E.Message{ProtocolMessage: &waE2E.ProtocolMessage{Key: key("HD2"), Type: waE2E.ProtocolMessage_MESSAGE_EDIT.Enum(),
+				EditedMessage: &waE2E.Message{AssociatedChildMessage: fp(&waE2E.Message{ImageMessage: &waE2E.ImageMessage{Caption: proto.String("mieux")}})}}})},
+			want: In{Kind: InEdit, TargetID: "SD2", Content: text("mieux")}},
+		{name: "event response", msg: &waE2E.Message{EncEventResponseMessage: &waE2E.EncEventResponseMessage{EncPayload: []byte{1}}},
+			want: In{Kind: InIgnore}},
+		{name: "highly structured", msg: &waE2E.Message{HighlyStructuredMessage: &waE2E.HighlyStructuredMessage{
+			HydratedHsm: &waE2E.TemplateMessage{HydratedTemplate: &waE2E.TemplateMessage_HydratedFourRowTemplate{
+				HydratedContentText: proto.String("Code : 123456")}}}},
+			want: In{Kind: InMessage, Content: text("Code : 123456")}},
 		{name: "product", msg: &waE2E.Message{ProductMessage: &waE2E.ProductMessage{}},
 			want: In{Kind: InMessage, Content: notice("unsupported message type productMessage; open WhatsApp on your phone to see it")}},
 		{name: "unknown to this proto", msg: unknownRaw,
