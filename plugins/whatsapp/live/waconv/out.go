@@ -112,12 +112,17 @@ func MediaMessage(c *pasdk.Content, up whatsmeow.UploadResponse, thumbnail []byt
 		mimetype = "application/octet-stream"
 	}
 	name := firstOf(c.MediaName, "file")
-	return &waE2E.Message{DocumentMessage: &waE2E.DocumentMessage{
+	m := &waE2E.Message{DocumentMessage: &waE2E.DocumentMessage{
 		URL: strOrNil(up.URL), DirectPath: strOrNil(up.DirectPath), MediaKey: up.MediaKey,
 		FileEncSHA256: up.FileEncSHA256, FileSHA256: up.FileSHA256, FileLength: proto.Uint64(size),
 		Mimetype: proto.String(mimetype), FileName: proto.String(name), Title: proto.String(name),
 		Caption: caption, JPEGThumbnail: thumb, ContextInfo: ci,
 	}}
+	if caption != nil {
+		// WhatsApp shows a document's caption only in this wrapper.
+		return &waE2E.Message{DocumentWithCaptionMessage: &waE2E.FutureProofMessage{Message: m}}
+	}
+	return m
 }
 
 // MediaTypeFor is the upload media type of a message kind (the key
@@ -169,6 +174,7 @@ func contextFor(reply *ReplyTo, timerS uint32) *waE2E.ContextInfo {
 	ci := &waE2E.ContextInfo{}
 	if reply != nil && reply.ID != "" {
 		ci.StanzaID = proto.String(reply.ID)
+		ci.QuotedType = waE2E.ContextInfo_EXPLICIT.Enum()
 		if !reply.Sender.IsEmpty() {
 			ci.Participant = proto.String(reply.Sender.ToNonAD().String())
 		}

@@ -51,10 +51,10 @@ func TestTextMessage(t *testing.T) {
 		{"reply, rich fallback dropped", pasdk.Content{Kind: pasdk.MsgText, Text: "> <@a:b> q\n\noui",
 			HTML: "<mx-reply><blockquote>q</blockquote></mx-reply>oui"}, &ReplyTo{ID: "3EB0", Sender: aliceDevice, Quoted: quoted}, 0,
 			&waE2E.Message{ExtendedTextMessage: &waE2E.ExtendedTextMessage{Text: proto.String("oui"), ContextInfo: &waE2E.ContextInfo{
-				StanzaID: proto.String("3EB0"), Participant: proto.String("33612345678@s.whatsapp.net"), QuotedMessage: quoted}}}},
+				StanzaID: proto.String("3EB0"), QuotedType: waE2E.ContextInfo_EXPLICIT.Enum(), Participant: proto.String("33612345678@s.whatsapp.net"), QuotedMessage: quoted}}}},
 		{"reply without the quoted message", pasdk.Content{Kind: pasdk.MsgText, Text: "oui"}, &ReplyTo{ID: "3EB1"}, 0,
 			&waE2E.Message{ExtendedTextMessage: &waE2E.ExtendedTextMessage{Text: proto.String("oui"), ContextInfo: &waE2E.ContextInfo{
-				StanzaID: proto.String("3EB1"), QuotedMessage: &waE2E.Message{Conversation: proto.String("")}}}}},
+				StanzaID: proto.String("3EB1"), QuotedType: waE2E.ContextInfo_EXPLICIT.Enum(), QuotedMessage: &waE2E.Message{Conversation: proto.String("")}}}}},
 		{"disappearing", pasdk.Content{Kind: pasdk.MsgText, Text: "secret"}, nil, 86400,
 			&waE2E.Message{ExtendedTextMessage: &waE2E.ExtendedTextMessage{Text: proto.String("secret"),
 				ContextInfo: &waE2E.ContextInfo{Expiration: proto.Uint32(86400)}}}},
@@ -69,7 +69,7 @@ func TestTextMessage(t *testing.T) {
 func TestMediaMessage(t *testing.T) {
 	thumb := []byte{0xff, 0xd8, 0xff}
 	reply := &ReplyTo{ID: "R1", Quoted: &waE2E.Message{Conversation: proto.String("q")}}
-	replyCI := &waE2E.ContextInfo{StanzaID: proto.String("R1"), QuotedMessage: &waE2E.Message{Conversation: proto.String("q")}, Expiration: proto.Uint32(3600)}
+	replyCI := &waE2E.ContextInfo{StanzaID: proto.String("R1"), QuotedType: waE2E.ContextInfo_EXPLICIT.Enum(), QuotedMessage: &waE2E.Message{Conversation: proto.String("q")}, Expiration: proto.Uint32(3600)}
 	u := upload
 	cases := []struct {
 		name  string
@@ -101,10 +101,10 @@ func TestMediaMessage(t *testing.T) {
 				URL: &u.URL, DirectPath: &u.DirectPath, MediaKey: u.MediaKey, FileEncSHA256: u.FileEncSHA256, FileSHA256: u.FileSHA256,
 				FileLength: proto.Uint64(2048), Mimetype: proto.String("audio/mpeg"), Seconds: proto.Uint32(185)}}},
 		{"file", pasdk.Content{Kind: pasdk.MsgFile, Text: "le rapport", MediaName: "Rapport 2026.pdf", Mimetype: "application/pdf"},
-			thumb, nil, 0, &waE2E.Message{DocumentMessage: &waE2E.DocumentMessage{
+			thumb, nil, 0, &waE2E.Message{DocumentWithCaptionMessage: &waE2E.FutureProofMessage{Message: &waE2E.Message{DocumentMessage: &waE2E.DocumentMessage{
 				URL: &u.URL, DirectPath: &u.DirectPath, MediaKey: u.MediaKey, FileEncSHA256: u.FileEncSHA256, FileSHA256: u.FileSHA256,
 				FileLength: proto.Uint64(2048), Mimetype: proto.String("application/pdf"), FileName: proto.String("Rapport 2026.pdf"),
-				Title: proto.String("Rapport 2026.pdf"), Caption: proto.String("le rapport"), JPEGThumbnail: thumb}}},
+				Title: proto.String("Rapport 2026.pdf"), Caption: proto.String("le rapport"), JPEGThumbnail: thumb}}}}},
 		{"file without name or type", pasdk.Content{Kind: pasdk.MsgFile},
 			nil, nil, 0, &waE2E.Message{DocumentMessage: &waE2E.DocumentMessage{
 				URL: &u.URL, DirectPath: &u.DirectPath, MediaKey: u.MediaKey, FileEncSHA256: u.FileEncSHA256, FileSHA256: u.FileSHA256,
@@ -158,7 +158,7 @@ func TestLocationMessage(t *testing.T) {
 		got := LocationMessage(&pasdk.Content{Kind: pasdk.MsgLocation, Text: c.text, Latitude: 48.8584, Longitude: 2.2945}, &ReplyTo{ID: "L"}, 60)
 		want := &waE2E.Message{LocationMessage: &waE2E.LocationMessage{
 			DegreesLatitude: proto.Float64(48.8584), DegreesLongitude: proto.Float64(2.2945), Name: c.name,
-			ContextInfo: &waE2E.ContextInfo{StanzaID: proto.String("L"), QuotedMessage: &waE2E.Message{Conversation: proto.String("")},
+			ContextInfo: &waE2E.ContextInfo{StanzaID: proto.String("L"), QuotedType: waE2E.ContextInfo_EXPLICIT.Enum(), QuotedMessage: &waE2E.Message{Conversation: proto.String("")},
 				Expiration: proto.Uint32(60)}}}
 		check(t, c.text, got, want)
 	}
