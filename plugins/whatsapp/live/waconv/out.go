@@ -162,7 +162,9 @@ func LocationMessage(c *pasdk.Content, reply *ReplyTo, timerS uint32) *waE2E.Mes
 // body is the text to send: the HTML turned into markup when there is one.
 func body(c *pasdk.Content) string {
 	if c.HTML != "" {
-		return FromHTML(c.HTML)
+		if t := FromHTML(c.HTML); strings.TrimSpace(t) != "" {
+			return t
+		}
 	}
 	return c.Text
 }

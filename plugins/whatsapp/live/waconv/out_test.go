@@ -58,6 +58,8 @@ func TestTextMessage(t *testing.T) {
 		{"disappearing", pasdk.Content{Kind: pasdk.MsgText, Text: "secret"}, nil, 86400,
 			&waE2E.Message{ExtendedTextMessage: &waE2E.ExtendedTextMessage{Text: proto.String("secret"),
 				ContextInfo: &waE2E.ContextInfo{Expiration: proto.Uint32(86400)}}}},
+		{"html with nothing to show", pasdk.Content{Kind: pasdk.MsgText, Text: "texte", HTML: "<mx-reply>q</mx-reply>"}, nil, 0,
+			&waE2E.Message{Conversation: proto.String("texte")}},
 		{"empty reply id is no reply", pasdk.Content{Kind: pasdk.MsgText, Text: "x"}, &ReplyTo{}, 0,
 			&waE2E.Message{Conversation: proto.String("x")}},
 	}
