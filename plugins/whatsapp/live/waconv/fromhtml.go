@@ -74,6 +74,7 @@ type frame struct {
 	tag     string
 	buf     strings.Builder
 	pending bool // a newline is owed before the next content
+	bullet  bool // the line holds only a list item's bullet so far
 	href    string
 	ordered bool
 	count   int
@@ -103,10 +104,14 @@ func (f *frame) write(s string) {
 		f.pending = false
 	}
 	f.buf.WriteString(s)
+	f.bullet = false
 }
 
 // newlines makes the frame end with k newlines, unless it is empty.
 func (f *frame) newlines(k int) {
+	if f.bullet {
+		return // a paragraph opening a list item stays on the bullet's line
+	}
 	if f.buf.Len() == 0 {
 		f.pending = false
 		return
@@ -125,6 +130,11 @@ func (f *frame) newlines(k int) {
 // blockStart begins a code block or a quote: ToHTML folds the line break
 // before them into the block, so one is always owed unless at the start.
 func (f *frame) blockStart() {
+	if f.bullet {
+		f.buf.WriteByte('\n')
+		f.bullet = false
+		return
+	}
 	if f.pending {
 		f.buf.WriteByte('\n')
 		f.pending = false
@@ -211,6 +221,11 @@ func (w *htmlWriter) open(name string, attrs map[string]string) {
 			prefix = strings.Repeat("  ", depth-1) + prefix
 		}
 		f.write(prefix)
+		f.bullet = true
+	case "td", "th":
+		if !f.atLineStart() {
+			f.write(" ")
+		}
 	case "b", "strong", "i", "em", "s", "del", "strike", "code", "pre", "blockquote", "a",
 		"ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6":
 		switch {
@@ -272,9 +287,11 @@ func (w *htmlWriter) pop() {
 		if inner == "" {
 			return
 		}
-		lines := strings.Split(inner, "\n")
-		for i, l := range lines {
-			lines[i] = strings.TrimRight("> "+l, " ")
+		var lines []string
+		for _, l := range strings.Split(inner, "\n") {
+			if strings.TrimSpace(l) != "" { // "> " alone is no quote line
+				lines = append(lines, "> "+l)
+			}
 		}
 		parent.write(strings.Join(lines, "\n"))
 		parent.pending = true
