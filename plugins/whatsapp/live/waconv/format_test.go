@@ -156,6 +156,9 @@ func TestFromHTML(t *testing.T) {
 		{"<b", "<b"},
 		{"<", "<"},
 		{"<code><b>x</b></code>", "`x`"},
+		{"<b>a <strong>b</strong> c</b>", "*a b c*"},
+		{"<pre><pre>x</pre></pre>", "```x```"},
+		{"<i><b>x</b></i>", "_*x*_"},
 	}
 	for _, c := range cases {
 		if got := FromHTML(c.in); got != c.want {

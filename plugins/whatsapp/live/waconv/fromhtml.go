@@ -280,6 +280,10 @@ func (w *htmlWriter) pop() {
 	literal := w.in("pre", "code")
 	switch f.tag {
 	case "pre":
+		if literal {
+			parent.write(inner)
+			return
+		}
 		parent.write("```" + inner + "```")
 		parent.pending = true
 	case "blockquote":
@@ -302,8 +306,10 @@ func (w *htmlWriter) pop() {
 		parent.write(linkText(inner, f.href))
 	default:
 		m := inlineMarker[f.tag]
-		if literal || (f.tag == "code" && w.in("pre")) {
-			m = ""
+		for _, g := range w.stack {
+			if literal || inlineMarker[g.tag] == m {
+				m = "" // inside code, or already inside the same marker
+			}
 		}
 		parent.write(wrapLines(inner, m))
 		if f.tag[0] == 'h' {
