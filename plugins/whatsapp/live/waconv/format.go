@@ -97,7 +97,7 @@ func (r *renderer) block(seg string, h, p *strings.Builder) {
 	lines := strings.Split(seg, "\n")
 	prevQuote := false
 	for n, line := range lines {
-		quote := strings.HasPrefix(line, "> ")
+		quote := strings.HasPrefix(line, "> ") && strings.TrimSpace(line[2:]) != ""
 		if n > 0 {
 			p.WriteByte('\n')
 		}
@@ -150,7 +150,7 @@ func (r *renderer) inline(line string, h, p *strings.Builder) {
 				continue
 			}
 			if rs[i] == '`' {
-				if k := indexRune(rs[i+1:], '`'); k > 0 && strings.TrimSpace(string(rs[i+1:i+1+k])) != "" {
+				if k := indexRune(rs[i+1:], '`'); k > 0 && !unicode.IsSpace(rs[i+1]) && !unicode.IsSpace(rs[i+k]) {
 					end := i + 1 + k
 					if end+1 >= len(rs) || !(unicode.IsLetter(rs[end+1]) || unicode.IsDigit(rs[end+1])) {
 						s := string(rs[i : end+1])

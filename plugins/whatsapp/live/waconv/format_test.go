@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 // names is the mention resolver of the tests: two known contacts.
@@ -66,6 +67,8 @@ func TestToHTML(t *testing.T) {
 		{"*a*b*", "<b>a*b</b>"},
 		{"`*pas gras*`", "<code>*pas gras*</code>"},
 		{"`a_b_c` et _ici_", "<code>a_b_c</code> et <i>ici</i>"},
+		{"` pas du code`", ""},
+		{"`pas du code `", ""},
 		{"```\nfunc f() { *p = _x_ }\n```", "<pre>\nfunc f() { *p = _x_ }\n</pre>"},
 		{"avant\n```code```\naprès", "avant<pre>code</pre>après"},
 		{"avant\n\n```code```", "avant<br><pre>code</pre>"},
@@ -262,4 +265,27 @@ func TestHostileSizes(t *testing.T) {
 	if d := time.Since(start); d > 10*time.Second {
 		t.Errorf("hostile inputs took %v", d)
 	}
+}
+
+// Any formatted WhatsApp text comes back unchanged from HTML, except what
+// WhatsApp itself does not keep (white space around the message, carriage
+// returns, invalid UTF-8) and code blocks, which come back on lines of
+// their own.
+func FuzzMarkupRoundTrip(f *testing.F) {
+	for _, s := range []string{"*a* _b_ ~c~ `d`", "> q\n> r\ns", "*_x_*", "a\n *b*", "` x`", "un *mot* 🎉\n\n> cité"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		s = strings.Trim(s, " \n")
+		if !utf8.ValidString(s) || strings.Contains(s, "```") || strings.Contains(s, "\r") {
+			return
+		}
+		h := ToHTML(s, nil)
+		if h == "" {
+			return
+		}
+		if back := FromHTML(h); back != s {
+			t.Fatalf("%q → %q → %q", s, h, back)
+		}
+	})
 }

@@ -64,7 +64,7 @@ func FromHTML(s string) string {
 	for len(w.stack) > 1 {
 		w.pop()
 	}
-	return strings.TrimRight(w.stack[0].buf.String(), " \n")
+	return strings.Trim(w.stack[0].buf.String(), " \n")
 }
 
 // maxNesting bounds the tags kept open, against hostile HTML.
@@ -151,9 +151,11 @@ func (f *frame) atLineStart() bool {
 func (w *htmlWriter) text(s string) {
 	f := w.top()
 	if !w.in("pre") {
+		lead := len(s) - len(strings.TrimLeft(s, " \t\r\n"))
+		fromBreak := strings.ContainsAny(s[:lead], "\r\n")
 		s = collapseNewlines(s)
-		if f.atLineStart() {
-			s = strings.TrimLeft(s, " ")
+		if fromBreak && f.atLineStart() {
+			s = strings.TrimLeft(s, " ") // the source's line break, not a space
 		}
 	}
 	f.write(s)
