@@ -119,8 +119,17 @@ func fromWA(info *types.MessageInfo, msg *waE2E.Message, mention func(string) (s
 	in.Kind = InMessage
 	ci := contextOf(msg)
 	in.TimerS = ci.GetExpiration()
-	if id := ci.GetStanzaID(); id != "" && ci.GetRemoteJID() != types.StatusBroadcastJID.String() {
-		in.Content.ReplyTo = id
+	if id := ci.GetStanzaID(); id != "" {
+		if elsewhere(info, ci.GetRemoteJID()) {
+			// A reply to a status, or a private reply to a group's
+			// message: the quoted message is not in this room, so
+			// its text is quoted instead.
+			if q := quotedText(ci.GetQuotedMessage()); q != "" && formatted(in.Content.Kind) {
+				in.Content.Text = joinNonEmpty("\n", quote(q), in.Content.Text)
+			}
+		} else {
+			in.Content.ReplyTo = id
+		}
 	}
 	mentioned := map[string]string{} // digits → user id
 	for _, s := range ci.GetMentionedJID() {
@@ -160,6 +169,39 @@ func formatted(k pasdk.MsgKind) bool {
 		return true
 	}
 	return false
+}
+
+// elsewhere: the quoted message's chat is another one than the message's
+// (a status, a group's message answered in private).  A DM's chat may be
+// named by its LID or its number, so only groups and broadcasts count.
+func elsewhere(info *types.MessageInfo, remote string) bool {
+	if remote == "" {
+		return false
+	}
+	j, err := types.ParseJID(remote)
+	if err != nil {
+		return false
+	}
+	if j.Server != types.GroupServer && j.Server != types.BroadcastServer {
+		return false
+	}
+	return j.ToNonAD() != info.Chat.ToNonAD()
+}
+
+// quotedText is the text of a quoted message, "" when it has none.
+func quotedText(m *waE2E.Message) string {
+	m, _, _ = unwrap(m)
+	return firstOf(m.GetConversation(), m.GetExtendedTextMessage().GetText(), m.GetImageMessage().GetCaption(),
+		m.GetVideoMessage().GetCaption(), m.GetDocumentMessage().GetCaption(), m.GetDocumentMessage().GetFileName())
+}
+
+// quote puts "> " before each line of s.
+func quote(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	for i, l := range lines {
+		lines[i] = "> " + l
+	}
+	return strings.Join(lines, "\n")
 }
 
 // unwrap takes the message out of its wrappers (device-sent copies,

@@ -111,8 +111,19 @@ func inCases() []inCase {
 				ForwardedNewsletterMessageInfo: &waE2E.ContextInfo_ForwardedNewsletterMessageInfo{NewsletterName: proto.String("Le Journal")}}}},
 			want: In{Kind: InMessage, Content: pasdk.Content{Kind: pasdk.MsgText, Text: "actualité", ForwardedFrom: "Le Journal"}}},
 		{name: "reply to a status", msg: &waE2E.Message{ExtendedTextMessage: &waE2E.ExtendedTextMessage{
-			Text: proto.String("joli"), ContextInfo: &waE2E.ContextInfo{StanzaID: proto.String("S1"), RemoteJID: proto.String("status@broadcast")}}},
-			want: In{Kind: InMessage, Content: text("joli")}},
+			Text: proto.String("joli"), ContextInfo: &waE2E.ContextInfo{StanzaID: proto.String("S1"), RemoteJID: proto.String("status@broadcast"),
+				QuotedMessage: &waE2E.Message{ImageMessage: &waE2E.ImageMessage{Caption: proto.String("mes vacances\nà Nice")}}}}},
+			want: In{Kind: InMessage, Content: pasdk.Content{Kind: pasdk.MsgText, Text: "> mes vacances\n> à Nice\njoli",
+				HTML: "<blockquote>mes vacances<br>à Nice</blockquote>joli"}}},
+		{name: "private reply to another group's message", msg: &waE2E.Message{ExtendedTextMessage: &waE2E.ExtendedTextMessage{
+			Text: proto.String("en privé"), ContextInfo: &waE2E.ContextInfo{StanzaID: proto.String("G1"), RemoteJID: proto.String("120363099999999999@g.us")}}},
+			want: In{Kind: InMessage, Content: text("en privé")}},
+		{name: "reply naming this group", msg: &waE2E.Message{ExtendedTextMessage: &waE2E.ExtendedTextMessage{
+			Text: proto.String("oui"), ContextInfo: &waE2E.ContextInfo{StanzaID: proto.String("G2"), RemoteJID: proto.String(group)}}},
+			want: In{Kind: InMessage, Content: pasdk.Content{Kind: pasdk.MsgText, Text: "oui", ReplyTo: "G2"}}},
+		{name: "reply naming a DM by its number", msg: &waE2E.Message{ExtendedTextMessage: &waE2E.ExtendedTextMessage{
+			Text: proto.String("oui"), ContextInfo: &waE2E.ContextInfo{StanzaID: proto.String("D1"), RemoteJID: proto.String(alice)}}},
+			want: In{Kind: InMessage, Content: pasdk.Content{Kind: pasdk.MsgText, Text: "oui", ReplyTo: "D1"}}},
 		{name: "disappearing", msg: &waE2E.Message{EphemeralMessage: fp(&waE2E.Message{ExtendedTextMessage: &waE2E.ExtendedTextMessage{
 			Text: proto.String("éphémère"), ContextInfo: &waE2E.ContextInfo{Expiration: proto.Uint32(604800)}}})},
 			want: In{Kind: InMessage, TimerS: 604800, Content: text("éphémère")}},
