@@ -36,6 +36,7 @@ work_free (PaWork *w)
   g_free (w->room_id);
   g_free (w->mxc);
   json_decref (w->media_file);
+  g_free (w->replaces);
   g_free (w);
 }
 
@@ -192,7 +193,8 @@ with_room (PaBridge *b, const char *room_id, const char *error, gpointer user_da
       return;
     }
   w->room_id = g_strdup (room_id);
-  if (w->ghost)
+  /* (An agent is in their own portal from its start.) */
+  if (w->ghost && !g_str_equal (w->ghost, w->login->owner))
     pa_portal_ensure_member (b, room_id, w->ghost);
 
   if (g_str_equal (w->type, "chat_info"))
@@ -234,6 +236,40 @@ with_room (PaBridge *b, const char *room_id, const char *error, gpointer user_da
       return;
     }
   pa_to_matrix_relate (w);
+}
+
+/* Whether the work's chat is (or will be) a DM portal of its login. */
+static gboolean
+dm_of_login (PaWork *w)
+{
+  if (w->map_login && g_str_equal (w->map_login, PA_STORE_SHARED_LOGIN))
+    return FALSE;
+  g_autoptr (PaPortalRow) row
+      = pa_store_portal_find (w->b->store, w->login->plugin, w->login->id, w->chat_id);
+  if (row != NULL)
+    return g_strcmp0 (row->kind, "dm") == 0;
+  const char *kind = str (json_object_get (w->ev, "chat"), "kind");
+  return kind == NULL || g_str_equal (kind, "dm");
+}
+
+/* A message of the agent's, shown by the contact's ghost: its text says
+ * whose it is. */
+static void
+mark_from_phone (json_t *ev)
+{
+  json_t *c = json_object_get (ev, "content");
+  if (!json_is_object (c))
+    return;
+  const char *text = str (c, "text");
+  g_autofree char *t = text && *text ? g_strdup_printf ("📱 You, from your phone: %s", text)
+                                     : g_strdup ("📱 Sent by you from your phone");
+  json_object_set_new (c, "text", json_string (t));
+  const char *html = str (c, "html");
+  if (html && *html)
+    {
+      g_autofree char *h = g_strdup_printf ("📱 <i>You, from your phone:</i> %s", html);
+      json_object_set_new (c, "html", json_string (h));
+    }
 }
 
 static void
@@ -298,7 +334,13 @@ process (PaWork *w)
   if (is_msg && mid)
     {
       g_autofree char *known = pa_work_event_of (w, mid);
-      if (known)
+      if (known && g_str_equal (type, "message_upsert") && w->lane->job == NULL)
+        {
+          /* "Replace a message if known" (plugin.h): an undecryptable
+           * message's placeholder, media that arrived late. */
+          w->replaces = g_steal_pointer (&known);
+        }
+      else if (known)
         {
           g_debug ("message %s already bridged as %s", mid, known);
           work_done (w);
@@ -351,6 +393,22 @@ process (PaWork *w)
   gboolean from_me = json_is_true (json_object_get (ev, "from_me"));
   if (from_me && w->login->remote_id)
     sender = w->login->remote_id;
+  if (from_me && w->lane->job == NULL && sender != NULL && dm_of_login (w))
+    {
+      /* The agent's own message from their phone in a DM: a direct room
+       * holds the agent and the contact only (Tchap's `direct` rule), so
+       * it is not the ghost of their own account that says it. */
+      if (b->config->double_puppet)
+        w->ghost = g_strdup (w->login->owner);
+      else
+        {
+          /* Said by the contact's ghost, marked as the agent's. */
+          w->ghost = pa_ghost_mxid (b, w->login->plugin, w->chat_id);
+          mark_from_phone (ev);
+        }
+      with_ghost (b, TRUE, NULL, w);
+      return;
+    }
   if (sender == NULL)
     {
       /* Chat-level event (chat_info, chat_delete): the bot acts. */

@@ -100,6 +100,27 @@ send_message (PaWork *w)
     .message_id = mid,
   };
   g_autoptr (json_t) content = pa_convert_message_to_matrix (c, &ctx, &etype);
+  if (w->replaces != NULL)
+    {
+      /* The message replaces the one bridged under the same id: an edit
+       * of it, whose new content may be media. */
+      gint64 ts = json_integer_value (json_object_get (w->ev, "ts"));
+      json_object_del (content, "m.relates_to");
+      const char *body = str (content, "body");
+      g_autofree char *star = g_strdup_printf ("* %s", body ? body : "");
+      g_autoptr (json_t) edit = json_deep_copy (content);
+      json_object_set_new (edit, "body", json_string (star));
+      json_object_set (edit, "m.new_content", content);
+      json_object_set_new (edit, "m.relates_to", json_pack ("{s:s, s:s}", "rel_type", "m.replace",
+                                                            "event_id", w->replaces));
+      mark_puppet (w, edit);
+      g_autofree char *useed = g_strdup_printf ("upsert\x1f%s\x1f%s\x1f%s\x1f%" G_GINT64_FORMAT,
+                                                w->login->id, w->chat_id, mid, ts);
+      pa_queue_send (w->b, w->room_id, w->ghost, etype ? etype : "m.room.message", edit, ts,
+                     useed, NULL);
+      w->finish (w);
+      return;
+    }
   g_autofree char *seed = g_strjoin ("\x1f", w->login->id, w->chat_id, mid, NULL);
   send_parts (w, content, etype, seed, on_done_map (w, mid));
   w->finish (w);
@@ -270,7 +291,9 @@ pa_to_matrix_message (PaWork *w)
 {
   PaBridge *b = w->b;
   json_t *c = json_object_get (w->ev, "content");
-  if (w->lane->job == NULL) /* before a failed upload changes it */
+  if (w->lane->job == NULL && w->replaces != NULL)
+    pa_fingerprint_record_change (b, w->room_id, str (w->ev, "message_id"), c);
+  else if (w->lane->job == NULL) /* before a failed upload changes it */
     pa_fingerprint_record (b, w->room_id, str (w->ev, "message_id"),
                            json_integer_value (json_object_get (w->ev, "ts")), c);
   const char *media = str (c, "media_path");

@@ -28,6 +28,9 @@ struct _PaWork
   char *room_id;
   char *mxc;          /* uploaded media */
   json_t *media_file; /* its EncryptedFile, in an encrypted room */
+  /* MESSAGE_UPSERT of a message already bridged: the event it replaces
+   * (sent as an edit of it: a placeholder becomes the real message). */
+  char *replaces;
   /* The event is fully handled (or given up): it leaves the remote table
    * and the lane moves on.  Frees the work. */
   void (*finish) (PaWork *w);

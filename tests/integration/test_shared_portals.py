@@ -197,6 +197,28 @@ def test_relay_level_user_is_relayed(stack, alice, bob, dora, net, room):
     assert len(copies(alice, room, "relay me")) == 1
 
 
+def test_own_dm_messages_from_the_phone_as_the_agent(stack, alice, net, room):
+    """In a DM (two members under Tchap's rules: the agent and the contact), the
+    agent's own message written on the phone is sent as the agent (double
+    puppeting on), and not sent back to the network."""
+    net.deliver("alice-lb", {"ev": "message", "id": "dm-z1", "chat": "zed", "chat_kind": "dm",
+                             "from": "zed", "from_name": "Zed Legacy", "text": "zed in private",
+                             "ts": 1700000300000})
+    dm = alice.wait_invite(lambda a, r: a.inviter(r) == ghost("zed"))
+    alice.join(dm)
+    alice.wait(lambda a: copies(a, dm, "zed in private"), what="zed's DM")
+    net.deliver("alice-lb", {"ev": "message", "id": "dm-a1", "chat": "zed", "chat_kind": "dm",
+                             "from": "alice-lb", "text": "my answer from the phone",
+                             "ts": 1700000301000})
+    got = alice.wait(lambda a: copies(a, dm, "my answer from the phone"), what="the own message")
+    assert len(got) == 1 and got[0]["sender"] == alice.mxid
+    settle(alice)
+    assert not [o for o in net.sent("alice-lb") if o.get("op") == "send"
+                and o.get("text") == "my answer from the phone"]
+    members = {m.user_id for m in alice.run(alice.client.joined_members(dm)).members}
+    assert members == {alice.mxid, ghost("zed")}
+
+
 def test_without_double_puppeting_one_ghost_copy(stack, alice, bob, net, room):
     """With appservice.double_puppet off, a logged-in agent's legacy account keeps
     its ghost; the agent's own login's from_me copy and the other login's copy of
@@ -219,6 +241,43 @@ def test_without_double_puppeting_one_ghost_copy(stack, alice, bob, net, room):
     got = copies(alice, room, "phone, no double puppet")
     assert len(got) == 1
     assert got[0]["sender"] == ghost("alice-lb")
+
+
+def test_upsert_replaces_a_known_message(stack, alice, net, room):
+    """MESSAGE_UPSERT of a message already bridged replaces it (an edit of its
+    event: a placeholder becomes the message); of an unknown one, creates it."""
+    dm = [r for r in alice.events if copies(alice, r, "zed in private")][0]
+    net.deliver("alice-lb", {"ev": "message", "id": "dm-z2", "chat": "zed", "chat_kind": "dm",
+                             "from": "zed", "text": "⏳ Waiting for this message",
+                             "ts": 1700000303000})
+    first = alice.wait(lambda a: copies(a, dm, "⏳ Waiting for this message"),
+                       what="the placeholder")[0]
+    net.deliver("alice-lb", {"ev": "message", "id": "dm-z2", "chat": "zed", "chat_kind": "dm",
+                             "from": "zed", "text": "the real text", "upsert": True,
+                             "ts": 1700000303000})
+    edit = alice.wait(lambda a: [e for e in a.events.get(dm, []) if e.get("content", {})
+                                 .get("m.relates_to", {}).get("rel_type") == "m.replace"
+                                 and e["content"]["m.relates_to"]["event_id"]
+                                 == first["event_id"]], what="the replacement")[0]
+    assert edit["content"]["m.new_content"]["body"] == "the real text"
+    assert edit["sender"] == ghost("zed")
+    net.deliver("alice-lb", {"ev": "message", "id": "dm-z3", "chat": "zed", "chat_kind": "dm",
+                             "from": "zed", "text": "new by upsert", "upsert": True,
+                             "ts": 1700000304000})
+    alice.wait(lambda a: copies(a, dm, "new by upsert"), what="an upsert of a new message")
+
+
+def test_own_dm_messages_without_double_puppeting(stack, alice, net, room):
+    """Double puppeting off: the agent's own DM message from the phone is said by
+    the contact's ghost (the only other member), marked as the agent's."""
+    net.deliver("alice-lb", {"ev": "message", "id": "dm-a2", "chat": "zed", "chat_kind": "dm",
+                             "from": "alice-lb", "text": "second answer", "ts": 1700000302000})
+    dm = [r for r in alice.events if copies(alice, r, "zed in private")][0]
+    got = alice.wait(lambda a: copies(a, dm, "📱 You, from your phone: second answer"),
+                     what="the marked own message")
+    assert len(got) == 1 and got[0]["sender"] == ghost("zed")
+    members = {m.user_id for m in alice.run(alice.client.joined_members(dm)).members}
+    assert members == {alice.mxid, ghost("zed")}
 
 
 def test_a_login_leaving_the_group_leaves_the_portal(stack, alice, bob, net, room):

@@ -146,7 +146,8 @@ lb_emit_message (PaHost *host, const PaHostApi *api, const char *self_id, const 
   };
   PaEvent ev = {
     .struct_size = sizeof (PaEvent),
-    .type = PA_EV_MESSAGE,
+    /* "upsert": true replaces the message if the host knows its id */
+    .type = json_is_true (json_object_get (m, "upsert")) ? PA_EV_MESSAGE_UPSERT : PA_EV_MESSAGE,
     .chat_id = chat,
     .sender_id = from,
     .timestamp_ms = lb_ji (m, "ts", lb_now_ms ()),
