@@ -675,4 +675,3 @@ func (c *canned) GetUserInfo(ctx context.Context, js []types.JID) (map[types.JID
 func (c *canned) ProfilePicture(ctx context.Context, j types.JID) ([]byte, string, error) {
 	return nil, "", nil
 }
-
