@@ -1,5 +1,8 @@
 // SPDX-License-Identifier: AGPL-3.0-or-later
 
+// Tests of the live plugin: the real whatsmeow client over a temp session
+// store, a recording host, a fake transport; events go through whatsmeow's
+// own dispatcher.
 package main
 
 import (

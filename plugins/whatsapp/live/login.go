@@ -143,6 +143,9 @@ func (l *Login) goConnect() {
 
 // spawn runs fn in a goroutine that Free waits for.
 func (l *Login) spawn(fn func()) {
+	if l.ctx.Err() != nil {
+		return // freeing: no new work
+	}
 	l.wg.Add(1)
 	go func() {
 		defer l.wg.Done()

@@ -75,7 +75,7 @@ func (s *msgStore) get(chat types.JID, id string) (msgRow, bool) {
 	return r, true
 }
 
-// latest is the newest message of a chat (history requests start there).
+// oldest is the oldest known message of a chat (history requests start there).
 func (s *msgStore) oldest(chat types.JID) (string, msgRow, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
