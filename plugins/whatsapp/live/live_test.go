@@ -10,6 +10,7 @@ import (
 	"context"
 	"image/png"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -17,7 +18,10 @@ import (
 
 	"go.mau.fi/whatsmeow"
 	"go.mau.fi/whatsmeow/proto/waAdv"
+	"go.mau.fi/whatsmeow/proto/waCommon"
 	"go.mau.fi/whatsmeow/proto/waE2E"
+	"go.mau.fi/whatsmeow/proto/waHistorySync"
+	"go.mau.fi/whatsmeow/proto/waWeb"
 	"go.mau.fi/whatsmeow/types"
 	"go.mau.fi/whatsmeow/types/events"
 
@@ -493,5 +497,86 @@ func TestRevokeProtobuf(t *testing.T) {
 	pm := tp.sent[0].GetProtocolMessage()
 	if pm.GetType() != waE2E.ProtocolMessage_REVOKE || pm.GetKey().GetID() != "M1" || !pm.GetKey().GetFromMe() {
 		t.Fatalf("revoke %v", tp.sent[0])
+	}
+}
+
+func handleMsg(l *Login, info *types.MessageInfo, msg *waE2E.Message) bool {
+	//lint:ignore SA1019 tests feed whatsmeow's own dispatcher
+	return l.cli.DangerousInternals().HandleDecryptedMessage(context.Background(), info, msg, 0)
+}
+
+// A message from a phone-number sender whose LID is known lands under the
+// LID: one contact, one id; its push name names the ghost.
+func TestIncomingTextLIDFirst(t *testing.T) {
+	l, h, tp := newTestLogin(t, "33600000001@s.whatsapp.net")
+	pn, _ := types.ParseJID("33611111111@s.whatsapp.net")
+	lid, _ := types.ParseJID("5555@lid")
+	ts := time.Unix(1767225600, 0)
+	info := &types.MessageInfo{MessageSource: types.MessageSource{Chat: pn, Sender: pn, SenderAlt: lid},
+		ID: "3EB0AAA", Timestamp: ts, PushName: "Alice", Type: "text"}
+	text := "hello"
+	if failed := handleMsg(l, info, &waE2E.Message{Conversation: &text}); failed {
+		t.Fatal("handler failed")
+	}
+	evs, _, _, _ := h.snapshot()
+	if len(evs) != 1 {
+		t.Fatalf("%d events", len(evs))
+	}
+	ev := evs[0]
+	if ev.Type != pasdk.EvMessage || ev.ChatID != "5555@lid" || ev.SenderID != "5555@lid" ||
+		ev.MessageID != "3EB0AAA" || ev.TimestampMS != ts.UnixMilli() || ev.Content == nil || ev.Content.Text != "hello" {
+		t.Fatalf("event %+v", ev)
+	}
+	if ev.Chat == nil || ev.Chat.Kind != pasdk.ChatDM || ev.Contact == nil || ev.Contact.Name != "Alice" ||
+		ev.Contact.Identifier != "+33611111111" {
+		t.Fatalf("chat %+v contact %+v", ev.Chat, ev.Contact)
+	}
+	// A reply to it names the sender we recorded.
+	l.Send(9, "5555@lid", &pasdk.Content{Kind: pasdk.MsgText, Text: "hi", ReplyTo: "3EB0AAA"}, "txn1")
+	l.wg.Wait()
+	if r := h.results[9]; r == nil || r.Code != pasdk.ResultOK || r.LegacyID == "" {
+		t.Fatalf("send result %+v", r)
+	}
+	ctxInfo := tp.sent[0].GetExtendedTextMessage().GetContextInfo()
+	if ctxInfo.GetStanzaID() != "3EB0AAA" || ctxInfo.GetParticipant() != "33611111111@s.whatsapp.net" {
+		t.Fatalf("reply context %v", ctxInfo)
+	}
+}
+
+// History sync: messages land oldest first with their own times, between
+// CHAT_INFO and BACKFILL_END.
+func TestHistoryOrder(t *testing.T) {
+	l, h, _ := newTestLogin(t, "33600000001@s.whatsapp.net")
+	chat := "33611111111@s.whatsapp.net"
+	mk := func(id string, ts uint64, text string) *waHistorySync.HistorySyncMsg {
+		return &waHistorySync.HistorySyncMsg{Message: &waWeb.WebMessageInfo{
+			Key:              &waCommon.MessageKey{RemoteJID: &chat, ID: &id, FromMe: new(bool)},
+			MessageTimestamp: &ts, Message: &waE2E.Message{Conversation: &text}}}
+	}
+	now := uint64(time.Now().Unix())
+	typ := waHistorySync.HistorySync_INITIAL_BOOTSTRAP
+	hs := &waHistorySync.HistorySync{SyncType: &typ, Conversations: []*waHistorySync.Conversation{{
+		ID:       &chat,
+		Messages: []*waHistorySync.HistorySyncMsg{mk("C", now-10, "third"), mk("A", now-300, "first"), mk("B", now-200, "second")},
+	}}}
+	if failed := dispatch(l, &events.HistorySync{Data: hs}); failed {
+		t.Fatal("history handler failed")
+	}
+	evs, _, _, _ := h.snapshot()
+	var got []string
+	for _, e := range evs {
+		switch e.Type {
+		case pasdk.EvChatInfo:
+			got = append(got, "info")
+		case pasdk.EvMessage:
+			got = append(got, e.MessageID+"@"+strconv.FormatInt(e.TimestampMS/1000, 10))
+		case pasdk.EvBackfillEnd:
+			got = append(got, "end")
+		}
+	}
+	want := []string{"info", "A@" + strconv.FormatUint(now-300, 10), "B@" + strconv.FormatUint(now-200, 10),
+		"C@" + strconv.FormatUint(now-10, 10), "end"}
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Fatalf("got %v, want %v", got, want)
 	}
 }

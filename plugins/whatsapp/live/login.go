@@ -106,6 +106,7 @@ func newLogin(h pasdk.Host, saved bool) (pasdk.Login, error) {
 		l.cancel()
 		return nil, fmt.Errorf("cannot open the message table: %w", err)
 	}
+	l.msgs.canon = func(j types.JID) types.JID { return l.canonical(j) }
 	device, err := l.container.GetFirstDevice(l.ctx)
 	if err != nil {
 		l.msgs.Close()
