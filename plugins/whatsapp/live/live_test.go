@@ -580,3 +580,30 @@ func TestHistoryOrder(t *testing.T) {
 		t.Fatalf("got %v, want %v", got, want)
 	}
 }
+
+// An undecryptable message shows a placeholder under its id; the message
+// WhatsApp sends again replaces it (an edit of the placeholder).
+func TestUndecryptablePlaceholderReplaced(t *testing.T) {
+	l, h, _ := newTestLogin(t, "33600000001@s.whatsapp.net")
+	bob, _ := types.ParseJID("111111@lid")
+	info := types.MessageInfo{MessageSource: types.MessageSource{Chat: bob, Sender: bob},
+		ID: "3EB0UND", Timestamp: time.Now(), Type: "text"}
+	dispatch(l, &events.UndecryptableMessage{Info: info})
+	text := "decrypted at last"
+	if handleMsg(l, &info, &waE2E.Message{Conversation: &text}) {
+		t.Fatal("handler failed")
+	}
+	evs, _, _, _ := h.snapshot()
+	if len(evs) != 2 || evs[0].Type != pasdk.EvMessage || evs[0].MessageID != "3EB0UND" ||
+		evs[1].Type != pasdk.EvEdit || evs[1].TargetID != "3EB0UND" || evs[1].Content.Text != text {
+		t.Fatalf("events %+v", evs)
+	}
+}
+
+func TestTimerText(t *testing.T) {
+	for s, want := range map[uint32]string{0: "turned off", 86400: "24 hours", 7 * 86400: "7 days", 90 * 86400: "90 days"} {
+		if got := timerText(s); !strings.Contains(got, want) {
+			t.Errorf("timerText(%d) = %q, want %q in it", s, got, want)
+		}
+	}
+}
