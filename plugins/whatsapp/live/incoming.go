@@ -207,6 +207,13 @@ func (l *Login) onMessage(b *batch, e *events.Message, history bool) {
 		}
 		ev.Content = &c
 		ev.Chat = l.chatInfoFor(chat, info.Sender)
+		if ev.Chat != nil && ev.Chat.Kind == pasdk.ChatGroup {
+			// A group's info goes first on its own: another login may
+			// already have bridged this message (shared portals), and the
+			// host must still learn that this login is in the group.
+			b.emit(&pasdk.Event{Type: pasdk.EvChatInfo, ChatID: chatID, TimestampMS: ev.TimestampMS, Chat: ev.Chat})
+			ev.Chat = nil
+		}
 		if !info.IsFromMe {
 			ev.Contact = l.senderMember(info.Sender)
 		}
