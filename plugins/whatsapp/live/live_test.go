@@ -63,7 +63,10 @@ func (h *recHost) Emit(ev *pasdk.Event) uint64 {
 	h.events = append(h.events, *ev)
 	auto, l := h.autoPersist, h.login
 	h.mu.Unlock()
-	h.emitted <- seq
+	select {
+	case h.emitted <- seq:
+	default: // nobody is watching
+	}
 	if auto && l != nil {
 		go l.EventPersisted(seq)
 	}
