@@ -268,12 +268,8 @@ func (l *Login) onPollVote(b *batch, e *events.Message, chat types.JID, target s
 	}
 	text := name + " voted in a poll (the vote could not be read)"
 	if err == nil {
-		choice := waconv.PollVoteText(vote.GetSelectedOptions(), options)
-		if choice == "" {
-			text = name + " withdrew their vote"
-		} else {
-			text = name + " voted for " + choice
-		}
+		// "voted for: A, B" or "withdrew their vote".
+		text = name + " " + waconv.PollVoteText(vote.GetSelectedOptions(), options)
 	} else {
 		l.log.Warnf("poll vote %s: %v", e.Info.ID, err)
 	}
