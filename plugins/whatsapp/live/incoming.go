@@ -187,11 +187,9 @@ func (l *Login) onMessage(b *batch, e *events.Message, history bool) {
 		prev, known := l.msgs.get(chat, info.ID)
 		ev.Type = pasdk.EvMessage
 		if known && prev.Kind == "placeholder" {
-			// The placeholder is replaced: an edit of it (the host keeps
-			// the first copy of a message id, so an upsert would be lost).
-			ev.Type = pasdk.EvEdit
-			ev.TargetID = info.ID
-			ev.MessageID = info.ID + "/decrypted"
+			// The placeholder is replaced: the host sends the message as
+			// an edit of the placeholder's event (media included).
+			ev.Type = pasdk.EvMessageUpsert
 		}
 		c := in.Content
 		row := msgRow{Sender: info.Sender.ToNonAD(), FromMe: info.IsFromMe, TS: info.Timestamp}
@@ -248,10 +246,8 @@ func (l *Login) onMessage(b *batch, e *events.Message, history bool) {
 		l.host.MetaSet(pasdk.MetaChat, chatID+"#timer", fmt.Sprint(in.TimerS))
 		b.emit(&pasdk.Event{Type: pasdk.EvChatInfo, ChatID: chatID, SenderID: sender,
 			TimestampMS: ev.TimestampMS, Chat: ci})
+		// The host tells the room (one notice for every network).
 		l.chatsSeen.Store(chatID, true)
-		ev.Type = pasdk.EvMessage
-		ev.Content = &pasdk.Content{Kind: pasdk.MsgNotice, Text: timerText(in.TimerS), Flags: pasdk.ContentSystem}
-		b.emit(&ev)
 	}
 }
 
@@ -322,23 +318,4 @@ func (l *Login) onCall(b *batch, m types.BasicCallMeta, group bool) {
 		TimestampMS: tsMS(m.Timestamp), MessageID: "call-" + m.CallID,
 		Content: &pasdk.Content{Kind: pasdk.MsgNotice, Text: text, Flags: pasdk.ContentSystem},
 		Chat:    l.chatInfoFor(chat, caller)})
-}
-
-// timerText tells a disappearing-messages change in words.
-func timerText(s uint32) string {
-	if s == 0 {
-		return "⏱ Disappearing messages turned off."
-	}
-	var d string
-	switch {
-	case s%86400 == 0 && s/86400 == 1:
-		d = "24 hours"
-	case s%86400 == 0:
-		d = fmt.Sprintf("%d days", s/86400)
-	case s%3600 == 0:
-		d = fmt.Sprintf("%d hours", s/3600)
-	default:
-		d = fmt.Sprintf("%d seconds", s)
-	}
-	return "⏱ Disappearing messages turned on: new messages vanish after " + d + "."
 }
