@@ -467,3 +467,96 @@ def context_of(msg):
         if isinstance(v, dict) and "contextInfo" in v:
             return v["contextInfo"]
     return {}
+
+
+# ------------------------------------------------------------- logins
+
+BOT = "@passerelle:localhost"
+
+
+def bot_messages(agent, room=None):
+    return agent.messages(room or agent.mgmt, sender=BOT)
+
+
+def wait_bot(agent, fragment, after=0, timeout=30, room=None):
+    """The bot's first message (from index `after`) containing fragment."""
+    room = room or agent.mgmt
+
+    def found(a):
+        for m in a.messages(room, sender=BOT)[after:]:
+            if fragment.lower() in m["content"].get("body", "").lower():
+                return m
+        return None
+    return agent.wait(found, timeout, "the bot to say %r" % fragment)
+
+
+def bot_images(agent, after=0):
+    return [m for m in bot_messages(agent)[after:] if m["content"].get("msgtype") == "m.image"]
+
+
+def decode_qr(agent, event):
+    """The text of the QR code in an m.image the bot posted."""
+    import io
+
+    import zxingcpp
+    from PIL import Image
+    c = event["content"]
+    data = agent.download(c["url"])
+    img = Image.open(io.BytesIO(data))
+    return [r.text for r in zxingcpp.read_barcodes(img)]
+
+
+def start_login(stack, agent, flow="qr"):
+    """`login whatsapp <flow>`; returns the Canned of the new login and the
+    index of the bot's messages before it."""
+    known = set(port_files(stack.bridge.dir))
+    n0 = len(bot_messages(agent))
+    agent.text(agent.mgmt, "login whatsapp " + flow)
+    pf = find_port_file(stack.bridge.dir, exclude=known)
+    return Canned(pf), n0
+
+
+def own_id(lid):
+    return non_ad(lid)
+
+
+def login_qr(stack, agent, pn=ME_PN, lid=ME_LID, push_name="Agent", code=None):
+    """A whole QR login: one code shown, then the phone pairs."""
+    c, n0 = start_login(stack, agent, "qr")
+    code = code or "2@%s,%s,%s,%s" % (os.urandom(12).hex(), b64(os.urandom(32)),
+                                      b64(os.urandom(32)), b64(os.urandom(32)))
+    c.cmd("qr_code", code=code)
+    agent.wait(lambda a: bot_images(a, n0), 60, "the QR image")
+    c.cmd("pair_success", id=pn, lid=lid, push_name=push_name, business_name="")
+    wait_bot(agent, "Logged in", n0, timeout=60)
+    c.me_pn, c.me_lid = pn, lid
+    return c
+
+
+# ------------------------------------------------------------- portals
+
+def accept_invites(agent, from_prefix=("@_pa_whatsapp_", BOT)):
+    for r in list(agent.invites):
+        inviter = agent.inviter(r) or ""
+        if inviter.startswith(from_prefix) and r != agent.mgmt:
+            agent.join(r)
+
+
+def find_event(agent, pred, timeout=30, what="an event"):
+    """(room_id, event) of the first event for which pred(event) holds, in
+    any room; the agent joins the invitations of the bot and of ghosts."""
+    def look(a):
+        accept_invites(a)
+        for room, evs in a.events.items():
+            for ev in evs:
+                if pred(ev):
+                    return room, ev
+        return None
+    return agent.wait(look, timeout, what)
+
+
+def find_body(agent, body, timeout=30, sender=None):
+    return find_event(agent, lambda e: e.get("type") in ("m.room.message", "m.sticker")
+                      and e.get("content", {}).get("body") == body
+                      and (sender is None or e.get("sender") == sender),
+                      timeout, "a message %r" % body)
