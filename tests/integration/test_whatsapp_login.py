@@ -179,7 +179,7 @@ def test_restart_keeps_the_session(stack, agent):
 
 @pytest.mark.parametrize("n,event,fields,words", [
     (1, "logged_out", {"reason": 401}, ("logged out",)),
-    (2, "stream_replaced", {}, ("another",)),
+    (2, "stream_replaced", {}, ("elsewhere",)),
     (3, "temporary_ban", {"code": 101, "expire_s": 3600}, ("ban",)),
     (4, "client_outdated", {}, ("outdated",)),
 ])
