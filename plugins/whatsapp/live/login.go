@@ -82,7 +82,7 @@ type Login struct {
 	contacts  contactCache
 	// sent maps the ids of messages sent for the host to their txn ids,
 	// so their echo from another device is recognised.
-	sent sync.Map
+	sent    sync.Map
 	history historyChats
 }
 

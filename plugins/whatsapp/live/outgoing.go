@@ -287,4 +287,3 @@ func (l *Login) afterConnect() {
 		l.log.Warnf("presence: %v", err)
 	}
 }
-

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: AGPL-3.0-or-later */
 /*
- * whatsapp-plugin.c — the WhatsApp plugin (whatsapp.so): for now an importer
- * of "Export chat" files, a .txt or the .zip with the .txt and its media.
+ * wa-import.c — the WhatsApp importer (wa-import.h): "Export chat" files, a
+ * .txt or the .zip with the .txt and its media.  Linked into whatsapp.so,
+ * whose network (written in Go, plugins/whatsapp/live) points its
+ * import_file at wa_import_file.
  *
  * The member list of the chat must be in its CHAT_INFO, before the first
  * message, but it is only known once the whole text has been read.  The
@@ -21,6 +23,7 @@
 #include "imp-media.h"
 #include "imp-plugin.h"
 #include "passerelle/plugin.h"
+#include "wa-import.h"
 #include "wa-parser.h"
 
 #define WA_CHUNK 65536
@@ -566,11 +569,11 @@ wa_import_run (gpointer importer, const char *path, GError **error)
   return wa_import (importer, path, error);
 }
 
-static bool
-wa_import_file (PaHost *host, const char *path, const PaImportOptions *options, char **error)
+bool
+wa_import_file (PaHost *host, const PaHostApi *api, const char *path,
+                const PaImportOptions *options, char **error)
 {
-  const PaHostApi *api = imp_plugin_api ();
-  if (api == NULL)
+  if (api == NULL || !PA_HAS_MEMBER (api, PaHostApi, invoke))
     {
       *error = imp_c_strdup ("the WhatsApp importer was not initialised");
       return false;
@@ -588,37 +591,4 @@ wa_import_file (PaHost *host, const char *path, const PaImportOptions *options, 
   bool ok = imp_run (path, imp.work_dir, wa_import_run, &imp, error);
   wa_import_clear (&imp);
   return ok;
-}
-
-/* ------------------------------------------------------------ the network */
-
-static bool
-wa_init (PaHost *host, const PaHostApi *api, char **error)
-{
-  return imp_plugin_init (host, api, error);
-}
-
-static const PaNetwork wa_network = {
-  .magic = PA_PLUGIN_MAGIC,
-  .abi_major = PA_PLUGIN_ABI_MAJOR,
-  .abi_minor = PA_PLUGIN_ABI_MINOR,
-  .struct_size = sizeof (PaNetwork),
-  .name = "whatsapp",
-  .display_name = "WhatsApp",
-  .version = WHATSAPP_PLUGIN_VERSION,
-  .capabilities = PA_CAP_IMPORT | PA_CAP_GROUPS | PA_CAP_MEDIA,
-  .init = wa_init,
-  .shutdown = imp_plugin_shutdown,
-  /* Import only, for now: login_new and login_ops NULL, so the host answers
-   * a login request with "WhatsApp cannot log in". */
-  .import_file = wa_import_file,
-};
-
-const PaNetwork *pa_plugin_get_network (void);
-
-/* The plugin's one exported symbol: a static table, valid forever. */
-__attribute__ ((visibility ("default"))) const PaNetwork *
-pa_plugin_get_network (void)
-{
-  return &wa_network;
 }
