@@ -54,6 +54,28 @@ try:
 finally:
     os.unlink(exc)
 
+# Go files: the SPDX header and gofmt (written here: a .go sample in the tree would be scanned).
+gotmp = os.path.join(os.environ.get("TMPDIR", "/tmp"), f"check-source-go-{os.getpid()}")
+os.makedirs(gotmp)
+try:
+    good_go = os.path.join(gotmp, "good.go")
+    bad_go = os.path.join(gotmp, "bad.go")
+    with open(good_go, "w") as fh:
+        fh.write("// SPDX-License-Identifier: AGPL-3.0-or-later\n\n// A sample Go file.\n\n"
+                 "package sample\n\nfunc f() {}\n")
+    with open(bad_go, "w") as fh:
+        fh.write("// SPDX-License-Identifier: AGPL-3.0-or-later\n\n// A sample Go file.\n\n"
+                 "package sample\n\nfunc  f() { system() }\n")
+    rc, out = run(*no_lists, good_go)
+    expect("good Go sample passes: " + out.strip(), rc == 0)
+    rc, out = run(*no_lists, bad_go)
+    expect("unformatted Go fails, and only for that", rc == 1 and "bad.go:1: not gofmt-formatted" in out
+           and "banned" not in out)
+finally:
+    for f in os.listdir(gotmp):
+        os.unlink(os.path.join(gotmp, f))
+    os.rmdir(gotmp)
+
 r = subprocess.run([sys.executable, check, "--root", root], capture_output=True, text=True)
 expect("the tree passes", r.returncode == 0)
 if r.returncode != 0:

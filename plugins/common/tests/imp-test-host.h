@@ -45,7 +45,7 @@ typedef struct {
 } ImpZipEntry;
 
 /* Loads $PA_BUILD_ROOT/plugins/NAME/NAME.so and checks its PaNetwork (an
- * import-only network of SDK 2). */
+ * importer of SDK 2; when it also logs in, it has what a login takes). */
 const PaNetwork *imp_test_load (const char *name);
 
 /* init, import_file, shutdown. */

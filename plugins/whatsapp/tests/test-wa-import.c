@@ -761,7 +761,6 @@ main (int argc, char **argv)
   g_test_init (&argc, &argv, NULL);
   desc = imp_test_load ("whatsapp");
   g_assert_cmpstr (desc->display_name, ==, "WhatsApp");
-  g_assert_null (desc->login_new);
 #define ADD(path, fn) g_test_add (path, Fixture, NULL, fixture_setup, fn, fixture_teardown)
   ADD ("/whatsapp/import/corpus", test_corpus);
   ADD ("/whatsapp/import/fr-android", test_fr_android);

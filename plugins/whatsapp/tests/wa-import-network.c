@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: AGPL-3.0-or-later */
 /*
  * wa-import-network.c — a C network around wa_import_file, for builds
- * without the Go plugin (sanitizer and fuzz builds, a machine without Go):
- * the import unit test and the fuzz target load or link it instead of
- * whatsapp.so's Go network.  Never installed.
+ * without the Go plugin (fuzz builds, a machine without Go): the import
+ * unit test and the fuzz target load or link it instead of whatsapp.so's
+ * Go network.  Never installed.
  */
 #include "imp-plugin.h"
 #include "passerelle/plugin.h"

@@ -49,7 +49,7 @@ func (a *arena) strAlways(s string) *C.char {
 
 // strArray is a C array of len(ss)+1 strings, the last NULL.
 func (a *arena) strArray(ss []string) **C.char {
-	arr := (*[1 << 28]*C.char)(a.alloc(uintptr(len(ss)+1) * unsafe.Sizeof((*C.char)(nil))))
+	arr := unsafe.Slice((**C.char)(a.alloc(uintptr(len(ss)+1)*unsafe.Sizeof((*C.char)(nil)))), len(ss)+1)
 	for i, s := range ss {
 		arr[i] = a.strAlways(s)
 	}

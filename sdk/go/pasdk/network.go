@@ -112,7 +112,8 @@ func buildNetwork(n *Network) *C.PaNetwork {
 			arr[i].struct_size = C.sizeof_PaConfigKey
 			arr[i].key = a.str(k.Key)
 			arr[i]._type = C.PaConfigType(k.Type)
-			if k.HasDefault {
+			// No default only when Default is "" and HasDefault false.
+			if k.HasDefault || k.Default != "" {
 				arr[i].default_value = a.strAlways(k.Default)
 			}
 			arr[i].description = a.str(k.Description)

@@ -112,6 +112,13 @@ test_goecho (void)
   g_assert_cmpstr (str (fx.hello, "plugin"), ==, "goecho");
   g_autofree char *abi = g_strdup_printf ("%d.%d", PA_PLUGIN_ABI_MAJOR, PA_PLUGIN_ABI_MINOR);
   g_assert_cmpstr (str (fx.hello, "abi"), ==, abi);
+  g_assert_cmpstr (str (fx.hello, "version"), ==, GOECHO_VERSION);
+  /* PaLoginOps from the login's method set: send, nothing else. */
+  json_t *ops = json_object_get (fx.hello, "ops");
+  g_assert_cmpuint (json_array_size (ops), ==, 1);
+  g_assert_cmpstr (json_string_value (json_array_get (ops, 0)), ==, "send");
+  g_assert_true (json_is_true (json_object_get (fx.hello, "login")));
+  g_assert_true (json_is_false (json_object_get (fx.hello, "import")));
   g_assert_cmpstr (str (form, "step.kind"), ==, "user_input");
   json_t *fields = json_object_get (json_object_get (form, "step"), "fields");
   g_assert_cmpstr (str (json_array_get (fields, 0), "id"), ==, "name");

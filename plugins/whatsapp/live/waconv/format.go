@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: AGPL-3.0-or-later
 
+// WhatsApp markup to the SDK's HTML subset (ToHTML).
+
 package waconv
 
 import (
@@ -95,7 +97,7 @@ func (r *renderer) block(seg string, h, p *strings.Builder) {
 	lines := strings.Split(seg, "\n")
 	prevQuote := false
 	for n, line := range lines {
-		quote := strings.HasPrefix(line, "> ")
+		quote := strings.HasPrefix(line, "> ") && strings.TrimSpace(line[2:]) != ""
 		if n > 0 {
 			p.WriteByte('\n')
 		}
@@ -148,7 +150,7 @@ func (r *renderer) inline(line string, h, p *strings.Builder) {
 				continue
 			}
 			if rs[i] == '`' {
-				if k := indexRune(rs[i+1:], '`'); k > 0 && strings.TrimSpace(string(rs[i+1:i+1+k])) != "" {
+				if k := indexRune(rs[i+1:], '`'); k > 0 && !unicode.IsSpace(rs[i+1]) && !unicode.IsSpace(rs[i+k]) {
 					end := i + 1 + k
 					if end+1 >= len(rs) || !(unicode.IsLetter(rs[end+1]) || unicode.IsDigit(rs[end+1])) {
 						s := string(rs[i : end+1])
@@ -189,20 +191,41 @@ func (r *renderer) inline(line string, h, p *strings.Builder) {
 			p.WriteRune(t.r)
 		}
 	}
-	r.format(ts, 0, len(ts), h)
+	r.format(ts, findClosers(ts), 0, len(ts), h)
 }
 
 var markerTag = map[rune]string{'*': "b", '_': "i", '~': "s"}
 
+// closers[m][j] is the first position >= j where marker m may close, or
+// len(ts): whether a marker closes depends only on its neighbours, so one
+// pass per line finds them all and each opener looks its closer up at once.
+type closers map[rune][]int
+
+func findClosers(ts []tok) closers {
+	cs := closers{}
+	for m := range markerTag {
+		next := make([]int, len(ts)+1)
+		next[len(ts)] = len(ts)
+		for j := len(ts) - 1; j >= 0; j-- {
+			next[j] = next[j+1]
+			if !ts[j].atom && ts[j].r == m && j > 0 && !ts[j-1].space() && (j+1 == len(ts) || !ts[j+1].word()) {
+				next[j] = j
+			}
+		}
+		cs[m] = next
+	}
+	return cs
+}
+
 // format renders ts[lo:hi], looking for markers; boundaries are checked
 // against the whole line so nested markers see their real neighbours.
-func (r *renderer) format(ts []tok, lo, hi int, h *strings.Builder) {
+func (r *renderer) format(ts []tok, cs closers, lo, hi int, h *strings.Builder) {
 	for i := lo; i < hi; i++ {
 		t := ts[i]
 		if tag, ok := markerTag[t.r]; ok && !t.atom {
-			if j := closer(ts, i, hi); j > 0 {
+			if j := closer(ts, cs, i, hi); j > 0 {
 				h.WriteString("<" + tag + ">")
-				r.format(ts, i+1, j, h)
+				r.format(ts, cs, i+1, j, h)
 				h.WriteString("</" + tag + ">")
 				r.formatted = true
 				i = j
@@ -217,25 +240,18 @@ func (r *renderer) format(ts []tok, lo, hi int, h *strings.Builder) {
 	}
 }
 
-// closer is the index of the marker closing the one at i, or -1.
-func closer(ts []tok, i, hi int) int {
+// closer is the index of the marker closing the one at i, or -1: an
+// opener starts a word and touches non-space; its closer is the first one
+// after the next character, within the enclosing span.
+func closer(ts []tok, cs closers, i, hi int) int {
 	m := ts[i].r
 	if i > 0 && ts[i-1].word() {
 		return -1
 	}
-	if i+1 >= hi || ts[i+1].space() || (!ts[i+1].atom && ts[i+1].r == m) {
+	if i+2 >= hi || ts[i+1].space() || (!ts[i+1].atom && ts[i+1].r == m) {
 		return -1
 	}
-	for j := i + 2; j < hi; j++ {
-		if ts[j].atom || ts[j].r != m {
-			continue
-		}
-		if ts[j-1].space() {
-			continue
-		}
-		if j+1 < len(ts) && ts[j+1].word() {
-			continue
-		}
+	if j := cs[m][i+2]; j < hi {
 		return j
 	}
 	return -1

@@ -1,10 +1,14 @@
 // SPDX-License-Identifier: AGPL-3.0-or-later
 
+// Tests of markup to HTML and back: a table of cases, round trips, fuzz targets.
+
 package waconv
 
 import (
 	"strings"
 	"testing"
+	"time"
+	"unicode/utf8"
 )
 
 // names is the mention resolver of the tests: two known contacts.
@@ -63,6 +67,8 @@ func TestToHTML(t *testing.T) {
 		{"*a*b*", "<b>a*b</b>"},
 		{"`*pas gras*`", "<code>*pas gras*</code>"},
 		{"`a_b_c` et _ici_", "<code>a_b_c</code> et <i>ici</i>"},
+		{"` pas du code`", ""},
+		{"`pas du code `", ""},
 		{"```\nfunc f() { *p = _x_ }\n```", "<pre>\nfunc f() { *p = _x_ }\n</pre>"},
 		{"avant\n```code```\naprès", "avant<pre>code</pre>après"},
 		{"avant\n\n```code```", "avant<br><pre>code</pre>"},
@@ -129,6 +135,11 @@ func TestFromHTML(t *testing.T) {
 		{"<p>liste :</p><ul><li>a<ul><li>b</li></ul></li></ul>fin", "liste :\n- a\n  - b\nfin"},
 		{"<mx-reply><blockquote><a href=\"x\">In reply to</a> cité</blockquote></mx-reply>réponse", "réponse"},
 		{"<MX-REPLY>x</MX-REPLY>ok", "ok"},
+		{"<ol>\n<li><p>paragraphe</p>\n</li>\n<li>b</li>\n</ol>", "1. paragraphe\n2. b"},
+		{"<ul><li><pre>x</pre></li></ul>", "- \n```x```"},
+		{"<blockquote>\n<p>un</p>\n<p>deux</p>\n</blockquote>\n", "> un\n> deux"},
+		{"<table><tr><th>a</th><th>b</th></tr><tr><td>c</td><td>d</td></tr></table>", "a b\nc d"},
+		{"<ul>\n<li>un</li>\n<li>deux</li>\n</ul>\n<p>après</p>\n", "- un\n- deux\n\naprès"},
 		{"&lt;b&gt; &amp; &eacute;t&eacute; &#128512; &nbsp;", "<b> & été 😀 \u00a0"},
 		{"<h1>Titre</h1>texte", "*Titre*\ntexte"},
 		{"<img src=\"mxc://x\" alt=\":chat:\">", ":chat:"},
@@ -148,6 +159,9 @@ func TestFromHTML(t *testing.T) {
 		{"<b", "<b"},
 		{"<", "<"},
 		{"<code><b>x</b></code>", "`x`"},
+		{"<b>a <strong>b</strong> c</b>", "*a b c*"},
+		{"<pre><pre>x</pre></pre>", "```x```"},
+		{"<i><b>x</b></i>", "_*x*_"},
 	}
 	for _, c := range cases {
 		if got := FromHTML(c.in); got != c.want {
@@ -233,5 +247,45 @@ func FuzzFromHTML(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, s string) {
 		_ = FromHTML(s)
+	})
+}
+
+// Hostile input of WhatsApp's largest message size (64 KiB) converts in
+// linear time, not quadratic: a sender cannot stall the plugin.
+func TestHostileSizes(t *testing.T) {
+	const size = 65536
+	fill := func(unit string) string { return strings.Repeat(unit, size/len(unit)) }
+	start := time.Now()
+	for _, s := range []string{fill("*a "), fill("_"), fill("*_~"), fill("@33612345678 "), fill("`a "), fill("> *x\n")} {
+		ToHTML(s, names)
+	}
+	for _, s := range []string{fill("<b>"), fill("<blockquote>x"), fill("<p>"), fill("<mx-reply>"), fill("<a href='x'>"), fill("<ol><li>")} {
+		FromHTML(s)
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("hostile inputs took %v", d)
+	}
+}
+
+// Any formatted WhatsApp text comes back unchanged from HTML, except what
+// WhatsApp itself does not keep (white space around the message, carriage
+// returns, invalid UTF-8) and code blocks, which come back on lines of
+// their own.
+func FuzzMarkupRoundTrip(f *testing.F) {
+	for _, s := range []string{"*a* _b_ ~c~ `d`", "> q\n> r\ns", "*_x_*", "a\n *b*", "` x`", "un *mot* 🎉\n\n> cité"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		s = strings.Trim(s, " \n")
+		if !utf8.ValidString(s) || strings.Contains(s, "```") || strings.Contains(s, "\r") {
+			return
+		}
+		h := ToHTML(s, nil)
+		if h == "" {
+			return
+		}
+		if back := FromHTML(h); back != s {
+			t.Fatalf("%q → %q → %q", s, h, back)
+		}
 	})
 }

@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: AGPL-3.0-or-later
 
+// The SDK's HTML (and what Matrix clients send) to WhatsApp markup (FromHTML).
+
 package waconv
 
 import (
@@ -62,13 +64,17 @@ func FromHTML(s string) string {
 	for len(w.stack) > 1 {
 		w.pop()
 	}
-	return strings.TrimRight(w.stack[0].buf.String(), " \n")
+	return strings.Trim(w.stack[0].buf.String(), " \n")
 }
+
+// maxNesting bounds the tags kept open, against hostile HTML.
+const maxNesting = 32
 
 type frame struct {
 	tag     string
 	buf     strings.Builder
 	pending bool // a newline is owed before the next content
+	bullet  bool // the line holds only a list item's bullet so far
 	href    string
 	ordered bool
 	count   int
@@ -98,10 +104,14 @@ func (f *frame) write(s string) {
 		f.pending = false
 	}
 	f.buf.WriteString(s)
+	f.bullet = false
 }
 
 // newlines makes the frame end with k newlines, unless it is empty.
 func (f *frame) newlines(k int) {
+	if f.bullet {
+		return // a paragraph opening a list item stays on the bullet's line
+	}
 	if f.buf.Len() == 0 {
 		f.pending = false
 		return
@@ -120,6 +130,11 @@ func (f *frame) newlines(k int) {
 // blockStart begins a code block or a quote: ToHTML folds the line break
 // before them into the block, so one is always owed unless at the start.
 func (f *frame) blockStart() {
+	if f.bullet {
+		f.buf.WriteByte('\n')
+		f.bullet = false
+		return
+	}
 	if f.pending {
 		f.buf.WriteByte('\n')
 		f.pending = false
@@ -136,9 +151,11 @@ func (f *frame) atLineStart() bool {
 func (w *htmlWriter) text(s string) {
 	f := w.top()
 	if !w.in("pre") {
+		lead := len(s) - len(strings.TrimLeft(s, " \t\r\n"))
+		fromBreak := strings.ContainsAny(s[:lead], "\r\n")
 		s = collapseNewlines(s)
-		if f.atLineStart() {
-			s = strings.TrimLeft(s, " ")
+		if fromBreak && f.atLineStart() {
+			s = strings.TrimLeft(s, " ") // the source's line break, not a space
 		}
 	}
 	f.write(s)
@@ -206,6 +223,11 @@ func (w *htmlWriter) open(name string, attrs map[string]string) {
 			prefix = strings.Repeat("  ", depth-1) + prefix
 		}
 		f.write(prefix)
+		f.bullet = true
+	case "td", "th":
+		if !f.atLineStart() {
+			f.write(" ")
+		}
 	case "b", "strong", "i", "em", "s", "del", "strike", "code", "pre", "blockquote", "a",
 		"ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6":
 		switch {
@@ -213,6 +235,9 @@ func (w *htmlWriter) open(name string, attrs map[string]string) {
 			f.blockStart()
 		case name == "ul" || name == "ol" || name[0] == 'h':
 			f.newlines(1)
+		}
+		if len(w.stack) > maxNesting {
+			return // deeper than any real message: the tag is ignored
 		}
 		nf := &frame{tag: name, ordered: name == "ol", href: attrs["href"]}
 		if name == "ol" {
@@ -257,6 +282,10 @@ func (w *htmlWriter) pop() {
 	literal := w.in("pre", "code")
 	switch f.tag {
 	case "pre":
+		if literal {
+			parent.write(inner)
+			return
+		}
 		parent.write("```" + inner + "```")
 		parent.pending = true
 	case "blockquote":
@@ -264,9 +293,11 @@ func (w *htmlWriter) pop() {
 		if inner == "" {
 			return
 		}
-		lines := strings.Split(inner, "\n")
-		for i, l := range lines {
-			lines[i] = strings.TrimRight("> "+l, " ")
+		var lines []string
+		for _, l := range strings.Split(inner, "\n") {
+			if strings.TrimSpace(l) != "" { // "> " alone is no quote line
+				lines = append(lines, "> "+l)
+			}
 		}
 		parent.write(strings.Join(lines, "\n"))
 		parent.pending = true
@@ -277,8 +308,10 @@ func (w *htmlWriter) pop() {
 		parent.write(linkText(inner, f.href))
 	default:
 		m := inlineMarker[f.tag]
-		if literal || (f.tag == "code" && w.in("pre")) {
-			m = ""
+		for _, g := range w.stack {
+			if literal || inlineMarker[g.tag] == m {
+				m = "" // inside code, or already inside the same marker
+			}
 		}
 		parent.write(wrapLines(inner, m))
 		if f.tag[0] == 'h' {

@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: AGPL-3.0-or-later
 
+// Identifiers: contact, chat and group ids from JIDs, and what agents type normalised.
+
 package waconv
 
 import (
@@ -17,19 +19,34 @@ import (
 // of the two JIDs to pass is the caller's business (it owns the LID store);
 // these functions only spell them.
 
-// UserID is a contact's id: the JID without its device part, server kept.
-func UserID(j types.JID) string { return j.ToNonAD().String() }
+// UserID is a contact's id: the JID without its device part, server kept
+// (a device hosted by Meta for a business counts as its user's).
+func UserID(j types.JID) string { return canonicalServer(j.ToNonAD()).String() }
 
 // ChatID is a chat's id; a DM's chat id is the contact's id.
-func ChatID(j types.JID) string { return j.ToNonAD().String() }
+func ChatID(j types.JID) string { return canonicalServer(j.ToNonAD()).String() }
+
+// canonicalServer maps the servers that are other spellings of a user's
+// (hosted business devices, the legacy c.us) to the user's own server.
+func canonicalServer(j types.JID) types.JID {
+	switch j.Server {
+	case types.HostedServer, types.LegacyUserServer:
+		j.Server = types.DefaultUserServer
+	case types.HostedLIDServer:
+		j.Server = types.HiddenUserServer
+	}
+	return j
+}
 
 // ParseJID parses an id of the s.whatsapp.net, lid, g.us or broadcast
-// servers (a device part, when present, is kept).
+// servers (a device part, when present, is kept; hosted and c.us JIDs are
+// read as their user's).
 func ParseJID(id string) (types.JID, error) {
 	j, err := types.ParseJID(id)
 	if err != nil {
 		return types.JID{}, err
 	}
+	j = canonicalServer(j)
 	if j.User == "" {
 		return types.JID{}, errors.New("no user part in " + id)
 	}

@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: AGPL-3.0-or-later
 
+// Tests of identifiers: phone number forms, LIDs, groups, refusals.
+
 package waconv
 
 import (
@@ -76,6 +78,9 @@ func TestJIDs(t *testing.T) {
 		{"120363012345678901@g.us", true, "120363012345678901@g.us", ""},
 		{"33612345678-1596000000@g.us", true, "33612345678-1596000000@g.us", ""},
 		{"status@broadcast", true, "status@broadcast", ""},
+		{"33612345678:99@hosted", true, "33612345678@s.whatsapp.net", "+33612345678"},
+		{"98765432101234:99@hosted.lid", true, "98765432101234@lid", ""},
+		{"33612345678@c.us", true, "33612345678@s.whatsapp.net", "+33612345678"},
 		{"1234@newsletter", false, "", ""},
 		{"abc@s.whatsapp.net", false, "", ""},
 		{"@lid", false, "", ""},
@@ -93,6 +98,10 @@ func TestJIDs(t *testing.T) {
 		if UserID(j) != c.user || ChatID(j) != c.user || PhoneOf(j) != c.phone {
 			t.Errorf("%q: UserID %q ChatID %q PhoneOf %q", c.in, UserID(j), ChatID(j), PhoneOf(j))
 		}
+	}
+	hosted := types.JID{User: "33612345678", Server: types.HostedServer, Device: 99}
+	if UserID(hosted) != "33612345678@s.whatsapp.net" || ChatID(hosted) != "33612345678@s.whatsapp.net" {
+		t.Errorf("hosted device: %q", UserID(hosted))
 	}
 	if PhoneOf(types.JID{}) != "" {
 		t.Error("PhoneOf of an empty JID")
