@@ -177,6 +177,10 @@ class Canned:
                 for l in self.lines[after:]:
                     if pred(l):
                         return l
+                    if "error" in l:
+                        # The test source could not carry out a command.
+                        raise AssertionError("the test source answered %r while waiting for %s"
+                                             % (l, what))
                 left = deadline - time.monotonic()
                 if left <= 0:
                     raise AssertionError("timed out waiting for %s from the test source; "
@@ -487,7 +491,11 @@ def wait_bot(agent, fragment, after=0, timeout=30, room=None):
             if fragment.lower() in m["content"].get("body", "").lower():
                 return m
         return None
-    return agent.wait(found, timeout, "the bot to say %r" % fragment)
+    try:
+        return agent.wait(found, timeout, "the bot to say %r" % fragment)
+    except AssertionError as e:
+        said = [m["content"].get("body", "")[:200] for m in agent.messages(room, sender=BOT)[after:]]
+        raise AssertionError("%s; the bot said: %r" % (e, said)) from None
 
 
 def bot_images(agent, after=0):
