@@ -161,8 +161,8 @@ class Canned:
         data = (json.dumps(obj, separators=(",", ":"), ensure_ascii=False) + "\n").encode()
         self.sock.sendall(data)
 
-    def cmd(self, name, **fields):
-        fields["cmd"] = name
+    def cmd(self, _cmd, **fields):
+        fields["cmd"] = _cmd
         self.send(fields)
 
     def mark(self):
@@ -560,7 +560,11 @@ def find_event(agent, pred, timeout=30, what="an event"):
                 if pred(ev):
                     return room, ev
         return None
-    return agent.wait(look, timeout, what)
+    try:
+        return agent.wait(look, timeout, what)
+    except AssertionError as e:
+        raise AssertionError("%s; invites: %r; rooms: %r" % (
+            e, {r: agent.inviter(r) for r in agent.invites}, list(agent.events))) from None
 
 
 def find_body(agent, body, timeout=30, sender=None):
