@@ -70,7 +70,9 @@ def stream(agent, prefix, t0):
 def redeliver_unacked(agent, msgs, killed_at):
     """After the login came back: WhatsApp re-sends what was never acked."""
     c = agent.wa
-    acked = {l["acked"] for l in c.lines[:killed_at] if "acked" in l and not l.get("failed")}
+    ids = {inf["id"] for inf, _ in msgs}
+    acked = {l["acked"] for l in c.lines[:killed_at]
+             if "acked" in l and not l.get("failed")} & ids
     again = [(inf, m) for inf, m in msgs if inf["id"] not in acked]
     for inf, m in again:
         ack = c.message(inf, m, timeout=60)

@@ -29,6 +29,7 @@ import (
 	"time"
 
 	"go.mau.fi/whatsmeow"
+	"go.mau.fi/whatsmeow/proto/waAdv"
 	"go.mau.fi/whatsmeow/proto/waE2E"
 	"go.mau.fi/whatsmeow/proto/waHistorySync"
 	"go.mau.fi/whatsmeow/types"
@@ -270,6 +271,9 @@ func (c *canned) handle(cmd map[string]json.RawMessage) error {
 		cli.Store.LID = lid
 		cli.Store.PushName = str(cmd, "push_name")
 		cli.Store.BusinessName = str(cmd, "business_name")
+		if cli.Store.Account == nil {
+			cli.Store.Account = &waAdv.ADVSignedDeviceIdentity{Details: []byte{}, AccountSignature: make([]byte, 64), AccountSignatureKey: make([]byte, 32), DeviceSignature: make([]byte, 64)}
+		}
 		if err := cli.Store.Save(ctx); err != nil {
 			return err
 		}
