@@ -20,7 +20,7 @@ import (
 // canonical returns the LID of a user JID when whatsmeow knows it.
 func (l *Login) canonical(j types.JID) types.JID {
 	j = j.ToNonAD()
-	if j.Server == types.DefaultUserServer {
+	if j.Server == types.DefaultUserServer && l.cli.Store.LIDs != nil {
 		if lid, err := l.cli.Store.LIDs.GetLIDForPN(context.Background(), j); err == nil && !lid.IsEmpty() {
 			return lid.ToNonAD()
 		}
@@ -35,6 +35,9 @@ func (l *Login) phoneOf(j types.JID) types.JID {
 	case types.DefaultUserServer:
 		return j
 	case types.HiddenUserServer:
+		if l.cli.Store.LIDs == nil {
+			break
+		}
 		if pn, err := l.cli.Store.LIDs.GetPNForLID(context.Background(), j); err == nil {
 			return pn.ToNonAD()
 		}
@@ -70,7 +73,7 @@ func (l *Login) displayName(j types.JID) (name, identifier string) {
 		identifier = "+" + pn.User
 	}
 	for _, c := range []types.JID{l.canonical(j), pn} {
-		if c.IsEmpty() {
+		if c.IsEmpty() || l.cli.Store.Contacts == nil {
 			continue
 		}
 		info, err := l.cli.Store.Contacts.GetContact(context.Background(), c)

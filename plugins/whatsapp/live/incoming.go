@@ -187,7 +187,11 @@ func (l *Login) onMessage(b *batch, e *events.Message, history bool) {
 		prev, known := l.msgs.get(chat, info.ID)
 		ev.Type = pasdk.EvMessage
 		if known && prev.Kind == "placeholder" {
-			ev.Type = pasdk.EvMessageUpsert
+			// The placeholder is replaced: an edit of it (the host keeps
+			// the first copy of a message id, so an upsert would be lost).
+			ev.Type = pasdk.EvEdit
+			ev.TargetID = info.ID
+			ev.MessageID = info.ID + "/decrypted"
 		}
 		c := in.Content
 		row := msgRow{Sender: info.Sender.ToNonAD(), FromMe: info.IsFromMe, TS: info.Timestamp}
@@ -203,6 +207,13 @@ func (l *Login) onMessage(b *batch, e *events.Message, history bool) {
 		}
 		ev.Content = &c
 		ev.Chat = l.chatInfoFor(chat, info.Sender)
+		if ev.Chat != nil && ev.Chat.Kind == pasdk.ChatGroup {
+			// A group's info goes first on its own: another login may
+			// already have bridged this message (shared portals), and the
+			// host must still learn that this login is in the group.
+			b.emit(&pasdk.Event{Type: pasdk.EvChatInfo, ChatID: chatID, TimestampMS: ev.TimestampMS, Chat: ev.Chat})
+			ev.Chat = nil
+		}
 		if !info.IsFromMe {
 			ev.Contact = l.senderMember(info.Sender)
 		}
@@ -238,6 +249,9 @@ func (l *Login) onMessage(b *batch, e *events.Message, history bool) {
 		b.emit(&pasdk.Event{Type: pasdk.EvChatInfo, ChatID: chatID, SenderID: sender,
 			TimestampMS: ev.TimestampMS, Chat: ci})
 		l.chatsSeen.Store(chatID, true)
+		ev.Type = pasdk.EvMessage
+		ev.Content = &pasdk.Content{Kind: pasdk.MsgNotice, Text: timerText(in.TimerS), Flags: pasdk.ContentSystem}
+		b.emit(&ev)
 	}
 }
 
@@ -269,7 +283,7 @@ func (l *Login) onPollVote(b *batch, e *events.Message, chat types.JID, target s
 }
 
 // onUndecryptable shows a placeholder under the message's id; the real
-// message replaces it (MESSAGE_UPSERT) when the phone sends it again.
+// message replaces it (an EDIT of it) when the phone sends it again.
 func (l *Login) onUndecryptable(b *batch, e *events.UndecryptableMessage) {
 	info := &e.Info
 	if e.DecryptFailMode == events.DecryptFailHide || (info.Chat == types.StatusBroadcastJID && !l.cfg.statusBroadcast) {
@@ -312,4 +326,23 @@ func (l *Login) onCall(b *batch, m types.BasicCallMeta, group bool) {
 		TimestampMS: tsMS(m.Timestamp), MessageID: "call-" + m.CallID,
 		Content: &pasdk.Content{Kind: pasdk.MsgNotice, Text: text, Flags: pasdk.ContentSystem},
 		Chat:    l.chatInfoFor(chat, caller)})
+}
+
+// timerText tells a disappearing-messages change in words.
+func timerText(s uint32) string {
+	if s == 0 {
+		return "⏱ Disappearing messages turned off."
+	}
+	var d string
+	switch {
+	case s%86400 == 0 && s/86400 == 1:
+		d = "24 hours"
+	case s%86400 == 0:
+		d = fmt.Sprintf("%d days", s/86400)
+	case s%3600 == 0:
+		d = fmt.Sprintf("%d hours", s/3600)
+	default:
+		d = fmt.Sprintf("%d seconds", s)
+	}
+	return "⏱ Disappearing messages turned on: new messages vanish after " + d + "."
 }

@@ -157,8 +157,9 @@ func (l *Login) onMediaRetry(b *batch, e *events.MediaRetry) {
 	if row.FromMe {
 		sender = l.ownID()
 	}
-	ev := pasdk.Event{Type: pasdk.EvMessageUpsert, ChatID: l.chatID(chat), SenderID: sender,
-		TimestampMS: row.TS.UnixMilli(), MessageID: e.MessageID, FromMe: row.FromMe}
+	// An edit of the placeholder (the host keeps the first copy of an id).
+	ev := pasdk.Event{Type: pasdk.EvEdit, ChatID: l.chatID(chat), SenderID: sender,
+		TimestampMS: row.TS.UnixMilli(), MessageID: e.MessageID + "/retry", TargetID: e.MessageID, FromMe: row.FromMe}
 	c := in.Content
 	if e.Error != nil {
 		l.mediaPlaceholder(&c, fmt.Sprintf("your phone could not send it again (error %d)", e.Error.Code))

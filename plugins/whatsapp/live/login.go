@@ -106,6 +106,7 @@ func newLogin(h pasdk.Host, saved bool) (pasdk.Login, error) {
 		l.cancel()
 		return nil, fmt.Errorf("cannot open the message table: %w", err)
 	}
+	l.msgs.canon = func(j types.JID) types.JID { return l.canonical(j) }
 	device, err := l.container.GetFirstDevice(l.ctx)
 	if err != nil {
 		l.msgs.Close()
@@ -143,6 +144,9 @@ func (l *Login) goConnect() {
 
 // spawn runs fn in a goroutine that Free waits for.
 func (l *Login) spawn(fn func()) {
+	if l.ctx.Err() != nil {
+		return // freeing: no new work
+	}
 	l.wg.Add(1)
 	go func() {
 		defer l.wg.Done()

@@ -18,6 +18,16 @@ import (
 type msgStore struct {
 	db *sql.DB
 	mu sync.Mutex
+	// canon keys a DM by its user's canonical JID (LID first), so a chat
+	// seen under its phone number and under its LID is one chat.
+	canon func(types.JID) types.JID
+}
+
+func (s *msgStore) key(chat types.JID) string {
+	if s.canon != nil && (chat.Server == types.DefaultUserServer || chat.Server == types.HiddenUserServer) {
+		chat = s.canon(chat)
+	}
+	return chat.String()
 }
 
 type msgRow struct {
@@ -56,7 +66,7 @@ func (s *msgStore) put(chat types.JID, id string, r msgRow) {
 		ON CONFLICT (chat, id) DO UPDATE SET sender = excluded.sender, from_me = excluded.from_me,
 		kind = CASE WHEN excluded.kind = '' THEN messages.kind ELSE excluded.kind END,
 		raw = COALESCE(excluded.raw, messages.raw)`,
-		chat.String(), id, r.Sender.String(), r.FromMe, r.TS.UnixMilli(), r.Kind, r.Raw)
+		s.key(chat), id, r.Sender.String(), r.FromMe, r.TS.UnixMilli(), r.Kind, r.Raw)
 }
 
 func (s *msgStore) get(chat types.JID, id string) (msgRow, bool) {
@@ -66,7 +76,7 @@ func (s *msgStore) get(chat types.JID, id string) (msgRow, bool) {
 	var sender string
 	var ts int64
 	err := s.db.QueryRow(`SELECT sender, from_me, ts, kind, raw FROM messages WHERE chat = ? AND id = ?`,
-		chat.String(), id).Scan(&sender, &r.FromMe, &ts, &r.Kind, &r.Raw)
+		s.key(chat), id).Scan(&sender, &r.FromMe, &ts, &r.Kind, &r.Raw)
 	if errors.Is(err, sql.ErrNoRows) || err != nil {
 		return r, false
 	}
@@ -75,7 +85,7 @@ func (s *msgStore) get(chat types.JID, id string) (msgRow, bool) {
 	return r, true
 }
 
-// latest is the newest message of a chat (history requests start there).
+// oldest is the oldest known message of a chat (history requests start there).
 func (s *msgStore) oldest(chat types.JID) (string, msgRow, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -83,7 +93,7 @@ func (s *msgStore) oldest(chat types.JID) (string, msgRow, bool) {
 	var id, sender string
 	var ts int64
 	err := s.db.QueryRow(`SELECT id, sender, from_me, ts FROM messages WHERE chat = ? ORDER BY ts ASC LIMIT 1`,
-		chat.String()).Scan(&id, &sender, &r.FromMe, &ts)
+		s.key(chat)).Scan(&id, &sender, &r.FromMe, &ts)
 	if err != nil {
 		return "", r, false
 	}

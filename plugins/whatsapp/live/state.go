@@ -55,7 +55,15 @@ func (l *Login) onState(ev any) bool {
 		l.host.LoginState(pasdk.StateConnected, "")
 	case *events.LoggedOut:
 		l.kill(pasdk.StateLoggedOut, loggedOutText(e.Reason))
-		// whatsmeow deleted the device from the store: the session is gone.
+		// The session is gone: whatsmeow deletes the device on a server
+		// logout; make sure a restart does not try it again.
+		if l.cli.Store.ID != nil {
+			l.spawn(func() {
+				if err := l.cli.Store.Delete(l.ctx); err != nil {
+					l.log.Warnf("forgetting the session: %v", err)
+				}
+			})
+		}
 	case *events.StreamReplaced:
 		l.kill(pasdk.StateUnknownError, "This WhatsApp session was opened elsewhere with the same keys (another bridge?), so this one stopped. Send `connect whatsapp` to take it back.")
 	case *events.TemporaryBan:

@@ -272,7 +272,7 @@ func (c *canned) handle(cmd map[string]json.RawMessage) error {
 		cli.Store.PushName = str(cmd, "push_name")
 		cli.Store.BusinessName = str(cmd, "business_name")
 		if cli.Store.Account == nil {
-			cli.Store.Account = &waAdv.ADVSignedDeviceIdentity{Details: []byte{}, AccountSignature: make([]byte, 64), AccountSignatureKey: make([]byte, 32), DeviceSignature: make([]byte, 64)}
+			cli.Store.Account = &waAdv.ADVSignedDeviceIdentity{Details: []byte{0}, AccountSignature: make([]byte, 64), AccountSignatureKey: make([]byte, 32), DeviceSignature: make([]byte, 64)}
 		}
 		if err := cli.Store.Save(ctx); err != nil {
 			return err

@@ -9,6 +9,7 @@
  */
 #include "pasdk-testhost.h"
 
+#include <stdio.h>
 #include <string.h>
 
 struct PaHost
@@ -226,6 +227,65 @@ th_meta_get (PaHost *host, PaMetaScope scope, const char *id)
   return th_strdup (th_meta);
 }
 
+/* A login step or contact, as one line of text the Go test compares. */
+static char *th_steps[TH_MAX];
+static size_t th_n_steps;
+
+static const char *
+th_s (const char *s)
+{
+  return s != NULL ? s : "(null)";
+}
+
+static void
+th_record (const char *line)
+{
+  if (th_n_steps < TH_MAX)
+    th_steps[th_n_steps++] = th_strdup (line);
+}
+
+static void
+th_login_step (PaHost *host, const PaLoginStep *step)
+{
+  char buf[4096];
+  size_t n = (size_t) snprintf (buf, sizeof buf, "step %d %s %s [", (int) step->kind,
+                                th_s (step->step_id), th_s (step->instructions));
+  for (size_t i = 0; i < step->n_fields && n < sizeof buf; i++)
+    {
+      const PaField *f = &step->fields[i];
+      n += (size_t) snprintf (buf + n, sizeof buf - n, "%s:%s:%d:%s:%d:", th_s (f->id),
+                              th_s (f->label), (int) f->type, th_s (f->default_value),
+                              (int) f->optional);
+      for (size_t j = 0; f->choices != NULL && f->choices[j] != NULL && n < sizeof buf; j++)
+        n += (size_t) snprintf (buf + n, sizeof buf - n, "%s/", f->choices[j]);
+      if (n < sizeof buf)
+        n += (size_t) snprintf (buf + n, sizeof buf - n, " ");
+    }
+  if (n < sizeof buf)
+    snprintf (buf + n, sizeof buf - n, "] %s %s %s %s %u", th_s (step->display_text),
+              th_s (step->image_path), th_s (step->remote_id), th_s (step->remote_name),
+              step->expires_s);
+  th_record (buf);
+}
+
+static void
+th_op_contact (PaHost *host, uint64_t op_id, const PaMember *m)
+{
+  char buf[1024];
+  snprintf (buf, sizeof buf, "contact %llu %s %s %s %s %d", (unsigned long long) op_id,
+            th_s (m->id), th_s (m->name), th_s (m->avatar_path), th_s (m->identifier),
+            (int) m->power);
+  th_record (buf);
+}
+
+static void
+th_login_state (PaHost *host, PaLoginState state, const char *message)
+{
+  char buf[1024];
+  snprintf (buf, sizeof buf, "state %d %s", (int) state, th_s (message));
+  th_record (buf);
+}
+
 static const PaHostApi th_api = {
   .struct_size = sizeof (PaHostApi),
   .abi_major = PA_PLUGIN_ABI_MAJOR,
@@ -233,6 +293,9 @@ static const PaHostApi th_api = {
   .log = th_log,
   .emit = th_emit,
   .op_result = th_op_result,
+  .login_step = th_login_step,
+  .login_state = th_login_state,
+  .op_contact = th_op_contact,
   .meta_set = th_meta_set,
   .meta_get = th_meta_get,
   .invoke = th_invoke,
@@ -245,7 +308,9 @@ pasdk_test_reset (void)
     th_event_free (th_events[i]);
   for (size_t i = 0; i < th_n_logs; i++)
     free (th_logs[i]);
-  th_n_events = th_n_logs = th_n_ops = th_n_invokes = 0;
+  for (size_t i = 0; i < th_n_steps; i++)
+    free (th_steps[i]);
+  th_n_events = th_n_logs = th_n_ops = th_n_invokes = th_n_steps = 0;
   free (th_meta);
   th_meta = NULL;
 }
@@ -365,4 +430,16 @@ char *
 pasdk_test_normalize (const PaNetwork *net, const char *id)
 {
   return net->normalize_id (PA_ID_USER, id);
+}
+
+size_t
+pasdk_test_n_records (void)
+{
+  return th_n_steps;
+}
+
+const char *
+pasdk_test_record (size_t i)
+{
+  return i < th_n_steps ? th_steps[i] : NULL;
 }

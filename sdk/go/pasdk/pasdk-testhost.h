@@ -30,6 +30,9 @@ const char *pasdk_test_log (size_t i);
 int pasdk_test_op_code (uint64_t op_id);
 /* Runs the queued invoke()s; returns how many ran. */
 size_t pasdk_test_run_invokes (void);
+/* What login_step, login_state and op_contact received, one line each. */
+size_t pasdk_test_n_records (void);
+const char *pasdk_test_record (size_t i);
 /* net->normalize_id on a user id. */
 char *pasdk_test_normalize (const PaNetwork *net, const char *id);
 

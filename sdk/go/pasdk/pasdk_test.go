@@ -288,3 +288,32 @@ func TestInvoke(t *testing.T) {
 		t.Fatal("invoke panic not logged")
 	}
 }
+
+func TestLoginStepAndContact(t *testing.T) {
+	net := testNet(&Network{Name: "st"})
+	if err := testInit(net); err != nil {
+		t.Fatal(err)
+	}
+	defer testShutdown(net)
+	h := theHost
+	h.LoginStep(&LoginStep{Kind: StepUserInput, StepID: "form", Instructions: "Fill in",
+		Fields: []Field{
+			{ID: "phone", Label: "Phone", Type: FieldPhone, Default: "+33"},
+			{ID: "how", Label: "How", Type: FieldChoice, Optional: true, Choices: []string{"sms", "call"}},
+		}})
+	h.LoginStep(&LoginStep{Kind: StepDisplayAndWait, StepID: "qr", DisplayText: "2@abc",
+		ImagePath: "/d/qr-1.png", ExpiresS: 20})
+	h.LoginStep(&LoginStep{Kind: StepComplete, RemoteID: "336", RemoteName: "Ana"})
+	h.LoginState(StateTransientDisconnect, "retrying")
+	h.OpContact(9, &Member{ID: "u1", Name: "Ana", Identifier: "+336", Power: 100})
+	want := []string{
+		"step 0 form Fill in [phone:Phone:5:+33:0: how:How:4:(null):1:sms/call/ ] (null) (null) (null) (null) 0",
+		"step 1 qr (null) [] 2@abc /d/qr-1.png (null) (null) 20",
+		"step 2 (null) (null) [] (null) (null) 336 Ana 0",
+		"state 2 retrying",
+		"contact 9 u1 Ana (null) +336 100",
+	}
+	if got := testRecords(); !reflect.DeepEqual(got, want) {
+		t.Fatalf("records:\n%q\nwant\n%q", got, want)
+	}
+}

@@ -132,3 +132,12 @@ func testNormalize(net *C.PaNetwork, id string) (string, bool) {
 
 // sameNet: the entry point still returns net.
 func sameNet(net *C.PaNetwork) bool { return C.pa_plugin_get_network() == net }
+
+// testRecords: the login steps, states and contacts the host received, as text.
+func testRecords() []string {
+	var out []string
+	for i := C.size_t(0); i < C.pasdk_test_n_records(); i++ {
+		out = append(out, C.GoString(C.pasdk_test_record(i)))
+	}
+	return out
+}

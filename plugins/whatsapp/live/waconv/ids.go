@@ -121,6 +121,11 @@ func NormalizeID(kind pasdk.IDKind, id string) (string, bool) {
 			return "", false // national form: which country?
 		}
 	}
+	if len(d) == 12 && strings.HasPrefix(d, "330") {
+		// "+33 06 12 34 56 78": the French trunk 0 written after the
+		// country code, a frequent slip (French numbers never keep it).
+		d = "33" + d[3:]
+	}
 	n, ok := phoneDigits(d)
 	if !ok {
 		return "", false

@@ -563,9 +563,12 @@ func PollVoteText(selected [][]byte, options []string) string {
 		return "withdrew their vote"
 	}
 	chosen := map[[32]byte]bool{}
+	invalid := 0
 	for _, h := range selected {
 		if len(h) == 32 {
 			chosen[[32]byte(h)] = true
+		} else {
+			invalid++
 		}
 	}
 	var names []string
@@ -575,7 +578,7 @@ func PollVoteText(selected [][]byte, options []string) string {
 			delete(chosen, h)
 		}
 	}
-	if unknown := len(selected) - len(names); unknown > 0 {
+	if unknown := len(chosen) + invalid; unknown > 0 {
 		word := "option"
 		if unknown > 1 {
 			word = "options"

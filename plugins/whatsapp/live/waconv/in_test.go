@@ -356,6 +356,7 @@ func TestPollVoteText(t *testing.T) {
 		{[][]byte{h("Mercredi"), h("Lundi")}, "voted for: Lundi, Mercredi"},
 		{[][]byte{h("Dimanche")}, "voted for: 1 unknown option"},
 		{[][]byte{h("Lundi"), {1, 2}, h("Jeudi")}, "voted for: Lundi, 2 unknown options"},
+		{[][]byte{h("Mardi"), h("Mardi")}, "voted for: Mardi"},
 	}
 	for _, c := range cases {
 		if got := PollVoteText(c.sel, opts); got != c.want {
