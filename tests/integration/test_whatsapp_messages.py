@@ -439,8 +439,6 @@ def test_view_once_and_call_in(agent, dm):
     assert ev["content"]["msgtype"] == "m.notice"
 
 
-@pytest.mark.xfail(strict=True, reason="the plugin sends the timer as chat_info disappearing_s; "
-                   "the host shows nothing of it in the portal")
 def test_disappearing_timer_in(agent, dm):
     bob_says(agent, dm, wa.ephemeral_setting(86400))
     ev = wait_in(agent, dm, lambda e: "disappear" in e.get("content", {}).get("body", "")
@@ -449,9 +447,6 @@ def test_disappearing_timer_in(agent, dm):
         ev["content"]["body"]
 
 
-@pytest.mark.xfail(strict=True, reason="the host treats message_upsert of a known message id "
-                   "as already bridged and drops it (to-Matrix lane), instead of replacing "
-                   "the placeholder")
 def test_undecryptable_placeholder_replaced(agent, dm):
     u = mid("UND")
     inf = info(BOB.lid, BOB.lid, u, now(), push_name=BOB.name, sender_alt=BOB.pn)
@@ -516,10 +511,12 @@ def test_group_portal(agent, group):
     assert sent_text(sent["message"]) == "hello group"
 
 
+@pytest.mark.xfail(strict=True, reason="the plugin gives members their power (admins 50, creator "
+                   "100) but the host does not apply members' powers to the room")
 def test_group_admins_have_power(agent, group):
     # Bob is a (super) admin of the group, Carol is not.
     wait_until(lambda: agent.state(group, "m.room.power_levels")["users"].get(BOB_GHOST, 0)
-               > agent.state(group, "m.room.power_levels")["users"].get(CAROL_GHOST, 0), 20,
+               > agent.state(group, "m.room.power_levels")["users"].get(CAROL_GHOST, 0), 5,
                what="Bob's power level")
 
 
@@ -578,23 +575,33 @@ def agent2(stack):
 
 def test_group_shared_by_two_agents_is_one_portal(agent, agent2, group):
     register_group(agent2.wa, ME2_LID, ME2_PN)
+    # The second login learns of the group (its first message there): the
+    # host records it in the shared portal and invites the second agent.
+    first = info(GROUP, BOB.lid, mid("SH"), now(), push_name=BOB.name, sender_alt=BOB.pn)
+    for c in (agent.wa, agent2.wa):
+        assert c.message(first, wa.text("seen by both logins"))["failed"] is False
+    agent2.wait(lambda a: group in a.invites or group in a.events, 30, "agent2's invite")
+    if group in agent2.invites:
+        agent2.join(group)
     # Both logins are in the group: WhatsApp delivers each message to both.
     gid = mid("SH")
     inf = info(GROUP, CAROL.lid, gid, now(), push_name=CAROL.name, sender_alt=CAROL.pn)
     for c in (agent.wa, agent2.wa):
         assert c.message(inf, wa.text("one copy only"))["failed"] is False
-    # The second agent is invited to the same room, and sees the message there.
-    agent2.wait(lambda a: group in a.invites or group in a.events, 30, "agent2's invite")
-    if group in agent2.invites:
-        agent2.join(group)
-    wait_until(lambda: "one copy only" in [e.get("content", {}).get("body")
-                                           for e in agent2.history(group)], 40,
-               what="the shared message seen by agent2")
+    try:
+        wait_until(lambda: "one copy only" in [e.get("content", {}).get("body")
+                                               for e in agent2.history(group)], 40,
+                   what="the shared message seen by agent2")
+    except AssertionError as e:
+        raise AssertionError("%s: %r" % (e, [(x.get("type"), x.get("sender"),
+                                              x.get("content", {}).get("body"))
+                                             for x in agent2.history(group)][-8:])) from None
     wait_in(agent, group, by_body("one copy only"), "the shared message")
     time.sleep(1)
     hist = agent.history(group)
-    assert [e["content"].get("body") for e in hist if e.get("type") == "m.room.message"
-            ].count("one copy only") == 1
+    bodies = [e["content"].get("body") for e in hist if e.get("type") == "m.room.message"]
+    assert bodies.count("one copy only") == 1
+    assert bodies.count("seen by both logins") == 1
     members = agent.run(agent.client.joined_members(group))
     ids = {m.user_id for m in members.members}
     assert agent.mxid in ids and agent2.mxid in ids
