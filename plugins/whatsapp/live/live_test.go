@@ -63,7 +63,10 @@ func (h *recHost) Emit(ev *pasdk.Event) uint64 {
 	h.events = append(h.events, *ev)
 	auto, l := h.autoPersist, h.login
 	h.mu.Unlock()
-	h.emitted <- seq
+	select {
+	case h.emitted <- seq:
+	default: // nobody is watching
+	}
 	if auto && l != nil {
 		go l.EventPersisted(seq)
 	}
@@ -605,5 +608,48 @@ func TestTimerText(t *testing.T) {
 		if got := timerText(s); !strings.Contains(got, want) {
 			t.Errorf("timerText(%d) = %q, want %q in it", s, got, want)
 		}
+	}
+}
+
+func waitSteps(t *testing.T, h *recHost, n int) []pasdk.LoginStep {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		if _, steps, _, _ := h.snapshot(); len(steps) >= n {
+			return steps
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("fewer than %d login steps", n)
+	return nil
+}
+
+// The pairing-code flow: a phone field, then the code as text; a passkey
+// request tells the agent it cannot be done from Tchap.
+func TestPhoneFlowAndPasskey(t *testing.T) {
+	old := pairReadyWait
+	pairReadyWait = 0
+	defer func() { pairReadyWait = old }()
+	l, h, _ := newTestLogin(t, "")
+	l.Start(flowPhone)
+	steps := waitSteps(t, h, 1)
+	if steps[0].Kind != pasdk.StepUserInput || len(steps[0].Fields) != 1 || steps[0].Fields[0].Type != pasdk.FieldPhone {
+		t.Fatalf("first step %+v", steps[0])
+	}
+	l.Submit(stepPhone, map[string]string{"phone": "12"})
+	steps = waitSteps(t, h, 2)
+	if steps[1].Kind != pasdk.StepUserInput {
+		t.Fatalf("a bad number must be asked again: %+v", steps[1])
+	}
+	l.Submit(stepPhone, map[string]string{"phone": "+33 6 12 34 56 78"})
+	steps = waitSteps(t, h, 3)
+	if steps[2].Kind != pasdk.StepDisplayAndWait || steps[2].DisplayText != "ABCD-1234" ||
+		!strings.Contains(steps[2].Instructions, "phone number") {
+		t.Fatalf("code step %+v", steps[2])
+	}
+	dispatch(l, &events.PairPasskeyRequest{})
+	steps = waitSteps(t, h, 4)
+	if steps[3].StepID != stepPasskey || !strings.Contains(steps[3].Instructions, "cannot be done from Tchap") {
+		t.Fatalf("passkey step %+v", steps[3])
 	}
 }

@@ -59,9 +59,10 @@ type Login struct {
 	cfg  config
 	log  waLog.Logger
 
-	ctx    context.Context // cancelled by Free
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	ctx     context.Context // cancelled by Free
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+	spawnMu sync.RWMutex // Free waits for spawns in progress before wg.Wait
 
 	container *sqlstore.Container
 	cli       *whatsmeow.Client
@@ -144,6 +145,8 @@ func (l *Login) goConnect() {
 
 // spawn runs fn in a goroutine that Free waits for.
 func (l *Login) spawn(fn func()) {
+	l.spawnMu.RLock()
+	defer l.spawnMu.RUnlock()
 	if l.ctx.Err() != nil {
 		return // freeing: no new work
 	}
@@ -187,7 +190,9 @@ func (l *Login) isOwn(j types.JID) bool {
 // Free stops everything of this login.
 func (l *Login) Free() {
 	l.cancelFlow()
+	l.spawnMu.Lock()
 	l.cancel()
+	l.spawnMu.Unlock()
 	l.acks.close()
 	l.cli.RemoveEventHandlers()
 	l.tp.Disconnect()
