@@ -268,9 +268,25 @@ def ephemeral_seen(agent, room, pred, timeout=20):
     return False
 
 
-def test_receipts_and_typing_both_ways(agent, dm):
+def mapped(stack, legacy_id):
+    """Whether the host's message map holds a legacy id (the plugin's send
+    result was stored): a receipt for it can only land after that."""
+    import sqlite3
+    db = sqlite3.connect("file:%s?mode=ro" % os.path.join(stack.bridge.dir, "passerelle.db"),
+                         uri=True, timeout=5)
+    try:
+        return db.execute("SELECT count(*) FROM messages WHERE legacy_id=?",
+                          (legacy_id,)).fetchone()[0] > 0
+    except sqlite3.Error:
+        return False
+    finally:
+        db.close()
+
+
+def test_receipts_and_typing_both_ways(stack, agent, dm):
     eid, sent = agent_sends(agent, dm, {"msgtype": "m.text", "body": "did you read this?"},
                             "the message to be read")
+    wait_until(lambda: mapped(stack, sent["id"]), 20, what="the sent message mapped")
     agent.wa.cmd("receipt", chat=BOB.lid, sender=BOB.lid, ids=[sent["id"]], type="read",
                  ts=now())
     assert ephemeral_seen(agent, dm, lambda ev: any(
