@@ -85,8 +85,6 @@ def test_qr_login_decoded_then_rotated(stack, agent):
     agent.wa = c
 
 
-@pytest.mark.xfail(strict=True, reason="the host posts each display_and_wait image of a step as a "
-                   "new message and leaves the previous one (pa_login_talk_step)")
 def test_qr_rotation_replaces_the_old_image(agent):
     """The issue asks that each new code replace the previous image: the
     second one is an edit of the first, or the first is redacted."""
