@@ -237,6 +237,40 @@ running_login (PaBridge *b, const char *room, const char *sender, const char *pl
   return l;
 }
 
+/* `connect` / `disconnect`: the login's explicit go online with its saved
+ * session (after another device took it, a ban ended…) / go offline but
+ * keep the session (PaLoginOps.connect / disconnect). */
+static void
+send_presence_request (PaBridge *b, const char *room, const char *sender, char **argv,
+                       const char *what)
+{
+  PaAccount *l = running_login (b, room, sender, argv[1]);
+  if (l == NULL)
+    return;
+  g_autoptr (json_t) f = json_pack ("{s:s}", "t", what);
+  if (!pa_worker_send (l->worker, f))
+    {
+      reply (b, room, "Its connection is restarting; try again in a moment.");
+      return;
+    }
+  g_autofree char *msg = g_strdup_printf (g_str_equal (what, "connect") ? "Connecting %s…"
+                                                                        : "Disconnecting %s…",
+                                          l->plugin);
+  reply (b, room, msg);
+}
+
+static void
+cmd_connect (PaBridge *b, const char *room, const char *sender, char **argv)
+{
+  send_presence_request (b, room, sender, argv, "connect");
+}
+
+static void
+cmd_disconnect (PaBridge *b, const char *room, const char *sender, char **argv)
+{
+  send_presence_request (b, room, sender, argv, "disconnect");
+}
+
 static void
 cmd_contacts (PaBridge *b, const char *room, const char *sender, char **argv)
 {
@@ -382,6 +416,10 @@ static const Command commands[] = {
   { "login", PA_LEVEL_USER, "login <plugin> [method]", "connect a legacy account", cmd_login },
   { "logout", PA_LEVEL_USER, "logout <plugin>", "disconnect and forget it", cmd_logout },
   { "logins", PA_LEVEL_USER, "logins", "your legacy accounts", cmd_logins },
+  { "connect", PA_LEVEL_USER, "connect <plugin>",
+    "go online again with your saved session (after a ban, another device…)", cmd_connect },
+  { "disconnect", PA_LEVEL_USER, "disconnect <plugin>", "go offline, keeping the session",
+    cmd_disconnect },
   { "contacts", PA_LEVEL_USER, "contacts <plugin>", "list your legacy contacts", cmd_contacts },
   { "start", PA_LEVEL_USER, "start <plugin> <contact>", "open a conversation", cmd_start },
   { "join", PA_LEVEL_USER, "join <plugin> <room>", "join a legacy group chat", cmd_join },

@@ -127,3 +127,21 @@ def test_disappearing_command_refused_by_the_network(alice, net, room):
                           if "no disappearing messages" in n], what="the refusal")
     # The timer the room knows is still the network's.
     assert alice.state(room, "fr.passerelle.disappearing") == {"seconds": 604800}
+
+
+def test_disconnect_and_connect_commands(alice, net, room):
+    """`disconnect <plugin>` takes the login offline and keeps its session; `connect
+    <plugin>` brings it back (PaLoginOps.disconnect / connect)."""
+    from test_core import stack_mgmt
+    mgmt = stack_mgmt(alice)
+    n = net.connections("alice-rs")
+    alice.text(mgmt, "disconnect loopback")
+    net.wait_disconnected("alice-rs", 20)
+    alice.text(mgmt, "connect loopback")
+    net.wait_connected("alice-rs", 20, n + 1)
+    alice.text(mgmt, "connect nosuchplugin")
+    alice.wait(lambda a: [m for m in a.messages(mgmt, sender=BOT)
+                          if "nosuchplugin" in m["content"].get("body", "")
+                          or "not logged in to that plugin" in m["content"].get("body", "")
+                          or "Refused" in m["content"].get("body", "")],
+               what="the refusal of an unknown plugin")
