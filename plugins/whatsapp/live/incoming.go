@@ -69,6 +69,7 @@ func (l *Login) handleEvent(raw any) (ok bool) {
 	case *events.JoinedGroup:
 		l.emitGroup(b, &e.GroupInfo, nil)
 	case *events.HistorySync:
+		defer l.releaseMemoryLater()
 		return l.onHistorySync(e)
 	case *events.MediaRetry:
 		l.onMediaRetry(b, e)

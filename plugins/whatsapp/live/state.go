@@ -43,6 +43,7 @@ func (l *Login) onState(ev any) bool {
 		l.setDead(false)
 		l.host.LoginState(pasdk.StateConnected, "")
 		l.spawn(l.afterConnect)
+		l.releaseMemoryLater()
 	case *events.Disconnected:
 		l.connected.Store(false)
 		if !l.isDead() {
