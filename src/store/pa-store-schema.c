@@ -219,6 +219,12 @@ const char *const pa_store_migrations[] = {
   "  room INTEGER NOT NULL,"
   "  msg INTEGER NOT NULL,"
   "  PRIMARY KEY (job_id, room, msg)) WITHOUT ROWID;",
+
+  /* v5 → v6: the live lane's next event in one index step.  remote_by_lane
+   * (lane, login_id, seq) made "lane 0 by seq" sort every live row at each
+   * step: a phone's history sync of 10,000 messages, queued at once, was
+   * drained in quadratic time. */
+  "CREATE INDEX IF NOT EXISTS remote_live ON remote (lane, seq);",
 };
 
 const guint pa_store_n_migrations = G_N_ELEMENTS (pa_store_migrations);

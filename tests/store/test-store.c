@@ -153,7 +153,7 @@ test_migrations (Fixture *fx, gconstpointer data)
   g_assert_cmpint (st.st_mode & 0777, ==, 0600);
   pa_store_close (store);
 
-  g_assert_cmpint (raw_int (fx, "PRAGMA user_version"), ==, 5);
+  g_assert_cmpint (raw_int (fx, "PRAGMA user_version"), ==, 6);
   {
     g_autofree char *mode = raw_text (fx, "PRAGMA journal_mode");
 
@@ -163,7 +163,7 @@ test_migrations (Fixture *fx, gconstpointer data)
   /* reopen: nothing runs, data is there */
   store = open_store (fx);
   g_assert_cmpuint (pa_store_migrations_run (store), ==, 0);
-  g_assert_cmpint (pa_store_schema_version (store), ==, 5);
+  g_assert_cmpint (pa_store_schema_version (store), ==, 6);
   {
     g_autofree char *v = pa_store_kv_get (store, "k");
 
@@ -1195,8 +1195,8 @@ test_quarantine (Fixture *fx, gconstpointer data)
                 "INSERT INTO management_rooms (owner, room_id) VALUES"
                 " ('@a:x', '!dm:x'), ('@b:x', '!mgmt:x');");
   store = open_store (fx);
-  g_assert_cmpuint (pa_store_migrations_run (store), ==, 2);
-  g_assert_cmpint (pa_store_schema_version (store), ==, 5);
+  g_assert_cmpuint (pa_store_migrations_run (store), ==, 3);
+  g_assert_cmpint (pa_store_schema_version (store), ==, 6);
   assert_consistent (store);
   {
     g_autofree char *a = pa_store_management_room (store, "@a:x");
@@ -1245,8 +1245,8 @@ test_fingerprint_migration (Fixture *fx, gconstpointer data)
                 "INSERT INTO messages (plugin, login_id, chat_id, legacy_id, room_id, event_id)"
                 " VALUES ('lb', 'l1', 'bob', 'm0', '!p:x', '$0');");
   store = open_store (fx);
-  g_assert_cmpuint (pa_store_migrations_run (store), ==, 1);
-  g_assert_cmpint (pa_store_schema_version (store), ==, 5);
+  g_assert_cmpuint (pa_store_migrations_run (store), ==, 2);
+  g_assert_cmpint (pa_store_schema_version (store), ==, 6);
   assert_consistent (store);
   g_assert_cmpint (pa_store_message_count_in_room (store, "!p:x"), ==, 1);
   g_assert_cmpint (raw_int (fx, "SELECT count(*) FROM live_fingerprints"), ==, 0);
@@ -1331,8 +1331,8 @@ test_shared_migration (Fixture *fx, gconstpointer data)
             " ('lb', 'l2', 'g1', 'm1', '!newer:x', '$2'),"
             " ('lb', 'l1', 'bob', 'm2', '!dm:x', '$3');");
   store = open_store (fx);
-  g_assert_cmpuint (pa_store_migrations_run (store), ==, 3);
-  g_assert_cmpint (pa_store_schema_version (store), ==, 5);
+  g_assert_cmpuint (pa_store_migrations_run (store), ==, 4);
+  g_assert_cmpint (pa_store_schema_version (store), ==, 6);
   assert_consistent (store);
   {
     g_autoptr (PaPortalRow) shared
