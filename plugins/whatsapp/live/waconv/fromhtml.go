@@ -75,6 +75,9 @@ type frame struct {
 	buf     strings.Builder
 	pending bool // a newline is owed before the next content
 	bullet  bool // the line holds only a list item's bullet so far
+	// quoted: the last thing written is a quote; a quote right after it
+	// was a separate quote, which WhatsApp writes after a blank line.
+	quoted  bool
 	href    string
 	ordered bool
 	count   int
@@ -105,6 +108,7 @@ func (f *frame) write(s string) {
 	}
 	f.buf.WriteString(s)
 	f.bullet = false
+	f.quoted = false
 }
 
 // newlines makes the frame end with k newlines, unless it is empty.
@@ -129,7 +133,13 @@ func (f *frame) newlines(k int) {
 
 // blockStart begins a code block or a quote: ToHTML folds the line break
 // before them into the block, so one is always owed unless at the start.
-func (f *frame) blockStart() {
+func (f *frame) blockStart(name string) {
+	if name == "blockquote" && f.quoted && f.pending {
+		// Two quotes in a row: one blank line between them.
+		f.buf.WriteString("\n\n")
+		f.pending = false
+		return
+	}
 	if f.bullet {
 		f.buf.WriteByte('\n')
 		f.bullet = false
@@ -232,7 +242,7 @@ func (w *htmlWriter) open(name string, attrs map[string]string) {
 		"ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6":
 		switch {
 		case name == "pre" || name == "blockquote":
-			f.blockStart()
+			f.blockStart(name)
 		case name == "ul" || name == "ol" || name[0] == 'h':
 			f.newlines(1)
 		}
@@ -301,6 +311,7 @@ func (w *htmlWriter) pop() {
 		}
 		parent.write(strings.Join(lines, "\n"))
 		parent.pending = true
+		parent.quoted = true
 	case "ul", "ol":
 		parent.write(strings.TrimRight(inner, "\n"))
 		parent.pending = true
