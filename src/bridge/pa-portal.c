@@ -84,13 +84,24 @@ pa_portal_ensure_member (PaBridge *b, const char *room_id, const char *ghost_mxi
    * invite anyone). */
   g_autofree char *key = g_strdup_printf ("creator:%s", room_id);
   g_autofree char *creator = pa_store_kv_get (b->store, key);
+  g_autofree char *esc = pa_matrix_escape (room_id);
   if (creator)
     {
-      if (!g_str_equal (creator, ghost_mxid))
-        g_warning ("%s cannot join the DM %s", ghost_mxid, room_id);
+      if (g_str_equal (creator, ghost_mxid))
+        return;
+      if (pa_ghost_is_ours (b, ghost_mxid))
+        {
+          g_warning ("%s cannot join the DM %s", ghost_mxid, room_id);
+          return;
+        }
+      /* The agent (double puppeting: their own message written on the
+       * phone), invited when the DM was made: joined, if not yet. */
+      g_autofree char *now = g_strdup_printf ("%" G_GINT64_FORMAT, g_get_real_time ());
+      g_autofree char *path = g_strdup_printf ("/_matrix/client/v3/join/%s", esc);
+      g_autofree char *txn = pa_queue_txn_id (room_id, "join", ghost_mxid, now, NULL);
+      pa_queue_request (b, room_id, "POST", path, ghost_mxid, NULL, 0, txn, NULL);
       return;
     }
-  g_autofree char *esc = pa_matrix_escape (room_id);
   /* Invite (as the bot) then join (as the ghost), through the room's queue
    * so they happen before the ghost's first message.  Both are idempotent
    * on the homeserver side; a refused invite (already joined) is dropped. */

@@ -193,8 +193,7 @@ with_room (PaBridge *b, const char *room_id, const char *error, gpointer user_da
       return;
     }
   w->room_id = g_strdup (room_id);
-  /* (An agent is in their own portal from its start.) */
-  if (w->ghost && !g_str_equal (w->ghost, w->login->owner))
+  if (w->ghost)
     pa_portal_ensure_member (b, room_id, w->ghost);
 
   if (g_str_equal (w->type, "chat_info"))
