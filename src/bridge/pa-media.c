@@ -255,3 +255,24 @@ pa_media_has (json_t *content)
   json_t *file = json_object_get (content, "file");
   return str (content, "url") != NULL || (json_is_object (file) && str (file, "url") != NULL);
 }
+
+char *
+pa_media_save_for_login (PaBridge *b, const char *login_id, GBytes *data, GError **error)
+{
+  gsize len = 0;
+  const char *bytes = g_bytes_get_data (data, &len);
+  /* A file name of our own: the event's names are for the legacy side. */
+  g_autofree char *name = g_uuid_string_random ();
+  g_autofree char *dir = g_build_filename (b->config->data_dir, login_id, "outgoing", NULL);
+  g_autofree char *file = g_build_filename (dir, name, NULL);
+  if (g_mkdir_with_parents (dir, 0700) != 0)
+    {
+      g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (errno),
+                   "cannot make the folder for the media file");
+      return NULL;
+    }
+  if (!g_file_set_contents_full (file, bytes ? bytes : "", (gssize) len,
+                                 G_FILE_SET_CONTENTS_CONSISTENT, 0600, error))
+    return NULL;
+  return g_steal_pointer (&file);
+}

@@ -34,6 +34,11 @@ char *pa_media_download_path (const char *mxc);
 gboolean pa_media_download (PaBridge *b, json_t *content, gint64 max_bytes, guint timeout_s,
                             PaDownloadFunc done, gpointer user_data);
 
+/* Keeps downloaded media for a worker: a new file of the host's own name in
+ * the login's data dir (<data_dir>/<login>/outgoing/), mode 0600.  Its
+ * path (transfer full), or NULL with *error. */
+char *pa_media_save_for_login (PaBridge *b, const char *login_id, GBytes *data, GError **error);
+
 /* Whether a message content carries media (`url` or `file`). */
 gboolean pa_media_has (json_t *content);
 

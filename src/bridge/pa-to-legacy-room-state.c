@@ -95,17 +95,11 @@ avatar_downloaded (PaBridge *b, GBytes *data, const char *why, gpointer user_dat
       avatar_ctx_free (a);
       return;
     }
-  gsize len = 0;
-  const char *bytes = g_bytes_get_data (data, &len);
-  g_autofree char *name = g_uuid_string_random ();
-  g_autofree char *dir = g_build_filename (b->config->data_dir, a->login_id, "outgoing", NULL);
-  g_autofree char *file = g_build_filename (dir, name, NULL);
-  if (g_mkdir_with_parents (dir, 0700) != 0
-      || !g_file_set_contents_full (file, bytes ? bytes : "", (gssize) len,
-                                    G_FILE_SET_CONTENTS_CONSISTENT, 0600, &error))
+  g_autofree char *file = pa_media_save_for_login (b, a->login_id, data, &error);
+  if (file == NULL)
     {
-      g_autofree char *msg = g_strdup_printf ("⚠ Picture not changed on %s: %s", login->plugin,
-                                              error ? error->message : "cannot write the file");
+      g_autofree char *msg
+          = g_strdup_printf ("⚠ Picture not changed on %s: %s", login->plugin, error->message);
       pa_queue_notice_reply (b, a->room_id, a->event_id, msg);
       avatar_ctx_free (a);
       return;

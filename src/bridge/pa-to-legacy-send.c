@@ -116,17 +116,10 @@ media_downloaded (PaBridge *b, GBytes *data, const char *why, gpointer user_data
       send_failed (s, why);
       return;
     }
-  gsize len = 0;
-  const char *bytes = g_bytes_get_data (data, &len);
-  /* A file name of our own: the event's names are for the legacy side. */
-  g_autofree char *name = g_uuid_string_random ();
-  g_autofree char *dir = g_build_filename (b->config->data_dir, s->login_id, "outgoing", NULL);
-  g_autofree char *file = g_build_filename (dir, name, NULL);
-  if (g_mkdir_with_parents (dir, 0700) != 0
-      || !g_file_set_contents_full (file, bytes ? bytes : "", (gssize)len,
-                                    G_FILE_SET_CONTENTS_CONSISTENT, 0600, &error))
+  g_autofree char *file = pa_media_save_for_login (b, s->login_id, data, &error);
+  if (file == NULL)
     {
-      send_failed (s, error ? error->message : "cannot write the media file");
+      send_failed (s, error->message);
       return;
     }
   g_free (s->media_path);
