@@ -33,6 +33,10 @@ gboolean tg_ids_parse_chat (const char *id, gint64 *chat_id, gint32 *topic_id);
 /* The legacy id of a TDLib `message` object (its final id: never call it
  * on a message still being sent).  For a basic group the map is stored. */
 char *tg_ids_message_to_pa (PaLogin *login, json_t *message);
+/* The legacy id of TDLib message `message_id` of `chat_id` when the object
+ * is not at hand (edits, deletes, reactions); NULL for a basic group's
+ * message this login never mapped. */
+char *tg_ids_message_id_to_pa (PaLogin *login, gint64 chat_id, gint64 message_id);
 /* The TDLib message id of legacy message `id` in `chat_id`; FALSE when
  * unknown (a basic group's message this login never saw). */
 gboolean tg_ids_message_from_pa (PaLogin *login, gint64 chat_id, const char *id,
