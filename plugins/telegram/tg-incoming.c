@@ -359,9 +359,14 @@ on_content (PaLogin *login, json_t *update)
   TgItem *it = item_new (login, TG_ITEM_EDIT, chat_id);
   it->message_id = tg_jint (update, "message_id");
   it->content = tg_content_in_new (login, chat_id, json_object_get (update, "new_content"), NULL);
-  it->content->c.flags |= PA_CONTENT_EDITED;
-  if (it->content->file != NULL)
-    download (login, it);
+  /* an edit changes the text (a caption): the file stays the first one */
+  TgContentIn *c = it->content;
+  if (c->file != NULL)
+    g_clear_pointer (&c->file, json_decref);
+  if (c->text == NULL && c->media_name != NULL)
+    c->text = g_strdup (c->media_name);
+  c->c.flags |= PA_CONTENT_EDITED;
+  tg_content_in_sync (c);
   enqueue (login, it);
 }
 
