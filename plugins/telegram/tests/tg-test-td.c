@@ -89,8 +89,8 @@ tg_test_td_answer (const char *type, json_t *reply)
 void
 tg_test_td_close (void)
 {
-  json_t *aborted = json_pack ("{s:s, s:i, s:s}", "@type", "error", "code", 500, "message",
-                               "Request aborted");
+  json_t *aborted
+      = json_pack ("{s:s, s:i, s:s}", "@type", "error", "code", 500, "message", "Request aborted");
   for (guint i = 0; i < sent->len; i++)
     {
       Sent *s = g_ptr_array_index (sent, i);
