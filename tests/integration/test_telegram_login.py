@@ -170,6 +170,42 @@ def test_revoked_session_is_told(stack, agent):
     # The plugin asked nothing of TDLib (no logOut of its own).
     assert not td.sent("logOut")
     td.check_schema()
+    # The agent logs out (nothing left to do on Telegram's side) and in
+    # again (a new login, with a database of its own).
+    agent.text(agent.mgmt, "logout telegram")
+    wait_bot(agent, "Logging out", n0)
+    time.sleep(1)
+    assert not td.sent("logOut")
+    data_dir, td3, n1 = start_login(stack.bridge, agent, "qr")
+    assert data_dir != agent.data_dir
+    agent.wait(lambda a: bot_images(a, n1), 60, "a new QR image")
+    finish_ready(td3)
+    wait_bot(agent, "Logged in to Telegram", n1, timeout=60)
+    td3.check_schema()
+
+
+def test_stale_database_is_replaced(stack):
+    """A database the kept key does not open (the host's key lost) is
+    removed, and the login goes on with a new one."""
+    a = new_agent(stack, "tg-login-stale")
+    try:
+        data_dir, td, n0 = start_login(stack.bridge, a, "qr", scenario=None)
+        stale = os.path.join(data_dir, "tdlib", "td.binlog")
+        with open(stale, "w") as f:
+            f.write("old")
+        m = td.mark()
+        td.error(td.wait_request("setTdlibParameters"), 401, "Wrong database encryption key")
+        td.answer(td.wait_request("setTdlibParameters", after=m + 1), {"@type": "ok"})
+        assert not os.path.exists(stale)
+        td.state("authorizationStateWaitPhoneNumber")
+        td.answer(td.wait_request("requestQrCodeAuthentication"), {"@type": "ok"})
+        td.state("authorizationStateWaitOtherDeviceConfirmation", link=LINK1)
+        a.wait(lambda x: bot_images(x, n0), 60, "the QR image")
+        finish_ready(td)
+        wait_bot(a, "Logged in to Telegram", n0, timeout=60)
+        td.check_schema()
+    finally:
+        a.close()
 
 
 def test_phone_code_password_login(stack):
