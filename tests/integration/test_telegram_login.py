@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from harness import Agent, open_management_room, wait_until
+from harness import BUILD_ROOT, Agent, open_management_room, wait_until
 from td_fake import SCENARIOS, FakeTd, schema
 from td_schema import Schema, lib_names
 from tg_harness import (SELF_ID, SELF_NAME, available, finish_ready, login_telegram, start_login,
@@ -361,6 +361,24 @@ def test_missing_api_hash_is_told(stack):
         a.text(a.mgmt, "login telegram qr")
         told = a.wait(lambda x: said_after(x, n0, "api_hash"), 60, "the config error")[0]
         assert "my.telegram.org" in told["content"]["body"]
+    finally:
+        a.close()
+        s.close()
+
+
+def test_installed_plugin_refuses_the_fake():
+    """The telegram.so that is installed will not run the test suite's fake
+    TDLib, whatever the configuration says."""
+    installed = os.path.join(BUILD_ROOT, "plugins", "telegram", "telegram.so")
+    s = tg_stack(so=installed)
+    s.start()
+    a = new_agent(s, "tg-login-installed")
+    try:
+        n0 = len(bot_messages(a))
+        a.text(a.mgmt, "login telegram qr")
+        told = a.wait(lambda x: said_after(x, n0, "stand-in for tdlib"), 60, "the refusal")[0]
+        assert "tdjson_path" in told["content"]["body"]
+        assert not bot_images(a, n0)
     finally:
         a.close()
         s.close()
