@@ -603,18 +603,23 @@ tg_login_on_update (PaLogin *login, const char *type, json_t *update)
 
 /* ----------------------------------------------------------- operations */
 
-/* Nobody scanned the QR code: the flow ends, and so does the client, so
- * that a code seen later cannot log in behind the agent's back. */
+/* Nobody scanned the QR code (or Telegram never sent one): the flow ends,
+ * and so does the client, so that a code seen later cannot log in behind
+ * the agent's back. */
 static bool
 tg_qr_timeout (void *user_data)
 {
   PaLogin *login = user_data;
   TgAuth *a = login->auth;
   a->qr_timer = 0;
-  if (!a->flow_active || login->ready
-      || g_strcmp0 (a->state, "authorizationStateWaitOtherDeviceConfirmation") != 0)
+  if (!a->flow_active || login->ready)
     return false;
-  tg_flow_fail (login, "the QR code was not scanned within 5 minutes");
+  if (g_strcmp0 (a->state, "authorizationStateWaitOtherDeviceConfirmation") == 0)
+    tg_flow_fail (login, "the QR code was not scanned within 5 minutes");
+  else if (g_strcmp0 (a->state, "authorizationStateWaitPhoneNumber") == 0)
+    tg_flow_fail (login, "Telegram could not be reached for 5 minutes");
+  else
+    return false;
   a->expect_close = TRUE;
   g_clear_pointer (&login->td, tg_td_close);
   return false;
