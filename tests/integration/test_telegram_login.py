@@ -14,8 +14,8 @@ import pytest
 from harness import BUILD_ROOT, Agent, open_management_room, wait_until
 from td_fake import SCENARIOS, FakeTd, schema
 from td_schema import Schema, lib_names
-from tg_harness import (SELF_ID, SELF_NAME, available, finish_ready, login_telegram, start_login,
-                        tg_stack)
+from tg_harness import (REAL_TDJSON, SELF_ID, SELF_NAME, available, finish_ready, login_telegram,
+                        start_login, tg_stack)
 from wa_canned import bot_images, bot_messages, decode_qr, wait_bot
 
 pytestmark = pytest.mark.skipif(not available(), reason="needs the telegram plugin's test build")
@@ -382,3 +382,35 @@ def test_installed_plugin_refuses_the_fake():
     finally:
         a.close()
         s.close()
+
+
+def test_real_tdlib_asks_for_the_phone_number():
+    """The installed telegram.so with the real libtdjson.so, in the real
+    sandboxed worker, offline: TDLib itself takes the parameters, opens its
+    database in the login's data dir (with the key the host keeps) and waits
+    for a phone number, which the agent is asked for."""
+    if not os.path.exists(REAL_TDJSON):
+        pytest.skip("no real libtdjson.so (scripts/setup-deps)")
+    installed = os.path.join(BUILD_ROOT, "plugins", "telegram", "telegram.so")
+    s = tg_stack(so=installed, config={"tdjson_path": os.path.realpath(REAL_TDJSON)})
+    s.start()
+    a = new_agent(s, "tg-login-real")
+    try:
+        n0 = len(bot_messages(a))
+        t0 = time.monotonic()
+        a.text(a.mgmt, "login telegram phone")
+        ask = wait_bot(a, "phone number", n0, timeout=60)
+        assert "international" in ask["content"]["body"]
+        took = time.monotonic() - t0
+        print("real TDLib: phone prompt %.2f s after the command" % took)
+        binlogs = glob.glob(os.path.join(s.bridge.dir, "data", "*", "tdlib", "td.binlog"))
+        assert binlogs, "no TDLib database in the login's data dir"
+        assert os.path.exists(os.path.join(os.path.dirname(os.path.dirname(binlogs[0])),
+                                           "tdlib-key.secret"))
+        a.text(a.mgmt, "cancel")
+        wait_bot(a, "cancelled", n0)
+    finally:
+        a.close()
+        t1 = time.monotonic()
+        s.close()
+        print("bridge stop with a real TDLib client: %.2f s" % (time.monotonic() - t1))
