@@ -780,7 +780,7 @@ tg_login_disconnect (PaLogin *login)
   login->ready = FALSE;
   g_clear_pointer (&login->td, tg_td_close);
   tg_state (login, PA_STATE_TRANSIENT_DISCONNECT,
-            "disconnected from Telegram as asked; `connect` goes online again");
+            "disconnected from Telegram as asked; `connect telegram` goes online again");
 }
 
 static void
