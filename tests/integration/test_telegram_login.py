@@ -155,6 +155,23 @@ def test_restart_keeps_the_session(stack, agent):
     agent.td = td2
 
 
+def test_disconnect_then_connect(stack, agent):
+    td = agent.td
+    n0 = len(bot_messages(agent))
+    m = td.mark()
+    agent.text(agent.mgmt, "disconnect telegram")
+    # TDLib closes (its database kept), and the agent is told how to come back.
+    td.wait_request("close", after=m)
+    agent.wait(lambda a: said_after(a, n0, "connect telegram"), 30, "the disconnection told")
+    agent.text(agent.mgmt, "connect telegram")
+    params = td.wait_request("setTdlibParameters", after=m)
+    assert params["database_encryption_key"] == agent.key
+    td.wait_request("getMe", after=m)
+    agent.wait(lambda a: said_after(a, n0, "telegram: connected"), 30, "connected again")
+    assert not [x for x in bot_messages(agent)[n0:] if x["content"].get("msgtype") == "m.image"]
+    td.check_schema()
+
+
 def test_revoked_session_is_told(stack, agent):
     td = agent.td
     n0 = len(bot_messages(agent))
