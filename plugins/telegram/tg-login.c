@@ -23,6 +23,8 @@
 #define TG_TD_DIR "tdlib"
 #define TG_QR_EXPIRES_S 30 /* a login token's life, about */
 #define TG_QR_TIMEOUT_MS (5 * 60 * 1000)
+/* The bridge counts an ended login as logged in until it is logged out. */
+#define TG_LOGIN_AGAIN "send `logout telegram`, then `login telegram qr`, to log in again"
 
 typedef enum
 {
@@ -357,9 +359,9 @@ tg_on_parameters_reply (json_t *reply, void *user_data)
             tg_flow_fail (login, err->message);
           return;
         }
+      a->told_ended = TRUE;
       tg_state (login, PA_STATE_BAD_CREDENTIALS,
-                "this login's Telegram session could not be opened any more: send `login "
-                "telegram qr` to log in again");
+                "this login's Telegram session could not be opened any more: " TG_LOGIN_AGAIN);
       return;
     }
   g_autofree char *text = g_strdup_printf ("TDLib refused its parameters (%d %s): the "
@@ -481,9 +483,9 @@ tg_client_closed (PaLogin *login)
     {
       a->told_ended = TRUE;
       tg_network_session_ended (login);
-      tg_state (login, PA_STATE_LOGGED_OUT,
-                "this Telegram session was ended from another device or by Telegram: send "
-                "`login telegram qr` to log in again");
+      tg_state (
+          login, PA_STATE_LOGGED_OUT,
+          "this Telegram session was ended from another device or by Telegram: " TG_LOGIN_AGAIN);
     }
 }
 
@@ -510,8 +512,7 @@ tg_on_state (PaLogin *login, json_t *state)
         {
           a->told_ended = TRUE;
           tg_state (login, PA_STATE_BAD_CREDENTIALS,
-                    "this Telegram login has no session any more: send `login telegram qr` to "
-                    "log in again");
+                    "this Telegram login has no session any more: " TG_LOGIN_AGAIN);
         }
     }
   else if (g_str_equal (type, "authorizationStateWaitOtherDeviceConfirmation"))
@@ -568,8 +569,8 @@ tg_on_state (PaLogin *login, json_t *state)
           a->told_ended = TRUE;
           tg_network_session_ended (login);
           tg_state (login, PA_STATE_LOGGED_OUT,
-                    "this Telegram session was ended from another device or by Telegram: send "
-                    "`login telegram qr` to log in again");
+                    "this Telegram session was ended from another device or by "
+                    "Telegram: " TG_LOGIN_AGAIN);
         }
     }
   else if (g_str_equal (type, "authorizationStateClosed"))

@@ -181,6 +181,7 @@ def test_revoked_session_is_told(stack, agent):
     td.state("authorizationStateClosed")
     told = agent.wait(lambda a: said_after(a, n0, "another device"), 30, "the revocation told")
     assert "logged out" in told[0]["content"]["body"].lower()
+    assert "`logout telegram`, then `login telegram qr`" in told[0]["content"]["body"]
     time.sleep(2)
     agent.sync()
     assert len(said_after(agent, n0, "another device")) == 1
