@@ -425,6 +425,10 @@ def test_real_tdlib_asks_for_the_phone_number():
         assert binlogs, "no TDLib database in the login's data dir"
         assert os.path.exists(os.path.join(os.path.dirname(os.path.dirname(binlogs[0])),
                                            "tdlib-key.secret"))
+        for pid, _ in s.bridge.worker_pids():
+            with open("/proc/%d/status" % pid) as f:
+                rss = [l.split()[1] for l in f if l.startswith("VmRSS:")]
+            print("worker with a real TDLib client waiting for a phone number: %s kB" % rss[0])
         a.text(a.mgmt, "cancel")
         wait_bot(a, "cancelled", n0)
     finally:
