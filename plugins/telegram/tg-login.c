@@ -131,7 +131,8 @@ tg_auth_error_text (json_t *reply)
 {
   int code = 0;
   const char *msg = NULL;
-  tg_td_is_error (reply, &code, &msg);
+  if (!tg_td_is_error (reply, &code, &msg))
+    return g_strdup ("Telegram gave an unexpected answer");
   int wait_s = tg_td_flood_wait_s (reply);
   if (wait_s >= 0)
     return g_strdup_printf ("Telegram asks to wait %d s before trying again (%s)", wait_s, msg);
