@@ -241,6 +241,8 @@ static void
 tg_show_qr (PaLogin *login, const char *link)
 {
   TgAuth *a = login->auth;
+  if (link == NULL || *link == '\0')
+    return;
   g_autofree char *name = g_strdup_printf ("tg-login-qr-%u.png", ++a->qr_serial);
   g_autofree char *path = g_build_filename (login->data_dir, name, NULL);
   g_autoptr (GError) err = NULL;
