@@ -72,7 +72,8 @@ write_all (int fd, const char *buf, size_t len)
 {
   while (len > 0)
     {
-      ssize_t n = write (fd, buf, len);
+      /* MSG_NOSIGNAL: a controller gone must not kill the worker (SIGPIPE). */
+      ssize_t n = send (fd, buf, len, MSG_NOSIGNAL);
       if (n < 0 && errno == EINTR)
         continue;
       if (n <= 0)
