@@ -32,7 +32,7 @@ import socket
 import threading
 import time
 
-from td_schema import Schema
+from td_schema import Schema, names_missing_from_lib, request_names
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SOURCE_ROOT = os.path.dirname(os.path.dirname(HERE))
@@ -95,6 +95,7 @@ class FakeTd:
         self.cond = threading.Condition()
         self.wlock = threading.Lock()
         self.closed = False
+        self.send_errors = []
         self.reader = threading.Thread(target=self._read, daemon=True)
         self.reader.start()
 
@@ -121,7 +122,12 @@ class FakeTd:
     def _send(self, obj):
         line = (json.dumps({"deliver": obj}) + "\n").encode()
         with self.wlock:
-            self.sock.sendall(line)
+            try:
+                self.sock.sendall(line)
+            except OSError as e:
+                # The worker went away (a login ended, the bridge stopped):
+                # what it would have read is of no use now.
+                self.send_errors.append(e)
 
     def _read(self):
         buf = b""
@@ -255,17 +261,25 @@ class FakeTd:
             return [r for r in self.requests if r.get("@type") == method]
 
     def check_schema(self):
-        """Every request so far against td_api.tl; raises listing the problems."""
+        """Every request so far against td_api.tl (and its names against the
+        real libtdjson.so of PA_FAKE_TDJSON_REAL); raises listing the problems."""
         problems = []
         with self.cond:
             reqs = list(self.requests)
+        names = set()
         for r in reqs:
             problems += schema().check_request(r)
+            names |= request_names(r)
+        # The names also against the TDLib the tests run, when there is one.
+        real = os.environ.get("PA_FAKE_TDJSON_REAL")
+        if real and os.path.exists(real):
+            problems += ["%s is not in %s" % (n, real) for n in names_missing_from_lib(real, names)]
         if problems:
             raise AssertionError("requests that TDLib would refuse:\n  " + "\n  ".join(problems))
         return len(reqs)
 
     def close(self):
+        self.closed = True
         try:
             self.sock.shutdown(socket.SHUT_RDWR)
         except OSError:

@@ -132,7 +132,7 @@ def names_missing_from_lib(lib_path, names):
     return sorted(set(names) - have)
 
 
-def request_names(req, schema):
+def request_names(req):
     """Every function and class name a request uses (nested objects too)."""
     out = set()
 

@@ -157,8 +157,9 @@ test_real_offline (void)
   g_assert_true (g_file_test (binlog, G_FILE_TEST_EXISTS)
                  || g_file_test (binlog2, G_FILE_TEST_EXISTS));
   g_ptr_array_unref (states);
-  g_autofree char *cmd = g_strdup_printf ("rm -rf '%s'", dir);
-  g_assert_cmpint (system (cmd), ==, 0);
+  const char *rm[] = { "rm", "-rf", dir, NULL };
+  g_assert_true (g_spawn_sync (NULL, (char **) rm, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, NULL,
+                               NULL, NULL, NULL));
 }
 
 /* The installed plugin refuses the test suite's fake library. */

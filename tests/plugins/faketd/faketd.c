@@ -72,7 +72,8 @@ write_all (int fd, const char *buf, size_t len)
 {
   while (len > 0)
     {
-      ssize_t n = write (fd, buf, len);
+      /* MSG_NOSIGNAL: a controller gone must not kill the worker (SIGPIPE). */
+      ssize_t n = send (fd, buf, len, MSG_NOSIGNAL);
       if (n < 0 && errno == EINTR)
         continue;
       if (n <= 0)
@@ -93,17 +94,32 @@ to_controller (char *line)
   g_mutex_unlock (&write_lock);
 }
 
+/* Appends a request to the log next to the database; requests sent before
+ * the database's folder is known wait for it. */
 static void
 append_log (const char *line)
 {
+  static GPtrArray *early;
+  g_mutex_lock (&lock);
   if (db_dir == NULL)
-    return;
+    {
+      if (early == NULL)
+        early = g_ptr_array_new_with_free_func (g_free);
+      g_ptr_array_add (early, g_strdup (line));
+      g_mutex_unlock (&lock);
+      return;
+    }
   g_autofree char *path = g_build_filename (db_dir, "faketd-requests.jsonl", NULL);
   FILE *f = fopen (path, "a");
-  if (f == NULL)
-    return;
-  fputs (line, f);
-  fclose (f);
+  for (guint i = 0; f != NULL && early != NULL && i < early->len; i++)
+    fputs (g_ptr_array_index (early, i), f);
+  g_clear_pointer (&early, g_ptr_array_unref);
+  if (f != NULL)
+    {
+      fputs (line, f);
+      fclose (f);
+    }
+  g_mutex_unlock (&lock);
 }
 
 static void
