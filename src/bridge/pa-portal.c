@@ -18,8 +18,11 @@
 #include "pa-ghost.h"
 #include "pa-login-table.h"
 #include "pa-plugins.h"
+#include "pa-power-edit.h"
 #include "pa-queue.h"
 #include "pa-room-power.h"
+#include "pa-to-matrix-read-only.h"
+#include "pa-to-matrix-room-state.h"
 
 typedef struct {
   PaPortalFunc done;
@@ -68,6 +71,8 @@ pa_portal_cache (PaBridge *b, const char *room_id)
       r = g_new0 (PaRoomCache, 1);
       r->room_id = g_strdup (room_id);
       r->joined = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+      r->posters = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+      r->power_edits = g_queue_new ();
       g_hash_table_insert (b->rooms, r->room_id, r);
     }
   return r;
@@ -147,6 +152,8 @@ typedef struct {
   char *alias;
   char *creator; /* NULL = bot */
   json_t *create_body;
+  gboolean secret;    /* PaChatInfo.secret: always encrypted */
+  gboolean read_only; /* PaChatInfo.read_only: only the network's side posts */
 } CreateCtx;
 
 static void
@@ -174,7 +181,7 @@ portal_created (CreateCtx *c, const char *room_id, const char *error)
     {
       PaPortalRow row = { .plugin = c->plugin, .login_id = c->login_id, .chat_id = c->chat_id,
                           .room_id = (char *) room_id, .kind = c->kind, .name = c->name,
-                          .encrypted = b->config->encryption_default };
+                          .encrypted = b->config->encryption_default || c->secret };
       g_autoptr (GError) e = NULL;
       if (!pa_store_portal_put (b->store, &row, &e))
         g_warning ("store: %s", e->message);
@@ -194,6 +201,7 @@ portal_created (CreateCtx *c, const char *room_id, const char *error)
           g_hash_table_add (r->joined, g_strdup (c->creator));
         }
       pa_bridge_crypto_portal_created (b, room_id, c->creator, row.encrypted);
+      pa_room_state_created (b, c->plugin, room_id, c->secret, c->read_only);
       g_message ("portal %s/%s → %s", c->plugin, c->chat_id, room_id);
     }
   finish_waiters (b, c->key, room_id, error);
@@ -287,10 +295,14 @@ create_body (PaBridge *b, CreateCtx *c, json_t *chat, const char *protocol_name)
   json_array_append_new (initial, state_event ("m.room.history_visibility", "",
                                                json_pack ("{s:s}", "history_visibility",
                                                           cfg->history_visibility)));
-  if (cfg->encryption_default)
+  /* A secret chat's room is encrypted whatever the default says. */
+  if (cfg->encryption_default || c->secret)
     json_array_append_new (initial, state_event ("m.room.encryption", "",
                                                  json_pack ("{s:s}", "algorithm",
                                                             "m.megolm.v1.aes-sha2")));
+  if (c->secret)
+    json_array_append_new (initial, state_event (PA_SECRET_EVENT, "",
+                                                 json_pack ("{s:b}", "secret", 1)));
   g_autofree char *bridge_key = g_strdup_printf ("fr.passerelle://%s/%s/%s", c->plugin,
                                                  c->login_id, c->chat_id);
   json_t *bridge = json_pack ("{s:s, s:s, s:{s:s, s:s}, s:{s:s, s:s?}}", "bridgebot", b->bot_mxid,
@@ -304,14 +316,18 @@ create_body (PaBridge *b, CreateCtx *c, json_t *chat, const char *protocol_name)
    * with trusted_private_chat) are added or left out by the room version
    * (pa_room_power_prepare_create). */
   json_t *users = json_object ();
-  if (!dm)
+  json_t *levels = json_pack ("{s:o}", "users", users);
+  /* A read-only group: the agent is left at 0, under events_default
+   * (pa-to-matrix-read-only.c raises the ghosts that post). */
+  if (!dm && c->read_only)
+    json_object_set_new (levels, "events_default", json_integer (PA_READ_ONLY_POST_LEVEL));
+  else if (!dm)
     json_object_set_new (users, c->owner, json_integer (100));
 
   json_t *body = json_pack ("{s:s, s:s, s:[s], s:b, s:o, s:o, s:s}", "visibility", "private",
                             "preset", dm ? "trusted_private_chat" : "private_chat", "invite",
                             c->owner, "is_direct", dm, "initial_state", initial,
-                            "power_level_content_override", json_pack ("{s:o}", "users", users),
-                            "room_alias_name", c->alias);
+                            "power_level_content_override", levels, "room_alias_name", c->alias);
   if (!dm)
     {
       if (c->name)
@@ -324,62 +340,35 @@ create_body (PaBridge *b, CreateCtx *c, json_t *chat, const char *protocol_name)
   return body;
 }
 
-typedef struct {
-  PaBridge *b;
-  char *room_id;
-} PowerCtx;
-
-/* The room's power levels, read: every agent with a login in the shared
- * portal gets 100, as the one agent of a group portal does.  All of them
- * at once, so two agents added together do not undo each other. */
-static void
-power_levels_got (PaMatrix *mx, const PaMatrixResponse *resp, gpointer user_data)
+/* The room's power levels: every agent with a login in the shared portal
+ * gets 100, as the one agent of a group portal does.  All of them at once,
+ * so two agents added together do not undo each other; through the room's
+ * line of power-level changes (pa-power-edit.c), so neither does a change
+ * of admins or read-only.  A read-only chat's agents stay under
+ * events_default. */
+static gboolean
+raise_agents (PaBridge *b, const char *room_id, const char *voice, json_t *pl, gpointer data)
 {
-  PowerCtx *p = user_data;
-  PaBridge *b = p->b;
-  if (pa_matrix_response_ok (resp) && json_is_object (resp->body))
+  if (pa_room_state_read_only (b, room_id))
+    return FALSE;
+  json_t *users = json_object_get (pl, "users");
+  gboolean changed = FALSE;
+  if (!json_is_object (users))
     {
-      g_autoptr (json_t) pl = json_deep_copy (resp->body);
-      json_t *users = json_object_get (pl, "users");
-      gboolean changed = FALSE;
-      if (!json_is_object (users))
+      users = json_object ();
+      json_object_set_new (pl, "users", users);
+    }
+  g_auto (GStrv) ids = pa_store_portal_logins (b->store, room_id);
+  for (guint i = 0; ids && ids[i]; i++)
+    {
+      PaAccount *l = pa_login_by_id (b, ids[i]);
+      if (l && json_integer_value (json_object_get (users, l->owner)) < 100)
         {
-          users = json_object ();
-          json_object_set_new (pl, "users", users);
-        }
-      g_auto (GStrv) ids = pa_store_portal_logins (b->store, p->room_id);
-      for (guint i = 0; ids && ids[i]; i++)
-        {
-          PaAccount *l = pa_login_by_id (b, ids[i]);
-          if (l && json_integer_value (json_object_get (users, l->owner)) < 100)
-            {
-              json_object_set_new (users, l->owner, json_integer (100));
-              changed = TRUE;
-            }
-        }
-      if (changed)
-        {
-          g_autofree char *path = pa_matrix_path_state (p->room_id, "m.room.power_levels", "");
-          g_autofree char *now = g_strdup_printf ("%" G_GINT64_FORMAT, g_get_real_time ());
-          g_autofree char *txn = pa_queue_txn_id (p->room_id, "agents-power", now, NULL);
-          pa_queue_request (b, p->room_id, "PUT", path, NULL, pl, 0, txn, NULL);
+          json_object_set_new (users, l->owner, json_integer (100));
+          changed = TRUE;
         }
     }
-  else
-    g_warning ("power levels of %s: %s", p->room_id, resp->error ? resp->error : "?");
-  g_free (p->room_id);
-  g_free (p);
-}
-
-static void
-raise_agents (PaBridge *b, const char *room_id)
-{
-  PowerCtx *p = g_new0 (PowerCtx, 1);
-  p->b = b;
-  p->room_id = g_strdup (room_id);
-  g_autofree char *path = pa_matrix_path_state (room_id, "m.room.power_levels", "");
-  PaMatrixRequest req = { .method = "GET", .path = path, .max_attempts = 3 };
-  pa_matrix_request (b->mx, &req, power_levels_got, p);
+  return changed;
 }
 
 /* The login is in the shared portal room_id: recorded, and its owner
@@ -405,7 +394,7 @@ pa_portal_add_login (PaBridge *b, const char *room_id, PaAccount *login)
   g_autofree char *now = g_strdup_printf ("%" G_GINT64_FORMAT, g_get_real_time ());
   g_autofree char *txn = pa_queue_txn_id (room_id, "invite-agent", login->owner, now, NULL);
   pa_queue_request (b, room_id, "POST", path, NULL, body, 0, txn, NULL);
-  raise_agents (b, room_id);
+  pa_power_edit (b, room_id, raise_agents, NULL, NULL, NULL, NULL);
 }
 
 typedef struct {
@@ -427,10 +416,46 @@ shared_ready (PaBridge *b, const char *room_id, const char *error, gpointer user
   g_free (sw);
 }
 
+/* A secret chat where the bridge runs without encryption: never bridged
+ * in clear.  The refusal is remembered (the chat's later messages come
+ * without their chat info) and told to the agent once. */
+static gboolean
+secret_refused (PaBridge *b, PaAccount *login, const char *chat_id, json_t *chat)
+{
+  if (b->config->encryption_allow)
+    return FALSE;
+  g_autofree char *key
+      = g_strdup_printf ("secret-refused\x1f%s\x1f%s\x1f%s", login->plugin, login->id, chat_id);
+  g_autofree char *known = pa_store_kv_get (b->store, key);
+  if (known != NULL)
+    return TRUE;
+  if (!json_is_true (json_object_get (chat, "secret")))
+    return FALSE;
+  g_autoptr (GError) e = NULL;
+  if (!pa_store_kv_set (b->store, key, "1", &e))
+    g_warning ("store: %s", e->message);
+  PaPluginInfo *info = pa_plugin_info (b, login->plugin);
+  const char *name = json_string_value (json_object_get (chat, "name"));
+  g_autofree char *msg = g_strdup_printf (
+      "🔒 A secret chat%s%s%s on %s was not bridged: this bridge runs without encryption, "
+      "and a secret chat is never bridged in clear.  Read it on your phone.",
+      name ? " (" : "", name ? name : "", name ? ")" : "",
+      info ? info->display_name : login->plugin);
+  pa_portal_notify_owner (b, login->owner, msg);
+  g_message ("secret chat %s/%s of %s refused: encryption is off", login->plugin, chat_id,
+             login->id);
+  return TRUE;
+}
+
 void
 pa_portal_ensure (PaBridge *b, PaAccount *login, const char *chat_id, json_t *chat,
                   const char *dm_peer, PaPortalFunc done, gpointer user_data)
 {
+  if (secret_refused (b, login, chat_id, chat))
+    {
+      done (b, NULL, PA_PORTAL_REFUSED, user_data);
+      return;
+    }
   const char *kind = json_string_value (json_object_get (chat, "kind"));
   /* A history import's rooms are its own: an exported group is never put
    * into (or made) the live group's shared portal. */
@@ -477,6 +502,8 @@ pa_portal_ensure (PaBridge *b, PaAccount *login, const char *chat_id, json_t *ch
   c->kind = g_strdup (group_kind ? "group" : "dm");
   c->name = g_strdup (json_string_value (json_object_get (chat, "name")));
   c->alias = pa_portal_alias_localpart (b, login->plugin, portal_login, chat_id);
+  c->secret = json_is_true (json_object_get (chat, "secret"));
+  c->read_only = json_is_true (json_object_get (chat, "read_only"));
   PaPluginInfo *info = pa_plugin_info (b, login->plugin);
   const char *peer = dm_peer ? dm_peer : chat_id;
   if (g_str_equal (c->kind, "dm"))
