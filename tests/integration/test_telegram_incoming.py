@@ -280,7 +280,14 @@ def test_dm_text(agent):
     say(agent, text("Bonjour depuis Telegram"))
     room, ev = find(agent, by_body("Bonjour depuis Telegram", ghost(ALICE)), "Alice's text")
     assert ev["content"]["msgtype"] == "m.text"
-    agent.dm = room
+    assert "formatted_body" not in ev["content"]
+    bold = text("Réunion à 10h")
+    bold["text"]["entities"] = [{"@type": "textEntity", "offset": 10, "length": 3,
+                                 "type": {"@type": "textEntityTypeBold"}}]
+    say(agent, bold)
+    _, ev = find(agent, by_body("Réunion à 10h"), "Alice's formatted text")
+    assert ev["content"]["formatted_body"] == "Réunion à <b>10h</b>"
+    assert ev["content"]["format"] == "org.matrix.custom.html"
     agent.td.check_schema()
 
 
