@@ -198,21 +198,13 @@ def new_agent(stack, name):
     return a
 
 
-def people(td):
-    for u in (user(ALICE, "Alice", "Martin", "33611111111"), user(BOB, "Bob", "", "", "bob_l")):
-        td.deliver({"@type": "updateUser", "user": u})
-
-
 @pytest.fixture(scope="module")
 def agent(stack):
     a = new_agent(stack, "tg-in1")
     a.data_dir, a.td = login_telegram(stack.bridge, a)
     a.files = Files(a.td, a.data_dir)
     keep_messages(a)
-    people(a.td)
-    a.td.deliver({"@type": "updateNewChat",
-                  "chat": chat(ALICE, {"@type": "chatTypePrivate", "user_id": ALICE},
-                               "Alice Martin")})
+    a.td.scenario("in-people")
     yield a
     a.td.close()
     a.close()
@@ -281,6 +273,7 @@ def test_dm_text(agent):
     room, ev = find(agent, by_body("Bonjour depuis Telegram", ghost(ALICE)), "Alice's text")
     assert ev["content"]["msgtype"] == "m.text"
     assert "formatted_body" not in ev["content"]
+    agent.dm = room
     bold = text("Réunion à 10h")
     bold["text"]["entities"] = [{"@type": "textEntity", "offset": 10, "length": 3,
                                  "type": {"@type": "textEntityTypeBold"}}]
@@ -487,21 +480,11 @@ def test_reaction_receipt_typing(agent):
 
 def test_basic_group_members_and_admins(agent):
     td = agent.td
-    td.on("getBasicGroupFullInfo", lambda req: {
-        "@type": "basicGroupFullInfo", "description": "L'équipe projet", "creator_user_id": ALICE,
-        "members": [member(ALICE, "chatMemberStatusCreator"),
-                    member(BOB, "chatMemberStatusAdministrator"),
-                    member(1000, "chatMemberStatusMember")],
-        "can_hide_members": False, "can_toggle_aggressive_anti_spam": False, "bot_commands": []})
-    td.deliver({"@type": "updateBasicGroup", "basic_group": {
-        "@type": "basicGroup", "id": 4012345, "member_count": 3,
-        "status": status("chatMemberStatusMember"), "is_active": True,
-        "upgraded_to_supergroup_id": 0}})
-    td.deliver({"@type": "updateNewChat", "chat": chat(GROUP, {
-        "@type": "chatTypeBasicGroup", "basic_group_id": 4012345}, "Équipe")})
+    td.scenario("in-basic-group")
     say(agent, text("réunion à 10h"), chat_id=GROUP, frm=BOB)
     room, ev = find(agent, by_body("réunion à 10h", ghost(BOB)), "Bob's group message")
     assert agent.state(room, "m.room.name")["name"] == "Équipe"
+    agent.group = room
 
     def powers():
         users = (agent.state(room, "m.room.power_levels") or {}).get("users", {})
@@ -578,9 +561,7 @@ def test_history_on_link_in_order(stack):
     td, n0 = login_as(stack, a, user(1000, "Agent", "Un", "33600000000"), chats=[ALICE],
                       history=pages)
     a.files = Files(td, a.data_dir)
-    people(td)
-    td.deliver({"@type": "updateNewChat", "chat": chat(ALICE, {
-        "@type": "chatTypePrivate", "user_id": ALICE}, "Alice Martin")})
+    td.scenario("in-people")
     td.state("authorizationStateReady")
     wait_bot(a, "Logged in to Telegram", n0, timeout=60)
     # the last one is the agent's own, from another device
@@ -604,7 +585,7 @@ def test_shared_supergroup_two_agents(stack, agent):
     td2.state("authorizationStateReady")
     wait_bot(b, "Logged in to Telegram", n0, timeout=60)
     for td in (agent.td, td2):
-        people(td)
+        td.scenario("in-people")
         td.on("getSupergroupFullInfo", lambda req: {"@type": "error", "code": 400,
                                                     "message": "CHAT_ADMIN_REQUIRED"})
         td.deliver(supergroup(1234567890))
@@ -636,3 +617,38 @@ def test_shared_supergroup_two_agents(stack, agent):
     agent.td.check_schema()
     td2.close()
     b.close()
+
+
+def test_history_command_fetches_older_messages(agent):
+    """`!pa history 2` in a group's portal: fetch_history from the newest
+    message, the page's messages bridged with their own times."""
+    room = agent.group
+    older = [message(900 * M + i * M, GROUP, text("ancien %d" % i), date=NOW - 86400 + i)
+             for i in range(3)]
+    agent.td.on("getChatHistory", lambda req: {"@type": "messages", "total_count": 3,
+                                               "messages": list(reversed(older))})
+    mark = agent.td.mark()
+    agent.text(room, "!pa history 2")
+    req = agent.td.wait_request("getChatHistory", after=mark)
+    assert req["chat_id"] == GROUP and req["from_message_id"] == 0
+    _, last = find(agent, by_body("ancien 2"), "the newest fetched message")
+    _, prev = find(agent, by_body("ancien 1"), "the one before it")
+    assert prev["origin_server_ts"] == (NOW - 86400 + 1) * 1000
+    assert not any(e.get("content", {}).get("body") == "ancien 0"
+                   for e in agent.events.get(room, []))
+    agent.td.check_schema()
+
+
+def test_burst_keeps_order(agent):
+    """200 messages delivered at once arrive in Tchap in Telegram's order."""
+    n = 200
+    t0 = time.monotonic()
+    for i in range(n):
+        say(agent, text("rafale %03d" % i))
+    room, _ = find(agent, by_body("rafale %03d" % (n - 1)), "the burst's last message",
+                   timeout=120)
+    took = time.monotonic() - t0
+    got = [e["content"]["body"] for e in agent.history(room, limit=5000)
+           if e.get("content", {}).get("body", "").startswith("rafale")]
+    assert got == ["rafale %03d" % i for i in range(n)]
+    print("telegram burst: %d messages in %.1f s (%.0f/s)" % (n, took, n / took))
