@@ -509,6 +509,13 @@ def test_channel_and_forum_topics(agent):
     assert ev["sender"] == ghost(CHANNEL)
     assert agent.state(room, "m.room.name")["name"] == "Actualités"
 
+    def events_default():
+        return (agent.state(room, "m.room.power_levels") or {}).get("events_default")
+    # read-only for an agent who may not post; writable once made an admin
+    wait_until(lambda: events_default() == 50, 30, what="the channel's room read-only")
+    td.deliver(supergroup(9876543210, channel=True, own="chatMemberStatusAdministrator"))
+    wait_until(lambda: events_default() == 0, 30, what="the channel's room writable")
+
     td.deliver(supergroup(5555555555, forum=True))
     td.deliver({"@type": "updateNewChat", "chat": chat(FORUM, {
         "@type": "chatTypeSupergroup", "supergroup_id": 5555555555, "is_channel": False},
