@@ -220,6 +220,30 @@ def test_revoked_session_is_told(stack, agent):
     td3.check_schema()
 
 
+def test_saved_session_gone_is_told(stack):
+    """A saved login whose TDLib database has no session any more (TDLib
+    asks for a phone number) is told to log in again, not left waiting."""
+    a = new_agent(stack, "tg-login-gone")
+    try:
+        data_dir, td = login_telegram(stack.bridge, a)
+        n0 = len(bot_messages(a))
+        m = td.mark()
+        a.text(a.mgmt, "disconnect telegram")
+        td.wait_request("close", after=m)
+        a.wait(lambda x: said_after(x, n0, "connect telegram"), 30, "the disconnection told")
+        td.after["setTdlibParameters"] = [
+            {"@type": "updateAuthorizationState",
+             "authorization_state": {"@type": "authorizationStateWaitPhoneNumber"}}]
+        a.text(a.mgmt, "connect telegram")
+        told = a.wait(lambda x: said_after(x, n0, "no session any more"), 30, "the loss told")[0]
+        assert "`logout telegram`, then `login telegram qr`" in told["content"]["body"]
+        time.sleep(1)
+        assert not [r for r in td.requests[m:] if r["@type"] == "requestQrCodeAuthentication"]
+        td.check_schema()
+    finally:
+        a.close()
+
+
 def test_stale_database_is_replaced(stack):
     """A database the kept key does not open (the host's key lost) is
     removed, and the login goes on with a new one."""
