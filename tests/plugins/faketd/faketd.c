@@ -11,7 +11,8 @@
  * setTdlibParameters.  On its own the fake only opens a client
  * (authorizationStateWaitTdlibParameters) and closes one ("close" →
  * Closing, Closed), so a bridge stops promptly without a controller.
- * td_execute forwards to the real libtdjson named by PA_FAKE_TDJSON_REAL.
+ * td_execute forwards to the real libtdjson named by PA_FAKE_TDJSON_REAL, or
+ * by default the one scripts/setup-deps installs (FAKETD_REAL_DEFAULT).
  *
  * It exports pa_fake_tdjson: the installed plugin refuses any library that
  * has it, so a deployment can never be switched to this fake.
@@ -287,7 +288,11 @@ td_execute (const char *request)
 {
   static __thread char *answer;
   typedef const char *(*Exec) (const char *);
+  /* The host passes workers an allow-listed environment only: the build's
+   * default (the TDLib scripts/setup-deps installs) serves there. */
   const char *real = g_getenv ("PA_FAKE_TDJSON_REAL");
+  if (real == NULL || *real == '\0')
+    real = FAKETD_REAL_DEFAULT;
   static void *real_lib;
   static gsize loaded;
   if (g_once_init_enter (&loaded))
