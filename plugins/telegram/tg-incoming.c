@@ -222,6 +222,18 @@ tg_in_after (PaLogin *login, gint64 chat_id, TgInFunc fn, gpointer data, GDestro
   enqueue (login, it);
 }
 
+/* TRUE when this login already bridged the message (history asked again
+ * after a restart): its media are not downloaded a second time. */
+static gboolean
+already_seen (PaLogin *login, gint64 chat_id, gint64 message_id)
+{
+  g_autofree char *k = seen_key (chat_id, message_id);
+  char *v = login->api->meta_get (login->host, PA_META_MESSAGE, k);
+  gboolean found = v != NULL;
+  free (v);
+  return found;
+}
+
 void
 tg_in_message (PaLogin *login, json_t *message)
 {
@@ -229,6 +241,8 @@ tg_in_message (PaLogin *login, json_t *message)
       && !json_is_null (json_object_get (message, "sending_state")))
     return;
   gint64 chat_id = tg_jint (message, "chat_id");
+  if (already_seen (login, chat_id, tg_jint (message, "id")))
+    return;
   TgItem *it = item_new (login, TG_ITEM_MESSAGE, chat_id);
   it->message = json_incref (message);
   it->message_id = tg_jint (message, "id");
