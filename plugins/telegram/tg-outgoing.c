@@ -1,0 +1,709 @@
+/* SPDX-License-Identifier: AGPL-3.0-or-later */
+/*
+ * tg-outgoing.c — Matrix → Telegram: the part's state, the operations in
+ * flight and their one answer each, and send.
+ *
+ * A send is answered late.  TDLib answers sendMessage at once with a
+ * message under a temporary id (sending_state pending), uploads and sends
+ * it, then tells how it went: updateMessageSendSucceeded carries the
+ * message under its final id (the one edits, reactions and deletions name
+ * later), updateMessageSendFailed the error.  So the op waits under (chat,
+ * temporary id) for one of those; a flood wait there is answered
+ * RATE_LIMITED with Telegram's delay, and the host sends again.
+ *
+ * Files: the host deletes its media file once the op is answered, and
+ * TDLib reads it while it uploads, so each send keeps a link (or copy) of
+ * its own under tg-out/ in the data dir, deleted when the op is answered.
+ */
+#define G_LOG_DOMAIN "passerelle-telegram"
+
+#include <errno.h>
+#include <glib/gstdio.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "tg-chats.h"
+#include "tg-entities.h"
+#include "tg-ids.h"
+#include "tg-outgoing.h"
+
+/* Telegram's limit on a text message, in UTF-16 code units. */
+#define TG_TEXT_MAX 4096
+/* Telegram's limit on an upload (2000 MiB). */
+#define TG_UPLOAD_MAX ((guint64) 2000 * 1024 * 1024)
+/* Send outcomes kept when they arrive before sendMessage's own answer. */
+#define TG_EARLY_MAX 256
+
+struct TgOut
+{
+  GHashTable *ops;   /* TgReq* in flight (a reference each) */
+  GHashTable *sends; /* "<chat>/<temporary id>" → TgReq* (borrowed from ops) */
+  GHashTable *early; /* "<chat>/<temporary id>" → the update that ended it */
+  char *dir;         /* <data dir>/tg-out: our copies of files */
+  guint next_file;
+};
+
+/* ------------------------------------------------------------ requests */
+
+TgReq *
+tg_req_new (PaLogin *login, guint64 op_id, gboolean message_like)
+{
+  TgReq *r = g_new0 (TgReq, 1);
+  r->ref = 1; /* the list's */
+  r->login = login;
+  r->op_id = op_id;
+  r->message_like = message_like;
+  g_hash_table_add (login->out->ops, r);
+  return r;
+}
+
+void
+tg_req_unref (TgReq *r)
+{
+  if (r == NULL || --r->ref > 0)
+    return;
+  g_free (r->file);
+  g_free (r->text);
+  if (r->payload != NULL)
+    json_decref (r->payload);
+  g_free (r);
+}
+
+void
+tg_req_send (TgReq *r, json_t *request, TgTdReplyFunc fn)
+{
+  r->ref++;
+  tg_td_send (r->login->td, request, fn, r);
+}
+
+gboolean
+tg_req_live (TgReq *r)
+{
+  if (!r->answered)
+    return TRUE;
+  tg_req_unref (r);
+  return FALSE;
+}
+
+/* Marks `r` answered and drops what it holds; FALSE when it already was.
+ * The list's reference is dropped by the caller, after the answer. */
+static gboolean
+req_finish (TgReq *r)
+{
+  if (r->answered)
+    return FALSE;
+  r->answered = TRUE;
+  if (r->file != NULL)
+    {
+      tg_out_drop_file (r->file);
+      g_clear_pointer (&r->file, g_free);
+    }
+  TgOut *out = r->login->out;
+  if (out != NULL && r->text != NULL && g_hash_table_lookup (out->sends, r->text) == r)
+    g_hash_table_remove (out->sends, r->text);
+  return TRUE;
+}
+
+static void
+req_leave (TgReq *r)
+{
+  TgOut *out = r->login->out;
+  if (out != NULL)
+    g_hash_table_remove (out->ops, r); /* may free r */
+}
+
+void
+tg_req_ok (TgReq *r, const char *legacy_id, gint64 ts_ms)
+{
+  if (!req_finish (r))
+    return;
+  tg_op_ok (r->login, r->op_id, legacy_id, ts_ms);
+  req_leave (r);
+}
+
+void
+tg_req_fail (TgReq *r, PaResultCode code, const char *error)
+{
+  if (!req_finish (r))
+    return;
+  tg_op_fail (r->login, r->op_id, code, error);
+  req_leave (r);
+}
+
+void
+tg_req_fail_td (TgReq *r, json_t *error)
+{
+  int code = 0;
+  const char *message = NULL;
+  if (r->login->closing && tg_td_is_error (error, &code, &message) && code == 500)
+    {
+      /* The client closed under the request: it may have left. */
+      tg_req_fail (r, r->message_like ? PA_RESULT_UNCERTAIN : PA_RESULT_TEMPORARY,
+                   "The Telegram connection closed before Telegram answered.");
+      return;
+    }
+  if (!req_finish (r))
+    return;
+  tg_op_fail_td (r->login, r->op_id, error);
+  req_leave (r);
+}
+
+gboolean
+tg_req_failed (TgReq *r, json_t *reply)
+{
+  if (!tg_td_is_error (reply, NULL, NULL))
+    return FALSE;
+  tg_req_fail_td (r, reply);
+  return TRUE;
+}
+
+/* ------------------------------------------------------------- checks */
+
+gboolean
+tg_out_check_ready (PaLogin *login, guint64 op_id)
+{
+  if (login->td != NULL && login->ready && !login->closing && login->out != NULL)
+    return TRUE;
+  tg_op_fail (login, op_id, PA_RESULT_NOT_CONNECTED, "Telegram is not connected.");
+  return FALSE;
+}
+
+gboolean
+tg_out_parse_chat (PaLogin *login, guint64 op_id, const char *chat_id, gint64 *chat, gint32 *topic)
+{
+  if (tg_ids_parse_chat (chat_id, chat, topic))
+    return TRUE;
+  tg_op_fail (login, op_id, PA_RESULT_NOT_FOUND, "This is not a Telegram chat.");
+  return FALSE;
+}
+
+gboolean
+tg_out_message (PaLogin *login, guint64 op_id, gint64 chat, const char *id, gint64 *message_id)
+{
+  if (tg_ids_message_from_pa (login, chat, id, message_id))
+    return TRUE;
+  tg_op_fail (login, op_id, PA_RESULT_NOT_FOUND,
+              "This Telegram account does not know that message.");
+  return FALSE;
+}
+
+json_t *
+tg_out_topic (gint32 topic)
+{
+  if (topic == 0)
+    return json_null ();
+  return json_pack ("{s:s, s:i}", "@type", "messageTopicForum", "forum_topic_id", (int) topic);
+}
+
+static json_t *
+exec_td (json_t *request, void *user_data)
+{
+  PaLogin *login = user_data;
+  return login->td != NULL ? tg_td_execute (login->td, request) : NULL;
+}
+
+json_t *
+tg_out_formatted (PaLogin *login, const char *html, const char *text)
+{
+  if (html != NULL && *html != '\0')
+    {
+      json_t *ft = tg_entities_from_html (html, text, exec_td, login);
+      if (ft != NULL)
+        return ft;
+    }
+  return json_pack ("{s:s, s:s, s:[]}", "@type", "formattedText", "text", text ? text : "",
+                    "entities");
+}
+
+/* -------------------------------------------------------------- files */
+
+static const struct
+{
+  const char *mimetype, *ext;
+} extensions[] = {
+  { "image/jpeg", ".jpg" },      { "image/png", ".png" },  { "image/gif", ".gif" },
+  { "image/webp", ".webp" },     { "video/mp4", ".mp4" },  { "video/webm", ".webm" },
+  { "audio/ogg", ".ogg" },       { "audio/mpeg", ".mp3" }, { "audio/mp4", ".m4a" },
+  { "application/pdf", ".pdf" },
+};
+
+char *
+tg_out_safe_name (const char *name, const char *mimetype)
+{
+  g_autofree char *valid = g_utf8_make_valid (name != NULL ? name : "", -1);
+  GString *s = g_string_new (NULL);
+  for (const char *p = valid; *p != '\0'; p = g_utf8_next_char (p))
+    {
+      gunichar c = g_utf8_get_char (p);
+      if (c == '/' || c == '\\' || c < 0x20 || c == 0x7f)
+        c = '_';
+      if (s->len == 0 && c == '.')
+        continue;
+      if (s->len + 6 > 120)
+        break;
+      g_string_append_unichar (s, c);
+    }
+  if (s->len > 0)
+    return g_string_free (s, FALSE);
+  g_string_append (s, "file");
+  for (gsize i = 0; i < G_N_ELEMENTS (extensions); i++)
+    if (g_strcmp0 (mimetype, extensions[i].mimetype) == 0)
+      g_string_append (s, extensions[i].ext);
+  return g_string_free (s, FALSE);
+}
+
+static gboolean
+copy_file (const char *from, const char *to)
+{
+  FILE *in = fopen (from, "rb");
+  if (in == NULL)
+    return FALSE;
+  FILE *out = fopen (to, "wbx");
+  if (out == NULL)
+    {
+      fclose (in);
+      return FALSE;
+    }
+  char buf[65536];
+  size_t n;
+  gboolean ok = TRUE;
+  while (ok && (n = fread (buf, 1, sizeof buf, in)) > 0)
+    ok = fwrite (buf, 1, n, out) == n;
+  ok = ok && !ferror (in);
+  fclose (in);
+  if (fclose (out) != 0)
+    ok = FALSE;
+  if (!ok)
+    g_unlink (to);
+  return ok;
+}
+
+char *
+tg_out_keep_file (PaLogin *login, const char *path, const char *name, const char *mimetype)
+{
+  TgOut *out = login->out;
+  if (path == NULL || out == NULL || out->dir == NULL)
+    return NULL;
+  g_autofree char *safe = tg_out_safe_name (name, mimetype);
+  g_autofree char *sub = g_strdup_printf ("%u", ++out->next_file);
+  g_autofree char *dir = g_build_filename (out->dir, sub, NULL);
+  if (g_mkdir_with_parents (dir, 0700) != 0)
+    return NULL;
+  g_autofree char *copy = g_build_filename (dir, safe, NULL);
+  /* A link costs no room and no time; a copy only across file systems. */
+  if (link (path, copy) == 0)
+    return g_steal_pointer (&copy);
+  GStatBuf st;
+  gint64 left = login->api->budget_left != NULL ? login->api->budget_left (login->host) : -1;
+  if (g_stat (path, &st) == 0 && (left < 0 || (gint64) st.st_size <= left)
+      && copy_file (path, copy))
+    return g_steal_pointer (&copy);
+  tg_log (login, PA_LOG_WARNING, "cannot keep a copy of a file to send: %s", g_strerror (errno));
+  g_rmdir (dir);
+  return NULL;
+}
+
+void
+tg_out_drop_file (const char *copy)
+{
+  if (copy == NULL)
+    return;
+  g_unlink (copy);
+  g_autofree char *dir = g_path_get_dirname (copy);
+  g_rmdir (dir);
+}
+
+static void
+rm_tree (const char *path)
+{
+  GDir *d = g_dir_open (path, 0, NULL);
+  if (d == NULL)
+    return;
+  const char *n;
+  while ((n = g_dir_read_name (d)) != NULL)
+    {
+      g_autofree char *p = g_build_filename (path, n, NULL);
+      if (g_file_test (p, G_FILE_TEST_IS_DIR) && !g_file_test (p, G_FILE_TEST_IS_SYMLINK))
+        {
+          rm_tree (p);
+          g_rmdir (p);
+        }
+      else
+        g_unlink (p);
+    }
+  g_dir_close (d);
+}
+
+/* ------------------------------------------------------- the part */
+
+void
+tg_out_init (PaLogin *login)
+{
+  TgOut *out = g_new0 (TgOut, 1);
+  out->ops = g_hash_table_new_full (NULL, NULL, (GDestroyNotify) tg_req_unref, NULL);
+  out->sends = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  out->early
+      = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) json_decref);
+  if (login->data_dir != NULL)
+    {
+      out->dir = g_build_filename (login->data_dir, "tg-out", NULL);
+      /* Copies left by a process that ended abruptly. */
+      rm_tree (out->dir);
+    }
+  login->out = out;
+}
+
+void
+tg_out_free (PaLogin *login)
+{
+  TgOut *out = login->out;
+  if (out == NULL)
+    return;
+  /* What is still waiting may have reached Telegram (a send TDLib holds is
+   * sent when it starts again): the agent is told so. */
+  GList *left = g_hash_table_get_keys (out->ops);
+  for (GList *l = left; l != NULL; l = l->next)
+    {
+      TgReq *r = l->data;
+      r->ref++;
+      tg_req_fail (r, r->message_like ? PA_RESULT_UNCERTAIN : PA_RESULT_TEMPORARY,
+                   "The Telegram connection closed before Telegram answered.");
+      tg_req_unref (r);
+    }
+  g_list_free (left);
+  login->out = NULL;
+  g_hash_table_unref (out->ops);
+  g_hash_table_unref (out->sends);
+  g_hash_table_unref (out->early);
+  if (out->dir != NULL)
+    {
+      rm_tree (out->dir);
+      g_rmdir (out->dir);
+    }
+  g_free (out->dir);
+  g_free (out);
+}
+
+/* --------------------------------------------------------------- send */
+
+gsize
+tg_out_utf16_len (const char *s)
+{
+  gsize n = 0;
+  for (const char *p = s; p != NULL && *p != '\0'; p = g_utf8_next_char (p))
+    n += g_utf8_get_char (p) > 0xffff ? 2 : 1;
+  return n;
+}
+
+static json_t *
+local_file (const char *path)
+{
+  return json_pack ("{s:s, s:s}", "@type", "inputFileLocal", "path", path);
+}
+
+static gboolean
+mime_is (const char *mimetype, const char *const *list)
+{
+  for (; *list != NULL; list++)
+    if (g_strcmp0 (mimetype, *list) == 0)
+      return TRUE;
+  return FALSE;
+}
+
+json_t *
+tg_out_input_content (const PaContent *c, json_t *text, const char *file)
+{
+  static const char *const photos[] = { "image/jpeg", "image/png", "image/webp", NULL };
+  static const char *const stickers[]
+      = { "image/webp", "application/x-tgsticker", "video/webm", NULL };
+  static const char *const voices[] = { "audio/ogg", "audio/opus", NULL };
+  int duration = (int) ((c->duration_ms + 500) / 1000);
+  int w = (int) c->width, h = (int) c->height;
+  PaMsgKind kind = c->kind;
+
+  if (kind == PA_MSG_LOCATION)
+    {
+      json_decref (text);
+      return json_pack ("{s:s, s:{s:s, s:f, s:f, s:f}}", "@type", "inputMessageLocation",
+                        "location", "@type", "location", "latitude", c->latitude, "longitude",
+                        c->longitude, "horizontal_accuracy", 0.0);
+    }
+  if (file == NULL)
+    return json_pack ("{s:s, s:o, s:n, s:b}", "@type", "inputMessageText", "text", text,
+                      "link_preview_options", "clear_draft", 0);
+
+  if (kind == PA_MSG_STICKER && !mime_is (c->mimetype, stickers))
+    kind = PA_MSG_IMAGE; /* Telegram's stickers are WebP, TGS or WebM */
+  if (kind == PA_MSG_IMAGE && g_strcmp0 (c->mimetype, "image/gif") == 0)
+    return json_pack ("{s:s, s:{s:s, s:o, s:n, s:[], s:i, s:i, s:i}, s:o, s:b, s:b}", "@type",
+                      "inputMessageAnimation", "animation", "@type", "inputAnimation", "animation",
+                      local_file (file), "thumbnail", "added_sticker_file_ids", "duration",
+                      duration, "width", w, "height", h, "caption", text,
+                      "show_caption_above_media", 0, "has_spoiler", 0);
+  if (kind == PA_MSG_IMAGE && !mime_is (c->mimetype, photos))
+    kind = PA_MSG_FILE; /* an SVG, a TIFF…: Telegram's photos are JPEG, PNG, WebP */
+  if (kind == PA_MSG_VOICE && !mime_is (c->mimetype, voices))
+    kind = PA_MSG_AUDIO; /* a voice note is Ogg Opus */
+
+  switch (kind)
+    {
+    case PA_MSG_IMAGE:
+      return json_pack ("{s:s, s:{s:s, s:o, s:n, s:n, s:[], s:i, s:i}, s:o, s:b, s:n, s:b}",
+                        "@type", "inputMessagePhoto", "photo", "@type", "inputPhoto", "photo",
+                        local_file (file), "thumbnail", "video", "added_sticker_file_ids", "width",
+                        w, "height", h, "caption", text, "show_caption_above_media", 0,
+                        "self_destruct_type", "has_spoiler", 0);
+    case PA_MSG_VIDEO:
+      return json_pack (
+          "{s:s, s:{s:s, s:o, s:n, s:n, s:i, s:[], s:i, s:i, s:i, s:b}, s:o, s:b, s:n, s:b}",
+          "@type", "inputMessageVideo", "video", "@type", "inputVideo", "video", local_file (file),
+          "thumbnail", "cover", "start_timestamp", 0, "added_sticker_file_ids", "duration",
+          duration, "width", w, "height", h, "supports_streaming", 1, "caption", text,
+          "show_caption_above_media", 0, "self_destruct_type", "has_spoiler", 0);
+    case PA_MSG_AUDIO:
+      return json_pack ("{s:s, s:{s:s, s:o, s:n, s:i, s:s, s:s}, s:o}", "@type",
+                        "inputMessageAudio", "audio", "@type", "inputAudio", "audio",
+                        local_file (file), "album_cover_thumbnail", "duration", duration, "title",
+                        "", "performer", "", "caption", text);
+    case PA_MSG_VOICE:
+      return json_pack ("{s:s, s:{s:s, s:o, s:i, s:s}, s:o, s:n}", "@type", "inputMessageVoiceNote",
+                        "voice_note", "@type", "inputVoiceNote", "voice_note", local_file (file),
+                        "duration", duration, "waveform", "", "caption", text,
+                        "self_destruct_type");
+    case PA_MSG_STICKER:
+      json_decref (text); /* a sticker has no caption */
+      return json_pack ("{s:s, s:{s:s, s:o, s:n, s:i, s:i}, s:s}", "@type", "inputMessageSticker",
+                        "sticker", "@type", "inputSticker", "sticker", local_file (file),
+                        "thumbnail", "width", w, "height", h, "emoji", "");
+    default:
+      /* A file stays a file: no detection turning it into a photo. */
+      return json_pack ("{s:s, s:{s:s, s:o, s:n, s:b}, s:o}", "@type", "inputMessageDocument",
+                        "document", "@type", "inputDocument", "document", local_file (file),
+                        "thumbnail", "disable_content_type_detection", 1, "caption", text);
+    }
+}
+
+static gboolean
+is_media_kind (PaMsgKind kind)
+{
+  return kind == PA_MSG_IMAGE || kind == PA_MSG_VIDEO || kind == PA_MSG_AUDIO
+         || kind == PA_MSG_VOICE || kind == PA_MSG_FILE || kind == PA_MSG_STICKER;
+}
+
+static char *
+send_key (gint64 chat, gint64 message_id)
+{
+  return g_strdup_printf ("%" G_GINT64_FORMAT "/%" G_GINT64_FORMAT, chat, message_id);
+}
+
+/* The end of a send: its final message, or the error that stopped it. */
+static void
+send_ended (TgReq *r, const char *type, json_t *update)
+{
+  PaLogin *login = r->login;
+  json_t *message = json_object_get (update, "message");
+  if (g_strcmp0 (type, "updateMessageSendSucceeded") == 0)
+    {
+      g_autofree char *id = tg_ids_message_to_pa (login, message);
+      gint64 date = json_integer_value (json_object_get (message, "date"));
+      tg_req_ok (r, id, date * 1000);
+      return;
+    }
+  /* The failed message stays in TDLib's copy of the chat, marked failed:
+   * the host's retry sends a new one, so this one goes. */
+  json_t *id = json_object_get (message, "id");
+  if (json_is_integer (id))
+    tg_td_send (login->td,
+                json_pack ("{s:s, s:I, s:[O], s:b}", "@type", "deleteMessages", "chat_id",
+                           (json_int_t) r->chat_id, "message_ids", id, "revoke", 0),
+                NULL, NULL);
+  json_t *error = json_object_get (update, "error");
+  double after = json_real_value (
+      json_object_get (json_object_get (message, "sending_state"), "retry_after"));
+  if (tg_td_flood_wait_s (error) < 0 && after > 0)
+    {
+      /* A delay given only in the sending state: a flood wait all the same. */
+      g_autofree char *why = g_strdup_printf ("Too Many Requests: retry after %d", (int) after + 1);
+      json_t *flood = json_pack ("{s:s, s:i, s:s}", "@type", "error", "code", 429, "message", why);
+      tg_req_fail_td (r, flood);
+      json_decref (flood);
+      return;
+    }
+  tg_req_fail_td (r, error);
+}
+
+static void
+on_sent (json_t *reply, void *user_data)
+{
+  TgReq *r = user_data;
+  if (!tg_req_live (r))
+    return;
+  if (tg_req_failed (r, reply))
+    {
+      tg_req_unref (r);
+      return;
+    }
+  PaLogin *login = r->login;
+  json_t *state = json_object_get (reply, "sending_state");
+  const char *state_type = json_string_value (json_object_get (state, "@type"));
+  gint64 id = json_integer_value (json_object_get (reply, "id"));
+  if (state_type == NULL)
+    {
+      /* Already sent (nothing to upload, nothing pending). */
+      g_autofree char *legacy = tg_ids_message_to_pa (login, reply);
+      tg_req_ok (r, legacy, json_integer_value (json_object_get (reply, "date")) * 1000);
+    }
+  else if (g_strcmp0 (state_type, "messageSendingStateFailed") == 0)
+    {
+      json_t *update
+          = json_pack ("{s:O, s:O}", "message", reply, "error", json_object_get (state, "error"));
+      send_ended (r, "updateMessageSendFailed", update);
+      json_decref (update);
+    }
+  else
+    {
+      TgOut *out = login->out;
+      r->text = send_key (r->chat_id, id);
+      g_hash_table_insert (out->sends, g_strdup (r->text), r);
+      tg_log (login, PA_LOG_DEBUG, "op %" G_GUINT64_FORMAT ": message %s being sent", r->op_id,
+              r->text);
+      json_t *early = g_hash_table_lookup (out->early, r->text);
+      if (early != NULL)
+        {
+          json_incref (early);
+          g_hash_table_remove (out->early, r->text);
+          send_ended (r, json_string_value (json_object_get (early, "@type")), early);
+          json_decref (early);
+        }
+    }
+  tg_req_unref (r);
+}
+
+void
+tg_out_send (PaLogin *login, uint64_t op_id, const char *chat_id, const PaContent *content,
+             const char *txn_id)
+{
+  (void) txn_id; /* Telegram has no idempotency key for sendMessage */
+  gint64 chat = 0;
+  gint32 topic = 0;
+  if (!tg_out_check_ready (login, op_id)
+      || !tg_out_parse_chat (login, op_id, chat_id, &chat, &topic))
+    return;
+  TgChatKind kind = tg_chats_kind (login, chat);
+  if (kind != TG_CHAT_UNKNOWN && !tg_chats_can_post (login, chat))
+    {
+      tg_op_fail (login, op_id, PA_RESULT_FORBIDDEN,
+                  kind == TG_CHAT_CHANNEL
+                      ? "This channel is read-only for you: only its admins post in it."
+                      : "You may not write in this Telegram chat (its admins restrict it).");
+      return;
+    }
+  gboolean media = is_media_kind (content->kind);
+  if (media && content->media_path == NULL)
+    {
+      tg_op_fail (login, op_id, PA_RESULT_PERMANENT, "The file of this message is missing.");
+      return;
+    }
+  if (media && content->media_size > TG_UPLOAD_MAX)
+    {
+      tg_op_fail (login, op_id, PA_RESULT_TOO_LARGE, "Telegram takes files up to 2000 MB.");
+      return;
+    }
+  const char *text = content->text, *html = content->html;
+  g_autofree char *me_text = NULL, *me_html = NULL;
+  if (content->kind == PA_MSG_EMOTE)
+    {
+      /* Telegram has no emotes: the "/me" line other clients show. */
+      text = me_text = g_strconcat ("/me ", text ? text : "", NULL);
+      if (html != NULL)
+        html = me_html = g_strconcat ("/me ", html, NULL);
+    }
+  if (!media && content->kind != PA_MSG_LOCATION)
+    {
+      gsize len = tg_out_utf16_len (text);
+      if (len > TG_TEXT_MAX)
+        {
+          g_autofree char *msg = g_strdup_printf (
+              "Telegram messages hold at most %d characters; this one has %zu.", TG_TEXT_MAX, len);
+          tg_op_fail (login, op_id, PA_RESULT_TOO_LARGE, msg);
+          return;
+        }
+      if (len == 0)
+        {
+          tg_op_fail (login, op_id, PA_RESULT_PERMANENT, "Telegram cannot send an empty message.");
+          return;
+        }
+    }
+  g_autofree char *file = NULL;
+  if (media)
+    {
+      file = tg_out_keep_file (login, content->media_path, content->media_name, content->mimetype);
+      if (file == NULL)
+        {
+          tg_op_fail (login, op_id, PA_RESULT_TEMPORARY,
+                      "The file could not be prepared for Telegram.");
+          return;
+        }
+    }
+  json_t *reply_to = json_null ();
+  gint64 target = 0;
+  if (content->reply_to != NULL)
+    {
+      if (tg_ids_message_from_pa (login, chat, content->reply_to, &target))
+        {
+          json_decref (reply_to);
+          reply_to = json_pack ("{s:s, s:I, s:n, s:i, s:s}", "@type", "inputMessageReplyToMessage",
+                                "message_id", (json_int_t) target, "quote", "checklist_task_id", 0,
+                                "poll_option_id", "");
+        }
+      else
+        tg_log (login, PA_LOG_INFO,
+                "op %" G_GUINT64_FORMAT ": reply target %s unknown, sent "
+                "without it",
+                op_id, content->reply_to);
+    }
+  json_t *input = tg_out_input_content (content, tg_out_formatted (login, html, text), file);
+  json_t *request
+      = json_pack ("{s:s, s:I, s:o, s:o, s:n, s:n, s:o}", "@type", "sendMessage", "chat_id",
+                   (json_int_t) chat, "topic_id", tg_out_topic (topic), "reply_to", reply_to,
+                   "options", "reply_markup", "input_message_content", input);
+  TgReq *r = tg_req_new (login, op_id, TRUE);
+  r->chat_id = chat;
+  r->topic_id = topic;
+  r->file = g_steal_pointer (&file);
+  tg_req_send (r, request, on_sent);
+}
+
+/* ------------------------------------------------------------ updates */
+
+gboolean
+tg_out_on_update (PaLogin *login, const char *type, json_t *update)
+{
+  TgOut *out = login->out;
+  if (g_strcmp0 (type, "updateMessageSendAcknowledged") == 0)
+    return TRUE;
+  if (g_strcmp0 (type, "updateMessageSendSucceeded") != 0
+      && g_strcmp0 (type, "updateMessageSendFailed") != 0)
+    return FALSE;
+  if (out == NULL)
+    return TRUE;
+  gint64 chat
+      = json_integer_value (json_object_get (json_object_get (update, "message"), "chat_id"));
+  gint64 old = json_integer_value (json_object_get (update, "old_message_id"));
+  g_autofree char *key = send_key (chat, old);
+  TgReq *r = g_hash_table_lookup (out->sends, key);
+  if (r != NULL)
+    {
+      r->ref++;
+      send_ended (r, type, update);
+      tg_req_unref (r);
+      return TRUE;
+    }
+  /* Not (yet) ours: sendMessage's answer may still be on its way, or it
+   * is a send of an earlier process TDLib finished. */
+  if (g_hash_table_size (out->early) >= TG_EARLY_MAX)
+    g_hash_table_remove_all (out->early);
+  g_hash_table_replace (out->early, g_steal_pointer (&key), json_incref (update));
+  return TRUE;
+}
