@@ -42,7 +42,11 @@ struct TgOut
   GHashTable *early; /* "<chat>/<temporary id>" → the update that ended it */
   char *dir;         /* <data dir>/tg-out: our copies of files */
   guint next_file;
+  guint watch; /* the timer looking for a closed client while sends wait */
 };
+
+/* How often a waiting send checks that TDLib's client is still there. */
+#define TG_WATCH_MS 1000
 
 /* ------------------------------------------------------------ requests */
 
@@ -136,7 +140,8 @@ tg_req_fail_td (TgReq *r, json_t *error)
 {
   int code = 0;
   const char *message = NULL;
-  if (r->login->closing && tg_td_is_error (error, &code, &message) && code == 500)
+  if (tg_td_is_error (error, &code, &message) && code == 500
+      && g_strcmp0 (message, "Request aborted") == 0)
     {
       /* The client closed under the request: it may have left. */
       tg_req_fail (r, r->message_like ? PA_RESULT_UNCERTAIN : PA_RESULT_TEMPORARY,
@@ -337,6 +342,45 @@ rm_tree (const char *path)
 
 /* ------------------------------------------------------- the part */
 
+/* The sends waiting for their outcome when the client is gone
+ * (disconnect, logout, the session ended elsewhere): no outcome will come
+ * from this client, so they are answered UNCERTAIN (TDLib keeps unsent
+ * messages and may send them when it starts again). */
+static bool
+on_watch (void *user_data)
+{
+  PaLogin *login = user_data;
+  TgOut *out = login->out;
+  if (out == NULL)
+    return false;
+  if (login->td == NULL)
+    {
+      GList *waiting = g_hash_table_get_values (out->sends);
+      for (GList *l = waiting; l != NULL; l = l->next)
+        {
+          TgReq *r = l->data;
+          r->ref++;
+          tg_req_fail (r, PA_RESULT_UNCERTAIN,
+                       "The Telegram connection closed before Telegram said whether the message "
+                       "went out.");
+          tg_req_unref (r);
+        }
+      g_list_free (waiting);
+    }
+  if (g_hash_table_size (out->sends) > 0)
+    return true;
+  out->watch = 0;
+  return false;
+}
+
+static void
+watch_sends (PaLogin *login)
+{
+  TgOut *out = login->out;
+  if (out->watch == 0 && login->api->timer_add != NULL)
+    out->watch = login->api->timer_add (login->host, TG_WATCH_MS, on_watch, login);
+}
+
 void
 tg_out_init (PaLogin *login)
 {
@@ -373,6 +417,8 @@ tg_out_free (PaLogin *login)
     }
   g_list_free (left);
   login->out = NULL;
+  if (out->watch != 0)
+    login->api->source_remove (login->host, out->watch);
   g_hash_table_unref (out->ops);
   g_hash_table_unref (out->sends);
   g_hash_table_unref (out->early);
@@ -566,6 +612,7 @@ on_sent (json_t *reply, void *user_data)
       TgOut *out = login->out;
       r->text = send_key (r->chat_id, id);
       g_hash_table_insert (out->sends, g_strdup (r->text), r);
+      watch_sends (login);
       tg_log (login, PA_LOG_DEBUG, "op %" G_GUINT64_FORMAT ": message %s being sent", r->op_id,
               r->text);
       json_t *early = g_hash_table_lookup (out->early, r->text);

@@ -75,8 +75,9 @@ gboolean tg_req_live (TgReq *r);
  * list; only the first one answers. */
 void tg_req_ok (TgReq *r, const char *legacy_id, gint64 ts_ms);
 void tg_req_fail (TgReq *r, PaResultCode code, const char *error);
-/* From a TDLib error reply (tg_op_fail_td), except a request the closing
- * client aborted: UNCERTAIN for a message-like op. */
+/* From a TDLib error reply (tg_op_fail_td), except a request a closing
+ * client aborted ("Request aborted"): UNCERTAIN for a message-like op, as
+ * TDLib may have taken it. */
 void tg_req_fail_td (TgReq *r, json_t *error);
 /* The reply is an error: answered from it, TRUE. */
 gboolean tg_req_failed (TgReq *r, json_t *reply);

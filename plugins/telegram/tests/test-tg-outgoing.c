@@ -75,7 +75,7 @@ tg_td_flood_wait_s (json_t *reply)
 {
   const char *m = json_string_value (json_object_get (reply, "message"));
   const char *p = m != NULL ? strstr (m, "retry after ") : NULL;
-  return p != NULL ? atoi (p + strlen ("retry after ")) : -1;
+  return p != NULL ? (int) g_ascii_strtoll (p + strlen ("retry after "), NULL, 10) : -1;
 }
 
 static void
@@ -182,6 +182,27 @@ api_op_contact (PaHost *host, uint64_t op_id, const PaMember *m)
   json_array_append_new (contacts, o);
 }
 
+static PaTimerFunc timer_fn; /* the last timer added */
+static void *timer_data;
+
+static uint32_t
+api_timer_add (PaHost *host, uint32_t interval_ms, PaTimerFunc fn, void *user_data)
+{
+  (void) host;
+  (void) interval_ms;
+  timer_fn = fn;
+  timer_data = user_data;
+  return 1;
+}
+
+static void
+api_source_remove (PaHost *host, uint32_t id)
+{
+  (void) host;
+  g_assert_cmpuint (id, ==, 1);
+  timer_fn = NULL;
+}
+
 /* ------------------------------------------------------------ fixture */
 
 typedef struct
@@ -203,6 +224,9 @@ setup (Fixture *f, gconstpointer data)
   f->login = tg_test_login_new ();
   f->api = *f->login->api;
   f->api.op_contact = api_op_contact;
+  f->api.timer_add = api_timer_add;
+  f->api.source_remove = api_source_remove;
+  timer_fn = NULL;
   f->login->api = &f->api;
   f->login->td = (TgTd *) f; /* never dereferenced by the stand-ins */
   tg_out_init (f->login);
@@ -478,11 +502,28 @@ test_close_answers_pending (Fixture *f, gconstpointer data)
 }
 
 static void
-test_aborted_while_closing (Fixture *f, gconstpointer data)
+test_client_gone (Fixture *f, gconstpointer data)
+{
+  (void) data;
+  tg_out_send (f->login, 13, "55", &text_content, NULL);
+  answer (last ("sendMessage"), pending_message (55, 1048605));
+  g_assert_nonnull (timer_fn);
+  /* The client is still there: the send waits on. */
+  g_assert_true (timer_fn (timer_data));
+  g_assert_cmpuint (json_array_size (results), ==, 0);
+  /* Disconnected: no outcome will come. */
+  TgTd *td = f->login->td;
+  f->login->td = NULL;
+  g_assert_false (timer_fn (timer_data));
+  g_assert_cmpint (code_of (13), ==, PA_RESULT_UNCERTAIN);
+  f->login->td = td;
+}
+
+static void
+test_aborted (Fixture *f, gconstpointer data)
 {
   (void) data;
   tg_out_send (f->login, 12, "55", &text_content, NULL);
-  f->login->closing = TRUE;
   answer (last ("sendMessage"), json_pack ("{s:s, s:i, s:s}", "@type", "error", "code", 500,
                                            "message", "Request aborted"));
   g_assert_cmpint (code_of (12), ==, PA_RESULT_UNCERTAIN);
@@ -734,7 +775,8 @@ main (int argc, char **argv)
   ADD ("/tg-outgoing/send/media-file", test_send_media_file);
   ADD ("/tg-outgoing/send/refused", test_send_refused);
   ADD ("/tg-outgoing/close/answers-pending", test_close_answers_pending);
-  ADD ("/tg-outgoing/close/aborted", test_aborted_while_closing);
+  ADD ("/tg-outgoing/close/aborted", test_aborted);
+  ADD ("/tg-outgoing/close/client-gone", test_client_gone);
   ADD ("/tg-outgoing/edit", test_edit);
   ADD ("/tg-outgoing/react-redact-read-typing", test_react_redact_read_typing);
   ADD ("/tg-outgoing/chat-info-membership", test_chat_info_membership);
