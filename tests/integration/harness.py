@@ -227,10 +227,14 @@ class Bridge:
     """A Passerelle process with its config, registration and data dir."""
 
     def __init__(self, workdir, plugins=(LOOPBACK_SO,), ministry_plugins=("loopback",),
-                 limits=None, nofile=None):
+                 limits=None, nofile=None, plugin_config=None, sandbox_read=()):
         # limits: extra keys of the config's limits: section; nofile: the
-        # process's RLIMIT_NOFILE (soft and hard), to test exhaustion.
+        # process's RLIMIT_NOFILE (soft and hard), to test exhaustion;
+        # plugin_config: the config's plugins: section ({name: {key: value}});
+        # sandbox_read: folders the workers' sandbox may read besides its own.
         self.limits = dict(limits or {})
+        self.plugin_config = dict(plugin_config or {})
+        self.sandbox_read = list(sandbox_read)
         self.nofile = nofile
         self.dir = os.path.join(workdir, "bridge")
         os.makedirs(self.dir, exist_ok=True)
@@ -263,8 +267,10 @@ class Bridge:
             "plugin_dir": self.plugin_dir,
             "bridge": {"encryption_default": False, "history_visibility": "invited",
                        "command_prefix": "!pa"},
-            "workers": {"restart_max_delay_s": 2},
+            "workers": {"restart_max_delay_s": 2,
+                        **({"sandbox_read": self.sandbox_read} if self.sandbox_read else {})},
             **({"limits": self.limits} if self.limits else {}),
+            **({"plugins": self.plugin_config} if self.plugin_config else {}),
             "ministries": [{"name": "test", "domains": ["localhost"],
                             "plugins": self.ministry_plugins}],
             "permissions": {"*": "relay", "localhost": "user", "@admin:localhost": "admin",

@@ -563,7 +563,11 @@ main (int argc, char **argv)
   g_test_init (&argc, &argv, NULL);
   desc = imp_test_load ("telegram");
   g_assert_cmpstr (desc->display_name, ==, "Telegram");
-  g_assert_null (desc->login_new);
+  /* The same telegram.so also logs in (TDLib): QR code or phone number. */
+  g_assert_true (desc->capabilities & PA_CAP_LOGIN);
+  g_assert_cmpuint (desc->n_login_flows, ==, 2);
+  g_assert_cmpstr (desc->login_flows[0].id, ==, "qr");
+  g_assert_cmpstr (desc->login_flows[1].id, ==, "phone");
 #define ADD(path, fn) g_test_add (path, Fixture, NULL, fixture_setup, fn, fixture_teardown)
   ADD ("/telegram/import/corpus", test_corpus);
   ADD ("/telegram/import/rich", test_rich);

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: AGPL-3.0-or-later */
 /*
- * telegram-plugin.c — the Telegram plugin (telegram.so): for now an importer
- * of Telegram Desktop exports: result.json on disk (media beside it), a
- * folder holding result.json, or a .zip of the export folder.
+ * tg-import.c — the Telegram plugin's importer of Telegram Desktop exports:
+ * result.json on disk (media beside it), a folder holding result.json, or a
+ * .zip of the export folder.  network->import_file (tg-network.c) is
+ * tg_import_file.
  *
  * Each chat's CHAT_INFO carries its member list and must come before the
  * chat's first message, so the JSON is parsed twice: pass 1 collects the
@@ -21,6 +22,7 @@
 #include "imp-media.h"
 #include "imp-plugin.h"
 #include "passerelle/plugin.h"
+#include "tg-import.h"
 #include "tg-parser.h"
 
 #define TG_CHUNK 65536
@@ -244,7 +246,7 @@ tg_sender_id (TgChatAcc *acc, const TgMessage *msg)
 /* ------------------------------------------------------------ pass 2 */
 
 static void
-tg_emit (TgImport *imp, const PaEvent *ev)
+tg_import_emit (TgImport *imp, const PaEvent *ev)
 {
   if (imp_emit (imp->host, imp->api, ev) == 0)
     imp->n_refused_events++;
@@ -279,7 +281,7 @@ tg_announce (TgImport *imp, TgChatAcc *acc, gint64 ts_ms)
     .timestamp_ms = ts_ms,
     .chat = &chat,
   };
-  tg_emit (imp, &ev);
+  tg_import_emit (imp, &ev);
   acc->announced = TRUE;
 }
 
@@ -483,7 +485,7 @@ tg_on_message (const TgMessage *msg, gpointer user_data, GError **error)
     .content = &c,
     .contact = sender_id != NULL ? &contact : NULL,
   };
-  tg_emit (imp, &ev);
+  tg_import_emit (imp, &ev);
   return TRUE;
 }
 
@@ -708,7 +710,7 @@ tg_import_run (gpointer importer, const char *path, GError **error)
   return tg_import (importer, path, error);
 }
 
-static bool
+bool
 tg_import_file (PaHost *host, const char *path, const PaImportOptions *options, char **error)
 {
   const PaHostApi *api = imp_plugin_api ();
@@ -731,38 +733,4 @@ tg_import_file (PaHost *host, const char *path, const PaImportOptions *options, 
   bool ok = imp_run (path, imp.work_dir, tg_import_run, &imp, error);
   tg_import_clear (&imp);
   return ok;
-}
-
-/* ------------------------------------------------------------ the network */
-
-static bool
-tg_init (PaHost *host, const PaHostApi *api, char **error)
-{
-  return imp_plugin_init (host, api, error);
-}
-
-static const PaNetwork tg_network = {
-  .magic = PA_PLUGIN_MAGIC,
-  .abi_major = PA_PLUGIN_ABI_MAJOR,
-  .abi_minor = PA_PLUGIN_ABI_MINOR,
-  .struct_size = sizeof (PaNetwork),
-  .name = "telegram",
-  .display_name = "Telegram",
-  .version = TELEGRAM_PLUGIN_VERSION,
-  .capabilities = PA_CAP_IMPORT | PA_CAP_GROUPS | PA_CAP_MEDIA | PA_CAP_REPLIES
-                  | PA_CAP_FORMATTING,
-  .init = tg_init,
-  .shutdown = imp_plugin_shutdown,
-  /* Import only, for now (TDLib later): login_new and login_ops NULL, so the
-   * host answers a login request with "Telegram cannot log in". */
-  .import_file = tg_import_file,
-};
-
-const PaNetwork *pa_plugin_get_network (void);
-
-/* The plugin's one exported symbol: a static table, valid forever. */
-__attribute__ ((visibility ("default"))) const PaNetwork *
-pa_plugin_get_network (void)
-{
-  return &tg_network;
 }
