@@ -26,7 +26,8 @@
 #define TG_KEY_SECRET "tdlib-key"
 
 #define TG_CAPS                                                                                    \
-  (PA_CAP_LOGIN | PA_CAP_IMPORT | PA_CAP_GROUPS | PA_CAP_MEDIA | PA_CAP_REPLIES | PA_CAP_FORMATTING)
+  (PA_CAP_LOGIN | PA_CAP_IMPORT | PA_CAP_GROUPS | PA_CAP_MEDIA | PA_CAP_REPLIES                    \
+   | PA_CAP_FORMATTING | PA_CAP_HISTORY)
 
 static PaHost *tg_host;         /* from init to shutdown */
 static const PaHostApi *tg_api; /* idem */
@@ -324,6 +325,9 @@ static const PaLoginOps tg_login_ops = {
   .connect = tg_login_connect,
   .disconnect = tg_login_disconnect,
   .logout = tg_login_logout,
+  .get_chat_info = tg_chats_op_get_chat_info,
+  .get_user_info = tg_chats_op_get_user_info,
+  .fetch_history = tg_history_fetch,
 };
 
 static const PaNetwork tg_network = {

@@ -70,6 +70,9 @@ void tg_chats_init (PaLogin *login);
 void tg_chats_free (PaLogin *login);
 gboolean tg_chats_on_update (PaLogin *login, const char *type, json_t *update);
 void tg_chats_on_ready (PaLogin *login);
+/* PaLoginOps.get_chat_info and get_user_info. */
+void tg_chats_op_get_chat_info (PaLogin *login, uint64_t op_id, const char *chat_id);
+void tg_chats_op_get_user_info (PaLogin *login, uint64_t op_id, const char *user_id);
 
 void tg_in_init (PaLogin *login);
 void tg_in_free (PaLogin *login);
@@ -82,6 +85,9 @@ gboolean tg_out_on_update (PaLogin *login, const char *type, json_t *update);
 void tg_history_init (PaLogin *login);
 void tg_history_free (PaLogin *login);
 void tg_history_on_ready (PaLogin *login);
+/* PaLoginOps.fetch_history. */
+void tg_history_fetch (PaLogin *login, uint64_t op_id, const char *chat_id, const char *cursor,
+                       uint32_t count, bool forward);
 
 /* Helpers every part uses (tg-network.c). */
 void tg_log (PaLogin *login, PaLogLevel level, const char *fmt, ...) G_GNUC_PRINTF (3, 4);

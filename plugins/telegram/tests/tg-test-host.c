@@ -8,8 +8,11 @@
 #include <string.h>
 
 #include "tg-test-host.h"
+#include "tg-test-td.h"
 
 static GHashTable *meta;
+static int64_t budget = -1;
+static json_t *config;
 static json_t *events;
 static char *data_dir;
 
@@ -20,13 +23,24 @@ set_str (json_t *o, const char *k, const char *v)
     json_object_set_new (o, k, json_string (v));
 }
 
+/* A path in the data dir, relative to it (the tests' dirs differ). */
+static void
+set_path (json_t *o, const char *k, const char *path)
+{
+  if (path == NULL)
+    return;
+  g_assert_true (g_str_has_prefix (path, data_dir));
+  g_assert_true (g_file_test (path, G_FILE_TEST_IS_REGULAR));
+  json_object_set_new (o, k, json_string (path + strlen (data_dir) + 1));
+}
+
 static json_t *
 member_json (const PaMember *m)
 {
   json_t *o = json_object ();
   set_str (o, "id", m->id);
   set_str (o, "name", m->name);
-  set_str (o, "avatar_path", m->avatar_path);
+  set_path (o, "avatar_path", m->avatar_path);
   set_str (o, "identifier", m->identifier);
   json_object_set_new (o, "power", json_integer (m->power));
   return o;
@@ -39,7 +53,16 @@ content_json (const PaContent *c)
   json_object_set_new (o, "kind", json_integer (c->kind));
   set_str (o, "text", c->text);
   set_str (o, "html", c->html);
-  set_str (o, "media_path", c->media_path);
+  if (c->media_path != NULL)
+    {
+      /* the host takes the file: read it, then delete it */
+      g_autofree char *data = NULL;
+      gsize len = 0;
+      g_assert_true (g_str_has_prefix (c->media_path, data_dir));
+      if (g_file_get_contents (c->media_path, &data, &len, NULL))
+        json_object_set_new (o, "media_bytes", json_stringn (data, len));
+      g_unlink (c->media_path);
+    }
   set_str (o, "media_name", c->media_name);
   set_str (o, "mimetype", c->mimetype);
   if (c->media_size != 0)
@@ -67,7 +90,27 @@ api_emit (PaHost *host, const PaEvent *ev)
 {
   (void) host;
   json_t *o = json_object ();
-  json_object_set_new (o, "type", json_integer (ev->type));
+  static const char *const names[] = {
+    [PA_EV_MESSAGE] = "MESSAGE",
+    [PA_EV_MESSAGE_UPSERT] = "MESSAGE_UPSERT",
+    [PA_EV_EDIT] = "EDIT",
+    [PA_EV_DELETE] = "DELETE",
+    [PA_EV_REACTION] = "REACTION",
+    [PA_EV_REACTION_REMOVE] = "REACTION_REMOVE",
+    [PA_EV_REACTION_SYNC] = "REACTION_SYNC",
+    [PA_EV_READ_RECEIPT] = "READ_RECEIPT",
+    [PA_EV_DELIVERY_RECEIPT] = "DELIVERY_RECEIPT",
+    [PA_EV_MARKED_UNREAD] = "MARKED_UNREAD",
+    [PA_EV_TYPING] = "TYPING",
+    [PA_EV_PRESENCE] = "PRESENCE",
+    [PA_EV_CHAT_INFO] = "CHAT_INFO",
+    [PA_EV_CHAT_RESYNC] = "CHAT_RESYNC",
+    [PA_EV_CHAT_DELETE] = "CHAT_DELETE",
+    [PA_EV_CONTACT_INFO] = "CONTACT_INFO",
+    [PA_EV_BACKFILL_END] = "BACKFILL_END",
+  };
+  g_assert_true (ev->type > 0 && (size_t) ev->type < G_N_ELEMENTS (names));
+  json_object_set_new (o, "type", json_string (names[ev->type]));
   set_str (o, "chat_id", ev->chat_id);
   set_str (o, "sender_id", ev->sender_id);
   set_str (o, "message_id", ev->message_id);
@@ -97,7 +140,10 @@ api_emit (PaHost *host, const PaEvent *ev)
       json_object_set_new (c, "kind", json_integer (ci->kind));
       set_str (c, "name", ci->name);
       set_str (c, "topic", ci->topic);
-      set_str (c, "avatar_path", ci->avatar_path);
+      set_path (c, "avatar_path", ci->avatar_path);
+#ifdef PA_CHATINFO_HAS_SECRET
+      json_object_set_new (c, "secret", json_boolean (ci->secret));
+#endif
       json_object_set_new (c, "read_only", json_boolean (ci->read_only));
       json_object_set_new (c, "members_complete", json_boolean (ci->members_complete));
       if (ci->members != NULL)
@@ -124,7 +170,21 @@ static int64_t
 api_budget_left (PaHost *host)
 {
   (void) host;
-  return -1;
+  return budget;
+}
+
+void
+tg_test_set_config (json_t *values)
+{
+  g_clear_pointer (&config, json_decref);
+  if (values != NULL)
+    config = json_incref (values);
+}
+
+void
+tg_test_set_budget (int64_t bytes)
+{
+  budget = bytes;
 }
 
 static void
@@ -155,6 +215,9 @@ static int64_t
 api_config_int (PaHost *host, const char *key)
 {
   (void) host;
+  json_t *v = json_object_get (config, key);
+  if (v != NULL)
+    return json_integer_value (v);
   if (strcmp (key, "max_media_bytes") == 0)
     return 1024 * 1024;
   if (strcmp (key, "history_chats") == 0)
@@ -177,6 +240,7 @@ static const PaHostApi test_api = {
   .meta_set = api_meta_set,
   .meta_get = api_meta_get,
   .config_int = api_config_int,
+  .op_result = tg_test_op_result,
 };
 
 PaLogin *
@@ -191,6 +255,8 @@ tg_test_login_new (void)
   login->data_dir = data_dir;
   login->ready = TRUE;
   login->self_id = 1000;
+  budget = -1;
+  tg_test_td_reset ();
   return login;
 }
 
@@ -220,6 +286,7 @@ tg_test_login_free (PaLogin *login)
   g_free (login);
   g_clear_pointer (&meta, g_hash_table_unref);
   g_clear_pointer (&events, json_decref);
+  g_clear_pointer (&config, json_decref);
   rm_rf (data_dir);
   g_clear_pointer (&data_dir, g_free);
 }

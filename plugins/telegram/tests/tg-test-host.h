@@ -24,6 +24,10 @@ void tg_test_login_free (PaLogin *login);
  * chat {…}, contact {…}, reaction_keys […]); borrowed. */
 json_t *tg_test_events (void);
 void tg_test_events_clear (void);
+/* What budget_left answers (-1: unlimited, the default). */
+void tg_test_set_budget (int64_t bytes);
+/* config_int's answers, {"key": n} (borrowed; NULL: the defaults). */
+void tg_test_set_config (json_t *values);
 
 G_END_DECLS
 

@@ -1,0 +1,210 @@
+/* SPDX-License-Identifier: AGPL-3.0-or-later */
+/*
+ * tg-chats-updates.c — TDLib's updates about chats, users, groups, secret
+ * chats, members and forum topics, kept in the chats part's tables; a
+ * change to a chat already announced announces it again.
+ */
+#define G_LOG_DOMAIN "passerelle-telegram"
+
+#include "tg-chats-private.h"
+#include "tg-ids.h"
+
+static char *
+user_display_name (json_t *user)
+{
+  if (tg_jis (json_object_get (user, "type"), "userTypeDeleted"))
+    return g_strdup ("Deleted Account");
+  const char *first = tg_jstr (user, "first_name");
+  const char *last = tg_jstr (user, "last_name");
+  g_autofree char *n
+      = g_strdup_printf ("%s %s", first != NULL ? first : "", last != NULL ? last : "");
+  g_strstrip (n);
+  return *n != '\0' ? g_steal_pointer (&n) : NULL;
+}
+
+/* ------------------------------------------------------------ updates */
+
+static void
+store_user (PaLogin *login, json_t *user)
+{
+  gint64 uid = tg_jint (user, "id");
+  tg_chats_table_set (login->chats->users, uid, user);
+  char *name = user_display_name (user);
+  gint64 *k = g_new (gint64, 1);
+  *k = uid;
+  if (name != NULL)
+    g_hash_table_replace (login->chats->names, k, name);
+  else
+    {
+      g_hash_table_remove (login->chats->names, k);
+      g_free (k);
+    }
+}
+
+/* A field of a chat changed (title, photo, permissions…). */
+static void
+chat_field (PaLogin *login, json_t *update, const char *field)
+{
+  gint64 chat_id = tg_jint (update, "chat_id");
+  json_t *chat = tg_chats_chat (login, chat_id);
+  if (chat == NULL)
+    return;
+  json_object_set (chat, field, json_object_get (update, field));
+  tg_chats_reannounce (login, chat_id);
+}
+
+/* Chats of a basic group / supergroup id (at most one). */
+static gint64
+chat_of_group (PaLogin *login, const char *type, const char *key, gint64 group_id)
+{
+  GHashTableIter it;
+  gpointer k, v;
+  g_hash_table_iter_init (&it, login->chats->chats);
+  while (g_hash_table_iter_next (&it, &k, &v))
+    {
+      json_t *t = json_object_get (v, "type");
+      if (tg_jis (t, type) && tg_jint (t, key) == group_id)
+        return *(gint64 *) k;
+    }
+  return 0;
+}
+
+gboolean
+tg_chats_on_update (PaLogin *login, const char *type, json_t *update)
+{
+  TgChats *c = login->chats;
+  if (strcmp (type, "updateNewChat") == 0)
+    {
+      json_t *chat = json_object_get (update, "chat");
+      tg_chats_table_set (c->chats, tg_jint (chat, "id"), chat);
+      return TRUE;
+    }
+  if (strcmp (type, "updateChatTitle") == 0)
+    {
+      chat_field (login, update, "title");
+      return TRUE;
+    }
+  if (strcmp (type, "updateChatPhoto") == 0)
+    {
+      chat_field (login, update, "photo");
+      return TRUE;
+    }
+  if (strcmp (type, "updateChatPermissions") == 0)
+    {
+      chat_field (login, update, "permissions");
+      return TRUE;
+    }
+  if (strcmp (type, "updateChatMessageAutoDeleteTime") == 0)
+    {
+      chat_field (login, update, "message_auto_delete_time");
+      return TRUE;
+    }
+  if (strcmp (type, "updateUser") == 0)
+    {
+      json_t *user = json_object_get (update, "user");
+      store_user (login, user);
+      g_autofree char *id = tg_ids_user (tg_jint (user, "id"));
+      if (g_hash_table_contains (c->contacts_sent, id))
+        tg_chats_emit_contact (login, tg_jint (user, "id"));
+      return TRUE;
+    }
+  if (strcmp (type, "updateBasicGroup") == 0)
+    {
+      json_t *g = json_object_get (update, "basic_group");
+      tg_chats_table_set (c->basic_groups, tg_jint (g, "id"), g);
+      gint64 chat_id
+          = chat_of_group (login, "chatTypeBasicGroup", "basic_group_id", tg_jint (g, "id"));
+      if (chat_id != 0)
+        tg_chats_reannounce (login, chat_id);
+      return TRUE;
+    }
+  if (strcmp (type, "updateSupergroup") == 0)
+    {
+      json_t *g = json_object_get (update, "supergroup");
+      tg_chats_table_set (c->supergroups, tg_jint (g, "id"), g);
+      gint64 chat_id
+          = chat_of_group (login, "chatTypeSupergroup", "supergroup_id", tg_jint (g, "id"));
+      if (chat_id != 0)
+        tg_chats_reannounce (login, chat_id);
+      return TRUE;
+    }
+  if (strcmp (type, "updateBasicGroupFullInfo") == 0)
+    {
+      gint64 chat_id = chat_of_group (login, "chatTypeBasicGroup", "basic_group_id",
+                                      tg_jint (update, "basic_group_id"));
+      if (chat_id != 0)
+        tg_chats_take_full_info (login, chat_id, json_object_get (update, "basic_group_full_info"));
+      return TRUE;
+    }
+  if (strcmp (type, "updateSupergroupFullInfo") == 0)
+    {
+      gint64 chat_id = chat_of_group (login, "chatTypeSupergroup", "supergroup_id",
+                                      tg_jint (update, "supergroup_id"));
+      if (chat_id != 0)
+        tg_chats_take_full_info (login, chat_id, json_object_get (update, "supergroup_full_info"));
+      return TRUE;
+    }
+  if (strcmp (type, "updateSecretChat") == 0)
+    {
+      json_t *sc = json_object_get (update, "secret_chat");
+      tg_chats_table_set (c->secrets, tg_jint (sc, "id"), sc);
+      gint64 chat_id
+          = chat_of_group (login, "chatTypeSecret", "secret_chat_id", tg_jint (sc, "id"));
+      if (chat_id != 0)
+        tg_chats_reannounce (login, chat_id);
+      return TRUE;
+    }
+  if (strcmp (type, "updateChatMember") == 0)
+    {
+      tg_chats_member_changed (login, tg_jint (update, "chat_id"),
+                               json_object_get (update, "new_chat_member"));
+      return TRUE;
+    }
+  if (strcmp (type, "updateForumTopicInfo") == 0)
+    {
+      json_t *info = json_object_get (update, "info");
+      tg_chats_take_topic (login, info);
+      return TRUE;
+    }
+  return FALSE;
+}
+
+void
+tg_chats_take_topic (PaLogin *login, json_t *info)
+{
+  gint64 chat_id = tg_jint (info, "chat_id");
+  gint32 topic_id = (gint32) tg_jint (info, "forum_topic_id");
+  g_autofree char *k = tg_ids_chat (chat_id, topic_id);
+  g_hash_table_replace (login->chats->topics, g_strdup (k), json_incref (info));
+  if (g_hash_table_contains (login->chats->announced, k))
+    tg_chats_announce (login, chat_id, topic_id);
+}
+
+void
+tg_chats_store_chat (PaLogin *login, json_t *chat)
+{
+  tg_chats_table_set (login->chats->chats, tg_jint (chat, "id"), chat);
+}
+
+void
+tg_chats_store_members (PaLogin *login, gint64 chat_id, json_t *list)
+{
+  tg_chats_table_set (login->chats->members, chat_id, list);
+}
+
+void
+tg_chats_store_full_info (PaLogin *login, gint64 chat_id, json_t *full)
+{
+  tg_chats_table_set (login->chats->full_infos, chat_id, full);
+}
+
+gboolean
+tg_chats_members_asked (PaLogin *login, gint64 chat_id)
+{
+  if (g_hash_table_contains (login->chats->members_asked, &chat_id))
+    return TRUE;
+  gint64 *k = g_new (gint64, 1);
+  *k = chat_id;
+  g_hash_table_add (login->chats->members_asked, k);
+  return FALSE;
+}
