@@ -77,6 +77,13 @@ tg_req_unref (TgReq *r)
 void
 tg_req_send (TgReq *r, json_t *request, TgTdReplyFunc fn)
 {
+  if (r->login->td == NULL)
+    {
+      /* The client closed between two steps of the op: this one never left. */
+      json_decref (request);
+      tg_req_fail (r, PA_RESULT_NOT_CONNECTED, "Telegram is not connected.");
+      return;
+    }
   r->ref++;
   tg_td_send (r->login->td, request, fn, r);
 }
@@ -559,7 +566,7 @@ send_ended (TgReq *r, const char *type, json_t *update)
   /* The failed message stays in TDLib's copy of the chat, marked failed:
    * the host's retry sends a new one, so this one goes. */
   json_t *id = json_object_get (message, "id");
-  if (json_is_integer (id))
+  if (json_is_integer (id) && login->td != NULL)
     tg_td_send (login->td,
                 json_pack ("{s:s, s:I, s:[O], s:b}", "@type", "deleteMessages", "chat_id",
                            (json_int_t) r->chat_id, "message_ids", id, "revoke", 0),

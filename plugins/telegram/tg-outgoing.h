@@ -66,7 +66,9 @@ typedef struct
 TgReq *tg_req_new (PaLogin *login, guint64 op_id, gboolean message_like);
 void tg_req_unref (TgReq *r);
 /* Sends `request` (stolen) for `r`; `fn` gets the reply, then must drop
- * the reference the send took (tg_req_unref). */
+ * the reference the send took (tg_req_unref).  With no client (closed
+ * between two steps) `r` is answered NOT_CONNECTED instead; a caller that
+ * still holds its own reference drops it as usual. */
 void tg_req_send (TgReq *r, json_t *request, TgTdReplyFunc fn);
 /* At the top of a reply callback: FALSE (and the reference dropped) when
  * `r` was answered meanwhile (the login closed). */

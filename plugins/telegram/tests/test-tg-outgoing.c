@@ -575,6 +575,15 @@ test_edit (Fixture *f, gconstpointer data)
 
   tg_out_edit (f->login, 22, "55", "junk", &c);
   g_assert_cmpint (code_of (22), ==, PA_RESULT_NOT_FOUND);
+
+  /* The client closes between the two steps: the edit never left. */
+  tg_out_edit (f->login, 23, "55", "300", &c);
+  TgTd *td = f->login->td;
+  f->login->td = NULL;
+  answer (last ("getMessage"),
+          json_pack ("{s:s, s:{s:s}}", "@type", "message", "content", "@type", "messageText"));
+  g_assert_cmpint (code_of (23), ==, PA_RESULT_NOT_CONNECTED);
+  f->login->td = td;
 }
 
 static void
