@@ -42,6 +42,8 @@
  *     meaning, ownership or threading rule of an existing member changes.
  *   - PA_PLUGIN_ABI_MINOR: a member is appended at the END of a struct, an
  *     enum value is appended, or a new capability bit is defined.
+ *     2.1 appended PaHostApi.secret_store / secret_load; 2.2 appended
+ *     PaChatInfo.secret.
  * Every struct starts with `struct_size`; readers must check it before
  * touching a member appended after 2.0 (PA_HAS_MEMBER).  The host fills the
  * structs it passes with its own sizeof, the plugin with its own.
@@ -163,7 +165,7 @@ extern "C" {
 
 #define PA_PLUGIN_MAGIC 0x50534C45u /* "PSLE" */
 #define PA_PLUGIN_ABI_MAJOR 2
-#define PA_PLUGIN_ABI_MINOR 1
+#define PA_PLUGIN_ABI_MINOR 2
 #define PA_PLUGIN_ENTRY_SYMBOL "pa_plugin_get_network"
 /* The SDK 1 entry point: looked up only to refuse such plugins clearly. */
 #define PA_PLUGIN_ENTRY_SYMBOL_V1 "pa_plugin_get_descriptor"
@@ -319,8 +321,24 @@ typedef struct {
   bool members_complete;   /* true: members is the whole list (leavers leave) */
   const PaChatFeatures *features; /* may be NULL */
   uint32_t disappearing_s; /* 0 = off */
-  bool read_only;          /* a channel the login may read but not write */
+  /* A chat the login may read but not write (a channel, a group where
+   * only admins post): the portal lets only the network's side post, and
+   * an agent's message there is answered with a notice, never sent.  A
+   * CHAT_INFO with read_only false gives the agents their say back. */
+  bool read_only;
+
+  /* --- ABI 2.2 (check with PA_HAS_MEMBER) --- */
+
+  /* A chat the network keeps end-to-end encrypted with no server copy
+   * (Telegram's secret chats).  Its portal is always an encrypted room,
+   * whatever encryption.default says, marked fr.passerelle.secret; where
+   * the host runs without encryption (encryption.allow false) the chat is
+   * not bridged at all, and the agent is told. */
+  bool secret;
 } PaChatInfo;
+
+/* Defined while PaChatInfo has `secret` (SDK 2.2 and later). */
+#define PA_CHATINFO_HAS_SECRET 1
 
 /* Chat fields the agent can change from Matrix (set_chat_info). */
 typedef enum {

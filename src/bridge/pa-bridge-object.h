@@ -118,7 +118,10 @@ typedef struct
 typedef struct
 {
   char *room_id;
-  GHashTable *joined; /* mxid set of ghosts known joined */
+  GHashTable *joined;  /* mxid set of ghosts known joined */
+  GHashTable *posters; /* read-only chats: mxid set of ghosts known able to post */
+  GQueue *power_edits; /* power-level changes waiting (pa-power-edit.c) */
+  gboolean power_busy; /* one is being read or written */
 } PaRoomCache;
 
 struct _PaBridge

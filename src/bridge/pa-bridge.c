@@ -23,6 +23,7 @@
 #include "pa-outbound.h"
 #include "pa-plugins.h"
 #include "pa-policy.h"
+#include "pa-power-edit.h"
 #include "pa-store-alarm.h"
 #include "pa-to-legacy-queue.h"
 #include "pa-to-matrix-lane.h"
@@ -142,6 +143,7 @@ pa_bridge_new (PaConfig *config, const char *self_exe, GError **error)
   pa_outbound_on_sent (b, "import_status", pa_import_status_sent);
   pa_outbound_on_sent (b, "redact_password", pa_login_talk_password_redacted);
   pa_outbound_on_sent (b, "login_shown", pa_login_display_sent);
+  pa_outbound_on_sent (b, "power_levels", pa_power_edit_sent);
   b->login_waits = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   b->withheld
       = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) json_decref);
@@ -278,6 +280,8 @@ room_cache_free (gpointer p)
   PaRoomCache *r = p;
   g_free (r->room_id);
   g_hash_table_destroy (r->joined);
+  g_hash_table_destroy (r->posters);
+  pa_power_edits_free (r->power_edits);
   g_free (r);
 }
 

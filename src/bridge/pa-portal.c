@@ -20,6 +20,8 @@
 #include "pa-plugins.h"
 #include "pa-queue.h"
 #include "pa-room-power.h"
+#include "pa-to-matrix-read-only.h"
+#include "pa-to-matrix-room-state.h"
 
 typedef struct {
   PaPortalFunc done;
@@ -68,6 +70,8 @@ pa_portal_cache (PaBridge *b, const char *room_id)
       r = g_new0 (PaRoomCache, 1);
       r->room_id = g_strdup (room_id);
       r->joined = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+      r->posters = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+      r->power_edits = g_queue_new ();
       g_hash_table_insert (b->rooms, r->room_id, r);
     }
   return r;
@@ -147,6 +151,8 @@ typedef struct {
   char *alias;
   char *creator; /* NULL = bot */
   json_t *create_body;
+  gboolean secret;    /* PaChatInfo.secret: always encrypted */
+  gboolean read_only; /* PaChatInfo.read_only: only the network's side posts */
 } CreateCtx;
 
 static void
@@ -174,7 +180,7 @@ portal_created (CreateCtx *c, const char *room_id, const char *error)
     {
       PaPortalRow row = { .plugin = c->plugin, .login_id = c->login_id, .chat_id = c->chat_id,
                           .room_id = (char *) room_id, .kind = c->kind, .name = c->name,
-                          .encrypted = b->config->encryption_default };
+                          .encrypted = b->config->encryption_default || c->secret };
       g_autoptr (GError) e = NULL;
       if (!pa_store_portal_put (b->store, &row, &e))
         g_warning ("store: %s", e->message);
@@ -194,6 +200,7 @@ portal_created (CreateCtx *c, const char *room_id, const char *error)
           g_hash_table_add (r->joined, g_strdup (c->creator));
         }
       pa_bridge_crypto_portal_created (b, room_id, c->creator, row.encrypted);
+      pa_room_state_created (b, c->plugin, room_id, c->secret, c->read_only);
       g_message ("portal %s/%s → %s", c->plugin, c->chat_id, room_id);
     }
   finish_waiters (b, c->key, room_id, error);
@@ -287,10 +294,14 @@ create_body (PaBridge *b, CreateCtx *c, json_t *chat, const char *protocol_name)
   json_array_append_new (initial, state_event ("m.room.history_visibility", "",
                                                json_pack ("{s:s}", "history_visibility",
                                                           cfg->history_visibility)));
-  if (cfg->encryption_default)
+  /* A secret chat's room is encrypted whatever the default says. */
+  if (cfg->encryption_default || c->secret)
     json_array_append_new (initial, state_event ("m.room.encryption", "",
                                                  json_pack ("{s:s}", "algorithm",
                                                             "m.megolm.v1.aes-sha2")));
+  if (c->secret)
+    json_array_append_new (initial, state_event (PA_SECRET_EVENT, "",
+                                                 json_pack ("{s:b}", "secret", 1)));
   g_autofree char *bridge_key = g_strdup_printf ("fr.passerelle://%s/%s/%s", c->plugin,
                                                  c->login_id, c->chat_id);
   json_t *bridge = json_pack ("{s:s, s:s, s:{s:s, s:s}, s:{s:s, s:s?}}", "bridgebot", b->bot_mxid,
@@ -304,14 +315,18 @@ create_body (PaBridge *b, CreateCtx *c, json_t *chat, const char *protocol_name)
    * with trusted_private_chat) are added or left out by the room version
    * (pa_room_power_prepare_create). */
   json_t *users = json_object ();
-  if (!dm)
+  json_t *levels = json_pack ("{s:o}", "users", users);
+  /* A read-only group: the agent is left at 0, under events_default
+   * (pa-to-matrix-read-only.c raises the ghosts that post). */
+  if (!dm && c->read_only)
+    json_object_set_new (levels, "events_default", json_integer (PA_READ_ONLY_POST_LEVEL));
+  else if (!dm)
     json_object_set_new (users, c->owner, json_integer (100));
 
   json_t *body = json_pack ("{s:s, s:s, s:[s], s:b, s:o, s:o, s:s}", "visibility", "private",
                             "preset", dm ? "trusted_private_chat" : "private_chat", "invite",
                             c->owner, "is_direct", dm, "initial_state", initial,
-                            "power_level_content_override", json_pack ("{s:o}", "users", users),
-                            "room_alias_name", c->alias);
+                            "power_level_content_override", levels, "room_alias_name", c->alias);
   if (!dm)
     {
       if (c->name)
@@ -348,6 +363,9 @@ power_levels_got (PaMatrix *mx, const PaMatrixResponse *resp, gpointer user_data
           json_object_set_new (pl, "users", users);
         }
       g_auto (GStrv) ids = pa_store_portal_logins (b->store, p->room_id);
+      /* A read-only chat's agents stay under events_default. */
+      if (pa_room_state_read_only (b, p->room_id))
+        g_clear_pointer (&ids, g_strfreev);
       for (guint i = 0; ids && ids[i]; i++)
         {
           PaAccount *l = pa_login_by_id (b, ids[i]);
@@ -427,10 +445,46 @@ shared_ready (PaBridge *b, const char *room_id, const char *error, gpointer user
   g_free (sw);
 }
 
+/* A secret chat where the bridge runs without encryption: never bridged
+ * in clear.  The refusal is remembered (the chat's later messages come
+ * without their chat info) and told to the agent once. */
+static gboolean
+secret_refused (PaBridge *b, PaAccount *login, const char *chat_id, json_t *chat)
+{
+  if (b->config->encryption_allow)
+    return FALSE;
+  g_autofree char *key
+      = g_strdup_printf ("secret-refused\x1f%s\x1f%s\x1f%s", login->plugin, login->id, chat_id);
+  g_autofree char *known = pa_store_kv_get (b->store, key);
+  if (known != NULL)
+    return TRUE;
+  if (!json_is_true (json_object_get (chat, "secret")))
+    return FALSE;
+  g_autoptr (GError) e = NULL;
+  if (!pa_store_kv_set (b->store, key, "1", &e))
+    g_warning ("store: %s", e->message);
+  PaPluginInfo *info = pa_plugin_info (b, login->plugin);
+  const char *name = json_string_value (json_object_get (chat, "name"));
+  g_autofree char *msg = g_strdup_printf (
+      "🔒 A secret chat%s%s%s on %s was not bridged: this bridge runs without encryption, "
+      "and a secret chat is never bridged in clear.  Read it on your phone.",
+      name ? " (" : "", name ? name : "", name ? ")" : "",
+      info ? info->display_name : login->plugin);
+  pa_portal_notify_owner (b, login->owner, msg);
+  g_message ("secret chat %s/%s of %s refused: encryption is off", login->plugin, chat_id,
+             login->id);
+  return TRUE;
+}
+
 void
 pa_portal_ensure (PaBridge *b, PaAccount *login, const char *chat_id, json_t *chat,
                   const char *dm_peer, PaPortalFunc done, gpointer user_data)
 {
+  if (secret_refused (b, login, chat_id, chat))
+    {
+      done (b, NULL, PA_PORTAL_REFUSED, user_data);
+      return;
+    }
   const char *kind = json_string_value (json_object_get (chat, "kind"));
   /* A history import's rooms are its own: an exported group is never put
    * into (or made) the live group's shared portal. */
@@ -477,6 +531,8 @@ pa_portal_ensure (PaBridge *b, PaAccount *login, const char *chat_id, json_t *ch
   c->kind = g_strdup (group_kind ? "group" : "dm");
   c->name = g_strdup (json_string_value (json_object_get (chat, "name")));
   c->alias = pa_portal_alias_localpart (b, login->plugin, portal_login, chat_id);
+  c->secret = json_is_true (json_object_get (chat, "secret"));
+  c->read_only = json_is_true (json_object_get (chat, "read_only"));
   PaPluginInfo *info = pa_plugin_info (b, login->plugin);
   const char *peer = dm_peer ? dm_peer : chat_id;
   if (g_str_equal (c->kind, "dm"))

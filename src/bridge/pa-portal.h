@@ -21,6 +21,10 @@ void pa_portal_forget_member (PaBridge *b, const char *room_id, const char *ghos
 char *pa_portal_alias_localpart (PaBridge *b, const char *plugin, const char *login_id,
                                  const char *chat_id);
 
+/* The `error` pa_portal_ensure gives for a chat that must not be bridged
+ * (a secret chat where encryption is off): drop its events, do not retry. */
+#define PA_PORTAL_REFUSED "refused: a secret chat is not bridged without encryption"
+
 /* Find or create the room of a chat for a login: a DM's own room, or the
  * group's shared room (the login recorded in it, its owner invited).
  * `chat` is the wire chat object (may be NULL: an existing room of the

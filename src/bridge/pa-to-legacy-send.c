@@ -15,7 +15,9 @@
 #include "pa-login-table.h"
 #include "pa-media.h"
 #include "pa-queue.h"
+#include "pa-plugins.h"
 #include "pa-to-legacy-ops.h"
+#include "pa-to-matrix-read-only.h"
 
 static const char *
 str (json_t *o, const char *key)
@@ -216,6 +218,18 @@ pa_to_legacy_send (PaBridge *b, PaPortalRow *row, PaAccount *login, json_t *ev,
           g_autofree char *msg = g_strdup_printf ("⚠ Edit not delivered: %s", error->message);
           pa_queue_notice (b, room_id, msg);
         }
+      finish (b, done);
+      return;
+    }
+
+  /* A chat the login may only read: told, never sent. */
+  if (pa_room_state_read_only (b, room_id))
+    {
+      PaPluginInfo *info = pa_plugin_info (b, login->plugin);
+      g_autofree char *msg = g_strdup_printf (
+          "⚠ Not delivered: this chat is read-only on %s.",
+          info && info->display_name ? info->display_name : login->plugin);
+      pa_queue_notice_reply (b, room_id, event_id, msg);
       finish (b, done);
       return;
     }

@@ -22,6 +22,7 @@
 #include "pa-to-matrix-message.h"
 #include "pa-to-matrix-presence.h"
 #include "pa-to-matrix-files.h"
+#include "pa-to-matrix-read-only.h"
 #include "pa-to-matrix-work.h"
 
 #include <gio/gio.h>
@@ -169,10 +170,20 @@ shared_first (PaWork *w, const char *room_id)
   return first != 0;
 }
 
+static void in_room (PaBridge *b, gpointer user_data);
+
 static void
 with_room (PaBridge *b, const char *room_id, const char *error, gpointer user_data)
 {
   PaWork *w = user_data;
+  if (room_id == NULL && g_strcmp0 (error, PA_PORTAL_REFUSED) == 0)
+    {
+      /* A secret chat without encryption: never bridged (the agent was
+       * told once). */
+      g_debug ("%s of %s/%s dropped: %s", w->type, w->login->plugin, w->chat_id, error);
+      work_done (w);
+      return;
+    }
   if (room_id == NULL)
     {
       g_warning ("no room for %s/%s: %s", w->login->plugin, w->chat_id, error);
@@ -195,7 +206,24 @@ with_room (PaBridge *b, const char *room_id, const char *error, gpointer user_da
   w->room_id = g_strdup (room_id);
   if (w->ghost)
     pa_portal_ensure_member (b, room_id, w->ghost);
+  /* In a read-only chat a ghost posts from events_default: raised before
+   * its first message is queued. */
+  g_autofree char *gp = NULL, *gl = NULL;
+  if (w->ghost && pa_room_state_read_only (b, room_id)
+      && !g_hash_table_contains (pa_portal_cache (b, room_id)->posters, w->ghost)
+      && pa_ghost_parse (b, w->ghost, &gp, &gl))
+    {
+      pa_read_only_sync (b, room_id, in_room, w);
+      return;
+    }
+  in_room (b, w);
+}
 
+static void
+in_room (PaBridge *b, gpointer user_data)
+{
+  PaWork *w = user_data;
+  const char *room_id = w->room_id;
   if (g_str_equal (w->type, "chat_info"))
     {
       pa_to_matrix_chat_info (w);

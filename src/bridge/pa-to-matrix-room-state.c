@@ -1,8 +1,11 @@
 /* SPDX-License-Identifier: AGPL-3.0-or-later */
 /* Legacy → Matrix, a live chat's room state from its CHAT_INFO: a group's
  * name, topic and picture, the power level of each member the network
- * calls an admin, and the disappearing-messages timer (a state event of
- * ours plus a notice: Tchap keeps the messages, see docs/architecture.md).
+ * calls an admin, whether the chat is read-only (with
+ * pa-to-matrix-read-only.c) or secret (always encrypted, marked with a
+ * state event of ours and a notice), and the disappearing-messages timer
+ * (a state event of ours plus a notice: Tchap keeps the messages, see
+ * docs/architecture.md).
  * What was last applied is kept in kv (room_state:<room>:<what>), so a
  * CHAT_INFO repeated at every reconnect sends nothing. */
 #define G_LOG_DOMAIN "passerelle-remote"
@@ -14,7 +17,9 @@
 #include "pa-ghost.h"
 #include "pa-login-table.h"
 #include "pa-media.h"
+#include "pa-plugins.h"
 #include "pa-queue.h"
+#include "pa-to-matrix-read-only.h"
 
 /* The state event that carries a chat's disappearing timer. */
 #define PA_TIMER_EVENT "fr.passerelle.disappearing"
@@ -50,11 +55,34 @@ changed (PaBridge *b, const char *room_id, const char *what, const char *value)
 }
 
 static void
-put_state (PaBridge *b, const char *room_id, const char *type, json_t *body, const char *seed)
+put_state_as (PaBridge *b, const char *room_id, const char *who, const char *type, json_t *body,
+              const char *seed)
 {
   g_autofree char *path = pa_matrix_path_state (room_id, type, "");
   g_autofree char *txn = pa_queue_txn_id (room_id, type, seed, NULL);
-  pa_queue_request (b, room_id, "PUT", path, NULL, body, 0, txn, NULL);
+  pa_queue_request (b, room_id, "PUT", path, who, body, 0, txn, NULL);
+}
+
+static void
+put_state (PaBridge *b, const char *room_id, const char *type, json_t *body, const char *seed)
+{
+  put_state_as (b, room_id, NULL, type, body, seed);
+}
+
+/* Who speaks for the bridge in the room: a DM's creating ghost (a DM has
+ * no bot), else NULL (the bot); transfer full. */
+static char *
+voice_of (PaBridge *b, const char *room_id)
+{
+  g_autofree char *key = g_strdup_printf ("creator:%s", room_id);
+  return pa_store_kv_get (b->store, key);
+}
+
+static const char *
+network_name (PaBridge *b, const char *plugin)
+{
+  PaPluginInfo *info = pa_plugin_info (b, plugin);
+  return info && info->display_name ? info->display_name : plugin;
 }
 
 char *
@@ -115,30 +143,22 @@ apply_avatar (PaBridge *b, const char *room_id, const char *path)
 
 typedef struct
 {
-  PaBridge *b;
-  char *room_id;
-  json_t *want; /* ghost mxid → level (0: back to the default) */
-} PowerCtx;
+  json_t *want;     /* ghost mxid → level (0: back to the default) */
+  gboolean restore; /* the chat stopped being read-only */
+} PowerEdit;
 
 static void
-power_ctx_free (PowerCtx *p)
+power_edit_free (gpointer data)
 {
-  g_free (p->room_id);
+  PowerEdit *p = data;
   json_decref (p->want);
   g_free (p);
 }
 
-static void
-power_read (PaMatrix *mx, const PaMatrixResponse *resp, gpointer data)
+static gboolean
+power_edit (PaBridge *b, const char *room_id, const char *voice, json_t *pl, gpointer data)
 {
-  PowerCtx *p = data;
-  if (resp->status != 200 || !json_is_object (resp->body))
-    {
-      g_warning ("power levels of %s not read (%u): admins not applied", p->room_id, resp->status);
-      power_ctx_free (p);
-      return;
-    }
-  g_autoptr (json_t) pl = json_deep_copy (resp->body);
+  PowerEdit *p = data;
   json_t *users = json_object_get (pl, "users");
   if (!json_is_object (users))
     {
@@ -147,11 +167,13 @@ power_read (PaMatrix *mx, const PaMatrixResponse *resp, gpointer data)
     }
   json_int_t dflt = json_integer_value (json_object_get (pl, "users_default"));
   gboolean dirty = FALSE;
+  /* In a read-only chat every ghost posts from PA_READ_ONLY_POST_LEVEL. */
+  json_int_t floor = pa_room_state_read_only (b, room_id) ? PA_READ_ONLY_POST_LEVEL : 0;
   const char *mxid;
   json_t *lv;
   json_object_foreach (p->want, mxid, lv)
   {
-    json_int_t want = json_integer_value (lv);
+    json_int_t want = MAX (json_integer_value (lv), floor);
     json_t *cur = json_object_get (users, mxid);
     json_int_t have = cur ? json_integer_value (cur) : dflt;
     if (have == want || (cur == NULL && want <= dflt))
@@ -162,16 +184,26 @@ power_read (PaMatrix *mx, const PaMatrixResponse *resp, gpointer data)
       json_object_set_new (users, mxid, json_integer (want));
     dirty = TRUE;
   }
-  if (dirty)
-    {
-      g_autofree char *dump = json_dumps (users, JSON_SORT_KEYS | JSON_COMPACT);
-      put_state (p->b, p->room_id, "m.room.power_levels", pl, dump);
-    }
-  power_ctx_free (p);
+  /* Read-only rides on the same read: one PUT, neither undoes the other. */
+  dirty |= pa_read_only_adjust (b, room_id, voice, pl, p->restore);
+  return dirty;
 }
 
+/* Applies `want` (taken; may be NULL) and what read-only asks to the
+ * room's power levels. */
 static void
-apply_power (PaBridge *b, PaAccount *login, const char *room_id, json_t *members)
+power_sync (PaBridge *b, const char *room_id, json_t *want, gboolean restore)
+{
+  PowerEdit *p = g_new0 (PowerEdit, 1);
+  p->want = want ? want : json_object ();
+  p->restore = restore;
+  pa_power_edit (b, room_id, power_edit, p, power_edit_free, NULL, NULL);
+}
+
+/* The admins' levels a CHAT_INFO's members ask, or NULL when they are the
+ * ones applied last. */
+static json_t *
+admins_want (PaBridge *b, PaAccount *login, const char *room_id, json_t *members)
 {
   g_autoptr (json_t) want = json_object ();
   GString *sig = g_string_new (NULL);
@@ -195,14 +227,69 @@ apply_power (PaBridge *b, PaAccount *login, const char *room_id, json_t *members
   /* Only a change of who is admin reads the room's power levels. */
   g_autofree char *s = g_string_free (sig, FALSE);
   if (!changed (b, room_id, "admins", s))
+    return NULL;
+  return g_steal_pointer (&want);
+}
+
+/* ------------------------------------------------------------ secret */
+
+static void
+secret_notice (PaBridge *b, const char *plugin, const char *room_id)
+{
+  g_autofree char *msg = g_strdup_printf (
+      "🔒 Secret chat: %s keeps this conversation end-to-end encrypted, on the two phones "
+      "only.  This room is encrypted too, and stays so.",
+      network_name (b, plugin));
+  pa_queue_notice (b, room_id, msg);
+}
+
+/* A chat that became secret after its portal was made: the room is
+ * encrypted now (it cannot be turned back in Matrix, so this is safe),
+ * marked, and says so. */
+static void
+apply_secret (PaBridge *b, PaAccount *login, PaPortalRow *row, const char *room_id)
+{
+  if (!changed (b, room_id, "secret", "1"))
     return;
-  PowerCtx *p = g_new0 (PowerCtx, 1);
-  p->b = b;
-  p->room_id = g_strdup (room_id);
-  p->want = g_steal_pointer (&want);
-  g_autofree char *path = pa_matrix_path_state (room_id, "m.room.power_levels", "");
-  PaMatrixRequest req = { .method = "GET", .path = path, .max_attempts = 3 };
-  pa_matrix_request (b->mx, &req, power_read, p);
+  g_autofree char *voice = voice_of (b, room_id);
+  if (!row->encrypted)
+    {
+      g_autoptr (json_t) enc = json_pack ("{s:s}", "algorithm", "m.megolm.v1.aes-sha2");
+      put_state_as (b, room_id, voice, "m.room.encryption", enc, "secret");
+      row->encrypted = TRUE;
+      g_autoptr (GError) e = NULL;
+      if (!pa_store_portal_put (b->store, row, &e))
+        g_warning ("store: %s", e->message);
+    }
+  g_autoptr (json_t) mark = json_pack ("{s:b}", "secret", 1);
+  put_state_as (b, room_id, voice, PA_SECRET_EVENT, mark, "secret");
+  secret_notice (b, login->plugin, room_id);
+}
+
+/* ------------------------------------------------------------ read-only */
+
+static void
+read_only_notice (PaBridge *b, const char *plugin, const char *room_id, gboolean read_only)
+{
+  g_autofree char *msg
+      = read_only ? g_strdup_printf ("🔇 This chat is read-only on %s: you can read it here, "
+                                     "not write in it.",
+                                     network_name (b, plugin))
+                  : g_strdup_printf ("✏️ You can write in this chat again on %s.",
+                                     network_name (b, plugin));
+  pa_queue_notice (b, room_id, msg);
+}
+
+void
+pa_room_state_created (PaBridge *b, const char *plugin, const char *room_id, gboolean secret,
+                       gboolean read_only)
+{
+  if (secret && changed (b, room_id, "secret", "1"))
+    secret_notice (b, plugin, room_id);
+  /* The room was made read-only (pa-portal.c): the ghosts are raised as
+   * they join. */
+  if (read_only && pa_read_only_record (b, room_id, TRUE))
+    read_only_notice (b, plugin, room_id, TRUE);
 }
 
 /* ------------------------------------------------------------ entry */
@@ -235,10 +322,19 @@ pa_to_matrix_room_state (PaBridge *b, PaAccount *login, const char *room_id, jso
           put_state (b, room_id, "m.room.topic", body, json_string_value (topic));
         }
       apply_avatar (b, room_id, str (chat, "avatar_path"));
-      json_t *members = json_object_get (chat, "members");
-      if (json_array_size (members) > 0)
-        apply_power (b, login, room_id, members);
     }
+  if (json_is_true (json_object_get (chat, "secret")))
+    apply_secret (b, login, row, room_id);
+  /* Admins (groups) and read-only: one read of the power levels. */
+  json_t *members = json_object_get (chat, "members");
+  json_t *want
+      = group && json_array_size (members) > 0 ? admins_want (b, login, room_id, members) : NULL;
+  gboolean read_only = json_is_true (json_object_get (chat, "read_only"));
+  gboolean ro_changed = pa_read_only_record (b, room_id, read_only);
+  if (want != NULL || ro_changed)
+    power_sync (b, room_id, want, ro_changed && !read_only);
+  if (ro_changed)
+    read_only_notice (b, login->plugin, room_id, read_only);
   json_t *timer = json_object_get (chat, "disappearing_s");
   if (json_is_integer (timer))
     {

@@ -349,6 +349,9 @@ pa_wire_chat_to_json (const PaChatInfo *c, GError **error)
     }
   set_uint (o, "disappearing_s", c->disappearing_s);
   set_bool (o, "read_only", c->read_only);
+  /* Appended in 2.2: a 2.0 or 2.1 plugin's chat is never secret. */
+  if (PA_HAS_MEMBER (c, PaChatInfo, secret))
+    set_bool (o, "secret", c->secret);
   return g_steal_pointer (&o);
 }
 

@@ -256,6 +256,32 @@ test_ids (void)
   g_assert_nonnull (strstr (error->message, "control character"));
 }
 
+/* PaChatInfo: `secret` (2.2) crosses only from a struct that has it; a
+ * 2.1 plugin's chat (its struct ends after read_only) is not secret, and
+ * one smaller than 2.0 is refused. */
+static void
+test_chat_sizes (void)
+{
+  PaChatInfo c = { .struct_size = sizeof c, .id = "s1", .kind = PA_CHAT_DM,
+                   .read_only = true, .secret = true };
+  g_autoptr (GError) error = NULL;
+  g_autoptr (json_t) j = pa_wire_chat_to_json (&c, &error);
+  g_assert_no_error (error);
+  g_assert_true (json_is_true (json_object_get (j, "secret")));
+  g_assert_true (json_is_true (json_object_get (j, "read_only")));
+
+  c.struct_size = offsetof (PaChatInfo, read_only) + sizeof c.read_only;
+  g_autoptr (json_t) old = pa_wire_chat_to_json (&c, &error);
+  g_assert_no_error (error);
+  g_assert_null (json_object_get (old, "secret"));
+  g_assert_true (json_is_true (json_object_get (old, "read_only")));
+
+  c.struct_size = offsetof (PaChatInfo, read_only);
+  g_autoptr (json_t) none = pa_wire_chat_to_json (&c, &error);
+  g_assert_null (none);
+  g_assert_nonnull (strstr (error->message, "ABI 2.0 size"));
+}
+
 /* Config keys: the schema the host validates config.yaml against. */
 static void
 test_config_key (void)
@@ -287,5 +313,6 @@ main (int argc, char **argv)
   g_test_add_func ("/host/wire/presence-and-reactions", test_presence_and_reactions);
   g_test_add_func ("/host/wire/ids", test_ids);
   g_test_add_func ("/host/wire/config-key", test_config_key);
+  g_test_add_func ("/host/wire/chat-sizes", test_chat_sizes);
   return g_test_run ();
 }

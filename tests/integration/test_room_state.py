@@ -145,3 +145,98 @@ def test_disconnect_and_connect_commands(alice, net, room):
                           or "not logged in to that plugin" in m["content"].get("body", "")
                           or "Refused" in m["content"].get("body", "")],
                what="the refusal of an unknown plugin")
+
+
+# ------------------------------------------------------------- read-only chats
+
+CHANNEL = "ro-chan"
+
+
+def levels(agent, room):
+    return agent.state(room, "m.room.power_levels") or {}
+
+
+def test_read_only_channel(alice, net, room):
+    """A chat the agent may only read (PaChatInfo.read_only): the portal lets only the
+    network's side post (events_default 50, the ghosts that post at 50, the agent at 0)."""
+    net.deliver("alice-rs", {"ev": "chat", "id": CHANNEL, "kind": "group", "name": "Annonces",
+                             "read_only": True,
+                             "members": [{"id": "alice-rs", "name": "Alice Legacy"},
+                                         {"id": "yann", "name": "Yann", "power": 100}]})
+    r = alice.wait_invite(lambda a, r: a.invite_name(r) == "Annonces")
+    alice.join(r)
+    pl = levels(alice, r)
+    assert pl.get("events_default") == 50
+    assert pl.get("users", {}).get(alice.mxid, 0) == 0
+    alice.wait(lambda a: [n for n in notices(a, r) if "read-only on Loopback" in n],
+               what="the read-only notice")
+    net.deliver("alice-rs", {"ev": "message", "chat": CHANNEL, "from": "zed",
+                             "text": "Communiqué n°1"})
+    alice.wait(lambda a: "Communiqué n°1" in a.bodies(r, ghost("zed")), what="the post")
+    assert users(alice, r).get(ghost("zed")) == 50
+    # The network's owner keeps their rank (75), above the post level.
+    wait_until(lambda: users(alice, r).get(ghost("yann")) == 75, 20, what="yann's rank")
+    # The homeserver itself refuses the agent's message.
+    from nio import RoomSendError
+    resp = alice.run(alice.client.room_send(r, "m.room.message",
+                                            {"msgtype": "m.text", "body": "refused"}))
+    assert isinstance(resp, RoomSendError), resp
+    test_read_only_channel.room = r
+
+
+def test_read_only_lifted_and_set_again(alice, net, room):
+    """The agent became admin (read_only false): the power levels are restored and the agent
+    writes; read-only again lowers the agent once more."""
+    r = test_read_only_channel.room
+    net.deliver("alice-rs", {"ev": "chat", "id": CHANNEL, "kind": "group", "name": "Annonces",
+                             "read_only": False})
+    wait_until(lambda: levels(alice, r).get("events_default", 0) == 0, 20,
+               what="events_default back to 0")
+    wait_until(lambda: users(alice, r).get(alice.mxid) == 100, 20, what="the agent at 100")
+    assert ghost("zed") not in users(alice, r), "zed back to his rank on the network"
+    assert users(alice, r).get(ghost("yann")) == 75
+    alice.wait(lambda a: [n for n in notices(a, r) if "write in this chat again" in n],
+               what="the writable notice")
+    alice.text(r, "Bonjour à tous")
+    op = net.wait_sent("alice-rs", lambda o: o["op"] == "send" and o.get("chat") == CHANNEL,
+                       timeout=20)
+    assert op["text"] == "Bonjour à tous"
+    net.deliver("alice-rs", {"ev": "chat", "id": CHANNEL, "kind": "group", "name": "Annonces",
+                             "read_only": True})
+    wait_until(lambda: levels(alice, r).get("events_default") == 50, 20,
+               what="events_default 50 again")
+    assert users(alice, r).get(ghost("zed")) == 50
+    import harness
+    if harness.FLAVOUR != "tchap":
+        # The bot made the room (version 12): it outranks the agent.
+        wait_until(lambda: users(alice, r).get(alice.mxid, 0) == 0, 20,
+                   what="the agent at 0 again")
+        return
+    # Room version 10: the agent is at 100 like the bot, which cannot lower them; the
+    # message is answered instead.
+    assert users(alice, r).get(alice.mxid) == 100
+    sends = len([o for o in net.sent("alice-rs") if o["op"] == "send"])
+    alice.text(r, "Encore moi")
+    alice.wait(lambda a: [n for n in notices(a, r)
+                          if n == "⚠ Not delivered: this chat is read-only on Loopback."],
+               what="the refusal notice")
+    assert len([o for o in net.sent("alice-rs") if o["op"] == "send"]) == sends
+
+
+def test_read_only_dm_answers_with_a_notice(alice, net, room):
+    """Where the agent cannot be lowered (a DM: the agent is one of its two admins), a
+    message in a read-only chat is answered with a notice and never sent."""
+    net.add_contact("vera", "Vera")
+    net.deliver("alice-rs", {"ev": "message", "chat": "vera", "from": "vera", "text": "Allô"})
+    r = alice.wait_invite(lambda a, r: a.inviter(r) == ghost("vera"))
+    alice.join(r)
+    alice.wait(lambda a: "Allô" in a.bodies(r, ghost("vera")), what="the DM")
+    net.deliver("alice-rs", {"ev": "chat", "id": "vera", "kind": "dm", "read_only": True})
+    alice.wait(lambda a: [b for b in a.bodies(r, ghost("vera")) if "read-only on Loopback" in b],
+               what="the read-only notice")
+    sends = len([o for o in net.sent("alice-rs") if o["op"] == "send"])
+    alice.text(r, "Tu m'entends ?")
+    alice.wait(lambda a: [b for b in a.bodies(r, ghost("vera"))
+                          if b == "⚠ Not delivered: this chat is read-only on Loopback."],
+               what="the refusal notice")
+    assert len([o for o in net.sent("alice-rs") if o["op"] == "send"]) == sends

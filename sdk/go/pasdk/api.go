@@ -150,6 +150,9 @@ type ChatInfo struct {
 	Features        *ChatFeatures
 	DisappearingS   uint32
 	ReadOnly        bool
+	// Secret (SDK 2.2): end-to-end encrypted on the network with no server
+	// copy; its portal is always encrypted, and never made without encryption.
+	Secret bool
 }
 
 // ChatField mirrors PaChatField.

@@ -148,6 +148,7 @@ func (a *arena) chat(c *ChatInfo) *C.PaChatInfo {
 	}
 	p.disappearing_s = C.uint32_t(c.DisappearingS)
 	p.read_only = cbool(c.ReadOnly)
+	p.secret = cbool(c.Secret)
 	return p
 }
 
@@ -295,6 +296,10 @@ func chatFromC(p *C.PaChatInfo) *ChatInfo {
 		MembersComplete: bool(p.members_complete),
 		DisappearingS:   uint32(p.disappearing_s),
 		ReadOnly:        bool(p.read_only),
+	}
+	// Appended in SDK 2.2: absent from a smaller struct.
+	if uintptr(p.struct_size) >= unsafe.Offsetof(p.secret)+unsafe.Sizeof(p.secret) {
+		c.Secret = bool(p.secret)
 	}
 	if p.members != nil {
 		c.Members = []Member{}

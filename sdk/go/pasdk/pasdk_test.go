@@ -95,7 +95,7 @@ func TestDescriptor(t *testing.T) {
 	}
 	net := testNet(n)
 	i := testNetInfo(net)
-	if i.name != "demo" || i.version != "1.2.3" || i.caps != CapImport|CapLogin || i.abiMajor != 2 || i.abiMinor != 1 {
+	if i.name != "demo" || i.version != "1.2.3" || i.caps != CapImport|CapLogin || i.abiMajor != 2 || i.abiMinor != 2 {
 		t.Fatalf("descriptor %+v", i)
 	}
 	if !reflect.DeepEqual(i.configKeys, []string{"token", "n"}) || !reflect.DeepEqual(i.flows, []string{"qr"}) {
@@ -155,7 +155,7 @@ func fullEvent() *Event {
 				{ID: "u2", Power: -1}},
 			MembersComplete: true,
 			Features:        &ChatFeatures{Capabilities: CapEdits | CapMedia, MaxMediaSize: 5, MaxEditAgeS: 6, MaxTextLength: 7},
-			DisappearingS:   86400, ReadOnly: true},
+			DisappearingS:   86400, ReadOnly: true, Secret: true},
 		Contact: &Member{ID: "u1", Name: "Ana", AvatarPath: "/d/u1.png", Identifier: "+33", Power: 50},
 		Typing:  true, TypingTimeoutMS: 3000, Presence: PresenceUnavailable, StatusText: "away",
 	}

@@ -162,6 +162,9 @@ chat_json (const PaChatInfo *c)
                                     (json_int_t) c->features->max_edit_age_s, "max_text_length",
                                     (json_int_t) c->features->max_text_length));
   json_object_set_new (o, "disappearing_s", json_integer (c->disappearing_s));
+  json_object_set_new (o, "read_only", json_boolean (c->read_only));
+  if (PA_HAS_MEMBER (c, PaChatInfo, secret))
+    json_object_set_new (o, "secret", json_boolean (c->secret));
   return o;
 }
 

@@ -199,6 +199,8 @@ lb_emit_chat (PaHost *host, const PaHostApi *api, json_t *c, guint64 *seq, char 
     .members_complete = json_is_array (members),
     .features = kind == PA_CHAT_DM ? &lb_dm_features : &lb_group_features,
     .disappearing_s = (uint32_t) CLAMP (lb_ji (c, "disappearing", 0), 0, G_MAXUINT32),
+    .read_only = json_is_true (json_object_get (c, "read_only")),
+    .secret = json_is_true (json_object_get (c, "secret")),
   };
   PaEvent ev = {
     .struct_size = sizeof (PaEvent),
