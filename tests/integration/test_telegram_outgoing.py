@@ -505,6 +505,9 @@ def test_read_only_channel_refuses(agent):
                 return room
         return None
     room = agent.wait(found, 30, "the channel portal")
+    # The room is read-only (the host tells the agent) and the plugin would
+    # refuse too (FORBIDDEN, "This channel is read-only for you"): either
+    # way nothing reaches TDLib.
     m = td.mark()
     try:
         agent.text(room, "can I post?")
@@ -513,6 +516,49 @@ def test_read_only_channel_refuses(agent):
     wait_room_event(agent, room, lambda e: "read-only" in e.get("content", {}).get("body", ""),
                     "the read-only notice")
     assert not [r for r in td.requests[m:] if r.get("@type") == "sendMessage"]
+    td.check_schema()
+
+
+def test_location(agent, dm):
+    td = agent.td
+    m = td.mark()
+    agent.send(dm, {"msgtype": "m.location", "body": "Place de la Concorde",
+                    "geo_uri": "geo:48.8656,2.3212"})
+    req = td.wait_request("sendMessage", after=m)
+    loc = req["input_message_content"]
+    assert loc["@type"] == "inputMessageLocation"
+    assert (loc["location"]["latitude"], loc["location"]["longitude"]) == (48.8656, 2.3212)
+    sent_ok(td, req, 5200)
+    td.check_schema()
+
+
+def test_contacts_and_join(agent):
+    td = agent.td
+    n0 = len(bot_messages(agent))
+    agent.text(agent.mgmt, "contacts telegram")
+    td.answer(td.wait_request("getContacts"),
+              {"@type": "users", "total_count": 1, "user_ids": [BOB]})
+    wait_bot(agent, "Bob Bleu (`77`)", n0)
+
+    # `join telegram @name`: the public group found, then joined.
+    pub = -1000000000950
+    n0 = len(bot_messages(agent))
+    agent.text(agent.mgmt, "join telegram @cellule_publique")
+    req = td.wait_request("searchPublicChat", lambda r: r["username"] == "cellule_publique")
+    td.deliver({"@type": "updateSupergroup", "supergroup": supergroup(
+        950, False, {"@type": "chatMemberStatusLeft"})})
+    group_chat = chat(pub, {"@type": "chatTypeSupergroup", "supergroup_id": 950,
+                            "is_channel": False}, "Cellule publique")
+    td.deliver({"@type": "updateNewChat", "chat": group_chat})
+    td.answer(req, group_chat)
+    join = td.wait_request("joinChat")
+    assert join["chat_id"] == pub
+    td.deliver({"@type": "updateSupergroup", "supergroup": supergroup(
+        950, False, {"@type": "chatMemberStatusMember", "member_until_date": 0})})
+    td.answer(join, {"@type": "chatJoinResultSuccess", "chat_id": pub})
+    wait_bot(agent, "Joined", n0)
+    agent.wait_invite(lambda a, r: a.invite_name(r) == "Cellule publique", 30)
+    td.check_schema()
 
 
 def test_pending_send_when_disconnected_is_uncertain(agent, dm):
@@ -527,3 +573,4 @@ def test_pending_send_when_disconnected_is_uncertain(agent, dm):
     wait_room_event(agent, dm, lambda e: "Maybe not delivered" in e.get("content", {}).get("body", ""),
                     "the maybe-not-delivered notice")
     wait_bot(agent, "disconnect", n0)
+    td.check_schema()
