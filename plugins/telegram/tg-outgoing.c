@@ -349,10 +349,11 @@ rm_tree (const char *path)
 
 /* ------------------------------------------------------- the part */
 
-/* The sends waiting for their outcome when the client is gone
- * (disconnect, logout, the session ended elsewhere): no outcome will come
- * from this client, so they are answered UNCERTAIN (TDLib keeps unsent
- * messages and may send them when it starts again). */
+/* The sends waiting for their outcome when the client that took them is
+ * gone (disconnect, logout, the session ended elsewhere; maybe already
+ * replaced by a new one): no outcome will come from it, so they are
+ * answered UNCERTAIN (TDLib keeps unsent messages and may send them when it
+ * starts again). */
 static bool
 on_watch (void *user_data)
 {
@@ -360,20 +361,19 @@ on_watch (void *user_data)
   TgOut *out = login->out;
   if (out == NULL)
     return false;
-  if (login->td == NULL)
+  GList *waiting = g_hash_table_get_values (out->sends);
+  for (GList *l = waiting; l != NULL; l = l->next)
     {
-      GList *waiting = g_hash_table_get_values (out->sends);
-      for (GList *l = waiting; l != NULL; l = l->next)
-        {
-          TgReq *r = l->data;
-          r->ref++;
-          tg_req_fail (r, PA_RESULT_UNCERTAIN,
-                       "The Telegram connection closed before Telegram said whether the message "
-                       "went out.");
-          tg_req_unref (r);
-        }
-      g_list_free (waiting);
+      TgReq *r = l->data;
+      if (login->td != NULL && login->td == r->td)
+        continue;
+      r->ref++;
+      tg_req_fail (r, PA_RESULT_UNCERTAIN,
+                   "The Telegram connection closed before Telegram said whether the message "
+                   "went out.");
+      tg_req_unref (r);
     }
+  g_list_free (waiting);
   if (g_hash_table_size (out->sends) > 0)
     return true;
   out->watch = 0;
@@ -619,6 +619,7 @@ on_sent (json_t *reply, void *user_data)
       TgOut *out = login->out;
       r->text = send_key (r->chat_id, id);
       g_hash_table_insert (out->sends, g_strdup (r->text), r);
+      r->td = login->td;
       watch_sends (login);
       tg_log (login, PA_LOG_DEBUG, "op %" G_GUINT64_FORMAT ": message %s being sent", r->op_id,
               r->text);

@@ -60,6 +60,7 @@ typedef struct
   char *text;      /* what the op needs at its next step */
   json_t *payload; /* likewise (a formattedText, a reaction type…) */
   int step;
+  TgTd *td; /* a waiting send: the client that took it */
 } TgReq;
 
 /* A new operation, in the part's list until answered. */

@@ -532,6 +532,14 @@ test_client_gone (Fixture *f, gconstpointer data)
   g_assert_false (timer_fn (timer_data));
   g_assert_cmpint (code_of (13), ==, PA_RESULT_UNCERTAIN);
   f->login->td = td;
+
+  /* Connected again before the timer looked: that client never took it. */
+  tg_out_send (f->login, 14, "55", &text_content, NULL);
+  answer (last ("sendMessage"), pending_message (55, 1048606));
+  f->login->td = (TgTd *) &td;
+  g_assert_false (timer_fn (timer_data));
+  g_assert_cmpint (code_of (14), ==, PA_RESULT_UNCERTAIN);
+  f->login->td = td;
 }
 
 static void
