@@ -22,6 +22,7 @@
 
 #define TG_TD_DIR "tdlib"
 #define TG_QR_EXPIRES_S 30 /* a login token's life, about */
+#define TG_QR_TIMEOUT_MS (5 * 60 * 1000)
 
 typedef enum
 {
@@ -46,7 +47,8 @@ struct TgAuth
   char *qr_image;        /* the QR code shown now */
   char *qr_prev;         /* the one before: the host may still read it */
   guint qr_serial;
-  char *name; /* the account's name, after getMe */
+  guint qr_timer; /* ends a QR login nobody scans */
+  char *name;     /* the account's name, after getMe */
 };
 
 static void tg_login_begin_flow (PaLogin *login);
@@ -69,13 +71,26 @@ tg_qr_forget (TgAuth *a)
   g_clear_pointer (&a->qr_image, g_free);
 }
 
+/* The flow ends (done, failed, cancelled): its QR files and timer go. */
+static void
+tg_flow_stop (PaLogin *login)
+{
+  TgAuth *a = login->auth;
+  a->flow_active = FALSE;
+  a->flow_begun = FALSE;
+  tg_qr_forget (a);
+  if (a->qr_timer != 0)
+    login->api->source_remove (login->host, a->qr_timer);
+  a->qr_timer = 0;
+}
+
 void
 tg_login_part_free (PaLogin *login)
 {
   TgAuth *a = login->auth;
   if (a == NULL)
     return;
-  tg_qr_forget (a);
+  tg_flow_stop (login);
   g_free (a->state);
   json_decref (a->state_obj);
   g_free (a->name);
@@ -104,9 +119,7 @@ tg_flow_fail (PaLogin *login, const char *why)
   g_autofree char *text = g_strdup_printf ("The Telegram login stopped: %s. Send `login telegram "
                                            "%s` to try again.",
                                            why, tg_flow_id (a->flow));
-  a->flow_active = FALSE;
-  a->flow_begun = FALSE;
-  tg_qr_forget (a);
+  tg_flow_stop (login);
   login->api->notice (login->host, text);
 }
 
@@ -256,6 +269,28 @@ tg_show_qr (PaLogin *login, const char *link)
 
 /* ------------------------------------------------------- request replies */
 
+/* Removes a directory and what it holds (TDLib's database: a few files). */
+static void
+tg_remove_tree (const char *path)
+{
+  GDir *dir = g_dir_open (path, 0, NULL);
+  if (dir != NULL)
+    {
+      const char *name;
+      while ((name = g_dir_read_name (dir)) != NULL)
+        {
+          g_autofree char *child = g_build_filename (path, name, NULL);
+          if (g_file_test (child, G_FILE_TEST_IS_DIR)
+              && !g_file_test (child, G_FILE_TEST_IS_SYMLINK))
+            tg_remove_tree (child);
+          else
+            g_unlink (child);
+        }
+      g_dir_close (dir);
+    }
+  g_rmdir (path);
+}
+
 /* The answer to an authentication request: an error asks the same step
  * again with the reason, or ends the flow when no new answer can help. */
 static void
@@ -300,19 +335,41 @@ tg_on_parameters_reply (json_t *reply, void *user_data)
     return;
   if (code == 500 && g_strcmp0 (msg, "Request aborted") == 0)
     return;
-  g_autofree char *text = NULL;
   if (code == 401)
-    text = g_strdup_printf ("TDLib cannot open this login's database with the key the bridge "
-                            "kept (%s): log in again",
-                            msg);
-  else
-    text = g_strdup_printf ("TDLib refused its parameters (%d %s): the administrator must check "
-                            "plugins.telegram in config.yaml",
-                            code, msg);
+    {
+      /* The database does not open with the key the host kept (a key lost
+       * with the host's store): it is of no use any more.  It goes, and a
+       * login under way starts again on a new one. */
+      TgAuth *a = login->auth;
+      tg_log (login, PA_LOG_WARNING,
+              "TDLib's database does not open with the kept key (%s): "
+              "removed",
+              msg);
+      a->expect_close = TRUE;
+      g_clear_pointer (&login->td, tg_td_close);
+      g_autofree char *db = g_build_filename (login->data_dir, TG_TD_DIR, NULL);
+      tg_remove_tree (db);
+      if (a->flow_active)
+        {
+          g_autoptr (GError) err = NULL;
+          a->flow_begun = FALSE;
+          if (!tg_login_boot (login, FALSE, &err))
+            tg_flow_fail (login, err->message);
+          return;
+        }
+      tg_state (login, PA_STATE_BAD_CREDENTIALS,
+                "this login's Telegram session could not be opened any more: send `login "
+                "telegram qr` to log in again");
+      return;
+    }
+  g_autofree char *text = g_strdup_printf ("TDLib refused its parameters (%d %s): the "
+                                           "administrator must check plugins.telegram in "
+                                           "config.yaml",
+                                           code, msg);
   tg_log (login, PA_LOG_ERROR, "%s", text);
   if (login->auth->flow_active)
     tg_flow_fail (login, text);
-  tg_state (login, code == 401 ? PA_STATE_BAD_CREDENTIALS : PA_STATE_UNKNOWN_ERROR, text);
+  tg_state (login, PA_STATE_UNKNOWN_ERROR, text);
 }
 
 static void
@@ -365,9 +422,7 @@ tg_on_me (json_t *reply, void *user_data)
   g_autofree char *id = g_strdup_printf ("%" G_GINT64_FORMAT, login->self_id);
   if (a->flow_active)
     {
-      a->flow_active = FALSE;
-      a->flow_begun = FALSE;
-      tg_qr_forget (a);
+      tg_flow_stop (login);
       PaLoginStep step = {
         .struct_size = sizeof (PaLoginStep),
         .kind = PA_STEP_COMPLETE,
@@ -548,6 +603,28 @@ tg_login_on_update (PaLogin *login, const char *type, json_t *update)
 
 /* ----------------------------------------------------------- operations */
 
+/* Nobody scanned the QR code (or Telegram never sent one): the flow ends,
+ * and so does the client, so that a code seen later cannot log in behind
+ * the agent's back. */
+static bool
+tg_qr_timeout (void *user_data)
+{
+  PaLogin *login = user_data;
+  TgAuth *a = login->auth;
+  a->qr_timer = 0;
+  if (!a->flow_active || login->ready)
+    return false;
+  if (g_strcmp0 (a->state, "authorizationStateWaitOtherDeviceConfirmation") == 0)
+    tg_flow_fail (login, "the QR code was not scanned within 5 minutes");
+  else if (g_strcmp0 (a->state, "authorizationStateWaitPhoneNumber") == 0)
+    tg_flow_fail (login, "Telegram could not be reached for 5 minutes");
+  else
+    return false;
+  a->expect_close = TRUE;
+  g_clear_pointer (&login->td, tg_td_close);
+  return false;
+}
+
 /* The flow's first request, once TDLib waits for a phone number (or is
  * in the middle of another authentication, which a new one replaces). */
 static void
@@ -557,6 +634,8 @@ tg_login_begin_flow (PaLogin *login)
   if (a->flow_begun)
     return;
   a->flow_begun = TRUE;
+  if (a->flow == TG_FLOW_QR && a->qr_timer == 0)
+    a->qr_timer = login->api->timer_add (login->host, TG_QR_TIMEOUT_MS, tg_qr_timeout, login);
   if (a->flow == TG_FLOW_QR)
     tg_td_send (login->td,
                 json_pack ("{s:s, s:[]}", "@type", "requestQrCodeAuthentication", "other_user_ids"),
@@ -593,9 +672,8 @@ tg_login_start (PaLogin *login, const char *flow_id)
       login->api->notice (login->host, "Telegram logs in with `qr` or `phone`.");
       return;
     }
-  tg_qr_forget (a);
+  tg_flow_stop (login);
   a->flow_active = TRUE;
-  a->flow_begun = FALSE;
   if (login->ready)
     {
       /* Already logged in: say so as a completed login. */
@@ -669,9 +747,7 @@ void
 tg_login_cancel (PaLogin *login)
 {
   TgAuth *a = login->auth;
-  a->flow_active = FALSE;
-  a->flow_begun = FALSE;
-  tg_qr_forget (a);
+  tg_flow_stop (login);
   if (!login->ready && login->td != NULL)
     {
       /* A half-done authentication (a QR token still valid) must not
@@ -704,7 +780,7 @@ tg_login_disconnect (PaLogin *login)
   login->ready = FALSE;
   g_clear_pointer (&login->td, tg_td_close);
   tg_state (login, PA_STATE_TRANSIENT_DISCONNECT,
-            "disconnected from Telegram as asked; `connect` goes online again");
+            "disconnected from Telegram as asked; `connect telegram` goes online again");
 }
 
 static void
@@ -729,6 +805,12 @@ tg_login_logout (PaLogin *login, uint64_t op_id)
       tg_op_fail (login, op_id, PA_RESULT_TEMPORARY, "a logout is already under way");
       return;
     }
+  if (login->td == NULL && a->told_ended)
+    {
+      /* The session already ended elsewhere: nothing is left to log out. */
+      tg_op_ok (login, op_id, NULL, 0);
+      return;
+    }
   if (login->td == NULL)
     {
       /* Offline: open the saved session to log it out. */
@@ -742,8 +824,7 @@ tg_login_logout (PaLogin *login, uint64_t op_id)
   a->logout = TRUE;
   a->logout_op = op_id;
   a->expect_close = TRUE;
-  a->flow_active = FALSE;
-  tg_qr_forget (a);
+  tg_flow_stop (login);
   /* TDLib logs out in any state, destroys the database, then closes. */
   tg_td_send (login->td, json_pack ("{s:s}", "@type", "logOut"), tg_on_logout_reply, login);
 }

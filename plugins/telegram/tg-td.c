@@ -245,8 +245,8 @@ tg_td_open (const char *lib_path, PaHost *host, const PaHostApi *api, int log_ve
   td->execute (verb);
   td->client_id = td->create_client_id ();
   /* Any request makes TDLib start the client; its first update asks for
-   * the parameters. */
-  td->send (td->client_id, "{\"@type\":\"getOption\",\"name\":\"version\"}");
+   * the parameters.  @extra 0 is no request of ours: the answer is dropped. */
+  td->send (td->client_id, "{\"@type\":\"getOption\",\"name\":\"version\",\"@extra\":0}");
   td->thread = g_thread_new ("tdlib-receive", tg_td_thread, tg_td_ref (td));
   return td;
 }

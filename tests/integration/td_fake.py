@@ -95,6 +95,7 @@ class FakeTd:
         self.cond = threading.Condition()
         self.wlock = threading.Lock()
         self.closed = False
+        self.send_errors = []
         self.reader = threading.Thread(target=self._read, daemon=True)
         self.reader.start()
 
@@ -123,9 +124,10 @@ class FakeTd:
         with self.wlock:
             try:
                 self.sock.sendall(line)
-            except OSError:
-                if not self.closed:
-                    raise
+            except OSError as e:
+                # The worker went away (a login ended, the bridge stopped):
+                # what it would have read is of no use now.
+                self.send_errors.append(e)
 
     def _read(self):
         buf = b""

@@ -11,11 +11,11 @@ import time
 
 import pytest
 
-from harness import Agent, open_management_room, wait_until
+from harness import BUILD_ROOT, Agent, open_management_room, wait_until
 from td_fake import SCENARIOS, FakeTd, schema
 from td_schema import Schema, lib_names
-from tg_harness import (SELF_ID, SELF_NAME, available, finish_ready, login_telegram, start_login,
-                        tg_stack)
+from tg_harness import (REAL_TDJSON, SELF_ID, SELF_NAME, available, finish_ready, login_telegram,
+                        start_login, tg_stack)
 from wa_canned import bot_images, bot_messages, decode_qr, wait_bot
 
 pytestmark = pytest.mark.skipif(not available(), reason="needs the telegram plugin's test build")
@@ -155,6 +155,23 @@ def test_restart_keeps_the_session(stack, agent):
     agent.td = td2
 
 
+def test_disconnect_then_connect(stack, agent):
+    td = agent.td
+    n0 = len(bot_messages(agent))
+    m = td.mark()
+    agent.text(agent.mgmt, "disconnect telegram")
+    # TDLib closes (its database kept), and the agent is told how to come back.
+    td.wait_request("close", after=m)
+    agent.wait(lambda a: said_after(a, n0, "connect telegram"), 30, "the disconnection told")
+    agent.text(agent.mgmt, "connect telegram")
+    params = td.wait_request("setTdlibParameters", after=m)
+    assert params["database_encryption_key"] == agent.key
+    td.wait_request("getMe", after=m)
+    agent.wait(lambda a: said_after(a, n0, "telegram: connected"), 30, "connected again")
+    assert not [x for x in bot_messages(agent)[n0:] if x["content"].get("msgtype") == "m.image"]
+    td.check_schema()
+
+
 def test_revoked_session_is_told(stack, agent):
     td = agent.td
     n0 = len(bot_messages(agent))
@@ -170,6 +187,42 @@ def test_revoked_session_is_told(stack, agent):
     # The plugin asked nothing of TDLib (no logOut of its own).
     assert not td.sent("logOut")
     td.check_schema()
+    # The agent logs out (nothing left to do on Telegram's side) and in
+    # again (a new login, with a database of its own).
+    agent.text(agent.mgmt, "logout telegram")
+    wait_bot(agent, "Logging out", n0)
+    time.sleep(1)
+    assert not td.sent("logOut")
+    data_dir, td3, n1 = start_login(stack.bridge, agent, "qr")
+    assert data_dir != agent.data_dir
+    agent.wait(lambda a: bot_images(a, n1), 60, "a new QR image")
+    finish_ready(td3)
+    wait_bot(agent, "Logged in to Telegram", n1, timeout=60)
+    td3.check_schema()
+
+
+def test_stale_database_is_replaced(stack):
+    """A database the kept key does not open (the host's key lost) is
+    removed, and the login goes on with a new one."""
+    a = new_agent(stack, "tg-login-stale")
+    try:
+        data_dir, td, n0 = start_login(stack.bridge, a, "qr", scenario=None)
+        stale = os.path.join(data_dir, "tdlib", "td.binlog")
+        with open(stale, "w") as f:
+            f.write("old")
+        m = td.mark()
+        td.error(td.wait_request("setTdlibParameters"), 401, "Wrong database encryption key")
+        td.answer(td.wait_request("setTdlibParameters", after=m + 1), {"@type": "ok"})
+        assert not os.path.exists(stale)
+        td.state("authorizationStateWaitPhoneNumber")
+        td.answer(td.wait_request("requestQrCodeAuthentication"), {"@type": "ok"})
+        td.state("authorizationStateWaitOtherDeviceConfirmation", link=LINK1)
+        a.wait(lambda x: bot_images(x, n0), 60, "the QR image")
+        finish_ready(td)
+        wait_bot(a, "Logged in to Telegram", n0, timeout=60)
+        td.check_schema()
+    finally:
+        a.close()
 
 
 def test_phone_code_password_login(stack):
@@ -328,3 +381,53 @@ def test_missing_api_hash_is_told(stack):
     finally:
         a.close()
         s.close()
+
+
+def test_installed_plugin_refuses_the_fake():
+    """The telegram.so that is installed will not run the test suite's fake
+    TDLib, whatever the configuration says."""
+    installed = os.path.join(BUILD_ROOT, "plugins", "telegram", "telegram.so")
+    s = tg_stack(so=installed)
+    s.start()
+    a = new_agent(s, "tg-login-installed")
+    try:
+        n0 = len(bot_messages(a))
+        a.text(a.mgmt, "login telegram qr")
+        told = a.wait(lambda x: said_after(x, n0, "stand-in for tdlib"), 60, "the refusal")[0]
+        assert "tdjson_path" in told["content"]["body"]
+        assert not bot_images(a, n0)
+    finally:
+        a.close()
+        s.close()
+
+
+def test_real_tdlib_asks_for_the_phone_number():
+    """The installed telegram.so with the real libtdjson.so, in the real
+    sandboxed worker, offline: TDLib itself takes the parameters, opens its
+    database in the login's data dir (with the key the host keeps) and waits
+    for a phone number, which the agent is asked for."""
+    if not os.path.exists(REAL_TDJSON):
+        pytest.skip("no real libtdjson.so (scripts/setup-deps)")
+    installed = os.path.join(BUILD_ROOT, "plugins", "telegram", "telegram.so")
+    s = tg_stack(so=installed, config={"tdjson_path": os.path.realpath(REAL_TDJSON)})
+    s.start()
+    a = new_agent(s, "tg-login-real")
+    try:
+        n0 = len(bot_messages(a))
+        t0 = time.monotonic()
+        a.text(a.mgmt, "login telegram phone")
+        ask = wait_bot(a, "phone number", n0, timeout=60)
+        assert "international" in ask["content"]["body"]
+        took = time.monotonic() - t0
+        print("real TDLib: phone prompt %.2f s after the command" % took)
+        binlogs = glob.glob(os.path.join(s.bridge.dir, "data", "*", "tdlib", "td.binlog"))
+        assert binlogs, "no TDLib database in the login's data dir"
+        assert os.path.exists(os.path.join(os.path.dirname(os.path.dirname(binlogs[0])),
+                                           "tdlib-key.secret"))
+        a.text(a.mgmt, "cancel")
+        wait_bot(a, "cancelled", n0)
+    finally:
+        a.close()
+        t1 = time.monotonic()
+        s.close()
+        print("bridge stop with a real TDLib client: %.2f s" % (time.monotonic() - t1))

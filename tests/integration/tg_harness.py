@@ -41,14 +41,14 @@ def tg_plugin_config(**extra):
     return {"telegram": cfg}
 
 
-def tg_stack(plugins=(), ministry_plugins=(), config=None, **kwargs):
-    """A Stack (not started) with the Telegram test build and its config."""
+def tg_stack(plugins=(), ministry_plugins=(), config=None, so=TG_SO, **kwargs):
+    """A Stack (not started) with the Telegram test build (or `so`) and its config."""
     # The sandboxed worker reads the fake library, and the real one its
     # td_execute forwards to, from their folders.
     read = [os.path.dirname(FAKE_TDJSON)]
     if os.path.exists(REAL_TDJSON):
         read.append(os.path.dirname(os.path.realpath(REAL_TDJSON)))
-    return Stack(plugins=(TG_SO,) + tuple(plugins),
+    return Stack(plugins=(so,) + tuple(plugins),
                  ministry_plugins=("telegram",) + tuple(ministry_plugins),
                  plugin_config=tg_plugin_config(**(config or {})), sandbox_read=read, **kwargs)
 
