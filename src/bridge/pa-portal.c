@@ -18,6 +18,7 @@
 #include "pa-ghost.h"
 #include "pa-login-table.h"
 #include "pa-plugins.h"
+#include "pa-power-edit.h"
 #include "pa-queue.h"
 #include "pa-room-power.h"
 #include "pa-to-matrix-read-only.h"
@@ -339,65 +340,35 @@ create_body (PaBridge *b, CreateCtx *c, json_t *chat, const char *protocol_name)
   return body;
 }
 
-typedef struct {
-  PaBridge *b;
-  char *room_id;
-} PowerCtx;
-
-/* The room's power levels, read: every agent with a login in the shared
- * portal gets 100, as the one agent of a group portal does.  All of them
- * at once, so two agents added together do not undo each other. */
-static void
-power_levels_got (PaMatrix *mx, const PaMatrixResponse *resp, gpointer user_data)
+/* The room's power levels: every agent with a login in the shared portal
+ * gets 100, as the one agent of a group portal does.  All of them at once,
+ * so two agents added together do not undo each other; through the room's
+ * line of power-level changes (pa-power-edit.c), so neither does a change
+ * of admins or read-only.  A read-only chat's agents stay under
+ * events_default. */
+static gboolean
+raise_agents (PaBridge *b, const char *room_id, const char *voice, json_t *pl, gpointer data)
 {
-  PowerCtx *p = user_data;
-  PaBridge *b = p->b;
-  if (pa_matrix_response_ok (resp) && json_is_object (resp->body))
+  if (pa_room_state_read_only (b, room_id))
+    return FALSE;
+  json_t *users = json_object_get (pl, "users");
+  gboolean changed = FALSE;
+  if (!json_is_object (users))
     {
-      g_autoptr (json_t) pl = json_deep_copy (resp->body);
-      json_t *users = json_object_get (pl, "users");
-      gboolean changed = FALSE;
-      if (!json_is_object (users))
+      users = json_object ();
+      json_object_set_new (pl, "users", users);
+    }
+  g_auto (GStrv) ids = pa_store_portal_logins (b->store, room_id);
+  for (guint i = 0; ids && ids[i]; i++)
+    {
+      PaAccount *l = pa_login_by_id (b, ids[i]);
+      if (l && json_integer_value (json_object_get (users, l->owner)) < 100)
         {
-          users = json_object ();
-          json_object_set_new (pl, "users", users);
-        }
-      g_auto (GStrv) ids = pa_store_portal_logins (b->store, p->room_id);
-      /* A read-only chat's agents stay under events_default. */
-      if (pa_room_state_read_only (b, p->room_id))
-        g_clear_pointer (&ids, g_strfreev);
-      for (guint i = 0; ids && ids[i]; i++)
-        {
-          PaAccount *l = pa_login_by_id (b, ids[i]);
-          if (l && json_integer_value (json_object_get (users, l->owner)) < 100)
-            {
-              json_object_set_new (users, l->owner, json_integer (100));
-              changed = TRUE;
-            }
-        }
-      if (changed)
-        {
-          g_autofree char *path = pa_matrix_path_state (p->room_id, "m.room.power_levels", "");
-          g_autofree char *now = g_strdup_printf ("%" G_GINT64_FORMAT, g_get_real_time ());
-          g_autofree char *txn = pa_queue_txn_id (p->room_id, "agents-power", now, NULL);
-          pa_queue_request (b, p->room_id, "PUT", path, NULL, pl, 0, txn, NULL);
+          json_object_set_new (users, l->owner, json_integer (100));
+          changed = TRUE;
         }
     }
-  else
-    g_warning ("power levels of %s: %s", p->room_id, resp->error ? resp->error : "?");
-  g_free (p->room_id);
-  g_free (p);
-}
-
-static void
-raise_agents (PaBridge *b, const char *room_id)
-{
-  PowerCtx *p = g_new0 (PowerCtx, 1);
-  p->b = b;
-  p->room_id = g_strdup (room_id);
-  g_autofree char *path = pa_matrix_path_state (room_id, "m.room.power_levels", "");
-  PaMatrixRequest req = { .method = "GET", .path = path, .max_attempts = 3 };
-  pa_matrix_request (b->mx, &req, power_levels_got, p);
+  return changed;
 }
 
 /* The login is in the shared portal room_id: recorded, and its owner
@@ -423,7 +394,7 @@ pa_portal_add_login (PaBridge *b, const char *room_id, PaAccount *login)
   g_autofree char *now = g_strdup_printf ("%" G_GINT64_FORMAT, g_get_real_time ());
   g_autofree char *txn = pa_queue_txn_id (room_id, "invite-agent", login->owner, now, NULL);
   pa_queue_request (b, room_id, "POST", path, NULL, body, 0, txn, NULL);
-  raise_agents (b, room_id);
+  pa_power_edit (b, room_id, raise_agents, NULL, NULL, NULL, NULL);
 }
 
 typedef struct {

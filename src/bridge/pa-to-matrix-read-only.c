@@ -127,11 +127,11 @@ make_read_only (PaBridge *b, const char *room_id, const char *voice, json_t *pl,
   while (g_hash_table_iter_next (&it, &key, NULL))
     {
       g_autofree char *p = NULL, *l = NULL;
+      if (!pa_ghost_parse (b, key, &p, &l))
+        continue;
       /* A DM's creating ghost: already above (and, from room version 12
        * on, a creator that must not be listed). */
-      if (g_str_equal (key, voice) || !pa_ghost_parse (b, key, &p, &l))
-        continue;
-      if (level_of (users, dflt, key) < PA_READ_ONLY_POST_LEVEL)
+      if (!g_str_equal (key, voice) && level_of (users, dflt, key) < PA_READ_ONLY_POST_LEVEL)
         dirty |= set_level (users, dflt, key, PA_READ_ONLY_POST_LEVEL);
       /* Queued now: its messages, queued after, come after. */
       g_hash_table_add (rc->posters, g_strdup (key));

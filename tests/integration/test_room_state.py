@@ -234,9 +234,15 @@ def test_read_only_dm_answers_with_a_notice(alice, net, room):
     net.deliver("alice-rs", {"ev": "chat", "id": "vera", "kind": "dm", "read_only": True})
     alice.wait(lambda a: [b for b in a.bodies(r, ghost("vera")) if "read-only on Loopback" in b],
                what="the read-only notice")
+    # Set by the DM's ghost (a DM has no bot).
+    wait_until(lambda: levels(alice, r).get("events_default") == 50, 20,
+               what="events_default 50 in the DM")
     sends = len([o for o in net.sent("alice-rs") if o["op"] == "send"])
     alice.text(r, "Tu m'entends ?")
     alice.wait(lambda a: [b for b in a.bodies(r, ghost("vera"))
                           if b == "⚠ Not delivered: this chat is read-only on Loopback."],
                what="the refusal notice")
     assert len([o for o in net.sent("alice-rs") if o["op"] == "send"]) == sends
+    # The contact still writes there (the DM's ghost is its creator, above events_default).
+    net.deliver("alice-rs", {"ev": "message", "chat": "vera", "from": "vera", "text": "Oui"})
+    alice.wait(lambda a: "Oui" in a.bodies(r, ghost("vera")), what="the contact's message")
