@@ -532,6 +532,76 @@ def test_location(agent, dm):
     td.check_schema()
 
 
+def test_file_and_voice(agent, dm):
+    td = agent.td
+    pdf = b"%PDF-1.4\n" + os.urandom(800)
+    mxc = agent.upload(pdf, "application/pdf", "compte rendu.pdf")
+    m = td.mark()
+    agent.send(dm, {"msgtype": "m.file", "body": "compte rendu.pdf", "url": mxc,
+                    "info": {"mimetype": "application/pdf", "size": len(pdf)}})
+    req = td.wait_request("sendMessage", after=m)
+    doc = req["input_message_content"]
+    assert doc["@type"] == "inputMessageDocument"
+    assert doc["document"]["disable_content_type_detection"] is True
+    path = doc["document"]["document"]["path"]
+    # Telegram shows the document under the file's own name.
+    assert os.path.basename(path) == "compte rendu.pdf"
+    with open(path, "rb") as f:
+        assert f.read() == pdf
+    sent_ok(td, req, 5300)
+
+    ogg = b"OggS" + os.urandom(600)
+    mxc = agent.upload(ogg, "audio/ogg", "voice.ogg")
+    m = td.mark()
+    agent.send(dm, {"msgtype": "m.audio", "body": "voice.ogg", "url": mxc,
+                    "info": {"mimetype": "audio/ogg", "size": len(ogg), "duration": 4200},
+                    "org.matrix.msc3245.voice": {}})
+    req = td.wait_request("sendMessage", after=m)
+    voice = req["input_message_content"]
+    assert voice["@type"] == "inputMessageVoiceNote"
+    assert voice["voice_note"]["duration"] == 4
+    sent_ok(td, req, 5301)
+    td.check_schema()
+
+
+def test_forum_topic(agent):
+    td = agent.td
+    forum = -1000000000960
+    sg = supergroup(960, False, {"@type": "chatMemberStatusMember", "member_until_date": 0})
+    sg["is_forum"] = True
+    td.deliver({"@type": "updateSupergroup", "supergroup": sg})
+    td.deliver({"@type": "updateNewChat", "chat": chat(
+        forum, {"@type": "chatTypeSupergroup", "supergroup_id": 960, "is_channel": False},
+        "Projet")})
+    td.deliver({"@type": "updateForumTopicInfo", "info": {
+        "@type": "forumTopicInfo", "chat_id": forum, "forum_topic_id": 5, "name": "Releases",
+        "icon": {"@type": "forumTopicIcon", "color": 7322096, "custom_emoji_id": "0"},
+        "creation_date": 1700000000, "creator_id": {"@type": "messageSenderUser", "user_id": BOB},
+        "is_general": False, "is_outgoing": False, "is_closed": False, "is_hidden": False,
+        "is_name_implicit": False}})
+    post = message(9001, forum, BOB, "v1.3 est sortie")
+    post["topic_id"] = {"@type": "messageTopicForum", "forum_topic_id": 5}
+    td.deliver({"@type": "updateNewMessage", "message": post})
+
+    def found(a):
+        accept_invites(a, ("@_pa_telegram_", "@passerelle:localhost"))
+        for r, evs in a.events.items():
+            for e in evs:
+                if e.get("content", {}).get("body") == "v1.3 est sortie":
+                    return r, e
+        return None
+    room, ev = agent.wait(found, 30, "the topic's room")
+    m = td.mark()
+    agent.send(room, {"msgtype": "m.text", "body": "bravo",
+                      "m.relates_to": {"m.in_reply_to": {"event_id": ev["event_id"]}}})
+    req = td.wait_request("sendMessage", after=m)
+    assert req["chat_id"] == forum
+    assert req["topic_id"] == {"@type": "messageTopicForum", "forum_topic_id": 5}
+    assert req["reply_to"]["message_id"] == 9001
+    sent_ok(td, req, 9002, "bravo")
+    td.check_schema()
+
+
 def test_contacts_and_join(agent):
     td = agent.td
     n0 = len(bot_messages(agent))
