@@ -41,7 +41,8 @@ def usernames(*names):
 def user(uid, first, last="", username=None, phone=""):
     return {"@type": "user", "id": uid, "first_name": first, "last_name": last,
             "usernames": usernames(username) if username else usernames(),
-            "phone_number": phone, "status": {"@type": "userStatusRecently", "by_my_privacy_settings": False},
+            "phone_number": phone,
+            "status": {"@type": "userStatusRecently", "by_my_privacy_settings": False},
             "is_contact": True, "is_mutual_contact": True, "is_close_friend": False,
             "is_premium": False, "is_support": False, "restricts_new_chats": False,
             "paid_message_star_count": 0, "have_access": True,
@@ -232,7 +233,7 @@ def test_formatting_is_parsed_by_tdlib(agent, dm):
     m = td.mark()
     agent.send(dm, {"msgtype": "m.text", "body": "été **gras** et lien",
                     "format": "org.matrix.custom.html",
-                    "formatted_body": "été <b>gras</b> et <a href=\"https://example.org/\">lien</a>"})
+                    "formatted_body": 'été <b>gras</b> et <a href="https://example.org/">lien</a>'})
     req = td.wait_request("sendMessage", after=m)
     text = req["input_message_content"]["text"]
     assert text["text"] == "été gras et lien"
@@ -640,7 +641,8 @@ def test_pending_send_when_disconnected_is_uncertain(agent, dm):
     time.sleep(0.5)
     n0 = len(bot_messages(agent))
     agent.text(agent.mgmt, "disconnect telegram")
-    wait_room_event(agent, dm, lambda e: "Maybe not delivered" in e.get("content", {}).get("body", ""),
+    wait_room_event(agent, dm,
+                    lambda e: "Maybe not delivered" in e.get("content", {}).get("body", ""),
                     "the maybe-not-delivered notice")
     wait_bot(agent, "disconnect", n0)
     td.check_schema()
