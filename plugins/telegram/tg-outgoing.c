@@ -592,6 +592,17 @@ on_sent (json_t *reply, void *user_data)
   TgReq *r = user_data;
   if (!tg_req_live (r))
     return;
+  int code = 0;
+  const char *message = NULL;
+  if (tg_td_is_error (reply, &code, &message) && code == 400 && message != NULL
+      && strstr (message, "too long") != NULL)
+    {
+      /* A caption over Telegram's limit (1024 characters, 2048 with Premium). */
+      g_autofree char *msg = g_strdup_printf ("Telegram: %s.", message);
+      tg_req_fail (r, PA_RESULT_TOO_LARGE, msg);
+      tg_req_unref (r);
+      return;
+    }
   if (tg_req_failed (r, reply))
     {
       tg_req_unref (r);

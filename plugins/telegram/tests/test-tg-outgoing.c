@@ -426,6 +426,12 @@ test_send_flood_wait (Fixture *f, gconstpointer data)
   g_assert_cmpuint (json_array_size (results), ==, 2);
   json_t *second = json_array_get (results, 1);
   g_assert_cmpint (json_integer_value (json_object_get (second, "retry_after_ms")), ==, 5000);
+
+  /* A caption over Telegram's limit is too large, not a failure to retry. */
+  tg_out_send (f->login, 15, "55", &text_content, NULL);
+  answer (last ("sendMessage"), json_pack ("{s:s, s:i, s:s}", "@type", "error", "code", 400,
+                                           "message", "Message caption is too long"));
+  g_assert_cmpint (code_of (15), ==, PA_RESULT_TOO_LARGE);
 }
 
 static void
