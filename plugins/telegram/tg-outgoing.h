@@ -4,7 +4,8 @@
  * and what their files share.
  *
  *   tg-outgoing.c         the part's state, requests and their answers,
- *                         send (content, files, temporary → final ids)
+ *                         send (temporary → final ids, flood waits)
+ *   tg-outgoing-content.c a PaContent → inputMessage*, the files to upload
  *   tg-outgoing-ops.c     edit, redact, react, mark_read, typing,
  *                         set_chat_info, set_membership
  *   tg-outgoing-lookup.c  resolve_identifier, list_contacts, create_dm
@@ -40,6 +41,17 @@ void tg_out_list_contacts (PaLogin *login, uint64_t op_id);
 void tg_out_create_dm (PaLogin *login, uint64_t op_id, const char *user_id);
 
 /* ---- shared by the tg-outgoing*.c files */
+
+/* The part's state (login->out). */
+struct TgOut
+{
+  GHashTable *ops;   /* TgReq* in flight (a reference each) */
+  GHashTable *sends; /* "<chat>/<temporary id>" → TgReq* (borrowed from ops) */
+  GHashTable *early; /* "<chat>/<temporary id>" → the update that ended it */
+  char *dir;         /* <data dir>/tg-out: our copies of files */
+  guint next_file;
+  guint watch; /* the timer looking for a closed client while sends wait */
+};
 
 /* One operation on its way: answered once (tg_req_ok / tg_req_fail /
  * tg_req_fail_td), then inert.  Each request sent for it holds a
@@ -99,6 +111,8 @@ gboolean tg_out_message (PaLogin *login, guint64 op_id, gint64 chat, const char 
  * file; NULL when it cannot be made.  Deleted with tg_out_drop_file. */
 char *tg_out_keep_file (PaLogin *login, const char *path, const char *name, const char *mimetype);
 void tg_out_drop_file (const char *copy);
+/* Deletes what is inside the folder `path` (not the folder). */
+void tg_out_remove_tree (const char *path);
 /* A formattedText from the SDK's HTML (through TDLib's own parser) or
  * plain text; NULL html → plain. */
 json_t *tg_out_formatted (PaLogin *login, const char *html, const char *text);
@@ -113,6 +127,8 @@ char *tg_out_safe_name (const char *name, const char *mimetype);
 /* The emoji without its variation selectors (U+FE0F), as Telegram names
  * its reactions. */
 char *tg_out_reaction_emoji (const char *key);
+/* A kind that carries a file. */
+gboolean tg_out_is_media_kind (PaMsgKind kind);
 /* Length in UTF-16 code units, as Telegram counts. */
 gsize tg_out_utf16_len (const char *s);
 /* The inputMessage* object for `content` with its caption or text
