@@ -742,10 +742,26 @@ test_lookups (Fixture *f, gconstpointer data)
   g_assert_cmpstr (json_string_value (json_object_get (c, "identifier")), ==, "@chloe");
   g_assert_cmpint (code_of (55), ==, PA_RESULT_OK);
 
+  tg_out_resolve_identifier (f->login, 57, "bob", PA_RESOLVE_SEARCH);
+  Sent *search = last ("searchContacts");
+  g_assert_cmpstr (json_string_value (json_object_get (search->request, "query")), ==, "bob");
+  answer (search,
+          json_pack ("{s:s, s:i, s:[i]}", "@type", "users", "total_count", 1, "user_ids", 77));
+  g_assert_cmpint (code_of (57), ==, PA_RESULT_OK);
+
+  tg_out_resolve_identifier (f->login, 58, "@agency", PA_RESOLVE_IDENTIFIER);
+  answer (last ("searchPublicChat"),
+          json_pack ("{s:s, s:i, s:s, s:{s:s, s:i}}", "@type", "chat", "id", 80, "title", "Agence",
+                     "type", "@type", "chatTypePrivate", "user_id", 80));
+  g_assert_cmpint (code_of (58), ==, PA_RESULT_OK);
+  json_t *found = json_array_get (contacts, json_array_size (contacts) - 1);
+  g_assert_cmpstr (json_string_value (json_object_get (found, "identifier")), ==, "@agency");
+  g_assert_cmpstr (json_string_value (json_object_get (found, "name")), ==, "Agence");
+
   tg_out_list_contacts (f->login, 56);
   answer (last ("getContacts"),
           json_pack ("{s:s, s:i, s:[i]}", "@type", "users", "total_count", 1, "user_ids", 77));
-  c = json_array_get (contacts, 1);
+  c = json_array_get (contacts, json_array_size (contacts) - 1);
   g_assert_cmpstr (json_string_value (json_object_get (c, "name")), ==, "Bob Bleu");
   g_assert_cmpint (code_of (56), ==, PA_RESULT_OK);
 }
