@@ -20,6 +20,7 @@
 #include "imp-plugin.h"
 #include "tg-import.h"
 #include "tg-login.h"
+#include "tg-outgoing.h"
 #include "tg-private.h"
 
 #define TG_KEY_BYTES 32
@@ -27,7 +28,8 @@
 
 #define TG_CAPS                                                                                    \
   (PA_CAP_LOGIN | PA_CAP_IMPORT | PA_CAP_GROUPS | PA_CAP_MEDIA | PA_CAP_REPLIES                    \
-   | PA_CAP_FORMATTING | PA_CAP_HISTORY)
+   | PA_CAP_FORMATTING | PA_CAP_HISTORY | PA_CAP_EDITS | PA_CAP_DELETES | PA_CAP_REACTIONS         \
+   | PA_CAP_TYPING | PA_CAP_READ_RECEIPTS | PA_CAP_DISAPPEARING)
 
 static PaHost *tg_host;         /* from init to shutdown */
 static const PaHostApi *tg_api; /* idem */
@@ -330,6 +332,18 @@ static const PaLoginOps tg_login_ops = {
   .connect = tg_login_connect,
   .disconnect = tg_login_disconnect,
   .logout = tg_login_logout,
+  .send = tg_out_send,
+  .edit = tg_out_edit,
+  .redact = tg_out_redact,
+  .react = tg_out_react,
+  .mark_read = tg_out_mark_read,
+  .typing = tg_out_typing,
+  .set_chat_info = tg_out_set_chat_info,
+  .set_membership = tg_out_set_membership,
+  .resolve_identifier = tg_out_resolve_identifier,
+  .list_contacts = tg_out_list_contacts,
+  .create_dm = tg_out_create_dm,
+  /* create_group: not offered (Telegram groups are created in an app) */
   .get_chat_info = tg_chats_op_get_chat_info,
   .get_user_info = tg_chats_op_get_user_info,
   .fetch_history = tg_history_fetch,
