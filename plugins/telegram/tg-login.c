@@ -24,7 +24,7 @@
 #define TG_QR_EXPIRES_S 30 /* a login token's life, about */
 #define TG_QR_TIMEOUT_MS (5 * 60 * 1000)
 /* The bridge counts an ended login as logged in until it is logged out. */
-#define TG_LOGIN_AGAIN "send `logout telegram`, then `login telegram qr`, to log in again"
+#define TG_LOGIN_AGAIN "send `login telegram qr` to log in again"
 
 typedef enum
 {

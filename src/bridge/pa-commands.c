@@ -126,7 +126,12 @@ cmd_login (PaBridge *b, const char *room, const char *sender, char **argv)
       return;
     }
   PaAccount *l = pa_login_find (b, sender, plugin);
-  if (l && l->logged_in)
+  /* A session the network ended (logged out elsewhere, credentials refused)
+   * counts as no login: the agent logs in again without a logout first. */
+  gboolean ended = l != NULL
+                   && (g_strcmp0 (l->state, "logged_out") == 0
+                       || g_strcmp0 (l->state, "bad_credentials") == 0);
+  if (l && l->logged_in && !ended)
     {
       g_autofree char *msg = g_strdup_printf ("You are already logged in to %s as %s. Send "
                                               "`logout %s` first.", plugin,
@@ -134,7 +139,9 @@ cmd_login (PaBridge *b, const char *room, const char *sender, char **argv)
       reply (b, room, msg);
       return;
     }
-  if (l)
+  if (ended)
+    pa_login_logout (l); /* forgotten as a logout would: store row, secrets */
+  else if (l)
     pa_login_stop_and_free (l);
   PaPluginInfo *info = pa_plugin_info (b, plugin);
   json_t *flows = json_object_get (info->hello, "flows");
