@@ -279,6 +279,42 @@ dm_of_login (PaWork *w)
   return kind == NULL || g_str_equal (kind, "dm");
 }
 
+/* A DM's contact: the one member its chat info names besides the login
+ * (a Telegram secret chat has an id of its own), else the chat's id. */
+static const char *
+dm_contact (PaWork *w)
+{
+  json_t *members = json_object_get (json_object_get (w->ev, "chat"), "members");
+  const char *found = NULL;
+  for (size_t i = 0; i < json_array_size (members); i++)
+    {
+      const char *id = str (json_array_get (members, i), "id");
+      if (id == NULL || g_strcmp0 (id, w->login->remote_id) == 0)
+        continue;
+      if (found != NULL)
+        return w->chat_id;
+      found = id;
+    }
+  return found != NULL ? found : w->chat_id;
+}
+
+/* The ghost that speaks for the agent's own messages in a DM: the DM's
+ * creator once the room is made, else the contact's. */
+static char *
+dm_voice (PaWork *w)
+{
+  g_autoptr (PaPortalRow) row
+      = pa_store_portal_find (w->b->store, w->login->plugin, w->login->id, w->chat_id);
+  if (row != NULL && row->room_id != NULL)
+    {
+      g_autofree char *key = g_strdup_printf ("creator:%s", row->room_id);
+      char *creator = pa_store_kv_get (w->b->store, key);
+      if (creator != NULL)
+        return creator;
+    }
+  return pa_ghost_mxid (w->b, w->login->plugin, dm_contact (w));
+}
+
 /* A message of the agent's, shown by the contact's ghost: its text says
  * whose it is. */
 static void
@@ -312,11 +348,11 @@ with_ghost (PaBridge *b, gboolean ok, const char *error, gpointer user_data)
   json_t *chat = json_object_get (w->ev, "chat");
   const char *sender = str (w->ev, "sender_id");
   /* For a DM the peer is the other side, even for our own messages. */
-  const char *peer = json_is_true (json_object_get (w->ev, "from_me")) ? w->chat_id : sender;
+  const char *peer = json_is_true (json_object_get (w->ev, "from_me")) ? NULL : sender;
   if (w->lane->job)
     w->lane->import->room_ensure (w->lane->job, w->chat_id, chat, with_room, w);
   else
-    pa_portal_ensure (b, w->login, w->chat_id, chat, peer ? peer : w->chat_id, with_room, w);
+    pa_portal_ensure (b, w->login, w->chat_id, chat, peer ? peer : dm_contact (w), with_room, w);
 }
 
 static void
@@ -430,7 +466,7 @@ process (PaWork *w)
       else
         {
           /* Said by the contact's ghost, marked as the agent's. */
-          w->ghost = pa_ghost_mxid (b, w->login->plugin, w->chat_id);
+          w->ghost = dm_voice (w);
           mark_from_phone (ev);
         }
       with_ghost (b, TRUE, NULL, w);

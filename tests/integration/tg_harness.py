@@ -43,16 +43,21 @@ def tg_plugin_config(**extra):
     return {"telegram": cfg}
 
 
-def tg_stack(plugins=(), ministry_plugins=(), config=None, so=TG_SO, **kwargs):
-    """A Stack (not started) with the Telegram test build (or `so`) and its config."""
+def tg_bridge_kwargs(plugins=(), ministry_plugins=(), config=None, so=TG_SO):
+    """The Bridge arguments of the Telegram test build (or `so`) and its config."""
     # The sandboxed worker reads the fake library, and the real one its
     # td_execute forwards to, from their folders.
     read = [os.path.dirname(FAKE_TDJSON)]
     if os.path.exists(REAL_TDJSON):
         read.append(os.path.dirname(os.path.realpath(REAL_TDJSON)))
-    return Stack(plugins=(so,) + tuple(plugins),
-                 ministry_plugins=("telegram",) + tuple(ministry_plugins),
-                 plugin_config=tg_plugin_config(**(config or {})), sandbox_read=read, **kwargs)
+    return {"plugins": (so,) + tuple(plugins),
+            "ministry_plugins": ("telegram",) + tuple(ministry_plugins),
+            "plugin_config": tg_plugin_config(**(config or {})), "sandbox_read": read}
+
+
+def tg_stack(plugins=(), ministry_plugins=(), config=None, so=TG_SO, **kwargs):
+    """A Stack (not started) with the Telegram test build (or `so`) and its config."""
+    return Stack(**tg_bridge_kwargs(plugins, ministry_plugins, config, so), **kwargs)
 
 
 def _bridge(x):
