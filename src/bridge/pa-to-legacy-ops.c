@@ -395,7 +395,7 @@ pa_to_legacy_op (PaAccount *l, const char *op, json_t *args, const char *kind, c
     }
   PaBridge *b = l->bridge;
   guint64 op_id = b->next_op_id++;
-  g_autoptr (json_t) frame = json_deep_copy (args ? args : json_object ());
+  g_autoptr (json_t) frame = args != NULL ? json_deep_copy (args) : json_object ();
   json_object_set_new (frame, "t", json_string ("op"));
   json_object_set_new (frame, "op", json_string (op));
   json_object_set_new (frame, "op_id", json_integer ((json_int_t)op_id));
