@@ -23,6 +23,8 @@
 #define TG_TD_DIR "tdlib"
 #define TG_QR_EXPIRES_S 30 /* a login token's life, about */
 #define TG_QR_TIMEOUT_MS (5 * 60 * 1000)
+/* The bridge counts an ended login as logged in until it is logged out. */
+#define TG_LOGIN_AGAIN "send `logout telegram`, then `login telegram qr`, to log in again"
 
 typedef enum
 {
@@ -129,7 +131,8 @@ tg_auth_error_text (json_t *reply)
 {
   int code = 0;
   const char *msg = NULL;
-  tg_td_is_error (reply, &code, &msg);
+  if (!tg_td_is_error (reply, &code, &msg))
+    return g_strdup ("Telegram gave an unexpected answer");
   int wait_s = tg_td_flood_wait_s (reply);
   if (wait_s >= 0)
     return g_strdup_printf ("Telegram asks to wait %d s before trying again (%s)", wait_s, msg);
@@ -238,6 +241,8 @@ static void
 tg_show_qr (PaLogin *login, const char *link)
 {
   TgAuth *a = login->auth;
+  if (link == NULL || *link == '\0')
+    return;
   g_autofree char *name = g_strdup_printf ("tg-login-qr-%u.png", ++a->qr_serial);
   g_autofree char *path = g_build_filename (login->data_dir, name, NULL);
   g_autoptr (GError) err = NULL;
@@ -357,9 +362,9 @@ tg_on_parameters_reply (json_t *reply, void *user_data)
             tg_flow_fail (login, err->message);
           return;
         }
+      a->told_ended = TRUE;
       tg_state (login, PA_STATE_BAD_CREDENTIALS,
-                "this login's Telegram session could not be opened any more: send `login "
-                "telegram qr` to log in again");
+                "this login's Telegram session could not be opened any more: " TG_LOGIN_AGAIN);
       return;
     }
   g_autofree char *text = g_strdup_printf ("TDLib refused its parameters (%d %s): the "
@@ -481,9 +486,9 @@ tg_client_closed (PaLogin *login)
     {
       a->told_ended = TRUE;
       tg_network_session_ended (login);
-      tg_state (login, PA_STATE_LOGGED_OUT,
-                "this Telegram session was ended from another device or by Telegram: send "
-                "`login telegram qr` to log in again");
+      tg_state (
+          login, PA_STATE_LOGGED_OUT,
+          "this Telegram session was ended from another device or by Telegram: " TG_LOGIN_AGAIN);
     }
 }
 
@@ -510,8 +515,7 @@ tg_on_state (PaLogin *login, json_t *state)
         {
           a->told_ended = TRUE;
           tg_state (login, PA_STATE_BAD_CREDENTIALS,
-                    "this Telegram login has no session any more: send `login telegram qr` to "
-                    "log in again");
+                    "this Telegram login has no session any more: " TG_LOGIN_AGAIN);
         }
     }
   else if (g_str_equal (type, "authorizationStateWaitOtherDeviceConfirmation"))
@@ -568,8 +572,8 @@ tg_on_state (PaLogin *login, json_t *state)
           a->told_ended = TRUE;
           tg_network_session_ended (login);
           tg_state (login, PA_STATE_LOGGED_OUT,
-                    "this Telegram session was ended from another device or by Telegram: send "
-                    "`login telegram qr` to log in again");
+                    "this Telegram session was ended from another device or by "
+                    "Telegram: " TG_LOGIN_AGAIN);
         }
     }
   else if (g_str_equal (type, "authorizationStateClosed"))
@@ -603,6 +607,18 @@ tg_login_on_update (PaLogin *login, const char *type, json_t *update)
 
 /* ----------------------------------------------------------- operations */
 
+static guint
+tg_qr_timeout_ms (PaLogin *login)
+{
+#ifdef TG_ALLOW_FAKE_TDJSON
+  /* The test build only: the tests cannot wait 5 minutes. */
+  gint64 ms = login->api->config_int (login->host, "test_qr_timeout_ms");
+  if (ms > 0 && ms < TG_QR_TIMEOUT_MS)
+    return (guint) ms;
+#endif
+  return TG_QR_TIMEOUT_MS;
+}
+
 /* Nobody scanned the QR code (or Telegram never sent one): the flow ends,
  * and so does the client, so that a code seen later cannot log in behind
  * the agent's back. */
@@ -635,7 +651,8 @@ tg_login_begin_flow (PaLogin *login)
     return;
   a->flow_begun = TRUE;
   if (a->flow == TG_FLOW_QR && a->qr_timer == 0)
-    a->qr_timer = login->api->timer_add (login->host, TG_QR_TIMEOUT_MS, tg_qr_timeout, login);
+    a->qr_timer
+        = login->api->timer_add (login->host, tg_qr_timeout_ms (login), tg_qr_timeout, login);
   if (a->flow == TG_FLOW_QR)
     tg_td_send (login->td,
                 json_pack ("{s:s, s:[]}", "@type", "requestQrCodeAuthentication", "other_user_ids"),

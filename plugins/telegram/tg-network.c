@@ -307,6 +307,11 @@ static const PaConfigKey tg_config_keys[] = {
   { sizeof (PaConfigKey), "max_media_bytes", PA_CONFIG_INT, "52428800",
     "the largest media file downloaded from Telegram (bigger ones are announced, not fetched)",
     false, false },
+#ifdef TG_ALLOW_FAKE_TDJSON
+  { sizeof (PaConfigKey), "test_qr_timeout_ms", PA_CONFIG_INT, "0",
+    "the test build only: a QR login nobody scans ends after this many ms (0: 5 minutes)", false,
+    false },
+#endif
 };
 
 static const PaLoginFlow tg_flows[] = {

@@ -200,7 +200,9 @@ class FakeTd:
 
     def scenario(self, path):
         """Loads a scenario file (a name is looked up in tests/data/tdlib/scenarios)."""
-        if not os.path.exists(path):
+        if not os.path.exists(path) and os.path.exists(os.path.join(SOURCE_ROOT, path)):
+            path = os.path.join(SOURCE_ROOT, path)
+        elif not os.path.exists(path):
             path = os.path.join(SCENARIOS, path if path.endswith(".json") else path + ".json")
         with open(path) as f:
             sc = json.load(f)

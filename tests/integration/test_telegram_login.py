@@ -7,6 +7,8 @@ Every request the plugin sends is checked against TDLib's TL schema."""
 import glob
 import json
 import os
+import subprocess
+import sys
 import time
 
 import pytest
@@ -14,7 +16,7 @@ import pytest
 from harness import BUILD_ROOT, Agent, open_management_room, wait_until
 from td_fake import SCENARIOS, FakeTd, schema
 from td_schema import Schema, lib_names
-from tg_harness import (REAL_TDJSON, SELF_ID, SELF_NAME, available, finish_ready, login_telegram,
+from tg_harness import (FAKE_TDJSON, REAL_TDJSON, SELF_ID, SELF_NAME, available, finish_ready, login_telegram,
                         start_login, tg_stack)
 from wa_canned import bot_images, bot_messages, decode_qr, wait_bot
 
@@ -94,6 +96,22 @@ def test_real_tdlib_has_the_schema_names():
     missing = schema().names() - lib
     assert missing == {"messageGiftedTon"}, sorted(missing)  # renamed messageGiftedGrams
     assert len(lib - schema().names()) == 37
+
+
+def test_fake_td_execute_is_the_real_one():
+    """The fake's td_execute answers with the real TDLib (formatting stays
+    real), even in a worker whose environment the host filtered: the build
+    names the TDLib scripts/setup-deps installs."""
+    if not os.path.exists(REAL_TDJSON):
+        pytest.skip("no real libtdjson.so (scripts/setup-deps)")
+    code = ("import ctypes, json; lib = ctypes.CDLL(%r); lib.td_execute.restype = ctypes.c_char_p; "
+            "lib.td_execute.argtypes = [ctypes.c_char_p]; "
+            "print(lib.td_execute(b'{\"@type\":\"getOption\",\"name\":\"version\"}').decode())"
+            % FAKE_TDJSON)
+    env = {k: v for k, v in os.environ.items() if k != "PA_FAKE_TDJSON_REAL"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                         check=True).stdout
+    assert json.loads(out) == {"@type": "optionValueString", "value": "1.8.67"}
 
 
 def test_qr_login_decoded_rotated_then_ready(stack, agent):
@@ -181,6 +199,7 @@ def test_revoked_session_is_told(stack, agent):
     td.state("authorizationStateClosed")
     told = agent.wait(lambda a: said_after(a, n0, "another device"), 30, "the revocation told")
     assert "logged out" in told[0]["content"]["body"].lower()
+    assert "`logout telegram`, then `login telegram qr`" in told[0]["content"]["body"]
     time.sleep(2)
     agent.sync()
     assert len(said_after(agent, n0, "another device")) == 1
@@ -199,6 +218,30 @@ def test_revoked_session_is_told(stack, agent):
     finish_ready(td3)
     wait_bot(agent, "Logged in to Telegram", n1, timeout=60)
     td3.check_schema()
+
+
+def test_saved_session_gone_is_told(stack):
+    """A saved login whose TDLib database has no session any more (TDLib
+    asks for a phone number) is told to log in again, not left waiting."""
+    a = new_agent(stack, "tg-login-gone")
+    try:
+        data_dir, td = login_telegram(stack.bridge, a)
+        n0 = len(bot_messages(a))
+        m = td.mark()
+        a.text(a.mgmt, "disconnect telegram")
+        td.wait_request("close", after=m)
+        a.wait(lambda x: said_after(x, n0, "connect telegram"), 30, "the disconnection told")
+        td.after["setTdlibParameters"] = [
+            {"@type": "updateAuthorizationState",
+             "authorization_state": {"@type": "authorizationStateWaitPhoneNumber"}}]
+        a.text(a.mgmt, "connect telegram")
+        told = a.wait(lambda x: said_after(x, n0, "no session any more"), 30, "the loss told")[0]
+        assert "`logout telegram`, then `login telegram qr`" in told["content"]["body"]
+        time.sleep(1)
+        assert not [r for r in td.requests[m:] if r["@type"] == "requestQrCodeAuthentication"]
+        td.check_schema()
+    finally:
+        a.close()
 
 
 def test_stale_database_is_replaced(stack):
@@ -424,6 +467,10 @@ def test_real_tdlib_asks_for_the_phone_number():
         assert binlogs, "no TDLib database in the login's data dir"
         assert os.path.exists(os.path.join(os.path.dirname(os.path.dirname(binlogs[0])),
                                            "tdlib-key.secret"))
+        for pid, _ in s.bridge.worker_pids():
+            with open("/proc/%d/status" % pid) as f:
+                rss = [l.split()[1] for l in f if l.startswith("VmRSS:")]
+            print("worker with a real TDLib client waiting for a phone number: %s kB" % rss[0])
         a.text(a.mgmt, "cancel")
         wait_bot(a, "cancelled", n0)
     finally:
@@ -431,3 +478,25 @@ def test_real_tdlib_asks_for_the_phone_number():
         t1 = time.monotonic()
         s.close()
         print("bridge stop with a real TDLib client: %.2f s" % (time.monotonic() - t1))
+
+
+def test_qr_nobody_scans_times_out():
+    """A QR login nobody scans ends (the test build shortens the 5 minutes)
+    and closes TDLib's client, so that the code cannot be used later."""
+    s = tg_stack(config={"test_qr_timeout_ms": 3000})
+    s.start()
+    a = new_agent(s, "tg-login-timeout")
+    try:
+        data_dir, td, n0 = start_login(s.bridge, a, "qr")
+        a.wait(lambda x: bot_images(x, n0), 60, "the QR image")
+        told = a.wait(lambda x: said_after(x, n0, "not scanned"), 30, "the timeout told")[0]
+        assert "login telegram qr" in told["content"]["body"]
+        td.wait_request("close")
+        wait_until(lambda: not [f for f in os.listdir(data_dir) if f.startswith("tg-login-qr")],
+                   10, what="the QR files removed")
+        time.sleep(1)
+        a.sync()
+        assert len(bot_images(a, n0)) == 1
+    finally:
+        a.close()
+        s.close()

@@ -8,8 +8,10 @@ the fake TDLib as its libtdjson.so, and a whole QR login through it.
 
 td is the login's FakeTd (td_fake.py), with the scenario ready.json loaded:
 later requests (getChats, getMe…) get its answers unless a test sets its own.
-The fake's td_execute uses the real TDLib named by PA_FAKE_TDJSON_REAL
-(default: the one scripts/setup-deps installs), so formatting stays real.
+The fake's td_execute forwards to the real TDLib (in a worker, whose
+environment the host filters: the one scripts/setup-deps installs, named at
+build time; elsewhere PA_FAKE_TDJSON_REAL may name another), so formatting
+stays real.  The schema checks also look at that library's names.
 """
 
 import os

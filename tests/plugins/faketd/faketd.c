@@ -11,7 +11,8 @@
  * setTdlibParameters.  On its own the fake only opens a client
  * (authorizationStateWaitTdlibParameters) and closes one ("close" →
  * Closing, Closed), so a bridge stops promptly without a controller.
- * td_execute forwards to the real libtdjson named by PA_FAKE_TDJSON_REAL.
+ * td_execute forwards to the real libtdjson named by PA_FAKE_TDJSON_REAL, or
+ * by default the one scripts/setup-deps installs (FAKETD_REAL_DEFAULT).
  *
  * It exports pa_fake_tdjson: the installed plugin refuses any library that
  * has it, so a deployment can never be switched to this fake.
@@ -72,7 +73,8 @@ write_all (int fd, const char *buf, size_t len)
 {
   while (len > 0)
     {
-      ssize_t n = write (fd, buf, len);
+      /* MSG_NOSIGNAL: a controller gone must not kill the worker (SIGPIPE). */
+      ssize_t n = send (fd, buf, len, MSG_NOSIGNAL);
       if (n < 0 && errno == EINTR)
         continue;
       if (n <= 0)
@@ -93,17 +95,32 @@ to_controller (char *line)
   g_mutex_unlock (&write_lock);
 }
 
+/* Appends a request to the log next to the database; requests sent before
+ * the database's folder is known wait for it. */
 static void
 append_log (const char *line)
 {
+  static GPtrArray *early;
+  g_mutex_lock (&lock);
   if (db_dir == NULL)
-    return;
+    {
+      if (early == NULL)
+        early = g_ptr_array_new_with_free_func (g_free);
+      g_ptr_array_add (early, g_strdup (line));
+      g_mutex_unlock (&lock);
+      return;
+    }
   g_autofree char *path = g_build_filename (db_dir, "faketd-requests.jsonl", NULL);
   FILE *f = fopen (path, "a");
-  if (f == NULL)
-    return;
-  fputs (line, f);
-  fclose (f);
+  for (guint i = 0; f != NULL && early != NULL && i < early->len; i++)
+    fputs (g_ptr_array_index (early, i), f);
+  g_clear_pointer (&early, g_ptr_array_unref);
+  if (f != NULL)
+    {
+      fputs (line, f);
+      fclose (f);
+    }
+  g_mutex_unlock (&lock);
 }
 
 static void
@@ -271,7 +288,11 @@ td_execute (const char *request)
 {
   static __thread char *answer;
   typedef const char *(*Exec) (const char *);
+  /* The host passes workers an allow-listed environment only: the build's
+   * default (the TDLib scripts/setup-deps installs) serves there. */
   const char *real = g_getenv ("PA_FAKE_TDJSON_REAL");
+  if (real == NULL || *real == '\0')
+    real = FAKETD_REAL_DEFAULT;
   static void *real_lib;
   static gsize loaded;
   if (g_once_init_enter (&loaded))
