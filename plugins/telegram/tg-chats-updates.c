@@ -53,20 +53,21 @@ chat_field (PaLogin *login, json_t *update, const char *field)
   tg_chats_reannounce (login, chat_id);
 }
 
-/* Chats of a basic group / supergroup id (at most one). */
+/* The chat of a basic group, supergroup or secret chat, when known: TDLib
+ * derives the chat's id from the group's (-id, -1000000000000 - id,
+ * -2000000000000 + id). */
 static gint64
 chat_of_group (PaLogin *login, const char *type, const char *key, gint64 group_id)
 {
-  GHashTableIter it;
-  gpointer k, v;
-  g_hash_table_iter_init (&it, login->chats->chats);
-  while (g_hash_table_iter_next (&it, &k, &v))
-    {
-      json_t *t = json_object_get (v, "type");
-      if (tg_jis (t, type) && tg_jint (t, key) == group_id)
-        return *(gint64 *) k;
-    }
-  return 0;
+  gint64 chat_id;
+  if (strcmp (type, "chatTypeBasicGroup") == 0)
+    chat_id = -group_id;
+  else if (strcmp (type, "chatTypeSupergroup") == 0)
+    chat_id = -1000000000000LL - group_id;
+  else
+    chat_id = -2000000000000LL + group_id;
+  json_t *t = json_object_get (tg_chats_chat (login, chat_id), "type");
+  return tg_jis (t, type) && tg_jint (t, key) == group_id ? chat_id : 0;
 }
 
 gboolean
@@ -76,6 +77,10 @@ tg_chats_on_update (PaLogin *login, const char *type, json_t *update)
   if (strcmp (type, "updateNewChat") == 0)
     {
       json_t *chat = json_object_get (update, "chat");
+      /* what the part never reads, and may be large */
+      json_object_del (chat, "last_message");
+      json_object_del (chat, "draft_message");
+      json_object_del (chat, "positions");
       tg_chats_table_set (c->chats, tg_jint (chat, "id"), chat);
       return TRUE;
     }

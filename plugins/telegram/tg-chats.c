@@ -364,9 +364,7 @@ tg_chats_announce (PaLogin *login, gint64 chat_id, gint32 topic_id)
       g_array_append_val (members, m);
       info.members_complete = TRUE;
       info.read_only = !tg_chats_can_post (login, chat_id);
-#ifdef PA_CHATINFO_HAS_SECRET
       info.secret = kind == TG_CHAT_SECRET;
-#endif
     }
   else
     {

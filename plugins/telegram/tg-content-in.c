@@ -9,9 +9,7 @@
 #define G_LOG_DOMAIN "passerelle-telegram"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <glib/gstdio.h>
-#include <unistd.h>
 
 #include "tg-content-in.h"
 #include "tg-content-service.h"
@@ -334,8 +332,9 @@ tg_files_take (PaLogin *login, json_t *file, const char *dest, GError **error)
       return FALSE;
     }
   (void) login;
-  g_unlink (dest);
-  if (link (src, dest) == 0)
+  /* moved, not linked: the host refuses a file with other links, and
+   * TDLib fetches a file again when its copy is gone */
+  if (g_rename (src, dest) == 0)
     return TRUE;
   return copy_file (src, dest, error);
 }

@@ -44,7 +44,7 @@ void tg_content_in_take (PaLogin *login, TgContentIn *c, json_t *file, const cha
 void tg_content_in_unavailable (TgContentIn *c, const char *why);
 
 /* Puts TDLib's downloaded `file` (its local.path) at `dest`, inside the
- * data dir: a hard link when it can, else a copy. */
+ * data dir: moved there (copied across file systems). */
 gboolean tg_files_take (PaLogin *login, json_t *file, const char *dest, GError **error);
 
 G_END_DECLS

@@ -10,6 +10,9 @@
  * waits.  History (tg-history.c) feeds the same queues, so a backfill's
  * BACKFILL_END comes after its last message.
  *
+ * Edits: updateMessageEdited says when; the message as it is then is asked
+ * with getMessage (TDLib has it at hand), for its content and author.
+ *
  * Messages still being sent (sending_state set) are the outgoing part's:
  * it emits them with their transaction id once Telegram took them.
  */
@@ -34,7 +37,8 @@ typedef struct
   gint64 message_id;
   json_t *message; /* MESSAGE: the message; EDIT: NULL */
   TgContentIn *content;
-  gboolean waiting; /* its file is downloading */
+  gboolean waiting; /* its file is downloading, or the edited message asked */
+  gint64 ts_ms;     /* EDIT: when it was edited */
   TgInFunc fn;
   gpointer data;
   GDestroyNotify destroy;
@@ -85,34 +89,48 @@ tg_in_free (PaLogin *login)
 
 /* ------------------------------------------------------------- chat ids */
 
-/* The forum topic of a message, remembered for the updates that carry
- * only its id (edits, deletions, reactions). */
+/* Where a message was seen and who wrote it, remembered for the updates
+ * that carry only its id (edits, deletions, reactions): the topic portal
+ * it went to, and its sender, whose ghost redacts it. */
 static char *
-topic_key (gint64 chat_id, gint64 message_id)
+seen_key (gint64 chat_id, gint64 message_id)
 {
-  return g_strdup_printf ("%" G_GINT64_FORMAT "/topic/%" G_GINT64_FORMAT, chat_id, message_id);
+  return g_strdup_printf ("%" G_GINT64_FORMAT "/m/%" G_GINT64_FORMAT, chat_id, message_id);
 }
 
 static void
-remember_topic (PaLogin *login, gint64 chat_id, gint64 message_id, gint32 topic)
+remember (PaLogin *login, gint64 chat_id, gint64 message_id, gint32 topic, const char *sender)
 {
-  g_autofree char *k = topic_key (chat_id, message_id);
-  g_autofree char *v = g_strdup_printf ("%" G_GINT32_FORMAT, topic);
+  g_autofree char *k = seen_key (chat_id, message_id);
+  g_autofree char *v = g_strdup_printf ("%" G_GINT32_FORMAT " %s", topic, sender);
   login->api->meta_set (login->host, PA_META_MESSAGE, k, v);
+}
+
+/* The topic and (newly allocated, or NULL) sender of a message seen. */
+static gint32
+recall (PaLogin *login, gint64 chat_id, gint64 message_id, char **sender)
+{
+  g_autofree char *k = seen_key (chat_id, message_id);
+  char *v = login->api->meta_get (login->host, PA_META_MESSAGE, k);
+  gint64 topic = 0;
+  if (sender != NULL)
+    *sender = NULL;
+  if (v != NULL)
+    {
+      const char *space = strchr (v, ' ');
+      g_autofree char *t = space != NULL ? g_strndup (v, (gsize) (space - v)) : g_strdup (v);
+      g_ascii_string_to_signed (t, 10, 0, G_MAXINT32, &topic, NULL);
+      if (sender != NULL && space != NULL && space[1] != '\0')
+        *sender = g_strdup (space + 1);
+      free (v);
+    }
+  return (gint32) topic;
 }
 
 char *
 tg_in_chat_of_message (PaLogin *login, gint64 chat_id, gint64 message_id)
 {
-  g_autofree char *k = topic_key (chat_id, message_id);
-  char *v = login->api->meta_get (login->host, PA_META_MESSAGE, k);
-  gint64 topic = 0;
-  if (v != NULL)
-    {
-      g_ascii_string_to_signed (v, 10, 0, G_MAXINT32, &topic, NULL);
-      free (v);
-    }
-  return tg_ids_chat (chat_id, (gint32) topic);
+  return tg_ids_chat (chat_id, recall (login, chat_id, message_id, NULL));
 }
 
 /* ---------------------------------------------------------------- queue */
@@ -159,16 +177,8 @@ on_download (json_t *reply, void *user_data)
   if (login->closing)
     return; /* the item goes with its queue */
   g_autofree char *base
-      = g_strdup_printf ("%" G_GINT64_FORMAT "-%" G_GINT64_FORMAT "-%s", it->chat_id,
-                         it->message_id, it->kind == TG_ITEM_EDIT ? "edit" : "msg");
+      = g_strdup_printf ("%" G_GINT64_FORMAT "-%" G_GINT64_FORMAT, it->chat_id, it->message_id);
   tg_content_in_take (login, it->content, reply, base);
-  /* TDLib's own copy is not needed any more: the data dir holds ours */
-  if (!tg_td_is_error (reply, NULL, NULL))
-    {
-      json_t *del = json_pack ("{s:s, s:I}", "@type", "deleteFile", "file_id",
-                               (json_int_t) tg_jint (reply, "id"));
-      tg_td_send (login->td, del, NULL, NULL);
-    }
   it->waiting = FALSE;
   flush (login, it->chat_id);
 }
@@ -212,6 +222,18 @@ tg_in_after (PaLogin *login, gint64 chat_id, TgInFunc fn, gpointer data, GDestro
   enqueue (login, it);
 }
 
+/* TRUE when this login already bridged the message (history asked again
+ * after a restart): its media are not downloaded a second time. */
+static gboolean
+already_seen (PaLogin *login, gint64 chat_id, gint64 message_id)
+{
+  g_autofree char *k = seen_key (chat_id, message_id);
+  char *v = login->api->meta_get (login->host, PA_META_MESSAGE, k);
+  gboolean found = v != NULL;
+  free (v);
+  return found;
+}
+
 void
 tg_in_message (PaLogin *login, json_t *message)
 {
@@ -219,6 +241,8 @@ tg_in_message (PaLogin *login, json_t *message)
       && !json_is_null (json_object_get (message, "sending_state")))
     return;
   gint64 chat_id = tg_jint (message, "chat_id");
+  if (already_seen (login, chat_id, tg_jint (message, "id")))
+    return;
   TgItem *it = item_new (login, TG_ITEM_MESSAGE, chat_id);
   it->message = json_incref (message);
   it->message_id = tg_jint (message, "id");
@@ -271,8 +295,7 @@ emit_message (PaLogin *login, TgItem *it)
     return;
   tg_chats_announce_once (login, chat_id, topic);
   tg_chats_contact_once (login, sender);
-  if (topic != 0)
-    remember_topic (login, chat_id, it->message_id, topic);
+  remember (login, chat_id, it->message_id, topic, sender_id);
   g_autofree char *chat = tg_ids_chat (chat_id, topic);
 
   TgContentIn *c = it->content;
@@ -314,21 +337,33 @@ emit_message (PaLogin *login, TgItem *it)
 static void
 emit_edit (PaLogin *login, TgItem *it)
 {
+  json_t *m = it->message; /* as TDLib has it now, or NULL when it did not say */
   g_autofree char *target = tg_ids_message_id_to_pa (login, it->chat_id, it->message_id);
-  if (target == NULL)
+  g_autofree char *sender = tg_chats_sender_id (json_object_get (m, "sender_id"));
+  if (m == NULL || target == NULL || sender == NULL)
     return;
-  g_autofree char *chat = tg_in_chat_of_message (login, it->chat_id, it->message_id);
+  g_autoptr (TgContentIn) c = tg_content_in_new (login, it->chat_id, json_object_get (m, "content"),
+                                                 json_object_get (m, "sender_id"));
+  /* an edit changes the text (a caption): the file stays the first one */
+  if (c->file != NULL)
+    g_clear_pointer (&c->file, json_decref);
+  if (c->text == NULL && c->media_name != NULL)
+    c->text = g_strdup (c->media_name);
+  c->c.flags |= PA_CONTENT_EDITED;
+  tg_content_in_sync (c);
+  g_autofree char *chat = tg_ids_chat (it->chat_id, tg_chats_message_topic (login, m));
   PaEvent ev = {
     .struct_size = sizeof (PaEvent),
     .type = PA_EV_EDIT,
     .chat_id = chat,
-    .timestamp_ms = g_get_real_time () / 1000,
+    .sender_id = sender,
+    /* the same in every login: the host tells one edit from another by it */
+    .timestamp_ms = it->ts_ms,
     .target_id = target,
-    .content = &it->content->c,
+    .from_me = json_is_true (json_object_get (m, "is_outgoing")),
+    .content = &c->c,
   };
   tg_emit (login, &ev);
-  g_clear_pointer (&it->content->media_path, g_free);
-  tg_content_in_sync (it->content);
 }
 
 static void
@@ -353,20 +388,31 @@ run_item (PaLogin *login, TgItem *it)
 /* -------------------------------------------------------------- updates */
 
 static void
-on_content (PaLogin *login, json_t *update)
+on_edited_message (json_t *reply, void *user_data)
+{
+  TgItem *it = user_data;
+  PaLogin *login = it->login;
+  if (login->closing)
+    return; /* the item goes with its queue */
+  if (!tg_td_is_error (reply, NULL, NULL))
+    it->message = json_incref (reply);
+  it->waiting = FALSE;
+  flush (login, it->chat_id);
+}
+
+/* An edit: the message as it is now is asked of TDLib (it has it at hand),
+ * for its content and its sender, whose ghost edits it. */
+static void
+edit (PaLogin *login, json_t *update, gint64 ts_ms)
 {
   gint64 chat_id = tg_jint (update, "chat_id");
   TgItem *it = item_new (login, TG_ITEM_EDIT, chat_id);
   it->message_id = tg_jint (update, "message_id");
-  it->content = tg_content_in_new (login, chat_id, json_object_get (update, "new_content"), NULL);
-  /* an edit changes the text (a caption): the file stays the first one */
-  TgContentIn *c = it->content;
-  if (c->file != NULL)
-    g_clear_pointer (&c->file, json_decref);
-  if (c->text == NULL && c->media_name != NULL)
-    c->text = g_strdup (c->media_name);
-  c->c.flags |= PA_CONTENT_EDITED;
-  tg_content_in_sync (c);
+  it->ts_ms = ts_ms;
+  it->waiting = TRUE;
+  json_t *req = json_pack ("{s:s, s:I, s:I}", "@type", "getMessage", "chat_id",
+                           (json_int_t) chat_id, "message_id", (json_int_t) it->message_id);
+  tg_td_send (login->td, req, on_edited_message, it);
   enqueue (login, it);
 }
 
@@ -396,11 +442,14 @@ emit_deletes (PaLogin *login, gpointer data)
     g_autofree char *target = tg_ids_message_id_to_pa (login, d->chat_id, mid);
     if (target == NULL)
       continue;
-    g_autofree char *chat = tg_in_chat_of_message (login, d->chat_id, mid);
+    g_autofree char *sender = NULL;
+    gint32 topic = recall (login, d->chat_id, mid, &sender);
+    g_autofree char *chat = tg_ids_chat (d->chat_id, topic);
     PaEvent ev = {
       .struct_size = sizeof (PaEvent),
       .type = PA_EV_DELETE,
       .chat_id = chat,
+      .sender_id = sender,
       .timestamp_ms = g_get_real_time () / 1000,
       .target_id = target,
     };
@@ -499,13 +548,19 @@ tg_in_on_update (PaLogin *login, const char *type, json_t *update)
       tg_in_message (login, json_object_get (update, "message"));
       return TRUE;
     }
-  if (strcmp (type, "updateMessageContent") == 0)
+  if (strcmp (type, "updateMessageEdited") == 0)
     {
-      on_content (login, update);
+      edit (login, update, tg_jint (update, "edit_date") * 1000);
       return TRUE;
     }
-  if (strcmp (type, "updateMessageEdited") == 0)
-    return TRUE; /* the new content came with updateMessageContent */
+  if (strcmp (type, "updateMessageContent") == 0)
+    {
+      /* an edit comes with updateMessageEdited; new votes change a poll
+       * without one */
+      if (tg_jis (json_object_get (update, "new_content"), "messagePoll"))
+        edit (login, update, g_get_real_time () / 1000);
+      return TRUE;
+    }
   if (strcmp (type, "updateDeleteMessages") == 0)
     {
       on_delete (login, update);

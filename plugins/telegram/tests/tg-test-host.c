@@ -141,9 +141,7 @@ api_emit (PaHost *host, const PaEvent *ev)
       set_str (c, "name", ci->name);
       set_str (c, "topic", ci->topic);
       set_path (c, "avatar_path", ci->avatar_path);
-#ifdef PA_CHATINFO_HAS_SECRET
       json_object_set_new (c, "secret", json_boolean (ci->secret));
-#endif
       json_object_set_new (c, "read_only", json_boolean (ci->read_only));
       json_object_set_new (c, "members_complete", json_boolean (ci->members_complete));
       if (ci->members != NULL)
