@@ -40,10 +40,6 @@ static const char *const allowed_names[] = {
   "LSAN_OPTIONS",
   /* The host tests' stand-in worker (tests/host/pa-worker-test-exe.c). */
   "PA_TEST_FAKE_WORKER",
-  /* The fake TDLib of the Telegram tests (tests/plugins/faketd/): the real
-   * library its td_execute forwards to (only the test build of telegram.so
-   * loads the fake). */
-  "PA_FAKE_TDJSON_REAL",
 };
 
 static gboolean
