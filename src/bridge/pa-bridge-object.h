@@ -39,6 +39,7 @@ typedef struct
   gint64 waited_ms;   /* sum of the retry delays so far */
   gint64 sent_us;     /* monotonic time of the last send to the worker */
   gboolean held;      /* kept across a watchdog restart, sent again once connected */
+  gboolean paced;     /* a send the network rate-limited: the agent was told it waits */
 } PaPendingOp;
 
 /* One running login ("account" here, as PaLogin is the plugin's own

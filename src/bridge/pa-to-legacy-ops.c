@@ -18,6 +18,7 @@
 #include <glib/gstdio.h>
 
 #include "pa-fingerprint.h"
+#include "pa-plugins.h"
 #include "pa-portal.h"
 #include "pa-queue.h"
 #include "pa-to-matrix-room-state.h"
@@ -215,6 +216,35 @@ retry_delay_ms (const PaPendingOp *op, const char *code, json_t *frame)
   return op->waited_ms + delay > RETRY_BOUND_MS ? -1 : delay;
 }
 
+/* A message the network rate-limited waits, never in silence: the agent
+ * reads that it is pending (once per message), then that it went out
+ * (pace_sent).  Other retries (a passing failure) stay quiet unless they
+ * finally fail. */
+static void
+tell_paced (PaAccount *l, PaPendingOp *op, const char *code, gint64 delay_ms)
+{
+  if (op->paced || g_strcmp0 (code, "rate_limited") != 0 || !g_str_equal (op->kind, "send")
+      || op->room_id == NULL || op->event_id == NULL)
+    return;
+  op->paced = TRUE;
+  PaPluginInfo *info = pa_plugin_info (l->bridge, l->plugin);
+  g_autofree char *msg = g_strdup_printf (
+      "⏳ Pending: %s asks to slow down; this message goes out in %" G_GINT64_FORMAT " s.",
+      info != NULL ? info->display_name : l->plugin, (delay_ms + 999) / 1000);
+  pa_queue_notice_reply_once (l->bridge, op->room_id, op->event_id, "paced", msg);
+}
+
+static void
+tell_paced_sent (PaAccount *l, PaPendingOp *op)
+{
+  if (!op->paced)
+    return;
+  PaPluginInfo *info = pa_plugin_info (l->bridge, l->plugin);
+  const char *net = info != NULL ? info->display_name : l->plugin;
+  g_autofree char *msg = g_strdup_printf ("✓ Sent to %s.", net);
+  pa_queue_notice_reply_once (l->bridge, op->room_id, op->event_id, "paced-sent", msg);
+}
+
 static gboolean
 retry_later (PaAccount *l, PaPendingOp *op, const char *code, json_t *frame)
 {
@@ -222,6 +252,7 @@ retry_later (PaAccount *l, PaPendingOp *op, const char *code, json_t *frame)
   if (delay < 0)
     return FALSE;
   op->waited_ms += delay;
+  tell_paced (l, op, code, delay);
   OpRef *r = g_new (OpRef, 1);
   r->login = l;
   r->op_id = op->op_id;
@@ -305,6 +336,7 @@ pa_to_legacy_op_result (PaAccount *l, json_t *frame)
     }
   else if (g_str_equal (op->kind, "send") && legacy_id && op->event_id)
     {
+      tell_paced_sent (l, op);
       g_autofree char *key = map_login (l, op->chat_id);
       /* In a shared portal the other logins get the message too: claimed
        * by the sender's login, so their copies are not bridged again. */

@@ -305,13 +305,20 @@ def test_flood_wait_in_the_outcome_sends_again(agent, dm):
     assert waited >= 2.5, waited
     assert again["input_message_content"]["text"]["text"] == "slow down"
     sent_ok(td, again, 5004, "slow down")
+    # The agent saw the message pending, then sent; never a failure.
+    agent.wait(lambda a: [n for n in notices(a, dm)
+                          if "⏳ Pending: Telegram asks to slow down" in n and "in 3 s" in n],
+               30, "the pending notice")
+    agent.wait(lambda a: [n for n in notices(a, dm) if "✓ Sent to Telegram." in n], 30,
+               "the sent notice")
     time.sleep(1.5)
-    # Sent once in the end, and the agent is told nothing went wrong.
+    # Sent once in the end.
     assert [r for r in td.sent("sendMessage")
             if r["input_message_content"].get("text", {}).get("text") == "slow down"] \
         == [first, again]
     agent.sync()
-    assert not [n for n in notices(agent, dm) if "slow down" in n or "Not delivered" in n]
+    assert not [n for n in notices(agent, dm) if "Not delivered" in n]
+    assert len([n for n in notices(agent, dm) if "⏳ Pending" in n]) == 1
     # The message is known under its final id.
     m = td.mark()
     agent.send(dm, {"m.relates_to": {"rel_type": "m.annotation", "event_id": eid,
@@ -333,9 +340,11 @@ def test_flood_wait_on_the_request_sends_again(agent, dm):
     print("flood wait of 2 s on the request: sent again after %.2f s" % (time.monotonic() - t0))
     assert time.monotonic() - t0 >= 1.5
     sent_ok(td, again, 5005, "slow down twice")
-    time.sleep(1)
+    agent.wait(lambda a: len([n for n in notices(a, dm) if "✓ Sent to Telegram." in n]) >= 2,
+               30, "the second sent notice")
     agent.sync()
     assert not [n for n in notices(agent, dm) if "Not delivered" in n]
+    assert len([n for n in notices(agent, dm) if "in 2 s" in n]) == 1
     td.check_schema()
 
 
