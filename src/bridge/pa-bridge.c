@@ -24,6 +24,7 @@
 #include "pa-plugins.h"
 #include "pa-policy.h"
 #include "pa-power-edit.h"
+#include "pa-room-cache.h"
 #include "pa-store-alarm.h"
 #include "pa-to-legacy-queue.h"
 #include "pa-to-matrix-lane.h"
@@ -274,17 +275,6 @@ pa_bridge_quit (PaBridge *b)
     g_main_loop_quit (b->loop);
 }
 
-static void
-room_cache_free (gpointer p)
-{
-  PaRoomCache *r = p;
-  g_free (r->room_id);
-  g_hash_table_destroy (r->joined);
-  g_hash_table_destroy (r->posters);
-  pa_power_edits_free (r->power_edits);
-  g_free (r);
-}
-
 void
 pa_bridge_free (PaBridge *b)
 {
@@ -316,7 +306,10 @@ pa_bridge_free (PaBridge *b)
   g_hash_table_destroy (b->plugins);
   g_hash_table_iter_init (&it, b->rooms);
   while (g_hash_table_iter_next (&it, NULL, &v))
-    room_cache_free (v);
+    {
+      pa_power_edits_take (v);
+      pa_room_cache_free (v);
+    }
   g_hash_table_destroy (b->rooms);
   g_hash_table_destroy (b->ghosts_ok);
   g_hash_table_destroy (b->ghost_avatars);

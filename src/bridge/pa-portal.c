@@ -62,22 +62,6 @@ finish_waiters (PaBridge *b, const char *key, const char *room_id, const char *e
   g_ptr_array_free (w, TRUE);
 }
 
-PaRoomCache *
-pa_portal_cache (PaBridge *b, const char *room_id)
-{
-  PaRoomCache *r = g_hash_table_lookup (b->rooms, room_id);
-  if (r == NULL)
-    {
-      r = g_new0 (PaRoomCache, 1);
-      r->room_id = g_strdup (room_id);
-      r->joined = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
-      r->posters = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
-      r->power_edits = g_queue_new ();
-      g_hash_table_insert (b->rooms, r->room_id, r);
-    }
-  return r;
-}
-
 void
 pa_portal_ensure_member (PaBridge *b, const char *room_id, const char *ghost_mxid)
 {

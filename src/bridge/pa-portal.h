@@ -5,11 +5,9 @@
 #define PA_PORTAL_H
 
 #include "pa-bridge-object.h"
+#include "pa-room-cache.h"
 
 G_BEGIN_DECLS
-
-/* The cached state of a portal room (created on first use). */
-PaRoomCache *pa_portal_cache (PaBridge *b, const char *room_id);
 
 /* Queue invite+join of the ghost into room unless known joined. */
 void pa_portal_ensure_member (PaBridge *b, const char *room_id, const char *ghost_mxid);

@@ -11,7 +11,7 @@
 
 #include "pa-power-edit.h"
 
-#include "pa-portal.h"
+#include "pa-room-cache.h"
 #include "pa-queue.h"
 
 typedef struct
@@ -146,9 +146,12 @@ edit_drop (gpointer p)
 }
 
 void
-pa_power_edits_free (GQueue *edits)
+pa_power_edits_take (PaRoomCache *rc)
 {
-  g_queue_free_full (edits, edit_drop);
+  if (rc->power_edits == NULL)
+    return;
+  while (!g_queue_is_empty (rc->power_edits))
+    edit_drop (g_queue_pop_head (rc->power_edits));
 }
 
 void

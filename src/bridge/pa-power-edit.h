@@ -25,9 +25,9 @@ typedef void (*PaPowerDoneFunc) (PaBridge *b, gpointer user_data);
 void pa_power_edit (PaBridge *b, const char *room_id, PaPowerEditFunc edit, gpointer data,
                     GDestroyNotify free_data, PaPowerDoneFunc done, gpointer user_data);
 
-/* Frees a room's line of waiting edits (at exit: they are dropped, the
- * next CHAT_INFO asks them again). */
-void pa_power_edits_free (GQueue *edits);
+/* Drops a room's waiting edits (at exit: the next CHAT_INFO asks them
+ * again), leaving its line empty for pa_room_cache_free. */
+void pa_power_edits_take (PaRoomCache *rc);
 
 /* The outbound queue's handler for those PUTs (pa-bridge.c registers it
  * as "power_levels"). */

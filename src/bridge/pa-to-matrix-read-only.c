@@ -17,7 +17,7 @@
 
 #include "pa-ghost.h"
 #include "pa-login-table.h"
-#include "pa-portal.h"
+#include "pa-room-cache.h"
 
 static char *
 flag_key (const char *room_id)
