@@ -103,6 +103,7 @@ def main():
     os.environ["PA_BUILD_ROOT"] = os.path.abspath(args.build)
     import harness
     from test_telegram_incoming import ALICE, M, by_body, find, message, new_agent, text
+    from test_whatsapp_crash import worker_of_login
     from tg_harness import login_telegram, tg_stack
     from wa_canned import ghost_mxid
     from importlib import import_module
@@ -163,6 +164,9 @@ def main():
             raw_rate = wa_bench.raw_send(raw, stack, dm, alice, args.messages, body_bytes,
                                          "rawtg%d" % r)
             rounds.append({"bridge": bridge_rate, "raw": raw_rate})
+        # What the bridged messages left in the worker (the per-message
+        # metadata the host preloads, caches), and after a restart.
+        results["after_messages"] = smaps(worker_of_login(stack, agent.data_dir))
         results["live"] = {"rounds": rounds, "body_bytes": body_bytes,
                            "ratio": statistics.mean(x["bridge"] for x in rounds)
                            / statistics.mean(x["raw"] for x in rounds)}
@@ -185,6 +189,10 @@ def main():
     for i, w in enumerate(results["fake_workers"]):
         print("| fake TDLib worker %d, logged in: Rss / Pss / private (MB) | %.1f / %.1f / %.1f "
               "| (measured) | — |" % (i + 1, mb(w["rss"]), mb(w["pss"]), mb(w["private"])))
+    w = results["after_messages"]
+    print("| fake TDLib worker 1 after %d messages bridged: Rss / Pss / private (MB) "
+          "| %.1f / %.1f / %.1f | (measured) | — |"
+          % (args.messages * args.rounds + 1, mb(w["rss"]), mb(w["pss"]), mb(w["private"])))
     lv = results["live"]
     print("| fake TDLib → Synapse: bridge / raw (events/s) | %s | ≥ 0.9 | %.2f |"
           % ("; ".join("%.0f / %.0f" % (x["bridge"], x["raw"]) for x in lv["rounds"]),
