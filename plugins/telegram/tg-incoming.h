@@ -8,31 +8,10 @@
 #ifndef TG_INCOMING_H
 #define TG_INCOMING_H
 
-#include <string.h>
-
 #include "tg-chats.h"
+#include "tg-json.h"
 
 G_BEGIN_DECLS
-
-/* Reading TDLib's objects: a missing member reads as 0 / NULL. */
-static inline gint64
-tg_jint (json_t *o, const char *key)
-{
-  return json_integer_value (json_object_get (o, key));
-}
-
-static inline const char *
-tg_jstr (json_t *o, const char *key)
-{
-  return json_string_value (json_object_get (o, key));
-}
-
-static inline gboolean
-tg_jis (json_t *o, const char *type)
-{
-  const char *t = json_string_value (json_object_get (o, "@type"));
-  return t != NULL && strcmp (t, type) == 0;
-}
 
 /* ---- tg-chats.c */
 

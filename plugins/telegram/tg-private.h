@@ -89,7 +89,7 @@ void tg_history_on_ready (PaLogin *login);
 void tg_history_fetch (PaLogin *login, uint64_t op_id, const char *chat_id, const char *cursor,
                        uint32_t count, bool forward);
 
-/* Helpers every part uses (tg-network.c). */
+/* Helpers every part uses (tg-common.c). */
 void tg_log (PaLogin *login, PaLogLevel level, const char *fmt, ...) G_GNUC_PRINTF (3, 4);
 void tg_op_ok (PaLogin *login, guint64 op_id, const char *legacy_id, gint64 ts_ms);
 void tg_op_fail (PaLogin *login, guint64 op_id, PaResultCode code, const char *error);
