@@ -13,7 +13,7 @@
 #include <glib/gstdio.h>
 
 #include "tg-chats-private.h"
-#include "tg-content-in.h"
+#include "tg-files.h"
 #include "tg-ids.h"
 
 typedef struct
