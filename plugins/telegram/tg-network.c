@@ -10,19 +10,14 @@
  */
 #define G_LOG_DOMAIN "passerelle-telegram"
 
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 
 #include "imp-plugin.h"
 #include "tg-import.h"
 #include "tg-login.h"
 #include "tg-outgoing.h"
 #include "tg-private.h"
-
-#define TG_KEY_BYTES 32
-#define TG_KEY_SECRET "tdlib-key"
 
 #define TG_CAPS                                                                                    \
   (PA_CAP_LOGIN | PA_CAP_IMPORT | PA_CAP_GROUPS | PA_CAP_MEDIA | PA_CAP_REPLIES                    \
@@ -32,11 +27,10 @@
 static PaHost *tg_host;         /* from init to shutdown */
 static const PaHostApi *tg_api; /* idem */
 
-static gboolean tg_ready_done; /* the parts' on_ready ran for this session */
-
 /* ------------------------------------------------------------ dispatch */
 
-void
+/* TDLib's update callback: the login, then the other parts, in turn. */
+static void
 tg_network_dispatch (json_t *update, void *user_data)
 {
   PaLogin *login = user_data;
@@ -50,60 +44,6 @@ tg_network_dispatch (json_t *update, void *user_data)
   if (tg_in_on_update (login, type, update))
     return;
   tg_out_on_update (login, type, update);
-}
-
-void
-tg_network_ready (PaLogin *login)
-{
-  if (tg_ready_done)
-    return;
-  tg_ready_done = TRUE;
-  tg_chats_on_ready (login);
-  tg_history_on_ready (login);
-}
-
-void
-tg_network_session_ended (PaLogin *login)
-{
-  tg_ready_done = FALSE;
-}
-
-char *
-tg_network_db_key (PaLogin *login, GError **error)
-{
-  if (!PA_HAS_MEMBER (login->api, PaHostApi, secret_load))
-    {
-      g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_FAILED,
-                   "the host keeps no secrets (SDK 2.1 needed) for TDLib's database key");
-      return NULL;
-    }
-  size_t len = 0;
-  guint8 *key = login->api->secret_load (login->host, TG_KEY_SECRET, &len);
-  if (key != NULL && len == TG_KEY_BYTES)
-    {
-      char *b64 = g_base64_encode (key, len);
-      memset (key, 0, len);
-      free (key);
-      return b64;
-    }
-  free (key);
-  guint8 fresh[TG_KEY_BYTES];
-  if (getrandom (fresh, sizeof fresh, 0) != (ssize_t) sizeof fresh)
-    {
-      g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_FAILED,
-                   "cannot read random bytes for TDLib's database key: %s", g_strerror (errno));
-      return NULL;
-    }
-  if (!login->api->secret_store (login->host, TG_KEY_SECRET, fresh, sizeof fresh))
-    {
-      memset (fresh, 0, sizeof fresh);
-      g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_FAILED,
-                   "cannot keep TDLib's database key with the host");
-      return NULL;
-    }
-  char *b64 = g_base64_encode (fresh, sizeof fresh);
-  memset (fresh, 0, sizeof fresh);
-  return b64;
 }
 
 /* ------------------------------------------------------------- network */
@@ -197,7 +137,7 @@ tg_login_new (PaHost *host, bool saved, char **error)
   login->host = host;
   login->api = api;
   login->data_dir = g_strdup (api->data_dir (host));
-  tg_login_part_init (login);
+  tg_login_part_init (login, tg_network_dispatch);
   tg_chats_init (login);
   tg_in_init (login);
   tg_out_init (login);

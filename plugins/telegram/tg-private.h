@@ -62,7 +62,8 @@ struct PaLogin
 /* Each part: create its state, free it, and look at one update (TRUE when
  * the update was its own; the dispatch stops there).  on_ready runs once
  * per process when the authorization becomes ready. */
-void tg_login_part_init (PaLogin *login);
+/* TDLib's updates go to `on_update` (the network's dispatch). */
+void tg_login_part_init (PaLogin *login, TgTdUpdateFunc on_update);
 void tg_login_part_free (PaLogin *login);
 gboolean tg_login_on_update (PaLogin *login, const char *type, json_t *update);
 
