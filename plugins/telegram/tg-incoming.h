@@ -50,9 +50,6 @@ void tg_in_message (PaLogin *login, json_t *message);
 typedef void (*TgInFunc) (PaLogin *login, gpointer data);
 void tg_in_after (PaLogin *login, gint64 chat_id, TgInFunc fn, gpointer data,
                   GDestroyNotify destroy);
-/* The legacy chat id of a message known only by its ids: the chat, or the
- * forum topic the message was seen in. */
-char *tg_in_chat_of_message (PaLogin *login, gint64 chat_id, gint64 message_id);
 
 /* ---- tg-history.c */
 
