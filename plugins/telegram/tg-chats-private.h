@@ -14,6 +14,9 @@
 
 G_BEGIN_DECLS
 
+/* What an owner ("c<chat>", "u<user>") is told by a lower file. */
+typedef void (*TgChatsOwnerFunc) (PaLogin *login, const char *owner);
+
 struct TgChats
 {
   GHashTable *chats;         /* chat id → chat */
@@ -30,6 +33,9 @@ struct TgChats
   GHashTable *names;         /* user id → display name */
   GHashTable *avatars;       /* owner ("c<chat>", "u<user>") → avatar path in the data dir */
   GHashTable *downloading;   /* owner → TRUE while its photo downloads */
+
+  /* tg_chats_photo_arrived, for tg-chats-photos.c */
+  TgChatsOwnerFunc photo_arrived;
 };
 
 /* Members shown in a portal, at most. */
@@ -48,6 +54,8 @@ void tg_chats_store_full_info (PaLogin *login, gint64 chat_id, json_t *full);
 gboolean tg_chats_members_asked (PaLogin *login, gint64 chat_id);
 /* CONTACT_INFO of a known user; FALSE when unknown. */
 gboolean tg_chats_emit_contact (PaLogin *login, gint64 user_id);
+/* The owner's photo arrived: what showed it is shown again. */
+void tg_chats_photo_arrived (PaLogin *login, const char *owner);
 
 /* tg-chats-members.c */
 void tg_chats_ask_members (PaLogin *login, gint64 chat_id);
@@ -58,7 +66,8 @@ void tg_chats_ask_topic (PaLogin *login, gint64 chat_id, gint32 topic_id);
 void tg_chats_take_topic (PaLogin *login, json_t *info);
 
 /* tg-chats-photos.c */
-void tg_chats_photos_init (TgChats *c);
+/* `photo_arrived` runs once a photo is in the data dir. */
+void tg_chats_photos_init (TgChats *c, TgChatsOwnerFunc photo_arrived);
 void tg_chats_photos_free (TgChats *c);
 /* The avatar file of `owner` for the photo `file` (a TDLib file), when in
  * the data dir already (borrowed); else NULL, and the download starts: the

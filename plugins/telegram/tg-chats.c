@@ -55,7 +55,7 @@ tg_chats_init (PaLogin *login)
   c->members_asked = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
   c->contacts_sent = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   c->names = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, g_free);
-  tg_chats_photos_init (c);
+  tg_chats_photos_init (c, tg_chats_photo_arrived);
   login->chats = c;
 }
 
@@ -459,4 +459,30 @@ tg_chats_group (PaLogin *login, gint64 chat_id, gboolean *basic)
   if (tg_jis (type, "chatTypeSupergroup"))
     return obj_table_get (login->chats->supergroups, tg_jint (type, "supergroup_id"));
   return NULL;
+}
+
+void
+tg_chats_photo_arrived (PaLogin *login, const char *owner)
+{
+  gint64 id = 0;
+  if (!g_ascii_string_to_signed (owner + 1, 10, G_MININT64, G_MAXINT64, &id, NULL))
+    return;
+  if (owner[0] == 'c')
+    {
+      tg_chats_reannounce (login, id);
+      g_autofree char *sid = tg_ids_chat (id, 0);
+      if (g_hash_table_remove (login->chats->contacts_sent, sid))
+        {
+          json_t *sender
+              = json_pack ("{s:s, s:I}", "@type", "messageSenderChat", "chat_id", (json_int_t) id);
+          tg_chats_contact_once (login, sender);
+          json_decref (sender);
+        }
+    }
+  else
+    {
+      g_autofree char *uid = tg_ids_user (id);
+      if (g_hash_table_contains (login->chats->contacts_sent, uid))
+        tg_chats_emit_contact (login, id);
+    }
 }
