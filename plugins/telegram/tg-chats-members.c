@@ -344,9 +344,7 @@ on_get_user (json_t *reply, void *user_data)
       tg_op_fail_td (a->login, a->op_id, reply);
       return;
     }
-  json_t *update = json_pack ("{s:s, s:O}", "@type", "updateUser", "user", reply);
-  tg_chats_on_update (a->login, "updateUser", update);
-  json_decref (update);
+  tg_chats_take_user (a->login, reply);
   tg_chats_emit_contact (a->login, a->other);
   tg_op_ok (a->login, a->op_id, NULL, 0);
 }

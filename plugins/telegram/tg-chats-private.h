@@ -52,6 +52,11 @@ void tg_chats_store_members (PaLogin *login, gint64 chat_id, json_t *list);
 void tg_chats_store_full_info (PaLogin *login, gint64 chat_id, json_t *full);
 /* FALSE the first time it is asked for a chat, TRUE after. */
 gboolean tg_chats_members_asked (PaLogin *login, gint64 chat_id);
+/* A user object (an update's or getUser's) kept; CONTACT_INFO again when
+ * it was sent already. */
+void tg_chats_take_user (PaLogin *login, json_t *user);
+/* A forum topic's info kept; announced again when it was already. */
+void tg_chats_take_topic (PaLogin *login, json_t *info);
 /* CONTACT_INFO of a known user; FALSE when unknown. */
 gboolean tg_chats_emit_contact (PaLogin *login, gint64 user_id);
 /* The owner's photo arrived: what showed it is shown again. */
@@ -63,7 +68,6 @@ void tg_chats_fill_members (PaLogin *login, json_t *list, GArray *members, GPtrA
 void tg_chats_take_full_info (PaLogin *login, gint64 chat_id, json_t *full);
 void tg_chats_member_changed (PaLogin *login, gint64 chat_id, json_t *member);
 void tg_chats_ask_topic (PaLogin *login, gint64 chat_id, gint32 topic_id);
-void tg_chats_take_topic (PaLogin *login, json_t *info);
 
 /* tg-chats-photos.c */
 /* `photo_arrived` runs once a photo is in the data dir. */

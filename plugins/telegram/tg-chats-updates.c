@@ -9,37 +9,7 @@
 #include "tg-chats-private.h"
 #include "tg-ids.h"
 
-static char *
-user_display_name (json_t *user)
-{
-  if (tg_jis (json_object_get (user, "type"), "userTypeDeleted"))
-    return g_strdup ("Deleted Account");
-  const char *first = tg_jstr (user, "first_name");
-  const char *last = tg_jstr (user, "last_name");
-  g_autofree char *n
-      = g_strdup_printf ("%s %s", first != NULL ? first : "", last != NULL ? last : "");
-  g_strstrip (n);
-  return *n != '\0' ? g_steal_pointer (&n) : NULL;
-}
-
 /* ------------------------------------------------------------ updates */
-
-static void
-store_user (PaLogin *login, json_t *user)
-{
-  gint64 uid = tg_jint (user, "id");
-  tg_chats_table_set (login->chats->users, uid, user);
-  char *name = user_display_name (user);
-  gint64 *k = g_new (gint64, 1);
-  *k = uid;
-  if (name != NULL)
-    g_hash_table_replace (login->chats->names, k, name);
-  else
-    {
-      g_hash_table_remove (login->chats->names, k);
-      g_free (k);
-    }
-}
 
 /* A field of a chat changed (title, photo, permissions…). */
 static void
@@ -106,11 +76,7 @@ tg_chats_on_update (PaLogin *login, const char *type, json_t *update)
     }
   if (strcmp (type, "updateUser") == 0)
     {
-      json_t *user = json_object_get (update, "user");
-      store_user (login, user);
-      g_autofree char *id = tg_ids_user (tg_jint (user, "id"));
-      if (g_hash_table_contains (c->contacts_sent, id))
-        tg_chats_emit_contact (login, tg_jint (user, "id"));
+      tg_chats_take_user (login, json_object_get (update, "user"));
       return TRUE;
     }
   if (strcmp (type, "updateBasicGroup") == 0)
@@ -171,45 +137,5 @@ tg_chats_on_update (PaLogin *login, const char *type, json_t *update)
       tg_chats_take_topic (login, info);
       return TRUE;
     }
-  return FALSE;
-}
-
-void
-tg_chats_take_topic (PaLogin *login, json_t *info)
-{
-  gint64 chat_id = tg_jint (info, "chat_id");
-  gint32 topic_id = (gint32) tg_jint (info, "forum_topic_id");
-  g_autofree char *k = tg_ids_chat (chat_id, topic_id);
-  g_hash_table_replace (login->chats->topics, g_strdup (k), json_incref (info));
-  if (g_hash_table_contains (login->chats->announced, k))
-    tg_chats_announce (login, chat_id, topic_id);
-}
-
-void
-tg_chats_store_chat (PaLogin *login, json_t *chat)
-{
-  tg_chats_table_set (login->chats->chats, tg_jint (chat, "id"), chat);
-}
-
-void
-tg_chats_store_members (PaLogin *login, gint64 chat_id, json_t *list)
-{
-  tg_chats_table_set (login->chats->members, chat_id, list);
-}
-
-void
-tg_chats_store_full_info (PaLogin *login, gint64 chat_id, json_t *full)
-{
-  tg_chats_table_set (login->chats->full_infos, chat_id, full);
-}
-
-gboolean
-tg_chats_members_asked (PaLogin *login, gint64 chat_id)
-{
-  if (g_hash_table_contains (login->chats->members_asked, &chat_id))
-    return TRUE;
-  gint64 *k = g_new (gint64, 1);
-  *k = chat_id;
-  g_hash_table_add (login->chats->members_asked, k);
   return FALSE;
 }
