@@ -6,8 +6,6 @@
  * channel's administrators, at most TG_MAX_MEMBERS), forum topics, the
  * main chat list at start, and the chat / user lookups of get_chat_info
  * and get_user_info.
- *
- * Power levels: the creator 100, administrators 50, everyone else 0.
  */
 #define G_LOG_DOMAIN "passerelle-telegram"
 
@@ -47,54 +45,6 @@ gone (PaLogin *login, json_t *reply)
 }
 
 /* ------------------------------------------------------------- members */
-
-static int32_t
-member_power (json_t *status)
-{
-  if (tg_jis (status, "chatMemberStatusCreator"))
-    return 100;
-  if (tg_jis (status, "chatMemberStatusAdministrator"))
-    return 50;
-  return 0;
-}
-
-static gboolean
-member_present (json_t *member)
-{
-  json_t *status = json_object_get (member, "status");
-  if (tg_jis (status, "chatMemberStatusLeft") || tg_jis (status, "chatMemberStatusBanned"))
-    return FALSE;
-  if (tg_jis (status, "chatMemberStatusRestricted")
-      && !json_is_true (json_object_get (status, "is_member")))
-    return FALSE;
-  if (tg_jis (status, "chatMemberStatusCreator")
-      && !json_is_true (json_object_get (status, "is_member")))
-    return FALSE;
-  return TRUE;
-}
-
-void
-tg_chats_fill_members (PaLogin *login, json_t *list, GArray *members, GPtrArray *strings)
-{
-  size_t i;
-  json_t *m;
-  json_array_foreach (json_object_get (list, "members"), i, m)
-  {
-    json_t *who = json_object_get (m, "member_id");
-    if (!tg_jis (who, "messageSenderUser") || !member_present (m))
-      continue;
-    gint64 uid = tg_jint (who, "user_id");
-    char *id = tg_ids_user (uid);
-    g_ptr_array_add (strings, id);
-    PaMember pm = {
-      .struct_size = sizeof (PaMember),
-      .id = id,
-      .name = tg_chats_user_name (login, uid),
-      .power = member_power (json_object_get (m, "status")),
-    };
-    g_array_append_val (members, pm);
-  }
-}
 
 static void
 store_list (PaLogin *login, gint64 chat_id, json_t *members, gboolean complete)

@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: AGPL-3.0-or-later */
 /*
  * tg-chats-private.h — the chats part's state and the functions its files
- * share: tg-chats.c (objects, queries, announces), tg-chats-updates.c
- * (TDLib's updates),
- * tg-chats-members.c (members, full infos, forum topics, the chat list and
- * the chat/user lookups of the ops) and tg-chats-photos.c (avatars).
+ * share, each file calling only those listed after it:
+ * tg-chats-updates.c (the part's life, TDLib's updates), tg-chats-members.c
+ * (members, full infos, forum topics, the chat list and the chat/user
+ * lookups of the ops), tg-chats.c (objects, queries, announces) and
+ * tg-chats-photos.c (avatars).  A lower file reaches an upper one only
+ * through the functions TgChats holds.
  */
 #ifndef TG_CHATS_PRIVATE_H
 #define TG_CHATS_PRIVATE_H
@@ -34,7 +36,11 @@ struct TgChats
   GHashTable *avatars;       /* owner ("c<chat>", "u<user>") → avatar path in the data dir */
   GHashTable *downloading;   /* owner → TRUE while its photo downloads */
 
-  /* tg_chats_photo_arrived, for tg-chats-photos.c */
+  /* set by tg-chats-updates.c, where the part begins: what tg-chats.c asks
+   * TDLib through tg-chats-members.c, and tg_chats_photo_arrived for
+   * tg-chats-photos.c */
+  void (*ask_members) (PaLogin *login, gint64 chat_id);
+  void (*ask_topic) (PaLogin *login, gint64 chat_id, gint32 topic_id);
   TgChatsOwnerFunc photo_arrived;
 };
 
@@ -64,7 +70,6 @@ void tg_chats_photo_arrived (PaLogin *login, const char *owner);
 
 /* tg-chats-members.c */
 void tg_chats_ask_members (PaLogin *login, gint64 chat_id);
-void tg_chats_fill_members (PaLogin *login, json_t *list, GArray *members, GPtrArray *strings);
 void tg_chats_take_full_info (PaLogin *login, gint64 chat_id, json_t *full);
 void tg_chats_member_changed (PaLogin *login, gint64 chat_id, json_t *member);
 void tg_chats_ask_topic (PaLogin *login, gint64 chat_id, gint32 topic_id);

@@ -1,13 +1,71 @@
 /* SPDX-License-Identifier: AGPL-3.0-or-later */
 /*
- * tg-chats-updates.c — TDLib's updates about chats, users, groups, secret
- * chats, members and forum topics, kept in the chats part's tables; a
- * change to a chat already announced announces it again.
+ * tg-chats-updates.c — where the chats part begins: its tables made and
+ * freed (and the functions its lower files call back set), and TDLib's
+ * updates about chats, users, groups, secret chats, members and forum
+ * topics, kept in those tables; a change to a chat already announced
+ * announces it again.
+ *
+ * The part's files, each calling only those listed after it:
+ * tg-chats-updates.c, tg-chats-members.c, tg-chats.c, tg-chats-photos.c.
  */
 #define G_LOG_DOMAIN "passerelle-telegram"
 
 #include "tg-chats-private.h"
 #include "tg-ids.h"
+
+/* ---------------------------------------------------------- the part */
+
+static GHashTable *
+obj_table_new (void)
+{
+  return g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, (GDestroyNotify) json_decref);
+}
+
+void
+tg_chats_init (PaLogin *login)
+{
+  TgChats *c = g_new0 (TgChats, 1);
+  c->chats = obj_table_new ();
+  c->users = obj_table_new ();
+  c->basic_groups = obj_table_new ();
+  c->supergroups = obj_table_new ();
+  c->secrets = obj_table_new ();
+  c->full_infos = obj_table_new ();
+  c->members = obj_table_new ();
+  c->topics = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) json_decref);
+  c->announced = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  c->members_asked = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
+  c->contacts_sent = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  c->names = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, g_free);
+  c->ask_members = tg_chats_ask_members;
+  c->ask_topic = tg_chats_ask_topic;
+  tg_chats_photos_init (c, tg_chats_photo_arrived);
+  login->chats = c;
+}
+
+void
+tg_chats_free (PaLogin *login)
+{
+  TgChats *c = login->chats;
+  if (c == NULL)
+    return;
+  g_hash_table_unref (c->chats);
+  g_hash_table_unref (c->users);
+  g_hash_table_unref (c->basic_groups);
+  g_hash_table_unref (c->supergroups);
+  g_hash_table_unref (c->secrets);
+  g_hash_table_unref (c->full_infos);
+  g_hash_table_unref (c->members);
+  g_hash_table_unref (c->topics);
+  g_hash_table_unref (c->announced);
+  g_hash_table_unref (c->members_asked);
+  g_hash_table_unref (c->contacts_sent);
+  g_hash_table_unref (c->names);
+  tg_chats_photos_free (c);
+  g_free (c);
+  login->chats = NULL;
+}
 
 /* ------------------------------------------------------------ updates */
 

@@ -33,55 +33,6 @@ obj_table_get (GHashTable *t, gint64 id)
   return g_hash_table_lookup (t, &id);
 }
 
-static GHashTable *
-obj_table_new (void)
-{
-  return g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, (GDestroyNotify) json_decref);
-}
-
-void
-tg_chats_init (PaLogin *login)
-{
-  TgChats *c = g_new0 (TgChats, 1);
-  c->chats = obj_table_new ();
-  c->users = obj_table_new ();
-  c->basic_groups = obj_table_new ();
-  c->supergroups = obj_table_new ();
-  c->secrets = obj_table_new ();
-  c->full_infos = obj_table_new ();
-  c->members = obj_table_new ();
-  c->topics = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) json_decref);
-  c->announced = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
-  c->members_asked = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
-  c->contacts_sent = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
-  c->names = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, g_free);
-  tg_chats_photos_init (c, tg_chats_photo_arrived);
-  login->chats = c;
-}
-
-void
-tg_chats_free (PaLogin *login)
-{
-  TgChats *c = login->chats;
-  if (c == NULL)
-    return;
-  g_hash_table_unref (c->chats);
-  g_hash_table_unref (c->users);
-  g_hash_table_unref (c->basic_groups);
-  g_hash_table_unref (c->supergroups);
-  g_hash_table_unref (c->secrets);
-  g_hash_table_unref (c->full_infos);
-  g_hash_table_unref (c->members);
-  g_hash_table_unref (c->topics);
-  g_hash_table_unref (c->announced);
-  g_hash_table_unref (c->members_asked);
-  g_hash_table_unref (c->contacts_sent);
-  g_hash_table_unref (c->names);
-  tg_chats_photos_free (c);
-  g_free (c);
-  login->chats = NULL;
-}
-
 /* ------------------------------------------------------------ queries */
 
 json_t *
@@ -334,6 +285,56 @@ tg_chats_emit_contact (PaLogin *login, gint64 user_id)
 
 /* ----------------------------------------------------------- announce */
 
+static int32_t
+member_power (json_t *status)
+{
+  if (tg_jis (status, "chatMemberStatusCreator"))
+    return 100;
+  if (tg_jis (status, "chatMemberStatusAdministrator"))
+    return 50;
+  return 0;
+}
+
+static gboolean
+member_present (json_t *member)
+{
+  json_t *status = json_object_get (member, "status");
+  if (tg_jis (status, "chatMemberStatusLeft") || tg_jis (status, "chatMemberStatusBanned"))
+    return FALSE;
+  if (tg_jis (status, "chatMemberStatusRestricted")
+      && !json_is_true (json_object_get (status, "is_member")))
+    return FALSE;
+  if (tg_jis (status, "chatMemberStatusCreator")
+      && !json_is_true (json_object_get (status, "is_member")))
+    return FALSE;
+  return TRUE;
+}
+
+/* A members list → PaMembers.  Power levels: the creator 100,
+ * administrators 50, everyone else 0. */
+static void
+fill_members (PaLogin *login, json_t *list, GArray *members, GPtrArray *strings)
+{
+  size_t i;
+  json_t *m;
+  json_array_foreach (json_object_get (list, "members"), i, m)
+  {
+    json_t *who = json_object_get (m, "member_id");
+    if (!tg_jis (who, "messageSenderUser") || !member_present (m))
+      continue;
+    gint64 uid = tg_jint (who, "user_id");
+    char *id = tg_ids_user (uid);
+    g_ptr_array_add (strings, id);
+    PaMember pm = {
+      .struct_size = sizeof (PaMember),
+      .id = id,
+      .name = tg_chats_user_name (login, uid),
+      .power = member_power (json_object_get (m, "status")),
+    };
+    g_array_append_val (members, pm);
+  }
+}
+
 gboolean
 tg_chats_announce (PaLogin *login, gint64 chat_id, gint32 topic_id)
 {
@@ -380,7 +381,7 @@ tg_chats_announce (PaLogin *login, gint64 chat_id, gint32 topic_id)
           g_ptr_array_add (strings, name);
           info.name = name;
           if (topic == NULL)
-            tg_chats_ask_topic (login, chat_id, topic_id);
+            login->chats->ask_topic (login, chat_id, topic_id);
         }
       else
         info.name = title;
@@ -394,10 +395,10 @@ tg_chats_announce (PaLogin *login, gint64 chat_id, gint32 topic_id)
       json_t *list = obj_table_get (login->chats->members, chat_id);
       if (list != NULL)
         {
-          tg_chats_fill_members (login, list, members, strings);
+          fill_members (login, list, members, strings);
           info.members_complete = json_is_true (json_object_get (list, "complete"));
         }
-      tg_chats_ask_members (login, chat_id);
+      login->chats->ask_members (login, chat_id);
     }
   if (members->len > 0)
     {
