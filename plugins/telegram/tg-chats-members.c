@@ -212,7 +212,7 @@ on_chats (json_t *reply, void *user_data)
     if (!tg_chats_announce_once (login, chat_id, 0))
       tg_log (login, PA_LOG_DEBUG, "chat %" G_GINT64_FORMAT " of the list is unknown", chat_id);
   }
-  tg_history_start (login, ids);
+  login->chats->on_list (login, ids);
 }
 
 static json_t *
@@ -237,8 +237,9 @@ on_load_chats (json_t *reply, void *user_data)
 }
 
 void
-tg_chats_on_ready (PaLogin *login)
+tg_chats_on_ready (PaLogin *login, TgChatIdsFunc on_list)
 {
+  login->chats->on_list = on_list;
   gint64 n = history_chats (login);
   if (n == 0)
     return;

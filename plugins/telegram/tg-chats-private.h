@@ -42,6 +42,7 @@ struct TgChats
   void (*ask_members) (PaLogin *login, gint64 chat_id);
   void (*ask_topic) (PaLogin *login, gint64 chat_id, gint32 topic_id);
   TgChatsOwnerFunc photo_arrived;
+  TgChatIdsFunc on_list; /* given to tg_chats_on_ready */
 };
 
 /* Members shown in a portal, at most. */

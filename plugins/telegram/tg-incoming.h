@@ -51,12 +51,6 @@ typedef void (*TgInFunc) (PaLogin *login, gpointer data);
 void tg_in_after (PaLogin *login, gint64 chat_id, TgInFunc fn, gpointer data,
                   GDestroyNotify destroy);
 
-/* ---- tg-history.c */
-
-/* The main list's first chats are known (`chat_ids`, borrowed): backfill
- * them. */
-void tg_history_start (PaLogin *login, json_t *chat_ids);
-
 G_END_DECLS
 
 #endif

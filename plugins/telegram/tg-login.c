@@ -71,7 +71,7 @@ tg_login_parts_ready (PaLogin *login)
   if (tg_ready_done)
     return;
   tg_ready_done = TRUE;
-  tg_chats_on_ready (login);
+  tg_chats_on_ready (login, tg_history_start);
   tg_history_on_ready (login);
 }
 

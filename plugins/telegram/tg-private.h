@@ -70,7 +70,10 @@ gboolean tg_login_on_update (PaLogin *login, const char *type, json_t *update);
 void tg_chats_init (PaLogin *login);
 void tg_chats_free (PaLogin *login);
 gboolean tg_chats_on_update (PaLogin *login, const char *type, json_t *update);
-void tg_chats_on_ready (PaLogin *login);
+/* The main list's first chats (`chat_ids`, borrowed) are known: on_ready
+ * gives them to `on_list` (tg_history_start). */
+typedef void (*TgChatIdsFunc) (PaLogin *login, json_t *chat_ids);
+void tg_chats_on_ready (PaLogin *login, TgChatIdsFunc on_list);
 /* PaLoginOps.get_chat_info and get_user_info. */
 void tg_chats_op_get_chat_info (PaLogin *login, uint64_t op_id, const char *chat_id);
 void tg_chats_op_get_user_info (PaLogin *login, uint64_t op_id, const char *user_id);
@@ -86,6 +89,9 @@ gboolean tg_out_on_update (PaLogin *login, const char *type, json_t *update);
 void tg_history_init (PaLogin *login);
 void tg_history_free (PaLogin *login);
 void tg_history_on_ready (PaLogin *login);
+/* The main list's first chats are known (`chat_ids`, borrowed): backfill
+ * them. */
+void tg_history_start (PaLogin *login, json_t *chat_ids);
 /* PaLoginOps.fetch_history. */
 void tg_history_fetch (PaLogin *login, uint64_t op_id, const char *chat_id, const char *cursor,
                        uint32_t count, bool forward);
