@@ -11,19 +11,30 @@
  * The files, each calling only those listed after it:
  *   tg-network.c    the PaNetwork / PaLoginOps tables, init, the login's life,
  *                   the update dispatch
- *   tg-login.c      TDLib's authorization states → login steps; logout
- *   tg-outgoing.c   Matrix → Telegram operations (send, edit, delete, react,
+ *   tg-login.c      TDLib's authorization states → login steps; logout; the
+ *                   database key; the parts' on_ready
+ *   tg-outgoing*.c  Matrix → Telegram operations (send, edit, delete, react,
  *                   read, typing, chat info, lookups), temporary message ids
  *   tg-history.c    history on link and fetch_history
  *   tg-incoming.c   message updates → events
+ *   tg-reactions-in.c a message's reactions → REACTION_SYNC
  *   tg-content-in.c a TDLib message content → PaContent (files downloaded)
- *   tg-chats.c      chats, users, groups, members, secret chats, topics →
- *                   CHAT_INFO / CONTACT_INFO
+ *   tg-content-service.c  service messages → notices
+ *   tg-chats*.c     chats, users, groups, members, secret chats, topics →
+ *                   CHAT_INFO / CONTACT_INFO (its own floors in
+ *                   tg-chats-private.h)
  *   tg-entities.c   formattedText ⇄ HTML (HTML → entities through TDLib's
  *                   own parseTextEntities)
+ *   tg-files.c      TDLib's downloaded files taken into the data dir
  *   tg-ids.c        Telegram ids ⇄ the SDK's legacy ids
+ *   tg-common.c     what every part uses: log, op results, emit
  *   tg-td.c         TDLib's JSON client (dlopen, receiving thread)
  *   tg-qr.c         a link → QR code PNG
+ *   tg-json.h       reading TDLib's JSON objects
+ * A lower file reaches an upper one only through a function the upper one
+ * hands it: the network's update dispatch (tg_login_part_init), the chat
+ * of a message for reactions (tg_reactions_in_new), the chat list's
+ * first chats for history (tg_chats_on_ready).
  */
 #ifndef TG_PRIVATE_H
 #define TG_PRIVATE_H
