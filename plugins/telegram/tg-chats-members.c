@@ -6,8 +6,6 @@
  * channel's administrators, at most TG_MAX_MEMBERS), forum topics, the
  * main chat list at start, and the chat / user lookups of get_chat_info
  * and get_user_info.
- *
- * Power levels: the creator 100, administrators 50, everyone else 0.
  */
 #define G_LOG_DOMAIN "passerelle-telegram"
 
@@ -47,54 +45,6 @@ gone (PaLogin *login, json_t *reply)
 }
 
 /* ------------------------------------------------------------- members */
-
-static int32_t
-member_power (json_t *status)
-{
-  if (tg_jis (status, "chatMemberStatusCreator"))
-    return 100;
-  if (tg_jis (status, "chatMemberStatusAdministrator"))
-    return 50;
-  return 0;
-}
-
-static gboolean
-member_present (json_t *member)
-{
-  json_t *status = json_object_get (member, "status");
-  if (tg_jis (status, "chatMemberStatusLeft") || tg_jis (status, "chatMemberStatusBanned"))
-    return FALSE;
-  if (tg_jis (status, "chatMemberStatusRestricted")
-      && !json_is_true (json_object_get (status, "is_member")))
-    return FALSE;
-  if (tg_jis (status, "chatMemberStatusCreator")
-      && !json_is_true (json_object_get (status, "is_member")))
-    return FALSE;
-  return TRUE;
-}
-
-void
-tg_chats_fill_members (PaLogin *login, json_t *list, GArray *members, GPtrArray *strings)
-{
-  size_t i;
-  json_t *m;
-  json_array_foreach (json_object_get (list, "members"), i, m)
-  {
-    json_t *who = json_object_get (m, "member_id");
-    if (!tg_jis (who, "messageSenderUser") || !member_present (m))
-      continue;
-    gint64 uid = tg_jint (who, "user_id");
-    char *id = tg_ids_user (uid);
-    g_ptr_array_add (strings, id);
-    PaMember pm = {
-      .struct_size = sizeof (PaMember),
-      .id = id,
-      .name = tg_chats_user_name (login, uid),
-      .power = member_power (json_object_get (m, "status")),
-    };
-    g_array_append_val (members, pm);
-  }
-}
 
 static void
 store_list (PaLogin *login, gint64 chat_id, json_t *members, gboolean complete)
@@ -262,7 +212,7 @@ on_chats (json_t *reply, void *user_data)
     if (!tg_chats_announce_once (login, chat_id, 0))
       tg_log (login, PA_LOG_DEBUG, "chat %" G_GINT64_FORMAT " of the list is unknown", chat_id);
   }
-  tg_history_start (login, ids);
+  login->chats->on_list (login, ids);
 }
 
 static json_t *
@@ -287,8 +237,9 @@ on_load_chats (json_t *reply, void *user_data)
 }
 
 void
-tg_chats_on_ready (PaLogin *login)
+tg_chats_on_ready (PaLogin *login, TgChatIdsFunc on_list)
 {
+  login->chats->on_list = on_list;
   gint64 n = history_chats (login);
   if (n == 0)
     return;
@@ -344,9 +295,7 @@ on_get_user (json_t *reply, void *user_data)
       tg_op_fail_td (a->login, a->op_id, reply);
       return;
     }
-  json_t *update = json_pack ("{s:s, s:O}", "@type", "updateUser", "user", reply);
-  tg_chats_on_update (a->login, "updateUser", update);
-  json_decref (update);
+  tg_chats_take_user (a->login, reply);
   tg_chats_emit_contact (a->login, a->other);
   tg_op_ok (a->login, a->op_id, NULL, 0);
 }

@@ -13,8 +13,7 @@
 #include <glib/gstdio.h>
 
 #include "tg-chats-private.h"
-#include "tg-content-in.h"
-#include "tg-ids.h"
+#include "tg-files.h"
 
 typedef struct
 {
@@ -32,8 +31,9 @@ photo_ask_free (TgPhotoAsk *a)
 }
 
 void
-tg_chats_photos_init (TgChats *c)
+tg_chats_photos_init (TgChats *c, TgChatsOwnerFunc photo_arrived)
 {
+  c->photo_arrived = photo_arrived;
   c->avatars = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   c->downloading = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
 }
@@ -66,33 +66,6 @@ set_avatar (PaLogin *login, const char *owner, const char *path)
   return g_hash_table_lookup (login->chats->avatars, owner);
 }
 
-/* The owner's photo arrived: what showed it is shown again. */
-static void
-owner_again (PaLogin *login, const char *owner)
-{
-  gint64 id = 0;
-  if (!g_ascii_string_to_signed (owner + 1, 10, G_MININT64, G_MAXINT64, &id, NULL))
-    return;
-  if (owner[0] == 'c')
-    {
-      tg_chats_reannounce (login, id);
-      g_autofree char *sid = tg_ids_chat (id, 0);
-      if (g_hash_table_remove (login->chats->contacts_sent, sid))
-        {
-          json_t *sender
-              = json_pack ("{s:s, s:I}", "@type", "messageSenderChat", "chat_id", (json_int_t) id);
-          tg_chats_contact_once (login, sender);
-          json_decref (sender);
-        }
-    }
-  else
-    {
-      g_autofree char *uid = tg_ids_user (id);
-      if (g_hash_table_contains (login->chats->contacts_sent, uid))
-        tg_chats_emit_contact (login, id);
-    }
-}
-
 static void
 on_photo (json_t *reply, void *user_data)
 {
@@ -110,7 +83,7 @@ on_photo (json_t *reply, void *user_data)
       else
         {
           set_avatar (login, a->owner, a->path);
-          owner_again (login, a->owner);
+          login->chats->photo_arrived (login, a->owner);
         }
     }
   photo_ask_free (a);

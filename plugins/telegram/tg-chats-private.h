@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: AGPL-3.0-or-later */
 /*
  * tg-chats-private.h — the chats part's state and the functions its files
- * share: tg-chats.c (objects, queries, announces), tg-chats-updates.c
- * (TDLib's updates),
- * tg-chats-members.c (members, full infos, forum topics, the chat list and
- * the chat/user lookups of the ops) and tg-chats-photos.c (avatars).
+ * share, each file calling only those listed after it:
+ * tg-chats-updates.c (the part's life, TDLib's updates), tg-chats-members.c
+ * (members, full infos, forum topics, the chat list and the chat/user
+ * lookups of the ops), tg-chats.c (objects, queries, announces) and
+ * tg-chats-photos.c (avatars).  A lower file reaches an upper one only
+ * through the functions TgChats holds.
  */
 #ifndef TG_CHATS_PRIVATE_H
 #define TG_CHATS_PRIVATE_H
@@ -13,6 +15,9 @@
 #include "tg-incoming.h"
 
 G_BEGIN_DECLS
+
+/* What an owner ("c<chat>", "u<user>") is told by a lower file. */
+typedef void (*TgChatsOwnerFunc) (PaLogin *login, const char *owner);
 
 struct TgChats
 {
@@ -30,6 +35,14 @@ struct TgChats
   GHashTable *names;         /* user id → display name */
   GHashTable *avatars;       /* owner ("c<chat>", "u<user>") → avatar path in the data dir */
   GHashTable *downloading;   /* owner → TRUE while its photo downloads */
+
+  /* set by tg-chats-updates.c, where the part begins: what tg-chats.c asks
+   * TDLib through tg-chats-members.c, and tg_chats_photo_arrived for
+   * tg-chats-photos.c */
+  void (*ask_members) (PaLogin *login, gint64 chat_id);
+  void (*ask_topic) (PaLogin *login, gint64 chat_id, gint32 topic_id);
+  TgChatsOwnerFunc photo_arrived;
+  TgChatIdsFunc on_list; /* given to tg_chats_on_ready */
 };
 
 /* Members shown in a portal, at most. */
@@ -46,19 +59,25 @@ void tg_chats_store_members (PaLogin *login, gint64 chat_id, json_t *list);
 void tg_chats_store_full_info (PaLogin *login, gint64 chat_id, json_t *full);
 /* FALSE the first time it is asked for a chat, TRUE after. */
 gboolean tg_chats_members_asked (PaLogin *login, gint64 chat_id);
+/* A user object (an update's or getUser's) kept; CONTACT_INFO again when
+ * it was sent already. */
+void tg_chats_take_user (PaLogin *login, json_t *user);
+/* A forum topic's info kept; announced again when it was already. */
+void tg_chats_take_topic (PaLogin *login, json_t *info);
 /* CONTACT_INFO of a known user; FALSE when unknown. */
 gboolean tg_chats_emit_contact (PaLogin *login, gint64 user_id);
+/* The owner's photo arrived: what showed it is shown again. */
+void tg_chats_photo_arrived (PaLogin *login, const char *owner);
 
 /* tg-chats-members.c */
 void tg_chats_ask_members (PaLogin *login, gint64 chat_id);
-void tg_chats_fill_members (PaLogin *login, json_t *list, GArray *members, GPtrArray *strings);
 void tg_chats_take_full_info (PaLogin *login, gint64 chat_id, json_t *full);
 void tg_chats_member_changed (PaLogin *login, gint64 chat_id, json_t *member);
 void tg_chats_ask_topic (PaLogin *login, gint64 chat_id, gint32 topic_id);
-void tg_chats_take_topic (PaLogin *login, json_t *info);
 
 /* tg-chats-photos.c */
-void tg_chats_photos_init (TgChats *c);
+/* `photo_arrived` runs once a photo is in the data dir. */
+void tg_chats_photos_init (TgChats *c, TgChatsOwnerFunc photo_arrived);
 void tg_chats_photos_free (TgChats *c);
 /* The avatar file of `owner` for the photo `file` (a TDLib file), when in
  * the data dir already (borrowed); else NULL, and the download starts: the

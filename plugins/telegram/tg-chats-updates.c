@@ -1,45 +1,73 @@
 /* SPDX-License-Identifier: AGPL-3.0-or-later */
 /*
- * tg-chats-updates.c — TDLib's updates about chats, users, groups, secret
- * chats, members and forum topics, kept in the chats part's tables; a
- * change to a chat already announced announces it again.
+ * tg-chats-updates.c — where the chats part begins: its tables made and
+ * freed (and the functions its lower files call back set), and TDLib's
+ * updates about chats, users, groups, secret chats, members and forum
+ * topics, kept in those tables; a change to a chat already announced
+ * announces it again.
+ *
+ * The part's files, each calling only those listed after it:
+ * tg-chats-updates.c, tg-chats-members.c, tg-chats.c, tg-chats-photos.c.
  */
 #define G_LOG_DOMAIN "passerelle-telegram"
 
 #include "tg-chats-private.h"
 #include "tg-ids.h"
 
-static char *
-user_display_name (json_t *user)
+/* ---------------------------------------------------------- the part */
+
+static GHashTable *
+obj_table_new (void)
 {
-  if (tg_jis (json_object_get (user, "type"), "userTypeDeleted"))
-    return g_strdup ("Deleted Account");
-  const char *first = tg_jstr (user, "first_name");
-  const char *last = tg_jstr (user, "last_name");
-  g_autofree char *n
-      = g_strdup_printf ("%s %s", first != NULL ? first : "", last != NULL ? last : "");
-  g_strstrip (n);
-  return *n != '\0' ? g_steal_pointer (&n) : NULL;
+  return g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, (GDestroyNotify) json_decref);
+}
+
+void
+tg_chats_init (PaLogin *login)
+{
+  TgChats *c = g_new0 (TgChats, 1);
+  c->chats = obj_table_new ();
+  c->users = obj_table_new ();
+  c->basic_groups = obj_table_new ();
+  c->supergroups = obj_table_new ();
+  c->secrets = obj_table_new ();
+  c->full_infos = obj_table_new ();
+  c->members = obj_table_new ();
+  c->topics = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) json_decref);
+  c->announced = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  c->members_asked = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
+  c->contacts_sent = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  c->names = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, g_free);
+  c->ask_members = tg_chats_ask_members;
+  c->ask_topic = tg_chats_ask_topic;
+  tg_chats_photos_init (c, tg_chats_photo_arrived);
+  login->chats = c;
+}
+
+void
+tg_chats_free (PaLogin *login)
+{
+  TgChats *c = login->chats;
+  if (c == NULL)
+    return;
+  g_hash_table_unref (c->chats);
+  g_hash_table_unref (c->users);
+  g_hash_table_unref (c->basic_groups);
+  g_hash_table_unref (c->supergroups);
+  g_hash_table_unref (c->secrets);
+  g_hash_table_unref (c->full_infos);
+  g_hash_table_unref (c->members);
+  g_hash_table_unref (c->topics);
+  g_hash_table_unref (c->announced);
+  g_hash_table_unref (c->members_asked);
+  g_hash_table_unref (c->contacts_sent);
+  g_hash_table_unref (c->names);
+  tg_chats_photos_free (c);
+  g_free (c);
+  login->chats = NULL;
 }
 
 /* ------------------------------------------------------------ updates */
-
-static void
-store_user (PaLogin *login, json_t *user)
-{
-  gint64 uid = tg_jint (user, "id");
-  tg_chats_table_set (login->chats->users, uid, user);
-  char *name = user_display_name (user);
-  gint64 *k = g_new (gint64, 1);
-  *k = uid;
-  if (name != NULL)
-    g_hash_table_replace (login->chats->names, k, name);
-  else
-    {
-      g_hash_table_remove (login->chats->names, k);
-      g_free (k);
-    }
-}
 
 /* A field of a chat changed (title, photo, permissions…). */
 static void
@@ -106,11 +134,7 @@ tg_chats_on_update (PaLogin *login, const char *type, json_t *update)
     }
   if (strcmp (type, "updateUser") == 0)
     {
-      json_t *user = json_object_get (update, "user");
-      store_user (login, user);
-      g_autofree char *id = tg_ids_user (tg_jint (user, "id"));
-      if (g_hash_table_contains (c->contacts_sent, id))
-        tg_chats_emit_contact (login, tg_jint (user, "id"));
+      tg_chats_take_user (login, json_object_get (update, "user"));
       return TRUE;
     }
   if (strcmp (type, "updateBasicGroup") == 0)
@@ -171,45 +195,5 @@ tg_chats_on_update (PaLogin *login, const char *type, json_t *update)
       tg_chats_take_topic (login, info);
       return TRUE;
     }
-  return FALSE;
-}
-
-void
-tg_chats_take_topic (PaLogin *login, json_t *info)
-{
-  gint64 chat_id = tg_jint (info, "chat_id");
-  gint32 topic_id = (gint32) tg_jint (info, "forum_topic_id");
-  g_autofree char *k = tg_ids_chat (chat_id, topic_id);
-  g_hash_table_replace (login->chats->topics, g_strdup (k), json_incref (info));
-  if (g_hash_table_contains (login->chats->announced, k))
-    tg_chats_announce (login, chat_id, topic_id);
-}
-
-void
-tg_chats_store_chat (PaLogin *login, json_t *chat)
-{
-  tg_chats_table_set (login->chats->chats, tg_jint (chat, "id"), chat);
-}
-
-void
-tg_chats_store_members (PaLogin *login, gint64 chat_id, json_t *list)
-{
-  tg_chats_table_set (login->chats->members, chat_id, list);
-}
-
-void
-tg_chats_store_full_info (PaLogin *login, gint64 chat_id, json_t *full)
-{
-  tg_chats_table_set (login->chats->full_infos, chat_id, full);
-}
-
-gboolean
-tg_chats_members_asked (PaLogin *login, gint64 chat_id)
-{
-  if (g_hash_table_contains (login->chats->members_asked, &chat_id))
-    return TRUE;
-  gint64 *k = g_new (gint64, 1);
-  *k = chat_id;
-  g_hash_table_add (login->chats->members_asked, k);
   return FALSE;
 }

@@ -33,55 +33,6 @@ obj_table_get (GHashTable *t, gint64 id)
   return g_hash_table_lookup (t, &id);
 }
 
-static GHashTable *
-obj_table_new (void)
-{
-  return g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, (GDestroyNotify) json_decref);
-}
-
-void
-tg_chats_init (PaLogin *login)
-{
-  TgChats *c = g_new0 (TgChats, 1);
-  c->chats = obj_table_new ();
-  c->users = obj_table_new ();
-  c->basic_groups = obj_table_new ();
-  c->supergroups = obj_table_new ();
-  c->secrets = obj_table_new ();
-  c->full_infos = obj_table_new ();
-  c->members = obj_table_new ();
-  c->topics = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) json_decref);
-  c->announced = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
-  c->members_asked = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
-  c->contacts_sent = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
-  c->names = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, g_free);
-  tg_chats_photos_init (c);
-  login->chats = c;
-}
-
-void
-tg_chats_free (PaLogin *login)
-{
-  TgChats *c = login->chats;
-  if (c == NULL)
-    return;
-  g_hash_table_unref (c->chats);
-  g_hash_table_unref (c->users);
-  g_hash_table_unref (c->basic_groups);
-  g_hash_table_unref (c->supergroups);
-  g_hash_table_unref (c->secrets);
-  g_hash_table_unref (c->full_infos);
-  g_hash_table_unref (c->members);
-  g_hash_table_unref (c->topics);
-  g_hash_table_unref (c->announced);
-  g_hash_table_unref (c->members_asked);
-  g_hash_table_unref (c->contacts_sent);
-  g_hash_table_unref (c->names);
-  tg_chats_photos_free (c);
-  g_free (c);
-  login->chats = NULL;
-}
-
 /* ------------------------------------------------------------ queries */
 
 json_t *
@@ -334,6 +285,56 @@ tg_chats_emit_contact (PaLogin *login, gint64 user_id)
 
 /* ----------------------------------------------------------- announce */
 
+static int32_t
+member_power (json_t *status)
+{
+  if (tg_jis (status, "chatMemberStatusCreator"))
+    return 100;
+  if (tg_jis (status, "chatMemberStatusAdministrator"))
+    return 50;
+  return 0;
+}
+
+static gboolean
+member_present (json_t *member)
+{
+  json_t *status = json_object_get (member, "status");
+  if (tg_jis (status, "chatMemberStatusLeft") || tg_jis (status, "chatMemberStatusBanned"))
+    return FALSE;
+  if (tg_jis (status, "chatMemberStatusRestricted")
+      && !json_is_true (json_object_get (status, "is_member")))
+    return FALSE;
+  if (tg_jis (status, "chatMemberStatusCreator")
+      && !json_is_true (json_object_get (status, "is_member")))
+    return FALSE;
+  return TRUE;
+}
+
+/* A members list → PaMembers.  Power levels: the creator 100,
+ * administrators 50, everyone else 0. */
+static void
+fill_members (PaLogin *login, json_t *list, GArray *members, GPtrArray *strings)
+{
+  size_t i;
+  json_t *m;
+  json_array_foreach (json_object_get (list, "members"), i, m)
+  {
+    json_t *who = json_object_get (m, "member_id");
+    if (!tg_jis (who, "messageSenderUser") || !member_present (m))
+      continue;
+    gint64 uid = tg_jint (who, "user_id");
+    char *id = tg_ids_user (uid);
+    g_ptr_array_add (strings, id);
+    PaMember pm = {
+      .struct_size = sizeof (PaMember),
+      .id = id,
+      .name = tg_chats_user_name (login, uid),
+      .power = member_power (json_object_get (m, "status")),
+    };
+    g_array_append_val (members, pm);
+  }
+}
+
 gboolean
 tg_chats_announce (PaLogin *login, gint64 chat_id, gint32 topic_id)
 {
@@ -380,7 +381,7 @@ tg_chats_announce (PaLogin *login, gint64 chat_id, gint32 topic_id)
           g_ptr_array_add (strings, name);
           info.name = name;
           if (topic == NULL)
-            tg_chats_ask_topic (login, chat_id, topic_id);
+            login->chats->ask_topic (login, chat_id, topic_id);
         }
       else
         info.name = title;
@@ -394,10 +395,10 @@ tg_chats_announce (PaLogin *login, gint64 chat_id, gint32 topic_id)
       json_t *list = obj_table_get (login->chats->members, chat_id);
       if (list != NULL)
         {
-          tg_chats_fill_members (login, list, members, strings);
+          fill_members (login, list, members, strings);
           info.members_complete = json_is_true (json_object_get (list, "complete"));
         }
-      tg_chats_ask_members (login, chat_id);
+      login->chats->ask_members (login, chat_id);
     }
   if (members->len > 0)
     {
@@ -459,4 +460,111 @@ tg_chats_group (PaLogin *login, gint64 chat_id, gboolean *basic)
   if (tg_jis (type, "chatTypeSupergroup"))
     return obj_table_get (login->chats->supergroups, tg_jint (type, "supergroup_id"));
   return NULL;
+}
+
+void
+tg_chats_photo_arrived (PaLogin *login, const char *owner)
+{
+  gint64 id = 0;
+  if (!g_ascii_string_to_signed (owner + 1, 10, G_MININT64, G_MAXINT64, &id, NULL))
+    return;
+  if (owner[0] == 'c')
+    {
+      tg_chats_reannounce (login, id);
+      g_autofree char *sid = tg_ids_chat (id, 0);
+      if (g_hash_table_remove (login->chats->contacts_sent, sid))
+        {
+          json_t *sender
+              = json_pack ("{s:s, s:I}", "@type", "messageSenderChat", "chat_id", (json_int_t) id);
+          tg_chats_contact_once (login, sender);
+          json_decref (sender);
+        }
+    }
+  else
+    {
+      g_autofree char *uid = tg_ids_user (id);
+      if (g_hash_table_contains (login->chats->contacts_sent, uid))
+        tg_chats_emit_contact (login, id);
+    }
+}
+
+/* ------------------------------------------------------------ storing */
+
+static char *
+user_display_name (json_t *user)
+{
+  if (tg_jis (json_object_get (user, "type"), "userTypeDeleted"))
+    return g_strdup ("Deleted Account");
+  const char *first = tg_jstr (user, "first_name");
+  const char *last = tg_jstr (user, "last_name");
+  g_autofree char *n
+      = g_strdup_printf ("%s %s", first != NULL ? first : "", last != NULL ? last : "");
+  g_strstrip (n);
+  return *n != '\0' ? g_steal_pointer (&n) : NULL;
+}
+
+static void
+store_user (PaLogin *login, json_t *user)
+{
+  gint64 uid = tg_jint (user, "id");
+  tg_chats_table_set (login->chats->users, uid, user);
+  char *name = user_display_name (user);
+  gint64 *k = g_new (gint64, 1);
+  *k = uid;
+  if (name != NULL)
+    g_hash_table_replace (login->chats->names, k, name);
+  else
+    {
+      g_hash_table_remove (login->chats->names, k);
+      g_free (k);
+    }
+}
+
+void
+tg_chats_take_user (PaLogin *login, json_t *user)
+{
+  store_user (login, user);
+  g_autofree char *id = tg_ids_user (tg_jint (user, "id"));
+  if (g_hash_table_contains (login->chats->contacts_sent, id))
+    tg_chats_emit_contact (login, tg_jint (user, "id"));
+}
+
+void
+tg_chats_take_topic (PaLogin *login, json_t *info)
+{
+  gint64 chat_id = tg_jint (info, "chat_id");
+  gint32 topic_id = (gint32) tg_jint (info, "forum_topic_id");
+  g_autofree char *k = tg_ids_chat (chat_id, topic_id);
+  g_hash_table_replace (login->chats->topics, g_strdup (k), json_incref (info));
+  if (g_hash_table_contains (login->chats->announced, k))
+    tg_chats_announce (login, chat_id, topic_id);
+}
+
+void
+tg_chats_store_chat (PaLogin *login, json_t *chat)
+{
+  tg_chats_table_set (login->chats->chats, tg_jint (chat, "id"), chat);
+}
+
+void
+tg_chats_store_members (PaLogin *login, gint64 chat_id, json_t *list)
+{
+  tg_chats_table_set (login->chats->members, chat_id, list);
+}
+
+void
+tg_chats_store_full_info (PaLogin *login, gint64 chat_id, json_t *full)
+{
+  tg_chats_table_set (login->chats->full_infos, chat_id, full);
+}
+
+gboolean
+tg_chats_members_asked (PaLogin *login, gint64 chat_id)
+{
+  if (g_hash_table_contains (login->chats->members_asked, &chat_id))
+    return TRUE;
+  gint64 *k = g_new (gint64, 1);
+  *k = chat_id;
+  g_hash_table_add (login->chats->members_asked, k);
+  return FALSE;
 }

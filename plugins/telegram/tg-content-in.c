@@ -8,12 +8,12 @@
  */
 #define G_LOG_DOMAIN "passerelle-telegram"
 
-#include <errno.h>
 #include <glib/gstdio.h>
 
 #include "tg-content-in.h"
 #include "tg-content-service.h"
 #include "tg-entities.h"
+#include "tg-files.h"
 
 void
 tg_content_in_sync (TgContentIn *c)
@@ -303,40 +303,6 @@ tg_content_in_unavailable (TgContentIn *c, const char *why)
   c->c.kind = PA_MSG_NOTICE;
   c->c.width = c->c.height = c->c.duration_ms = 0;
   tg_content_in_sync (c);
-}
-
-static gboolean
-copy_file (const char *src, const char *dest, GError **error)
-{
-  g_autofree char *data = NULL;
-  gsize len = 0;
-  if (!g_file_get_contents (src, &data, &len, error))
-    return FALSE;
-  return g_file_set_contents_full (dest, data, (gssize) len, G_FILE_SET_CONTENTS_CONSISTENT, 0600,
-                                   error);
-}
-
-gboolean
-tg_files_take (PaLogin *login, json_t *file, const char *dest, GError **error)
-{
-  const char *src = tg_jstr (json_object_get (file, "local"), "path");
-  if (src == NULL || *src == '\0')
-    {
-      g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_NOENT, "TDLib gave no local file");
-      return FALSE;
-    }
-  g_autofree char *dir = g_path_get_dirname (dest);
-  if (g_mkdir_with_parents (dir, 0700) != 0)
-    {
-      g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (errno), "cannot create %s", dir);
-      return FALSE;
-    }
-  (void) login;
-  /* moved, not linked: the host refuses a file with other links, and
-   * TDLib fetches a file again when its copy is gone */
-  if (g_rename (src, dest) == 0)
-    return TRUE;
-  return copy_file (src, dest, error);
 }
 
 /* Only [A-Za-z0-9._-] of a name go into a file name, at most 80 bytes. */

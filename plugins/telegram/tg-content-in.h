@@ -43,10 +43,6 @@ void tg_content_in_take (PaLogin *login, TgContentIn *c, json_t *file, const cha
  * the content becomes a notice naming it and its size. */
 void tg_content_in_unavailable (TgContentIn *c, const char *why);
 
-/* Puts TDLib's downloaded `file` (its local.path) at `dest`, inside the
- * data dir: moved there (copied across file systems). */
-gboolean tg_files_take (PaLogin *login, json_t *file, const char *dest, GError **error);
-
 G_END_DECLS
 
 #endif

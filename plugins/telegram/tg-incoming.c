@@ -67,13 +67,15 @@ queue_free (GQueue *q)
   g_queue_free_full (q, (GDestroyNotify) item_free);
 }
 
+static char *tg_in_chat_of_message (PaLogin *login, gint64 chat_id, gint64 message_id);
+
 void
 tg_in_init (PaLogin *login)
 {
   TgIn *in = g_new0 (TgIn, 1);
   in->queues
       = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, (GDestroyNotify) queue_free);
-  in->reactions = tg_reactions_in_new ();
+  in->reactions = tg_reactions_in_new (tg_in_chat_of_message);
   login->in = in;
 }
 
@@ -127,7 +129,9 @@ recall (PaLogin *login, gint64 chat_id, gint64 message_id, char **sender)
   return (gint32) topic;
 }
 
-char *
+/* The legacy chat id of a message known only by its ids: the chat, or the
+ * forum topic the message was seen in. */
+static char *
 tg_in_chat_of_message (PaLogin *login, gint64 chat_id, gint64 message_id)
 {
   return tg_ids_chat (chat_id, recall (login, chat_id, message_id, NULL));

@@ -8,31 +8,10 @@
 #ifndef TG_INCOMING_H
 #define TG_INCOMING_H
 
-#include <string.h>
-
 #include "tg-chats.h"
+#include "tg-json.h"
 
 G_BEGIN_DECLS
-
-/* Reading TDLib's objects: a missing member reads as 0 / NULL. */
-static inline gint64
-tg_jint (json_t *o, const char *key)
-{
-  return json_integer_value (json_object_get (o, key));
-}
-
-static inline const char *
-tg_jstr (json_t *o, const char *key)
-{
-  return json_string_value (json_object_get (o, key));
-}
-
-static inline gboolean
-tg_jis (json_t *o, const char *type)
-{
-  const char *t = json_string_value (json_object_get (o, "@type"));
-  return t != NULL && strcmp (t, type) == 0;
-}
 
 /* ---- tg-chats.c */
 
@@ -71,15 +50,6 @@ void tg_in_message (PaLogin *login, json_t *message);
 typedef void (*TgInFunc) (PaLogin *login, gpointer data);
 void tg_in_after (PaLogin *login, gint64 chat_id, TgInFunc fn, gpointer data,
                   GDestroyNotify destroy);
-/* The legacy chat id of a message known only by its ids: the chat, or the
- * forum topic the message was seen in. */
-char *tg_in_chat_of_message (PaLogin *login, gint64 chat_id, gint64 message_id);
-
-/* ---- tg-history.c */
-
-/* The main list's first chats are known (`chat_ids`, borrowed): backfill
- * them. */
-void tg_history_start (PaLogin *login, json_t *chat_ids);
 
 G_END_DECLS
 

@@ -13,7 +13,10 @@
  */
 #define G_LOG_DOMAIN "passerelle-telegram"
 
+#include <errno.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 
 #include <glib/gstdio.h>
 
@@ -25,6 +28,9 @@
 #define TG_QR_TIMEOUT_MS (5 * 60 * 1000)
 /* The bridge counts an ended login as logged in until it is logged out. */
 #define TG_LOGIN_AGAIN "send `login telegram qr` to log in again"
+/* TDLib's database key, kept with the host's secrets. */
+#define TG_KEY_BYTES 32
+#define TG_KEY_SECRET "tdlib-key"
 
 typedef enum
 {
@@ -49,16 +55,78 @@ struct TgAuth
   char *qr_image;        /* the QR code shown now */
   char *qr_prev;         /* the one before: the host may still read it */
   guint qr_serial;
-  guint qr_timer; /* ends a QR login nobody scans */
-  char *name;     /* the account's name, after getMe */
+  guint qr_timer;           /* ends a QR login nobody scans */
+  char *name;               /* the account's name, after getMe */
+  TgTdUpdateFunc on_update; /* TDLib's updates go there (the network's dispatch) */
 };
+
+static gboolean tg_ready_done; /* the parts' on_ready ran for this session */
 
 static void tg_login_begin_flow (PaLogin *login);
 
+/* The authorization became ready: the parts' on_ready, once per session. */
+static void
+tg_login_parts_ready (PaLogin *login)
+{
+  if (tg_ready_done)
+    return;
+  tg_ready_done = TRUE;
+  tg_chats_on_ready (login, tg_history_start);
+  tg_history_on_ready (login);
+}
+
+/* The session ended (logged out, revoked): on_ready may run again. */
+static void
+tg_login_session_ended (PaLogin *login)
+{
+  tg_ready_done = FALSE;
+}
+
+/* The database encryption key in base64 (made once, kept with
+ * secret_store), or NULL with `error` set. */
+static char *
+tg_login_db_key (PaLogin *login, GError **error)
+{
+  if (!PA_HAS_MEMBER (login->api, PaHostApi, secret_load))
+    {
+      g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_FAILED,
+                   "the host keeps no secrets (SDK 2.1 needed) for TDLib's database key");
+      return NULL;
+    }
+  size_t len = 0;
+  guint8 *key = login->api->secret_load (login->host, TG_KEY_SECRET, &len);
+  if (key != NULL && len == TG_KEY_BYTES)
+    {
+      char *b64 = g_base64_encode (key, len);
+      memset (key, 0, len);
+      free (key);
+      return b64;
+    }
+  free (key);
+  guint8 fresh[TG_KEY_BYTES];
+  if (getrandom (fresh, sizeof fresh, 0) != (ssize_t) sizeof fresh)
+    {
+      g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_FAILED,
+                   "cannot read random bytes for TDLib's database key: %s", g_strerror (errno));
+      return NULL;
+    }
+  if (!login->api->secret_store (login->host, TG_KEY_SECRET, fresh, sizeof fresh))
+    {
+      memset (fresh, 0, sizeof fresh);
+      g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_FAILED,
+                   "cannot keep TDLib's database key with the host");
+      return NULL;
+    }
+  char *b64 = g_base64_encode (fresh, sizeof fresh);
+  memset (fresh, 0, sizeof fresh);
+  return b64;
+}
+
 void
-tg_login_part_init (PaLogin *login)
+tg_login_part_init (PaLogin *login, TgTdUpdateFunc on_update)
 {
   login->auth = g_new0 (TgAuth, 1);
+  login->auth->on_update = on_update;
   login->auth->reported = (PaLoginState) -1;
 }
 
@@ -381,7 +449,7 @@ static void
 tg_send_parameters (PaLogin *login)
 {
   g_autoptr (GError) err = NULL;
-  g_autofree char *key = tg_network_db_key (login, &err);
+  g_autofree char *key = tg_login_db_key (login, &err);
   if (key == NULL)
     {
       tg_log (login, PA_LOG_ERROR, "%s", err->message);
@@ -443,7 +511,7 @@ tg_on_me (json_t *reply, void *user_data)
   else
     tg_state (login, PA_STATE_CONNECTED, NULL);
   a->told_ended = FALSE;
-  tg_network_ready (login);
+  tg_login_parts_ready (login);
 }
 
 /* ------------------------------------------------------ the client's life */
@@ -458,8 +526,7 @@ tg_login_boot (PaLogin *login, gboolean saved, GError **error)
   g_clear_pointer (&a->state_obj, json_decref);
   a->saved = saved;
   a->expect_close = FALSE;
-  login->td
-      = tg_td_open (lib, login->host, login->api, verbosity, tg_network_dispatch, login, error);
+  login->td = tg_td_open (lib, login->host, login->api, verbosity, a->on_update, login, error);
   if (login->td == NULL)
     return FALSE;
   if (saved)
@@ -478,14 +545,14 @@ tg_client_closed (PaLogin *login)
   if (a->logout)
     {
       a->logout = FALSE;
-      tg_network_session_ended (login);
+      tg_login_session_ended (login);
       tg_op_ok (login, a->logout_op, NULL, 0);
       return;
     }
   if (!ours && !a->told_ended)
     {
       a->told_ended = TRUE;
-      tg_network_session_ended (login);
+      tg_login_session_ended (login);
       tg_state (
           login, PA_STATE_LOGGED_OUT,
           "this Telegram session was ended from another device or by Telegram: " TG_LOGIN_AGAIN);
@@ -570,7 +637,7 @@ tg_on_state (PaLogin *login, json_t *state)
       if (!a->expect_close && !a->told_ended)
         {
           a->told_ended = TRUE;
-          tg_network_session_ended (login);
+          tg_login_session_ended (login);
           tg_state (login, PA_STATE_LOGGED_OUT,
                     "this Telegram session was ended from another device or by "
                     "Telegram: " TG_LOGIN_AGAIN);

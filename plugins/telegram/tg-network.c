@@ -3,28 +3,21 @@
  * tg-network.c — the plugin's face to the host: the PaNetwork table (the
  * export importer and the live login in one telegram.so), its
  * configuration keys, the login's creation and end, TDLib's update
- * dispatch to the parts, and the helpers every part uses (log, op results,
- * emit).
+ * dispatch to the parts.
  *
  * Why apart: the top of the call graph; it only wires the other files
  * together.
  */
 #define G_LOG_DOMAIN "passerelle-telegram"
 
-#include <errno.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 
 #include "imp-plugin.h"
 #include "tg-import.h"
 #include "tg-login.h"
 #include "tg-outgoing.h"
 #include "tg-private.h"
-
-#define TG_KEY_BYTES 32
-#define TG_KEY_SECRET "tdlib-key"
 
 #define TG_CAPS                                                                                    \
   (PA_CAP_LOGIN | PA_CAP_IMPORT | PA_CAP_GROUPS | PA_CAP_MEDIA | PA_CAP_REPLIES                    \
@@ -34,84 +27,10 @@
 static PaHost *tg_host;         /* from init to shutdown */
 static const PaHostApi *tg_api; /* idem */
 
-static gboolean tg_ready_done; /* the parts' on_ready ran for this session */
-
-/* -------------------------------------------------------------- helpers */
-
-void
-tg_log (PaLogin *login, PaLogLevel level, const char *fmt, ...)
-{
-  va_list ap;
-  va_start (ap, fmt);
-  g_autofree char *msg = g_strdup_vprintf (fmt, ap);
-  va_end (ap);
-  login->api->log (login->host, level, msg);
-}
-
-void
-tg_op_ok (PaLogin *login, guint64 op_id, const char *legacy_id, gint64 ts_ms)
-{
-  PaOpResult r = {
-    .struct_size = sizeof (PaOpResult),
-    .code = PA_RESULT_OK,
-    .legacy_id = legacy_id,
-    .legacy_ts_ms = ts_ms,
-  };
-  login->api->op_result (login->host, op_id, &r);
-}
-
-void
-tg_op_fail (PaLogin *login, guint64 op_id, PaResultCode code, const char *error)
-{
-  PaOpResult r = {
-    .struct_size = sizeof (PaOpResult),
-    .code = code,
-    .error = error,
-  };
-  login->api->op_result (login->host, op_id, &r);
-}
-
-void
-tg_op_fail_td (PaLogin *login, guint64 op_id, json_t *error_reply)
-{
-  int code = 0;
-  const char *message = NULL;
-  if (!tg_td_is_error (error_reply, &code, &message))
-    {
-      tg_op_fail (login, op_id, PA_RESULT_PERMANENT, "Telegram gave an unexpected answer");
-      return;
-    }
-  g_autofree char *text = g_strdup_printf ("Telegram: %s", message);
-  PaOpResult r = {
-    .struct_size = sizeof (PaOpResult),
-    .code = PA_RESULT_PERMANENT,
-    .error = text,
-  };
-  int wait_s = tg_td_flood_wait_s (error_reply);
-  g_autofree char *lower = g_ascii_strdown (message, -1);
-  if (wait_s >= 0)
-    {
-      r.code = PA_RESULT_RATE_LIMITED;
-      r.retry_after_ms = (guint32) MIN ((gint64) wait_s * 1000, (gint64) G_MAXUINT32);
-    }
-  else if (code == 403)
-    r.code = PA_RESULT_FORBIDDEN;
-  else if (code == 404 || (code == 400 && strstr (lower, "not found") != NULL))
-    r.code = PA_RESULT_NOT_FOUND;
-  else if (code >= 500 || code < 0)
-    r.code = PA_RESULT_TEMPORARY;
-  login->api->op_result (login->host, op_id, &r);
-}
-
-guint64
-tg_emit (PaLogin *login, const PaEvent *event)
-{
-  return imp_emit (login->host, login->api, event);
-}
-
 /* ------------------------------------------------------------ dispatch */
 
-void
+/* TDLib's update callback: the login, then the other parts, in turn. */
+static void
 tg_network_dispatch (json_t *update, void *user_data)
 {
   PaLogin *login = user_data;
@@ -125,60 +44,6 @@ tg_network_dispatch (json_t *update, void *user_data)
   if (tg_in_on_update (login, type, update))
     return;
   tg_out_on_update (login, type, update);
-}
-
-void
-tg_network_ready (PaLogin *login)
-{
-  if (tg_ready_done)
-    return;
-  tg_ready_done = TRUE;
-  tg_chats_on_ready (login);
-  tg_history_on_ready (login);
-}
-
-void
-tg_network_session_ended (PaLogin *login)
-{
-  tg_ready_done = FALSE;
-}
-
-char *
-tg_network_db_key (PaLogin *login, GError **error)
-{
-  if (!PA_HAS_MEMBER (login->api, PaHostApi, secret_load))
-    {
-      g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_FAILED,
-                   "the host keeps no secrets (SDK 2.1 needed) for TDLib's database key");
-      return NULL;
-    }
-  size_t len = 0;
-  guint8 *key = login->api->secret_load (login->host, TG_KEY_SECRET, &len);
-  if (key != NULL && len == TG_KEY_BYTES)
-    {
-      char *b64 = g_base64_encode (key, len);
-      memset (key, 0, len);
-      free (key);
-      return b64;
-    }
-  free (key);
-  guint8 fresh[TG_KEY_BYTES];
-  if (getrandom (fresh, sizeof fresh, 0) != (ssize_t) sizeof fresh)
-    {
-      g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_FAILED,
-                   "cannot read random bytes for TDLib's database key: %s", g_strerror (errno));
-      return NULL;
-    }
-  if (!login->api->secret_store (login->host, TG_KEY_SECRET, fresh, sizeof fresh))
-    {
-      memset (fresh, 0, sizeof fresh);
-      g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_FAILED,
-                   "cannot keep TDLib's database key with the host");
-      return NULL;
-    }
-  char *b64 = g_base64_encode (fresh, sizeof fresh);
-  memset (fresh, 0, sizeof fresh);
-  return b64;
 }
 
 /* ------------------------------------------------------------- network */
@@ -272,7 +137,7 @@ tg_login_new (PaHost *host, bool saved, char **error)
   login->host = host;
   login->api = api;
   login->data_dir = g_strdup (api->data_dir (host));
-  tg_login_part_init (login);
+  tg_login_part_init (login, tg_network_dispatch);
   tg_chats_init (login);
   tg_in_init (login);
   tg_out_init (login);

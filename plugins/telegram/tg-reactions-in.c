@@ -22,13 +22,15 @@
 
 struct TgReactionsIn
 {
-  GHashTable *last; /* "<chat>/<message>" → {"<sender>": ["👍", …]} */
+  GHashTable *last;            /* "<chat>/<message>" → {"<sender>": ["👍", …]} */
+  TgChatOfMessageFunc chat_of; /* the incoming part's: a message's legacy chat */
 };
 
 TgReactionsIn *
-tg_reactions_in_new (void)
+tg_reactions_in_new (TgChatOfMessageFunc chat_of)
 {
   TgReactionsIn *r = g_new0 (TgReactionsIn, 1);
+  r->chat_of = chat_of;
   r->last = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) json_decref);
   return r;
 }
@@ -162,7 +164,7 @@ tg_reactions_in_sync (PaLogin *login, TgReactionsIn *r, gint64 chat_id, gint64 m
   g_autofree char *target = tg_ids_message_id_to_pa (login, chat_id, message_id);
   if (target == NULL)
     return;
-  g_autofree char *chat = tg_in_chat_of_message (login, chat_id, message_id);
+  g_autofree char *chat = r->chat_of (login, chat_id, message_id);
   gboolean complete = TRUE;
   json_t *now = sets_of (login, reactions, &complete);
 

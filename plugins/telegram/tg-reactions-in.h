@@ -12,7 +12,11 @@ G_BEGIN_DECLS
 
 typedef struct TgReactionsIn TgReactionsIn;
 
-TgReactionsIn *tg_reactions_in_new (void);
+/* The legacy chat id of a message known only by its ids: the chat, or the
+ * forum topic the message was seen in (the incoming part knows). */
+typedef char *(*TgChatOfMessageFunc) (PaLogin *login, gint64 chat_id, gint64 message_id);
+
+TgReactionsIn *tg_reactions_in_new (TgChatOfMessageFunc chat_of);
 void tg_reactions_in_free (TgReactionsIn *r);
 /* The reactions of message `message_id` of `chat_id` are now those of
  * `interaction_info` (a messageInteractionInfo, borrowed). */

@@ -140,7 +140,7 @@ step (PaLogin *login, json_t *s)
   g_assert_nonnull (type);
   if (strcmp (type, "test.ready") == 0)
     {
-      tg_chats_on_ready (login);
+      tg_chats_on_ready (login, tg_history_start);
       tg_history_on_ready (login);
     }
   else if (strcmp (type, "test.file") == 0)
