@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: AGPL-3.0-or-later
 
+// The daemon connection against an in-process gRPC server: the client key
+// on calls and streams, a wrong key, the stand-in gate, the status mapping.
 package main
 
 import (

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: AGPL-3.0-or-later
 
+// The id scheme (ids.go) as tables: user, chat, message and local ids.
 package main
 
 import (
