@@ -38,6 +38,10 @@ const standinVersionPrefix = "passerelle-stand-in"
 var errStandin = errors.New("This Olvid daemon is Passerelle's test stand-in, not Olvid's daemon; " +
 	"a deployed bridge does not talk to it.")
 
+// maxRecvBytes bounds one message from the daemon (a photo comes whole in
+// one answer; attachments come in chunks).
+const maxRecvBytes = 32 << 20
+
 // dialTimeout bounds the first exchange with the daemon (DaemonVersion).
 const dialTimeout = 20 * time.Second
 
@@ -125,7 +129,8 @@ func dialDaemon(ctx context.Context, c daemonConfig, key string) (*Daemon, error
 	}
 	conn, err := grpc.NewClient(c.address,
 		grpc.WithTransportCredentials(creds),
-		grpc.WithPerRPCCredentials(clientKey{key: key, tls: c.tls}))
+		grpc.WithPerRPCCredentials(clientKey{key: key, tls: c.tls}),
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(maxRecvBytes)))
 	if err != nil {
 		return nil, fmt.Errorf("the Olvid daemon's address %q: %w", c.address, err)
 	}
