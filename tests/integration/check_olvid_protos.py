@@ -66,7 +66,9 @@ def _field_key(msg, f):
     oneof = None
     if f.HasField("oneof_index") and not f.proto3_optional:
         oneof = msg.oneof_decl[f.oneof_index].name
-    return (f.number, f.type, f.type_name, f.label, f.proto3_optional, oneof)
+    # options (packed, deprecated...) too: none today, but a [packed] would change the wire
+    return (f.number, f.type, f.type_name, f.label, f.proto3_optional, oneof,
+            f.options.SerializeToString(deterministic=True))
 
 
 def _compare_message(path, ours, theirs, errors):
