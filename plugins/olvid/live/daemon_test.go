@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: AGPL-3.0-or-later
 
 // The daemon connection against an in-process gRPC server: the client key
-// on calls and streams, a wrong key, the stand-in gate, the status mapping.
+// on calls and streams, a wrong key, the stand-in gate, the status mapping;
+// and the login's lifetime (Free, onFree, spawn).
 package main
 
 import (
@@ -198,5 +199,51 @@ func TestStatusMapping(t *testing.T) {
 	}
 	if got := statusToResult(status.Error(codes.Unauthenticated, "bad key")).Error; got != "The Olvid daemon refused this client key: bad key" {
 		t.Errorf("text: %q", got)
+	}
+}
+
+// configHost is a pasdk.Host that answers the configuration only (any
+// other call panics on the nil embedded Host).
+type configHost struct {
+	pasdk.Host
+	strs map[string]string
+}
+
+func (h configHost) ConfigString(k string) (string, bool) { v, ok := h.strs[k]; return v, ok }
+func (h configHost) ConfigInt(string) int64               { return 0 }
+func (h configHost) ConfigBool(string) bool               { return false }
+
+func TestLoginLifecycle(t *testing.T) {
+	if _, err := newLogin(configHost{strs: map[string]string{}}, false); err == nil {
+		t.Fatal("a login without daemon_address was created")
+	}
+	pl, err := newLogin(configHost{strs: map[string]string{cfgDaemonAddress: "127.0.0.1:1"}}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := pl.(*Login)
+	if l.cfg.identityDisplay != "{name} (Tchap)" || l.cfg.daemon.address != "127.0.0.1:1" {
+		t.Fatalf("config: %+v", l.cfg)
+	}
+	var order []int
+	var mu sync.Mutex
+	note := func(i int) func() {
+		return func() { mu.Lock(); order = append(order, i); mu.Unlock() }
+	}
+	l.onFree(note(1))
+	l.onFree(note(2))
+	stopped := make(chan struct{})
+	l.spawn(func() { <-l.ctx.Done(); time.Sleep(10 * time.Millisecond); close(stopped) })
+	l.Free()
+	select {
+	case <-stopped:
+	default:
+		t.Fatal("Free returned before its goroutine ended")
+	}
+	ran := false
+	l.spawn(func() { ran = true })
+	l.onFree(note(3))
+	if ran || len(order) != 3 || order[0] != 2 || order[1] != 1 || order[2] != 3 {
+		t.Fatalf("after Free: spawn ran %v, onFree order %v", ran, order)
 	}
 }
