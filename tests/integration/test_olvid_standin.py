@@ -505,3 +505,147 @@ def test_restart_and_kill_keep_state(tmp_path):
         assert run(contacts()) == ["Alice Martin"]
     finally:
         d.stop()
+
+
+def test_controlled_group_permissions_and_new_members(daemon):
+    _, ka = daemon.new_identity("Olga Chef")
+    _, kb = daemon.new_identity("Paul Simple")
+    _, kc = daemon.new_identity("Quentin Tard")
+    ab, _ = daemon.connect_contacts(ka, kb)
+    ac, _ = daemon.connect_contacts(ka, kc)
+
+    async def go():
+        a, b, c = daemon.client(ka), daemon.client(kb), daemon.client(kc)
+        sb = await watch(daemon, kb, b, "GroupNew", "GroupOwnPermissionsUpdated",
+                         "GroupMemberJoined")
+        sc = await watch(daemon, kc, c, "GroupNew")
+        g = await a.group_new_controlled_group("Dircab", "", admin_contact_ids=[],
+                                               contact_ids=[ab])
+        gb = await sb.get("GroupNew")
+        assert not gb.own_permissions.admin and gb.own_permissions.send_message
+        gb.name = "pris"
+        with pytest.raises(errors.PermissionDeniedError):
+            await b.group_update(gb)
+        # a new member joins: GroupNew for them, GroupMemberJoined for the others
+        g = await a.group_get(g.id)
+        g.members.append(datatypes.GroupMember(
+            contact_id=ac, permissions=datatypes.GroupMemberPermissions(send_message=True)))
+        await a.group_update(g)
+        gc = await sc.get("GroupNew")
+        assert gc.name == "Dircab" and len(gc.members) == 2
+        joined_group, member = await sb.get("GroupMemberJoined")
+        assert [x.display_name async for x in b.contact_list() if x.id == member.contact_id] == \
+            ["Quentin Tard"]
+        # promotion: the member is told its own new permissions
+        g = await a.group_get(g.id)
+        for m in g.members:
+            if m.contact_id == ab:
+                m.permissions.admin = True
+        await a.group_update(g)
+        _, perms, previous = await sb.get("GroupOwnPermissionsUpdated")
+        assert perms.admin and not previous.admin
+        gb = await b.group_get(gb.id)
+        gb.name = "Dircab 2"
+        await b.group_update(gb)
+        assert (await a.group_get(g.id)).name == "Dircab 2"
+        await a.stop(); await b.stop(); await c.stop()
+    run(go())
+
+
+def test_admin_key_acts_as_named_identity(daemon):
+    ident, key = daemon.new_identity("Rose Admin")
+
+    async def go():
+        admin = daemon.admin_client(ident)
+        assert (await admin.identity_get()).display_name == "Rose Admin"
+        ids = [i.id async for i in admin.admin_identity_list()]
+        assert ident in ids
+        nobody = daemon.admin_client(0)
+        with pytest.raises(errors.PermissionDeniedError):
+            await nobody.identity_get()
+        await admin.stop(); await nobody.stop()
+    run(go())
+
+
+def test_notification_count_and_filter(daemon):
+    _, ka = daemon.new_identity("Sara Deux")
+    _, kb = daemon.new_identity("Tom Un")
+    _, kc = daemon.new_identity("Ugo Trois")
+    ab, ba = daemon.connect_contacts(ka, kb)
+    cb, bc = daemon.connect_contacts(kc, kb)
+
+    async def go():
+        a, b, c = daemon.client(ka), daemon.client(kb), daemon.client(kc)
+        from_a = asyncio.Queue()
+        dba = await one_to_one(b, ba)
+        b.add_listener(listeners.MessageReceivedListener(
+            handler=from_a.put_nowait, count=2, filter=datatypes.MessageFilter(discussion_id=dba)))
+        await daemon.await_streams(kb, "MessageReceived")
+        await c.message_send(await one_to_one(c, cb), "de Ugo")
+        for i in range(3):
+            await a.message_send(await one_to_one(a, ab), "de Sara %d" % i)
+        assert (await asyncio.wait_for(from_a.get(), 5)).body == "de Sara 0"
+        assert (await asyncio.wait_for(from_a.get(), 5)).body == "de Sara 1"
+        deadline = time.monotonic() + 5
+        while daemon.streams(kb, "MessageReceived"):  # ended after `count`
+            assert time.monotonic() < deadline
+            await asyncio.sleep(0.05)
+        # what the filtered stream did not send is still unread
+        assert [m.body async for m in b.message_list(unread=True)] == ["de Ugo", "de Sara 2"]
+        await a.stop(); await b.stop(); await c.stop()
+    run(go())
+
+
+def test_contact_delete_and_one_to_one_invitation(daemon):
+    _, ka = daemon.new_identity("Victor Groupe")
+    _, kb = daemon.new_identity("Wanda Groupe")
+    _, kc = daemon.new_identity("Xavier Groupe")
+    ab, ba = daemon.connect_contacts(ka, kb)
+    ac, _ = daemon.connect_contacts(ka, kc)
+
+    async def go():
+        a, b, c = daemon.client(ka), daemon.client(kb), daemon.client(kc)
+        await a.group_new_standard_group("G", "", [ab, ac])
+        (xb,) = [x async for x in b.contact_list() if x.display_name == "Xavier Groupe"]
+        assert not xb.has_one_to_one_discussion
+        with pytest.raises(errors.NotFoundError):
+            await b.discussion_get_by_contact(xb.id)
+        sc = await watch(daemon, kc, c, "InvitationReceived", "DiscussionNew")
+        await b.contact_invite_to_one_to_one_discussion(xb.id)
+        inv = await sc.get("InvitationReceived")
+        assert inv.status == \
+            datatypes.Invitation.Status.STATUS_ONE_TO_ONE_INVITATION_WAIT_YOU_TO_ACCEPT
+        await c.invitation_accept(inv.id)
+        assert (await sc.get("DiscussionNew")).contact_id
+        assert (await b.contact_get(xb.id)).has_one_to_one_discussion
+        # deleting a contact removes it on both sides and locks the discussions
+        sb = await watch(daemon, kb, b, "ContactDeleted", "DiscussionLocked")
+        await a.contact_delete(ab)
+        assert (await sb.get("ContactDeleted")).id == ba
+        locked = await sb.get("DiscussionLocked")
+        assert locked.title == "Victor Groupe"
+        assert [d.id async for d in b.discussion_locked_list()] == [locked.id]
+        await a.stop(); await b.stop(); await c.stop()
+    run(go())
+
+
+def test_identity_delete_ends_its_streams(daemon):
+    ia, ka = daemon.new_identity("Yves Parti")
+    _, kb = daemon.new_identity("Zoe Reste")
+    ab, ba = daemon.connect_contacts(ka, kb)
+
+    async def go():
+        a, b = daemon.client(ka), daemon.client(kb)
+        await watch(daemon, ka, a, "MessageReceived")
+        sb = await watch(daemon, kb, b, "ContactDeleted")
+        admin = daemon.admin_client()
+        await admin.admin_identity_delete(ia)
+        assert (await sb.get("ContactDeleted")).id == ba
+        deadline = time.monotonic() + 5
+        while not a.are_listeners_finished():
+            assert time.monotonic() < deadline
+            await asyncio.sleep(0.05)
+        with pytest.raises(errors.UnauthenticatedError):
+            await a.identity_get()
+        await a.stop(); await b.stop(); await admin.stop()
+    run(go())

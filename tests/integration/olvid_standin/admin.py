@@ -5,7 +5,7 @@ import urllib.parse
 
 from olvid.protobuf.olvid.daemon.admin.v1 import (
     backup_admin_pb2 as bk, client_key_admin_pb2 as ck, identity_admin_pb2 as ia)
-from olvid.protobuf.olvid.daemon.datatypes.v1 import backup_pb2, client_key_pb2
+from olvid.protobuf.olvid.daemon.datatypes.v1 import backup_pb2, client_key_pb2, group_pb2
 from olvid.protobuf.olvid.daemon.services.v1 import admin_service_pb2_grpc as svc
 
 from . import views
@@ -139,8 +139,10 @@ class IdentityAdmin(svc.IdentityAdminServiceServicer):
         st.identity(iid)
         for gg, g in list(st.d["groups"].items()):
             if str(iid) in g["members"]:
+                cids = {int(m): st.contact_of(int(m), iid) for m in g["members"]}
                 dm.leave_group(gg, iid)
-                dm.group_notify_all(gg, "GroupMemberLeft", extra=lambda m: {})
+                dm.group_notify_all(gg, "GroupMemberLeft", extra=lambda m: {
+                    "member": group_pb2.GroupMember(contact_id=cids.get(m) or 0)})
         for owner, cid in st.holders_of(iid):
             pb = views.contact_pb(st, owner, cid)
             did = st.discussion_of_contact(owner, cid)
