@@ -147,10 +147,10 @@ class Daemon:
             st.blob_put(blob, data)
             atts.append({"file_name": name, "mime_type": views.guess_mime(name), "size": len(data),
                          "blob": blob})
-        st.d["gmsgs"][gm] = {"sender": owner, "body": body, "timestamp": ts, "reply": reply_gm,
+        st.put("gmsgs", gm, {"sender": owner, "body": body, "timestamp": ts, "reply": reply_gm,
                              "location": location, "reactions": {}, "edited": False,
                              "eph": eph, "attachments": atts, "delivered": False, "read": False,
-                             "forwarded": False}
+                             "forwarded": False})
         out = self._copy(owner, gm, did, views.OUTBOUND, ts)
         targets = st.discussion_members(owner, did)
         inbound = [(peer, self._copy(peer, gm, pdid, views.INBOUND, ts)) for peer, pdid in targets]
@@ -177,11 +177,11 @@ class Daemon:
     def _copy(self, owner, gm, did, mdir, ts):
         st = self.st
         mid = st.new_id("message")
-        st.d["msgs"][str(mid)] = {"owner": owner, "gm": gm, "dir": mdir, "discussion": did,
-                                  "unread": mdir == views.INBOUND, "sort": ts / 1000.0 + mid * 1e-6}
+        st.put("msgs", mid, {"owner": owner, "gm": gm, "dir": mdir, "discussion": did,
+                             "unread": mdir == views.INBOUND, "sort": ts / 1000.0 + mid * 1e-6})
         for i, _ in enumerate(st.d["gmsgs"][gm]["attachments"]):
             aid = st.new_id("attachment")
-            st.d["atts"][str(aid)] = {"msg": mid, "index": i}
+            st.put("atts", aid, {"msg": mid, "index": i})
         return mid
 
     def seen_by_client(self, mids, listed):
@@ -196,10 +196,12 @@ class Daemon:
                 continue
             if listed and m["unread"]:
                 m["unread"] = False
+                st.touch("msgs", mid)
                 changed = True
             g = st.d["gmsgs"][m["gm"]]
             if not g["delivered"]:
                 g["delivered"] = True
+                st.touch("gmsgs", m["gm"])
                 changed = True
                 self._status(m["gm"], "MessageDelivered")
         if changed:
@@ -214,6 +216,7 @@ class Daemon:
         g = st.d["gmsgs"][m["gm"]]
         if not g["read"]:
             g["read"] = True
+            st.touch("gmsgs", m["gm"])
             self._status(m["gm"], "MessageRead")
         if g["eph"].get("read_once"):
             self.delete_copy(mid, notify_owner=True)
@@ -233,13 +236,13 @@ class Daemon:
             return
         pb = views.message_pb(st, mid)
         for aid in st.atts_of(mid):
-            del st.d["atts"][str(aid)]
-        del st.d["msgs"][str(mid)]
+            st.drop("atts", aid)
+        st.drop("msgs", mid)
         gm = m["gm"]
         if not st.copies(gm):
             for f in st.d["gmsgs"][gm]["attachments"]:
                 st.blob_del(f["blob"])
-            del st.d["gmsgs"][gm]
+            st.drop("gmsgs", gm)
         if notify_owner:
             self.notify(m["owner"], "MessageDeleted", message=pb)
 

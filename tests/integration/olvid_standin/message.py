@@ -167,6 +167,7 @@ class MessageCommand(svc.MessageCommandServiceServicer):
             del g["reactions"][str(me)]
         else:
             g["reactions"][str(me)] = [reaction, ts]
+        st.touch("gmsgs", m["gm"])
         st.save()
         for owner, other in dm.others_with(m["gm"], me):
             pb = views.message_pb(st, other)
@@ -194,6 +195,7 @@ class MessageCommand(svc.MessageCommandServiceServicer):
         previous = g["body"]
         g["body"] = request.updated_body
         g["edited"] = True
+        st.touch("gmsgs", m["gm"])
         st.save()
         for owner, other in dm.others_with(m["gm"], me):
             dm.notify(owner, "MessageBodyUpdated", message=views.message_pb(st, other),
@@ -254,7 +256,7 @@ class AttachmentCommand(svc.AttachmentCommandServiceServicer):
     async def AttachmentDelete(self, request, context):
         me, _ = await self.dm.who(context)
         self._mine(me, request.attachment_id)
-        del self.dm.st.d["atts"][str(request.attachment_id.id)]
+        self.dm.st.drop("atts", request.attachment_id.id)
         self.dm.st.save()
         return ac.AttachmentDeleteResponse()
 

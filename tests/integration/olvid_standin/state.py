@@ -1,17 +1,24 @@
 # SPDX-License-Identifier: AGPL-3.0-or-later
-"""The stand-in daemon's state: one JSON document plus blob files, saved after every change.
+"""The stand-in daemon's state, saved after every change.
 
 Everything the daemon knows lives in `State.d` (identities, client keys, contacts, discussions,
-groups, messages, attachments, invitations, backups).  Blobs (attachment payloads, photos) are
-files under `<state dir>/blobs`.  `save()` writes the document atomically, so a SIGKILL loses
-nothing that was answered.
+groups, messages, attachments, invitations, backups).  The small sections are one JSON file,
+rewritten atomically by `save()`; the message sections (`msgs`, `gmsgs`, `atts`), which grow,
+are rows of an SQLite table written one record at a time: code that changes a message record
+calls `put`, `drop` or `touch` so that `save()` writes it.  Blobs (attachment payloads,
+photos) are files under `<state dir>/blobs`.  `save()` runs before every answer, so a SIGKILL
+loses nothing that was answered.
 """
 
 import base64
+import collections
 import json
 import os
 import secrets
+import sqlite3
 import time
+
+BIG = ("msgs", "gmsgs", "atts")
 
 DEFAULT_SETTINGS = {
     "invitation": {"auto_accept_introduction": False, "auto_accept_group": False,
@@ -49,9 +56,19 @@ class State:
         self.path = os.path.join(state_dir, "state.json")
         self.blob_dir = os.path.join(state_dir, "blobs")
         os.makedirs(self.blob_dir, exist_ok=True)
+        self.db = sqlite3.connect(os.path.join(state_dir, "messages.sqlite"))
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        self.db.execute("CREATE TABLE IF NOT EXISTS kv (section TEXT, key TEXT, value TEXT, "
+                        "PRIMARY KEY (section, key))")
+        self.dirty = set()
         if os.path.exists(self.path):
             with open(self.path) as f:
                 self.d = json.load(f)
+            for section in BIG:
+                self.d[section] = {}
+            for section, key, value in self.db.execute("SELECT section, key, value FROM kv"):
+                self.d[section][key] = json.loads(value)
         else:
             self.d = {
                 "next": {},
@@ -70,16 +87,57 @@ class State:
             }
         # The admin key given at start is always an admin key (it may change between runs).
         self.admin_key = admin_key
+        # indexes: global message -> its copies; message -> its attachments
+        self.by_gm = collections.defaultdict(set)
+        self.atts_by_msg = collections.defaultdict(set)
+        for mid, m in self.d["msgs"].items():
+            self.by_gm[m["gm"]].add(int(mid))
+        for aid, a in self.d["atts"].items():
+            self.atts_by_msg[a["msg"]].add(int(aid))
         self.save()
 
     # ---- persistence
     def save(self):
+        """Writes the small sections (atomically) and the message records marked since."""
         tmp = self.path + ".tmp"
         with open(tmp, "w") as f:
-            json.dump(self.d, f)
-            f.flush()
-            os.fsync(f.fileno())
+            json.dump({k: v for k, v in self.d.items() if k not in BIG}, f)
         os.replace(tmp, self.path)
+        if self.dirty:
+            with self.db:
+                for section, key in self.dirty:
+                    value = self.d[section].get(key)
+                    if value is None:
+                        self.db.execute("DELETE FROM kv WHERE section=? AND key=?", (section, key))
+                    else:
+                        self.db.execute("INSERT OR REPLACE INTO kv VALUES (?, ?, ?)",
+                                        (section, key, json.dumps(value)))
+            self.dirty.clear()
+
+    def put(self, section, key, value):
+        key = str(key)
+        self.d[section][key] = value
+        self.dirty.add((section, key))
+        if section == "msgs":
+            self.by_gm[value["gm"]].add(int(key))
+        elif section == "atts":
+            self.atts_by_msg[value["msg"]].add(int(key))
+
+    def drop(self, section, key):
+        key = str(key)
+        value = self.d[section].pop(key, None)
+        self.dirty.add((section, key))
+        if value is not None and section == "msgs":
+            self.by_gm[value["gm"]].discard(int(key))
+            if not self.by_gm[value["gm"]]:
+                del self.by_gm[value["gm"]]
+        elif value is not None and section == "atts":
+            self.atts_by_msg[value["msg"]].discard(int(key))
+            if not self.atts_by_msg[value["msg"]]:
+                del self.atts_by_msg[value["msg"]]
+
+    def touch(self, section, key):
+        self.dirty.add((section, str(key)))
 
     def new_id(self, kind):
         n = self.d["next"].get(kind, 1)
@@ -259,13 +317,13 @@ class State:
         return m
 
     def copies(self, gm):
-        return [(int(mid), m) for mid, m in self.d["msgs"].items() if m["gm"] == gm]
+        return [(mid, self.d["msgs"][str(mid)]) for mid in sorted(self.by_gm.get(gm, ()))]
 
     def copy_for(self, gm, owner):
-        for mid, m in self.d["msgs"].items():
-            if m["gm"] == gm and m["owner"] == owner:
-                return int(mid)
+        for mid in self.by_gm.get(gm, ()):
+            if self.d["msgs"][str(mid)]["owner"] == owner:
+                return mid
         return None
 
     def atts_of(self, mid):
-        return sorted(int(aid) for aid, a in self.d["atts"].items() if a["msg"] == mid)
+        return sorted(self.atts_by_msg.get(mid, ()))
