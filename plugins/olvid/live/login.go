@@ -71,6 +71,7 @@ type Login struct {
 	freeDone bool
 
 	// Parts embed their state structs below this line.
+	msgStoreState
 }
 
 // newLoginHooks run, in order, at the end of newLogin: a part sets itself
