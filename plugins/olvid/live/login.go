@@ -72,6 +72,7 @@ type Login struct {
 
 	// Parts embed their state structs below this line.
 	msgStoreState
+	outgoingState
 }
 
 // newLoginHooks run, in order, at the end of newLogin: a part sets itself

@@ -18,6 +18,7 @@ import (
 	"errors"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"google.golang.org/grpc"
@@ -39,11 +40,62 @@ const (
 // errNotConnected is what an op says while the login is offline.
 const errNotConnected = "Olvid is not connected."
 
+// outgoingState keeps the ops of one chat in the order the host gave them:
+// the last op of each chat that has one pending (removed when it ends).
+type outgoingState struct {
+	outMu   sync.Mutex
+	outTail map[string]chan struct{}
+}
+
+// inOrder queues an op of chatID behind the chat's previous one (called on
+// the main thread, in the host's order); wait blocks until the previous one
+// ended (false when the login stops first), done ends this one.
+func (l *Login) inOrder(chatID string) (wait func() bool, done func()) {
+	mine := make(chan struct{})
+	l.outMu.Lock()
+	if l.outTail == nil {
+		l.outTail = map[string]chan struct{}{}
+	}
+	prev := l.outTail[chatID]
+	l.outTail[chatID] = mine
+	l.outMu.Unlock()
+	wait = func() bool {
+		if prev == nil {
+			return true
+		}
+		select {
+		case <-prev:
+			return true
+		case <-l.ctx.Done():
+			return false
+		}
+	}
+	done = func() {
+		close(mine)
+		l.outMu.Lock()
+		if l.outTail[chatID] == mine {
+			delete(l.outTail, chatID)
+		}
+		l.outMu.Unlock()
+	}
+	return wait, done
+}
+
 // runOp runs fn in a goroutine with a deadline and answers its result once.
-// When Free has begun, the op is not started: the host reports the ops a
-// stopped worker left unanswered.
-func (l *Login) runOp(op uint64, timeout time.Duration, fn func(ctx context.Context, d *Daemon) pasdk.OpResult) {
-	l.spawn(func() {
+// Ops of one chat run one after the other, in the host's order (a reply
+// never overtakes what it answers); chatID "" is not ordered.  When Free
+// has begun, the op is not started: the host reports the ops a stopped
+// worker left unanswered.
+func (l *Login) runOp(op uint64, chatID string, timeout time.Duration, fn func(ctx context.Context, d *Daemon) pasdk.OpResult) {
+	wait, done := func() bool { return true }, func() {}
+	if chatID != "" {
+		wait, done = l.inOrder(chatID)
+	}
+	l.spawn(func() { // not run once Free began: then l.ctx is done and the chat's later ops stop waiting
+		defer done()
+		if !wait() {
+			return
+		}
 		d := l.daemonClient()
 		if d == nil {
 			l.host.OpResult(op, &pasdk.OpResult{Code: pasdk.ResultNotConnected, Error: errNotConnected})
@@ -158,7 +210,7 @@ func (l *Login) Send(op uint64, chatID string, c *pasdk.Content, txnID string) {
 	if cc.MediaPath != "" {
 		timeout = sendTimeout
 	}
-	l.runOp(op, timeout, func(ctx context.Context, d *Daemon) pasdk.OpResult {
+	l.runOp(op, chatID, timeout, func(ctx context.Context, d *Daemon) pasdk.OpResult {
 		if r, ok := l.alreadySent(txnID); ok {
 			return r
 		}
@@ -204,7 +256,7 @@ func (l *Login) sendLocation(ctx context.Context, d *Daemon, disc uint64, c *pas
 // Edit replaces the text of one of the agent's messages.
 func (l *Login) Edit(op uint64, chatID, targetID string, c *pasdk.Content) {
 	cc := *c
-	l.runOp(op, opTimeout, func(ctx context.Context, d *Daemon) pasdk.OpResult {
+	l.runOp(op, chatID, opTimeout, func(ctx context.Context, d *Daemon) pasdk.OpResult {
 		m, r := l.target(targetID)
 		if r != nil {
 			return *r
@@ -223,7 +275,7 @@ func (l *Login) Edit(op uint64, chatID, targetID string, c *pasdk.Content) {
 // other members, as Olvid allows (one's own messages; any message for a
 // group admin with the right to delete anything).
 func (l *Login) Redact(op uint64, chatID, targetID string) {
-	l.runOp(op, opTimeout, func(ctx context.Context, d *Daemon) pasdk.OpResult {
+	l.runOp(op, chatID, opTimeout, func(ctx context.Context, d *Daemon) pasdk.OpResult {
 		m, r := l.target(targetID)
 		if r != nil {
 			return *r
@@ -258,7 +310,7 @@ func ownReaction(ctx context.Context, d *Daemon, m *daemonpb.MessageId) (string,
 // person: a new one replaces it) or removes it (the reaction left unset,
 // as the daemon's API says).
 func (l *Login) React(op uint64, chatID, targetID, key string, remove bool) {
-	l.runOp(op, opTimeout, func(ctx context.Context, d *Daemon) pasdk.OpResult {
+	l.runOp(op, chatID, opTimeout, func(ctx context.Context, d *Daemon) pasdk.OpResult {
 		m, r := l.target(targetID)
 		if r != nil {
 			return *r

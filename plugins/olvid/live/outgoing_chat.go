@@ -34,7 +34,7 @@ func (l *Login) SetChatInfo(op uint64, chatID string, field pasdk.ChatField, val
 		s := *value
 		v = &s
 	}
-	l.runOp(op, opTimeout, func(ctx context.Context, d *Daemon) pasdk.OpResult {
+	l.runOp(op, chatID, opTimeout, func(ctx context.Context, d *Daemon) pasdk.OpResult {
 		disc, err := l.discussionOf(ctx, chatID)
 		if err != nil {
 			return lookupResult(err)

@@ -151,3 +151,51 @@ func TestMatchesText(t *testing.T) {
 }
 
 func strPtr(s string) *string { return &s }
+
+func TestInOrder(t *testing.T) {
+	l := &Login{}
+	l.ctx, l.cancel = context.WithCancel(context.Background())
+	defer l.cancel()
+	type step struct {
+		wait func() bool
+		done func()
+	}
+	var steps []step
+	for i := 0; i < 3; i++ {
+		w, d := l.inOrder("cabc")
+		steps = append(steps, step{w, d})
+	}
+	other, otherDone := l.inOrder("cdef") // another chat does not wait
+	if !other() {
+		t.Fatal("another chat waited")
+	}
+	otherDone()
+	got := make(chan int, 3)
+	for i := 2; i >= 0; i-- { // started last first
+		go func(i int) {
+			if steps[i].wait() {
+				got <- i
+			}
+			steps[i].done()
+		}(i)
+	}
+	for want := 0; want < 3; want++ {
+		if i := <-got; i != want {
+			t.Fatalf("op %d ran in place %d", i, want)
+		}
+	}
+	l.outMu.Lock()
+	n := len(l.outTail)
+	l.outMu.Unlock()
+	if n != 0 {
+		t.Fatalf("%d chats left in the queue map", n)
+	}
+	// a login that stops releases the ops still waiting
+	w1, _ := l.inOrder("cabc")
+	w2, _ := l.inOrder("cabc")
+	_ = w1
+	l.cancel()
+	if w2() {
+		t.Fatal("an op ran after the login stopped")
+	}
+}

@@ -48,7 +48,7 @@ func recvList[R any, T any](s interface{ Recv() (R, error) }, items func(R) []T)
 // CreateDM opens a conversation from what the agent typed after `start olvid`.
 func (l *Login) CreateDM(op uint64, who string) {
 	who = strings.TrimSpace(who)
-	l.runOp(op, opTimeout, func(ctx context.Context, d *Daemon) pasdk.OpResult {
+	l.runOp(op, "", opTimeout, func(ctx context.Context, d *Daemon) pasdk.OpResult {
 		switch {
 		case strings.HasPrefix(who, invitationPrefix):
 			return l.invite(ctx, d, who)
@@ -249,7 +249,7 @@ func (l *Login) listContacts(ctx context.Context, d *Daemon, op uint64, f *daemo
 
 // ListContacts lists the identity's contacts.
 func (l *Login) ListContacts(op uint64) {
-	l.runOp(op, opTimeout, func(ctx context.Context, d *Daemon) pasdk.OpResult {
+	l.runOp(op, "", opTimeout, func(ctx context.Context, d *Daemon) pasdk.OpResult {
 		if _, err := l.listContacts(ctx, d, op, nil); err != nil {
 			return lookupResult(err)
 		}
@@ -263,7 +263,7 @@ func (l *Login) ListContacts(op uint64) {
 // carry their directory id, which `start olvid` takes).
 func (l *Login) ResolveIdentifier(op uint64, identifier string, mode pasdk.ResolveMode) {
 	identifier = strings.TrimSpace(identifier)
-	l.runOp(op, opTimeout, func(ctx context.Context, d *Daemon) pasdk.OpResult {
+	l.runOp(op, "", opTimeout, func(ctx context.Context, d *Daemon) pasdk.OpResult {
 		if mode == pasdk.ResolveIdentifier {
 			user := strings.ToLower(identifier)
 			c, err := l.contactOfUser(ctx, user)
