@@ -149,12 +149,21 @@ def check_every_kind(got, tag, agent_name, big):
     assert abs(loc.latitude - 48.8546) < 1e-6 and abs(loc.longitude - 2.3212) < 1e-6
 
 
+def no_echo(agent, room, n):
+    """The room has the agent's n messages once each: Olvid's echo of them is not bridged back."""
+    agent.sync()
+    mine = [e for e in agent.messages(room) if e["sender"] == agent.client.user_id]
+    others = [e for e in agent.messages(room) if e["sender"] != agent.client.user_id]
+    assert len(mine) == n and others == [], (len(mine), [e["content"].get("body") for e in others])
+
+
 def test_dm_every_kind(standin, agent, logged_in, member):
     big = sent_every_kind(agent, member["room"], "dm")
     got = inbox(standin, member["key"], member["discussion"], 9, "every kind in the DM")
     time.sleep(2)  # nothing more comes
     got = inbox(standin, member["key"], member["discussion"], 9, "every kind in the DM")
     check_every_kind(got, "dm", logged_in["name"], big)
+    no_echo(agent, member["room"], 9)
 
 
 def _own_reaction(m):
@@ -227,6 +236,7 @@ def test_group_every_kind(standin, agent, logged_in, member, groups):
     time.sleep(2)
     got = inbox(standin, member["key"], d, 9, "every kind in the group")
     check_every_kind(got, "groupe", logged_in["name"], big)
+    no_echo(agent, room, 9)
 
 
 async def _group(standin, key, gid):
