@@ -338,3 +338,18 @@ def test_send_while_daemon_down(standin, agent, member):
     time.sleep(3)
     got = inbox(standin, key, d, n0 + 1, "the queued message")
     assert [m.body for m, _ in got][n0:] == ["envoyé pendant la coupure"]
+
+
+def test_disappearing_timer(standin, agent, member):
+    room, key, d = member["room"], member["key"], member["discussion"]
+    agent.text(room, "!pa disappearing 24h")
+
+    async def settings():
+        c = standin.client(key)
+        try:
+            return await c.settings_discussion_get(d)
+        finally:
+            await c.stop()
+    until(lambda: run(settings()).existence_duration == 86400, "the timer on Olvid")
+    agent.text(room, "!pa disappearing off")
+    until(lambda: run(settings()).existence_duration == 0, "the timer off on Olvid")
