@@ -112,3 +112,134 @@ def test_dm_text_reply_forward_edit_react_delete(standin, agent, member):
     agent.sync()
     assert len(contents(agent, room, g)) == 3  # two messages and the edit: nothing doubled
     assert len(reactions(agent)) == 2
+
+
+def media_bytes(agent, content):
+    """The bytes of a bridged file (decrypted when the portal is encrypted)."""
+    if "url" in content:
+        resp = agent.run(agent.client.download(mxc=content["url"]))
+        return resp.body
+    from nio.crypto.attachments import decrypt_attachment
+    f = content["file"]
+    resp = agent.run(agent.client.download(mxc=f["url"]))
+    return decrypt_attachment(resp.body, f["key"]["k"], f["hashes"]["sha256"], f["iv"])
+
+
+def test_dm_attachments_location_forwarded(standin, agent, member):
+    room, g = member["room"], member["ghost"]
+    n0 = len(contents(agent, room, g))
+    photo = bytes(range(256)) * 5000 + b"end"  # 1.28 MB: several download chunks
+    pdf = b"%PDF-1.4 petit"
+
+    async def send(c):
+        d = await dm(c, member["contact"])
+        await c.message_send_with_attachments(d, [("photo.jpg", photo), ("note.pdf", pdf)],
+                                              body="deux fichiers")
+        await c.message_send_location(d, 48.8566, 2.3522, address="Paris")
+    as_member(standin, member["key"], send)
+    got = wait_bodies(agent, room, g, n0 + 4, "text, two files and a location")[n0:]
+    # (a file is posted once uploaded: the location may come before it)
+    by = {x["msgtype"]: x for x in got}
+    assert sorted(by) == ["m.file", "m.image", "m.location", "m.text"]
+    assert by["m.text"]["body"] == "deux fichiers"
+    assert (by["m.image"]["body"], by["m.file"]["body"]) == ("photo.jpg", "note.pdf")
+    assert media_bytes(agent, by["m.image"]) == photo
+    assert media_bytes(agent, by["m.file"]) == pdf
+    assert by["m.location"]["geo_uri"].startswith("geo:48.8566")
+    assert ",2.3522" in by["m.location"]["geo_uri"]
+    assert "Paris" in by["m.location"]["body"]
+    time.sleep(1)
+    agent.sync()
+    assert len(contents(agent, room, g)) == n0 + 4
+
+
+def test_catch_up_after_the_bridge_died(stack, standin, agent, member):
+    room, g = member["room"], member["ghost"]
+    n0 = len(contents(agent, room, g))
+    stack.bridge.kill9()
+
+    async def send(c):
+        d = await dm(c, member["contact"])
+        for i in range(5):
+            await c.message_send(d, "pendant l'arrêt %d" % i)
+    as_member(standin, member["key"], send)
+    stack.bridge.start()
+    got = wait_bodies(agent, room, g, n0 + 5, "the messages sent while the bridge was down")
+    assert [x["body"] for x in got[n0:]] == ["pendant l'arrêt %d" % i for i in range(5)]
+    # live again, and nothing bridged twice
+    as_member(standin, member["key"], lambda c: dm(c, member["contact"]))
+
+    async def live(c):
+        await c.message_send(await dm(c, member["contact"]), "de retour")
+    as_member(standin, member["key"], live)
+    got = wait_bodies(agent, room, g, n0 + 6, "a live message after the restart")
+    time.sleep(2)
+    agent.sync()
+    assert [x["body"] for x in contents(agent, room, g)[n0:]] == \
+        ["pendant l'arrêt %d" % i for i in range(5)] + ["de retour"]
+
+
+def test_group(standin, agent, logged_in, member):
+    other_id, other_key = standin.new_identity("Ugo Conseiller")
+    m_sees_o, _ = standin.connect_contacts(member["key"], other_key)
+    other = ghost(standin, other_id)
+
+    async def make(c):
+        g = await c.group_new_standard_group("Cabinet", "Le cabinet", [member["contact"], m_sees_o])
+        g = await c.group_get(g.id)
+        for m in g.members:  # Ugo becomes an admin too
+            m.permissions.admin = m.contact_id == m_sees_o
+        await c.group_update(g)
+        await c.message_send((await c.discussion_get_by_group(g.id)).id, "Réunion à 10h")
+        return g.id
+    gid = as_member(standin, member["key"], make)
+    room = agent.wait_invite(lambda a, r: a.invite_name(r) == "Cabinet", timeout=60)
+    agent.join(room)
+    got = wait_bodies(agent, room, member["ghost"], 1, "the group message")
+    assert got[0]["body"] == "Réunion à 10h"
+    assert (agent.state(room, "m.room.topic") or {}).get("topic") == "Le cabinet"
+    def users(a):
+        return (a.state(room, "m.room.power_levels") or {}).get("users", {})
+    agent.wait(lambda a: users(a).get(member["ghost"]) == 50 and users(a).get(other) == 50, 60,
+               "the admins' power levels")
+
+    async def rename(c):
+        g = await c.group_get(gid)
+        g.name, g.description = "Cabinet du ministre", "Nouveau"
+        await c.group_update(g)
+    as_member(standin, member["key"], rename)
+    agent.wait(lambda a: (a.state(room, "m.room.name") or {}).get("name") == "Cabinet du ministre",
+               60, "the new name")
+    agent.wait(lambda a: (a.state(room, "m.room.topic") or {}).get("topic") == "Nouveau", 60,
+               "the new topic")
+
+    async def ugo_writes(c):
+        gs = [x async for x in c.group_list()]
+        await c.message_send((await c.discussion_get_by_group(gs[0].id)).id, "Présent")
+    as_member(standin, other_key, ugo_writes)
+    assert wait_bodies(agent, room, other, 1, "Ugo's message")[0]["body"] == "Présent"
+
+
+def test_invitation_told_and_accepted(standin, agent, logged_in):
+    _, key = standin.new_identity("Paul Invitant")
+    from wa_canned import bot_messages
+    n0 = len(bot_messages(agent))
+
+    async def invite(c):
+        await c.invitation_new(logged_in["link"])
+    as_member(standin, key, invite)
+    note = wait_bot(agent, "Paul Invitant", n0, timeout=60)["content"]["body"]
+    assert "`join olvid " in note and "`leave olvid " in note
+    inv = note.split("`join olvid ")[1].split("`")[0]
+    agent.text(agent.mgmt, "join olvid " + inv)
+    g = None
+
+    async def contacts(c):
+        return [x.display_name async for x in c.contact_list()]
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if logged_in["name"] in as_member(standin, key, contacts):
+            g = True
+            break
+        time.sleep(0.5)
+    assert g, "the invitation was not accepted"
