@@ -243,3 +243,25 @@ def test_invitation_told_and_accepted(standin, agent, logged_in):
             break
         time.sleep(0.5)
     assert g, "the invitation was not accepted"
+
+
+def test_invitation_declined(standin, agent, logged_in):
+    _, key = standin.new_identity("Rémi Refusé")
+    from wa_canned import bot_messages
+    n0 = len(bot_messages(agent))
+    as_member(standin, key, lambda c: c.invitation_new(logged_in["link"]))
+    note = wait_bot(agent, "Rémi Refusé", n0, timeout=60)["content"]["body"]
+    inv = note.split("`leave olvid ")[1].split("`")[0]
+
+    async def pending(c):
+        return [i.id async for i in c.invitation_list()]
+    assert int(inv) in as_member(standin, logged_in["client_key"], pending)
+    agent.text(agent.mgmt, "leave olvid " + inv)
+    deadline = time.monotonic() + 60
+    while int(inv) in as_member(standin, logged_in["client_key"], pending):
+        assert time.monotonic() < deadline, "the invitation was not declined"
+        time.sleep(0.5)
+
+    async def contacts(c):
+        return [x.display_name async for x in c.contact_list()]
+    assert logged_in["name"] not in as_member(standin, key, contacts)
