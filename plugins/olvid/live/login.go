@@ -71,6 +71,8 @@ type Login struct {
 	freeDone bool
 
 	// Parts embed their state structs below this line.
+	flowState
+	sessionState
 }
 
 // newLoginHooks run, in order, at the end of newLogin: a part sets itself
