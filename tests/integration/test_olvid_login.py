@@ -138,6 +138,22 @@ def test_restart_reconnects_without_asking(stack, agent, standin):  # noqa: F811
     assert not said(agent, "log in again", n0)
 
 
+def test_disconnect_then_connect(agent, standin):  # noqa: F811
+    me = agent.me
+    n0 = len(bot_messages(agent))
+    agent.text(agent.mgmt, "disconnect olvid")
+    wait_bot(agent, "Disconnected from Olvid as asked", n0)
+    wait_until(lambda: standin.streams(me["client_key"], "MessageReceived") == 0, 30,
+               what="the streams closed")
+    # Offline as asked: no reconnection by itself.
+    time.sleep(3)
+    assert standin.streams(me["client_key"], "MessageReceived") == 0
+    n1 = len(bot_messages(agent))
+    agent.text(agent.mgmt, "connect olvid")
+    wait_bot(agent, "Olvid: connected", n1, timeout=30)
+    standin.wait_streams(me["client_key"], "MessageReceived", timeout=30)
+
+
 def test_key_flow_wrong_key_then_right(stack, standin):  # noqa: F811
     iid, key = standin.new_identity("Marie Clef")
     a = new_agent(stack, "olv-login-key")
