@@ -80,6 +80,9 @@ def test_version_ping_and_keys(daemon):
             await bad.identity_get()
         with pytest.raises(errors.UnauthenticatedError):
             await bad.daemon_version()
+        with pytest.raises(errors.UnauthenticatedError):
+            async for _ in bad._notif_message_received():
+                pass
         with pytest.raises(errors.UnimplementedError):
             await c.storage_get("k")
         admin = daemon.admin_client()
@@ -625,6 +628,8 @@ def test_contact_delete_and_one_to_one_invitation(daemon):
         locked = await sb.get("DiscussionLocked")
         assert locked.title == "Victor Groupe"
         assert [d.id async for d in b.discussion_locked_list()] == [locked.id]
+        with pytest.raises(errors.InvalidArgumentError):
+            await b.message_send(locked.id, "trop tard")
         await a.stop(); await b.stop(); await c.stop()
     run(go())
 

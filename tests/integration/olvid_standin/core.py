@@ -130,6 +130,8 @@ class Daemon:
         every other identity of the discussion. Returns the outbound message id."""
         st = self.st
         d = st.discussion(owner, did)
+        if not d["contact"] and not d["group"]:
+            raise Invalid("this discussion is locked")
         if d["group"]:
             gg, g = st.group(owner, d["group"])
             if not g["members"][str(owner)]["send_message"]:
