@@ -654,3 +654,31 @@ def test_identity_delete_ends_its_streams(daemon):
             await a.identity_get()
         await a.stop(); await b.stop(); await admin.stop()
     run(go())
+
+
+def test_official_bot_pattern_and_waiters(daemon):
+    ka, kb, ca, cb = pair(daemon, "Adele Cabinet", "Bot Echo")
+
+    async def go():
+        from olvid import OlvidClient
+
+        class EchoBot(OlvidClient):
+            async def on_message_received(self, message):
+                await message.reply(self, message.body.upper())
+
+        bot = EchoBot(client_key=kb, daemon_url=daemon.address)
+        a = daemon.client(ka)
+        sa = await watch(daemon, ka, a, "MessageReceived", "MessageDelivered")
+        await daemon.await_streams(kb, "MessageReceived")
+        out = await a.message_send(await one_to_one(a, ca), "écho")
+        read = asyncio.ensure_future(out.wait_for.message_to_be_read(a))
+        answer = await sa.get("MessageReceived")
+        assert answer.body == "ÉCHO" and answer.sender_id == ca
+        assert (await sa.get("MessageDelivered")).id.id == out.id.id
+        await daemon.await_streams(ka, "MessageRead")
+        (inbound,) = [m async for m in bot.message_list(datatypes.MessageFilter(
+            type=datatypes.MessageId.Type.TYPE_INBOUND))]
+        daemon.mark_read(kb, inbound)
+        await asyncio.wait_for(read, 5)
+        await a.stop(); await bot.stop()
+    run(go())
