@@ -316,6 +316,24 @@ def test_attachments_chunked_byte_exact(daemon):
             yield commands.MessageSendWithAttachmentsRequest(file_delimiter=True)
         with pytest.raises(errors.InvalidArgumentError):
             await a._stubs.messageCommandStub.message_send_with_attachments(lying())
+
+        async def two_files_one_delimiter():
+            files = [commands.MessageSendWithAttachmentsRequestMetadata.File(
+                filename=n, file_size=3) for n in ("a.txt", "b.txt")]
+            yield commands.MessageSendWithAttachmentsRequest(
+                metadata=commands.MessageSendWithAttachmentsRequestMetadata(
+                    discussion_id=da, files=files))
+            yield commands.MessageSendWithAttachmentsRequest(payload=b"aaa")
+            yield commands.MessageSendWithAttachmentsRequest(file_delimiter=True)
+            yield commands.MessageSendWithAttachmentsRequest(payload=b"bbb")
+        r = await a._stubs.messageCommandStub.message_send_with_attachments(
+            two_files_one_delimiter())
+        assert [x.size for x in r.attachments] == [3, 3]
+        got = await sb.get("MessageReceived")
+        data = []
+        async for att in b.attachment_message_list(got.id):
+            data.append(b"".join([c async for c in b.attachment_download(att.id)]))
+        assert data == [b"aaa", b"bbb"]
         await a.stop(); await b.stop()
     run(go())
 

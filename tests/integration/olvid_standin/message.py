@@ -100,7 +100,8 @@ class MessageCommand(svc.MessageCommandServiceServicer):
     @rpc
     async def MessageSendWithAttachments(self, request_iterator, context):
         """One metadata message, then for each file of metadata.files its payload chunks
-        followed by one file_delimiter."""
+        followed by one file_delimiter (the official client's way; a missing delimiter after
+        the last file is tolerated)."""
         me, _ = await self.dm.who(context)
         meta, files, current = None, [], bytearray()
         async for r in request_iterator:
@@ -118,8 +119,8 @@ class MessageCommand(svc.MessageCommandServiceServicer):
                 current = bytearray()
         if meta is None:
             raise Invalid("metadata missing")
-        if current:
-            raise Invalid("payload after the last file_delimiter")
+        if current or len(files) == len(meta.files) - 1:
+            files.append(bytes(current))
         if len(files) != len(meta.files):
             raise Invalid("%d files announced, %d received" % (len(meta.files), len(files)))
         for spec, data in zip(meta.files, files):
