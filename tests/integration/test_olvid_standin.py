@@ -349,6 +349,28 @@ def test_location(daemon):
         m = await sb.get("MessageLocationReceived")
         loc = m.message_location
         assert (loc.latitude, loc.longitude, loc.address) == (48.8566, 2.3522, "Paris")
+        assert loc.type == datatypes.MessageLocation.LocationType.LOCATION_TYPE_SEND
+
+        # live sharing: start, update, end; told to both sides
+        sa = await watch(daemon, ka, a, "MessageLocationSharingStart",
+                         "MessageLocationSharingUpdate", "MessageLocationSharingEnd")
+        sb = await watch(daemon, kb, b, "MessageLocationSharingStart",
+                         "MessageLocationSharingUpdate", "MessageLocationSharingEnd")
+        live = await a.message_start_location_sharing(await one_to_one(a, ca), 45.0, 5.0)
+        assert (await sa.get("MessageLocationSharingStart")).id.id == live.id.id
+        theirs = await sb.get("MessageLocationSharingStart")
+        assert theirs.message_location.type == \
+            datatypes.MessageLocation.LocationType.LOCATION_TYPE_SHARING
+        await a.message_update_location_sharing(live.id, 45.5, 5.5)
+        m, previous = await sb.get("MessageLocationSharingUpdate")
+        assert (m.message_location.latitude, previous.latitude) == (45.5, 45.0)
+        await sa.get("MessageLocationSharingUpdate")
+        with pytest.raises(errors.InvalidArgumentError):
+            await b.message_end_location_sharing(theirs.id)
+        await a.message_end_location_sharing(live.id)
+        ended = await sb.get("MessageLocationSharingEnd")
+        assert ended.message_location.type == \
+            datatypes.MessageLocation.LocationType.LOCATION_TYPE_SHARING_FINISHED
         await a.stop(); await b.stop()
     run(go())
 
