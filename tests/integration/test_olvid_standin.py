@@ -10,7 +10,7 @@ import pytest
 
 from olvid import datatypes, errors, listeners
 
-from olvid_standin.launch import StandIn
+from olvid_standin.launch import KEYCLOAK_LINK, StandIn
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -177,7 +177,16 @@ def test_keycloak_directory(daemon):
         with pytest.raises(errors.InvalidArgumentError):
             async for _ in c.keycloak_user_list():
                 pass
-        await a.stop(); await c.stop()
+        # a link without a user fragment: a numbered directory user of the same directory
+        admin = daemon.admin_client()
+        anon = await admin.admin_identity_keycloak_new(KEYCLOAK_LINK)
+        assert anon.display_name.startswith("Keycloak User ") and anon.keycloak_managed
+        users = []
+        async for batch, _ts in a.keycloak_user_list(datatypes.KeycloakUserFilter(
+                display_name_search="keycloak user")):
+            users += batch
+        assert [u.display_name for u in users] == [anon.display_name]
+        await a.stop(); await c.stop(); await admin.stop()
     run(go())
 
 
