@@ -731,3 +731,19 @@ def test_official_bot_pattern_and_waiters(daemon):
         await asyncio.wait_for(read, 5)
         await a.stop(); await bot.stop()
     run(go())
+
+
+def test_long_catch_up_in_order(daemon):
+    ka, kb, ca, cb = pair(daemon, "Bea Bavarde", "Carl Absent")
+
+    async def go():
+        a, b = daemon.client(ka), daemon.client(kb)
+        da = await one_to_one(a, ca)
+        for i in range(250):  # more than one MessageListResponse
+            await a.message_send(da, "n°%d" % i)
+        got = [m async for m in b.message_list(unread=True)]
+        assert [m.body for m in got] == ["n°%d" % i for i in range(250)]
+        assert [m.sort_index for m in got] == sorted(m.sort_index for m in got)
+        assert [m async for m in b.message_list(unread=True)] == []
+        await a.stop(); await b.stop()
+    run(go())
