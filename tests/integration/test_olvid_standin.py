@@ -747,3 +747,23 @@ def test_long_catch_up_in_order(daemon):
         assert [m async for m in b.message_list(unread=True)] == []
         await a.stop(); await b.stop()
     run(go())
+
+
+def test_declined_invitation_leaves_no_contact(daemon):
+    _, ka = daemon.new_identity("Dora Insiste")
+    _, kb = daemon.new_identity("Eric Refuse")
+
+    async def go():
+        a, b = daemon.client(ka), daemon.client(kb)
+        sa = await watch(daemon, ka, a, "InvitationDeleted")
+        sent = await a.invitation_new(await b.identity_get_invitation_link())
+        (got,) = [i async for i in b.invitation_list()]
+        await b.invitation_decline(got.id)
+        assert (await sa.get("InvitationDeleted")).id == sent.id
+        assert [i async for i in a.invitation_list()] == []
+        assert [c async for c in a.contact_list()] == []
+        assert [c async for c in b.contact_list()] == []
+        with pytest.raises(errors.NotFoundError):
+            await b.invitation_accept(got.id)
+        await a.stop(); await b.stop()
+    run(go())
