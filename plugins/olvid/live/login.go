@@ -73,6 +73,7 @@ type Login struct {
 	// Parts embed their state structs below this line.
 	flowState
 	sessionState
+	msgStoreState
 }
 
 // newLoginHooks run, in order, at the end of newLogin: a part sets itself

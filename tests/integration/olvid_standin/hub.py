@@ -58,6 +58,9 @@ class Hub:
         """The body of a Subscribe… rpc: yields notifications until the client goes away,
         `count` notifications were sent, or the key is deleted."""
         self.subs.add(sub)
+        # The headers tell the client the subscription is live (a client waits for them
+        # before it counts the stream as open).
+        await context.send_initial_metadata(())
         sent = 0
         try:
             while True:
