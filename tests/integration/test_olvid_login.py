@@ -170,6 +170,15 @@ def test_key_flow_wrong_key_then_right(stack, standin):  # noqa: F811
         assert me["identity_id"] == iid and me["name"] == "Marie Clef"
         assert me["user_id"] in me["done"]["content"]["body"]
         standin.wait_streams(key, "MessageReceived", timeout=30)
+        # The key deleted at the daemon: bad credentials with a sentence, and no retry loop.
+        n2 = len(bot_messages(a))
+        standin.delete_client_key(key)
+        m = wait_bot(a, "refused this login's client key", n2, timeout=30)
+        assert "log in again" in m["content"]["body"].lower()
+        time.sleep(4)
+        a.sync()
+        assert len(said(a, "refused", n2)) == 1
+        assert not said(a, UNREACHABLE, n2)
     finally:
         a.close()
 

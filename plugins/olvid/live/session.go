@@ -34,6 +34,9 @@ const (
 	backoffMax   = 60 * time.Second
 )
 
+// quickRetryEvery: at most one immediate reconnection in this time.
+const quickRetryEvery = 30 * time.Second
+
 // callTimeout bounds one unary call of the connect sequence.
 const callTimeout = 30 * time.Second
 
@@ -142,6 +145,7 @@ func (l *Login) stopSession() {
 func (l *Login) run(ctx context.Context) {
 	backoff := backoffFirst
 	told := false
+	var lastQuick time.Time
 	for {
 		connected, err := l.connectOnce(ctx)
 		if ctx.Err() != nil {
@@ -156,6 +160,13 @@ func (l *Login) run(ctx context.Context) {
 			l.logf(pasdk.LogWarning, "connection stopped: %v", err)
 			l.host.LoginState(state, text)
 			return
+		}
+		if connected && time.Since(lastQuick) > quickRetryEvery {
+			// A connection that was up is tried again at once, silently: a
+			// stream reset is not an outage to tell the agent about.
+			lastQuick = time.Now()
+			l.logf(pasdk.LogInfo, "connection lost, reconnecting: %v", err)
+			continue
 		}
 		l.logf(pasdk.LogInfo, "daemon unreachable, next try in about %s: %v", backoff, err)
 		if !told {
