@@ -46,8 +46,9 @@ func (l *Login) answerRestoreWarning(f *loginFlow, answer string) {
 // the profile snapshot's id, and a name for the new device.
 func (l *Login) askBackup(f *loginFlow, why string) {
 	l.step(f, &pasdk.LoginStep{Kind: pasdk.StepUserInput, StepID: stepRestoreBackup,
-		Instructions: strings.TrimSpace(why + " In Olvid on your phone, make a backup (Settings › Backups) and note its " +
-			"backup key and the id of your profile's snapshot."),
+		Instructions: strings.TrimSpace(why + " Your Olvid backup key is in Olvid on your phone (Settings › Backups). " +
+			"The id of your profile's snapshot in that backup is listed by an administrator of the ministry's Olvid " +
+			"server from the backup key (the daemon's BackupGet)."),
 		Fields: []pasdk.Field{
 			{ID: "backup_key", Label: "Olvid backup key", Type: pasdk.FieldPassword},
 			{ID: "snapshot", Label: "profile snapshot id", Type: pasdk.FieldText},
