@@ -676,7 +676,10 @@ typedef struct {
   /* value NULL clears the field (no name, no topic, no avatar). */
   void (*set_chat_info) (PaLogin *login, uint64_t op_id, const char *chat_id, PaChatField field,
                          const char *value);
-  /* The agent invited (join=true) or kicked (false) `user_id` in a group. */
+  /* The agent invited (join=true) or kicked (false) `user_id` in a group.
+   * With the login's own id: `join`/`leave <plugin> <chat>`, joining or
+   * leaving a group chat, or accepting/declining an invitation the plugin
+   * told the agent of (chat_id is then the id the plugin named). */
   void (*set_membership) (PaLogin *login, uint64_t op_id, const char *chat_id,
                           const char *user_id, bool join);
 

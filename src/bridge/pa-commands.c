@@ -328,6 +328,27 @@ cmd_join (PaBridge *b, const char *room, const char *sender, char **argv)
 }
 
 static void
+cmd_leave (PaBridge *b, const char *room, const char *sender, char **argv)
+{
+  if (argv[1] == NULL || argv[2] == NULL)
+    {
+      reply (b, room, "Usage: `leave <plugin> <chat>` (a group chat, or an invitation to "
+                      "decline).");
+      return;
+    }
+  PaAccount *l = running_login (b, room, sender, argv[1]);
+  if (l == NULL)
+    return;
+  /* The login's own membership again, the other way: leaving a legacy
+   * group chat, or declining an invitation the network told of. */
+  g_autoptr (GError) e = NULL;
+  g_autoptr (json_t) args = json_pack ("{s:s, s:s, s:b}", "chat_id", argv[2], "user_id",
+                                       l->remote_id ? l->remote_id : "", "join", 0);
+  if (!pa_to_legacy_op (l, "set_membership", args, "leave", NULL, NULL, argv[2], NULL, &e))
+    reply (b, room, e->message);
+}
+
+static void
 cmd_ministry (PaBridge *b, const char *room, const char *sender, char **argv)
 {
   const char *sub = argv[1];
@@ -429,7 +450,10 @@ static const Command commands[] = {
     cmd_disconnect },
   { "contacts", PA_LEVEL_USER, "contacts <plugin>", "list your legacy contacts", cmd_contacts },
   { "start", PA_LEVEL_USER, "start <plugin> <contact>", "open a conversation", cmd_start },
-  { "join", PA_LEVEL_USER, "join <plugin> <room>", "join a legacy group chat", cmd_join },
+  { "join", PA_LEVEL_USER, "join <plugin> <room>",
+    "join a legacy group chat, or accept an invitation", cmd_join },
+  { "leave", PA_LEVEL_USER, "leave <plugin> <chat>",
+    "leave a legacy group chat, or decline an invitation", cmd_leave },
   { "disappearing", PA_LEVEL_USER, "disappearing <off|24h|7d|90d>",
     "in a conversation's room: its disappearing-messages timer on the network",
     pa_commands_portal_disappearing },

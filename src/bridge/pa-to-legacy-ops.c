@@ -328,7 +328,7 @@ pa_to_legacy_op_result (PaAccount *l, json_t *frame)
           pa_queue_notice_reply (b, op->room_id, op->event_id, msg);
         }
       else if (g_str_equal (op->kind, "command") || g_str_equal (op->kind, "join")
-               || g_str_equal (op->kind, "start") || g_str_equal (op->kind, "contacts"))
+               || g_str_equal (op->kind, "leave") || g_str_equal (op->kind, "start") || g_str_equal (op->kind, "contacts"))
         {
           g_autofree char *msg = g_strdup_printf ("Failed: %s", error ? error : "unknown error");
           pa_portal_notify_owner (b, l->owner, msg);
@@ -383,6 +383,12 @@ pa_to_legacy_op_result (PaAccount *l, json_t *frame)
     {
       g_autofree char *msg = g_strdup_printf ("Joined %s: you will be invited to its room.",
                                               op->chat_id ? op->chat_id : "the room");
+      pa_portal_notify_owner (b, l->owner, msg);
+    }
+  else if (g_str_equal (op->kind, "leave"))
+    {
+      g_autofree char *msg
+          = g_strdup_printf ("Left %s.", op->chat_id ? op->chat_id : "the conversation");
       pa_portal_notify_owner (b, l->owner, msg);
     }
   else if (g_str_equal (op->kind, "start") && legacy_id)

@@ -10,7 +10,7 @@ import pytest
 
 from olvid import datatypes, errors, listeners
 
-from olvid_standin.launch import StandIn
+from olvid_standin.launch import KEYCLOAK_LINK, StandIn
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -80,6 +80,9 @@ def test_version_ping_and_keys(daemon):
             await bad.identity_get()
         with pytest.raises(errors.UnauthenticatedError):
             await bad.daemon_version()
+        with pytest.raises(errors.UnauthenticatedError):
+            async for _ in bad._notif_message_received():
+                pass
         with pytest.raises(errors.UnimplementedError):
             await c.storage_get("k")
         admin = daemon.admin_client()
@@ -174,7 +177,16 @@ def test_keycloak_directory(daemon):
         with pytest.raises(errors.InvalidArgumentError):
             async for _ in c.keycloak_user_list():
                 pass
-        await a.stop(); await c.stop()
+        # a link without a user fragment: a numbered directory user of the same directory
+        admin = daemon.admin_client()
+        anon = await admin.admin_identity_keycloak_new(KEYCLOAK_LINK)
+        assert anon.display_name.startswith("Keycloak User ") and anon.keycloak_managed
+        users = []
+        async for batch, _ts in a.keycloak_user_list(datatypes.KeycloakUserFilter(
+                display_name_search="keycloak user")):
+            users += batch
+        assert [u.display_name for u in users] == [anon.display_name]
+        await a.stop(); await c.stop(); await admin.stop()
     run(go())
 
 
@@ -313,6 +325,24 @@ def test_attachments_chunked_byte_exact(daemon):
             yield commands.MessageSendWithAttachmentsRequest(file_delimiter=True)
         with pytest.raises(errors.InvalidArgumentError):
             await a._stubs.messageCommandStub.message_send_with_attachments(lying())
+
+        async def two_files_one_delimiter():
+            files = [commands.MessageSendWithAttachmentsRequestMetadata.File(
+                filename=n, file_size=3) for n in ("a.txt", "b.txt")]
+            yield commands.MessageSendWithAttachmentsRequest(
+                metadata=commands.MessageSendWithAttachmentsRequestMetadata(
+                    discussion_id=da, files=files))
+            yield commands.MessageSendWithAttachmentsRequest(payload=b"aaa")
+            yield commands.MessageSendWithAttachmentsRequest(file_delimiter=True)
+            yield commands.MessageSendWithAttachmentsRequest(payload=b"bbb")
+        r = await a._stubs.messageCommandStub.message_send_with_attachments(
+            two_files_one_delimiter())
+        assert [x.size for x in r.attachments] == [3, 3]
+        got = await sb.get("MessageReceived")
+        data = []
+        async for att in b.attachment_message_list(got.id):
+            data.append(b"".join([c async for c in b.attachment_download(att.id)]))
+        assert data == [b"aaa", b"bbb"]
         await a.stop(); await b.stop()
     run(go())
 
@@ -328,6 +358,28 @@ def test_location(daemon):
         m = await sb.get("MessageLocationReceived")
         loc = m.message_location
         assert (loc.latitude, loc.longitude, loc.address) == (48.8566, 2.3522, "Paris")
+        assert loc.type == datatypes.MessageLocation.LocationType.LOCATION_TYPE_SEND
+
+        # live sharing: start, update, end; told to both sides
+        sa = await watch(daemon, ka, a, "MessageLocationSharingStart",
+                         "MessageLocationSharingUpdate", "MessageLocationSharingEnd")
+        sb = await watch(daemon, kb, b, "MessageLocationSharingStart",
+                         "MessageLocationSharingUpdate", "MessageLocationSharingEnd")
+        live = await a.message_start_location_sharing(await one_to_one(a, ca), 45.0, 5.0)
+        assert (await sa.get("MessageLocationSharingStart")).id.id == live.id.id
+        theirs = await sb.get("MessageLocationSharingStart")
+        assert theirs.message_location.type == \
+            datatypes.MessageLocation.LocationType.LOCATION_TYPE_SHARING
+        await a.message_update_location_sharing(live.id, 45.5, 5.5)
+        m, previous = await sb.get("MessageLocationSharingUpdate")
+        assert (m.message_location.latitude, previous.latitude) == (45.5, 45.0)
+        await sa.get("MessageLocationSharingUpdate")
+        with pytest.raises(errors.InvalidArgumentError):
+            await b.message_end_location_sharing(theirs.id)
+        await a.message_end_location_sharing(live.id)
+        ended = await sb.get("MessageLocationSharingEnd")
+        assert ended.message_location.type == \
+            datatypes.MessageLocation.LocationType.LOCATION_TYPE_SHARING_FINISHED
         await a.stop(); await b.stop()
     run(go())
 
@@ -625,6 +677,8 @@ def test_contact_delete_and_one_to_one_invitation(daemon):
         locked = await sb.get("DiscussionLocked")
         assert locked.title == "Victor Groupe"
         assert [d.id async for d in b.discussion_locked_list()] == [locked.id]
+        with pytest.raises(errors.InvalidArgumentError):
+            await b.message_send(locked.id, "trop tard")
         await a.stop(); await b.stop(); await c.stop()
     run(go())
 
@@ -648,4 +702,68 @@ def test_identity_delete_ends_its_streams(daemon):
         with pytest.raises(errors.UnauthenticatedError):
             await a.identity_get()
         await a.stop(); await b.stop(); await admin.stop()
+    run(go())
+
+
+def test_official_bot_pattern_and_waiters(daemon):
+    ka, kb, ca, cb = pair(daemon, "Adele Cabinet", "Bot Echo")
+
+    async def go():
+        from olvid import OlvidClient
+
+        class EchoBot(OlvidClient):
+            async def on_message_received(self, message):
+                await message.reply(self, message.body.upper())
+
+        bot = EchoBot(client_key=kb, daemon_url=daemon.address)
+        a = daemon.client(ka)
+        sa = await watch(daemon, ka, a, "MessageReceived", "MessageDelivered")
+        await daemon.await_streams(kb, "MessageReceived")
+        out = await a.message_send(await one_to_one(a, ca), "écho")
+        read = asyncio.ensure_future(out.wait_for.message_to_be_read(a))
+        answer = await sa.get("MessageReceived")
+        assert answer.body == "ÉCHO" and answer.sender_id == ca
+        assert (await sa.get("MessageDelivered")).id.id == out.id.id
+        await daemon.await_streams(ka, "MessageRead")
+        (inbound,) = [m async for m in bot.message_list(datatypes.MessageFilter(
+            type=datatypes.MessageId.Type.TYPE_INBOUND))]
+        daemon.mark_read(kb, inbound)
+        await asyncio.wait_for(read, 5)
+        await a.stop(); await bot.stop()
+    run(go())
+
+
+def test_long_catch_up_in_order(daemon):
+    ka, kb, ca, cb = pair(daemon, "Bea Bavarde", "Carl Absent")
+
+    async def go():
+        a, b = daemon.client(ka), daemon.client(kb)
+        da = await one_to_one(a, ca)
+        for i in range(250):  # more than one MessageListResponse
+            await a.message_send(da, "n°%d" % i)
+        got = [m async for m in b.message_list(unread=True)]
+        assert [m.body for m in got] == ["n°%d" % i for i in range(250)]
+        assert [m.sort_index for m in got] == sorted(m.sort_index for m in got)
+        assert [m async for m in b.message_list(unread=True)] == []
+        await a.stop(); await b.stop()
+    run(go())
+
+
+def test_declined_invitation_leaves_no_contact(daemon):
+    _, ka = daemon.new_identity("Dora Insiste")
+    _, kb = daemon.new_identity("Eric Refuse")
+
+    async def go():
+        a, b = daemon.client(ka), daemon.client(kb)
+        sa = await watch(daemon, ka, a, "InvitationDeleted")
+        sent = await a.invitation_new(await b.identity_get_invitation_link())
+        (got,) = [i async for i in b.invitation_list()]
+        await b.invitation_decline(got.id)
+        assert (await sa.get("InvitationDeleted")).id == sent.id
+        assert [i async for i in a.invitation_list()] == []
+        assert [c async for c in a.contact_list()] == []
+        assert [c async for c in b.contact_list()] == []
+        with pytest.raises(errors.NotFoundError):
+            await b.invitation_accept(got.id)
+        await a.stop(); await b.stop()
     run(go())

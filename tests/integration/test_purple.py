@@ -318,7 +318,7 @@ def test_xmpp_muc_both_ways(agent, bob, prosody):
 
 
 def test_xmpp_join_command(agent, bob, prosody):
-    """`join purple <room>` joins a MUC the login did not autojoin."""
+    """`join purple <room>` joins a MUC the login did not autojoin; `leave` leaves it."""
     peer = bob["peer"]
     other = "second@conference.localhost"
     peer.join(other, "bob")
@@ -331,6 +331,16 @@ def test_xmpp_join_command(agent, bob, prosody):
     peer.send(other, "hello second room", mtype="groupchat", chatstate=None)
     agent.wait(lambda a: "hello second room" in a.bodies(room, ghost(other + "/bob")),
                what="a message in the joined room")
+
+    # `leave purple <room>` leaves it again: the answer, and bob no longer
+    # reaches alice there.
+    n1 = len(agent.messages(agent.mgmt, sender=BOT))
+    agent.text(agent.mgmt, "leave purple " + other)
+    agent.wait(lambda a: bot_says(a, a.mgmt, "Left " + other, n1), what="the leave answer")
+    peer.send(other, "after alice left", mtype="groupchat", chatstate=None)
+    time.sleep(3)
+    agent.sync()
+    assert "after alice left" not in agent.bodies(room)
 
 
 def test_xmpp_prosody_restart(agent, bob, prosody):

@@ -22,6 +22,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/status"
 
 	"passerelle/plugins/olvid/live/daemonpb"
@@ -44,6 +45,16 @@ const maxRecvBytes = 32 << 20
 
 // dialTimeout bounds the first exchange with the daemon (DaemonVersion).
 const dialTimeout = 20 * time.Second
+
+// keepaliveParams: a ping after 5 minutes without any frame, and the
+// connection given up 20 s after an unanswered ping, only while a call or
+// stream is open (the notification streams always are).  It finds a daemon
+// whose host vanished without closing the connection.  5 minutes is what a
+// gRPC server accepts by default (grpc-java's and grpc-go's
+// permitKeepAliveTime): pinging more often gets the connection closed with
+// "too many pings".  A daemon that stops or restarts closes the
+// connection itself, which ends the streams at once.
+var keepaliveParams = keepalive.ClientParameters{Time: 5 * time.Minute, Timeout: 20 * time.Second}
 
 // daemonConfig is where and how to reach the daemon.
 type daemonConfig struct {
@@ -130,7 +141,8 @@ func dialDaemon(ctx context.Context, c daemonConfig, key string) (*Daemon, error
 	conn, err := grpc.NewClient(c.address,
 		grpc.WithTransportCredentials(creds),
 		grpc.WithPerRPCCredentials(clientKey{key: key, tls: c.tls}),
-		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(maxRecvBytes)))
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(maxRecvBytes)),
+		grpc.WithKeepaliveParams(keepaliveParams))
 	if err != nil {
 		return nil, fmt.Errorf("the Olvid daemon's address %q: %w", c.address, err)
 	}

@@ -65,7 +65,12 @@ func (l *Login) senderOf(ctx context.Context, m *daemonpb.Message) (string, bool
 // bridged now (it stays unmarked: the next catch-up tries again).
 func (l *Login) handleMessage(ctx context.Context, m *daemonpb.Message) bool {
 	k := localMessageKey(m.GetId())
-	if k == "" || l.seen(k) {
+	if k == "" {
+		return true
+	}
+	l.handleMu.Lock()
+	defer l.handleMu.Unlock()
+	if l.seen(k) {
 		return true
 	}
 	d, err := l.daemonOrErr()
@@ -98,7 +103,8 @@ func (l *Login) handleMessage(ctx context.Context, m *daemonpb.Message) bool {
 		b.emit(&ev)
 		emitted++
 	}
-	if m.GetAttachmentsCount() > 0 {
+	// A location's attachment is Olvid's map preview: the pin says it all.
+	if m.GetAttachmentsCount() > 0 && m.GetMessageLocation() == nil {
 		n := l.emitAttachments(ctx, d, b, base, m, id, replyTo, emitted == 0)
 		emitted += n
 	}

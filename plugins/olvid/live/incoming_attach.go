@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"passerelle/plugins/olvid/live/daemonpb"
 	"passerelle/sdk/go/pasdk"
@@ -75,7 +76,10 @@ func (l *Login) emitAttachments(ctx context.Context, d *Daemon, b *batch, base p
 		c := &pasdk.Content{MediaName: a.GetFileName(), Mimetype: a.GetMimeType(), MediaSize: a.GetSize(),
 			ReplyTo: replyTo}
 		max := l.cfg.maxMediaBytes
-		if max > 0 && a.GetSize() > uint64(max) {
+		if a.GetSize() == 0 {
+			c.Kind, c.Text = pasdk.MsgNotice, fmt.Sprintf("%q is an empty file.", a.GetFileName())
+			c.MediaName, c.Mimetype = "", ""
+		} else if max > 0 && a.GetSize() > uint64(max) {
 			c.Kind, c.Text = pasdk.MsgNotice, tooLargeText(a.GetFileName(), a.GetSize(), max)
 			c.MediaName, c.Mimetype, c.MediaSize = "", "", 0
 		} else {
@@ -88,6 +92,7 @@ func (l *Login) emitAttachments(ctx context.Context, d *Daemon, b *batch, base p
 				c.MediaName, c.Mimetype, c.MediaSize = "", "", 0
 			} else {
 				c.Kind, c.MediaPath, c.Text = kindOfMime(a.GetMimeType()), p, a.GetFileName()
+				l.logf(pasdk.LogDebug, "attachment %s of %s: %d bytes in %s", a.GetFileName(), ev.MessageID, a.GetSize(), p)
 			}
 		}
 		ev.Content = c
@@ -102,8 +107,36 @@ func (l *Login) emitAttachments(ctx context.Context, d *Daemon, b *batch, base p
 // errTooLarge: the daemon sent more than the attachment's size.
 var errTooLarge = errors.New("the attachment is larger than announced")
 
-// downloadAttachment streams an attachment into a file of the data dir.
+// errIncomplete: the daemon has not received the whole attachment yet.
+var errIncomplete = errors.New("the daemon has not received the whole attachment yet")
+
+// attachmentWait bounds the wait for an attachment the daemon is still
+// receiving (a message is announced before its attachments are all there).
+var attachmentWait = 2 * time.Minute
+
+// downloadAttachment downloads an attachment, again while the daemon has
+// only part of it, until attachmentWait.
 func (l *Login) downloadAttachment(ctx context.Context, d *Daemon, a *daemonpb.Attachment) (string, error) {
+	deadline := time.Now().Add(attachmentWait)
+	pause := 100 * time.Millisecond
+	for {
+		p, err := l.downloadOnce(ctx, d, a)
+		if err != errIncomplete || time.Now().After(deadline) {
+			return p, err
+		}
+		select {
+		case <-ctx.Done():
+			return "", ctx.Err()
+		case <-time.After(pause):
+		}
+		if pause < 2*time.Second {
+			pause *= 2
+		}
+	}
+}
+
+// downloadOnce streams an attachment into a file of the data dir.
+func (l *Login) downloadOnce(ctx context.Context, d *Daemon, a *daemonpb.Attachment) (string, error) {
 	dir := filepath.Join(l.host.DataDir(), "media")
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return "", err
@@ -139,6 +172,9 @@ func (l *Login) downloadAttachment(ctx context.Context, d *Daemon, a *daemonpb.A
 		if _, err := f.Write(r.GetChunk()); err != nil {
 			return "", err
 		}
+	}
+	if got != a.GetSize() {
+		return "", errIncomplete
 	}
 	if err := f.Close(); err != nil {
 		return "", err

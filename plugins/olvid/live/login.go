@@ -71,6 +71,8 @@ type Login struct {
 	freeDone bool
 
 	// Parts embed their state structs below this line.
+	flowState
+	sessionState
 	msgStoreState
 	outgoingState
 }

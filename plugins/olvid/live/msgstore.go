@@ -28,6 +28,9 @@ import (
 // waited for (bounded by the events in flight, not by history).
 type msgStoreState struct {
 	acks *ackTable
+	// handleMu makes "not seen yet → emit → mark seen" one step: catch-up
+	// and the streams may bring the same message at the same time.
+	handleMu sync.Mutex
 }
 
 func init() {

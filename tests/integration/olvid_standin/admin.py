@@ -18,15 +18,18 @@ def _key_pb(st, key):
     return client_key_pb2.ClientKey(name=k["name"], key=key, identity_id=k["identity"])
 
 
-def keycloak_user_from_link(link):
+def keycloak_user_from_link(link, number=0):
     """A configuration link `<directory>[#user=<First Last>]`: the directory is the part before
-    `#`; the stand-in takes the directory user's name from the fragment."""
+    `#`; the stand-in takes the directory user's name from the fragment, else it is
+    "Keycloak User <number>"."""
     directory, _, frag = link.partition("#")
     if not directory.startswith("https://") and not directory.startswith("http://"):
         raise Invalid("configuration link must be an http(s) link")
     user = urllib.parse.parse_qs(frag).get("user", [""])[0]
+    if not user:
+        return directory, {"first_name": "Keycloak", "last_name": "User %d" % number}
     first, _, last = user.partition(" ")
-    return directory, {"first_name": first or "Keycloak", "last_name": last or "User"}
+    return directory, {k: v for k, v in (("first_name", first), ("last_name", last)) if v}
 
 
 class ClientKeyAdmin(svc.ClientKeyAdminServiceServicer):
@@ -185,7 +188,8 @@ class IdentityAdmin(svc.IdentityAdminServiceServicer):
     async def IdentityKeycloakNew(self, request, context):
         await self.dm.who(context, admin=True)
         st = self.dm.st
-        directory, details = keycloak_user_from_link(request.configuration_link)
+        directory, details = keycloak_user_from_link(request.configuration_link,
+                                                     st.d["next"].get("identity", 1))
         iid = st.new_identity(details, keycloak=directory)
         st.save()
         return ia.IdentityKeycloakNewResponse(identity=views.identity_pb(st, iid))

@@ -18,6 +18,8 @@ from . import views
 from .hub import Hub, Sub
 from .state import Denied, Invalid, NotFound, State, now_ms
 
+SHARING = 2  # MessageLocation.LOCATION_TYPE_SHARING
+
 VERSION = "passerelle-stand-in 1.0 (olvid-bot 2.0.1.post1 API)"
 
 NOTES = {}
@@ -130,6 +132,8 @@ class Daemon:
         every other identity of the discussion. Returns the outbound message id."""
         st = self.st
         d = st.discussion(owner, did)
+        if not d["contact"] and not d["group"]:
+            raise Invalid("this discussion is locked")
         if d["group"]:
             gg, g = st.group(owner, d["group"])
             if not g["members"][str(owner)]["send_message"]:
@@ -160,8 +164,10 @@ class Daemon:
         # notifications: sender side, then every receiver
         out_pb = views.message_pb(st, out)
         self.notify(owner, "MessageSent", message=out_pb)
+        sharing = location and location["type"] == SHARING
         if location:
-            self.notify(owner, "MessageLocationSent", message=out_pb)
+            self.notify(owner, "MessageLocationSharingStart" if sharing else
+                        "MessageLocationSent", message=out_pb)
         self.notify(owner, "MessageUploaded", message=out_pb)
         for aid in st.atts_of(out):
             self.notify(owner, "AttachmentUploaded", attachment=views.attachment_pb(st, aid))
@@ -169,7 +175,8 @@ class Daemon:
             pb = views.message_pb(st, mid)
             self.notify(peer, "MessageReceived", message=pb)
             if location:
-                self.notify(peer, "MessageLocationReceived", message=pb)
+                self.notify(peer, "MessageLocationSharingStart" if sharing else
+                            "MessageLocationReceived", message=pb)
             for aid in st.atts_of(mid):
                 self.notify(peer, "AttachmentReceived", attachment=views.attachment_pb(st, aid))
         return out

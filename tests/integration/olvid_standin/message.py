@@ -10,6 +10,7 @@ from . import views
 from .core import rpc
 from .state import Denied, Invalid, NotFound, now_ms
 
+LOC = message_pb2.MessageLocation
 DOWNLOAD_CHUNK = 256 * 1024
 LIST_BATCH = 100
 
@@ -100,7 +101,8 @@ class MessageCommand(svc.MessageCommandServiceServicer):
     @rpc
     async def MessageSendWithAttachments(self, request_iterator, context):
         """One metadata message, then for each file of metadata.files its payload chunks
-        followed by one file_delimiter."""
+        followed by one file_delimiter (the official client's way; a missing delimiter after
+        the last file is tolerated)."""
         me, _ = await self.dm.who(context)
         meta, files, current = None, [], bytearray()
         async for r in request_iterator:
@@ -118,8 +120,8 @@ class MessageCommand(svc.MessageCommandServiceServicer):
                 current = bytearray()
         if meta is None:
             raise Invalid("metadata missing")
-        if current:
-            raise Invalid("payload after the last file_delimiter")
+        if current or len(files) == len(meta.files) - 1:
+            files.append(bytes(current))
         if len(files) != len(meta.files):
             raise Invalid("%d files announced, %d received" % (len(meta.files), len(files)))
         for spec, data in zip(meta.files, files):
@@ -137,7 +139,7 @@ class MessageCommand(svc.MessageCommandServiceServicer):
     @rpc
     async def MessageSendLocation(self, request, context):
         me, _ = await self.dm.who(context)
-        loc = {"type": message_pb2.MessageLocation.LOCATION_TYPE_SEND, "timestamp": now_ms(),
+        loc = {"type": LOC.LOCATION_TYPE_SEND, "timestamp": now_ms(),
                "latitude": request.latitude, "longitude": request.longitude}
         for k in ("altitude", "precision", "address"):
             if request.HasField(k):
@@ -150,6 +152,60 @@ class MessageCommand(svc.MessageCommandServiceServicer):
         mid = self.dm.send(me, request.discussion_id, "", eph=_eph(request), location=loc,
                            files=files)
         return mc.MessageSendLocationResponse(message=views.message_pb(self.dm.st, mid))
+
+    def _location(self, request, kind):
+        loc = {"type": kind, "timestamp": now_ms(), "latitude": request.latitude,
+               "longitude": request.longitude}
+        for k in ("altitude", "precision"):
+            if request.HasField(k):
+                loc[k] = getattr(request, k)
+        return loc
+
+    @rpc
+    async def MessageStartLocationSharing(self, request, context):
+        me, _ = await self.dm.who(context)
+        mid = self.dm.send(me, request.discussion_id, "",
+                           location=self._location(request, LOC.LOCATION_TYPE_SHARING))
+        return mc.MessageStartLocationSharingResponse(message=views.message_pb(self.dm.st, mid))
+
+    def _sharing(self, me, message_id, update):
+        """Changes the location of one of `me`'s live sharings and tells every identity that
+        has the message (the sharer included, as the published comments say)."""
+        dm, st = self.dm, self.dm.st
+        m = st.msg(me, message_id.type, message_id.id)
+        g = st.d["gmsgs"][m["gm"]]
+        if m["dir"] != views.OUTBOUND or not g["location"] or \
+                g["location"]["type"] != LOC.LOCATION_TYPE_SHARING:
+            raise Invalid("not one of your live location sharings")
+        previous = dict(g["location"])
+        g["location"] = update(dict(previous))
+        st.touch("gmsgs", m["gm"])
+        st.save()
+        for mid, copy in st.copies(m["gm"]):
+            pb = views.message_pb(st, mid)
+            if g["location"]["type"] == LOC.LOCATION_TYPE_SHARING_FINISHED:
+                dm.notify(copy["owner"], "MessageLocationSharingEnd", message=pb)
+            else:
+                dm.notify(copy["owner"], "MessageLocationSharingUpdate", message=pb,
+                          previous_location=message_pb2.MessageLocation(**previous))
+        return views.message_pb(st, message_id.id)
+
+    @rpc
+    async def MessageUpdateLocationSharing(self, request, context):
+        me, _ = await self.dm.who(context)
+        fresh = self._location(request, LOC.LOCATION_TYPE_SHARING)
+        pb = self._sharing(me, request.message_id, lambda old: fresh)
+        return mc.MessageUpdateLocationSharingResponse(message=pb)
+
+    @rpc
+    async def MessageEndLocationSharing(self, request, context):
+        me, _ = await self.dm.who(context)
+
+        def end(loc):
+            loc["type"] = LOC.LOCATION_TYPE_SHARING_FINISHED
+            return loc
+        pb = self._sharing(me, request.message_id, end)
+        return mc.MessageEndLocationSharingResponse(message=pb)
 
     @rpc
     async def MessageReact(self, request, context):

@@ -118,10 +118,7 @@ def guess_mime(name):
 
 
 def invitation_pb(st, iid):
-    inv = st.d["invitations"][str(iid)]
-    return invitation_pb2.Invitation(id=iid, status=inv["status"],
-                                     display_name=inv["display_name"],
-                                     timestamp=inv["timestamp"])
+    return invitation_pb_from(iid, st.d["invitations"][str(iid)])
 
 
 def keycloak_user_pb(st, owner, peer):
