@@ -20,6 +20,11 @@ Module-scoped pytest fixtures, for `from olvid_harness import standin, stack, ag
   agent       an Agent "olv-agent" with its management room
   logged_in   login_olvid(stack, agent, standin) once: the dict above (agent.olvid is it too)
 
+Helpers: new_agent(stack, name); answer(agent, text, after, prompt) (answers the bot's next
+prompt); identities(standin) -> {identity id: display name}; client_keys(standin, identity_id);
+user_id_of(standin, identity_id) (hex of the identity's bytes identifier, the plugin's user id);
+olvid_plugin_config / olvid_bridge_kwargs (to build a Stack of your own).
+
 Constants: OLVID_SO (test build), OLVID_INSTALLED_SO (the installed build, which refuses the
 stand-in), ADMIN_KEY, STANDIN_SENTENCE (what the installed build says of the stand-in).
 available() is false when the test build or the olvid module are missing (skip then).

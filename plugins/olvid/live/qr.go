@@ -18,8 +18,8 @@ import (
 // once per identity (the host reads the file after the step is shown).
 const invitationImage = "invitation.png"
 
-const invitationInstructions = "Your Olvid invitation: a cabinet member scans this code in Olvid " +
-	"(the + button, then Scan), or opens the link below. Once they accept, your discussion appears here as a room."
+const invitationInstructions = "Your Olvid invitation: a cabinet member adds you by scanning this code with Olvid, " +
+	"or by opening the link below. Once you are contacts, your discussion appears here as a room."
 
 // showInvitation shows link as a QR image and as text.
 func (l *Login) showInvitation(link string) {
