@@ -10,6 +10,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"passerelle/plugins/olvid/live/daemonpb"
 	"passerelle/sdk/go/pasdk"
@@ -111,6 +112,7 @@ func (l *Login) handleMessage(ctx context.Context, m *daemonpb.Message) bool {
 	for _, r := range m.GetReactions() {
 		l.emitReaction(ctx, b, chat, id, r)
 	}
+	l.logf(pasdk.LogDebug, "message %s → %s in %s (%d events)", k, id, chat, len(b.seqs))
 	if !b.wait() {
 		return false
 	}
@@ -194,12 +196,23 @@ func (l *Login) onReaction(ctx context.Context, m *daemonpb.Message, r *daemonpb
 
 // onReceipt: one of the agent's messages was delivered to or read by the
 // other side.  Olvid does not say by whom in a group, so only a DM's
-// receipts are bridged (the contact's).
+// receipts are bridged (the contact's).  The daemon may tell it before the
+// send's answer recorded the message's id: it is looked for a little while.
 func (l *Login) onReceipt(ctx context.Context, m *daemonpb.Message, t pasdk.EventType) {
 	chat, target, ok := l.knownTarget(ctx, m)
+	for i := 0; !ok && i < receiptTries; i++ {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(receiptPause):
+		}
+		chat, target, ok = l.knownTarget(ctx, m)
+	}
 	if !ok {
+		l.logf(pasdk.LogDebug, "receipt of %s: a message Tchap did not see", localMessageKey(m.GetId()))
 		return
 	}
+	l.logf(pasdk.LogDebug, "receipt %d of %s in %s", t, target, chat)
 	kind, b, _ := parseChatID(chat)
 	if kind != pasdk.ChatDM {
 		return
@@ -207,6 +220,12 @@ func (l *Login) onReceipt(ctx context.Context, m *daemonpb.Message, t pasdk.Even
 	l.host.Emit(&pasdk.Event{Type: t, ChatID: chat, SenderID: userID(b), TimestampMS: int64(m.GetTimestamp()),
 		MessageID: target})
 }
+
+// How long a receipt waits for its message's id: receiptTries × receiptPause.
+const (
+	receiptTries = 10
+	receiptPause = 300 * time.Millisecond
+)
 
 // onLocationUpdate: a live location moved or ended: a notice in reply.
 func (l *Login) onLocationUpdate(ctx context.Context, m *daemonpb.Message, ended bool) {
