@@ -53,7 +53,8 @@ def member(standin, logged_in, agent):
     room = agent.wait_invite(lambda a, r: a.inviter(r) == g or a.invite_name(r) == "Claire Cabinet",
                              timeout=60)
     agent.join(room)
-    return {"id": iid, "key": key, "contact": at_member, "ghost": g, "room": room}
+    return {"id": iid, "key": key, "contact": at_member, "at_agent": at_agent, "ghost": g,
+            "room": room}
 
 
 async def dm(client, contact):
@@ -153,32 +154,6 @@ def test_dm_attachments_location_forwarded(standin, agent, member):
     assert len(contents(agent, room, g)) == n0 + 4
 
 
-def test_catch_up_after_the_bridge_died(stack, standin, agent, member):
-    room, g = member["room"], member["ghost"]
-    n0 = len(contents(agent, room, g))
-    stack.bridge.kill9()
-
-    async def send(c):
-        d = await dm(c, member["contact"])
-        for i in range(5):
-            await c.message_send(d, "pendant l'arrêt %d" % i)
-    as_member(standin, member["key"], send)
-    stack.bridge.start()
-    got = wait_bodies(agent, room, g, n0 + 5, "the messages sent while the bridge was down")
-    assert [x["body"] for x in got[n0:]] == ["pendant l'arrêt %d" % i for i in range(5)]
-    # live again, and nothing bridged twice
-    as_member(standin, member["key"], lambda c: dm(c, member["contact"]))
-
-    async def live(c):
-        await c.message_send(await dm(c, member["contact"]), "de retour")
-    as_member(standin, member["key"], live)
-    got = wait_bodies(agent, room, g, n0 + 6, "a live message after the restart")
-    time.sleep(2)
-    agent.sync()
-    assert [x["body"] for x in contents(agent, room, g)[n0:]] == \
-        ["pendant l'arrêt %d" % i for i in range(5)] + ["de retour"]
-
-
 def test_group(standin, agent, logged_in, member):
     other_id, other_key = standin.new_identity("Ugo Conseiller")
     m_sees_o, _ = standin.connect_contacts(member["key"], other_key)
@@ -265,3 +240,57 @@ def test_invitation_declined(standin, agent, logged_in):
     async def contacts(c):
         return [x.display_name async for x in c.contact_list()]
     assert logged_in["name"] not in as_member(standin, key, contacts)
+
+
+def test_own_message_from_elsewhere(standin, agent, logged_in, member):
+    room = member["room"]
+
+    async def send(c):  # the agent's identity, from another client of the daemon
+        return await c.message_send(await dm(c, member["at_agent"]), "envoyé d'ailleurs")
+    out = as_member(standin, logged_in["client_key"], send)
+    # without double puppeting, the host has the contact's ghost say it, marked as the agent's
+    mine = agent.wait(lambda a: [e for e in a.messages(room)
+                                 if e["content"].get("body", "").endswith("envoyé d'ailleurs")],
+                      60, "the agent's own message")
+    assert len(mine) == 1 and "You, from your phone" in mine[0]["content"]["body"]
+
+
+
+def test_discussion_settings(standin, agent, member):
+    from olvid import datatypes
+    room = member["room"]
+
+    async def set_settings(c):
+        await c.settings_discussion_set(datatypes.DiscussionSettings(
+            discussion_id=await dm(c, member["contact"]), read_once=True, existence_duration=3600))
+    as_member(standin, member["key"], set_settings)
+    note = agent.wait(lambda a: [e for e in a.messages(room, msgtype="m.notice")
+                                 if "read once" in e["content"].get("body", "")], 60,
+                      "the read-once notice")
+    assert "Tchap keeps" in note[0]["content"]["body"]
+
+
+def test_catch_up_after_the_bridge_died(stack, standin, agent, member):
+    room, g = member["room"], member["ghost"]
+    n0 = len(contents(agent, room, g))
+    stack.bridge.kill9()
+
+    async def send(c):
+        d = await dm(c, member["contact"])
+        for i in range(5):
+            await c.message_send(d, "pendant l'arrêt %d" % i)
+    as_member(standin, member["key"], send)
+    stack.bridge.start()
+    got = wait_bodies(agent, room, g, n0 + 5, "the messages sent while the bridge was down")
+    assert [x["body"] for x in got[n0:]] == ["pendant l'arrêt %d" % i for i in range(5)]
+    # live again, and nothing bridged twice
+    as_member(standin, member["key"], lambda c: dm(c, member["contact"]))
+
+    async def live(c):
+        await c.message_send(await dm(c, member["contact"]), "de retour")
+    as_member(standin, member["key"], live)
+    got = wait_bodies(agent, room, g, n0 + 6, "a live message after the restart")
+    time.sleep(2)
+    agent.sync()
+    assert [x["body"] for x in contents(agent, room, g)[n0:]] == \
+        ["pendant l'arrêt %d" % i for i in range(5)] + ["de retour"]
