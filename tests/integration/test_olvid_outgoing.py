@@ -390,3 +390,10 @@ def test_worker_killed_mid_upload(stack, standin, agent, member):
         assert got[0][1][0][1] == data
     else:
         assert told(agent), "the file was lost without a word"
+
+
+def test_contacts_list(standin, agent, member):
+    n = len(bot_messages(agent))
+    agent.text(agent.mgmt, "contacts olvid")
+    body = wait_bot(agent, "Contacts:", n, timeout=60)["content"]["body"]
+    assert "- Claire Cabinet (`%s`)" % user_id_of(standin, member["id"]) in body
