@@ -353,3 +353,47 @@ def test_disappearing_timer(standin, agent, member):
     until(lambda: run(settings()).existence_duration == 86400, "the timer on Olvid")
     agent.text(room, "!pa disappearing off")
     until(lambda: run(settings()).existence_duration == 0, "the timer off on Olvid")
+
+
+def test_worker_killed_mid_upload(stack, standin, agent, member):
+    """kill -9 of the worker while a file goes to Olvid: the file arrives at most once, and
+    when it did not the agent is told (never resent blindly)."""
+    import signal
+    room, key, d = member["room"], member["key"], member["discussion"]
+    n0 = len(inbox(standin, key, d, 0, "before"))
+    data = os.urandom(30 << 20)  # 30 chunks
+    ev = agent.send(room, file_content(agent, data, "application/zip", "archive.zip", "m.file"))
+    time.sleep(0.3)  # the host is handing the file to the worker, or the worker uploading it
+    pids = [p for p, cmd in stack.bridge.worker_pids()]
+    assert pids, "no worker"
+    for p in pids:
+        os.kill(p, signal.SIGKILL)
+
+    def told(a):
+        return [e for e in a.events.get(room, []) if e.get("type") == "m.room.message"
+                and e.get("sender") != a.client.user_id
+                and "delivered" in e["content"].get("body", "")
+                and e["content"].get("m.relates_to", {}).get("m.in_reply_to", {})
+                .get("event_id") == ev]
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        got = inbox(standin, key, d, 0, "after")[n0:]
+        agent.sync()
+        if got or told(agent):
+            break
+        time.sleep(0.5)
+    time.sleep(5)  # the restarted worker does not send it again
+    got = inbox(standin, key, d, 0, "after")[n0:]
+    agent.sync()
+    assert len(got) <= 1, "the file was sent %d times" % len(got)
+    if got:
+        assert got[0][1][0][1] == data
+    else:
+        assert told(agent), "the file was lost without a word"
+
+
+def test_contacts_list(standin, agent, member):
+    n = len(bot_messages(agent))
+    agent.text(agent.mgmt, "contacts olvid")
+    body = wait_bot(agent, "Contacts:", n, timeout=60)["content"]["body"]
+    assert "- Claire Cabinet (`%s`)" % user_id_of(standin, member["id"]) in body

@@ -163,6 +163,17 @@ func (l *Login) target(msgID string) (*daemonpb.MessageId, *pasdk.OpResult) {
 // metaTxnKey (MetaMessage scope): a txn id the host sent → the message id it made.
 func metaTxnKey(txnID string) string { return "t/" + txnID }
 
+// creating runs a call that makes a message on Olvid while incoming
+// messages wait (msgstore's handleMu): the daemon may notify the message's
+// MessageSent before it answers the call, and that echo must find the
+// message already recorded by sentResult, not bridge it back to Matrix.
+// Only the call that creates the message runs under it, never an upload.
+func (l *Login) creating(fn func() pasdk.OpResult) pasdk.OpResult {
+	l.handleMu.Lock()
+	defer l.handleMu.Unlock()
+	return fn()
+}
+
 // sentResult records a sent message (olvin's rememberSent: id maps, and
 // its MessageSent echo is not bridged back) and is the op's answer.
 func (l *Login) sentResult(m *daemonpb.Message, txnID string) pasdk.OpResult {
@@ -228,13 +239,15 @@ func (l *Login) Send(op uint64, chatID string, c *pasdk.Content, txnID string) {
 		case pasdk.MsgImage, pasdk.MsgVideo, pasdk.MsgAudio, pasdk.MsgVoice, pasdk.MsgFile, pasdk.MsgSticker:
 			return l.sendAttachment(ctx, d, disc, &cc, reply, txnID)
 		}
-		var call sentCall
-		r, err := d.Message.MessageSend(ctx, &daemonpb.MessageSendRequest{
-			DiscussionId: disc, Body: l.bodyOf(ctx, d, &cc), ReplyId: reply}, call.opt())
-		if err != nil {
-			return call.result(err)
-		}
-		return l.sentResult(r.GetMessage(), txnID)
+		req := &daemonpb.MessageSendRequest{DiscussionId: disc, Body: l.bodyOf(ctx, d, &cc), ReplyId: reply}
+		return l.creating(func() pasdk.OpResult {
+			var call sentCall
+			r, err := d.Message.MessageSend(ctx, req, call.opt())
+			if err != nil {
+				return call.result(err)
+			}
+			return l.sentResult(r.GetMessage(), txnID)
+		})
 	})
 }
 
@@ -245,12 +258,14 @@ func (l *Login) sendLocation(ctx context.Context, d *Daemon, disc uint64, c *pas
 	if a := strings.TrimSpace(c.Text); a != "" && !strings.HasPrefix(a, "geo:") {
 		req.Address = &a
 	}
-	var call sentCall
-	r, err := d.Message.MessageSendLocation(ctx, req, call.opt())
-	if err != nil {
-		return call.result(err)
-	}
-	return l.sentResult(r.GetMessage(), txnID)
+	return l.creating(func() pasdk.OpResult {
+		var call sentCall
+		r, err := d.Message.MessageSendLocation(ctx, req, call.opt())
+		if err != nil {
+			return call.result(err)
+		}
+		return l.sentResult(r.GetMessage(), txnID)
+	})
 }
 
 // Edit replaces the text of one of the agent's messages.

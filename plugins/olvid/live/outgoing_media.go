@@ -132,15 +132,18 @@ func (l *Login) sendAttachment(ctx context.Context, d *Daemon, disc uint64, c *p
 		cancel()
 		return pasdk.OpResult{Code: pasdk.ResultPermanent, Error: "The file could not be read to the end, so it was not sent."}
 	}
-	if sendErr == nil {
-		stream.Send(&daemonpb.MessageSendWithAttachmentsRequest{ // an error shows in CloseAndRecv
-			Request: &daemonpb.MessageSendWithAttachmentsRequest_FileDelimiter{FileDelimiter: true}})
-	}
-	r, err := stream.CloseAndRecv()
-	if err != nil {
-		return call.result(err)
-	}
-	return l.sentResult(r.GetMessage(), txnID)
+	// The delimiter completes the message: the daemon makes it then.
+	return l.creating(func() pasdk.OpResult {
+		if sendErr == nil {
+			stream.Send(&daemonpb.MessageSendWithAttachmentsRequest{ // an error shows in CloseAndRecv
+				Request: &daemonpb.MessageSendWithAttachmentsRequest_FileDelimiter{FileDelimiter: true}})
+		}
+		r, err := stream.CloseAndRecv()
+		if err != nil {
+			return call.result(err)
+		}
+		return l.sentResult(r.GetMessage(), txnID)
+	})
 }
 
 // streamError marks an error of the stream (not of the file) in sendChunks.
