@@ -29,6 +29,21 @@ pa_store_fingerprint_add (PaStore *store, const char *room_id, const char *legac
 
 /* See pa-store.h. */
 gboolean
+pa_store_fingerprint_add_own (PaStore *store, const char *job_id, const char *room_id,
+                              const char *legacy_id, gint64 minute, const char *cls, gint64 digest,
+                              GError **error)
+{
+  g_return_val_if_fail (job_id != NULL, FALSE);
+  if (!pa_store_fingerprint_add (store, room_id, legacy_id, minute, cls, digest, error))
+    return FALSE;
+  return pa_store_run (store, error,
+                       "INSERT INTO live_claims (job_id, room, msg, own) VALUES (?, ?, ?, 1)"
+                       " ON CONFLICT DO NOTHING",
+                       "tII", job_id, pa_store_hash64 (room_id), pa_store_hash64 (legacy_id));
+}
+
+/* See pa-store.h. */
+gboolean
 pa_store_fingerprint_add_later (PaStore *store, const char *room_id, const char *legacy_id,
                                 const char *cls, gint64 digest, GError **error)
 {
@@ -94,7 +109,22 @@ gint64
 pa_store_fingerprint_claimed (PaStore *store, const char *job_id)
 {
   g_return_val_if_fail (store != NULL && job_id != NULL, -1);
-  return pa_store_count (store, "SELECT count(*) FROM live_claims WHERE job_id = ?", job_id);
+  return pa_store_count (store, "SELECT count(*) FROM live_claims WHERE job_id = ? AND own = 0",
+                         job_id);
+}
+
+/* See pa-store.h. */
+gint64
+pa_store_fingerprint_claimed_in (PaStore *store, const char *job_id, const char *room_id)
+{
+  g_return_val_if_fail (store != NULL && job_id != NULL && room_id != NULL, -1);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PaStoreStmt) stmt = pa_store_stmt (
+      store, &error, "SELECT count(*) FROM live_claims WHERE job_id = ? AND room = ? AND own = 0",
+      "tI", job_id, pa_store_hash64 (room_id));
+  if (stmt == NULL || pa_store_step (store, stmt, &error) != SQLITE_ROW)
+    return -1;
+  return sqlite3_column_int64 (stmt, 0);
 }
 
 /* See pa-store.h. */

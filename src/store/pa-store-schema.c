@@ -225,6 +225,24 @@ const char *const pa_store_migrations[] = {
    * step: a phone's history sync of 10,000 messages, queued at once, was
    * drained in quadratic time. */
   "CREATE INDEX IF NOT EXISTS remote_live ON remote (lane, seq);",
+
+  /* v6 → v7: import identity.  import_chats: the room each imported chat
+   * went to, by agent, plugin and the chat's identity as its export tells
+   * it (src/bridge/pa-import-parse.c), so that the same chat imported
+   * again — another file, another container — tops up that room.
+   * live_claims.own: the fingerprints an import job leaves in the room it
+   * sends to are claimed by it at once (own = 1), so that it never takes
+   * its own messages for ones already there; they are not counted as
+   * skipped. */
+  "CREATE TABLE import_chats ("
+  "  owner TEXT NOT NULL,"
+  "  plugin TEXT NOT NULL,"
+  "  identity TEXT NOT NULL,"
+  "  room_id TEXT NOT NULL,"
+  "  name TEXT,"
+  "  at INTEGER NOT NULL,"
+  "  PRIMARY KEY (owner, plugin, identity));"
+  "ALTER TABLE live_claims ADD COLUMN own INTEGER NOT NULL DEFAULT 0;",
 };
 
 const guint pa_store_n_migrations = G_N_ELEMENTS (pa_store_migrations);
