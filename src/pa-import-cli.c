@@ -165,12 +165,13 @@ print_rooms (json_t *job)
  * configuration (their defaults, src/config/pa-config-keys.c). */
 #define DRY_MAX_BYTES (G_GINT64_CONSTANT (4) << 30)
 #define DRY_MAX_ENTRIES 100000
+#define DRY_MAX_MESSAGES 1000000
 
 typedef struct
 {
   GMainLoop *loop;
   const char *path, *chat, *tz, *work;
-  gint64 max_bytes, max_entries;
+  gint64 max_bytes, max_entries, max_messages;
   json_t *summary;
   GHashTable *chats; /* chat id → entry of summary.chats (borrowed) */
   gboolean done, ok;
@@ -270,12 +271,27 @@ dry_frame (PaWorker *w, json_t *frame, gpointer user_data)
 {
   DryRun *d = user_data;
   const char *t = jstr (frame, "t");
+  if (d->done)
+    return;
   if (g_strcmp0 (t, "event") == 0 && json_is_object (json_object_get (frame, "event")))
-    dry_count (d, json_object_get (frame, "event"));
+    {
+      dry_count (d, json_object_get (frame, "event"));
+      if (json_integer_value (json_object_get (d->summary, "messages")) > d->max_messages)
+        {
+          /* As the bridge would: the export is refused whole. */
+          d->done = TRUE;
+          d->error = g_strdup_printf ("the export holds more than %" G_GINT64_FORMAT
+                                      " messages, the limit of this bridge "
+                                      "(limits.max_import_messages)",
+                                      d->max_messages);
+          json_object_set_new (d->summary, "messages", json_integer (0));
+          g_main_loop_quit (d->loop);
+        }
+    }
   else if (g_strcmp0 (t, "notice") == 0 && jstr (frame, "text"))
     json_array_append_new (json_object_get (d->summary, "importer_notes"),
                            json_string (jstr (frame, "text")));
-  else if (g_strcmp0 (t, "import_done") == 0 && !d->done)
+  else if (g_strcmp0 (t, "import_done") == 0)
     {
       d->done = TRUE;
       d->ok = json_is_true (json_object_get (frame, "ok"));
@@ -348,6 +364,7 @@ dry_run_here (PaConfig *config, const char *plugin_dir, const char *plugin, cons
                .work = work,
                .max_bytes = config ? config->max_import_bytes : DRY_MAX_BYTES,
                .max_entries = config ? config->max_import_entries : DRY_MAX_ENTRIES,
+               .max_messages = config ? config->max_import_messages : DRY_MAX_MESSAGES,
                .chats = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL) };
   d.summary = json_pack ("{s:i, s:i, s:i, s:[], s:{}, s:[]}", "messages", 0, "media", 0,
                          "notices", 0, "chats", "senders", "importer_notes");
