@@ -230,6 +230,8 @@ job_tick (gpointer data)
           json_int_t live = job_already_live (j);
           job_already_there (j);
           json_object_set_new (pa_import_job_summary (j), "sent", json_integer (sent));
+          /* Its files go first: once "done" is read, nothing of it is left. */
+          pa_import_job_remove_files (j);
           pa_import_job_set_state (j, "done", NULL);
           g_autofree char *base = g_path_get_basename (str (j->row, "path"));
           g_autofree char *imported
@@ -257,7 +259,6 @@ job_tick (gpointer data)
             }
           pa_import_job_notify (j, done_text);
           pa_import_status_update (j); /* the management room is known: answered at once */
-          pa_import_job_remove_files (j);
           g_hash_table_remove (b->imports, j->id);
           job_free (j);
           continue;
