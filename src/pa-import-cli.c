@@ -13,6 +13,7 @@
 
 #include "pa-import-cli.h"
 
+#include "bridge/pa-fingerprint.h"
 #include "bridge/pa-import.h"
 #include "config/pa-config.h"
 #include "host/pa-worker.h"
@@ -106,9 +107,15 @@ print_summary (json_t *job)
   size_t i;
   json_t *v;
   json_array_foreach (json_object_get (s, "chats"), i, v)
-    printf ("chat: %s (%s) — %" JSON_INTEGER_FORMAT " messages\n",
-            jstr (v, "name") ? jstr (v, "name") : "?", jstr (v, "kind") ? jstr (v, "kind") : "?",
-            json_integer_value (json_object_get (v, "messages")));
+    {
+      printf ("chat: %s (%s) — %" JSON_INTEGER_FORMAT " messages",
+              jstr (v, "name") ? jstr (v, "name") : "?", jstr (v, "kind") ? jstr (v, "kind") : "?",
+              json_integer_value (json_object_get (v, "messages")));
+      /* A dry run: the room a real import would top up. */
+      if (jstr (v, "already_in") && json_object_get (s, "sent") == NULL)
+        printf (" (already imported into %s)", jstr (v, "already_in"));
+      printf ("\n");
+    }
   const char *id;
   guint n = 0;
   json_object_foreach (json_object_get (s, "senders"), id, v)
@@ -173,7 +180,8 @@ typedef struct
   const char *path, *chat, *tz, *work;
   gint64 max_bytes, max_entries, max_messages;
   json_t *summary;
-  GHashTable *chats; /* chat id → entry of summary.chats (borrowed) */
+  GHashTable *chats;   /* chat id → entry of summary.chats (borrowed) */
+  GHashTable *anchors; /* chat id → anchor of its first message (pa-fingerprint.h) */
   gboolean done, ok;
   char *error;
 } DryRun;
@@ -224,7 +232,13 @@ dry_count (DryRun *d, json_t *ev)
     return;
   dry_add (d->summary, "messages");
   if (chat_id)
-    dry_add (dry_chat (d, chat_id), "messages");
+    {
+      dry_add (dry_chat (d, chat_id), "messages");
+      char *anchor = g_hash_table_contains (d->anchors, chat_id) ? NULL
+                                                                 : pa_fingerprint_anchor (ev);
+      if (anchor != NULL)
+        g_hash_table_insert (d->anchors, g_strdup (chat_id), anchor);
+    }
   if (media)
     dry_add (d->summary, "media");
   if (g_strcmp0 (jstr (c, "kind"), "notice") == 0)
@@ -337,9 +351,27 @@ remove_tree (const char *path)
 
 /* The importer of `plugin` run here on `path`, its summary printed:
  * nothing queued, no bridge needed, nothing left on disk. */
+/* With the bridge's store and the agent: the room each chat was imported
+ * into before, which a real import would top up. */
+static void
+dry_identify (DryRun *d, PaStore *store, const char *user, const char *plugin)
+{
+  size_t i;
+  json_t *c;
+  json_array_foreach (json_object_get (d->summary, "chats"), i, c)
+    {
+      const char *id = jstr (c, "id");
+      g_autofree char *identity
+          = id ? pa_fingerprint_chat_identity (id, g_hash_table_lookup (d->anchors, id)) : NULL;
+      g_autofree char *room = pa_store_import_chat_room (store, user, plugin, identity);
+      if (room != NULL)
+        json_object_set_new (c, "already_in", json_string (room));
+    }
+}
+
 static int
-dry_run_here (PaConfig *config, const char *plugin_dir, const char *plugin, const char *path,
-              const char *chat, const char *tz)
+dry_run_here (PaConfig *config, PaStore *store, const char *user, const char *plugin_dir,
+              const char *plugin, const char *path, const char *chat, const char *tz)
 {
   g_autofree char *so_name = g_strconcat (plugin, ".so", NULL);
   g_autofree char *so = g_build_filename (plugin_dir, so_name, NULL);
@@ -365,7 +397,8 @@ dry_run_here (PaConfig *config, const char *plugin_dir, const char *plugin, cons
                .max_bytes = config ? config->max_import_bytes : DRY_MAX_BYTES,
                .max_entries = config ? config->max_import_entries : DRY_MAX_ENTRIES,
                .max_messages = config ? config->max_import_messages : DRY_MAX_MESSAGES,
-               .chats = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL) };
+               .chats = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL),
+               .anchors = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free) };
   d.summary = json_pack ("{s:i, s:i, s:i, s:[], s:{}, s:[]}", "messages", 0, "media", 0,
                          "notices", 0, "chats", "senders", "importer_notes");
   PaWorkerCallbacks cbs = { .hello = dry_hello, .frame = dry_frame, .exited = dry_exited };
@@ -403,12 +436,15 @@ dry_run_here (PaConfig *config, const char *plugin_dir, const char *plugin, cons
           json_array_append_new (json_object_get (d.summary, "importer_notes"),
                                  json_string (note));
         }
+      if (store != NULL && user != NULL)
+        dry_identify (&d, store, user, plugin);
       g_autoptr (json_t) job = json_pack ("{s:O}", "summary", d.summary);
       printf ("Dry run (nothing was imported):\n");
       print_summary (job);
     }
   g_free (d.error);
   g_hash_table_destroy (d.chats);
+  g_hash_table_destroy (d.anchors);
   json_decref (d.summary);
   return rc;
 }
@@ -499,7 +535,8 @@ pa_import_cli (int argc, char **argv)
       return 2;
     }
   if (dry_run && config_path == NULL)
-    return dry_run_here (NULL, plugin_dir ? plugin_dir : PA_PLUGIN_DIR, plugin, path, chat, tz);
+    return dry_run_here (NULL, NULL, NULL, plugin_dir ? plugin_dir : PA_PLUGIN_DIR, plugin, path,
+                         chat, tz);
   g_autoptr (PaConfig) config = pa_config_load (config_path, &error);
   if (config == NULL)
     {
@@ -507,8 +544,8 @@ pa_import_cli (int argc, char **argv)
       return 1;
     }
   if (dry_run && user == NULL)
-    return dry_run_here (config, plugin_dir ? plugin_dir : config->plugin_dir, plugin, path, chat,
-                         tz);
+    return dry_run_here (config, NULL, NULL, plugin_dir ? plugin_dir : config->plugin_dir, plugin,
+                         path, chat, tz);
   g_autoptr (PaStore) store = pa_store_open (config->database, &error);
   if (store == NULL)
     {
@@ -538,8 +575,8 @@ pa_import_cli (int argc, char **argv)
   /* A dry run only parses, here: the agent may use the plugin, the file
    * is within the limits; nothing is queued. */
   if (dry_run)
-    return dry_run_here (config, plugin_dir ? plugin_dir : config->plugin_dir, plugin, path, chat,
-                         tz);
+    return dry_run_here (config, store, user, plugin_dir ? plugin_dir : config->plugin_dir, plugin,
+                         path, chat, tz);
   /* Same agent, plugin, content, room and chat: same job (the empty field
    * kept the ids of jobs queued before dry runs were made here). */
   g_autofree char *id_src = g_strjoin ("\x1f", user, plugin, digest, room ? room : "",

@@ -93,6 +93,9 @@ def test_whatsapp_txt_then_zip_one_room_one_copy(stack, alice, tmp_path):
     z = tmp_path / "WhatsApp Chat with Team.zip"
     with zipfile.ZipFile(z, "w") as f:
         f.writestr("WhatsApp Chat with Team.txt", wa_chat(8))
+    dry = run_import(stack, z, "whatsapp", "--dry-run")
+    assert "chat: Team (dm) — 8 messages (already imported into %s)" % room in dry.stdout, \
+        dry.stdout
     p = run_import(stack, z, "whatsapp")
     assert ("Team: already imported into %s: 2 new messages added, 6 already there" % room
             in p.stdout), p.stdout
@@ -131,8 +134,8 @@ def test_telegram_chat_alone_then_in_full_export(stack, alice, tmp_path):
     full.write_text(json.dumps({"chats": {"list": [
         tg_chat(777, "Bureau", 6), tg_chat(778, "Direction", 3), tg_chat(779, "Presse", 2)]}}))
     dry = run_import(stack, full, "telegram", "--dry-run")
-    for line in ("chat: Bureau (group) — 6 messages", "chat: Direction (group) — 3 messages",
-                 "chat: Presse (group) — 2 messages"):
+    for line in ("chat: Bureau (group) — 6 messages (already imported into %s)\n" % room,
+                 "chat: Direction (group) — 3 messages\n", "chat: Presse (group) — 2 messages\n"):
         assert line in dry.stdout, dry.stdout
     p = run_import(stack, full, "telegram")
     rooms = rooms_of(p.stdout)
