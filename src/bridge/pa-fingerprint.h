@@ -35,7 +35,7 @@ void pa_fingerprint_record (PaBridge *b, const char *room_id, const char *legacy
                             json_t *content);
 
 /* A message of import job job_id (its lane's login id) was sent into
- * room_id: remember it too, claimed by that job (it never skips its own
+ * room_id: remember it too, as that job's (the job never skips its own
  * messages), for the next import of the same chat. */
 void pa_fingerprint_record_import (PaBridge *b, const char *job_id, const char *room_id,
                                    const char *legacy_id, gint64 ts_ms, json_t *content);

@@ -228,12 +228,11 @@ const char *const pa_store_migrations[] = {
 
   /* v6 → v7: import identity.  import_chats: the room each imported chat
    * went to, by agent, plugin and the chat's identity as its export tells
-   * it (src/bridge/pa-import-parse.c), so that the same chat imported
+   * it (src/bridge/pa-fingerprint.c), so that the same chat imported
    * again — another file, another container — tops up that room.
-   * live_claims.own: the fingerprints an import job leaves in the room it
-   * sends to are claimed by it at once (own = 1), so that it never takes
-   * its own messages for ones already there; they are not counted as
-   * skipped. */
+   * live_fingerprints.job: the 8-byte hash of the import job that sent the
+   * message (NULL for a live one), so that a job never takes its own
+   * messages for ones already there (8 bytes a row, not a claim). */
   "CREATE TABLE import_chats ("
   "  owner TEXT NOT NULL,"
   "  plugin TEXT NOT NULL,"
@@ -242,7 +241,7 @@ const char *const pa_store_migrations[] = {
   "  name TEXT,"
   "  at INTEGER NOT NULL,"
   "  PRIMARY KEY (owner, plugin, identity));"
-  "ALTER TABLE live_claims ADD COLUMN own INTEGER NOT NULL DEFAULT 0;",
+  "ALTER TABLE live_fingerprints ADD COLUMN job INTEGER;",
 };
 
 const guint pa_store_n_migrations = G_N_ELEMENTS (pa_store_migrations);

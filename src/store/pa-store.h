@@ -193,10 +193,9 @@ gint64 pa_store_message_count_login (PaStore *store, const char *plugin, const c
  * same (room, legacy id, digest) is a no-op. */
 gboolean pa_store_fingerprint_add (PaStore *store, const char *room_id, const char *legacy_id,
                                    gint64 minute, const char *cls, gint64 digest, GError **error);
-/* The same, for a message import job job_id sends into room_id: claimed by
- * that job at once (schema v7), so that the job never skips a message of
- * its own as one already there; not counted by
- * pa_store_fingerprint_claimed. */
+/* The same, for a message import job job_id sends into room_id (schema
+ * v7): marked as that job's, so that the job never matches its own
+ * messages as ones already there; other jobs match them. */
 gboolean pa_store_fingerprint_add_own (PaStore *store, const char *job_id, const char *room_id,
                                        const char *legacy_id, gint64 minute, const char *cls,
                                        gint64 digest, GError **error);
@@ -211,7 +210,8 @@ gboolean pa_store_fingerprint_add_later (PaStore *store, const char *room_id,
  * yet: 1 when one was claimed, 0 when none is left, -1 on error. */
 int pa_store_fingerprint_claim (PaStore *store, const char *job_id, const char *room_id,
                                 gint64 minute, gboolean any_media, gint64 digest, GError **error);
-/* How many messages already there job_id has claimed (-1 on error). */
+/* How many messages already there (live, or sent by another import)
+ * job_id has claimed (-1 on error). */
 gint64 pa_store_fingerprint_claimed (PaStore *store, const char *job_id);
 /* The same, in room_id alone. */
 gint64 pa_store_fingerprint_claimed_in (PaStore *store, const char *job_id, const char *room_id);

@@ -1233,8 +1233,8 @@ test_quarantine (Fixture *fx, gconstpointer data)
  * live message is claimed once per job (its edit is the same message),
  * another job claims it again; deleting the portal drops both. */
 /* v6 → v7: import identity.  A chat's room is kept per agent and plugin
- * (the first one recorded stays); an import job's own fingerprints are
- * claimed by it and not counted as skipped, another job claims them. */
+ * (the first one recorded stays); an import job's own fingerprints are not
+ * matched by it, another job matches them. */
 static void
 test_import_identity (Fixture *fx, gconstpointer data)
 {
@@ -1242,14 +1242,19 @@ test_import_identity (Fixture *fx, gconstpointer data)
   g_autoptr (GError) error = NULL;
 
   pa_store_close (store);
-  raw_exec (fx, "DROP TABLE import_chats; DROP TABLE live_claims;"
-                "CREATE TABLE live_claims (job_id TEXT NOT NULL, room INTEGER NOT NULL,"
-                " msg INTEGER NOT NULL, PRIMARY KEY (job_id, room, msg)) WITHOUT ROWID;"
-                "INSERT INTO live_claims VALUES ('import:old', 1, 2);"
+  raw_exec (fx, "DROP TABLE import_chats; DROP TABLE live_fingerprints;"
+                "CREATE TABLE live_fingerprints (room INTEGER NOT NULL, minute INTEGER NOT NULL,"
+                " digest INTEGER NOT NULL, msg INTEGER NOT NULL, class TEXT NOT NULL,"
+                " PRIMARY KEY (room, minute, digest, msg)) WITHOUT ROWID;"
+                "CREATE INDEX live_fingerprints_by_msg ON live_fingerprints (room, msg);"
                 "PRAGMA user_version = 6;");
   store = open_store (fx);
   g_assert_cmpuint (pa_store_migrations_run (store), ==, 1);
-  g_assert_cmpint (pa_store_fingerprint_claimed (store, "import:old"), ==, 1);
+  /* a live message of v6, matched by any job */
+  g_assert_true (pa_store_fingerprint_add (store, "!r1:x", "live", 99, "text", 7, &error));
+  g_assert_cmpint (pa_store_fingerprint_claim (store, "import:a", "!r1:x", 99, FALSE, 7, &error),
+                   ==, 1);
+  g_assert_cmpint (pa_store_fingerprint_claimed (store, "import:a"), ==, 1);
 
   g_assert_null (pa_store_import_chat_room (store, "@a:x", "whatsapp", "name:chat-1:ab"));
   g_assert_true (pa_store_import_chat_put (store, "@a:x", "whatsapp", "name:chat-1:ab", "!r1:x",
@@ -1263,13 +1268,15 @@ test_import_identity (Fixture *fx, gconstpointer data)
   g_assert_null (pa_store_import_chat_room (store, "@a:x", "telegram", "name:chat-1:ab"));
   g_assert_null (pa_store_import_chat_room (store, "@a:x", "whatsapp", NULL));
 
-  /* job a sends m1 into !r1:x: its own, not claimable by it, not counted */
+  /* job a sends m1 into !r1:x: its own, not matched by it */
   g_assert_true (pa_store_fingerprint_add_own (store, "import:a", "!r1:x", "import:a/m1", 100,
                                                "text", 7, &error));
   g_assert_no_error (error);
   g_assert_cmpint (pa_store_fingerprint_claim (store, "import:a", "!r1:x", 100, FALSE, 7, &error),
                    ==, 0);
-  g_assert_cmpint (pa_store_fingerprint_claimed (store, "import:a"), ==, 0);
+  g_assert_cmpint (pa_store_fingerprint_claim (store, "import:a", "!r1:x", 100, TRUE, 0, &error),
+                   ==, 0);
+  g_assert_cmpint (pa_store_fingerprint_claimed (store, "import:a"), ==, 1);
   /* job b, the same chat again, finds it once */
   g_assert_cmpint (pa_store_fingerprint_claim (store, "import:b", "!r1:x", 100, FALSE, 7, &error),
                    ==, 1);
