@@ -6,16 +6,24 @@
  * The job's id is derived from the agent, the plugin, the file's content,
  * the target room and the chat, so running the same command again — after
  * a Ctrl-C, a kill -9 of anything, or once finished — attaches to the same
- * job instead of importing twice. */
+ * job instead of importing twice.  A dry run needs neither the bridge nor
+ * its configuration: the command runs the plugin's importer itself, in a
+ * worker, on a temporary folder it deletes. */
 #define G_LOG_DOMAIN "passerelle-import"
 
 #include "pa-import-cli.h"
 
+#include "bridge/pa-fingerprint.h"
+#include "bridge/pa-import.h"
 #include "config/pa-config.h"
+#include "host/pa-worker.h"
+#include "pa-build-config.h"
 #include "pa-common.h"
 #include "store/pa-store.h"
 
 #include <gio/gio.h>
+#include <glib/gstdio.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <unistd.h>
 
@@ -99,8 +107,15 @@ print_summary (json_t *job)
   size_t i;
   json_t *v;
   json_array_foreach (json_object_get (s, "chats"), i, v)
-    printf ("chat: %s (%s)\n", jstr (v, "name") ? jstr (v, "name") : "?",
-            jstr (v, "kind") ? jstr (v, "kind") : "?");
+    {
+      printf ("chat: %s (%s) — %" JSON_INTEGER_FORMAT " messages",
+              jstr (v, "name") ? jstr (v, "name") : "?", jstr (v, "kind") ? jstr (v, "kind") : "?",
+              json_integer_value (json_object_get (v, "messages")));
+      /* A dry run: the room a real import would top up. */
+      if (jstr (v, "already_in") && json_object_get (s, "sent") == NULL)
+        printf (" (already imported into %s)", jstr (v, "already_in"));
+      printf ("\n");
+    }
   const char *id;
   guint n = 0;
   json_object_foreach (json_object_get (s, "senders"), id, v)
@@ -109,9 +124,339 @@ print_summary (json_t *job)
   json_array_foreach (json_object_get (s, "importer_notes"), i, v)
     printf ("note: %s\n", json_string_value (v));
   json_int_t live = json_integer_value (json_object_get (s, "already_live"));
+  gboolean former = FALSE;
+  json_array_foreach (json_object_get (s, "chats"), i, v)
+    if (jstr (v, "already_in"))
+      former = TRUE;
+  if (former)
+    return; /* said with the rooms (print_rooms) */
   if (live > 0)
     printf ("%" JSON_INTEGER_FORMAT " message%s already bridged live %s not imported again\n",
             live, live == 1 ? "" : "s", live == 1 ? "was" : "were");
+}
+
+/* Every room the import went to; for a chat imported before, what was
+ * added to its room and what was already there. */
+static void
+print_rooms (json_t *job)
+{
+  json_t *s = json_object_get (job, "summary");
+  size_t i;
+  json_t *v;
+  guint n = 0;
+  json_array_foreach (json_object_get (s, "chats"), i, v)
+    {
+      const char *name = jstr (v, "name") ? jstr (v, "name") : "?";
+      if (jstr (v, "already_in"))
+        {
+          json_int_t there = json_integer_value (json_object_get (v, "already_there"));
+          json_int_t added = MAX (0, json_integer_value (json_object_get (v, "messages")) - there);
+          printf ("%s: already imported into %s: %" JSON_INTEGER_FORMAT " new message%s added, %"
+                  JSON_INTEGER_FORMAT " already there\n",
+                  name, jstr (v, "already_in"), added, added == 1 ? "" : "s", there);
+          n++;
+        }
+      else if (jstr (v, "room_id"))
+        {
+          printf ("room: %s — %s\n", jstr (v, "room_id"), name);
+          n++;
+        }
+    }
+  if (n == 0 && jstr (job, "room_id"))
+    printf ("room: %s\n", jstr (job, "room_id"));
+}
+
+/* ------------------------------------------------- dry run, in place */
+
+/* limits.max_import_bytes and max_import_entries when there is no
+ * configuration (their defaults, src/config/pa-config-keys.c). */
+#define DRY_MAX_BYTES (G_GINT64_CONSTANT (4) << 30)
+#define DRY_MAX_ENTRIES 100000
+#define DRY_MAX_MESSAGES 1000000
+
+typedef struct
+{
+  GMainLoop *loop;
+  const char *path, *chat, *tz, *work;
+  gint64 max_bytes, max_entries, max_messages;
+  json_t *summary;
+  GHashTable *chats;   /* chat id → entry of summary.chats (borrowed) */
+  GHashTable *anchors; /* chat id → anchor of its first message (pa-fingerprint.h) */
+  gboolean done, ok;
+  char *error;
+} DryRun;
+
+static json_t *
+dry_chat (DryRun *d, const char *id)
+{
+  json_t *c = g_hash_table_lookup (d->chats, id);
+  if (c == NULL)
+    {
+      c = json_pack ("{s:s, s:i}", "id", id, "messages", 0);
+      json_array_append_new (json_object_get (d->summary, "chats"), c);
+      g_hash_table_insert (d->chats, g_strdup (id), c);
+    }
+  return c;
+}
+
+static void
+dry_add (json_t *o, const char *key)
+{
+  json_object_set_new (o, key, json_integer (json_integer_value (json_object_get (o, key)) + 1));
+}
+
+static void
+dry_count (DryRun *d, json_t *ev)
+{
+  const char *type = jstr (ev, "type");
+  const char *chat_id = jstr (ev, "chat_id");
+  json_t *c = json_object_get (ev, "content");
+  /* A file the importer extracted is not needed: only counted. */
+  const char *media = jstr (c, "media_path");
+  if (media && g_str_has_prefix (media, d->work))
+    g_unlink (media);
+  if (g_strcmp0 (type, "chat_info") == 0)
+    {
+      json_t *chat = json_object_get (ev, "chat");
+      const char *id = jstr (chat, "id") ? jstr (chat, "id") : chat_id;
+      if (id == NULL)
+        return;
+      json_t *entry = dry_chat (d, id);
+      if (jstr (chat, "name"))
+        json_object_set_new (entry, "name", json_string (jstr (chat, "name")));
+      if (jstr (chat, "kind"))
+        json_object_set_new (entry, "kind", json_string (jstr (chat, "kind")));
+      return;
+    }
+  if (g_strcmp0 (type, "message") != 0)
+    return;
+  dry_add (d->summary, "messages");
+  if (chat_id)
+    {
+      dry_add (dry_chat (d, chat_id), "messages");
+      char *anchor = g_hash_table_contains (d->anchors, chat_id) ? NULL
+                                                                 : pa_fingerprint_anchor (ev);
+      if (anchor != NULL)
+        g_hash_table_insert (d->anchors, g_strdup (chat_id), anchor);
+    }
+  if (media)
+    dry_add (d->summary, "media");
+  if (g_strcmp0 (jstr (c, "kind"), "notice") == 0)
+    dry_add (d->summary, "notices");
+  json_int_t ts = json_integer_value (json_object_get (ev, "ts"));
+  if (ts > 0)
+    {
+      json_t *first = json_object_get (d->summary, "first_ts");
+      if (first == NULL || ts < json_integer_value (first))
+        json_object_set_new (d->summary, "first_ts", json_integer (ts));
+      if (ts > json_integer_value (json_object_get (d->summary, "last_ts")))
+        json_object_set_new (d->summary, "last_ts", json_integer (ts));
+    }
+  const char *sender = jstr (ev, "sender_id");
+  json_t *senders = json_object_get (d->summary, "senders");
+  if (sender == NULL || (json_object_get (senders, sender) == NULL
+                         && json_object_size (senders) >= 10000))
+    return;
+  json_t *one = json_object_get (senders, sender);
+  if (one == NULL)
+    {
+      const char *name = jstr (json_object_get (ev, "contact"), "name");
+      one = json_pack ("{s:s, s:i}", "name", name ? name : sender, "count", 0);
+      json_object_set_new (senders, sender, one);
+    }
+  dry_add (one, "count");
+}
+
+static void
+dry_hello (PaWorker *w, json_t *hello, gpointer user_data)
+{
+  DryRun *d = user_data;
+  g_autofree char *media = g_build_filename (d->work, "media", NULL);
+  g_mkdir_with_parents (media, 0700);
+  g_autoptr (json_t) frame = json_pack (
+      "{s:s, s:s, s:{s:s, s:s?, s:s, s:I, s:I}}", "t", "import", "path", d->path, "options",
+      "timezone", d->tz, "chat", d->chat, "work_dir", media, "max_total_bytes",
+      (json_int_t)d->max_bytes, "max_entries", (json_int_t)d->max_entries);
+  pa_worker_send (w, frame);
+}
+
+static void
+dry_frame (PaWorker *w, json_t *frame, gpointer user_data)
+{
+  DryRun *d = user_data;
+  const char *t = jstr (frame, "t");
+  if (d->done)
+    return;
+  if (g_strcmp0 (t, "event") == 0 && json_is_object (json_object_get (frame, "event")))
+    {
+      dry_count (d, json_object_get (frame, "event"));
+      if (json_integer_value (json_object_get (d->summary, "messages")) > d->max_messages)
+        {
+          /* As the bridge would: the export is refused whole. */
+          d->done = TRUE;
+          d->error = g_strdup_printf ("the export holds more than %" G_GINT64_FORMAT
+                                      " messages, the limit of this bridge "
+                                      "(limits.max_import_messages)",
+                                      d->max_messages);
+          json_object_set_new (d->summary, "messages", json_integer (0));
+          g_main_loop_quit (d->loop);
+        }
+    }
+  else if (g_strcmp0 (t, "notice") == 0 && jstr (frame, "text"))
+    json_array_append_new (json_object_get (d->summary, "importer_notes"),
+                           json_string (jstr (frame, "text")));
+  else if (g_strcmp0 (t, "import_done") == 0)
+    {
+      d->done = TRUE;
+      d->ok = json_is_true (json_object_get (frame, "ok"));
+      d->error = g_strdup (jstr (frame, "error"));
+      g_main_loop_quit (d->loop);
+    }
+}
+
+static void
+dry_exited (PaWorker *w, gboolean crashed, gboolean will_restart, const char *reason,
+            gpointer user_data)
+{
+  DryRun *d = user_data;
+  if (d->done)
+    return;
+  d->done = TRUE;
+  d->error = g_strdup_printf ("the importer stopped before the end (%s)",
+                              reason ? reason : "exited");
+  g_main_loop_quit (d->loop);
+}
+
+/* Deletes `path` and, for a directory (not followed if a link), all under it. */
+static void
+remove_tree (const char *path)
+{
+  GStatBuf st;
+  if (g_lstat (path, &st) != 0)
+    return;
+  if (S_ISDIR (st.st_mode))
+    {
+      g_autoptr (GDir) dir = g_dir_open (path, 0, NULL);
+      const char *name;
+      while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
+        {
+          g_autofree char *child = g_build_filename (path, name, NULL);
+          remove_tree (child);
+        }
+      g_rmdir (path);
+    }
+  else
+    g_unlink (path);
+}
+
+/* The importer of `plugin` run here on `path`, its summary printed:
+ * nothing queued, no bridge needed, nothing left on disk. */
+/* With the bridge's store and the agent: the room each chat was imported
+ * into before, which a real import would top up. */
+static void
+dry_identify (DryRun *d, PaStore *store, const char *user, const char *plugin)
+{
+  size_t i;
+  json_t *c;
+  json_array_foreach (json_object_get (d->summary, "chats"), i, c)
+    {
+      const char *id = jstr (c, "id");
+      g_autofree char *identity
+          = id ? pa_fingerprint_chat_identity (id, g_hash_table_lookup (d->anchors, id)) : NULL;
+      g_autofree char *room = pa_store_import_chat_room (store, user, plugin, identity);
+      if (room != NULL)
+        json_object_set_new (c, "already_in", json_string (room));
+    }
+}
+
+static int
+dry_run_here (PaConfig *config, PaStore *store, const char *user, const char *plugin_dir,
+              const char *plugin, const char *path, const char *chat, const char *tz)
+{
+  g_autofree char *so_name = g_strconcat (plugin, ".so", NULL);
+  g_autofree char *so = g_build_filename (plugin_dir, so_name, NULL);
+  if (!g_file_test (so, G_FILE_TEST_IS_REGULAR))
+    {
+      fprintf (stderr, "passerelle import: no %s plugin in %s (--plugin-dir)\n", plugin,
+               plugin_dir);
+      return 1;
+    }
+  g_autoptr (GError) error = NULL;
+  g_autofree char *work = g_dir_make_tmp ("passerelle-dry-run-XXXXXX", &error);
+  if (work == NULL)
+    {
+      fprintf (stderr, "passerelle import: %s\n", error->message);
+      return 1;
+    }
+  g_autoptr (GMainLoop) loop = g_main_loop_new (NULL, FALSE);
+  DryRun d = { .loop = loop,
+               .path = path,
+               .chat = chat,
+               .tz = tz ? tz : "Europe/Paris",
+               .work = work,
+               .max_bytes = config ? config->max_import_bytes : DRY_MAX_BYTES,
+               .max_entries = config ? config->max_import_entries : DRY_MAX_ENTRIES,
+               .max_messages = config ? config->max_import_messages : DRY_MAX_MESSAGES,
+               .chats = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL),
+               .anchors = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free) };
+  d.summary = json_pack ("{s:i, s:i, s:i, s:[], s:{}, s:[]}", "messages", 0, "media", 0,
+                         "notices", 0, "chats", "senders", "importer_notes");
+  PaWorkerCallbacks cbs = { .hello = dry_hello, .frame = dry_frame, .exited = dry_exited };
+  PaWorker *w = pa_worker_new (NULL, so, "import:dry-run", work, &cbs, &d);
+  pa_worker_set_restart (w, FALSE, 0);
+  g_autofree char *lower = g_ascii_strdown (path, -1);
+  g_autofree char *export_dir = g_path_get_dirname (path);
+  pa_worker_set_sandbox (w, config ? config->worker_sandbox : "best_effort",
+                         config ? config->worker_sandbox_read : NULL);
+  pa_worker_add_sandbox_read (w, g_str_has_suffix (lower, ".zip") ? path : export_dir);
+  int rc = 0;
+  if (!pa_worker_start (w, &error))
+    {
+      fprintf (stderr, "passerelle import: %s\n", error->message);
+      rc = 1;
+    }
+  else
+    {
+      g_main_loop_run (loop);
+      pa_worker_stop (w);
+    }
+  pa_worker_free (w);
+  remove_tree (work);
+  if (rc == 0 && !d.ok
+      && (d.error == NULL || json_integer_value (json_object_get (d.summary, "messages")) == 0))
+    {
+      fprintf (stderr, "Import would fail: %s\n", d.error ? d.error : "the importer failed");
+      rc = 1;
+    }
+  else if (rc == 0)
+    {
+      if (!d.ok)
+        {
+          g_autofree char *note = g_strdup_printf ("the importer stopped early: %s", d.error);
+          json_array_append_new (json_object_get (d.summary, "importer_notes"),
+                                 json_string (note));
+        }
+      if (store != NULL && user != NULL)
+        dry_identify (&d, store, user, plugin);
+      g_autoptr (json_t) job = json_pack ("{s:O}", "summary", d.summary);
+      printf ("Dry run (nothing was imported):\n");
+      print_summary (job);
+    }
+  g_free (d.error);
+  g_hash_table_destroy (d.chats);
+  g_hash_table_destroy (d.anchors);
+  json_decref (d.summary);
+  return rc;
+}
+
+/* Whether a bridge takes import jobs from this store now: it refreshes
+ * PA_IMPORT_ALIVE_KEY every PA_IMPORT_ALIVE_PERIOD_MS (pa-import.c). */
+static gboolean
+bridge_running (PaStore *store)
+{
+  g_autofree char *v = pa_store_kv_get (store, PA_IMPORT_ALIVE_KEY);
+  gint64 at = v ? g_ascii_strtoll (v, NULL, 10) : 0;
+  return at > 0 && pa_now_ms () - at < 5 * PA_IMPORT_ALIVE_PERIOD_MS;
 }
 
 static void
@@ -142,7 +487,7 @@ int
 pa_import_cli (int argc, char **argv)
 {
   g_autofree char *config_path = NULL, *user = NULL, *me = NULL, *room = NULL, *chat = NULL;
-  g_autofree char *tz = NULL;
+  g_autofree char *tz = NULL, *plugin_dir = NULL;
   gboolean dry_run = FALSE, no_wait = FALSE;
   GOptionEntry entries[] = {
     { "config", 'c', 0, G_OPTION_ARG_FILENAME, &config_path, "Bridge configuration", "FILE" },
@@ -153,7 +498,10 @@ pa_import_cli (int argc, char **argv)
     { "chat", 0, 0, G_OPTION_ARG_STRING, &chat, "Pick one chat of a multi-chat export",
       "NAME|ID" },
     { "timezone", 0, 0, G_OPTION_ARG_STRING, &tz, "Zone of the export's times", "Europe/Paris" },
-    { "dry-run", 'n', 0, G_OPTION_ARG_NONE, &dry_run, "Show the summary, import nothing", NULL },
+    { "dry-run", 'n', 0, G_OPTION_ARG_NONE, &dry_run,
+      "Parse here and show the summary, import nothing (no bridge or config needed)", NULL },
+    { "plugin-dir", 0, 0, G_OPTION_ARG_FILENAME, &plugin_dir,
+      "Where the plugins are, for a dry run (default: the config's plugin_dir)", "DIR" },
     { "no-wait", 0, 0, G_OPTION_ARG_NONE, &no_wait, "Queue the job and return", NULL },
     { NULL },
   };
@@ -161,7 +509,9 @@ pa_import_cli (int argc, char **argv)
   g_option_context_add_main_entries (ctx, entries, NULL);
   g_option_context_set_description (
       ctx, "The running bridge (passerelle -c CONFIG) does the import; this command queues it\n"
-           "and shows its progress. Running it again resumes or reports the same job.");
+           "and shows its progress. Running it again resumes or reports the same job; a chat\n"
+           "imported before, from any file, goes back into its room, topped up. Exit status 3:\n"
+           "queued, but no bridge is running.");
   g_autoptr (GError) error = NULL;
   /* argv[1] is "import" */
   if (!g_option_context_parse (ctx, &argc, &argv, &error))
@@ -169,10 +519,12 @@ pa_import_cli (int argc, char **argv)
       fprintf (stderr, "passerelle import: %s\n", error->message);
       return 2;
     }
-  if (argc != 4 || config_path == NULL || user == NULL)
+  if (argc != 4 || (!dry_run && (config_path == NULL || user == NULL)))
     {
       fprintf (stderr, "usage: passerelle import whatsapp|telegram FILE -c CONFIG --user @agent:hs "
-                       "[--me NAME] [--room ID] [--chat NAME|ID] [--timezone TZ] [--dry-run]\n");
+                       "[--me NAME] [--room ID] [--chat NAME|ID] [--timezone TZ]\n"
+                       "       passerelle import whatsapp|telegram FILE --dry-run [-c CONFIG] "
+                       "[--plugin-dir DIR] [--chat NAME|ID] [--timezone TZ]\n");
       return 2;
     }
   const char *plugin = argv[2];
@@ -182,12 +534,18 @@ pa_import_cli (int argc, char **argv)
       fprintf (stderr, "passerelle import: unknown time zone %s\n", tz);
       return 2;
     }
+  if (dry_run && config_path == NULL)
+    return dry_run_here (NULL, NULL, NULL, plugin_dir ? plugin_dir : PA_PLUGIN_DIR, plugin, path,
+                         chat, tz);
   g_autoptr (PaConfig) config = pa_config_load (config_path, &error);
   if (config == NULL)
     {
       fprintf (stderr, "passerelle import: %s\n", error->message);
       return 1;
     }
+  if (dry_run && user == NULL)
+    return dry_run_here (config, NULL, NULL, plugin_dir ? plugin_dir : config->plugin_dir, plugin,
+                         path, chat, tz);
   g_autoptr (PaStore) store = pa_store_open (config->database, &error);
   if (store == NULL)
     {
@@ -214,27 +572,32 @@ pa_import_cli (int argc, char **argv)
                path, size, config->max_import_bytes);
       return 1;
     }
-  /* Same agent, plugin, content, room and chat: same job.  A dry run is a
-   * job of its own, so that it never marks the real import as done. */
+  /* A dry run only parses, here: the agent may use the plugin, the file
+   * is within the limits; nothing is queued. */
+  if (dry_run)
+    return dry_run_here (config, store, user, plugin_dir ? plugin_dir : config->plugin_dir, plugin,
+                         path, chat, tz);
+  /* Same agent, plugin, content, room and chat: same job (the empty field
+   * kept the ids of jobs queued before dry runs were made here). */
   g_autofree char *id_src = g_strjoin ("\x1f", user, plugin, digest, room ? room : "",
-                                       chat ? chat : "", dry_run ? "dry-run" : "", NULL);
+                                       chat ? chat : "", "", NULL);
   g_autofree char *id_full = g_compute_checksum_for_string (G_CHECKSUM_SHA256, id_src, -1);
   g_autofree char *id = g_strndup (id_full, 16);
 
   g_autoptr (json_t) job = pa_store_job_get (store, id);
-  if (job && g_strcmp0 (jstr (job, "state"), "done") == 0 && !dry_run)
+  if (job && g_strcmp0 (jstr (job, "state"), "done") == 0)
     {
       printf ("Already imported into %s: nothing to do.\n",
               jstr (job, "room_id") ? jstr (job, "room_id") : "its room");
       return 0;
     }
-  if (job == NULL || g_strcmp0 (jstr (job, "state"), "failed") == 0 || dry_run)
+  if (job == NULL || g_strcmp0 (jstr (job, "state"), "failed") == 0)
     {
       g_clear_pointer (&job, json_decref);
       job = json_pack ("{s:s, s:s, s:s, s:s, s:{s:s?, s:s?, s:s?, s:s, s:b}, s:s}", "id", id,
                        "owner", user, "plugin", plugin, "path", path, "options", "me", me, "room",
                        room, "chat", chat, "timezone", tz ? tz : "Europe/Paris", "dry_run",
-                       dry_run, "state", "queued");
+                       FALSE, "state", "queued");
       if (!pa_store_job_put (store, job, &error))
         {
           fprintf (stderr, "passerelle import: %s\n", error->message);
@@ -244,6 +607,13 @@ pa_import_cli (int argc, char **argv)
     }
   else
     printf ("Resuming import job %s (%s).\n", id, jstr (job, "state"));
+  if (!bridge_running (store))
+    {
+      /* Said at once: waiting would be waiting for nothing. */
+      fprintf (stderr, "No bridge is running on this database: the job waits, and starts when "
+                       "the bridge does (passerelle -c %s).\n", config_path);
+      return 3;
+    }
   if (no_wait)
     return 0;
 
@@ -262,10 +632,11 @@ pa_import_cli (int argc, char **argv)
         }
       const char *state = jstr (now, "state");
       gint64 t = g_get_monotonic_time () / 1000;
-      if (g_str_equal (state, "queued") && !warned && t - t0 > 10000)
+      if (!g_str_equal (state, "done") && !g_str_equal (state, "failed") && !warned
+          && !bridge_running (store))
         {
-          fprintf (stderr, "Still queued: is the bridge running (passerelle -c %s)? The job waits "
-                           "for it.\n", config_path);
+          fprintf (stderr, "\nThe bridge stopped: the job waits, and goes on when the bridge runs "
+                           "again (passerelle -c %s).\n", config_path);
           warned = TRUE;
         }
       if (g_str_equal (state, "sending"))
@@ -297,10 +668,9 @@ pa_import_cli (int argc, char **argv)
         {
           if (sent0 >= 0)
             progress (now, t0, sent0, tty);
-          printf ("\n%s\n", dry_run ? "Dry run (nothing was imported):" : "Imported:");
+          printf ("\nImported:\n");
           print_summary (now);
-          if (!dry_run && jstr (now, "room_id"))
-            printf ("room: %s\n", jstr (now, "room_id"));
+          print_rooms (now);
           return 0;
         }
     }

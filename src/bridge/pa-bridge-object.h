@@ -100,7 +100,7 @@ typedef struct
                        gpointer user_data);
   /* The room the agent named (a live portal, maybe), or NULL: its live
    * messages are not imported again (pa-fingerprint.c). */
-  const char *(*live_room) (PaImportJob *job);
+  const char *(*live_room) (PaImportJob *job, const char *chat_id);
 } PaLaneImport;
 
 /* A lane of remote events processed one at a time, in order: the live
@@ -182,6 +182,7 @@ struct _PaBridge
   /* history imports */
   GHashTable *imports; /* job id → PaImportJob* */
   guint import_timer;
+  gint64 import_alive_ms; /* last PA_IMPORT_ALIVE_KEY written (pa-import.c) */
   GHashTable *import_purges; /* import lanes being removed (pa-import-purge.c), or NULL */
   guint import_purge_timer;
   gboolean import_vacuum; /* pages to give back once the lanes are gone */

@@ -6,7 +6,11 @@
  * fingerprint (minute, class, digest of its normalised content: exports
  * carry neither the network's message ids nor seconds), and the import
  * skips an exported message that matches one.  Senders are not compared:
- * an export names them by display name, the live network by id. */
+ * an export names them by display name, the live network by id.
+ * An import leaves the same fingerprints in the room it sends to (issue
+ * 15), so that another export of the same chat imported later into that
+ * room — the zip after the .txt, a Telegram chat alone then within the
+ * full export — skips what is already there. */
 #define G_LOG_DOMAIN "passerelle-remote"
 
 #include "pa-fingerprint.h"
@@ -124,33 +128,38 @@ pa_fingerprint_minute (gint64 ts_ms)
 }
 
 static void
-add (PaBridge *b, const char *room_id, const char *legacy_id, gint64 minute, const char *cls,
-     const char *key)
+add (PaBridge *b, const char *job_id, const char *room_id, const char *legacy_id, gint64 minute,
+     const char *cls, const char *key)
 {
   g_autoptr (GError) e = NULL;
-  gboolean ok = minute == G_MININT64
-                    ? pa_store_fingerprint_add_later (b->store, room_id, legacy_id, cls,
-                                                      pa_fingerprint_digest (key), &e)
-                    : pa_store_fingerprint_add (b->store, room_id, legacy_id, minute, cls,
-                                                pa_fingerprint_digest (key), &e);
+  gboolean ok;
+  if (job_id != NULL)
+    ok = pa_store_fingerprint_add_own (b->store, job_id, room_id, legacy_id, minute, cls,
+                                       pa_fingerprint_digest (key), &e);
+  else if (minute == G_MININT64)
+    ok = pa_store_fingerprint_add_later (b->store, room_id, legacy_id, cls,
+                                         pa_fingerprint_digest (key), &e);
+  else
+    ok = pa_store_fingerprint_add (b->store, room_id, legacy_id, minute, cls,
+                                   pa_fingerprint_digest (key), &e);
   if (!ok)
-    g_warning ("live fingerprint of %s in %s: %s", legacy_id, room_id, e->message);
+    g_warning ("fingerprint of %s in %s: %s", legacy_id, room_id, e->message);
 }
 
 /* Both forms of a file's key (with its name, and without, for an export
  * that names it otherwise or not at all): one message, one match. */
 static void
-add_content (PaBridge *b, const char *room_id, const char *legacy_id, gint64 minute,
-             json_t *content)
+add_content (PaBridge *b, const char *job_id, const char *room_id, const char *legacy_id,
+             gint64 minute, json_t *content)
 {
   const char *cls = NULL;
   g_autofree char *named = pa_fingerprint_key (content, TRUE, &cls);
   if (named == NULL)
     return;
-  add (b, room_id, legacy_id, minute, cls, named);
+  add (b, job_id, room_id, legacy_id, minute, cls, named);
   g_autofree char *plain = pa_fingerprint_key (content, FALSE, NULL);
   if (!g_str_equal (plain, named))
-    add (b, room_id, legacy_id, minute, cls, plain);
+    add (b, job_id, room_id, legacy_id, minute, cls, plain);
 }
 
 void
@@ -158,7 +167,19 @@ pa_fingerprint_record (PaBridge *b, const char *room_id, const char *legacy_id, 
                        json_t *content)
 {
   if (room_id && legacy_id && content)
-    add_content (b, room_id, legacy_id, pa_fingerprint_minute (ts_ms), content);
+    add_content (b, NULL, room_id, legacy_id, pa_fingerprint_minute (ts_ms), content);
+}
+
+void
+pa_fingerprint_record_import (PaBridge *b, const char *job_id, const char *room_id,
+                              const char *legacy_id, gint64 ts_ms, json_t *content)
+{
+  if (job_id == NULL || room_id == NULL || legacy_id == NULL || content == NULL)
+    return;
+  /* Message ids are the export's own: two exports of one chat may number
+   * differently, so the job's id keeps them apart. */
+  g_autofree char *msg = g_strjoin ("\x1f", job_id, legacy_id, NULL);
+  add_content (b, job_id, room_id, msg, pa_fingerprint_minute (ts_ms), content);
 }
 
 void
@@ -168,9 +189,9 @@ pa_fingerprint_record_change (PaBridge *b, const char *room_id, const char *lega
   if (room_id == NULL || legacy_id == NULL)
     return;
   if (content)
-    add_content (b, room_id, legacy_id, G_MININT64, content);
+    add_content (b, NULL, room_id, legacy_id, G_MININT64, content);
   else
-    add (b, room_id, legacy_id, G_MININT64, "deleted", "deleted");
+    add (b, NULL, room_id, legacy_id, G_MININT64, "deleted", "deleted");
 }
 
 gboolean
@@ -198,4 +219,32 @@ pa_fingerprint_already_live (PaBridge *b, const char *job_id, const char *room_i
   if (got < 0)
     g_warning ("live fingerprints of %s: %s (imported rather than lost)", room_id, e->message);
   return got > 0;
+}
+
+char *
+pa_fingerprint_anchor (json_t *ev)
+{
+  json_t *c = json_object_get (ev, "content");
+  if (!json_is_object (c) || json_integer_value (json_object_get (c, "flags")) & PA_CONTENT_SYSTEM)
+    return NULL;
+  const char *cls = NULL;
+  g_autofree char *key = pa_fingerprint_key (c, FALSE, &cls);
+  const char *sender = str (ev, "sender_id");
+  /* Only "media" for what is not text: the .txt alone says a photo was
+   * there ("file not included"), its zip holds it. */
+  return g_strdup_printf ("%s\x1f%" G_GINT64_FORMAT "\x1f%s", sender ? sender : "",
+                          pa_fingerprint_minute (json_integer_value (json_object_get (ev, "ts"))),
+                          g_strcmp0 (cls, "text") == 0 ? key : "media");
+}
+
+char *
+pa_fingerprint_chat_identity (const char *chat_id, const char *anchor)
+{
+  g_return_val_if_fail (chat_id != NULL, NULL);
+  if (!g_str_has_prefix (chat_id, "chat-"))
+    return g_strconcat ("id:", chat_id, NULL);
+  if (anchor == NULL)
+    return NULL; /* no message: nothing to know the chat by */
+  g_autofree char *sum = g_compute_checksum_for_string (G_CHECKSUM_SHA256, anchor, -1);
+  return g_strdup_printf ("name:%s:%.32s", chat_id, sum);
 }

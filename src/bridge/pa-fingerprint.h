@@ -34,6 +34,12 @@ gint64 pa_fingerprint_minute (gint64 ts_ms);
 void pa_fingerprint_record (PaBridge *b, const char *room_id, const char *legacy_id, gint64 ts_ms,
                             json_t *content);
 
+/* A message of import job job_id (its lane's login id) was sent into
+ * room_id: remember it too, as that job's (the job never skips its own
+ * messages), for the next import of the same chat. */
+void pa_fingerprint_record_import (PaBridge *b, const char *job_id, const char *room_id,
+                                   const char *legacy_id, gint64 ts_ms, json_t *content);
+
 /* A live message already remembered was edited to `content`, or deleted
  * (content NULL): remember that form too, beside the original. */
 void pa_fingerprint_record_change (PaBridge *b, const char *room_id, const char *legacy_id,
@@ -45,6 +51,21 @@ void pa_fingerprint_record_change (PaBridge *b, const char *room_id, const char 
  * (it is then matched, durably, in the caller's transaction). */
 gboolean pa_fingerprint_already_live (PaBridge *b, const char *job_id, const char *room_id,
                                       gint64 ts_ms, json_t *content);
+
+/* Import identity (issue 15).  The anchor of a chat: its first message
+ * event (a wire "message" event) as every export of that chat tells it —
+ * sender id, UTC minute, text of a text message, only "media" for the
+ * rest, system lines skipped (NULL).  (transfer full) */
+char *pa_fingerprint_anchor (json_t *ev);
+
+/* The identity of an exported chat for its agent and plugin, from what
+ * the export carries: "id:<chat id>" when the chat id is the network's own
+ * (a Telegram export's); for an id the importer made from the chat's name
+ * ("chat-…", from a WhatsApp file name), "name:<chat id>:<digest of its
+ * anchor>" — the .txt and the zip of a chat agree, and a later export of
+ * it; two chats of the same name do not.  NULL for a name-made id with no
+ * anchor (no message).  (transfer full) */
+char *pa_fingerprint_chat_identity (const char *chat_id, const char *anchor);
 
 G_END_DECLS
 

@@ -58,6 +58,50 @@ pa_import_job_summary (PaImportJob *j)
   return s;
 }
 void
+pa_import_job_chats_reset (PaImportJob *j)
+{
+  g_clear_pointer (&j->chats, g_hash_table_destroy);
+  g_clear_pointer (&j->anchors, g_hash_table_destroy);
+}
+json_t *
+pa_import_job_chat (PaImportJob *j, const char *chat_id, gboolean create)
+{
+  json_t *chats = json_object_get (pa_import_job_summary (j), "chats");
+  if (j->chats == NULL)
+    {
+      /* Built from the summary: after a restart the row is all there is. */
+      j->chats = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+      size_t i;
+      json_t *c;
+      json_array_foreach (chats, i, c)
+        if (str (c, "id"))
+          g_hash_table_insert (j->chats, g_strdup (str (c, "id")), c);
+    }
+  if (chat_id == NULL)
+    return NULL;
+  json_t *c = g_hash_table_lookup (j->chats, chat_id);
+  if (c != NULL || !create)
+    return c;
+  c = json_pack ("{s:s, s:i}", "id", chat_id, "messages", 0);
+  json_array_append_new (chats, c);
+  g_hash_table_insert (j->chats, g_strdup (chat_id), c);
+  return c;
+}
+void
+pa_import_job_remove_files (PaImportJob *j)
+{
+  pa_import_purge_remove_dir (j->b, j->account->id);
+  /* An export the agent uploaded (data_dir/uploads/<digest>/<name>). */
+  g_autofree char *uploads = g_build_filename (j->b->config->data_dir, "uploads", NULL);
+  g_autofree char *dir = g_path_get_dirname (str (j->row, "path"));
+  g_autofree char *parent = g_path_get_dirname (dir);
+  if (g_strcmp0 (parent, uploads) == 0)
+    {
+      g_unlink (str (j->row, "path"));
+      g_rmdir (dir);
+    }
+}
+void
 pa_import_job_notify (PaImportJob *j, const char *text)
 {
   pa_portal_notify_owner (j->b, str (j->row, "owner"), text);
@@ -71,14 +115,8 @@ pa_import_job_delete_lane_rows (PaImportJob *j)
   g_autoptr (GError) e = NULL;
   if (!pa_store_fingerprint_forget_job (j->b->store, j->account->id, &e))
     g_warning ("import %s: %s", j->id, e->message);
-  /* An export the agent uploaded (data_dir/uploads/<digest>/<name>) goes
-   * too: nothing of a refused or cancelled import is kept. */
-  g_autofree char *uploads = g_build_filename (j->b->config->data_dir, "uploads", NULL);
-  g_autofree char *dir = g_path_get_dirname (str (j->row, "path"));
-  g_autofree char *parent = g_path_get_dirname (dir);
-  if (g_strcmp0 (parent, uploads) == 0)
-    {
-      g_unlink (str (j->row, "path"));
-      g_rmdir (dir);
-    }
+  /* An export the agent uploaded goes too: nothing of a refused or
+   * cancelled import is kept (the work directory goes once the lane is
+   * purged). */
+  pa_import_job_remove_files (j);
 }

@@ -24,6 +24,8 @@ struct _PaImportJob
   gint64 remaining_at_start;
   guint unflushed;  /* events stored since the last commit (while parsing) */
   gboolean refused; /* over a limit while parsing: frames that follow are dropped */
+  GHashTable *chats;   /* chat id → its entry in the summary's "chats" (borrowed), or NULL */
+  GHashTable *anchors; /* chat id → anchor of its first message (while parsing), or NULL */
 };
 
 /* The job's options (owned by its row). */
@@ -41,6 +43,15 @@ void pa_import_job_set_state (PaImportJob *j, const char *state, const char *err
 /* The job's summary (senders, counts, notes), created on first use. */
 json_t *pa_import_job_summary (PaImportJob *j);
 
+/* The entry of chat_id in the summary's "chats" (id, name, kind, messages,
+ * identity, already_in, room_id), made when `create`, else NULL. */
+json_t *pa_import_job_chat (PaImportJob *j, const char *chat_id, gboolean create);
+/* Forget the chats index (the summary is about to be replaced). */
+void pa_import_job_chats_reset (PaImportJob *j);
+/* Delete the job's work directory and, when the agent uploaded the export
+ * to their management room, that copy: what the job extracted or received
+ * does not stay on disk once it ends. */
+void pa_import_job_remove_files (PaImportJob *j);
 /* Notice to the job's agent in their management room. */
 void pa_import_job_notify (PaImportJob *j, const char *text);
 

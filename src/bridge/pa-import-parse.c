@@ -9,11 +9,14 @@
 #include "pa-import-parse.h"
 
 #include "pa-batch.h"
+#include "pa-fingerprint.h"
 #include "pa-import-job.h"
 #include "pa-import-status.h"
 #include "pa-plugins.h"
 #include "pa-to-matrix-files.h"
 #include "pa-to-matrix-lane.h"
+
+#include "passerelle/plugin.h"
 
 #include <signal.h>
 
@@ -51,21 +54,80 @@ on_hello (PaWorker *w, json_t *hello, gpointer user_data)
   pa_worker_send (w, frame);
 }
 
+/* A chat's anchor: the fingerprint of its first message (see
+ * pa_fingerprint_chat_identity), kept while parsing. */
+static void
+anchor_add (PaImportJob *j, const char *chat_id, json_t *ev)
+{
+  if (j->anchors != NULL && g_hash_table_contains (j->anchors, chat_id))
+    return;
+  char *anchor = pa_fingerprint_anchor (ev);
+  if (anchor == NULL)
+    return;
+  if (j->anchors == NULL)
+    j->anchors = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  g_hash_table_insert (j->anchors, g_strdup (chat_id), anchor);
+}
+
+/* Each chat's identity, and the room a former import of it went to. */
+static void
+identify_chats (PaImportJob *j)
+{
+  size_t i;
+  json_t *c;
+  json_array_foreach (json_object_get (pa_import_job_summary (j), "chats"), i, c)
+    {
+      const char *chat_id = str (c, "id");
+      g_autofree char *identity
+          = chat_id ? pa_fingerprint_chat_identity (
+                chat_id, j->anchors ? g_hash_table_lookup (j->anchors, chat_id) : NULL)
+                    : NULL;
+      if (identity == NULL)
+        continue;
+      json_object_set_new (c, "identity", json_string (identity));
+      g_autofree char *room = pa_store_import_chat_room (j->b->store, str (j->row, "owner"),
+                                                         j->account->plugin, identity);
+      /* This very job's room (it resumes after a restart) is not a former
+       * import. */
+      g_autoptr (PaPortalRow) own
+          = pa_store_portal_get (j->b->store, j->account->plugin, j->account->id, chat_id);
+      if (room != NULL && (own == NULL || g_strcmp0 (own->room_id, room) != 0))
+        json_object_set_new (c, "already_in", json_string (room));
+    }
+}
+
 static void
 count_event (PaImportJob *j, json_t *ev)
 {
   json_t *s = pa_import_job_summary (j);
   const char *type = str (ev, "type");
+  const char *chat_id = str (ev, "chat_id");
   if (g_strcmp0 (type, "chat_info") == 0)
     {
       json_t *chat = json_object_get (ev, "chat");
-      json_array_append_new (json_object_get (s, "chats"),
-                             json_pack ("{s:s?, s:s?, s:s?}", "id", str (chat, "id"), "name",
-                                        str (chat, "name"), "kind", str (chat, "kind")));
+      const char *id = str (chat, "id") ? str (chat, "id") : chat_id;
+      json_t *entry = id ? pa_import_job_chat (j, id, TRUE) : NULL;
+      if (entry == NULL)
+        {
+          entry = json_pack ("{s:i}", "messages", 0);
+          json_array_append_new (json_object_get (s, "chats"), entry);
+        }
+      if (str (chat, "name"))
+        json_object_set_new (entry, "name", json_string (str (chat, "name")));
+      if (str (chat, "kind"))
+        json_object_set_new (entry, "kind", json_string (str (chat, "kind")));
       return;
     }
   if (g_strcmp0 (type, "message") != 0)
     return;
+  json_t *entry = chat_id ? pa_import_job_chat (j, chat_id, TRUE) : NULL;
+  if (entry != NULL)
+    {
+      json_object_set_new (
+          entry, "messages",
+          json_integer (json_integer_value (json_object_get (entry, "messages")) + 1));
+      anchor_add (j, chat_id, ev);
+    }
   json_object_set_new (s, "messages",
                        json_integer (json_integer_value (json_object_get (s, "messages")) + 1));
   json_t *c = json_object_get (ev, "content");
@@ -261,6 +323,8 @@ job_finish_parse (PaImportJob *j, gboolean ok, gboolean whole, const char *error
   json_t *s = pa_import_job_summary (j);
   json_object_set_new (j->row, "total",
                        json_integer (json_integer_value (json_object_get (s, "messages"))));
+  identify_chats (j);
+  g_clear_pointer (&j->anchors, g_hash_table_destroy);
   if (!ok && (whole || json_integer_value (json_object_get (s, "messages")) == 0))
     {
       pa_import_job_delete_lane_rows (j);
@@ -317,6 +381,7 @@ pa_import_parse_start (PaImportJob *j)
   /* A parse after a crash starts over: the counts restart, the stored
    * events are deduplicated. */
   json_object_del (j->row, "summary");
+  pa_import_job_chats_reset (j);
   g_autofree char *dir = g_build_filename (b->config->data_dir, j->account->id, NULL);
   g_mkdir_with_parents (dir, 0700);
   PaWorkerCallbacks cbs = { .hello = on_hello, .frame = on_frame, .exited = on_exited };

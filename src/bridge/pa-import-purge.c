@@ -36,8 +36,8 @@ remove_tree (const char *path)
     g_unlink (path);
 }
 
-static void
-purge_lane_done (PaBridge *b, const char *login_id)
+void
+pa_import_purge_remove_dir (PaBridge *b, const char *login_id)
 {
   /* Ids are "import:<job id>": a plain name under the data dir. */
   if (strchr (login_id, '/') == NULL && g_str_has_prefix (login_id, "import:"))
@@ -45,6 +45,12 @@ purge_lane_done (PaBridge *b, const char *login_id)
       g_autofree char *dir = g_build_filename (b->config->data_dir, login_id, NULL);
       remove_tree (dir);
     }
+}
+
+static void
+purge_lane_done (PaBridge *b, const char *login_id)
+{
+  pa_import_purge_remove_dir (b, login_id);
   g_message ("import lane %s removed", login_id);
 }
 

@@ -20,6 +20,9 @@ G_BEGIN_DECLS
 /* Schedules the removal of the import lane `login_id` ("import:<job>") and
  * of its data directory. */
 void pa_import_purge_start (PaBridge *b, const char *login_id);
+/* Deletes the data directory of import lane `login_id` at once (a job
+ * ended: what it extracted is not left in clear). */
+void pa_import_purge_remove_dir (PaBridge *b, const char *login_id);
 /* At start-up: lanes left by a job that is no longer active (the bridge
  * stopped during a cleanup) are removed too. */
 void pa_import_purge_resume (PaBridge *b);

@@ -2,7 +2,9 @@
 /* History import, rooms: an import goes into a room made by the bot
  * (group-shaped, named "<chat> (<network>)"), or into the room the agent
  * named when it holds no conversation yet (else an archive room, linked:
- * ?ts= does not reorder a room's history). */
+ * ?ts= does not reorder a room's history).  A chat imported before (its
+ * identity, pa-import-parse.c, is in import_chats) goes back into its
+ * room. */
 #define G_LOG_DOMAIN "passerelle-import"
 
 #include "pa-import-rooms.h"
@@ -38,9 +40,19 @@ room_ready (PaBridge *b, const char *room_id, const char *error, gpointer user_d
 {
   RoomCtx *r = user_data;
   PaImportJob *j = r->job;
-  if (room_id && str (j->row, "room_id") == NULL)
+  if (room_id)
     {
-      json_object_set_new (j->row, "room_id", json_string (room_id));
+      if (str (j->row, "room_id") == NULL)
+        json_object_set_new (j->row, "room_id", json_string (room_id));
+      /* Each chat's room, for the summary; and the chat's identity, so
+       * that its next import tops up this room. */
+      json_t *entry = pa_import_job_chat (j, r->chat_id, TRUE);
+      json_object_set_new (entry, "room_id", json_string (room_id));
+      g_autoptr (GError) e = NULL;
+      if (str (entry, "identity")
+          && !pa_store_import_chat_put (b->store, str (j->row, "owner"), j->account->plugin,
+                                        str (entry, "identity"), room_id, str (entry, "name"), &e))
+        g_warning ("import %s: %s", j->id, e->message);
       pa_import_job_save (j);
     }
   r->done (b, room_id, error, r->user_data);
@@ -126,6 +138,22 @@ pa_import_rooms_ensure (PaImportJob *j, const char *chat_id, json_t *chat, PaPor
   if (row && row->room_id)
     {
       done (b, row->room_id, NULL, user_data);
+      return;
+    }
+  /* The same chat imported before (another file, another container): the
+   * same room, topped up. */
+  json_t *entry = pa_import_job_chat (j, chat_id, FALSE);
+  const char *former = str (entry, "already_in");
+  if (former != NULL)
+    {
+      if (g_strcmp0 (str (entry, "room_id"), former) != 0)
+        {
+          json_object_set_new (entry, "room_id", json_string (former));
+          if (str (j->row, "room_id") == NULL)
+            json_object_set_new (j->row, "room_id", json_string (former));
+          pa_import_job_save (j);
+        }
+      done (b, former, NULL, user_data);
       return;
     }
   RoomCtx *r = g_new0 (RoomCtx, 1);

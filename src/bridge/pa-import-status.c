@@ -24,6 +24,14 @@ pa_import_status_already_live (PaImportJob *j)
   json_int_t n = json_integer_value (json_object_get (pa_import_job_summary (j), "already_live"));
   if (n <= 0)
     return g_strdup ("");
+  /* A former import of the same chat: its room is topped up. */
+  size_t i;
+  json_t *c;
+  json_array_foreach (json_object_get (pa_import_job_summary (j), "chats"), i, c)
+    if (str (c, "already_in"))
+      return g_strdup_printf (" %" JSON_INTEGER_FORMAT " message%s already in the room from an "
+                              "earlier import %s not sent again.",
+                              n, n == 1 ? "" : "s", n == 1 ? "was" : "were");
   return g_strdup_printf (" %" JSON_INTEGER_FORMAT " message%s already bridged live %s not "
                           "imported again.",
                           n, n == 1 ? "" : "s", n == 1 ? "was" : "were");

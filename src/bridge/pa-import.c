@@ -65,10 +65,13 @@ job_me (PaImportJob *job)
   return str (pa_import_job_opt (job), "me");
 }
 
+/* The room whose messages are not sent again: the live portal the agent
+ * named, or the room a former import of the same chat went to. */
 static const char *
-job_live_room (PaImportJob *job)
+job_live_room (PaImportJob *job, const char *chat_id)
 {
-  return str (pa_import_job_opt (job), "room");
+  const char *former = str (pa_import_job_chat (job, chat_id, FALSE), "already_in");
+  return former ? former : str (pa_import_job_opt (job), "room");
 }
 
 /* What the job's lane asks of it (pa-to-matrix-lane.c). */
@@ -94,6 +97,35 @@ job_already_live (PaImportJob *j)
   if (n > 0)
     json_object_set_new (pa_import_job_summary (j), "already_live", json_integer (n));
   return MAX (0, n);
+}
+
+/* Whether a room of the job's chats (a full export makes one per chat)
+ * still has messages on their way to the homeserver. */
+static gboolean
+job_rooms_pending (PaImportJob *j)
+{
+  size_t i;
+  json_t *c;
+  json_array_foreach (json_object_get (pa_import_job_summary (j), "chats"), i, c)
+    if (str (c, "room_id") && pa_outbound_room_pending (j->b, str (c, "room_id")))
+      return TRUE;
+  return FALSE;
+}
+
+/* What was already in each former room (an earlier import of the same
+ * chat): its messages this job matched there, for the summary. */
+static void
+job_already_there (PaImportJob *j)
+{
+  size_t i;
+  json_t *c;
+  json_array_foreach (json_object_get (pa_import_job_summary (j), "chats"), i, c)
+    if (str (c, "already_in"))
+      {
+        gint64 n = pa_store_fingerprint_claimed_in (j->b->store, j->account->id,
+                                                    str (c, "already_in"));
+        json_object_set_new (c, "already_there", json_integer (MAX (0, n)));
+      }
 }
 
 static PaImportJob *
@@ -130,6 +162,7 @@ job_free (PaImportJob *j)
       pa_worker_stop (j->worker);
       pa_worker_free (j->worker);
     }
+  pa_import_job_chats_reset (j);
   g_hash_table_destroy (j->account->pending);
   g_free (j->account->id);
   g_free (j->account->owner);
@@ -147,6 +180,18 @@ static gboolean
 job_tick (gpointer data)
 {
   PaBridge *b = data;
+  /* `passerelle import` reads this to tell a job queued for a bridge that
+   * runs from one queued with none to take it. */
+  gint64 now = pa_now_ms ();
+  if (now - b->import_alive_ms >= PA_IMPORT_ALIVE_PERIOD_MS)
+    {
+      g_autofree char *v = g_strdup_printf ("%" G_GINT64_FORMAT, now);
+      g_autoptr (GError) e = NULL;
+      if (pa_store_kv_set (b->store, PA_IMPORT_ALIVE_KEY, v, &e))
+        b->import_alive_ms = now;
+      else
+        g_debug ("import: %s", e->message);
+    }
   g_autoptr (json_t) active = pa_store_job_list_active (b->store);
   size_t i;
   json_t *row;
@@ -174,7 +219,8 @@ job_tick (gpointer data)
         continue;
       gint64 remaining = pa_store_remote_count_login (b->store, j->account->id);
       const char *room = str (j->row, "room_id");
-      if (remaining == 0 && (room == NULL || !pa_outbound_room_pending (b, room)))
+      if (remaining == 0 && (room == NULL || !pa_outbound_room_pending (b, room))
+          && !job_rooms_pending (j))
         {
           /* Counted from the message map: what the homeserver accepted,
            * not what was queued (a refused event is not a message imported). */
@@ -182,7 +228,10 @@ job_tick (gpointer data)
           json_int_t sent = MAX (0, pa_store_message_count_login (b->store, j->account->plugin,
                                                                   j->account->id));
           json_int_t live = job_already_live (j);
+          job_already_there (j);
           json_object_set_new (pa_import_job_summary (j), "sent", json_integer (sent));
+          /* Its files go first: once "done" is read, nothing of it is left. */
+          pa_import_job_remove_files (j);
           pa_import_job_set_state (j, "done", NULL);
           g_autofree char *base = g_path_get_basename (str (j->row, "path"));
           g_autofree char *imported
@@ -250,6 +299,10 @@ pa_import_stop_all (PaBridge *b)
   if (b->import_timer)
     g_source_remove (b->import_timer);
   b->import_timer = 0;
+  g_autoptr (GError) e = NULL;
+  if (b->import_alive_ms > 0 && !pa_store_kv_set (b->store, PA_IMPORT_ALIVE_KEY, "0", &e))
+    g_debug ("import: %s", e->message);
+  b->import_alive_ms = 0;
   pa_import_purge_stop (b);
   GHashTableIter it;
   gpointer v;

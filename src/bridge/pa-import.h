@@ -8,6 +8,11 @@
 
 G_BEGIN_DECLS
 
+/* The store's kv key the running bridge refreshes (its time in ms) every
+ * PA_IMPORT_ALIVE_PERIOD_MS while it takes import jobs, "0" once stopped:
+ * `passerelle import` tells from it whether a bridge will take its job. */
+#define PA_IMPORT_ALIVE_KEY "import.bridge_alive"
+#define PA_IMPORT_ALIVE_PERIOD_MS 2000
 /* Pick up new import jobs from the store now. */
 void pa_import_poll (PaBridge *b);
 

@@ -411,7 +411,8 @@ process (PaWork *w)
         }
       /* An exported message the live portal named by the agent already
        * shows (bridged live): not imported again, counted. */
-      const char *live = w->lane->job ? w->lane->import->live_room (w->lane->job) : NULL;
+      const char *live = w->lane->job ? w->lane->import->live_room (w->lane->job, w->chat_id)
+                                      : NULL;
       if (live
           && pa_fingerprint_already_live (b, w->login->id, live,
                                           json_integer_value (json_object_get (ev, "ts")),

@@ -296,6 +296,9 @@ pa_to_matrix_message (PaWork *w)
   else if (w->lane->job == NULL) /* before a failed upload changes it */
     pa_fingerprint_record (b, w->room_id, str (w->ev, "message_id"),
                            json_integer_value (json_object_get (w->ev, "ts")), c);
+  else if (w->replaces == NULL)
+    pa_fingerprint_record_import (b, w->login->id, w->room_id, str (w->ev, "message_id"),
+                                  json_integer_value (json_object_get (w->ev, "ts")), c);
   const char *media = str (c, "media_path");
   if (media)
     {

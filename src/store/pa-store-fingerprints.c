@@ -29,6 +29,21 @@ pa_store_fingerprint_add (PaStore *store, const char *room_id, const char *legac
 
 /* See pa-store.h. */
 gboolean
+pa_store_fingerprint_add_own (PaStore *store, const char *job_id, const char *room_id,
+                              const char *legacy_id, gint64 minute, const char *cls, gint64 digest,
+                              GError **error)
+{
+  g_return_val_if_fail (store != NULL && job_id != NULL && room_id != NULL, FALSE);
+  g_return_val_if_fail (legacy_id != NULL && cls != NULL, FALSE);
+  return pa_store_run (store, error,
+                       "INSERT INTO live_fingerprints (room, minute, digest, msg, class, job)"
+                       " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                       "IIIItI", pa_store_hash64 (room_id), minute, digest,
+                       pa_store_hash64 (legacy_id), cls, pa_store_hash64 (job_id));
+}
+
+/* See pa-store.h. */
+gboolean
 pa_store_fingerprint_add_later (PaStore *store, const char *room_id, const char *legacy_id,
                                 const char *cls, gint64 digest, GError **error)
 {
@@ -42,7 +57,8 @@ pa_store_fingerprint_add_later (PaStore *store, const char *room_id, const char 
 }
 
 /* The first live message of the room in `minute` matching (digest, or any
- * media class when `any_media`) that job_id has not claimed yet, in *msg. */
+ * media class when `any_media`) that job_id has not claimed yet, nor sent
+ * itself, in *msg. */
 static gboolean
 unclaimed (PaStore *store, const char *job_id, gint64 room, gint64 minute, gboolean any_media,
            gint64 digest, gint64 *msg, GError **error)
@@ -52,16 +68,18 @@ unclaimed (PaStore *store, const char *job_id, gint64 room, gint64 minute, gbool
     stmt = pa_store_stmt (store, error,
                           "SELECT msg FROM live_fingerprints f WHERE room = ? AND minute = ?"
                           " AND class IN ('image', 'video', 'audio', 'file', 'media')"
+                          " AND (f.job IS NULL OR f.job != ?)"
                           " AND NOT EXISTS (SELECT 1 FROM live_claims c WHERE c.job_id = ?"
                           " AND c.room = f.room AND c.msg = f.msg) LIMIT 1",
-                          "IIt", room, minute, job_id);
+                          "IIIt", room, minute, pa_store_hash64 (job_id), job_id);
   else
     stmt = pa_store_stmt (store, error,
                           "SELECT msg FROM live_fingerprints f"
                           " WHERE room = ? AND minute = ? AND digest = ?"
+                          " AND (f.job IS NULL OR f.job != ?)"
                           " AND NOT EXISTS (SELECT 1 FROM live_claims c WHERE c.job_id = ?"
                           " AND c.room = f.room AND c.msg = f.msg) LIMIT 1",
-                          "IIIt", room, minute, digest, job_id);
+                          "IIIIt", room, minute, digest, pa_store_hash64 (job_id), job_id);
   if (stmt == NULL || pa_store_step (store, stmt, error) != SQLITE_ROW)
     return FALSE;
   *msg = sqlite3_column_int64 (stmt, 0);
@@ -95,6 +113,20 @@ pa_store_fingerprint_claimed (PaStore *store, const char *job_id)
 {
   g_return_val_if_fail (store != NULL && job_id != NULL, -1);
   return pa_store_count (store, "SELECT count(*) FROM live_claims WHERE job_id = ?", job_id);
+}
+
+/* See pa-store.h. */
+gint64
+pa_store_fingerprint_claimed_in (PaStore *store, const char *job_id, const char *room_id)
+{
+  g_return_val_if_fail (store != NULL && job_id != NULL && room_id != NULL, -1);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PaStoreStmt) stmt = pa_store_stmt (
+      store, &error, "SELECT count(*) FROM live_claims WHERE job_id = ? AND room = ?", "tI", job_id,
+      pa_store_hash64 (room_id));
+  if (stmt == NULL || pa_store_step (store, stmt, &error) != SQLITE_ROW)
+    return -1;
+  return sqlite3_column_int64 (stmt, 0);
 }
 
 /* See pa-store.h. */

@@ -98,3 +98,32 @@ pa_store_job_list_active (PaStore *store)
       json_array_append_new (result, job_from_row (stmt));
   return result;
 }
+
+/* ---------------------------------------------------- import identity */
+
+char *
+pa_store_import_chat_room (PaStore *store, const char *owner, const char *plugin,
+                           const char *identity)
+{
+  g_return_val_if_fail (store != NULL && owner != NULL && plugin != NULL, NULL);
+  if (identity == NULL)
+    return NULL;
+  return pa_store_lookup_text (store,
+                               "SELECT room_id FROM import_chats"
+                               " WHERE owner = ? AND plugin = ? AND identity = ?",
+                               "ttt", owner, plugin, identity);
+}
+
+gboolean
+pa_store_import_chat_put (PaStore *store, const char *owner, const char *plugin,
+                          const char *identity, const char *room_id, const char *name,
+                          GError **error)
+{
+  g_return_val_if_fail (store != NULL && owner != NULL && plugin != NULL, FALSE);
+  g_return_val_if_fail (identity != NULL && room_id != NULL, FALSE);
+  return pa_store_run (store, error,
+                       "INSERT INTO import_chats (owner, plugin, identity, room_id, name, at)"
+                       " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                       "tttttI", owner, plugin, identity, room_id, name,
+                       g_get_real_time () / 1000);
+}

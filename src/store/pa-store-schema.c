@@ -225,6 +225,23 @@ const char *const pa_store_migrations[] = {
    * step: a phone's history sync of 10,000 messages, queued at once, was
    * drained in quadratic time. */
   "CREATE INDEX IF NOT EXISTS remote_live ON remote (lane, seq);",
+
+  /* v6 → v7: import identity.  import_chats: the room each imported chat
+   * went to, by agent, plugin and the chat's identity as its export tells
+   * it (src/bridge/pa-fingerprint.c), so that the same chat imported
+   * again — another file, another container — tops up that room.
+   * live_fingerprints.job: the 8-byte hash of the import job that sent the
+   * message (NULL for a live one), so that a job never takes its own
+   * messages for ones already there (8 bytes a row, not a claim). */
+  "CREATE TABLE import_chats ("
+  "  owner TEXT NOT NULL,"
+  "  plugin TEXT NOT NULL,"
+  "  identity TEXT NOT NULL,"
+  "  room_id TEXT NOT NULL,"
+  "  name TEXT,"
+  "  at INTEGER NOT NULL,"
+  "  PRIMARY KEY (owner, plugin, identity));"
+  "ALTER TABLE live_fingerprints ADD COLUMN job INTEGER;",
 };
 
 const guint pa_store_n_migrations = G_N_ELEMENTS (pa_store_migrations);

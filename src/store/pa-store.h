@@ -193,6 +193,12 @@ gint64 pa_store_message_count_login (PaStore *store, const char *plugin, const c
  * same (room, legacy id, digest) is a no-op. */
 gboolean pa_store_fingerprint_add (PaStore *store, const char *room_id, const char *legacy_id,
                                    gint64 minute, const char *cls, gint64 digest, GError **error);
+/* The same, for a message import job job_id sends into room_id (schema
+ * v7): marked as that job's, so that the job never matches its own
+ * messages as ones already there; other jobs match them. */
+gboolean pa_store_fingerprint_add_own (PaStore *store, const char *job_id, const char *room_id,
+                                       const char *legacy_id, gint64 minute, const char *cls,
+                                       gint64 digest, GError **error);
 /* One more fingerprint of a live message already recorded (its edit, its
  * deletion), in the minute of its first one; a no-op when the message has
  * none (bridged before fingerprints existed). */
@@ -204,8 +210,11 @@ gboolean pa_store_fingerprint_add_later (PaStore *store, const char *room_id,
  * yet: 1 when one was claimed, 0 when none is left, -1 on error. */
 int pa_store_fingerprint_claim (PaStore *store, const char *job_id, const char *room_id,
                                 gint64 minute, gboolean any_media, gint64 digest, GError **error);
-/* How many live messages job_id has claimed (-1 on error). */
+/* How many messages already there (live, or sent by another import)
+ * job_id has claimed (-1 on error). */
 gint64 pa_store_fingerprint_claimed (PaStore *store, const char *job_id);
+/* The same, in room_id alone. */
+gint64 pa_store_fingerprint_claimed_in (PaStore *store, const char *job_id, const char *room_id);
 /* Drops job_id's claims (the job is cancelled or failed: run again, it
  * starts from its first message and must match the same live ones). */
 gboolean pa_store_fingerprint_forget_job (PaStore *store, const char *job_id, GError **error);
@@ -297,6 +306,14 @@ gint64 pa_store_vacuum_step (PaStore *store, guint pages);
 gboolean pa_store_job_put (PaStore *store, json_t *job, GError **error);
 json_t *pa_store_job_get (PaStore *store, const char *id);
 json_t *pa_store_job_list_active (PaStore *store);
+/* Import identity (schema v7): the room an agent's chat of `plugin`, known
+ * by `identity`, was imported into, or NULL (transfer full); put records
+ * it (a second put of the same identity keeps the first room). */
+char *pa_store_import_chat_room (PaStore *store, const char *owner, const char *plugin,
+                                 const char *identity);
+gboolean pa_store_import_chat_put (PaStore *store, const char *owner, const char *plugin,
+                                   const char *identity, const char *room_id, const char *name,
+                                   GError **error);
 
 G_END_DECLS
 

@@ -13,7 +13,14 @@
  *                   recorded in a portal (room "!portal:x" unless said),
  *                   then edited or deleted, then an export's messages
  *                   offered in order (job "import:j1" unless said): which
- *                   are skipped as already bridged live. */
+ *                   are skipped as already bridged live; "imported":
+ *                   [{id, ts, content, job}] are messages earlier import
+ *                   jobs sent into the room (pa_fingerprint_record_import);
+ *   identity.json [{name, a: {chat_id, events}, b: {…}, same,
+ *                   identity_a?}]: two exported chats (their message
+ *                   events in order): whether their identities are equal
+ *                   (pa_fingerprint_anchor of the first message that has
+ *                   one, pa_fingerprint_chat_identity). */
 #include "bridge/pa-fingerprint.h"
 
 static json_t *
@@ -79,6 +86,12 @@ test_match (gconstpointer data)
                            json_integer_value (json_object_get (m, "ts")),
                            json_object_get (m, "content"));
   }
+  json_array_foreach (json_object_get (c, "imported"), i, m)
+  {
+    pa_fingerprint_record_import (&b, str (m, "job"), "!portal:x", str (m, "id"),
+                                  json_integer_value (json_object_get (m, "ts")),
+                                  json_object_get (m, "content"));
+  }
   json_array_foreach (json_object_get (c, "changes"), i, m)
   {
     json_t *content = json_object_get (m, "content");
@@ -97,6 +110,35 @@ test_match (gconstpointer data)
   pa_store_close (b.store);
 }
 
+/* The identity of one side of an identity case. */
+static char *
+identity_of (json_t *side)
+{
+  size_t i;
+  json_t *ev;
+  g_autofree char *anchor = NULL;
+  json_array_foreach (json_object_get (side, "events"), i, ev)
+  {
+    if (anchor == NULL)
+      anchor = pa_fingerprint_anchor (ev);
+  }
+  return pa_fingerprint_chat_identity (str (side, "chat_id"), anchor);
+}
+
+static void
+test_identity (gconstpointer data)
+{
+  json_t *c = (json_t *) data;
+  g_autofree char *a = identity_of (json_object_get (c, "a"));
+  g_autofree char *b = identity_of (json_object_get (c, "b"));
+  if (json_object_get (c, "identity_a"))
+    g_assert_cmpstr (a, ==, str (c, "identity_a"));
+  if (json_is_true (json_object_get (c, "same")))
+    g_assert_cmpstr (a, ==, b);
+  else
+    g_assert_cmpstr (a, !=, b);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -104,6 +146,7 @@ main (int argc, char **argv)
   g_autoptr (json_t) keys = load ("keys.json");
   g_autoptr (json_t) minutes = load ("minutes.json");
   g_autoptr (json_t) matches = load ("matches.json");
+  g_autoptr (json_t) identity = load ("identity.json");
   const struct
   {
     json_t *cases;
@@ -113,6 +156,7 @@ main (int argc, char **argv)
     { keys, "/fingerprint/key/", test_key },
     { minutes, "/fingerprint/minute/", test_minute },
     { matches, "/fingerprint/match/", test_match },
+    { identity, "/fingerprint/identity/", test_identity },
   };
   for (gsize t = 0; t < G_N_ELEMENTS (tables); t++)
     {

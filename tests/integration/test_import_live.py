@@ -156,7 +156,7 @@ def test_export_of_a_live_portal_skips_what_was_bridged_live(stack, alice, net, 
     assert p.returncode == 0, p.stdout + p.stderr + "\n" + stack.bridge.tail()
     assert "11 messages" in p.stdout, p.stdout
     assert "7 messages already bridged live were not imported again" in p.stdout, p.stdout
-    archive = [line.split(": ", 1)[1] for line in p.stdout.splitlines()
+    archive = [line.split(": ", 1)[1].split(" — ")[0] for line in p.stdout.splitlines()
                if line.startswith("room: ")][0]
     assert archive != portal
 

@@ -153,7 +153,7 @@ test_migrations (Fixture *fx, gconstpointer data)
   g_assert_cmpint (st.st_mode & 0777, ==, 0600);
   pa_store_close (store);
 
-  g_assert_cmpint (raw_int (fx, "PRAGMA user_version"), ==, 6);
+  g_assert_cmpint (raw_int (fx, "PRAGMA user_version"), ==, 7);
   {
     g_autofree char *mode = raw_text (fx, "PRAGMA journal_mode");
 
@@ -163,7 +163,7 @@ test_migrations (Fixture *fx, gconstpointer data)
   /* reopen: nothing runs, data is there */
   store = open_store (fx);
   g_assert_cmpuint (pa_store_migrations_run (store), ==, 0);
-  g_assert_cmpint (pa_store_schema_version (store), ==, 6);
+  g_assert_cmpint (pa_store_schema_version (store), ==, 7);
   {
     g_autofree char *v = pa_store_kv_get (store, "k");
 
@@ -1189,14 +1189,14 @@ test_quarantine (Fixture *fx, gconstpointer data)
 
   pa_store_close (store);
   raw_exec (fx, "DROP TABLE quarantine; DROP TABLE live_fingerprints; DROP TABLE live_claims;"
-                "PRAGMA user_version = 3;");
+                "DROP TABLE import_chats; PRAGMA user_version = 3;");
   raw_exec (fx, "INSERT INTO portals (plugin, login_id, chat_id, room_id, kind, name) VALUES"
                 " ('lb', 'l1', 'bob', '!dm:x', 'dm', NULL);"
                 "INSERT INTO management_rooms (owner, room_id) VALUES"
                 " ('@a:x', '!dm:x'), ('@b:x', '!mgmt:x');");
   store = open_store (fx);
-  g_assert_cmpuint (pa_store_migrations_run (store), ==, 3);
-  g_assert_cmpint (pa_store_schema_version (store), ==, 6);
+  g_assert_cmpuint (pa_store_migrations_run (store), ==, 4);
+  g_assert_cmpint (pa_store_schema_version (store), ==, 7);
   assert_consistent (store);
   {
     g_autofree char *a = pa_store_management_room (store, "@a:x");
@@ -1232,6 +1232,63 @@ test_quarantine (Fixture *fx, gconstpointer data)
  * on them: a v4 database gains the two empty tables, keeps its rows; one
  * live message is claimed once per job (its edit is the same message),
  * another job claims it again; deleting the portal drops both. */
+/* v6 → v7: import identity.  A chat's room is kept per agent and plugin
+ * (the first one recorded stays); an import job's own fingerprints are not
+ * matched by it, another job matches them. */
+static void
+test_import_identity (Fixture *fx, gconstpointer data)
+{
+  PaStore *store = open_store (fx);
+  g_autoptr (GError) error = NULL;
+
+  pa_store_close (store);
+  raw_exec (fx, "DROP TABLE import_chats; DROP TABLE live_fingerprints;"
+                "CREATE TABLE live_fingerprints (room INTEGER NOT NULL, minute INTEGER NOT NULL,"
+                " digest INTEGER NOT NULL, msg INTEGER NOT NULL, class TEXT NOT NULL,"
+                " PRIMARY KEY (room, minute, digest, msg)) WITHOUT ROWID;"
+                "CREATE INDEX live_fingerprints_by_msg ON live_fingerprints (room, msg);"
+                "PRAGMA user_version = 6;");
+  store = open_store (fx);
+  g_assert_cmpuint (pa_store_migrations_run (store), ==, 1);
+  /* a live message of v6, matched by any job */
+  g_assert_true (pa_store_fingerprint_add (store, "!r1:x", "live", 99, "text", 7, &error));
+  g_assert_cmpint (pa_store_fingerprint_claim (store, "import:a", "!r1:x", 99, FALSE, 7, &error),
+                   ==, 1);
+  g_assert_cmpint (pa_store_fingerprint_claimed (store, "import:a"), ==, 1);
+
+  g_assert_null (pa_store_import_chat_room (store, "@a:x", "whatsapp", "name:chat-1:ab"));
+  g_assert_true (pa_store_import_chat_put (store, "@a:x", "whatsapp", "name:chat-1:ab", "!r1:x",
+                                           "Team", &error));
+  g_assert_true (pa_store_import_chat_put (store, "@a:x", "whatsapp", "name:chat-1:ab", "!r2:x",
+                                           NULL, &error));
+  g_assert_no_error (error);
+  g_autofree char *room = pa_store_import_chat_room (store, "@a:x", "whatsapp", "name:chat-1:ab");
+  g_assert_cmpstr (room, ==, "!r1:x");
+  g_assert_null (pa_store_import_chat_room (store, "@b:x", "whatsapp", "name:chat-1:ab"));
+  g_assert_null (pa_store_import_chat_room (store, "@a:x", "telegram", "name:chat-1:ab"));
+  g_assert_null (pa_store_import_chat_room (store, "@a:x", "whatsapp", NULL));
+
+  /* job a sends m1 into !r1:x: its own, not matched by it */
+  g_assert_true (pa_store_fingerprint_add_own (store, "import:a", "!r1:x", "import:a/m1", 100,
+                                               "text", 7, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (pa_store_fingerprint_claim (store, "import:a", "!r1:x", 100, FALSE, 7, &error),
+                   ==, 0);
+  g_assert_cmpint (pa_store_fingerprint_claim (store, "import:a", "!r1:x", 100, TRUE, 0, &error),
+                   ==, 0);
+  g_assert_cmpint (pa_store_fingerprint_claimed (store, "import:a"), ==, 1);
+  /* job b, the same chat again, finds it once */
+  g_assert_cmpint (pa_store_fingerprint_claim (store, "import:b", "!r1:x", 100, FALSE, 7, &error),
+                   ==, 1);
+  g_assert_cmpint (pa_store_fingerprint_claim (store, "import:b", "!r1:x", 100, FALSE, 7, &error),
+                   ==, 0);
+  g_assert_cmpint (pa_store_fingerprint_claimed (store, "import:b"), ==, 1);
+  g_assert_cmpint (pa_store_fingerprint_claimed_in (store, "import:b", "!r1:x"), ==, 1);
+  g_assert_cmpint (pa_store_fingerprint_claimed_in (store, "import:b", "!r2:x"), ==, 0);
+  g_assert_no_error (error);
+  pa_store_close (store);
+}
+
 static void
 test_fingerprint_migration (Fixture *fx, gconstpointer data)
 {
@@ -1239,14 +1296,15 @@ test_fingerprint_migration (Fixture *fx, gconstpointer data)
   g_autoptr (GError) error = NULL;
 
   pa_store_close (store);
-  raw_exec (fx, "DROP TABLE live_fingerprints; DROP TABLE live_claims; PRAGMA user_version = 4;");
+  raw_exec (fx, "DROP TABLE live_fingerprints; DROP TABLE live_claims; DROP TABLE import_chats;"
+                "PRAGMA user_version = 4;");
   raw_exec (fx, "INSERT INTO portals (plugin, login_id, chat_id, room_id, kind, name) VALUES"
                 " ('lb', 'l1', 'bob', '!p:x', 'dm', NULL);"
                 "INSERT INTO messages (plugin, login_id, chat_id, legacy_id, room_id, event_id)"
                 " VALUES ('lb', 'l1', 'bob', 'm0', '!p:x', '$0');");
   store = open_store (fx);
-  g_assert_cmpuint (pa_store_migrations_run (store), ==, 2);
-  g_assert_cmpint (pa_store_schema_version (store), ==, 6);
+  g_assert_cmpuint (pa_store_migrations_run (store), ==, 3);
+  g_assert_cmpint (pa_store_schema_version (store), ==, 7);
   assert_consistent (store);
   g_assert_cmpint (pa_store_message_count_in_room (store, "!p:x"), ==, 1);
   g_assert_cmpint (raw_int (fx, "SELECT count(*) FROM live_fingerprints"), ==, 0);
@@ -1317,7 +1375,7 @@ test_shared_migration (Fixture *fx, gconstpointer data)
   /* back to v2: the v3 step only added these two tables, v4 the third, v5
    * the last two */
   raw_exec (fx, "DROP TABLE portal_logins; DROP TABLE shared_messages; DROP TABLE quarantine;"
-                "DROP TABLE live_fingerprints; DROP TABLE live_claims;"
+                "DROP TABLE live_fingerprints; DROP TABLE live_claims; DROP TABLE import_chats;"
                 "PRAGMA user_version = 2;");
   raw_exec (fx,
             "INSERT INTO portals (plugin, login_id, chat_id, room_id, kind, name) VALUES"
@@ -1331,8 +1389,8 @@ test_shared_migration (Fixture *fx, gconstpointer data)
             " ('lb', 'l2', 'g1', 'm1', '!newer:x', '$2'),"
             " ('lb', 'l1', 'bob', 'm2', '!dm:x', '$3');");
   store = open_store (fx);
-  g_assert_cmpuint (pa_store_migrations_run (store), ==, 4);
-  g_assert_cmpint (pa_store_schema_version (store), ==, 6);
+  g_assert_cmpuint (pa_store_migrations_run (store), ==, 5);
+  g_assert_cmpint (pa_store_schema_version (store), ==, 7);
   assert_consistent (store);
   {
     g_autoptr (PaPortalRow) shared
@@ -1469,6 +1527,7 @@ main (int argc, char **argv)
   ADD ("/store/import-purge", test_import_purge);
   ADD ("/store/shared-migration", test_shared_migration);
   ADD ("/store/fingerprint-migration", test_fingerprint_migration);
+  ADD ("/store/import-identity", test_import_identity);
   ADD ("/store/shared-portals", test_shared_portals);
   ADD ("/store/quarantine", test_quarantine);
 #undef ADD
