@@ -20,12 +20,16 @@ G_DEFINE_QUARK (wa-parser-error-quark, wa_parser_error)
 #define MAX_LRM_MARKS 16
 #define MAX_SENDER_BYTES 200
 
+#define N_ORDERS 4
+#define ALL_ORDERS 0xF
+
+/* A header's date as written: three numbers and their digit counts; which
+ * WaDateOrder reads them is decided for the whole file. */
 typedef struct {
-  guint16 a, b, y;  /* first, second date component and full year */
+  guint16 n[3];
+  guint8 nd[3];
   guint8 h, mi, s;
-  gboolean year_first;
-  gboolean valid_dmy;
-  gboolean valid_mdy;
+  guint8 orders; /* bit (1 << WaDateOrder): orders giving a valid date */
 } WaStamp;
 
 typedef struct {
@@ -76,6 +80,7 @@ struct _WaParser {
   gboolean order_known;
   WaDateOrder order;
   WaOrderSource order_source;
+  guint8 cand_orders; /* orders valid for every header so far */
   gboolean hint_day_first;
   gboolean hint_month_first;
   gboolean hint_12h_dotted; /* "p. m." style: Spanish locales, day first */
@@ -94,7 +99,41 @@ struct _WaParser {
   guint last_sender;        /* index + 1 of the last sender counted, 0 none */
 };
 
-/* ---- markers ---------------------------------------------------------- */
+/* ---- markers and day periods (data in locales/) ----------------------- */
+
+typedef enum {
+  MK_MEDIA,
+  MK_DELETED,
+  MK_CALL,
+  MK_EDITED,
+  MK_FILE_SUFFIX,
+  MK_FILE_PREFIX,
+} WaMarkerType;
+
+typedef struct {
+  const char *tag;
+  WaMarkerType type;
+  const char *text;
+} WaMarkerData;
+
+static const WaMarkerData marker_data[] = {
+#define WA_MARKER(tag, type, text) { tag, MK_##type, text },
+#include "locales/markers.def"
+#undef WA_MARKER
+};
+
+typedef struct {
+  const char *am;
+  const char *pm;
+} WaPeriodData;
+
+static const WaPeriodData period_data[] = {
+#define WA_LOCALE(tag, android, ios, am, pm) { am, pm },
+#define WA_DAY_PERIOD(am, pm) { am, pm },
+#include "locales/locales.def"
+#undef WA_LOCALE
+#undef WA_DAY_PERIOD
+};
 
 typedef struct {
   const char *text;
@@ -102,122 +141,125 @@ typedef struct {
   WaHint hint;
 } WaMarker;
 
-/* Whole-message markers, compared after dropping one trailing '.'. */
-static const WaMarker whole_markers[] = {
-  { "<Media omitted>", WA_KIND_MEDIA_OMITTED, HINT_NONE },
-  { "<Médias omis>", WA_KIND_MEDIA_OMITTED, HINT_DAY_FIRST },
-  { "<Medien ausgeschlossen>", WA_KIND_MEDIA_OMITTED, HINT_DAY_FIRST },
-  { "<Multimedia omitido>", WA_KIND_MEDIA_OMITTED, HINT_DAY_FIRST },
-  { "<Archivo multimedia omitido>", WA_KIND_MEDIA_OMITTED, HINT_DAY_FIRST },
-  { "<Media omessi>", WA_KIND_MEDIA_OMITTED, HINT_DAY_FIRST },
-  { "<Mídia oculta>", WA_KIND_MEDIA_OMITTED, HINT_DAY_FIRST },
-  { "<Mídia omitida>", WA_KIND_MEDIA_OMITTED, HINT_DAY_FIRST },
-  { "<Ficheiro multimédia omitido>", WA_KIND_MEDIA_OMITTED, HINT_DAY_FIRST },
-  { "<Media weggelaten>", WA_KIND_MEDIA_OMITTED, HINT_DAY_FIRST },
-  { "image omitted", WA_KIND_MEDIA_OMITTED, HINT_NONE },
-  { "video omitted", WA_KIND_MEDIA_OMITTED, HINT_NONE },
-  { "audio omitted", WA_KIND_MEDIA_OMITTED, HINT_NONE },
-  { "sticker omitted", WA_KIND_MEDIA_OMITTED, HINT_NONE },
-  { "GIF omitted", WA_KIND_MEDIA_OMITTED, HINT_NONE },
-  { "document omitted", WA_KIND_MEDIA_OMITTED, HINT_NONE },
-  { "Contact card omitted", WA_KIND_MEDIA_OMITTED, HINT_NONE },
-  { "image absente", WA_KIND_MEDIA_OMITTED, HINT_DAY_FIRST },
-  { "vidéo absente", WA_KIND_MEDIA_OMITTED, HINT_DAY_FIRST },
-  { "audio omis", WA_KIND_MEDIA_OMITTED, HINT_DAY_FIRST },
-  { "autocollant omis", WA_KIND_MEDIA_OMITTED, HINT_DAY_FIRST },
-  { "GIF retiré", WA_KIND_MEDIA_OMITTED, HINT_DAY_FIRST },
-  { "document omis", WA_KIND_MEDIA_OMITTED, HINT_DAY_FIRST },
-  { "Bild weggelassen", WA_KIND_MEDIA_OMITTED, HINT_DAY_FIRST },
-  { "Video weggelassen", WA_KIND_MEDIA_OMITTED, HINT_DAY_FIRST },
-  { "Audio weggelassen", WA_KIND_MEDIA_OMITTED, HINT_DAY_FIRST },
-  { "Sticker weggelassen", WA_KIND_MEDIA_OMITTED, HINT_DAY_FIRST },
-  { "imagen omitida", WA_KIND_MEDIA_OMITTED, HINT_DAY_FIRST },
-  { "video omitido", WA_KIND_MEDIA_OMITTED, HINT_DAY_FIRST },
-  { "audio omitido", WA_KIND_MEDIA_OMITTED, HINT_DAY_FIRST },
-  { "sticker omitido", WA_KIND_MEDIA_OMITTED, HINT_DAY_FIRST },
-  { "immagine omessa", WA_KIND_MEDIA_OMITTED, HINT_DAY_FIRST },
-  { "video omesso", WA_KIND_MEDIA_OMITTED, HINT_DAY_FIRST },
-  { "audio omesso", WA_KIND_MEDIA_OMITTED, HINT_DAY_FIRST },
-  { "imagem ocultada", WA_KIND_MEDIA_OMITTED, HINT_DAY_FIRST },
-  { "vídeo ocultado", WA_KIND_MEDIA_OMITTED, HINT_DAY_FIRST },
-  { "áudio ocultado", WA_KIND_MEDIA_OMITTED, HINT_DAY_FIRST },
-  { "afbeelding weggelaten", WA_KIND_MEDIA_OMITTED, HINT_DAY_FIRST },
-  { "video weggelaten", WA_KIND_MEDIA_OMITTED, HINT_DAY_FIRST },
-  { "audio weggelaten", WA_KIND_MEDIA_OMITTED, HINT_DAY_FIRST },
-  { "This message was deleted", WA_KIND_DELETED, HINT_NONE },
-  { "You deleted this message", WA_KIND_DELETED, HINT_NONE },
-  { "Ce message a été supprimé", WA_KIND_DELETED, HINT_DAY_FIRST },
-  { "Vous avez supprimé ce message", WA_KIND_DELETED, HINT_DAY_FIRST },
-  { "Diese Nachricht wurde gelöscht", WA_KIND_DELETED, HINT_DAY_FIRST },
-  { "Du hast diese Nachricht gelöscht", WA_KIND_DELETED, HINT_DAY_FIRST },
-  { "Se eliminó este mensaje", WA_KIND_DELETED, HINT_DAY_FIRST },
-  { "Eliminaste este mensaje", WA_KIND_DELETED, HINT_DAY_FIRST },
-  { "Este mensaje fue eliminado", WA_KIND_DELETED, HINT_DAY_FIRST },
-  { "Questo messaggio è stato eliminato", WA_KIND_DELETED, HINT_DAY_FIRST },
-  { "Hai eliminato questo messaggio", WA_KIND_DELETED, HINT_DAY_FIRST },
-  { "Mensagem apagada", WA_KIND_DELETED, HINT_DAY_FIRST },
-  { "Você apagou esta mensagem", WA_KIND_DELETED, HINT_DAY_FIRST },
-  { "Esta mensagem foi apagada", WA_KIND_DELETED, HINT_DAY_FIRST },
-  { "Dit bericht is verwijderd", WA_KIND_DELETED, HINT_DAY_FIRST },
-  { "Je hebt dit bericht verwijderd", WA_KIND_DELETED, HINT_DAY_FIRST },
-  { "Missed voice call", WA_KIND_CALL, HINT_NONE },
-  { "Missed video call", WA_KIND_CALL, HINT_NONE },
-  { "Missed group voice call", WA_KIND_CALL, HINT_NONE },
-  { "Missed group video call", WA_KIND_CALL, HINT_NONE },
-  { "Voice call", WA_KIND_CALL, HINT_NONE },
-  { "Video call", WA_KIND_CALL, HINT_NONE },
-  { "Appel vocal manqué", WA_KIND_CALL, HINT_DAY_FIRST },
-  { "Appel vidéo manqué", WA_KIND_CALL, HINT_DAY_FIRST },
-  { "Appel vocal", WA_KIND_CALL, HINT_DAY_FIRST },
-  { "Appel vidéo", WA_KIND_CALL, HINT_DAY_FIRST },
-  { "Verpasster Sprachanruf", WA_KIND_CALL, HINT_DAY_FIRST },
-  { "Verpasster Videoanruf", WA_KIND_CALL, HINT_DAY_FIRST },
-  { "Llamada perdida", WA_KIND_CALL, HINT_DAY_FIRST },
-  { "Videollamada perdida", WA_KIND_CALL, HINT_DAY_FIRST },
-  { "Llamada de voz perdida", WA_KIND_CALL, HINT_DAY_FIRST },
-  { "Chiamata vocale persa", WA_KIND_CALL, HINT_DAY_FIRST },
-  { "Videochiamata persa", WA_KIND_CALL, HINT_DAY_FIRST },
-  { "Chamada de voz perdida", WA_KIND_CALL, HINT_DAY_FIRST },
-  { "Chamada de vídeo perdida", WA_KIND_CALL, HINT_DAY_FIRST },
-  { "Gemiste spraakoproep", WA_KIND_CALL, HINT_DAY_FIRST },
-  { "Gemiste video-oproep", WA_KIND_CALL, HINT_DAY_FIRST },
-};
+typedef struct {
+  const char *text;
+  guint8 len;
+  gboolean pm;
+} WaPeriod;
 
-/* Appended to an edited message (preceded by a space). */
-static const WaMarker edited_markers[] = {
-  { "<This message was edited>", WA_KIND_TEXT, HINT_NONE },
-  { "<Ce message a été modifié>", WA_KIND_TEXT, HINT_DAY_FIRST },
-  { "<Diese Nachricht wurde bearbeitet>", WA_KIND_TEXT, HINT_DAY_FIRST },
-  { "<Se editó este mensaje.>", WA_KIND_TEXT, HINT_DAY_FIRST },
-  { "<Questo messaggio è stato modificato>", WA_KIND_TEXT, HINT_DAY_FIRST },
-  { "<Esta mensagem foi editada>", WA_KIND_TEXT, HINT_DAY_FIRST },
-  { "<Dit bericht is bewerkt>", WA_KIND_TEXT, HINT_DAY_FIRST },
-};
+/* Built once from the data above. */
+typedef struct {
+  GHashTable *whole;    /* text -> WaMarker*: media, deleted, call */
+  guint64 whole_lengths[4]; /* bit n: some whole marker is n bytes long */
+  GArray *edited;       /* of WaMarker */
+  GArray *file_suffix;  /* of WaMarker */
+  GArray *file_prefix;  /* of WaMarker */
+  WaMarker *markers;
+  GArray *periods;      /* of WaPeriod, longest first */
+  guint64 period_first[4]; /* bit b: some period word starts with byte b (both cases) */
+} WaTables;
 
-/* Android: "<file name> (file attached)" on the first line. */
-static const WaMarker attached_suffixes[] = {
-  { " (file attached)", WA_KIND_ATTACHMENT, HINT_NONE },
-  { " (fichier joint)", WA_KIND_ATTACHMENT, HINT_DAY_FIRST },
-  { " (Datei angehängt)", WA_KIND_ATTACHMENT, HINT_DAY_FIRST },
-  { " (archivo adjunto)", WA_KIND_ATTACHMENT, HINT_DAY_FIRST },
-  { " (file allegato)", WA_KIND_ATTACHMENT, HINT_DAY_FIRST },
-  { " (arquivo anexado)", WA_KIND_ATTACHMENT, HINT_DAY_FIRST },
-  { " (ficheiro anexado)", WA_KIND_ATTACHMENT, HINT_DAY_FIRST },
-  { " (bestand bijgevoegd)", WA_KIND_ATTACHMENT, HINT_DAY_FIRST },
-};
+#define MAX_WHOLE_MARKER 255
 
-/* iOS: "<attached: name>"; the opening may also be U+2039. */
-static const WaMarker attached_prefixes[] = {
-  { "attached: ", WA_KIND_ATTACHMENT, HINT_NONE },
-  { "pièce jointe : ", WA_KIND_ATTACHMENT, HINT_DAY_FIRST },
-  { "pièce jointe: ", WA_KIND_ATTACHMENT, HINT_DAY_FIRST },
-  { "Anhang: ", WA_KIND_ATTACHMENT, HINT_DAY_FIRST },
-  { "adjunto: ", WA_KIND_ATTACHMENT, HINT_DAY_FIRST },
-  { "allegato: ", WA_KIND_ATTACHMENT, HINT_DAY_FIRST },
-  { "anexado: ", WA_KIND_ATTACHMENT, HINT_DAY_FIRST },
-  { "anexo: ", WA_KIND_ATTACHMENT, HINT_DAY_FIRST },
-  { "bijlage: ", WA_KIND_ATTACHMENT, HINT_DAY_FIRST },
-};
+static gint
+period_cmp (gconstpointer a, gconstpointer b)
+{
+  const WaPeriod *x = a, *y = b;
+  return (gint) y->len - (gint) x->len;
+}
+
+static void
+add_period (GArray *periods, guint64 *first, const char *text, gboolean pm)
+{
+  gsize n = strlen (text);
+
+  if (n == 0 || n > 64)
+    return;
+  for (guint i = 0; i < periods->len; i++)
+    if (g_ascii_strcasecmp (g_array_index (periods, WaPeriod, i).text, text) == 0)
+      return;
+  WaPeriod w = { text, (guint8) n, pm };
+  g_array_append_val (periods, w);
+  guchar c = (guchar) text[0];
+  first[c >> 6] |= G_GUINT64_CONSTANT (1) << (c & 63);
+  c = (guchar) g_ascii_toupper ((char) c);
+  first[c >> 6] |= G_GUINT64_CONSTANT (1) << (c & 63);
+  c = (guchar) g_ascii_tolower ((char) c);
+  first[c >> 6] |= G_GUINT64_CONSTANT (1) << (c & 63);
+}
+
+static const WaTables *
+tables (void)
+{
+  static WaTables *t;
+
+  if (g_once_init_enter (&t))
+    {
+      WaTables *n = g_new0 (WaTables, 1);
+      n->whole = g_hash_table_new (g_str_hash, g_str_equal);
+      n->edited = g_array_new (FALSE, FALSE, sizeof (WaMarker));
+      n->file_suffix = g_array_new (FALSE, FALSE, sizeof (WaMarker));
+      n->file_prefix = g_array_new (FALSE, FALSE, sizeof (WaMarker));
+      n->markers = g_new0 (WaMarker, G_N_ELEMENTS (marker_data));
+      for (gsize i = 0; i < G_N_ELEMENTS (marker_data); i++)
+        {
+          const WaMarkerData *d = &marker_data[i];
+          WaMarker *m = &n->markers[i];
+          gsize len = strlen (d->text);
+          m->text = d->text;
+          /* English is written both ways round; the other languages whose
+           * phrases are listed write the day before the month */
+          m->hint = g_str_has_prefix (d->tag, "en") ? HINT_NONE : HINT_DAY_FIRST;
+          switch (d->type)
+            {
+            case MK_MEDIA:
+            case MK_DELETED:
+            case MK_CALL:
+              m->kind = d->type == MK_MEDIA     ? WA_KIND_MEDIA_OMITTED
+                        : d->type == MK_DELETED ? WA_KIND_DELETED
+                                                : WA_KIND_CALL;
+              if (len <= MAX_WHOLE_MARKER)
+                {
+                  g_hash_table_insert (n->whole, (gpointer) d->text, m);
+                  n->whole_lengths[len >> 6] |= G_GUINT64_CONSTANT (1) << (len & 63);
+                }
+              break;
+            case MK_EDITED:
+              m->kind = WA_KIND_TEXT;
+              g_array_append_val (n->edited, *m);
+              break;
+            case MK_FILE_SUFFIX:
+              m->kind = WA_KIND_ATTACHMENT;
+              g_array_append_val (n->file_suffix, *m);
+              break;
+            case MK_FILE_PREFIX:
+              m->kind = WA_KIND_ATTACHMENT;
+              g_array_append_val (n->file_prefix, *m);
+              break;
+            default:
+              break;
+            }
+        }
+      n->periods = g_array_new (FALSE, FALSE, sizeof (WaPeriod));
+      for (gsize i = 0; i < G_N_ELEMENTS (period_data); i++)
+        {
+          add_period (n->periods, n->period_first, period_data[i].am, FALSE);
+          add_period (n->periods, n->period_first, period_data[i].pm, TRUE);
+        }
+      /* the English forms, whatever the locales list says */
+      add_period (n->periods, n->period_first, "a. m.", FALSE);
+      add_period (n->periods, n->period_first, "p. m.", TRUE);
+      add_period (n->periods, n->period_first, "a.m.", FALSE);
+      add_period (n->periods, n->period_first, "p.m.", TRUE);
+      add_period (n->periods, n->period_first, "a.m", FALSE);
+      add_period (n->periods, n->period_first, "p.m", TRUE);
+      add_period (n->periods, n->period_first, "am", FALSE);
+      add_period (n->periods, n->period_first, "pm", TRUE);
+      g_array_sort (n->periods, period_cmp);
+      g_once_init_leave (&t, n);
+    }
+  return t;
+}
 
 /* Words of system lines (encryption notice, group events) that give away a
  * language whose locales write the day first. */
@@ -225,32 +267,6 @@ static const char *const day_first_system_words[] = {
   "chiffrés", " a ajouté ", " a créé ", "Ende-zu-Ende", " hat ", "cifrados", " creó ",
   "crittografati", "criptografadas", "versleuteld", " à ",
 };
-
-/* Bit n set if some whole marker is n bytes long (n < 64): most texts are
- * rejected by this mask before any hashing. */
-static guint64 whole_marker_lengths;
-
-static GHashTable *
-whole_marker_table (void)
-{
-  static GHashTable *table;
-
-  if (g_once_init_enter (&table))
-    {
-      GHashTable *t = g_hash_table_new (g_str_hash, g_str_equal);
-      guint64 mask = 0;
-      for (gsize i = 0; i < G_N_ELEMENTS (whole_markers); i++)
-        {
-          gsize n = strlen (whole_markers[i].text);
-          g_hash_table_insert (t, (gpointer) whole_markers[i].text, (gpointer) &whole_markers[i]);
-          if (n < 64)
-            mask |= G_GUINT64_CONSTANT (1) << n;
-        }
-      whole_marker_lengths = mask;
-      g_once_init_leave (&table, t);
-    }
-  return table;
-}
 
 /* ---- small helpers ---------------------------------------------------- */
 
@@ -311,34 +327,63 @@ local_to_utc (GTimeZone *tz, gint64 local)
   return c1;
 }
 
+static guint
+full_year (guint n, guint nd)
+{
+  if (nd <= 2)
+    return 2000 + n; /* WhatsApp is younger than 2000 */
+  if (n >= 2400 && n <= 2700)
+    return n - 543; /* Buddhist era (Thai) */
+  return n;
+}
+
+/* The date of `st` read in `order`; FALSE if that gives no valid date. */
+static gboolean
+stamp_date (const WaStamp *st, WaDateOrder order, guint *y, guint *m, guint *d)
+{
+  guint yi, mi, di;
+
+  switch (order)
+    {
+    case WA_DATE_ORDER_DAY_FIRST: di = 0, mi = 1, yi = 2; break;
+    case WA_DATE_ORDER_MONTH_FIRST: mi = 0, di = 1, yi = 2; break;
+    case WA_DATE_ORDER_YEAR_FIRST: yi = 0, mi = 1, di = 2; break;
+    case WA_DATE_ORDER_YEAR_DAY_MONTH: yi = 0, di = 1, mi = 2; break;
+    default: return FALSE;
+    }
+  if (st->nd[yi] != 2 && st->nd[yi] != 4)
+    return FALSE;
+  if (st->nd[mi] > 2 || st->nd[di] > 2)
+    return FALSE;
+  *y = full_year (st->n[yi], st->nd[yi]);
+  *m = st->n[mi];
+  *d = st->n[di];
+  return *y >= 1970 && *y <= 2199 && valid_date (*y, *m, *d);
+}
+
+/* Local seconds since the epoch of `st` read in `order` (the date must be
+ * valid in that order). */
+static gint64
+stamp_local (const WaStamp *st, WaDateOrder order)
+{
+  guint y = 1970, m = 1, d = 1;
+
+  if (!stamp_date (st, order, &y, &m, &d))
+    {
+      /* a stamp queued while its order was open: read it in any order that
+       * gives a date rather than invent one */
+      for (guint o = 0; o < N_ORDERS; o++)
+        if (stamp_date (st, (WaDateOrder) o, &y, &m, &d))
+          break;
+    }
+  return days_from_civil (y, m, d) * 86400 + (gint64) st->h * 3600 + st->mi * 60 + st->s;
+}
+
 static gint64
 stamp_to_ms (WaParser *self, const WaStamp *st, WaDateOrder order)
 {
-  guint d, m;
-
-  if (st->year_first || order == WA_DATE_ORDER_MONTH_FIRST)
-    {
-      /* year-first stamps also keep the month in a and the day in b */
-      m = st->a;
-      d = st->b;
-    }
-  else
-    {
-      d = st->a;
-      m = st->b;
-    }
-  if (!valid_date (st->y, m, d))
-    {
-      /* only reachable for a stamp that was valid in the other order only;
-       * read it that way rather than invent a date */
-      guint t = d;
-      d = m;
-      m = t;
-    }
-
-  gint64 day = days_from_civil (st->y, m, d);
-  gint64 secs = (gint64) st->h * 3600 + st->mi * 60 + st->s;
-  gint64 local = day * 86400 + secs;
+  gint64 local = stamp_local (st, order);
+  gint64 day = local >= 0 ? local / 86400 : (local - 86399) / 86400;
 
   if (!self->tz_cache_valid || self->tz_cache_day != day)
     {
@@ -524,15 +569,55 @@ skip_spaces (const char *p, gsize len, gsize i)
   return i;
 }
 
-/* Matches "[?D/M/Y(,| à| )T( AM)?(] | - )" at the start of a clean line.
- * On success fills `st`, `*rest` (offset of what follows) and hints. */
+/* A day-period word of the locale data at p[i] (ASCII letters in either
+ * case).  Returns the offset after it, or 0. */
+static gsize
+match_period (WaParser *self, const char *p, gsize len, gsize i, gboolean *pm)
+{
+  const WaTables *t = tables ();
+  guchar c;
+
+  if (i >= len)
+    return 0;
+  c = (guchar) p[i];
+  if (!(t->period_first[c >> 6] & (G_GUINT64_CONSTANT (1) << (c & 63))))
+    return 0;
+  for (guint k = 0; k < t->periods->len; k++)
+    {
+      const WaPeriod *w = &g_array_index (t->periods, WaPeriod, k);
+      if (len - i >= w->len && g_ascii_strncasecmp (p + i, w->text, w->len) == 0)
+        {
+          /* a Latin word must end there ("am" is not "amigo") */
+          if (g_ascii_isalpha (w->text[w->len - 1]) && i + w->len < len
+              && g_ascii_isalpha (p[i + w->len]))
+            continue;
+          *pm = w->pm;
+          if (w->len == 2 && g_ascii_isupper (p[i]) && g_ascii_isupper (p[i + 1])
+              && (p[i] == 'A' || p[i] == 'P'))
+            self->hint_month_first = TRUE;
+          if (memchr (w->text, ' ', w->len) != NULL)
+            self->hint_12h_dotted = TRUE;
+          return i + w->len;
+        }
+    }
+  return 0;
+}
+
+/* Matches a header at the start of a clean line:
+ *   ["["] N sep N sep N ["."] [","] " "+ [word " "*] H sep MM [sep SS]
+ *   [" "* period] " "* ("]" [" "] | "- ")
+ * where sep is "/", "." (optionally followed by one space: "2023. 12. 31."),
+ * or "-"; the time separator ":" or "."; word a day period ("오후", "上午",
+ * glued to the time or not) or a connector ("à", "um", "klo").  Which number
+ * is the year, the month and the day is left to the file (st->orders).
+ * On success fills `st` and `*rest` (offset of what follows). */
 static gboolean
 match_header (WaParser *self, const char *p, gsize len, WaStamp *st, gsize *rest)
 {
   gsize i = 0;
-  guint n1, n2, n3, d1, d2, d3, h, mi, s = 0, nd;
-  gboolean bracket = FALSE;
-  char sep;
+  guint n[3], nd[3], h, mi, s = 0, d;
+  gboolean bracket = FALSE, have_period = FALSE, pm = FALSE;
+  char sep = 0;
 
   if (len < 12)
     return FALSE;
@@ -543,19 +628,29 @@ match_header (WaParser *self, const char *p, gsize len, WaStamp *st, gsize *rest
     }
   if (!g_ascii_isdigit (p[i]))
     return FALSE;
-  i = read_num (p, len, i, 4, &n1, &d1);
-  if (i >= len || (d1 != 1 && d1 != 2 && d1 != 4))
+  for (guint k = 0; k < 3; k++)
+    {
+      if (k > 0)
+        {
+          if (i >= len || p[i] != sep)
+            return FALSE;
+          i++;
+          if (sep == '.' && i < len && p[i] == ' ')
+            i++;
+        }
+      i = read_num (p, len, i, 4, &n[k], &nd[k]);
+      if (nd[k] == 0 || nd[k] == 3 || i >= len)
+        return FALSE;
+      if (k == 0)
+        {
+          sep = p[i];
+          if (sep != '/' && sep != '.' && sep != '-')
+            return FALSE;
+        }
+    }
+  if (nd[1] > 2 || (nd[0] == 4 && nd[2] == 4))
     return FALSE;
-  sep = p[i];
-  if (sep != '/' && sep != '.' && sep != '-')
-    return FALSE;
-  i = read_num (p, len, i + 1, 2, &n2, &d2);
-  if (d2 == 0 || i >= len || p[i] != sep)
-    return FALSE;
-  i = read_num (p, len, i + 1, 4, &n3, &d3);
-  if (d1 == 4 ? (d3 != 1 && d3 != 2) : (d3 != 2 && d3 != 4))
-    return FALSE;
-  if (i < len && p[i] == '.' && sep == '.')
+  if (p[i] == '.' && sep == '.')
     i++;
   if (i < len && p[i] == ',')
     i++;
@@ -564,56 +659,55 @@ match_header (WaParser *self, const char *p, gsize len, WaStamp *st, gsize *rest
   i = skip_spaces (p, len, i);
   if (i < len && !g_ascii_isdigit (p[i]))
     {
-      /* connector word: "à" (fr), "um" (de), "às" (pt), "kl." (nb/da) */
-      gsize w = i;
-      while (i < len && p[i] != ' ' && !g_ascii_isdigit (p[i]) && i - w < 8)
-        i++;
-      if (i >= len || p[i] != ' ' || i == w)
-        return FALSE;
-      i = skip_spaces (p, len, i);
-      self->hint_day_first = TRUE;
-    }
-  i = read_num (p, len, i, 2, &h, &nd);
-  if (nd == 0 || i >= len || p[i] != ':')
-    return FALSE;
-  i = read_num (p, len, i + 1, 2, &mi, &nd);
-  if (nd != 2)
-    return FALSE;
-  if (i < len && p[i] == ':')
-    {
-      i = read_num (p, len, i + 1, 2, &s, &nd);
-      if (nd != 2)
-        return FALSE;
-    }
-
-  /* optional 12-hour suffix: AM, am, a.m., "a. m." */
-  gsize j = skip_spaces (p, len, i);
-  if (j < len && (p[j] == 'a' || p[j] == 'A' || p[j] == 'p' || p[j] == 'P'))
-    {
-      gboolean pm = p[j] == 'p' || p[j] == 'P';
-      gboolean upper = p[j] == 'A' || p[j] == 'P';
-      gboolean dotted = FALSE;
-      gsize k = j + 1;
-      if (k < len && p[k] == '.')
-        k++, dotted = TRUE;
-      k = skip_spaces (p, len, k);
-      if (k < len && (p[k] == 'm' || p[k] == 'M'))
+      gsize e = match_period (self, p, len, i, &pm);
+      if (e > 0)
         {
-          k++;
-          if (k < len && p[k] == '.')
-            k++;
-          if (h > 12)
-            return FALSE;
-          if (pm && h != 12)
-            h += 12;
-          else if (!pm && h == 12)
-            h = 0;
-          if (dotted)
-            self->hint_12h_dotted = TRUE;
-          else if (upper)
-            self->hint_month_first = TRUE;
-          i = k;
+          have_period = TRUE;
+          i = skip_spaces (p, len, e);
         }
+      else
+        {
+          /* connector word: "à" (fr), "um" (de), "às" (pt), "kl." (nb/da) */
+          gsize w = i;
+          while (i < len && p[i] != ' ' && !g_ascii_isdigit (p[i]) && i - w < 8)
+            i++;
+          if (i >= len || p[i] != ' ' || i == w)
+            return FALSE;
+          i = skip_spaces (p, len, i);
+          self->hint_day_first = TRUE;
+        }
+    }
+  i = read_num (p, len, i, 2, &h, &d);
+  if (d == 0 || i >= len || (p[i] != ':' && p[i] != '.'))
+    return FALSE;
+  char tsep = p[i];
+  i = read_num (p, len, i + 1, 2, &mi, &d);
+  if (d != 2)
+    return FALSE;
+  if (i + 1 < len && p[i] == tsep && g_ascii_isdigit (p[i + 1]))
+    {
+      i = read_num (p, len, i + 1, 2, &s, &d);
+      if (d != 2)
+        return FALSE;
+    }
+  if (!have_period)
+    {
+      gsize j = skip_spaces (p, len, i);
+      gsize e = j < len && p[j] != '-' && p[j] != ']' ? match_period (self, p, len, j, &pm) : 0;
+      if (e > 0)
+        {
+          have_period = TRUE;
+          i = e;
+        }
+    }
+  if (have_period)
+    {
+      if (h > 12)
+        return FALSE;
+      if (pm && h != 12)
+        h += 12;
+      else if (!pm && h == 12)
+        h = 0;
     }
   if (h > 23 || mi > 59 || s > 59)
     return FALSE;
@@ -638,35 +732,26 @@ match_header (WaParser *self, const char *p, gsize len, WaStamp *st, gsize *rest
   st->h = (guint8) h;
   st->mi = (guint8) mi;
   st->s = (guint8) s;
-  if (d1 == 4)
+  for (guint k = 0; k < 3; k++)
     {
-      st->year_first = TRUE;
-      st->y = (guint16) n1;
-      st->a = (guint16) n2; /* month */
-      st->b = (guint16) n3; /* day */
-      if (n1 < 1970 || !valid_date (n1, n2, n3))
+      st->n[k] = (guint16) n[k];
+      st->nd[k] = (guint8) nd[k];
+    }
+  for (guint o = 0; o < N_ORDERS; o++)
+    {
+      guint y, m, dd;
+      if (stamp_date (st, (WaDateOrder) o, &y, &m, &dd))
+        st->orders |= (guint8) (1u << o);
+    }
+  if (self->order_known)
+    {
+      if (!(st->orders & (1u << self->order)))
         return FALSE;
     }
-  else
-    {
-      guint y = d3 == 2 ? 2000 + n3 : n3;
-      if (y < 1970 || y > 2199)
-        return FALSE;
-      st->y = (guint16) y;
-      st->a = (guint16) n1;
-      st->b = (guint16) n2;
-      st->valid_dmy = valid_date (y, n2, n1);
-      st->valid_mdy = valid_date (y, n1, n2);
-      if (self->order_known && self->order != WA_DATE_ORDER_YEAR_FIRST)
-        {
-          if (self->order == WA_DATE_ORDER_DAY_FIRST ? !st->valid_dmy : !st->valid_mdy)
-            return FALSE;
-        }
-      else if (!st->valid_dmy && !st->valid_mdy)
-        return FALSE;
-      if (sep == '.')
-        self->hint_day_first = TRUE;
-    }
+  else if (!(st->orders & self->cand_orders))
+    return FALSE;
+  if (sep == '.' && (st->orders & (1u << WA_DATE_ORDER_DAY_FIRST)))
+    self->hint_day_first = TRUE;
   *rest = i;
   return TRUE;
 }
@@ -780,15 +865,92 @@ decide_order (WaParser *self, WaDateOrder order, WaOrderSource source, GError **
   return flush_pending (self, error);
 }
 
-/* Without evidence: markers in a day-first language, then en-US style
- * "PM", else day first (most WhatsApp locales). */
 static gboolean
-decide_order_by_hint (WaParser *self, GError **error)
+year_last (guint o)
 {
-  if (self->hint_day_first || self->hint_12h_dotted)
-    return decide_order (self, WA_DATE_ORDER_DAY_FIRST, WA_ORDER_SOURCE_LOCALE, error);
-  if (self->hint_month_first)
-    return decide_order (self, WA_DATE_ORDER_MONTH_FIRST, WA_ORDER_SOURCE_LOCALE, error);
+  return o == WA_DATE_ORDER_DAY_FIRST || o == WA_DATE_ORDER_MONTH_FIRST;
+}
+
+/* Without a single date to settle it.  First the chronology of the queued
+ * lines: the order that keeps them non-decreasing (fewest steps back), then
+ * the one that keeps them closest together (a chat is read day by day, not a
+ * month or a year at a time).  Then the language's hints, then defaults:
+ * the year where it gives the latest date not in the future, day first. */
+static gboolean
+decide_order_undecided (WaParser *self, GError **error)
+{
+  guint cand = self->cand_orders & ALL_ORDERS;
+  guint64 back[N_ORDERS] = { 0 };
+  guint64 span[N_ORDERS] = { 0 };
+  guint n = self->pending->len;
+
+  if (cand == 0)
+    cand = ALL_ORDERS;
+  if (n >= 2)
+    {
+      for (guint o = 0; o < N_ORDERS; o++)
+        {
+          if (!(cand & (1u << o)))
+            continue;
+          gint64 prev = stamp_local (&g_array_index (self->pending, WaPending, 0).stamp, o);
+          for (guint i = 1; i < n; i++)
+            {
+              gint64 t = stamp_local (&g_array_index (self->pending, WaPending, i).stamp, o);
+              if (t < prev)
+                back[o]++;
+              span[o] += (guint64) (t < prev ? prev - t : t - prev);
+              prev = t;
+            }
+        }
+      gint best = -1;
+      gboolean tie = FALSE;
+      for (guint o = 0; o < N_ORDERS; o++)
+        {
+          if (!(cand & (1u << o)))
+            continue;
+          if (best < 0 || back[o] < back[best] || (back[o] == back[best] && span[o] < span[best]))
+            {
+              best = (gint) o;
+              tie = FALSE;
+            }
+          else if (back[o] == back[best] && span[o] == span[best])
+            tie = TRUE;
+        }
+      if (best >= 0 && !tie)
+        return decide_order (self, (WaDateOrder) best, WA_ORDER_SOURCE_CHRONOLOGY, error);
+    }
+
+  /* Year first or last: the reading of the first date that is the latest
+   * not in the future ("24-01-15" is 2024, not 2015). */
+  if ((cand & 0x3) && (cand & 0xC) && n > 0)
+    {
+      const WaStamp *st = &g_array_index (self->pending, WaPending, 0).stamp;
+      gint64 now = g_get_real_time () / G_USEC_PER_SEC + 86400;
+      gint64 best_last = G_MININT64, best_first = G_MININT64;
+      for (guint o = 0; o < N_ORDERS; o++)
+        {
+          if (!(cand & (1u << o)))
+            continue;
+          gint64 t = stamp_local (st, o);
+          if (t > now)
+            continue;
+          if (year_last (o))
+            best_last = MAX (best_last, t);
+          else
+            best_first = MAX (best_first, t);
+        }
+      cand &= best_first > best_last ? 0xC : 0x3;
+    }
+  if ((cand & (1u << WA_DATE_ORDER_DAY_FIRST)) && (cand & (1u << WA_DATE_ORDER_MONTH_FIRST)))
+    {
+      if (self->hint_day_first || self->hint_12h_dotted)
+        return decide_order (self, WA_DATE_ORDER_DAY_FIRST, WA_ORDER_SOURCE_LOCALE, error);
+      if (self->hint_month_first)
+        return decide_order (self, WA_DATE_ORDER_MONTH_FIRST, WA_ORDER_SOURCE_LOCALE, error);
+    }
+  for (guint o = 0; o < N_ORDERS; o++)
+    if (cand & (1u << o))
+      return decide_order (self, (WaDateOrder) o, WA_ORDER_SOURCE_DEFAULT, error);
   return decide_order (self, WA_DATE_ORDER_DAY_FIRST, WA_ORDER_SOURCE_DEFAULT, error);
 }
 
@@ -838,13 +1000,15 @@ finish_current (WaParser *self, GError **error)
 
   if (text->len > 0 && text->str[text->len - 1] == '>')
     {
-      for (gsize i = 0; i < G_N_ELEMENTS (edited_markers); i++)
+      GArray *edited_markers = tables ()->edited;
+      for (guint i = 0; i < edited_markers->len; i++)
         {
-          gsize n = strlen (edited_markers[i].text);
-          if (text->len >= n && memcmp (text->str + text->len - n, edited_markers[i].text, n) == 0)
+          const WaMarker *em = &g_array_index (edited_markers, WaMarker, i);
+          gsize n = strlen (em->text);
+          if (text->len >= n && memcmp (text->str + text->len - n, em->text, n) == 0)
             {
               edited = TRUE;
-              note_hint (self, edited_markers[i].hint);
+              note_hint (self, em->hint);
               g_string_truncate (text, text->len - n);
               while (text->len > 0 && (text->str[text->len - 1] == ' '
                                        || text->str[text->len - 1] == '\n'))
@@ -862,17 +1026,18 @@ finish_current (WaParser *self, GError **error)
       gsize first_len = nl != NULL ? (gsize) (nl - text->str) : text->len;
       const char *first = text->str;
 
-      if (nl == NULL && text->len > 0 && text->len < 64)
+      if (nl == NULL && text->len > 0 && text->len <= MAX_WHOLE_MARKER)
         {
-          char key[64];
+          char key[MAX_WHOLE_MARKER + 1];
           gsize klen = text->len;
           memcpy (key, text->str, klen);
           if (klen > 1 && key[klen - 1] == '.')
             klen--;
           key[klen] = '\0';
-          GHashTable *table = whole_marker_table ();
+          const WaTables *t = tables ();
+          GHashTable *table = t->whole;
           const WaMarker *mk = NULL;
-          if (whole_marker_lengths & (G_GUINT64_CONSTANT (1) << klen))
+          if (t->whole_lengths[klen >> 6] & (G_GUINT64_CONSTANT (1) << (klen & 63)))
             mk = g_hash_table_lookup (table, key);
           if (mk == NULL && klen > 17 && memcmp (key + klen - 17, " document omitted", 17) == 0)
             mk = g_hash_table_lookup (table, "document omitted");
@@ -884,34 +1049,40 @@ finish_current (WaParser *self, GError **error)
         }
       if (kind == WA_KIND_TEXT && first_len > 2 && first[first_len - 1] == ')')
         {
-          for (gsize i = 0; i < G_N_ELEMENTS (attached_suffixes); i++)
+          GArray *suffixes = tables ()->file_suffix;
+          for (guint i = 0; i < suffixes->len; i++)
             {
-              gsize n = strlen (attached_suffixes[i].text);
-              if (first_len > n
-                  && memcmp (first + first_len - n, attached_suffixes[i].text, n) == 0)
+              const WaMarker *fm = &g_array_index (suffixes, WaMarker, i);
+              gsize n = strlen (fm->text);
+              if (first_len > n && memcmp (first + first_len - n, fm->text, n) == 0)
                 {
                   kind = WA_KIND_ATTACHMENT;
-                  note_hint (self, attached_suffixes[i].hint);
+                  note_hint (self, fm->hint);
                   attach = first;
                   attach_len = first_len - n;
                   break;
                 }
             }
         }
-      if (kind == WA_KIND_TEXT && first_len > 3 && first[first_len - 1] == '>'
+      gsize close = first_len > 3 && first[first_len - 1] == '>' ? 1
+                    : first_len > 6 && memcmp (first + first_len - 3, "\xE2\x80\xBA", 3) == 0
+                        ? 3
+                        : 0;
+      if (kind == WA_KIND_TEXT && close > 0
           && (first[0] == '<' || memcmp (first, "\xE2\x80\xB9", 3) == 0))
         {
           gsize open = first[0] == '<' ? 1 : 3;
-          for (gsize i = 0; i < G_N_ELEMENTS (attached_prefixes); i++)
+          GArray *prefixes = tables ()->file_prefix;
+          for (guint i = 0; i < prefixes->len && open + close < first_len; i++)
             {
+              const WaMarker *fm = &g_array_index (prefixes, WaMarker, i);
               gsize n;
-              if (has_prefix_len (first + open, first_len - open - 1, attached_prefixes[i].text,
-                                  &n))
+              if (has_prefix_len (first + open, first_len - open - close, fm->text, &n))
                 {
                   kind = WA_KIND_ATTACHMENT;
-                  note_hint (self, attached_prefixes[i].hint);
+                  note_hint (self, fm->hint);
                   attach = first + open + n;
-                  attach_len = first_len - open - n - 1;
+                  attach_len = first_len - open - n - close;
                   break;
                 }
             }
@@ -978,7 +1149,7 @@ finish_current (WaParser *self, GError **error)
 
   if (self->pending->len >= WA_PARSER_MAX_PENDING
       || self->pending_store->len >= WA_PARSER_MAX_PENDING_BYTES)
-    return decide_order_by_hint (self, error);
+    return decide_order_undecided (self, error);
   return TRUE;
 }
 
@@ -1082,13 +1253,10 @@ handle_line (WaParser *self, const char *line, gsize len, gboolean truncated, GE
 
       if (!self->order_known)
         {
-          if (st.year_first)
-            return decide_order (self, WA_DATE_ORDER_YEAR_FIRST, WA_ORDER_SOURCE_EVIDENCE, error);
-          if (st.valid_dmy && !st.valid_mdy)
-            return decide_order (self, WA_DATE_ORDER_DAY_FIRST, WA_ORDER_SOURCE_EVIDENCE, error);
-          if (st.valid_mdy && !st.valid_dmy)
-            return decide_order (self, WA_DATE_ORDER_MONTH_FIRST, WA_ORDER_SOURCE_EVIDENCE,
-                                 error);
+          self->cand_orders &= st.orders;
+          if ((self->cand_orders & (self->cand_orders - 1)) == 0)
+            return decide_order (self, (WaDateOrder) g_bit_nth_lsf (self->cand_orders, -1),
+                                 WA_ORDER_SOURCE_EVIDENCE, error);
         }
       return TRUE;
     }
@@ -1147,6 +1315,7 @@ wa_parser_new (const char *tz_name, WaCallback cb, gpointer user_data, GError **
   self->sum.senders = g_ptr_array_new ();
   self->sum.unparsed_line_nos = g_array_new (FALSE, FALSE, sizeof (guint));
   self->sender_index = g_hash_table_new (g_str_hash, g_str_equal);
+  self->cand_orders = ALL_ORDERS;
   return self;
 }
 
@@ -1239,7 +1408,7 @@ wa_parser_finish (WaParser *self, WaSummary *out, GError **error)
     }
   if (self->have_cur && !finish_current (self, error))
     return FALSE;
-  if (!self->order_known && !decide_order_by_hint (self, error))
+  if (!self->order_known && !decide_order_undecided (self, error))
     return FALSE;
   self->finished = TRUE;
 
@@ -1370,6 +1539,24 @@ wa_date_order_to_string (WaDateOrder order)
     case WA_DATE_ORDER_DAY_FIRST: return "day-first";
     case WA_DATE_ORDER_MONTH_FIRST: return "month-first";
     case WA_DATE_ORDER_YEAR_FIRST: return "year-first";
+    case WA_DATE_ORDER_YEAR_DAY_MONTH: return "year-day-month";
     default: return "unknown";
+    }
+}
+
+/* See wa-parser.h. */
+const char *
+wa_order_source_to_string (WaOrderSource source)
+{
+  switch (source)
+    {
+    case WA_ORDER_SOURCE_EVIDENCE: return "a date in the file settles it";
+    case WA_ORDER_SOURCE_CHRONOLOGY:
+      return "no single date settles it; the only order that keeps the messages in sequence, "
+             "day after day";
+    case WA_ORDER_SOURCE_LOCALE:
+      return "ASSUMED from the language of the export: no date in the file settles it, check "
+             "the dates";
+    default: return "ASSUMED by default: nothing in the file settles it, check the dates";
     }
 }
