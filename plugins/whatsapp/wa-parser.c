@@ -18,6 +18,9 @@
 G_DEFINE_QUARK (wa-parser-error-quark, wa_parser_error)
 
 #define MAX_LRM_MARKS 16
+#define U16_CHUNK 8192 /* input bytes converted at a time */
+
+enum { ENC_UNKNOWN, ENC_UTF8, ENC_UTF16LE, ENC_UTF16BE };
 #define MAX_SENDER_BYTES 200
 
 #define N_ORDERS 4
@@ -55,6 +58,15 @@ struct _WaParser {
   gpointer user_data;
   gboolean finished;
   GError *failure; /* sticky: set once the callback failed */
+
+  /* input encoding: decided on the first two bytes */
+  guint8 enc;    /* ENC_* */
+  guint8 head[2];
+  guint8 n_head;
+  gboolean u16_have_odd;
+  guint8 u16_odd;
+  gunichar u16_high; /* pending high surrogate, 0 if none */
+  char *u16_out;
 
   /* line assembly */
   GString *carry;
@@ -654,6 +666,8 @@ match_header (WaParser *self, const char *p, gsize len, WaStamp *st, gsize *rest
     i++;
   if (i < len && p[i] == ',')
     i++;
+  else if (i + 1 < len && p[i] == '\xD8' && p[i + 1] == '\x8C')
+    i += 2; /* Arabic comma U+060C */
   if (i >= len || p[i] != ' ')
     return FALSE;
   i = skip_spaces (p, len, i);
@@ -1336,17 +1350,9 @@ check_usable (WaParser *self, GError **error)
   return TRUE;
 }
 
-/* See wa-parser.h. */
-gboolean
-wa_parser_feed (WaParser *self, const char *buf, gsize len, GError **error)
+static gboolean
+feed_utf8 (WaParser *self, const char *buf, gsize len, GError **error)
 {
-  g_return_val_if_fail (self != NULL, FALSE);
-  g_return_val_if_fail (buf != NULL || len == 0, FALSE);
-
-  if (!check_usable (self, error))
-    return FALSE;
-  self->sum.n_bytes += len;
-
   const char *p = buf;
   const char *end = buf + len;
 
@@ -1389,6 +1395,122 @@ wa_parser_feed (WaParser *self, const char *buf, gsize len, GError **error)
   return TRUE;
 }
 
+static char *
+put_utf8 (char *o, gunichar u)
+{
+  return o + g_unichar_to_utf8 (u, o);
+}
+
+/* UTF-16 to UTF-8, streaming: an odd byte and a high surrogate may wait for
+ * the next feed.  Unpaired surrogates become U+FFFD. */
+static gboolean
+feed_utf16 (WaParser *self, const guchar *p, gsize len, GError **error)
+{
+  gboolean le = self->enc == ENC_UTF16LE;
+
+  while (len > 0)
+    {
+      gsize take = MIN (len, U16_CHUNK);
+      char *o = self->u16_out;
+      for (gsize i = 0; i < take; i++)
+        {
+          if (!self->u16_have_odd)
+            {
+              self->u16_odd = p[i];
+              self->u16_have_odd = TRUE;
+              continue;
+            }
+          self->u16_have_odd = FALSE;
+          gunichar u = le ? (gunichar) (self->u16_odd | (p[i] << 8))
+                          : (gunichar) ((self->u16_odd << 8) | p[i]);
+          if (self->u16_high != 0)
+            {
+              gunichar hi = self->u16_high;
+              self->u16_high = 0;
+              if (u >= 0xDC00 && u <= 0xDFFF)
+                {
+                  o = put_utf8 (o, 0x10000 + ((hi - 0xD800) << 10) + (u - 0xDC00));
+                  continue;
+                }
+              self->sum.n_invalid_utf8++;
+              o = put_utf8 (o, 0xFFFD);
+            }
+          if (u >= 0xD800 && u <= 0xDBFF)
+            self->u16_high = u;
+          else if (u >= 0xDC00 && u <= 0xDFFF)
+            {
+              self->sum.n_invalid_utf8++;
+              o = put_utf8 (o, 0xFFFD);
+            }
+          else
+            o = put_utf8 (o, u);
+        }
+      if (!feed_utf8 (self, self->u16_out, (gsize) (o - self->u16_out), error))
+        return FALSE;
+      p += take;
+      len -= take;
+    }
+  return TRUE;
+}
+
+static gboolean
+feed_decoded (WaParser *self, const guchar *p, gsize len, GError **error)
+{
+  if (self->enc == ENC_UTF8)
+    return feed_utf8 (self, (const char *) p, len, error);
+  return feed_utf16 (self, p, len, error);
+}
+
+/* Decides the encoding on the first two bytes: a UTF-16 BOM, or a NUL next
+ * to the first character (UTF-16 without BOM), else UTF-8. */
+static gboolean
+feed_head (WaParser *self, GError **error)
+{
+  const guint8 *h = self->head;
+  gsize skip = 0;
+
+  if (self->n_head == 2 && h[0] == 0xFF && h[1] == 0xFE)
+    self->enc = ENC_UTF16LE, skip = 2;
+  else if (self->n_head == 2 && h[0] == 0xFE && h[1] == 0xFF)
+    self->enc = ENC_UTF16BE, skip = 2;
+  else if (self->n_head == 2 && h[0] != 0 && h[1] == 0)
+    self->enc = ENC_UTF16LE;
+  else if (self->n_head == 2 && h[0] == 0 && h[1] != 0)
+    self->enc = ENC_UTF16BE;
+  else
+    self->enc = ENC_UTF8;
+  if (self->enc != ENC_UTF8)
+    self->u16_out = g_malloc (U16_CHUNK / 2 * 4 + 8);
+  return feed_decoded (self, h + skip, self->n_head - skip, error);
+}
+
+/* See wa-parser.h. */
+gboolean
+wa_parser_feed (WaParser *self, const char *buf, gsize len, GError **error)
+{
+  g_return_val_if_fail (self != NULL, FALSE);
+  g_return_val_if_fail (buf != NULL || len == 0, FALSE);
+
+  if (!check_usable (self, error))
+    return FALSE;
+  self->sum.n_bytes += len;
+
+  const guchar *p = (const guchar *) buf;
+  if (self->enc == ENC_UNKNOWN)
+    {
+      while (len > 0 && self->n_head < 2)
+        {
+          self->head[self->n_head++] = *p++;
+          len--;
+        }
+      if (self->n_head < 2)
+        return TRUE;
+      if (!feed_head (self, error))
+        return FALSE;
+    }
+  return feed_decoded (self, p, len, error);
+}
+
 /* See wa-parser.h. */
 gboolean
 wa_parser_finish (WaParser *self, WaSummary *out, GError **error)
@@ -1397,6 +1519,17 @@ wa_parser_finish (WaParser *self, WaSummary *out, GError **error)
 
   if (!check_usable (self, error))
     return FALSE;
+  if (self->enc == ENC_UNKNOWN && !feed_head (self, error))
+    return FALSE;
+  if (self->enc != ENC_UTF8 && (self->u16_have_odd || self->u16_high != 0))
+    {
+      char tail[4];
+      self->u16_have_odd = FALSE;
+      self->u16_high = 0;
+      self->sum.n_invalid_utf8++;
+      if (!feed_utf8 (self, tail, (gsize) (put_utf8 (tail, 0xFFFD) - tail), error))
+        return FALSE;
+    }
   if (self->carry->len > 0 || self->carry_truncated)
     {
       gboolean ok = handle_line (self, self->carry->str, self->carry->len,
@@ -1461,6 +1594,7 @@ wa_parser_free (WaParser *self)
   g_time_zone_unref (self->tz);
   g_string_free (self->carry, TRUE);
   g_free (self->clean);
+  g_free (self->u16_out);
   g_string_free (self->cur_sender, TRUE);
   g_string_free (self->cur_text, TRUE);
   g_string_free (self->attach_buf, TRUE);
