@@ -14,6 +14,9 @@
 #include "wa-parser.h"
 
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 G_DEFINE_QUARK (wa-parser-error-quark, wa_parser_error)
 
@@ -100,7 +103,11 @@ struct _WaParser {
   GArray *pending; /* of WaPending */
   GString *pending_store;
 
-  /* zone offset cache */
+  /* date and zone offset caches */
+  gboolean day_cache_valid;
+  guint16 day_cache_n[3];
+  WaDateOrder day_cache_order;
+  gint64 day_cache_day;
   gboolean tz_cache_valid;
   gint64 tz_cache_day;
   gint64 tz_cache_offset;
@@ -108,7 +115,7 @@ struct _WaParser {
 
   WaSummary sum;
   GHashTable *sender_index; /* name (owned by sum.senders) -> index + 1 */
-  guint last_sender;        /* index + 1 of the last sender counted, 0 none */
+  guint recent_senders[16];  /* index + 1 of the senders counted last, 0 none */
 };
 
 /* ---- markers and day periods (data in locales/) ----------------------- */
@@ -159,29 +166,45 @@ typedef struct {
   gboolean pm;
 } WaPeriod;
 
+#define MAX_WHOLE_MARKER 255
+#define ASCII_LOWER(c) ((c) >= 'A' && (c) <= 'Z' ? (char) ((c) + ('a' - 'A')) : (c))
+#define MARKER_BLOOM_BITS 4096
+
+/* A whole message is looked up only if its length and its first and last
+ * bytes hit this filter: most messages skip the hash. */
+static guint
+marker_bloom_bit (const char *s, gsize len)
+{
+  guint k = (guint) len * 2654435761u ^ (guchar) s[0] * 40503u ^ (guchar) s[len - 1] * 9973u;
+  return (k ^ (k >> 13)) % MARKER_BLOOM_BITS;
+}
+
 /* Built once from the data above. */
 typedef struct {
   GHashTable *whole;    /* text -> WaMarker*: media, deleted, call */
-  guint64 whole_lengths[4]; /* bit n: some whole marker is n bytes long */
+  guint64 whole_bloom[MARKER_BLOOM_BITS / 64];
   GArray *edited;       /* of WaMarker */
   GArray *file_suffix;  /* of WaMarker */
   GArray *file_prefix;  /* of WaMarker */
   WaMarker *markers;
-  GArray *periods;      /* of WaPeriod, longest first */
-  guint64 period_first[4]; /* bit b: some period word starts with byte b (both cases) */
+  GArray *periods;      /* of WaPeriod, by folded first byte, then longest first */
+  guint16 period_start[256]; /* first index of the words starting with a folded byte */
+  guint8 period_count[256];
 } WaTables;
 
-#define MAX_WHOLE_MARKER 255
 
 static gint
 period_cmp (gconstpointer a, gconstpointer b)
 {
   const WaPeriod *x = a, *y = b;
+  gint fx = g_ascii_tolower (x->text[0]), fy = g_ascii_tolower (y->text[0]);
+  if (fx != fy)
+    return (gint) (guchar) fx - (gint) (guchar) fy;
   return (gint) y->len - (gint) x->len;
 }
 
 static void
-add_period (GArray *periods, guint64 *first, const char *text, gboolean pm)
+add_period (GArray *periods, const char *text, gboolean pm)
 {
   gsize n = strlen (text);
 
@@ -192,12 +215,6 @@ add_period (GArray *periods, guint64 *first, const char *text, gboolean pm)
       return;
   WaPeriod w = { text, (guint8) n, pm };
   g_array_append_val (periods, w);
-  guchar c = (guchar) text[0];
-  first[c >> 6] |= G_GUINT64_CONSTANT (1) << (c & 63);
-  c = (guchar) g_ascii_toupper ((char) c);
-  first[c >> 6] |= G_GUINT64_CONSTANT (1) << (c & 63);
-  c = (guchar) g_ascii_tolower ((char) c);
-  first[c >> 6] |= G_GUINT64_CONSTANT (1) << (c & 63);
 }
 
 static const WaTables *
@@ -233,7 +250,8 @@ tables (void)
               if (len <= MAX_WHOLE_MARKER)
                 {
                   g_hash_table_insert (n->whole, (gpointer) d->text, m);
-                  n->whole_lengths[len >> 6] |= G_GUINT64_CONSTANT (1) << (len & 63);
+                  guint bit = marker_bloom_bit (d->text, len);
+                  n->whole_bloom[bit >> 6] |= G_GUINT64_CONSTANT (1) << (bit & 63);
                 }
               break;
             case MK_EDITED:
@@ -255,19 +273,25 @@ tables (void)
       n->periods = g_array_new (FALSE, FALSE, sizeof (WaPeriod));
       for (gsize i = 0; i < G_N_ELEMENTS (period_data); i++)
         {
-          add_period (n->periods, n->period_first, period_data[i].am, FALSE);
-          add_period (n->periods, n->period_first, period_data[i].pm, TRUE);
+          add_period (n->periods, period_data[i].am, FALSE);
+          add_period (n->periods, period_data[i].pm, TRUE);
         }
       /* the English forms, whatever the locales list says */
-      add_period (n->periods, n->period_first, "a. m.", FALSE);
-      add_period (n->periods, n->period_first, "p. m.", TRUE);
-      add_period (n->periods, n->period_first, "a.m.", FALSE);
-      add_period (n->periods, n->period_first, "p.m.", TRUE);
-      add_period (n->periods, n->period_first, "a.m", FALSE);
-      add_period (n->periods, n->period_first, "p.m", TRUE);
-      add_period (n->periods, n->period_first, "am", FALSE);
-      add_period (n->periods, n->period_first, "pm", TRUE);
+      add_period (n->periods, "a. m.", FALSE);
+      add_period (n->periods, "p. m.", TRUE);
+      add_period (n->periods, "a.m.", FALSE);
+      add_period (n->periods, "p.m.", TRUE);
+      add_period (n->periods, "a.m", FALSE);
+      add_period (n->periods, "p.m", TRUE);
+      add_period (n->periods, "am", FALSE);
+      add_period (n->periods, "pm", TRUE);
       g_array_sort (n->periods, period_cmp);
+      for (guint k = n->periods->len; k-- > 0;)
+        {
+          guchar c = (guchar) g_ascii_tolower (g_array_index (n->periods, WaPeriod, k).text[0]);
+          n->period_start[c] = (guint16) k;
+          n->period_count[c]++;
+        }
       g_once_init_leave (&t, n);
     }
   return t;
@@ -394,8 +418,24 @@ stamp_local (const WaStamp *st, WaDateOrder order)
 static gint64
 stamp_to_ms (WaParser *self, const WaStamp *st, WaDateOrder order)
 {
-  gint64 local = stamp_local (st, order);
-  gint64 day = local >= 0 ? local / 86400 : (local - 86399) / 86400;
+  gint64 local, day;
+
+  /* consecutive messages mostly share their date */
+  if (self->day_cache_valid && memcmp (self->day_cache_n, st->n, sizeof st->n) == 0
+      && self->day_cache_order == order)
+    {
+      day = self->day_cache_day;
+      local = day * 86400 + (gint64) st->h * 3600 + st->mi * 60 + st->s;
+    }
+  else
+    {
+      local = stamp_local (st, order);
+      day = local >= 0 ? local / 86400 : (local - 86399) / 86400;
+      memcpy (self->day_cache_n, st->n, sizeof st->n);
+      self->day_cache_order = order;
+      self->day_cache_day = day;
+      self->day_cache_valid = TRUE;
+    }
 
   if (!self->tz_cache_valid || self->tz_cache_day != day)
     {
@@ -458,22 +498,78 @@ decode_utf8 (const guchar *p, gsize len, gunichar *out)
   return n;
 }
 
-static gboolean
-is_special (gunichar u)
+/* Checks the multi-byte character at p[i] (p[i] >= 0x80): returns its
+ * length if it is valid UTF-8 and not one of the characters the sanitizer
+ * changes (U+00A0, U+200E/200F, U+202A-202F, U+2066-2069, U+FEFF), else 0.
+ * Never reads past `len`. */
+static inline gsize
+clean_char (const guchar *p, gsize len, gsize i)
 {
-  return u == 0x200E || u == 0x200F || (u >= 0x202A && u <= 0x202F)
-         || (u >= 0x2066 && u <= 0x2069) || u == 0xFEFF || u == 0x00A0;
+  guchar c = p[i];
+
+  if (c >= 0xC2 && c <= 0xDF)
+    {
+      if (i + 1 >= len || (p[i + 1] & 0xC0) != 0x80 || (c == 0xC2 && p[i + 1] == 0xA0))
+        return 0;
+      return 2;
+    }
+  if (c >= 0xE0 && c <= 0xEF)
+    {
+      if (i + 2 >= len)
+        return 0;
+      guchar c1 = p[i + 1], c2 = p[i + 2];
+      if ((c1 & 0xC0) != 0x80 || (c2 & 0xC0) != 0x80)
+        return 0;
+      if ((c == 0xE0 && c1 < 0xA0) || (c == 0xED && c1 >= 0xA0))
+        return 0; /* overlong, surrogate */
+      if (c == 0xE2
+          && ((c1 == 0x80 && (c2 == 0x8E || c2 == 0x8F || (c2 >= 0xAA && c2 <= 0xAF)))
+              || (c1 == 0x81 && c2 >= 0xA6 && c2 <= 0xA9)))
+        return 0;
+      if (c == 0xEF && c1 == 0xBB && c2 == 0xBF)
+        return 0;
+      return 3;
+    }
+  if (c >= 0xF0 && c <= 0xF4)
+    {
+      if (i + 3 >= len)
+        return 0;
+      if ((p[i + 1] & 0xC0) != 0x80 || (p[i + 2] & 0xC0) != 0x80 || (p[i + 3] & 0xC0) != 0x80)
+        return 0;
+      if ((c == 0xF0 && p[i + 1] < 0x90) || (c == 0xF4 && p[i + 1] >= 0x90))
+        return 0;
+      return 4;
+    }
+  return 0;
 }
 
-static gsize
+/* Index of the first byte >= 0x80 from i on (len if none), 16 or 8 bytes at
+ * a time. */
+static inline gsize
 skip_ascii (const guchar *p, gsize len, gsize i)
 {
+#ifdef __SSE2__
+  while (i + 16 <= len)
+    {
+      guint m = (guint) _mm_movemask_epi8 (_mm_loadu_si128 ((const __m128i *) (p + i)));
+      if (m != 0)
+        return i + (gsize) __builtin_ctz (m);
+      i += 16;
+    }
+#endif
   while (i + 8 <= len)
     {
       guint64 w;
       memcpy (&w, p + i, 8);
-      if (w & G_GUINT64_CONSTANT (0x8080808080808080))
-        break;
+      w &= G_GUINT64_CONSTANT (0x8080808080808080);
+      if (w != 0)
+        {
+#if G_BYTE_ORDER == G_LITTLE_ENDIAN
+          return i + (gsize) (__builtin_ctzll (w) >> 3);
+#else
+          break;
+#endif
+        }
       i += 8;
     }
   while (i < len && p[i] < 0x80)
@@ -494,19 +590,63 @@ line_is_clean (const char *line, gsize len)
       i = skip_ascii (p, len, i);
       if (i >= len)
         return TRUE;
-      /* Fast path for the common 2-byte letters (é, à, ç…: leads C3–DF,
-       * never special; C2 is left to the full check for U+00A0). */
-      if (p[i] >= 0xC3 && p[i] <= 0xDF && i + 1 < len && (p[i + 1] & 0xC0) == 0x80)
-        {
-          i += 2;
-          continue;
-        }
-      gunichar u;
-      gsize n = decode_utf8 (p + i, len - i, &u);
-      if (n == 0 || is_special (u))
+      gsize n = clean_char (p, len, i);
+      if (n == 0)
         return FALSE;
       i += n;
     }
+}
+
+/* Finds the end of the line at p[0] in one pass: returns the index of its
+ * '\n' (len if none) and sets *clean as line_is_clean() would for it. */
+static gsize
+scan_line (const char *s, gsize len, gboolean *clean)
+{
+  const guchar *p = (const guchar *) s;
+  gsize i = 0;
+
+  *clean = TRUE;
+#ifdef __SSE2__
+  const __m128i nl = _mm_set1_epi8 ('\n');
+  while (i + 16 <= len)
+    {
+      __m128i v = _mm_loadu_si128 ((const __m128i *) (p + i));
+      guint m_nl = (guint) _mm_movemask_epi8 (_mm_cmpeq_epi8 (v, nl));
+      guint m = m_nl | (guint) _mm_movemask_epi8 (v);
+      if (m == 0)
+        {
+          i += 16;
+          continue;
+        }
+      gsize k = i + (gsize) __builtin_ctz (m);
+      if (p[k] == '\n')
+        return k;
+      /* a character ends before the line does: '\n' is not a continuation */
+      gsize n = clean_char (p, len, k);
+      if (n == 0)
+        break;
+      i = k + n;
+    }
+#endif
+  while (i < len)
+    {
+      if (p[i] == '\n')
+        return i;
+      if (p[i] < 0x80)
+        {
+          i++;
+          continue;
+        }
+      gsize n = clean_char (p, len, i);
+      if (n == 0)
+        break;
+      i += n;
+    }
+  if (i >= len)
+    return len;
+  *clean = FALSE;
+  const guchar *e = memchr (p + i, '\n', len - i);
+  return e != NULL ? (gsize) (e - p) : len;
 }
 
 /* Copies a line holding non-ASCII bytes into self->clean, repairing UTF-8
@@ -591,13 +731,16 @@ match_period (WaParser *self, const char *p, gsize len, gsize i, gboolean *pm)
 
   if (i >= len)
     return 0;
-  c = (guchar) p[i];
-  if (!(t->period_first[c >> 6] & (G_GUINT64_CONSTANT (1) << (c & 63))))
-    return 0;
-  for (guint k = 0; k < t->periods->len; k++)
+  c = (guchar) ASCII_LOWER (p[i]);
+  for (guint k = t->period_start[c], e = k + t->period_count[c]; k < e; k++)
     {
       const WaPeriod *w = &g_array_index (t->periods, WaPeriod, k);
-      if (len - i >= w->len && g_ascii_strncasecmp (p + i, w->text, w->len) == 0)
+      gsize b = 1;
+      if (len - i < w->len)
+        continue;
+      while (b < w->len && ASCII_LOWER (p[i + b]) == ASCII_LOWER (w->text[b]))
+        b++;
+      if (b == w->len)
         {
           /* a Latin word must end there ("am" is not "amigo") */
           if (g_ascii_isalpha (w->text[w->len - 1]) && i + w->len < len
@@ -751,19 +894,21 @@ match_header (WaParser *self, const char *p, gsize len, WaStamp *st, gsize *rest
       st->n[k] = (guint16) n[k];
       st->nd[k] = (guint8) nd[k];
     }
-  for (guint o = 0; o < N_ORDERS; o++)
-    {
-      guint y, m, dd;
-      if (stamp_date (st, (WaDateOrder) o, &y, &m, &dd))
-        st->orders |= (guint8) (1u << o);
-    }
+  guint y, m, dd;
   if (self->order_known)
     {
-      if (!(st->orders & (1u << self->order)))
+      if (!stamp_date (st, self->order, &y, &m, &dd))
+        return FALSE;
+      st->orders = (guint8) (1u << self->order);
+    }
+  else
+    {
+      for (guint o = 0; o < N_ORDERS; o++)
+        if (stamp_date (st, (WaDateOrder) o, &y, &m, &dd))
+          st->orders |= (guint8) (1u << o);
+      if (!(st->orders & self->cand_orders))
         return FALSE;
     }
-  else if (!(st->orders & self->cand_orders))
-    return FALSE;
   if (sep == '.' && (st->orders & (1u << WA_DATE_ORDER_DAY_FIRST)))
     self->hint_day_first = TRUE;
   *rest = i;
@@ -776,10 +921,16 @@ static void
 count_sender (WaParser *self, const char *name)
 {
   WaSenderCount *sc;
+  guint h = 0;
+  for (guint k = 0; k < 4 && name[k] != '\0'; k++)
+    h = h * 31 + (guchar) name[k];
+  guint slot = (h ^ (h >> 7)) % G_N_ELEMENTS (self->recent_senders);
 
-  if (self->last_sender != 0)
+  /* most chats have a few senders: one per slot, by their first bytes,
+   * spares hashing the whole name */
+  if (self->recent_senders[slot] != 0)
     {
-      sc = g_ptr_array_index (self->sum.senders, self->last_sender - 1);
+      sc = g_ptr_array_index (self->sum.senders, self->recent_senders[slot] - 1);
       if (strcmp (sc->name, name) == 0)
         {
           sc->count++;
@@ -802,7 +953,7 @@ count_sender (WaParser *self, const char *name)
     }
   sc = g_ptr_array_index (self->sum.senders, idx - 1);
   sc->count++;
-  self->last_sender = idx;
+  self->recent_senders[slot] = idx;
 }
 
 static gboolean
@@ -1042,19 +1193,21 @@ finish_current (WaParser *self, GError **error)
 
       if (nl == NULL && text->len > 0 && text->len <= MAX_WHOLE_MARKER)
         {
-          char key[MAX_WHOLE_MARKER + 1];
           gsize klen = text->len;
-          memcpy (key, text->str, klen);
-          if (klen > 1 && key[klen - 1] == '.')
+          if (klen > 1 && text->str[klen - 1] == '.')
             klen--;
-          key[klen] = '\0';
           const WaTables *t = tables ();
-          GHashTable *table = t->whole;
           const WaMarker *mk = NULL;
-          if (t->whole_lengths[klen >> 6] & (G_GUINT64_CONSTANT (1) << (klen & 63)))
-            mk = g_hash_table_lookup (table, key);
-          if (mk == NULL && klen > 17 && memcmp (key + klen - 17, " document omitted", 17) == 0)
-            mk = g_hash_table_lookup (table, "document omitted");
+          guint bit = marker_bloom_bit (text->str, klen);
+          if (t->whole_bloom[bit >> 6] & (G_GUINT64_CONSTANT (1) << (bit & 63)))
+            {
+              char key[MAX_WHOLE_MARKER + 1];
+              memcpy (key, text->str, klen);
+              key[klen] = '\0';
+              mk = g_hash_table_lookup (t->whole, key);
+            }
+          if (mk == NULL && klen > 17 && memcmp (text->str + klen - 17, " document omitted", 17) == 0)
+            mk = g_hash_table_lookup (t->whole, "document omitted");
           if (mk != NULL)
             {
               kind = mk->kind;
@@ -1180,7 +1333,8 @@ append_text (WaParser *self, const char *s, gsize len)
 }
 
 static gboolean
-handle_line (WaParser *self, const char *line, gsize len, gboolean truncated, GError **error)
+handle_line (WaParser *self, const char *line, gsize len, gboolean truncated, gint clean,
+             GError **error)
 {
   WaStamp st;
   gsize rest;
@@ -1196,7 +1350,8 @@ handle_line (WaParser *self, const char *line, gsize len, gboolean truncated, GE
     }
 
   self->n_lrm_marks = 0;
-  if (!line_is_clean (line, len))
+  /* clean: 1 known clean, 0 known not, -1 to be checked */
+  if (clean == 0 || (clean < 0 && !line_is_clean (line, len)))
     {
       len = sanitize_line (self, line, len);
       line = self->clean;
@@ -1368,7 +1523,7 @@ feed_utf8 (WaParser *self, const char *buf, gsize len, GError **error)
       if (nl == NULL)
         return TRUE;
       gboolean ok = handle_line (self, self->carry->str, self->carry->len,
-                                 self->carry_truncated, error);
+                                 self->carry_truncated, -1, error);
       g_string_truncate (self->carry, 0);
       self->carry_truncated = FALSE;
       if (!ok)
@@ -1378,7 +1533,9 @@ feed_utf8 (WaParser *self, const char *buf, gsize len, GError **error)
 
   while (p < end)
     {
-      const char *nl = memchr (p, '\n', (gsize) (end - p));
+      gboolean clean;
+      gsize k = scan_line (p, (gsize) (end - p), &clean);
+      const char *nl = p + k < end ? p + k : NULL;
       if (nl == NULL)
         {
           gsize take = (gsize) (end - p);
@@ -1388,7 +1545,7 @@ feed_utf8 (WaParser *self, const char *buf, gsize len, GError **error)
           g_string_append_len (self->carry, p, (gssize) MIN (take, room));
           break;
         }
-      if (!handle_line (self, p, (gsize) (nl - p), FALSE, error))
+      if (!handle_line (self, p, (gsize) (nl - p), FALSE, clean ? 1 : 0, error))
         return FALSE;
       p = nl + 1;
     }
@@ -1533,7 +1690,7 @@ wa_parser_finish (WaParser *self, WaSummary *out, GError **error)
   if (self->carry->len > 0 || self->carry_truncated)
     {
       gboolean ok = handle_line (self, self->carry->str, self->carry->len,
-                                 self->carry_truncated, error);
+                                 self->carry_truncated, -1, error);
       g_string_truncate (self->carry, 0);
       self->carry_truncated = FALSE;
       if (!ok)
@@ -1552,7 +1709,7 @@ wa_parser_finish (WaParser *self, WaSummary *out, GError **error)
       out->order_source = self->order_source;
       /* ownership moves to the caller; keep empty containers for free() */
       g_hash_table_remove_all (self->sender_index);
-      self->last_sender = 0;
+      memset (self->recent_senders, 0, sizeof self->recent_senders);
       self->sum.senders = g_ptr_array_new ();
       self->sum.unparsed_line_nos = g_array_new (FALSE, FALSE, sizeof (guint));
     }
