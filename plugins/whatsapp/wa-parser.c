@@ -56,6 +56,7 @@ typedef enum {
 } WaHint;
 
 struct _WaParser {
+  const struct _WaTables *tables;
   GTimeZone *tz;
   WaCallback cb;
   gpointer user_data;
@@ -99,6 +100,7 @@ struct _WaParser {
   gboolean hint_day_first;
   gboolean hint_month_first;
   gboolean hint_12h_dotted; /* "p. m." style: Spanish locales, day first */
+  gboolean hint_year_last;  /* "/" or "." without space: no locale writes "yy/MM/dd" */
 
   GArray *pending; /* of WaPending */
   GString *pending_store;
@@ -109,9 +111,10 @@ struct _WaParser {
   WaDateOrder day_cache_order;
   gint64 day_cache_day;
   gboolean tz_cache_valid;
-  gint64 tz_cache_day;
-  gint64 tz_cache_offset;
-  gboolean tz_cache_uniform;
+  gint64 tz_cache_a, tz_cache_b; /* UTC range where the zone is known: */
+  gint64 tz_cache_t;             /* its one transition (G_MAXINT64: none) */
+  gint64 tz_cache_o1, tz_cache_o2; /* offsets before and from t */
+  gint tz_cache_interval;        /* zone interval after t */
 
   WaSummary sum;
   GHashTable *sender_index; /* name (owned by sum.senders) -> index + 1 */
@@ -180,7 +183,7 @@ marker_bloom_bit (const char *s, gsize len)
 }
 
 /* Built once from the data above. */
-typedef struct {
+typedef struct _WaTables {
   GHashTable *whole;    /* text -> WaMarker*: media, deleted, call */
   guint64 whole_bloom[MARKER_BLOOM_BITS / 64];
   GArray *edited;       /* of WaMarker */
@@ -363,6 +366,68 @@ local_to_utc (GTimeZone *tz, gint64 local)
   return c1;
 }
 
+/* local_to_utc() with a cache of the zone around the last answer: one
+ * interval (stretched a month ahead at a time), or the days around one
+ * transition, whose instant is found once by bisection. */
+static gint64
+local_to_utc_cached (WaParser *self, gint64 local)
+{
+  GTimeZone *tz = self->tz;
+
+  if (self->tz_cache_valid)
+    {
+      gint64 c1 = local - self->tz_cache_o1, c2 = local - self->tz_cache_o2;
+      if (MIN (c1, c2) >= self->tz_cache_a)
+        {
+          if (MAX (c1, c2) < self->tz_cache_b)
+            {
+              gboolean ok1 = c1 < self->tz_cache_t, ok2 = c2 >= self->tz_cache_t;
+              if (ok1 && ok2)
+                return MIN (c1, c2);
+              return ok2 ? c2 : c1;
+            }
+          if (self->tz_cache_t == G_MAXINT64)
+            for (gint64 ahead = 31 * 86400; ahead > 0; ahead = ahead > 2 * 86400 ? 2 * 86400 : 0)
+              if (g_time_zone_find_interval (tz, G_TIME_TYPE_UNIVERSAL, c1 + ahead)
+                  == self->tz_cache_interval)
+                {
+                  self->tz_cache_b = c1 + ahead;
+                  return c1;
+                }
+        }
+    }
+
+  gint64 lo = local - 2 * 86400, hi = local + 2 * 86400;
+  gint i1 = g_time_zone_find_interval (tz, G_TIME_TYPE_UNIVERSAL, lo);
+  gint i2 = g_time_zone_find_interval (tz, G_TIME_TYPE_UNIVERSAL, hi);
+  self->tz_cache_valid = i1 >= 0 && i2 >= 0;
+  if (!self->tz_cache_valid)
+    return local_to_utc (tz, local);
+  self->tz_cache_a = lo;
+  self->tz_cache_b = hi;
+  self->tz_cache_o1 = g_time_zone_get_offset (tz, i1);
+  self->tz_cache_o2 = g_time_zone_get_offset (tz, i2);
+  self->tz_cache_interval = i2;
+  self->tz_cache_t = G_MAXINT64;
+  if (i1 != i2)
+    {
+      /* transitions are more than 4 days apart: one in (lo, hi] */
+      gint64 l = lo, h = hi;
+      while (h - l > 1)
+        {
+          gint64 mid = l + (h - l) / 2;
+          if (g_time_zone_find_interval (tz, G_TIME_TYPE_UNIVERSAL, mid) == i1)
+            l = mid;
+          else
+            h = mid;
+        }
+      self->tz_cache_t = h;
+    }
+  else
+    self->tz_cache_o2 = self->tz_cache_o1;
+  return local_to_utc_cached (self, local);
+}
+
 static guint
 full_year (guint n, guint nd)
 {
@@ -437,18 +502,7 @@ stamp_to_ms (WaParser *self, const WaStamp *st, WaDateOrder order)
       self->day_cache_valid = TRUE;
     }
 
-  if (!self->tz_cache_valid || self->tz_cache_day != day)
-    {
-      gint64 o1 = offset_at_utc (self->tz, day * 86400 - 86400);
-      gint64 o2 = offset_at_utc (self->tz, day * 86400 + 2 * 86400);
-      self->tz_cache_valid = TRUE;
-      self->tz_cache_day = day;
-      self->tz_cache_uniform = o1 == o2;
-      self->tz_cache_offset = o1;
-    }
-  if (self->tz_cache_uniform)
-    return (local - self->tz_cache_offset) * 1000;
-  return local_to_utc (self->tz, local) * 1000;
+  return local_to_utc_cached (self, local) * 1000;
 }
 
 static gsize
@@ -726,7 +780,7 @@ skip_spaces (const char *p, gsize len, gsize i)
 static gsize
 match_period (WaParser *self, const char *p, gsize len, gsize i, gboolean *pm)
 {
-  const WaTables *t = tables ();
+  const WaTables *t = self->tables;
   guchar c;
 
   if (i >= len)
@@ -771,7 +825,7 @@ match_header (WaParser *self, const char *p, gsize len, WaStamp *st, gsize *rest
 {
   gsize i = 0;
   guint n[3], nd[3], h, mi, s = 0, d;
-  gboolean bracket = FALSE, have_period = FALSE, pm = FALSE;
+  gboolean bracket = FALSE, have_period = FALSE, pm = FALSE, dotted_space = FALSE;
   char sep = 0;
 
   if (len < 12)
@@ -791,7 +845,10 @@ match_header (WaParser *self, const char *p, gsize len, WaStamp *st, gsize *rest
             return FALSE;
           i++;
           if (sep == '.' && i < len && p[i] == ' ')
-            i++;
+            {
+              i++;
+              dotted_space = TRUE;
+            }
         }
       i = read_num (p, len, i, 4, &n[k], &nd[k]);
       if (nd[k] == 0 || nd[k] == 3 || i >= len)
@@ -911,6 +968,8 @@ match_header (WaParser *self, const char *p, gsize len, WaStamp *st, gsize *rest
     }
   if (sep == '.' && (st->orders & (1u << WA_DATE_ORDER_DAY_FIRST)))
     self->hint_day_first = TRUE;
+  if (sep == '/' || (sep == '.' && !dotted_space))
+    self->hint_year_last = TRUE;
   *rest = i;
   return TRUE;
 }
@@ -1085,8 +1144,11 @@ decide_order_undecided (WaParser *self, GError **error)
         return decide_order (self, (WaDateOrder) best, WA_ORDER_SOURCE_CHRONOLOGY, error);
     }
 
-  /* Year first or last: the reading of the first date that is the latest
-   * not in the future ("24-01-15" is 2024, not 2015). */
+  /* Year first or last: last with "/" and "." (Korean "yy. M. d." has
+   * spaces), else the reading of the first date that is the latest not in
+   * the future ("24-01-15" is 2024, not 2015). */
+  if ((cand & 0x3) && (cand & 0xC) && self->hint_year_last)
+    cand &= 0x3;
   if ((cand & 0x3) && (cand & 0xC) && n > 0)
     {
       const WaStamp *st = &g_array_index (self->pending, WaPending, 0).stamp;
@@ -1165,7 +1227,7 @@ finish_current (WaParser *self, GError **error)
 
   if (text->len > 0 && text->str[text->len - 1] == '>')
     {
-      GArray *edited_markers = tables ()->edited;
+      GArray *edited_markers = self->tables->edited;
       for (guint i = 0; i < edited_markers->len; i++)
         {
           const WaMarker *em = &g_array_index (edited_markers, WaMarker, i);
@@ -1196,7 +1258,7 @@ finish_current (WaParser *self, GError **error)
           gsize klen = text->len;
           if (klen > 1 && text->str[klen - 1] == '.')
             klen--;
-          const WaTables *t = tables ();
+          const WaTables *t = self->tables;
           const WaMarker *mk = NULL;
           guint bit = marker_bloom_bit (text->str, klen);
           if (t->whole_bloom[bit >> 6] & (G_GUINT64_CONSTANT (1) << (bit & 63)))
@@ -1216,7 +1278,7 @@ finish_current (WaParser *self, GError **error)
         }
       if (kind == WA_KIND_TEXT && first_len > 2 && first[first_len - 1] == ')')
         {
-          GArray *suffixes = tables ()->file_suffix;
+          GArray *suffixes = self->tables->file_suffix;
           for (guint i = 0; i < suffixes->len; i++)
             {
               const WaMarker *fm = &g_array_index (suffixes, WaMarker, i);
@@ -1239,7 +1301,7 @@ finish_current (WaParser *self, GError **error)
           && (first[0] == '<' || memcmp (first, "\xE2\x80\xB9", 3) == 0))
         {
           gsize open = first[0] == '<' ? 1 : 3;
-          GArray *prefixes = tables ()->file_prefix;
+          GArray *prefixes = self->tables->file_prefix;
           for (guint i = 0; i < prefixes->len && open + close < first_len; i++)
             {
               const WaMarker *fm = &g_array_index (prefixes, WaMarker, i);
@@ -1329,7 +1391,14 @@ append_text (WaParser *self, const char *s, gsize len)
 
   if (n < len)
     self->cur_truncated = TRUE;
-  g_string_append_len (t, s, (gssize) n);
+  if (t->len + n < t->allocated_len)
+    {
+      memcpy (t->str + t->len, s, n);
+      t->len += n;
+      t->str[t->len] = '\0';
+    }
+  else
+    g_string_append_len (t, s, (gssize) n);
 }
 
 static gboolean
@@ -1469,6 +1538,7 @@ wa_parser_new (const char *tz_name, WaCallback cb, gpointer user_data, GError **
     }
 
   WaParser *self = g_new0 (WaParser, 1);
+  self->tables = tables ();
   self->tz = tz;
   self->cb = cb;
   self->user_data = user_data;

@@ -389,6 +389,8 @@ test_named_cases (void)
       "2023-12-31T09:30:00Z", WA_KIND_TEXT, "مرحبا", NULL },
     /* two-digit year first */
     { "24-01-15 09:00 - A: x\n", "2024-01-15T08:00:00Z", WA_KIND_TEXT, "x", NULL },
+    /* ... but no locale writes "yy/MM/dd": one line alone is day first */
+    { "25/12/19 10:00 - A: x\n", "2019-12-25T09:00:00Z", WA_KIND_TEXT, "x", NULL },
     /* year-day-month */
     { "2024-15-01 09:00 - A: x\n", "2024-01-15T08:00:00Z", WA_KIND_TEXT, "x", NULL },
     /* localized markers */
