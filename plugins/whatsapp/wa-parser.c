@@ -100,7 +100,9 @@ struct _WaParser {
   gboolean hint_day_first;
   gboolean hint_month_first;
   gboolean hint_12h_dotted; /* "p. m." style: Spanish locales, day first */
-  gboolean hint_year_last;  /* "/" or "." without space: no locale writes "yy/MM/dd" */
+  gboolean hint_year_last;
+  char connector[8];        /* last connector word between date and time */
+  guint8 connector_len;  /* "/" or "." without space: no locale writes "yy/MM/dd" */
 
   GArray *pending; /* of WaPending */
   GString *pending_store;
@@ -118,7 +120,7 @@ struct _WaParser {
 
   WaSummary sum;
   GHashTable *sender_index; /* name (owned by sum.senders) -> index + 1 */
-  guint recent_senders[16];  /* index + 1 of the senders counted last, 0 none */
+  guint recent_senders[64];  /* index + 1 of the senders counted last, 0 none */
 };
 
 /* ---- markers and day periods (data in locales/) ----------------------- */
@@ -873,22 +875,32 @@ match_header (WaParser *self, const char *p, gsize len, WaStamp *st, gsize *rest
   i = skip_spaces (p, len, i);
   if (i < len && !g_ascii_isdigit (p[i]))
     {
-      gsize e = match_period (self, p, len, i, &pm);
-      if (e > 0)
-        {
-          have_period = TRUE;
-          i = skip_spaces (p, len, e);
-        }
+      /* every header of a file has the same word: the last connector is
+       * checked first */
+      gsize cl = self->connector_len;
+      if (cl > 0 && cl < len - i && p[i + cl] == ' ' && memcmp (p + i, self->connector, cl) == 0)
+        i = skip_spaces (p, len, i + cl);
       else
         {
-          /* connector word: "à" (fr), "um" (de), "às" (pt), "kl." (nb/da) */
-          gsize w = i;
-          while (i < len && p[i] != ' ' && !g_ascii_isdigit (p[i]) && i - w < 8)
-            i++;
-          if (i >= len || p[i] != ' ' || i == w)
-            return FALSE;
-          i = skip_spaces (p, len, i);
-          self->hint_day_first = TRUE;
+          gsize e = match_period (self, p, len, i, &pm);
+          if (e > 0)
+            {
+              have_period = TRUE;
+              i = skip_spaces (p, len, e);
+            }
+          else
+            {
+              /* connector word: "à" (fr), "um" (de), "às" (pt), "kl." (nb/da) */
+              gsize w = i;
+              while (i < len && p[i] != ' ' && !g_ascii_isdigit (p[i]) && i - w < 8)
+                i++;
+              if (i >= len || p[i] != ' ' || i == w)
+                return FALSE;
+              self->connector_len = (guint8) (i - w);
+              memcpy (self->connector, p + w, i - w);
+              i = skip_spaces (p, len, i);
+              self->hint_day_first = TRUE;
+            }
         }
     }
   i = read_num (p, len, i, 2, &h, &d);
@@ -980,13 +992,13 @@ static void
 count_sender (WaParser *self, const char *name)
 {
   WaSenderCount *sc;
-  guint h = 0;
-  for (guint k = 0; k < 4 && name[k] != '\0'; k++)
-    h = h * 31 + (guchar) name[k];
-  guint slot = (h ^ (h >> 7)) % G_N_ELEMENTS (self->recent_senders);
+  guint32 h = 2166136261u;
+  for (guint k = 0; k < 12 && name[k] != '\0'; k++)
+    h = (h ^ (guchar) name[k]) * 16777619u;
+  guint slot = (h ^ (h >> 16)) % G_N_ELEMENTS (self->recent_senders);
 
-  /* most chats have a few senders: one per slot, by their first bytes,
-   * spares hashing the whole name */
+  /* most chats have a few senders: a direct-mapped cache of the last
+   * ones spares the hash table */
   if (self->recent_senders[slot] != 0)
     {
       sc = g_ptr_array_index (self->sum.senders, self->recent_senders[slot] - 1);
@@ -1382,6 +1394,20 @@ finish_current (WaParser *self, GError **error)
   return TRUE;
 }
 
+/* g_string_append_len() without the call when the string has room. */
+static inline void
+gs_append (GString *t, const char *s, gsize n)
+{
+  if (t->len + n < t->allocated_len)
+    {
+      memcpy (t->str + t->len, s, n);
+      t->len += n;
+      t->str[t->len] = '\0';
+    }
+  else
+    g_string_append_len (t, s, (gssize) n);
+}
+
 static void
 append_text (WaParser *self, const char *s, gsize len)
 {
@@ -1391,14 +1417,7 @@ append_text (WaParser *self, const char *s, gsize len)
 
   if (n < len)
     self->cur_truncated = TRUE;
-  if (t->len + n < t->allocated_len)
-    {
-      memcpy (t->str + t->len, s, n);
-      t->len += n;
-      t->str[t->len] = '\0';
-    }
-  else
-    g_string_append_len (t, s, (gssize) n);
+  gs_append (t, s, n);
 }
 
 static gboolean
@@ -1473,8 +1492,8 @@ handle_line (WaParser *self, const char *line, gsize len, gboolean truncated, gi
       if (has_sender)
         {
           self->cur_has_sender = TRUE;
-          g_string_truncate (self->cur_sender, 0);
-          g_string_append_len (self->cur_sender, r, (gssize) name_len);
+          self->cur_sender->len = 0;
+          gs_append (self->cur_sender, r, name_len);
           while (self->cur_sender->len > 0
                  && self->cur_sender->str[self->cur_sender->len - 1] == ' ')
             g_string_truncate (self->cur_sender, self->cur_sender->len - 1);
