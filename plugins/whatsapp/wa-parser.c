@@ -567,6 +567,10 @@ clean_char (const guchar *p, gsize len, gsize i)
     {
       if (i + 1 >= len || (p[i + 1] & 0xC0) != 0x80 || (c == 0xC2 && p[i + 1] == 0xA0))
         return 0;
+      /* U+061C, and Arabic-Indic digits (read in headers) */
+      if ((c == 0xD8 && p[i + 1] == 0x9C) || (c == 0xD9 && p[i + 1] >= 0xA0 && p[i + 1] <= 0xA9)
+          || (c == 0xDB && p[i + 1] >= 0xB0 && p[i + 1] <= 0xB9))
+        return 0;
       return 2;
     }
   if (c >= 0xE0 && c <= 0xEF)
@@ -713,10 +717,19 @@ sanitize_line (WaParser *self, const char *line, gsize len)
   const guchar *p = (const guchar *) line;
   char *o = self->clean;
   gsize i = 0;
+  /* Arabic-Indic digits become ASCII in a header, up to its " - " or "]" */
+  gboolean hdr = TRUE;
 
   while (i < len)
     {
       gsize run = skip_ascii (p, len, i);
+      if (hdr && run > i)
+        {
+          if (o == self->clean && p[i] != '[' && !g_ascii_isdigit (p[i]))
+            hdr = FALSE; /* text first: not a header */
+          else if (memchr (p + i, '-', run - i) != NULL || memchr (p + i, ']', run - i) != NULL)
+            hdr = FALSE; /* the header ended */
+        }
       memcpy (o, p + i, run - i);
       o += run - i;
       i = run;
@@ -737,15 +750,26 @@ sanitize_line (WaParser *self, const char *line, gsize len)
           if (self->n_lrm_marks < MAX_LRM_MARKS)
             self->lrm_marks[self->n_lrm_marks++] = (gsize) (o - self->clean);
         }
-      else if ((u >= 0x202A && u <= 0x202E) || (u >= 0x2066 && u <= 0x2069) || u == 0xFEFF)
+      else if ((u >= 0x202A && u <= 0x202E) || (u >= 0x2066 && u <= 0x2069) || u == 0xFEFF
+               || u == 0x061C)
         ;
+      else if (hdr && ((u >= 0x0660 && u <= 0x0669) || (u >= 0x06F0 && u <= 0x06F9)))
+        *o++ = (char) ('0' + (u >= 0x06F0 ? u - 0x06F0 : u - 0x0660));
       else if (u == 0x00A0 || u == 0x202F)
         *o++ = ' ';
       else
         {
+          /* text first, or Arabic letters other than the day periods
+           * (ص م, Persian ق.ظ. ب.ظ.): not a header, or past it */
+          if (o == self->clean
+              || (u >= 0x0600 && u <= 0x06FF && u != 0x060C && u != 0x0635 && u != 0x0645
+                  && u != 0x0642 && u != 0x0638 && u != 0x0628))
+            hdr = FALSE;
           memcpy (o, p + i, n);
           o += n;
         }
+      if (o - self->clean > 48)
+        hdr = FALSE;
       i += n;
     }
   return (gsize) (o - self->clean);

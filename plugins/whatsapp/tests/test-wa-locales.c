@@ -387,6 +387,11 @@ test_named_cases (void)
       "31/12/23 \xE2\x80\x8F"
       "10:30 ص - أحمد: مرحبا\n",
       "2023-12-31T09:30:00Z", WA_KIND_TEXT, "مرحبا", NULL },
+    /* Arabic-Indic digits in the header, kept in the text */
+    { "\xE2\x80\x8F٣١\xE2\x80\x8F/١٢\xE2\x80\x8F/٢٠٢٣، ١٠:٣٠ م - أحمد: عندي ٣ تفاحات\n",
+      "2023-12-31T21:30:00Z", WA_KIND_TEXT, "عندي ٣ تفاحات", NULL },
+    { "[۳۱/۱۲/۲۰۲۳، ۱۰:۳۰:۰۰ ب.ظ.] علی: ۲ تا\n", "2023-12-31T21:30:00Z", WA_KIND_TEXT, "۲ تا",
+      NULL },
     /* two-digit year first */
     { "24-01-15 09:00 - A: x\n", "2024-01-15T08:00:00Z", WA_KIND_TEXT, "x", NULL },
     /* ... but no locale writes "yy/MM/dd": one line alone is day first */
