@@ -678,6 +678,35 @@ scan_line (const char *s, gsize len, gboolean *clean)
           i += 16;
           continue;
         }
+      if (m != m_nl)
+        {
+          /* the common non-ASCII block: only characters none of which is
+           * stripped or rewritten, each whole inside the block: two-byte
+           * leads C3-D7 (Latin, Greek, Cyrillic, Hebrew), three-byte E3-EC
+           * (CJK, Hangul), four-byte F0 90-BF (emoji) */
+          guint hi = m & ~m_nl;
+          guint lead2 = (guint) _mm_movemask_epi8 (
+            _mm_and_si128 (_mm_cmpgt_epi8 (v, _mm_set1_epi8 ((char) 0xC2)),
+                           _mm_cmplt_epi8 (v, _mm_set1_epi8 ((char) 0xD8))));
+          guint lead3 = (guint) _mm_movemask_epi8 (
+            _mm_and_si128 (_mm_cmpgt_epi8 (v, _mm_set1_epi8 ((char) 0xE2)),
+                           _mm_cmplt_epi8 (v, _mm_set1_epi8 ((char) 0xED))));
+          guint lead4 = (guint) _mm_movemask_epi8 (_mm_cmpeq_epi8 (v, _mm_set1_epi8 ((char) 0xF0)));
+          guint cont = (guint) _mm_movemask_epi8 (_mm_cmplt_epi8 (v, _mm_set1_epi8 ((char) 0xC0)));
+          guint cont_hi = (guint) _mm_movemask_epi8 (
+            _mm_and_si128 (_mm_cmpgt_epi8 (v, _mm_set1_epi8 ((char) 0x8F)),
+                           _mm_cmplt_epi8 (v, _mm_set1_epi8 ((char) 0xC0))));
+          guint want = (lead2 << 1) | (lead3 << 1) | (lead3 << 2) | (lead4 << 1) | (lead4 << 2)
+                       | (lead4 << 3);
+          if ((hi & ~(lead2 | lead3 | lead4 | cont)) == 0 && cont == want
+              && (lead4 << 1 & ~cont_hi) == 0)
+            {
+              if (m_nl != 0)
+                return i + (gsize) __builtin_ctz (m_nl);
+              i += 16;
+              continue;
+            }
+        }
       gsize k = i + (gsize) __builtin_ctz (m);
       if (p[k] == '\n')
         return k;
