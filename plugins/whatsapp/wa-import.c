@@ -494,7 +494,13 @@ wa_import (WaImport *imp, const char *path, GError **error)
     }
   else
     {
-      const char *binary = imp_sniff_binary (head, (gsize) n_head);
+      /* UTF-16 text (a BOM, or NUL beside the first digit or "[") is for the parser */
+      gboolean utf16 = n_head >= 2
+                       && ((head[0] == 0xFF && head[1] == 0xFE)
+                           || (head[0] == 0xFE && head[1] == 0xFF)
+                           || (head[1] == 0 && (g_ascii_isdigit (head[0]) || head[0] == '['))
+                           || (head[0] == 0 && (g_ascii_isdigit (head[1]) || head[1] == '[')));
+      const char *binary = utf16 ? NULL : imp_sniff_binary (head, (gsize) n_head);
       gssize i = 0;
       while (i < n_head && g_ascii_isspace (head[i]))
         i++;

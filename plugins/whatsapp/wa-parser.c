@@ -1333,7 +1333,8 @@ finish_current (WaParser *self, GError **error)
               key[klen] = '\0';
               mk = g_hash_table_lookup (t->whole, key);
             }
-          if (mk == NULL && klen > 17 && memcmp (text->str + klen - 17, " document omitted", 17) == 0)
+          if (mk == NULL && klen > 17
+              && memcmp (text->str + klen - 17, " document omitted", 17) == 0)
             mk = g_hash_table_lookup (t->whole, "document omitted");
           if (mk != NULL)
             {
