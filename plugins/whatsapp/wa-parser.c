@@ -1,14 +1,19 @@
 /* SPDX-License-Identifier: AGPL-3.0-or-later */
 /* WhatsApp .txt export parser.  Design notes:
- *  - bytes are cut into lines with memchr; a line split across two feeds is
- *    carried in a bounded buffer, all other lines are read in place;
- *  - a line is sanitized (UTF-8 repair, invisible marks stripped) only if it
- *    holds a byte >= 0x80, so ASCII lines cost one pass;
- *  - the header matcher is hand-written: it rejects a continuation line at
- *    its first byte in the common case;
- *  - the day/month order is unknown until a component > 12 shows up, so
- *    finished messages are queued (bounded) until then;
- *  - the zone offset is cached per local day. */
+ *  - input is UTF-8 or UTF-16 (converted in 8 KiB steps); lines are found
+ *    and their UTF-8 checked in one pass over 16-byte blocks; a line split
+ *    across two feeds is carried in a bounded buffer, all other lines are
+ *    read in place;
+ *  - a line is copied and sanitized (UTF-8 repair, invisible marks
+ *    stripped, Arabic-Indic digits of a header read) only if it needs it;
+ *  - the header grammar is hand-written and data-driven: day-period words
+ *    come from locales/locales.def, marker phrases from locales/markers.def;
+ *    a continuation line is rejected at its first byte in the common case;
+ *  - each header keeps its three numbers; the orders in which they make a
+ *    valid date narrow down over the file, and while more than one is left
+ *    finished messages are queued (bounded), then the chronology decides;
+ *  - the date of the last header and the zone's offset over an interval
+ *    (or around one transition) are cached. */
 #define G_LOG_DOMAIN "passerelle-whatsapp"
 
 #include "wa-parser.h"
