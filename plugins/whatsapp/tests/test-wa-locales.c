@@ -76,9 +76,32 @@ typedef struct
 } Local;
 
 /* Writes one header for `t` after CLDR-style `pattern`. */
+static void write_header_ascii (GString *out, const Locale *loc, const char *pattern,
+                                const Local *t, gboolean narrow_space);
+
+/* Arabic and Persian exports may write their own digits (U+0660.., U+06F0..). */
+static gboolean native_digits;
+
 static void
 write_header (GString *out, const Locale *loc, const char *pattern, const Local *t,
               gboolean narrow_space)
+{
+  g_autoptr (GString) h = g_string_new (NULL);
+
+  write_header_ascii (h, loc, pattern, t, narrow_space);
+  for (const char *c = h->str; *c != '\0'; c++)
+    {
+      if (native_digits && g_ascii_isdigit (*c))
+        g_string_append_unichar (out, (g_str_has_prefix (loc->tag, "fa") ? 0x06F0 : 0x0660)
+                                          + (gunichar) (*c - '0'));
+      else
+        g_string_append_c (out, *c);
+    }
+}
+
+static void
+write_header_ascii (GString *out, const Locale *loc, const char *pattern, const Local *t,
+                    gboolean narrow_space)
 {
   gboolean rtl = g_str_has_prefix (loc->tag, "ar") || g_str_has_prefix (loc->tag, "he")
                  || g_str_has_prefix (loc->tag, "fa");
@@ -301,6 +324,13 @@ test_locale (gconstpointer data)
     {
       run_chat (loc, ios, late_days, "late days");
       run_chat (loc, ios, early_days, "early days");
+      if (g_str_has_prefix (loc->tag, "ar") || g_str_has_prefix (loc->tag, "fa"))
+        {
+          native_digits = TRUE;
+          run_chat (loc, ios, late_days, "late days, native digits");
+          run_chat (loc, ios, early_days, "early days, native digits");
+          native_digits = FALSE;
+        }
     }
 }
 
