@@ -746,14 +746,18 @@ scan_line (const char *s, gsize len, gboolean *clean)
 /* Copies a line holding non-ASCII bytes into self->clean, repairing UTF-8
  * and applying the invisible-character rules.  Returns the clean length. */
 static gsize
-sanitize_line (WaParser *self, const char *line, gsize len)
+sanitize_line (WaParser *self, const char *line, gsize len, gboolean header_digits,
+               gboolean *converted)
 {
   const guchar *p = (const guchar *) line;
   char *o = self->clean;
   gsize i = 0;
-  /* Arabic-Indic digits become ASCII in a header, up to its " - " or "]" */
-  gboolean hdr = TRUE;
+  /* Arabic-Indic digits become ASCII in what may be a header, up to its
+   * " - " or "]"; *converted tells the caller to redo the line without that
+   * if it is no header */
+  gboolean hdr = header_digits;
 
+  *converted = FALSE;
   while (i < len)
     {
       gsize run = skip_ascii (p, len, i);
@@ -788,7 +792,10 @@ sanitize_line (WaParser *self, const char *line, gsize len)
                || u == 0x061C)
         ;
       else if (hdr && ((u >= 0x0660 && u <= 0x0669) || (u >= 0x06F0 && u <= 0x06F9)))
-        *o++ = (char) ('0' + (u >= 0x06F0 ? u - 0x06F0 : u - 0x0660));
+        {
+          *o++ = (char) ('0' + (u >= 0x06F0 ? u - 0x06F0 : u - 0x0660));
+          *converted = TRUE;
+        }
       else if (u == 0x00A0 || u == 0x202F)
         *o++ = ' ';
       else
@@ -1498,13 +1505,25 @@ handle_line (WaParser *self, const char *line, gsize len, gboolean truncated, gi
 
   self->n_lrm_marks = 0;
   /* clean: 1 known clean, 0 known not, -1 to be checked */
+  const char *raw = line;
+  gsize raw_len = len;
+  guint64 n_invalid = self->sum.n_invalid_utf8;
+  gboolean digits = FALSE;
   if (clean == 0 || (clean < 0 && !line_is_clean (line, len)))
     {
-      len = sanitize_line (self, line, len);
+      len = sanitize_line (self, line, len, TRUE, &digits);
       line = self->clean;
     }
 
-  if (match_header (self, line, len, &st, &rest))
+  gboolean is_header = match_header (self, line, len, &st, &rest);
+  if (!is_header && digits)
+    {
+      /* not a header after all: its Arabic-Indic digits are text */
+      self->n_lrm_marks = 0;
+      self->sum.n_invalid_utf8 = n_invalid;
+      len = sanitize_line (self, raw, raw_len, FALSE, &digits);
+    }
+  if (is_header)
     {
       if (self->have_cur && !finish_current (self, error))
         return FALSE;

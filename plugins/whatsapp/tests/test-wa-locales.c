@@ -468,6 +468,93 @@ test_named_cases (void)
     }
 }
 
+/* Random messages made of pieces whose output is known: letters of every
+ * script, long ASCII runs (the 16-byte blocks), spaces to read as spaces,
+ * marks to strip, bytes to replace; continuation lines too, some led by
+ * Arabic-Indic digits (text, not a header). */
+static void
+test_text_pieces (void)
+{
+  static const struct
+  {
+    const char *in, *out;
+  } pieces[] = {
+    { "a", "a" },
+    { "abcdefghijklmnopqrstuvwxyz0123456789", "abcdefghijklmnopqrstuvwxyz0123456789" },
+    { "é", "é" },
+    { "àçèù", "àçèù" },
+    { "Привет", "Привет" },
+    { "שלום", "שלום" },
+    { "你好世界", "你好世界" },
+    { "안녕", "안녕" },
+    { "😀👍", "😀👍" },
+    { "’", "’" },
+    { "٣٤", "٣٤" },
+    { "مرحبا", "مرحبا" },
+    { "\xC2\xA0", " " },
+    { "\xE2\x80\xAF", " " },
+    { "\xE2\x80\x8E", "" },
+    { "\xE2\x80\x8F", "" },
+    { "\xEF\xBB\xBF", "" },
+    { "\xE2\x80\xAA", "" },
+    { "\xE2\x81\xA6", "" },
+    { "\xD8\x9C", "" },
+    { "\xFF", "\xEF\xBF\xBD" },
+    { "\xE3\x81", "\xEF\xBF\xBD\xEF\xBF\xBD" },
+    { "\xED\xA0\x80", "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD" },
+    { "\xF0\x80\x80\x80", "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD" },
+    { "\xC2\xA9", "©" },
+  };
+  g_autoptr (GRand) rnd = g_rand_new_with_seed (15);
+
+  for (guint round = 0; round < 300; round++)
+    {
+      g_autoptr (GString) in = g_string_new (NULL);
+      g_autoptr (GArray) want = g_array_new (FALSE, FALSE, sizeof (Want));
+      g_array_set_clear_func (want, want_clear);
+      guint n_msgs = (guint) g_rand_int_range (rnd, 1, 6);
+      for (guint m = 0; m < n_msgs; m++)
+        {
+          g_autoptr (GString) out = g_string_new ("x");
+          g_string_append_printf (in, "13/02/2024, 10:%02u - Bob: x", m);
+          guint n = (guint) g_rand_int_range (rnd, 0, 40);
+          for (guint k = 0; k < n; k++)
+            {
+              gsize pi = (gsize) g_rand_int_range (rnd, 0, G_N_ELEMENTS (pieces));
+              if (g_rand_int_range (rnd, 0, 8) == 0)
+                {
+                  /* a continuation line, led by Arabic-Indic digits or a word */
+                  const char *lead = g_rand_boolean (rnd) ? "٣١/١٢ " : "y ";
+                  g_string_append_printf (in, "\n%s", lead);
+                  g_string_append_printf (out, "\n%s", lead);
+                }
+              else
+                {
+                  g_string_append_c (in, ' ');
+                  g_string_append_c (out, ' ');
+                }
+              g_string_append (in, pieces[pi].in);
+              g_string_append (out, pieces[pi].out);
+            }
+          g_string_append (in, " z\n");
+          g_string_append (out, " z");
+          Local t = { 2024, 2, 13, 10, m, 0 };
+          want_add (want, WA_KIND_TEXT, &t, FALSE, "Bob", out->str, NULL);
+        }
+      for (gsize step = 1; step <= 64; step *= 4)
+        {
+          Check check = { want, 0, "pieces" };
+          g_autoptr (GError) error = NULL;
+          g_autoptr (WaParser) p = wa_parser_new ("Europe/Paris", check_message, &check, &error);
+          for (gsize off = 0; off < in->len; off += step)
+            g_assert_true (wa_parser_feed (p, in->str + off, MIN (step, in->len - off), &error));
+          g_assert_true (wa_parser_finish (p, NULL, &error));
+          g_assert_no_error (error);
+          g_assert_cmpuint (check.next, ==, want->len);
+        }
+    }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -479,5 +566,6 @@ main (int argc, char **argv)
     }
   g_test_add_func ("/whatsapp/encodings", test_encodings);
   g_test_add_func ("/whatsapp/named-cases", test_named_cases);
+  g_test_add_func ("/whatsapp/text-pieces", test_text_pieces);
   return g_test_run ();
 }
