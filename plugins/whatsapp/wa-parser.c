@@ -1206,17 +1206,16 @@ decide_order_undecided (WaParser *self, GError **error)
       gint best = -1;
       gboolean tie = FALSE;
       for (guint o = 0; o < N_ORDERS; o++)
-        {
-          if (!(cand & (1u << o)))
-            continue;
-          if (best < 0 || back[o] < back[best] || (back[o] == back[best] && span[o] < span[best]))
-            {
-              best = (gint) o;
-              tie = FALSE;
-            }
-          else if (back[o] == back[best] && span[o] == span[best])
-            tie = TRUE;
-        }
+        if ((cand & (1u << o))
+            && (best < 0 || back[o] < back[best]
+                || (back[o] == back[best] && span[o] < span[best])))
+          best = (gint) o;
+      /* as many steps back: the spread decides only by a clear margin (a
+       * chat read day by day against month by month), else the language */
+      for (guint o = 0; o < N_ORDERS && best >= 0; o++)
+        if ((cand & (1u << o)) && (gint) o != best && back[o] == back[best]
+            && span[o] < 4 * span[best] + 1)
+          tie = TRUE;
       if (best >= 0 && !tie)
         return decide_order (self, (WaDateOrder) best, WA_ORDER_SOURCE_CHRONOLOGY, error);
     }

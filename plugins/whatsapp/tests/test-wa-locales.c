@@ -555,6 +555,39 @@ test_text_pieces (void)
     }
 }
 
+/* Two messages two months apart read either way (10 Jan -> 11 Mar, or 1 Oct
+ * -> 3 Nov): the spread is no clear evidence, the language decides; a day
+ * apart against a month apart is. */
+static void
+test_chronology_margin (void)
+{
+  static const struct
+  {
+    const char *text;
+    WaDateOrder order;
+    WaOrderSource source;
+  } cases[] = {
+    { "10/01/2024 à 09:00 - A: x\n11/03/2024 à 09:00 - A: y\n", WA_DATE_ORDER_DAY_FIRST,
+      WA_ORDER_SOURCE_LOCALE },
+    { "10/01/2024, 9:00 AM - A: x\n11/03/2024, 9:00 AM - A: y\n", WA_DATE_ORDER_MONTH_FIRST,
+      WA_ORDER_SOURCE_LOCALE },
+    { "10/01/2024 à 09:00 - A: x\n10/02/2024 à 09:00 - A: y\n", WA_DATE_ORDER_MONTH_FIRST,
+      WA_ORDER_SOURCE_CHRONOLOGY },
+  };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autoptr (GError) error = NULL;
+      g_autoptr (WaParser) p = wa_parser_new ("Europe/Paris", NULL, NULL, &error);
+      WaSummary sum = { 0 };
+      g_assert_true (wa_parser_feed (p, cases[i].text, strlen (cases[i].text), &error));
+      g_assert_true (wa_parser_finish (p, &sum, &error));
+      g_assert_cmpint (sum.date_order, ==, cases[i].order);
+      g_assert_cmpint (sum.order_source, ==, cases[i].source);
+      wa_summary_clear (&sum);
+    }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -567,5 +600,6 @@ main (int argc, char **argv)
   g_test_add_func ("/whatsapp/encodings", test_encodings);
   g_test_add_func ("/whatsapp/named-cases", test_named_cases);
   g_test_add_func ("/whatsapp/text-pieces", test_text_pieces);
+  g_test_add_func ("/whatsapp/chronology-margin", test_chronology_margin);
   return g_test_run ();
 }
