@@ -212,10 +212,18 @@ def bench_parse(data_dir, results):
                          "messages": int(v["messages"]), "seconds": float(v["seconds"]),
                          "mb_per_s": size / 1e6 / float(v["seconds"]), "wall_s": wall,
                          "vm_hwm_kb": int(v["vm_hwm_kb"])})
-            print("parse %d msgs run %d: ours %.0f MB/s %.1f MB, npm %.1f MB/s %.0f MB "
-                  "(load %.2f)" % (n, r + 1, runs[-2]["mb_per_s"], runs[-2]["vm_hwm_kb"] / 1024,
-                                   runs[-1]["mb_per_s"], runs[-1]["vm_hwm_kb"] / 1024, load),
-                  flush=True)
+            # the floor: `wc -l` reads the same file and finds its lines
+            t0 = time.monotonic()
+            subprocess.run(["wc", "-l", path], check=True, stdout=subprocess.DEVNULL)
+            wc_s = time.monotonic() - t0
+            runs.append({"side": "wc", "run": r + 1, "load1": load, "seconds": wc_s,
+                         "mb_per_s": size / 1e6 / wc_s})
+            print("parse %d msgs run %d: ours %.0f MB/s %.1f MB, npm %.1f MB/s %.0f MB, "
+                  "wc -l %.0f MB/s: %.1fx npm, %.0f %% of wc -l (load %.2f)"
+                  % (n, r + 1, runs[-3]["mb_per_s"], runs[-3]["vm_hwm_kb"] / 1024,
+                     runs[-2]["mb_per_s"], runs[-2]["vm_hwm_kb"] / 1024, runs[-1]["mb_per_s"],
+                     runs[-3]["mb_per_s"] / runs[-2]["mb_per_s"],
+                     100 * runs[-3]["mb_per_s"] / runs[-1]["mb_per_s"], load), flush=True)
         ours = [x for x in runs if x["side"] == "ours"]
         npm = [x for x in runs if x["side"] == "npm"]
         entry = {"messages_generated": n, "bytes": size, "runs": runs,
@@ -229,6 +237,11 @@ def bench_parse(data_dir, results):
         entry["speed_ratio_median"] = (entry["ours_mb_per_s"]["median"]
                                        / entry["npm_mb_per_s"]["median"])
         entry["speed_ratio_best"] = entry["ours_mb_per_s"]["best"] / entry["npm_mb_per_s"]["best"]
+        wc = [x for x in runs if x["side"] == "wc"]
+        entry["speed_ratio_per_round"] = summary([o["mb_per_s"] / m["mb_per_s"]
+                                                  for o, m in zip(ours, npm)])
+        entry["wc_fraction_per_round"] = summary([o["mb_per_s"] / w["mb_per_s"]
+                                                  for o, w in zip(ours, wc)])
         out.append(entry)
     results["parse"] = out
 

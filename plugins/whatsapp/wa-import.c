@@ -427,13 +427,9 @@ wa_summary_notices (WaImport *imp, const WaSummary *sum)
 
   const char *order = sum->date_order == WA_DATE_ORDER_DAY_FIRST     ? "day/month/year"
                       : sum->date_order == WA_DATE_ORDER_MONTH_FIRST ? "month/day/year"
-                                                                     : "year-month-day";
-  const char *why = sum->order_source == WA_ORDER_SOURCE_EVIDENCE
-                        ? "a date in the file settles it"
-                    : sum->order_source == WA_ORDER_SOURCE_LOCALE
-                        ? "ASSUMED from the language of the export: no date in the file settles "
-                          "it, check the dates"
-                        : "ASSUMED by default: nothing in the file settles it, check the dates";
+                      : sum->date_order == WA_DATE_ORDER_YEAR_FIRST  ? "year-month-day"
+                                                                     : "year-day-month";
+  const char *why = wa_order_source_to_string (sum->order_source);
   imp_notice (h, api, "Dates were read as %s (%s), in the time zone %s.", order, why,
               imp->tz != NULL ? imp->tz : "Europe/Paris");
 
@@ -498,7 +494,13 @@ wa_import (WaImport *imp, const char *path, GError **error)
     }
   else
     {
-      const char *binary = imp_sniff_binary (head, (gsize) n_head);
+      /* UTF-16 text (a BOM, or NUL beside the first digit or "[") is for the parser */
+      gboolean utf16 = n_head >= 2
+                       && ((head[0] == 0xFF && head[1] == 0xFE)
+                           || (head[0] == 0xFE && head[1] == 0xFF)
+                           || (head[1] == 0 && (g_ascii_isdigit (head[0]) || head[0] == '['))
+                           || (head[0] == 0 && (g_ascii_isdigit (head[1]) || head[1] == '[')));
+      const char *binary = utf16 ? NULL : imp_sniff_binary (head, (gsize) n_head);
       gssize i = 0;
       while (i < n_head && g_ascii_isspace (head[i]))
         i++;

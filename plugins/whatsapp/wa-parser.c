@@ -1,31 +1,46 @@
 /* SPDX-License-Identifier: AGPL-3.0-or-later */
 /* WhatsApp .txt export parser.  Design notes:
- *  - bytes are cut into lines with memchr; a line split across two feeds is
- *    carried in a bounded buffer, all other lines are read in place;
- *  - a line is sanitized (UTF-8 repair, invisible marks stripped) only if it
- *    holds a byte >= 0x80, so ASCII lines cost one pass;
- *  - the header matcher is hand-written: it rejects a continuation line at
- *    its first byte in the common case;
- *  - the day/month order is unknown until a component > 12 shows up, so
- *    finished messages are queued (bounded) until then;
- *  - the zone offset is cached per local day. */
+ *  - input is UTF-8 or UTF-16 (converted in 8 KiB steps); lines are found
+ *    and their UTF-8 checked in one pass over 16-byte blocks; a line split
+ *    across two feeds is carried in a bounded buffer, all other lines are
+ *    read in place;
+ *  - a line is copied and sanitized (UTF-8 repair, invisible marks
+ *    stripped, Arabic-Indic digits of a header read) only if it needs it;
+ *  - the header grammar is hand-written and data-driven: day-period words
+ *    come from locales/locales.def, marker phrases from locales/markers.def;
+ *    a continuation line is rejected at its first byte in the common case;
+ *  - each header keeps its three numbers; the orders in which they make a
+ *    valid date narrow down over the file, and while more than one is left
+ *    finished messages are queued (bounded), then the chronology decides;
+ *  - the date of the last header and the zone's offset over an interval
+ *    (or around one transition) are cached. */
 #define G_LOG_DOMAIN "passerelle-whatsapp"
 
 #include "wa-parser.h"
 
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 G_DEFINE_QUARK (wa-parser-error-quark, wa_parser_error)
 
 #define MAX_LRM_MARKS 16
+#define U16_CHUNK 8192 /* input bytes converted at a time */
+
+enum { ENC_UNKNOWN, ENC_UTF8, ENC_UTF16LE, ENC_UTF16BE };
 #define MAX_SENDER_BYTES 200
 
+#define N_ORDERS 4
+#define ALL_ORDERS 0xF
+
+/* A header's date as written: three numbers and their digit counts; which
+ * WaDateOrder reads them is decided for the whole file. */
 typedef struct {
-  guint16 a, b, y;  /* first, second date component and full year */
+  guint16 n[3];
+  guint8 nd[3];
   guint8 h, mi, s;
-  gboolean year_first;
-  gboolean valid_dmy;
-  gboolean valid_mdy;
+  guint8 orders; /* bit (1 << WaDateOrder): orders giving a valid date */
 } WaStamp;
 
 typedef struct {
@@ -46,11 +61,21 @@ typedef enum {
 } WaHint;
 
 struct _WaParser {
+  const struct _WaTables *tables;
   GTimeZone *tz;
   WaCallback cb;
   gpointer user_data;
   gboolean finished;
   GError *failure; /* sticky: set once the callback failed */
+
+  /* input encoding: decided on the first two bytes */
+  guint8 enc;    /* ENC_* */
+  guint8 head[2];
+  guint8 n_head;
+  gboolean u16_have_odd;
+  guint8 u16_odd;
+  gunichar u16_high; /* pending high surrogate, 0 if none */
+  char *u16_out;
 
   /* line assembly */
   GString *carry;
@@ -76,25 +101,68 @@ struct _WaParser {
   gboolean order_known;
   WaDateOrder order;
   WaOrderSource order_source;
+  guint8 cand_orders; /* orders valid for every header so far */
   gboolean hint_day_first;
   gboolean hint_month_first;
   gboolean hint_12h_dotted; /* "p. m." style: Spanish locales, day first */
+  gboolean hint_year_last;
+  char connector[8];        /* last connector word between date and time */
+  guint8 connector_len;  /* "/" or "." without space: no locale writes "yy/MM/dd" */
 
   GArray *pending; /* of WaPending */
   GString *pending_store;
 
-  /* zone offset cache */
+  /* date and zone offset caches */
+  gboolean day_cache_valid;
+  guint16 day_cache_n[3];
+  WaDateOrder day_cache_order;
+  gint64 day_cache_day;
   gboolean tz_cache_valid;
-  gint64 tz_cache_day;
-  gint64 tz_cache_offset;
-  gboolean tz_cache_uniform;
+  gint64 tz_cache_a, tz_cache_b; /* UTC range where the zone is known: */
+  gint64 tz_cache_t;             /* its one transition (G_MAXINT64: none) */
+  gint64 tz_cache_o1, tz_cache_o2; /* offsets before and from t */
+  gint tz_cache_interval;        /* zone interval after t */
 
   WaSummary sum;
   GHashTable *sender_index; /* name (owned by sum.senders) -> index + 1 */
-  guint last_sender;        /* index + 1 of the last sender counted, 0 none */
+  guint recent_senders[64];  /* index + 1 of the senders counted last, 0 none */
 };
 
-/* ---- markers ---------------------------------------------------------- */
+/* ---- markers and day periods (data in locales/) ----------------------- */
+
+typedef enum {
+  MK_MEDIA,
+  MK_DELETED,
+  MK_CALL,
+  MK_EDITED,
+  MK_FILE_SUFFIX,
+  MK_FILE_PREFIX,
+} WaMarkerType;
+
+typedef struct {
+  const char *tag;
+  WaMarkerType type;
+  const char *text;
+} WaMarkerData;
+
+static const WaMarkerData marker_data[] = {
+#define WA_MARKER(tag, type, text) { tag, MK_##type, text },
+#include "locales/markers.def"
+#undef WA_MARKER
+};
+
+typedef struct {
+  const char *am;
+  const char *pm;
+} WaPeriodData;
+
+static const WaPeriodData period_data[] = {
+#define WA_LOCALE(tag, android, ios, am, pm) { am, pm },
+#define WA_DAY_PERIOD(am, pm) { am, pm },
+#include "locales/locales.def"
+#undef WA_LOCALE
+#undef WA_DAY_PERIOD
+};
 
 typedef struct {
   const char *text;
@@ -102,122 +170,142 @@ typedef struct {
   WaHint hint;
 } WaMarker;
 
-/* Whole-message markers, compared after dropping one trailing '.'. */
-static const WaMarker whole_markers[] = {
-  { "<Media omitted>", WA_KIND_MEDIA_OMITTED, HINT_NONE },
-  { "<Médias omis>", WA_KIND_MEDIA_OMITTED, HINT_DAY_FIRST },
-  { "<Medien ausgeschlossen>", WA_KIND_MEDIA_OMITTED, HINT_DAY_FIRST },
-  { "<Multimedia omitido>", WA_KIND_MEDIA_OMITTED, HINT_DAY_FIRST },
-  { "<Archivo multimedia omitido>", WA_KIND_MEDIA_OMITTED, HINT_DAY_FIRST },
-  { "<Media omessi>", WA_KIND_MEDIA_OMITTED, HINT_DAY_FIRST },
-  { "<Mídia oculta>", WA_KIND_MEDIA_OMITTED, HINT_DAY_FIRST },
-  { "<Mídia omitida>", WA_KIND_MEDIA_OMITTED, HINT_DAY_FIRST },
-  { "<Ficheiro multimédia omitido>", WA_KIND_MEDIA_OMITTED, HINT_DAY_FIRST },
-  { "<Media weggelaten>", WA_KIND_MEDIA_OMITTED, HINT_DAY_FIRST },
-  { "image omitted", WA_KIND_MEDIA_OMITTED, HINT_NONE },
-  { "video omitted", WA_KIND_MEDIA_OMITTED, HINT_NONE },
-  { "audio omitted", WA_KIND_MEDIA_OMITTED, HINT_NONE },
-  { "sticker omitted", WA_KIND_MEDIA_OMITTED, HINT_NONE },
-  { "GIF omitted", WA_KIND_MEDIA_OMITTED, HINT_NONE },
-  { "document omitted", WA_KIND_MEDIA_OMITTED, HINT_NONE },
-  { "Contact card omitted", WA_KIND_MEDIA_OMITTED, HINT_NONE },
-  { "image absente", WA_KIND_MEDIA_OMITTED, HINT_DAY_FIRST },
-  { "vidéo absente", WA_KIND_MEDIA_OMITTED, HINT_DAY_FIRST },
-  { "audio omis", WA_KIND_MEDIA_OMITTED, HINT_DAY_FIRST },
-  { "autocollant omis", WA_KIND_MEDIA_OMITTED, HINT_DAY_FIRST },
-  { "GIF retiré", WA_KIND_MEDIA_OMITTED, HINT_DAY_FIRST },
-  { "document omis", WA_KIND_MEDIA_OMITTED, HINT_DAY_FIRST },
-  { "Bild weggelassen", WA_KIND_MEDIA_OMITTED, HINT_DAY_FIRST },
-  { "Video weggelassen", WA_KIND_MEDIA_OMITTED, HINT_DAY_FIRST },
-  { "Audio weggelassen", WA_KIND_MEDIA_OMITTED, HINT_DAY_FIRST },
-  { "Sticker weggelassen", WA_KIND_MEDIA_OMITTED, HINT_DAY_FIRST },
-  { "imagen omitida", WA_KIND_MEDIA_OMITTED, HINT_DAY_FIRST },
-  { "video omitido", WA_KIND_MEDIA_OMITTED, HINT_DAY_FIRST },
-  { "audio omitido", WA_KIND_MEDIA_OMITTED, HINT_DAY_FIRST },
-  { "sticker omitido", WA_KIND_MEDIA_OMITTED, HINT_DAY_FIRST },
-  { "immagine omessa", WA_KIND_MEDIA_OMITTED, HINT_DAY_FIRST },
-  { "video omesso", WA_KIND_MEDIA_OMITTED, HINT_DAY_FIRST },
-  { "audio omesso", WA_KIND_MEDIA_OMITTED, HINT_DAY_FIRST },
-  { "imagem ocultada", WA_KIND_MEDIA_OMITTED, HINT_DAY_FIRST },
-  { "vídeo ocultado", WA_KIND_MEDIA_OMITTED, HINT_DAY_FIRST },
-  { "áudio ocultado", WA_KIND_MEDIA_OMITTED, HINT_DAY_FIRST },
-  { "afbeelding weggelaten", WA_KIND_MEDIA_OMITTED, HINT_DAY_FIRST },
-  { "video weggelaten", WA_KIND_MEDIA_OMITTED, HINT_DAY_FIRST },
-  { "audio weggelaten", WA_KIND_MEDIA_OMITTED, HINT_DAY_FIRST },
-  { "This message was deleted", WA_KIND_DELETED, HINT_NONE },
-  { "You deleted this message", WA_KIND_DELETED, HINT_NONE },
-  { "Ce message a été supprimé", WA_KIND_DELETED, HINT_DAY_FIRST },
-  { "Vous avez supprimé ce message", WA_KIND_DELETED, HINT_DAY_FIRST },
-  { "Diese Nachricht wurde gelöscht", WA_KIND_DELETED, HINT_DAY_FIRST },
-  { "Du hast diese Nachricht gelöscht", WA_KIND_DELETED, HINT_DAY_FIRST },
-  { "Se eliminó este mensaje", WA_KIND_DELETED, HINT_DAY_FIRST },
-  { "Eliminaste este mensaje", WA_KIND_DELETED, HINT_DAY_FIRST },
-  { "Este mensaje fue eliminado", WA_KIND_DELETED, HINT_DAY_FIRST },
-  { "Questo messaggio è stato eliminato", WA_KIND_DELETED, HINT_DAY_FIRST },
-  { "Hai eliminato questo messaggio", WA_KIND_DELETED, HINT_DAY_FIRST },
-  { "Mensagem apagada", WA_KIND_DELETED, HINT_DAY_FIRST },
-  { "Você apagou esta mensagem", WA_KIND_DELETED, HINT_DAY_FIRST },
-  { "Esta mensagem foi apagada", WA_KIND_DELETED, HINT_DAY_FIRST },
-  { "Dit bericht is verwijderd", WA_KIND_DELETED, HINT_DAY_FIRST },
-  { "Je hebt dit bericht verwijderd", WA_KIND_DELETED, HINT_DAY_FIRST },
-  { "Missed voice call", WA_KIND_CALL, HINT_NONE },
-  { "Missed video call", WA_KIND_CALL, HINT_NONE },
-  { "Missed group voice call", WA_KIND_CALL, HINT_NONE },
-  { "Missed group video call", WA_KIND_CALL, HINT_NONE },
-  { "Voice call", WA_KIND_CALL, HINT_NONE },
-  { "Video call", WA_KIND_CALL, HINT_NONE },
-  { "Appel vocal manqué", WA_KIND_CALL, HINT_DAY_FIRST },
-  { "Appel vidéo manqué", WA_KIND_CALL, HINT_DAY_FIRST },
-  { "Appel vocal", WA_KIND_CALL, HINT_DAY_FIRST },
-  { "Appel vidéo", WA_KIND_CALL, HINT_DAY_FIRST },
-  { "Verpasster Sprachanruf", WA_KIND_CALL, HINT_DAY_FIRST },
-  { "Verpasster Videoanruf", WA_KIND_CALL, HINT_DAY_FIRST },
-  { "Llamada perdida", WA_KIND_CALL, HINT_DAY_FIRST },
-  { "Videollamada perdida", WA_KIND_CALL, HINT_DAY_FIRST },
-  { "Llamada de voz perdida", WA_KIND_CALL, HINT_DAY_FIRST },
-  { "Chiamata vocale persa", WA_KIND_CALL, HINT_DAY_FIRST },
-  { "Videochiamata persa", WA_KIND_CALL, HINT_DAY_FIRST },
-  { "Chamada de voz perdida", WA_KIND_CALL, HINT_DAY_FIRST },
-  { "Chamada de vídeo perdida", WA_KIND_CALL, HINT_DAY_FIRST },
-  { "Gemiste spraakoproep", WA_KIND_CALL, HINT_DAY_FIRST },
-  { "Gemiste video-oproep", WA_KIND_CALL, HINT_DAY_FIRST },
-};
+typedef struct {
+  const char *text;
+  guint8 len;
+  gboolean pm;
+} WaPeriod;
 
-/* Appended to an edited message (preceded by a space). */
-static const WaMarker edited_markers[] = {
-  { "<This message was edited>", WA_KIND_TEXT, HINT_NONE },
-  { "<Ce message a été modifié>", WA_KIND_TEXT, HINT_DAY_FIRST },
-  { "<Diese Nachricht wurde bearbeitet>", WA_KIND_TEXT, HINT_DAY_FIRST },
-  { "<Se editó este mensaje.>", WA_KIND_TEXT, HINT_DAY_FIRST },
-  { "<Questo messaggio è stato modificato>", WA_KIND_TEXT, HINT_DAY_FIRST },
-  { "<Esta mensagem foi editada>", WA_KIND_TEXT, HINT_DAY_FIRST },
-  { "<Dit bericht is bewerkt>", WA_KIND_TEXT, HINT_DAY_FIRST },
-};
+#define MAX_WHOLE_MARKER 255
+#define ASCII_LOWER(c) ((c) >= 'A' && (c) <= 'Z' ? (char) ((c) + ('a' - 'A')) : (c))
+#define MARKER_BLOOM_BITS 4096
 
-/* Android: "<file name> (file attached)" on the first line. */
-static const WaMarker attached_suffixes[] = {
-  { " (file attached)", WA_KIND_ATTACHMENT, HINT_NONE },
-  { " (fichier joint)", WA_KIND_ATTACHMENT, HINT_DAY_FIRST },
-  { " (Datei angehängt)", WA_KIND_ATTACHMENT, HINT_DAY_FIRST },
-  { " (archivo adjunto)", WA_KIND_ATTACHMENT, HINT_DAY_FIRST },
-  { " (file allegato)", WA_KIND_ATTACHMENT, HINT_DAY_FIRST },
-  { " (arquivo anexado)", WA_KIND_ATTACHMENT, HINT_DAY_FIRST },
-  { " (ficheiro anexado)", WA_KIND_ATTACHMENT, HINT_DAY_FIRST },
-  { " (bestand bijgevoegd)", WA_KIND_ATTACHMENT, HINT_DAY_FIRST },
-};
+/* A whole message is looked up only if its length and its first and last
+ * bytes hit this filter: most messages skip the hash. */
+static guint
+marker_bloom_bit (const char *s, gsize len)
+{
+  guint k = (guint) len * 2654435761u ^ (guchar) s[0] * 40503u ^ (guchar) s[len - 1] * 9973u;
+  return (k ^ (k >> 13)) % MARKER_BLOOM_BITS;
+}
 
-/* iOS: "<attached: name>"; the opening may also be U+2039. */
-static const WaMarker attached_prefixes[] = {
-  { "attached: ", WA_KIND_ATTACHMENT, HINT_NONE },
-  { "pièce jointe : ", WA_KIND_ATTACHMENT, HINT_DAY_FIRST },
-  { "pièce jointe: ", WA_KIND_ATTACHMENT, HINT_DAY_FIRST },
-  { "Anhang: ", WA_KIND_ATTACHMENT, HINT_DAY_FIRST },
-  { "adjunto: ", WA_KIND_ATTACHMENT, HINT_DAY_FIRST },
-  { "allegato: ", WA_KIND_ATTACHMENT, HINT_DAY_FIRST },
-  { "anexado: ", WA_KIND_ATTACHMENT, HINT_DAY_FIRST },
-  { "anexo: ", WA_KIND_ATTACHMENT, HINT_DAY_FIRST },
-  { "bijlage: ", WA_KIND_ATTACHMENT, HINT_DAY_FIRST },
-};
+/* Built once from the data above. */
+typedef struct _WaTables {
+  GHashTable *whole;    /* text -> WaMarker*: media, deleted, call */
+  guint64 whole_bloom[MARKER_BLOOM_BITS / 64];
+  GArray *edited;       /* of WaMarker */
+  GArray *file_suffix;  /* of WaMarker */
+  GArray *file_prefix;  /* of WaMarker */
+  WaMarker *markers;
+  GArray *periods;      /* of WaPeriod, by folded first byte, then longest first */
+  guint16 period_start[256]; /* first index of the words starting with a folded byte */
+  guint8 period_count[256];
+} WaTables;
+
+
+static gint
+period_cmp (gconstpointer a, gconstpointer b)
+{
+  const WaPeriod *x = a, *y = b;
+  gint fx = g_ascii_tolower (x->text[0]), fy = g_ascii_tolower (y->text[0]);
+  if (fx != fy)
+    return (gint) (guchar) fx - (gint) (guchar) fy;
+  return (gint) y->len - (gint) x->len;
+}
+
+static void
+add_period (GArray *periods, const char *text, gboolean pm)
+{
+  gsize n = strlen (text);
+
+  if (n == 0 || n > 64)
+    return;
+  for (guint i = 0; i < periods->len; i++)
+    if (g_ascii_strcasecmp (g_array_index (periods, WaPeriod, i).text, text) == 0)
+      return;
+  WaPeriod w = { text, (guint8) n, pm };
+  g_array_append_val (periods, w);
+}
+
+static const WaTables *
+tables (void)
+{
+  static WaTables *t;
+
+  if (g_once_init_enter (&t))
+    {
+      WaTables *n = g_new0 (WaTables, 1);
+      n->whole = g_hash_table_new (g_str_hash, g_str_equal);
+      n->edited = g_array_new (FALSE, FALSE, sizeof (WaMarker));
+      n->file_suffix = g_array_new (FALSE, FALSE, sizeof (WaMarker));
+      n->file_prefix = g_array_new (FALSE, FALSE, sizeof (WaMarker));
+      n->markers = g_new0 (WaMarker, G_N_ELEMENTS (marker_data));
+      for (gsize i = 0; i < G_N_ELEMENTS (marker_data); i++)
+        {
+          const WaMarkerData *d = &marker_data[i];
+          WaMarker *m = &n->markers[i];
+          gsize len = strlen (d->text);
+          m->text = d->text;
+          /* English is written both ways round; the other languages whose
+           * phrases are listed write the day before the month */
+          m->hint = g_str_has_prefix (d->tag, "en") ? HINT_NONE : HINT_DAY_FIRST;
+          switch (d->type)
+            {
+            case MK_MEDIA:
+            case MK_DELETED:
+            case MK_CALL:
+              m->kind = d->type == MK_MEDIA     ? WA_KIND_MEDIA_OMITTED
+                        : d->type == MK_DELETED ? WA_KIND_DELETED
+                                                : WA_KIND_CALL;
+              if (len <= MAX_WHOLE_MARKER)
+                {
+                  g_hash_table_insert (n->whole, (gpointer) d->text, m);
+                  guint bit = marker_bloom_bit (d->text, len);
+                  n->whole_bloom[bit >> 6] |= G_GUINT64_CONSTANT (1) << (bit & 63);
+                }
+              break;
+            case MK_EDITED:
+              m->kind = WA_KIND_TEXT;
+              g_array_append_val (n->edited, *m);
+              break;
+            case MK_FILE_SUFFIX:
+              m->kind = WA_KIND_ATTACHMENT;
+              g_array_append_val (n->file_suffix, *m);
+              break;
+            case MK_FILE_PREFIX:
+              m->kind = WA_KIND_ATTACHMENT;
+              g_array_append_val (n->file_prefix, *m);
+              break;
+            default:
+              break;
+            }
+        }
+      n->periods = g_array_new (FALSE, FALSE, sizeof (WaPeriod));
+      for (gsize i = 0; i < G_N_ELEMENTS (period_data); i++)
+        {
+          add_period (n->periods, period_data[i].am, FALSE);
+          add_period (n->periods, period_data[i].pm, TRUE);
+        }
+      /* the English forms, whatever the locales list says */
+      add_period (n->periods, "a. m.", FALSE);
+      add_period (n->periods, "p. m.", TRUE);
+      add_period (n->periods, "a.m.", FALSE);
+      add_period (n->periods, "p.m.", TRUE);
+      add_period (n->periods, "a.m", FALSE);
+      add_period (n->periods, "p.m", TRUE);
+      add_period (n->periods, "am", FALSE);
+      add_period (n->periods, "pm", TRUE);
+      g_array_sort (n->periods, period_cmp);
+      for (guint k = n->periods->len; k-- > 0;)
+        {
+          guchar c = (guchar) g_ascii_tolower (g_array_index (n->periods, WaPeriod, k).text[0]);
+          n->period_start[c] = (guint16) k;
+          n->period_count[c]++;
+        }
+      g_once_init_leave (&t, n);
+    }
+  return t;
+}
 
 /* Words of system lines (encryption notice, group events) that give away a
  * language whose locales write the day first. */
@@ -225,32 +313,6 @@ static const char *const day_first_system_words[] = {
   "chiffrés", " a ajouté ", " a créé ", "Ende-zu-Ende", " hat ", "cifrados", " creó ",
   "crittografati", "criptografadas", "versleuteld", " à ",
 };
-
-/* Bit n set if some whole marker is n bytes long (n < 64): most texts are
- * rejected by this mask before any hashing. */
-static guint64 whole_marker_lengths;
-
-static GHashTable *
-whole_marker_table (void)
-{
-  static GHashTable *table;
-
-  if (g_once_init_enter (&table))
-    {
-      GHashTable *t = g_hash_table_new (g_str_hash, g_str_equal);
-      guint64 mask = 0;
-      for (gsize i = 0; i < G_N_ELEMENTS (whole_markers); i++)
-        {
-          gsize n = strlen (whole_markers[i].text);
-          g_hash_table_insert (t, (gpointer) whole_markers[i].text, (gpointer) &whole_markers[i]);
-          if (n < 64)
-            mask |= G_GUINT64_CONSTANT (1) << n;
-        }
-      whole_marker_lengths = mask;
-      g_once_init_leave (&table, t);
-    }
-  return table;
-}
 
 /* ---- small helpers ---------------------------------------------------- */
 
@@ -311,47 +373,143 @@ local_to_utc (GTimeZone *tz, gint64 local)
   return c1;
 }
 
+/* local_to_utc() with a cache of the zone around the last answer: one
+ * interval (stretched a month ahead at a time), or the days around one
+ * transition, whose instant is found once by bisection. */
+static gint64
+local_to_utc_cached (WaParser *self, gint64 local)
+{
+  GTimeZone *tz = self->tz;
+
+  if (self->tz_cache_valid)
+    {
+      gint64 c1 = local - self->tz_cache_o1, c2 = local - self->tz_cache_o2;
+      if (MIN (c1, c2) >= self->tz_cache_a)
+        {
+          if (MAX (c1, c2) < self->tz_cache_b)
+            {
+              gboolean ok1 = c1 < self->tz_cache_t, ok2 = c2 >= self->tz_cache_t;
+              if (ok1 && ok2)
+                return MIN (c1, c2);
+              return ok2 ? c2 : c1;
+            }
+          if (self->tz_cache_t == G_MAXINT64)
+            for (gint64 ahead = 31 * 86400; ahead > 0; ahead = ahead > 2 * 86400 ? 2 * 86400 : 0)
+              if (g_time_zone_find_interval (tz, G_TIME_TYPE_UNIVERSAL, c1 + ahead)
+                  == self->tz_cache_interval)
+                {
+                  self->tz_cache_b = c1 + ahead;
+                  return c1;
+                }
+        }
+    }
+
+  gint64 lo = local - 2 * 86400, hi = local + 2 * 86400;
+  gint i1 = g_time_zone_find_interval (tz, G_TIME_TYPE_UNIVERSAL, lo);
+  gint i2 = g_time_zone_find_interval (tz, G_TIME_TYPE_UNIVERSAL, hi);
+  self->tz_cache_valid = i1 >= 0 && i2 >= 0;
+  if (!self->tz_cache_valid)
+    return local_to_utc (tz, local);
+  self->tz_cache_a = lo;
+  self->tz_cache_b = hi;
+  self->tz_cache_o1 = g_time_zone_get_offset (tz, i1);
+  self->tz_cache_o2 = g_time_zone_get_offset (tz, i2);
+  self->tz_cache_interval = i2;
+  self->tz_cache_t = G_MAXINT64;
+  if (i1 != i2)
+    {
+      /* transitions are more than 4 days apart: one in (lo, hi] */
+      gint64 l = lo, h = hi;
+      while (h - l > 1)
+        {
+          gint64 mid = l + (h - l) / 2;
+          if (g_time_zone_find_interval (tz, G_TIME_TYPE_UNIVERSAL, mid) == i1)
+            l = mid;
+          else
+            h = mid;
+        }
+      self->tz_cache_t = h;
+    }
+  else
+    self->tz_cache_o2 = self->tz_cache_o1;
+  return local_to_utc_cached (self, local);
+}
+
+static guint
+full_year (guint n, guint nd)
+{
+  if (nd <= 2)
+    return 2000 + n; /* WhatsApp is younger than 2000 */
+  if (n >= 2400 && n <= 2700)
+    return n - 543; /* Buddhist era (Thai) */
+  return n;
+}
+
+/* The date of `st` read in `order`; FALSE if that gives no valid date. */
+static gboolean
+stamp_date (const WaStamp *st, WaDateOrder order, guint *y, guint *m, guint *d)
+{
+  guint yi, mi, di;
+
+  switch (order)
+    {
+    case WA_DATE_ORDER_DAY_FIRST: di = 0, mi = 1, yi = 2; break;
+    case WA_DATE_ORDER_MONTH_FIRST: mi = 0, di = 1, yi = 2; break;
+    case WA_DATE_ORDER_YEAR_FIRST: yi = 0, mi = 1, di = 2; break;
+    case WA_DATE_ORDER_YEAR_DAY_MONTH: yi = 0, di = 1, mi = 2; break;
+    default: return FALSE;
+    }
+  if (st->nd[yi] != 2 && st->nd[yi] != 4)
+    return FALSE;
+  if (st->nd[mi] > 2 || st->nd[di] > 2)
+    return FALSE;
+  *y = full_year (st->n[yi], st->nd[yi]);
+  *m = st->n[mi];
+  *d = st->n[di];
+  return *y >= 1970 && *y <= 2199 && valid_date (*y, *m, *d);
+}
+
+/* Local seconds since the epoch of `st` read in `order` (the date must be
+ * valid in that order). */
+static gint64
+stamp_local (const WaStamp *st, WaDateOrder order)
+{
+  guint y = 1970, m = 1, d = 1;
+
+  if (!stamp_date (st, order, &y, &m, &d))
+    {
+      /* a stamp queued while its order was open: read it in any order that
+       * gives a date rather than invent one */
+      for (guint o = 0; o < N_ORDERS; o++)
+        if (stamp_date (st, (WaDateOrder) o, &y, &m, &d))
+          break;
+    }
+  return days_from_civil (y, m, d) * 86400 + (gint64) st->h * 3600 + st->mi * 60 + st->s;
+}
+
 static gint64
 stamp_to_ms (WaParser *self, const WaStamp *st, WaDateOrder order)
 {
-  guint d, m;
+  gint64 local, day;
 
-  if (st->year_first || order == WA_DATE_ORDER_MONTH_FIRST)
+  /* consecutive messages mostly share their date */
+  if (self->day_cache_valid && memcmp (self->day_cache_n, st->n, sizeof st->n) == 0
+      && self->day_cache_order == order)
     {
-      /* year-first stamps also keep the month in a and the day in b */
-      m = st->a;
-      d = st->b;
+      day = self->day_cache_day;
+      local = day * 86400 + (gint64) st->h * 3600 + st->mi * 60 + st->s;
     }
   else
     {
-      d = st->a;
-      m = st->b;
-    }
-  if (!valid_date (st->y, m, d))
-    {
-      /* only reachable for a stamp that was valid in the other order only;
-       * read it that way rather than invent a date */
-      guint t = d;
-      d = m;
-      m = t;
+      local = stamp_local (st, order);
+      day = local >= 0 ? local / 86400 : (local - 86399) / 86400;
+      memcpy (self->day_cache_n, st->n, sizeof st->n);
+      self->day_cache_order = order;
+      self->day_cache_day = day;
+      self->day_cache_valid = TRUE;
     }
 
-  gint64 day = days_from_civil (st->y, m, d);
-  gint64 secs = (gint64) st->h * 3600 + st->mi * 60 + st->s;
-  gint64 local = day * 86400 + secs;
-
-  if (!self->tz_cache_valid || self->tz_cache_day != day)
-    {
-      gint64 o1 = offset_at_utc (self->tz, day * 86400 - 86400);
-      gint64 o2 = offset_at_utc (self->tz, day * 86400 + 2 * 86400);
-      self->tz_cache_valid = TRUE;
-      self->tz_cache_day = day;
-      self->tz_cache_uniform = o1 == o2;
-      self->tz_cache_offset = o1;
-    }
-  if (self->tz_cache_uniform)
-    return (local - self->tz_cache_offset) * 1000;
-  return local_to_utc (self->tz, local) * 1000;
+  return local_to_utc_cached (self, local) * 1000;
 }
 
 static gsize
@@ -401,22 +559,82 @@ decode_utf8 (const guchar *p, gsize len, gunichar *out)
   return n;
 }
 
-static gboolean
-is_special (gunichar u)
+/* Checks the multi-byte character at p[i] (p[i] >= 0x80): returns its
+ * length if it is valid UTF-8 and not one of the characters the sanitizer
+ * changes (U+00A0, U+200E/200F, U+202A-202F, U+2066-2069, U+FEFF), else 0.
+ * Never reads past `len`. */
+static inline gsize
+clean_char (const guchar *p, gsize len, gsize i)
 {
-  return u == 0x200E || u == 0x200F || (u >= 0x202A && u <= 0x202F)
-         || (u >= 0x2066 && u <= 0x2069) || u == 0xFEFF || u == 0x00A0;
+  guchar c = p[i];
+
+  if (c >= 0xC2 && c <= 0xDF)
+    {
+      if (i + 1 >= len || (p[i + 1] & 0xC0) != 0x80 || (c == 0xC2 && p[i + 1] == 0xA0))
+        return 0;
+      /* U+061C, and Arabic-Indic digits (read in headers) */
+      if ((c == 0xD8 && p[i + 1] == 0x9C) || (c == 0xD9 && p[i + 1] >= 0xA0 && p[i + 1] <= 0xA9)
+          || (c == 0xDB && p[i + 1] >= 0xB0 && p[i + 1] <= 0xB9))
+        return 0;
+      return 2;
+    }
+  if (c >= 0xE0 && c <= 0xEF)
+    {
+      if (i + 2 >= len)
+        return 0;
+      guchar c1 = p[i + 1], c2 = p[i + 2];
+      if ((c1 & 0xC0) != 0x80 || (c2 & 0xC0) != 0x80)
+        return 0;
+      if ((c == 0xE0 && c1 < 0xA0) || (c == 0xED && c1 >= 0xA0))
+        return 0; /* overlong, surrogate */
+      if (c == 0xE2
+          && ((c1 == 0x80 && (c2 == 0x8E || c2 == 0x8F || (c2 >= 0xAA && c2 <= 0xAF)))
+              || (c1 == 0x81 && c2 >= 0xA6 && c2 <= 0xA9)))
+        return 0;
+      if (c == 0xEF && c1 == 0xBB && c2 == 0xBF)
+        return 0;
+      return 3;
+    }
+  if (c >= 0xF0 && c <= 0xF4)
+    {
+      if (i + 3 >= len)
+        return 0;
+      if ((p[i + 1] & 0xC0) != 0x80 || (p[i + 2] & 0xC0) != 0x80 || (p[i + 3] & 0xC0) != 0x80)
+        return 0;
+      if ((c == 0xF0 && p[i + 1] < 0x90) || (c == 0xF4 && p[i + 1] >= 0x90))
+        return 0;
+      return 4;
+    }
+  return 0;
 }
 
-static gsize
+/* Index of the first byte >= 0x80 from i on (len if none), 16 or 8 bytes at
+ * a time. */
+static inline gsize
 skip_ascii (const guchar *p, gsize len, gsize i)
 {
+#ifdef __SSE2__
+  while (i + 16 <= len)
+    {
+      guint m = (guint) _mm_movemask_epi8 (_mm_loadu_si128 ((const __m128i *) (p + i)));
+      if (m != 0)
+        return i + (gsize) __builtin_ctz (m);
+      i += 16;
+    }
+#endif
   while (i + 8 <= len)
     {
       guint64 w;
       memcpy (&w, p + i, 8);
-      if (w & G_GUINT64_CONSTANT (0x8080808080808080))
-        break;
+      w &= G_GUINT64_CONSTANT (0x8080808080808080);
+      if (w != 0)
+        {
+#if G_BYTE_ORDER == G_LITTLE_ENDIAN
+          return i + (gsize) (__builtin_ctzll (w) >> 3);
+#else
+          break;
+#endif
+        }
       i += 8;
     }
   while (i < len && p[i] < 0x80)
@@ -437,33 +655,119 @@ line_is_clean (const char *line, gsize len)
       i = skip_ascii (p, len, i);
       if (i >= len)
         return TRUE;
-      /* Fast path for the common 2-byte letters (é, à, ç…: leads C3–DF,
-       * never special; C2 is left to the full check for U+00A0). */
-      if (p[i] >= 0xC3 && p[i] <= 0xDF && i + 1 < len && (p[i + 1] & 0xC0) == 0x80)
-        {
-          i += 2;
-          continue;
-        }
-      gunichar u;
-      gsize n = decode_utf8 (p + i, len - i, &u);
-      if (n == 0 || is_special (u))
+      gsize n = clean_char (p, len, i);
+      if (n == 0)
         return FALSE;
       i += n;
     }
 }
 
+/* Finds the end of the line at p[0] in one pass: returns the index of its
+ * '\n' (len if none) and sets *clean as line_is_clean() would for it. */
+static gsize
+scan_line (const char *s, gsize len, gboolean *clean)
+{
+  const guchar *p = (const guchar *) s;
+  gsize i = 0;
+
+  *clean = TRUE;
+#ifdef __SSE2__
+  const __m128i nl = _mm_set1_epi8 ('\n');
+  while (i + 16 <= len)
+    {
+      __m128i v = _mm_loadu_si128 ((const __m128i *) (p + i));
+      guint m_nl = (guint) _mm_movemask_epi8 (_mm_cmpeq_epi8 (v, nl));
+      guint m = m_nl | (guint) _mm_movemask_epi8 (v);
+      if (m == 0)
+        {
+          i += 16;
+          continue;
+        }
+      if (m != m_nl)
+        {
+          /* the common non-ASCII block: only characters none of which is
+           * stripped or rewritten, each whole inside the block: two-byte
+           * leads C3-D7 (Latin, Greek, Cyrillic, Hebrew), three-byte E3-EC
+           * (CJK, Hangul), four-byte F0 90-BF (emoji) */
+          guint hi = m & ~m_nl;
+          guint lead2 = (guint) _mm_movemask_epi8 (
+            _mm_and_si128 (_mm_cmpgt_epi8 (v, _mm_set1_epi8 ((char) 0xC2)),
+                           _mm_cmplt_epi8 (v, _mm_set1_epi8 ((char) 0xD8))));
+          guint lead3 = (guint) _mm_movemask_epi8 (
+            _mm_and_si128 (_mm_cmpgt_epi8 (v, _mm_set1_epi8 ((char) 0xE2)),
+                           _mm_cmplt_epi8 (v, _mm_set1_epi8 ((char) 0xED))));
+          guint lead4 = (guint) _mm_movemask_epi8 (_mm_cmpeq_epi8 (v, _mm_set1_epi8 ((char) 0xF0)));
+          guint cont = (guint) _mm_movemask_epi8 (_mm_cmplt_epi8 (v, _mm_set1_epi8 ((char) 0xC0)));
+          guint cont_hi = (guint) _mm_movemask_epi8 (
+            _mm_and_si128 (_mm_cmpgt_epi8 (v, _mm_set1_epi8 ((char) 0x8F)),
+                           _mm_cmplt_epi8 (v, _mm_set1_epi8 ((char) 0xC0))));
+          guint want = (lead2 << 1) | (lead3 << 1) | (lead3 << 2) | (lead4 << 1) | (lead4 << 2)
+                       | (lead4 << 3);
+          if ((hi & ~(lead2 | lead3 | lead4 | cont)) == 0 && cont == want
+              && (lead4 << 1 & ~cont_hi) == 0)
+            {
+              if (m_nl != 0)
+                return i + (gsize) __builtin_ctz (m_nl);
+              i += 16;
+              continue;
+            }
+        }
+      gsize k = i + (gsize) __builtin_ctz (m);
+      if (p[k] == '\n')
+        return k;
+      /* a character ends before the line does: '\n' is not a continuation */
+      gsize n = clean_char (p, len, k);
+      if (n == 0)
+        break;
+      i = k + n;
+    }
+#endif
+  while (i < len)
+    {
+      if (p[i] == '\n')
+        return i;
+      if (p[i] < 0x80)
+        {
+          i++;
+          continue;
+        }
+      gsize n = clean_char (p, len, i);
+      if (n == 0)
+        break;
+      i += n;
+    }
+  if (i >= len)
+    return len;
+  *clean = FALSE;
+  const guchar *e = memchr (p + i, '\n', len - i);
+  return e != NULL ? (gsize) (e - p) : len;
+}
+
 /* Copies a line holding non-ASCII bytes into self->clean, repairing UTF-8
  * and applying the invisible-character rules.  Returns the clean length. */
 static gsize
-sanitize_line (WaParser *self, const char *line, gsize len)
+sanitize_line (WaParser *self, const char *line, gsize len, gboolean header_digits,
+               gboolean *converted)
 {
   const guchar *p = (const guchar *) line;
   char *o = self->clean;
   gsize i = 0;
+  /* Arabic-Indic digits become ASCII in what may be a header, up to its
+   * " - " or "]"; *converted tells the caller to redo the line without that
+   * if it is no header */
+  gboolean hdr = header_digits;
 
+  *converted = FALSE;
   while (i < len)
     {
       gsize run = skip_ascii (p, len, i);
+      if (hdr && run > i)
+        {
+          if (o == self->clean && p[i] != '[' && !g_ascii_isdigit (p[i]))
+            hdr = FALSE; /* text first: not a header */
+          else if (memchr (p + i, '-', run - i) != NULL || memchr (p + i, ']', run - i) != NULL)
+            hdr = FALSE; /* the header ended */
+        }
       memcpy (o, p + i, run - i);
       o += run - i;
       i = run;
@@ -484,15 +788,29 @@ sanitize_line (WaParser *self, const char *line, gsize len)
           if (self->n_lrm_marks < MAX_LRM_MARKS)
             self->lrm_marks[self->n_lrm_marks++] = (gsize) (o - self->clean);
         }
-      else if ((u >= 0x202A && u <= 0x202E) || (u >= 0x2066 && u <= 0x2069) || u == 0xFEFF)
+      else if ((u >= 0x202A && u <= 0x202E) || (u >= 0x2066 && u <= 0x2069) || u == 0xFEFF
+               || u == 0x061C)
         ;
+      else if (hdr && ((u >= 0x0660 && u <= 0x0669) || (u >= 0x06F0 && u <= 0x06F9)))
+        {
+          *o++ = (char) ('0' + (u >= 0x06F0 ? u - 0x06F0 : u - 0x0660));
+          *converted = TRUE;
+        }
       else if (u == 0x00A0 || u == 0x202F)
         *o++ = ' ';
       else
         {
+          /* text first, or Arabic letters other than the day periods
+           * (ص م, Persian ق.ظ. ب.ظ.): not a header, or past it */
+          if (o == self->clean
+              || (u >= 0x0600 && u <= 0x06FF && u != 0x060C && u != 0x0635 && u != 0x0645
+                  && u != 0x0642 && u != 0x0638 && u != 0x0628))
+            hdr = FALSE;
           memcpy (o, p + i, n);
           o += n;
         }
+      if (o - self->clean > 48)
+        hdr = FALSE;
       i += n;
     }
   return (gsize) (o - self->clean);
@@ -524,15 +842,58 @@ skip_spaces (const char *p, gsize len, gsize i)
   return i;
 }
 
-/* Matches "[?D/M/Y(,| à| )T( AM)?(] | - )" at the start of a clean line.
- * On success fills `st`, `*rest` (offset of what follows) and hints. */
+/* A day-period word of the locale data at p[i] (ASCII letters in either
+ * case).  Returns the offset after it, or 0. */
+static gsize
+match_period (WaParser *self, const char *p, gsize len, gsize i, gboolean *pm)
+{
+  const WaTables *t = self->tables;
+  guchar c;
+
+  if (i >= len)
+    return 0;
+  c = (guchar) ASCII_LOWER (p[i]);
+  for (guint k = t->period_start[c], e = k + t->period_count[c]; k < e; k++)
+    {
+      const WaPeriod *w = &g_array_index (t->periods, WaPeriod, k);
+      gsize b = 1;
+      if (len - i < w->len)
+        continue;
+      while (b < w->len && ASCII_LOWER (p[i + b]) == ASCII_LOWER (w->text[b]))
+        b++;
+      if (b == w->len)
+        {
+          /* a Latin word must end there ("am" is not "amigo") */
+          if (g_ascii_isalpha (w->text[w->len - 1]) && i + w->len < len
+              && g_ascii_isalpha (p[i + w->len]))
+            continue;
+          *pm = w->pm;
+          if (w->len == 2 && g_ascii_isupper (p[i]) && g_ascii_isupper (p[i + 1])
+              && (p[i] == 'A' || p[i] == 'P'))
+            self->hint_month_first = TRUE;
+          if (memchr (w->text, ' ', w->len) != NULL)
+            self->hint_12h_dotted = TRUE;
+          return i + w->len;
+        }
+    }
+  return 0;
+}
+
+/* Matches a header at the start of a clean line:
+ *   ["["] N sep N sep N ["."] [","] " "+ [word " "*] H sep MM [sep SS]
+ *   [" "* period] " "* ("]" [" "] | "- ")
+ * where sep is "/", "." (optionally followed by one space: "2023. 12. 31."),
+ * or "-"; the time separator ":" or "."; word a day period ("오후", "上午",
+ * glued to the time or not) or a connector ("à", "um", "klo").  Which number
+ * is the year, the month and the day is left to the file (st->orders).
+ * On success fills `st` and `*rest` (offset of what follows). */
 static gboolean
 match_header (WaParser *self, const char *p, gsize len, WaStamp *st, gsize *rest)
 {
   gsize i = 0;
-  guint n1, n2, n3, d1, d2, d3, h, mi, s = 0, nd;
-  gboolean bracket = FALSE;
-  char sep;
+  guint n[3], nd[3], h, mi, s = 0, d;
+  gboolean bracket = FALSE, have_period = FALSE, pm = FALSE, dotted_space = FALSE;
+  char sep = 0;
 
   if (len < 12)
     return FALSE;
@@ -543,77 +904,101 @@ match_header (WaParser *self, const char *p, gsize len, WaStamp *st, gsize *rest
     }
   if (!g_ascii_isdigit (p[i]))
     return FALSE;
-  i = read_num (p, len, i, 4, &n1, &d1);
-  if (i >= len || (d1 != 1 && d1 != 2 && d1 != 4))
+  for (guint k = 0; k < 3; k++)
+    {
+      if (k > 0)
+        {
+          if (i >= len || p[i] != sep)
+            return FALSE;
+          i++;
+          if (sep == '.' && i < len && p[i] == ' ')
+            {
+              i++;
+              dotted_space = TRUE;
+            }
+        }
+      i = read_num (p, len, i, 4, &n[k], &nd[k]);
+      if (nd[k] == 0 || nd[k] == 3 || i >= len)
+        return FALSE;
+      if (k == 0)
+        {
+          sep = p[i];
+          if (sep != '/' && sep != '.' && sep != '-')
+            return FALSE;
+        }
+    }
+  if (nd[1] > 2 || (nd[0] == 4 && nd[2] == 4))
     return FALSE;
-  sep = p[i];
-  if (sep != '/' && sep != '.' && sep != '-')
-    return FALSE;
-  i = read_num (p, len, i + 1, 2, &n2, &d2);
-  if (d2 == 0 || i >= len || p[i] != sep)
-    return FALSE;
-  i = read_num (p, len, i + 1, 4, &n3, &d3);
-  if (d1 == 4 ? (d3 != 1 && d3 != 2) : (d3 != 2 && d3 != 4))
-    return FALSE;
-  if (i < len && p[i] == '.' && sep == '.')
+  if (p[i] == '.' && sep == '.')
     i++;
   if (i < len && p[i] == ',')
     i++;
+  else if (i + 1 < len && p[i] == '\xD8' && p[i + 1] == '\x8C')
+    i += 2; /* Arabic comma U+060C */
   if (i >= len || p[i] != ' ')
     return FALSE;
   i = skip_spaces (p, len, i);
   if (i < len && !g_ascii_isdigit (p[i]))
     {
-      /* connector word: "à" (fr), "um" (de), "às" (pt), "kl." (nb/da) */
-      gsize w = i;
-      while (i < len && p[i] != ' ' && !g_ascii_isdigit (p[i]) && i - w < 8)
-        i++;
-      if (i >= len || p[i] != ' ' || i == w)
-        return FALSE;
-      i = skip_spaces (p, len, i);
-      self->hint_day_first = TRUE;
-    }
-  i = read_num (p, len, i, 2, &h, &nd);
-  if (nd == 0 || i >= len || p[i] != ':')
-    return FALSE;
-  i = read_num (p, len, i + 1, 2, &mi, &nd);
-  if (nd != 2)
-    return FALSE;
-  if (i < len && p[i] == ':')
-    {
-      i = read_num (p, len, i + 1, 2, &s, &nd);
-      if (nd != 2)
-        return FALSE;
-    }
-
-  /* optional 12-hour suffix: AM, am, a.m., "a. m." */
-  gsize j = skip_spaces (p, len, i);
-  if (j < len && (p[j] == 'a' || p[j] == 'A' || p[j] == 'p' || p[j] == 'P'))
-    {
-      gboolean pm = p[j] == 'p' || p[j] == 'P';
-      gboolean upper = p[j] == 'A' || p[j] == 'P';
-      gboolean dotted = FALSE;
-      gsize k = j + 1;
-      if (k < len && p[k] == '.')
-        k++, dotted = TRUE;
-      k = skip_spaces (p, len, k);
-      if (k < len && (p[k] == 'm' || p[k] == 'M'))
+      /* every header of a file has the same word: the last connector is
+       * checked first */
+      gsize cl = self->connector_len;
+      if (cl > 0 && cl < len - i && p[i + cl] == ' ' && memcmp (p + i, self->connector, cl) == 0)
+        i = skip_spaces (p, len, i + cl);
+      else
         {
-          k++;
-          if (k < len && p[k] == '.')
-            k++;
-          if (h > 12)
-            return FALSE;
-          if (pm && h != 12)
-            h += 12;
-          else if (!pm && h == 12)
-            h = 0;
-          if (dotted)
-            self->hint_12h_dotted = TRUE;
-          else if (upper)
-            self->hint_month_first = TRUE;
-          i = k;
+          gsize e = match_period (self, p, len, i, &pm);
+          if (e > 0)
+            {
+              have_period = TRUE;
+              i = skip_spaces (p, len, e);
+            }
+          else
+            {
+              /* connector word: "à" (fr), "um" (de), "às" (pt), "kl." (nb/da) */
+              gsize w = i;
+              while (i < len && p[i] != ' ' && !g_ascii_isdigit (p[i]) && i - w < 8)
+                i++;
+              if (i >= len || p[i] != ' ' || i == w)
+                return FALSE;
+              self->connector_len = (guint8) (i - w);
+              memcpy (self->connector, p + w, i - w);
+              i = skip_spaces (p, len, i);
+              self->hint_day_first = TRUE;
+            }
         }
+    }
+  i = read_num (p, len, i, 2, &h, &d);
+  if (d == 0 || i >= len || (p[i] != ':' && p[i] != '.'))
+    return FALSE;
+  char tsep = p[i];
+  i = read_num (p, len, i + 1, 2, &mi, &d);
+  if (d != 2)
+    return FALSE;
+  if (i + 1 < len && p[i] == tsep && g_ascii_isdigit (p[i + 1]))
+    {
+      i = read_num (p, len, i + 1, 2, &s, &d);
+      if (d != 2)
+        return FALSE;
+    }
+  if (!have_period)
+    {
+      gsize j = skip_spaces (p, len, i);
+      gsize e = j < len && p[j] != '-' && p[j] != ']' ? match_period (self, p, len, j, &pm) : 0;
+      if (e > 0)
+        {
+          have_period = TRUE;
+          i = e;
+        }
+    }
+  if (have_period)
+    {
+      if (h > 12)
+        return FALSE;
+      if (pm && h != 12)
+        h += 12;
+      else if (!pm && h == 12)
+        h = 0;
     }
   if (h > 23 || mi > 59 || s > 59)
     return FALSE;
@@ -638,35 +1023,30 @@ match_header (WaParser *self, const char *p, gsize len, WaStamp *st, gsize *rest
   st->h = (guint8) h;
   st->mi = (guint8) mi;
   st->s = (guint8) s;
-  if (d1 == 4)
+  for (guint k = 0; k < 3; k++)
     {
-      st->year_first = TRUE;
-      st->y = (guint16) n1;
-      st->a = (guint16) n2; /* month */
-      st->b = (guint16) n3; /* day */
-      if (n1 < 1970 || !valid_date (n1, n2, n3))
+      st->n[k] = (guint16) n[k];
+      st->nd[k] = (guint8) nd[k];
+    }
+  guint y, m, dd;
+  if (self->order_known)
+    {
+      if (!stamp_date (st, self->order, &y, &m, &dd))
         return FALSE;
+      st->orders = (guint8) (1u << self->order);
     }
   else
     {
-      guint y = d3 == 2 ? 2000 + n3 : n3;
-      if (y < 1970 || y > 2199)
+      for (guint o = 0; o < N_ORDERS; o++)
+        if (stamp_date (st, (WaDateOrder) o, &y, &m, &dd))
+          st->orders |= (guint8) (1u << o);
+      if (!(st->orders & self->cand_orders))
         return FALSE;
-      st->y = (guint16) y;
-      st->a = (guint16) n1;
-      st->b = (guint16) n2;
-      st->valid_dmy = valid_date (y, n2, n1);
-      st->valid_mdy = valid_date (y, n1, n2);
-      if (self->order_known && self->order != WA_DATE_ORDER_YEAR_FIRST)
-        {
-          if (self->order == WA_DATE_ORDER_DAY_FIRST ? !st->valid_dmy : !st->valid_mdy)
-            return FALSE;
-        }
-      else if (!st->valid_dmy && !st->valid_mdy)
-        return FALSE;
-      if (sep == '.')
-        self->hint_day_first = TRUE;
     }
+  if (sep == '.' && (st->orders & (1u << WA_DATE_ORDER_DAY_FIRST)))
+    self->hint_day_first = TRUE;
+  if (sep == '/' || (sep == '.' && !dotted_space))
+    self->hint_year_last = TRUE;
   *rest = i;
   return TRUE;
 }
@@ -677,10 +1057,16 @@ static void
 count_sender (WaParser *self, const char *name)
 {
   WaSenderCount *sc;
+  guint32 h = 2166136261u;
+  for (guint k = 0; k < 12 && name[k] != '\0'; k++)
+    h = (h ^ (guchar) name[k]) * 16777619u;
+  guint slot = (h ^ (h >> 16)) % G_N_ELEMENTS (self->recent_senders);
 
-  if (self->last_sender != 0)
+  /* most chats have a few senders: a direct-mapped cache of the last
+   * ones spares the hash table */
+  if (self->recent_senders[slot] != 0)
     {
-      sc = g_ptr_array_index (self->sum.senders, self->last_sender - 1);
+      sc = g_ptr_array_index (self->sum.senders, self->recent_senders[slot] - 1);
       if (strcmp (sc->name, name) == 0)
         {
           sc->count++;
@@ -703,7 +1089,7 @@ count_sender (WaParser *self, const char *name)
     }
   sc = g_ptr_array_index (self->sum.senders, idx - 1);
   sc->count++;
-  self->last_sender = idx;
+  self->recent_senders[slot] = idx;
 }
 
 static gboolean
@@ -780,15 +1166,94 @@ decide_order (WaParser *self, WaDateOrder order, WaOrderSource source, GError **
   return flush_pending (self, error);
 }
 
-/* Without evidence: markers in a day-first language, then en-US style
- * "PM", else day first (most WhatsApp locales). */
 static gboolean
-decide_order_by_hint (WaParser *self, GError **error)
+year_last (guint o)
 {
-  if (self->hint_day_first || self->hint_12h_dotted)
-    return decide_order (self, WA_DATE_ORDER_DAY_FIRST, WA_ORDER_SOURCE_LOCALE, error);
-  if (self->hint_month_first)
-    return decide_order (self, WA_DATE_ORDER_MONTH_FIRST, WA_ORDER_SOURCE_LOCALE, error);
+  return o == WA_DATE_ORDER_DAY_FIRST || o == WA_DATE_ORDER_MONTH_FIRST;
+}
+
+/* Without a single date to settle it.  First the chronology of the queued
+ * lines: the order that keeps them non-decreasing (fewest steps back), then
+ * the one that keeps them closest together (a chat is read day by day, not a
+ * month or a year at a time).  Then the language's hints, then defaults:
+ * the year where it gives the latest date not in the future, day first. */
+static gboolean
+decide_order_undecided (WaParser *self, GError **error)
+{
+  guint cand = self->cand_orders & ALL_ORDERS;
+  guint64 back[N_ORDERS] = { 0 };
+  guint64 span[N_ORDERS] = { 0 };
+  guint n = self->pending->len;
+
+  if (cand == 0)
+    cand = ALL_ORDERS;
+  if (n >= 2)
+    {
+      for (guint o = 0; o < N_ORDERS; o++)
+        {
+          if (!(cand & (1u << o)))
+            continue;
+          gint64 prev = stamp_local (&g_array_index (self->pending, WaPending, 0).stamp, o);
+          for (guint i = 1; i < n; i++)
+            {
+              gint64 t = stamp_local (&g_array_index (self->pending, WaPending, i).stamp, o);
+              if (t < prev)
+                back[o]++;
+              span[o] += (guint64) (t < prev ? prev - t : t - prev);
+              prev = t;
+            }
+        }
+      gint best = -1;
+      gboolean tie = FALSE;
+      for (guint o = 0; o < N_ORDERS; o++)
+        if ((cand & (1u << o))
+            && (best < 0 || back[o] < back[best]
+                || (back[o] == back[best] && span[o] < span[best])))
+          best = (gint) o;
+      /* as many steps back: the spread decides only by a clear margin (a
+       * chat read day by day against month by month), else the language */
+      for (guint o = 0; o < N_ORDERS && best >= 0; o++)
+        if ((cand & (1u << o)) && (gint) o != best && back[o] == back[best]
+            && span[o] < 4 * span[best] + 1)
+          tie = TRUE;
+      if (best >= 0 && !tie)
+        return decide_order (self, (WaDateOrder) best, WA_ORDER_SOURCE_CHRONOLOGY, error);
+    }
+
+  /* Year first or last: last with "/" and "." (Korean "yy. M. d." has
+   * spaces), else the reading of the first date that is the latest not in
+   * the future ("24-01-15" is 2024, not 2015). */
+  if ((cand & 0x3) && (cand & 0xC) && self->hint_year_last)
+    cand &= 0x3;
+  if ((cand & 0x3) && (cand & 0xC) && n > 0)
+    {
+      const WaStamp *st = &g_array_index (self->pending, WaPending, 0).stamp;
+      gint64 now = g_get_real_time () / G_USEC_PER_SEC + 86400;
+      gint64 best_last = G_MININT64, best_first = G_MININT64;
+      for (guint o = 0; o < N_ORDERS; o++)
+        {
+          if (!(cand & (1u << o)))
+            continue;
+          gint64 t = stamp_local (st, o);
+          if (t > now)
+            continue;
+          if (year_last (o))
+            best_last = MAX (best_last, t);
+          else
+            best_first = MAX (best_first, t);
+        }
+      cand &= best_first > best_last ? 0xC : 0x3;
+    }
+  if ((cand & (1u << WA_DATE_ORDER_DAY_FIRST)) && (cand & (1u << WA_DATE_ORDER_MONTH_FIRST)))
+    {
+      if (self->hint_day_first || self->hint_12h_dotted)
+        return decide_order (self, WA_DATE_ORDER_DAY_FIRST, WA_ORDER_SOURCE_LOCALE, error);
+      if (self->hint_month_first)
+        return decide_order (self, WA_DATE_ORDER_MONTH_FIRST, WA_ORDER_SOURCE_LOCALE, error);
+    }
+  for (guint o = 0; o < N_ORDERS; o++)
+    if (cand & (1u << o))
+      return decide_order (self, (WaDateOrder) o, WA_ORDER_SOURCE_DEFAULT, error);
   return decide_order (self, WA_DATE_ORDER_DAY_FIRST, WA_ORDER_SOURCE_DEFAULT, error);
 }
 
@@ -838,13 +1303,15 @@ finish_current (WaParser *self, GError **error)
 
   if (text->len > 0 && text->str[text->len - 1] == '>')
     {
-      for (gsize i = 0; i < G_N_ELEMENTS (edited_markers); i++)
+      GArray *edited_markers = self->tables->edited;
+      for (guint i = 0; i < edited_markers->len; i++)
         {
-          gsize n = strlen (edited_markers[i].text);
-          if (text->len >= n && memcmp (text->str + text->len - n, edited_markers[i].text, n) == 0)
+          const WaMarker *em = &g_array_index (edited_markers, WaMarker, i);
+          gsize n = strlen (em->text);
+          if (text->len >= n && memcmp (text->str + text->len - n, em->text, n) == 0)
             {
               edited = TRUE;
-              note_hint (self, edited_markers[i].hint);
+              note_hint (self, em->hint);
               g_string_truncate (text, text->len - n);
               while (text->len > 0 && (text->str[text->len - 1] == ' '
                                        || text->str[text->len - 1] == '\n'))
@@ -862,20 +1329,24 @@ finish_current (WaParser *self, GError **error)
       gsize first_len = nl != NULL ? (gsize) (nl - text->str) : text->len;
       const char *first = text->str;
 
-      if (nl == NULL && text->len > 0 && text->len < 64)
+      if (nl == NULL && text->len > 0 && text->len <= MAX_WHOLE_MARKER)
         {
-          char key[64];
           gsize klen = text->len;
-          memcpy (key, text->str, klen);
-          if (klen > 1 && key[klen - 1] == '.')
+          if (klen > 1 && text->str[klen - 1] == '.')
             klen--;
-          key[klen] = '\0';
-          GHashTable *table = whole_marker_table ();
+          const WaTables *t = self->tables;
           const WaMarker *mk = NULL;
-          if (whole_marker_lengths & (G_GUINT64_CONSTANT (1) << klen))
-            mk = g_hash_table_lookup (table, key);
-          if (mk == NULL && klen > 17 && memcmp (key + klen - 17, " document omitted", 17) == 0)
-            mk = g_hash_table_lookup (table, "document omitted");
+          guint bit = marker_bloom_bit (text->str, klen);
+          if (t->whole_bloom[bit >> 6] & (G_GUINT64_CONSTANT (1) << (bit & 63)))
+            {
+              char key[MAX_WHOLE_MARKER + 1];
+              memcpy (key, text->str, klen);
+              key[klen] = '\0';
+              mk = g_hash_table_lookup (t->whole, key);
+            }
+          if (mk == NULL && klen > 17
+              && memcmp (text->str + klen - 17, " document omitted", 17) == 0)
+            mk = g_hash_table_lookup (t->whole, "document omitted");
           if (mk != NULL)
             {
               kind = mk->kind;
@@ -884,34 +1355,40 @@ finish_current (WaParser *self, GError **error)
         }
       if (kind == WA_KIND_TEXT && first_len > 2 && first[first_len - 1] == ')')
         {
-          for (gsize i = 0; i < G_N_ELEMENTS (attached_suffixes); i++)
+          GArray *suffixes = self->tables->file_suffix;
+          for (guint i = 0; i < suffixes->len; i++)
             {
-              gsize n = strlen (attached_suffixes[i].text);
-              if (first_len > n
-                  && memcmp (first + first_len - n, attached_suffixes[i].text, n) == 0)
+              const WaMarker *fm = &g_array_index (suffixes, WaMarker, i);
+              gsize n = strlen (fm->text);
+              if (first_len > n && memcmp (first + first_len - n, fm->text, n) == 0)
                 {
                   kind = WA_KIND_ATTACHMENT;
-                  note_hint (self, attached_suffixes[i].hint);
+                  note_hint (self, fm->hint);
                   attach = first;
                   attach_len = first_len - n;
                   break;
                 }
             }
         }
-      if (kind == WA_KIND_TEXT && first_len > 3 && first[first_len - 1] == '>'
+      gsize close = first_len > 3 && first[first_len - 1] == '>' ? 1
+                    : first_len > 6 && memcmp (first + first_len - 3, "\xE2\x80\xBA", 3) == 0
+                        ? 3
+                        : 0;
+      if (kind == WA_KIND_TEXT && close > 0
           && (first[0] == '<' || memcmp (first, "\xE2\x80\xB9", 3) == 0))
         {
           gsize open = first[0] == '<' ? 1 : 3;
-          for (gsize i = 0; i < G_N_ELEMENTS (attached_prefixes); i++)
+          GArray *prefixes = self->tables->file_prefix;
+          for (guint i = 0; i < prefixes->len && open + close < first_len; i++)
             {
+              const WaMarker *fm = &g_array_index (prefixes, WaMarker, i);
               gsize n;
-              if (has_prefix_len (first + open, first_len - open - 1, attached_prefixes[i].text,
-                                  &n))
+              if (has_prefix_len (first + open, first_len - open - close, fm->text, &n))
                 {
                   kind = WA_KIND_ATTACHMENT;
-                  note_hint (self, attached_prefixes[i].hint);
+                  note_hint (self, fm->hint);
                   attach = first + open + n;
-                  attach_len = first_len - open - n - 1;
+                  attach_len = first_len - open - n - close;
                   break;
                 }
             }
@@ -978,8 +1455,22 @@ finish_current (WaParser *self, GError **error)
 
   if (self->pending->len >= WA_PARSER_MAX_PENDING
       || self->pending_store->len >= WA_PARSER_MAX_PENDING_BYTES)
-    return decide_order_by_hint (self, error);
+    return decide_order_undecided (self, error);
   return TRUE;
+}
+
+/* g_string_append_len() without the call when the string has room. */
+static inline void
+gs_append (GString *t, const char *s, gsize n)
+{
+  if (t->len + n < t->allocated_len)
+    {
+      memcpy (t->str + t->len, s, n);
+      t->len += n;
+      t->str[t->len] = '\0';
+    }
+  else
+    g_string_append_len (t, s, (gssize) n);
 }
 
 static void
@@ -991,11 +1482,12 @@ append_text (WaParser *self, const char *s, gsize len)
 
   if (n < len)
     self->cur_truncated = TRUE;
-  g_string_append_len (t, s, (gssize) n);
+  gs_append (t, s, n);
 }
 
 static gboolean
-handle_line (WaParser *self, const char *line, gsize len, gboolean truncated, GError **error)
+handle_line (WaParser *self, const char *line, gsize len, gboolean truncated, gint clean,
+             GError **error)
 {
   WaStamp st;
   gsize rest;
@@ -1011,13 +1503,26 @@ handle_line (WaParser *self, const char *line, gsize len, gboolean truncated, GE
     }
 
   self->n_lrm_marks = 0;
-  if (!line_is_clean (line, len))
+  /* clean: 1 known clean, 0 known not, -1 to be checked */
+  const char *raw = line;
+  gsize raw_len = len;
+  guint64 n_invalid = self->sum.n_invalid_utf8;
+  gboolean digits = FALSE;
+  if (clean == 0 || (clean < 0 && !line_is_clean (line, len)))
     {
-      len = sanitize_line (self, line, len);
+      len = sanitize_line (self, line, len, TRUE, &digits);
       line = self->clean;
     }
 
-  if (match_header (self, line, len, &st, &rest))
+  gboolean is_header = match_header (self, line, len, &st, &rest);
+  if (!is_header && digits)
+    {
+      /* not a header after all: its Arabic-Indic digits are text */
+      self->n_lrm_marks = 0;
+      self->sum.n_invalid_utf8 = n_invalid;
+      len = sanitize_line (self, raw, raw_len, FALSE, &digits);
+    }
+  if (is_header)
     {
       if (self->have_cur && !finish_current (self, error))
         return FALSE;
@@ -1064,8 +1569,8 @@ handle_line (WaParser *self, const char *line, gsize len, gboolean truncated, GE
       if (has_sender)
         {
           self->cur_has_sender = TRUE;
-          g_string_truncate (self->cur_sender, 0);
-          g_string_append_len (self->cur_sender, r, (gssize) name_len);
+          self->cur_sender->len = 0;
+          gs_append (self->cur_sender, r, name_len);
           while (self->cur_sender->len > 0
                  && self->cur_sender->str[self->cur_sender->len - 1] == ' ')
             g_string_truncate (self->cur_sender, self->cur_sender->len - 1);
@@ -1082,13 +1587,10 @@ handle_line (WaParser *self, const char *line, gsize len, gboolean truncated, GE
 
       if (!self->order_known)
         {
-          if (st.year_first)
-            return decide_order (self, WA_DATE_ORDER_YEAR_FIRST, WA_ORDER_SOURCE_EVIDENCE, error);
-          if (st.valid_dmy && !st.valid_mdy)
-            return decide_order (self, WA_DATE_ORDER_DAY_FIRST, WA_ORDER_SOURCE_EVIDENCE, error);
-          if (st.valid_mdy && !st.valid_dmy)
-            return decide_order (self, WA_DATE_ORDER_MONTH_FIRST, WA_ORDER_SOURCE_EVIDENCE,
-                                 error);
+          self->cand_orders &= st.orders;
+          if ((self->cand_orders & (self->cand_orders - 1)) == 0)
+            return decide_order (self, (WaDateOrder) g_bit_nth_lsf (self->cand_orders, -1),
+                                 WA_ORDER_SOURCE_EVIDENCE, error);
         }
       return TRUE;
     }
@@ -1132,6 +1634,7 @@ wa_parser_new (const char *tz_name, WaCallback cb, gpointer user_data, GError **
     }
 
   WaParser *self = g_new0 (WaParser, 1);
+  self->tables = tables ();
   self->tz = tz;
   self->cb = cb;
   self->user_data = user_data;
@@ -1147,6 +1650,7 @@ wa_parser_new (const char *tz_name, WaCallback cb, gpointer user_data, GError **
   self->sum.senders = g_ptr_array_new ();
   self->sum.unparsed_line_nos = g_array_new (FALSE, FALSE, sizeof (guint));
   self->sender_index = g_hash_table_new (g_str_hash, g_str_equal);
+  self->cand_orders = ALL_ORDERS;
   return self;
 }
 
@@ -1167,17 +1671,9 @@ check_usable (WaParser *self, GError **error)
   return TRUE;
 }
 
-/* See wa-parser.h. */
-gboolean
-wa_parser_feed (WaParser *self, const char *buf, gsize len, GError **error)
+static gboolean
+feed_utf8 (WaParser *self, const char *buf, gsize len, GError **error)
 {
-  g_return_val_if_fail (self != NULL, FALSE);
-  g_return_val_if_fail (buf != NULL || len == 0, FALSE);
-
-  if (!check_usable (self, error))
-    return FALSE;
-  self->sum.n_bytes += len;
-
   const char *p = buf;
   const char *end = buf + len;
 
@@ -1193,7 +1689,7 @@ wa_parser_feed (WaParser *self, const char *buf, gsize len, GError **error)
       if (nl == NULL)
         return TRUE;
       gboolean ok = handle_line (self, self->carry->str, self->carry->len,
-                                 self->carry_truncated, error);
+                                 self->carry_truncated, -1, error);
       g_string_truncate (self->carry, 0);
       self->carry_truncated = FALSE;
       if (!ok)
@@ -1203,7 +1699,9 @@ wa_parser_feed (WaParser *self, const char *buf, gsize len, GError **error)
 
   while (p < end)
     {
-      const char *nl = memchr (p, '\n', (gsize) (end - p));
+      gboolean clean;
+      gsize k = scan_line (p, (gsize) (end - p), &clean);
+      const char *nl = p + k < end ? p + k : NULL;
       if (nl == NULL)
         {
           gsize take = (gsize) (end - p);
@@ -1213,11 +1711,127 @@ wa_parser_feed (WaParser *self, const char *buf, gsize len, GError **error)
           g_string_append_len (self->carry, p, (gssize) MIN (take, room));
           break;
         }
-      if (!handle_line (self, p, (gsize) (nl - p), FALSE, error))
+      if (!handle_line (self, p, (gsize) (nl - p), FALSE, clean ? 1 : 0, error))
         return FALSE;
       p = nl + 1;
     }
   return TRUE;
+}
+
+static char *
+put_utf8 (char *o, gunichar u)
+{
+  return o + g_unichar_to_utf8 (u, o);
+}
+
+/* UTF-16 to UTF-8, streaming: an odd byte and a high surrogate may wait for
+ * the next feed.  Unpaired surrogates become U+FFFD. */
+static gboolean
+feed_utf16 (WaParser *self, const guchar *p, gsize len, GError **error)
+{
+  gboolean le = self->enc == ENC_UTF16LE;
+
+  while (len > 0)
+    {
+      gsize take = MIN (len, U16_CHUNK);
+      char *o = self->u16_out;
+      for (gsize i = 0; i < take; i++)
+        {
+          if (!self->u16_have_odd)
+            {
+              self->u16_odd = p[i];
+              self->u16_have_odd = TRUE;
+              continue;
+            }
+          self->u16_have_odd = FALSE;
+          gunichar u = le ? (gunichar) (self->u16_odd | (p[i] << 8))
+                          : (gunichar) ((self->u16_odd << 8) | p[i]);
+          if (self->u16_high != 0)
+            {
+              gunichar hi = self->u16_high;
+              self->u16_high = 0;
+              if (u >= 0xDC00 && u <= 0xDFFF)
+                {
+                  o = put_utf8 (o, 0x10000 + ((hi - 0xD800) << 10) + (u - 0xDC00));
+                  continue;
+                }
+              self->sum.n_invalid_utf8++;
+              o = put_utf8 (o, 0xFFFD);
+            }
+          if (u >= 0xD800 && u <= 0xDBFF)
+            self->u16_high = u;
+          else if (u >= 0xDC00 && u <= 0xDFFF)
+            {
+              self->sum.n_invalid_utf8++;
+              o = put_utf8 (o, 0xFFFD);
+            }
+          else
+            o = put_utf8 (o, u);
+        }
+      if (!feed_utf8 (self, self->u16_out, (gsize) (o - self->u16_out), error))
+        return FALSE;
+      p += take;
+      len -= take;
+    }
+  return TRUE;
+}
+
+static gboolean
+feed_decoded (WaParser *self, const guchar *p, gsize len, GError **error)
+{
+  if (self->enc == ENC_UTF8)
+    return feed_utf8 (self, (const char *) p, len, error);
+  return feed_utf16 (self, p, len, error);
+}
+
+/* Decides the encoding on the first two bytes: a UTF-16 BOM, or a NUL next
+ * to the first character (UTF-16 without BOM), else UTF-8. */
+static gboolean
+feed_head (WaParser *self, GError **error)
+{
+  const guint8 *h = self->head;
+  gsize skip = 0;
+
+  if (self->n_head == 2 && h[0] == 0xFF && h[1] == 0xFE)
+    self->enc = ENC_UTF16LE, skip = 2;
+  else if (self->n_head == 2 && h[0] == 0xFE && h[1] == 0xFF)
+    self->enc = ENC_UTF16BE, skip = 2;
+  else if (self->n_head == 2 && h[0] != 0 && h[1] == 0)
+    self->enc = ENC_UTF16LE;
+  else if (self->n_head == 2 && h[0] == 0 && h[1] != 0)
+    self->enc = ENC_UTF16BE;
+  else
+    self->enc = ENC_UTF8;
+  if (self->enc != ENC_UTF8)
+    self->u16_out = g_malloc (U16_CHUNK / 2 * 4 + 8);
+  return feed_decoded (self, h + skip, self->n_head - skip, error);
+}
+
+/* See wa-parser.h. */
+gboolean
+wa_parser_feed (WaParser *self, const char *buf, gsize len, GError **error)
+{
+  g_return_val_if_fail (self != NULL, FALSE);
+  g_return_val_if_fail (buf != NULL || len == 0, FALSE);
+
+  if (!check_usable (self, error))
+    return FALSE;
+  self->sum.n_bytes += len;
+
+  const guchar *p = (const guchar *) buf;
+  if (self->enc == ENC_UNKNOWN)
+    {
+      while (len > 0 && self->n_head < 2)
+        {
+          self->head[self->n_head++] = *p++;
+          len--;
+        }
+      if (self->n_head < 2)
+        return TRUE;
+      if (!feed_head (self, error))
+        return FALSE;
+    }
+  return feed_decoded (self, p, len, error);
 }
 
 /* See wa-parser.h. */
@@ -1228,10 +1842,21 @@ wa_parser_finish (WaParser *self, WaSummary *out, GError **error)
 
   if (!check_usable (self, error))
     return FALSE;
+  if (self->enc == ENC_UNKNOWN && !feed_head (self, error))
+    return FALSE;
+  if (self->enc != ENC_UTF8 && (self->u16_have_odd || self->u16_high != 0))
+    {
+      char tail[4];
+      self->u16_have_odd = FALSE;
+      self->u16_high = 0;
+      self->sum.n_invalid_utf8++;
+      if (!feed_utf8 (self, tail, (gsize) (put_utf8 (tail, 0xFFFD) - tail), error))
+        return FALSE;
+    }
   if (self->carry->len > 0 || self->carry_truncated)
     {
       gboolean ok = handle_line (self, self->carry->str, self->carry->len,
-                                 self->carry_truncated, error);
+                                 self->carry_truncated, -1, error);
       g_string_truncate (self->carry, 0);
       self->carry_truncated = FALSE;
       if (!ok)
@@ -1239,7 +1864,7 @@ wa_parser_finish (WaParser *self, WaSummary *out, GError **error)
     }
   if (self->have_cur && !finish_current (self, error))
     return FALSE;
-  if (!self->order_known && !decide_order_by_hint (self, error))
+  if (!self->order_known && !decide_order_undecided (self, error))
     return FALSE;
   self->finished = TRUE;
 
@@ -1250,7 +1875,7 @@ wa_parser_finish (WaParser *self, WaSummary *out, GError **error)
       out->order_source = self->order_source;
       /* ownership moves to the caller; keep empty containers for free() */
       g_hash_table_remove_all (self->sender_index);
-      self->last_sender = 0;
+      memset (self->recent_senders, 0, sizeof self->recent_senders);
       self->sum.senders = g_ptr_array_new ();
       self->sum.unparsed_line_nos = g_array_new (FALSE, FALSE, sizeof (guint));
     }
@@ -1292,6 +1917,7 @@ wa_parser_free (WaParser *self)
   g_time_zone_unref (self->tz);
   g_string_free (self->carry, TRUE);
   g_free (self->clean);
+  g_free (self->u16_out);
   g_string_free (self->cur_sender, TRUE);
   g_string_free (self->cur_text, TRUE);
   g_string_free (self->attach_buf, TRUE);
@@ -1370,6 +1996,24 @@ wa_date_order_to_string (WaDateOrder order)
     case WA_DATE_ORDER_DAY_FIRST: return "day-first";
     case WA_DATE_ORDER_MONTH_FIRST: return "month-first";
     case WA_DATE_ORDER_YEAR_FIRST: return "year-first";
+    case WA_DATE_ORDER_YEAR_DAY_MONTH: return "year-day-month";
     default: return "unknown";
+    }
+}
+
+/* See wa-parser.h. */
+const char *
+wa_order_source_to_string (WaOrderSource source)
+{
+  switch (source)
+    {
+    case WA_ORDER_SOURCE_EVIDENCE: return "a date in the file settles it";
+    case WA_ORDER_SOURCE_CHRONOLOGY:
+      return "no single date settles it; the only order that keeps the messages in sequence, "
+             "day after day";
+    case WA_ORDER_SOURCE_LOCALE:
+      return "ASSUMED from the language of the export: no date in the file settles it, check "
+             "the dates";
+    default: return "ASSUMED by default: nothing in the file settles it, check the dates";
     }
 }

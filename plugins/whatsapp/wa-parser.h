@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: AGPL-3.0-or-later */
 /* Streaming parser for WhatsApp "Export chat" .txt files (Android and iOS,
- * any locale we know of).  Bytes are fed in chunks of any size; each complete
+ * any locale we know of; UTF-8 with or without BOM, UTF-16 LE/BE).  Bytes are fed in chunks of any size; each complete
  * message is handed to a callback.  Memory stays bounded whatever the input
  * size: one reusable line buffer, one message buffer, and while the day/month
  * order of the file is still unknown, a bounded queue of undecided messages. */
@@ -39,13 +39,16 @@ typedef enum {
 typedef enum {
   WA_DATE_ORDER_DAY_FIRST,   /* 31/12/23 */
   WA_DATE_ORDER_MONTH_FIRST, /* 12/31/23 */
-  WA_DATE_ORDER_YEAR_FIRST,  /* 2023-12-31 (never ambiguous) */
+  WA_DATE_ORDER_YEAR_FIRST,  /* 2023-12-31, 23. 12. 31. */
+  WA_DATE_ORDER_YEAR_DAY_MONTH, /* 2023-31-12 */
 } WaDateOrder;
 
 typedef enum {
-  WA_ORDER_SOURCE_EVIDENCE, /* a component > 12 (or a 4-digit leading year) decided */
-  WA_ORDER_SOURCE_LOCALE,   /* no evidence; guessed from localized markers seen */
-  WA_ORDER_SOURCE_DEFAULT,  /* no evidence, no hint: day first assumed */
+  WA_ORDER_SOURCE_EVIDENCE,    /* one order only gives valid dates (a day > 12...) */
+  WA_ORDER_SOURCE_LOCALE,      /* no evidence; guessed from localized markers seen */
+  WA_ORDER_SOURCE_DEFAULT,     /* no evidence, no hint: day first (year: latest) assumed */
+  WA_ORDER_SOURCE_CHRONOLOGY,  /* several orders valid; the one that keeps the lines in
+                                * order (then closest together) was taken */
 } WaOrderSource;
 
 /* One message.  Every pointer is owned by the parser and valid only during
@@ -127,6 +130,8 @@ char *wa_normalize_phone (const char *sender);
 /* Short stable names for logs and reports. */
 const char *wa_kind_to_string (WaKind kind);
 const char *wa_date_order_to_string (WaDateOrder order);
+/* How the order was decided, as a phrase for the import summary. */
+const char *wa_order_source_to_string (WaOrderSource source);
 
 G_END_DECLS
 

@@ -755,6 +755,71 @@ test_disk_media (Fixture *f, gconstpointer data)
   g_assert_cmpuint (imp_test_dir_bytes (f->work), ==, imp_test_jpeg_len);
 }
 
+/* Issue 15: a Japanese iOS export whose attached photo is named by "<添付: …>"
+ * and whose omitted image is "画像は省略されました"; a Russian Android export
+ * written in UTF-16 with its "(файл добавлен)" photo beside it, month-first
+ * dates that only the chronology settles. */
+static const char ja_ios_txt[] =
+  "[2024/03/05 14:00:00] 太郎: こんにちは\n"
+  "\xe2\x80\x8e[2024/03/05 14:01:00] 太郎: \xe2\x80\x8e<添付: 00000012-PHOTO-2024-03-05.jpg>\n"
+  "\xe2\x80\x8e[2024/03/05 14:02:00] 花子: \xe2\x80\x8e画像は省略されました\n";
+
+static void
+test_localized (Fixture *f, gconstpointer data)
+{
+  g_autofree char *zip = g_build_filename (f->dir, "WhatsApp Chat - 家族.zip", NULL);
+  ImpZipEntry entries[] = {
+    { "_chat.txt", ja_ios_txt, sizeof ja_ios_txt - 1 },
+    { "00000012-PHOTO-2024-03-05.jpg", imp_test_jpeg, imp_test_jpeg_len },
+  };
+  imp_test_write_zip (zip, entries, G_N_ELEMENTS (entries));
+  ImpRunOptions o = { .work_dir = f->work };
+  g_autoptr (ImpRun) run = imp_test_run (desc, zip, &o);
+  check_stream (run);
+  g_autoptr (json_t) msgs = imp_run_events (run, "message");
+  g_assert_cmpuint (json_array_size (msgs), ==, 3);
+  json_t *photo = find_msg (msgs, "PHOTO");
+  g_assert_cmpstr (jstr (photo, "content.kind"), ==, "image");
+  g_assert_cmpint (jint (photo, "ts"), ==, local_ms ("Europe/Paris", 2024, 3, 5, 14, 1));
+  assert_file_bytes (jstr (photo, "content.media_file"), imp_test_jpeg, imp_test_jpeg_len);
+  json_t *omitted = json_array_get (msgs, 2);
+  g_assert_cmpint (jint (omitted, "content.flags"), ==, PA_CONTENT_NOT_INCLUDED);
+  g_assert_cmpstr (jstr (omitted, "sender_id"), !=, jstr (photo, "sender_id"));
+
+  /* UTF-16 LE with a BOM, bare .txt with the photo beside it */
+  static const char ru[] = "3/5/24, 9:00 PM - Иван: Привет\n"
+                           "3/6/24, 8:15 AM - Иван: IMG-20240306-WA0001.jpg (файл добавлен)\n"
+                           "3/7/24, 1:30 PM - Ольга: <Без медиафайлов>\n";
+  gsize n16 = 0;
+  g_autofree char *u16 = g_convert (ru, -1, "UTF-16LE", "UTF-8", NULL, &n16, NULL);
+  g_assert_nonnull (u16);
+  g_autofree char *dir = g_build_filename (f->dir, "ru", NULL);
+  g_assert_cmpint (g_mkdir (dir, 0700), ==, 0);
+  g_autofree char *txt = g_build_filename (dir, "WhatsApp Chat with Иван.txt", NULL);
+  g_autoptr (GString) bytes = g_string_new_len ("\xff\xfe", 2);
+  g_string_append_len (bytes, u16, (gssize) n16);
+  g_assert_true (g_file_set_contents (txt, bytes->str, (gssize) bytes->len, NULL));
+  g_autofree char *img = g_build_filename (dir, "IMG-20240306-WA0001.jpg", NULL);
+  g_assert_true (g_file_set_contents (img, (const char *) imp_test_jpeg,
+                                      (gssize) imp_test_jpeg_len, NULL));
+  g_autofree char *work2 = g_build_filename (f->dir, "work2", NULL);
+  ImpRunOptions o2 = { .work_dir = work2 };
+  g_autoptr (ImpRun) run2 = imp_test_run (desc, txt, &o2);
+  check_stream (run2);
+  g_autoptr (json_t) msgs2 = imp_run_events (run2, "message");
+  g_assert_cmpuint (json_array_size (msgs2), ==, 3);
+  g_assert_cmpint (jint (json_array_get (msgs2, 0), "ts"), ==,
+                   local_ms ("Europe/Paris", 2024, 3, 5, 21, 0));
+  json_t *img2 = find_msg (msgs2, "WA0001");
+  g_assert_cmpstr (jstr (img2, "content.kind"), ==, "image");
+  g_assert_cmpint (jint (img2, "ts"), ==, local_ms ("Europe/Paris", 2024, 3, 6, 8, 15));
+  assert_file_bytes (jstr (img2, "content.media_file"), imp_test_jpeg, imp_test_jpeg_len);
+  g_assert_cmpint (jint (json_array_get (msgs2, 2), "content.flags"), ==,
+                   PA_CONTENT_NOT_INCLUDED);
+  g_assert_true (imp_run_has_notice (run2, "month/day/year"));
+  g_assert_true (imp_run_has_notice (run2, "keeps the messages in sequence"));
+}
+
 int
 main (int argc, char **argv)
 {
@@ -777,6 +842,7 @@ main (int argc, char **argv)
   ADD ("/whatsapp/import/corrupt-entry", test_corrupt_entry);
   ADD ("/whatsapp/import/wrong-types", test_wrong_types);
   ADD ("/whatsapp/import/disk-media", test_disk_media);
+  ADD ("/whatsapp/import/localized", test_localized);
 #undef ADD
   return g_test_run ();
 }

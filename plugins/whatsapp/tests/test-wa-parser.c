@@ -181,9 +181,10 @@ test_corpus_de_android (void)
   g_autoptr (Result) r = parse_file ("chatcarve-de-de-android.txt", 0);
 
   check_messages (r, exp, G_N_ELEMENTS (exp));
-  /* 03.10.23 never exceeds 12 in either slot: decided by the German hints */
+  /* 03.10.23 never exceeds 12 in either slot: 03.10 then 04.10 are a day
+   * apart read day first, a month apart read month first */
   g_assert_cmpint (r->sum.date_order, ==, WA_DATE_ORDER_DAY_FIRST);
-  g_assert_cmpint (r->sum.order_source, ==, WA_ORDER_SOURCE_LOCALE);
+  g_assert_cmpint (r->sum.order_source, ==, WA_ORDER_SOURCE_CHRONOLOGY);
   g_assert_cmpuint (r->sum.senders->len, ==, 2);
   g_assert_cmpuint (sender_count (r, "Jonas"), ==, 3);
   g_assert_cmpuint (sender_count (r, "Oma Helga"), ==, 2);
@@ -434,7 +435,9 @@ test_pending_cap (void)
   g_string_append (s, "25/12/2023, 10:00 - Bob: last\n");
   g_autoptr (Result) r = parse_buffer (s->str, s->len, 4096);
   g_assert_cmpuint (r->msgs->len, ==, n + 1);
-  g_assert_cmpint (r->sum.order_source, ==, WA_ORDER_SOURCE_DEFAULT);
+  /* decided on the full queue: day first keeps more lines in order */
+  g_assert_cmpint (r->sum.order_source, ==, WA_ORDER_SOURCE_CHRONOLOGY);
+  g_assert_cmpint (r->sum.date_order, ==, WA_DATE_ORDER_DAY_FIRST);
   for (guint i = 0; i < n; i++)
     g_assert_cmpuint (((Msg *) r->msgs->pdata[i])->line_no, ==, i + 1);
   g_string_free (s, TRUE);
