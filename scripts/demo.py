@@ -1,6 +1,10 @@
 # SPDX-License-Identifier: AGPL-3.0-or-later
-"""Local demo: real Synapse + Passerelle + the loopback demo network."""
+"""Local demo: real Synapse + Passerelle + the loopback demo network, a WhatsApp history
+import, and Olvid coexistence: a cabinet member on Olvid (a stand-in of Olvid's bot daemon,
+since the real one cannot run here) and the demo agent on Tchap exchanging messages and a
+file."""
 
+import asyncio
 import os
 import shutil
 import subprocess
@@ -14,8 +18,12 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from harness import (BUILD_ROOT, LOOPBACK_SO, PASSERELLE, Agent, Stack, bot_says,  # noqa: E402
                      open_management_room)
 from loopnet import LoopNet  # noqa: E402
+from olvid_harness import (OLVID_SO, login_olvid, olvid_plugin_config,  # noqa: E402
+                           start_standin, user_id_of)
+from wa_canned import ghost_mxid  # noqa: E402
 
 BOT = "@passerelle:localhost"
+NOTE = "Note du cabinet : la messagerie professionnelle passe sur Tchap.\n".encode()
 
 
 def main():
@@ -23,9 +31,13 @@ def main():
     net = LoopNet()
     net.start()
     net.add_user("agent-legacy", "demo", "Agent (legacy account)")
-    plugins = [LOOPBACK_SO] + [os.path.join(BUILD_ROOT, "plugins", p, p + ".so")
-                               for p in ("whatsapp", "telegram")]
-    stack = Stack(plugins=plugins, ministry_plugins=("loopback", "whatsapp", "telegram"))
+    # Olvid's daemon ships only as Olvid's container image: the demo runs the test suite's
+    # stand-in, and the plugin build that accepts it (the installed one refuses it).
+    standin = start_standin()
+    plugins = [LOOPBACK_SO, OLVID_SO] + [os.path.join(BUILD_ROOT, "plugins", p, p + ".so")
+                                         for p in ("whatsapp", "telegram")]
+    stack = Stack(plugins=plugins, ministry_plugins=("loopback", "whatsapp", "telegram", "olvid"),
+                  plugin_config=olvid_plugin_config(standin))
     print("Starting Synapse and Passerelle in", stack.workdir, flush=True)
     stack.start()
     agent = Agent(stack, "agent", password="agent-password")
@@ -63,6 +75,7 @@ def main():
             return 1
         hist = agent.wait_invite(lambda a, r: (a.invite_name(r) or "").endswith("(WhatsApp)"))
         agent.join(hist)
+        olvid_room = olvid_coexistence(stack, agent, mgmt, standin)
         print()
         print("Passerelle is running.")
         print("  Homeserver:   ", stack.synapse.url, "(server name: localhost)")
@@ -70,8 +83,12 @@ def main():
         print("  Look at:       the DM with 'Passerelle' (send `help`), the DM from")
         print("                 'Marianne' bridged from the demo network, and the room")
         print("                 'Cabinet (WhatsApp)' holding an imported WhatsApp history.")
+        print("                 Olvid: the DM from 'Claire (cabinet, Olvid)', a cabinet member on")
+        print("                 Olvid talking with the agent's Olvid identity 'Agent Démo (Tchap)'")
+        print("                 (Olvid's daemon is played by the test suite's STAND-IN here).")
         print("  Bridge log:   ", stack.bridge.log_path)
         print("  Bridged so far:", agent.bodies(room))
+        print("  Olvid room:    ", agent.bodies(olvid_room))
         if check:
             return 0
         print("Ctrl-C to stop.", flush=True)
@@ -83,6 +100,50 @@ def main():
         agent.close()
         stack.close()
         net.stop()
+        standin.stop()
+
+
+def olvid_coexistence(stack, agent, mgmt, standin):
+    """The agent logs in to Olvid (a new identity in the ministry's daemon); a cabinet member
+    on Olvid writes and sends a file; the agent answers from Tchap and the member reads it."""
+    agent.mgmt = mgmt
+    me = login_olvid(stack, agent, standin, flow="invitation", name="Agent Démo")
+    member_id, member_key = standin.new_identity("Claire (cabinet, Olvid)")
+    ghost = ghost_mxid(user_id_of(standin, member_id), plugin="olvid")
+    contact, _ = standin.connect_contacts(member_key, me["client_key"])
+
+    async def member_writes(c):
+        d = (await c.discussion_get_by_contact(contact)).id
+        await c.message_send(d, "Bonjour, je reste sur Olvid pendant la période de transition.")
+        await c.message_send_with_attachments(
+            d, [("note-du-cabinet.txt", NOTE)], body="La note du cabinet")
+    run_member(standin, member_key, member_writes)
+    room = agent.wait_invite(lambda a, r: a.inviter(r) == ghost, timeout=60)
+    agent.join(room)
+    agent.wait(lambda a: len(a.bodies(room)) >= 3, what="the Olvid messages and the file")
+    agent.text(room, "Bien reçu, merci ! Je vous réponds depuis Tchap.")
+
+    async def member_reads(c):
+        d = (await c.discussion_get_by_contact(contact)).id
+        for _ in range(120):
+            async for m in c.message_list():
+                if m.discussion_id == d and m.body.startswith("Bien reçu"):
+                    return m.body
+            await asyncio.sleep(0.5)
+        raise AssertionError("the agent's answer did not reach Olvid")
+    print("Olvid side received:", run_member(standin, member_key, member_reads))
+    return room
+
+
+def run_member(standin, key, fn):
+    """`await fn(client)` with the official Olvid client of `key`, in its own event loop."""
+    async def go():
+        c = standin.client(key)
+        try:
+            return await fn(c)
+        finally:
+            await c.stop()
+    return asyncio.run(asyncio.wait_for(go(), 120))
 
 
 if __name__ == "__main__":
