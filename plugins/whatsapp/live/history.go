@@ -98,7 +98,7 @@ func (l *Login) backfillChat(chat types.JID, conv *waHistorySync.Conversation, s
 		return true
 	}
 	sort.SliceStable(items, func(i, j int) bool { return items[i].ts.Before(items[j].ts) })
-	b := &batch{l: l}
+	b := l.newBatch()
 	ci := l.chatInfo(chat, types.JID{})
 	if chat.Server == types.GroupServer && ci.Name == "" {
 		ci.Name = conv.GetName()
@@ -112,7 +112,7 @@ func (l *Login) backfillChat(chat types.JID, conv *waHistorySync.Conversation, s
 	for _, it := range items {
 		l.onMessage(b, it.ev, true)
 		// Bound the number of events in flight (and memory) per wait.
-		if len(b.seqs) >= 512 && !b.wait() {
+		if b.pb.Len() >= 512 && !b.wait() {
 			return false
 		}
 	}

@@ -44,7 +44,7 @@ func (l *Login) handleEvent(raw any) (ok bool) {
 	if l.onState(raw) {
 		return true
 	}
-	b := &batch{l: l}
+	b := l.newBatch()
 	switch e := raw.(type) {
 	case *events.Message:
 		l.onMessage(b, e, false)

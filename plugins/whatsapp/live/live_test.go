@@ -243,31 +243,6 @@ func dispatch(l *Login, evt any) bool {
 	return l.cli.DangerousInternals().DispatchEvent(evt)
 }
 
-func TestAckTableEarlyPersisted(t *testing.T) {
-	a := newAckTable()
-	a.persisted(7) // before anyone waits
-	select {
-	case <-a.register(7):
-	default:
-		t.Fatal("a seq persisted before its waiter registered was lost")
-	}
-	ch := a.register(8)
-	select {
-	case <-ch:
-		t.Fatal("seq 8 is not persisted yet")
-	default:
-	}
-	a.persisted(8)
-	<-ch
-	// The early ring forgets the oldest entries, never grows without bound.
-	for i := uint64(100); i < 100+2*earlyKeep; i++ {
-		a.persisted(i)
-	}
-	if len(a.early) > earlyKeep {
-		t.Fatalf("early set holds %d entries", len(a.early))
-	}
-}
-
 // The handler does not return (so whatsmeow does not ack) until the host
 // said it stored the event.
 func TestHandlerWaitsForPersistence(t *testing.T) {

@@ -68,7 +68,7 @@ type Login struct {
 	cli       *whatsmeow.Client
 	tp        transport
 	msgs      *msgStore
-	acks      *ackTable
+	acks      *pasdk.Acks
 
 	mu   sync.Mutex
 	flow *loginFlow // the login flow running, or nil
@@ -91,7 +91,7 @@ func newLogin(h pasdk.Host, saved bool) (pasdk.Login, error) {
 	cfg := readConfig(h)
 	store.SetOSInfo(cfg.deviceName, [3]uint32{1, 0, 0})
 	dir := h.DataDir()
-	l := &Login{host: h, cfg: cfg, log: newHostLogger(h, "whatsmeow", cfg.debug), acks: newAckTable()}
+	l := &Login{host: h, cfg: cfg, log: newHostLogger(h, "whatsmeow", cfg.debug), acks: pasdk.NewAcks(earlyKeep)}
 	l.ctx, l.cancel = context.WithCancel(context.Background())
 	dbPath := filepath.Join(dir, "whatsmeow.db")
 	addr := "file:" + dbPath + "?_foreign_keys=on&_busy_timeout=10000&_journal_mode=WAL&_synchronous=NORMAL"
@@ -193,7 +193,7 @@ func (l *Login) Free() {
 	l.spawnMu.Lock()
 	l.cancel()
 	l.spawnMu.Unlock()
-	l.acks.close()
+	l.acks.Close()
 	l.cli.RemoveEventHandlers()
 	l.tp.Disconnect()
 	l.tp.Close()
@@ -257,7 +257,7 @@ func (l *Login) Logout(op uint64) {
 }
 
 // EventPersisted: the host stored event seq (see ack.go).
-func (l *Login) EventPersisted(seq uint64) { l.acks.persisted(seq) }
+func (l *Login) EventPersisted(seq uint64) { l.acks.Persisted(seq) }
 
 // removeFile deletes a file of ours, ignoring its absence.
 func removeFile(path string) {
