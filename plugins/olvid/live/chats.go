@@ -110,12 +110,11 @@ func (l *Login) chatOfDiscussionWith(ctx context.Context, d *Daemon, disc *daemo
 		if err != nil {
 			return "", err
 		}
-		info, err := l.groupInfo(ctx, d, r.GetGroup())
+		info, _, err := l.groupInfo(ctx, d, r.GetGroup())
 		if err != nil {
 			return "", err
 		}
-		l.host.Emit(&pasdk.Event{Type: pasdk.EvChatInfo, ChatID: info.ID, Chat: info})
-		l.rememberChat(disc.GetId(), info.ID)
+		l.emitChatInfo(info, disc.GetId())
 		return info.ID, nil
 	}
 	return "", fmt.Errorf("Olvid discussion %d is neither with a contact nor a group", disc.GetId())

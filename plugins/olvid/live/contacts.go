@@ -147,11 +147,11 @@ func (l *Login) emitContactChat(ctx context.Context, contactID uint64) (string, 
 	chat := dmChatID(m.ID)
 	info := &pasdk.ChatInfo{ID: chat, Kind: pasdk.ChatDM, Name: m.Name, AvatarPath: m.AvatarPath,
 		Members: []pasdk.Member{*m}, MembersComplete: false}
+	var did uint64
 	if r, err := d.Discussion.DiscussionGetByContact(ctx, &daemonpb.DiscussionGetByContactRequest{ContactId: contactID}); err == nil {
-		did := r.GetDiscussion().GetId()
-		l.rememberChat(did, chat)
+		did = r.GetDiscussion().GetId()
 		l.applySettings(ctx, d, did, info)
 	}
-	l.host.Emit(&pasdk.Event{Type: pasdk.EvChatInfo, ChatID: chat, Chat: info})
+	l.emitChatInfo(info, did)
 	return chat, nil
 }

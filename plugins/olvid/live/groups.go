@@ -60,10 +60,15 @@ func (l *Login) groupOfChat(chat string) (uint64, bool) {
 
 // groupInfo is the ChatInfo of a group, members complete (the agent
 // included, with its own power).
-func (l *Login) groupInfo(ctx context.Context, d *Daemon, g *daemonpb.Group) (*pasdk.ChatInfo, error) {
+//
+// Its discussion id (0 if unknown) is remembered only once the CHAT_INFO
+// was emitted (emitChatInfo): a message handled meanwhile on another
+// stream must not find the chat before the host knows it is a group, or
+// the host would take it for a DM.
+func (l *Login) groupInfo(ctx context.Context, d *Daemon, g *daemonpb.Group) (*pasdk.ChatInfo, uint64, error) {
 	chat, err := l.groupChat(ctx, d, g.GetId())
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	info := &pasdk.ChatInfo{ID: chat, Kind: pasdk.ChatGroup, Name: g.GetName(), Topic: g.GetDescription(),
 		MembersComplete: true, ReadOnly: groupReadOnly(g)}
@@ -86,20 +91,29 @@ func (l *Login) groupInfo(ctx context.Context, d *Daemon, g *daemonpb.Group) (*p
 		m.Power = groupPower(gm.GetPermissions())
 		info.Members = append(info.Members, *m)
 	}
+	var did uint64
 	if r, err := d.Discussion.DiscussionGetByGroup(ctx, &daemonpb.DiscussionGetByGroupRequest{GroupId: g.GetId()}); err == nil {
-		did := r.GetDiscussion().GetId()
-		l.rememberChat(did, chat)
+		did = r.GetDiscussion().GetId()
 		l.applySettings(ctx, d, did, info)
 	}
-	return info, nil
+	return info, did, nil
+}
+
+// emitChatInfo emits a CHAT_INFO, then remembers its discussion (see
+// groupInfo: in this order only).
+func (l *Login) emitChatInfo(info *pasdk.ChatInfo, discussionID uint64) {
+	l.host.Emit(&pasdk.Event{Type: pasdk.EvChatInfo, ChatID: info.ID, Chat: info})
+	if discussionID != 0 {
+		l.rememberChat(discussionID, info.ID)
+	}
 }
 
 // emitGroup emits a group's CHAT_INFO.
 func (l *Login) emitGroup(ctx context.Context, d *Daemon, g *daemonpb.Group) {
-	info, err := l.groupInfo(ctx, d, g)
+	info, did, err := l.groupInfo(ctx, d, g)
 	if err != nil {
 		l.logf(pasdk.LogWarning, "group %d: %v", g.GetId(), err)
 		return
 	}
-	l.host.Emit(&pasdk.Event{Type: pasdk.EvChatInfo, ChatID: info.ID, Chat: info})
+	l.emitChatInfo(info, did)
 }
