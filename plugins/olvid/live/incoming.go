@@ -117,6 +117,7 @@ func (l *Login) handleMessage(ctx context.Context, m *daemonpb.Message) bool {
 		return false
 	}
 	l.markSeen(k)
+	l.storedUpTo(m)
 	return true
 }
 

@@ -6,18 +6,23 @@
 //     key (ids.go), both directions;
 //   - MetaMessage `s/<local key>` → "1" once the message's events were
 //     stored by the host (deduplication of catch-up and streams);
+//   - MetaLogin `watermark` → the timestamp of the newest inbound message
+//     whose events the host stored (catchup.go);
 //   - MetaContact `k/<contact id>` → user id, `u/<user id>` → contact id;
 //   - MetaChat `d/<discussion id>` → chat id, `c/<chat id>` → discussion id.
 //
 // Nothing lost: a message's events are emitted first, and it is marked seen
 // only once the host said it stored every one of them (EventPersisted).  A
-// kill -9 in between leaves it unmarked: the next catch-up emits it again,
-// and the host's own deduplication (chat id + message id) drops the copy.
+// kill -9 in between leaves it unmarked: the next catch-up finds it again
+// (unread, or since the watermark when a stream had brought it) and emits
+// it again, and the host's own deduplication (chat id + message id) drops
+// the copy.
 package main
 
 import (
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"passerelle/plugins/olvid/live/daemonpb"
@@ -31,6 +36,9 @@ type msgStoreState struct {
 	// handleMu makes "not seen yet → emit → mark seen" one step: catch-up
 	// and the streams may bring the same message at the same time.
 	handleMu sync.Mutex
+	// windowFor is the connection whose catch-up listed the messages
+	// since the watermark (catchup.go): once per connection.
+	windowFor atomic.Pointer[Daemon]
 }
 
 func init() {
