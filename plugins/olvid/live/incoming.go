@@ -112,11 +112,11 @@ func (l *Login) handleMessage(ctx context.Context, m *daemonpb.Message) bool {
 	for _, r := range m.GetReactions() {
 		l.emitReaction(ctx, b, chat, id, r)
 	}
-	l.logf(pasdk.LogDebug, "message %s → %s in %s (%d events)", k, id, chat, len(b.seqs))
+	l.logf(pasdk.LogDebug, "message %s → %s in %s (%d events)", k, id, chat, b.pb.Len())
 	if !b.wait() {
 		return false
 	}
-	l.markSeen(k)
+	l.markSeen(k, id)
 	l.storedUpTo(m)
 	return true
 }

@@ -3,9 +3,9 @@
 // What the login remembers of messages, in the host's meta store (never in
 // Go maps: a ministry runs thousands of logins):
 //   - MetaMessage `l/<local key>` → message id and `m/<message id>` → local
-//     key (ids.go), both directions;
-//   - MetaMessage `s/<local key>` → "1" once the message's events were
-//     stored by the host (deduplication of catch-up and streams);
+//     key (ids.go), both directions; `l/` gets the suffix "+s" once the
+//     message's events were stored by the host (deduplication of catch-up
+//     and streams: two entries a message, not three);
 //   - MetaLogin `watermark` → the timestamp of the newest inbound message
 //     whose events the host stored (catchup.go);
 //   - MetaContact `k/<contact id>` → user id, `u/<user id>` → contact id;
@@ -21,6 +21,7 @@ package main
 
 import (
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -32,7 +33,7 @@ import (
 // msgStoreState is the login's part of msgstore.go: the table of events
 // waited for (bounded by the events in flight, not by history).
 type msgStoreState struct {
-	acks *ackTable
+	acks *pasdk.Acks
 	// handleMu makes "not seen yet → emit → mark seen" one step: catch-up
 	// and the streams may bring the same message at the same time.
 	handleMu sync.Mutex
@@ -43,133 +44,55 @@ type msgStoreState struct {
 
 func init() {
 	newLoginHooks = append(newLoginHooks, func(l *Login, saved bool) error {
-		l.acks = newAckTable()
-		l.onFree(l.acks.close)
+		l.acks = pasdk.NewAcks(earlyKeep)
+		l.onFree(l.acks.Close)
 		return nil
 	})
 }
 
 // EventPersisted: the host stored event seq.
-func (l *Login) EventPersisted(seq uint64) { l.acks.persisted(seq) }
+func (l *Login) EventPersisted(seq uint64) { l.acks.Persisted(seq) }
 
 // persistWait bounds the wait for the host to store one event.
 var persistWait = 2 * time.Minute
 
-// ackTable: the sequence numbers waited for, and the few persisted before
-// anyone waited for them (a small ring).
-type ackTable struct {
-	mu      sync.Mutex
-	waiting map[uint64]chan struct{}
-	early   map[uint64]struct{}
-	ring    []uint64
-	ringPos int
-	closed  chan struct{}
-	once    sync.Once
-}
-
+// earlyKeep: persisted seqs nobody waited for yet that are remembered.
 const earlyKeep = 1024
 
-func newAckTable() *ackTable {
-	return &ackTable{
-		waiting: make(map[uint64]chan struct{}),
-		early:   make(map[uint64]struct{}),
-		ring:    make([]uint64, earlyKeep),
-		closed:  make(chan struct{}),
-	}
-}
-
-func (a *ackTable) persisted(seq uint64) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if ch, ok := a.waiting[seq]; ok {
-		delete(a.waiting, seq)
-		close(ch)
-		return
-	}
-	if old := a.ring[a.ringPos]; old != 0 {
-		delete(a.early, old)
-	}
-	a.ring[a.ringPos] = seq
-	a.ringPos = (a.ringPos + 1) % len(a.ring)
-	a.early[seq] = struct{}{}
-}
-
-func (a *ackTable) register(seq uint64) chan struct{} {
-	ch := make(chan struct{})
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if _, ok := a.early[seq]; ok {
-		delete(a.early, seq)
-		close(ch)
-		return ch
-	}
-	a.waiting[seq] = ch
-	return ch
-}
-
-func (a *ackTable) forget(seq uint64) {
-	a.mu.Lock()
-	delete(a.waiting, seq)
-	a.mu.Unlock()
-}
-
-func (a *ackTable) close() { a.once.Do(func() { close(a.closed) }) }
-
-// batch collects the events emitted for one daemon notification.
+// batch collects the events emitted for one daemon notification
+// (pasdk.Batch).
 type batch struct {
-	l    *Login
-	seqs []uint64
+	l  *Login
+	pb *pasdk.Batch
 }
 
-func (l *Login) newBatch() *batch { return &batch{l: l} }
+func (l *Login) newBatch() *batch { return &batch{l: l, pb: l.acks.NewBatch(l.host)} }
 
 // emit hands ev to the host; a refused event (0) is not waited for.
-func (b *batch) emit(ev *pasdk.Event) uint64 {
-	seq := b.l.host.Emit(ev)
-	if seq != 0 {
-		b.seqs = append(b.seqs, seq)
-	}
-	return seq
-}
+func (b *batch) emit(ev *pasdk.Event) uint64 { return b.pb.Emit(ev) }
 
 // wait blocks until the host stored every emitted event; false when it
 // did not in time or the login is being freed.
 func (b *batch) wait() bool {
-	a := b.l.acks
-	deadline := time.NewTimer(persistWait)
-	defer deadline.Stop()
-	ok := true
-	for _, s := range b.seqs {
-		ch := a.register(s)
-		if !ok {
-			a.forget(s)
-			continue
-		}
-		select {
-		case <-ch:
-		case <-deadline.C:
-			a.forget(s)
-			ok = false
-		case <-a.closed:
-			a.forget(s)
-			ok = false
-		}
+	ok, late := b.pb.Wait(persistWait)
+	if !ok && late != 0 {
+		b.l.logf(pasdk.LogWarning, "the host did not store event %d in %s: catch-up brings the message again", late, persistWait)
 	}
-	b.seqs = b.seqs[:0]
 	return ok
 }
 
-// metaSeenKey marks a local message as bridged.
-func metaSeenKey(localKey string) string { return "s/" + localKey }
+// seenMark ends a stored `l/` value once the message was bridged.
+const seenMark = "+s"
 
 // seen: the message's events were stored by the host already.
 func (l *Login) seen(localKey string) bool {
-	_, ok := l.host.MetaGet(pasdk.MetaMessage, metaSeenKey(localKey))
-	return ok
+	v, ok := l.host.MetaGet(pasdk.MetaMessage, metaLocalKey(localKey))
+	return ok && strings.HasSuffix(v, seenMark)
 }
 
-func (l *Login) markSeen(localKey string) {
-	l.host.MetaSet(pasdk.MetaMessage, metaSeenKey(localKey), "1")
+// markSeen: the message (id msgID) is bridged.
+func (l *Login) markSeen(localKey, msgID string) {
+	l.host.MetaSet(pasdk.MetaMessage, metaLocalKey(localKey), msgID+seenMark)
 }
 
 // rememberMessage records both directions of the id map.
@@ -184,7 +107,8 @@ func (l *Login) messageIDOfLocal(m *daemonpb.MessageId) (string, bool) {
 	if k == "" {
 		return "", false
 	}
-	return l.host.MetaGet(pasdk.MetaMessage, metaLocalKey(k))
+	v, ok := l.host.MetaGet(pasdk.MetaMessage, metaLocalKey(k))
+	return strings.TrimSuffix(v, seenMark), ok
 }
 
 // localMessage is the daemon id of a message id (contract).
@@ -202,8 +126,8 @@ func (l *Login) rememberSent(m *daemonpb.Message) string {
 	id := messageID(l.selfUserID(), m.GetTimestamp())
 	k := localMessageKey(m.GetId())
 	if k != "" {
-		l.rememberMessage(k, id)
-		l.markSeen(k)
+		l.host.MetaSet(pasdk.MetaMessage, metaMessageKey(id), k)
+		l.markSeen(k, id)
 	}
 	return id
 }
