@@ -63,7 +63,9 @@ func (l *Login) senderOf(ctx context.Context, m *daemonpb.Message) (string, bool
 }
 
 // handleMessage bridges one message once; false when it could not be
-// bridged now (it stays unmarked: the next catch-up tries again).
+// bridged now (it stays unmarked: the next catch-up tries again).  Its
+// events are emitted in order; the wait for the host to store them runs
+// in settle, so the next message does not wait for this one's commit.
 func (l *Login) handleMessage(ctx context.Context, m *daemonpb.Message) bool {
 	k := localMessageKey(m.GetId())
 	if k == "" {
@@ -71,7 +73,7 @@ func (l *Login) handleMessage(ctx context.Context, m *daemonpb.Message) bool {
 	}
 	l.handleMu.Lock()
 	defer l.handleMu.Unlock()
-	if l.seen(k) {
+	if _, busy := l.inflight[k]; busy || l.seen(k) {
 		return true
 	}
 	d, err := l.daemonOrErr()
@@ -113,12 +115,31 @@ func (l *Login) handleMessage(ctx context.Context, m *daemonpb.Message) bool {
 		l.emitReaction(ctx, b, chat, id, r)
 	}
 	l.logf(pasdk.LogDebug, "message %s → %s in %s (%d events)", k, id, chat, b.pb.Len())
-	if !b.wait() {
+	select {
+	case l.slots <- struct{}{}:
+	case <-ctx.Done():
 		return false
 	}
-	l.markSeen(k, id)
-	l.storedUpTo(m)
+	l.inflight[k] = struct{}{}
+	l.spawn(func() { l.settle(b, m, k, id) })
 	return true
+}
+
+// settle waits until the host stored a message's events, then marks it
+// seen (and moves the watermark); not stored (time-out, login freed): it
+// stays unmarked and catch-up brings it again.  The seen mark is written
+// before the in-flight entry goes, so a copy never finds neither.
+func (l *Login) settle(b *batch, m *daemonpb.Message, k, id string) {
+	if b.wait() {
+		l.settleMu.Lock()
+		l.markSeen(k, id)
+		l.storedUpTo(m)
+		l.settleMu.Unlock()
+	}
+	<-l.slots
+	l.handleMu.Lock()
+	delete(l.inflight, k)
+	l.handleMu.Unlock()
 }
 
 // emitReaction: Olvid keeps one reaction per person and message, so each

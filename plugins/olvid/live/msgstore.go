@@ -34,9 +34,16 @@ import (
 // waited for (bounded by the events in flight, not by history).
 type msgStoreState struct {
 	acks *pasdk.Acks
-	// handleMu makes "not seen yet → emit → mark seen" one step: catch-up
-	// and the streams may bring the same message at the same time.
+	// handleMu makes "neither seen nor in flight → emit → in flight" one
+	// step: catch-up and the streams may bring the same message at the
+	// same time.  The wait for the host to store the events runs outside
+	// it (incoming.go, settle), so messages are emitted back to back.
 	handleMu sync.Mutex
+	inflight map[string]struct{} // local keys emitted, not stored yet
+	// slots bounds the messages in flight (backpressure on the streams).
+	slots chan struct{}
+	// settleMu orders the seen marks and the watermark of settled messages.
+	settleMu sync.Mutex
 	// windowFor is the connection whose catch-up listed the messages
 	// since the watermark (catchup.go): once per connection.
 	windowFor atomic.Pointer[Daemon]
@@ -45,6 +52,8 @@ type msgStoreState struct {
 func init() {
 	newLoginHooks = append(newLoginHooks, func(l *Login, saved bool) error {
 		l.acks = pasdk.NewAcks(earlyKeep)
+		l.inflight = make(map[string]struct{})
+		l.slots = make(chan struct{}, maxInflight)
 		l.onFree(l.acks.Close)
 		return nil
 	})
@@ -58,6 +67,9 @@ var persistWait = 2 * time.Minute
 
 // earlyKeep: persisted seqs nobody waited for yet that are remembered.
 const earlyKeep = 1024
+
+// maxInflight: messages emitted whose storage by the host is awaited.
+const maxInflight = 256
 
 // batch collects the events emitted for one daemon notification
 // (pasdk.Batch).
