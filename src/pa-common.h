@@ -49,6 +49,10 @@ gint64 pa_now_ms (void);
  * against its budget (limits.login_data_bytes). */
 guint64 pa_dir_bytes (const char *dir);
 
+/* Deletes `path` and, when it is a directory (never followed when it is a
+ * symlink), everything under it.  Best effort: what cannot go stays. */
+void pa_remove_tree (const char *path);
+
 G_END_DECLS
 
 #endif

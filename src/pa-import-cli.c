@@ -327,28 +327,6 @@ dry_exited (PaWorker *w, gboolean crashed, gboolean will_restart, const char *re
   g_main_loop_quit (d->loop);
 }
 
-/* Deletes `path` and, for a directory (not followed if a link), all under it. */
-static void
-remove_tree (const char *path)
-{
-  GStatBuf st;
-  if (g_lstat (path, &st) != 0)
-    return;
-  if (S_ISDIR (st.st_mode))
-    {
-      g_autoptr (GDir) dir = g_dir_open (path, 0, NULL);
-      const char *name;
-      while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
-        {
-          g_autofree char *child = g_build_filename (path, name, NULL);
-          remove_tree (child);
-        }
-      g_rmdir (path);
-    }
-  else
-    g_unlink (path);
-}
-
 /* The importer of `plugin` run here on `path`, its summary printed:
  * nothing queued, no bridge needed, nothing left on disk. */
 /* With the bridge's store and the agent: the room each chat was imported
@@ -421,7 +399,7 @@ dry_run_here (PaConfig *config, PaStore *store, const char *user, const char *pl
       pa_worker_stop (w);
     }
   pa_worker_free (w);
-  remove_tree (work);
+  pa_remove_tree (work);
   if (rc == 0 && !d.ok
       && (d.error == NULL || json_integer_value (json_object_get (d.summary, "messages")) == 0))
     {

@@ -13,29 +13,6 @@
 #include <string.h>
 #include <sys/stat.h>
 
-/* Deletes `path` and, when it is a directory (never followed when it is a
- * symlink), everything under it. */
-static void
-remove_tree (const char *path)
-{
-  GStatBuf st;
-  if (g_lstat (path, &st) != 0)
-    return;
-  if (S_ISDIR (st.st_mode))
-    {
-      g_autoptr (GDir) d = g_dir_open (path, 0, NULL);
-      const char *name;
-      while (d != NULL && (name = g_dir_read_name (d)) != NULL)
-        {
-          g_autofree char *child = g_build_filename (path, name, NULL);
-          remove_tree (child);
-        }
-      g_rmdir (path);
-    }
-  else
-    g_unlink (path);
-}
-
 void
 pa_import_purge_remove_dir (PaBridge *b, const char *login_id)
 {
@@ -43,7 +20,7 @@ pa_import_purge_remove_dir (PaBridge *b, const char *login_id)
   if (strchr (login_id, '/') == NULL && g_str_has_prefix (login_id, "import:"))
     {
       g_autofree char *dir = g_build_filename (b->config->data_dir, login_id, NULL);
-      remove_tree (dir);
+      pa_remove_tree (dir);
     }
 }
 
