@@ -133,13 +133,13 @@ func (l *Login) catchUp(ctx context.Context) error {
 		}
 	}
 	// The cap counts only what is still to bridge.
-	todo := ms[:0]
+	unbridged := ms[:0]
 	for _, m := range ms {
 		if k := localMessageKey(m.GetId()); k != "" && !l.seen(k) {
-			todo = append(todo, m)
+			unbridged = append(unbridged, m)
 		}
 	}
-	for _, m := range oldestFirst(todo, l.cfg.catchupMessages) {
+	for _, m := range oldestFirst(unbridged, l.cfg.catchupMessages) {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
