@@ -16,7 +16,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
                                 "integration"))
 
 from harness import (BUILD_ROOT, LOOPBACK_SO, PASSERELLE, Agent, Stack, bot_says,  # noqa: E402
-                     open_management_room)
+                     open_management_room, wait_until)
 from loopnet import LoopNet  # noqa: E402
 from olvid_harness import (OLVID_SO, login_olvid, olvid_plugin_config,  # noqa: E402
                            start_standin, user_id_of)
@@ -41,12 +41,16 @@ def main():
     print("Starting Synapse and Passerelle in", stack.workdir, flush=True)
     stack.start()
     agent = Agent(stack, "agent", password="agent-password")
+    agent.run(agent.client.set_displayname("Agent (Tchap)"))
     try:
         mgmt = open_management_room(agent)
+        asked = len(agent.messages(mgmt, sender=BOT))
         agent.text(mgmt, "login loopback")
-        for prompt, answer in (("server", "127.0.0.1:%d" % net.port), ("user name", "agent-legacy"),
-                               ("password", "demo")):
-            agent.wait(lambda a, p=prompt: bot_says(a, mgmt, p), what=prompt)
+        for prompt, answer in (("your server", "127.0.0.1:%d" % net.port),
+                               ("your user name", "agent-legacy"), ("password", "demo")):
+            # Each answer after its own question (the transcript shows the order).
+            agent.wait(lambda a, p=prompt, n=asked: bot_says(a, mgmt, p, after=n), what=prompt)
+            asked = len(agent.messages(mgmt, sender=BOT))
             agent.text(mgmt, answer)
         agent.wait(lambda a: bot_says(a, mgmt, "Logged in"), what="login")
         net.deliver("agent-legacy", {"ev": "contact", "id": "marianne", "name": "Marianne"})
@@ -61,6 +65,7 @@ def main():
         room = agent.wait_invite(lambda a, r: a.inviter(r) == "@_pa_loopback_marianne:localhost")
         agent.join(room)
         agent.wait(lambda a: len(a.bodies(room)) >= 3, what="the bridged messages")
+        live_exchange(agent, net, room)
         # A sample history import: a French Android WhatsApp export, named the way
         # WhatsApp names it, through the same command an admin would use.
         src = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "data",
@@ -101,6 +106,24 @@ def main():
         stack.close()
         net.stop()
         standin.stop()
+
+
+def live_exchange(agent, net, room):
+    """The agent answers Marianne from Matrix (a reply); on the demo network she reacts to
+    the answer and corrects her last message."""
+    agent.send(room, {"msgtype": "m.text", "body": "Oui, je l'ai lue. On en parle demain ?",
+                      "m.relates_to": {"m.in_reply_to": {
+                          "event_id": agent.messages(room)[0]["event_id"]}}})
+    answer = wait_until(lambda: [m for m in net.messages("marianne")
+                                 if m.get("from") == "agent-legacy"], what="the answer")[0]
+    net.deliver("agent-legacy", {"ev": "reaction", "chat": "marianne", "from": "marianne",
+                                 "target": answer["id"], "key": "👍"})
+    net.deliver("agent-legacy", {"ev": "edit", "chat": "marianne", "from": "marianne",
+                                 "target": "demo-2", "text": "À demain, 9 h à la DINUM."})
+    agent.wait(lambda a: {"m.reaction", "m.replace"} <= {
+        e.get("type") if e.get("type") == "m.reaction"
+        else e.get("content", {}).get("m.relates_to", {}).get("rel_type")
+        for e in a.events.get(room, [])}, what="the reaction and the edit")
 
 
 def olvid_coexistence(stack, agent, mgmt, standin):
