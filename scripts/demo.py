@@ -15,6 +15,8 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests",
                                 "integration"))
 
+from demo_transcript import Transcript  # noqa: E402
+
 from harness import (BUILD_ROOT, LOOPBACK_SO, PASSERELLE, Agent, Stack, bot_says,  # noqa: E402
                      open_management_room, wait_until)
 from loopnet import LoopNet  # noqa: E402
@@ -81,31 +83,38 @@ def main():
         hist = agent.wait_invite(lambda a, r: (a.invite_name(r) or "").endswith("(WhatsApp)"))
         agent.join(hist)
         olvid_room = olvid_coexistence(stack, agent, mgmt, standin)
-        print()
-        print("Passerelle is running.")
-        print("  Homeserver:   ", stack.synapse.url, "(server name: localhost)")
-        print("  Log in as:     agent / agent-password   (any Matrix client, e.g. Element)")
-        print("  Look at:       the DM with 'Passerelle' (send `help`), the DM from")
-        print("                 'Marianne' bridged from the demo network, and the room")
-        print("                 'Cabinet (WhatsApp)' holding an imported WhatsApp history.")
-        print("                 Olvid: the DM from 'Claire (cabinet, Olvid)', a cabinet member on")
-        print("                 Olvid talking with the agent's Olvid identity 'Agent Démo (Tchap)'")
-        print("                 (Olvid's daemon is played by the test suite's STAND-IN here).")
-        print("  Bridge log:   ", stack.bridge.log_path)
-        print("  Bridged so far:", agent.bodies(room))
-        print("  Olvid room:    ", agent.bodies(olvid_room))
+        print_access(stack)
+        transcript = Transcript(agent, bot=BOT)
+        transcript.print_all()
         if check:
-            return 0
-        print("Ctrl-C to stop.", flush=True)
-        while True:
-            time.sleep(3600)
+            return check_transcript(transcript, {"management": mgmt, "live": room,
+                                                 "import": hist, "olvid": olvid_room})
+        print_access(stack)
+        print("\nNew messages appear below as they arrive. Ctrl-C stops the demo.", flush=True)
+        transcript.follow(footer="  (%s — agent / agent-password — Ctrl-C stops the demo)"
+                          % stack.synapse.url)
     except KeyboardInterrupt:
+        print("\nStopping the demo…", flush=True)
         return 0
     finally:
         agent.close()
         stack.close()
         net.stop()
         standin.stop()
+
+
+def print_access(stack):
+    print()
+    print("Passerelle is running.")
+    print("  Homeserver:   ", stack.synapse.url, "(server name: localhost)")
+    print("  Log in as:     agent / agent-password   (any Matrix client, e.g. Element)")
+    print("  Look at:       the DM with 'Passerelle' (send `help`), the DM from")
+    print("                 'Marianne' bridged from the demo network, and the room")
+    print("                 'Cabinet (WhatsApp)' holding an imported WhatsApp history.")
+    print("                 Olvid: the DM from 'Claire (cabinet, Olvid)', a cabinet member on")
+    print("                 Olvid talking with the agent's Olvid identity 'Agent Démo (Tchap)'")
+    print("                 (Olvid's daemon is played by the test suite's STAND-IN here).")
+    print("  Bridge log:   ", stack.bridge.log_path, flush=True)
 
 
 def live_exchange(agent, net, room):
@@ -124,6 +133,39 @@ def live_exchange(agent, net, room):
         e.get("type") if e.get("type") == "m.reaction"
         else e.get("content", {}).get("m.relates_to", {}).get("rel_type")
         for e in a.events.get(room, [])}, what="the reaction and the edit")
+
+
+# What the demo's own traffic must show in the transcript (scripts/test runs --check): the
+# bot's answers, the live exchange with the demo network, the imported history, the Olvid
+# coexistence exchange and its file.  Each: the room, then a piece of one line.
+EXPECTED = [
+    ("management", "Passerelle [notice]: "),
+    ("management", "Agent (Tchap): login loopback"),
+    ("live", "Marianne [loopback]: Bonjour ! Tu as vu la note du cabinet ?"),
+    ("live", "Marianne [loopback]: Je te l'envoie sur Tchap désormais."),
+    ("live", 'Agent (Tchap): ↪ Marianne [loopback] "Bonjour ! Tu as vu la note du cabinet ?" '
+     "— Oui, je l'ai lue. On en parle demain ?"),
+    ("live", "Marianne [loopback] reacted 👍 to Agent (Tchap) \"Oui, je l'ai lue."),
+    ("live", 'Marianne [loopback]: À demain, 9 h à la DINUM.  (edited; was "À demain.")'),
+    ("import", "Maître Durand (WhatsApp): Bonjour à tous"),
+    ("import", "Maître Durand (WhatsApp): Rendez-vous à 10h (edited)"),
+    ("import", "+33 6 12 34 56 78 (WhatsApp) [notice]: file not included: "
+     "PTT-20190927-WA0001.opus"),
+    # (The ghost's first messages may come before its name: the sender is not checked.)
+    ("olvid", ": Bonjour, je reste sur Olvid pendant la période de transition."),
+    ("olvid", ": [file] note-du-cabinet.txt (%d B, text/plain)" % len(NOTE)),
+    ("olvid", "Agent (Tchap): Bien reçu, merci ! Je vous réponds depuis Tchap."),
+]
+
+
+def check_transcript(transcript, rooms):
+    """0 when every line the demo's traffic must produce was printed, else 1 (and which)."""
+    missing = [(where, text) for where, text in EXPECTED
+               if not transcript.has(rooms[where], text)]
+    for where, text in missing:
+        print("demo --check: the %s room's transcript lacks: %s" % (where, text),
+              file=sys.stderr)
+    return 1 if missing else 0
 
 
 def olvid_coexistence(stack, agent, mgmt, standin):
