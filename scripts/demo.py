@@ -2,7 +2,9 @@
 """Local demo: real Synapse + Passerelle + the loopback demo network, a WhatsApp history
 import, and Olvid coexistence: a cabinet member on Olvid (a stand-in of Olvid's bot daemon,
 since the real one cannot run here) and the demo agent on Tchap exchanging messages and a
-file."""
+file.  Then it prints what the agent sees, room by room (scripts/demo_transcript.py), and
+follows new messages until Ctrl-C; with --check it prints that transcript once and fails when
+a line the demo's exchanges must produce is missing."""
 
 import asyncio
 import os
