@@ -86,7 +86,7 @@ def main():
         agent.join(hist)
         olvid_room = olvid_coexistence(stack, agent, mgmt, standin)
         print_access(stack)
-        transcript = Transcript(agent, bot=BOT)
+        transcript = Transcript(agent, bot=BOT, write=lambda line: print(line, flush=True))
         transcript.print_all()
         if check:
             return check_transcript(transcript, {"management": mgmt, "live": room,
