@@ -167,6 +167,9 @@ def check_transcript(transcript, rooms):
     for where, text in missing:
         print("demo --check: the %s room's transcript lacks: %s" % (where, text),
               file=sys.stderr)
+    for where in dict.fromkeys(where for where, _ in missing):
+        print("demo --check: the %s room's transcript:" % where, file=sys.stderr)
+        print("\n".join(transcript.lines.get(rooms[where], [])) or "(empty)", file=sys.stderr)
     return 1 if missing else 0
 
 
