@@ -286,7 +286,8 @@ def test_follow_prints_what_arrives(net):
 
             def follow_until(pred, what):
                 deadline = time.monotonic() + 30
-                tr.follow(timeout_ms=500, stop=lambda: pred() or time.monotonic() > deadline)
+                tr.follow(timeout_ms=500, stop=lambda: pred() or time.monotonic() > deadline,
+                          footer="(footer)")
                 assert pred(), "%s not printed:\n%s" % (what, "\n".join(lines))
 
             net.add_user("tr-legacy", "pw", "Transcript")
@@ -308,6 +309,11 @@ def test_follow_prints_what_arrives(net):
             assert ("␛[2JPasserelle␛[0m [loopback]: ␛]0;owned␇\n" + INDENT
                     + "Admin: \ufffdtrust me") in printed, printed
             assert "\x1b" not in printed and "\x07" not in printed
+            # After each batch the footer; the next batch starts with its room's header.
+            assert "(footer)" in lines
+            for i, line in enumerate(lines[:-1]):
+                if line == "(footer)":
+                    assert lines[i + 1] == "" and lines[i + 2][:3] == "══ ", lines
         finally:
             agent.close()
 
