@@ -341,6 +341,64 @@ pa_login_start_new (PaBridge *b, const char *owner, const char *plugin, GError *
   return l;
 }
 
+PaAccount *
+pa_login_begin (PaBridge *b, const char *owner, const char *plugin, const char *flow_id,
+                GError **error)
+{
+  PaAccount *l = pa_login_find (b, owner, plugin);
+  /* A session the network ended (logged out elsewhere, credentials refused)
+   * counts as no login: the agent logs in again without a logout first. */
+  gboolean ended = l != NULL
+                   && (g_strcmp0 (l->state, "logged_out") == 0
+                       || g_strcmp0 (l->state, "bad_credentials") == 0);
+  if (l && l->logged_in && !ended)
+    {
+      g_set_error (error, PA_ERROR, PA_ERROR_PERMISSION, "already logged in to %s as %s", plugin,
+                   l->remote_id ? l->remote_id : "?");
+      return NULL;
+    }
+  PaPluginInfo *info = pa_plugin_info (b, plugin);
+  json_t *flows = info != NULL ? json_object_get (info->hello, "flows") : NULL;
+  const char *flow = NULL;
+  size_t i;
+  json_t *f;
+  json_array_foreach (flows, i, f)
+  {
+    const char *id = json_string_value (json_object_get (f, "id"));
+    if (flow == NULL && (flow_id == NULL || g_strcmp0 (id, flow_id) == 0))
+      flow = id;
+  }
+  if (flow == NULL)
+    {
+      g_set_error_literal (error, PA_ERROR, PA_ERROR_NOT_FOUND,
+                           flow_id != NULL ? "unknown login method for this plugin"
+                                           : "this plugin offers no login (it may only import "
+                                             "files)");
+      return NULL;
+    }
+  if (ended)
+    pa_login_logout (l); /* forgotten as a logout would: store row, secrets */
+  else if (l)
+    pa_login_stop_and_free (l);
+  g_autoptr (GError) e = NULL;
+  l = pa_login_start_new (b, owner, plugin, &e);
+  if (l == NULL)
+    {
+      g_set_error (error, PA_ERROR, PA_ERROR_FAILED, "could not start it: %s", e->message);
+      return NULL;
+    }
+  /* The worker is not up yet; frames queue until it is (pa_worker). */
+  g_autoptr (json_t) start = json_pack ("{s:s, s:s}", "t", "login_start", "flow_id", flow);
+  if (!pa_worker_send (l->worker, start))
+    {
+      pa_login_stop_and_free (l);
+      g_set_error_literal (error, PA_ERROR, PA_ERROR_FAILED,
+                           "the plugin's process did not start; try again");
+      return NULL;
+    }
+  return l;
+}
+
 void
 pa_login_resume_all (PaBridge *b)
 {
