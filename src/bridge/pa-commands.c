@@ -125,6 +125,17 @@ cmd_login (PaBridge *b, const char *room, const char *sender, char **argv)
       reply (b, room, msg);
       return;
     }
+  PaAccount *l = pa_login_find (b, sender, plugin);
+  if (l != NULL && l->driver != NULL)
+    {
+      /* Its own steps go to the application that started it. */
+      g_autofree char *msg = g_strdup_printf ("A login to %s started from another application "
+                                              "is in progress; it ends when it completes, is "
+                                              "cancelled there, or is left unused.",
+                                              plugin);
+      reply (b, room, msg);
+      return;
+    }
   g_autoptr (GError) error = NULL;
   if (pa_login_begin (b, sender, plugin, argv[2], &error) != NULL)
     return;

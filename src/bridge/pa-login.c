@@ -203,6 +203,8 @@ on_frame (PaWorker *w, json_t *frame, gpointer user_data)
     {
       pa_to_legacy_op_contact (l, frame);
     }
+  else if (g_str_equal (t, "login_step") && l->driver_step != NULL)
+    l->driver_step (l->driver, frame);
   else if (g_str_equal (t, "login_step"))
     pa_login_talk_step (l, frame);
   else if (g_str_equal (t, "login_state"))
