@@ -352,6 +352,20 @@ def test_processes_do_not_interfere_and_expire(stack, bob, net):
     bob.wait(lambda a: bot_says(a, mgmt, "server", n1), what="server prompt again")
     bob.text(mgmt, "cancel")
     bob.wait(lambda a: bot_says(a, mgmt, "Login cancelled", n1), what="cancelled")
+    # A wrong password is the plugin's next step, asking again.
+    status, st = prov(stack, "POST", "/v3/login/start/password", user="@bob:localhost",
+                      plugin="loopback")
+    assert status == 200 and st["step_id"] == "credentials", st
+    again = step(stack, st, {"server": "127.0.0.1:%d" % net.port, "username": "bob-lb",
+                             "password": "wrong"}, user="@bob:localhost")
+    while again["step_id"] == "fr.passerelle.wait":
+        again = step(stack, again, user="@bob:localhost")
+    assert again["type"] == "user_input" and again["step_id"] == "credentials", again
+    assert "refused" in again["instructions"], again
+    # The step asked again is checked like the first: an empty answer is refused.
+    status, body = prov(stack, "POST", "/v3/login/step/%s/credentials/user_input"
+                        % st["login_id"], user="@bob:localhost", body={})
+    assert status == 400 and body["errcode"] == "M_BAD_JSON"
     # Cancelled over HTTP: 200, then the process is unknown.
     status, st = prov(stack, "POST", "/v3/login/start/password", user="@bob:localhost",
                       plugin="loopback")
