@@ -257,6 +257,15 @@ on_exited (PaWorker *w, gboolean crashed, gboolean will_restart, const char *rea
   const char *name = info ? info->display_name : l->plugin;
   g_autofree char *why
       = g_strdup_printf ("the %s connection stopped (%s)", name, reason ? reason : "exited");
+  if (l->driver != NULL && !l->logged_in)
+    {
+      /* Half-way through a login driven over HTTP: the flow died with the
+       * process, so the login ends and its driver is told. */
+      g_warning ("login %s ends: %s", l->id, why);
+      pa_to_legacy_ops_fail (l, why);
+      pa_login_stop_and_free (l);
+      return;
+    }
   if (pa_worker_hung (w) && will_restart)
     {
       /* Killed by the watchdog: what it never read is sent again once it

@@ -5,7 +5,8 @@ HTTP only, then the agent's portal; logins, contacts, create_dm, logout;
 auth by the shared secret and by Matrix OpenID tokens; the bridge's
 permissions and ministries; malformed requests; processes that end."""
 
-import json
+import os
+import signal
 import threading
 import time
 import urllib.parse
@@ -366,6 +367,15 @@ def test_processes_do_not_interfere_and_expire(stack, bob, net):
     status, body = prov(stack, "POST", "/v3/login/step/%s/credentials/user_input"
                         % st["login_id"], user="@bob:localhost", body={})
     assert status == 400 and body["errcode"] == "M_BAD_JSON"
+    # The plugin's process dies half-way: the process says so, once.
+    before = {pid for pid, _ in stack.bridge.worker_pids()}
+    os.kill(max(before), signal.SIGKILL)
+    wait_until(lambda: prov(stack, "POST", "/v3/login/step/%s/credentials/user_input"
+                            % st["login_id"], user="@bob:localhost", body={})[0] == 410,
+               what="the process told the login stopped")
+    status, body = prov(stack, "POST", "/v3/login/step/%s/credentials/user_input"
+                        % st["login_id"], user="@bob:localhost", body={})
+    assert status == 404, body
     # Cancelled over HTTP: 200, then the process is unknown.
     status, st = prov(stack, "POST", "/v3/login/start/password", user="@bob:localhost",
                       plugin="loopback")
