@@ -45,6 +45,7 @@ typedef struct
   PaAccount *login; /* NULL once it is gone */
   char *login_id;
   json_t *step;       /* the current step (API shape), NULL before the first */
+  json_t *fields;     /* its fields as the plugin gave them (ids, defaults, choices) */
   char *prev_step_id; /* the step answered before it */
   gboolean answered;  /* the current step was submitted: the next is awaited */
   gboolean done;      /* complete */
@@ -159,6 +160,7 @@ proc_free (gpointer data)
   g_clear_handle_id (&p->expiry, g_source_remove);
   g_ptr_array_unref (p->waiters);
   json_decref (p->step);
+  json_decref (p->fields);
   g_free (p->id);
   g_free (p->owner);
   g_free (p->plugin);
@@ -251,6 +253,8 @@ on_step (gpointer driver, json_t *frame)
     }
   json_decref (p->step);
   p->step = pa_provision_json_step (wire, p->id, image, p->login_id);
+  json_decref (p->fields);
+  p->fields = json_incref (json_object_get (wire, "fields"));
   p->answered = FALSE;
   g_debug ("login process %s: step %s (%s)", p->id, str (p->step, "step_id"), kind);
   if (g_str_equal (kind, "complete"))
@@ -369,7 +373,7 @@ pa_provision_login_start (PaProvLogins *t, PaProvReq *r, const char *plugin, con
 /* The values of a user_input answer: every field the step asks, checked
  * (a string each; required ones present; a choice among its choices). */
 static json_t *
-input_values (Proc *p, PaProvReq *r, json_t *wire_fields)
+input_values (PaProvReq *r, json_t *wire_fields)
 {
   gsize len = 0;
   const char *data = g_bytes_get_data (r->body, &len);
@@ -424,7 +428,6 @@ input_values (Proc *p, PaProvReq *r, json_t *wire_fields)
       }
     json_object_set_new (values, id, json_string (value != NULL ? value : ""));
   }
-  (void) p;
   return g_steal_pointer (&values);
 }
 
@@ -499,22 +502,7 @@ pa_provision_login_step (PaProvLogins *t, PaProvReq *r, const char *process_id, 
       pa_provision_req_error (r, p->fail_status, p->fail_errcode, "%s", p->fail_error);
       return;
     }
-  /* The wire step's own fields (ids, choices, defaults) check the answer. */
-  json_t *ui = json_object_get (p->step, "user_input");
-  json_t *wire_fields = json_array ();
-  size_t i;
-  json_t *f;
-  json_array_foreach (json_object_get (ui, "fields"), i, f)
-  {
-    json_t *wf = json_pack ("{s:O, s:O*, s:O*, s:b}", "id", json_object_get (f, "id"), "default",
-                            json_object_get (f, "default_value"), "choices",
-                            json_object_get (f, "options"), "optional",
-                            json_is_true (json_object_get (f, "optional")));
-    if (wf != NULL)
-      json_array_append_new (wire_fields, wf);
-  }
-  g_autoptr (json_t) values = input_values (p, r, wire_fields);
-  json_decref (wire_fields);
+  g_autoptr (json_t) values = input_values (r, p->fields);
   if (values == NULL)
     return;
   g_autoptr (json_t) submit
