@@ -113,11 +113,10 @@ do_whoami (PaProvision *pv, PaProvReq *r)
       return;
     }
   json_t *plugins = json_array ();
-  GHashTableIter it;
-  gpointer v;
-  g_hash_table_iter_init (&it, b->plugins);
-  while (g_hash_table_iter_next (&it, NULL, &v))
-    json_array_append_new (plugins, plugin_json (b, v, r->user));
+  g_autoptr (GList) names
+      = g_list_sort (g_hash_table_get_keys (b->plugins), (GCompareFunc) g_strcmp0);
+  for (GList *n = names; n != NULL; n = n->next)
+    json_array_append_new (plugins, plugin_json (b, pa_plugin_info (b, n->data), r->user));
   json_t *logins = json_array ();
   g_autoptr (GPtrArray) rows = pa_store_login_list (b->store, r->user);
   for (guint i = 0; rows != NULL && i < rows->len; i++)
