@@ -40,6 +40,7 @@ typedef enum {
   ROUTE_TP_PROTOCOL,
   ROUTE_TP_USER,
   ROUTE_TP_LOCATION,
+  ROUTE_PREFIX, /* the other API of pa_appservice_set_prefix_handler */
 } PaRoute;
 
 struct _PaAppservice {
@@ -54,6 +55,9 @@ struct _PaAppservice {
   guint port;
   GHashTable *queries; /* PaQuery* set: user/alias queries not answered yet */
   GHashTable *drains;  /* PaDrain* set: refused connections being drained */
+  char *prefix;        /* pa_appservice_set_prefix_handler, or NULL */
+  PaAppservicePrefixFunc prefix_fn;
+  gpointer prefix_data;
 };
 
 /* Per-request state, attached to the SoupServerMessage. */
@@ -392,6 +396,13 @@ early_handler (SoupServer *server, SoupServerMessage *msg, const char *path, GHa
   req->body = g_byte_array_new ();
   g_object_set_data_full (G_OBJECT (msg), PA_AS_REQ_KEY, req, pa_request_free);
 
+  if (as->prefix != NULL && g_str_has_prefix (path, as->prefix)
+      && (path[strlen (as->prefix)] == '\0' || path[strlen (as->prefix)] == '/'))
+    {
+      /* Its own auth and routes; only the body limit below is ours. */
+      req->route = ROUTE_PREFIX;
+      goto body;
+    }
   token = request_token (msg, query);
   if (token == NULL)
     {
@@ -424,6 +435,7 @@ early_handler (SoupServer *server, SoupServerMessage *msg, const char *path, GHa
       return;
     }
 
+body:
   enc = soup_message_headers_get_encoding (hdrs);
   if (enc == SOUP_ENCODING_CONTENT_LENGTH
       && soup_message_headers_get_content_length (hdrs) > as->max_body_bytes)
@@ -625,6 +637,15 @@ server_handler (SoupServer *server, SoupServerMessage *msg, const char *path, GH
     case ROUTE_TP_LOCATION:
       handle_thirdparty (as, req, msg, query);
       break;
+    case ROUTE_PREFIX:
+      if (as->prefix_fn != NULL)
+        {
+          g_autoptr (GBytes) body = g_byte_array_free_to_bytes (g_steal_pointer (&req->body));
+          as->prefix_fn (msg, path + strlen (as->prefix), query, body, as->prefix_data);
+        }
+      else
+        reply_error (msg, SOUP_STATUS_NOT_FOUND, "M_UNRECOGNIZED", "unrecognized request");
+      break;
     case ROUTE_NONE:
     default:
       reply_error (msg, SOUP_STATUS_NOT_FOUND, "M_UNRECOGNIZED", "unrecognized request");
@@ -763,5 +784,20 @@ pa_appservice_free (PaAppservice *as)
   g_hash_table_unref (as->queries);
   g_hash_table_unref (as->drains);
   g_free (as->hs_token);
+  g_free (as->prefix);
   g_free (as);
+}
+
+/* pa_appservice_set_prefix_handler: see pa-appservice.h.  The prefix is
+ * copied. */
+void
+pa_appservice_set_prefix_handler (PaAppservice *as, const char *prefix, PaAppservicePrefixFunc fn,
+                                  gpointer user_data)
+{
+  g_return_if_fail (as != NULL);
+  g_clear_pointer (&as->prefix, g_free);
+  as->prefix_fn = fn;
+  as->prefix_data = user_data;
+  if (fn != NULL && prefix != NULL)
+    as->prefix = g_strdup (prefix);
 }

@@ -18,6 +18,7 @@
 
 #include <glib.h>
 #include <jansson.h>
+#include <libsoup/soup.h>
 
 G_BEGIN_DECLS
 
@@ -83,6 +84,18 @@ void pa_appservice_set_connection_limits (PaAppservice *as, guint max_connection
 /* Listen on bind:port (port 0 = any; the chosen one via pa_appservice_port). */
 gboolean pa_appservice_listen (PaAppservice *as, const char *bind, guint port, GError **error);
 guint pa_appservice_port (PaAppservice *as);
+
+/* Another API on the same port (the provisioning API).  `rest` is the raw
+ * path after the prefix ("" or "/v3/…", not percent-decoded), `body` the
+ * request body (never NULL, maybe empty); the handler answers `msg`, at
+ * once or later (soup_server_message_pause). */
+typedef void (*PaAppservicePrefixFunc) (SoupServerMessage *msg, const char *rest,
+                                        GHashTable *query, GBytes *body, gpointer user_data);
+/* Requests whose path is `prefix` or below it skip the homeserver token
+ * and the AS routes and go to fn, any method, once their body is read
+ * (bounded like every body).  One prefix; fn NULL removes it. */
+void pa_appservice_set_prefix_handler (PaAppservice *as, const char *prefix,
+                                       PaAppservicePrefixFunc fn, gpointer user_data);
 void pa_appservice_reply_query (gpointer handle, gboolean found);
 void pa_appservice_free (PaAppservice *as);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (PaAppservice, pa_appservice_free)

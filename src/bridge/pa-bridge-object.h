@@ -40,6 +40,10 @@ typedef struct
   gint64 sent_us;     /* monotonic time of the last send to the worker */
   gboolean held;      /* kept across a watchdog restart, sent again once connected */
   gboolean paced;     /* a send the network rate-limited: the agent was told it waits */
+  /* A caller waiting for the answer (pa_to_legacy_op_call): told once, with
+   * the result frame, or with NULL when the login stopped first. */
+  void (*reply) (gboolean ok, json_t *frame, json_t *contacts, gpointer data);
+  gpointer reply_data;
 } PaPendingOp;
 
 /* One running login ("account" here, as PaLogin is the plugin's own
@@ -67,6 +71,13 @@ typedef struct
    * and how to free it (set by the file above that made it) */
   gpointer notice_limit;
   GDestroyNotify notice_limit_free;
+  /* a login driven from outside the management room (the provisioning
+   * API, set by the file above that drives it): its login_step frames go
+   * to driver_step instead of the room, and driver_gone is told when the
+   * login is freed */
+  void (*driver_step) (gpointer driver, json_t *frame);
+  void (*driver_gone) (gpointer driver);
+  gpointer driver;
 } PaAccount;
 
 typedef struct _PaImportJob PaImportJob;
@@ -207,6 +218,8 @@ struct _PaBridge
   /* "room\x1frequest event id" → key verification of the bot's device in
    * a management room (pa-bridge-verify.c), created on first use */
   GHashTable *verifications;
+  /* the provisioning API (pa-provision.c), NULL when it is off */
+  gpointer provision;
 };
 
 G_END_DECLS

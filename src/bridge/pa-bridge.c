@@ -24,6 +24,7 @@
 #include "pa-plugins.h"
 #include "pa-policy.h"
 #include "pa-power-edit.h"
+#include "pa-provision.h"
 #include "pa-room-cache.h"
 #include "pa-store-alarm.h"
 #include "pa-to-legacy-queue.h"
@@ -208,6 +209,7 @@ pa_bridge_run (PaBridge *b, GError **error)
   if (!pa_appservice_listen (b->as, c->as_bind, c->as_port, error))
     return FALSE;
   g_message ("appservice listening on %s:%u", c->as_bind, pa_appservice_port (b->as));
+  pa_provision_start (b);
 
   if (!pa_plugins_discover (b, error))
     return FALSE;
@@ -286,6 +288,7 @@ pa_bridge_free (PaBridge *b)
   pa_batch_flush (b);
   pa_batch_clear (b);
   pa_store_alarm_stop (b);
+  pa_provision_stop (b);
   GHashTableIter it;
   gpointer v;
   g_hash_table_iter_init (&it, b->logins);

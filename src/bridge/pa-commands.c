@@ -126,61 +126,25 @@ cmd_login (PaBridge *b, const char *room, const char *sender, char **argv)
       return;
     }
   PaAccount *l = pa_login_find (b, sender, plugin);
-  /* A session the network ended (logged out elsewhere, credentials refused)
-   * counts as no login: the agent logs in again without a logout first. */
-  gboolean ended = l != NULL
-                   && (g_strcmp0 (l->state, "logged_out") == 0
-                       || g_strcmp0 (l->state, "bad_credentials") == 0);
-  if (l && l->logged_in && !ended)
+  if (l != NULL && l->driver != NULL)
     {
-      g_autofree char *msg = g_strdup_printf ("You are already logged in to %s as %s. Send "
-                                              "`logout %s` first.", plugin,
-                                              l->remote_id ? l->remote_id : "?", plugin);
+      /* Its own steps go to the application that started it. */
+      g_autofree char *msg = g_strdup_printf ("A login to %s started from another application "
+                                              "is in progress; it ends when it completes, is "
+                                              "cancelled there, or is left unused.",
+                                              plugin);
       reply (b, room, msg);
-      return;
-    }
-  if (ended)
-    pa_login_logout (l); /* forgotten as a logout would: store row, secrets */
-  else if (l)
-    pa_login_stop_and_free (l);
-  PaPluginInfo *info = pa_plugin_info (b, plugin);
-  json_t *flows = json_object_get (info->hello, "flows");
-  const char *flow = NULL;
-  if (argv[2])
-    {
-      size_t i;
-      json_t *f;
-      json_array_foreach (flows, i, f)
-        if (g_strcmp0 (json_string_value (json_object_get (f, "id")), argv[2]) == 0)
-          flow = argv[2];
-      if (flow == NULL)
-        {
-          reply (b, room, "Unknown login method for this plugin.");
-          return;
-        }
-    }
-  else if (json_array_size (flows) > 0)
-    flow = json_string_value (json_object_get (json_array_get (flows, 0), "id"));
-  if (flow == NULL)
-    {
-      reply (b, room, "This plugin offers no login (it may only import files).");
       return;
     }
   g_autoptr (GError) error = NULL;
-  l = pa_login_start_new (b, sender, plugin, &error);
-  if (l == NULL)
-    {
-      g_autofree char *msg = g_strdup_printf ("Could not start %s: %s", plugin, error->message);
-      reply (b, room, msg);
-      return;
-    }
-  /* The worker is not up yet; frames queue until it is (pa_worker). */
-  g_autoptr (json_t) start = json_pack ("{s:s, s:s}", "t", "login_start", "flow_id", flow);
-  if (!pa_worker_send (l->worker, start))
-    {
-      reply (b, room, "The plugin's process did not start; try again.");
-      pa_login_stop_and_free (l);
-    }
+  if (pa_login_begin (b, sender, plugin, argv[2], &error) != NULL)
+    return;
+  g_autofree char *msg = NULL;
+  if (g_error_matches (error, PA_ERROR, PA_ERROR_PERMISSION))
+    msg = g_strdup_printf ("You are %s. Send `logout %s` first.", error->message, plugin);
+  else
+    msg = g_strdup_printf ("Cannot log in to %s: %s.", plugin, error->message);
+  reply (b, room, msg);
 }
 
 static void

@@ -73,9 +73,22 @@ free_later (gpointer data)
   pa_login_free (data);
   return G_SOURCE_REMOVE;
 }
+/* Whoever drives the login from outside the room learns it is gone. */
+static void
+detach_driver (PaAccount *l)
+{
+  gpointer driver = l->driver;
+  l->driver = NULL;
+  l->driver_step = NULL;
+  if (driver != NULL && l->driver_gone != NULL)
+    l->driver_gone (driver);
+  l->driver_gone = NULL;
+}
+
 void
 pa_login_stop_and_free (PaAccount *l)
 {
+  detach_driver (l);
   g_hash_table_remove (l->bridge->logins, l->id);
   pa_worker_stop (l->worker);
   /* The worker may be inside a callback of ours: free on the next turn. */
@@ -86,6 +99,7 @@ pa_login_free (PaAccount *l)
 {
   if (l == NULL)
     return;
+  detach_driver (l);
   if (l->worker)
     {
       pa_worker_stop (l->worker);

@@ -137,6 +137,27 @@ ask_field (PaAccount *l)
   g_string_free (q, TRUE);
 }
 void
+pa_login_talk_complete (PaAccount *l, json_t *step)
+{
+  PaBridge *b = l->bridge;
+  g_clear_pointer (&l->step, json_decref);
+  g_free (l->remote_id);
+  l->remote_id = g_strdup (str (step, "remote_id"));
+  g_free (l->remote_name);
+  l->remote_name = g_strdup (str (step, "remote_name"));
+  l->logged_in = TRUE;
+  pa_login_display_clear (l);
+  pa_login_set_state (l, "connected");
+  pa_login_save (l);
+  PaPluginInfo *info = pa_plugin_info (b, l->plugin);
+  g_autofree char *msg = g_strdup_printf (
+      "✅ Logged in to %s as %s%s%s%s. Your conversations will appear as rooms.",
+      info ? info->display_name : l->plugin, l->remote_name ? l->remote_name : "",
+      l->remote_name ? " (" : "", l->remote_id ? l->remote_id : "?", l->remote_name ? ")" : "");
+  pa_portal_notify_owner (b, l->owner, msg);
+}
+
+void
 pa_login_talk_step (PaAccount *l, json_t *frame)
 {
   PaBridge *b = l->bridge;
@@ -171,23 +192,7 @@ pa_login_talk_step (PaAccount *l, json_t *frame)
       pa_login_display_step (l, step);
     }
   else if (g_str_equal (kind, "complete"))
-    {
-      g_clear_pointer (&l->step, json_decref);
-      g_free (l->remote_id);
-      l->remote_id = g_strdup (str (step, "remote_id"));
-      g_free (l->remote_name);
-      l->remote_name = g_strdup (str (step, "remote_name"));
-      l->logged_in = TRUE;
-      pa_login_display_clear (l);
-      pa_login_set_state (l, "connected");
-      pa_login_save (l);
-      PaPluginInfo *info = pa_plugin_info (b, l->plugin);
-      g_autofree char *msg = g_strdup_printf (
-          "✅ Logged in to %s as %s%s%s%s. Your conversations will appear as rooms.",
-          info ? info->display_name : l->plugin, l->remote_name ? l->remote_name : "",
-          l->remote_name ? " (" : "", l->remote_id ? l->remote_id : "?", l->remote_name ? ")" : "");
-      pa_portal_notify_owner (b, l->owner, msg);
-    }
+    pa_login_talk_complete (l, step);
 }
 gboolean
 pa_login_talk_answer (PaBridge *b, const char *owner, const char *room_id, const char *event_id,

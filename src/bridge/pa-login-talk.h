@@ -10,6 +10,10 @@ G_BEGIN_DECLS
 /* A LOGIN_STEP frame: ask, show or announce it in the management room. */
 void pa_login_talk_step (PaAccount *l, json_t *frame);
 
+/* A COMPLETE step (the wire object): the login is recorded and saved, and
+ * the agent told in the management room, however it was driven. */
+void pa_login_talk_complete (PaAccount *l, json_t *step);
+
 /* The agent answered a login prompt in the management room. */
 gboolean pa_login_talk_answer (PaBridge *b, const char *owner, const char *room_id,
                                const char *event_id, const char *text);

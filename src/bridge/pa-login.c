@@ -203,6 +203,8 @@ on_frame (PaWorker *w, json_t *frame, gpointer user_data)
     {
       pa_to_legacy_op_contact (l, frame);
     }
+  else if (g_str_equal (t, "login_step") && l->driver_step != NULL)
+    l->driver_step (l->driver, frame);
   else if (g_str_equal (t, "login_step"))
     pa_login_talk_step (l, frame);
   else if (g_str_equal (t, "login_state"))
@@ -255,6 +257,15 @@ on_exited (PaWorker *w, gboolean crashed, gboolean will_restart, const char *rea
   const char *name = info ? info->display_name : l->plugin;
   g_autofree char *why
       = g_strdup_printf ("the %s connection stopped (%s)", name, reason ? reason : "exited");
+  if (l->driver != NULL && !l->logged_in)
+    {
+      /* Half-way through a login driven over HTTP: the flow died with the
+       * process, so the login ends and its driver is told. */
+      g_warning ("login %s ends: %s", l->id, why);
+      pa_to_legacy_ops_fail (l, why);
+      pa_login_stop_and_free (l);
+      return;
+    }
   if (pa_worker_hung (w) && will_restart)
     {
       /* Killed by the watchdog: what it never read is sent again once it
@@ -338,6 +349,64 @@ pa_login_start_new (PaBridge *b, const char *owner, const char *plugin, GError *
   PaAccount *l = login_spawn (b, id, owner, plugin, FALSE, error);
   if (l)
     pa_login_set_state (l, "new");
+  return l;
+}
+
+PaAccount *
+pa_login_begin (PaBridge *b, const char *owner, const char *plugin, const char *flow_id,
+                GError **error)
+{
+  PaAccount *l = pa_login_find (b, owner, plugin);
+  /* A session the network ended (logged out elsewhere, credentials refused)
+   * counts as no login: the agent logs in again without a logout first. */
+  gboolean ended = l != NULL
+                   && (g_strcmp0 (l->state, "logged_out") == 0
+                       || g_strcmp0 (l->state, "bad_credentials") == 0);
+  if (l && l->logged_in && !ended)
+    {
+      g_set_error (error, PA_ERROR, PA_ERROR_PERMISSION, "already logged in to %s as %s", plugin,
+                   l->remote_id ? l->remote_id : "?");
+      return NULL;
+    }
+  PaPluginInfo *info = pa_plugin_info (b, plugin);
+  json_t *flows = info != NULL ? json_object_get (info->hello, "flows") : NULL;
+  const char *flow = NULL;
+  size_t i;
+  json_t *f;
+  json_array_foreach (flows, i, f)
+  {
+    const char *id = json_string_value (json_object_get (f, "id"));
+    if (flow == NULL && (flow_id == NULL || g_strcmp0 (id, flow_id) == 0))
+      flow = id;
+  }
+  if (flow == NULL)
+    {
+      g_set_error_literal (error, PA_ERROR, PA_ERROR_NOT_FOUND,
+                           flow_id != NULL ? "unknown login method for this plugin"
+                                           : "this plugin offers no login (it may only import "
+                                             "files)");
+      return NULL;
+    }
+  if (ended)
+    pa_login_logout (l); /* forgotten as a logout would: store row, secrets */
+  else if (l)
+    pa_login_stop_and_free (l);
+  g_autoptr (GError) e = NULL;
+  l = pa_login_start_new (b, owner, plugin, &e);
+  if (l == NULL)
+    {
+      g_set_error (error, PA_ERROR, PA_ERROR_FAILED, "could not start it: %s", e->message);
+      return NULL;
+    }
+  /* The worker is not up yet; frames queue until it is (pa_worker). */
+  g_autoptr (json_t) start = json_pack ("{s:s, s:s}", "t", "login_start", "flow_id", flow);
+  if (!pa_worker_send (l->worker, start))
+    {
+      pa_login_stop_and_free (l);
+      g_set_error_literal (error, PA_ERROR, PA_ERROR_FAILED,
+                           "the plugin's process did not start; try again");
+      return NULL;
+    }
   return l;
 }
 

@@ -11,6 +11,14 @@ G_BEGIN_DECLS
 /* Start a new login of owner on plugin (a new worker, state "new"). */
 PaAccount *pa_login_start_new (PaBridge *b, const char *owner, const char *plugin, GError **error);
 
+/* Begin a login of owner on plugin with the flow `flow_id` (NULL: the
+ * plugin's first): a session the network ended is forgotten and a login
+ * half-way through is replaced; the new worker is asked to start the
+ * flow.  Errors: PA_ERROR_PERMISSION "already logged in to P as ID",
+ * PA_ERROR_NOT_FOUND (no such flow, or none), PA_ERROR_FAILED. */
+PaAccount *pa_login_begin (PaBridge *b, const char *owner, const char *plugin,
+                           const char *flow_id, GError **error);
+
 /* Resume the saved logins at start-up (their worker resumes the session). */
 void pa_login_resume_all (PaBridge *b);
 /* Hand the worker frames held during a storage fault to their logins, in

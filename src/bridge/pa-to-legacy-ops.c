@@ -38,6 +38,8 @@ pending_free (gpointer p)
   PaPendingOp *op = p;
   if (op->retry_source != 0)
     g_source_remove (op->retry_source);
+  if (op->reply != NULL) /* the login stopped before the answer */
+    op->reply (FALSE, NULL, op->contacts, op->reply_data);
   /* The op is over: the media file the host downloaded for it (always the
    * host's own file, in the login's data dir) is not needed any more
    * (plugin.h, FILES). */
@@ -305,6 +307,14 @@ pa_to_legacy_op_result (PaAccount *l, json_t *frame)
   g_autoptr (GError) e = NULL;
   if (!ok && retry_later (l, op, code, frame))
     return;
+  if (op->reply != NULL)
+    {
+      void (*reply) (gboolean, json_t *, json_t *, gpointer) = op->reply;
+      op->reply = NULL;
+      reply (ok, frame, op->contacts, op->reply_data);
+      g_hash_table_remove (l->pending, &op_id);
+      return;
+    }
   if (!ok && g_str_equal (op->kind, "disappearing") && op->room_id && op->extra)
     {
       /* Not changed: what was applied before stays the known value. */
@@ -455,6 +465,20 @@ pa_to_legacy_op (PaAccount *l, const char *op, json_t *args, const char *kind, c
   guint64 *key = g_new (guint64, 1);
   *key = op_id;
   g_hash_table_insert (l->pending, key, p);
+  return TRUE;
+}
+
+gboolean
+pa_to_legacy_op_call (PaAccount *l, const char *op, json_t *args,
+                      void (*reply) (gboolean ok, json_t *frame, json_t *contacts, gpointer data),
+                      gpointer data, GError **error)
+{
+  guint64 op_id = l->bridge->next_op_id;
+  if (!pa_to_legacy_op (l, op, args, op, NULL, NULL, NULL, NULL, error))
+    return FALSE;
+  PaPendingOp *p = g_hash_table_lookup (l->pending, &op_id);
+  p->reply = reply;
+  p->reply_data = data;
   return TRUE;
 }
 

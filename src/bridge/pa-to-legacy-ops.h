@@ -28,6 +28,15 @@ gboolean pa_to_legacy_op (PaAccount *l, const char *op, json_t *args, const char
                           const char *room_id, const char *event_id, const char *chat_id,
                           const char *extra, GError **error);
 
+/* Send an op whose answer `reply` waits for (told exactly once: the
+ * result frame and the contacts collected, or frame NULL when the login
+ * stopped first); nothing is told in a room.  FALSE (reply never called)
+ * when the worker is not running. */
+gboolean pa_to_legacy_op_call (PaAccount *l, const char *op, json_t *args,
+                               void (*reply) (gboolean ok, json_t *frame, json_t *contacts,
+                                              gpointer data),
+                               gpointer data, GError **error);
+
 /* A table of pending operations (op_id → PaPendingOp) for a login. */
 GHashTable *pa_to_legacy_ops_new (void);
 

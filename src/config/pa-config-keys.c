@@ -379,6 +379,8 @@ config_new_defaults (void)
   c->worker_notice_every_s = 5;
   c->worker_sandbox = g_strdup ("best_effort");
   c->worker_sandbox_read = g_ptr_array_new_with_free_func (g_free);
+  c->provisioning_prefix = g_strdup ("/_matrix/provision");
+  c->provisioning_login_idle_s = 600;
   c->ministries = g_ptr_array_new_with_free_func ((GDestroyNotify) pa_config_ministry_free);
   c->permissions = g_ptr_array_new_with_free_func ((GDestroyNotify) pa_config_permission_free);
   c->plugin_sections
@@ -445,6 +447,7 @@ static const struct
   { "ministries", NULL, -1, load_ministries_key },
   { "permissions", pa_config_load_permissions, -1, NULL },
   { "plugins", NULL, -1, pa_config_load_plugins },
+  { "provisioning", pa_config_load_provisioning, -1, NULL },
 };
 
 PaConfig *

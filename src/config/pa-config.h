@@ -102,6 +102,11 @@ typedef struct {
   /* plugins: the plugins.<name> sections, in file order (PaPluginSection*);
    * empty (never NULL) after loading. */
   GPtrArray *plugin_sections;
+  /* provisioning: the provisioning API (docs/provisioning.md); off while
+   * provisioning_secret is NULL */
+  char *provisioning_secret;
+  char *provisioning_prefix;          /* "/_matrix/provision" */
+  guint provisioning_login_idle_s;    /* an unused login process ends, default 600 */
   guint plugins_line;           /* line of "plugins:", 0 when absent */
   char *source_name;            /* the file name errors show ("config.yaml") */
   char *base_dir;               /* absolute: relative paths were resolved against it */

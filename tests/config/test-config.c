@@ -254,6 +254,25 @@ test_null_sections (void)
   g_assert_cmpint (pa_config_level_for (c, "@bob:localhost"), ==, PA_LEVEL_BLOCK);
 }
 
+/* provisioning: off by default and with `disable`, on with a secret. */
+static void
+test_provisioning (void)
+{
+  g_autoptr (PaConfig) off = load_ok (MINIMAL);
+  g_assert_null (off->provisioning_secret);
+  g_assert_cmpstr (off->provisioning_prefix, ==, "/_matrix/provision");
+  g_assert_cmpuint (off->provisioning_login_idle_s, ==, 600);
+  g_autoptr (PaConfig) disabled = load_ok (MINIMAL "provisioning:\n  shared_secret: disable\n");
+  g_assert_null (disabled->provisioning_secret);
+  g_autoptr (PaConfig) on = load_ok (MINIMAL "provisioning:\n"
+                                             "  shared_secret: 0123456789abcdef\n"
+                                             "  prefix: /bridge/provision\n"
+                                             "  login_idle_s: 60\n");
+  g_assert_cmpstr (on->provisioning_secret, ==, "0123456789abcdef");
+  g_assert_cmpstr (on->provisioning_prefix, ==, "/bridge/provision");
+  g_assert_cmpuint (on->provisioning_login_idle_s, ==, 60);
+}
+
 static void
 test_values (void)
 {
@@ -392,6 +411,17 @@ test_errors (void)
     { MINIMAL "bridge:\n  command_prefix: \"a\\0b\"\n",
       "c.yaml:5: strings must not contain NUL characters" },
     { MINIMAL "bridge: \"\xff\"\n", "c.yaml:4: not valid UTF-8 text" },
+    { MINIMAL "provisioning:\n  shared_secret: short\n",
+      "c.yaml:5: provisioning.shared_secret: must be `disable` or at least 16 printable "
+      "characters without spaces" },
+    { MINIMAL "provisioning:\n  prefix: /_matrix/app/v1/x\n",
+      "c.yaml:5: provisioning.prefix: must be a path such as /_matrix/provision (no trailing "
+      "slash, not under /_matrix/app)" },
+    { MINIMAL "provisioning:\n  prefix: /_matrix/provision/\n",
+      "c.yaml:5: provisioning.prefix: must be a path such as /_matrix/provision (no trailing "
+      "slash, not under /_matrix/app)" },
+    { MINIMAL "provisioning:\n  login_idle_s: 1\n",
+      "c.yaml:5: provisioning.login_idle_s: must be between 5 and 86400 (got 1)" },
   };
   for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
     {
@@ -827,6 +857,7 @@ main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/config/defaults", test_defaults);
+  g_test_add_func ("/config/provisioning", test_provisioning);
   g_test_add_func ("/config/null-sections", test_null_sections);
   g_test_add_func ("/config/values", test_values);
   g_test_add_func ("/config/unknown-key-warns", test_unknown_key_warns);

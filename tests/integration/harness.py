@@ -109,7 +109,7 @@ class Synapse:
             "pid_file": os.path.join(d, "homeserver.pid"),
             "listeners": [{"port": self.port, "bind_addresses": ["127.0.0.1"], "type": "http",
                            "tls": False, "x_forwarded": False,
-                           "resources": [{"names": ["client"], "compress": False}]}],
+                           "resources": [{"names": ["client", "openid"], "compress": False}]}],
             "database": {"name": "sqlite3", "args": {"database": os.path.join(d, "homeserver.db")}},
             "log_config": log_config,
             "media_store_path": os.path.join(d, "media"),
@@ -227,7 +227,8 @@ class Bridge:
     """A Passerelle process with its config, registration and data dir."""
 
     def __init__(self, workdir, plugins=(LOOPBACK_SO,), ministry_plugins=("loopback",),
-                 limits=None, nofile=None, plugin_config=None, sandbox_read=()):
+                 limits=None, nofile=None, plugin_config=None, sandbox_read=(),
+                 provisioning=None):
         # limits: extra keys of the config's limits: section; nofile: the
         # process's RLIMIT_NOFILE (soft and hard), to test exhaustion;
         # plugin_config: the config's plugins: section ({name: {key: value}});
@@ -235,6 +236,7 @@ class Bridge:
         self.limits = dict(limits or {})
         self.plugin_config = dict(plugin_config or {})
         self.sandbox_read = list(sandbox_read)
+        self.provisioning = provisioning  # the config's provisioning: section
         self.nofile = nofile
         self.dir = os.path.join(workdir, "bridge")
         os.makedirs(self.dir, exist_ok=True)
@@ -271,6 +273,7 @@ class Bridge:
                         **({"sandbox_read": self.sandbox_read} if self.sandbox_read else {})},
             **({"limits": self.limits} if self.limits else {}),
             **({"plugins": self.plugin_config} if self.plugin_config else {}),
+            **({"provisioning": self.provisioning} if self.provisioning else {}),
             "ministries": [{"name": "test", "domains": ["localhost"],
                             "plugins": self.ministry_plugins}],
             "permissions": {"*": "relay", "localhost": "user", "@admin:localhost": "admin",
