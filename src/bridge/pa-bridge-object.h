@@ -148,7 +148,7 @@ struct _PaBridge
   GHashTable *plugins;       /* name → PaPluginInfo* */
   GHashTable *logins;        /* id → PaAccount* */
   GHashTable *rooms;         /* room_id → PaRoomCache* */
-  GHashTable *ghosts_ok;     /* mxid set: registered with current profile this run */
+  GHashTable *ghosts_busy;   /* mxid → GQueue of the ensures waiting (pa-ghost.c) */
   GHashTable *ghost_avatars; /* mxid → signature of the uploaded picture (kv cache) */
   /* key → GPtrArray of Waiter*: concurrent ensures of the same room wait
    * for the first one instead of creating twice. */

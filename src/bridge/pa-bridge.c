@@ -133,7 +133,6 @@ pa_bridge_new (PaConfig *config, const char *self_exe, GError **error)
                                       (GDestroyNotify) pa_plugin_info_free);
   b->logins = g_hash_table_new (g_str_hash, g_str_equal);
   b->rooms = g_hash_table_new (g_str_hash, g_str_equal);
-  b->ghosts_ok = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   b->ghost_avatars = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   b->outbound_busy = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   b->outbound_flights = g_hash_table_new_full (g_direct_hash, g_direct_equal,
@@ -314,7 +313,7 @@ pa_bridge_free (PaBridge *b)
       pa_room_cache_free (v);
     }
   g_hash_table_destroy (b->rooms);
-  g_hash_table_destroy (b->ghosts_ok);
+  g_clear_pointer (&b->ghosts_busy, g_hash_table_destroy);
   g_hash_table_destroy (b->ghost_avatars);
   g_hash_table_destroy (b->imports);
   g_ptr_array_unref (b->pending_acks);

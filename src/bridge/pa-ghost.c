@@ -92,7 +92,11 @@ typedef struct {
   char *mxid;
   char *plugin;
   char *legacy_id;
+  /* Asked: what the caller gave, until the ensure starts.  Then: the name
+   * stored once done (the new one, else the known one) and the picture to
+   * upload (NULL: the one uploaded is current). */
   char *displayname;
+  gboolean put_name; /* the name is new: set on the profile */
   char *avatar_path;
   char *avatar_sig;   /* what avatar_path was (kv ghost_avatar:<mxid>) */
   char *avatar_url;
@@ -136,18 +140,8 @@ avatar_uploaded_sig (PaBridge *b, const char *mxid)
 }
 
 static void
-ghost_ctx_finish (PaBridge *b, GhostCtx *g, gboolean ok, const char *error)
+ghost_ctx_free (GhostCtx *g)
 {
-  if (ok)
-    {
-      g_autoptr (GError) e = NULL;
-      if (!pa_store_ghost_put (b->store, g->mxid, g->plugin, g->legacy_id, TRUE, g->displayname,
-                               g->avatar_url, &e))
-        g_warning ("store: %s", e->message);
-      g_hash_table_add (b->ghosts_ok, g_strdup (g->mxid));
-    }
-  if (g->done)
-    g->done (b, ok, error, g->user_data);
   g_free (g->mxid);
   g_free (g->plugin);
   g_free (g->legacy_id);
@@ -156,6 +150,44 @@ ghost_ctx_finish (PaBridge *b, GhostCtx *g, gboolean ok, const char *error)
   g_free (g->avatar_sig);
   g_free (g->avatar_url);
   g_free (g);
+}
+
+static void
+ghost_queue_free (gpointer q)
+{
+  g_queue_free_full (q, (GDestroyNotify) ghost_ctx_free);
+}
+
+static void ghost_start (GhostCtx *g);
+
+/* The ghost's ensure is over: the next one asked meanwhile starts (it
+ * reads what this one stored). */
+static void
+ghost_next (PaBridge *b, const char *mxid)
+{
+  GQueue *waiting = g_hash_table_lookup (b->ghosts_busy, mxid);
+  GhostCtx *next = waiting ? g_queue_pop_head (waiting) : NULL;
+  if (next == NULL)
+    g_hash_table_remove (b->ghosts_busy, mxid);
+  else
+    ghost_start (next);
+}
+
+static void
+ghost_ctx_finish (PaBridge *b, GhostCtx *g, gboolean ok, const char *error)
+{
+  if (ok)
+    {
+      g_autoptr (GError) e = NULL;
+      if (!pa_store_ghost_put (b->store, g->mxid, g->plugin, g->legacy_id, TRUE, g->displayname,
+                               g->avatar_url, &e))
+        g_warning ("store: %s", e->message);
+    }
+  if (g->done)
+    g->done (b, ok, error, g->user_data);
+  g_autofree char *mxid = g_strdup (g->mxid);
+  ghost_ctx_free (g);
+  ghost_next (b, mxid);
 }
 
 static void
@@ -219,7 +251,7 @@ displayname_cb (PaMatrix *mx, const PaMatrixResponse *resp, gpointer user_data)
 static void
 set_profile (PaBridge *b, GhostCtx *g)
 {
-  if (g->displayname == NULL)
+  if (!g->put_name)
     {
       if (g->avatar_path)
         pa_media_upload (b, NULL, b->config->data_dir, g->avatar_path, "avatar", NULL,
@@ -250,24 +282,18 @@ register_cb (PaMatrix *mx, const PaMatrixResponse *resp, gpointer user_data)
   ghost_ctx_finish (g->b, g, FALSE, e->message);
 }
 
-void
-pa_ghost_ensure (PaBridge *b, const char *plugin, const char *legacy_id, const char *displayname,
-                 const char *avatar_path, PaDoneFunc done, gpointer user_data)
+static void
+ghost_start (GhostCtx *g)
 {
-  GhostCtx *g = g_new0 (GhostCtx, 1);
-  g->b = b;
-  g->mxid = pa_ghost_mxid (b, plugin, legacy_id);
-  g->plugin = g_strdup (plugin);
-  g->legacy_id = g_strdup (legacy_id);
-  g->done = done;
-  g->user_data = user_data;
-
+  PaBridge *b = g->b;
+  g_autofree char *displayname = g_steal_pointer (&g->displayname);
+  g_autofree char *avatar_path = g_steal_pointer (&g->avatar_path);
   gboolean registered = FALSE;
   g_autofree char *old_name = NULL, *old_avatar = NULL;
   gboolean known = pa_store_ghost_get (b->store, g->mxid, &registered, &old_name, &old_avatar);
   /* Only touch the profile when it changed. */
-  if (displayname && g_strcmp0 (displayname, old_name) != 0)
-    g->displayname = g_strdup (displayname);
+  g->put_name = displayname && g_strcmp0 (displayname, old_name) != 0;
+  g->displayname = g_strdup (g->put_name ? displayname : old_name);
   /* A new picture (or the first) is uploaded; the same one is not. */
   if (avatar_path)
     {
@@ -279,9 +305,8 @@ pa_ghost_ensure (PaBridge *b, const char *plugin, const char *legacy_id, const c
   g->avatar_url = g_strdup (old_avatar);
   if (known && registered)
     {
-      if (g->displayname == NULL && g->avatar_path == NULL)
+      if (!g->put_name && g->avatar_path == NULL)
         {
-          g->displayname = g_strdup (old_name);
           ghost_ctx_finish (b, g, TRUE, NULL);
           return;
         }
@@ -298,4 +323,33 @@ pa_ghost_ensure (PaBridge *b, const char *plugin, const char *legacy_id, const c
   PaMatrixRequest req = { .method = "POST", .path = "/_matrix/client/v3/register", .body = body,
                           .max_attempts = 0 };
   pa_matrix_request (b->mx, &req, register_cb, g);
+}
+
+/* One ensure of a ghost at a time, in the order they were asked: an
+ * event's ghost is ready only once the profile an earlier event gave (a
+ * contact info, a chat's member list) is set, so it never joins a room or
+ * speaks under its bare MXID when its name was known. */
+void
+pa_ghost_ensure (PaBridge *b, const char *plugin, const char *legacy_id, const char *displayname,
+                 const char *avatar_path, PaDoneFunc done, gpointer user_data)
+{
+  GhostCtx *g = g_new0 (GhostCtx, 1);
+  g->b = b;
+  g->mxid = pa_ghost_mxid (b, plugin, legacy_id);
+  g->plugin = g_strdup (plugin);
+  g->legacy_id = g_strdup (legacy_id);
+  g->displayname = g_strdup (displayname);
+  g->avatar_path = g_strdup (avatar_path);
+  g->done = done;
+  g->user_data = user_data;
+  if (b->ghosts_busy == NULL)
+    b->ghosts_busy = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, ghost_queue_free);
+  GQueue *waiting = g_hash_table_lookup (b->ghosts_busy, g->mxid);
+  if (waiting != NULL)
+    {
+      g_queue_push_tail (waiting, g);
+      return;
+    }
+  g_hash_table_insert (b->ghosts_busy, g_strdup (g->mxid), g_queue_new ());
+  ghost_start (g);
 }

@@ -17,7 +17,9 @@ gboolean pa_ghost_parse (PaBridge *b, const char *mxid, char **plugin, char **le
 /* Whether mxid is in our ghosts' namespace. */
 gboolean pa_ghost_is_ours (PaBridge *b, const char *mxid);
 
-/* Register the ghost (idempotent) and set its display name / avatar. */
+/* Register the ghost (idempotent) and set its display name / avatar.  The
+ * ensures of one ghost run one at a time, in the order asked: `done` is
+ * called once the profiles of the earlier ones are set too. */
 void pa_ghost_ensure (PaBridge *b, const char *plugin, const char *legacy_id,
                       const char *displayname, const char *avatar_path, PaDoneFunc done,
                       gpointer user_data);

@@ -431,6 +431,20 @@ secret_refused (PaBridge *b, PaAccount *login, const char *chat_id, json_t *chat
   return TRUE;
 }
 
+/* The member `id` of a chat's info, or NULL. */
+static json_t *
+chat_member (json_t *chat, const char *id)
+{
+  json_t *members = json_object_get (chat, "members");
+  for (size_t i = 0; i < json_array_size (members); i++)
+    {
+      json_t *m = json_array_get (members, i);
+      if (g_strcmp0 (json_string_value (json_object_get (m, "id")), id) == 0)
+        return m;
+    }
+  return NULL;
+}
+
 void
 pa_portal_ensure (PaBridge *b, PaAccount *login, const char *chat_id, json_t *chat,
                   const char *dm_peer, PaPortalFunc done, gpointer user_data)
@@ -494,7 +508,13 @@ pa_portal_ensure (PaBridge *b, PaAccount *login, const char *chat_id, json_t *ch
     c->creator = pa_ghost_mxid (b, login->plugin, peer);
   c->create_body = create_body (b, c, chat, info ? info->display_name : login->plugin);
   if (c->creator)
-    pa_ghost_ensure (b, login->plugin, peer, NULL, NULL, creator_ready, c);
+    {
+      /* Named before it makes the room: its join carries the contact's
+       * name and picture the chat's members give. */
+      json_t *m = chat_member (chat, peer);
+      pa_ghost_ensure (b, login->plugin, peer, json_string_value (json_object_get (m, "name")),
+                       json_string_value (json_object_get (m, "avatar_path")), creator_ready, c);
+    }
   else
     do_create (c);
 }

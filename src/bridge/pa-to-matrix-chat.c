@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: AGPL-3.0-or-later */
 /* Legacy → Matrix, a chat's info (CHAT_INFO): its members' ghosts join
- * the portal (and, when the list is complete, the ghosts no longer listed
- * leave); the room's state follows (pa-to-matrix-room-state.c).  History
- * imports keep the room name they gave and join ghosts when they first
- * speak. */
+ * the portal once their profiles are set, so each join already carries
+ * the member's name (and, when the list is complete, the ghosts no longer
+ * listed leave); the room's state follows (pa-to-matrix-room-state.c).
+ * History imports keep the room name they gave and join ghosts when they
+ * first speak. */
 #define G_LOG_DOMAIN "passerelle-remote"
 
 #include "pa-to-matrix-chat.h"
@@ -21,19 +22,42 @@ str (json_t *o, const char *key)
   return json_string_value (json_object_get (o, key));
 }
 
+typedef struct
+{
+  PaWork *w;
+  GPtrArray *ghosts; /* the listed members' ghosts */
+  guint pending;     /* their profiles being set */
+} ChatMembers;
+
+static void members_named (ChatMembers *cm);
+
+static void
+member_named (PaBridge *b, gboolean ok, const char *error, gpointer user_data)
+{
+  ChatMembers *cm = user_data;
+  if (!ok)
+    g_warning ("a member of %s: %s", cm->w->room_id, error);
+  if (--cm->pending == 0)
+    members_named (cm);
+}
+
 void
 pa_to_matrix_chat_info (PaWork *w)
 {
   PaBridge *b = w->b;
-  const char *room_id = w->room_id;
   json_t *chat = json_object_get (w->ev, "chat");
   json_t *members = json_object_get (chat, "members");
   size_t i;
   json_t *m;
-  g_autofree char *me = w->login->remote_id ? g_strdup (w->login->remote_id) : NULL;
-  PaRoomCache *rc = pa_portal_cache (b, room_id);
+  const char *me = w->login->remote_id;
   gboolean shared = w->lane->job == NULL && g_strcmp0 (w->map_login, PA_STORE_SHARED_LOGIN) == 0;
-  json_array_foreach (members, i, m)
+  ChatMembers *cm = g_new0 (ChatMembers, 1);
+  cm->w = w;
+  cm->ghosts = g_ptr_array_new_with_free_func (g_free);
+  cm->pending = 1; /* until every ensure is asked */
+  /* History imports join ghosts when they first speak. */
+  json_t *joining = w->lane->job ? NULL : members;
+  json_array_foreach (joining, i, m)
   {
     const char *id = str (m, "id");
     if (id == NULL || (me && g_str_equal (id, me)))
@@ -42,19 +66,32 @@ pa_to_matrix_chat_info (PaWork *w)
      * agent, not a ghost. */
     if (shared && b->config->double_puppet && pa_login_by_remote (b, w->login->plugin, id) != NULL)
       continue;
-    g_autofree char *gm = pa_ghost_mxid (b, w->login->plugin, id);
-    g_autofree char *mname = NULL;
-    if (w->lane->job && str (m, "name"))
-      mname = g_strdup_printf ("%s (%s)", str (m, "name"),
-                               w->lane->import->display_suffix (w->lane->job));
-    else
-      mname = g_strdup (str (m, "name"));
-    /* History imports join ghosts when they first speak. */
-    if (w->lane->job)
-      continue;
-    pa_ghost_ensure (b, w->login->plugin, id, mname, str (m, "avatar_path"), NULL, NULL);
-    pa_portal_ensure_member (b, room_id, gm);
+    g_ptr_array_add (cm->ghosts, pa_ghost_mxid (b, w->login->plugin, id));
+    cm->pending++;
+    pa_ghost_ensure (b, w->login->plugin, id, str (m, "name"), str (m, "avatar_path"),
+                     member_named, cm);
   }
+  member_named (b, TRUE, NULL, cm);
+}
+
+/* The members' profiles are set: they join, the unlisted leave, the
+ * room's state follows. */
+static void
+members_named (ChatMembers *cm)
+{
+  PaWork *w = cm->w;
+  PaBridge *b = w->b;
+  const char *room_id = w->room_id;
+  json_t *chat = json_object_get (w->ev, "chat");
+  json_t *members = json_object_get (chat, "members");
+  size_t i;
+  json_t *m;
+  const char *me = w->login->remote_id;
+  PaRoomCache *rc = pa_portal_cache (b, room_id);
+  for (guint k = 0; k < cm->ghosts->len; k++)
+    pa_portal_ensure_member (b, room_id, g_ptr_array_index (cm->ghosts, k));
+  g_ptr_array_unref (cm->ghosts);
+  g_free (cm);
   /* members_complete: ghosts no longer listed leave. */
   if (w->lane->job == NULL && json_is_true (json_object_get (chat, "members_complete")))
     {

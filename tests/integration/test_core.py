@@ -9,6 +9,7 @@ import uuid
 
 import pytest
 
+from ghost_names import name_on_arrival
 from harness import Agent, Stack, bot_says, http, open_management_room, wait_until
 from conftest import running
 
@@ -329,6 +330,34 @@ def test_group_portal(stack, alice, net):
     alice.text(room, "salut")
     op = net.wait_sent("alice-lb", lambda o: o.get("op") == "send" and o.get("chat") == "g1", 20)
     assert op["text"] == "salut"
+
+
+def test_ghost_named_before_it_speaks(stack, alice, net):
+    """A contact's name the network told before its first message is on the ghost's join and
+    first message, however it was told: a DM's chat info (the room's creator), a contact info,
+    a group's member list; its messages themselves carry no name."""
+    net.deliver("alice-lb", {"ev": "chat", "id": "dora", "kind": "dm", "name": "Dora Legacy",
+                             "members": [{"id": "dora", "name": "Dora Legacy"},
+                                         {"id": "alice-lb", "name": "Me"}]})
+    net.deliver("alice-lb", {"ev": "message", "id": "d-1", "chat": "dora", "from": "dora",
+                             "ts": 1700000200000, "text": "first from dora"})
+    net.deliver("alice-lb", {"ev": "contact", "id": "erin", "name": "Erin Legacy"})
+    net.deliver("alice-lb", {"ev": "message", "id": "e-1", "chat": "erin", "chat_kind": "dm",
+                             "from": "erin", "ts": 1700000201000, "text": "first from erin"})
+    net.deliver("alice-lb", {"ev": "chat", "id": "g2", "kind": "group", "name": "Bureau",
+                             "members": [{"id": "fred", "name": "Fred Legacy"},
+                                         {"id": "alice-lb", "name": "Me"}]})
+    net.deliver("alice-lb", {"ev": "message", "id": "g2-1", "chat": "g2", "from": "fred",
+                             "ts": 1700000202000, "text": "first from fred"})
+    dora, erin = dm_room(alice, "dora"), dm_room(alice, "erin")
+    group = alice.wait_invite(lambda a, r: a.invite_name(r) == "Bureau")
+    alice.join(group)
+    seen = {}
+    for room, user in ((dora, "dora"), (erin, "erin"), (group, "fred")):
+        alice.wait(lambda a: a.bodies(room, ghost(user)), what="%s's message" % user)
+        seen[user] = name_on_arrival(alice, room, ghost(user))
+    assert seen == {"dora": ("Dora Legacy",) * 2, "erin": ("Erin Legacy",) * 2,
+                    "fred": ("Fred Legacy",) * 2}
 
 
 def test_ministry_enforced(stack, alice, admin, net):

@@ -8,6 +8,7 @@ import time
 
 import pytest
 
+from ghost_names import name_on_arrival
 from olvid_harness import (  # noqa: F401  (fixtures)
     agent, available, logged_in, stack, standin, user_id_of)
 from wa_canned import ghost_mxid, wait_bot
@@ -115,6 +116,24 @@ def test_dm_text_reply_forward_edit_react_delete(standin, agent, member):
     assert len(reactions(agent)) == 2
 
 
+def test_new_contact_named_from_its_first_message(standin, agent, logged_in):
+    """A new contact writes at once (the demo's cabinet member): the DM's ghost has its name
+    when it makes the room, so its first messages are not shown under its raw MXID."""
+    iid, key = standin.new_identity("Claire (cabinet, Olvid)")
+    contact, _ = standin.connect_contacts(key, logged_in["client_key"])
+    g = ghost(standin, iid)
+
+    async def writes(c):
+        d = await dm(c, contact)
+        await c.message_send(d, "Premier message")
+        await c.message_send(d, "Deuxième message")
+    as_member(standin, key, writes)
+    room = agent.wait_invite(lambda a, r: a.inviter(r) == g, timeout=60)
+    agent.join(room)
+    wait_bodies(agent, room, g, 2, "the two messages")
+    assert name_on_arrival(agent, room, g) == ("Claire (cabinet, Olvid)",) * 2
+
+
 def media_bytes(agent, content):
     """The bytes of a bridged file (decrypted when the portal is encrypted)."""
     if "url" in content:
@@ -193,6 +212,8 @@ def test_group(standin, agent, logged_in, member):
         await c.message_send((await c.discussion_get_by_group(gs[0].id)).id, "Présent")
     as_member(standin, other_key, ugo_writes)
     assert wait_bodies(agent, room, other, 1, "Ugo's message")[0]["body"] == "Présent"
+    # Ugo's ghost joined the group with the name its member info gave.
+    assert name_on_arrival(agent, room, other) == ("Ugo Conseiller",) * 2
 
 
 def test_invitation_told_and_accepted(standin, agent, logged_in):

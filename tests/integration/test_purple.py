@@ -13,6 +13,7 @@ import time
 
 import pytest
 
+from ghost_names import name_on_arrival
 from harness import BUILD_ROOT, Agent, Stack, bot_says, open_management_room, wait_until
 
 try:
@@ -218,6 +219,8 @@ def test_xmpp_dm_both_ways(agent, bob):
     assert "<b>bob</b>" in m["content"].get("formatted_body", "")
     prof = agent.run(agent.client.get_displayname(ghost("bob@localhost")))
     assert prof.displayname == "Bob Peer"
+    # The nick came with the subscription, before the message: on the join and the message.
+    assert name_on_arrival(agent, room, ghost("bob@localhost")) == ("Bob Peer",) * 2
 
     agent.text(room, "hi bob <&> friends")
     got = peer.wait_message(lambda m: m["body"] == "hi bob <&> friends")

@@ -12,6 +12,7 @@ import time
 
 import pytest
 
+from ghost_names import name_on_arrival
 from harness import Agent, open_management_room, wait_until
 from tg_harness import available, finish_ready, login_telegram, start_login, tg_stack
 from wa_canned import bot_images, ghost_mxid, wait_bot
@@ -273,6 +274,8 @@ def test_dm_text(agent):
     room, ev = find(agent, by_body("Bonjour depuis Telegram", ghost(ALICE)), "Alice's text")
     assert ev["content"]["msgtype"] == "m.text"
     assert "formatted_body" not in ev["content"]
+    # Alice's ghost made the DM and spoke first with her name.
+    assert name_on_arrival(agent, room, ghost(ALICE)) == ("Alice Martin",) * 2
     agent.dm = room
     bold = text("Réunion à 10h")
     bold["text"]["entities"] = [{"@type": "textEntity", "offset": 10, "length": 3,

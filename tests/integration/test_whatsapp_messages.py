@@ -12,6 +12,7 @@ import time
 
 import pytest
 
+from ghost_names import name_on_arrival
 from harness import BUILD_ROOT, Agent, Stack, open_management_room, wait_until
 import wa_canned as wa
 from wa_canned import BOB, CAROL, DAVE, find_body, info, sent_text, unwrap
@@ -126,6 +127,9 @@ def test_text_and_formatting_in(agent, dm):
     assert ev["sender"] == BOB_GHOST
     assert ev["content"]["msgtype"] == "m.text"
     assert "formatted_body" not in ev["content"]
+    # Bob's ghost made the DM and spoke first with the name his message gave.
+    name = agent.run(agent.client.get_displayname(BOB_GHOST)).displayname
+    assert BOB.name in name and name_on_arrival(agent, dm, BOB_GHOST) == (name, name)
 
     bob_says(agent, dm, wa.text("a *bold* and _italic_ and ~gone~ and ```mono```"))
     ev = wait_in(agent, dm, lambda e: "italic" in e.get("content", {}).get("body", ""),
