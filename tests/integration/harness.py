@@ -345,6 +345,7 @@ class Bridge:
             wait_until(lambda: self._log_contains("ready as") or self._dead(), timeout=120,
                        what="passerelle to start")
             assert not self._dead(), "passerelle exited: " + self.tail()
+            pg_harness.check_opened(self.database)
 
     def _dead(self):
         return self.proc.poll() is not None

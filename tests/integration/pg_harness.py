@@ -216,6 +216,16 @@ def query(database, sql, params=()):
         raise StoreError(str(e)) from e
 
 
+def check_opened(database):
+    """After a bridge's start: on PostgreSQL, its store's tables are in its
+    database (a bridge that took the URI for a file name would otherwise
+    pass the tests on SQLite)."""
+    if is_uri(database):
+        n = query(database, "SELECT count(*) FROM information_schema.tables"
+                            " WHERE table_name = 'logins'")[0][0]
+        assert n == 1, "the bridge did not open its store in " + database
+
+
 def store_files(database):
     """The files that hold the store: SQLite's database, WAL and shared
     memory; on PostgreSQL the database's own files and the cluster's WAL
