@@ -5,6 +5,7 @@ import os
 
 import pytest
 
+import pg_harness
 from loopnet import LoopNet
 
 
@@ -37,7 +38,13 @@ def _tail(path, keep=lambda line: True, n=80):
 
 def pytest_report_header(config):
     import harness
-    return "homeserver: %s Synapse (PA_SYNAPSE_FLAVOUR)" % harness.FLAVOUR
+    return ["homeserver: %s Synapse (PA_SYNAPSE_FLAVOUR)" % harness.FLAVOUR,
+            "bridge store: %s (PA_STORE)" % pg_harness.STORE]
+
+
+def pytest_sessionfinish(session):
+    """The tests' PostgreSQL cluster, if one was started, goes with the session."""
+    pg_harness.close_session_cluster()
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -25,6 +25,8 @@ import urllib.request
 
 import yaml
 
+import pg_harness
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 SOURCE_ROOT = os.path.dirname(os.path.dirname(HERE))
 BUILD_ROOT = os.environ.get("PA_BUILD_ROOT", os.path.join(SOURCE_ROOT, "build"))
@@ -81,6 +83,7 @@ def wait_until(pred, timeout=30, interval=0.1, what="condition"):
 
 class Synapse:
     def __init__(self, workdir, registration):
+        # registration: a file, or a list of them (several bridge instances).
         self.dir = os.path.join(workdir, "synapse")
         os.makedirs(self.dir, exist_ok=True)
         self.port = free_port()
@@ -121,7 +124,8 @@ class Synapse:
             "macaroon_secret_key": "test-macaroon",
             "form_secret": "test-form",
             "enable_registration": False,
-            "app_service_config_files": [self.registration],
+            "app_service_config_files": ([self.registration] if isinstance(self.registration, str)
+                                         else list(self.registration)),
             "presence": {"enabled": False},
             "url_preview_enabled": False,
             "max_upload_size": "100M",
@@ -228,18 +232,25 @@ class Bridge:
 
     def __init__(self, workdir, plugins=(LOOPBACK_SO,), ministry_plugins=("loopback",),
                  limits=None, nofile=None, plugin_config=None, sandbox_read=(),
-                 provisioning=None):
+                 provisioning=None, name="bridge", appservice=None):
         # limits: extra keys of the config's limits: section; nofile: the
         # process's RLIMIT_NOFILE (soft and hard), to test exhaustion;
         # plugin_config: the config's plugins: section ({name: {key: value}});
-        # sandbox_read: folders the workers' sandbox may read besides its own.
+        # sandbox_read: folders the workers' sandbox may read besides its own;
+        # name: its directory in workdir; appservice: keys of the config's
+        # appservice: section replacing the defaults (another instance's id,
+        # bot and ghost prefix).
         self.limits = dict(limits or {})
         self.plugin_config = dict(plugin_config or {})
         self.sandbox_read = list(sandbox_read)
         self.provisioning = provisioning  # the config's provisioning: section
         self.nofile = nofile
-        self.dir = os.path.join(workdir, "bridge")
+        self.appservice = dict(appservice or {})
+        self.dir = os.path.join(workdir, name)
         os.makedirs(self.dir, exist_ok=True)
+        # A file here, or a database of its own on the tests' PostgreSQL
+        # (PA_STORE=postgres; pg_harness.py).
+        self.database = pg_harness.bridge_database(self.dir)
         self.plugin_dir = os.path.join(self.dir, "plugins")
         os.makedirs(self.plugin_dir, exist_ok=True)
         for p in plugins:
@@ -263,8 +274,9 @@ class Bridge:
                 "port": self.as_port,
                 "bot": {"localpart": "passerelle", "displayname": "Passerelle"},
                 "ghost_prefix": "_pa_",
+                **self.appservice,
             },
-            "database": os.path.join(self.dir, "passerelle.db"),
+            "database": self.database,
             "data_dir": os.path.join(self.dir, "data"),
             "plugin_dir": self.plugin_dir,
             "bridge": {"encryption_default": False, "history_visibility": "invited",
@@ -301,6 +313,14 @@ class Bridge:
     def url(self):
         return "http://127.0.0.1:%d" % self.as_port
 
+    def db(self, sql, params=()):
+        """The rows of one read of the store, whichever its backend
+        (pg_harness.query; raises pg_harness.StoreError)."""
+        return pg_harness.query(self.database, sql, params)
+
+    def store_files(self):
+        return pg_harness.store_files(self.database)
+
     def start(self, wait=True):
         self.log = open(self.log_path, "ab")
         self._log_start = self.log.tell()
@@ -327,6 +347,7 @@ class Bridge:
             wait_until(lambda: self._log_contains("ready as") or self._dead(), timeout=120,
                        what="passerelle to start")
             assert not self._dead(), "passerelle exited: " + self.tail()
+            pg_harness.check_opened(self.database)
 
     def _dead(self):
         return self.proc.poll() is not None

@@ -21,6 +21,12 @@ import yaml
 
 from harness import Agent, Stack, bot_says, http, open_management_room, wait_until
 from conftest import running
+import pg_harness
+
+# test_hardening_pg_outage.py is its PostgreSQL counterpart: the server
+# stopped mid-run.
+pytestmark = pytest.mark.skipif(pg_harness.STORE != "sqlite",
+                                reason="fills the disk under the SQLite store's file")
 
 BOT = "@passerelle:localhost"
 FAULT = "cannot write to its storage"

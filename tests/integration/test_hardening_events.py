@@ -7,7 +7,6 @@ that is not its management room, stays silent except for the command
 prefix, and the portal keeps bridging; what the bot says is true."""
 
 import re
-import sqlite3
 import time
 import uuid
 import urllib.parse
@@ -69,12 +68,7 @@ def said(agent, room, fragment, after=0):
 
 
 def quarantined(stack, event_id):
-    db = sqlite3.connect(stack.bridge.config.replace("config.yaml", "passerelle.db"))
-    try:
-        return db.execute("SELECT reason, event FROM quarantine WHERE event_id = ?",
-                          (event_id,)).fetchall()
-    finally:
-        db.close()
+    return stack.bridge.db("SELECT reason, event FROM quarantine WHERE event_id = ?", (event_id,))
 
 
 def txn_refusals(stack):

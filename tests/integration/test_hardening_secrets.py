@@ -57,8 +57,8 @@ def login_in_room(agent, mgmt, net, user, password):
 
 
 def store_files(stack):
-    db = os.path.join(stack.bridge.dir, "passerelle.db")
-    return [p for p in (db, db + "-wal", db + "-shm") if os.path.exists(p)]
+    """SQLite's files, or on PostgreSQL the database's files and the WAL."""
+    return stack.bridge.store_files()
 
 
 def grep_store(stack, needle):
@@ -96,7 +96,8 @@ def test_agent_room_warns_before_password_and_newroom_redacts(stack, alice, net)
         return all("body" not in e.get("content", {}) for e in mine) and mine
     wait_until(lambda: redacted(alice), 30, what="the password redacted")
     assert not bot_says(alice, new, "could not delete")
-    # Nothing of it in the store, its WAL or its shared memory.
+    # Nothing of it in the store, its WAL or its shared memory (on PostgreSQL:
+    # the database's files, the server's WAL).
     time.sleep(1)
     assert store_files(stack)
     assert grep_store(stack, PASSWORD) == []
@@ -225,16 +226,10 @@ def test_notice_flood_is_bounded(stack, alice, net):
 
 def test_logout_forgets_the_key(stack, alice, net):
     import glob
-    import sqlite3
     mgmt = mgmt_of(alice)
-    db = os.path.join(stack.bridge.dir, "passerelle.db")
 
     def keys():
-        con = sqlite3.connect(db)
-        try:
-            return con.execute("SELECT key FROM kv WHERE key LIKE 'secret-key:%'").fetchall()
-        finally:
-            con.close()
+        return stack.bridge.db("SELECT key FROM kv WHERE key LIKE 'secret-key:%'")
     assert len(keys()) == 1
     secret = glob.glob(os.path.join(stack.bridge.dir, "data", "*", "password.secret"))
     assert len(secret) == 1

@@ -133,18 +133,12 @@ def test_kill9_mid_import_resumes_exactly(stack, alice, tmp_path):
     msgs = loopback_export(path, "big", "Big chat", 600, t0=1610000000000)
     p = run_import(stack, path, "--no-wait")
     job = p.stdout.split()[2]
-    db = os.path.join(stack.bridge.dir, "passerelle.db")
 
     def sent():
-        import sqlite3
-        c = sqlite3.connect("file:%s?mode=ro" % db, uri=True, timeout=10)
-        try:
-            row = c.execute("SELECT state, summary FROM import_jobs WHERE id = ?", (job,)).fetchone()
-        finally:
-            c.close()
-        if not row or not row[1]:
+        rows = stack.bridge.db("SELECT state, summary FROM import_jobs WHERE id = ?", (job,))
+        if not rows or not rows[0][1]:
             return 0
-        return json.loads(row[1]).get("sent", 0)
+        return json.loads(rows[0][1]).get("sent", 0)
     wait_until(lambda: sent() >= 150, timeout=120, what="the import to be under way")
     stack.bridge.kill9()
     stack.bridge.start()

@@ -11,7 +11,6 @@ import glob
 import io
 import os
 import re
-import sqlite3
 import struct
 import subprocess
 import threading
@@ -21,6 +20,7 @@ import zipfile
 import pytest
 
 from conftest import running
+from pg_harness import is_uri
 from harness import (BUILD_ROOT, LOOPBACK_SO, PASSERELLE, Agent, Stack, bot_says, http,
                      open_management_room, wait_until)
 
@@ -53,11 +53,7 @@ def data_dir(stack):
 
 
 def db_count(stack, sql):
-    con = sqlite3.connect(os.path.join(stack.bridge.dir, "passerelle.db"), timeout=30)
-    try:
-        return con.execute(sql).fetchone()[0]
-    finally:
-        con.close()
+    return stack.bridge.db(sql)[0][0]
 
 
 def leftovers(stack):
@@ -168,8 +164,12 @@ def test_big_import_cancel_and_dry_run_keep_pings_fast(stack, alice, tmp_path):
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
         z.writestr("WhatsApp Chat with Many.txt", wa_lines(LINES))
     data = buf.getvalue()
-    db = os.path.join(stack.bridge.dir, "passerelle.db")
-    size0 = os.path.getsize(db)
+    # The space given back is SQLite's to check: on PostgreSQL the server
+    # reclaims deleted rows for reuse (autovacuum) and its files do not
+    # shrink, so there only the rows are checked.
+    db = stack.bridge.database
+    sqlite = not is_uri(db)
+    size0 = os.path.getsize(db) if sqlite else 0
 
     with Pinger(stack) as p:
         upload(alice, mgmt, data, "WhatsApp Chat with Many.zip")
@@ -178,7 +178,7 @@ def test_big_import_cancel_and_dry_run_keep_pings_fast(stack, alice, tmp_path):
     p.check("the import of %d lines" % LINES)
     queued = db_count(stack, "SELECT count(*) FROM remote WHERE lane = 1")
     assert queued >= LINES, queued
-    size_full = os.path.getsize(db) + os.path.getsize(db + "-wal")
+    size_full = os.path.getsize(db) + os.path.getsize(db + "-wal") if sqlite else 0
 
     with Pinger(stack) as p:
         alice.text(mgmt, "cancel")
@@ -186,14 +186,16 @@ def test_big_import_cancel_and_dry_run_keep_pings_fast(stack, alice, tmp_path):
                    what="the cancel")
         wait_until(lambda: db_count(stack, "SELECT count(*) FROM remote WHERE lane = 1") == 0,
                    timeout=600, interval=0.5, what="the queued rows removed")
-        wait_until(lambda: db_count(stack, "PRAGMA freelist_count") < 1024, timeout=300,
-                   interval=0.5, what="the space given back")
+        if sqlite:
+            wait_until(lambda: db_count(stack, "PRAGMA freelist_count") < 1024, timeout=300,
+                       interval=0.5, what="the space given back")
     p.check("the cancel of %d queued rows" % queued)
     wait_until(lambda: not leftovers(stack), timeout=30, what="nothing left behind")
-    size_after = os.path.getsize(db)
-    print("db: %d bytes before, %d with the import queued, %d after the cancel"
-          % (size0, size_full, size_after))
-    assert size_after < size0 + (size_full - size0) / 4
+    if sqlite:
+        size_after = os.path.getsize(db)
+        print("db: %d bytes before, %d with the import queued, %d after the cancel"
+              % (size0, size_full, size_after))
+        assert size_after < size0 + (size_full - size0) / 4
 
     path = str(tmp_path / "WhatsApp Chat with Many.txt")
     with open(path, "w") as f:

@@ -14,6 +14,7 @@ import pytest
 
 from ghost_names import name_on_arrival
 from harness import BUILD_ROOT, Agent, Stack, open_management_room, wait_until
+from pg_harness import StoreError
 import wa_canned as wa
 from wa_canned import BOB, CAROL, DAVE, find_body, info, sent_text, unwrap
 
@@ -275,16 +276,11 @@ def ephemeral_seen(agent, room, pred, timeout=20):
 def mapped(stack, legacy_id):
     """Whether the host's message map holds a legacy id (the plugin's send
     result was stored): a receipt for it can only land after that."""
-    import sqlite3
-    db = sqlite3.connect("file:%s?mode=ro" % os.path.join(stack.bridge.dir, "passerelle.db"),
-                         uri=True, timeout=5)
     try:
-        return db.execute("SELECT count(*) FROM messages WHERE legacy_id=?",
-                          (legacy_id,)).fetchone()[0] > 0
-    except sqlite3.Error:
+        return stack.bridge.db("SELECT count(*) FROM messages WHERE legacy_id=?",
+                               (legacy_id,))[0][0] > 0
+    except StoreError:
         return False
-    finally:
-        db.close()
 
 
 def test_receipts_and_typing_both_ways(stack, agent, dm):
