@@ -213,6 +213,20 @@ def test_worker_kill_counted_as_restart(stack, alice, net, portal):
                  reason="watchdog") == 0
 
 
+def test_import_counted_apart(stack, alice, portal, tmp_path):
+    from test_import import loopback_export, run_import
+    port = stack.metrics_port
+    live = value(port, BRIDGED, plugin="loopback", direction="to_matrix")
+    path = str(tmp_path / "history.json")
+    loopback_export(path, "hist", "History", 12)
+    p = run_import(stack, path)
+    assert "Imported" in p.stdout, p.stdout
+    wait_value(port, 12, "passerelle_imported_messages_total", plugin="loopback")
+    wait_value(port, 1, "passerelle_import_jobs", plugin="loopback", state="done")
+    assert value(port, BRIDGED, plugin="loopback", direction="to_matrix") == live
+    assert value(port, "passerelle_queue_depth", queue="remote_import") == 0
+
+
 def test_scrape_holds_nothing_secret(stack, alice, portal):
     text, _, _ = scrape(stack.metrics_port)
     for secret in (stack.bridge.as_token, stack.bridge.hs_token, alice.mxid, "alice-lb",
