@@ -10,9 +10,7 @@
 static gboolean
 has (const char *p, const char *end, const char *seg)
 {
-  const char *hit = g_strstr_len (p, end - p, seg);
-
-  return hit != NULL;
+  return memmem (p, (size_t) (end - p), seg, strlen (seg)) != NULL;
 }
 
 const char *

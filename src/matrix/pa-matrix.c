@@ -379,8 +379,9 @@ req_transfer_done (PaMxReq *req, CURLcode rc)
 
   curl_easy_getinfo (req->easy, CURLINFO_RESPONSE_CODE, &code);
   curl_easy_getinfo (req->easy, CURLINFO_CONTENT_TYPE, &ctype);
-  curl_easy_getinfo (req->easy, CURLINFO_TOTAL_TIME_T, &took_us);
-  pa_metrics_hs_request (pa_matrix_endpoint_class (req->url), took_us);
+  if (pa_metrics_points_enabled ()
+      && curl_easy_getinfo (req->easy, CURLINFO_TOTAL_TIME_T, &took_us) == CURLE_OK)
+    pa_metrics_hs_request (pa_matrix_endpoint_class (req->url), took_us);
   response_clear (&req->resp);
   /* ctype belongs to the easy handle: copy it before the cleanup. */
   req->resp.content_type = g_strdup (ctype);

@@ -95,6 +95,12 @@ pa_metrics_points_disable (void)
   pa_metrics_free (r);
 }
 
+gboolean
+pa_metrics_points_enabled (void)
+{
+  return points.registry != NULL;
+}
+
 /* `value` if it is one of `known` (NULL-terminated), else "other". */
 static const char *
 one_of (const char *value, const char *const *known)

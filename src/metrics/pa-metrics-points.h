@@ -21,6 +21,8 @@ G_BEGIN_DECLS
 PaMetrics *pa_metrics_points_enable (void);
 /* Frees the registry: updates are no-ops again. */
 void pa_metrics_points_disable (void);
+/* Whether the metrics are on (to skip work that only feeds them). */
+gboolean pa_metrics_points_enabled (void);
 
 /* A message accepted by the homeserver (direction "to_matrix") or the
  * network (the worker answered ok: "to_legacy"). */
