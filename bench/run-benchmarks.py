@@ -4,6 +4,7 @@
 
     bench/run-benchmarks.py [--build DIR] [--only ingest,send,rss] [--txns 200]
                             [--flood 2000] [--rounds 2] [--sandbox MODE] [--json FILE]
+                            [--metrics off|on|both]
 
 Builds nothing: run `meson setup build-bench --buildtype=release && ninja -C
 build-bench` first (sink.so and raw-send come from bench/meson.build).  Uses
@@ -46,6 +47,9 @@ def parse_args():
     p.add_argument("--sandbox", choices=("best_effort", "required", "off"),
                    help="workers.sandbox of the bridge (default: the config's default)")
     p.add_argument("--json", help="also write the results to this file")
+    p.add_argument("--metrics", choices=("off", "on", "both"), default="off",
+                   help="metrics.enabled of the bridge; both: the send rounds with metrics off, "
+                   "then the bridge restarted with them on and the same rounds again")
     p.add_argument("--perf", metavar="FILE",
                    help="ingest: record the host process with `perf record -g` into FILE")
     args = p.parse_args()
@@ -291,7 +295,7 @@ def bridged_body_bytes(agent, portal):
     raise AssertionError("no bridged message found")
 
 
-def bench_send(stack, agent, portal, results):
+def bench_send(stack, agent, portal, results, key="send"):
     b = stack.bridge
     db = db_ro(b)
     rounds = []
@@ -327,12 +331,58 @@ def bench_send(stack, agent, portal, results):
     bridge_rates = [r["rate"] for r in rounds if r["side"] == "bridge"]
     raw_rates = [r["rate"] for r in rounds if r["side"] == "raw"]
     pairs = sorted(b_ / r_ for b_, r_ in zip(bridge_rates, raw_rates))
-    results["send"] = {"rounds": rounds, "body_bytes": body_bytes,
+    results[key] = {"rounds": rounds, "body_bytes": body_bytes,
                        "pair_ratios_min_median_max": [
                            pairs[0], (pairs[(len(pairs) - 1) // 2] + pairs[len(pairs) // 2]) / 2,
                            pairs[-1]],
                        "ratio": (sum(bridge_rates) / len(bridge_rates))
                        / (sum(raw_rates) / len(raw_rates))}
+
+
+def set_metrics(stack, enabled):
+    """metrics: in the bridge's config (a free port when enabled)."""
+    import yaml
+    with open(stack.bridge.config) as f:
+        cfg = yaml.safe_load(f)
+    cfg["metrics"] = {"enabled": enabled, "bind": "127.0.0.1", "port": harness.free_port()}
+    with open(stack.bridge.config, "w") as f:
+        yaml.safe_dump(cfg, f)
+    return cfg["metrics"]["port"]
+
+
+def scrape_counter(port, sample):
+    """The value of one sample line of the bridge's /metrics, 0 if absent."""
+    import urllib.request
+    with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port, timeout=10) as r:
+        for line in r.read().decode().splitlines():
+            if line.startswith(sample + " "):
+                return float(line.split()[-1])
+    return 0.0
+
+
+def bench_metrics_cost(stack, agent, portal, results):
+    """The same send rounds again with metrics on (the bridge restarted with
+    them), and the host CPU per message compared with the rounds before."""
+    b = stack.bridge
+    b.stop()
+    port = set_metrics(stack, True)
+    b.start()
+    # The saved sink login reconnects at once; give it a moment.
+    wait_until(lambda: b.worker_pids(), 60, what="the sink worker")
+    time.sleep(3)
+    base = scrape_counter(port, 'passerelle_messages_bridged_total{plugin="sink",'
+                                'direction="to_matrix"}')
+    bench_send(stack, agent, portal, results, key="send_metrics_on")
+    time.sleep(1)
+    counted = scrape_counter(port, 'passerelle_messages_bridged_total{plugin="sink",'
+                                   'direction="to_matrix"}') - base
+
+    def host_us(key):
+        r = [x["host_cpu_us_per_msg"] for x in results[key]["rounds"] if x["side"] == "bridge"]
+        return sum(r) / len(r)
+
+    results["metrics_cost"] = {"off_us": host_us("send"), "on_us": host_us("send_metrics_on"),
+                               "counted": int(counted), "sent": ARGS.flood * ARGS.rounds}
 
 
 # ------------------------------------------------------------------ report
@@ -361,8 +411,13 @@ def report(results):
                      "%.3f s (%.0f events/s)" % (i["ack_s"], i["ack_events_per_s"]), "", ""))
         rows.append(("   processing after the last ack",
                      "%.3f s (total %.3f s)" % (i["process_after_ack_s"], i["total_s"]), "", ""))
-    if "send" in results:
-        s = results["send"]
+    for key in ("send", "send_metrics_on"):
+        if key not in results:
+            continue
+        s = results[key]
+        if key == "send_metrics_on" or "send_metrics_on" in results:
+            rows.append(("2. send path with metrics %s" % ("on" if key != "send" else "off"),
+                         "", "", ""))
         for r in s["rounds"]:
             extra = ""
             if "host_cpu_us_per_msg" in r:
@@ -377,6 +432,14 @@ def report(results):
                      "%.2f / %.2f / %.2f" % (lo / 0.95, med / 0.95, hi / 0.95)))
         rows.append(("   bridge / raw libcurl loop (%d-byte bodies)" % s["body_bytes"],
                      "%.3f" % s["ratio"], ">= 0.95", "%.2f" % (s["ratio"] / 0.95)))
+    if "metrics_cost" in results:
+        m = results["metrics_cost"]
+        rows.append(("   host CPU/msg, bridge rounds: metrics off / on",
+                     "%.1f / %.1f us (%+.1f us, %+.1f %%)" % (
+                         m["off_us"], m["on_us"], m["on_us"] - m["off_us"],
+                         100 * (m["on_us"] - m["off_us"]) / m["off_us"]), "", ""))
+        rows.append(("   messages counted by the metrics (to_matrix)",
+                     "%d of %d sent" % (m["counted"], m["sent"]), "", ""))
     if "rss" in results:
         r = results["rss"]
         if "host_empty_kb" in r:
@@ -425,6 +488,9 @@ def main():
         with open(stack.bridge.config, "w") as f:
             yaml.safe_dump(cfg, f)
         results["sandbox"] = ARGS.sandbox
+    if ARGS.metrics == "on":
+        set_metrics(stack, True)
+    results["metrics"] = ARGS.metrics
     agent = None
     try:
         stack.start()
@@ -437,6 +503,8 @@ def main():
             bench_ingest(stack, agent, portal, results)
         if "send" in ARGS.only:
             bench_send(stack, agent, portal, results)
+            if ARGS.metrics == "both":
+                bench_metrics_cost(stack, agent, portal, results)
     finally:
         if agent is not None:
             agent.close()

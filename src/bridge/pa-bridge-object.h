@@ -81,6 +81,7 @@ typedef struct
 } PaAccount;
 
 typedef struct _PaImportJob PaImportJob;
+typedef struct _PaBridgeMetrics PaBridgeMetrics;
 typedef struct _PaBridgeCrypto PaBridgeCrypto;
 
 /* The end of a Matrix → legacy event's handling (the inbound queue moves
@@ -208,6 +209,8 @@ struct _PaBridge
   /* counters for status */
   guint64 n_txns, n_events_in, n_events_out, n_remote;
   gint64 started_at;
+  /* the metrics port and its queue heads (pa-bridge-metrics.c), NULL when off */
+  struct _PaBridgeMetrics *metrics;
   guint signal_sources[2];
   /* bridge.presence: ghost mxid → presence body of ghosts not offline,
    * re-sent by presence_timer (created on first use) */

@@ -9,6 +9,7 @@
 #include "pa-bridge-object.h"
 
 #include "pa-batch.h"
+#include "pa-bridge-metrics.h"
 #include "pa-bridge-crypto-device.h"
 #include "pa-bridge-crypto-ghosts.h"
 #include "pa-bridge-crypto-receive.h"
@@ -209,6 +210,8 @@ pa_bridge_run (PaBridge *b, GError **error)
     return FALSE;
   g_message ("appservice listening on %s:%u", c->as_bind, pa_appservice_port (b->as));
   pa_provision_start (b);
+  if (!pa_bridge_metrics_start (b, error))
+    return FALSE;
 
   if (!pa_plugins_discover (b, error))
     return FALSE;
@@ -303,6 +306,7 @@ pa_bridge_free (PaBridge *b)
   pa_bridge_crypto_stop (b);
   pa_matrix_cancel_all (b->mx);
   g_clear_pointer (&b->as, pa_appservice_free);
+  pa_bridge_metrics_stop (b);
   pa_matrix_free (b->mx);
   pa_store_close (b->store);
   g_hash_table_destroy (b->plugins);

@@ -19,6 +19,7 @@
 #include "pa-portal.h"
 #include "pa-to-legacy-ops.h"
 #include "pa-to-matrix-lane.h"
+#include "metrics/pa-metrics-points.h"
 
 #include <glib/gstdio.h>
 #include <sys/random.h>
@@ -289,6 +290,8 @@ on_exited (PaWorker *w, gboolean crashed, gboolean will_restart, const char *rea
       pa_portal_notify_owner (l->bridge, l->owner, msg);
     }
   /* After a restart the plugin resumes from its saved session. */
+  if (will_restart && crashed)
+    pa_metrics_worker_restart (l->plugin, pa_worker_hung (w) ? "watchdog" : "crash");
   if (will_restart)
     {
       g_autoptr (json_t) init = init_frame (l->bridge, l->id, l->plugin, l->logged_in);

@@ -16,6 +16,7 @@
 
 #include "pa-batch.h"
 #include "pa-bridge-crypto-send.h"
+#include "metrics/pa-metrics-points.h"
 
 typedef struct {
   PaBridge *bridge;
@@ -100,8 +101,12 @@ sent_cb (PaMatrix *mx, const PaMatrixResponse *resp, gpointer user_data)
           b->n_events_out++;
         }
       else
-        g_warning ("%s %s refused by the homeserver (%u %s: %s); dropped", it->method, it->path,
-                   resp->status, resp->errcode ? resp->errcode : "", resp->error ? resp->error : "");
+        {
+          g_warning ("%s %s refused by the homeserver (%u %s: %s); dropped", it->method,
+                     it->path, resp->status, resp->errcode ? resp->errcode : "",
+                     resp->error ? resp->error : "");
+          pa_metrics_to_matrix_failure (resp->status, resp->errcode, TRUE);
+        }
       if (!pa_store_outbound_done (b->store, it->seq, &error))
         g_warning ("outbound queue: %s", error->message);
       if (it->on_done)
@@ -118,6 +123,7 @@ sent_cb (PaMatrix *mx, const PaMatrixResponse *resp, gpointer user_data)
       /* Network failure or 5xx after the client's own retries: keep the
        * item at the head of its room and try again later. */
       gint64 delay = backoff_ms (it->attempts + 1);
+      pa_metrics_to_matrix_failure (resp->status, resp->errcode, FALSE);
       g_message ("%s %s failed (%s); retrying in %" G_GINT64_FORMAT " ms", it->method, it->path,
                  resp->error ? resp->error : "error", delay);
       if (!pa_store_outbound_retry (b->store, it->seq, pa_now_ms () + delay, &error))

@@ -22,6 +22,7 @@
 #include "pa-portal.h"
 #include "pa-queue.h"
 #include "pa-to-matrix-room-state.h"
+#include "metrics/pa-metrics-points.h"
 
 static const char *
 str (json_t *o, const char *key)
@@ -78,6 +79,7 @@ pa_to_legacy_ops_fail (PaAccount *l, const char *why)
         {
           g_autofree char *msg = g_strdup_printf ("⚠ Not delivered: %s", why);
           pa_queue_notice_reply (l->bridge, op->room_id, op->event_id, msg);
+          pa_metrics_to_legacy_failure (l->plugin, "worker_lost");
         }
     }
   g_hash_table_remove_all (l->pending);
@@ -115,6 +117,7 @@ on_held_timeout (gpointer data)
                                           "within %d minutes.",
                                           h->login->plugin, HELD_MAX_MS / 60000);
   pa_queue_notice_reply (h->login->bridge, op->room_id, op->event_id, msg);
+  pa_metrics_to_legacy_failure (h->login->plugin, "not_connected");
   g_hash_table_remove (h->login->pending, &h->op_id);
   return G_SOURCE_REMOVE;
 }
@@ -307,6 +310,11 @@ pa_to_legacy_op_result (PaAccount *l, json_t *frame)
   g_autoptr (GError) e = NULL;
   if (!ok && retry_later (l, op, code, frame))
     return;
+  /* Metrics: a message the network took; an operation that finally failed. */
+  if (ok && g_str_equal (op->kind, "send"))
+    pa_metrics_message_bridged (l->plugin, "to_legacy");
+  else if (!ok && message_like (op->kind))
+    pa_metrics_to_legacy_failure (l->plugin, code);
   if (op->reply != NULL)
     {
       void (*reply) (gboolean, json_t *, json_t *, gpointer) = op->reply;

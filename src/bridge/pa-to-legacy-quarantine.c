@@ -16,6 +16,7 @@
 #include "pa-ghost.h"
 #include "pa-policy.h"
 #include "pa-queue.h"
+#include "metrics/pa-metrics-points.h"
 
 #define PA_QUARANTINE_MARKER_TYPE "fr.passerelle.quarantined"
 
@@ -107,6 +108,8 @@ pa_quarantine_tell (PaBridge *b, json_t *marker)
   const char *event_id = str (marker, "event_id");
   const char *reason = str (q, "reason");
 
+  /* Its turn comes once, after the transaction was committed. */
+  pa_metrics_quarantined ();
   /* Never to ourselves or our ghosts, never to a blocked user (whose
    * junk is ignored like the rest of what they send), and only where the
    * bridge speaks: its portals and management rooms. */

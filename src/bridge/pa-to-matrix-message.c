@@ -28,11 +28,15 @@ str (json_t *o, const char *key)
 static json_t *
 on_done_map (PaWork *w, const char *legacy_id)
 {
-  return json_pack ("{s:s, s:s, s:s, s:s, s:s, s:s, s:I}", "what", "map", "plugin",
-                    w->login->plugin, "login", w->map_login ? w->map_login : w->login->id,
-                    "chat", w->chat_id, "legacy",
-                    legacy_id, "room", w->room_id, "ts",
-                    (json_int_t)json_integer_value (json_object_get (w->ev, "ts")));
+  json_t *done = json_pack ("{s:s, s:s, s:s, s:s, s:s, s:s, s:I}", "what", "map", "plugin",
+                            w->login->plugin, "login", w->map_login ? w->map_login : w->login->id,
+                            "chat", w->chat_id, "legacy",
+                            legacy_id, "room", w->room_id, "ts",
+                            (json_int_t)json_integer_value (json_object_get (w->ev, "ts")));
+  /* Counted as imported, not live, once sent (the metrics). */
+  if (w->lane->job != NULL)
+    json_object_set_new (done, "import", json_true ());
+  return done;
 }
 /* Sent live as an agent (double puppeting in a shared group): marked, so
  * that the homeserver's echo of it, in the agent's name, is not taken for

@@ -9,6 +9,8 @@
 
 #include "pa-to-matrix-sent.h"
 
+#include "metrics/pa-metrics-points.h"
+
 static const char *
 str (json_t *o, const char *key)
 {
@@ -26,6 +28,15 @@ pa_to_matrix_sent (PaBridge *b, json_t *on_done, const char *event_id, const PaM
                                  str (on_done, "room"), event_id, NULL,
                                  json_integer_value (json_object_get (on_done, "ts")), &e))
         g_warning ("message map: %s", e->message);
+      /* Metrics: messages only (a reaction's map entry is not one). */
+      const char *legacy = str (on_done, "legacy");
+      if (legacy != NULL && !g_str_has_prefix (legacy, "reaction\x1f"))
+        {
+          if (json_is_true (json_object_get (on_done, "import")))
+            pa_metrics_imported_message (str (on_done, "plugin"));
+          else
+            pa_metrics_message_bridged (str (on_done, "plugin"), "to_matrix");
+        }
     }
   else if (resp && !pa_matrix_response_ok (resp))
     g_warning ("legacy message %s could not be sent to %s: %s", str (on_done, "legacy"),

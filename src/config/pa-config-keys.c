@@ -381,6 +381,8 @@ config_new_defaults (void)
   c->worker_sandbox_read = g_ptr_array_new_with_free_func (g_free);
   c->provisioning_prefix = g_strdup ("/_matrix/provision");
   c->provisioning_login_idle_s = 600;
+  c->metrics_bind = g_strdup ("127.0.0.1");
+  c->metrics_port = 9108;
   c->ministries = g_ptr_array_new_with_free_func ((GDestroyNotify) pa_config_ministry_free);
   c->permissions = g_ptr_array_new_with_free_func ((GDestroyNotify) pa_config_permission_free);
   c->plugin_sections
@@ -444,6 +446,7 @@ static const struct
   { "encryption", load_encryption, -1, NULL },
   { "limits", load_limits, -1, NULL },
   { "workers", load_workers, -1, NULL },
+  { "metrics", pa_config_load_metrics, -1, NULL },
   { "ministries", NULL, -1, load_ministries_key },
   { "permissions", pa_config_load_permissions, -1, NULL },
   { "plugins", NULL, -1, pa_config_load_plugins },

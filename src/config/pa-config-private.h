@@ -177,6 +177,8 @@ void pa_config_plugin_section_free (PaPluginSection *s);
  * against each plugin's schema later (pa_config_plugin_section). */
 gboolean pa_config_load_plugins (const Loader *l, PaConfig *c, const Node *k, const Node *v,
                                  GError **error);
+/* metrics: (pa-config-metrics.c) */
+gboolean pa_config_load_metrics (const Loader *l, PaConfig *c, const Node *map, GError **error);
 
 /* ---- pa-config-tokens.c ----------------------------------------------- */
 

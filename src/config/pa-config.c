@@ -65,6 +65,7 @@ pa_config_free (PaConfig *c)
   g_free (c->worker_sandbox);
   g_free (c->provisioning_secret);
   g_free (c->provisioning_prefix);
+  g_free (c->metrics_bind);
   g_clear_pointer (&c->worker_sandbox_read, g_ptr_array_unref);
   g_clear_pointer (&c->ministries, g_ptr_array_unref);
   g_clear_pointer (&c->permissions, g_ptr_array_unref);

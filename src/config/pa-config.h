@@ -89,6 +89,10 @@ typedef struct {
   guint worker_notice_every_s;      /* then one per this many seconds, default 5 */
   char *worker_sandbox;             /* "best_effort" (default), "required" or "off" */
   GPtrArray *worker_sandbox_read;   /* extra absolute paths workers may read (char *) */
+  /* metrics: Prometheus metrics on a listener of their own (docs/metrics.md) */
+  gboolean metrics_enabled;         /* default FALSE */
+  char *metrics_bind;               /* "127.0.0.1" */
+  guint metrics_port;               /* 9108 */
   /* ministries and permissions */
   GPtrArray *ministries;        /* PaMinistry* */
   GPtrArray *permissions;       /* PaPermission*, in file order */

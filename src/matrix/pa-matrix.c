@@ -20,6 +20,8 @@
 
 #include "matrix/pa-matrix.h"
 #include "pa-common.h"
+#include "matrix/pa-matrix-endpoint.h"
+#include "metrics/pa-metrics-points.h"
 
 #include <curl/curl.h>
 #include <glib-unix.h>
@@ -373,9 +375,13 @@ req_transfer_done (PaMxReq *req, CURLcode rc)
 {
   long code = 0;
   const char *ctype = NULL;
+  curl_off_t took_us = 0;
 
   curl_easy_getinfo (req->easy, CURLINFO_RESPONSE_CODE, &code);
   curl_easy_getinfo (req->easy, CURLINFO_CONTENT_TYPE, &ctype);
+  if (pa_metrics_points_enabled ()
+      && curl_easy_getinfo (req->easy, CURLINFO_TOTAL_TIME_T, &took_us) == CURLE_OK)
+    pa_metrics_hs_request (pa_matrix_endpoint_class (req->url), took_us);
   response_clear (&req->resp);
   /* ctype belongs to the easy handle: copy it before the cleanup. */
   req->resp.content_type = g_strdup (ctype);

@@ -315,6 +315,27 @@ gboolean pa_store_import_chat_put (PaStore *store, const char *owner, const char
                                    const char *identity, const char *room_id, const char *name,
                                    GError **error);
 
+/* ---- pa-store-stats.c: figures for the metrics ------------------------- */
+
+typedef struct
+{
+  gint64 depth;    /* rows waiting */
+  gint64 head_seq; /* seq of the oldest, -1 when empty */
+} PaStoreQueueStat;
+
+typedef struct
+{
+  PaStoreQueueStat inbound;       /* Matrix → legacy events */
+  PaStoreQueueStat remote_live;   /* legacy → Matrix, live lane */
+  PaStoreQueueStat remote_import; /* legacy → Matrix, import lanes */
+  PaStoreQueueStat outbound;      /* homeserver requests */
+  json_t *import_jobs;            /* [{plugin, state, count}]: the caller's to decref */
+} PaStoreStats;
+
+/* The queues' depths and heads and the import jobs by (plugin, state):
+ * one aggregate query each. */
+gboolean pa_store_stats (PaStore *store, PaStoreStats *out, GError **error);
+
 G_END_DECLS
 
 #endif

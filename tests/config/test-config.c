@@ -141,6 +141,9 @@ check_example_values (const PaConfig *c, const char *dir)
   g_assert_cmpint (c->max_import_messages, ==, 1000000);
   g_assert_cmpint (c->max_import_entries, ==, 100000);
   g_assert_cmpuint (c->worker_restart_max_delay_s, ==, 60);
+  g_assert_false (c->metrics_enabled);
+  g_assert_cmpstr (c->metrics_bind, ==, "127.0.0.1");
+  g_assert_cmpuint (c->metrics_port, ==, 9108);
 
   g_assert_cmpuint (c->ministries->len, ==, 2);
   const PaMinistry *m = g_ptr_array_index (c->ministries, 1);
@@ -852,6 +855,28 @@ test_ministries (void)
   g_assert_null (pa_config_ministry_by_name (c, NULL));
 }
 
+/* metrics: off by default; an IP literal to bind; a port. */
+static void
+test_metrics_section (void)
+{
+  g_autoptr (PaConfig) d = load_ok (MINIMAL);
+  g_assert_false (d->metrics_enabled);
+  g_assert_cmpstr (d->metrics_bind, ==, "127.0.0.1");
+  g_assert_cmpuint (d->metrics_port, ==, 9108);
+  g_autoptr (PaConfig) c
+      = load_ok (MINIMAL "metrics:\n  enabled: true\n  bind: \"::1\"\n  port: 9200\n");
+  g_assert_true (c->metrics_enabled);
+  g_assert_cmpstr (c->metrics_bind, ==, "::1");
+  g_assert_cmpuint (c->metrics_port, ==, 9200);
+  assert_load_error (MINIMAL "metrics:\n  bind: localhost\n",
+                     "c.yaml:5: metrics.bind: must be an IP address to listen on (127.0.0.1, "
+                     "::1, 0.0.0.0)");
+  assert_load_error (MINIMAL "metrics:\n  port: 0\n",
+                     "c.yaml:5: metrics.port: must be between 1 and 65535 (got 0)");
+  assert_load_error (MINIMAL "metrics:\n  enabled: maybe\n",
+                     "c.yaml:5: metrics.enabled: must be true or false");
+}
+
 int
 main (int argc, char **argv)
 {
@@ -862,6 +887,7 @@ main (int argc, char **argv)
   g_test_add_func ("/config/values", test_values);
   g_test_add_func ("/config/unknown-key-warns", test_unknown_key_warns);
   g_test_add_func ("/config/errors", test_errors);
+  g_test_add_func ("/config/metrics", test_metrics_section);
   g_test_add_func ("/config/example-file-identical", test_example_file_identical);
   g_test_add_func ("/config/tokens-need-file", test_tokens_need_file);
   g_test_add_func ("/config/permissions", test_permissions);
