@@ -169,6 +169,11 @@ gboolean pa_config_load_ministries (const Loader *l, PaConfig *c, const Node *v,
 void pa_config_permission_free (PaPermission *p);
 gboolean pa_config_load_permissions (const Loader *l, PaConfig *c, const Node *map, GError **error);
 
+void pa_config_sharing_free (PaWorkerSharing *s);
+/* workers.logins_per_worker (value `v`, at `path`): plugin name → count. */
+gboolean pa_config_load_logins_per_worker (const Loader *l, PaConfig *c, const Node *v,
+                                           const char *path, GError **error);
+
 void pa_config_plugin_section_free (PaPluginSection *s);
 /* plugins: (key node `k`, value `v`): shape only, the keys are checked
  * against each plugin's schema later (pa_config_plugin_section). */
