@@ -227,7 +227,7 @@ class Bridge:
     """A Passerelle process with its config, registration and data dir."""
 
     def __init__(self, workdir, plugins=(LOOPBACK_SO,), ministry_plugins=("loopback",),
-                 limits=None, nofile=None, plugin_config=None, sandbox_read=()):
+                 limits=None, nofile=None, plugin_config=None, sandbox_read=(), workers=None):
         # limits: extra keys of the config's limits: section; nofile: the
         # process's RLIMIT_NOFILE (soft and hard), to test exhaustion;
         # plugin_config: the config's plugins: section ({name: {key: value}});
@@ -235,6 +235,7 @@ class Bridge:
         self.limits = dict(limits or {})
         self.plugin_config = dict(plugin_config or {})
         self.sandbox_read = list(sandbox_read)
+        self.workers = dict(workers or {})  # more keys of the config's workers: section
         self.nofile = nofile
         self.dir = os.path.join(workdir, "bridge")
         os.makedirs(self.dir, exist_ok=True)
@@ -268,7 +269,8 @@ class Bridge:
             "bridge": {"encryption_default": False, "history_visibility": "invited",
                        "command_prefix": "!pa"},
             "workers": {"restart_max_delay_s": 2,
-                        **({"sandbox_read": self.sandbox_read} if self.sandbox_read else {})},
+                        **({"sandbox_read": self.sandbox_read} if self.sandbox_read else {}),
+                        **self.workers},
             **({"limits": self.limits} if self.limits else {}),
             **({"plugins": self.plugin_config} if self.plugin_config else {}),
             "ministries": [{"name": "test", "domains": ["localhost"],
