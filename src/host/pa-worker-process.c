@@ -391,7 +391,13 @@ detach (PaWorkerSlot *s)
         sp->free_id = g_idle_add (free_process, sp);
     }
   else
-    pa_worker_stop (sp->worker);
+    {
+      gboolean running = pa_worker_pid (sp->worker) != 0;
+      pa_worker_stop (sp->worker);
+      /* Down, waiting to restart: no exit will come to free it. */
+      if (!running && sp->free_id == 0)
+        sp->free_id = g_idle_add (free_process, sp);
+    }
 }
 
 static gboolean
