@@ -113,7 +113,7 @@ pa_worker_link_submit (PaHost *h, json_t *frame)
     {
       /* A login of a shared worker: its frames name it, and go out through
        * the process's PaHost (which outlives every login's). */
-      if (h->closed)
+      if (g_atomic_int_get (&h->closed))
         {
           json_decref (frame);
           return;

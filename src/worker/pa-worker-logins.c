@@ -86,7 +86,7 @@ pa_worker_logins_route (PaHost *proc, json_t *frame)
       if (h->login != NULL)
         h->ops->login_free (h->login);
       h->login = NULL;
-      h->closed = TRUE;
+      g_atomic_int_set (&h->closed, TRUE);
       return;
     }
   pa_worker_dispatch_frame (h, frame);
@@ -105,7 +105,7 @@ pa_worker_logins_close_all (PaHost *proc)
       if (h->login != NULL)
         h->ops->login_free (h->login);
       h->login = NULL;
-      h->closed = TRUE;
+      g_atomic_int_set (&h->closed, TRUE);
     }
 }
 
