@@ -19,8 +19,9 @@
  * directly (allowed by THREADING in plugin.h).
  *
  * SDK 2: the host table arrives in network->init and is kept in the one
- * static `sink_host` (a worker runs one login, plugin.h's Process model);
- * the login itself is `struct PaLogin`.
+ * static `sink_host`, the same for every login of the process; the login
+ * itself is `struct PaLogin`, with the PaHost login_new got, so several
+ * logins may share a worker process (plugin.h, Process model).
  */
 #define G_LOG_DOMAIN "passerelle-sink"
 
@@ -320,6 +321,8 @@ static const PaNetwork sink_network = {
   .shutdown = sink_shutdown,
   .login_new = sink_login_new,
   .login_ops = &sink_ops,
+  /* A login's state is its SinkLogin, host calls pass its own PaHost. */
+  .logins_per_worker = 1,
 };
 
 const PaNetwork *pa_plugin_get_network (void);

@@ -14,15 +14,19 @@
  * init/shutdown) and implements the operations of one LOGIN (PaLoginOps: the
  * agent's account on that network, created by network->login_new).
  *
- * Process model.  Each login runs in its own worker process (the passerelle
- * binary in worker mode); each import job too.  The worker loads exactly one
- * plugin, calls network->init once with the plugin's configuration, then
- * network->login_new once (live) or network->import_file once (import), runs
- * a GLib main loop on its MAIN THREAD, and relays between the plugin and the
- * host over a socket.  When the login ends the worker calls login_free, then
- * network->shutdown, then exits.  One process, one login: a plugin may keep
+ * Process model.  Logins run in worker processes (the passerelle binary in
+ * worker mode); each import job in one of its own.  The worker loads exactly
+ * one plugin, calls network->init once with the plugin's configuration, then
+ * network->login_new once per login it hosts (live) or network->import_file
+ * once (import), runs a GLib main loop on its MAIN THREAD, and relays between
+ * the plugin and the host over a socket.  When a login ends the worker calls
+ * its login_free; when the last one has ended, network->shutdown, then it
+ * exits.  By default one process runs one login: a plugin may then keep
  * process-global state (libpurple does), but must not assume it outlives
- * the login.
+ * the login.  A network that sets PaNetwork.logins_per_worker may be given
+ * several logins in one process: each login_new then gets a PaHost of its
+ * own (its data dir, budget, secrets and metadata), distinct from the one
+ * init got (which serves configuration, log, timers and invoke only).
  *
  * Entry point.  A plugin exports one symbol:
  *
@@ -43,7 +47,7 @@
  *   - PA_PLUGIN_ABI_MINOR: a member is appended at the END of a struct, an
  *     enum value is appended, or a new capability bit is defined.
  *     2.1 appended PaHostApi.secret_store / secret_load; 2.2 appended
- *     PaChatInfo.secret.
+ *     PaChatInfo.secret; 2.3 appended PaNetwork.logins_per_worker.
  * Every struct starts with `struct_size`; readers must check it before
  * touching a member appended after 2.0 (PA_HAS_MEMBER).  The host fills the
  * structs it passes with its own sizeof, the plugin with its own.
@@ -165,7 +169,7 @@ extern "C" {
 
 #define PA_PLUGIN_MAGIC 0x50534C45u /* "PSLE" */
 #define PA_PLUGIN_ABI_MAJOR 2
-#define PA_PLUGIN_ABI_MINOR 2
+#define PA_PLUGIN_ABI_MINOR 3
 #define PA_PLUGIN_ENTRY_SYMBOL "pa_plugin_get_network"
 /* The SDK 1 entry point: looked up only to refuse such plugins clearly. */
 #define PA_PLUGIN_ENTRY_SYMBOL_V1 "pa_plugin_get_descriptor"
@@ -755,6 +759,18 @@ typedef struct {
    * NULL when there is none. */
   bool (*import_file) (PaHost *host, const char *path, const PaImportOptions *options,
                        char **error);
+
+  /* --- ABI 2.3 (read with PA_HAS_MEMBER; an older plugin reads as 0) ---
+   * Several logins in one worker process.  0: this network's logins cannot
+   * share a process (process-global per-login state, as libpurple's): each
+   * login gets a process of its own, and the host refuses a
+   * workers.logins_per_worker above 1 for it.  N >= 1: they can; N is how
+   * many share one process when the configuration does not say (1: one
+   * process per login unless the admin asks for more).  To say yes, the
+   * plugin keeps no per-login state outside its PaLogin, and every host call
+   * made for a login passes the PaHost that login_new got (see "Process
+   * model" above and docs/plugin-guide.md, "Sharing a worker process"). */
+  uint32_t logins_per_worker;
 } PaNetwork;
 
 /* The one symbol a plugin exports. */

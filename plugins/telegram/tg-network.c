@@ -123,7 +123,8 @@ tg_login_new (PaHost *host, bool saved, char **error)
 {
   const PaHostApi *api = tg_api;
   g_autoptr (GError) err = NULL;
-  if (api == NULL || host != tg_host)
+  /* `host` is the login's own, not init's when logins share a process. */
+  if (api == NULL || tg_host == NULL)
     {
       *error = g_strdup ("the Telegram network was not initialised");
       return NULL;
@@ -232,6 +233,9 @@ static const PaNetwork tg_network = {
   .login_new = tg_login_new,
   .login_ops = &tg_login_ops,
   .import_file = tg_import_file,
+  /* A TDLib client, its updates routed by client id (tg-td.c), and the
+   * login's own PaHost per login: logins may share a worker process. */
+  .logins_per_worker = 1,
 };
 
 const PaNetwork *pa_plugin_get_network (void);

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: AGPL-3.0-or-later */
 /*
- * tg-td.c — TDLib's JSON client: the library loaded with dlopen, one client,
- * td_receive on a thread of its own, every object parsed there and handed to
- * the main loop through the host's invoke().
+ * tg-td.c — TDLib's JSON client: the library loaded with dlopen, one client
+ * per login, td_receive on one thread for the whole process (it returns the
+ * objects of every client and must not be called from two threads at once:
+ * several logins may share a worker), every object parsed there, routed by
+ * its @client_id and handed to the main loop through that login's invoke().
  *
  * Why a thread: td_receive blocks, and the SDK forbids blocking the main
  * thread.  Why invoke: it keeps TDLib's order (one thread invokes, in order)
@@ -51,8 +53,6 @@ struct TgTd
   TgTdUpdateFunc on_update;
   void *user_data;
 
-  GThread *thread;
-  gint stop;            /* atomic: the thread must end */
   GMutex lock;          /* guards closed_seen */
   GCond cond;           /* signalled when closed_seen is set */
   gboolean closed_seen; /* authorizationStateClosed received */
@@ -62,6 +62,14 @@ struct TgTd
   GHashTable *pending; /* @extra (guint64 as pointer key) → TgTdPending */
   guint64 next_extra;
 };
+
+/* The process's receiving thread and the clients it serves (client id →
+ * TgTd, a reference each), under rx_lock.  The thread ends by itself when
+ * the last client leaves; the next client starts another. */
+static GMutex rx_lock;
+static GHashTable *rx_clients;
+static gboolean rx_running;
+static TdReceive rx_receive;
 
 /* One received object on its way to the main thread. */
 typedef struct
@@ -130,48 +138,75 @@ tg_td_deliver (void *data)
   g_free (item);
 }
 
+/* Stop routing objects to `td` (its client closed, or is given up on). */
+static void
+rx_forget (TgTd *td)
+{
+  g_mutex_lock (&rx_lock);
+  gboolean had
+      = rx_clients != NULL && g_hash_table_steal (rx_clients, GINT_TO_POINTER (td->client_id));
+  g_mutex_unlock (&rx_lock);
+  if (had)
+    tg_td_unref (td);
+}
+
 static gpointer
 tg_td_thread (gpointer data)
 {
-  TgTd *td = data;
-  while (!g_atomic_int_get (&td->stop))
+  for (;;)
     {
-      const char *text = td->receive (TG_TD_RECEIVE_TIMEOUT_S);
+      g_mutex_lock (&rx_lock);
+      if (g_hash_table_size (rx_clients) == 0)
+        {
+          rx_running = FALSE;
+          g_mutex_unlock (&rx_lock);
+          return NULL;
+        }
+      TdReceive receive = rx_receive;
+      g_mutex_unlock (&rx_lock);
+      const char *text = receive (TG_TD_RECEIVE_TIMEOUT_S);
       if (text == NULL)
         continue;
       json_error_t jerr;
       json_t *obj = json_loads (text, 0, &jerr);
+      json_t *cid = json_object_get (obj, "@client_id");
+      TgTd *td = NULL;
+      g_mutex_lock (&rx_lock);
+      if (json_is_integer (cid))
+        td = g_hash_table_lookup (rx_clients, GINT_TO_POINTER ((int) json_integer_value (cid)));
+      if (td != NULL)
+        tg_td_ref (td);
+      g_mutex_unlock (&rx_lock);
+      if (td == NULL)
+        {
+          /* Not JSON, or a client already gone: nobody to give it to. */
+          json_decref (obj);
+          continue;
+        }
       if (!json_is_object (obj))
         {
           json_decref (obj);
           td->api->log (td->host, PA_LOG_WARNING, "TDLib sent an object that is not JSON");
-          continue;
-        }
-      json_t *cid = json_object_get (obj, "@client_id");
-      if (json_is_integer (cid) && json_integer_value (cid) != td->client_id)
-        {
-          json_decref (obj);
+          tg_td_unref (td);
           continue;
         }
       gboolean closed = tg_td_is_closed_state (obj);
       if (closed)
         {
           /* Set before the main thread can see the update: tg_td_close,
-           * called from it, then waits for nothing. */
+           * called from it, then waits for nothing.  TDLib sends nothing
+           * more for this client. */
+          rx_forget (td);
           g_mutex_lock (&td->lock);
           td->closed_seen = TRUE;
           g_cond_broadcast (&td->cond);
           g_mutex_unlock (&td->lock);
         }
       TgTdItem *item = g_new0 (TgTdItem, 1);
-      item->td = tg_td_ref (td);
+      item->td = td; /* the reference taken above */
       item->obj = obj;
       td->api->invoke (td->host, tg_td_deliver, item);
-      if (closed)
-        break; /* the client is gone: TDLib sends nothing more for it */
     }
-  tg_td_unref (td);
-  return NULL;
 }
 
 static gboolean
@@ -246,8 +281,18 @@ tg_td_open (const char *lib_path, PaHost *host, const PaHostApi *api, int log_ve
   td->client_id = td->create_client_id ();
   /* Any request makes TDLib start the client; its first update asks for
    * the parameters.  @extra 0 is no request of ours: the answer is dropped. */
+  g_mutex_lock (&rx_lock);
+  if (rx_clients == NULL)
+    rx_clients = g_hash_table_new (g_direct_hash, g_direct_equal);
+  g_hash_table_insert (rx_clients, GINT_TO_POINTER (td->client_id), tg_td_ref (td));
+  rx_receive = td->receive;
+  if (!rx_running)
+    {
+      rx_running = TRUE;
+      g_thread_unref (g_thread_new ("tdlib-receive", tg_td_thread, NULL));
+    }
+  g_mutex_unlock (&rx_lock);
   td->send (td->client_id, "{\"@type\":\"getOption\",\"name\":\"version\",\"@extra\":0}");
-  td->thread = g_thread_new ("tdlib-receive", tg_td_thread, tg_td_ref (td));
   return td;
 }
 
@@ -315,9 +360,7 @@ tg_td_close (TgTd *td)
   if (!clean)
     td->api->log (td->host, PA_LOG_WARNING,
                   "TDLib did not close its client in time; leaving it behind");
-  g_atomic_int_set (&td->stop, 1);
-  g_thread_join (td->thread);
-  td->thread = NULL;
+  rx_forget (td);
 
   td->closing = TRUE;
   GHashTable *pending = td->pending;

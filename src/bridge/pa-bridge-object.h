@@ -13,6 +13,7 @@
 #include "appservice/pa-appservice.h"
 #include "host/pa-plugin-catalog.h"
 #include "host/pa-worker.h"
+#include "host/pa-worker-process.h"
 #include "matrix/pa-matrix.h"
 #include "store/pa-store.h"
 
@@ -148,6 +149,7 @@ struct _PaBridge
   GMainLoop *loop;
   GHashTable *plugins;       /* name → PaPluginInfo* */
   GHashTable *logins;        /* id → PaAccount* */
+  PaWorkerPool *worker_pool; /* shared worker processes (workers.logins_per_worker) */
   GHashTable *rooms;         /* room_id → PaRoomCache* */
   GHashTable *ghosts_busy;   /* mxid → GQueue of the ensures waiting (pa-ghost.c) */
   GHashTable *ghost_avatars; /* mxid → signature of the uploaded picture (kv cache) */

@@ -133,6 +133,9 @@ pa_bridge_new (PaConfig *config, const char *self_exe, GError **error)
   b->plugins = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
                                       (GDestroyNotify) pa_plugin_info_free);
   b->logins = g_hash_table_new (g_str_hash, g_str_equal);
+  b->worker_pool = pa_worker_pool_new (self_exe, config->worker_sandbox, config->worker_sandbox_read,
+                                       config->worker_restart_max_delay_s,
+                                       config->worker_ping_interval_s, config->worker_ping_timeout_s);
   b->rooms = g_hash_table_new (g_str_hash, g_str_equal);
   b->ghost_avatars = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   b->outbound_busy = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
@@ -297,6 +300,7 @@ pa_bridge_free (PaBridge *b)
   while (g_hash_table_iter_next (&it, NULL, &v))
     pa_login_free (v);
   g_hash_table_destroy (b->logins);
+  pa_worker_pool_free (b->worker_pool);
   if (b->outbound_timer)
     g_source_remove (b->outbound_timer);
   pa_import_stop_all (b);

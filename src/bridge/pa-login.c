@@ -329,6 +329,7 @@ login_spawn (PaBridge *b, const char *id, const char *owner, const char *plugin,
   pa_worker_set_watchdog (l->worker, b->config->worker_ping_interval_s,
                           b->config->worker_ping_timeout_s);
   pa_worker_set_sandbox (l->worker, b->config->worker_sandbox, b->config->worker_sandbox_read);
+  pa_worker_set_pool (l->worker, b->worker_pool, info->logins_per_worker);
   g_autoptr (json_t) init = init_frame (b, id, plugin, saved);
   pa_worker_set_init (l->worker, init);
   if (!pa_worker_start (l->worker, error))

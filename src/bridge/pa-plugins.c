@@ -23,6 +23,12 @@ pa_plugins_discover (PaBridge *b, GError **error)
       json_t *schema = json_object_get (info->hello, "config");
       if (!pa_config_plugin_section (b->config, info->name, schema, &info->settings, error))
         return FALSE;
+      json_t *declared = json_object_get (info->hello, "logins_per_worker");
+      if (!pa_config_logins_per_worker (
+              b->config, info->name,
+              json_is_integer (declared) ? (guint) CLAMP (json_integer_value (declared), 0, G_MAXUINT) : 0,
+              &info->logins_per_worker, error))
+        return FALSE;
       const char *version = json_string_value (json_object_get (info->hello, "version"));
       g_message ("plugin %s (%s %s) from %s", info->name, info->display_name,
                  version != NULL ? version : "?", info->path);

@@ -331,6 +331,8 @@ load_workers (const Loader *l, PaConfig *c, const Node *map, GError **error)
             ok = pa_config_fail (error, l->name, v->line, path,
                                  "must be required, best_effort or off");
         }
+      else if (g_str_equal (k->value, "logins_per_worker"))
+        ok = pa_config_load_logins_per_worker (l, c, v, path, error);
       else if (g_str_equal (k->value, "sandbox_read"))
         ok = pa_config_get_string_list (l, v, path, g_path_is_absolute, "an absolute path",
                                         c->worker_sandbox_read, error);
@@ -383,6 +385,7 @@ config_new_defaults (void)
   c->provisioning_login_idle_s = 600;
   c->metrics_bind = g_strdup ("127.0.0.1");
   c->metrics_port = 9108;
+  c->worker_sharing = g_ptr_array_new_with_free_func ((GDestroyNotify) pa_config_sharing_free);
   c->ministries = g_ptr_array_new_with_free_func ((GDestroyNotify) pa_config_ministry_free);
   c->permissions = g_ptr_array_new_with_free_func ((GDestroyNotify) pa_config_permission_free);
   c->plugin_sections

@@ -171,6 +171,10 @@ gboolean pa_config_load_permissions (const Loader *l, PaConfig *c, const Node *m
 
 gboolean pa_config_load_provisioning (const Loader *l, PaConfig *c, const Node *map,
                                       GError **error);
+void pa_config_sharing_free (PaWorkerSharing *s);
+/* workers.logins_per_worker (value `v`, at `path`): plugin name → count. */
+gboolean pa_config_load_logins_per_worker (const Loader *l, PaConfig *c, const Node *v,
+                                           const char *path, GError **error);
 
 void pa_config_plugin_section_free (PaPluginSection *s);
 /* plugins: (key node `k`, value `v`): shape only, the keys are checked

@@ -67,6 +67,7 @@ pa_config_free (PaConfig *c)
   g_free (c->provisioning_prefix);
   g_free (c->metrics_bind);
   g_clear_pointer (&c->worker_sandbox_read, g_ptr_array_unref);
+  g_clear_pointer (&c->worker_sharing, g_ptr_array_unref);
   g_clear_pointer (&c->ministries, g_ptr_array_unref);
   g_clear_pointer (&c->permissions, g_ptr_array_unref);
   g_clear_pointer (&c->plugin_sections, g_ptr_array_unref);

@@ -45,6 +45,13 @@ typedef struct {
   GPtrArray *settings; /* PaPluginSetting*, in file order */
 } PaPluginSection;
 
+/* workers.logins_per_worker.<plugin>: how many of its logins share a process. */
+typedef struct {
+  char *plugin;
+  guint logins;        /* >= 1 */
+  guint line;          /* line of the value */
+} PaWorkerSharing;
+
 typedef struct {
   /* homeserver */
   char *hs_address;    /* "http://127.0.0.1:8008" */
@@ -93,6 +100,7 @@ typedef struct {
   gboolean metrics_enabled;         /* default FALSE */
   char *metrics_bind;               /* "127.0.0.1" */
   guint metrics_port;               /* 9108 */
+  GPtrArray *worker_sharing;        /* workers.logins_per_worker: PaWorkerSharing* */
   /* ministries and permissions */
   GPtrArray *ministries;        /* PaMinistry* */
   GPtrArray *permissions;       /* PaPermission*, in file order */
@@ -191,6 +199,14 @@ gboolean pa_config_plugin_section (const PaConfig *c, const char *plugin, json_t
  * `installed` (NULL-terminated; NULL counts as empty). */
 gboolean pa_config_check_plugin_names (const PaConfig *c, const char *const *installed,
                                        GError **error);
+
+/* How many logins of `plugin` share one worker process: its entry of
+ * workers.logins_per_worker, else `declared` (the plugin's hello
+ * logins_per_worker; 0, "cannot share", counts as 1).  Fails
+ * (PA_ERROR_CONFIG, "file:line: workers.logins_per_worker.<plugin>: …") when
+ * the entry asks more than 1 of a plugin that declared 0. */
+gboolean pa_config_logins_per_worker (const PaConfig *c, const char *plugin, guint declared,
+                                      guint *out, GError **error);
 
 /* Whether `key` is declared secret by `schema` (unknown keys: FALSE). */
 gboolean pa_config_plugin_key_secret (json_t *schema, const char *key);

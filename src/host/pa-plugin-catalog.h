@@ -18,6 +18,8 @@ typedef struct
   json_t *hello;    /* its hello frame (owned) */
   json_t *settings; /* checked plugins.<name> values of config.yaml (owned); NULL until the
                        bridge checked them */
+  /* How many of its logins share one worker process (>= 1), set with settings. */
+  guint logins_per_worker;
 } PaPluginInfo;
 
 void pa_plugin_info_free (PaPluginInfo *info);

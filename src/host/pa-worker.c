@@ -7,6 +7,7 @@
 #include "host/pa-worker.h"
 #include "host/pa-worker-watchdog.h"
 #include "host/pa-worker-env.h"
+#include "host/pa-worker-process.h"
 #include "wire/pa-frame-channel.h"
 #include "pa-common.h"
 
@@ -65,6 +66,12 @@ struct _PaWorker
   GSource *restart_source;
   PaWatchdog *watchdog;
   gboolean hung; /* the last run was ended by the watchdog */
+
+  /* Several logins in one process (pa-worker-process.c). */
+  GPtrArray *more_dirs;  /* a shared process: the --data-dir of its other logins */
+  PaWorkerPool *pool;    /* a login to place in a shared process of the pool */
+  guint pool_logins;     /* how many logins share one */
+  PaWorkerSlot *slot;    /* the login's place, while placed */
 };
 
 static char *
@@ -152,8 +159,12 @@ deliver (PaWorker *w, json_t *frame)
       if (w->init != NULL && !w->stopping)
         {
           g_autoptr (GError) error = NULL;
-          if (!pa_frame_channel_send_first (w->ch, w->init, &error))
-            g_warning ("worker %s: cannot send init: %s", w->login_id, error->message);
+          /* A shared process: one init per login, in order. */
+          gsize n = json_is_array (w->init) ? json_array_size (w->init) : 1;
+          for (gsize i = n; i-- > 0 && error == NULL;)
+            if (!pa_frame_channel_send_first (
+                    w->ch, json_is_array (w->init) ? json_array_get (w->init, i) : w->init, &error))
+              g_warning ("worker %s: cannot send init: %s", w->login_id, error->message);
         }
       pa_frame_channel_hold (w->ch, FALSE);
       pa_watchdog_start (w->watchdog);
@@ -329,6 +340,11 @@ spawn_worker (PaWorker *w, GError **error)
       g_ptr_array_add (args, "--sandbox");
       g_ptr_array_add (args, w->sandbox);
     }
+  for (guint i = 0; w->more_dirs != NULL && i < w->more_dirs->len; i++)
+    {
+      g_ptr_array_add (args, "--data-dir");
+      g_ptr_array_add (args, g_ptr_array_index (w->more_dirs, i));
+    }
   for (guint i = 0; i < w->sandbox_read->len; i++)
     {
       g_ptr_array_add (args, "--sandbox-read");
@@ -427,6 +443,8 @@ gboolean
 pa_worker_hung (PaWorker *w)
 {
   g_return_val_if_fail (w != NULL, FALSE);
+  if (w->slot != NULL)
+    return pa_worker_slot_hung (w->slot);
   return w->hung;
 }
 
@@ -435,6 +453,8 @@ gint64
 pa_worker_read_until_us (PaWorker *w)
 {
   g_return_val_if_fail (w != NULL, 0);
+  if (w->slot != NULL)
+    return pa_worker_slot_read_until_us (w->slot);
   return pa_watchdog_read_until (w->watchdog);
 }
 
@@ -446,6 +466,28 @@ pa_worker_set_init (PaWorker *w, json_t *init)
   g_clear_pointer (&w->init, json_decref);
   if (init != NULL)
     w->init = json_deep_copy (init);
+  if (w->slot != NULL)
+    pa_worker_slot_set_init (w->slot, w->init);
+}
+
+/* See pa-worker.h. */
+void
+pa_worker_set_pool (PaWorker *w, PaWorkerPool *pool, guint logins_per_worker)
+{
+  g_return_if_fail (w != NULL && w->proc == NULL && w->slot == NULL);
+  w->pool = logins_per_worker > 1 ? pool : NULL;
+  w->pool_logins = logins_per_worker;
+}
+
+/* See pa-worker.h. */
+void
+pa_worker_set_data_dirs (PaWorker *w, GPtrArray *more)
+{
+  g_return_if_fail (w != NULL);
+  g_clear_pointer (&w->more_dirs, g_ptr_array_unref);
+  w->more_dirs = g_ptr_array_new_with_free_func (g_free);
+  for (guint i = 0; more != NULL && i < more->len; i++)
+    g_ptr_array_add (w->more_dirs, g_strdup (g_ptr_array_index (more, i)));
 }
 
 /* See pa-worker.h.  Takes effect at the next (re)start. */
@@ -487,6 +529,13 @@ pa_worker_start (PaWorker *w, GError **error)
 {
   g_return_val_if_fail (w != NULL, FALSE);
   g_return_val_if_fail (w->proc == NULL, FALSE);
+  if (w->pool != NULL)
+    {
+      if (w->slot == NULL)
+        w->slot = pa_worker_pool_place (w->pool, w, w->plugin_path, w->login_id, w->data_dir,
+                                        w->init, w->pool_logins, &w->cb, w->user_data);
+      return TRUE;
+    }
   clear_source (&w->restart_source);
   w->stopping = FALSE;
   w->next_delay_s = 1;
@@ -499,6 +548,8 @@ pa_worker_send (PaWorker *w, json_t *frame)
 {
   g_return_val_if_fail (w != NULL, FALSE);
   g_return_val_if_fail (frame != NULL, FALSE);
+  if (w->slot != NULL)
+    return pa_worker_slot_send (w->slot, frame);
   if (w->proc == NULL || !pa_frame_channel_is_open (w->ch) || w->protocol_error != NULL)
     return FALSE;
   if (pa_frame_channel_pending (w->ch) > OUT_MAX)
@@ -520,6 +571,8 @@ gboolean
 pa_worker_is_running (PaWorker *w)
 {
   g_return_val_if_fail (w != NULL, FALSE);
+  if (w->slot != NULL)
+    return pa_worker_slot_running (w->slot);
   return w->proc != NULL && w->protocol_error == NULL;
 }
 
@@ -528,6 +581,8 @@ GPid
 pa_worker_pid (PaWorker *w)
 {
   g_return_val_if_fail (w != NULL, 0);
+  if (w->slot != NULL)
+    return pa_worker_slot_pid (w->slot);
   return w->proc != NULL ? w->pid : 0;
 }
 
@@ -544,6 +599,8 @@ guint
 pa_worker_restarts (PaWorker *w)
 {
   g_return_val_if_fail (w != NULL, 0);
+  if (w->slot != NULL)
+    return pa_worker_slot_restarts (w->slot);
   return w->restarts;
 }
 
@@ -566,6 +623,13 @@ void
 pa_worker_stop (PaWorker *w)
 {
   g_return_if_fail (w != NULL);
+  if (w->slot != NULL)
+    {
+      /* Leaves its shared process (which ends when empty); `exited` is
+       * still called. */
+      pa_worker_slot_leave (w->slot);
+      return;
+    }
   w->stopping = TRUE;
   clear_source (&w->restart_source);
   if (w->proc == NULL || w->kill_source != NULL)
@@ -591,6 +655,8 @@ pa_worker_free (PaWorker *w)
 {
   if (w == NULL)
     return;
+  g_clear_pointer (&w->slot, pa_worker_slot_free);
+  g_clear_pointer (&w->more_dirs, g_ptr_array_unref);
   if (w->wait_cancel != NULL)
     g_cancellable_cancel (w->wait_cancel);
   g_clear_object (&w->wait_cancel);

@@ -43,6 +43,20 @@ PaWorker *pa_worker_new (const char *self_exe, const char *plugin_path, const ch
                          const char *data_dir, const PaWorkerCallbacks *callbacks,
                          gpointer user_data);
 void pa_worker_set_init (PaWorker *w, json_t *init);
+/* Several logins in one process (pa-worker-process.h): with
+ * logins_per_worker > 1, pa_worker_start places this login in a process of
+ * `pool` running the same plugin, started with room for that many logins,
+ * instead of a process of its own.  The rest of this API is unchanged for
+ * such a login: frames it sends and receives are its own (the process adds
+ * and strips the "login" member), `exited` reports its process's end, pid
+ * is its process's, hung and read_until_us its process's watchdog, restarts
+ * counts the restarts it went through, stop removes it from its process.
+ * Call before pa_worker_start; 1 (or less) keeps a process of its own. */
+typedef struct _PaWorkerPool PaWorkerPool;
+void pa_worker_set_pool (PaWorker *w, PaWorkerPool *pool, guint logins_per_worker);
+/* A shared process: the data dirs of its logins besides the one given to
+ * pa_worker_new (each becomes one more --data-dir at the next start). */
+void pa_worker_set_data_dirs (PaWorker *w, GPtrArray *more);
 void pa_worker_set_restart (PaWorker *w, gboolean restart, guint max_delay_s);
 /* Watchdog (off by default): a ping every interval_s over the socket; a
  * worker that leaves one unanswered for timeout_s is killed, and `exited`

@@ -639,6 +639,9 @@ pa_wire_hello (const PaNetwork *d)
   set_bool (o, "login", d->login_new != NULL && d->login_ops != NULL);
   set_bool (o, "import", d->import_file != NULL);
   set_bool (o, "normalize", d->normalize_id != NULL);
+  /* Appended in 2.3: an older plugin's logins cannot share a process. */
+  set_uint (o, "logins_per_worker",
+            PA_HAS_MEMBER (d, PaNetwork, logins_per_worker) ? d->logins_per_worker : 0);
   return o;
 }
 

@@ -10,6 +10,7 @@
 #include "wire/pa-wire.h"
 #include "worker/pa-worker-api.h"
 #include "worker/pa-worker-link.h"
+#include "worker/pa-worker-logins.h"
 #include "worker/pa-worker-ops.h"
 #include "worker/pa-worker-secrets.h"
 
@@ -116,10 +117,21 @@ handle_init (PaHost *h, json_t *frame)
       return;
     }
 
-  if (!ensure_data_dir (h, &error) || !network_init (h, frame, &error))
+  /* A login of a shared worker: the network is the process's, set up by
+   * its first login's init; the budget is the login's own. */
+  PaHost *proc = h->process != NULL ? h->process : h;
+  if (!ensure_data_dir (h, &error) || !network_init (proc, frame, &error))
     {
       pa_worker_link_login_state (h, PA_STATE_UNKNOWN_ERROR, error->message);
       return;
+    }
+  if (proc != h)
+    {
+      json_t *budget = json_object_get (frame, "data_budget");
+      h->config = proc->config;
+      h->data_budget = json_is_integer (budget) && json_integer_value (budget) >= 0
+                           ? json_integer_value (budget)
+                           : -1;
     }
   if (h->net->login_new == NULL)
     {
@@ -338,6 +350,8 @@ handle_import (PaHost *h, json_t *frame)
 static void
 host_free (PaHost *h)
 {
+  if (h->logins != NULL)
+    pa_worker_logins_free (h);
   pa_frame_channel_free (h->ch);
   g_hash_table_unref (h->meta);
   g_mutex_clear (&h->meta_lock);
@@ -356,6 +370,8 @@ handle_shutdown (PaHost *h)
   if (h->login != NULL)
     h->ops->login_free (h->login);
   h->login = NULL;
+  if (h->logins != NULL)
+    pa_worker_logins_close_all (h);
   if (h->network_ready && h->net->shutdown != NULL)
     h->net->shutdown (h);
   /* Stop reading, then let frames that plugin threads posted before
@@ -375,7 +391,9 @@ void
 pa_worker_dispatch_frame (PaHost *h, json_t *frame)
 {
   const char *t = json_string_value (json_object_get (frame, "t"));
-  if (t == NULL)
+  if (h->process == NULL && json_object_get (frame, "login") != NULL)
+    pa_worker_logins_route (h, frame);
+  else if (t == NULL)
     pa_worker_link_log (h, PA_LOG_WARNING, "frame without a type ignored");
   else if (strcmp (t, "init") == 0)
     handle_init (h, frame);

@@ -109,6 +109,18 @@ pa_worker_link_submit (PaHost *h, json_t *frame)
 {
   if (frame == NULL)
     return;
+  if (h->process != NULL)
+    {
+      /* A login of a shared worker: its frames name it, and go out through
+       * the process's PaHost (which outlives every login's). */
+      if (g_atomic_int_get (&h->closed))
+        {
+          json_decref (frame);
+          return;
+        }
+      json_object_set_new (frame, "login", json_string (h->frame_login));
+      h = h->process;
+    }
   if (g_thread_self () == h->main_thread)
     {
       queue_frame (h, frame);

@@ -84,7 +84,7 @@ run_describe (const char *path, PaSandboxMode mode)
 }
 
 static int
-run_worker (const char *plugin_path, const char *data_dir, int fd, PaSandboxMode mode,
+run_worker (const char *plugin_path, const char *const *data_dirs, int fd, PaSandboxMode mode,
             const char *const *read_paths)
 {
   /* The host may die without closing anything cleanly (SIGKILL, OOM). */
@@ -108,10 +108,15 @@ run_worker (const char *plugin_path, const char *data_dir, int fd, PaSandboxMode
   guint inherited = pa_worker_sandbox_close_fds (fd);
   if (inherited > 0)
     g_warning ("closed %u descriptors inherited from the host", inherited);
-  g_autofree char *tmp = g_build_filename (data_dir, "tmp", NULL);
-  if (g_mkdir_with_parents (tmp, 0700) != 0)
-    g_warning ("cannot create %s: %s", tmp, g_strerror (errno));
-  if (!pa_worker_sandbox_apply (mode, plugin_path, data_dir, read_paths, &error))
+  /* One data dir per login the process hosts (a shared worker has several,
+   * all known before the sandbox closes: docs/worker-protocol.md). */
+  for (gsize i = 0; data_dirs[i] != NULL; i++)
+    {
+      g_autofree char *tmp = g_build_filename (data_dirs[i], "tmp", NULL);
+      if (g_mkdir_with_parents (tmp, 0700) != 0)
+        g_warning ("cannot create %s: %s", tmp, g_strerror (errno));
+    }
+  if (!pa_worker_sandbox_apply (mode, plugin_path, data_dirs, read_paths, &error))
     {
       g_printerr ("%s\n", error->message);
       return PA_WORKER_EXIT_SANDBOX;
@@ -133,7 +138,11 @@ run_worker (const char *plugin_path, const char *data_dir, int fd, PaSandboxMode
   h->net = pa_plugin_handle_network (plugin);
   h->ops = h->net->login_ops;
   h->display_name = pa_plugin_handle_display_name (plugin);
-  h->data_dir = g_canonicalize_filename (data_dir, NULL);
+  h->data_dir = g_canonicalize_filename (data_dirs[0], NULL);
+  h->data_dirs = g_new0 (char *, g_strv_length ((char **) data_dirs) + 1);
+  for (gsize i = 0; data_dirs[i] != NULL; i++)
+    h->data_dirs[i] = g_canonicalize_filename (data_dirs[i], NULL);
+  h->logins = g_hash_table_new (g_str_hash, g_str_equal);
   h->main_thread = g_thread_self ();
   h->data_budget = -1;
   atomic_init (&h->seq, 0);
@@ -157,7 +166,7 @@ pa_worker_main (int argc, char **argv)
 {
   gboolean worker = FALSE;
   g_autofree char *plugin = NULL;
-  g_autofree char *data_dir = NULL;
+  g_auto (GStrv) data_dirs = NULL;
   g_autofree char *describe = NULL;
   int fd = -1;
   /* Whatever the plugin writes (sessions, credentials, media) is for this
@@ -168,7 +177,8 @@ pa_worker_main (int argc, char **argv)
   const GOptionEntry entries[] = {
     { "worker", 0, 0, G_OPTION_ARG_NONE, &worker, "Run as a plugin worker", NULL },
     { "plugin", 0, 0, G_OPTION_ARG_FILENAME, &plugin, "Plugin to load", "PATH" },
-    { "data-dir", 0, 0, G_OPTION_ARG_FILENAME, &data_dir, "The login's private directory", "DIR" },
+    { "data-dir", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &data_dirs,
+      "A login's private directory (repeatable: one per login of a shared worker)", "DIR" },
     { "fd", 0, 0, G_OPTION_ARG_INT, &fd, "Socket connected to the host", "N" },
     { "describe", 0, 0, G_OPTION_ARG_FILENAME, &describe, "Print a plugin's hello and exit",
       "PATH" },
@@ -203,10 +213,11 @@ pa_worker_main (int argc, char **argv)
     }
   if (describe != NULL)
     return run_describe (describe, mode);
-  if (plugin == NULL || data_dir == NULL || fd < 0)
+  if (plugin == NULL || data_dirs == NULL || data_dirs[0] == NULL || fd < 0)
     {
       g_printerr ("passerelle --worker: --plugin, --data-dir and --fd are required\n");
       return PA_WORKER_EXIT_USAGE;
     }
-  return run_worker (plugin, data_dir, fd, mode, (const char *const *) sandbox_read);
+  return run_worker (plugin, (const char *const *) data_dirs, fd, mode,
+                     (const char *const *) sandbox_read);
 }

@@ -222,7 +222,7 @@ unavailable (PaSandboxMode mode, const char *why, GError **error)
 }
 
 gboolean
-pa_worker_sandbox_apply (PaSandboxMode mode, const char *plugin_path, const char *data_dir,
+pa_worker_sandbox_apply (PaSandboxMode mode, const char *plugin_path, const char *const *data_dirs,
                          const char *const *read_paths, GError **error)
 {
   if (mode == PA_SANDBOX_OFF)
@@ -261,8 +261,8 @@ pa_worker_sandbox_apply (PaSandboxMode mode, const char *plugin_path, const char
   for (gsize i = 0; read_paths != NULL && read_paths[i] != NULL; i++)
     add_path (ruleset, read_paths[i], LANDLOCK_ACCESS_FS_READ_FILE | LANDLOCK_ACCESS_FS_READ_DIR,
               handled);
-  if (data_dir != NULL)
-    add_path (ruleset, data_dir, FS_RW, handled);
+  for (gsize i = 0; data_dirs != NULL && data_dirs[i] != NULL; i++)
+    add_path (ruleset, data_dirs[i], FS_RW, handled);
   int rc = (int) syscall (SYS_landlock_restrict_self, ruleset, 0u);
   int e = errno;
   close (ruleset);

@@ -30,10 +30,12 @@ guint pa_worker_sandbox_close_fds (int keep_fd);
 
 /* Apply the sandbox: read and execute on the plugin's folder, the system
  * folders of the fixed list (pa-worker-sandbox.c) and `read_paths`; read
- * and write on `data_dir` (NULL for --describe); nothing else.  FALSE
- * (with `error`) only when `mode` is REQUIRED and the kernel cannot. */
-gboolean pa_worker_sandbox_apply (PaSandboxMode mode, const char *plugin_path, const char *data_dir,
-                                  const char *const *read_paths, GError **error);
+ * and write on the `data_dirs` (NULL-terminated: one per login the process
+ * hosts; NULL for --describe); nothing else.  FALSE (with `error`) only
+ * when `mode` is REQUIRED and the kernel cannot. */
+gboolean pa_worker_sandbox_apply (PaSandboxMode mode, const char *plugin_path,
+                                  const char *const *data_dirs, const char *const *read_paths,
+                                  GError **error);
 
 G_END_DECLS
 

@@ -56,6 +56,15 @@ struct PaHost
   guint8 secret_key[32];
   gboolean has_secret_key;
 
+  /* Several logins in one process (pa-worker-logins.c).  The process's own
+   * PaHost (the one network->init got) keeps the table; each login's PaHost
+   * points back at it and names itself in every frame it sends. */
+  struct PaHost *process; /* a login's PaHost: the process's; NULL on the process's own */
+  char *frame_login;      /* a login's PaHost: the "login" member of its frames */
+  GHashTable *logins;     /* the process's: login id -> PaHost* (ended ones stay, `closed`) */
+  char **data_dirs;       /* the process's: the canonical --data-dir list (the sandbox's) */
+  gboolean closed;        /* a login's: login_free ran; what it still sends is dropped */
+
   PaLogin *login;
   gboolean network_ready; /* network->init succeeded (or is NULL) */
   gboolean network_failed;

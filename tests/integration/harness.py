@@ -232,7 +232,7 @@ class Bridge:
 
     def __init__(self, workdir, plugins=(LOOPBACK_SO,), ministry_plugins=("loopback",),
                  limits=None, nofile=None, plugin_config=None, sandbox_read=(),
-                 provisioning=None, name="bridge", appservice=None):
+                 provisioning=None, name="bridge", appservice=None, workers=None):
         # limits: extra keys of the config's limits: section; nofile: the
         # process's RLIMIT_NOFILE (soft and hard), to test exhaustion;
         # plugin_config: the config's plugins: section ({name: {key: value}});
@@ -244,6 +244,7 @@ class Bridge:
         self.plugin_config = dict(plugin_config or {})
         self.sandbox_read = list(sandbox_read)
         self.provisioning = provisioning  # the config's provisioning: section
+        self.workers = dict(workers or {})  # more keys of the config's workers: section
         self.nofile = nofile
         self.appservice = dict(appservice or {})
         self.dir = os.path.join(workdir, name)
@@ -282,7 +283,8 @@ class Bridge:
             "bridge": {"encryption_default": False, "history_visibility": "invited",
                        "command_prefix": "!pa"},
             "workers": {"restart_max_delay_s": 2,
-                        **({"sandbox_read": self.sandbox_read} if self.sandbox_read else {})},
+                        **({"sandbox_read": self.sandbox_read} if self.sandbox_read else {}),
+                        **self.workers},
             **({"limits": self.limits} if self.limits else {}),
             **({"plugins": self.plugin_config} if self.plugin_config else {}),
             **({"provisioning": self.provisioning} if self.provisioning else {}),

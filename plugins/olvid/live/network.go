@@ -72,6 +72,9 @@ var network = &pasdk.Network{
 	NewLogin:    newLogin,
 	Ops:         (*Login)(nil),
 	NormalizeID: normalizeID,
+	// Each login is its own gRPC client and Host: logins may share a worker
+	// process (one each unless workers.logins_per_worker says more).
+	LoginsPerWorker: 1,
 }
 
 func init() { pasdk.Register(network) }

@@ -28,6 +28,10 @@ const liveCaps = pasdk.CapLogin | pasdk.CapGroups | pasdk.CapMedia | pasdk.CapEd
 
 func init() {
 	network.Capabilities |= liveCaps
+	// Each login is its own whatsmeow client, store and Host: logins may
+	// share a worker process (one each unless workers.logins_per_worker
+	// says more).
+	network.LoginsPerWorker = 1
 	network.LoginFlows = []pasdk.LoginFlow{
 		{ID: flowQR, Name: "QR code", Description: "Scan a QR code with WhatsApp on your phone (Linked devices)."},
 		{ID: flowPhone, Name: "Pairing code", Description: "Type an 8-character code into WhatsApp on your phone instead of scanning."},

@@ -391,6 +391,11 @@ type Network struct {
 	//            const PaImportOptions *, char **error)
 	// linked into the plugin: the network's export importer, written in C.
 	CImport CImportFunc
+	// LoginsPerWorker: 0, the logins cannot share a worker process; N >= 1,
+	// they can, N by default (PaNetwork.logins_per_worker).  To say yes,
+	// keep every login's state in its Login and call the Host NewLogin
+	// gave it for whatever concerns that login (docs/plugin-guide.md).
+	LoginsPerWorker uint32
 }
 
 // Login is one login (struct PaLogin).  Free is required; the rest are the

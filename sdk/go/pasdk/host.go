@@ -20,18 +20,21 @@ import (
 	"unsafe"
 )
 
-type cHost struct{}
+// cHost calls the host table through one PaHost: a login's own (p, the
+// one login_new got), or, p nil, the network's (init's).
+type cHost struct{ p unsafe.Pointer }
 
-// theHost is the one Host of the process (one worker, one plugin).
+// theHost is the network's Host (the one init got): configuration, logs,
+// Invoke; what concerns a login goes through that login's own Host.
 var theHost Host = cHost{}
 
-func (cHost) Log(level LogLevel, message string) {
+func (h cHost) Log(level LogLevel, message string) {
 	var a arena
 	defer a.free()
-	C.pasdk_call_log(C.PaLogLevel(level), a.strAlways(message))
+	C.pasdk_call_log(h.p, C.PaLogLevel(level), a.strAlways(message))
 }
 
-func (cHost) Emit(ev *Event) (seq uint64) {
+func (h cHost) Emit(ev *Event) (seq uint64) {
 	if ev == nil {
 		return 0
 	}
@@ -43,66 +46,66 @@ func (cHost) Emit(ev *Event) (seq uint64) {
 	}()
 	var a arena
 	defer a.free()
-	return uint64(C.pasdk_call_emit(a.event(ev)))
+	return uint64(C.pasdk_call_emit(h.p, a.event(ev)))
 }
 
-func (cHost) DataDir() string {
-	return gostr(C.pasdk_call_data_dir())
+func (h cHost) DataDir() string {
+	return gostr(C.pasdk_call_data_dir(h.p))
 }
 
-func (cHost) BudgetLeft() int64 {
-	return int64(C.pasdk_call_budget_left())
+func (h cHost) BudgetLeft() int64 {
+	return int64(C.pasdk_call_budget_left(h.p))
 }
 
-func (cHost) LoginStep(step *LoginStep) {
+func (h cHost) LoginStep(step *LoginStep) {
 	if step == nil {
 		return
 	}
 	var a arena
 	defer a.free()
-	C.pasdk_call_login_step(a.loginStep(step))
+	C.pasdk_call_login_step(h.p, a.loginStep(step))
 }
 
-func (cHost) LoginState(state LoginState, message string) {
+func (h cHost) LoginState(state LoginState, message string) {
 	var a arena
 	defer a.free()
-	C.pasdk_call_login_state(C.PaLoginState(state), a.str(message))
+	C.pasdk_call_login_state(h.p, C.PaLoginState(state), a.str(message))
 }
 
-func (cHost) OpResult(op uint64, r *OpResult) {
+func (h cHost) OpResult(op uint64, r *OpResult) {
 	if r == nil {
 		r = &OpResult{Code: ResultOK}
 	}
 	var a arena
 	defer a.free()
-	C.pasdk_call_op_result(C.uint64_t(op), a.opResult(r))
+	C.pasdk_call_op_result(h.p, C.uint64_t(op), a.opResult(r))
 }
 
-func (cHost) OpContact(op uint64, m *Member) {
+func (h cHost) OpContact(op uint64, m *Member) {
 	if m == nil {
 		return
 	}
 	var a arena
 	defer a.free()
-	C.pasdk_call_op_contact(C.uint64_t(op), a.member(m))
+	C.pasdk_call_op_contact(h.p, C.uint64_t(op), a.member(m))
 }
 
-func (cHost) Notice(text string) {
+func (h cHost) Notice(text string) {
 	var a arena
 	defer a.free()
-	C.pasdk_call_notice(a.strAlways(text))
+	C.pasdk_call_notice(h.p, a.strAlways(text))
 }
 
-func (cHost) MetaSet(scope MetaScope, id, value string) {
+func (h cHost) MetaSet(scope MetaScope, id, value string) {
 	var a arena
 	defer a.free()
-	C.pasdk_call_meta_set(C.PaMetaScope(scope), a.strAlways(id), a.strAlways(value))
+	C.pasdk_call_meta_set(h.p, C.PaMetaScope(scope), a.strAlways(id), a.strAlways(value))
 }
 
-func (cHost) MetaGet(scope MetaScope, id string) (string, bool) {
+func (h cHost) MetaGet(scope MetaScope, id string) (string, bool) {
 	var a arena
 	defer a.free()
-	v := C.pasdk_call_meta_get(C.PaMetaScope(scope), a.strAlways(id))
+	v := C.pasdk_call_meta_get(h.p, C.PaMetaScope(scope), a.strAlways(id))
 	if v == nil {
 		return "", false
 	}
@@ -110,29 +113,29 @@ func (cHost) MetaGet(scope MetaScope, id string) (string, bool) {
 	return C.GoString(v), true
 }
 
-func (cHost) ConfigString(key string) (string, bool) {
+func (h cHost) ConfigString(key string) (string, bool) {
 	var a arena
 	defer a.free()
-	v := C.pasdk_call_config_string(a.strAlways(key))
+	v := C.pasdk_call_config_string(h.p, a.strAlways(key))
 	if v == nil {
 		return "", false
 	}
 	return C.GoString(v), true
 }
 
-func (cHost) ConfigInt(key string) int64 {
+func (h cHost) ConfigInt(key string) int64 {
 	var a arena
 	defer a.free()
-	return int64(C.pasdk_call_config_int(a.strAlways(key)))
+	return int64(C.pasdk_call_config_int(h.p, a.strAlways(key)))
 }
 
-func (cHost) ConfigBool(key string) bool {
+func (h cHost) ConfigBool(key string) bool {
 	var a arena
 	defer a.free()
-	return bool(C.pasdk_call_config_bool(a.strAlways(key)))
+	return bool(C.pasdk_call_config_bool(h.p, a.strAlways(key)))
 }
 
-func (cHost) SecretStore(name string, data []byte) bool {
+func (h cHost) SecretStore(name string, data []byte) bool {
 	var a arena
 	defer a.free()
 	var p unsafe.Pointer
@@ -140,15 +143,15 @@ func (cHost) SecretStore(name string, data []byte) bool {
 		p = a.alloc(uintptr(len(data)))
 		copy(unsafe.Slice((*byte)(p), len(data)), data)
 	}
-	return C.pasdk_call_secret_store(a.strAlways(name), p, C.size_t(len(data))) == 1
+	return C.pasdk_call_secret_store(h.p, a.strAlways(name), p, C.size_t(len(data))) == 1
 }
 
-func (cHost) SecretLoad(name string) ([]byte, bool) {
+func (h cHost) SecretLoad(name string) ([]byte, bool) {
 	var a arena
 	defer a.free()
 	var n C.size_t
 	var supported C.bool
-	p := C.pasdk_call_secret_load(a.strAlways(name), &n, &supported)
+	p := C.pasdk_call_secret_load(h.p, a.strAlways(name), &n, &supported)
 	if p == nil {
 		return nil, false
 	}
@@ -163,7 +166,7 @@ var (
 	invokeQueue []func()
 )
 
-func (cHost) Invoke(fn func()) {
+func (h cHost) Invoke(fn func()) {
 	if fn == nil {
 		return
 	}
@@ -171,7 +174,7 @@ func (cHost) Invoke(fn func()) {
 	invokeQueue = append(invokeQueue, fn)
 	invokeMu.Unlock()
 	// Without a host (before init, after shutdown) nothing runs it.
-	C.pasdk_call_invoke()
+	C.pasdk_call_invoke(h.p)
 }
 
 //export pasdkRunInvoke

@@ -14,20 +14,43 @@ import "C"
 
 import (
 	"runtime/cgo"
+	"unsafe"
 )
 
+// A login and the Host its calls go through (the PaHost login_new got).
+type loginEntry struct {
+	l    Login
+	host Host
+}
+
 func loginOf(h C.uintptr_t) Login {
-	return cgo.Handle(h).Value().(Login)
+	return cgo.Handle(h).Value().(*loginEntry).l
+}
+
+func hostOf(h C.uintptr_t) Host {
+	return cgo.Handle(h).Value().(*loginEntry).host
+}
+
+// recoverIn is recoverOp for an operation of the login h: the answer goes
+// through the login's own Host.
+func recoverIn(h C.uintptr_t, where string, op uint64) {
+	if r := recover(); r != nil {
+		logPanic(where, r)
+		if op != 0 {
+			hostOf(h).OpResult(op, &OpResult{Code: ResultPermanent,
+				Error: "the plugin failed while handling this (a bug, logged)"})
+		}
+	}
 }
 
 // unsupported answers an op whose interface the login lacks (its Network.Ops
 // promised more than the login implements).
-func unsupported(op uint64) {
-	theHost.OpResult(op, &OpResult{Code: ResultUnsupported})
+func unsupported(h C.uintptr_t, op uint64) {
+	hostOf(h).OpResult(op, &OpResult{Code: ResultUnsupported})
 }
 
 //export pasdkLoginNew
-func pasdkLoginNew(saved C.bool, err **C.char) (h C.uintptr_t) {
+func pasdkLoginNew(host unsafe.Pointer, saved C.bool, err **C.char) (h C.uintptr_t) {
 	defer func() {
 		if r := recover(); r != nil {
 			logPanic("NewLogin", r)
@@ -40,7 +63,8 @@ func pasdkLoginNew(saved C.bool, err **C.char) (h C.uintptr_t) {
 		errorC(err, "this network has no login")
 		return 0
 	}
-	l, e := n.NewLogin(theHost, bool(saved))
+	lh := cHost{p: host}
+	l, e := n.NewLogin(lh, bool(saved))
 	if e != nil {
 		errorC(err, e.Error())
 		return 0
@@ -49,19 +73,19 @@ func pasdkLoginNew(saved C.bool, err **C.char) (h C.uintptr_t) {
 		errorC(err, "the plugin created no login")
 		return 0
 	}
-	return C.uintptr_t(cgo.NewHandle(l))
+	return C.uintptr_t(cgo.NewHandle(&loginEntry{l: l, host: lh}))
 }
 
 //export pasdkLoginFree
 func pasdkLoginFree(h C.uintptr_t) {
 	defer cgo.Handle(h).Delete()
-	defer recoverOp("Free", 0)
+	defer recoverIn(h, "Free", 0)
 	loginOf(h).Free()
 }
 
 //export pasdkLoginStart
 func pasdkLoginStart(h C.uintptr_t, flow *C.char) {
-	defer recoverOp("Start", 0)
+	defer recoverIn(h, "Start", 0)
 	if l, ok := loginOf(h).(LoginFlows); ok {
 		l.Start(gostr(flow))
 	}
@@ -69,7 +93,7 @@ func pasdkLoginStart(h C.uintptr_t, flow *C.char) {
 
 //export pasdkLoginSubmit
 func pasdkLoginSubmit(h C.uintptr_t, step *C.char, ids, values **C.char, n C.size_t) {
-	defer recoverOp("Submit", 0)
+	defer recoverIn(h, "Submit", 0)
 	l, ok := loginOf(h).(LoginFlows)
 	if !ok {
 		return
@@ -84,7 +108,7 @@ func pasdkLoginSubmit(h C.uintptr_t, step *C.char, ids, values **C.char, n C.siz
 
 //export pasdkLoginCancel
 func pasdkLoginCancel(h C.uintptr_t) {
-	defer recoverOp("Cancel", 0)
+	defer recoverIn(h, "Cancel", 0)
 	if l, ok := loginOf(h).(LoginFlows); ok {
 		l.Cancel()
 	}
@@ -92,7 +116,7 @@ func pasdkLoginCancel(h C.uintptr_t) {
 
 //export pasdkConnect
 func pasdkConnect(h C.uintptr_t, up C.bool) {
-	defer recoverOp("Connect", 0)
+	defer recoverIn(h, "Connect", 0)
 	if l, ok := loginOf(h).(Connector); ok {
 		if up {
 			l.Connect()
@@ -104,17 +128,17 @@ func pasdkConnect(h C.uintptr_t, up C.bool) {
 
 //export pasdkLogout
 func pasdkLogout(h C.uintptr_t, op C.uint64_t) {
-	defer recoverOp("Logout", uint64(op))
+	defer recoverIn(h, "Logout", uint64(op))
 	if l, ok := loginOf(h).(LogoutOp); ok {
 		l.Logout(uint64(op))
 	} else {
-		unsupported(uint64(op))
+		unsupported(h, uint64(op))
 	}
 }
 
 //export pasdkEventPersisted
 func pasdkEventPersisted(h C.uintptr_t, seq C.uint64_t) {
-	defer recoverOp("EventPersisted", 0)
+	defer recoverIn(h, "EventPersisted", 0)
 	if l, ok := loginOf(h).(PersistListener); ok {
 		l.EventPersisted(uint64(seq))
 	}
@@ -122,70 +146,70 @@ func pasdkEventPersisted(h C.uintptr_t, seq C.uint64_t) {
 
 //export pasdkSend
 func pasdkSend(h C.uintptr_t, op C.uint64_t, chat *C.char, c *C.PaContent, txn *C.char) {
-	defer recoverOp("Send", uint64(op))
+	defer recoverIn(h, "Send", uint64(op))
 	if l, ok := loginOf(h).(SendOp); ok {
 		l.Send(uint64(op), gostr(chat), contentFromC(c), gostr(txn))
 	} else {
-		unsupported(uint64(op))
+		unsupported(h, uint64(op))
 	}
 }
 
 //export pasdkEdit
 func pasdkEdit(h C.uintptr_t, op C.uint64_t, chat, target *C.char, c *C.PaContent) {
-	defer recoverOp("Edit", uint64(op))
+	defer recoverIn(h, "Edit", uint64(op))
 	if l, ok := loginOf(h).(EditOp); ok {
 		l.Edit(uint64(op), gostr(chat), gostr(target), contentFromC(c))
 	} else {
-		unsupported(uint64(op))
+		unsupported(h, uint64(op))
 	}
 }
 
 //export pasdkRedact
 func pasdkRedact(h C.uintptr_t, op C.uint64_t, chat, target *C.char) {
-	defer recoverOp("Redact", uint64(op))
+	defer recoverIn(h, "Redact", uint64(op))
 	if l, ok := loginOf(h).(RedactOp); ok {
 		l.Redact(uint64(op), gostr(chat), gostr(target))
 	} else {
-		unsupported(uint64(op))
+		unsupported(h, uint64(op))
 	}
 }
 
 //export pasdkReact
 func pasdkReact(h C.uintptr_t, op C.uint64_t, chat, target, key *C.char, remove C.bool) {
-	defer recoverOp("React", uint64(op))
+	defer recoverIn(h, "React", uint64(op))
 	if l, ok := loginOf(h).(ReactOp); ok {
 		l.React(uint64(op), gostr(chat), gostr(target), gostr(key), bool(remove))
 	} else {
-		unsupported(uint64(op))
+		unsupported(h, uint64(op))
 	}
 }
 
 //export pasdkMarkRead
 func pasdkMarkRead(h C.uintptr_t, op C.uint64_t, chat, msg *C.char) {
-	defer recoverOp("MarkRead", uint64(op))
+	defer recoverIn(h, "MarkRead", uint64(op))
 	if l, ok := loginOf(h).(MarkReadOp); ok {
 		l.MarkRead(uint64(op), gostr(chat), gostr(msg))
 	} else {
-		unsupported(uint64(op))
+		unsupported(h, uint64(op))
 	}
 }
 
 //export pasdkTyping
 func pasdkTyping(h C.uintptr_t, op C.uint64_t, chat *C.char, typing C.bool) {
-	defer recoverOp("Typing", uint64(op))
+	defer recoverIn(h, "Typing", uint64(op))
 	if l, ok := loginOf(h).(TypingOp); ok {
 		l.Typing(uint64(op), gostr(chat), bool(typing))
 	} else {
-		unsupported(uint64(op))
+		unsupported(h, uint64(op))
 	}
 }
 
 //export pasdkSetChatInfo
 func pasdkSetChatInfo(h C.uintptr_t, op C.uint64_t, chat *C.char, field C.int, value *C.char) {
-	defer recoverOp("SetChatInfo", uint64(op))
+	defer recoverIn(h, "SetChatInfo", uint64(op))
 	l, ok := loginOf(h).(SetChatInfoOp)
 	if !ok {
-		unsupported(uint64(op))
+		unsupported(h, uint64(op))
 		return
 	}
 	var v *string
@@ -198,80 +222,80 @@ func pasdkSetChatInfo(h C.uintptr_t, op C.uint64_t, chat *C.char, field C.int, v
 
 //export pasdkSetMembership
 func pasdkSetMembership(h C.uintptr_t, op C.uint64_t, chat, user *C.char, join C.bool) {
-	defer recoverOp("SetMembership", uint64(op))
+	defer recoverIn(h, "SetMembership", uint64(op))
 	if l, ok := loginOf(h).(MembershipOp); ok {
 		l.SetMembership(uint64(op), gostr(chat), gostr(user), bool(join))
 	} else {
-		unsupported(uint64(op))
+		unsupported(h, uint64(op))
 	}
 }
 
 //export pasdkResolveIdentifier
 func pasdkResolveIdentifier(h C.uintptr_t, op C.uint64_t, ident *C.char, mode C.int) {
-	defer recoverOp("ResolveIdentifier", uint64(op))
+	defer recoverIn(h, "ResolveIdentifier", uint64(op))
 	if l, ok := loginOf(h).(ResolveOp); ok {
 		l.ResolveIdentifier(uint64(op), gostr(ident), ResolveMode(mode))
 	} else {
-		unsupported(uint64(op))
+		unsupported(h, uint64(op))
 	}
 }
 
 //export pasdkListContacts
 func pasdkListContacts(h C.uintptr_t, op C.uint64_t) {
-	defer recoverOp("ListContacts", uint64(op))
+	defer recoverIn(h, "ListContacts", uint64(op))
 	if l, ok := loginOf(h).(ListContactsOp); ok {
 		l.ListContacts(uint64(op))
 	} else {
-		unsupported(uint64(op))
+		unsupported(h, uint64(op))
 	}
 }
 
 //export pasdkCreateDM
 func pasdkCreateDM(h C.uintptr_t, op C.uint64_t, user *C.char) {
-	defer recoverOp("CreateDM", uint64(op))
+	defer recoverIn(h, "CreateDM", uint64(op))
 	if l, ok := loginOf(h).(CreateDMOp); ok {
 		l.CreateDM(uint64(op), gostr(user))
 	} else {
-		unsupported(uint64(op))
+		unsupported(h, uint64(op))
 	}
 }
 
 //export pasdkCreateGroup
 func pasdkCreateGroup(h C.uintptr_t, op C.uint64_t, name *C.char, ids **C.char, n C.size_t) {
-	defer recoverOp("CreateGroup", uint64(op))
+	defer recoverIn(h, "CreateGroup", uint64(op))
 	if l, ok := loginOf(h).(CreateGroupOp); ok {
 		l.CreateGroup(uint64(op), gostr(name), gostrs(ids, n))
 	} else {
-		unsupported(uint64(op))
+		unsupported(h, uint64(op))
 	}
 }
 
 //export pasdkGetChatInfo
 func pasdkGetChatInfo(h C.uintptr_t, op C.uint64_t, chat *C.char) {
-	defer recoverOp("GetChatInfo", uint64(op))
+	defer recoverIn(h, "GetChatInfo", uint64(op))
 	if l, ok := loginOf(h).(ChatInfoOp); ok {
 		l.GetChatInfo(uint64(op), gostr(chat))
 	} else {
-		unsupported(uint64(op))
+		unsupported(h, uint64(op))
 	}
 }
 
 //export pasdkGetUserInfo
 func pasdkGetUserInfo(h C.uintptr_t, op C.uint64_t, user *C.char) {
-	defer recoverOp("GetUserInfo", uint64(op))
+	defer recoverIn(h, "GetUserInfo", uint64(op))
 	if l, ok := loginOf(h).(UserInfoOp); ok {
 		l.GetUserInfo(uint64(op), gostr(user))
 	} else {
-		unsupported(uint64(op))
+		unsupported(h, uint64(op))
 	}
 }
 
 //export pasdkFetchHistory
 func pasdkFetchHistory(h C.uintptr_t, op C.uint64_t, chat, cursor *C.char, count C.uint32_t, forward C.bool) {
-	defer recoverOp("FetchHistory", uint64(op))
+	defer recoverIn(h, "FetchHistory", uint64(op))
 	if l, ok := loginOf(h).(FetchHistoryOp); ok {
 		l.FetchHistory(uint64(op), gostr(chat), gostr(cursor), uint32(count), bool(forward))
 	} else {
-		unsupported(uint64(op))
+		unsupported(h, uint64(op))
 	}
 }

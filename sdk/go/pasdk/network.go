@@ -106,6 +106,7 @@ func buildNetwork(n *Network) *C.PaNetwork {
 	p.display_name = a.str(n.DisplayName)
 	p.version = a.str(n.Version)
 	p.capabilities = C.uint64_t(n.Capabilities)
+	p.logins_per_worker = C.uint32_t(n.LoginsPerWorker)
 	if len(n.ConfigKeys) > 0 {
 		arr := unsafe.Slice((*C.PaConfigKey)(a.alloc(uintptr(len(n.ConfigKeys))*C.sizeof_PaConfigKey)), len(n.ConfigKeys))
 		for i, k := range n.ConfigKeys {

@@ -14,6 +14,10 @@ PaHost *pasdk_host;
 const PaHostApi *pasdk_api;
 static PasdkCImport pasdk_cimport;
 
+/* The PaHost a call goes through: a login's own (the one login_new got:
+ * several logins may share the process), else the network's. */
+#define HOST(h) ((h) != NULL ? (PaHost *) (h) : pasdk_host)
+
 /* The one exported symbol.  The first call into Go waits for the Go runtime
  * and every init() of the plugin, so the descriptor Go builds sees the
  * whole Network. */
@@ -77,7 +81,7 @@ static PaLogin *
 tr_login_new (PaHost *host, bool saved, char **error)
 {
   char *go_error = NULL;
-  uintptr_t h = pasdkLoginNew (saved, &go_error);
+  uintptr_t h = pasdkLoginNew ((void *) host, saved, &go_error);
   if (h == 0)
     {
       if (error != NULL)
@@ -318,127 +322,127 @@ pasdk_network_set_funcs (PaNetwork *net, uint32_t ops, bool has_login, bool has_
 /* ------------------------------------------------------------ host table */
 
 void
-pasdk_call_log (PaLogLevel level, const char *message)
+pasdk_call_log (void *host, PaLogLevel level, const char *message)
 {
   const PaHostApi *api = pasdk_api;
   if (api != NULL && api->log != NULL)
-    api->log (pasdk_host, level, message);
+    api->log (HOST (host), level, message);
 }
 
 uint64_t
-pasdk_call_emit (const PaEvent *event)
+pasdk_call_emit (void *host, const PaEvent *event)
 {
   const PaHostApi *api = pasdk_api;
-  return api != NULL && api->emit != NULL ? api->emit (pasdk_host, event) : 0;
+  return api != NULL && api->emit != NULL ? api->emit (HOST (host), event) : 0;
 }
 
 const char *
-pasdk_call_data_dir (void)
+pasdk_call_data_dir (void *host)
 {
   const PaHostApi *api = pasdk_api;
-  return api != NULL && api->data_dir != NULL ? api->data_dir (pasdk_host) : NULL;
+  return api != NULL && api->data_dir != NULL ? api->data_dir (HOST (host)) : NULL;
 }
 
 int64_t
-pasdk_call_budget_left (void)
+pasdk_call_budget_left (void *host)
 {
   const PaHostApi *api = pasdk_api;
-  return api != NULL && api->budget_left != NULL ? api->budget_left (pasdk_host) : -1;
+  return api != NULL && api->budget_left != NULL ? api->budget_left (HOST (host)) : -1;
 }
 
 void
-pasdk_call_login_step (const PaLoginStep *step)
+pasdk_call_login_step (void *host, const PaLoginStep *step)
 {
   const PaHostApi *api = pasdk_api;
   if (api != NULL && api->login_step != NULL)
-    api->login_step (pasdk_host, step);
+    api->login_step (HOST (host), step);
 }
 
 void
-pasdk_call_login_state (PaLoginState state, const char *message)
+pasdk_call_login_state (void *host, PaLoginState state, const char *message)
 {
   const PaHostApi *api = pasdk_api;
   if (api != NULL && api->login_state != NULL)
-    api->login_state (pasdk_host, state, message);
+    api->login_state (HOST (host), state, message);
 }
 
 void
-pasdk_call_op_result (uint64_t op_id, const PaOpResult *result)
+pasdk_call_op_result (void *host, uint64_t op_id, const PaOpResult *result)
 {
   const PaHostApi *api = pasdk_api;
   if (api != NULL && api->op_result != NULL)
-    api->op_result (pasdk_host, op_id, result);
+    api->op_result (HOST (host), op_id, result);
 }
 
 void
-pasdk_call_op_contact (uint64_t op_id, const PaMember *contact)
+pasdk_call_op_contact (void *host, uint64_t op_id, const PaMember *contact)
 {
   const PaHostApi *api = pasdk_api;
   if (api != NULL && api->op_contact != NULL)
-    api->op_contact (pasdk_host, op_id, contact);
+    api->op_contact (HOST (host), op_id, contact);
 }
 
 void
-pasdk_call_notice (const char *text)
+pasdk_call_notice (void *host, const char *text)
 {
   const PaHostApi *api = pasdk_api;
   if (api != NULL && api->notice != NULL)
-    api->notice (pasdk_host, text);
+    api->notice (HOST (host), text);
 }
 
 void
-pasdk_call_meta_set (PaMetaScope scope, const char *id, const char *value)
+pasdk_call_meta_set (void *host, PaMetaScope scope, const char *id, const char *value)
 {
   const PaHostApi *api = pasdk_api;
   if (api != NULL && api->meta_set != NULL)
-    api->meta_set (pasdk_host, scope, id, value);
+    api->meta_set (HOST (host), scope, id, value);
 }
 
 char *
-pasdk_call_meta_get (PaMetaScope scope, const char *id)
+pasdk_call_meta_get (void *host, PaMetaScope scope, const char *id)
 {
   const PaHostApi *api = pasdk_api;
-  return api != NULL && api->meta_get != NULL ? api->meta_get (pasdk_host, scope, id) : NULL;
+  return api != NULL && api->meta_get != NULL ? api->meta_get (HOST (host), scope, id) : NULL;
 }
 
 const char *
-pasdk_call_config_string (const char *key)
+pasdk_call_config_string (void *host, const char *key)
 {
   const PaHostApi *api = pasdk_api;
-  return api != NULL && api->config_string != NULL ? api->config_string (pasdk_host, key) : NULL;
+  return api != NULL && api->config_string != NULL ? api->config_string (HOST (host), key) : NULL;
 }
 
 int64_t
-pasdk_call_config_int (const char *key)
+pasdk_call_config_int (void *host, const char *key)
 {
   const PaHostApi *api = pasdk_api;
-  return api != NULL && api->config_int != NULL ? api->config_int (pasdk_host, key) : 0;
+  return api != NULL && api->config_int != NULL ? api->config_int (HOST (host), key) : 0;
 }
 
 bool
-pasdk_call_config_bool (const char *key)
+pasdk_call_config_bool (void *host, const char *key)
 {
   const PaHostApi *api = pasdk_api;
-  return api != NULL && api->config_bool != NULL && api->config_bool (pasdk_host, key);
+  return api != NULL && api->config_bool != NULL && api->config_bool (HOST (host), key);
 }
 
 int
-pasdk_call_secret_store (const char *name, const void *data, size_t len)
+pasdk_call_secret_store (void *host, const char *name, const void *data, size_t len)
 {
   const PaHostApi *api = pasdk_api;
   if (!PA_HAS_MEMBER (api, PaHostApi, secret_store) || api->secret_store == NULL)
     return -1;
-  return api->secret_store (pasdk_host, name, data, len) ? 1 : 0;
+  return api->secret_store (HOST (host), name, data, len) ? 1 : 0;
 }
 
 void *
-pasdk_call_secret_load (const char *name, size_t *len, bool *supported)
+pasdk_call_secret_load (void *host, const char *name, size_t *len, bool *supported)
 {
   const PaHostApi *api = pasdk_api;
   *supported = PA_HAS_MEMBER (api, PaHostApi, secret_load) && api->secret_load != NULL;
   if (!*supported)
     return NULL;
-  return api->secret_load (pasdk_host, name, len);
+  return api->secret_load (HOST (host), name, len);
 }
 
 static void
@@ -448,11 +452,11 @@ tr_invoke (void *user_data)
 }
 
 bool
-pasdk_call_invoke (void)
+pasdk_call_invoke (void *host)
 {
   const PaHostApi *api = pasdk_api;
   if (api == NULL || api->invoke == NULL)
     return false;
-  api->invoke (pasdk_host, tr_invoke, NULL);
+  api->invoke (HOST (host), tr_invoke, NULL);
   return true;
 }

@@ -59,25 +59,26 @@ extern const PaHostApi *pasdk_api;
 void pasdk_network_set_funcs (PaNetwork *net, uint32_t ops, bool has_login, bool has_normalize,
                               void *cimport);
 
-/* The host table, called from Go.  Each checks the table is there. */
-void pasdk_call_log (PaLogLevel level, const char *message);
-uint64_t pasdk_call_emit (const PaEvent *event);
-const char *pasdk_call_data_dir (void);
-int64_t pasdk_call_budget_left (void);
-void pasdk_call_login_step (const PaLoginStep *step);
-void pasdk_call_login_state (PaLoginState state, const char *message);
-void pasdk_call_op_result (uint64_t op_id, const PaOpResult *result);
-void pasdk_call_op_contact (uint64_t op_id, const PaMember *contact);
-void pasdk_call_notice (const char *text);
-void pasdk_call_meta_set (PaMetaScope scope, const char *id, const char *value);
-char *pasdk_call_meta_get (PaMetaScope scope, const char *id);
-const char *pasdk_call_config_string (const char *key);
-int64_t pasdk_call_config_int (const char *key);
-bool pasdk_call_config_bool (const char *key);
+/* The host table, called from Go.  Each checks the table is there.  `host`:
+ * the login's PaHost, or NULL for the one network->init got. */
+void pasdk_call_log (void *host, PaLogLevel level, const char *message);
+uint64_t pasdk_call_emit (void *host, const PaEvent *event);
+const char *pasdk_call_data_dir (void *host);
+int64_t pasdk_call_budget_left (void *host);
+void pasdk_call_login_step (void *host, const PaLoginStep *step);
+void pasdk_call_login_state (void *host, PaLoginState state, const char *message);
+void pasdk_call_op_result (void *host, uint64_t op_id, const PaOpResult *result);
+void pasdk_call_op_contact (void *host, uint64_t op_id, const PaMember *contact);
+void pasdk_call_notice (void *host, const char *text);
+void pasdk_call_meta_set (void *host, PaMetaScope scope, const char *id, const char *value);
+char *pasdk_call_meta_get (void *host, PaMetaScope scope, const char *id);
+const char *pasdk_call_config_string (void *host, const char *key);
+int64_t pasdk_call_config_int (void *host, const char *key);
+bool pasdk_call_config_bool (void *host, const char *key);
 /* -1: the host has no secret store (ABI 2.0), else 0/1. */
-int pasdk_call_secret_store (const char *name, const void *data, size_t len);
-void *pasdk_call_secret_load (const char *name, size_t *len, bool *supported);
+int pasdk_call_secret_store (void *host, const char *name, const void *data, size_t len);
+void *pasdk_call_secret_load (void *host, const char *name, size_t *len, bool *supported);
 /* Asks the host to run the next queued Go function on the main thread. */
-bool pasdk_call_invoke (void);
+bool pasdk_call_invoke (void *host);
 
 #endif

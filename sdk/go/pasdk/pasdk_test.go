@@ -87,6 +87,7 @@ func TestDescriptor(t *testing.T) {
 	n.Capabilities |= CapLogin
 	n.ConfigKeys = []ConfigKey{{Key: "token", Type: ConfigString, Default: "", HasDefault: true}, {Key: "n", Type: ConfigInt}}
 	n.LoginFlows = []LoginFlow{{ID: "qr", Name: "QR code"}}
+	n.LoginsPerWorker = 4
 	n.NormalizeID = func(kind IDKind, id string) (string, bool) {
 		if id == "" || strings.ContainsRune(id, ' ') {
 			return "", false
@@ -95,7 +96,8 @@ func TestDescriptor(t *testing.T) {
 	}
 	net := testNet(n)
 	i := testNetInfo(net)
-	if i.name != "demo" || i.version != "1.2.3" || i.caps != CapImport|CapLogin || i.abiMajor != 2 || i.abiMinor != 2 {
+	if i.name != "demo" || i.version != "1.2.3" || i.caps != CapImport|CapLogin || i.abiMajor != 2 || i.abiMinor != 3 ||
+		i.loginsPerWorker != 4 {
 		t.Fatalf("descriptor %+v", i)
 	}
 	if !reflect.DeepEqual(i.configKeys, []string{"token", "n"}) || !reflect.DeepEqual(i.flows, []string{"qr"}) {

@@ -87,6 +87,7 @@ type netInfo struct {
 	name, version           string
 	abiMajor, abiMinor      int
 	caps                    uint64
+	loginsPerWorker         uint32
 	configKeys, flows       []string
 	hasLoginNew, hasImport  bool
 	hasNormalize, hasInit   bool
@@ -95,15 +96,16 @@ type netInfo struct {
 
 func testNetInfo(net *C.PaNetwork) netInfo {
 	i := netInfo{
-		name:         gostr(net.name),
-		version:      gostr(net.version),
-		abiMajor:     int(net.abi_major),
-		abiMinor:     int(net.abi_minor),
-		caps:         uint64(net.capabilities),
-		hasLoginNew:  net.login_new != nil,
-		hasImport:    net.import_file != nil,
-		hasNormalize: net.normalize_id != nil,
-		hasInit:      net.init != nil,
+		name:            gostr(net.name),
+		version:         gostr(net.version),
+		abiMajor:        int(net.abi_major),
+		abiMinor:        int(net.abi_minor),
+		caps:            uint64(net.capabilities),
+		loginsPerWorker: uint32(net.logins_per_worker),
+		hasLoginNew:     net.login_new != nil,
+		hasImport:       net.import_file != nil,
+		hasNormalize:    net.normalize_id != nil,
+		hasInit:         net.init != nil,
 	}
 	for _, k := range unsafe.Slice(net.config_keys, int(net.n_config_keys)) {
 		i.configKeys = append(i.configKeys, gostr(k.key))

@@ -80,6 +80,9 @@ static const PaNetwork lb_network = {
   .login_new = lb_login_new,
   .login_ops = &lb_login_ops,
   .import_file = lb_import_file,
+  /* Every login's state is its LbLogin and every host call passes the
+   * login's own PaHost: logins may share a process (one each by default). */
+  .logins_per_worker = 1,
 };
 
 const PaNetwork *pa_plugin_get_network (void);

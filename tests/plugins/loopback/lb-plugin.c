@@ -4,9 +4,10 @@
  * read the configuration (server, reconnect_max_s).
  *
  * lb_plugin is the plugin's one piece of file-static state.  That is fine
- * for a plugin (the "no file-static state" rule binds the host): a worker
- * process runs one login or one import (plugin.h, Process model), and init
- * and shutdown bracket every use.
+ * for a plugin (the "no file-static state" rule binds the host): it holds
+ * what is the same for every login of the process (the configuration), init
+ * and shutdown bracket every use, and nothing of one login lives here, so
+ * several logins may share a worker process (plugin.h, Process model).
  */
 #define G_LOG_DOMAIN "passerelle-loopback"
 
