@@ -264,6 +264,12 @@ pa_db_vbind (PaDbStmt *stmt, const char *types, va_list ap, gsize max_text, GErr
   return TRUE;
 }
 
+gboolean
+pa_db_bind_text (PaDbStmt *stmt, int i, const char *text, GError **error)
+{
+  return stmt->db->driver->bind_text (stmt, i, text, error);
+}
+
 PaDbStmt *
 pa_db_stmt (PaDb *db, GError **error, const char *sql, const char *types, ...)
 {

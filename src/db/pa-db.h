@@ -89,6 +89,9 @@ PaDbStmt *pa_db_prepare (PaDb *db, const char *sql, GError **error);
  * released. */
 gboolean pa_db_vbind (PaDbStmt *stmt, const char *types, va_list ap, gsize max_text,
                       GError **error);
+/* Binds parameter `i` (from 1) as text, NULL binding NULL: for callers
+ * whose number of parameters is known at run time only. */
+gboolean pa_db_bind_text (PaDbStmt *stmt, int i, const char *text, GError **error);
 /* pa_db_prepare and pa_db_vbind in one: the statement, or NULL. */
 PaDbStmt *pa_db_stmt (PaDb *db, GError **error, const char *sql, const char *types, ...);
 /* One step: PA_DB_ROW or PA_DB_DONE, or PA_DB_ERROR with `error` set. */
