@@ -37,27 +37,16 @@ pa_store_outbound_add (PaStore *store, const PaOutboundItem *item, gboolean *out
 
   if (out_duplicate != NULL)
     *out_duplicate = FALSE;
-  {
-    g_autoptr (PaStoreStmt) stmt = pa_store_stmt (
-        store, error, "SELECT 1 FROM outbound_done WHERE txn_id = ?", "t", item->txn_id);
-    PaDbStep rc;
-
-    if (stmt == NULL || (rc = pa_store_step (store, stmt, error)) == PA_DB_ERROR)
-      return -1;
-    if (rc == PA_DB_ROW)
-      {
-        if (out_duplicate != NULL)
-          *out_duplicate = TRUE;
-        return 0;
-      }
-  }
+  /* One statement: a txn id already done or already queued is a duplicate. */
   g_autoptr (PaStoreStmt) insert = pa_store_stmt (
       store, error,
       "INSERT INTO outbound (txn_id, queue_key, method, path, user_id, ts, body,"
-      " on_done, attempts, not_before) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+      " on_done, attempts, not_before)"
+      " SELECT ?, ?, ?, ?, ?, CAST (? AS BIGINT), ?, ?, CAST (? AS INTEGER), CAST (? AS BIGINT)"
+      " WHERE NOT EXISTS (SELECT 1 FROM outbound_done WHERE txn_id = ?)"
       " ON CONFLICT (txn_id) DO NOTHING RETURNING seq",
-      "tttttIttiI", item->txn_id, item->queue_key, item->method, item->path, item->user_id,
-      item->ts, item->body, item->on_done, item->attempts, item->not_before_ms);
+      "tttttIttiIt", item->txn_id, item->queue_key, item->method, item->path, item->user_id,
+      item->ts, item->body, item->on_done, item->attempts, item->not_before_ms, item->txn_id);
   PaDbStep rc = insert != NULL ? pa_store_step (store, insert, error) : PA_DB_ERROR;
 
   if (rc == PA_DB_ERROR)

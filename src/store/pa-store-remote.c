@@ -29,27 +29,14 @@ pa_store_remote_add (PaStore *store, const char *login_id, const char *dedup_key
                            "remote event or login id is not valid UTF-8");
       return -1;
     }
-  if (dedup_key != NULL)
-    {
-      g_autoptr (PaStoreStmt) stmt = pa_store_stmt (
-          store, error, "SELECT 1 FROM remote_seen WHERE dedup_key = ?", "t", dedup_key);
-      PaDbStep rc;
-
-      if (stmt == NULL || (rc = pa_store_step (store, stmt, error)) == PA_DB_ERROR)
-        return -1;
-      if (rc == PA_DB_ROW)
-        {
-          if (out_duplicate != NULL)
-            *out_duplicate = TRUE;
-          return 0;
-        }
-    }
+  /* One statement: a key already bridged or already queued is a duplicate. */
   g_autoptr (PaStoreStmt) insert
       = pa_store_stmt (store, error,
-                       "INSERT INTO remote (login_id, dedup_key, event, lane) VALUES (?, ?, ?,"
-                       " CASE WHEN substr (?, 1, 7) = 'import:' THEN 1 ELSE 0 END)"
+                       "INSERT INTO remote (login_id, dedup_key, event, lane)"
+                       " SELECT ?, ?, ?, CASE WHEN substr (?, 1, 7) = 'import:' THEN 1 ELSE 0 END"
+                       " WHERE NOT EXISTS (SELECT 1 FROM remote_seen WHERE dedup_key = ?)"
                        " ON CONFLICT (dedup_key) DO NOTHING RETURNING seq",
-                       "tttt", login_id, dedup_key, event_json, login_id);
+                       "ttttt", login_id, dedup_key, event_json, login_id, dedup_key);
   PaDbStep rc = insert != NULL ? pa_store_step (store, insert, error) : PA_DB_ERROR;
 
   if (rc == PA_DB_ERROR)
