@@ -1208,14 +1208,21 @@ test_quarantine (Fixture *fx, gconstpointer data)
   g_autoptr (GError) error = NULL;
 
   pa_store_close (store);
-  raw_exec (fx, "DROP TABLE quarantine; DROP TABLE live_fingerprints; DROP TABLE live_claims;"
-                "DROP TABLE import_chats; PRAGMA user_version = 3;");
-  raw_exec (fx, "INSERT INTO portals (plugin, login_id, chat_id, room_id, kind, name) VALUES"
-                " ('lb', 'l1', 'bob', '!dm:x', 'dm', NULL);"
-                "INSERT INTO management_rooms (owner, room_id) VALUES"
-                " ('@a:x', '!dm:x'), ('@b:x', '!mgmt:x');");
+  /* from v3 on SQLite (its step 4 drops a management room that is a
+   * portal); PostgreSQL starts at v7, only the queries are tested */
+  if (pg_uri == NULL)
+    {
+      raw_exec (fx, "DROP TABLE quarantine; DROP TABLE live_fingerprints; DROP TABLE live_claims;"
+                    "DROP TABLE import_chats; PRAGMA user_version = 3;");
+      raw_exec (fx, "INSERT INTO portals (plugin, login_id, chat_id, room_id, kind, name) VALUES"
+                    " ('lb', 'l1', 'bob', '!dm:x', 'dm', NULL);"
+                    "INSERT INTO management_rooms (owner, room_id) VALUES"
+                    " ('@a:x', '!dm:x'), ('@b:x', '!mgmt:x');");
+    }
+  else
+    raw_exec (fx, "INSERT INTO management_rooms (owner, room_id) VALUES ('@b:x', '!mgmt:x');");
   store = open_store (fx);
-  g_assert_cmpuint (pa_store_migrations_run (store), ==, 4);
+  g_assert_cmpuint (pa_store_migrations_run (store), ==, pg_uri == NULL ? 4 : 0);
   g_assert_cmpint (pa_store_schema_version (store), ==, 7);
   assert_consistent (store);
   {
@@ -1262,14 +1269,16 @@ test_import_identity (Fixture *fx, gconstpointer data)
   g_autoptr (GError) error = NULL;
 
   pa_store_close (store);
-  raw_exec (fx, "DROP TABLE import_chats; DROP TABLE live_fingerprints;"
-                "CREATE TABLE live_fingerprints (room INTEGER NOT NULL, minute INTEGER NOT NULL,"
-                " digest INTEGER NOT NULL, msg INTEGER NOT NULL, class TEXT NOT NULL,"
-                " PRIMARY KEY (room, minute, digest, msg)) WITHOUT ROWID;"
-                "CREATE INDEX live_fingerprints_by_msg ON live_fingerprints (room, msg);"
-                "PRAGMA user_version = 6;");
+  /* from v6 on SQLite; PostgreSQL starts at v7, only the queries are tested */
+  if (pg_uri == NULL)
+    raw_exec (fx, "DROP TABLE import_chats; DROP TABLE live_fingerprints;"
+                  "CREATE TABLE live_fingerprints (room INTEGER NOT NULL, minute INTEGER NOT NULL,"
+                  " digest INTEGER NOT NULL, msg INTEGER NOT NULL, class TEXT NOT NULL,"
+                  " PRIMARY KEY (room, minute, digest, msg)) WITHOUT ROWID;"
+                  "CREATE INDEX live_fingerprints_by_msg ON live_fingerprints (room, msg);"
+                  "PRAGMA user_version = 6;");
   store = open_store (fx);
-  g_assert_cmpuint (pa_store_migrations_run (store), ==, 1);
+  g_assert_cmpuint (pa_store_migrations_run (store), ==, pg_uri == NULL ? 1 : 0);
   /* a live message of v6, matched by any job */
   g_assert_true (pa_store_fingerprint_add (store, "!r1:x", "live", 99, "text", 7, &error));
   g_assert_cmpint (pa_store_fingerprint_claim (store, "import:a", "!r1:x", 99, FALSE, 7, &error),
@@ -1316,14 +1325,16 @@ test_fingerprint_migration (Fixture *fx, gconstpointer data)
   g_autoptr (GError) error = NULL;
 
   pa_store_close (store);
-  raw_exec (fx, "DROP TABLE live_fingerprints; DROP TABLE live_claims; DROP TABLE import_chats;"
-                "PRAGMA user_version = 4;");
+  /* from v4 on SQLite; PostgreSQL starts at v7, only the queries are tested */
+  if (pg_uri == NULL)
+    raw_exec (fx, "DROP TABLE live_fingerprints; DROP TABLE live_claims; DROP TABLE import_chats;"
+                  "PRAGMA user_version = 4;");
   raw_exec (fx, "INSERT INTO portals (plugin, login_id, chat_id, room_id, kind, name) VALUES"
                 " ('lb', 'l1', 'bob', '!p:x', 'dm', NULL);"
                 "INSERT INTO messages (plugin, login_id, chat_id, legacy_id, room_id, event_id)"
                 " VALUES ('lb', 'l1', 'bob', 'm0', '!p:x', '$0');");
   store = open_store (fx);
-  g_assert_cmpuint (pa_store_migrations_run (store), ==, 3);
+  g_assert_cmpuint (pa_store_migrations_run (store), ==, pg_uri == NULL ? 3 : 0);
   g_assert_cmpint (pa_store_schema_version (store), ==, 7);
   assert_consistent (store);
   g_assert_cmpint (pa_store_message_count_in_room (store, "!p:x"), ==, 1);
@@ -1667,11 +1678,11 @@ main (int argc, char **argv)
       g_test_add_func ("/store/memory", test_memory);
       ADD ("/store/write-failure", test_write_failure);
       ADD ("/store/shared-migration", test_shared_migration);
-      ADD ("/store/fingerprint-migration", test_fingerprint_migration);
-      ADD ("/store/import-identity", test_import_identity);
-      ADD ("/store/shared-portals", test_shared_portals);
-      ADD ("/store/quarantine", test_quarantine);
     }
+  ADD ("/store/fingerprint-migration", test_fingerprint_migration);
+  ADD ("/store/import-identity", test_import_identity);
+  ADD ("/store/shared-portals", test_shared_portals);
+  ADD ("/store/quarantine", test_quarantine);
   ADD ("/store/nesting", test_nesting);
   ADD ("/store/inbound", test_inbound);
   ADD ("/store/remote", test_remote);
