@@ -169,14 +169,9 @@ pg_reset (PaDbStmt *stmt)
 static void
 pg_finalize (PaDbStmt *stmt)
 {
+  /* the cache lives as long as the connection: the server forgets the
+   * prepared statement with it */
   pg_reset (stmt);
-  /* the server forgets it with the connection; while it lives, say so */
-  if (stmt->pg_prepared && stmt->db->pg != NULL && PQstatus (stmt->db->pg) == CONNECTION_OK
-      && stmt->pg_generation == stmt->db->pg_generation)
-    {
-      g_autofree char *sql = g_strdup_printf ("DEALLOCATE %s", stmt->pg_name);
-      PQclear (PQexec (stmt->db->pg, sql));
-    }
   g_free (stmt->pg_values);
   g_free (stmt->pg_name);
   g_free (stmt->pg_sql);

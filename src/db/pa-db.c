@@ -25,6 +25,12 @@ sqlite_path (const char *target)
   return g_str_has_prefix (target, "sqlite:") ? target + strlen ("sqlite:") : target;
 }
 
+const char *
+pa_db_target_path (const char *target)
+{
+  return pa_db_target_is_postgres (target) ? NULL : sqlite_path (target);
+}
+
 char *
 pa_db_target_sibling (const char *target, const char *file)
 {

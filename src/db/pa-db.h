@@ -42,6 +42,8 @@ typedef enum
 /* A target is a path (SQLite), "sqlite:PATH", or a libpq URI
  * ("postgres://…", "postgresql://…"). */
 gboolean pa_db_target_is_postgres (const char *target);
+/* The file of a SQLite target (without "sqlite:"), NULL for PostgreSQL. */
+const char *pa_db_target_path (const char *target);
 /* The target for a sibling database: with SQLite, `file` beside the
  * target's file; with PostgreSQL, the same database (the caller keeps its
  * tables apart with a schema). */
