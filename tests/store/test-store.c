@@ -1623,6 +1623,32 @@ test_pg_write_failure (Fixture *fx, gconstpointer data)
   g_assert_cmpstr (outer2, ==, "1");
 }
 
+/* The events of a transaction go to PostgreSQL in one statement (an array
+ * of texts): quotes, backslashes, braces and non-ASCII text come back as
+ * they were, in order, once the cache of parsed events is gone. */
+static void
+test_pg_inbound_batch (Fixture *fx, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (json_t) events = json_pack ("[{s:s}, {s:s}, {s:s}, {s:[i,i]}]", "body", "a\"b\\c",
+                                         "body", "{x,y} \"é\" \\\\", "body", "", "n", 1, 2);
+  gboolean dup = TRUE;
+  PaStore *store = open_store (fx);
+
+  g_assert_true (pa_store_txn_accept (store, "batch", events, &dup, &error));
+  g_assert_no_error (error);
+  g_assert_false (dup);
+  pa_store_close (store);
+  store = open_store (fx);
+  g_autoptr (json_t) rows = pa_store_inbound_peek (store, 10, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (json_array_size (rows), ==, 4);
+  for (guint i = 0; i < 4; i++)
+    g_assert_true (json_equal (json_object_get (json_array_get (rows, i), "event"),
+                               json_array_get (events, i)));
+  pa_store_close (store);
+}
+
 /* A connection the server dropped: the call that meets it fails like a
  * full disk, the next one reconnects and works, statements prepared
  * again. */
@@ -1671,6 +1697,7 @@ main (int argc, char **argv)
       ADD ("/store/pg/schema", test_pg_schema);
       ADD ("/store/pg/write-failure", test_pg_write_failure);
       ADD ("/store/pg/reconnect", test_pg_reconnect);
+      ADD ("/store/pg/inbound-batch", test_pg_inbound_batch);
     }
   else
     {
