@@ -46,6 +46,9 @@ def parse_args():
     p.add_argument("--ghosts", type=int, default=10000, help="rss: ghost and portal rows")
     p.add_argument("--sandbox", choices=("best_effort", "required", "off"),
                    help="workers.sandbox of the bridge (default: the config's default)")
+    p.add_argument("--database", metavar="URI",
+                   help="the bridge's database: a PostgreSQL URI (postgresql://…) of an empty"
+                        " database instead of the SQLite file (ingest and send only)")
     p.add_argument("--json", help="also write the results to this file")
     p.add_argument("--metrics", choices=("off", "on", "both"), default="off",
                    help="metrics.enabled of the bridge; both: the send rounds with metrics off, "
@@ -57,6 +60,8 @@ def parse_args():
     bad = args.only - {"rss", "ingest", "send"}
     if bad:
         p.error("unknown benchmark(s): " + ", ".join(sorted(bad)))
+    if args.database and "rss" in args.only:
+        p.error("--database: rss writes rows into the SQLite file; use --only ingest,send")
     for name in ("txns", "per_txn", "flood", "rounds", "ghosts", "ingest_rounds"):
         if not 1 <= getattr(args, name) <= 1000000:
             p.error("--%s must be in 1..1000000" % name.replace("_", "-"))
@@ -103,6 +108,10 @@ def rollup_kb(pid):
 
 
 def db_ro(bridge):
+    """A read connection to the bridge's store, whichever the backend."""
+    if ARGS.database:
+        import psycopg
+        return psycopg.connect(ARGS.database, autocommit=True)
     path = os.path.join(bridge.dir, "passerelle.db")
     return sqlite3.connect("file:%s?mode=ro" % path, uri=True, timeout=5)
 
@@ -110,10 +119,11 @@ def db_ro(bridge):
 def count_rows(db, room_id, legacy_like):
     """Message-map rows of a room whose legacy id matches a LIKE pattern:
     's%' are the plugin's answers to sends, 'm%' the sink's own messages."""
+    mark = "%s" if ARGS.database else "?"
     for _ in range(50):
         try:
-            return db.execute("SELECT count(*) FROM messages WHERE room_id=? AND legacy_id LIKE ?",
-                              (room_id, legacy_like)).fetchone()[0]
+            return db.execute("SELECT count(*) FROM messages WHERE room_id=%s AND legacy_id LIKE %s"
+                              % (mark, mark), (room_id, legacy_like)).fetchone()[0]
         except sqlite3.OperationalError:  # busy during a checkpoint: retry
             time.sleep(0.01)
     raise RuntimeError("message map unreadable")
@@ -480,6 +490,14 @@ def main():
                "command": " ".join(sys.argv)}
     t_start = time.monotonic()
     stack = Stack(plugins=(SINK_SO,), ministry_plugins=("sink",))
+    if ARGS.database:
+        import yaml
+        with open(stack.bridge.config) as f:
+            cfg = yaml.safe_load(f)
+        cfg["database"] = ARGS.database
+        with open(stack.bridge.config, "w") as f:
+            yaml.safe_dump(cfg, f)
+        results["database"] = "postgresql"
     if ARGS.sandbox:
         import yaml
         with open(stack.bridge.config) as f:

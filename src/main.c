@@ -6,6 +6,8 @@
  *   passerelle -g -c config.yaml -r reg.yaml  write the registration file
  *   passerelle import whatsapp FILE -c config.yaml --user @agent:hs
  *                                             queue a history import and follow it
+ *   passerelle db migrate --from sqlite:PATH --to postgres://…
+ *                                             copy the SQLite store into PostgreSQL
  *   passerelle --worker …                     internal: one plugin worker */
 #define G_LOG_DOMAIN "passerelle"
 
@@ -13,6 +15,7 @@
 #include "config/pa-config.h"
 #include "host/pa-plugin-catalog.h"
 #include "worker/pa-worker-main.h"
+#include "pa-db-cli.h"
 #include "pa-import-cli.h"
 #include "pa-build-config.h"
 #include "pa-common.h"
@@ -63,6 +66,8 @@ main (int argc, char **argv)
     return pa_worker_main (argc, argv);
   if (argc > 1 && g_str_equal (argv[1], "import"))
     return pa_import_cli (argc, argv);
+  if (argc > 1 && g_str_equal (argv[1], "db"))
+    return pa_db_cli (argc, argv);
 
   g_autofree char *config_path = NULL;
   g_autofree char *example_path = NULL;

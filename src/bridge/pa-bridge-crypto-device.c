@@ -10,6 +10,8 @@
 
 #include "pa-bridge-crypto-device.h"
 
+#include "db/pa-db.h"
+
 #include "pa-batch.h"
 #include "crypto/pa-crypto-cross-signing.h"
 
@@ -265,14 +267,15 @@ pa_bridge_crypto_start (PaBridge *b, GError **error)
     return FALSE;
   guint8 key[32];
   derive_pickle_key (b->config->as_token, key);
-  g_autofree char *dir = g_path_get_dirname (b->config->database);
-  g_autofree char *db = g_build_filename (dir, "crypto.db", NULL);
+  /* crypto.db beside a SQLite store; the schema "crypto" of a PostgreSQL one */
+  g_autofree char *db = pa_db_target_sibling (b->config->database, "crypto.db");
   bc->crypto
       = pa_crypto_new (bc->device_mx, b->bot_mxid, bc->device_id, db, key, sizeof key, error);
   memset (key, 0, sizeof key);
   if (bc->crypto == NULL)
     {
-      g_prefix_error (error, "%s: ", db);
+      g_autofree char *shown = pa_db_target_display (db);
+      g_prefix_error (error, "%s: ", shown);
       return FALSE;
     }
   g_message ("bot device %s (%s; curve25519 %s)", bc->device_id, how,

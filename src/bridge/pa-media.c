@@ -15,6 +15,7 @@
 #include "pa-file-beneath.h"
 
 #include "crypto/pa-attachment.h"
+#include "db/pa-db.h"
 
 #include <errno.h>
 #include <unistd.h>
@@ -60,7 +61,7 @@ upload_cb (PaMatrix *mx, const PaMatrixResponse *resp, gpointer user_data)
 static gboolean
 host_file (PaBridge *b, const struct stat *st)
 {
-  const char *own[] = { b->config->path, b->config->database };
+  const char *own[] = { b->config->path, pa_db_target_path (b->config->database) };
   for (gsize i = 0; i < G_N_ELEMENTS (own); i++)
     {
       struct stat o;

@@ -526,8 +526,19 @@ pa_config_from_tree (const Loader *l, const Node *root, GError **error)
       p->level = PA_LEVEL_USER;
       g_ptr_array_add (c->permissions, p);
     }
+  /* database: a PostgreSQL URI is kept as it is, "sqlite:PATH" is PATH
+   * (docs/store.md, Backends) */
+  if (g_str_has_prefix (c->database, "sqlite:"))
+    {
+      char *path = g_strdup (c->database + strlen ("sqlite:"));
+      g_free (c->database);
+      c->database = path;
+    }
+  gboolean database_uri = g_str_has_prefix (c->database, "postgres://")
+                          || g_str_has_prefix (c->database, "postgresql://");
   for (guint e = 0; e < G_N_ELEMENTS (top_keys); e++)
-    if (top_keys[e].path_offset >= 0)
+    if (top_keys[e].path_offset >= 0
+        && !(database_uri && top_keys[e].path_offset == G_STRUCT_OFFSET (PaConfig, database)))
       resolve_path (l, G_STRUCT_MEMBER_P (c, top_keys[e].path_offset));
   return g_steal_pointer (&c);
 }

@@ -12,6 +12,7 @@
 
 #include <string.h>
 
+#include "db/pa-db.h"
 #include "pa-canonical-json.h"
 
 gboolean
@@ -22,7 +23,8 @@ pa_crypto_account_open (PaCrypto *crypto, const char *db_path, GError **error)
     return FALSE;
   if (!pa_crypto_account_load (crypto, error))
     {
-      g_prefix_error (error, "%s: ", db_path);
+      g_autofree char *shown = pa_db_target_display (db_path);
+      g_prefix_error (error, "%s: ", shown);
       return FALSE;
     }
   return TRUE;

@@ -51,7 +51,7 @@ pa_store_fingerprint_add_later (PaStore *store, const char *room_id, const char 
   g_return_val_if_fail (cls != NULL, FALSE);
   return pa_store_run (store, error,
                        "INSERT INTO live_fingerprints (room, minute, digest, msg, class)"
-                       " SELECT room, minute, ?, msg, ? FROM live_fingerprints"
+                       " SELECT room, minute, CAST (? AS BIGINT), msg, ? FROM live_fingerprints"
                        " WHERE room = ? AND msg = ? LIMIT 1 ON CONFLICT DO NOTHING",
                        "ItII", digest, cls, pa_store_hash64 (room_id), pa_store_hash64 (legacy_id));
 }
@@ -80,9 +80,9 @@ unclaimed (PaStore *store, const char *job_id, gint64 room, gint64 minute, gbool
                           " AND NOT EXISTS (SELECT 1 FROM live_claims c WHERE c.job_id = ?"
                           " AND c.room = f.room AND c.msg = f.msg) LIMIT 1",
                           "IIIIt", room, minute, digest, pa_store_hash64 (job_id), job_id);
-  if (stmt == NULL || pa_store_step (store, stmt, error) != SQLITE_ROW)
+  if (stmt == NULL || pa_store_step (store, stmt, error) != PA_DB_ROW)
     return FALSE;
-  *msg = sqlite3_column_int64 (stmt, 0);
+  *msg = pa_db_column_int64 (stmt, 0);
   return TRUE;
 }
 
@@ -124,9 +124,9 @@ pa_store_fingerprint_claimed_in (PaStore *store, const char *job_id, const char 
   g_autoptr (PaStoreStmt) stmt = pa_store_stmt (
       store, &error, "SELECT count(*) FROM live_claims WHERE job_id = ? AND room = ?", "tI", job_id,
       pa_store_hash64 (room_id));
-  if (stmt == NULL || pa_store_step (store, stmt, &error) != SQLITE_ROW)
+  if (stmt == NULL || pa_store_step (store, stmt, &error) != PA_DB_ROW)
     return -1;
-  return sqlite3_column_int64 (stmt, 0);
+  return pa_db_column_int64 (stmt, 0);
 }
 
 /* See pa-store.h. */

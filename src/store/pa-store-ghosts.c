@@ -21,13 +21,13 @@ pa_store_ghost_get (PaStore *store, const char *mxid, gboolean *out_registered,
   stmt = pa_store_stmt (store, &error,
                         "SELECT registered, displayname, avatar_url FROM ghosts WHERE mxid = ?",
                         "t", mxid);
-  if (stmt == NULL || pa_store_step (store, stmt, &error) != SQLITE_ROW)
+  if (stmt == NULL || pa_store_step (store, stmt, &error) != PA_DB_ROW)
     {
       pa_store_log_lookup_error (error);
       return FALSE;
     }
   if (out_registered != NULL)
-    *out_registered = sqlite3_column_int (stmt, 0) != 0;
+    *out_registered = (int) pa_db_column_int64 (stmt, 0) != 0;
   if (out_displayname != NULL)
     *out_displayname = pa_store_column_strdup (stmt, 1);
   if (out_avatar_url != NULL)

@@ -12,6 +12,66 @@
 
 /* ------------------------------------------------------------ inbound */
 
+static gint
+cmp_seq (gconstpointer a, gconstpointer b)
+{
+  gint64 x = *(const gint64 *) a, y = *(const gint64 *) b;
+
+  return x < y ? -1 : x > y;
+}
+
+/* PostgreSQL: the events of a transaction in one statement, so one round
+ * trip to the server instead of one per event (an array of texts, rows
+ * made in its order, so their seqs ascend in that order).  FALSE with
+ * nothing in `error` when the batch would pass the value limit: the
+ * caller then inserts row by row. */
+static gboolean
+insert_batch_pg (PaStore *store, const char *txn_id, GPtrArray *texts, GArray *seqs,
+                 GError **error)
+{
+  g_autoptr (GString) array = g_string_new ("{");
+
+  for (guint i = 0; i < texts->len; i++)
+    {
+      g_string_append (array, i > 0 ? ",\"" : "\"");
+      for (const char *p = g_ptr_array_index (texts, i); *p != '\0'; p++)
+        {
+          if (*p == '"' || *p == '\\')
+            g_string_append_c (array, '\\');
+          g_string_append_c (array, *p);
+        }
+      g_string_append_c (array, '"');
+      if (array->len > STORE_MAX_VALUE_BYTES)
+        return FALSE;
+    }
+  g_string_append_c (array, '}');
+
+  g_autoptr (PaStoreStmt) insert
+      = pa_store_stmt (store, error,
+                       "INSERT INTO inbound (txn_id, event) SELECT ?, u.event"
+                       " FROM unnest (CAST (? AS TEXT[])) WITH ORDINALITY AS u (event, n)"
+                       " ORDER BY u.n RETURNING seq",
+                       "tt", txn_id, array->str);
+  PaDbStep rc = insert != NULL ? PA_DB_ROW : PA_DB_ERROR;
+
+  while (insert != NULL && (rc = pa_store_step (store, insert, error)) == PA_DB_ROW)
+    {
+      gint64 seq = pa_db_column_int64 (insert, 0);
+
+      g_array_append_val (seqs, seq);
+    }
+  if (rc != PA_DB_DONE)
+    return FALSE;
+  g_array_sort (seqs, cmp_seq);
+  if (seqs->len != texts->len)
+    {
+      g_set_error (error, PA_ERROR, PA_ERROR_STORE, "transaction %s: %u of %u events stored",
+                   txn_id, seqs->len, texts->len);
+      return FALSE;
+    }
+  return TRUE;
+}
+
 gboolean
 pa_store_txn_accept (PaStore *store, const char *txn_id, json_t *events, gboolean *out_duplicate,
                      GError **error)
@@ -26,7 +86,10 @@ pa_store_txn_accept_texts (PaStore *store, const char *txn_id, json_t *events,
   size_t i;
   json_t *event;
   PaStoreStmt *insert;
-  gint64 first_seq = -1;
+  g_autoptr (GArray) seqs = g_array_new (FALSE, FALSE, sizeof (gint64));
+  /* the texts, serialised here where the caller has none */
+  g_autoptr (GPtrArray) owned = g_ptr_array_new_with_free_func (free);
+  g_autoptr (GPtrArray) all = g_ptr_array_new ();
 
   g_return_val_if_fail (store != NULL, FALSE);
   g_return_val_if_fail (txn_id != NULL, FALSE);
@@ -47,56 +110,78 @@ pa_store_txn_accept_texts (PaStore *store, const char *txn_id, json_t *events,
                      " ON CONFLICT (txn_id) DO NOTHING",
                      "tI", txn_id, pa_now_ms ()))
     goto fail;
-  if (sqlite3_changes (store->db) == 0)
+  if (pa_db_changes (store->db) == 0)
     {
       if (out_duplicate != NULL)
         *out_duplicate = TRUE;
       pa_store_tx_rollback (store);
       return TRUE;
     }
-  /* One prepared statement for every row, bound without copies. */
-  insert = pa_store_prepare (store, "INSERT INTO inbound (txn_id, event) VALUES (?, ?)", error);
-  if (insert == NULL)
-    goto fail;
   json_array_foreach (events, i, event)
   {
-    g_autofree char *own = NULL;
     const char *text = texts != NULL ? g_ptr_array_index (texts, i) : NULL;
 
     if (text == NULL)
-      text = own = json_dumps (event, JSON_COMPACT | JSON_ENCODE_ANY);
-    if (text == NULL)
       {
-        g_set_error (error, PA_ERROR, PA_ERROR_JSON,
-                     "transaction %s: event %zu cannot be serialised", txn_id, i);
-        goto fail;
+        char *own = json_dumps (event, JSON_COMPACT | JSON_ENCODE_ANY);
+
+        if (own == NULL)
+          {
+            g_set_error (error, PA_ERROR, PA_ERROR_JSON,
+                         "transaction %s: event %zu cannot be serialised", txn_id, i);
+            goto fail;
+          }
+        g_ptr_array_add (owned, own);
+        text = own;
       }
-    if (sqlite3_bind_text (insert, 1, txn_id, -1, SQLITE_STATIC) != SQLITE_OK
-        || sqlite3_bind_text (insert, 2, text, -1, SQLITE_STATIC) != SQLITE_OK)
-      {
-        pa_store_set_error (store, error, "binding an inbound event");
-        pa_store_stmt_release (insert);
-        goto fail;
-      }
-    int rc = pa_store_step (store, insert, error);
-    pa_store_stmt_release (insert);
-    if (rc != SQLITE_DONE)
-      goto fail;
-    if (first_seq < 0)
-      first_seq = sqlite3_last_insert_rowid (store->db);
+    g_ptr_array_add (all, (gpointer) text);
   }
+  if (pa_db_backend (store->db) == PA_DB_POSTGRES && all->len > 1)
+    {
+      GError *local = NULL;
+
+      if (insert_batch_pg (store, txn_id, all, seqs, &local))
+        goto stored;
+      if (local != NULL)
+        {
+          g_propagate_error (error, local);
+          goto fail;
+        }
+      g_array_set_size (seqs, 0);
+    }
+  for (i = 0; i < all->len; i++)
+  {
+    const char *text = g_ptr_array_index (all, i);
+
+    /* One prepared statement for every row (cached: never re-prepared). */
+    insert = pa_store_stmt (store, error,
+                            "INSERT INTO inbound (txn_id, event) VALUES (?, ?) RETURNING seq", "tt",
+                            txn_id, text);
+    if (insert == NULL)
+      goto fail;
+    PaDbStep rc = pa_store_step (store, insert, error);
+    if (rc == PA_DB_ROW)
+      {
+        gint64 seq = pa_db_column_int64 (insert, 0);
+
+        g_array_append_val (seqs, seq);
+      }
+    pa_store_stmt_release (insert);
+    if (rc != PA_DB_ROW)
+      goto fail;
+  }
+stored:
   if (!pa_store_tx_commit (store, error))
     return FALSE;
-  /* The rows of one transaction get consecutive seqs: remember their
-   * events for pa_store_inbound_peek(), as long as the backlog is short
-   * (a long one stays on disk only, as before). */
+  /* Remember the events of the rows for pa_store_inbound_peek(), as long
+   * as the backlog is short (a long one stays on disk only, as before). */
   if (g_hash_table_size (store->inbound_fresh) + json_array_size (events) > PA_INBOUND_FRESH_MAX)
     return TRUE;
   json_array_foreach (events, i, event)
   {
     gint64 *key = g_new (gint64, 1);
 
-    *key = first_seq + (gint64) i;
+    *key = g_array_index (seqs, gint64, i);
     g_hash_table_replace (store->inbound_fresh, key, json_incref (event));
   }
   return TRUE;
@@ -111,7 +196,7 @@ pa_store_inbound_peek (PaStore *store, guint limit, GError **error)
 {
   g_autoptr (json_t) result = json_array ();
   g_autoptr (PaStoreStmt) stmt = NULL;
-  int rc;
+  PaDbStep rc;
 
   g_return_val_if_fail (store != NULL, NULL);
 
@@ -119,16 +204,16 @@ pa_store_inbound_peek (PaStore *store, guint limit, GError **error)
                         (gint64) limit);
   if (stmt == NULL)
     return NULL;
-  while ((rc = pa_store_step (store, stmt, error)) == SQLITE_ROW)
+  while ((rc = pa_store_step (store, stmt, error)) == PA_DB_ROW)
     {
-      gint64 seq = sqlite3_column_int64 (stmt, 0);
+      gint64 seq = pa_db_column_int64 (stmt, 0);
       json_error_t jerr;
       json_t *event = g_hash_table_lookup (store->inbound_fresh, &seq);
 
       if (event != NULL)
         event = json_incref (event);
       else
-        event = json_loads ((const char *) sqlite3_column_text (stmt, 1),
+        event = json_loads (pa_db_column_text (stmt, 1),
                             JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
       if (event == NULL)
         {
@@ -140,7 +225,7 @@ pa_store_inbound_peek (PaStore *store, guint limit, GError **error)
       json_array_append_new (result,
                              json_pack ("{s:I, s:o}", "seq", (json_int_t) seq, "event", event));
     }
-  if (rc != SQLITE_DONE)
+  if (rc != PA_DB_DONE)
     return NULL;
   return g_steal_pointer (&result);
 }

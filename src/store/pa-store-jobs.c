@@ -43,7 +43,7 @@ pa_store_job_put (PaStore *store, json_t *job, GError **error)
 }
 
 static json_t *
-job_from_row (sqlite3_stmt *stmt)
+job_from_row (PaStoreStmt *stmt)
 {
   json_t *job = json_object ();
   static const char *const cols[]
@@ -51,19 +51,19 @@ job_from_row (sqlite3_stmt *stmt)
           "room_id", "total", "summary", "error", "created_at", "updated_at" };
   for (int i = 0; i < (int) G_N_ELEMENTS (cols); i++)
     {
-      int type = sqlite3_column_type (stmt, i);
-      if (type == SQLITE_NULL)
+      PaDbType type = pa_db_column_type (stmt, i);
+      if (type == PA_DB_NULL)
         continue;
-      if (type == SQLITE_INTEGER)
-        json_object_set_new (job, cols[i], json_integer (sqlite3_column_int64 (stmt, i)));
+      if (type == PA_DB_INTEGER)
+        json_object_set_new (job, cols[i], json_integer (pa_db_column_int64 (stmt, i)));
       else if (g_str_equal (cols[i], "options") || g_str_equal (cols[i], "summary"))
         {
-          json_t *v = json_loads ((const char *) sqlite3_column_text (stmt, i), 0, NULL);
+          json_t *v = json_loads (pa_db_column_text (stmt, i), 0, NULL);
           json_object_set_new (job, cols[i], v ? v : json_object ());
         }
       else
         json_object_set_new (job, cols[i],
-                             json_string ((const char *) sqlite3_column_text (stmt, i)));
+                             json_string (pa_db_column_text (stmt, i)));
     }
   return job;
 }
@@ -78,7 +78,7 @@ pa_store_job_get (PaStore *store, const char *id)
   g_autoptr (GError) error = NULL;
   g_autoptr (PaStoreStmt) stmt
       = pa_store_stmt (store, &error, JOB_COLUMNS " WHERE id = ?", "t", id);
-  if (stmt == NULL || pa_store_step (store, stmt, &error) != SQLITE_ROW)
+  if (stmt == NULL || pa_store_step (store, stmt, &error) != PA_DB_ROW)
     return NULL;
   return job_from_row (stmt);
 }
@@ -92,9 +92,9 @@ pa_store_job_list_active (PaStore *store)
                                                 JOB_COLUMNS " WHERE state NOT IN ('done', 'failed')"
                                                             " ORDER BY created_at, id",
                                                 "");
-  int rc = SQLITE_ERROR;
+  PaDbStep rc = PA_DB_ERROR;
   if (stmt != NULL)
-    while ((rc = pa_store_step (store, stmt, &error)) == SQLITE_ROW)
+    while ((rc = pa_store_step (store, stmt, &error)) == PA_DB_ROW)
       json_array_append_new (result, job_from_row (stmt));
   return result;
 }

@@ -42,7 +42,7 @@ pa_store_login_put (PaStore *store, const PaLoginRow *row, GError **error)
 #define LOGIN_COLUMNS "SELECT id, owner, plugin, remote_id, remote_name, state FROM logins"
 
 static PaLoginRow *
-login_from_row (sqlite3_stmt *stmt)
+login_from_row (PaStoreStmt *stmt)
 {
   PaLoginRow *row = g_new0 (PaLoginRow, 1);
 
@@ -65,7 +65,7 @@ pa_store_login_get (PaStore *store, const char *id)
   g_return_val_if_fail (id != NULL, NULL);
 
   stmt = pa_store_stmt (store, &error, LOGIN_COLUMNS " WHERE id = ?", "t", id);
-  if (stmt == NULL || pa_store_step (store, stmt, &error) != SQLITE_ROW)
+  if (stmt == NULL || pa_store_step (store, stmt, &error) != PA_DB_ROW)
     {
       pa_store_log_lookup_error (error);
       return NULL;
@@ -80,7 +80,7 @@ pa_store_login_list (PaStore *store, const char *owner)
   g_autoptr (GError) error = NULL;
   g_autoptr (PaStoreStmt) stmt = NULL;
   GPtrArray *result = g_ptr_array_new_with_free_func ((GDestroyNotify) pa_login_row_free);
-  int rc = SQLITE_ERROR;
+  PaDbStep rc = PA_DB_ERROR;
 
   g_return_val_if_fail (store != NULL, result);
 
@@ -89,9 +89,9 @@ pa_store_login_list (PaStore *store, const char *owner)
   else
     stmt = pa_store_stmt (store, &error, LOGIN_COLUMNS " ORDER BY id", "");
   if (stmt != NULL)
-    while ((rc = pa_store_step (store, stmt, &error)) == SQLITE_ROW)
+    while ((rc = pa_store_step (store, stmt, &error)) == PA_DB_ROW)
       g_ptr_array_add (result, login_from_row (stmt));
-  if (rc != SQLITE_DONE)
+  if (rc != PA_DB_DONE)
     {
       pa_store_log_lookup_error (error);
       g_ptr_array_set_size (result, 0);

@@ -42,7 +42,7 @@ pa_store_message_event_id (PaStore *store, const char *plugin, const char *login
                         "SELECT event_id FROM messages"
                         " WHERE plugin = ? AND login_id = ? AND chat_id = ? AND legacy_id = ?",
                         "tttt", plugin, login_id, chat_id, legacy_id);
-  if (stmt == NULL || pa_store_step (store, stmt, &error) != SQLITE_ROW)
+  if (stmt == NULL || pa_store_step (store, stmt, &error) != PA_DB_ROW)
     {
       pa_store_log_lookup_error (error);
       return NULL;
@@ -65,7 +65,7 @@ pa_store_message_legacy_id (PaStore *store, const char *room_id, const char *eve
   stmt = pa_store_stmt (
       store, &error, "SELECT legacy_id, chat_id FROM messages WHERE room_id = ? AND event_id = ?",
       "tt", room_id, event_id);
-  if (stmt == NULL || pa_store_step (store, stmt, &error) != SQLITE_ROW)
+  if (stmt == NULL || pa_store_step (store, stmt, &error) != PA_DB_ROW)
     {
       pa_store_log_lookup_error (error);
       return NULL;
@@ -83,7 +83,7 @@ pa_store_message_list_prefix (PaStore *store, const char *plugin, const char *lo
   g_autoptr (GError) error = NULL;
   g_autoptr (PaStoreStmt) stmt = NULL;
   json_t *result = json_array ();
-  int rc = SQLITE_ERROR;
+  PaDbStep rc = PA_DB_ERROR;
 
   g_return_val_if_fail (store != NULL && plugin != NULL && login_id != NULL, result);
   g_return_val_if_fail (chat_id != NULL && prefix != NULL, result);
@@ -94,12 +94,12 @@ pa_store_message_list_prefix (PaStore *store, const char *plugin, const char *lo
                         " AND substr(legacy_id, 1, ?) = ? ORDER BY legacy_id",
                         "tttIt", plugin, login_id, chat_id, (gint64) strlen (prefix), prefix);
   if (stmt != NULL)
-    while ((rc = pa_store_step (store, stmt, &error)) == SQLITE_ROW)
+    while ((rc = pa_store_step (store, stmt, &error)) == PA_DB_ROW)
       json_array_append_new (result,
                              json_pack ("{s:s, s:s}", "legacy_id",
-                                        (const char *) sqlite3_column_text (stmt, 0), "event_id",
-                                        (const char *) sqlite3_column_text (stmt, 1)));
-  if (rc != SQLITE_DONE)
+                                        pa_db_column_text (stmt, 0), "event_id",
+                                        pa_db_column_text (stmt, 1)));
+  if (rc != PA_DB_DONE)
     {
       pa_store_log_lookup_error (error);
       json_array_clear (result);
@@ -135,7 +135,7 @@ pa_store_message_count_login (PaStore *store, const char *plugin, const char *lo
   g_autoptr (PaStoreStmt) stmt = pa_store_stmt (
       store, &error, "SELECT count(*) FROM messages WHERE plugin = ? AND login_id = ?", "tt",
       plugin, login_id);
-  if (stmt == NULL || pa_store_step (store, stmt, &error) != SQLITE_ROW)
+  if (stmt == NULL || pa_store_step (store, stmt, &error) != PA_DB_ROW)
     return -1;
-  return sqlite3_column_int64 (stmt, 0);
+  return pa_db_column_int64 (stmt, 0);
 }

@@ -38,7 +38,7 @@ pa_store_meta_list (PaStore *store, const char *login_id)
   g_autoptr (GError) error = NULL;
   g_autoptr (PaStoreStmt) stmt = NULL;
   json_t *result = json_array ();
-  int rc = SQLITE_ERROR;
+  PaDbStep rc = PA_DB_ERROR;
 
   g_return_val_if_fail (store != NULL && login_id != NULL, result);
 
@@ -46,12 +46,12 @@ pa_store_meta_list (PaStore *store, const char *login_id)
                         "SELECT scope, id, value FROM meta WHERE login_id = ? ORDER BY scope, id",
                         "t", login_id);
   if (stmt != NULL)
-    while ((rc = pa_store_step (store, stmt, &error)) == SQLITE_ROW)
+    while ((rc = pa_store_step (store, stmt, &error)) == PA_DB_ROW)
       json_array_append_new (result,
-                             json_pack ("{s:i, s:s, s:s}", "scope", sqlite3_column_int (stmt, 0),
-                                        "id", (const char *) sqlite3_column_text (stmt, 1), "value",
-                                        (const char *) sqlite3_column_text (stmt, 2)));
-  if (rc != SQLITE_DONE)
+                             json_pack ("{s:i, s:s, s:s}", "scope", (int) pa_db_column_int64 (stmt, 0),
+                                        "id", pa_db_column_text (stmt, 1), "value",
+                                        pa_db_column_text (stmt, 2)));
+  if (rc != PA_DB_DONE)
     {
       pa_store_log_lookup_error (error);
       json_array_clear (result);

@@ -37,60 +37,53 @@ pa_store_outbound_add (PaStore *store, const PaOutboundItem *item, gboolean *out
 
   if (out_duplicate != NULL)
     *out_duplicate = FALSE;
-  {
-    g_autoptr (PaStoreStmt) stmt = pa_store_stmt (
-        store, error, "SELECT 1 FROM outbound_done WHERE txn_id = ?", "t", item->txn_id);
-    int rc;
+  /* One statement: a txn id already done or already queued is a duplicate. */
+  g_autoptr (PaStoreStmt) insert = pa_store_stmt (
+      store, error,
+      "INSERT INTO outbound (txn_id, queue_key, method, path, user_id, ts, body,"
+      " on_done, attempts, not_before)"
+      " SELECT ?, ?, ?, ?, ?, CAST (? AS BIGINT), ?, ?, CAST (? AS INTEGER), CAST (? AS BIGINT)"
+      " WHERE NOT EXISTS (SELECT 1 FROM outbound_done WHERE txn_id = ?)"
+      " ON CONFLICT (txn_id) DO NOTHING RETURNING seq",
+      "tttttIttiIt", item->txn_id, item->queue_key, item->method, item->path, item->user_id,
+      item->ts, item->body, item->on_done, item->attempts, item->not_before_ms, item->txn_id);
+  PaDbStep rc = insert != NULL ? pa_store_step (store, insert, error) : PA_DB_ERROR;
 
-    if (stmt == NULL || (rc = pa_store_step (store, stmt, error)) == SQLITE_ERROR)
-      return -1;
-    if (rc == SQLITE_ROW)
-      {
-        if (out_duplicate != NULL)
-          *out_duplicate = TRUE;
-        return 0;
-      }
-  }
-  if (!pa_store_run (store, error,
-                     "INSERT INTO outbound (txn_id, queue_key, method, path, user_id, ts, body,"
-                     " on_done, attempts, not_before) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-                     " ON CONFLICT (txn_id) DO NOTHING",
-                     "tttttIttiI", item->txn_id, item->queue_key, item->method, item->path,
-                     item->user_id, item->ts, item->body, item->on_done, item->attempts,
-                     item->not_before_ms))
+  if (rc == PA_DB_ERROR)
     return -1;
-  if (sqlite3_changes (store->db) == 0)
+  if (rc == PA_DB_DONE)
     {
       if (out_duplicate != NULL)
         *out_duplicate = TRUE;
       return 0;
     }
-  return sqlite3_last_insert_rowid (store->db);
+  return pa_db_column_int64 (insert, 0);
 }
 
 static PaOutboundItem *
-outbound_item_from_row (sqlite3_stmt *stmt)
+outbound_item_from_row (PaStoreStmt *stmt)
 {
   PaOutboundItem *item = g_new0 (PaOutboundItem, 1);
 
-  item->seq = sqlite3_column_int64 (stmt, 0);
+  item->seq = pa_db_column_int64 (stmt, 0);
   item->txn_id = pa_store_column_strdup (stmt, 1);
   item->queue_key = pa_store_column_strdup (stmt, 2);
   item->method = pa_store_column_strdup (stmt, 3);
   item->path = pa_store_column_strdup (stmt, 4);
   item->user_id = pa_store_column_strdup (stmt, 5);
-  item->ts = sqlite3_column_int64 (stmt, 6);
+  item->ts = pa_db_column_int64 (stmt, 6);
   item->body = pa_store_column_strdup (stmt, 7);
   item->on_done = pa_store_column_strdup (stmt, 8);
-  item->attempts = sqlite3_column_int (stmt, 9);
-  item->not_before_ms = sqlite3_column_int64 (stmt, 10);
+  item->attempts = (int) pa_db_column_int64 (stmt, 9);
+  item->not_before_ms = pa_db_column_int64 (stmt, 10);
   return item;
 }
 
 /* Walks the heads in seq order (the UNIQUE index on outbound_heads.seq),
  * so the cost is the number of heads skipped (busy or backing off) plus
  * `limit`, whatever the length of the queues behind them.  CROSS JOIN
- * pins that loop order: SQLite never reorders it. */
+ * pins that loop order: SQLite never reorders it (PostgreSQL plans it
+ * alone, with the same indexes). */
 GPtrArray *
 pa_store_outbound_ready (PaStore *store, GHashTable *busy_keys, gint64 now_ms, guint limit,
                          GError **error)
@@ -98,7 +91,7 @@ pa_store_outbound_ready (PaStore *store, GHashTable *busy_keys, gint64 now_ms, g
   g_autoptr (GPtrArray) result
       = g_ptr_array_new_with_free_func ((GDestroyNotify) pa_outbound_item_free);
   g_autoptr (PaStoreStmt) stmt = NULL;
-  int rc = SQLITE_DONE;
+  PaDbStep rc = PA_DB_DONE;
 
   g_return_val_if_fail (store != NULL, NULL);
 
@@ -107,20 +100,20 @@ pa_store_outbound_ready (PaStore *store, GHashTable *busy_keys, gint64 now_ms, g
   stmt = pa_store_stmt (store, error,
                         "SELECT o.seq, o.txn_id, o.queue_key, o.method, o.path, o.user_id, o.ts,"
                         " o.body, o.on_done, o.attempts, o.not_before"
-                        " FROM outbound_heads h CROSS JOIN outbound o ON o.seq = h.seq"
-                        " WHERE o.not_before <= ? ORDER BY h.seq",
+                        " FROM outbound_heads h CROSS JOIN outbound o"
+                        " WHERE o.seq = h.seq AND o.not_before <= ? ORDER BY h.seq",
                         "I", now_ms);
   if (stmt == NULL)
     return NULL;
-  while (result->len < limit && (rc = pa_store_step (store, stmt, error)) == SQLITE_ROW)
+  while (result->len < limit && (rc = pa_store_step (store, stmt, error)) == PA_DB_ROW)
     {
-      const char *key = (const char *) sqlite3_column_text (stmt, 2);
+      const char *key = pa_db_column_text (stmt, 2);
 
       if (busy_keys != NULL && g_hash_table_contains (busy_keys, key))
         continue;
       g_ptr_array_add (result, outbound_item_from_row (stmt));
     }
-  if (rc == SQLITE_ERROR)
+  if (rc == PA_DB_ERROR)
     return NULL;
   return g_steal_pointer (&result);
 }
@@ -133,8 +126,9 @@ pa_store_outbound_done (PaStore *store, gint64 seq, GError **error)
   if (!pa_store_tx_begin (store, error))
     return FALSE;
   if (!pa_store_run (store, error,
-                     "INSERT OR IGNORE INTO outbound_done (txn_id, at)"
-                     " SELECT txn_id, ? FROM outbound WHERE seq = ?",
+                     "INSERT INTO outbound_done (txn_id, at)"
+                     " SELECT txn_id, CAST (? AS BIGINT) FROM outbound WHERE seq = ?"
+                     " ON CONFLICT DO NOTHING",
                      "II", pa_now_ms (), seq)
       || !pa_store_run (store, error, "DELETE FROM outbound WHERE seq = ?", "I", seq))
     {
@@ -166,16 +160,16 @@ pa_store_outbound_next_due (PaStore *store)
 
   stmt = pa_store_stmt (store, &error,
                         "SELECT min(o.not_before) FROM outbound_heads h CROSS"
-                        " JOIN outbound o ON o.seq = h.seq",
+                        " JOIN outbound o WHERE o.seq = h.seq",
                         "");
-  if (stmt == NULL || pa_store_step (store, stmt, &error) != SQLITE_ROW)
+  if (stmt == NULL || pa_store_step (store, stmt, &error) != PA_DB_ROW)
     {
       pa_store_log_lookup_error (error);
       return -1;
     }
-  if (sqlite3_column_type (stmt, 0) == SQLITE_NULL)
+  if (pa_db_column_type (stmt, 0) == PA_DB_NULL)
     return -1;
-  return sqlite3_column_int64 (stmt, 0);
+  return pa_db_column_int64 (stmt, 0);
 }
 
 gint64
@@ -190,7 +184,7 @@ pa_store_outbound_has_key (PaStore *store, const char *queue_key)
   g_autoptr (GError) error = NULL;
   g_autoptr (PaStoreStmt) stmt = pa_store_stmt (
       store, &error, "SELECT EXISTS (SELECT 1 FROM outbound WHERE queue_key = ?)", "t", queue_key);
-  if (stmt == NULL || pa_store_step (store, stmt, &error) != SQLITE_ROW)
+  if (stmt == NULL || pa_store_step (store, stmt, &error) != PA_DB_ROW)
     return FALSE;
-  return sqlite3_column_int (stmt, 0) != 0;
+  return (int) pa_db_column_int64 (stmt, 0) != 0;
 }

@@ -43,7 +43,7 @@ pa_store_portal_put (PaStore *store, const PaPortalRow *row, GError **error)
 }
 
 static PaPortalRow *
-portal_from_row (sqlite3_stmt *stmt)
+portal_from_row (PaStoreStmt *stmt)
 {
   PaPortalRow *row = g_new0 (PaPortalRow, 1);
 
@@ -53,7 +53,7 @@ portal_from_row (sqlite3_stmt *stmt)
   row->room_id = pa_store_column_strdup (stmt, 3);
   row->kind = pa_store_column_strdup (stmt, 4);
   row->name = pa_store_column_strdup (stmt, 5);
-  row->encrypted = sqlite3_column_int (stmt, 6) != 0;
+  row->encrypted = (int) pa_db_column_int64 (stmt, 6) != 0;
   return row;
 }
 
@@ -73,7 +73,7 @@ pa_store_portal_get (PaStore *store, const char *plugin, const char *login_id, c
                         PORTAL_COLUMNS " FROM portals"
                                        " WHERE plugin = ? AND login_id = ? AND chat_id = ?",
                         "ttt", plugin, login_id, chat_id);
-  if (stmt == NULL || pa_store_step (store, stmt, &error) != SQLITE_ROW)
+  if (stmt == NULL || pa_store_step (store, stmt, &error) != PA_DB_ROW)
     {
       pa_store_log_lookup_error (error);
       return NULL;
@@ -93,7 +93,7 @@ pa_store_portal_by_room (PaStore *store, const char *room_id)
 
   stmt = pa_store_stmt (store, &error, PORTAL_COLUMNS " FROM portals WHERE room_id = ?", "t",
                         room_id);
-  if (stmt == NULL || pa_store_step (store, stmt, &error) != SQLITE_ROW)
+  if (stmt == NULL || pa_store_step (store, stmt, &error) != PA_DB_ROW)
     {
       pa_store_log_lookup_error (error);
       return NULL;
@@ -154,7 +154,7 @@ pa_store_portal_login_add (PaStore *store, const char *room_id, const char *logi
                      "ttI", room_id, login_id, pa_now_ms ()))
     return FALSE;
   if (out_new != NULL)
-    *out_new = sqlite3_changes (store->db) > 0;
+    *out_new = pa_db_changes (store->db) > 0;
   return TRUE;
 }
 
@@ -186,7 +186,7 @@ pa_store_portal_logins (PaStore *store, const char *room_id)
                         " ORDER BY since, login_id",
                         "t", room_id);
   if (stmt != NULL)
-    while (pa_store_step (store, stmt, &error) == SQLITE_ROW)
+    while (pa_store_step (store, stmt, &error) == PA_DB_ROW)
       g_ptr_array_add (ids, pa_store_column_strdup (stmt, 0));
   pa_store_log_lookup_error (error);
   g_ptr_array_add (ids, NULL);
@@ -215,12 +215,18 @@ pa_store_shared_claim (PaStore *store, const char *plugin, const char *chat_id,
                      " VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
                      "ttttI", plugin, chat_id, legacy_id, login_id, pa_now_ms ()))
     return -1;
+  /* Insertion order: SQLite's rowid, the identity column seq that the
+   * PostgreSQL schema gives the table in its place. */
   stmt = pa_store_stmt (store, error,
-                        "SELECT login_id FROM shared_messages"
-                        " WHERE plugin = ? AND chat_id = ? AND legacy_id = ? ORDER BY rowid"
-                        " LIMIT 1",
+                        pa_db_backend (store->db) == PA_DB_SQLITE
+                            ? "SELECT login_id FROM shared_messages"
+                              " WHERE plugin = ? AND chat_id = ? AND legacy_id = ? ORDER BY rowid"
+                              " LIMIT 1"
+                            : "SELECT login_id FROM shared_messages"
+                              " WHERE plugin = ? AND chat_id = ? AND legacy_id = ? ORDER BY seq"
+                              " LIMIT 1",
                         "ttt", plugin, chat_id, legacy_id);
-  if (stmt == NULL || pa_store_step (store, stmt, error) != SQLITE_ROW)
+  if (stmt == NULL || pa_store_step (store, stmt, error) != PA_DB_ROW)
     return -1;
   first = pa_store_column_strdup (stmt, 0);
   return g_strcmp0 (first, login_id) == 0 ? 1 : 0;

@@ -9,7 +9,7 @@
 #include "pa-store.h"
 
 #include "pa-common.h"
-#include "pa-sqlite.h"
+#include "db/pa-db.h"
 
 #include <string.h>
 
@@ -32,14 +32,11 @@ G_BEGIN_DECLS
 
 struct _PaStore
 {
-  sqlite3 *db;
-  GHashTable *stmts; /* SQL text (owned) → sqlite3_stmt* (finalized on removal) */
-  guint depth;       /* open transaction levels: 1 = BEGIN, >1 = SAVEPOINTs */
-  /* A statement of the open transaction failed for want of the disk (full,
-   * I/O error, lock, memory): the transaction is not committed, even if the
-   * caller carried on, so that a group commit is whole or nothing. */
-  gboolean tx_failed;
-  char *tx_failure; /* its message */
+  /* The connection (SQLite or PostgreSQL), its statement cache and its
+   * transactions, with the storage-fault rule: a statement of the open
+   * transaction that failed for want of storage fails its commit, even if
+   * the caller carried on, so that a group commit is whole or nothing. */
+  PaDb *db;
   int version;
   guint migrations_run;
   /* Inbound events stored by this process and not yet done: seq → the
@@ -51,33 +48,33 @@ struct _PaStore
 
 /* ---- pa-store-schema.c ---------------------------------------------- */
 
-/* pa_store_migrations[i] takes the schema from version i to i + 1; the
- * schema version of the code is pa_store_n_migrations. */
+/* pa_store_migrations[i] takes the schema from version i to i + 1 on
+ * SQLite, pa_store_pg_migrations[i] on PostgreSQL; the schema version of
+ * the code is pa_store_n_migrations, the length of both. */
 extern const char *const pa_store_migrations[];
+extern const char *const pa_store_pg_migrations[];
 extern const guint pa_store_n_migrations;
+extern const guint pa_store_n_pg_migrations;
 
 /* ---- pa-store-sql.c -------------------------------------------------- */
 
 /* A cached statement borrowed for one use: the cleanup resets it and drops
  * its bindings instead of finalizing it, so it can be reused. */
-typedef sqlite3_stmt PaStoreStmt;
-void pa_store_stmt_release (PaStoreStmt *stmt);
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (PaStoreStmt, pa_store_stmt_release)
-/* GDestroyNotify of the statement cache. */
-void pa_store_stmt_finalize (gpointer stmt);
+typedef PaDbStmt PaStoreStmt;
+#define pa_store_stmt_release pa_db_release
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (PaStoreStmt, pa_db_release)
 
-void pa_store_set_error (PaStore *store, GError **error, const char *what);
 /* The cached statement for `sql`, prepared on first use. */
 PaStoreStmt *pa_store_prepare (PaStore *store, const char *sql, GError **error);
 /* The cached statement for `sql` with its parameters bound (types as
- * pa_sqlite_vbind), or NULL. */
+ * pa_db_vbind), or NULL. */
 PaStoreStmt *pa_store_stmt (PaStore *store, GError **error, const char *sql, const char *types,
                             ...);
-/* One step: SQLITE_ROW or SQLITE_DONE, or SQLITE_ERROR with `error` set. */
-int pa_store_step (PaStore *store, sqlite3_stmt *stmt, GError **error);
+/* One step: PA_DB_ROW or PA_DB_DONE, or PA_DB_ERROR with `error` set. */
+PaDbStep pa_store_step (PaStore *store, PaStoreStmt *stmt, GError **error);
 /* Runs a statement that returns no rows. */
 gboolean pa_store_run (PaStore *store, GError **error, const char *sql, const char *types, ...);
-char *pa_store_column_strdup (sqlite3_stmt *stmt, int col);
+char *pa_store_column_strdup (PaStoreStmt *stmt, int col);
 /* SELECT count(*)…: the count, or -1 (logged) on failure. */
 gint64 pa_store_count (PaStore *store, const char *sql, const char *arg);
 /* Lookups that cannot report errors log them and read as "not found". */
@@ -85,7 +82,8 @@ void pa_store_log_lookup_error (GError *error);
 /* The first column of the first row as a string, or NULL (logged on error). */
 char *pa_store_lookup_text (PaStore *store, const char *sql, const char *types, ...);
 
-/* Nesting transactions: BEGIN IMMEDIATE outermost, SAVEPOINTs inside. */
+/* Nesting transactions (pa_db_begin); a rollback also empties the cache of
+ * fresh inbound events. */
 gboolean pa_store_tx_begin (PaStore *store, GError **error);
 void pa_store_tx_rollback (PaStore *store);
 gboolean pa_store_tx_commit (PaStore *store, GError **error);

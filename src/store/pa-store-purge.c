@@ -3,7 +3,8 @@
  * import lane are deleted a chunk at a time (so a ten-million-row import
  * never holds the main loop), and the pages they freed return to the file
  * system through SQLite's incremental vacuum, a few pages per step.  The
- * database is switched to auto_vacuum=INCREMENTAL once, when opened. */
+ * database is switched to auto_vacuum=INCREMENTAL once, when opened.
+ * PostgreSQL's autovacuum does the second part there. */
 #define G_LOG_DOMAIN "passerelle-store"
 
 #include "pa-store-private.h"
@@ -19,7 +20,7 @@ pa_store_remote_purge_lane (PaStore *store, const char *login_id, guint limit, G
                      " WHERE lane = 1 AND login_id = ? ORDER BY seq LIMIT ?)",
                      "tI", login_id, (gint64) limit))
     return -1;
-  return sqlite3_changes (store->db);
+  return pa_db_changes (store->db);
 }
 
 json_t *
@@ -30,10 +31,10 @@ pa_store_remote_import_lanes (PaStore *store, GError **error)
   if (stmt == NULL)
     return NULL;
   g_autoptr (json_t) out = json_array ();
-  int rc;
-  while ((rc = pa_store_step (store, stmt, error)) == SQLITE_ROW)
-    json_array_append_new (out, json_string ((const char *) sqlite3_column_text (stmt, 0)));
-  return rc == SQLITE_DONE ? g_steal_pointer (&out) : NULL;
+  PaDbStep rc;
+  while ((rc = pa_store_step (store, stmt, error)) == PA_DB_ROW)
+    json_array_append_new (out, json_string (pa_db_column_text (stmt, 0)));
+  return rc == PA_DB_DONE ? g_steal_pointer (&out) : NULL;
 }
 
 static gint64
@@ -41,14 +42,17 @@ pragma_int (PaStore *store, const char *sql)
 {
   g_autoptr (GError) error = NULL;
   g_autoptr (PaStoreStmt) stmt = pa_store_prepare (store, sql, &error);
-  if (stmt == NULL || pa_store_step (store, stmt, &error) != SQLITE_ROW)
+  if (stmt == NULL || pa_store_step (store, stmt, &error) != PA_DB_ROW)
     return -1;
-  return sqlite3_column_int64 (stmt, 0);
+  return pa_db_column_int64 (stmt, 0);
 }
 
 gboolean
 pa_store_vacuum_setup (PaStore *store, GError **error)
 {
+  /* PostgreSQL's autovacuum gives space back on its own. */
+  if (pa_db_backend (store->db) != PA_DB_SQLITE)
+    return TRUE;
   /* 2 = INCREMENTAL.  Switching an existing database takes one VACUUM
    * (a full rewrite, before the bridge serves anything); a new one is tiny. */
   if (pragma_int (store, "PRAGMA auto_vacuum") == 2)
@@ -58,13 +62,9 @@ pa_store_vacuum_setup (PaStore *store, GError **error)
     g_message ("store: switching to incremental vacuum (a one-time VACUUM of %" G_GINT64_FORMAT
                " pages)",
                pages);
-  char *msg = NULL;
-  if (sqlite3_exec (store->db, "PRAGMA auto_vacuum = INCREMENTAL; VACUUM;", NULL, NULL, &msg)
-      != SQLITE_OK)
+  if (!pa_db_exec (store->db, "PRAGMA auto_vacuum = INCREMENTAL; VACUUM;", error))
     {
-      g_set_error (error, PA_ERROR, PA_ERROR_STORE, "enabling incremental vacuum: %s",
-                   msg != NULL ? msg : sqlite3_errmsg (store->db));
-      sqlite3_free (msg);
+      g_prefix_error (error, "enabling incremental vacuum: ");
       return FALSE;
     }
   return TRUE;
@@ -73,18 +73,21 @@ pa_store_vacuum_setup (PaStore *store, GError **error)
 gint64
 pa_store_vacuum_step (PaStore *store, guint pages)
 {
+  g_autoptr (GError) error = NULL;
+  if (pa_db_backend (store->db) != PA_DB_SQLITE)
+    return 0;
   g_autofree char *sql = g_strdup_printf ("PRAGMA incremental_vacuum (%u)", pages);
   /* The pragma frees one page per step of its statement. */
-  if (sqlite3_exec (store->db, sql, NULL, NULL, NULL) != SQLITE_OK)
+  if (!pa_db_exec (store->db, sql, &error))
     {
-      g_warning ("store: incremental vacuum: %s", sqlite3_errmsg (store->db));
+      g_warning ("store: incremental vacuum: %s", error->message);
       return -1;
     }
   gint64 left = pragma_int (store, "PRAGMA freelist_count");
   /* In WAL mode the file shrinks when a checkpoint copies the last pages
    * back; the automatic one may not come for a while.  PASSIVE: never
    * waits for a reader. */
-  if (left == 0 && store->depth == 0)
-    sqlite3_exec (store->db, "PRAGMA wal_checkpoint (PASSIVE)", NULL, NULL, NULL);
+  if (left == 0 && pa_db_depth (store->db) == 0)
+    pa_db_exec (store->db, "PRAGMA wal_checkpoint (PASSIVE)", NULL);
   return left;
 }

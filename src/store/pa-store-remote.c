@@ -29,34 +29,25 @@ pa_store_remote_add (PaStore *store, const char *login_id, const char *dedup_key
                            "remote event or login id is not valid UTF-8");
       return -1;
     }
-  if (dedup_key != NULL)
-    {
-      g_autoptr (PaStoreStmt) stmt = pa_store_stmt (
-          store, error, "SELECT 1 FROM remote_seen WHERE dedup_key = ?", "t", dedup_key);
-      int rc;
+  /* One statement: a key already bridged or already queued is a duplicate. */
+  g_autoptr (PaStoreStmt) insert
+      = pa_store_stmt (store, error,
+                       "INSERT INTO remote (login_id, dedup_key, event, lane)"
+                       " SELECT ?, ?, ?, CASE WHEN substr (?, 1, 7) = 'import:' THEN 1 ELSE 0 END"
+                       " WHERE NOT EXISTS (SELECT 1 FROM remote_seen WHERE dedup_key = ?)"
+                       " ON CONFLICT (dedup_key) DO NOTHING RETURNING seq",
+                       "ttttt", login_id, dedup_key, event_json, login_id, dedup_key);
+  PaDbStep rc = insert != NULL ? pa_store_step (store, insert, error) : PA_DB_ERROR;
 
-      if (stmt == NULL || (rc = pa_store_step (store, stmt, error)) == SQLITE_ERROR)
-        return -1;
-      if (rc == SQLITE_ROW)
-        {
-          if (out_duplicate != NULL)
-            *out_duplicate = TRUE;
-          return 0;
-        }
-    }
-  if (!pa_store_run (store, error,
-                     "INSERT INTO remote (login_id, dedup_key, event, lane) VALUES (?, ?, ?,"
-                     " CASE WHEN substr (?1, 1, 7) = 'import:' THEN 1 ELSE 0 END)"
-                     " ON CONFLICT (dedup_key) DO NOTHING",
-                     "ttt", login_id, dedup_key, event_json))
+  if (rc == PA_DB_ERROR)
     return -1;
-  if (sqlite3_changes (store->db) == 0)
+  if (rc == PA_DB_DONE)
     {
       if (out_duplicate != NULL)
         *out_duplicate = TRUE;
       return 0;
     }
-  seq = sqlite3_last_insert_rowid (store->db);
+  seq = pa_db_column_int64 (insert, 0);
   return seq;
 }
 
@@ -65,14 +56,14 @@ static json_t *
 remote_rows (PaStore *store, PaStoreStmt *stmt, GError **error)
 {
   g_autoptr (json_t) result = json_array ();
-  int rc;
+  PaDbStep rc;
 
-  while ((rc = pa_store_step (store, stmt, error)) == SQLITE_ROW)
+  while ((rc = pa_store_step (store, stmt, error)) == PA_DB_ROW)
     {
-      gint64 seq = sqlite3_column_int64 (stmt, 0);
+      gint64 seq = pa_db_column_int64 (stmt, 0);
       json_t *entry = json_pack ("{s:I, s:s, s:s}", "seq", (json_int_t) seq, "login_id",
-                                 (const char *) sqlite3_column_text (stmt, 1), "event",
-                                 (const char *) sqlite3_column_text (stmt, 2));
+                                 pa_db_column_text (stmt, 1), "event",
+                                 pa_db_column_text (stmt, 2));
 
       /* only reachable with rows written by something else than remote_add */
       if (entry == NULL)
@@ -83,7 +74,7 @@ remote_rows (PaStore *store, PaStoreStmt *stmt, GError **error)
         }
       json_array_append_new (result, entry);
     }
-  if (rc != SQLITE_DONE)
+  if (rc != PA_DB_DONE)
     return NULL;
   return g_steal_pointer (&result);
 }
@@ -108,8 +99,9 @@ pa_store_remote_done (PaStore *store, gint64 seq, GError **error)
   if (!pa_store_tx_begin (store, error))
     return FALSE;
   if (!pa_store_run (store, error,
-                     "INSERT OR IGNORE INTO remote_seen (dedup_key, at)"
-                     " SELECT dedup_key, ? FROM remote WHERE seq = ? AND dedup_key IS NOT NULL",
+                     "INSERT INTO remote_seen (dedup_key, at)"
+                     " SELECT dedup_key, CAST (? AS BIGINT) FROM remote"
+                     " WHERE seq = ? AND dedup_key IS NOT NULL ON CONFLICT DO NOTHING",
                      "II", pa_now_ms (), seq)
       || !pa_store_run (store, error, "DELETE FROM remote WHERE seq = ?", "I", seq))
     {
@@ -146,7 +138,7 @@ pa_store_remote_count_login (PaStore *store, const char *login_id)
   g_autoptr (GError) error = NULL;
   g_autoptr (PaStoreStmt) stmt = pa_store_stmt (
       store, &error, "SELECT count(*) FROM remote WHERE login_id = ?", "t", login_id);
-  if (stmt == NULL || pa_store_step (store, stmt, &error) != SQLITE_ROW)
+  if (stmt == NULL || pa_store_step (store, stmt, &error) != PA_DB_ROW)
     return -1;
-  return sqlite3_column_int64 (stmt, 0);
+  return pa_db_column_int64 (stmt, 0);
 }

@@ -12,11 +12,10 @@ queue_stat (PaStore *store, const char *sql, PaStoreQueueStat *out, GError **err
 {
   g_autoptr (PaStoreStmt) stmt = pa_store_stmt (store, error, sql, "");
 
-  if (stmt == NULL || pa_store_step (store, stmt, error) != SQLITE_ROW)
+  if (stmt == NULL || pa_store_step (store, stmt, error) != PA_DB_ROW)
     return FALSE;
-  out->depth = sqlite3_column_int64 (stmt, 0);
-  out->head_seq
-      = sqlite3_column_type (stmt, 1) == SQLITE_NULL ? -1 : sqlite3_column_int64 (stmt, 1);
+  out->depth = pa_db_column_int64 (stmt, 0);
+  out->head_seq = pa_db_column_type (stmt, 1) == PA_DB_NULL ? -1 : pa_db_column_int64 (stmt, 1);
   return TRUE;
 }
 
@@ -25,7 +24,7 @@ gboolean
 pa_store_stats (PaStore *store, PaStoreStats *out, GError **error)
 {
   g_autoptr (PaStoreStmt) jobs = NULL;
-  int rc;
+  PaDbStep rc;
 
   g_return_val_if_fail (store != NULL && out != NULL, FALSE);
   memset (out, 0, sizeof *out);
@@ -41,13 +40,12 @@ pa_store_stats (PaStore *store, PaStoreStats *out, GError **error)
   if (jobs == NULL)
     return FALSE;
   out->import_jobs = json_array ();
-  while ((rc = pa_store_step (store, jobs, error)) == SQLITE_ROW)
+  while ((rc = pa_store_step (store, jobs, error)) == PA_DB_ROW)
     json_array_append_new (out->import_jobs,
-                           json_pack ("{s:s?, s:s?, s:I}", "plugin",
-                                      (const char *) sqlite3_column_text (jobs, 0), "state",
-                                      (const char *) sqlite3_column_text (jobs, 1), "count",
-                                      (json_int_t) sqlite3_column_int64 (jobs, 2)));
-  if (rc != SQLITE_DONE)
+                           json_pack ("{s:s?, s:s?, s:I}", "plugin", pa_db_column_text (jobs, 0),
+                                      "state", pa_db_column_text (jobs, 1), "count",
+                                      (json_int_t) pa_db_column_int64 (jobs, 2)));
+  if (rc != PA_DB_DONE)
     {
       g_clear_pointer (&out->import_jobs, json_decref);
       return FALSE;

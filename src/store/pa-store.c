@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: AGPL-3.0-or-later */
-/* Opening and closing the store: one SQLite connection in WAL mode, its
- * pragmas, the stepwise migration to the schema of pa-store-schema.c and the
- * pruning of old "already seen" markers. */
+/* Opening and closing the store: one connection (SQLite in WAL mode with
+ * its pragmas, or PostgreSQL), the stepwise migration to the schema of
+ * pa-store-schema.c and the pruning of old "already seen" markers. */
 #define G_LOG_DOMAIN "passerelle-store"
 
 #include "pa-store-private.h"
@@ -12,37 +12,13 @@
 /* -------------------------------------------------------- open/close */
 
 static gboolean
-store_exec (PaStore *store, const char *sql, GError **error)
-{
-  char *msg = NULL;
-
-  if (sqlite3_exec (store->db, sql, NULL, NULL, &msg) != SQLITE_OK)
-    {
-      g_set_error_literal (error, PA_ERROR, PA_ERROR_STORE,
-                           msg != NULL ? msg : sqlite3_errmsg (store->db));
-      sqlite3_free (msg);
-      return FALSE;
-    }
-  return TRUE;
-}
-
-static gboolean
-store_read_version (PaStore *store, int *out_version, GError **error)
-{
-  g_autoptr (PaStoreStmt) stmt = pa_store_prepare (store, "PRAGMA user_version", error);
-
-  if (stmt == NULL || pa_store_step (store, stmt, error) != SQLITE_ROW)
-    return FALSE;
-  *out_version = sqlite3_column_int (stmt, 0);
-  return TRUE;
-}
-
-static gboolean
 store_migrate (PaStore *store, const char *path, GError **error)
 {
+  gboolean pg = pa_db_backend (store->db) == PA_DB_POSTGRES;
+  const char *const *steps = pg ? pa_store_pg_migrations : pa_store_migrations;
   int version;
 
-  if (!store_read_version (store, &version, error))
+  if (!pa_db_get_version (store->db, &version, error))
     return FALSE;
   if (version > SCHEMA_VERSION)
     {
@@ -62,12 +38,10 @@ store_migrate (PaStore *store, const char *path, GError **error)
    * upgrade resumes at the first step that did not complete. */
   for (; version < SCHEMA_VERSION; version++)
     {
-      g_autofree char *bump = g_strdup_printf ("PRAGMA user_version = %d", version + 1);
-
       if (!pa_store_tx_begin (store, error))
         return FALSE;
-      if (!store_exec (store, pa_store_migrations[version], error)
-          || !store_exec (store, bump, error))
+      if (!pa_db_exec (store->db, steps[version], error)
+          || !pa_db_set_version (store->db, version + 1, error))
         {
           pa_store_tx_rollback (store);
           g_prefix_error (error, "%s: migrating schema to version %d: ", path, version + 1);
@@ -106,60 +80,61 @@ store_prune (PaStore *store, GError **error)
   return pa_store_tx_commit (store, error);
 }
 
-/* Opens (creating if needed) the database at `path` and migrates it to the
- * current schema.  ":memory:" gives a private in-memory database. */
-PaStore *
-pa_store_open (const char *path, GError **error)
+/* The pragmas of a SQLite connection. */
+static gboolean
+store_configure_sqlite (PaStore *store, gboolean in_memory, GError **error)
 {
-  g_autoptr (PaStore) store = NULL;
-  gboolean in_memory;
-  int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_EXRESCODE;
-
-  g_return_val_if_fail (path != NULL, NULL);
-  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
-
-  in_memory = g_strcmp0 (path, ":memory:") == 0;
-  if (!in_memory && !pa_sqlite_create_private_file (path, error))
-    return NULL;
-
-  store = g_new0 (PaStore, 1);
-  store->stmts = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, pa_store_stmt_finalize);
-  store->inbound_fresh = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free,
-                                                (GDestroyNotify) json_decref);
-  if (sqlite3_open_v2 (path, &store->db, flags, NULL) != SQLITE_OK)
-    {
-      g_set_error (error, PA_ERROR, PA_ERROR_STORE, "opening %s: %s", path,
-                   store->db != NULL ? sqlite3_errmsg (store->db) : "out of memory");
-      return NULL;
-    }
-  sqlite3_extended_result_codes (store->db, 1);
-  sqlite3_limit (store->db, SQLITE_LIMIT_LENGTH, STORE_MAX_VALUE_BYTES);
-
   /* synchronous=NORMAL in WAL mode survives a process crash (kill -9) and
    * loses at most the last commits on power loss, never consistency. */
-  if (!store_exec (store, "PRAGMA busy_timeout = 5000", error)
-      || !store_exec (store, "PRAGMA foreign_keys = ON", error)
-      || !store_exec (store, "PRAGMA journal_mode = WAL", error)
-      || !store_exec (store, "PRAGMA synchronous = NORMAL", error)
+  if (!pa_db_exec (store->db, "PRAGMA foreign_keys = ON", error)
+      || !pa_db_exec (store->db, "PRAGMA journal_mode = WAL", error)
+      || !pa_db_exec (store->db, "PRAGMA synchronous = NORMAL", error)
       /* Deleted rows are overwritten with zeros, not left in free pages
        * (docs/hardening.md, Secrets). */
-      || !store_exec (store, "PRAGMA secure_delete = ON", error)
+      || !pa_db_exec (store->db, "PRAGMA secure_delete = ON", error)
       /* the WAL file shrinks back after a checkpoint instead of keeping
        * the size of the largest burst */
-      || !store_exec (store, "PRAGMA journal_size_limit = 67108864", error))
-    {
-      g_prefix_error (error, "%s: configuring the connection: ", path);
-      return NULL;
-    }
+      || !pa_db_exec (store->db, "PRAGMA journal_size_limit = 67108864", error))
+    return FALSE;
   if (!in_memory)
     {
       g_autoptr (PaStoreStmt) stmt = pa_store_prepare (store, "PRAGMA journal_mode", error);
 
-      if (stmt == NULL || pa_store_step (store, stmt, error) != SQLITE_ROW)
-        return NULL;
-      if (g_ascii_strcasecmp ((const char *) sqlite3_column_text (stmt, 0), "wal") != 0)
-        g_warning ("%s: could not enable WAL journaling (got %s)", path,
-                   sqlite3_column_text (stmt, 0));
+      if (stmt == NULL || pa_store_step (store, stmt, error) != PA_DB_ROW)
+        return FALSE;
+      if (g_ascii_strcasecmp (pa_db_column_text (stmt, 0), "wal") != 0)
+        g_warning ("%s: could not enable WAL journaling (got %s)", pa_db_display (store->db),
+                   pa_db_column_text (stmt, 0));
+    }
+  return TRUE;
+}
+
+/* Opens (creating if needed) the database `target` (a SQLite path,
+ * "sqlite:PATH" or a PostgreSQL URI) and migrates it to the current
+ * schema.  ":memory:" gives a private in-memory database. */
+PaStore *
+pa_store_open (const char *target, GError **error)
+{
+  g_autoptr (PaStore) store = NULL;
+  gboolean in_memory;
+
+  g_return_val_if_fail (target != NULL, NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  in_memory = g_strcmp0 (target, ":memory:") == 0;
+  store = g_new0 (PaStore, 1);
+  store->inbound_fresh = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free,
+                                                (GDestroyNotify) json_decref);
+  store->db = pa_db_open (target, NULL, error);
+  if (store->db == NULL)
+    return NULL;
+  const char *path = pa_db_display (store->db);
+  pa_db_set_max_value (store->db, STORE_MAX_VALUE_BYTES);
+  if (pa_db_backend (store->db) == PA_DB_SQLITE
+      && !store_configure_sqlite (store, in_memory, error))
+    {
+      g_prefix_error (error, "%s: configuring the connection: ", path);
+      return NULL;
     }
 
   if (!store_migrate (store, path, error) || !store_prune (store, error)
@@ -174,23 +149,18 @@ pa_store_close (PaStore *store)
 {
   if (store == NULL)
     return;
-  if (store->depth > 0)
+  if (store->db != NULL && pa_db_depth (store->db) > 0)
     {
       g_warning ("closing the store with an open transaction: rolling it back");
-      while (store->depth > 0)
+      while (pa_db_depth (store->db) > 0)
         pa_store_tx_rollback (store);
     }
-  g_clear_pointer (&store->stmts, g_hash_table_destroy);
+  /* never touch a database we refused (newer schema) */
+  if (store->db != NULL && store->version == SCHEMA_VERSION
+      && pa_db_backend (store->db) == PA_DB_SQLITE)
+    pa_db_exec (store->db, "PRAGMA optimize", NULL);
+  g_clear_pointer (&store->db, pa_db_close);
   g_clear_pointer (&store->inbound_fresh, g_hash_table_destroy);
-  if (store->db != NULL)
-    {
-      /* never touch a database we refused (newer schema) */
-      if (store->version == SCHEMA_VERSION)
-        sqlite3_exec (store->db, "PRAGMA optimize", NULL, NULL, NULL);
-      if (sqlite3_close (store->db) != SQLITE_OK)
-        g_warning ("closing the database: %s", sqlite3_errmsg (store->db));
-    }
-  g_free (store->tx_failure);
   g_free (store);
 }
 

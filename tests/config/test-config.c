@@ -523,6 +523,17 @@ test_relative_paths (TmpDir *t, gconstpointer data)
   g_assert_no_error (error);
   g_assert_cmpstr (r->database, ==, db);
   g_assert_cmpstr (r->path, ==, path);
+
+  /* "sqlite:PATH" is that path, resolved the same; a PostgreSQL URI is kept */
+  g_autofree char *lite = write_file (t, "etc/lite.yaml", MINIMAL "database: sqlite:db/pa.db\n");
+  g_autoptr (PaConfig) l = pa_config_load (lite, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (l->database, ==, db);
+  g_autofree char *pg = write_file (
+      t, "etc/pg.yaml", MINIMAL "database: postgresql://pa:secret@db.example:5432/pa\n");
+  g_autoptr (PaConfig) p = pa_config_load (pg, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (p->database, ==, "postgresql://pa:secret@db.example:5432/pa");
 }
 
 /* Runs pa_config_write_registration on `before` and checks the config file

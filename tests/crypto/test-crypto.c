@@ -5,6 +5,7 @@
  * keys endpoints, in the same main loop. */
 #define G_LOG_DOMAIN "passerelle-test-crypto"
 
+#include "../pa-test-db.h"
 #include "crypto/pa-canonical-json.h"
 #include "crypto/pa-crypto.h"
 #include "crypto/pa-crypto-store.h"
@@ -355,6 +356,9 @@ typedef struct {
   PaCrypto *crypto;
 } Fixture;
 
+/* The PostgreSQL database of this run, NULL when the run is SQLite's. */
+static const char *pg_uri;
+
 static void
 fixture_setup (Fixture *fx, gconstpointer data)
 {
@@ -362,7 +366,13 @@ fixture_setup (Fixture *fx, gconstpointer data)
 
   fx->dir = g_dir_make_tmp ("pa-crypto-XXXXXX", &error);
   g_assert_no_error (error);
-  fx->db = g_build_filename (fx->dir, "sub", "crypto.db", NULL);
+  if (pg_uri != NULL)
+    {
+      pa_test_db_pg_reset (pg_uri);
+      fx->db = g_strdup (pg_uri);
+    }
+  else
+    fx->db = g_build_filename (fx->dir, "sub", "crypto.db", NULL);
   fx->crypto = pa_crypto_new (NULL, BOT, BOT_DEV, fx->db, pickle_key, sizeof pickle_key, &error);
   g_assert_no_error (error);
   g_assert_nonnull (fx->crypto);
@@ -1735,11 +1745,16 @@ test_async_no_server (Fixture *fx, gconstpointer data)
 int
 main (int argc, char **argv)
 {
+  pg_uri = pa_test_db_pg_uri (&argc, argv);
   g_test_init (&argc, &argv, NULL);
-  g_test_add_func ("/crypto/canonical-json", test_canonical_json);
 #define ADD(path, fn) \
   g_test_add ("/crypto/" path, Fixture, NULL, fixture_setup, fn, fixture_teardown)
-  ADD ("store-file", test_store_file);
+  if (pg_uri == NULL)
+    {
+      /* the file, its mode and a second file: SQLite's */
+      g_test_add_func ("/crypto/canonical-json", test_canonical_json);
+      ADD ("store-file", test_store_file);
+    }
   ADD ("device-keys", test_device_keys);
   ADD ("upload-body", test_upload_body);
   ADD ("device-list", test_device_list);
