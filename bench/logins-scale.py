@@ -217,8 +217,12 @@ def memory(stack, n):
     pid = stack.bridge.proc.pid
     host = rollup_kb(pid)
     kids = children(pid)
-    worker_pss = sum(rollup_kb(k)["pss"] for k in kids)
+    rolls = [rollup_kb(k) for k in kids]
+    worker_pss = sum(r["pss"] for r in rolls)
+    mean = {k: sum(r[k] for r in rolls) / max(len(rolls), 1) for k in ("rss", "pss", "private")}
     return {"logins": n, "workers": len(kids), "host_rss_kb": status_kb(pid, "VmRSS"),
+            "worker_mean_rss_kb": mean["rss"], "worker_mean_pss_kb": mean["pss"],
+            "worker_mean_private_kb": mean["private"],
             "host_pss_kb": host["pss"], "host_fds": len(os.listdir("/proc/%d/fd" % pid)),
             "total_pss_kb": host["pss"] + worker_pss,
             "worker_pss_per_login_kb": worker_pss / n,
@@ -302,6 +306,12 @@ def main():
             print(results["logins_per_worker_note"])
             edit_config(stack.bridge, lambda c: c["workers"].pop("logins_per_worker"))
             stack.bridge.start()
+        if ARGS.logins_per_worker is not None and stack.bridge._log_contains(
+                "workers.logins_per_worker: unknown key"):
+            results["logins_per_worker_note"] = (
+                "workers.logins_per_worker is not known to this build: ignored, one worker "
+                "per login")
+            print(results["logins_per_worker_note"])
         agent, portal = login_agent(stack)
         # From now on logins connect silently (no message, no portal each).
         edit_config(stack.bridge, lambda c: c.setdefault("plugins", {}).setdefault(
