@@ -6,10 +6,10 @@
  *
  *   - one login flow, "instant", with no fields: login_start completes at
  *     once with remote id "sink-me"; a saved login reconnects at once;
- *   - send answers op_result (PA_RESULT_OK, "s<counter>", the local time)
+ *   - send answers op_result (PA_RESULT_OK, "s<run>-<counter>", the local time)
  *     from the callback itself;
- *   - on connect it emits PA_SINK_CONNECT_FLOOD (environment, default 1)
- *     messages from "peer" in the DM chat "peer" (the first one makes the
+ *   - on connect it emits PA_SINK_CONNECT_FLOOD (environment; else the
+ *     setting plugins.sink.connect_flood, default 1) messages from "peer" in the DM chat "peer" (the first one makes the
  *     host create the portal), and a send whose text is "flood N" makes it
  *     emit N more.  Messages have unique ids and increasing timestamps.
  *
@@ -49,7 +49,7 @@ static struct {
 struct PaLogin {
   PaHost *host;
   const PaHostApi *api;
-  guint64 sent;        /* sends answered: legacy ids "s<n>" */
+  guint64 sent;        /* sends answered: legacy ids "s<run_id>-<n>" */
   guint64 emitted;     /* messages emitted: ids "<run>-<n>" */
   guint64 pending;     /* messages still to emit */
   gint64 run_id;       /* start time: ids stay unique across restarts */
@@ -122,6 +122,12 @@ sink_connect_flood (void)
 {
   const char *v = g_getenv ("PA_SINK_CONNECT_FLOOD");
   guint64 n = 1;
+  if (v == NULL && sink_host.api != NULL)
+    {
+      /* Idle logins by the thousand (bench/logins-scale.py) set it to 0. */
+      gint64 c = sink_host.api->config_int (sink_host.host, "connect_flood");
+      return (guint64) CLAMP (c, 0, (gint64) SINK_MAX_FLOOD);
+    }
   if (v != NULL && !g_ascii_string_to_unsigned (v, 10, 0, SINK_MAX_FLOOD, &n, NULL))
     n = 1;
   return n;
@@ -255,8 +261,9 @@ sink_send (PaLogin *login, uint64_t op_id, const char *chat_id, const PaContent 
            const char *txn_id)
 {
   SinkLogin *l = login;
-  char id[32];
-  g_snprintf (id, sizeof id, "s%" G_GUINT64_FORMAT, ++l->sent);
+  char id[64];
+  /* Unique across restarts too, as the message ids are. */
+  g_snprintf (id, sizeof id, "s%" G_GINT64_FORMAT "-%" G_GUINT64_FORMAT, l->run_id, ++l->sent);
   sink_answer_ok (l, op_id, id, g_get_real_time () / 1000);
   const char *text = content ? content->text : NULL;
   guint64 n = 0;
@@ -306,6 +313,14 @@ static const PaLoginOps sink_ops = {
   .react = sink_react,
 };
 
+static const PaConfigKey sink_config_keys[] = {
+  { .struct_size = sizeof (PaConfigKey),
+    .key = "connect_flood",
+    .type = PA_CONFIG_INT,
+    .default_value = "1",
+    .description = "Messages the sink emits from its peer when a login connects." },
+};
+
 static const PaNetwork sink_network = {
   .magic = PA_PLUGIN_MAGIC,
   .abi_major = PA_PLUGIN_ABI_MAJOR,
@@ -321,6 +336,8 @@ static const PaNetwork sink_network = {
   .shutdown = sink_shutdown,
   .login_new = sink_login_new,
   .login_ops = &sink_ops,
+  .config_keys = sink_config_keys,
+  .n_config_keys = G_N_ELEMENTS (sink_config_keys),
   /* A login's state is its SinkLogin, host calls pass its own PaHost. */
   .logins_per_worker = 1,
 };

@@ -8,13 +8,15 @@
  *                                             queue a history import and follow it
  *   passerelle db migrate --from sqlite:PATH --to postgres://…
  *                                             copy the SQLite store into PostgreSQL
- *   passerelle --worker …                     internal: one plugin worker */
+ * Workers are the passerelle-worker executable (src/worker/pa-worker-exe.c). */
 #define G_LOG_DOMAIN "passerelle"
 
 #include "bridge/pa-bridge.h"
 #include "config/pa-config.h"
+#include "host/pa-fd-budget.h"
 #include "host/pa-plugin-catalog.h"
-#include "worker/pa-worker-main.h"
+#include "host/pa-worker-locate.h"
+#include "host/pa-worker-pace.h"
 #include "pa-db-cli.h"
 #include "pa-import-cli.h"
 #include "pa-build-config.h"
@@ -23,7 +25,6 @@
 
 #include <curl/curl.h>
 #include <stdio.h>
-#include <sys/resource.h>
 
 static char *
 self_exe (const char *argv0)
@@ -33,37 +34,9 @@ self_exe (const char *argv0)
   return p ? p : g_strdup (argv0);
 }
 
-/* The soft descriptor limit up to the hard one: the appservice port, the
- * homeserver client, the store and every worker's channel all need
- * descriptors, and the usual soft default (1,024) is far below the hard
- * one.  Logged either way, since exhaustion is worth knowing about. */
-static void
-raise_descriptor_limit (void)
-{
-  struct rlimit rl;
-  rlim_t before;
-
-  if (getrlimit (RLIMIT_NOFILE, &rl) != 0)
-    return;
-  before = rl.rlim_cur;
-  if (rl.rlim_cur < rl.rlim_max)
-    {
-      rl.rlim_cur = rl.rlim_max;
-      if (setrlimit (RLIMIT_NOFILE, &rl) != 0)
-        rl.rlim_cur = before;
-    }
-  if (rl.rlim_cur != before)
-    g_message ("descriptor limit raised from %llu to %llu", (unsigned long long) before,
-               (unsigned long long) rl.rlim_cur);
-  else
-    g_message ("descriptor limit: %llu", (unsigned long long) rl.rlim_cur);
-}
-
 int
 main (int argc, char **argv)
 {
-  if (argc > 1 && g_str_equal (argv[1], "--worker"))
-    return pa_worker_main (argc, argv);
   if (argc > 1 && g_str_equal (argv[1], "import"))
     return pa_import_cli (argc, argv);
   if (argc > 1 && g_str_equal (argv[1], "db"))
@@ -111,7 +84,13 @@ main (int argc, char **argv)
     {
       /* The example, then a commented section for each installed plugin
        * from the keys it declares. */
-      g_autofree char *exe = self_exe (argv[0]);
+      g_autofree char *self = self_exe (argv[0]);
+      g_autofree char *exe = pa_worker_locate (self, &error);
+      if (exe == NULL)
+        {
+          fprintf (stderr, "passerelle: %s\n", error->message);
+          return 1;
+        }
       g_autoptr (GPtrArray) plugins
           = pa_plugin_catalog_scan (exe, plugin_dir != NULL ? plugin_dir : PA_PLUGIN_DIR);
       g_autofree char *sections = pa_plugin_catalog_config_example (plugins);
@@ -149,9 +128,18 @@ main (int argc, char **argv)
       printf ("Registration written to %s; add it to Synapse's app_service_config_files.\n", reg);
       return 0;
     }
-  raise_descriptor_limit ();
+  /* Thousands of logins: descriptors, capacity, paced starts (docs/scale.md). */
+  pa_fd_budget_raise ();
+  pa_fd_budget_init (config->worker_max_logins);
+  pa_worker_pace_set_limit (config->worker_start_concurrency);
+  g_autofree char *self = self_exe (argv[0]);
+  g_autofree char *exe = pa_worker_locate (self, &error);
+  if (exe == NULL)
+    {
+      fprintf (stderr, "passerelle: %s\n", error->message);
+      return 1;
+    }
   curl_global_init (CURL_GLOBAL_DEFAULT);
-  g_autofree char *exe = self_exe (argv[0]);
   PaBridge *bridge = pa_bridge_new (config, exe, &error);
   if (bridge == NULL)
     {

@@ -33,11 +33,12 @@ pa_login_withhold (PaBridge *b, json_t *ev)
   const char *room_id = json_string_value (json_object_get (ev, "room_id"));
   const char *event_id = json_string_value (json_object_get (ev, "event_id"));
   if (type == NULL || sender == NULL || room_id == NULL || event_id == NULL
-      || (g_strcmp0 (type, "m.room.message") != 0 && g_strcmp0 (type, "m.room.encrypted") != 0)
-      || !awaits_answer (b, sender))
+      || (g_strcmp0 (type, "m.room.message") != 0 && g_strcmp0 (type, "m.room.encrypted") != 0))
     return NULL;
+  /* The room first (one indexed lookup): the logins are walked only for a
+   * message in a management room, not for every message bridged. */
   g_autofree char *room = pa_store_management_room (b->store, sender);
-  if (g_strcmp0 (room, room_id) != 0)
+  if (g_strcmp0 (room, room_id) != 0 || !awaits_answer (b, sender))
     return NULL;
   g_autoptr (json_t) kept = json_deep_copy (ev);
   json_object_set_new (kept, "content", json_pack ("{s:b}", PA_CONTENT_WITHHELD, 1));

@@ -21,6 +21,8 @@
 #include "pa-to-matrix-lane.h"
 #include "metrics/pa-metrics-points.h"
 
+#include "host/pa-fd-budget.h"
+
 #include <glib/gstdio.h>
 #include <sys/random.h>
 
@@ -309,6 +311,9 @@ login_spawn (PaBridge *b, const char *id, const char *owner, const char *plugin,
       g_set_error (error, PA_ERROR, PA_ERROR_NOT_FOUND, "no plugin named %s", plugin);
       return NULL;
     }
+  /* The login capacity (workers.max_logins, the descriptor limit). */
+  if (!pa_fd_budget_admit (g_hash_table_size (b->logins), error))
+    return NULL;
   g_autofree char *dir = g_build_filename (b->config->data_dir, id, NULL);
   if (g_mkdir_with_parents (dir, 0700) != 0)
     {
@@ -434,6 +439,9 @@ pa_login_resume_all (PaBridge *b)
       if (l == NULL)
         {
           g_warning ("login %s not resumed: %s", r->id, e->message);
+          g_autofree char *msg = g_strdup_printf ("⚠ Your %s connection was not resumed: %s.",
+                                                  r->plugin, e->message);
+          pa_portal_notify_owner (b, r->owner, msg);
           continue;
         }
       l->remote_id = g_strdup (r->remote_id);

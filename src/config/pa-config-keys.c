@@ -310,6 +310,18 @@ load_workers (const Loader *l, PaConfig *c, const Node *map, GError **error)
           ok = pa_config_get_int (l, v, path, 1, 86400, &n, error);
           c->worker_ping_timeout_s = (guint) n;
         }
+      else if (g_str_equal (k->value, "max_logins"))
+        {
+          gint64 n = c->worker_max_logins;
+          ok = pa_config_get_int (l, v, path, 1, 10000000, &n, error);
+          c->worker_max_logins = (guint) n;
+        }
+      else if (g_str_equal (k->value, "start_concurrency"))
+        {
+          gint64 n = c->worker_start_concurrency;
+          ok = pa_config_get_int (l, v, path, 1, 10000, &n, error);
+          c->worker_start_concurrency = (guint) n;
+        }
       else if (g_str_equal (k->value, "notice_burst"))
         {
           gint64 n = c->worker_notice_burst;

@@ -92,6 +92,8 @@ typedef struct {
   guint worker_restart_max_delay_s; /* default 60 */
   guint worker_ping_interval_s;     /* watchdog ping period, default 20 (0: no watchdog) */
   guint worker_ping_timeout_s;      /* no answer for this long: restarted, default 60 */
+  guint worker_max_logins;          /* login capacity, 0: what the descriptor limit allows */
+  guint worker_start_concurrency;   /* workers starting at once, 0: from the CPU count */
   guint worker_notice_burst;        /* plugin notices per login without waiting, default 10 */
   guint worker_notice_every_s;      /* then one per this many seconds, default 5 */
   char *worker_sandbox;             /* "best_effort" (default), "required" or "off" */

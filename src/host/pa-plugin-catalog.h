@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: AGPL-3.0-or-later */
 /* The plugins installed in a directory, learnt through
- * `passerelle --worker --describe` so that no plugin code is loaded into
+ * `passerelle-worker --describe` so that no plugin code is loaded into
  * the host's own process. */
 #ifndef PA_PLUGIN_CATALOG_H
 #define PA_PLUGIN_CATALOG_H

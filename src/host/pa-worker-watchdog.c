@@ -9,6 +9,7 @@
 #define G_LOG_DOMAIN "passerelle-host"
 
 #include "host/pa-worker-watchdog.h"
+#include "host/pa-worker-ticker.h"
 #include "pa-common.h"
 
 struct _PaWatchdog
@@ -19,7 +20,7 @@ struct _PaWatchdog
   gpointer user_data;
   guint interval_s;
   guint timeout_s;
-  GSource *timer;
+  PaTick *timer; /* the shared one-second tick (pa-worker-ticker.h) */
   guint64 seq;
   gboolean outstanding;
   gint64 ping_sent_us;
@@ -48,15 +49,11 @@ pa_watchdog_configure (PaWatchdog *wd, guint interval_s, guint timeout_s)
 void
 pa_watchdog_stop (PaWatchdog *wd)
 {
-  if (wd->timer != NULL)
-    {
-      g_source_destroy (wd->timer);
-      g_clear_pointer (&wd->timer, g_source_unref);
-    }
+  g_clear_pointer (&wd->timer, pa_tick_remove);
   wd->outstanding = FALSE;
 }
 
-static gboolean
+static void
 on_tick (gpointer data)
 {
   PaWatchdog *wd = data;
@@ -69,17 +66,15 @@ on_tick (gpointer data)
           /* Reported once per run: the owner kills the worker. */
           pa_watchdog_stop (wd);
           wd->hung ((guint) (silent_us / G_USEC_PER_SEC), wd->user_data);
-          return G_SOURCE_REMOVE;
         }
-      return G_SOURCE_CONTINUE;
+      return;
     }
   if (now - wd->ping_sent_us < (gint64) wd->interval_s * G_USEC_PER_SEC)
-    return G_SOURCE_CONTINUE;
+    return;
   g_autoptr (json_t) ping = json_pack ("{s:s, s:I}", "t", "ping", "seq", (json_int_t) ++wd->seq);
   wd->outstanding = TRUE;
   wd->ping_sent_us = now;
   wd->send (ping, wd->user_data);
-  return G_SOURCE_CONTINUE;
 }
 
 void
@@ -91,9 +86,7 @@ pa_watchdog_start (PaWatchdog *wd)
   if (wd->interval_s == 0)
     return;
   /* Checked every second, so a timeout shorter than the interval works. */
-  wd->timer = g_timeout_source_new_seconds (1);
-  g_source_set_callback (wd->timer, on_tick, wd, NULL);
-  g_source_attach (wd->timer, wd->context);
+  wd->timer = pa_tick_add (wd->context, on_tick, wd);
 }
 
 gboolean

@@ -8,6 +8,9 @@
 #include "host/pa-worker-watchdog.h"
 #include "host/pa-worker-env.h"
 #include "host/pa-worker-process.h"
+#include "host/pa-fd-budget.h"
+#include "host/pa-worker-locate.h"
+#include "host/pa-worker-pace.h"
 #include "wire/pa-frame-channel.h"
 #include "pa-common.h"
 
@@ -35,7 +38,7 @@
 
 struct _PaWorker
 {
-  char *self_exe;
+  char *self_exe; /* the worker executable */
   char *plugin_path;
   char *login_id;
   char *data_dir;
@@ -72,15 +75,23 @@ struct _PaWorker
   PaWorkerPool *pool;    /* a login to place in a shared process of the pool */
   guint pool_logins;     /* how many logins share one */
   PaWorkerSlot *slot;    /* the login's place, while placed */
+  PaPaceSlot *pace;  /* a start slot (pa-worker-pace.h), from spawn to hello */
+  GPtrArray *early;  /* frames sent while waiting for a slot (json_t) */
 };
 
+/* The worker executable: the one given, else passerelle-worker found
+ * beside this binary or installed (pa-worker-locate.h).  When it is
+ * missing, the spawn fails with a message naming the places tried. */
 static char *
 resolve_self (const char *self_exe)
 {
   if (self_exe != NULL)
     return g_strdup (self_exe);
-  char *link = g_file_read_link ("/proc/self/exe", NULL);
-  return link != NULL ? link : g_strdup ("/proc/self/exe");
+  g_autoptr (GError) error = NULL;
+  char *exe = pa_worker_locate (NULL, &error);
+  if (exe == NULL)
+    g_warning ("%s", error->message);
+  return exe != NULL ? exe : g_strdup ("passerelle-worker");
 }
 
 /* The worker gets argv and a socket, never a secret: its environment is
@@ -154,6 +165,7 @@ deliver (PaWorker *w, json_t *frame)
           return;
         }
       w->got_hello = TRUE;
+      pa_worker_pace_release (&w->pace);
       /* init must be the first frame the worker reads, ahead of anything
        * queued while it was starting. */
       if (w->init != NULL && !w->stopping)
@@ -204,6 +216,8 @@ static gboolean spawn_worker (PaWorker *w, GError **error);
 static void
 schedule_restart (PaWorker *w, gint64 ran_us);
 
+static gboolean spawn_paced (PaWorker *w, GError **error);
+
 static gboolean
 on_restart (gpointer data)
 {
@@ -211,7 +225,7 @@ on_restart (gpointer data)
   g_clear_pointer (&w->restart_source, g_source_unref);
   w->restarts++;
   g_autoptr (GError) error = NULL;
-  if (!spawn_worker (w, &error))
+  if (!spawn_paced (w, &error))
     {
       g_warning ("worker %s: restart failed: %s", w->login_id, error->message);
       g_autofree char *reason = g_strdup_printf ("cannot start: %s", error->message);
@@ -286,6 +300,7 @@ on_wait_done (GObject *source, GAsyncResult *res, gpointer data)
   g_clear_pointer (&w->protocol_error, g_free);
   g_clear_pointer (&w->hung_reason, g_free);
   pa_watchdog_stop (w->watchdog);
+  pa_worker_pace_release (&w->pace);
   w->pid = 0;
 
   gboolean will_restart = w->restart && !w->stopping;
@@ -303,9 +318,7 @@ spawn_worker (PaWorker *w, GError **error)
   int sv[2];
   if (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
     {
-      int e = errno;
-      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (e), "socketpair: %s",
-                   g_strerror (e));
+      pa_fd_budget_spawn_error (errno, "socketpair", error);
       return FALSE;
     }
   /* Keep the child's end off fds 0-3: mapping fd 3 onto itself would keep
@@ -319,8 +332,7 @@ spawn_worker (PaWorker *w, GError **error)
       if (child < 0)
         {
           close (sv[0]);
-          g_set_error (error, G_IO_ERROR, g_io_error_from_errno (e), "fcntl: %s",
-                       g_strerror (e));
+          pa_fd_budget_spawn_error (e, "fcntl", error);
           return FALSE;
         }
     }
@@ -331,8 +343,8 @@ spawn_worker (PaWorker *w, GError **error)
   g_subprocess_launcher_take_fd (launcher, child, WORKER_FD);
   g_autofree char *fd_arg = g_strdup_printf ("%d", WORKER_FD);
   g_autoptr (GPtrArray) args = g_ptr_array_new ();
-  const char *fixed[] = { w->self_exe, "--worker",   "--plugin", w->plugin_path,
-                          "--data-dir", w->data_dir, "--fd",     fd_arg };
+  const char *fixed[] = { w->self_exe,  "--plugin", w->plugin_path, "--data-dir",
+                          w->data_dir, "--fd",     fd_arg };
   for (gsize i = 0; i < G_N_ELEMENTS (fixed); i++)
     g_ptr_array_add (args, (gpointer) fixed[i]);
   if (w->sandbox != NULL)
@@ -355,13 +367,20 @@ spawn_worker (PaWorker *w, GError **error)
 
   /* wait_async reports on the thread-default context: make it ours. */
   g_main_context_push_thread_default (w->context);
-  GSubprocess *proc = g_subprocess_launcher_spawnv (launcher, argv, error);
+  g_autoptr (GError) spawn_error = NULL;
+  errno = 0;
+  GSubprocess *proc = g_subprocess_launcher_spawnv (launcher, argv, &spawn_error);
+  int spawn_errno = errno;
   /* Closes our copy of the child's end, so the worker's exit gives EOF. */
   g_clear_object (&launcher);
   if (proc == NULL)
     {
       g_main_context_pop_thread_default (w->context);
       close (sv[0]);
+      if (spawn_errno == EMFILE || spawn_errno == ENFILE)
+        pa_fd_budget_spawn_error (spawn_errno, spawn_error->message, error);
+      else
+        g_propagate_error (error, g_steal_pointer (&spawn_error));
       return FALSE;
     }
   w->proc = proc;
@@ -376,11 +395,45 @@ spawn_worker (PaWorker *w, GError **error)
   w->ch = pa_frame_channel_new (sv[0], w->context, &channel_cb, w);
   /* Nothing is written before the worker's hello: init goes first. */
   pa_frame_channel_hold (w->ch, TRUE);
+  for (guint i = 0; i < w->early->len; i++)
+    pa_frame_channel_send (w->ch, g_ptr_array_index (w->early, i), NULL);
+  g_ptr_array_set_size (w->early, 0);
   w->got_hello = FALSE;
   w->hung = FALSE;
   w->started_us = g_get_monotonic_time ();
   g_debug ("worker %s started: pid %d, plugin %s", w->login_id, (int) w->pid, w->plugin_path);
   return TRUE;
+}
+
+/* A start slot came free for a worker waiting in line. */
+static void
+on_paced (gpointer data)
+{
+  PaWorker *w = data;
+  g_autoptr (GError) error = NULL;
+  if (spawn_worker (w, &error))
+    return;
+  pa_worker_pace_release (&w->pace);
+  g_ptr_array_set_size (w->early, 0);
+  g_warning ("worker %s: start failed: %s", w->login_id, error->message);
+  g_autofree char *reason = g_strdup_printf ("cannot start: %s", error->message);
+  gboolean again = w->restart && !w->stopping;
+  if (again)
+    schedule_restart (w, 0);
+  if (w->cb.exited != NULL)
+    w->cb.exited (w, TRUE, again, reason, w->user_data);
+}
+
+/* Spawns now when a start slot is free, else once one frees (on_paced). */
+static gboolean
+spawn_paced (PaWorker *w, GError **error)
+{
+  if (!pa_worker_pace_acquire (&w->pace, on_paced, w))
+    return TRUE;
+  if (spawn_worker (w, error))
+    return TRUE;
+  pa_worker_pace_release (&w->pace);
+  return FALSE;
 }
 
 static void
@@ -419,6 +472,7 @@ pa_worker_new (const char *self_exe, const char *plugin_path, const char *login_
   w->login_id = g_strdup (login_id != NULL ? login_id : "");
   w->data_dir = g_strdup (data_dir);
   w->sandbox_read = g_ptr_array_new_with_free_func (g_free);
+  w->early = g_ptr_array_new_with_free_func ((GDestroyNotify) json_decref);
   if (callbacks != NULL)
     w->cb = *callbacks;
   w->user_data = user_data;
@@ -539,7 +593,7 @@ pa_worker_start (PaWorker *w, GError **error)
   clear_source (&w->restart_source);
   w->stopping = FALSE;
   w->next_delay_s = 1;
-  return spawn_worker (w, error);
+  return spawn_paced (w, error);
 }
 
 /* See pa-worker.h. */
@@ -550,6 +604,12 @@ pa_worker_send (PaWorker *w, json_t *frame)
   g_return_val_if_fail (frame != NULL, FALSE);
   if (w->slot != NULL)
     return pa_worker_slot_send (w->slot, frame);
+  if (w->proc == NULL && pa_worker_pace_waiting (w->pace))
+    {
+      /* Waiting for a start slot: sent once it runs, after init. */
+      g_ptr_array_add (w->early, json_deep_copy (frame));
+      return TRUE;
+    }
   if (w->proc == NULL || !pa_frame_channel_is_open (w->ch) || w->protocol_error != NULL)
     return FALSE;
   if (pa_frame_channel_pending (w->ch) > OUT_MAX)
@@ -573,6 +633,8 @@ pa_worker_is_running (PaWorker *w)
   g_return_val_if_fail (w != NULL, FALSE);
   if (w->slot != NULL)
     return pa_worker_slot_running (w->slot);
+  if (w->proc == NULL && pa_worker_pace_waiting (w->pace))
+    return TRUE; /* started, waiting for a start slot */
   return w->proc != NULL && w->protocol_error == NULL;
 }
 
@@ -632,6 +694,12 @@ pa_worker_stop (PaWorker *w)
     }
   w->stopping = TRUE;
   clear_source (&w->restart_source);
+  if (w->proc == NULL)
+    {
+      /* Never spawned: it leaves the line for a start slot. */
+      pa_worker_pace_release (&w->pace);
+      g_ptr_array_set_size (w->early, 0);
+    }
   if (w->proc == NULL || w->kill_source != NULL)
     return;
   if (pa_frame_channel_is_open (w->ch))
@@ -662,6 +730,8 @@ pa_worker_free (PaWorker *w)
   g_clear_object (&w->wait_cancel);
   clear_source (&w->restart_source);
   clear_source (&w->kill_source);
+  pa_worker_pace_release (&w->pace);
+  g_clear_pointer (&w->early, g_ptr_array_unref);
   g_clear_pointer (&w->watchdog, pa_watchdog_free);
   g_clear_pointer (&w->ch, pa_frame_channel_free);
   if (w->proc != NULL)
@@ -766,7 +836,7 @@ pa_worker_describe (const char *self_exe, const char *plugin_path, GError **erro
       = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE);
   g_subprocess_launcher_set_stdin_file_path (launcher, "/dev/null");
   set_environment (launcher, NULL);
-  const char *argv[] = { exe, "--worker", "--describe", plugin_path, NULL };
+  const char *argv[] = { exe, "--describe", plugin_path, NULL };
 
   /* A private context: describe is synchronous and must not dispatch the
    * caller's sources while it waits. */
@@ -822,7 +892,7 @@ pa_worker_describe (const char *self_exe, const char *plugin_path, GError **erro
       if (*msg == '\0' || !g_utf8_validate (msg, -1, NULL))
         {
           g_free (msg);
-          msg = g_strdup_printf ("%s --worker --describe failed", exe);
+          msg = g_strdup_printf ("%s --describe failed", exe);
         }
       g_set_error (error, PA_ERROR, PA_ERROR_PLUGIN, "%s", msg);
       return NULL;

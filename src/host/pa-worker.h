@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: AGPL-3.0-or-later */
 /* Host side of a worker process: spawn, frame I/O, supervision.
  *
- * A worker is this same binary run as
- *     passerelle --worker --plugin PATH --data-dir DIR --fd N
+ * A worker is the passerelle-worker executable run as
+ *     passerelle-worker --plugin PATH --data-dir DIR --fd N
  * (argv only; no homeserver secret ever reaches it).  It loads the plugin,
  * implements PaHostApi and talks to the host over a socketpair with
  * length-prefixed frames (pa-frame.h): a 4-byte big-endian length, then
@@ -37,7 +37,8 @@ typedef struct {
                   gpointer user_data);
 } PaWorkerCallbacks;
 
-/* `self_exe`: path of the passerelle binary (NULL = /proc/self/exe).
+/* `self_exe`: the worker executable (NULL: passerelle-worker beside the
+ * running binary or installed, pa-worker-locate.h).
  * `init` (borrowed, copied): the init frame body sent after hello. */
 PaWorker *pa_worker_new (const char *self_exe, const char *plugin_path, const char *login_id,
                          const char *data_dir, const PaWorkerCallbacks *callbacks,
@@ -86,7 +87,7 @@ guint pa_worker_restarts (PaWorker *w);
 void pa_worker_stop (PaWorker *w);
 void pa_worker_free (PaWorker *w);
 
-/* Run `passerelle --worker --describe PATH` and return its hello object
+/* Run `passerelle-worker --describe PATH` and return its hello object
  * (transfer full), so the host learns a plugin's name, flows and
  * capabilities without loading plugin code into its own process. */
 json_t *pa_worker_describe (const char *self_exe, const char *plugin_path, GError **error);
@@ -103,6 +104,9 @@ json_t *pa_worker_describe (const char *self_exe, const char *plugin_path, GErro
  * - pa_worker_send between pa_worker_start and hello queues the frame: it is
  *   written after the init frame.  pa_worker_is_running is TRUE from start
  *   until the exit is reaped (or a protocol error is detected).
+ * - Starts are paced (pa-worker-pace.h): pa_worker_start may only queue the
+ *   worker for a start slot; frames sent meanwhile wait for it, and a spawn
+ *   that fails then is reported through `exited` like a failed restart.
  * - The worker's environment is an allow-list of the host's (pa-worker-env.h)
  *   with HOME and TMPDIR in its data dir; stdin is /dev/null, stdout and
  *   stderr are the host's; no other descriptor but the socket.

@@ -6,10 +6,9 @@
 #define G_LOG_DOMAIN "passerelle-wire"
 
 #include "wire/pa-frame-channel.h"
+#include "wire/pa-fd-poll.h"
 #include "wire/pa-frame.h"
 #include "pa-common.h"
-
-#include <gio/gio.h>
 
 #include <errno.h>
 #include <glib-unix.h>
@@ -36,8 +35,11 @@ struct _PaFrameChannel
   GByteArray *out;
   gsize out_pos;
   gboolean held;
-  GSource *in_source;
-  GSource *out_source;
+  /* The socket in its context's shared poll (pa-fd-poll.h): readable while
+   * `reading`, writable while `writing` (output is pending). */
+  PaFdWatch *watch;
+  gboolean reading;
+  gboolean writing;
   GSource *soon_source; /* writes what the current dispatch queued */
 };
 
@@ -58,8 +60,8 @@ void
 pa_frame_channel_close (PaFrameChannel *ch)
 {
   g_return_if_fail (ch != NULL);
-  clear_source (&ch->in_source);
-  clear_source (&ch->out_source);
+  g_clear_pointer (&ch->watch, pa_fd_watch_free);
+  ch->reading = ch->writing = FALSE;
   clear_source (&ch->soon_source);
   if (ch->fd >= 0 && !ch->held && ch->out_pos < ch->out->len)
     {
@@ -85,7 +87,12 @@ fail (PaFrameChannel *ch, gboolean protocol, const char *reason)
     ch->cb.closed (ch, protocol, reason, ch->user_data);
 }
 
-static gboolean on_writable (gint fd, GIOCondition cond, gpointer data);
+static void
+update_watch (PaFrameChannel *ch)
+{
+  if (ch->watch != NULL)
+    pa_fd_watch_set_events (ch->watch, (ch->reading ? G_IO_IN : 0) | (ch->writing ? G_IO_OUT : 0));
+}
 
 static void
 flush (PaFrameChannel *ch)
@@ -99,14 +106,11 @@ flush (PaFrameChannel *ch)
       return;
     }
   gboolean pending = ch->out_pos < ch->out->len;
-  if (pending && ch->out_source == NULL)
+  if (pending != ch->writing)
     {
-      ch->out_source = g_unix_fd_source_new (ch->fd, G_IO_OUT);
-      g_source_set_callback (ch->out_source, G_SOURCE_FUNC (on_writable), ch, NULL);
-      g_source_attach (ch->out_source, ch->context);
+      ch->writing = pending;
+      update_watch (ch);
     }
-  else if (!pending)
-    clear_source (&ch->out_source);
 }
 
 static gboolean
@@ -119,18 +123,11 @@ flush_soon_cb (gpointer data)
   return G_SOURCE_REMOVE;
 }
 
+/* Reads what one wake-up may read.  FALSE once the channel closed or
+ * stopped reading. */
 static gboolean
-on_writable (gint fd, GIOCondition cond, gpointer data)
+on_readable (PaFrameChannel *ch, int fd)
 {
-  /* flush destroys this source once nothing is pending. */
-  flush (data);
-  return G_SOURCE_CONTINUE;
-}
-
-static gboolean
-on_readable (gint fd, GIOCondition cond, gpointer data)
-{
-  PaFrameChannel *ch = data;
   guint8 buf[READ_CHUNK];
   gint64 start = g_get_monotonic_time ();
 
@@ -142,21 +139,21 @@ on_readable (gint fd, GIOCondition cond, gpointer data)
       if (n < 0 && errno == EINTR)
         continue;
       if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-        return G_SOURCE_CONTINUE;
+        return TRUE;
       if (n <= 0)
         {
           fail (ch, FALSE, n == 0 ? "end of stream" : g_strerror (errno));
-          return G_SOURCE_REMOVE;
+          return FALSE;
         }
       pa_frame_reader_feed (ch->reader, buf, (gsize) n);
-      while (ch->fd >= 0 && ch->in_source != NULL)
+      while (ch->fd >= 0 && ch->reading)
         {
           g_autoptr (GError) error = NULL;
           g_autoptr (json_t) frame = pa_frame_reader_next (ch->reader, &error);
           if (error != NULL)
             {
               fail (ch, TRUE, error->message);
-              return G_SOURCE_REMOVE;
+              return FALSE;
             }
           if (frame == NULL)
             break;
@@ -164,10 +161,23 @@ on_readable (gint fd, GIOCondition cond, gpointer data)
             ch->cb.frame (ch, frame, ch->user_data);
         }
       /* A callback closed the channel or stopped reading. */
-      if (ch->fd < 0 || ch->in_source == NULL)
-        return G_SOURCE_REMOVE;
+      if (ch->fd < 0 || !ch->reading)
+        return FALSE;
     }
-  return G_SOURCE_CONTINUE;
+  return TRUE;
+}
+
+/* The shared poll's callback: reads first, then writes, as the two fd
+ * sources this replaces were dispatched.  HUP and ERR go to whichever is
+ * armed, so the read or the write sees the error. */
+static void
+on_io (int fd, GIOCondition cond, gpointer data)
+{
+  PaFrameChannel *ch = data;
+  if (ch->reading && (cond & (G_IO_IN | G_IO_HUP | G_IO_ERR)) != 0)
+    on_readable (ch, fd);
+  if (ch->fd >= 0 && ch->writing && (cond & (G_IO_OUT | G_IO_HUP | G_IO_ERR)) != 0)
+    flush (ch);
 }
 
 /* See pa-frame-channel.h. */
@@ -188,9 +198,15 @@ pa_frame_channel_new (int fd, GMainContext *context, const PaFrameChannelCallbac
   g_autoptr (GError) error = NULL;
   if (!g_unix_set_fd_nonblocking (fd, TRUE, &error))
     g_warning ("frame channel: %s", error->message);
-  ch->in_source = g_unix_fd_source_new (fd, G_IO_IN | G_IO_HUP | G_IO_ERR);
-  g_source_set_callback (ch->in_source, G_SOURCE_FUNC (on_readable), ch, NULL);
-  g_source_attach (ch->in_source, ch->context);
+  ch->reading = TRUE;
+  ch->watch = pa_fd_watch_new (ch->context, fd, G_IO_IN, on_io, ch);
+  if (ch->watch == NULL)
+    {
+      /* Unreadable: closed at once, so the peer sees EOF and stops. */
+      close (fd);
+      ch->fd = -1;
+      ch->reading = FALSE;
+    }
   return ch;
 }
 
@@ -201,7 +217,7 @@ pa_frame_channel_send (PaFrameChannel *ch, json_t *frame, GError **error)
   g_return_val_if_fail (ch != NULL && frame != NULL, FALSE);
   if (ch->fd < 0)
     {
-      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_CLOSED, "channel closed");
+      g_set_error_literal (error, G_FILE_ERROR, G_FILE_ERROR_BADF, "channel closed");
       return FALSE;
     }
   if (!pa_frame_encode (frame, ch->out, error))
@@ -212,7 +228,7 @@ pa_frame_channel_send (PaFrameChannel *ch, json_t *frame, GError **error)
    * of the peer) each. */
   if (ch->out->len - ch->out_pos >= FLUSH_NOW_BYTES)
     flush (ch); /* a long burst streams out as it grows */
-  else if (ch->soon_source == NULL && ch->out_source == NULL && !ch->held)
+  else if (ch->soon_source == NULL && !ch->writing && !ch->held)
     {
       ch->soon_source = g_idle_source_new ();
       g_source_set_priority (ch->soon_source, G_PRIORITY_HIGH);
@@ -230,7 +246,7 @@ pa_frame_channel_send_first (PaFrameChannel *ch, json_t *frame, GError **error)
   g_return_val_if_fail (ch != NULL && frame != NULL, FALSE);
   if (ch->fd < 0)
     {
-      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_CLOSED, "channel closed");
+      g_set_error_literal (error, G_FILE_ERROR, G_FILE_ERROR_BADF, "channel closed");
       return FALSE;
     }
   g_autoptr (GByteArray) tmp = g_byte_array_new ();
@@ -301,7 +317,8 @@ void
 pa_frame_channel_stop_reading (PaFrameChannel *ch)
 {
   g_return_if_fail (ch != NULL);
-  clear_source (&ch->in_source);
+  ch->reading = FALSE;
+  update_watch (ch);
 }
 
 /* See pa-frame-channel.h. */

@@ -7,7 +7,6 @@
 #include "pa-common.h"
 
 #include <errno.h>
-#include <gio/gio.h>
 #include <sys/socket.h>
 
 struct _PaFrameReader
@@ -236,7 +235,7 @@ pa_frame_flush (int fd, GByteArray *out, gsize *pos, GError **error)
             continue;
           if (e == EAGAIN || e == EWOULDBLOCK)
             break;
-          g_set_error (error, G_IO_ERROR, g_io_error_from_errno (e), "write to socket: %s",
+          g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (e), "write to socket: %s",
                        g_strerror (e));
           return FALSE;
         }

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: AGPL-3.0-or-later */
-/* Worker mode's entry point: `passerelle --worker …` runs one plugin for
+/* Worker mode's entry point: `passerelle-worker …` runs one plugin for
  * one login (or one import job) in this process; `--describe` prints a
  * plugin's hello and exits, so the host learns about plugins without
  * loading their code.  The rest of the worker is below this file:
@@ -159,8 +159,8 @@ run_worker (const char *plugin_path, const char *const *data_dirs, int fd, PaSan
   return 0;
 }
 
-/* See pa-worker.h.  Accepts (and ignores) the --worker flag main.c matched
- * on, so main can pass its argv through unchanged. */
+/* See pa-worker-main.h.  Accepts (and ignores) a --worker flag: the host
+ * tests' stand-in worker is started with it. */
 int
 pa_worker_main (int argc, char **argv)
 {
@@ -197,25 +197,25 @@ pa_worker_main (int argc, char **argv)
   g_autoptr (GError) error = NULL;
   if (!g_option_context_parse_strv (ctx, &args, &error))
     {
-      g_printerr ("passerelle --worker: %s\n", error->message);
+      g_printerr ("passerelle-worker: %s\n", error->message);
       return PA_WORKER_EXIT_USAGE;
     }
   if (args[0] != NULL && args[1] != NULL)
     {
-      g_printerr ("passerelle --worker: unexpected argument %s\n", args[1]);
+      g_printerr ("passerelle-worker: unexpected argument %s\n", args[1]);
       return PA_WORKER_EXIT_USAGE;
     }
   PaSandboxMode mode = PA_SANDBOX_BEST_EFFORT;
   if (sandbox != NULL && !pa_worker_sandbox_parse_mode (sandbox, &mode))
     {
-      g_printerr ("passerelle --worker: --sandbox must be required, best_effort or off\n");
+      g_printerr ("passerelle-worker: --sandbox must be required, best_effort or off\n");
       return PA_WORKER_EXIT_USAGE;
     }
   if (describe != NULL)
     return run_describe (describe, mode);
   if (plugin == NULL || data_dirs == NULL || data_dirs[0] == NULL || fd < 0)
     {
-      g_printerr ("passerelle --worker: --plugin, --data-dir and --fd are required\n");
+      g_printerr ("passerelle-worker: --plugin, --data-dir and --fd are required\n");
       return PA_WORKER_EXIT_USAGE;
     }
   return run_worker (plugin, (const char *const *) data_dirs, fd, mode,

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: AGPL-3.0-or-later */
-/* Worker mode: `passerelle --worker --plugin PATH --data-dir DIR --fd N`
- * or `passerelle --worker --describe PATH` (docs/worker-protocol.md). */
+/* Worker mode: `passerelle-worker --plugin PATH --data-dir DIR --fd N`
+ * or `passerelle-worker --describe PATH` (docs/worker-protocol.md). */
 #ifndef PA_WORKER_MAIN_H
 #define PA_WORKER_MAIN_H
 
@@ -8,7 +8,7 @@
 
 G_BEGIN_DECLS
 
-/* main.c calls this for --worker; returns the process exit code. */
+/* passerelle-worker's main (pa-worker-exe.c); returns the exit code. */
 int pa_worker_main (int argc, char **argv);
 
 G_END_DECLS

@@ -10,12 +10,11 @@
 #define G_LOG_DOMAIN "passerelle-worker"
 
 #include "worker/pa-worker-secrets.h"
+#include "worker/pa-worker-libcrypto.h"
 #include "pa-common.h"
 
 #include <errno.h>
 #include <glib/gstdio.h>
-#include <openssl/evp.h>
-#include <openssl/rand.h>
 #include <string.h>
 
 #define MAGIC "PAS1"
@@ -69,19 +68,24 @@ static gboolean
 gcm (PaHost *h, gboolean seal, const char *name, const guchar *nonce, const guchar *in, int len,
      guchar *out, guchar *tag)
 {
+  /* libcrypto is loaded at the first secret (pa-worker-libcrypto.h). */
+  const PaLibcrypto *c = pa_libcrypto ();
+  if (c == NULL)
+    return FALSE;
   g_autofree char *aad = aad_of (h, name);
-  EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new ();
+  EVP_CIPHER_CTX *ctx = c->cipher_ctx_new ();
   int n = 0, fin = 0;
   gboolean ok = ctx != NULL
-                && EVP_CipherInit_ex (ctx, EVP_aes_256_gcm (), NULL, NULL, NULL, seal ? 1 : 0) == 1
-                && EVP_CIPHER_CTX_ctrl (ctx, EVP_CTRL_GCM_SET_IVLEN, NONCE_LEN, NULL) == 1
-                && EVP_CipherInit_ex (ctx, NULL, NULL, h->secret_key, nonce, seal ? 1 : 0) == 1
-                && EVP_CipherUpdate (ctx, NULL, &n, (const guchar *) aad, (int) strlen (aad)) == 1
-                && EVP_CipherUpdate (ctx, out, &n, in, len) == 1
-                && (seal || EVP_CIPHER_CTX_ctrl (ctx, EVP_CTRL_GCM_SET_TAG, TAG_LEN, tag) == 1)
-                && EVP_CipherFinal_ex (ctx, out + n, &fin) == 1
-                && (!seal || EVP_CIPHER_CTX_ctrl (ctx, EVP_CTRL_GCM_GET_TAG, TAG_LEN, tag) == 1);
-  EVP_CIPHER_CTX_free (ctx);
+                && c->cipher_init_ex (ctx, c->aes_256_gcm (), NULL, NULL, NULL, seal ? 1 : 0) == 1
+                && c->cipher_ctx_ctrl (ctx, EVP_CTRL_GCM_SET_IVLEN, NONCE_LEN, NULL) == 1
+                && c->cipher_init_ex (ctx, NULL, NULL, h->secret_key, nonce, seal ? 1 : 0) == 1
+                && c->cipher_update (ctx, NULL, &n, (const guchar *) aad, (int) strlen (aad)) == 1
+                && c->cipher_update (ctx, out, &n, in, len) == 1
+                && (seal || c->cipher_ctx_ctrl (ctx, EVP_CTRL_GCM_SET_TAG, TAG_LEN, tag) == 1)
+                && c->cipher_final_ex (ctx, out + n, &fin) == 1
+                && (!seal || c->cipher_ctx_ctrl (ctx, EVP_CTRL_GCM_GET_TAG, TAG_LEN, tag) == 1);
+  if (ctx != NULL)
+    c->cipher_ctx_free (ctx);
   return ok;
 }
 
@@ -106,7 +110,8 @@ pa_worker_secret_store (PaHost *h, const char *name, const void *data, size_t le
   memcpy (buf, MAGIC, MAGIC_LEN);
   guchar *nonce = buf + MAGIC_LEN;
   guchar *ct = nonce + NONCE_LEN;
-  if (RAND_bytes (nonce, NONCE_LEN) != 1
+  const PaLibcrypto *c = pa_libcrypto ();
+  if (c == NULL || c->rand_bytes (nonce, NONCE_LEN) != 1
       || !gcm (h, TRUE, name, nonce, data, (int) len, ct, ct + len))
     return false;
   g_autoptr (GError) error = NULL;

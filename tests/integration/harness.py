@@ -383,7 +383,7 @@ class Bridge:
                 assert self.proc.returncode != 99, "valgrind found errors:\n" + report[-4000:]
 
     def worker_pids(self):
-        """PIDs of this bridge's worker processes (children running --worker)."""
+        """PIDs of this bridge's worker processes (children running passerelle-worker)."""
         pids = []
         for pid in os.listdir("/proc"):
             if not pid.isdigit():
@@ -395,7 +395,7 @@ class Bridge:
                     cmd = f.read().split(b"\0")
             except OSError:
                 continue
-            if ppid == self.proc.pid and b"--worker" in cmd:
+            if ppid == self.proc.pid and os.path.basename(cmd[0]) == b"passerelle-worker":
                 pids.append((int(pid), [c.decode(errors="replace") for c in cmd]))
         return pids
 
