@@ -4,12 +4,14 @@
  *   passerelle -c config.yaml                 run the bridge
  *   passerelle -e config.yaml                 write a commented example config
  *   passerelle -g -c config.yaml -r reg.yaml  write the registration file
+ *   passerelle --check -c config.yaml         check the homeserver's setup, exit 0/1
  *   passerelle import whatsapp FILE -c config.yaml --user @agent:hs
  *                                             queue a history import and follow it
  *   passerelle --worker …                     internal: one plugin worker */
 #define G_LOG_DOMAIN "passerelle"
 
 #include "bridge/pa-bridge.h"
+#include "bridge/pa-self-check.h"
 #include "config/pa-config.h"
 #include "host/pa-plugin-catalog.h"
 #include "worker/pa-worker-main.h"
@@ -69,6 +71,7 @@ main (int argc, char **argv)
   g_autofree char *registration_path = NULL;
   g_autofree char *plugin_dir = NULL;
   gboolean generate = FALSE, version = FALSE, verbose = FALSE;
+  gboolean check = FALSE;
   GOptionEntry entries[] = {
     { "config", 'c', 0, G_OPTION_ARG_FILENAME, &config_path, "Configuration file", "FILE" },
     { "generate-example-config", 'e', 0, G_OPTION_ARG_FILENAME, &example_path,
@@ -79,6 +82,8 @@ main (int argc, char **argv)
       "Registration file to write with -g (default registration.yaml)", "FILE" },
     { "plugin-dir", 0, 0, G_OPTION_ARG_FILENAME, &plugin_dir,
       "With -e: where the installed plugins are (default " PA_PLUGIN_DIR ")", "DIR" },
+    { "check", 0, 0, G_OPTION_ARG_NONE, &check,
+      "Check what the bridge needs of the homeserver, then exit (0: all good)", NULL },
     { "verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose, "Log debug messages", NULL },
     { "version", 0, 0, G_OPTION_ARG_NONE, &version, "Print the version", NULL },
     { NULL },
@@ -144,6 +149,8 @@ main (int argc, char **argv)
       printf ("Registration written to %s; add it to Synapse's app_service_config_files.\n", reg);
       return 0;
     }
+  if (check)
+    return pa_self_check_main (config);
   raise_descriptor_limit ();
   curl_global_init (CURL_GLOBAL_DEFAULT);
   g_autofree char *exe = self_exe (argv[0]);
