@@ -195,14 +195,24 @@ pa_self_check_homeserver (PaSelfCheck *sc, GError **error)
 
 /* ------------------------------------------------------ the appservice */
 
+/* The appservice ping; with `out`, its response. */
+static void
+ping (PaSelfCheck *sc, PaMatrixResponse **out)
+{
+  g_autofree char *esc = pa_matrix_escape (sc->config->as_id);
+  g_autofree char *path = g_strdup_printf ("/_matrix/client/v1/appservice/%s/ping", esc);
+  g_autoptr (json_t) body = json_pack ("{s:s}", "transaction_id", "passerelle-startup");
+  g_autoptr (PaMatrixResponse) r = request (sc, "POST", path, body, 2);
+  if (out != NULL)
+    *out = g_steal_pointer (&r);
+}
+
 static void
 check_ping (PaSelfCheck *sc)
 {
   PaConfig *c = sc->config;
-  g_autofree char *esc = pa_matrix_escape (c->as_id);
-  g_autofree char *path = g_strdup_printf ("/_matrix/client/v1/appservice/%s/ping", esc);
-  g_autoptr (json_t) body = json_pack ("{s:s}", "transaction_id", "passerelle-startup");
-  g_autoptr (PaMatrixResponse) r = request (sc, "POST", path, body, 2);
+  g_autoptr (PaMatrixResponse) r = NULL;
+  ping (sc, &r);
   if (pa_matrix_response_ok (r))
     {
       sc->ping_ok = TRUE;
@@ -281,28 +291,48 @@ wait_timeout (gpointer data)
   return G_SOURCE_REMOVE;
 }
 
-/* Sends the probe to-device message to the probe device and waits for the
- * transaction that brings it. */
+/* Sends the probe to-device message to the probe device, a new
+ * transaction id each time. */
 static gboolean
-probe_to_device (PaSelfCheck *sc, char **why)
+send_probe (PaSelfCheck *sc, guint n, char **why)
 {
-  g_autofree char *txn = g_strdup_printf ("selfcheck-%s", sc->nonce);
+  g_autofree char *txn = g_strdup_printf ("selfcheck-%s-%u", sc->nonce, n);
   g_autofree char *path
       = g_strdup_printf ("/_matrix/client/v3/sendToDevice/%s/%s", PROBE_TYPE, txn);
   g_autoptr (json_t) body
       = json_pack ("{s:{s:{s:{s:s}}}}", "messages", sc->bot_mxid, PROBE_DEVICE, "nonce", sc->nonce);
   g_autoptr (PaMatrixResponse) r = request (sc, "PUT", path, body, 3);
-  if (!pa_matrix_response_ok (r))
+  if (pa_matrix_response_ok (r))
+    return TRUE;
+  if (why != NULL)
+    *why = describe (r);
+  return FALSE;
+}
+
+/* Sends the probe and waits for the transaction that brings it back.
+ * Synapse can strand what it queued just as it finished sending a backlog
+ * (one an earlier run left, maybe a --check's) until something new comes
+ * for the appservice: every 2 s without the probe, a ping and the probe
+ * again make it send what it holds. */
+static gboolean
+probe_to_device (PaSelfCheck *sc, char **why)
+{
+  if (!send_probe (sc, 0, why))
+    return FALSE;
+  for (guint waited = 0; !sc->probe_seen && waited < PROBE_WAIT_S; waited += 2)
     {
-      *why = describe (r);
-      return FALSE;
+      if (waited > 0)
+        {
+          ping (sc, NULL);
+          send_probe (sc, waited, NULL);
+        }
+      gboolean timed_out = FALSE;
+      guint timer = g_timeout_add_seconds (2, wait_timeout, &timed_out);
+      while (!sc->probe_seen && !timed_out)
+        g_main_context_iteration (NULL, TRUE);
+      if (!timed_out)
+        g_source_remove (timer);
     }
-  gboolean timed_out = FALSE;
-  guint timer = g_timeout_add_seconds (PROBE_WAIT_S, wait_timeout, &timed_out);
-  while (!sc->probe_seen && !timed_out)
-    g_main_context_iteration (NULL, TRUE);
-  if (!timed_out)
-    g_source_remove (timer);
   return TRUE;
 }
 

@@ -108,6 +108,10 @@ def test_good_setup_passes_clean(setup_factory):
     assert len(lines) == len(expected), lines
     for line, want in zip(lines, expected):
         assert line.startswith(want), (line, want)
+    # The probe device is gone again.
+    st, devices = harness.http("GET", s.synapse.url + "/_matrix/client/v3/devices?user_id="
+                               "@passerelle:localhost", token=s.bridge.as_token)
+    assert st == 200 and [d["device_id"] for d in devices["devices"]] == [], devices
     assert s.start_bridge() is None, s.bridge.tail()
     log = s.log()
     for want in expected[:-1]:
