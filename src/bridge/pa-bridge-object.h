@@ -207,7 +207,8 @@ struct _PaBridge
   /* "room\x1frequest event id" → key verification of the bot's device in
    * a management room (pa-bridge-verify.c), created on first use */
   GHashTable *verifications;
-  /* the start-up self-check while it runs (pa-self-check.c), else NULL */
+  /* the start-up self-check (pa-self-check.c): its probe may come back
+   * after start-up */
   struct _PaSelfCheck *self_check;
 };
 

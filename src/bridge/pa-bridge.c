@@ -224,8 +224,8 @@ pa_bridge_run (PaBridge *b, GError **error)
   if (!pa_plugins_discover (b, error))
     return FALSE;
 
-  g_autoptr (PaSelfCheck) self_check = pa_self_check_new (c, b->mx, FALSE);
-  if (!pa_self_check_homeserver (self_check, error))
+  b->self_check = pa_self_check_new (c, b->mx, FALSE);
+  if (!pa_self_check_homeserver (b->self_check, error))
     return FALSE;
   g_autoptr (json_t) reg = json_pack ("{s:s, s:s, s:b}", "type", "m.login.application_service",
                                       "username", c->bot_localpart, "inhibit_login", 1);
@@ -244,11 +244,9 @@ pa_bridge_run (PaBridge *b, GError **error)
     return FALSE;
   pa_bridge_crypto_ghosts_start (b);
   /* The self-check's ping also makes Synapse contact us and flush its
-   * retry queue at once. */
-  b->self_check = self_check;
-  gboolean checked = pa_self_check_appservice (self_check, error);
-  b->self_check = NULL;
-  if (!checked)
+   * retry queue at once.  Its to-device probe is waited for only when
+   * encryption.require makes it a reason not to start. */
+  if (!pa_self_check_appservice (b->self_check, c->encryption_require, error))
     return FALSE;
 
   b->started_at = pa_now_ms ();
@@ -297,6 +295,7 @@ pa_bridge_free (PaBridge *b)
   pa_bridge_verify_stop (b);
   pa_bridge_crypto_stop (b);
   pa_matrix_cancel_all (b->mx);
+  g_clear_pointer (&b->self_check, pa_self_check_free);
   g_clear_pointer (&b->as, pa_appservice_free);
   pa_matrix_free (b->mx);
   pa_store_close (b->store);

@@ -46,6 +46,13 @@ struct _PaSelfCheck
   gboolean probe_seen;
   gboolean probe_msc3202;
   guint refused;
+  /* The probe's wait: waited for (--check, encryption.require) or left to
+   * the main loop; its timer, seconds waited, and the refusal it made. */
+  gboolean wait;
+  gboolean probe_pending;
+  guint timer;
+  guint waited;
+  GError *refusal;
 };
 
 PaSelfCheck *
@@ -65,6 +72,9 @@ pa_self_check_free (PaSelfCheck *sc)
 {
   if (sc == NULL)
     return;
+  if (sc->timer != 0)
+    g_source_remove (sc->timer);
+  g_clear_error (&sc->refusal);
   g_free (sc->bot_mxid);
   g_free (sc->nonce);
   g_free (sc);
@@ -195,16 +205,20 @@ pa_self_check_homeserver (PaSelfCheck *sc, GError **error)
 
 /* ------------------------------------------------------ the appservice */
 
-/* The appservice ping; with `out`, its response. */
+/* The appservice ping: waited for with `out` (its response), else sent
+ * and left to run. */
 static void
 ping (PaSelfCheck *sc, PaMatrixResponse **out)
 {
   g_autofree char *esc = pa_matrix_escape (sc->config->as_id);
   g_autofree char *path = g_strdup_printf ("/_matrix/client/v1/appservice/%s/ping", esc);
   g_autoptr (json_t) body = json_pack ("{s:s}", "transaction_id", "passerelle-startup");
-  g_autoptr (PaMatrixResponse) r = request (sc, "POST", path, body, 2);
+  PaMatrixRequest req
+      = { .method = "POST", .path = path, .body = body, .max_attempts = 2, .timeout_s = 30 };
   if (out != NULL)
-    *out = g_steal_pointer (&r);
+    *out = pa_matrix_request_sync (sc->mx, &req);
+  else
+    pa_matrix_request (sc->mx, &req, NULL, NULL);
 }
 
 static void
@@ -284,15 +298,9 @@ pa_self_check_observe (PaSelfCheck *sc, PaTxn *txn)
          && json_array_size (txn->to_device) == 0 && json_array_size (txn->rejected) == 0;
 }
 
-static gboolean
-wait_timeout (gpointer data)
-{
-  *(gboolean *) data = TRUE;
-  return G_SOURCE_REMOVE;
-}
-
 /* Sends the probe to-device message to the probe device, a new
- * transaction id each time. */
+ * transaction id each time; the first is waited for (FALSE with `why`
+ * when refused), the others left to run. */
 static gboolean
 send_probe (PaSelfCheck *sc, guint n, char **why)
 {
@@ -301,45 +309,100 @@ send_probe (PaSelfCheck *sc, guint n, char **why)
       = g_strdup_printf ("/_matrix/client/v3/sendToDevice/%s/%s", PROBE_TYPE, txn);
   g_autoptr (json_t) body
       = json_pack ("{s:{s:{s:{s:s}}}}", "messages", sc->bot_mxid, PROBE_DEVICE, "nonce", sc->nonce);
+  if (why == NULL)
+    {
+      PaMatrixRequest req
+          = { .method = "PUT", .path = path, .body = body, .max_attempts = 3, .timeout_s = 30 };
+      pa_matrix_request (sc->mx, &req, NULL, NULL);
+      return TRUE;
+    }
   g_autoptr (PaMatrixResponse) r = request (sc, "PUT", path, body, 3);
   if (pa_matrix_response_ok (r))
     return TRUE;
-  if (why != NULL)
-    *why = describe (r);
+  *why = describe (r);
   return FALSE;
 }
 
-/* Sends the probe and waits for the transaction that brings it back.
- * Synapse can strand what it queued just as it finished sending a backlog
- * (one an earlier run left, maybe a --check's) until something new comes
- * for the appservice: every 2 s without the probe, a ping and the probe
- * again make it send what it holds. */
-static gboolean
-probe_to_device (PaSelfCheck *sc, char **why)
+/* The probe came back, or PROBE_WAIT_S passed: MSC2409 and MSC3202's
+ * findings, and the probe device deleted (waited for when the check
+ * waits: --check exits right after). */
+static void
+probe_done (PaSelfCheck *sc)
 {
-  if (!send_probe (sc, 0, why))
-    return FALSE;
-  for (guint waited = 0; !sc->probe_seen && waited < PROBE_WAIT_S; waited += 2)
+  PaConfig *c = sc->config;
+  sc->probe_pending = FALSE;
+  if (sc->probe_seen)
     {
-      if (waited > 0)
-        {
-          ping (sc, NULL);
-          send_probe (sc, waited, NULL);
-        }
-      gboolean timed_out = FALSE;
-      guint timer = g_timeout_add_seconds (2, wait_timeout, &timed_out);
-      while (!sc->probe_seen && !timed_out)
-        g_main_context_iteration (NULL, TRUE);
-      if (!timed_out)
-        g_source_remove (timer);
+      report (sc, FINDING_OK, "to-device messages reach us in transactions (MSC2409)");
+      if (sc->probe_msc3202)
+        report (sc, FINDING_OK,
+                "device lists and one-time key counts reach us in transactions "
+                "(MSC3202)");
+      else
+        report (sc, FINDING_WARN,
+                "transactions carry no device lists or one-time key counts (MSC3202): the bot "
+                "does not see agents' new devices nor its keys running out; set "
+                "experimental_features: msc3202_transaction_extensions: true in "
+                "homeserver.yaml, keep org.matrix.msc3202: true in the registration, and "
+                "restart Synapse");
     }
-  return TRUE;
+  else if (sc->refused > 0)
+    report (sc, FINDING_WARN,
+            "the to-device probe did not come back within %d s, behind %u transaction%s held "
+            "for the bridge, which a check does not take: MSC2409 and MSC3202 are not known; "
+            "start the bridge and read its start-up log",
+            PROBE_WAIT_S, sc->refused, sc->refused == 1 ? "" : "s");
+  else
+    {
+      g_autofree char *full = g_strdup_printf (
+          "to-device messages do not reach us (MSC2409; the probe did not come back within "
+          "%d s): no room key can arrive, so messages from encrypted rooms cannot be "
+          "decrypted; set experimental_features: msc2409_to_device_messages_enabled: true "
+          "(and msc3202_transaction_extensions: true) in homeserver.yaml, keep "
+          "receive_ephemeral: true and de.sorunome.msc2409.push_ephemeral: true in the "
+          "registration, and restart Synapse",
+          PROBE_WAIT_S);
+      if (c->encryption_require)
+        fail (sc, &sc->refusal,
+              "%s (encryption.require is on: the bridge does not start without it)", full);
+      else
+        report (sc, FINDING_WARN, "%s", full);
+    }
+
+  g_autofree char *bot = pa_matrix_escape (sc->bot_mxid);
+  g_autofree char *dev_path
+      = g_strdup_printf ("/_matrix/client/v3/devices/%s?user_id=%s", PROBE_DEVICE, bot);
+  PaMatrixRequest req
+      = { .method = "DELETE", .path = dev_path, .max_attempts = 2, .timeout_s = 30 };
+  if (sc->wait)
+    pa_matrix_response_free (pa_matrix_request_sync (sc->mx, &req));
+  else
+    pa_matrix_request (sc->mx, &req, NULL, NULL);
+}
+
+/* Every 2 s while the probe is out.  Synapse can strand what it queued
+ * just as it finished sending a backlog (one an earlier run left, maybe a
+ * --check's) until something new comes for the appservice: a ping and the
+ * probe again make it send what it holds. */
+static gboolean
+probe_tick (gpointer data)
+{
+  PaSelfCheck *sc = data;
+  sc->waited += 2;
+  if (sc->probe_seen || sc->waited >= PROBE_WAIT_S)
+    {
+      sc->timer = 0;
+      probe_done (sc);
+      return G_SOURCE_REMOVE;
+    }
+  ping (sc, NULL);
+  send_probe (sc, sc->waited, NULL);
+  return G_SOURCE_CONTINUE;
 }
 
 static void
-check_encryption (PaSelfCheck *sc, GError **error, gboolean *refuse)
+check_encryption (PaSelfCheck *sc)
 {
-  PaConfig *c = sc->config;
   g_autofree char *bot = pa_matrix_escape (sc->bot_mxid);
   g_autofree char *dev_path
       = g_strdup_printf ("/_matrix/client/v3/devices/%s?user_id=%s", PROBE_DEVICE, bot);
@@ -391,70 +454,35 @@ check_encryption (PaSelfCheck *sc, GError **error, gboolean *refuse)
     report (sc, FINDING_WARN,
             "MSC2409 and MSC3202 not checked: they need the homeserver to "
             "reach us (see the ping above)");
-  else if (!probe_to_device (sc, &why))
+  else if (!send_probe (sc, 0, &why))
     report (sc, FINDING_WARN,
             "could not send the to-device probe (%s): MSC2409 and MSC3202 were not checked", why);
-  else if (sc->probe_seen)
-    {
-      report (sc, FINDING_OK, "to-device messages reach us in transactions (MSC2409)");
-      if (sc->probe_msc3202)
-        report (sc, FINDING_OK,
-                "device lists and one-time key counts reach us in transactions "
-                "(MSC3202)");
-      else
-        report (sc, FINDING_WARN,
-                "transactions carry no device lists or one-time key counts (MSC3202): the bot "
-                "does not see agents' new devices nor its keys running out; set "
-                "experimental_features: msc3202_transaction_extensions: true in "
-                "homeserver.yaml, keep org.matrix.msc3202: true in the registration, and "
-                "restart Synapse");
-    }
-  else if (sc->refused > 0)
-    report (sc, FINDING_WARN,
-            "the to-device probe did not come back within %d s, behind %u transaction%s held "
-            "for the bridge, which a check does not take: MSC2409 and MSC3202 are not known; "
-            "start the bridge and read its start-up log",
-            PROBE_WAIT_S, sc->refused, sc->refused == 1 ? "" : "s");
   else
     {
-      g_autofree char *full = g_strdup_printf (
-          "to-device messages do not reach us (MSC2409; the probe did not come back within "
-          "%d s): no room key can arrive, so messages from encrypted rooms cannot be "
-          "decrypted; set experimental_features: msc2409_to_device_messages_enabled: true "
-          "(and msc3202_transaction_extensions: true) in homeserver.yaml, keep "
-          "receive_ephemeral: true and de.sorunome.msc2409.push_ephemeral: true in the "
-          "registration, and restart Synapse",
-          PROBE_WAIT_S);
-      if (c->encryption_require)
-        {
-          *refuse = TRUE;
-          fail (sc, error, "%s (encryption.require is on: the bridge does not start without it)",
-                full);
-        }
-      else
-        report (sc, FINDING_WARN, "%s", full);
-    }
-
-  g_autoptr (PaMatrixResponse) del = request (sc, "DELETE", dev_path, NULL, 2);
-  if (!pa_matrix_response_ok (del))
-    {
-      g_autofree char *dwhy = describe (del);
-      g_debug ("could not delete the probe device %s: %s", PROBE_DEVICE, dwhy);
+      sc->probe_pending = TRUE;
+      sc->timer = g_timeout_add_seconds (2, probe_tick, sc);
+      while (sc->wait && sc->probe_pending)
+        g_main_context_iteration (NULL, TRUE);
     }
 }
 
 gboolean
-pa_self_check_appservice (PaSelfCheck *sc, GError **error)
+pa_self_check_appservice (PaSelfCheck *sc, gboolean wait, GError **error)
 {
+  sc->wait = wait;
   check_ping (sc);
   if (!sc->config->encryption_allow)
     {
       report (sc, FINDING_OK, "encryption.allow is off: MSC2409, MSC3202 and MSC4190 not needed");
       return TRUE;
     }
-  gboolean refuse = FALSE;
-  check_encryption (sc, error, &refuse);
-  return !refuse;
+  check_encryption (sc);
+  if (sc->refusal != NULL)
+    {
+      g_propagate_error (error, g_steal_pointer (&sc->refusal));
+      return FALSE;
+    }
+  return TRUE;
 }
 
 /* ------------------------------------------------------------- --check */
@@ -541,7 +569,7 @@ pa_self_check_main (PaConfig *config)
   else if (pa_self_check_homeserver (sc, &error))
     {
       register_bot (sc);
-      if (pa_self_check_appservice (sc, &error) && sc->problems == 0)
+      if (pa_self_check_appservice (sc, TRUE, &error) && sc->problems == 0)
         status = 0;
     }
   printf ("%s\n", status == 0 ? "self-check passed" : "self-check found problems");

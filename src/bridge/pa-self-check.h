@@ -29,10 +29,12 @@ gboolean pa_self_check_homeserver (PaSelfCheck *sc, GError **error);
  * for appservice users (MSC4190), device masquerading, to-device messages
  * (MSC2409) and device lists and key counts (MSC3202) in transactions.
  * The bot must be registered and the appservice listening, and each
- * transaction it receives meanwhile must go through
- * pa_self_check_observe.  FALSE with error: the bridge cannot start
- * (encryption.require without MSC2409). */
-gboolean pa_self_check_appservice (PaSelfCheck *sc, GError **error);
+ * transaction it receives must go through pa_self_check_observe while the
+ * check lives.  The to-device probe takes up to 15 s when it fails: with
+ * `wait` it is waited for, else its findings are logged later from the
+ * default main loop (free the check to stop it).  FALSE with error: the
+ * bridge cannot start (with `wait`, encryption.require without MSC2409). */
+gboolean pa_self_check_appservice (PaSelfCheck *sc, gboolean wait, GError **error);
 
 /* A transaction the appservice received: the check's probe is taken out
  * of it.  Returns TRUE when nothing else is left in it. */
