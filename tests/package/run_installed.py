@@ -53,6 +53,8 @@ def main():
     cfg["homeserver"]["address"] = synapse.url
     cfg["appservice"]["address"] = "http://127.0.0.1:%d" % as_port
     cfg["appservice"]["port"] = as_port
+    # The Olvid plugin, installed, wants its daemon's address (no login uses it here).
+    cfg.setdefault("plugins", {}).setdefault("olvid", {})["daemon_address"] = "127.0.0.1:50051"
     with open(CONFIG, "w") as f:
         yaml.safe_dump(cfg, f)
 
