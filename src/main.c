@@ -4,6 +4,7 @@
  *   passerelle -c config.yaml                 run the bridge
  *   passerelle -e config.yaml                 write a commented example config
  *   passerelle -g -c config.yaml -r reg.yaml  write the registration file
+ *   passerelle --check -c config.yaml         check the homeserver's setup, exit 0/1
  *   passerelle import whatsapp FILE -c config.yaml --user @agent:hs
  *                                             queue a history import and follow it
  *   passerelle db migrate --from sqlite:PATH --to postgres://…
@@ -12,6 +13,7 @@
 #define G_LOG_DOMAIN "passerelle"
 
 #include "bridge/pa-bridge.h"
+#include "bridge/pa-self-check.h"
 #include "config/pa-config.h"
 #include "host/pa-fd-budget.h"
 #include "host/pa-plugin-catalog.h"
@@ -47,6 +49,7 @@ main (int argc, char **argv)
   g_autofree char *registration_path = NULL;
   g_autofree char *plugin_dir = NULL;
   gboolean generate = FALSE, version = FALSE, verbose = FALSE;
+  gboolean check = FALSE;
   GOptionEntry entries[] = {
     { "config", 'c', 0, G_OPTION_ARG_FILENAME, &config_path, "Configuration file", "FILE" },
     { "generate-example-config", 'e', 0, G_OPTION_ARG_FILENAME, &example_path,
@@ -57,6 +60,8 @@ main (int argc, char **argv)
       "Registration file to write with -g (default registration.yaml)", "FILE" },
     { "plugin-dir", 0, 0, G_OPTION_ARG_FILENAME, &plugin_dir,
       "With -e: where the installed plugins are (default " PA_PLUGIN_DIR ")", "DIR" },
+    { "check", 0, 0, G_OPTION_ARG_NONE, &check,
+      "Check what the bridge needs of the homeserver, then exit (0: all good)", NULL },
     { "verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose, "Log debug messages", NULL },
     { "version", 0, 0, G_OPTION_ARG_NONE, &version, "Print the version", NULL },
     { NULL },
@@ -128,6 +133,8 @@ main (int argc, char **argv)
       printf ("Registration written to %s; add it to Synapse's app_service_config_files.\n", reg);
       return 0;
     }
+  if (check)
+    return pa_self_check_main (config);
   /* Thousands of logins: descriptors, capacity, paced starts (docs/scale.md). */
   pa_fd_budget_raise ();
   pa_fd_budget_init (config->worker_max_logins);

@@ -225,6 +225,9 @@ struct _PaBridge
   GHashTable *verifications;
   /* the provisioning API (pa-provision.c), NULL when it is off */
   gpointer provision;
+  /* the start-up self-check (pa-self-check.c): its probe may come back
+   * after start-up */
+  struct _PaSelfCheck *self_check;
 };
 
 G_END_DECLS

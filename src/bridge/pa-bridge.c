@@ -27,6 +27,7 @@
 #include "pa-power-edit.h"
 #include "pa-provision.h"
 #include "pa-room-cache.h"
+#include "pa-self-check.h"
 #include "pa-store-alarm.h"
 #include "pa-to-legacy-queue.h"
 #include "pa-to-matrix-lane.h"
@@ -100,6 +101,17 @@ on_thirdparty (const char *kind, const char *protocol, json_t *query, gpointer u
                     "user_fields", "id", "location_fields", "icon", "",
                     "field_types", "id", "regexp", ".+", "placeholder", "contact id",
                     "instances", "desc", info->display_name, "network_id", protocol, "fields");
+}
+
+/* Transactions go through the self-check while it runs: it takes its
+ * probe out of them. */
+static gboolean
+on_txn (const char *txn_id, PaTxn *txn, gpointer user_data, GError **error)
+{
+  PaBridge *b = user_data;
+  if (b->self_check != NULL)
+    pa_self_check_observe (b->self_check, txn);
+  return pa_to_legacy_txn (txn_id, txn, user_data, error);
 }
 
 static void
@@ -200,7 +212,7 @@ pa_bridge_run (PaBridge *b, GError **error)
 {
   PaConfig *c = b->config;
   PaAppserviceHandlers handlers = {
-    .txn = pa_to_legacy_txn,
+    .txn = on_txn,
     .user_query = on_user_query,
     .alias_query = on_alias_query,
     .thirdparty = on_thirdparty,
@@ -219,17 +231,9 @@ pa_bridge_run (PaBridge *b, GError **error)
   if (!pa_plugins_discover (b, error))
     return FALSE;
 
-  g_autoptr (json_t) versions = NULL;
-  if (!startup_request (b, "GET", "/_matrix/client/versions", NULL, NULL, FALSE, &versions, error))
+  b->self_check = pa_self_check_new (c, b->mx, FALSE);
+  if (!pa_self_check_homeserver (b->self_check, error))
     return FALSE;
-  g_autoptr (json_t) whoami = NULL;
-  if (!startup_request (b, "GET", "/_matrix/client/v3/account/whoami", NULL, NULL, FALSE, &whoami,
-                        error))
-    {
-      g_prefix_error (error, "the homeserver refused our as_token (is the registration file "
-                             "loaded by Synapse?): ");
-      return FALSE;
-    }
   g_autoptr (json_t) reg = json_pack ("{s:s, s:s, s:b}", "type", "m.login.application_service",
                                       "username", c->bot_localpart, "inhibit_login", 1);
   if (!startup_request (b, "POST", "/_matrix/client/v3/register", NULL, reg, TRUE, NULL, error))
@@ -246,20 +250,11 @@ pa_bridge_run (PaBridge *b, GError **error)
   if (!pa_bridge_crypto_start (b, error))
     return FALSE;
   pa_bridge_crypto_ghosts_start (b);
-  /* The ping makes Synapse contact us and flush its retry queue at once. */
-  {
-    g_autofree char *esc = pa_matrix_escape (c->as_id);
-    g_autofree char *path = g_strdup_printf ("/_matrix/client/v1/appservice/%s/ping", esc);
-    g_autoptr (json_t) body = json_pack ("{s:s}", "transaction_id", "passerelle-startup");
-    g_autoptr (json_t) pong = NULL;
-    g_autoptr (GError) e = NULL;
-    if (!startup_request (b, "POST", path, NULL, body, FALSE, &pong, &e))
-      g_warning ("appservice ping failed (the homeserver cannot reach %s?): %s", c->as_address,
-                 e->message);
-    else
-      g_message ("homeserver ping round-trip: %" JSON_INTEGER_FORMAT " ms",
-                 json_integer_value (json_object_get (pong, "duration_ms")));
-  }
+  /* The self-check's ping also makes Synapse contact us and flush its
+   * retry queue at once.  Its to-device probe is waited for only when
+   * encryption.require makes it a reason not to start. */
+  if (!pa_self_check_appservice (b->self_check, c->encryption_require, error))
+    return FALSE;
 
   b->started_at = pa_now_ms ();
   b->signal_sources[0] = g_unix_signal_add (SIGINT, on_signal, b);
@@ -309,6 +304,7 @@ pa_bridge_free (PaBridge *b)
   pa_bridge_verify_stop (b);
   pa_bridge_crypto_stop (b);
   pa_matrix_cancel_all (b->mx);
+  g_clear_pointer (&b->self_check, pa_self_check_free);
   g_clear_pointer (&b->as, pa_appservice_free);
   pa_bridge_metrics_stop (b);
   pa_matrix_free (b->mx);
