@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: AGPL-3.0-or-later */
 /* Plugin discovery: each .so in plugin_dir is described by a worker
- * (`passerelle --describe`, no plugin code runs in the host) and its hello
+ * (`passerelle-worker --describe`, no plugin code runs in the host) and its hello
  * kept by name in the bridge object, for logins, commands and the
  * third-party protocol queries. */
 #define G_LOG_DOMAIN "passerelle-logins"
@@ -21,8 +21,24 @@ pa_plugins_discover (PaBridge *b, GError **error)
     {
       PaPluginInfo *info = found->pdata[i];
       json_t *schema = json_object_get (info->hello, "config");
-      if (!pa_config_plugin_section (b->config, info->name, schema, &info->settings, error))
-        return FALSE;
+      g_autoptr (GError) section_error = NULL;
+      if (!pa_config_plugin_section (b->config, info->name, schema, &info->settings,
+                                     &section_error))
+        {
+          /* Installed (a package ships every plugin) but never named by the
+           * config, and it needs settings it was not given: set aside, so
+           * that no ministry can enable it until an admin configures it. */
+          if (pa_config_names_plugin (b->config, info->name)
+              || !g_error_matches (section_error, PA_ERROR, PA_ERROR_CONFIG))
+            {
+              g_propagate_error (error, g_steal_pointer (&section_error));
+              return FALSE;
+            }
+          g_warning ("plugin %s is installed but not configured, so it is not offered: %s",
+                     info->name, section_error->message);
+          g_ptr_array_remove_index (found, i--);
+          continue;
+        }
       json_t *declared = json_object_get (info->hello, "logins_per_worker");
       if (!pa_config_logins_per_worker (
               b->config, info->name,

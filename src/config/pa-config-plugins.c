@@ -400,6 +400,22 @@ pa_config_plugin_section (const PaConfig *c, const char *plugin, json_t *schema,
 }
 
 gboolean
+pa_config_names_plugin (const PaConfig *c, const char *plugin)
+{
+  g_return_val_if_fail (c != NULL && plugin != NULL, FALSE);
+  if (find_section (c, plugin) != NULL)
+    return TRUE;
+  for (guint i = 0; c->ministries && i < c->ministries->len; i++)
+    {
+      const PaMinistry *m = g_ptr_array_index (c->ministries, i);
+      for (guint j = 0; m->plugins && j < m->plugins->len; j++)
+        if (g_str_equal (g_ptr_array_index (m->plugins, j), plugin))
+          return TRUE;
+    }
+  return FALSE;
+}
+
+gboolean
 pa_config_check_plugin_names (const PaConfig *c, const char *const *installed, GError **error)
 {
   g_return_val_if_fail (c != NULL, FALSE);

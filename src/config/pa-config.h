@@ -210,6 +210,12 @@ gboolean pa_config_check_plugin_names (const PaConfig *c, const char *const *ins
 gboolean pa_config_logins_per_worker (const PaConfig *c, const char *plugin, guint declared,
                                       guint *out, GError **error);
 
+/* Whether the config names `plugin` at all: a plugins.<plugin> section, or
+ * a ministry that enables it.  An installed plugin the config never names
+ * and cannot run without settings is set aside instead of stopping the
+ * bridge (pa-plugins.c). */
+gboolean pa_config_names_plugin (const PaConfig *c, const char *plugin);
+
 /* Whether `key` is declared secret by `schema` (unknown keys: FALSE). */
 gboolean pa_config_plugin_key_secret (json_t *schema, const char *key);
 

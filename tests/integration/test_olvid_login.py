@@ -270,3 +270,27 @@ def test_installed_build_refuses_the_standin():
     finally:
         s.close()
         d.stop()
+
+
+def test_unconfigured_plugin_is_set_aside_not_fatal():
+    """A package installs every plugin.  The Olvid plugin cannot run without
+    plugins.olvid.daemon_address: when the config never names it (no section,
+    no ministry enables it), the bridge starts without it and says why; when a
+    ministry enables it without its settings, the bridge refuses to start."""
+    if not os.path.exists(OLVID_INSTALLED_SO):
+        pytest.skip("no installed olvid build")
+    from harness import LOOPBACK_SO, Stack
+    s = Stack(plugins=(LOOPBACK_SO, OLVID_INSTALLED_SO), ministry_plugins=("loopback",))
+    try:
+        s.start()
+        assert s.bridge._log_contains("plugin olvid is installed but not configured")
+        assert s.bridge._log_contains("plugins.olvid.daemon_address")
+        s.bridge.stop()
+        s.bridge.ministry_plugins = ["loopback", "olvid"]
+        s.bridge.write_config(s.synapse.url)
+        s.bridge.start(wait=False)
+        wait_until(lambda: s.bridge._dead(), 60, what="the bridge to refuse its config")
+        assert "plugins.olvid.daemon_address" in s.bridge.tail()
+        assert "required by plugin olvid" in s.bridge.tail()
+    finally:
+        s.close()
