@@ -301,6 +301,40 @@ on_exited (PaWorker *w, gboolean crashed, gboolean will_restart, const char *rea
     }
 }
 
+/* What the running logins cost in descriptors, in units of one login alone
+ * in its worker, were one more login of `info`'s plugin added: logins that
+ * share a process (workers.logins_per_worker N) cost one unit per N, since
+ * the host's descriptors are per process.  A walk over the logins, once per
+ * login started, never per message. */
+static guint
+worker_units (PaBridge *b, PaPluginInfo *info)
+{
+  g_autoptr (GHashTable) per_plugin = g_hash_table_new (g_str_hash, g_str_equal);
+  GHashTableIter it;
+  gpointer value;
+  g_hash_table_iter_init (&it, b->logins);
+  while (g_hash_table_iter_next (&it, NULL, &value))
+    {
+      const char *plugin = ((PaAccount *) value)->plugin;
+      guint n = GPOINTER_TO_UINT (g_hash_table_lookup (per_plugin, plugin));
+      g_hash_table_insert (per_plugin, (gpointer) plugin, GUINT_TO_POINTER (n + 1));
+    }
+  /* Counting the new login, then rounding each plugin up to whole
+   * processes, less one unit: the question is whether one more fits. */
+  guint mine = GPOINTER_TO_UINT (g_hash_table_lookup (per_plugin, info->name));
+  g_hash_table_insert (per_plugin, info->name, GUINT_TO_POINTER (mine + 1));
+  guint units = 0;
+  const char *plugin;
+  g_hash_table_iter_init (&it, per_plugin);
+  while (g_hash_table_iter_next (&it, (gpointer *) &plugin, &value))
+    {
+      PaPluginInfo *p = pa_plugin_info (b, plugin);
+      guint n = p != NULL && p->logins_per_worker > 1 ? p->logins_per_worker : 1;
+      units += (GPOINTER_TO_UINT (value) + n - 1) / n;
+    }
+  return units - 1;
+}
+
 static PaAccount *
 login_spawn (PaBridge *b, const char *id, const char *owner, const char *plugin, gboolean saved,
              GError **error)
@@ -312,7 +346,7 @@ login_spawn (PaBridge *b, const char *id, const char *owner, const char *plugin,
       return NULL;
     }
   /* The login capacity (workers.max_logins, the descriptor limit). */
-  if (!pa_fd_budget_admit (g_hash_table_size (b->logins), error))
+  if (!pa_fd_budget_admit (worker_units (b, info), error))
     return NULL;
   g_autofree char *dir = g_build_filename (b->config->data_dir, id, NULL);
   if (g_mkdir_with_parents (dir, 0700) != 0)
