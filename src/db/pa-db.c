@@ -277,18 +277,24 @@ pa_db_bind_text (PaDbStmt *stmt, int i, const char *text, GError **error)
 }
 
 PaDbStmt *
-pa_db_stmt (PaDb *db, GError **error, const char *sql, const char *types, ...)
+pa_db_vstmt (PaDb *db, GError **error, const char *sql, const char *types, va_list ap)
 {
   PaDbStmt *stmt = pa_db_prepare (db, sql, error);
-  va_list ap;
-  gboolean ok;
 
   if (stmt == NULL)
     return NULL;
+  return pa_db_vbind (stmt, types, ap, 0, error) ? stmt : NULL;
+}
+
+PaDbStmt *
+pa_db_stmt (PaDb *db, GError **error, const char *sql, const char *types, ...)
+{
+  va_list ap;
+
   va_start (ap, types);
-  ok = pa_db_vbind (stmt, types, ap, 0, error);
+  PaDbStmt *stmt = pa_db_vstmt (db, error, sql, types, ap);
   va_end (ap);
-  return ok ? stmt : NULL;
+  return stmt;
 }
 
 PaDbStep

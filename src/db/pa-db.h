@@ -96,6 +96,8 @@ gboolean pa_db_vbind (PaDbStmt *stmt, const char *types, va_list ap, gsize max_t
 gboolean pa_db_bind_text (PaDbStmt *stmt, int i, const char *text, GError **error);
 /* pa_db_prepare and pa_db_vbind in one: the statement, or NULL. */
 PaDbStmt *pa_db_stmt (PaDb *db, GError **error, const char *sql, const char *types, ...);
+/* The same with the parameters as a va_list (for wrappers). */
+PaDbStmt *pa_db_vstmt (PaDb *db, GError **error, const char *sql, const char *types, va_list ap);
 /* One step: PA_DB_ROW or PA_DB_DONE, or PA_DB_ERROR with `error` set. */
 PaDbStep pa_db_step (PaDbStmt *stmt, GError **error);
 /* Ends a use of the statement (reset, bindings cleared); it stays cached. */

@@ -22,16 +22,12 @@ pa_store_prepare (PaStore *store, const char *sql, GError **error)
 PaStoreStmt *
 pa_store_stmt (PaStore *store, GError **error, const char *sql, const char *types, ...)
 {
-  PaStoreStmt *stmt = pa_store_prepare (store, sql, error);
   va_list ap;
-  gboolean ok;
 
-  if (stmt == NULL)
-    return NULL;
   va_start (ap, types);
-  ok = pa_db_vbind (stmt, types, ap, 0, error);
+  PaStoreStmt *stmt = pa_db_vstmt (store->db, error, sql, types, ap);
   va_end (ap);
-  return ok ? stmt : NULL;
+  return stmt;
 }
 
 /* One step: PA_DB_ROW or PA_DB_DONE, or PA_DB_ERROR with `error` set. */
