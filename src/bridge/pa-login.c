@@ -368,10 +368,10 @@ login_spawn (PaBridge *b, const char *id, const char *owner, const char *plugin,
   pa_worker_set_watchdog (l->worker, b->config->worker_ping_interval_s,
                           b->config->worker_ping_timeout_s);
   pa_worker_set_sandbox (l->worker, b->config->worker_sandbox, b->config->worker_sandbox_read);
-  pa_worker_set_pool (l->worker, b->worker_pool, info->logins_per_worker);
   g_autoptr (json_t) init = init_frame (b, id, plugin, saved);
   pa_worker_set_init (l->worker, init);
-  if (!pa_worker_start (l->worker, error))
+  /* A process of its own, or a place in a shared one (pa-worker-process.h). */
+  if (!pa_worker_pool_start (b->worker_pool, l->worker, info->logins_per_worker, error))
     {
       pa_login_free (l);
       return NULL;

@@ -3,7 +3,10 @@
  * ordinary PaWorker (pa-worker.c: spawn, frames, watchdog, restart with
  * backoff) whose init is the list of its logins' init frames, each naming
  * its login and data dir; every frame between host and worker names the
- * login it concerns (docs/worker-protocol.md, "Shared workers").
+ * login it concerns (docs/worker-protocol.md, "Shared workers").  A login
+ * placed in one stays a PaWorker of its own, given its place here
+ * (pa_worker_set_place): pa-worker.c forwards the login's calls through
+ * PaWorkerPlaceOps and never names this file, which builds on it.
  *
  * Placement: a login goes into the process of its plugin that is still
  * forming (placed during this turn of the main loop, not started yet) and
@@ -24,6 +27,7 @@
 #include "pa-common.h"
 
 typedef struct _SharedProcess SharedProcess;
+typedef struct _PaWorkerSlot PaWorkerSlot; /* a login's place in a process */
 
 struct _PaWorkerPool
 {
@@ -61,6 +65,8 @@ struct _PaWorkerSlot
   guint restarts;
   guint exit_id; /* `exited` after leaving */
 };
+
+static gboolean slot_send (gpointer data, json_t *frame);
 
 /* ------------------------------------------------------------ helpers */
 
@@ -212,7 +218,7 @@ spawn_process (gpointer data)
     {
       PaWorkerSlot *s = g_ptr_array_index (sp->slots, i);
       for (guint j = 0; s->waiting != NULL && j < s->waiting->len; j++)
-        pa_worker_slot_send (s, g_ptr_array_index (s->waiting, j));
+        slot_send (s, g_ptr_array_index (s->waiting, j));
       g_clear_pointer (&s->waiting, g_ptr_array_unref);
     }
   return G_SOURCE_REMOVE;
@@ -261,12 +267,14 @@ pa_worker_pool_free (PaWorkerPool *pool)
   g_free (pool);
 }
 
-/* See pa-worker-process.h. */
-PaWorkerSlot *
-pa_worker_pool_place (PaWorkerPool *pool, PaWorker *w, const char *plugin_path,
-                      const char *login_id, const char *data_dir, json_t *init, guint capacity,
-                      const PaWorkerCallbacks *cb, gpointer user_data)
+/* Login `w` goes into a process of its plugin with room for `capacity`
+ * logins: one still forming, else a new one. */
+static PaWorkerSlot *
+place (PaWorkerPool *pool, PaWorker *w, guint capacity)
 {
+  PaWorkerLogin login;
+  pa_worker_get_login (w, &login);
+  const char *plugin_path = login.plugin_path;
   SharedProcess *sp = NULL;
   for (guint i = 0; i < pool->processes->len && sp == NULL; i++)
     {
@@ -290,32 +298,34 @@ pa_worker_pool_place (PaWorkerPool *pool, PaWorker *w, const char *plugin_path,
   PaWorkerSlot *s = g_new0 (PaWorkerSlot, 1);
   s->sp = sp;
   s->w = w;
-  s->login_id = g_strdup (login_id);
-  s->data_dir = g_strdup (data_dir);
-  s->init = init != NULL ? json_deep_copy (init) : NULL;
-  if (cb != NULL)
-    s->cb = *cb;
-  s->user_data = user_data;
+  s->login_id = g_strdup (pa_worker_login_id (w));
+  s->data_dir = g_strdup (login.data_dir);
+  s->init = login.init != NULL ? json_deep_copy (login.init) : NULL;
+  if (login.cb != NULL)
+    s->cb = *login.cb;
+  s->user_data = login.user_data;
   g_ptr_array_add (sp->slots, s);
   return s;
 }
 
 /* ---------------------------------------------------------------- slot */
 
-/* See pa-worker-process.h. */
-void
-pa_worker_slot_set_init (PaWorkerSlot *s, json_t *init)
+/* PaWorkerPlaceOps (pa-worker.h). */
+static void
+slot_set_init (gpointer data, json_t *init)
 {
+  PaWorkerSlot *s = data;
   g_clear_pointer (&s->init, json_decref);
   s->init = init != NULL ? json_deep_copy (init) : NULL;
   if (s->sp != NULL)
     update_inits (s->sp);
 }
 
-/* See pa-worker-process.h. */
-gboolean
-pa_worker_slot_send (PaWorkerSlot *s, json_t *frame)
+/* PaWorkerPlaceOps (pa-worker.h). */
+static gboolean
+slot_send (gpointer data, json_t *frame)
 {
+  PaWorkerSlot *s = data;
   if (s->sp == NULL)
     return FALSE;
   if (s->sp->worker == NULL)
@@ -330,38 +340,43 @@ pa_worker_slot_send (PaWorkerSlot *s, json_t *frame)
   return pa_worker_send (s->sp->worker, f);
 }
 
-/* See pa-worker-process.h. */
-gboolean
-pa_worker_slot_running (PaWorkerSlot *s)
+/* PaWorkerPlaceOps (pa-worker.h). */
+static gboolean
+slot_running (gpointer data)
 {
+  PaWorkerSlot *s = data;
   return s->sp != NULL && (s->sp->worker == NULL || pa_worker_is_running (s->sp->worker));
 }
 
-/* See pa-worker-process.h. */
-GPid
-pa_worker_slot_pid (PaWorkerSlot *s)
+/* PaWorkerPlaceOps (pa-worker.h). */
+static GPid
+slot_pid (gpointer data)
 {
+  PaWorkerSlot *s = data;
   return s->sp != NULL && s->sp->worker != NULL ? pa_worker_pid (s->sp->worker) : 0;
 }
 
-/* See pa-worker-process.h. */
-gboolean
-pa_worker_slot_hung (PaWorkerSlot *s)
+/* PaWorkerPlaceOps (pa-worker.h). */
+static gboolean
+slot_hung (gpointer data)
 {
+  PaWorkerSlot *s = data;
   return s->sp != NULL && s->sp->worker != NULL && pa_worker_hung (s->sp->worker);
 }
 
-/* See pa-worker-process.h. */
-gint64
-pa_worker_slot_read_until_us (PaWorkerSlot *s)
+/* PaWorkerPlaceOps (pa-worker.h). */
+static gint64
+slot_read_until_us (gpointer data)
 {
+  PaWorkerSlot *s = data;
   return s->sp != NULL && s->sp->worker != NULL ? pa_worker_read_until_us (s->sp->worker) : 0;
 }
 
-/* See pa-worker-process.h. */
-guint
-pa_worker_slot_restarts (PaWorkerSlot *s)
+/* PaWorkerPlaceOps (pa-worker.h). */
+static guint
+slot_restarts (gpointer data)
 {
+  PaWorkerSlot *s = data;
   return s->restarts;
 }
 
@@ -410,10 +425,11 @@ report_exit (gpointer data)
   return G_SOURCE_REMOVE;
 }
 
-/* See pa-worker-process.h. */
-void
-pa_worker_slot_leave (PaWorkerSlot *s)
+/* PaWorkerPlaceOps (pa-worker.h). */
+static void
+slot_leave (gpointer data)
 {
+  PaWorkerSlot *s = data;
   if (s->sp == NULL)
     return;
   detach (s);
@@ -421,10 +437,11 @@ pa_worker_slot_leave (PaWorkerSlot *s)
     s->exit_id = g_idle_add (report_exit, s);
 }
 
-/* See pa-worker-process.h. */
-void
-pa_worker_slot_free (PaWorkerSlot *s)
+/* PaWorkerPlaceOps (pa-worker.h). */
+static void
+slot_free (gpointer data)
 {
+  PaWorkerSlot *s = data;
   if (s == NULL)
     return;
   detach (s);
@@ -434,4 +451,26 @@ pa_worker_slot_free (PaWorkerSlot *s)
   g_free (s->login_id);
   g_free (s->data_dir);
   g_free (s);
+}
+
+static const PaWorkerPlaceOps slot_ops = {
+  .set_init = slot_set_init,
+  .send = slot_send,
+  .running = slot_running,
+  .pid = slot_pid,
+  .hung = slot_hung,
+  .read_until_us = slot_read_until_us,
+  .restarts = slot_restarts,
+  .leave = slot_leave,
+  .free = slot_free,
+};
+
+/* See pa-worker-process.h. */
+gboolean
+pa_worker_pool_start (PaWorkerPool *pool, PaWorker *w, guint logins_per_worker, GError **error)
+{
+  if (pool == NULL || logins_per_worker <= 1)
+    return pa_worker_start (w, error);
+  pa_worker_set_place (w, &slot_ops, place (pool, w, logins_per_worker));
+  return TRUE;
 }

@@ -7,7 +7,6 @@
 #include "host/pa-worker.h"
 #include "host/pa-worker-watchdog.h"
 #include "host/pa-worker-env.h"
-#include "host/pa-worker-process.h"
 #include "host/pa-fd-budget.h"
 #include "host/pa-worker-locate.h"
 #include "host/pa-worker-pace.h"
@@ -70,11 +69,10 @@ struct _PaWorker
   PaWatchdog *watchdog;
   gboolean hung; /* the last run was ended by the watchdog */
 
-  /* Several logins in one process (pa-worker-process.c). */
+  /* Several logins in one process (pa-worker.h, pa_worker_set_place). */
   GPtrArray *more_dirs;  /* a shared process: the --data-dir of its other logins */
-  PaWorkerPool *pool;    /* a login to place in a shared process of the pool */
-  guint pool_logins;     /* how many logins share one */
-  PaWorkerSlot *slot;    /* the login's place, while placed */
+  const PaWorkerPlaceOps *place_ops; /* a login placed in another process */
+  gpointer place;
   PaPaceSlot *pace;  /* a start slot (pa-worker-pace.h), from spawn to hello */
   GPtrArray *early;  /* frames sent while waiting for a slot (json_t) */
 };
@@ -497,8 +495,8 @@ gboolean
 pa_worker_hung (PaWorker *w)
 {
   g_return_val_if_fail (w != NULL, FALSE);
-  if (w->slot != NULL)
-    return pa_worker_slot_hung (w->slot);
+  if (w->place_ops != NULL)
+    return w->place_ops->hung (w->place);
   return w->hung;
 }
 
@@ -507,8 +505,8 @@ gint64
 pa_worker_read_until_us (PaWorker *w)
 {
   g_return_val_if_fail (w != NULL, 0);
-  if (w->slot != NULL)
-    return pa_worker_slot_read_until_us (w->slot);
+  if (w->place_ops != NULL)
+    return w->place_ops->read_until_us (w->place);
   return pa_watchdog_read_until (w->watchdog);
 }
 
@@ -520,17 +518,29 @@ pa_worker_set_init (PaWorker *w, json_t *init)
   g_clear_pointer (&w->init, json_decref);
   if (init != NULL)
     w->init = json_deep_copy (init);
-  if (w->slot != NULL)
-    pa_worker_slot_set_init (w->slot, w->init);
+  if (w->place_ops != NULL)
+    w->place_ops->set_init (w->place, w->init);
 }
 
 /* See pa-worker.h. */
 void
-pa_worker_set_pool (PaWorker *w, PaWorkerPool *pool, guint logins_per_worker)
+pa_worker_set_place (PaWorker *w, const PaWorkerPlaceOps *ops, gpointer place)
 {
-  g_return_if_fail (w != NULL && w->proc == NULL && w->slot == NULL);
-  w->pool = logins_per_worker > 1 ? pool : NULL;
-  w->pool_logins = logins_per_worker;
+  g_return_if_fail (w != NULL && w->proc == NULL && w->place_ops == NULL && ops != NULL);
+  w->place_ops = ops;
+  w->place = place;
+}
+
+/* See pa-worker.h. */
+void
+pa_worker_get_login (PaWorker *w, PaWorkerLogin *out)
+{
+  g_return_if_fail (w != NULL && out != NULL);
+  out->plugin_path = w->plugin_path;
+  out->data_dir = w->data_dir;
+  out->init = w->init;
+  out->cb = &w->cb;
+  out->user_data = w->user_data;
 }
 
 /* See pa-worker.h. */
@@ -583,13 +593,8 @@ pa_worker_start (PaWorker *w, GError **error)
 {
   g_return_val_if_fail (w != NULL, FALSE);
   g_return_val_if_fail (w->proc == NULL, FALSE);
-  if (w->pool != NULL)
-    {
-      if (w->slot == NULL)
-        w->slot = pa_worker_pool_place (w->pool, w, w->plugin_path, w->login_id, w->data_dir,
-                                        w->init, w->pool_logins, &w->cb, w->user_data);
-      return TRUE;
-    }
+  if (w->place_ops != NULL)
+    return TRUE; /* placed in another process, which runs it */
   clear_source (&w->restart_source);
   w->stopping = FALSE;
   w->next_delay_s = 1;
@@ -602,8 +607,8 @@ pa_worker_send (PaWorker *w, json_t *frame)
 {
   g_return_val_if_fail (w != NULL, FALSE);
   g_return_val_if_fail (frame != NULL, FALSE);
-  if (w->slot != NULL)
-    return pa_worker_slot_send (w->slot, frame);
+  if (w->place_ops != NULL)
+    return w->place_ops->send (w->place, frame);
   if (w->proc == NULL && pa_worker_pace_waiting (w->pace))
     {
       /* Waiting for a start slot: sent once it runs, after init. */
@@ -631,8 +636,8 @@ gboolean
 pa_worker_is_running (PaWorker *w)
 {
   g_return_val_if_fail (w != NULL, FALSE);
-  if (w->slot != NULL)
-    return pa_worker_slot_running (w->slot);
+  if (w->place_ops != NULL)
+    return w->place_ops->running (w->place);
   if (w->proc == NULL && pa_worker_pace_waiting (w->pace))
     return TRUE; /* started, waiting for a start slot */
   return w->proc != NULL && w->protocol_error == NULL;
@@ -643,8 +648,8 @@ GPid
 pa_worker_pid (PaWorker *w)
 {
   g_return_val_if_fail (w != NULL, 0);
-  if (w->slot != NULL)
-    return pa_worker_slot_pid (w->slot);
+  if (w->place_ops != NULL)
+    return w->place_ops->pid (w->place);
   return w->proc != NULL ? w->pid : 0;
 }
 
@@ -661,8 +666,8 @@ guint
 pa_worker_restarts (PaWorker *w)
 {
   g_return_val_if_fail (w != NULL, 0);
-  if (w->slot != NULL)
-    return pa_worker_slot_restarts (w->slot);
+  if (w->place_ops != NULL)
+    return w->place_ops->restarts (w->place);
   return w->restarts;
 }
 
@@ -685,11 +690,11 @@ void
 pa_worker_stop (PaWorker *w)
 {
   g_return_if_fail (w != NULL);
-  if (w->slot != NULL)
+  if (w->place_ops != NULL)
     {
       /* Leaves its shared process (which ends when empty); `exited` is
        * still called. */
-      pa_worker_slot_leave (w->slot);
+      w->place_ops->leave (w->place);
       return;
     }
   w->stopping = TRUE;
@@ -723,7 +728,8 @@ pa_worker_free (PaWorker *w)
 {
   if (w == NULL)
     return;
-  g_clear_pointer (&w->slot, pa_worker_slot_free);
+  if (w->place_ops != NULL && w->place != NULL)
+    w->place_ops->free (g_steal_pointer (&w->place));
   g_clear_pointer (&w->more_dirs, g_ptr_array_unref);
   if (w->wait_cancel != NULL)
     g_cancellable_cancel (w->wait_cancel);

@@ -44,17 +44,36 @@ PaWorker *pa_worker_new (const char *self_exe, const char *plugin_path, const ch
                          const char *data_dir, const PaWorkerCallbacks *callbacks,
                          gpointer user_data);
 void pa_worker_set_init (PaWorker *w, json_t *init);
-/* Several logins in one process (pa-worker-process.h): with
- * logins_per_worker > 1, pa_worker_start places this login in a process of
- * `pool` running the same plugin, started with room for that many logins,
- * instead of a process of its own.  The rest of this API is unchanged for
- * such a login: frames it sends and receives are its own (the process adds
- * and strips the "login" member), `exited` reports its process's end, pid
- * is its process's, hung and read_until_us its process's watchdog, restarts
- * counts the restarts it went through, stop removes it from its process.
- * Call before pa_worker_start; 1 (or less) keeps a process of its own. */
-typedef struct _PaWorkerPool PaWorkerPool;
-void pa_worker_set_pool (PaWorker *w, PaWorkerPool *pool, guint logins_per_worker);
+/* A login placed in another process (the pool of shared processes places
+ * one there, instead of pa_worker_start): the rest of this API is
+ * unchanged for it and goes through `ops` on `place`.  Frames it sends and
+ * receives are its own (the process adds and strips the "login" member),
+ * `exited` reports its process's end, pid is its process's, hung and
+ * read_until_us its process's watchdog, restarts counts the restarts it
+ * went through, stop leaves its process (`exited` follows), free leaves
+ * without callbacks and frees `place`. */
+typedef struct {
+  void (*set_init) (gpointer place, json_t *init);
+  gboolean (*send) (gpointer place, json_t *frame);
+  gboolean (*running) (gpointer place);
+  GPid (*pid) (gpointer place);
+  gboolean (*hung) (gpointer place);
+  gint64 (*read_until_us) (gpointer place);
+  guint (*restarts) (gpointer place);
+  void (*leave) (gpointer place);
+  void (*free) (gpointer place);
+} PaWorkerPlaceOps;
+/* `ops` must outlive w; w owns `place` from now on. */
+void pa_worker_set_place (PaWorker *w, const PaWorkerPlaceOps *ops, gpointer place);
+/* What a login brings to the process it is placed in (borrowed from w). */
+typedef struct {
+  const char *plugin_path;
+  const char *data_dir;
+  json_t *init;
+  const PaWorkerCallbacks *cb;
+  gpointer user_data;
+} PaWorkerLogin;
+void pa_worker_get_login (PaWorker *w, PaWorkerLogin *out);
 /* A shared process: the data dirs of its logins besides the one given to
  * pa_worker_new (each becomes one more --data-dir at the next start). */
 void pa_worker_set_data_dirs (PaWorker *w, GPtrArray *more);

@@ -390,10 +390,15 @@ handle_shutdown (PaHost *h)
 void
 pa_worker_dispatch_frame (PaHost *h, json_t *frame)
 {
-  const char *t = json_string_value (json_object_get (frame, "t"));
   if (h->process == NULL && json_object_get (frame, "login") != NULL)
-    pa_worker_logins_route (h, frame);
-  else if (t == NULL)
+    {
+      /* A shared worker: the frame goes to the login it names. */
+      h = pa_worker_logins_route (h, frame);
+      if (h == NULL)
+        return;
+    }
+  const char *t = json_string_value (json_object_get (frame, "t"));
+  if (t == NULL)
     pa_worker_link_log (h, PA_LOG_WARNING, "frame without a type ignored");
   else if (strcmp (t, "init") == 0)
     handle_init (h, frame);

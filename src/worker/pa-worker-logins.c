@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: AGPL-3.0-or-later */
-/* The worker's table of logins (pa-worker-logins.h).  A shared worker runs
+/* The worker's table of logins (pa-worker-logins.h), below the frame
+ * dispatch: the dispatch asks it which login a frame is for, and
+ * dispatches the frame there itself.  A shared worker runs
  * network->init once, on the process's PaHost, then one PaHost per login:
  * a copy of what is the same for the whole process (plugin, channel,
  * configuration, main thread, host table) plus what is the login's own
@@ -13,7 +15,6 @@
 #include "worker/pa-worker-logins.h"
 #include "wire/pa-wire.h"
 #include "worker/pa-worker-api.h"
-#include "worker/pa-worker-dispatch.h"
 #include "worker/pa-worker-link.h"
 
 /* A new login's PaHost, or NULL (with the reason logged to the host) when
@@ -53,7 +54,7 @@ login_host_new (PaHost *proc, const char *login, json_t *frame)
 }
 
 /* See pa-worker-logins.h. */
-void
+PaHost *
 pa_worker_logins_route (PaHost *proc, json_t *frame)
 {
   const char *login = json_string_value (json_object_get (frame, "login"));
@@ -62,14 +63,14 @@ pa_worker_logins_route (PaHost *proc, json_t *frame)
   if (login == NULL || !pa_wire_id_valid (login, &error))
     {
       pa_worker_link_log (proc, PA_LOG_WARNING, "frame with an invalid login ignored");
-      return;
+      return NULL;
     }
   PaHost *h = g_hash_table_lookup (proc->logins, login);
   if (h == NULL && g_strcmp0 (t, "init") == 0)
     {
       h = login_host_new (proc, login, frame);
       if (h == NULL)
-        return;
+        return NULL;
       g_hash_table_insert (proc->logins, h->frame_login, h);
     }
   if (h == NULL || h->closed)
@@ -78,7 +79,7 @@ pa_worker_logins_route (PaHost *proc, json_t *frame)
           = g_strdup_printf ("\"%s\" frame for login %s, which this worker does not run, ignored",
                              t != NULL ? t : "?", login);
       pa_worker_link_log (proc, PA_LOG_WARNING, msg);
-      return;
+      return NULL;
     }
   if (g_strcmp0 (t, "shutdown") == 0)
     {
@@ -87,9 +88,9 @@ pa_worker_logins_route (PaHost *proc, json_t *frame)
         h->ops->login_free (h->login);
       h->login = NULL;
       g_atomic_int_set (&h->closed, TRUE);
-      return;
+      return NULL;
     }
-  pa_worker_dispatch_frame (h, frame);
+  return h;
 }
 
 /* See pa-worker-logins.h. */

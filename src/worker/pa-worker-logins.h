@@ -8,10 +8,12 @@
 
 G_BEGIN_DECLS
 
-/* Handle a host frame naming a login (its "login" member), on the
- * process's PaHost `proc`: an init creates that login's PaHost; any other
- * frame goes to the login's PaHost (a shutdown ends only that login). */
-void pa_worker_logins_route (PaHost *proc, json_t *frame);
+/* The login a host frame names (its "login" member), on the process's
+ * PaHost `proc`: an init creates that login's PaHost.  Returns the PaHost
+ * the caller (the frame dispatch) dispatches the frame on, or NULL when
+ * there is nothing left to do: a shutdown, which ends only that login, or
+ * a frame ignored (logged to the host). */
+PaHost *pa_worker_logins_route (PaHost *proc, json_t *frame);
 /* login_free every login still open (the process is shutting down). */
 void pa_worker_logins_close_all (PaHost *proc);
 /* Free the table and the logins' PaHosts (at exit). */

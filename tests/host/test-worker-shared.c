@@ -147,8 +147,7 @@ test_shared (void)
                        "saved", FALSE, "meta", "scope", "login", "id", "k", "value", l->id);
       pa_worker_set_init (l->w, init);
       /* Two per process: logins 0 and 1 together, 2 in the next one. */
-      pa_worker_set_pool (l->w, pool, 2);
-      g_assert_true (pa_worker_start (l->w, NULL));
+      g_assert_true (pa_worker_pool_start (pool, l->w, 2, NULL));
     }
   for (guint i = 0; i < N_LOGINS; i++)
     {
