@@ -180,6 +180,9 @@ const commands = {
         return await until("an invite", a.timeout, () => {
             for (const room of c.getRooms()) {
                 if (room.getMyMembership() !== "invite") continue;
+                // A room just joined can still read as an invite here (the SDK's
+                // membership lags): callers name the rooms they already joined.
+                if ((a.exclude ?? []).includes(room.roomId)) continue;
                 const inviter = room.getDMInviter() ??
                     room.getMember(c.getUserId())?.events?.member?.getSender();
                 if (a.inviter && inviter !== a.inviter) continue;
