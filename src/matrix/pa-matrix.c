@@ -308,7 +308,9 @@ retry_fired_cb (gpointer user_data)
 static void
 req_schedule_retry (PaMxReq *req, guint delay_ms)
 {
-  g_debug ("%s %s: retrying in %u ms", req->method, req->url, delay_ms);
+  /* The path only: a query may hold a token (the OpenID userinfo call's). */
+  g_debug ("%s %.*s: retrying in %u ms", req->method, (int) strcspn (req->url, "?"), req->url,
+           delay_ms);
   req->retry = g_timeout_source_new (delay_ms);
   g_source_set_callback (req->retry, retry_fired_cb, req, NULL);
   g_source_set_static_name (req->retry, "[passerelle] matrix retry");
@@ -401,8 +403,8 @@ req_transfer_done (PaMxReq *req, CURLcode rc)
         req->resp.error = g_strdup_printf ("invalid HTTP status %ld", code);
       else
         req->resp.error = g_strdup (req->errbuf[0] ? req->errbuf : curl_easy_strerror (rc));
-      g_debug ("%s %s: attempt %d failed: %s", req->method, req->url, req->resp.attempts,
-               req->resp.error);
+      g_debug ("%s %.*s: attempt %d failed: %s", req->method, (int) strcspn (req->url, "?"),
+               req->url, req->resp.attempts, req->resp.error);
       if (rc != CURLE_OK && curl_error_is_final (rc))
         req_finish (req);
       else
