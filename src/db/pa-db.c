@@ -318,22 +318,22 @@ pa_db_step (PaDbStmt *stmt, GError **error)
 }
 
 gboolean
+pa_db_vrun (PaDb *db, GError **error, const char *sql, const char *types, va_list ap)
+{
+  g_autoptr (PaDbStmt) stmt = pa_db_vstmt (db, error, sql, types, ap);
+
+  return stmt != NULL && pa_db_step (stmt, error) == PA_DB_DONE;
+}
+
+gboolean
 pa_db_run (PaDb *db, GError **error, const char *sql, const char *types, ...)
 {
-  g_autoptr (PaDbStmt) stmt = NULL;
-  PaDbStmt *prepared = pa_db_prepare (db, sql, error);
   va_list ap;
-  gboolean ok;
 
-  if (prepared == NULL)
-    return FALSE;
   va_start (ap, types);
-  ok = pa_db_vbind (prepared, types, ap, 0, error);
+  gboolean ok = pa_db_vrun (db, error, sql, types, ap);
   va_end (ap);
-  if (!ok)
-    return FALSE;
-  stmt = prepared;
-  return pa_db_step (stmt, error) == PA_DB_DONE;
+  return ok;
 }
 
 gint64

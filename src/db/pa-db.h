@@ -105,6 +105,8 @@ void pa_db_release (PaDbStmt *stmt);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (PaDbStmt, pa_db_release)
 /* Runs a statement that returns no rows. */
 gboolean pa_db_run (PaDb *db, GError **error, const char *sql, const char *types, ...);
+/* The same with the parameters as a va_list (for wrappers). */
+gboolean pa_db_vrun (PaDb *db, GError **error, const char *sql, const char *types, va_list ap);
 
 /* Columns of the current row, from 0.  Text is valid until the next step
  * or release; integers read from booleans as 0/1. */

@@ -41,20 +41,12 @@ pa_store_step (PaStore *store, PaStoreStmt *stmt, GError **error)
 gboolean
 pa_store_run (PaStore *store, GError **error, const char *sql, const char *types, ...)
 {
-  g_autoptr (PaDbStmt) stmt = NULL;
-  PaStoreStmt *prepared = pa_store_prepare (store, sql, error);
   va_list ap;
-  gboolean ok;
 
-  if (prepared == NULL)
-    return FALSE;
   va_start (ap, types);
-  ok = pa_db_vbind (prepared, types, ap, 0, error);
+  gboolean ok = pa_db_vrun (store->db, error, sql, types, ap);
   va_end (ap);
-  if (!ok)
-    return FALSE;
-  stmt = prepared;
-  return pa_store_step (store, stmt, error) == PA_DB_DONE;
+  return ok;
 }
 
 char *
